@@ -1,0 +1,53 @@
+// The CLI's only entry point. Each command lives in bin/commands/<name>.ts and exports a yargs
+// CommandModule as `command`; they are discovered here so adding one never edits this file.
+// Only this file decides the exit code; commands throw and return.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import yargs, { type CommandModule } from 'yargs';
+
+const commandsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
+
+async function loadCommands(): Promise<CommandModule[]> {
+  const files = readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sort();
+  const mods = await Promise.all(files.map((f) => import(pathToFileURL(path.join(commandsDir, f)).href)));
+  return mods.map((m, i) => {
+    if (!m.command) throw new Error(`internal: ${files[i]} does not export a yargs \`command\``);
+    return m.command as CommandModule;
+  });
+}
+
+/** Runs the CLI with argv (without node and script) and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parser = yargs(argv)
+    .scriptName('stic')
+    .usage('$0 <command> [options]\n\nSelf-Training on Image Comprehension (STIC) for LLaVA-family models.')
+    .strict()
+    .demandCommand(1, 'Name a command (see the list above).')
+    .recommendCommands()
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .help()
+    .alias('h', 'help')
+    .version()
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      y.showHelp();
+      throw new UsageError(msg);
+    });
+  for (const c of await loadCommands()) parser = parser.command(c);
+  try {
+    await parser.parseAsync();
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`\nstic: ${err.message}\n`);
+      return 2;
+    }
+    const e = err as Error & { code?: string };
+    process.stderr.write(`stic: ${e.message}\n`);
+    if (process.env.STIC_DEBUG && e.stack) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+class UsageError extends Error {}

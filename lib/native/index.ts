@@ -1,0 +1,2 @@
+export { native, loadAddonFrom, addonCandidates, AddonLoadError, packageRoot } from './loader.ts';
+export type * from './contract.ts';

@@ -1,0 +1,55 @@
+// Arena: one allocation per lifetime class (weights, gradients, optimizer state, activations,
+// KV cache, scratch), sized up front from a plan and handed out by bumping an offset, so a
+// training or generation step never allocates. Sizes are reported so users see where memory goes.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace stic {
+
+enum class Lifetime : uint8_t { Weights, Gradients, OptimizerState, Activations, KvCache, Scratch };
+const char* lifetimeName(Lifetime l);
+
+constexpr size_t kArenaAlign = 256;  // satisfies every SIMD width and CUDA's vectorised loads
+
+// Collects the sizes a component will need before anything is allocated.
+class ArenaPlan {
+ public:
+  void add(DType dtype, const Shape& shape) { bytes_ += alignUp(static_cast<size_t>(shapeNumel(shape)) * dtypeSize(dtype)); }
+  void addBytes(size_t bytes) { bytes_ += alignUp(bytes); }
+  size_t bytes() const { return bytes_; }
+  static size_t alignUp(size_t n) { return (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
+
+ private:
+  size_t bytes_ = 0;
+};
+
+class Arena {
+ public:
+  // Reserves `capacity` bytes on `backend` in a single allocation.
+  static Result<std::unique_ptr<Arena>> create(Backend& backend, Lifetime lifetime, size_t capacity);
+
+  // A tensor carved from the arena. Fails with OutOfMemory naming the arena, the request and what is left.
+  Result<Tensor> allocate(DType dtype, const Shape& shape, const char* what);
+  // Forget every allocation (tensors handed out before must no longer be used).
+  void reset() { used_ = 0; }
+
+  Lifetime lifetime() const { return lifetime_; }
+  size_t capacity() const { return capacity_; }
+  size_t used() const { return used_; }
+  size_t highWater() const { return highWater_; }
+
+ private:
+  Arena(Lifetime lifetime, std::shared_ptr<Buffer> buffer, size_t capacity)
+      : lifetime_(lifetime), buffer_(std::move(buffer)), capacity_(capacity) {}
+  Lifetime lifetime_;
+  std::shared_ptr<Buffer> buffer_;
+  size_t capacity_;
+  size_t used_ = 0;
+  size_t highWater_ = 0;
+};
+
+}  // namespace stic
