@@ -42,5 +42,24 @@ export interface ConvertBinding {
   convertDType(src: AnyTypedArray, srcType: DTypeName, dst: AnyTypedArray, dstType: DTypeName): Promise<void>;
 }
 
+// ---- safetensors tensor reads (native/addon/safetensors_binding.cpp) ----------------------------
+/** Where one tensor's bytes are: a TensorEntry of lib/model/safetensors_header.ts (extra fields ignored). */
+export interface TensorSourceEntry {
+  name: string;
+  file: string;
+  dtype: DTypeName;
+  shape: number[];
+  /** Absolute offset of the first byte in `file`. */
+  offset: number;
+  nbytes: number;
+}
+
+export interface SafetensorsBinding {
+  /** Maps entry.file, checks the range against the real file size, and copies (or converts to outDtype, floats only) into a new native tensor owned by the returned ArrayBuffer. */
+  readTensorData(entry: TensorSourceEntry, outDtype?: DTypeName): Promise<ArrayBuffer>;
+  /** The same for many entries, mapping each file once; results in the order of `entries`. */
+  readTensorsData(entries: TensorSourceEntry[], outDtype?: DTypeName): Promise<ArrayBuffer[]>;
+}
+
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & SafetensorsBinding;
