@@ -42,6 +42,61 @@ export interface ConvertBinding {
   convertDType(src: AnyTypedArray, srcType: DTypeName, dst: AnyTypedArray, dstType: DTypeName): Promise<void>;
 }
 
+// ---- CPU kernels, for tests and benchmarks (native/addon/kernels_binding.cpp) ------------------
+// Each call checks sizes eagerly (RangeError naming the array, its length and the sizes), runs the
+// kernel on the thread pool and resolves once the output arrays are written.
+// Legend: M, N, K matrix sizes; T tokens, C channels, S keys, Hq/Hkv heads, hd head dim, V vocab.
+export interface SgemmArgs {
+  transA?: boolean; transB?: boolean;
+  M: number; N: number; K: number;
+  /** 1 and 0 when absent. beta = 0 overwrites C. */
+  alpha?: number; beta?: number;
+  /** [M,K] ([K,M] when transA), row stride lda (default: the row length). */
+  A: Float32Array; lda?: number;
+  /** [K,N] ([N,K] when transB), row stride ldb. */
+  B: Float32Array; ldb?: number;
+  /** [M,N] in/out, row stride ldc. */
+  C: Float32Array; ldc?: number;
+  /** Strided batch: matrix i starts at element i*stride (defaults: packed). */
+  batch?: number; strideA?: number; strideB?: number; strideC?: number;
+}
+export interface AttentionArgs {
+  out: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array; // [T,Hq,hd], [T,Hq,hd], [S,Hkv,hd] x2
+  ldo?: number; ldq?: number; ldk?: number; ldv?: number; // token strides
+  T: number; S: number; Hq: number; Hkv: number; hd: number;
+  /** causal: query t sees keys [0, qOffset + t]. */
+  causal?: boolean; qOffset?: number;
+  /** 1/sqrt(hd) when absent. */
+  scale?: number;
+}
+export interface ElementwiseArgs { out: Float32Array; inp: Float32Array; n: number }
+export interface KernelsBinding {
+  kernels: {
+    sgemm(a: SgemmArgs): Promise<void>;
+    /** out[T,N] = inp[T,K] @ weight[N,K]^T + bias[N]. */
+    linear(a: { out: Float32Array; inp: Float32Array; weight: Float32Array; bias?: Float32Array | null; T: number; K: number; N: number }): Promise<void>;
+    layernorm(a: { out: Float32Array; inp: Float32Array; weight: Float32Array; bias: Float32Array; T: number; C: number; eps: number }): Promise<void>;
+    rmsnorm(a: { out: Float32Array; inp: Float32Array; weight: Float32Array; T: number; C: number; eps: number }): Promise<void>;
+    quickGelu(a: ElementwiseArgs): Promise<void>;
+    gelu(a: ElementwiseArgs): Promise<void>;
+    geluTanh(a: ElementwiseArgs): Promise<void>;
+    silu(a: ElementwiseArgs): Promise<void>;
+    /** out[n] = silu(gate[n]) * up[n]. */
+    swiglu(a: { out: Float32Array; gate: Float32Array; up: Float32Array; n: number }): Promise<void>;
+    /** a[n] += b[n]. */
+    add(a: { a: Float32Array; b: Float32Array; n: number }): Promise<void>;
+    /** In place on x[T,H,hd] (token stride ldx), HF rotate_half rope with inv_freq = theta^(-2i/hd). */
+    rope(a: { x: Float32Array; positions: BigInt64Array; T: number; H: number; hd: number; ldx?: number; theta: number }): Promise<void>;
+    attention(a: AttentionArgs): Promise<void>;
+    /** out[P,D] from img[3,Hs,Ws] and a conv weight[D,3,p,p] (stride p, no bias). */
+    patchEmbed(a: { out: Float32Array; img: Float32Array; weight: Float32Array; Hs: number; Ws: number; p: number; D: number }): Promise<void>;
+    /** out[T,C] = table[V,C][ids[T]]. */
+    embedding(a: { out: Float32Array; ids: BigInt64Array; table: Float32Array; T: number; C: number; V: number }): Promise<void>;
+    /** logp[T] = log_softmax(logits[T,V])[targets[T]]. */
+    logSoftmaxGather(a: { logp: Float32Array; logits: Float32Array; targets: BigInt64Array; T: number; V: number }): Promise<void>;
+  };
+}
+
 // ---- safetensors tensor reads (native/addon/safetensors_binding.cpp) ----------------------------
 /** Where one tensor's bytes are: a TensorEntry of lib/model/safetensors_header.ts (extra fields ignored). */
 export interface TensorSourceEntry {
@@ -62,4 +117,4 @@ export interface SafetensorsBinding {
 }
 
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & SafetensorsBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding;

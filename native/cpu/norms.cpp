@@ -14,14 +14,17 @@ void layernorm_forward(float* out, const float* inp, const float* weight, const 
     // Two passes (mean, then centred variance): the one-pass E[x^2]-E[x]^2 cancels badly.
     double sum = 0;
     for (int64_t c = 0; c < C; c++) sum += x[c];
-    float mean = static_cast<float>(sum / C);
+    // The mean as two floats (hi + lo): x - hi is exact near the mean (Sterbenz), so centring keeps
+    // full precision when |mean| >> std, which a single rounded fp32 mean would not.
+    double meanD = sum / C;
+    float hi = static_cast<float>(meanD), lo = static_cast<float>(meanD - hi);
     double var = 0;
     for (int64_t c = 0; c < C; c++) {
-      double d = x[c] - mean;
+      double d = (x[c] - hi) - lo;
       var += d * d;
     }
     float rstd = static_cast<float>(1.0 / std::sqrt(var / C + eps));
-    for (int64_t c = 0; c < C; c++) y[c] = (x[c] - mean) * rstd * weight[c] + bias[c];
+    for (int64_t c = 0; c < C; c++) y[c] = ((x[c] - hi) - lo) * rstd * weight[c] + bias[c];
   }
 }
 

@@ -1,0 +1,183 @@
+// Row-wise and elementwise kernels against float64 references on random inputs: LayerNorm, RMSNorm,
+// the activations, SwiGLU, residual add, rotary embeddings (HF rotate_half), token and patch
+// embeddings, and log-softmax/gather with large logits.
+// Legend: T tokens, C channels, H heads, hd head dim, V vocab, P patches, p patch side, D hidden.
+import { expect } from 'chai';
+
+import { native } from '../../lib/native/index.ts';
+import { makeRng } from '../helpers/rng.ts';
+import { expectClose, type Ref } from './reference.ts';
+
+const rng = makeRng(99);
+const TOL = 1e-5;
+
+function refOf(n: number, f: (i: number) => [number, number]): Ref {
+  const value = new Float64Array(n), mag = new Float64Array(n);
+  for (let i = 0; i < n; i++) [value[i], mag[i]] = f(i);
+  return { value, mag };
+}
+
+describe('kernels: norms (cpu)', () => {
+  it('layernorm over odd rows, with an offset mean (two-pass variance)', async () => {
+    const T = 13, C = 771, eps = 1e-5;
+    const inp = Float32Array.from(rng.normalArray(T * C), (x) => 3 * x + 40);
+    const weight = rng.normalArray(C), bias = rng.normalArray(C), out = new Float32Array(T * C);
+    await native().kernels.layernorm({ out, inp, weight, bias, T, C, eps });
+    const stats = Array.from({ length: T }, (_, t) => {
+      const row = Array.from(inp.subarray(t * C, (t + 1) * C));
+      const mean = row.reduce((a, b) => a + b, 0) / C;
+      const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / C;
+      return { mean, rstd: 1 / Math.sqrt(variance + eps) };
+    });
+    expectClose(out, refOf(T * C, (i) => {
+      const { mean, rstd } = stats[Math.floor(i / C)];
+      const n = (inp[i] - mean) * rstd * weight[i % C];
+      return [n + bias[i % C], Math.abs(n) + Math.abs(bias[i % C])];
+    }), TOL, 'layernorm');
+  });
+
+  it('rmsnorm over odd rows', async () => {
+    const T = 11, C = 515, eps = 1e-6;
+    const inp = rng.normalArray(T * C, 2), weight = rng.normalArray(C), out = new Float32Array(T * C);
+    await native().kernels.rmsnorm({ out, inp, weight, T, C, eps });
+    const inv = Array.from({ length: T }, (_, t) => 1 / Math.sqrt(inp.subarray(t * C, (t + 1) * C).reduce((a, b) => a + b * b, 0) / C + eps));
+    expectClose(out, refOf(T * C, (i) => {
+      const y = inp[i] * inv[Math.floor(i / C)] * weight[i % C];
+      return [y, Math.abs(y)];
+    }), TOL, 'rmsnorm');
+  });
+});
+
+describe('kernels: activations (cpu)', () => {
+  const n = 10007;
+  // Wide inputs: the tails (|x| up to ~20) are where a poor exp or erf goes wrong.
+  const inp = Float32Array.from(rng.normalArray(n), (x) => 5 * x);
+  const erf = (x: number): number => {
+    // erf by its Maclaurin series (|x| < 3) or its asymptotic continued fraction (|x| >= 3), float64.
+    const ax = Math.abs(x);
+    if (ax < 3) {
+      let term = ax, sum = ax;
+      for (let k = 1; k < 80; k++) {
+        term *= (-ax * ax) / k;
+        sum += term / (2 * k + 1);
+      }
+      return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+    }
+    let cf = 0;
+    for (let k = 60; k >= 1; k--) cf = (k / 2) / (ax + cf);
+    return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + cf));
+  };
+  const cases: [string, 'quickGelu' | 'gelu' | 'geluTanh' | 'silu', (x: number) => number][] = [
+    ['quick_gelu', 'quickGelu', (x) => x / (1 + Math.exp(-1.702 * x))],
+    ['gelu (erf)', 'gelu', (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))],
+    ['gelu (tanh)', 'geluTanh', (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))],
+    ['silu', 'silu', (x) => x / (1 + Math.exp(-x))],
+  ];
+  for (const [name, fn, f] of cases) {
+    // The 1e-7 |x| allowance is the fp32 cancellation of 1 + erf (or tanh) in the far negative tail,
+    // present in torch's formula too.
+    it(`${name} matches within ${TOL} of |f(x)| (plus 1e-7 |x| near the zeros)`, async () => {
+      const out = new Float32Array(n);
+      await native().kernels[fn]({ out, inp, n });
+      expectClose(out, refOf(n, (i) => [f(inp[i]), Math.abs(f(inp[i])) + 1e-2 * Math.abs(inp[i])]), TOL, name, (i) => `x=${inp[i]}`);
+    });
+  }
+  it('swiglu = silu(gate) * up, in place over gate', async () => {
+    const gate = rng.normalArray(n, 4), up = rng.normalArray(n), g0 = gate.slice();
+    await native().kernels.swiglu({ out: gate, gate, up, n });
+    expectClose(gate, refOf(n, (i) => {
+      const y = (g0[i] / (1 + Math.exp(-g0[i]))) * up[i];
+      return [y, Math.abs(y)];
+    }), TOL, 'swiglu');
+  });
+  it('add is a += b', async () => {
+    const a = rng.normalArray(n), b = rng.normalArray(n), a0 = a.slice();
+    await native().kernels.add({ a, b, n });
+    for (let i = 0; i < n; i++) expect(a[i]).to.equal(Math.fround(a0[i] + b[i]));
+  });
+});
+
+describe('kernels.rope (cpu)', () => {
+  // HF computes inv_freq = 1 / theta^(arange(0, hd, 2) / hd) and the angle position * inv_freq in fp32,
+  // then cos/sin of that fp32 angle; the reference mirrors those roundings and evaluates the rest in float64.
+  function refRope(x: Float32Array, pos: BigInt64Array, T: number, H: number, hd: number, ldx: number, theta: number): Ref {
+    const half = hd / 2;
+    const value = Float64Array.from(x), mag = Float64Array.from(x, Math.abs);
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < half; i++) {
+        const inv = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / hd)));
+        const ang = Math.fround(Number(pos[t]) * inv);
+        const c = Math.cos(ang), s = Math.sin(ang);
+        for (let h = 0; h < H; h++) {
+          const o = t * ldx + h * hd + i;
+          const a = x[o], b = x[o + half];
+          value[o] = a * c - b * s;
+          value[o + half] = b * c + a * s;
+          mag[o] = mag[o + half] = Math.abs(a * c) + Math.abs(b * s) + Math.abs(b * c) + Math.abs(a * s);
+        }
+      }
+    }
+    return { value, mag };
+  }
+  for (const theta of [1e4, 1e6]) {
+    it(`theta=${theta}: strided rows (q inside a fused QKV row), positions up to 4000`, async () => {
+      const T = 13, H = 3, hd = 16, ldx = H * hd + 40;
+      const x = rng.normalArray(T * ldx);
+      const pos = BigInt64Array.from({ length: T }, (_, t) => BigInt(t === 0 ? 0 : rng.int(1, 4000)));
+      const ref = refRope(x, pos, T, H, hd, ldx, theta);
+      await native().kernels.rope({ x, positions: pos, T, H, hd, ldx, theta });
+      expectClose(x, ref, TOL, `rope theta=${theta}`, (i) => `x[t=${Math.floor(i / ldx)}, col ${i % ldx}]`);
+    });
+  }
+  it('rejects an odd head dim', async () => {
+    expect(() => native().kernels.rope({ x: new Float32Array(30), positions: new BigInt64Array(2), T: 2, H: 1, hd: 15, theta: 1e4 })).to.throw(
+      RangeError, 'kernels.rope.hd is 15 but rotate_half needs an even head dim');
+  });
+});
+
+describe('kernels: embeddings and log-softmax (cpu)', () => {
+  it('embedding gathers rows and rejects an id outside the vocab', async () => {
+    const V = 37, C = 19, T = 11;
+    const table = rng.normalArray(V * C), ids = BigInt64Array.from({ length: T }, () => BigInt(rng.int(0, V)));
+    const out = new Float32Array(T * C);
+    await native().kernels.embedding({ out, ids, table, T, C, V });
+    for (let t = 0; t < T; t++) expect(out.subarray(t * C, (t + 1) * C)).to.deep.equal(table.subarray(Number(ids[t]) * C, (Number(ids[t]) + 1) * C));
+    ids[4] = 37n;
+    expect(() => native().kernels.embedding({ out, ids, table, T, C, V })).to.throw(
+      RangeError, 'kernels.embedding.ids[4] is 37 but must be in [0, 37) (the vocab size V)');
+  });
+
+  it('patch embedding equals a stride-p convolution', async () => {
+    const Hs = 28, Ws = 21, p = 7, D = 10;
+    const img = rng.normalArray(3 * Hs * Ws), weight = rng.normalArray(D * 3 * p * p);
+    const gw = Ws / p, P = (Hs / p) * gw;
+    const out = new Float32Array(P * D);
+    await native().kernels.patchEmbed({ out, img, weight, Hs, Ws, p, D });
+    expectClose(out, refOf(P * D, (i) => {
+      const pi = Math.floor(i / D), d = i % D, py = Math.floor(pi / gw), px = pi % gw;
+      let s = 0, m = 0;
+      for (let c = 0; c < 3; c++) for (let y = 0; y < p; y++) for (let x = 0; x < p; x++) {
+        const term = weight[((d * 3 + c) * p + y) * p + x] * img[(c * Hs + py * p + y) * Ws + px * p + x];
+        s += term;
+        m += Math.abs(term);
+      }
+      return [s, m];
+    }), TOL, 'patchEmbed', (i) => `out[patch ${Math.floor(i / D)}, ${i % D}]`);
+  });
+
+  it('log_softmax_gather is stable with large logits', async () => {
+    const T = 7, V = 32003;
+    // Rows offset by up to 1e4 and spread over ~±60: exp() of the raw logits would overflow.
+    const logits = Float32Array.from(rng.normalArray(T * V, 20), (x, i) => x + [0, 1e4, -1e4, 50, 3e3, -7, 88][Math.floor(i / V)]);
+    const targets = BigInt64Array.from({ length: T }, (_, t) => BigInt(t === 0 ? V - 1 : rng.int(0, V)));
+    const logp = new Float32Array(T);
+    await native().kernels.logSoftmaxGather({ logp, logits, targets, T, V });
+    expectClose(logp, refOf(T, (t) => {
+      const row = logits.subarray(t * V, (t + 1) * V);
+      const mx = row.reduce((a, b) => Math.max(a, b), -Infinity);
+      const lse = mx + Math.log(row.reduce((a, b) => a + Math.exp(b - mx), 0));
+      // The inputs are fp32: their rounding (~|logit| 2^-24) is what the magnitude scale allows for.
+      return [row[Number(targets[t])] - lse, Math.abs(row[Number(targets[t])] - lse) + Math.abs(mx) * 0.1];
+    }), TOL, 'log_softmax_gather');
+  });
+});
