@@ -22,6 +22,25 @@ export interface VisionConfig {
   /** Image mean/std (from the preprocessor config, defaulting to OpenAI CLIP's). */
   imageMean: [number, number, number];
   imageStd: [number, number, number];
+  /** How an image reaches imageSize x imageSize before normalisation (absent: resize + crop to imageSize, bicubic, no padding). */
+  preprocess?: ImagePreprocess;
+}
+
+/** From preprocessor_config.json (llava-hf) or image_aspect_ratio (original LLaVA). */
+export interface ImagePreprocess {
+  /** Shorter side resized to this many pixels (keeping the aspect ratio)... */
+  resizeShortestEdge: number;
+  /** ...then a centre crop of cropSize x cropSize; equals VisionConfig.imageSize. */
+  cropSize: number;
+  /** LLaVA-1.5 "pad": first pad to a square with the mean colour, the image centred. */
+  padToSquare: boolean;
+  resample: 'bicubic' | 'bilinear';
+}
+
+/** LLaVA-NeXT "anyres" tiling parameters (recognised, not run yet: see assertRunnable in config.ts). */
+export interface AnyresConfig {
+  /** Allowed tile layouts as [height, width] in pixels. */
+  gridPinpoints: [number, number][];
 }
 
 export interface ProjectorConfig {
@@ -49,6 +68,8 @@ export interface DecoderConfig {
   bosTokenId: number | null;
   eosTokenIds: number[];
   padTokenId: number | null;
+  /** Mistral's sliding attention window in tokens; null (or absent) = full causal attention. */
+  slidingWindow?: number | null;
 }
 
 /** Where the tensors of each part live and how they are named. */
@@ -65,8 +86,18 @@ export interface EngineConfig {
   vision: VisionConfig;
   projector: ProjectorConfig;
   decoder: DecoderConfig;
+  /**
+   * Id of the image placeholder in prompt ids. llava-hf: image_token_index (a real row of the
+   * embedding table). Original LLaVA layout: decoder.vocabSize, i.e. one past the last embedding
+   * row (the original code uses -200), so it can never collide with a text token; the engine
+   * replaces these positions with image features and must not look them up in the embedding table.
+   */
   imageTokenId: number;
   /** Image tokens per image after feature selection: (S/p)^2, plus 1 with selectStrategy 'full'. */
   imageTokenCount: number;
   weights: WeightLayout;
+  /** Set for anyres (LLaVA-NeXT) checkpoints, which the engine refuses for now; null/absent otherwise. */
+  anyres?: AnyresConfig | null;
+  /** The config.json this was read from (for messages). */
+  source?: string;
 }
