@@ -46,7 +46,8 @@ async function openSharded(indexFile: string): Promise<Checkpoint> {
   }
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new SafetensorsError(indexFile, `expected "weight_map" to be an object of tensor name -> shard file but found ${describeJson(weightMap)}`);
+    const found = weightMap === undefined ? 'the index has none' : `found ${describeJson(weightMap)}`;
+    throw new SafetensorsError(indexFile, `expected "weight_map" to be an object of tensor name -> shard file but ${found}`);
   }
   const byShard = new Map<string, string[]>();
   for (const [tensor, shard] of Object.entries(weightMap)) {

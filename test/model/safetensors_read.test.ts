@@ -75,7 +75,7 @@ describe('safetensors reads (native)', () => {
     expect(head.shape).to.deep.equal([320, 64]); // vocab 320, hidden 64 (fixtures/README.md)
     expect(await readTensor(head)).to.be.instanceOf(Float32Array);
     const inputs = await openSafetensors(path.join(fixtures, 'llava-tiny-llama', 'inputs.safetensors'));
-    const prompt = await readTensor(inputs.tensors.get('prompt_0')!);
+    const prompt = await readTensor(inputs.tensors.get('prompt_0')!, { as: 'I64' });
     expect(prompt).to.be.instanceOf(BigInt64Array);
     // BOS, 3 ids, the image token (the last vocab id) x 16, then 4 ids.
     expect(prompt[0]).to.equal(1n);
@@ -85,7 +85,7 @@ describe('safetensors reads (native)', () => {
     expect(first.dtype).to.equal('F64');
     expect(await readTensor(first)).to.be.instanceOf(Float64Array);
     const f32 = await readTensor(first, { as: 'F32' });
-    const f64 = await readTensor(first);
+    const f64 = await readTensor(first, { as: 'F64' });
     expect(Array.from(f32)).to.deep.equal(Array.from(f64, (x) => Math.fround(x)));
   });
 
