@@ -33,6 +33,8 @@ export async function readTensor<E extends TensorEntry, D extends DTypeName = E[
 }
 
 /** Many tensors in one native call (each file mapped once); results in the order of `entries`. */
+export async function readTensors<D extends DTypeName>(entries: TensorEntry[], options: { as: D }): Promise<TypedArrayOf[D][]>;
+export async function readTensors(entries: TensorEntry[], options?: { as?: DTypeName }): Promise<TypedArrayOf[DTypeName][]>;
 export async function readTensors(entries: TensorEntry[], options: { as?: DTypeName } = {}): Promise<TypedArrayOf[DTypeName][]> {
   const bufs = await native().readTensorsData(entries, options.as);
   return bufs.map((b, i) => typedArrayView(options.as ?? entries[i].dtype, b) as TypedArrayOf[DTypeName]);

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { type TensorToWrite, openCheckpoint, readTensor, writeSafetensors } from '../../lib/model/safetensors.ts';
+import { type TensorToWrite, openCheckpoint, readTensor, readTensors, writeSafetensors } from '../../lib/model/safetensors.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { makeTempDir, rejectionOf } from './safetensors_util.ts';
 
@@ -51,6 +51,16 @@ describe('safetensors checkpoints', () => {
         expect(Array.from(await readTensor(e, { as: 'F32' })), t.name).to.deep.equal(Array.from(t.data as Float32Array));
       }
     }
+  });
+
+  it('one batched read across shards, files interleaved (each file mapped again when it returns)', async () => {
+    const a = [f32('a0', 3), f32('a1', 4)];
+    const b = [f32('b0', 5), f32('b1', 6)];
+    const dir = await sharded({ 'sa.safetensors': a, 'sb.safetensors': b });
+    const ck = await openCheckpoint(dir);
+    const order = [a[1], b[0], a[0], b[1], a[1]];
+    const got = await readTensors(order.map((t) => ck.tensors.get(t.name)!), { as: 'F32' });
+    order.forEach((t, i) => expect(Array.from(got[i]), `${i}: ${t.name}`).to.deep.equal(Array.from(t.data as Float32Array)));
   });
 
   it('opens a directory with model.safetensors, a single other *.safetensors, or a file path', async () => {
