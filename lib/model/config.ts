@@ -111,8 +111,10 @@ function parseLlavaHf(r: FieldReader, architecture: Architecture, preprocessor: 
   // transformers 5 also spells the field image_token_id.
   const tokenField = r.has('image_token_index') || !r.has('image_token_id') ? 'image_token_index' : 'image_token_id';
   const imageTokenId = r.int(tokenField, LLAVA_DEFAULTS.imageTokenIndex);
-  if (imageTokenId < 0 || imageTokenId >= decoder.vocabSize) {
-    r.fail(tokenField, `an id in [0, ${decoder.vocabSize}) (${text.path('vocab_size')} is ${decoder.vocabSize})`, imageTokenId);
+  // vocabSize itself is allowed: the engine treats it as the placeholder one past the embedding
+  // table (as for the original layout), and transformers' bare defaults (32000 / 32000) produce it.
+  if (imageTokenId < 0 || imageTokenId > decoder.vocabSize) {
+    r.fail(tokenField, `an id in [0, ${decoder.vocabSize}] (${text.path('vocab_size')} is ${decoder.vocabSize})`, imageTokenId);
   }
   return {
     architecture,

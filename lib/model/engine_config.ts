@@ -91,6 +91,7 @@ export interface EngineConfig {
    * embedding table). Original LLaVA layout: decoder.vocabSize, i.e. one past the last embedding
    * row (the original code uses -200), so it can never collide with a text token; the engine
    * replaces these positions with image features and must not look them up in the embedding table.
+   * Always in [0, decoder.vocabSize].
    */
   imageTokenId: number;
   /** Image tokens per image after feature selection: (S/p)^2, plus 1 with selectStrategy 'full'. */
