@@ -70,6 +70,7 @@ export interface AttentionArgs {
   scale?: number;
 }
 export interface ElementwiseArgs { out: Float32Array; inp: Float32Array; n: number }
+export type GemmKernelsName = 'avx512' | 'avx2' | 'scalar';
 export interface KernelsBinding {
   kernels: {
     sgemm(a: SgemmArgs): Promise<void>;
@@ -94,6 +95,10 @@ export interface KernelsBinding {
     embedding(a: { out: Float32Array; ids: BigInt64Array; table: Float32Array; T: number; C: number; V: number }): Promise<void>;
     /** logp[T] = log_softmax(logits[T,V])[targets[T]]. */
     logSoftmaxGather(a: { logp: Float32Array; logits: Float32Array; targets: BigInt64Array; T: number; V: number }): Promise<void>;
+    /** Selects the SGEMM register tiles ('' = the best this CPU runs) and returns the name in force; no argument only reports it. */
+    gemmKernels(name?: GemmKernelsName | ''): GemmKernelsName;
+    /** The register-tile sets this CPU can run, best first. */
+    gemmKernelsSupported(): GemmKernelsName[];
   };
 }
 
@@ -116,5 +121,74 @@ export interface SafetensorsBinding {
   readTensorsData(entries: TensorSourceEntry[], outDtype?: DTypeName): Promise<ArrayBuffer[]>;
 }
 
+// ---- LLaVA model on the CPU (native/addon/model_binding.cpp) -----------------------------------
+// Legend: N images of a call, S image side, T tokens, V vocab, Ti feature rows per image, D decoder
+// hidden, P patches, Dv vision hidden. Pixels are (N, 3, S, S) normalised values; sequences name
+// their images by index into that batch, in order of appearance (each image fills Ti image tokens).
+/** The model fields native reads: an EngineConfig of lib/model/engine_config.ts fits. */
+export interface LlavaNativeConfig {
+  vision: {
+    imageSize: number; patchSize: number; numChannels: number; hiddenSize: number; intermediateSize: number;
+    numLayers: number; numHeads: number; act: string; layerNormEps: number; featureLayer: number; selectStrategy: 'default' | 'full';
+  };
+  projector: { type: 'mlp2x_gelu' | 'linear'; act: string; bias: boolean };
+  decoder: {
+    hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number; numKvHeads: number; headDim: number;
+    vocabSize: number; ropeTheta: number; rmsNormEps: number; tieWordEmbeddings: boolean; attentionBias: boolean; mlpBias: boolean;
+  };
+  imageTokenId: number;
+  imageTokenCount: number;
+}
+/** A weight by its engine name (the llava-hf checkpoint name) and the shape it must have. */
+export interface LlavaTensorSpec { name: string; shape: number[] }
+export interface NativeSequence {
+  ids: Int32Array | number[];
+  /** Indices into the call's image batch, one per image (each fills Ti image tokens, in order). */
+  images: number[];
+}
+export interface NativeScoredSequence extends NativeSequence {
+  /** ids[responseStart:] are scored (1 <= responseStart < T). */
+  responseStart: number;
+}
+export interface NativeGenerationItem extends NativeSequence {
+  maxNewTokens: number;
+  /** <= 0: greedy. */
+  temperature: number;
+  /** <= 0: off. */
+  topK: number;
+  /** >= 1: off. */
+  topP: number;
+  /** Keys the counter-based RNG with the step: draws never depend on the batch. */
+  seed: number;
+}
+/** '' while running; 'eos' | 'length' | 'stop' once finished. */
+export type NativeFinish = '' | 'eos' | 'length' | 'stop';
+export interface LlavaGenerationNative {
+  /** Up to maxTokens more tokens per unfinished item (EOS not included); the first call encodes images and prefills. */
+  step(maxTokens: number): Promise<{ tokens: Int32Array[]; finish: NativeFinish[] }>;
+  /** Finishes item i with reason 'stop' (not while a step runs). */
+  stop(index: number): void;
+  memory(): { kvCacheBytes: number; activationBytes: number };
+}
+export interface LlavaModelNative {
+  memory(): { weightBytes: number };
+  /** features (N, Ti, D); hidden (only when wantHidden): numLayers + 1 arrays, each (N, P+1, Dv), [0] after pre-layernorm. */
+  encodeImages(pixels: Float32Array, count: number, wantHidden: boolean): Promise<{ features: Float32Array; hidden: Float32Array[] }>;
+  /** Full logits (T, V) per sequence. */
+  logits(pixels: Float32Array, count: number, items: NativeSequence[]): Promise<Float32Array[]>;
+  /** Log-probs (T - responseStart) of each sequence's scored tokens. */
+  logprobs(pixels: Float32Array, count: number, items: NativeScoredSequence[]): Promise<Float32Array[]>;
+  /** Validates the items (throws naming items[i]) and returns a generation that has not started. */
+  startGeneration(pixels: Float32Array, count: number, items: NativeGenerationItem[], eosIds: number[]): LlavaGenerationNative;
+}
+export interface ModelBinding {
+  /** Every weight the engine loads for this config, in load order. */
+  llavaTensorSpecs(config: LlavaNativeConfig): LlavaTensorSpec[];
+  /** Allocates the weights once and reads them from the sources (engine names). */
+  loadLlava(config: LlavaNativeConfig, sources: TensorSourceEntry[]): Promise<LlavaModelNative>;
+  /** The sampler alone, for tests: the token chosen for generation step `step`. */
+  sampleTokenForTest(logits: Float32Array, params: { temperature: number; topK: number; topP: number; seed: number }, step: number): number;
+}
+
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding;

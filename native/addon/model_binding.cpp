@@ -1,0 +1,443 @@
+// LLaVA on the CPU backend, for lib/engine (contract: ModelBinding in lib/native/contract.ts).
+//   llavaTensorSpecs(config)           -> [{name, shape}]   every weight the engine loads
+//   loadLlava(config, sources)         -> Promise<LlavaModel>
+//   LlavaModel: memory(), encodeImages, logits, logprobs (Promises), startGeneration -> LlavaGeneration
+//   LlavaGeneration: step(maxTokens) -> Promise<{tokens, finish}>, stop(i), memory()
+// One ObjectWrap per native resource; every slow call is a PromiseWorker whose inputs were copied
+// into plain structs here, on the JS thread (the one conversion point).
+// Legend: N images, S image side, T tokens, V vocab, Ti feature rows per image, D decoder hidden.
+#include <napi.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "addon/convert.h"
+#include "addon/registry.h"
+#include "addon/worker.h"
+#include "model/generation.h"
+#include "model/llava.h"
+
+namespace stic::addon {
+namespace {
+
+using model::LlavaConfig;
+using model::LlavaModel;
+
+// ---- JS -> C++ ----------------------------------------------------------------------------
+
+bool requireBool(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throwExpected(o.Env(), "a boolean", where + "." + key, v);
+  return v.As<Napi::Boolean>().Value();
+}
+
+model::Act requireAct(const Napi::Object& o, const char* key, const std::string& where) {
+  auto act = model::parseAct(requireString(o, key, where));
+  if (!act.isOk()) throwExpected(o.Env(), "one of quick_gelu, gelu, gelu_pytorch_tanh, relu, silu", where + "." + key, o.Get(key));
+  return act.value();
+}
+
+LlavaConfig parseConfig(const Napi::Value& value) {
+  Napi::Object c = requireObject(value, "config");
+  LlavaConfig cfg;
+  Napi::Object v = requireObject(c.Get("vision"), "config.vision");
+  const std::string vw = "config.vision";
+  cfg.vision.imageSize = requireInt(v, "imageSize", vw);
+  cfg.vision.patchSize = requireInt(v, "patchSize", vw);
+  cfg.vision.numChannels = requireInt(v, "numChannels", vw);
+  cfg.vision.hiddenSize = requireInt(v, "hiddenSize", vw);
+  cfg.vision.intermediateSize = requireInt(v, "intermediateSize", vw);
+  cfg.vision.numLayers = requireInt(v, "numLayers", vw);
+  cfg.vision.numHeads = requireInt(v, "numHeads", vw);
+  cfg.vision.act = requireAct(v, "act", vw);
+  cfg.vision.layerNormEps = static_cast<float>(requireNumber(v, "layerNormEps", vw));
+  cfg.vision.featureLayer = requireInt(v, "featureLayer", vw);
+  std::string select = requireString(v, "selectStrategy", vw);
+  if (select != "default" && select != "full") throwExpected(c.Env(), "'default' or 'full'", vw + ".selectStrategy", v.Get("selectStrategy"));
+  cfg.vision.keepCls = select == "full";
+
+  Napi::Object p = requireObject(c.Get("projector"), "config.projector");
+  const std::string pw = "config.projector";
+  std::string type = requireString(p, "type", pw);
+  if (type != "mlp2x_gelu" && type != "linear") throwExpected(c.Env(), "'mlp2x_gelu' or 'linear'", pw + ".type", p.Get("type"));
+  cfg.projector.mlp2x = type == "mlp2x_gelu";
+  cfg.projector.act = requireAct(p, "act", pw);
+  cfg.projector.bias = requireBool(p, "bias", pw);
+
+  Napi::Object d = requireObject(c.Get("decoder"), "config.decoder");
+  const std::string dw = "config.decoder";
+  cfg.decoder.hiddenSize = requireInt(d, "hiddenSize", dw);
+  cfg.decoder.intermediateSize = requireInt(d, "intermediateSize", dw);
+  cfg.decoder.numLayers = requireInt(d, "numLayers", dw);
+  cfg.decoder.numHeads = requireInt(d, "numHeads", dw);
+  cfg.decoder.numKvHeads = requireInt(d, "numKvHeads", dw);
+  cfg.decoder.headDim = requireInt(d, "headDim", dw);
+  cfg.decoder.vocabSize = requireInt(d, "vocabSize", dw);
+  cfg.decoder.ropeTheta = static_cast<float>(requireNumber(d, "ropeTheta", dw));
+  cfg.decoder.rmsNormEps = static_cast<float>(requireNumber(d, "rmsNormEps", dw));
+  cfg.decoder.tieWordEmbeddings = requireBool(d, "tieWordEmbeddings", dw);
+  cfg.decoder.attentionBias = requireBool(d, "attentionBias", dw);
+  cfg.decoder.mlpBias = requireBool(d, "mlpBias", dw);
+  cfg.imageTokenId = requireInt(c, "imageTokenId", "config");
+  cfg.imageTokenCount = requireInt(c, "imageTokenCount", "config");
+  Status s = cfg.validate();
+  if (!s.isOk()) throw statusToError(c.Env(), s);
+  return cfg;
+}
+
+std::vector<io::TensorSource> parseSources(const Napi::Value& value) {
+  if (!value.IsArray()) throwExpected(value.Env(), "an array of tensor sources", "sources", value);
+  Napi::Array a = value.As<Napi::Array>();
+  std::vector<io::TensorSource> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    std::string where = "sources[" + std::to_string(i) + "]";
+    Napi::Object o = requireObject(a.Get(i), where);
+    io::TensorSource& s = out[i];
+    s.name = requireString(o, "name", where);
+    s.file = requireString(o, "file", where);
+    s.offset = static_cast<uint64_t>(requireInt(o, "offset", where));
+    s.nbytes = static_cast<uint64_t>(requireInt(o, "nbytes", where));
+    s.dtype = requireDType(o, "dtype", where);
+    s.shape = requireIntArray(o, "shape", where);
+  }
+  return out;
+}
+
+// Token ids from an Int32Array or an array of integers.
+std::vector<int64_t> requireIds(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+  }
+  if (v.IsArray()) return requireIntArray(o, key, where);
+  throwExpected(o.Env(), "an Int32Array or an array of token ids", where + "." + key, v);
+}
+
+model::Sequence parseSequence(const Napi::Object& o, const std::string& where) {
+  return {requireIds(o, "ids", where), requireIntArray(o, "images", where)};
+}
+
+template <typename T, typename Parse>
+std::vector<T> parseItems(const Napi::Value& value, Parse parse) {
+  if (!value.IsArray()) throwExpected(value.Env(), "an array of items", "items", value);
+  Napi::Array a = value.As<Napi::Array>();
+  std::vector<T> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    std::string where = "items[" + std::to_string(i) + "]";
+    out.push_back(parse(requireObject(a.Get(i), where), where));
+  }
+  return out;
+}
+
+// pixels (N, 3, S, S) as a Float32Array, copied so the worker reads no JS memory.
+std::vector<float> parsePixels(const Napi::Value& pixels, const Napi::Value& count, const LlavaConfig& cfg, int64_t* N) {
+  *N = requireIntValue(count, "count");
+  if (!pixels.IsTypedArray() || pixels.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwExpected(pixels.Env(), "a Float32Array of pixel values", "pixels", pixels);
+  }
+  Napi::Float32Array a = pixels.As<Napi::Float32Array>();
+  const int64_t S = cfg.vision.imageSize, want = *N * 3 * S * S;
+  if (*N < 0 || static_cast<int64_t>(a.ElementLength()) != want) {
+    throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(*N) + " x 3 x " + std::to_string(S) + " x " +
+                                                  std::to_string(S) + " = " + std::to_string(want) + " values but found " +
+                                                  std::to_string(a.ElementLength()));
+  }
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// ---- C++ -> JS ----------------------------------------------------------------------------
+
+// A Float32Array over the vector's memory (moved to the heap; freed when V8 collects the array).
+Napi::Float32Array toFloat32Array(Napi::Env env, std::vector<float>&& v) {
+  auto* owned = new std::vector<float>(std::move(v));
+  auto buf = Napi::ArrayBuffer::New(env, owned->data(), owned->size() * sizeof(float),
+                                    [](Napi::Env, void*, std::vector<float>* h) { delete h; }, owned);
+  return Napi::Float32Array::New(env, owned->size(), buf, 0);
+}
+
+Napi::Array toFloat32Arrays(Napi::Env env, std::vector<std::vector<float>>& vs) {
+  Napi::Array a = Napi::Array::New(env, vs.size());
+  for (size_t i = 0; i < vs.size(); i++) a.Set(static_cast<uint32_t>(i), toFloat32Array(env, std::move(vs[i])));
+  return a;
+}
+
+// ---- constructors per environment (worker threads each load the addon) ---------------------
+
+struct Constructors {
+  Napi::FunctionReference model, generation;
+};
+std::mutex ctorMutex;
+std::map<napi_env, Constructors*>& ctorMap() {
+  static std::map<napi_env, Constructors*> m;
+  return m;
+}
+Constructors& ctors(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(ctorMutex);
+  return *ctorMap().at(env);
+}
+
+// ---- LlavaGeneration ----------------------------------------------------------------------
+
+class GenerationWrap : public Napi::ObjectWrap<GenerationWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "LlavaGeneration",
+                       {InstanceMethod("step", &GenerationWrap::step), InstanceMethod("stop", &GenerationWrap::stop),
+                        InstanceMethod("memory", &GenerationWrap::memory)});
+  }
+  explicit GenerationWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GenerationWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(info.Env(), "LlavaGeneration cannot be constructed directly: use model.startGeneration()");
+    }
+    auto* g = info[0].As<Napi::External<model::Generation>>().Data();
+    gen_ = std::shared_ptr<model::Generation>(g);
+  }
+
+ private:
+  struct StepOut {
+    std::vector<std::vector<int32_t>> tokens;
+    std::vector<std::string> finish;
+  };
+
+  Napi::Value step(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t maxTokens = requireIntValue(info[0], "maxTokens");
+    if (maxTokens < 1) throwExpected(env, "a positive integer", "maxTokens", info[0]);
+    if (busy_->exchange(true)) throw Napi::Error::New(env, "LlavaGeneration.step: the previous step has not finished yet");
+    auto gen = gen_;
+    auto busy = busy_;
+    return PromiseWorker<StepOut>::queue(
+        env,
+        [gen, busy, maxTokens](StepOut& out) {
+          struct Release {  // also when step throws (PromiseWorker turns that into a rejection)
+            std::atomic<bool>& flag;
+            ~Release() { flag.store(false); }
+          } release{*busy};
+          Status s = gen->step(maxTokens, out.tokens);
+          for (size_t i = 0; i < gen->size(); i++) out.finish.push_back(model::finishName(gen->finish(i)));
+          return s;
+        },
+        [](Napi::Env e, StepOut& out) {
+          Napi::Object o = Napi::Object::New(e);
+          Napi::Array tokens = Napi::Array::New(e, out.tokens.size());
+          Napi::Array finish = Napi::Array::New(e, out.finish.size());
+          for (size_t i = 0; i < out.tokens.size(); i++) {
+            Napi::Int32Array t = Napi::Int32Array::New(e, out.tokens[i].size());
+            std::memcpy(t.Data(), out.tokens[i].data(), out.tokens[i].size() * sizeof(int32_t));
+            tokens.Set(static_cast<uint32_t>(i), t);
+          }
+          for (size_t i = 0; i < out.finish.size(); i++) finish.Set(static_cast<uint32_t>(i), out.finish[i]);
+          o.Set("tokens", tokens);
+          o.Set("finish", finish);
+          return o;
+        },
+        {Value()});
+  }
+
+  Napi::Value stop(const Napi::CallbackInfo& info) {
+    int64_t i = requireIntValue(info[0], "index");
+    if (i < 0 || i >= static_cast<int64_t>(gen_->size())) {
+      throw Napi::RangeError::New(info.Env(), "stop: index " + std::to_string(i) + " is out of range for " +
+                                                  std::to_string(gen_->size()) + " items");
+    }
+    if (busy_->load()) throw Napi::Error::New(info.Env(), "LlavaGeneration.stop: a step is running; call stop() after it resolves");
+    gen_->stop(static_cast<size_t>(i));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value memory(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("kvCacheBytes", static_cast<double>(gen_->kvCacheBytes()));
+    o.Set("activationBytes", static_cast<double>(gen_->activationBytes()));
+    return o;
+  }
+
+  std::shared_ptr<model::Generation> gen_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+// ---- LlavaModel ---------------------------------------------------------------------------
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "LlavaModel",
+                       {InstanceMethod("memory", &ModelWrap::memory), InstanceMethod("encodeImages", &ModelWrap::encodeImages),
+                        InstanceMethod("logits", &ModelWrap::logits), InstanceMethod("logprobs", &ModelWrap::logprobs),
+                        InstanceMethod("startGeneration", &ModelWrap::startGeneration)});
+  }
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(info.Env(), "LlavaModel cannot be constructed directly: use loadLlava()");
+    }
+    model_ = *info[0].As<Napi::External<std::shared_ptr<LlavaModel>>>().Data();
+  }
+
+ private:
+  Napi::Value memory(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("weightBytes", static_cast<double>(model_->weightBytes()));
+    return o;
+  }
+
+  struct Encoded {
+    std::vector<float> features;
+    std::vector<std::vector<float>> hidden;
+  };
+
+  Napi::Value encodeImages(const Napi::CallbackInfo& info) {
+    int64_t N = 0;
+    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    const bool wantHidden = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    auto m = model_;
+    return PromiseWorker<Encoded>::queue(
+        info.Env(),
+        [m, pixels = std::move(pixels), N, wantHidden](Encoded& out) {
+          const auto& cfg = m->config();
+          out.features.resize(N * cfg.imageTokenCount * cfg.decoder.hiddenSize);
+          return m->encodeImages(out.features.data(), wantHidden ? &out.hidden : nullptr, pixels.data(), N);
+        },
+        [](Napi::Env e, Encoded& out) {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("features", toFloat32Array(e, std::move(out.features)));
+          o.Set("hidden", toFloat32Arrays(e, out.hidden));
+          return o;
+        },
+        {Value()});
+  }
+
+  Napi::Value logits(const Napi::CallbackInfo& info) {
+    int64_t N = 0;
+    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    auto items = parseItems<model::Sequence>(info[2], parseSequence);
+    auto m = model_;
+    return PromiseWorker<std::vector<std::vector<float>>>::queue(
+        info.Env(),
+        [m, pixels = std::move(pixels), N, items = std::move(items)](std::vector<std::vector<float>>& out) {
+          return m->logits(out, pixels.data(), N, items);
+        },
+        [](Napi::Env e, std::vector<std::vector<float>>& out) { return toFloat32Arrays(e, out); }, {Value()});
+  }
+
+  Napi::Value logprobs(const Napi::CallbackInfo& info) {
+    int64_t N = 0;
+    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    auto items = parseItems<model::ScoredSequence>(info[2], [](const Napi::Object& o, const std::string& where) {
+      return model::ScoredSequence{parseSequence(o, where), requireInt(o, "responseStart", where)};
+    });
+    auto m = model_;
+    return PromiseWorker<std::vector<std::vector<float>>>::queue(
+        info.Env(),
+        [m, pixels = std::move(pixels), N, items = std::move(items)](std::vector<std::vector<float>>& out) {
+          return m->logprobs(out, pixels.data(), N, items);
+        },
+        [](Napi::Env e, std::vector<std::vector<float>>& out) { return toFloat32Arrays(e, out); }, {Value()});
+  }
+
+  Napi::Value startGeneration(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t N = 0;
+    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    auto items = parseItems<model::GenerationItem>(info[2], [](const Napi::Object& o, const std::string& where) {
+      model::GenerationItem it;
+      it.prompt = parseSequence(o, where);
+      it.maxNewTokens = requireInt(o, "maxNewTokens", where);
+      it.sampling.temperature = static_cast<float>(requireNumber(o, "temperature", where));
+      it.sampling.topK = requireInt(o, "topK", where);
+      it.sampling.topP = static_cast<float>(requireNumber(o, "topP", where));
+      it.sampling.seed = static_cast<uint64_t>(requireInt(o, "seed", where));
+      return it;
+    });
+    Napi::Object holder = Napi::Object::New(env);
+    holder.Set("eos", info[3]);
+    std::vector<int64_t> eos = requireIntArray(holder, "eos", "startGeneration");
+    auto g = model::Generation::create(model_, std::move(pixels), N, std::move(items), std::move(eos));
+    if (!g.isOk()) throw statusToError(env, g.status());
+    auto ext = Napi::External<model::Generation>::New(env, g.take().release());
+    return ctors(env).generation.New({ext});
+  }
+
+  std::shared_ptr<LlavaModel> model_;
+};
+
+// ---- free functions -----------------------------------------------------------------------
+
+Napi::Value llavaTensorSpecs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LlavaConfig cfg = parseConfig(info[0]);
+  auto specs = model::llavaTensorSpecs(cfg);
+  Napi::Array out = Napi::Array::New(env, specs.size());
+  for (size_t i = 0; i < specs.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", specs[i].name);
+    Napi::Array shape = Napi::Array::New(env, specs[i].shape.size());
+    for (size_t j = 0; j < specs[i].shape.size(); j++) shape.Set(static_cast<uint32_t>(j), static_cast<double>(specs[i].shape[j]));
+    o.Set("shape", shape);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+Napi::Value loadLlava(const Napi::CallbackInfo& info) {
+  LlavaConfig cfg = parseConfig(info[0]);
+  std::vector<io::TensorSource> sources = parseSources(info[1]);
+  return PromiseWorker<std::shared_ptr<LlavaModel>>::queue(
+      info.Env(),
+      [cfg, sources = std::move(sources)](std::shared_ptr<LlavaModel>& out) {
+        auto m = LlavaModel::load(cfg, sources);
+        if (!m.isOk()) return m.status();
+        out = m.take();
+        return Status::ok();
+      },
+      [](Napi::Env e, std::shared_ptr<LlavaModel>& out) {
+        // The External lives only for the constructor call, which copies the shared_ptr.
+        auto ext = Napi::External<std::shared_ptr<LlavaModel>>::New(e, &out);
+        return ctors(e).model.New({ext});
+      });
+}
+
+// Test hook for the sampler: the token sampleToken picks for (logits, params, step).
+Napi::Value sampleTokenForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwExpected(env, "a Float32Array of logits", "logits", info[0]);
+  }
+  Napi::Float32Array logits = info[0].As<Napi::Float32Array>();
+  Napi::Object p = requireObject(info[1], "params");
+  model::SamplingParams sp;
+  sp.temperature = static_cast<float>(requireNumber(p, "temperature", "params"));
+  sp.topK = requireInt(p, "topK", "params");
+  sp.topP = static_cast<float>(requireNumber(p, "topP", "params"));
+  sp.seed = static_cast<uint64_t>(requireInt(p, "seed", "params"));
+  int64_t step = requireIntValue(info[2], "step");
+  model::SamplerScratch scratch;
+  return Napi::Number::New(env, static_cast<double>(model::sampleToken(logits.Data(), logits.ElementLength(), sp, step, scratch)));
+}
+
+void initModelExports(Napi::Env env, Napi::Object exports) {
+  auto* c = new Constructors();
+  c->model = Napi::Persistent(ModelWrap::define(env));
+  c->generation = Napi::Persistent(GenerationWrap::define(env));
+  {
+    std::lock_guard<std::mutex> lock(ctorMutex);
+    ctorMap()[env] = c;
+  }
+  napi_env raw = env;
+  env.AddCleanupHook([raw, c]() {
+    std::lock_guard<std::mutex> lock(ctorMutex);
+    ctorMap().erase(raw);
+    delete c;
+  });
+  exports.Set("llavaTensorSpecs", Napi::Function::New(env, llavaTensorSpecs, "llavaTensorSpecs"));
+  exports.Set("loadLlava", Napi::Function::New(env, loadLlava, "loadLlava"));
+  exports.Set("sampleTokenForTest", Napi::Function::New(env, sampleTokenForTest, "sampleTokenForTest"));
+}
+
+}  // namespace
+
+STIC_REGISTER_EXPORTS(model, initModelExports);
+
+}  // namespace stic::addon

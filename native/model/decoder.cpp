@@ -1,0 +1,152 @@
+// Llama/Mistral decoder layer (HF LlamaDecoderLayer / MistralDecoderLayer):
+//   x += o_proj(attn(rope(q), rope(k), v))   on RMSNorm(x)
+//   x += down(silu(gate(h)) * up(h))          on h = RMSNorm(x)
+// Legend: see decoder.h.
+#include "model/decoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "cpu/ops.h"
+
+namespace stic::model {
+
+Result<std::unique_ptr<KvCache>> KvCache::create(const DecoderConfig& cfg, const std::vector<int64_t>& capacities) {
+  auto c = std::unique_ptr<KvCache>(new KvCache());
+  c->kvDim_ = cfg.kvDim();
+  int64_t rows = 0;
+  for (int64_t cap : capacities) {
+    c->base_.push_back(rows);
+    c->capacity_.push_back(cap);
+    rows += cap;
+  }
+  ArenaPlan plan;
+  for (int64_t l = 0; l < 2 * cfg.numLayers; l++) plan.add(DType::F32, {rows, c->kvDim_});
+  auto arena = Arena::create(cpuBackend(), Lifetime::KvCache, plan.bytes());
+  if (!arena.isOk()) return arena.status().withContext("KV cache");
+  c->arena_ = arena.take();
+  for (int64_t l = 0; l < cfg.numLayers; l++) {
+    auto k = c->arena_->allocate(DType::F32, {rows, c->kvDim_}, "keys");
+    auto v = c->arena_->allocate(DType::F32, {rows, c->kvDim_}, "values");
+    if (!k.isOk()) return k.status();
+    if (!v.isOk()) return v.status();
+    c->k_.push_back(k.take());
+    c->v_.push_back(v.take());
+  }
+  return c;
+}
+
+void planDecoderBuffers(ArenaPlan& plan, const DecoderConfig& cfg, int64_t T) {
+  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
+  plan.add(DType::F32, {T, D});
+  plan.add(DType::F32, {T, cfg.qkvDim()});
+  plan.add(DType::F32, {T, cfg.qDim()});
+  plan.add(DType::F32, {T, D});
+  plan.add(DType::F32, {T, 2 * F});
+  plan.add(DType::F32, {T, F});
+  plan.add(DType::I64, {T});
+}
+
+Result<DecoderBuffers> allocDecoderBuffers(Arena& arena, const DecoderConfig& cfg, int64_t T) {
+  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
+  DecoderBuffers b{};
+  b.maxRows = T;
+  float** slots[] = {&b.xn, &b.qkv, &b.attn, &b.out, &b.gateUp, &b.act};
+  const int64_t cols[] = {D, cfg.qkvDim(), cfg.qDim(), D, 2 * F, F};
+  for (int i = 0; i < 6; i++) {
+    auto t = arena.allocate(DType::F32, {T, cols[i]}, "decoder activations");
+    if (!t.isOk()) return t.status();
+    *slots[i] = t.value().data<float>();
+  }
+  auto pos = arena.allocate(DType::I64, {T}, "rotary positions");
+  if (!pos.isOk()) return pos.status();
+  b.pos = pos.value().data<int64_t>();
+  return b;
+}
+
+namespace {
+
+// Self-attention of one layer over every segment; reads buf.qkv (roped), writes buf.attn.
+void attendSegments(const DecoderBuffers& buf, const std::vector<Segment>& segments, const DecoderConfig& cfg, KvCache* cache,
+                    int64_t layer) {
+  const int64_t Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
+  for (const Segment& s : segments) {
+    const float* q = buf.qkv + s.row * Nqkv;
+    const float* k = q + qDim;
+    const float* v = q + qDim + kvDim;
+    int64_t ldkv = Nqkv;
+    if (cache) {
+      float* kc = cache->k(layer, s.slot);
+      float* vc = cache->v(layer, s.slot);
+      for (int64_t t = 0; t < s.len; t++) {
+        std::memcpy(kc + (s.pos0 + t) * kvDim, k + t * Nqkv, kvDim * sizeof(float));
+        std::memcpy(vc + (s.pos0 + t) * kvDim, v + t * Nqkv, kvDim * sizeof(float));
+      }
+      k = kc;
+      v = vc;
+      ldkv = kvDim;
+    }
+    cpu::attention_forward(buf.attn + s.row * qDim, qDim, q, Nqkv, k, ldkv, v, ldkv, s.len, s.pos0 + s.len, cfg.numHeads,
+                           cfg.numKvHeads, cfg.headDim, true, s.pos0, scale);
+  }
+}
+
+void decoderLayer(float* x, int64_t T, const std::vector<Segment>& segments, const DecoderLayerWeights& L,
+                  const DecoderConfig& cfg, KvCache* cache, int64_t layer, const DecoderBuffers& buf) {
+  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim();
+  auto bias = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+  cpu::rmsnorm_forward(buf.xn, x, L.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
+  cpu::linear_forward(buf.qkv, buf.xn, L.qkvW.data<float>(), bias(L.qkvB), T, D, Nqkv);
+  cpu::rope_forward(buf.qkv, buf.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  cpu::rope_forward(buf.qkv + cfg.qDim(), buf.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  attendSegments(buf, segments, cfg, cache, layer);
+  cpu::linear_forward(buf.out, buf.attn, L.oW.data<float>(), bias(L.oB), T, cfg.qDim(), D);
+  cpu::add_inplace(x, buf.out, T * D);
+
+  cpu::rmsnorm_forward(buf.xn, x, L.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
+  // Two GEMMs into the halves of buf.gateUp (gate (T, F), then up (T, F)) so SwiGLU is one
+  // contiguous elementwise pass; the weight rows are stored fused [gate; up].
+  float* gate = buf.gateUp;
+  float* up = buf.gateUp + T * F;
+  const float* gateUpB = bias(L.gateUpB);
+  cpu::linear_forward(gate, buf.xn, L.gateUpW.data<float>(), gateUpB, T, D, F);
+  cpu::linear_forward(up, buf.xn, L.gateUpW.data<float>() + F * D, gateUpB ? gateUpB + F : nullptr, T, D, F);
+  cpu::swiglu_forward(buf.act, gate, up, T * F);
+  cpu::linear_forward(buf.out, buf.act, L.downW.data<float>(), bias(L.downB), T, F, D);
+  cpu::add_inplace(x, buf.out, T * D);
+}
+
+}  // namespace
+
+Status decoderForward(float* x, int64_t T, const std::vector<Segment>& segments, const DecoderWeights& w,
+                      const DecoderConfig& cfg, KvCache* cache, const DecoderBuffers& buf) {
+  STIC_CHECK_ARG(T <= buf.maxRows, "internal: decoder pass of ", T, " rows but buffers for ", buf.maxRows);
+  int64_t covered = 0;
+  for (const Segment& s : segments) {
+    STIC_CHECK_ARG(s.row == covered && s.len > 0, "internal: decoder segments must tile the packed rows in order");
+    if (cache) {
+      STIC_CHECK_ARG(s.slot >= 0 && s.slot < cache->slots() && s.pos0 + s.len <= cache->capacity(s.slot),
+                     "internal: KV-cache slot ", s.slot, " cannot hold positions up to ", s.pos0 + s.len);
+    } else {
+      STIC_CHECK_ARG(s.pos0 == 0, "internal: a pass without a KV cache must start every sequence at position 0");
+    }
+    for (int64_t t = 0; t < s.len; t++) buf.pos[s.row + t] = s.pos0 + t;
+    covered += s.len;
+  }
+  STIC_CHECK_ARG(covered == T, "internal: decoder segments cover ", covered, " of ", T, " rows");
+  for (int64_t l = 0; l < cfg.numLayers; l++) decoderLayer(x, T, segments, w.layers[l], cfg, cache, l, buf);
+  return Status::ok();
+}
+
+void decoderLogits(float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n, const DecoderWeights& w,
+                   const DecoderConfig& cfg) {
+  const int64_t D = cfg.hiddenSize;
+  float* gathered = scratch;
+  float* normed = scratch + n * D;
+  for (int64_t i = 0; i < n; i++) std::memcpy(gathered + i * D, x + rows[i] * D, D * sizeof(float));
+  cpu::rmsnorm_forward(normed, gathered, w.norm.data<float>(), n, D, cfg.rmsNormEps);
+  cpu::linear_forward(logits, normed, w.lmHead.data<float>(), nullptr, n, D, cfg.vocabSize);
+}
+
+}  // namespace stic::model

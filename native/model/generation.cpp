@@ -1,0 +1,145 @@
+#include "model/generation.h"
+
+#include <algorithm>
+
+#include "cpu/ops.h"
+
+namespace stic::model {
+
+const char* finishName(Finish f) {
+  switch (f) {
+    case Finish::None: return "";
+    case Finish::Eos: return "eos";
+    case Finish::Length: return "length";
+    case Finish::Stopped: return "stop";
+  }
+  return "";
+}
+
+Result<std::unique_ptr<Generation>> Generation::create(std::shared_ptr<const LlavaModel> model, std::vector<float> pixels, int64_t N,
+                                                       std::vector<GenerationItem> items, std::vector<int64_t> eosIds) {
+  const LlavaConfig& cfg = model->config();
+  const int64_t imageFloats = 3 * cfg.vision.imageSize * cfg.vision.imageSize;
+  STIC_CHECK_ARG(static_cast<int64_t>(pixels.size()) == N * imageFloats, "pixels: expected ", N, " x 3 x ", cfg.vision.imageSize,
+                 " x ", cfg.vision.imageSize, " = ", N * imageFloats, " values but found ", pixels.size());
+  STIC_CHECK_ARG(!items.empty(), "items: expected at least one generation item but found none");
+  for (size_t i = 0; i < items.size(); i++) {
+    std::string where = "items[" + std::to_string(i) + "]";
+    STIC_RETURN_IF_ERROR(model->validate(items[i].prompt, N, where));
+    STIC_CHECK_ARG(items[i].maxNewTokens >= 1, where, ": expected maxNewTokens >= 1 but found ", items[i].maxNewTokens);
+  }
+  auto g = std::unique_ptr<Generation>(new Generation());
+  g->model_ = std::move(model);
+  g->pixels_ = std::move(pixels);
+  g->numImages_ = N;
+  g->items_ = std::move(items);
+  g->eos_ = std::move(eosIds);
+  g->state_.resize(g->items_.size());
+  return g;
+}
+
+bool Generation::done() const {
+  return std::all_of(state_.begin(), state_.end(), [](const ItemState& s) { return s.finish != Finish::None; });
+}
+
+void Generation::stop(size_t i) {
+  if (i < state_.size() && state_[i].finish == Finish::None) state_[i].finish = Finish::Stopped;
+}
+
+void Generation::accept(size_t i, const float* logits, std::vector<std::vector<int32_t>>& fresh) {
+  ItemState& s = state_[i];
+  const GenerationItem& item = items_[i];
+  int64_t tok = sampleToken(logits, model_->config().decoder.vocabSize, item.sampling, static_cast<uint64_t>(s.generated), sampler_);
+  if (std::find(eos_.begin(), eos_.end(), tok) != eos_.end()) {
+    s.finish = Finish::Eos;
+    return;
+  }
+  fresh[i].push_back(static_cast<int32_t>(tok));
+  s.generated++;
+  s.pending = tok;
+  if (s.generated >= item.maxNewTokens) s.finish = Finish::Length;
+}
+
+Status Generation::prefill(std::vector<std::vector<int32_t>>& fresh) {
+  const LlavaConfig& cfg = model_->config();
+  const int64_t D = cfg.decoder.hiddenSize, V = cfg.decoder.vocabSize, B = static_cast<int64_t>(items_.size());
+  std::vector<int64_t> lengths, capacities;
+  for (const GenerationItem& it : items_) {
+    lengths.push_back(static_cast<int64_t>(it.prompt.ids.size()));
+    // The last new token is returned, never fed back, so it needs no cache row.
+    capacities.push_back(lengths.back() + it.maxNewTokens - 1);
+  }
+  auto groups = packGroups(lengths, kPassTokenBudget);
+  int64_t maxRows = B, maxGroup = 1;  // a decode step packs one row per item
+  for (auto [b, e] : groups) {
+    int64_t rows = 0;
+    for (size_t i = b; i < e; i++) rows += lengths[i];
+    maxRows = std::max(maxRows, rows);
+    maxGroup = std::max<int64_t>(maxGroup, static_cast<int64_t>(e - b));
+  }
+  auto cache = KvCache::create(cfg.decoder, capacities);
+  if (!cache.isOk()) return cache.status();
+  cache_ = cache.take();
+  auto bufs = CallBuffers::create(cfg, numImages_, maxRows, std::max(B, maxGroup));
+  if (!bufs.isOk()) return bufs.status();
+  bufs_ = std::move(bufs.value());
+  STIC_RETURN_IF_ERROR(model_->encodeImages(bufs_.features, nullptr, pixels_.data(), numImages_));
+  std::vector<float>().swap(pixels_);
+
+  for (auto [b, e] : groups) {
+    std::vector<Segment> segs;
+    std::vector<int64_t> lastRows;
+    int64_t row = 0;
+    for (size_t i = b; i < e; i++) {
+      model_->embedSequence(bufs_.x + row * D, items_[i].prompt, bufs_.features);
+      segs.push_back({row, lengths[i], 0, static_cast<int64_t>(i)});
+      row += lengths[i];
+      lastRows.push_back(row - 1);
+      state_[i].cached = lengths[i];
+    }
+    STIC_RETURN_IF_ERROR(decoderForward(bufs_.x, row, segs, model_->weights().decoder, cfg.decoder, cache_.get(), bufs_.dec));
+    const int64_t n = static_cast<int64_t>(e - b);
+    decoderLogits(bufs_.logits, bufs_.logitScratch, bufs_.x, lastRows.data(), n, model_->weights().decoder, cfg.decoder);
+    for (size_t i = b; i < e; i++) accept(i, bufs_.logits + (i - b) * V, fresh);
+  }
+  prefilled_ = true;
+  return Status::ok();
+}
+
+Status Generation::decodeStep(std::vector<std::vector<int32_t>>& fresh) {
+  const LlavaConfig& cfg = model_->config();
+  const int64_t D = cfg.decoder.hiddenSize, V = cfg.decoder.vocabSize;
+  std::vector<Segment> segs;
+  std::vector<int64_t> rows;
+  std::vector<size_t> who;
+  for (size_t i = 0; i < items_.size(); i++) {
+    ItemState& s = state_[i];
+    if (s.finish != Finish::None) continue;
+    const int64_t row = static_cast<int64_t>(who.size());
+    cpu::embedding_forward(bufs_.x + row * D, &s.pending, model_->weights().decoder.embed.data<float>(), 1, D);
+    segs.push_back({row, 1, s.cached, static_cast<int64_t>(i)});
+    rows.push_back(row);
+    who.push_back(i);
+    s.cached++;
+  }
+  if (who.empty()) return Status::ok();
+  const int64_t B = static_cast<int64_t>(who.size());
+  STIC_RETURN_IF_ERROR(decoderForward(bufs_.x, B, segs, model_->weights().decoder, cfg.decoder, cache_.get(), bufs_.dec));
+  decoderLogits(bufs_.logits, bufs_.logitScratch, bufs_.x, rows.data(), B, model_->weights().decoder, cfg.decoder);
+  for (int64_t j = 0; j < B; j++) accept(who[j], bufs_.logits + j * V, fresh);
+  return Status::ok();
+}
+
+Status Generation::step(int64_t maxTokens, std::vector<std::vector<int32_t>>& fresh) {
+  STIC_CHECK_ARG(maxTokens >= 1, "step: expected maxTokens >= 1 but found ", maxTokens);
+  fresh.assign(items_.size(), {});
+  int64_t produced = 0;
+  if (!prefilled_) {
+    STIC_RETURN_IF_ERROR(prefill(fresh));
+    produced = 1;
+  }
+  for (; produced < maxTokens && !done(); produced++) STIC_RETURN_IF_ERROR(decodeStep(fresh));
+  return Status::ok();
+}
+
+}  // namespace stic::model

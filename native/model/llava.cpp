@@ -1,0 +1,212 @@
+// LLaVA forward passes on the CPU. Legend: see llava.h; R packed rows of a pass, C logit rows per chunk.
+#include "model/llava.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/ops.h"
+#include "model/call_buffers.h"
+#include "model/vision_tower.h"
+
+namespace stic::model {
+
+Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources) {
+  auto w = loadLlavaWeights(cfg, sources);
+  if (!w.isOk()) return w.status();
+  auto m = std::make_shared<LlavaModel>();
+  m->cfg_ = cfg;
+  m->w_ = w.take();
+  return m;
+}
+
+Status LlavaModel::validate(const Sequence& seq, int64_t N, const std::string& where) const {
+  const int64_t V = cfg_.decoder.vocabSize, Ti = cfg_.imageTokenCount;
+  STIC_CHECK_ARG(!seq.ids.empty(), where, ": expected at least one token id but found none");
+  int64_t imageTokens = 0;
+  for (size_t t = 0; t < seq.ids.size(); t++) {
+    int64_t id = seq.ids[t];
+    if (id == cfg_.imageTokenId) {
+      imageTokens++;
+      continue;
+    }
+    STIC_CHECK_ARG(id >= 0 && id < V, where, ": token id ", id, " at position ", t, " is outside the vocabulary [0, ", V, ")");
+  }
+  const int64_t nImages = static_cast<int64_t>(seq.images.size());
+  STIC_CHECK_ARG(imageTokens == nImages * Ti, where, ": expected ", nImages * Ti, " image tokens (id ", cfg_.imageTokenId, ") for ",
+                 nImages, " image(s) x ", Ti, " but found ", imageTokens);
+  for (int64_t k : seq.images) {
+    STIC_CHECK_ARG(k >= 0 && k < N, where, ": image index ", k, " is out of range for a batch of ", N, " image(s)");
+  }
+  return Status::ok();
+}
+
+Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>* hidden, const float* pixels, int64_t N) const {
+  const VisionConfig& v = cfg_.vision;
+  const int64_t chunk = std::min<int64_t>(N, kImageChunk);
+  if (N == 0) return Status::ok();
+  const int64_t T = v.tokens(), Dv = v.hiddenSize, S = v.imageSize, Ti = v.featureTokens(), D = cfg_.decoder.hiddenSize;
+  const int64_t lastIndex = hidden ? v.numLayers : v.featureIndex();
+  if (hidden) hidden->assign(v.numLayers + 1, std::vector<float>(N * T * Dv));
+  ArenaPlan plan;
+  planVision(plan, v, chunk);
+  planProjector(plan, cfg_, chunk);
+  plan.add(DType::F32, {chunk * T, Dv});
+  auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan.bytes());
+  if (!arena.isOk()) return arena.status().withContext("vision tower");
+  Arena& a = *arena.value();
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {  // a few images at a time bounds the scratch memory
+    const int64_t n = std::min(chunk, N - n0);
+    a.reset();
+    auto state = a.allocate(DType::F32, {n * T, Dv}, "vision hidden state");
+    if (!state.isOk()) return state.status();
+    std::vector<float*> hid;
+    if (hidden) {
+      for (auto& h : *hidden) hid.push_back(h.data() + n0 * T * Dv);
+    }
+    STIC_RETURN_IF_ERROR(visionForward(state.value().data<float>(), hidden ? &hid : nullptr, pixels + n0 * 3 * S * S, w_->vision, v, n,
+                                       lastIndex, a));
+    const float* selected = hidden ? hid[v.featureIndex()] : state.value().data<float>();
+    STIC_RETURN_IF_ERROR(projectImageFeatures(features + n0 * Ti * D, selected, w_->projector, cfg_, n, a));
+  }
+  return Status::ok();
+}
+
+void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* features) const {
+  const int64_t D = cfg_.decoder.hiddenSize, Ti = cfg_.imageTokenCount;
+  size_t image = 0;  // which of seq.images the next image token belongs to
+  int64_t row = 0;   // which of its Ti rows
+  for (size_t t = 0; t < seq.ids.size(); t++) {
+    float* dst = x + t * D;
+    if (seq.ids[t] != cfg_.imageTokenId) {
+      cpu::embedding_forward(dst, &seq.ids[t], w_->decoder.embed.data<float>(), 1, D);
+      continue;
+    }
+    std::memcpy(dst, features + (seq.images[image] * Ti + row) * D, D * sizeof(float));
+    if (++row == Ti) {
+      row = 0;
+      image++;
+    }
+  }
+}
+
+namespace {
+
+std::vector<int64_t> lengthsOf(const std::vector<const Sequence*>& seqs) {
+  std::vector<int64_t> out;
+  for (const Sequence* s : seqs) out.push_back(static_cast<int64_t>(s->ids.size()));
+  return out;
+}
+
+// Encodes the images, then runs packed decoder passes over the sequences (no KV cache) and calls
+// onPass(begin, end, rowOf) after each, with x holding the final hidden states of items
+// [begin, end) and rowOf[i - begin] the packed row of item i's first token.
+template <typename OnPass>
+Status forEachPass(const LlavaModel& m, const float* pixels, int64_t N, const std::vector<const Sequence*>& seqs,
+                   int64_t logitRows, OnPass onPass) {
+  const LlavaConfig& cfg = m.config();
+  for (size_t i = 0; i < seqs.size(); i++) STIC_RETURN_IF_ERROR(m.validate(*seqs[i], N, "items[" + std::to_string(i) + "]"));
+  std::vector<int64_t> lengths = lengthsOf(seqs);
+  auto groups = packGroups(lengths, kPassTokenBudget);
+  int64_t maxRows = 0;
+  for (auto [b, e] : groups) {
+    int64_t rows = 0;
+    for (size_t i = b; i < e; i++) rows += lengths[i];
+    maxRows = std::max(maxRows, rows);
+  }
+  auto bufs = CallBuffers::create(cfg, N, maxRows, logitRows);
+  if (!bufs.isOk()) return bufs.status();
+  CallBuffers& cb = bufs.value();
+  STIC_RETURN_IF_ERROR(m.encodeImages(cb.features, nullptr, pixels, N));
+  for (auto [b, e] : groups) {
+    std::vector<Segment> segs;
+    std::vector<int64_t> rowOf;
+    int64_t row = 0;
+    for (size_t i = b; i < e; i++) {
+      m.embedSequence(cb.x + row * cfg.decoder.hiddenSize, *seqs[i], cb.features);
+      segs.push_back({row, lengths[i], 0, -1});
+      rowOf.push_back(row);
+      row += lengths[i];
+    }
+    STIC_RETURN_IF_ERROR(decoderForward(cb.x, row, segs, m.weights().decoder, cfg.decoder, nullptr, cb.dec));
+    STIC_RETURN_IF_ERROR(onPass(b, e, rowOf, cb));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status LlavaModel::logits(std::vector<std::vector<float>>& out, const float* pixels, int64_t N,
+                          const std::vector<Sequence>& seqs) const {
+  const int64_t V = cfg_.decoder.vocabSize;
+  std::vector<const Sequence*> ptrs;
+  for (const Sequence& s : seqs) ptrs.push_back(&s);
+  out.assign(seqs.size(), {});
+  return forEachPass(*this, pixels, N, ptrs, kLogitChunk, [&](size_t b, size_t e, const std::vector<int64_t>& rowOf, CallBuffers& cb) {
+    for (size_t i = b; i < e; i++) {
+      const int64_t T = static_cast<int64_t>(seqs[i].ids.size());
+      out[i].resize(T * V);
+      std::vector<int64_t> rows(T);
+      for (int64_t t = 0; t < T; t++) rows[t] = rowOf[i - b] + t;
+      for (int64_t t0 = 0; t0 < T; t0 += kLogitChunk) {
+        const int64_t n = std::min(kLogitChunk, T - t0);
+        decoderLogits(out[i].data() + t0 * V, cb.logitScratch, cb.x, rows.data() + t0, n, w_->decoder, cfg_.decoder);
+      }
+    }
+    return Status::ok();
+  });
+}
+
+Status LlavaModel::logprobs(std::vector<std::vector<float>>& out, const float* pixels, int64_t N,
+                            const std::vector<ScoredSequence>& items) const {
+  const int64_t V = cfg_.decoder.vocabSize;
+  std::vector<const Sequence*> ptrs;
+  for (size_t i = 0; i < items.size(); i++) {
+    const ScoredSequence& it = items[i];
+    const int64_t T = static_cast<int64_t>(it.seq.ids.size());
+    STIC_CHECK_ARG(it.responseStart >= 1 && it.responseStart < T, "items[", i, "]: expected responseStart in [1, ", T,
+                   ") (at least one prompt token and one response token) but found ", it.responseStart);
+    ptrs.push_back(&it.seq);
+  }
+  out.assign(items.size(), {});
+  return forEachPass(*this, pixels, N, ptrs, kLogitChunk, [&](size_t b, size_t e, const std::vector<int64_t>& rowOf, CallBuffers& cb) {
+    // Row t's logits predict token t + 1: rows [start - 1, T - 1) score ids[start:].
+    std::vector<int64_t> rows, targets;
+    std::vector<std::pair<size_t, int64_t>> owner;  // (item, index in its output) per scored row
+    for (size_t i = b; i < e; i++) {
+      const auto& ids = items[i].seq.ids;
+      const int64_t T = static_cast<int64_t>(ids.size()), start = items[i].responseStart;
+      out[i].resize(T - start);
+      for (int64_t t = start; t < T; t++) {
+        rows.push_back(rowOf[i - b] + t - 1);
+        targets.push_back(ids[t]);
+        owner.emplace_back(i, t - start);
+      }
+    }
+    const int64_t total = static_cast<int64_t>(rows.size());
+    for (int64_t r0 = 0; r0 < total; r0 += kLogitChunk) {  // (C, V) logits at a time, never (R, V)
+      const int64_t n = std::min(kLogitChunk, total - r0);
+      decoderLogits(cb.logits, cb.logitScratch, cb.x, rows.data() + r0, n, w_->decoder, cfg_.decoder);
+      cpu::log_softmax_gather(cb.logp, cb.logits, targets.data() + r0, n, V);
+      for (int64_t j = 0; j < n; j++) out[owner[r0 + j].first][owner[r0 + j].second] = cb.logp[j];
+    }
+    return Status::ok();
+  });
+}
+
+std::vector<std::pair<size_t, size_t>> packGroups(const std::vector<int64_t>& lengths, int64_t budget) {
+  std::vector<std::pair<size_t, size_t>> groups;
+  size_t begin = 0;
+  int64_t tokens = 0;
+  for (size_t i = 0; i < lengths.size(); i++) {
+    if (i > begin && tokens + lengths[i] > budget) {
+      groups.emplace_back(begin, i);
+      begin = i;
+      tokens = 0;
+    }
+    tokens += lengths[i];
+  }
+  if (begin < lengths.size()) groups.emplace_back(begin, lengths.size());
+  return groups;
+}
+
+}  // namespace stic::model

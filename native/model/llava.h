@@ -1,0 +1,68 @@
+// The LLaVA model on the CPU backend: CLIP tower -> projector -> features spliced into the token
+// embeddings at the image-token positions -> Llama/Mistral decoder. Weights are immutable after
+// load, so one model serves any number of calls (they are serialised by the compute lock).
+// Legend: N images of a call, S image side, Ti feature rows per image, D decoder hidden, V vocab,
+// T tokens of a sequence, P patches, Dv vision hidden.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors_read.h"
+#include "model/decoder.h"
+#include "model/llava_config.h"
+#include "model/llava_weights.h"
+
+namespace stic::model {
+
+// A token sequence; `images` lists, in order of appearance, the index (into the call's image
+// batch) of the image whose Ti feature rows replace each run of Ti image tokens.
+struct Sequence {
+  std::vector<int64_t> ids;     // (T)
+  std::vector<int64_t> images;  // indices into the call's (N, 3, S, S) pixels
+};
+
+struct ScoredSequence {
+  Sequence seq;
+  int64_t responseStart = 0;  // ids[responseStart:] are scored, each given the ids before it
+};
+
+class LlavaModel {
+ public:
+  static Result<std::shared_ptr<LlavaModel>> load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources);
+
+  const LlavaConfig& config() const { return cfg_; }
+  const LlavaWeights& weights() const { return *w_; }
+  size_t weightBytes() const { return w_->arena->capacity(); }
+
+  // Checks a sequence against the config and an image batch of N; `where` names it in messages.
+  Status validate(const Sequence& seq, int64_t N, const std::string& where) const;
+
+  // features (N, Ti, D) for pixels (N, 3, S, S). hidden, when given, receives every CLIP hidden
+  // state (numLayers + 1 of them, each (N, P+1, Dv)); otherwise only the layers needed run.
+  Status encodeImages(float* features, std::vector<std::vector<float>>* hidden, const float* pixels, int64_t N) const;
+
+  // x (T, D): token embeddings of seq, image tokens replaced by rows of features (N, Ti, D).
+  void embedSequence(float* x, const Sequence& seq, const float* features) const;
+
+  // Full logits (T, V) of each sequence, each with its own images.
+  Status logits(std::vector<std::vector<float>>& out, const float* pixels, int64_t N, const std::vector<Sequence>& seqs) const;
+
+  // Per-token log-probs (T - responseStart) of the scored part of each sequence.
+  Status logprobs(std::vector<std::vector<float>>& out, const float* pixels, int64_t N,
+                  const std::vector<ScoredSequence>& items) const;
+
+ private:
+  LlavaConfig cfg_;
+  std::unique_ptr<LlavaWeights> w_;
+};
+
+// Consecutive items grouped so each group has at most `budget` tokens (an item longer than the
+// budget is a group of its own): [begin, end) ranges over `lengths`.
+std::vector<std::pair<size_t, size_t>> packGroups(const std::vector<int64_t>& lengths, int64_t budget);
+
+// Token budget of one packed decoder pass: bounds activation memory, large enough that the GEMMs
+// of a prefill run at full speed.
+constexpr int64_t kPassTokenBudget = 2048;
+
+}  // namespace stic::model
