@@ -23,17 +23,21 @@ export function describeValue(v: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/** Reads and parses one JSON file; `what` says what the file is for when it is missing. */
-export function readJsonFile(file: string, what: string): unknown {
+/** Reads one UTF-8 text file; `what` says what the file is for when it is missing. */
+export function readTextFile(file: string, what: string): string {
   if (!existsSync(file)) {
     throw new ModelConfigError(file, null, `expected ${what} but the file does not exist`);
   }
-  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new ModelConfigError(file, null, `cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+}
+
+/** Reads and parses one JSON file; `what` says what the file is for when it is missing. */
+export function readJsonFile(file: string, what: string): unknown {
+  const text = readTextFile(file, what);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
