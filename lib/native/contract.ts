@@ -190,5 +190,73 @@ export interface ModelBinding {
   sampleTokenForTest(logits: Float32Array, params: { temperature: number; topK: number; topP: number; seed: number }, step: number): number;
 }
 
+// ---- images: preprocessing and corruptions (native/addon/image_binding.cpp) --------------------
+/** An RGB image, uint8, interleaved: data is (H, W, 3), row-major. */
+export interface RgbImage { data: Uint8Array; width: number; height: number }
+export interface NativePreprocessOptions {
+  mode: 'pad' | 'clip';
+  /** Shorter side after the (Pillow bicubic) resize. */
+  size: number;
+  /** Centre-crop side S (<= size). */
+  crop: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** Canvas colour for mode 'pad'. */
+  padColor: [number, number, number];
+}
+/** [lo, hi]: a value is drawn uniformly per image; null disables (jitter ops only). */
+export type NativeRange = [number, number] | null;
+/** Every field is required; lib/data/corrupt.ts fills the defaults. */
+export interface NativeCorruptionSpec {
+  kind: 'lowres' | 'jitter' | 'noise' | 'diffusion' | 'blur' | 'mask' | 'stic';
+  lowres: [number, number];
+  brightness: NativeRange;
+  contrast: NativeRange;
+  saturation: NativeRange;
+  hue: NativeRange;
+  noiseSigma: NativeRange;
+  diffusionStep: [number, number];
+  diffusionSteps: number;
+  betaStart: number;
+  betaEnd: number;
+  blurSigma: NativeRange;
+  /** Odd, or 0 for 2 ceil(3 sigma) + 1. */
+  blurKernel: number;
+  patchSize: number;
+  maskRatio: NativeRange;
+  maskFill: [number, number, number];
+  lowresProbability: number;
+}
+/** What one image drew; only the fields of its kind are present. */
+export interface NativeCorruptionParams {
+  kind: 'lowres' | 'jitter' | 'noise' | 'diffusion' | 'blur' | 'mask';
+  size?: number;
+  order?: ('brightness' | 'contrast' | 'saturation' | 'hue')[];
+  brightness?: number;
+  contrast?: number;
+  saturation?: number;
+  hue?: number;
+  sigma?: number;
+  step?: number;
+  alphaBar?: number;
+  kernelSize?: number;
+  ratio?: number;
+  patchSize?: number;
+  masked?: number[];
+}
+export interface ImageBinding {
+  /** N images -> Float32Array (N, 3, S, S), normalised. */
+  preprocessImages(images: RgbImage[], options: NativePreprocessOptions): Promise<Float32Array>;
+  /** One seed per image (integer in [0, 2^53)); results in input order. */
+  corruptImages(
+    images: RgbImage[],
+    seeds: number[],
+    spec: NativeCorruptionSpec,
+  ): Promise<{ image: RgbImage; params: NativeCorruptionParams }[]>;
+  /** The corruptions' counter-based RNG: words or normals [first, first + count) of one stream of a seed. */
+  corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'words'): Uint32Array;
+  corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'normals'): Float32Array;
+}
+
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding;
