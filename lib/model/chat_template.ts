@@ -6,7 +6,7 @@ import { Template } from '@huggingface/jinja';
 import type { DecoderConfig } from './engine_config.ts';
 import { describeValue, isPlainObject } from './config_json.ts';
 import { BUILTIN_TEMPLATES, type BuiltinTemplateName } from './templates/index.ts';
-import type { ChatTemplateSpec } from './tokenizer.ts';
+import { type ChatTemplateSpec, type TextTokenizer, encodePrompt, expandImageTokens } from './tokenizer.ts';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
@@ -112,6 +112,26 @@ export function renderChat(messages: readonly ChatMessage[], opts: RenderOptions
   } catch (err) {
     throw new Error(`Chat template ${opts.template.name} could not render the messages: ${(err as Error).message}`);
   }
+}
+
+export interface ChatPromptOptions {
+  template: ChatTemplate;
+  addGenerationPrompt?: boolean;
+  /** EngineConfig.imageTokenId and imageTokenCount. */
+  imageTokenId: number;
+  tokensPerImage: number;
+  /** Images that go with the messages, one `<image>` placeholder each. */
+  numImages: number;
+}
+
+/**
+ * Messages -> the ids the engine consumes: render with the template (the tokenizer's BOS/EOS),
+ * encode around the image placeholders, expand each to the image token count.
+ */
+export function chatPromptIds(tok: TextTokenizer, messages: readonly ChatMessage[], opts: ChatPromptOptions): number[] {
+  const text = renderChat(messages, { template: opts.template, addGenerationPrompt: opts.addGenerationPrompt, bosToken: tok.bosToken, eosToken: tok.eosToken });
+  const ids = encodePrompt(tok, text, { imageTokenId: opts.imageTokenId });
+  return expandImageTokens(ids, opts.imageTokenId, opts.tokensPerImage, opts.numImages);
 }
 
 /** Messages are user data: check their shape here, where the index can be named. */
