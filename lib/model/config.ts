@@ -11,9 +11,8 @@ import path from 'node:path';
 import type { EngineConfig, ProjectorAct } from './engine_config.ts';
 import { LLAVA_DEFAULTS, LLAVA_DEFAULT_VISION } from './config_defaults.ts';
 import { parseDecoder } from './config_decoder.ts';
-import { FieldReader, ModelConfigError, describeValue, readJsonFile } from './config_json.ts';
+import { FieldReader, type JsonDoc, ModelConfigError, describeValue, readJsonFile } from './config_json.ts';
 import {
-  type JsonDoc,
   type LocateOptions,
   type OriginalArchitecture,
   type VisionTowerDocs,
@@ -24,7 +23,8 @@ import {
 import { checkFeatureLayer, clipImageSize, imageTokenCount, parseClipVision, parsePreprocessor } from './config_vision.ts';
 
 export { ModelConfigError } from './config_json.ts';
-export type { JsonDoc, VisionTowerDocs } from './config_original.ts';
+export type { JsonDoc } from './config_json.ts';
+export type { VisionTowerDocs } from './config_original.ts';
 
 export const SUPPORTED_ARCHITECTURES = [
   'LlavaForConditionalGeneration',

@@ -16,6 +16,12 @@ export class ModelConfigError extends Error {
   }
 }
 
+/** One parsed JSON file and the path it came from (for messages). */
+export interface JsonDoc {
+  json: unknown;
+  source: string;
+}
+
 /** A JSON value as it appears in an error message: short, and explicit about absence. */
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing (the field is missing)';

@@ -8,14 +8,8 @@ import path from 'node:path';
 import type { EngineConfig, ProjectorConfig } from './engine_config.ts';
 import { LLAVA_NEXT_DEFAULT_GRID_PINPOINTS } from './config_defaults.ts';
 import { parseDecoder } from './config_decoder.ts';
-import { FieldReader, ModelConfigError, describeValue } from './config_json.ts';
+import { FieldReader, type JsonDoc, ModelConfigError, describeValue } from './config_json.ts';
 import { checkFeatureLayer, clipImageSize, imageTokenCount, parseClipVision, parsePreprocessor } from './config_vision.ts';
-
-/** One JSON document and the file it came from. */
-export interface JsonDoc {
-  json: unknown;
-  source: string;
-}
 
 /** The separate CLIP checkpoint of an original-layout model. */
 export interface VisionTowerDocs {

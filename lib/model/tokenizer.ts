@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 
-import { FieldReader, ModelConfigError, describeValue, isPlainObject, readJsonFile, readTextFile } from './config_json.ts';
+import { FieldReader, type JsonDoc, ModelConfigError, describeValue, isPlainObject, readJsonFile, readTextFile } from './config_json.ts';
 
 /** chat_template as stored: one Jinja string, or named templates ([{name, template}]). */
 export type ChatTemplateSpec = string | { name: string; template: string }[];
@@ -53,7 +53,10 @@ export class TextTokenizer {
   constructor(hf: HfTokenizer, source: string, special: SpecialTokens, chatTemplate: ChatTemplateSpec | null) {
     this.hf = hf;
     this.source = source;
-    this.vocabSize = Math.max(-1, ...hf.get_vocab(true).values()) + 1;
+    // A loop, not Math.max(...ids): spreading a 150k-entry vocabulary overflows the call stack.
+    let maxId = -1;
+    for (const id of hf.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
     this.bosToken = special.bos?.token ?? null;
     this.bosTokenId = special.bos?.id ?? null;
     this.eosToken = special.eos?.token ?? null;
@@ -91,13 +94,6 @@ export class TextTokenizer {
   idToToken(id: number): string | null {
     return this.hf.id_to_token(id) ?? null;
   }
-
-}
-
-/** One parsed JSON file and its path. */
-export interface JsonDoc {
-  json: unknown;
-  source: string;
 }
 
 /** The files a tokenizer is built from (tests build small ones in memory). */
