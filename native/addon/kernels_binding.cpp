@@ -283,6 +283,33 @@ Napi::Value logSoftmaxGather(const Napi::CallbackInfo& info) {
   return a.run([=] { cpu::log_softmax_gather(logp, logits, targets, T, V); });
 }
 
+// gemmKernels(name?): string — selects the SGEMM register tiles ("avx512", "avx2", "scalar"; "" for
+// the best this CPU runs) and returns the name in force; with no argument only reports it.
+Napi::Value gemmKernels(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    std::string supported;
+    for (const char* n : {"avx512", "avx2", "scalar"}) {
+      if (cpu::gemm_kernels_supported(n)) supported += supported.empty() ? n : std::string(", ") + n;
+    }
+    std::string what = "one of " + supported + " or \"\" (the kernels this CPU runs)";
+    if (!info[0].IsString()) throwExpected(env, what, "kernels.gemmKernels name", info[0]);
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    if (!cpu::set_gemm_kernels(name.c_str())) throwExpected(env, what, "kernels.gemmKernels name", info[0]);
+  }
+  return Napi::String::New(env, cpu::gemm_kernels_name());
+}
+
+// gemmKernelsSupported(): string[] — the register-tile sets this CPU can run, best first.
+Napi::Value gemmKernelsSupported(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  for (const char* n : {"avx512", "avx2", "scalar"}) {
+    if (cpu::gemm_kernels_supported(n)) out.Set(out.Length(), Napi::String::New(env, n));
+  }
+  return out;
+}
+
 void initKernelsExports(Napi::Env env, Napi::Object exports) {
   Napi::Object k = Napi::Object::New(env);
   auto fn = [&](const char* name, Napi::Function::Callback cb) { k.Set(name, Napi::Function::New(env, cb, name)); };
@@ -301,6 +328,8 @@ void initKernelsExports(Napi::Env env, Napi::Object exports) {
   fn("patchEmbed", patchEmbed);
   fn("embedding", embedding);
   fn("logSoftmaxGather", logSoftmaxGather);
+  fn("gemmKernels", gemmKernels);
+  fn("gemmKernelsSupported", gemmKernelsSupported);
   exports.Set("kernels", k);
 }
 

@@ -1,51 +1,268 @@
-// SGEMM and the nn.Linear forward on the CPU (fp32). Legend: see ops.h (M, N, K matrix sizes).
-// First version: straightforward row-parallel loops; the blocked SIMD kernel replaces it.
+// SGEMM and the nn.Linear forward on the CPU (fp32), after the GotoBLAS/BLIS scheme: for each
+// K block (kc) pack alpha*op(A) into MR-row micro-panels, for each N block (nc) pack op(B) into
+// NR-column micro-panels, then run MR x NR register tiles (gemm_kernels_*.cpp) over a grid of
+// (MC rows x NB columns) tiles shared dynamically by the OpenMP team. Packing absorbs every
+// transpose and leading dimension, so the tiles only ever see unit-stride, aligned panels.
+// Small M with a transposed B (decode: a few token rows times an [N,K] weight) takes the rows path,
+// which streams the weight once instead of packing it.
+// Legend: M, N, K matrix sizes; MR x NR register tile; MC, KC, NC cache blocks; NB tile columns.
 #include <omp.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+#include "cpu/gemm_kernels.h"
 #include "cpu/ops.h"
 
 namespace stic::cpu {
+namespace {
 
-void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < M; i++) {
-    float* c = C + i * ldc;
-    // beta == 0 overwrites (BLAS convention: C may hold NaN garbage).
-    for (int64_t j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
-    for (int64_t k = 0; k < K; k++) {
-      float a = alpha * (transA ? A[k * lda + i] : A[i * lda + k]);
-      if (!transB) {
-        const float* b = B + k * ldb;
-        for (int64_t j = 0; j < N; j++) c[j] += a * b[j];
+using gemm::Kernels;
+
+constexpr int64_t kTileCols = 256;      // NB: a multiple of every NR
+constexpr int64_t kRowsPathMaxM = 16;   // decode batches up to this many rows stream the weight
+constexpr int64_t kRowsPathBlock = 64;  // weight rows per scheduling unit of the rows path
+constexpr double kParallelFlops = 1e6;  // below this a parallel region costs more than it saves
+
+std::atomic<const Kernels*> gForced{nullptr};
+
+const Kernels& bestKernels() {
+  if (const Kernels* k = gemm::avx512Kernels()) return *k;
+  if (const Kernels* k = gemm::avx2Kernels()) return *k;
+  return gemm::scalarKernels();
+}
+
+const Kernels& activeKernels() {
+  const Kernels* k = gForced.load(std::memory_order_relaxed);
+  return k ? *k : bestKernels();
+}
+
+// A growable 64-byte-aligned scratch buffer; one per thread (thread_local), reused across calls so
+// a steady-state forward pass allocates nothing.
+class Scratch {
+ public:
+  ~Scratch() { std::free(data_); }
+  float* get(size_t n) {
+    if (n > cap_) {
+      std::free(data_);
+      size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data_) throw std::bad_alloc();
+      cap_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t cap_ = 0;
+};
+
+thread_local Scratch tlsPackA, tlsPackB, tlsRows;
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Transposes a strip of up to 8 rows (src[r] + k for k in [0, kc)) into dst[k * stride + r], scaled by
+// alpha, writing `lanes` (4, 6 or 8) values per k. Packing is a transpose whenever the panel's
+// short side is the source's long side (A not transposed, B transposed: every nn.Linear weight);
+// done one element at a time it costs ~20% of a prefill GEMM, so 8x8 blocks go through registers.
+void transposeStrip(const float* const src[8], int64_t kc, float alpha, float* dst, int64_t stride, int lanes) {
+  int64_t k = 0;
+#ifdef __AVX2__
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256 va = _mm256_set1_ps(alpha);
+  for (; k + 8 <= kc; k += 8) {
+    __m256 r0 = _mm256_loadu_ps(src[0] + k), r1 = _mm256_loadu_ps(src[1] + k), r2 = _mm256_loadu_ps(src[2] + k);
+    __m256 r3 = _mm256_loadu_ps(src[3] + k), r4 = _mm256_loadu_ps(src[4] + k), r5 = _mm256_loadu_ps(src[5] + k);
+    __m256 r6 = _mm256_loadu_ps(src[6] + k), r7 = _mm256_loadu_ps(src[7] + k);
+    // 8x8 transpose: interleave pairs, then quads, then swap 128-bit halves.
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
+    __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    __m256 c[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                   _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                   _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                   _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+    for (int i = 0; i < 8; i++) {
+      float* d = dst + (k + i) * stride;
+      if (lanes == 8) {
+        _mm256_storeu_ps(d, _mm256_mul_ps(va, c[i]));
       } else {
-        for (int64_t j = 0; j < N; j++) c[j] += a * B[j * ldb + k];
+        _mm256_maskstore_ps(d, mask, _mm256_mul_ps(va, c[i]));
+      }
+    }
+  }
+#endif
+  for (; k < kc; k++) {
+    for (int r = 0; r < lanes; r++) dst[k * stride + r] = alpha * src[r][k];
+  }
+}
+
+// Rows [r0, r0 + width) of a row-major matrix X (row stride ld, `valid` real rows from r0), columns
+// [k0, k0 + kc), transposed into dst[kc][width]. Rows past `valid` repeat the last real row: a
+// padded row or column only feeds accumulators that the tile kernels never store, so it needs
+// to be finite and in bounds, not zero.
+void packTransposed(const float* X, int64_t ld, int64_t r0, int64_t valid, int width, int64_t k0, int64_t kc, float alpha,
+                    float* dst) {
+  for (int s = 0; s < width; s += 8) {
+    const float* src[8];
+    for (int r = 0; r < 8; r++) src[r] = X + (r0 + std::min<int64_t>(s + r, valid - 1)) * ld + k0;
+    transposeStrip(src, kc, alpha, dst + s, width, std::min(8, width - s));
+  }
+}
+
+// Packs rows [p*MR, p*MR + MR) x columns [k0, k0 + kc) of alpha*op(A) into dst[kc][MR].
+void packAPanel(int MR, bool transA, const float* A, int64_t lda, int64_t M, int64_t p, int64_t k0, int64_t kc, float alpha,
+                float* dst) {
+  const int64_t i0 = p * MR;
+  const int64_t valid = std::min<int64_t>(MR, M - i0);
+  if (!transA) return packTransposed(A, lda, i0, valid, MR, k0, kc, alpha, dst);
+  for (int64_t k = 0; k < kc; k++) {
+    const float* src = A + (k0 + k) * lda + i0;  // op(A)[i, k] = A[k, i]: a row of A holds MR consecutive i
+    float* d = dst + k * MR;
+    for (int64_t r = 0; r < valid; r++) d[r] = alpha * src[r];
+    for (int64_t r = valid; r < MR; r++) d[r] = 0.0f;
+  }
+}
+
+// Packs rows [k0, k0 + kc) x columns [j0, j0 + NR) of op(B) into dst[kc][NR].
+void packBPanel(int NR, bool transB, const float* B, int64_t ldb, int64_t N, int64_t j0, int64_t k0, int64_t kc, float* dst) {
+  const int64_t valid = std::min<int64_t>(NR, N - j0);
+  if (transB) return packTransposed(B, ldb, j0, valid, NR, k0, kc, 1.0f, dst);  // op(B)[k, j] = B[j, k]
+  for (int64_t k = 0; k < kc; k++) {
+    std::memcpy(dst + k * NR, B + (k0 + k) * ldb + j0, valid * sizeof(float));
+    for (int64_t j = valid; j < NR; j++) dst[k * NR + j] = 0.0f;
+  }
+}
+
+void sgemmBlocked(const Kernels& kn, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int MR = kn.mr, NR = kn.nr;
+  const int64_t mPanels = ceilDiv(M, MR);
+  const int64_t kcMax = std::min(K, kn.kc), ncMax = std::min(N, kn.nc);
+  float* Ap = tlsPackA.get(mPanels * MR * kcMax);                // [mPanels][kc][MR]
+  float* Bp = tlsPackB.get(ceilDiv(ncMax, NR) * NR * kcMax);     // [nPanels][kc][NR]
+  const int64_t rowBlocks = ceilDiv(M, kn.mc);
+  const bool parallel = 2.0 * M * N * K >= kParallelFlops;
+#pragma omp parallel if (parallel)
+  {
+    for (int64_t k0 = 0; k0 < K; k0 += kn.kc) {
+      const int64_t kc = std::min(kn.kc, K - k0);
+      const float betaK = k0 == 0 ? beta : 1.0f;  // later K blocks accumulate onto the first
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < mPanels; p++) packAPanel(MR, transA, A, lda, M, p, k0, kc, alpha, Ap + p * kc * MR);
+      for (int64_t j0 = 0; j0 < N; j0 += kn.nc) {
+        const int64_t nc = std::min(kn.nc, N - j0);
+        const int64_t nPanels = ceilDiv(nc, NR);
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < nPanels; q++) packBPanel(NR, transB, B, ldb, N, j0 + q * NR, k0, kc, Bp + q * kc * NR);
+        const int64_t colBlocks = ceilDiv(nc, kTileCols);
+#pragma omp for schedule(dynamic, 1) collapse(2)
+        for (int64_t ib = 0; ib < rowBlocks; ib++) {
+          for (int64_t jb = 0; jb < colBlocks; jb++) {
+            const int64_t iEnd = std::min(M, (ib + 1) * kn.mc), jEnd = std::min(nc, (jb + 1) * kTileCols);
+            // jr outer: one B micro-panel stays in L1 while the A block (in L2) streams past it.
+            for (int64_t jr = jb * kTileCols; jr < jEnd; jr += NR) {
+              const float* bp = Bp + (jr / NR) * kc * NR;
+              const int nr = static_cast<int>(std::min<int64_t>(NR, jEnd - jr));
+              for (int64_t ir = ib * kn.mc; ir < iEnd; ir += MR) {
+                const int mr = static_cast<int>(std::min<int64_t>(MR, iEnd - ir));
+                kn.micro(kc, Ap + (ir / MR) * kc * MR, bp, C + ir * ldc + j0 + jr, ldc, betaK, mr, nr);
+              }
+            }
+          }
+        }  // the implicit barrier here keeps the packed panels alive until every tile is done
       }
     }
   }
 }
 
+// C[M,N] = alpha * op(A) @ W^T + bias + beta * C for M <= kRowsPathMaxM, W[N,K] with row stride ldw.
+void sgemmRows(const Kernels& kn, bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* W, int64_t ldw, const float* bias, float beta, float* C, int64_t ldc) {
+  float* X = tlsRows.get(M * K);  // [M, K] = alpha * op(A), contiguous
+  for (int64_t m = 0; m < M; m++) {
+    for (int64_t k = 0; k < K; k++) X[m * K + k] = alpha * (transA ? A[k * lda + m] : A[m * lda + k]);
+  }
+  const int64_t blocks = ceilDiv(N, kRowsPathBlock);
+#pragma omp parallel for schedule(static) if (2.0 * M * N * K >= kParallelFlops)
+  for (int64_t b = 0; b < blocks; b++) {
+    kn.rows(M, K, X, W, ldw, b * kRowsPathBlock, std::min(N, (b + 1) * kRowsPathBlock), bias, beta, C, ldc);
+  }
+}
+
+void scaleRows(float* C, int64_t ldc, int64_t M, int64_t N, float beta) {
+  for (int64_t i = 0; i < M; i++) {
+    for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+  }
+}
+
+}  // namespace
+
+const char* gemm_kernels_name() { return activeKernels().name; }
+
+namespace {
+const Kernels* kernelsByName(const char* name) {
+  if (std::strcmp(name, "avx512") == 0) return gemm::avx512Kernels();
+  if (std::strcmp(name, "avx2") == 0) return gemm::avx2Kernels();
+  if (std::strcmp(name, "scalar") == 0) return &gemm::scalarKernels();
+  return nullptr;
+}
+}  // namespace
+
+bool gemm_kernels_supported(const char* name) { return name != nullptr && kernelsByName(name) != nullptr; }
+
+bool set_gemm_kernels(const char* name) {
+  if (name == nullptr || name[0] == '\0') {
+    gForced.store(nullptr);
+    return true;
+  }
+  const Kernels* k = kernelsByName(name);
+  if (!k) return false;
+  gForced.store(k);
+  return true;
+}
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) return scaleRows(C, ldc, M, N, beta);
+  const Kernels& kn = activeKernels();
+  if (transB && M <= kRowsPathMaxM) return sgemmRows(kn, transA, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc);
+  sgemmBlocked(kn, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void sgemm_strided_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                            int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
                            float* C, int64_t ldc, int64_t strideC, int64_t batch) {
+  // Many small matrices (attention heads): one matrix per thread beats splitting each one.
+  const bool perThread = batch > 1 && 2.0 * M * N * K < 8 * kParallelFlops;
+#pragma omp parallel for schedule(dynamic, 1) if (perThread)
   for (int64_t b = 0; b < batch; b++) {
     sgemm(transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
   }
 }
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t T, int64_t K, int64_t N) {
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t t = 0; t < T; t++) {
-    for (int64_t n = 0; n < N; n++) {
-      const float* x = inp + t * K;
-      const float* w = weight + n * K;
-      float s = bias ? bias[n] : 0.0f;
-      for (int64_t k = 0; k < K; k++) s += x[k] * w[k];
-      out[t * N + n] = s;
-    }
-  }
+  if (T <= 0 || N <= 0) return;
+  const Kernels& kn = activeKernels();
+  if (T <= kRowsPathMaxM && K > 0) return sgemmRows(kn, false, T, N, K, 1.0f, inp, K, weight, K, bias, 0.0f, out, N);
+  if (!bias) return sgemm(false, true, T, N, K, 1.0f, inp, K, weight, K, 0.0f, out, N);
+  // Start C at the bias and accumulate (beta = 1): one write pass instead of a read-modify-write after.
+#pragma omp parallel for schedule(static) if (T * N >= (1 << 16))
+  for (int64_t t = 0; t < T; t++) std::memcpy(out + t * N, bias, N * sizeof(float));
+  sgemm(false, true, T, N, K, 1.0f, inp, K, weight, K, 1.0f, out, N);
 }
 
 }  // namespace stic::cpu

@@ -17,6 +17,13 @@ void sgemm_strided_batched(bool transA, bool transB, int64_t M, int64_t N, int64
                            int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
                            float* C, int64_t ldc, int64_t strideC, int64_t batch);
 
+// The SGEMM register-tile kernels in use: "avx512", "avx2" or "scalar" (the best the CPU supports by
+// default). set_gemm_kernels selects one by name so tests and benchmarks can compare them ("" restores
+// the default); it returns false when the name is unknown or this CPU cannot run it.
+const char* gemm_kernels_name();
+bool set_gemm_kernels(const char* name);
+bool gemm_kernels_supported(const char* name);
+
 // out[T,N] = inp[T,K] @ weight[N,K]^T + bias[N] (torch nn.Linear layout; bias may be null).
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t T, int64_t K, int64_t N);
 
