@@ -1,0 +1,7 @@
+// The LLaVA engine: load a model, generate, score. See llava_model.ts.
+export { LlavaModel, loadModel } from './llava_model.ts';
+export type { GenerateOptions, GenerateRequest, LoadModelOptions, LogprobItem, LogprobResult, ModelMemory, SequenceInput } from './llava_model.ts';
+export { WeightError, checkpointNames, resolveWeights } from './weight_names.ts';
+export type { FinishReason, GenerateResult, TokenDecoder } from '../generate/driver.ts';
+export type { SamplingOptions } from '../generate/sampling.ts';
+export { DEFAULT_SAMPLING } from '../generate/sampling.ts';

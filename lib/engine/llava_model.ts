@@ -1,0 +1,221 @@
+// The LLaVA engine's TypeScript API: load a model directory, generate, score (log-probs), and the
+// diagnostic accessors the reference fixtures check (vision hidden states, image features, full
+// logits). Everything is async; inputs are validated here, before any native work is queued, with
+// messages that name the request (`requests[2].ids[5]`). Native code does the math
+// (native/model/); this file owns policy: batching, seeds, stop strings, text.
+// Legend: N images, S image side, T tokens, V vocab, Ti image tokens per image, D decoder hidden,
+// P patches, Dv vision hidden.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import { assertRunnable, loadModelConfig } from '../model/config.ts';
+import type { EngineConfig } from '../model/engine_config.ts';
+import { type Checkpoint, openCheckpoint } from '../model/safetensors.ts';
+import { loadTokenizer } from '../model/tokenizer.ts';
+import { native } from '../native/index.ts';
+import type { LlavaModelNative, NativeGenerationItem, NativeScoredSequence, NativeSequence } from '../native/contract.ts';
+import { batchRanges, packImages } from '../generate/batching.ts';
+import { DEFAULT_STOP_CHUNK, type GenerateResult, type TokenDecoder, runGeneration } from '../generate/driver.ts';
+import { type ResolvedSampling, type SamplingOptions, resolveDefaults, resolveSampling } from '../generate/sampling.ts';
+import { checkArray, checkIds, checkImage, checkImageTokens, checkInt, checkSequenceLength, expectedError } from './validate.ts';
+import { resolveWeights } from './weight_names.ts';
+
+export interface LoadModelOptions {
+  /** A checkpoint (a .safetensors file, an index .json, or a directory) to read instead of `dir`'s own. */
+  weights?: string;
+  /** Original LLaVA layout: the CLIP checkpoint directory (else found from mm_vision_tower). */
+  visionTowerPath?: string;
+  /** Turns ids into text. Default: `dir`/tokenizer.json when present (special tokens skipped), else none. */
+  tokenizer?: TokenDecoder | null;
+}
+
+/** One prompt to continue. `ids` already hold the expanded image tokens (Ti per image). */
+export interface GenerateRequest extends SamplingOptions {
+  ids: ArrayLike<number>;
+  /** Normalised pixels (3, S, S) for the image tokens in ids; requests may share one array (encoded once). */
+  image?: Float32Array | null;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Requests per native generation batch (each with its own KV cache rows). Default 8. */
+  batchSize?: number;
+  /** Tokens per native call while stop strings are watched for. Default 16. */
+  stopChunk?: number;
+}
+
+/** A response to score given its prompt (and image). */
+export interface LogprobItem {
+  promptIds: ArrayLike<number>;
+  responseIds: ArrayLike<number>;
+  image?: Float32Array | null;
+}
+
+export interface LogprobResult {
+  /** log p(response token t | everything before it), one per response token. */
+  tokenLogps: Float32Array;
+  /** Their sum (accumulated in float64). */
+  sum: number;
+}
+
+/** A full sequence for fullLogits. */
+export interface SequenceInput {
+  ids: ArrayLike<number>;
+  image?: Float32Array | null;
+}
+
+export interface ModelMemory {
+  weightBytes: number;
+  /** KV cache and activations of the most recent generation batch, or null before the first. */
+  lastGeneration: { kvCacheBytes: number; activationBytes: number } | null;
+}
+
+interface CheckedSequence {
+  ids: Int32Array;
+  image: Float32Array | null;
+}
+
+export class LlavaModel {
+  private lastGeneration: ModelMemory['lastGeneration'] = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly config: EngineConfig,
+    private readonly impl: LlavaModelNative,
+    readonly tokenizer: TokenDecoder | null,
+  ) {}
+
+  /** Reads config.json (and what completes it), maps the checkpoint's tensor names and loads the weights. */
+  static async load(dir: string, opts: LoadModelOptions = {}): Promise<LlavaModel> {
+    const root = path.resolve(dir);
+    const config = loadModelConfig(root, opts.visionTowerPath === undefined ? {} : { visionTowerPath: opts.visionTowerPath });
+    assertRunnable(config);
+    const checkpoints: Checkpoint[] = [await openCheckpoint(opts.weights ?? root)];
+    const towerDir = config.weights.visionTowerPath;
+    const towerInside = [...checkpoints[0].tensors.keys()].some((n) => n.startsWith('model.vision_tower.'));
+    if (towerDir !== null && !towerInside) checkpoints.push(await openCheckpoint(towerDir));
+    const sources = resolveWeights(native().llavaTensorSpecs(config), checkpoints, config);
+    const impl = await native().loadLlava(config, sources);
+    return new LlavaModel(root, config, impl, opts.tokenizer !== undefined ? opts.tokenizer : defaultTokenizer(root));
+  }
+
+  memory(): ModelMemory {
+    return { weightBytes: this.impl.memory().weightBytes, lastGeneration: this.lastGeneration };
+  }
+
+  /** Continues each prompt; results in request order. */
+  async generate(requests: GenerateRequest[], options: GenerateOptions = {}): Promise<GenerateResult[]> {
+    checkArray(requests, 'requests', 'an array of generation requests');
+    const defaults = resolveDefaults(options);
+    const batchSize = options.batchSize === undefined ? 8 : checkInt(options.batchSize, 'options.batchSize', 1);
+    const stopChunk = options.stopChunk === undefined ? DEFAULT_STOP_CHUNK : checkInt(options.stopChunk, 'options.stopChunk', 1);
+    const checked = requests.map((r, i) => {
+      const where = `requests[${i}]`;
+      if (typeof r !== 'object' || r === null) throw expectedError('a generation request object', where, r);
+      const seq = this.checkSequence(r.ids, r.image, where);
+      const sampling = resolveSampling(r, defaults, i, where);
+      checkSequenceLength(seq.ids.length + sampling.maxNewTokens, where, this.config);
+      if (sampling.stop.length > 0 && !this.tokenizer) {
+        throw new Error(`${where}.stop: stop strings are matched on decoded text, but the model at ${this.dir} has no tokenizer (no tokenizer.json)`);
+      }
+      return { seq, sampling };
+    });
+    const results: GenerateResult[] = [];
+    for (const [start, end] of batchRanges(checked.length, batchSize)) {
+      const batch = checked.slice(start, end);
+      const images = packImages(batch.map((b) => b.seq.image), this.imageFloats());
+      const items: NativeGenerationItem[] = batch.map((b, j) => ({ ...this.nativeSequence(b.seq, images.index[j]), ...nativeSampling(b.sampling) }));
+      const gen = this.impl.startGeneration(images.pixels, images.count, items, this.config.decoder.eosTokenIds);
+      results.push(...(await runGeneration(gen, batch.map((b) => b.sampling), this.tokenizer, stopChunk)));
+      this.lastGeneration = gen.memory();
+    }
+    return results;
+  }
+
+  /** Per-token and summed log-probs of each response given its prompt and image. */
+  async logprobs(items: LogprobItem[], options: { batchSize?: number } = {}): Promise<LogprobResult[]> {
+    checkArray(items, 'items', 'an array of log-prob items');
+    const batchSize = options.batchSize === undefined ? 8 : checkInt(options.batchSize, 'options.batchSize', 1);
+    const checked = items.map((it, i) => {
+      const where = `items[${i}]`;
+      if (typeof it !== 'object' || it === null) throw expectedError('a log-prob item object', where, it);
+      const prompt = checkIds(it.promptIds, `${where}.promptIds`, this.config);
+      const response = checkIds(it.responseIds, `${where}.responseIds`, this.config);
+      const ids = new Int32Array(prompt.length + response.length);
+      ids.set(prompt);
+      ids.set(response, prompt.length);
+      const seq = this.checkSequence(ids, it.image, where);
+      return { seq, responseStart: prompt.length };
+    });
+    const out: LogprobResult[] = [];
+    for (const [start, end] of batchRanges(checked.length, batchSize)) {
+      const batch = checked.slice(start, end);
+      const images = packImages(batch.map((b) => b.seq.image), this.imageFloats());
+      const seqs: NativeScoredSequence[] = batch.map((b, j) => ({ ...this.nativeSequence(b.seq, images.index[j]), responseStart: b.responseStart }));
+      for (const tokenLogps of await this.impl.logprobs(images.pixels, images.count, seqs)) {
+        let sum = 0;
+        for (const x of tokenLogps) sum += x;
+        out.push({ tokenLogps, sum });
+      }
+    }
+    return out;
+  }
+
+  /** Diagnostics: image features after the projector, (N, Ti, D). */
+  async imageFeatures(images: Float32Array[]): Promise<Float32Array> {
+    const pixels = this.packAll(images);
+    return (await this.impl.encodeImages(pixels, images.length, false)).features;
+  }
+
+  /** Diagnostics: every CLIP hidden state, each (N, P+1, Dv); [0] is the embeddings after pre-layernorm. */
+  async visionHiddenStates(images: Float32Array[]): Promise<Float32Array[]> {
+    const pixels = this.packAll(images);
+    return (await this.impl.encodeImages(pixels, images.length, true)).hidden;
+  }
+
+  /** Diagnostics: the full logits (T, V) of each sequence with its own image. */
+  async fullLogits(sequences: SequenceInput[]): Promise<Float32Array[]> {
+    checkArray(sequences, 'sequences', 'an array of sequences');
+    const checked = sequences.map((s, i) => this.checkSequence(s?.ids, s?.image, `sequences[${i}]`));
+    const images = packImages(checked.map((c) => c.image), this.imageFloats());
+    return this.impl.logits(images.pixels, images.count, checked.map((c, j) => this.nativeSequence(c, images.index[j])));
+  }
+
+  private imageFloats(): number {
+    return 3 * this.config.vision.imageSize ** 2;
+  }
+
+  private packAll(images: Float32Array[]): Float32Array {
+    checkArray(images, 'images', 'an array of images');
+    const n = this.imageFloats();
+    const pixels = new Float32Array(images.length * n);
+    images.forEach((img, i) => pixels.set(checkImage(img, `images[${i}]`, this.config), i * n));
+    return pixels;
+  }
+
+  private checkSequence(ids: unknown, image: unknown, where: string): CheckedSequence {
+    const checkedIds = checkIds(ids, `${where}.ids`, this.config);
+    const img = image === undefined || image === null ? null : checkImage(image, `${where}.image`, this.config);
+    checkImageTokens(checkedIds, img ? 1 : 0, where, this.config);
+    checkSequenceLength(checkedIds.length, where, this.config);
+    return { ids: checkedIds, image: img };
+  }
+
+  private nativeSequence(seq: CheckedSequence, imageIndex: number | null): NativeSequence {
+    return { ids: seq.ids, images: imageIndex === null ? [] : [imageIndex] };
+  }
+}
+
+function nativeSampling(s: ResolvedSampling): Omit<NativeGenerationItem, keyof NativeSequence> {
+  return { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed };
+}
+
+function defaultTokenizer(dir: string): TokenDecoder | null {
+  if (!existsSync(path.join(dir, 'tokenizer.json'))) return null;
+  const tok = loadTokenizer(dir);
+  return { decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }) };
+}
+
+/** Loads a LLaVA model directory (see LlavaModel.load). */
+export function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LlavaModel> {
+  return LlavaModel.load(dir, opts);
+}
