@@ -41,6 +41,8 @@ export interface GenerateOptions extends SamplingOptions {
   batchSize?: number;
   /** Tokens per native call while stop strings are watched for. Default 16. */
   stopChunk?: number;
+  /** Token ids that end a generation. Default: the model's (config.json and generation_config.json). */
+  eosTokenIds?: number[];
 }
 
 /** A response to score given its prompt (and image). */
@@ -108,6 +110,7 @@ export class LlavaModel {
     const defaults = resolveDefaults(options);
     const batchSize = options.batchSize === undefined ? 8 : checkInt(options.batchSize, 'options.batchSize', 1);
     const stopChunk = options.stopChunk === undefined ? DEFAULT_STOP_CHUNK : checkInt(options.stopChunk, 'options.stopChunk', 1);
+    const eos = options.eosTokenIds === undefined ? this.config.decoder.eosTokenIds : checkEosIds(options.eosTokenIds, this.config.decoder.vocabSize);
     const checked = requests.map((r, i) => {
       const where = `requests[${i}]`;
       if (typeof r !== 'object' || r === null) throw expectedError('a generation request object', where, r);
@@ -124,7 +127,7 @@ export class LlavaModel {
       const batch = checked.slice(start, end);
       const images = packImages(batch.map((b) => b.seq.image), this.imageFloats());
       const items: NativeGenerationItem[] = batch.map((b, j) => ({ ...this.nativeSequence(b.seq, images.index[j]), ...nativeSampling(b.sampling) }));
-      const gen = this.impl.startGeneration(images.pixels, images.count, items, this.config.decoder.eosTokenIds);
+      const gen = this.impl.startGeneration(images.pixels, images.count, items, eos);
       results.push(...(await runGeneration(gen, batch.map((b) => b.sampling), this.tokenizer, stopChunk)));
       this.lastGeneration = gen.memory();
     }
@@ -207,6 +210,11 @@ export class LlavaModel {
 
 function nativeSampling(s: ResolvedSampling): Omit<NativeGenerationItem, keyof NativeSequence> {
   return { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed };
+}
+
+function checkEosIds(ids: unknown, vocabSize: number): number[] {
+  checkArray(ids, 'options.eosTokenIds', 'an array of token ids');
+  return (ids as unknown[]).map((id, i) => checkInt(id, `options.eosTokenIds[${i}]`, 0, vocabSize - 1));
 }
 
 function defaultTokenizer(dir: string): TokenDecoder | null {
