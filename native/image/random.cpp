@@ -1,4 +1,12 @@
 // Philox word generation and the float normal transform (see random.h for the exact formulas).
+// No multiply-add contraction in this file: ParamDraws::uniform(lo, hi) must round like the
+// TypeScript twin (the AVX2 path uses explicit FMA intrinsics, which the pragma does not touch).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include "image/random.h"
 
 #include <algorithm>
@@ -201,6 +209,15 @@ void philoxWords(PhiloxKey key, Stream stream, uint64_t first, size_t count, uin
     }
   }
 }
+
+double ParamDraws::uniform() {
+  uint32_t w[2];
+  philoxWords(key_, stream_, 2 * next_, 2, w);
+  ++next_;
+  return (static_cast<double>(w[0] >> 5) * 67108864.0 + static_cast<double>(w[1] >> 6)) / 9007199254740992.0;
+}
+
+double ParamDraws::uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
 void normalsFromStream(PhiloxKey key, Stream stream, uint64_t first, size_t count, float* out) {
   constexpr size_t kChunk = 512;

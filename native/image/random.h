@@ -55,13 +55,9 @@ class ParamDraws {
  public:
   ParamDraws(uint64_t seed, Stream stream) : key_(PhiloxKey::fromSeed(seed)), stream_(stream) {}
   // Uniform in [0, 1) with 53 random bits.
-  double uniform() {
-    uint32_t w[2];
-    philoxWords(key_, stream_, 2 * next_, 2, w);
-    ++next_;
-    return (static_cast<double>(w[0] >> 5) * 67108864.0 + static_cast<double>(w[1] >> 6)) / 9007199254740992.0;
-  }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  double uniform();
+  // lo + (hi - lo) u, rounded after the product and after the sum (no FMA), as in TypeScript.
+  double uniform(double lo, double hi);
   // Integer in [0, n): floor(u * n), exact for n < 2^53.
   uint64_t below(uint64_t n) { return static_cast<uint64_t>(uniform() * static_cast<double>(n)); }
   uint64_t drawn() const { return next_; }
