@@ -1,0 +1,81 @@
+// `stic generate`: continue one prompt about one image with a model, for trying a checkpoint by hand.
+import type { CommandModule } from 'yargs';
+
+import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
+import { DEFAULT_SAMPLING } from '../../lib/engine/index.ts';
+import { native } from '../../lib/native/index.ts';
+
+interface GenerateArgs {
+  model: string;
+  image?: string;
+  prompt: string;
+  system?: string;
+  'max-new-tokens': number;
+  temperature: number;
+  'top-p': number;
+  'top-k': number;
+  seed: number;
+  stop?: string[];
+  template?: string;
+  'vision-tower'?: string;
+  threads?: number;
+  json: boolean;
+}
+
+export const command: CommandModule<object, GenerateArgs> = {
+  command: 'generate',
+  describe: 'Generate a reply to a prompt about an image (greedy by default)',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, describe: 'Model directory (config.json, *.safetensors, tokenizer.json)' })
+      .option('image', { type: 'string', describe: 'Image file; "<image>" in the prompt marks where it goes (else it goes first)' })
+      .option('prompt', { type: 'string', demandOption: true, describe: 'The user turn, rendered with the chat template' })
+      .option('system', { type: 'string', describe: 'A system message (default: the template\'s own)' })
+      .option('max-new-tokens', { type: 'number', default: DEFAULT_SAMPLING.maxNewTokens, describe: 'New tokens at most' })
+      .option('temperature', { type: 'number', default: DEFAULT_SAMPLING.temperature, describe: '0 = greedy' })
+      .option('top-p', { type: 'number', default: DEFAULT_SAMPLING.topP, describe: 'Nucleus sampling mass (1 = off)' })
+      .option('top-k', { type: 'number', default: DEFAULT_SAMPLING.topK, describe: 'Keep the k most likely tokens (0 = off)' })
+      .option('seed', { type: 'number', default: DEFAULT_SAMPLING.seed, describe: 'Sampling seed' })
+      .option('stop', { type: 'string', array: true, describe: 'Stop strings (repeatable)' })
+      .option('template', { type: 'string', describe: 'Chat template: vicuna_v1, mistral_instruct, or a named template of the checkpoint' })
+      .option('vision-tower', { type: 'string', describe: 'Original LLaVA layout: the CLIP checkpoint directory' })
+      .option('threads', { type: 'number', describe: 'CPU threads (default: STIC_THREADS, OMP_NUM_THREADS or all cores)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' }) as never,
+  handler: async (args) => {
+    if (args.threads !== undefined) native().setThreads(args.threads);
+    const t0 = performance.now();
+    const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template });
+    const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image);
+    const ids = userPromptIds(chat, args.prompt, image !== null, args.system);
+    const t1 = performance.now();
+    const [result] = await chat.model.generate([{ ids, image }], {
+      maxNewTokens: args['max-new-tokens'],
+      temperature: args.temperature,
+      topP: args['top-p'],
+      topK: args['top-k'],
+      seed: args.seed,
+      stop: args.stop ?? [],
+    });
+    const seconds = (performance.now() - t1) / 1000;
+    if (args.json) {
+      const out = {
+        model: args.model,
+        image: args.image ?? null,
+        prompt: args.prompt,
+        promptTokens: ids.length,
+        text: result.text,
+        ids: result.ids,
+        finishReason: result.finishReason,
+        loadSeconds: (t1 - t0) / 1000,
+        generateSeconds: seconds,
+      };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(`${result.text ?? ''}\n`);
+    process.stderr.write(
+      `[${result.ids.length} tokens, finish: ${result.finishReason}, prompt ${ids.length} tokens, ${seconds.toFixed(2)} s, ` +
+        `${(result.ids.length / seconds).toFixed(1)} tokens/s]\n`,
+    );
+  },
+};
