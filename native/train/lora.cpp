@@ -1,0 +1,69 @@
+// LoRA linear forward/backward on the CPU over stic::cpu::sgemm. Legend: T rows, K in, N out, r rank.
+#include "train/lora.h"
+
+#include <cstring>
+
+#include "cpu/ops.h"
+
+namespace stic::train {
+
+int64_t lora_workspace_floats(const LoraDims& d) { return d.T * d.r + (d.dropout > 0.0f ? d.T * d.K : 0); }
+
+void lora_dropout(float* out, const float* x, int64_t T, int64_t K, float p, const DropoutKey& key) {
+  const int64_t n = T * K;
+  if (p <= 0.0f) {
+    if (out != x) std::memcpy(out, x, n * sizeof(float));
+    return;
+  }
+  const uint64_t stream = streamOf(key);
+  const float keepScale = 1.0f / (1.0f - p);
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    out[i] = counterUniform(stream, static_cast<uint32_t>(i)) >= p ? x[i] * keepScale : 0.0f;
+  }
+}
+
+void lora_linear_forward(float* out, float* xa, float* work, const float* x, const float* W, const float* bias,
+                         const float* A, const float* B, const LoraDims& d, const DropoutKey& key) {
+  const int64_t T = d.T, K = d.K, N = d.N, r = d.r;
+  // The low-rank input: x itself, or its dropped copy in the workspace.
+  const float* xd = x;
+  if (d.dropout > 0.0f) {
+    float* drop = work + T * r;  // [T,K]
+    lora_dropout(drop, x, T, K, d.dropout, key);
+    xd = drop;
+  }
+  cpu::linear_forward(out, x, W, bias, T, K, N);                         // out[T,N] = x W^T + bias
+  cpu::sgemm(false, true, T, r, K, 1.0f, xd, K, A, K, 0.0f, xa, r);      // xa[T,r] = xd A^T
+  cpu::sgemm(false, true, T, N, r, d.scale, xa, r, B, r, 1.0f, out, N);  // out += scale xa B^T
+}
+
+void lora_linear_backward(float* dx, float* dA, float* dB, float* work, const float* dout, const float* x, const float* xa,
+                          const float* W, const float* A, const float* B, const LoraDims& d, const DropoutKey& key) {
+  const int64_t T = d.T, K = d.K, N = d.N, r = d.r;
+  float* dxa = work;  // [T,r] = scale * dout B, the gradient reaching xa
+  cpu::sgemm(false, false, T, r, N, d.scale, dout, N, B, r, 0.0f, dxa, r);
+  if (dB) cpu::sgemm(true, false, N, r, T, d.scale, dout, N, xa, r, 1.0f, dB, r);  // dB[N,r] += scale dout^T xa
+  const bool drop = d.dropout > 0.0f;
+  float* big = drop ? work + T * r : nullptr;  // [T,K] the dropped x, then the low-rank dx
+  if (dA) {
+    const float* xd = x;
+    if (drop) {
+      lora_dropout(big, x, T, K, d.dropout, key);
+      xd = big;
+    }
+    cpu::sgemm(true, false, r, K, T, 1.0f, dxa, r, xd, K, 1.0f, dA, K);  // dA[r,K] += dxa^T xd
+  }
+  if (!dx) return;
+  cpu::sgemm(false, false, T, K, N, 1.0f, dout, N, W, K, 0.0f, dx, K);  // base path: dx = dout W
+  if (!drop) {
+    cpu::sgemm(false, false, T, K, r, 1.0f, dxa, r, A, K, 1.0f, dx, K);  // dx += dxa A
+    return;
+  }
+  // Dropout is linear with the same mask in both directions: dx += dropout(dxa A).
+  cpu::sgemm(false, false, T, K, r, 1.0f, dxa, r, A, K, 0.0f, big, K);
+  lora_dropout(big, big, T, K, d.dropout, key);
+  cpu::add_inplace(dx, big, T * K);
+}
+
+}  // namespace stic::train
