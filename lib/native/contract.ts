@@ -258,5 +258,99 @@ export interface ImageBinding {
   corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'normals'): Float32Array;
 }
 
+// ---- training kernels, for tests and benchmarks (native/addon/train_kernels_*binding.cpp) --------
+// Backward twins of the CPU kernels plus LoRA, the fused head, losses and AdamW. Gradients of
+// parameters (dweight, dbias, dtable, dA, dB) and attention's dk/dv are ACCUMULATED (+=): pass
+// zeroed arrays for a fresh gradient. Activation gradients (dinp, dq, dx, dh) are overwritten.
+// Legend: T tokens, C channels, K in, N out, r LoRA rank, S keys, Hq/Hkv heads, hd head dim,
+// D hidden, V vocab, B pairs or sequences, n elements.
+export interface ElementwiseBackwardArgs { dinp: Float32Array; dout: Float32Array; inp: Float32Array; n: number }
+export interface AttentionShapeArgs {
+  T: number; S: number; Hq: number; Hkv: number; hd: number;
+  /** Token strides; a gradient uses its forward twin's stride (dq: ldq, dk: ldk, dv: ldv, dout: ldo). */
+  ldq?: number; ldk?: number; ldv?: number; ldo?: number;
+  causal?: boolean; qOffset?: number;
+  /** 1/sqrt(hd) when absent. */
+  scale?: number;
+}
+/** Where a dropout mask comes from: one counter stream per (seed, step, micro-batch, layer, module). */
+export interface DropoutKey { seed: number | bigint; step?: number; micro?: number; layer?: number; module?: number }
+export interface LoraShapeArgs {
+  T: number; K: number; N: number; r: number;
+  /** alpha / r. */
+  scale: number;
+  /** In [0, 1); 0 when absent. */
+  dropout?: number;
+  key?: DropoutKey;
+}
+export interface HeadShapeArgs {
+  T: number; D: number; V: number;
+  /** Rows per chunk (128 when absent): the [chunk, V] logits are the only large scratch. */
+  chunk?: number;
+}
+/** Scratch the call allocated (and counted), and native wall times where it measures them. */
+export interface HeadReport { workspaceBytes: number; forwardMs: number; backwardMs: number }
+export type RejectedLogpMode = 'label' | 'top-alt';
+export interface DpoMetrics {
+  loss: number; rewardChosen: number; rewardRejected: number; rewardAccuracy: number; rewardMargin: number;
+  logpChosen: number; logpRejected: number;
+}
+export interface AdamWParam { param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array; group?: number }
+export interface TrainKernelsBinding {
+  trainKernels: {
+    /** dinp[T,K] = dout W; dweight[N,K] += dout^T inp; dbias[N] += colsum(dout). Omit a gradient to skip it. */
+    linearBackward(a: { dinp?: Float32Array | null; dweight?: Float32Array | null; dbias?: Float32Array | null; dout: Float32Array; inp: Float32Array; weight: Float32Array; T: number; K: number; N: number }): Promise<void>;
+    rmsnormBackward(a: { dinp: Float32Array; dweight?: Float32Array | null; dout: Float32Array; inp: Float32Array; weight: Float32Array; T: number; C: number; eps: number }): Promise<void>;
+    layernormBackward(a: { dinp: Float32Array; dweight?: Float32Array | null; dbias?: Float32Array | null; dout: Float32Array; inp: Float32Array; weight: Float32Array; T: number; C: number; eps: number }): Promise<void>;
+    geluBackward(a: ElementwiseBackwardArgs): Promise<void>;
+    geluTanhBackward(a: ElementwiseBackwardArgs): Promise<void>;
+    quickGeluBackward(a: ElementwiseBackwardArgs): Promise<void>;
+    siluBackward(a: ElementwiseBackwardArgs): Promise<void>;
+    /** Backward of out = silu(gate) * up. */
+    swigluBackward(a: { dgate: Float32Array; dup: Float32Array; dout: Float32Array; gate: Float32Array; up: Float32Array; n: number }): Promise<void>;
+    /** In place on dx[T,H,hd]: the inverse rotation of the forward's. */
+    ropeBackward(a: { dx: Float32Array; positions: BigInt64Array; T: number; H: number; hd: number; ldx?: number; theta: number }): Promise<void>;
+    /** attention forward that also writes lse[Hq,T], the per-row log-sum-exp of the scaled scores. */
+    attentionForwardLse(a: AttentionShapeArgs & { out: Float32Array; lse: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array }): Promise<void>;
+    /** dq overwritten; dk, dv accumulated (summed over the query heads sharing a KV head). */
+    attentionBackward(a: AttentionShapeArgs & { dq: Float32Array; dk: Float32Array; dv: Float32Array; dout: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array; lse: Float32Array }): Promise<void>;
+    /** dtable[V,C] += scatter of dout[T,C] rows at ids[T]. */
+    embeddingBackward(a: { dtable: Float32Array; dout: Float32Array; ids: BigInt64Array; T: number; C: number; V: number }): Promise<void>;
+    /** out[T,N] = x W^T + bias + scale (dropout(x) A^T) B^T; xa[T,r] = dropout(x) A^T (keep for the backward). */
+    loraForward(a: LoraShapeArgs & { out: Float32Array; xa: Float32Array; x: Float32Array; W: Float32Array; bias?: Float32Array | null; A: Float32Array; B: Float32Array }): Promise<void>;
+    /** dx overwritten (base + low-rank path); dA[r,K], dB[N,r] accumulated. Same key as the forward. */
+    loraBackward(a: LoraShapeArgs & { dx?: Float32Array | null; dA?: Float32Array | null; dB?: Float32Array | null; dout: Float32Array; x: Float32Array; xa: Float32Array; W: Float32Array; A: Float32Array; B: Float32Array }): Promise<void>;
+    /** out[T,K] = x with elements zeroed with probability p (survivors / (1-p)), mask from the key. */
+    loraDropout(a: { out: Float32Array; x: Float32Array; T: number; K: number; p: number; key?: DropoutKey }): Promise<void>;
+    /** logp[T], gathered[T] (-1 where targets < 0), lse[T]; jac[T,D] = d logp / d h when given. */
+    fusedHeadForward(a: HeadShapeArgs & { logp: Float32Array; gathered: BigInt64Array; lse: Float32Array; jac?: Float32Array | null; h: Float32Array; W: Float32Array; targets: BigInt64Array; mode?: RejectedLogpMode }): Promise<HeadReport>;
+    /** dh[T,D] = dlogp[t] (W[gathered_t] - softmax_t W), recomputing the logits chunk by chunk. */
+    fusedHeadBackward(a: HeadShapeArgs & { dh: Float32Array; dlogp: Float32Array; h: Float32Array; W: Float32Array; gathered: BigInt64Array; lse: Float32Array }): Promise<HeadReport>;
+    /** dh[T,D] = dlogp[t] jac[t]. */
+    fusedHeadBackwardSaved(a: { dh: Float32Array; dlogp: Float32Array; jac: Float32Array; T: number; D: number }): Promise<void>;
+    /** Forward + backward (label mode) of one head path, allocating and counting its own scratch. For benchmarks. */
+    headStep(a: HeadShapeArgs & { path: 'fused' | 'fused-recompute' | 'naive'; logp: Float32Array; dh: Float32Array; dlogp: Float32Array; h: Float32Array; W: Float32Array; targets: BigInt64Array }): Promise<HeadReport>;
+    /** Mean over pairs (or meanOver) of the preference loss - sftWeight * logp_w (sum or per-token mean); writes d/d policy logps. */
+    dpoLoss(a: {
+      B: number; policyChosen: Float32Array; policyRejected: Float32Array; refChosen: Float32Array; refRejected: Float32Array;
+      /** Required for sftNorm 'mean'. */
+      chosenTokens?: BigInt64Array; dChosen: Float32Array; dRejected: Float32Array;
+      loss?: 'sigmoid' | 'hinge' | 'ipo'; beta?: number; sftWeight?: number; sftNorm?: 'sum' | 'mean'; meanOver?: number;
+    }): Promise<DpoMetrics>;
+    /** Mean token cross-entropy over targets >= 0; dlogp written; resolves to the loss. */
+    sftLoss(a: { dlogp: Float32Array; logp: Float32Array; targets: BigInt64Array; T: number; meanOver?: number }): Promise<number>;
+    /** sums[B] = per-sequence sums of logp over tokens with seq[t] = b (seq < 0: none). */
+    sumBySequence(a: { sums: Float32Array; logp: Float32Array; seq: BigInt64Array; T: number; B: number }): Promise<void>;
+    /** dlogp[t] = dseq[seq[t]] (0 where seq < 0). */
+    sequenceGradToTokens(a: { dlogp: Float32Array; dseq: Float32Array; seq: BigInt64Array; T: number; B: number }): Promise<void>;
+    /** One torch.optim.AdamW update of every parameter (step = 1 for the first). */
+    adamwStep(a: { params: AdamWParam[]; groups: { lr: number; weightDecay: number }[]; step: number; beta1?: number; beta2?: number; eps?: number }): Promise<void>;
+    /** Global L2 norm of all gradients. */
+    gradNorm(a: { grads: Float32Array[] }): Promise<number>;
+    /** torch clip_grad_norm_: scales by min(1, maxNorm / (norm + 1e-6)); resolves to the norm before clipping. */
+    clipGradNorm(a: { grads: Float32Array[]; maxNorm: number }): Promise<number>;
+  };
+}
+
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding;
