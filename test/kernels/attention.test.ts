@@ -53,6 +53,14 @@ describe('kernels.attention (cpu)', () => {
     await checkAttention({ T: 70, S: 300, Hq: 2, Hkv: 1, hd: 32, causal: true, qOffset: 230 });
     await checkAttention({ T: 37, S: 301, Hq: 2, Hkv: 2, hd: 64, causal: false });
   });
+  it('head dims off the 8-wide fast path, and key counts at a key-block edge (64, 65)', async () => {
+    await checkAttention({ T: 9, S: 9, Hq: 2, Hkv: 1, hd: 12, causal: true });
+    await checkAttention({ T: 64, S: 64, Hq: 1, Hkv: 1, hd: 8, causal: true });
+    await checkAttention({ T: 7, S: 65, Hq: 2, Hkv: 2, hd: 40, causal: false });
+  });
+  it('eight query heads per key/value head, tokens split across work items', async () => {
+    await checkAttention({ T: 9, S: 20, Hq: 8, Hkv: 1, hd: 16, causal: true, qOffset: 11 });
+  });
   it('strided q/k/v views into a fused QKV projection and a padded output', async () => {
     await checkAttention({ T: 19, S: 19, Hq: 4, Hkv: 2, hd: 16, causal: true, fused: true });
   });
