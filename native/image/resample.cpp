@@ -7,6 +7,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace stic::image {
 namespace {
 
@@ -74,26 +78,69 @@ inline uint8_t clip8(int32_t acc) {
   return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-// Horizontal pass over rows [y0, y0 + rows) of src, output columns [x0, x0 + width).
+// One output pixel of the horizontal pass, scalar: Pillow's loop.
+inline void horizontalPixel(const uint8_t* p, const int32_t* k, int count, uint8_t* out) {
+  int32_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
+  for (int t = 0; t < count; ++t) {
+    a0 += p[3 * t + 0] * k[t];
+    a1 += p[3 * t + 1] * k[t];
+    a2 += p[3 * t + 2] * k[t];
+  }
+  out[0] = clip8(a0);
+  out[1] = clip8(a1);
+  out[2] = clip8(a2);
+}
+
+// Horizontal pass over rows [y0, y0 + rows) of src, output columns [x0, x0 + width). A row equal
+// to the previous one (the flat bands of a padded canvas) reuses its result.
 void horizontalPass(ImageView src, int y0, int rows, const AxisWeights& w, int x0, int width, uint8_t* dst) {
+  const size_t inRow = static_cast<size_t>(src.width) * kChannels, outRow = static_cast<size_t>(width) * kChannels;
+  const uint8_t* end = src.data + src.bytes();
+#if defined(__AVX2__)
+  // Integer sums are exact in any order, so two taps per step (8 int32 lanes: two pixels' R, G, B
+  // and a zero lane) give Pillow's result bit for bit. Weights are expanded to [k, k, k, 0] per tap
+  // and padded with zero taps to an even count.
+  const int taps2 = w.taps + (w.taps & 1);
+  std::vector<int32_t> k4(static_cast<size_t>(width) * taps2 * 4, 0);
+  for (int xx = 0; xx < width; ++xx) {
+    const int32_t* k = &w.weight[static_cast<size_t>(x0 + xx) * w.taps];
+    for (int t = 0; t < w.count[x0 + xx]; ++t)
+      for (int c = 0; c < kChannels; ++c) k4[(static_cast<size_t>(xx) * taps2 + t) * 4 + c] = k[t];
+  }
+  const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+#endif
   for (int r = 0; r < rows; ++r) {
-    const uint8_t* in = src.data + static_cast<size_t>(y0 + r) * src.width * kChannels;
-    uint8_t* out = dst + static_cast<size_t>(r) * width * kChannels;
+    const uint8_t* in = src.data + static_cast<size_t>(y0 + r) * inRow;
+    uint8_t* out = dst + static_cast<size_t>(r) * outRow;
+    if (r > 0 && std::memcmp(in, in - inRow, inRow) == 0) {
+      std::memcpy(out, out - outRow, outRow);
+      continue;
+    }
     for (int xx = 0; xx < width; ++xx) {
       const int i = x0 + xx;
-      const int32_t* k = &w.weight[static_cast<size_t>(i) * w.taps];
       const uint8_t* p = in + static_cast<size_t>(w.first[i]) * kChannels;
-      int32_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
-      for (int t = 0; t < w.count[i]; ++t) {
-        a0 += p[3 * t + 0] * k[t];
-        a1 += p[3 * t + 1] * k[t];
-        a2 += p[3 * t + 2] * k[t];
+      const int count = w.count[i];
+#if defined(__AVX2__)
+      const int even = count + (count & 1);
+      if (p + 3 * even + 2 <= end) {  // the last 8-byte load stays inside the image buffer
+        const int32_t* k = &k4[static_cast<size_t>(xx) * taps2 * 4];
+        __m256i acc = _mm256_setzero_si256();
+        for (int t = 0; t < even; t += 2) {
+          const __m128i px = _mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 3 * t)), spread);
+          acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(px),
+                                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + 4 * t))));
+        }
+        const __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        alignas(16) int32_t lanes[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(lanes), sum);
+        for (int c = 0; c < kChannels; ++c) out[3 * xx + c] = clip8(lanes[c] + (1 << (kPrecisionBits - 1)));
+        continue;
       }
-      out[3 * xx + 0] = clip8(a0);
-      out[3 * xx + 1] = clip8(a1);
-      out[3 * xx + 2] = clip8(a2);
+#endif
+      horizontalPixel(p, &w.weight[static_cast<size_t>(i) * w.taps], count, out + 3 * xx);
     }
   }
+  (void)end;
 }
 
 // Vertical pass: output row yy reads rows first[yy] - rowOffset ... of `in` (inRowBytes apart).

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { expect } from 'chai';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 import { ImageLoadError, loadImage, loadImages } from '../../lib/data/image_load.ts';
 import { makeRng } from '../helpers/rng.ts';
@@ -39,7 +39,7 @@ describe('loadImage', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const lossless: [string, (s: sharp.Sharp) => sharp.Sharp][] = [
+  const lossless: [string, (s: Sharp) => Sharp][] = [
     ['png', (s) => s.png()],
     ['tiff', (s) => s.tiff({ compression: 'lzw' })],
     ['webp', (s) => s.webp({ lossless: true })],
@@ -54,7 +54,7 @@ describe('loadImage', () => {
     });
   }
 
-  const lossy: [string, (s: sharp.Sharp) => sharp.Sharp, number][] = [
+  const lossy: [string, (s: Sharp) => Sharp, number][] = [
     ['jpg', (s) => s.jpeg({ quality: 95 }), 3],
     ['webp', (s) => s.webp({ quality: 95 }), 4],
     ['gif', (s) => s.gif(), 12],
