@@ -1,42 +1,88 @@
 // Patch embedding, token embedding lookup and log-softmax/gather on the CPU.
 // Legend: P patches, p patch side, D hidden, T tokens, C channels, V vocab.
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "cpu/ops.h"
+#include "cpu/vec_math.h"
 
 namespace stic::cpu {
+namespace {
 
-void patch_embed_forward(float* out, const float* img, const float* weight, int64_t Hs, int64_t Ws, int64_t p, int64_t D) {
-  const int64_t gw = Ws / p, gh = Hs / p, P = gh * gw, K = 3 * p * p;
-#pragma omp parallel for schedule(static)
+thread_local std::vector<float> tlsCols;  // im2col scratch, grows only
+
+// cols[P, 3 p p] with patch pi's row in the weight's (c, y, x) order, so the conv is one GEMM.
+void im2col(float* cols, const float* img, int64_t Hs, int64_t Ws, int64_t p) {
+  const int64_t gw = Ws / p, P = (Hs / p) * gw, K = 3 * p * p;
+#pragma omp parallel for schedule(static) if (P * K >= (1 << 16))
   for (int64_t pi = 0; pi < P; pi++) {
     const int64_t py = pi / gw, px = pi % gw;
-    for (int64_t d = 0; d < D; d++) {
-      const float* w = weight + d * K;
-      float s = 0;
-      for (int64_t c = 0; c < 3; c++)
-        for (int64_t y = 0; y < p; y++)
-          for (int64_t x = 0; x < p; x++) s += w[(c * p + y) * p + x] * img[(c * Hs + py * p + y) * Ws + px * p + x];
-      out[pi * D + d] = s;
+    float* dst = cols + pi * K;
+    for (int64_t c = 0; c < 3; c++) {
+      for (int64_t y = 0; y < p; y++) std::memcpy(dst + (c * p + y) * p, img + (c * Hs + py * p + y) * Ws + px * p, p * sizeof(float));
     }
   }
 }
 
+// max over x[V] and sum_i exp(x[i] - max) in fp64.
+void rowMaxSumExp(const float* x, int64_t V, float& mxOut, double& sumOut) {
+  float mx = x[0];
+  int64_t i = 0;
+#ifdef __AVX2__
+  __m256 vm = _mm256_set1_ps(x[0]);
+  for (; i + 8 <= V; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+  mx = hmax256(vm);
+#endif
+  for (; i < V; i++) mx = std::max(mx, x[i]);
+  double s = 0;
+  i = 0;
+#ifdef __AVX2__
+  const __m256 vmx = _mm256_set1_ps(mx);
+  __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+  for (; i + 8 <= V; i += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+    a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  const __m256d a = _mm256_add_pd(a0, a1);
+  __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+  s = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+#endif
+  for (; i < V; i++) s += std::exp(static_cast<double>(x[i] - mx));
+  mxOut = mx;
+  sumOut = s;
+}
+
+}  // namespace
+
+void patch_embed_forward(float* out, const float* img, const float* weight, int64_t Hs, int64_t Ws, int64_t p, int64_t D) {
+  const int64_t P = (Hs / p) * (Ws / p), K = 3 * p * p;
+  std::vector<float>& cols = tlsCols;
+  if (static_cast<int64_t>(cols.size()) < P * K) cols.resize(P * K);
+  im2col(cols.data(), img, Hs, Ws, p);
+  // out[P, D] = cols[P, K] @ weight[D, K]^T: the stride-p convolution as one SGEMM.
+  linear_forward(out, cols.data(), weight, nullptr, P, K, D);
+}
+
 void embedding_forward(float* out, const int64_t* ids, const float* table, int64_t T, int64_t C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * C >= (1 << 16))
   for (int64_t t = 0; t < T; t++) std::memcpy(out + t * C, table + ids[t] * C, C * sizeof(float));
 }
 
 void log_softmax_gather(float* logp, const float* logits, const int64_t* targets, int64_t T, int64_t V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * V >= (1 << 16))
   for (int64_t t = 0; t < T; t++) {
     const float* x = logits + t * V;
-    float mx = x[0];
-    for (int64_t i = 1; i < V; i++) mx = x[i] > mx ? x[i] : mx;
-    double sum = 0;
-    for (int64_t i = 0; i < V; i++) sum += std::exp(static_cast<double>(x[i] - mx));
+    float mx;
+    double sum;
+    rowMaxSumExp(x, V, mx, sum);
+    // x[target] - mx costs one fp32 rounding (none within a factor 2 of mx, by Sterbenz); the log
+    // of the fp64 sum is subtracted in fp64, not rounded to fp32 first.
     logp[t] = static_cast<float>(static_cast<double>(x[targets[t]] - mx) - std::log(sum));
   }
 }
