@@ -16,6 +16,7 @@ import {
   corruptImages,
   corruptionSpec,
   imageSeed,
+  provenance,
 } from '../../lib/data/corrupt.ts';
 import { type LoadedImage, loadImages } from '../../lib/data/image_load.ts';
 
@@ -131,7 +132,7 @@ async function run(a: CorruptArgs): Promise<void> {
           const { data, width, height } = r.image;
           await sharp(data, { raw: { width, height, channels: 3 } }).png().toFile(path.join(a.out, name));
           counts.set(r.params.kind, (counts.get(r.params.kind) ?? 0) + 1);
-          lines[i] = JSON.stringify({ file: good[i].file, output: name, seed: r.seed, ...r.params });
+          lines[i] = JSON.stringify({ file: good[i].file, output: name, seed: r.seed, ...provenance(r.params) });
         }),
       );
       if (lines.length > 0) await appendFile(jsonl, `${lines.join('\n')}\n`);

@@ -160,6 +160,11 @@ export function imageSeed(runSeed: number, name: string): number {
   return h.readUIntBE(0, 6) * 32 + (h[6] >>> 3); // 48 + 5 = 53 bits
 }
 
+/** The drawn parameters as plain JSON (typed arrays become arrays), for JSONL provenance. */
+export function provenance(p: NativeCorruptionParams): Record<string, unknown> {
+  return p.masked ? { ...p, masked: Array.from(p.masked) } : { ...p };
+}
+
 /** One line for logs: "jitter hue=+0.123 brightness=1.310", "lowres 20px", ... */
 export function describeCorruption(p: NativeCorruptionParams): string {
   const n = (x: number | undefined, digits = 3) => (x === undefined ? '?' : x.toFixed(digits));

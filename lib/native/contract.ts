@@ -59,6 +59,8 @@ export interface SgemmArgs {
   C: Float32Array; ldc?: number;
   /** Strided batch: matrix i starts at element i*stride (defaults: packed). */
   batch?: number; strideA?: number; strideB?: number; strideC?: number;
+  /** Runs the kernel this many times in one call (benchmarks time it without the Promise round trip). */
+  repeats?: number;
 }
 export interface AttentionArgs {
   out: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array; // [T,Hq,hd], [T,Hq,hd], [S,Hkv,hd] x2
@@ -68,6 +70,7 @@ export interface AttentionArgs {
   causal?: boolean; qOffset?: number;
   /** 1/sqrt(hd) when absent. */
   scale?: number;
+  repeats?: number;
 }
 export interface ElementwiseArgs { out: Float32Array; inp: Float32Array; n: number }
 export type GemmKernelsName = 'avx512' | 'avx2' | 'scalar';
@@ -75,7 +78,7 @@ export interface KernelsBinding {
   kernels: {
     sgemm(a: SgemmArgs): Promise<void>;
     /** out[T,N] = inp[T,K] @ weight[N,K]^T + bias[N]. */
-    linear(a: { out: Float32Array; inp: Float32Array; weight: Float32Array; bias?: Float32Array | null; T: number; K: number; N: number }): Promise<void>;
+    linear(a: { out: Float32Array; inp: Float32Array; weight: Float32Array; bias?: Float32Array | null; T: number; K: number; N: number; repeats?: number }): Promise<void>;
     layernorm(a: { out: Float32Array; inp: Float32Array; weight: Float32Array; bias: Float32Array; T: number; C: number; eps: number }): Promise<void>;
     rmsnorm(a: { out: Float32Array; inp: Float32Array; weight: Float32Array; T: number; C: number; eps: number }): Promise<void>;
     quickGelu(a: ElementwiseArgs): Promise<void>;
@@ -242,7 +245,8 @@ export interface NativeCorruptionParams {
   kernelSize?: number;
   ratio?: number;
   patchSize?: number;
-  masked?: number[];
+  /** Sorted indices of the filled patches, row-major over the patch grid. */
+  masked?: Int32Array;
 }
 export interface ImageBinding {
   /** N images -> Float32Array (N, 3, S, S), normalised. */

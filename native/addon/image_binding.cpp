@@ -6,6 +6,7 @@
 //     TypeScript references and tests)
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -174,8 +175,9 @@ Napi::Object paramsToJs(Napi::Env env, const image::CorruptionParams& p, const i
     case K::Mask: {
       o.Set("ratio", p.ratio);
       o.Set("patchSize", spec.patchSize);
-      Napi::Array masked = Napi::Array::New(env, p.masked.size());
-      for (size_t i = 0; i < p.masked.size(); ++i) masked.Set(static_cast<uint32_t>(i), p.masked[i]);
+      // One typed array instead of hundreds of element sets (a 336 px image has 576 patches).
+      Napi::Int32Array masked = Napi::Int32Array::New(env, p.masked.size());
+      std::copy(p.masked.begin(), p.masked.end(), masked.Data());
       o.Set("masked", masked);
       break;
     }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 
-import { corruptImages, corruptionSpec, imageSeed } from '../../lib/data/corrupt.ts';
+import { corruptImages, corruptionSpec, imageSeed, provenance } from '../../lib/data/corrupt.ts';
 import { loadImage } from '../../lib/data/image_load.ts';
 import { packageRoot } from '../../lib/native/index.ts';
 import { imagesFixtureDir } from './helpers.ts';
@@ -52,11 +52,25 @@ describe('stic corrupt', function () {
       const src = await loadImage(l.file);
       const [want] = await corruptImages([src], [l.seed], corruptionSpec('stic'));
       const { seed: _seed, file: _file, output: _output, ...params } = l;
-      expect(params).to.deep.equal(want.params);
+      expect(params).to.deep.equal(provenance(want.params));
       const got = await loadImage(path.join(outDir, l.output));
       expect([got.width, got.height]).to.deep.equal([want.image.width, want.image.height]);
       expect(Buffer.from(got.data).equals(Buffer.from(want.image.data))).to.equal(true);
     }
+  });
+
+  it('records mask patches as a JSON array and honours the kind options', async () => {
+    const inDir = path.join(dir, 'in-mask');
+    const outDir = path.join(dir, 'out-mask');
+    mkdirSync(inDir, { recursive: true });
+    copyFileSync(path.join(imagesFixtureDir, 'scene.png'), path.join(inDir, 'scene.png'));
+    const r = stic(['corrupt', '--in', inDir, '--out', outDir, '--kind', 'mask', '--patch-size', '16', '--mask-ratio', '0.25', '--no-progress']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^corrupted 1 image \(mask 1\), skipped 0 unreadable -> /);
+    const [line] = readFileSync(path.join(outDir, 'corruptions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(line.patchSize).to.equal(16);
+    expect(line.ratio).to.equal(0.25);
+    expect(line.masked).to.be.an('array').with.length(6); // 96x64 -> 6 x 4 patches, a quarter of 24
   });
 
   it('explains bad flag values and a missing input folder', () => {
