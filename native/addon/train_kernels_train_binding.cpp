@@ -349,7 +349,10 @@ Napi::Value adamwStep(const Napi::CallbackInfo& info) {
     int64_t n = 0;
     for (auto [key, ptr] : {std::pair<const char*, float**>{"grad", &s.grad}, {"m", &s.m}, {"v", &s.v}}) {
       *ptr = a.f32Any(p.Get(key), where + "." + key, &n);
-      if (n != s.n) a.range(where + "." + key + " holds " + std::to_string(n) + " elements but param holds " + std::to_string(s.n));
+      if (n != s.n) {
+        const std::string at = "params[" + std::to_string(i) + "].";
+        a.range(at + key + " holds " + std::to_string(n) + " elements but " + at + "param holds " + std::to_string(s.n));
+      }
     }
     s.group = p.Get("group").IsUndefined() ? 0 : requireInt(p, "group", where);
   }

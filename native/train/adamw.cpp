@@ -43,7 +43,10 @@ Status adamw_step(const ParamSlot* slots, int64_t count, const ParamGroup* group
     gc[g] = {static_cast<float>(1.0 - groups[g].lr * groups[g].weightDecay), static_cast<float>(groups[g].lr / bc1),
              static_cast<float>(bc2Sqrt)};
   }
-  const float b1 = static_cast<float>(hyper.beta1), b2 = static_cast<float>(hyper.beta2);
+  // 1 - beta in double before rounding, as torch passes the Python float (1 - 0.999f would be off
+  // by 1.3e-5 relative).
+  const float b2 = static_cast<float>(hyper.beta2);
+  const float oneMinusB1 = static_cast<float>(1.0 - hyper.beta1), oneMinusB2 = static_cast<float>(1.0 - hyper.beta2);
   const float eps = static_cast<float>(hyper.eps);
   const std::vector<Block> blocks = blocksOf(slots, count);
   const int64_t nb = static_cast<int64_t>(blocks.size());
@@ -54,8 +57,8 @@ Status adamw_step(const ParamSlot* slots, int64_t count, const ParamGroup* group
     for (int64_t k = blocks[i].begin; k < blocks[i].end; k++) {
       const float g = s.grad[k];
       const float p = s.param[k] * c.decay;  // decoupled weight decay: p.mul_(1 - lr wd)
-      const float m = s.m[k] + (g - s.m[k]) * (1.0f - b1);  // exp_avg.lerp_(g, 1 - b1)
-      const float v = s.v[k] * b2 + (1.0f - b2) * g * g;    // exp_avg_sq.mul_(b2).addcmul_(g, g, 1 - b2)
+      const float m = s.m[k] + (g - s.m[k]) * oneMinusB1;  // exp_avg.lerp_(g, 1 - b1)
+      const float v = s.v[k] * b2 + oneMinusB2 * g * g;    // exp_avg_sq.mul_(b2).addcmul_(g, g, 1 - b2)
       const float denom = std::sqrt(v) / c.bc2Sqrt + eps;
       s.m[k] = m;
       s.v[k] = v;
