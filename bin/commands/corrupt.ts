@@ -3,7 +3,6 @@
 import { appendFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import cliProgress from 'cli-progress';
 import sharp from 'sharp';
 import type { CommandModule } from 'yargs';
 
@@ -19,6 +18,7 @@ import {
   provenance,
 } from '../../lib/data/corrupt.ts';
 import { type LoadedImage, loadImages } from '../../lib/data/image_load.ts';
+import { type Progress, startProgress } from '../../lib/util/progress.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 
@@ -85,21 +85,6 @@ async function listImages(dir: string): Promise<string[]> {
     .sort();
 }
 
-function startBar(total: number, enabled: boolean) {
-  const stream = process.stderr;
-  const bar = new cliProgress.SingleBar({
-    stream,
-    noTTYOutput: true,
-    notTTYSchedule: 2000,
-    gracefulExit: false,
-    format: 'corrupt |{bar}| {value}/{total} images | {eta_formatted} left',
-    barCompleteChar: stream.isTTY ? '\u2588' : '#',
-    barIncompleteChar: stream.isTTY ? '\u2591' : '-',
-  });
-  if (enabled) bar.start(total, 0);
-  return { tick: (n: number) => enabled && bar.increment(n), stop: () => enabled && bar.stop() };
-}
-
 async function run(a: CorruptArgs): Promise<void> {
   const spec = corruptionSpec(a.kind, optionsFrom(a));
   if (!Number.isSafeInteger(a.seed) || a.seed < 0) throw new Error(`--seed: expected a non-negative integer but received ${a.seed}`);
@@ -108,7 +93,9 @@ async function run(a: CorruptArgs): Promise<void> {
   await mkdir(a.out, { recursive: true });
   const jsonl = path.join(a.out, 'corruptions.jsonl');
   await writeFile(jsonl, '');
-  const bar = startBar(files.length, a.progress);
+  const bar: Progress = a.progress
+    ? startProgress('corrupt', files.length, 0, { unit: 'images', notTTYScheduleMs: 2000 })
+    : { tick: () => undefined, stop: () => undefined };
   const counts = new Map<string, number>();
   const skipped: string[] = [];
   try {

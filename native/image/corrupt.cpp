@@ -28,7 +28,7 @@ void drawJitter(ParamDraws& d, const CorruptionSpec& spec, CorruptionParams& p) 
   }
 }
 
-void drawFor(CorruptionKind kind, ParamDraws& d, uint64_t seed, const CorruptionSpec& spec, CorruptionParams& p) {
+void drawFor(CorruptionKind kind, ParamDraws& d, const CorruptionSpec& spec, CorruptionParams& p) {
   p.kind = kind;
   switch (kind) {
     case CorruptionKind::LowRes:
@@ -141,7 +141,7 @@ CorruptionParams drawCorruptionParams(uint64_t seed, const CorruptionSpec& spec)
   CorruptionParams p;
   CorruptionKind kind = spec.kind;
   if (kind == CorruptionKind::Stic) kind = d.uniform() < spec.lowresProbability ? CorruptionKind::LowRes : CorruptionKind::Jitter;
-  drawFor(kind, d, seed, spec, p);
+  drawFor(kind, d, spec, p);
   return p;
 }
 
