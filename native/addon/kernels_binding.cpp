@@ -116,7 +116,9 @@ std::string kv(const char* k, int64_t v) { return std::string(k) + "=" + std::to
 int64_t span(int64_t rows, int64_t cols, int64_t ld) { return (rows - 1) * ld + cols; }
 
 // sgemm({transA?, transB?, M, N, K, alpha?=1, A, lda?, B, ldb?, beta?=0, C, ldc?,
-//        batch?=1, strideA?, strideB?, strideC?})
+//        batch?=1, strideA?, strideB?, strideC?, repeats?=1})
+// `repeats` (sgemm, linear, attention) runs the kernel that many times in one call, so a benchmark
+// can time the kernel without the per-call Promise round trip.
 Napi::Value sgemm(const Napi::CallbackInfo& info) {
   Args a(info, "sgemm");
   bool tA = a.flag("transA"), tB = a.flag("transB");
@@ -132,7 +134,10 @@ Napi::Value sgemm(const Napi::CallbackInfo& info) {
   const float* A = a.f32("A", (batch - 1) * sA + span(aRows, aCols, lda), dims + ", " + kv("lda", lda));
   const float* B = a.f32("B", (batch - 1) * sB + span(bRows, bCols, ldb), dims + ", " + kv("ldb", ldb));
   float* C = a.f32("C", (batch - 1) * sC + span(M, N, ldc), dims + ", " + kv("ldc", ldc));
-  return a.run([=] { cpu::sgemm_strided_batched(tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch); });
+  const int64_t repeats = a.sizeOr("repeats", 1, 1);
+  return a.run([=] {
+    for (int64_t r = 0; r < repeats; r++) cpu::sgemm_strided_batched(tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch);
+  });
 }
 
 // linear({out[T,N], inp[T,K], weight[N,K], bias?[N], T, K, N})
@@ -144,7 +149,10 @@ Napi::Value linear(const Napi::CallbackInfo& info) {
   const float* inp = a.f32("inp", T * K, dims);
   const float* w = a.f32("weight", N * K, dims);
   const float* bias = a.f32OrNull("bias", N, dims);
-  return a.run([=] { cpu::linear_forward(out, inp, w, bias, T, K, N); });
+  const int64_t repeats = a.sizeOr("repeats", 1, 1);
+  return a.run([=] {
+    for (int64_t r = 0; r < repeats; r++) cpu::linear_forward(out, inp, w, bias, T, K, N);
+  });
 }
 
 // layernorm({out[T,C], inp[T,C], weight[C], bias[C], T, C, eps})
@@ -241,7 +249,10 @@ Napi::Value attention(const Napi::CallbackInfo& info) {
   const float* q = a.f32("q", span(T, Hq * hd, ldq), dq + ", " + kv("ldq", ldq));
   const float* k = a.f32("k", span(S, Hkv * hd, ldk), dk + ", " + kv("ldk", ldk));
   const float* v = a.f32("v", span(S, Hkv * hd, ldv), dk + ", " + kv("ldv", ldv));
-  return a.run([=] { cpu::attention_forward(out, ldo, q, ldq, k, ldk, v, ldv, T, S, Hq, Hkv, hd, causal, qOffset, scale); });
+  const int64_t repeats = a.sizeOr("repeats", 1, 1);
+  return a.run([=] {
+    for (int64_t r = 0; r < repeats; r++) cpu::attention_forward(out, ldo, q, ldq, k, ldk, v, ldv, T, S, Hq, Hkv, hd, causal, qOffset, scale);
+  });
 }
 
 // patchEmbed({out[P,D], img[3,Hs,Ws], weight[D,3,p,p], Hs, Ws, p, D})
