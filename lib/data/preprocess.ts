@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import type { VisionConfig } from '../model/engine_config.ts';
 import { native } from '../native/index.ts';
 import type { NativePreprocessOptions, RgbImage } from '../native/index.ts';
 import { type LoadOptions, type LoadOutcome, loadImages } from './image_load.ts';
@@ -30,6 +31,8 @@ export interface PreprocessConfig {
   std: Triple;
   /** Canvas colour for 'pad'. */
   padColor: Triple;
+  /** Pillow filter of the resize (CLIP processors: bicubic). */
+  resample: 'bicubic' | 'bilinear';
 }
 
 /** LLaVA's expand2square background: int(255 * mean) per channel. */
@@ -65,7 +68,9 @@ export function preprocessConfig(partial: Partial<PreprocessConfig> = {}): Prepr
   const std = checkTriple(partial.std ?? OPENAI_CLIP_STD, 'std', true);
   const padColor = checkTriple(partial.padColor ?? padColorFor(mean), 'padColor', false);
   if (padColor.some((c) => !Number.isInteger(c) || c < 0 || c > 255)) throw expected('3 integers in [0, 255]', 'padColor', padColor);
-  return { mode, size, crop, mean, std, padColor };
+  const resample = partial.resample ?? 'bicubic';
+  if (resample !== 'bicubic' && resample !== 'bilinear') throw expected('"bicubic" or "bilinear"', 'resample', resample);
+  return { mode, size, crop, mean, std, padColor, resample };
 }
 
 /**
@@ -98,6 +103,19 @@ export function preprocessConfigFromHf(json: Record<string, unknown>, mode: 'pad
   } catch (err) {
     throw new TypeError(`${file}: ${(err as Error).message}`);
   }
+}
+
+/** The preprocessing an engine config describes (lib/model/config.ts reads preprocessor_config.json). */
+export function preprocessConfigFromVision(vision: VisionConfig): PreprocessConfig {
+  const p = vision.preprocess;
+  return preprocessConfig({
+    mode: p?.padToSquare ? 'pad' : 'clip',
+    size: p?.resizeShortestEdge ?? vision.imageSize,
+    crop: p?.cropSize ?? vision.imageSize,
+    mean: vision.imageMean,
+    std: vision.imageStd,
+    resample: p?.resample ?? 'bicubic',
+  });
 }
 
 /** Reads <modelDir>/preprocessor_config.json when present; OpenAI CLIP at 336 otherwise. */

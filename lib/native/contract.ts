@@ -206,6 +206,8 @@ export interface NativePreprocessOptions {
   std: [number, number, number];
   /** Canvas colour for mode 'pad'. */
   padColor: [number, number, number];
+  /** Pillow filter of the resize (CLIP: bicubic). */
+  resample: 'bicubic' | 'bilinear';
 }
 /** [lo, hi]: a value is drawn uniformly per image; null disables (jitter ops only). */
 export type NativeRange = [number, number] | null;

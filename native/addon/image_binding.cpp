@@ -201,6 +201,10 @@ Napi::Value preprocessImages(const Napi::CallbackInfo& info) {
   floatTriple(o, "mean", "options", opts.mean);
   floatTriple(o, "std", "options", opts.std);
   byteTriple(o, "padColor", "options", opts.padColor);
+  const std::string resample = requireString(o, "resample", "options");
+  if (resample == "bicubic") opts.filter = image::Filter::Bicubic;
+  else if (resample == "bilinear") opts.filter = image::Filter::Bilinear;
+  else throwExpected(env, "\"bicubic\" or \"bilinear\"", "options.resample", o.Get("resample"));
   Status valid = image::validatePreprocessOptions(opts);
   if (!valid.isOk()) throw Napi::RangeError::New(env, valid.message());
   struct Out {

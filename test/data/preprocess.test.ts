@@ -2,7 +2,16 @@
 // TypeScript reference of Pillow's resampling on random images of odd sizes.
 import { expect } from 'chai';
 
-import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, padColorFor, preprocessConfig, preprocessConfigFromHf, preprocessImages } from '../../lib/data/preprocess.ts';
+import {
+  OPENAI_CLIP_MEAN,
+  OPENAI_CLIP_STD,
+  padColorFor,
+  preprocessConfig,
+  preprocessConfigFromHf,
+  preprocessConfigFromVision,
+  preprocessImages,
+} from '../../lib/data/preprocess.ts';
+import type { VisionConfig } from '../../lib/model/engine_config.ts';
 import { corruptImages, corruptionSpec } from '../../lib/data/corrupt.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { fixture, randomImage, sceneImage } from './helpers.ts';
@@ -69,8 +78,30 @@ describe('preprocessImages', () => {
       { crop_size: { height: 224, width: 224 }, size: { shortest_edge: 224 }, image_mean: [0.5, 0.5, 0.5], image_std: [0.25, 0.5, 1] },
       'pad',
     );
-    expect(cfg).to.deep.equal({ mode: 'pad', size: 224, crop: 224, mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1], padColor: [127, 127, 127] });
+    expect(cfg).to.deep.equal({ mode: 'pad', size: 224, crop: 224, mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1], padColor: [127, 127, 127], resample: 'bicubic' });
     expect(preprocessConfigFromHf({}, 'clip')).to.deep.equal(preprocessConfig({ mode: 'clip' }));
+  });
+
+  it('follows an engine VisionConfig (pad flag, sizes, mean/std, filter)', () => {
+    const vision = {
+      imageSize: 56,
+      imageMean: [0.5, 0.4, 0.3],
+      imageStd: [0.2, 0.2, 0.2],
+      preprocess: { resizeShortestEdge: 64, cropSize: 56, padToSquare: true, resample: 'bilinear' },
+    } as unknown as VisionConfig;
+    expect(preprocessConfigFromVision(vision)).to.deep.equal({
+      mode: 'pad', size: 64, crop: 56, mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.2], padColor: [127, 102, 76], resample: 'bilinear',
+    });
+    const plain = preprocessConfigFromVision({ ...vision, preprocess: undefined } as VisionConfig);
+    expect([plain.mode, plain.size, plain.crop, plain.resample]).to.deep.equal(['clip', 56, 56, 'bicubic']);
+  });
+
+  it('bilinear resampling equals the Pillow reference too', async () => {
+    const rng = makeRng(8);
+    const img = randomImage(rng.next, 45, 70);
+    const cfg = preprocessConfig({ mode: 'clip', size: 30, resample: 'bilinear' });
+    const out = await preprocessImages([img], cfg);
+    expect(Array.from(out)).to.deep.equal(Array.from(clipPreprocess(img, 30, 30, cfg.mean, cfg.std, 'bilinear')));
   });
 
   it('rejects bad configurations and images with exact messages', async () => {

@@ -122,9 +122,16 @@ export function expandToSquare(img: RgbImage, color: number[]): RgbImage {
 }
 
 /** CLIPImageProcessor (PIL path) on one image -> (C, S, S) float32. */
-export function clipPreprocess(img: RgbImage, size: number, cropSize: number, mean: number[], std: number[]): Float32Array {
+export function clipPreprocess(
+  img: RgbImage,
+  size: number,
+  cropSize: number,
+  mean: number[],
+  std: number[],
+  filter: 'bicubic' | 'bilinear' = 'bicubic',
+): Float32Array {
   const [w, h] = shorterSide(img.width, img.height, size);
-  const resized = pilResize(img, w, h, 'bicubic');
+  const resized = pilResize(img, w, h, filter);
   const c = crop(resized, Math.floor((w - cropSize) / 2), Math.floor((h - cropSize) / 2), cropSize, cropSize);
   const plane = cropSize * cropSize;
   const out = new Float32Array(3 * plane);
