@@ -68,6 +68,7 @@ export const command: CommandModule<object, GenerateArgs> = {
         finishReason: result.finishReason,
         loadSeconds: (t1 - t0) / 1000,
         generateSeconds: seconds,
+        memory: chat.model.memory(),
       };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return;

@@ -351,9 +351,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       it.sampling.seed = static_cast<uint64_t>(requireInt(o, "seed", where));
       return it;
     });
-    Napi::Object holder = Napi::Object::New(env);
-    holder.Set("eos", info[3]);
-    std::vector<int64_t> eos = requireIntArray(holder, "eos", "startGeneration");
+    if (!info[3].IsArray()) throwExpected(env, "an array of token ids", "eosIds", info[3]);
+    Napi::Array eosArray = info[3].As<Napi::Array>();
+    std::vector<int64_t> eos;
+    for (uint32_t i = 0; i < eosArray.Length(); i++) eos.push_back(requireIntValue(eosArray.Get(i), "eosIds[" + std::to_string(i) + "]"));
     auto g = model::Generation::create(model_, std::move(pixels), N, std::move(items), std::move(eos));
     if (!g.isOk()) throw statusToError(env, g.status());
     auto ext = Napi::External<model::Generation>::New(env, g.take().release());
