@@ -65,6 +65,22 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
       expectClose(C, ref, TOL, 'sgemm beta=0 over NaN');
     });
 
+    it('alpha = 0 only scales C by beta', async () => {
+      const M = 5, N = 7, K = 3;
+      const A = rng.normalArray(M * K), B = rng.normalArray(K * N), C = rng.normalArray(M * N), C0 = C.slice();
+      await native().kernels.sgemm({ M, N, K, alpha: 0, A, B, beta: 0.5, C });
+      expect(Array.from(C)).to.deep.equal(Array.from(C0, (c) => Math.fround(0.5 * c)));
+    });
+
+    it('large strided batches run one parallel GEMM after another', async () => {
+      const M = 101, N = 97, K = 420, batch = 2;
+      const A = rng.normalArray(batch * M * K), B = rng.normalArray(batch * K * N), C = rng.normalArray(batch * M * N);
+      const refs = Array.from({ length: batch }, (_, b) =>
+        refSgemm({ transA: false, transB: false, M, N, K, alpha: 1, beta: 0, A, lda: K, offA: b * M * K, B, ldb: N, offB: b * K * N, C, ldc: N, offC: b * M * N }));
+      await native().kernels.sgemm({ M, N, K, A, B, C, batch });
+      for (let b = 0; b < batch; b++) expectClose(C.subarray(b * M * N, (b + 1) * M * N), refs[b], TOL, `sgemm large batch ${b}`);
+    });
+
     it('strided batches with gaps between matrices', async () => {
       const M = 13, N = 29, K = 17, batch = 3, lda = K + 2, ldb = K, ldc = N + 1;
       const strideA = M * lda + 5, strideB = N * ldb + 3, strideC = M * ldc + 11;
