@@ -68,7 +68,7 @@ export const MIN_SHAPES = 1;
 export const MAX_SHAPES = 6;
 
 export function numberWord(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n >= NUMBER_WORDS.length) throw new RangeError(`Expected an integer in [0, ${NUMBER_WORDS.length - 1}] but received ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n >= NUMBER_WORDS.length) throw new RangeError(`Expected an integer in [0, ${NUMBER_WORDS.length - 1}] for a number word but received ${n}`);
   return NUMBER_WORDS[n];
 }
 

@@ -80,6 +80,7 @@ describe('toy texts: captions', () => {
     const one = { ...scene, shapes: [scene.shapes[1]] };
     expect(caption(one, 0)).to.equal('There is one shape on a gray background: a small orange star in the center.');
     expect(() => caption(scene, 3)).to.throw(RangeError, 'Expected a caption variant in [0, 2] but received 3');
+    expect(() => numberWord(11)).to.throw(RangeError, 'Expected an integer in [0, 10] for a number word but received 11');
   });
 });
 
