@@ -130,6 +130,13 @@ Napi::Value sgemm(const Napi::CallbackInfo& info) {
   int64_t batch = a.sizeOr("batch", 1, 1);
   int64_t sA = a.sizeOr("strideA", span(aRows, aCols, lda), 0), sB = a.sizeOr("strideB", span(bRows, bCols, ldb), 0);
   int64_t sC = a.sizeOr("strideC", span(M, N, ldc), 1);
+  if (batch > 1 && sC < span(M, N, ldc)) {
+    // Batches may run on different threads: overlapping outputs would be a data race.
+    throw Napi::RangeError::New(info.Env(), "kernels.sgemm.strideC is " + std::to_string(sC) + " but each " +
+                                                std::to_string(M) + "x" + std::to_string(N) + " C with ldc=" +
+                                                std::to_string(ldc) + " spans " + std::to_string(span(M, N, ldc)) +
+                                                " elements, so batches would overlap");
+  }
   std::string dims = kv("M", M) + ", " + kv("N", N) + ", " + kv("K", K) + ", " + kv("batch", batch);
   const float* A = a.f32("A", (batch - 1) * sA + span(aRows, aCols, lda), dims + ", " + kv("lda", lda));
   const float* B = a.f32("B", (batch - 1) * sB + span(bRows, bCols, ldb), dims + ", " + kv("ldb", ldb));

@@ -99,6 +99,8 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
         RangeError, 'kernels.sgemm.A holds 100 elements but M=37, N=53, K=71, batch=1, lda=71 need 2627');
       expect(() => native().kernels.sgemm({ M: 37, N: 53, K: 71, A: new Float32Array(37 * 71), lda: 70, B, C })).to.throw(
         TypeError, 'Expected an integer >= 71 (the row length of A) for kernels.sgemm.lda but received 70');
+      expect(() => native().kernels.sgemm({ M: 2, N: 3, K: 4, A, B, C, batch: 2, strideC: 5 })).to.throw(
+        RangeError, 'kernels.sgemm.strideC is 5 but each 2x3 C with ldc=3 spans 6 elements, so batches would overlap');
       expect(() => native().kernels.sgemm({ M: 0, N: 53, K: 71, A, B, C })).to.throw(
         TypeError, 'Expected a positive integer for kernels.sgemm.M but received 0');
     });
