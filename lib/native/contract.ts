@@ -291,8 +291,8 @@ export interface LoraShapeArgs {
 }
 export interface HeadShapeArgs {
   T: number; D: number; V: number;
-  /** Rows per chunk (128 when absent): the [chunk, V] logits are the only large scratch. */
-  chunk?: number;
+  /** Rows per chunk (1024 when absent) and vocabulary entries per block (2048): the [chunk, vocabChunk] logits are the largest scratch. */
+  chunk?: number; vocabChunk?: number;
 }
 /** Scratch the call allocated (and counted), and native wall times where it measures them. */
 export interface HeadReport { workspaceBytes: number; forwardMs: number; backwardMs: number }

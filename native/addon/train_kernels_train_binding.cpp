@@ -117,7 +117,8 @@ Napi::Value loraDropout(const Napi::CallbackInfo& info) {
 train::HeadDims headDims(Args& a) {
   train::HeadDims d;
   d.T = a.size("T"), d.D = a.size("D"), d.V = a.size("V", 2);
-  d.chunk = a.sizeOr("chunk", 128, 1);
+  d.chunk = a.sizeOr("chunk", d.chunk, 1);
+  d.vocabChunk = a.sizeOr("vocabChunk", d.vocabChunk, 1);
   return d;
 }
 std::string headSizes(const train::HeadDims& d) { return kv("T", d.T) + ", " + kv("D", d.D) + ", " + kv("V", d.V); }
@@ -137,7 +138,7 @@ Napi::Value reportToJs(Napi::Env env, Report& r) {
   return o;
 }
 
-// fusedHeadForward({logp[T], gathered[T], lse[T], jac?[T,D], h[T,D], W[V,D], targets[T], T, D, V, chunk?, mode?})
+// fusedHeadForward({logp[T], gathered[T], lse[T], jac?[T,D], h[T,D], W[V,D], targets[T], T, D, V, chunk?, vocabChunk?, mode?})
 Napi::Value fusedHeadForward(const Napi::CallbackInfo& info) {
   Args a(info, "fusedHeadForward");
   train::HeadDims d = headDims(a);
@@ -160,7 +161,7 @@ Napi::Value fusedHeadForward(const Napi::CallbackInfo& info) {
       reportToJs);
 }
 
-// fusedHeadBackward({dh[T,D], dlogp[T], h, W, gathered[T], lse[T], T, D, V, chunk?})
+// fusedHeadBackward({dh[T,D], dlogp[T], h, W, gathered[T], lse[T], T, D, V, chunk?, vocabChunk?})
 Napi::Value fusedHeadBackward(const Napi::CallbackInfo& info) {
   Args a(info, "fusedHeadBackward");
   train::HeadDims d = headDims(a);
@@ -192,7 +193,7 @@ Napi::Value fusedHeadBackwardSaved(const Napi::CallbackInfo& info) {
   return a.run([=] { train::fused_head_backward_saved(dh, dlogp, jac, T, D); });
 }
 
-// headStep({path: 'fused'|'fused-recompute'|'naive', logp[T], dh[T,D], dlogp[T], h, W, targets, T, D, V, chunk?}):
+// headStep({path: 'fused'|'fused-recompute'|'naive', logp[T], dh[T,D], dlogp[T], h, W, targets, T, D, V, chunk?, vocabChunk?}):
 // a forward then a backward with a given dlogp, each path allocating (and counting) all its own
 // scratch; resolves to {workspaceBytes, forwardMs, backwardMs} (native wall time). For benchmarks.
 Napi::Value headStep(const Napi::CallbackInfo& info) {

@@ -1,15 +1,21 @@
 // The fused, chunked "linear + log-softmax + gather" head: per-token log-probs of the lm_head's
 // softmax and their gradient w.r.t. the hidden states, without ever materialising the [T, V]
-// logits (after Liger-Kernel's fused linear cross-entropy). Rows are processed `chunk` at a time:
-// memory is O(chunk x V), whatever T.
+// logits (after Liger-Kernel's fused linear cross-entropy; on the CPU with flash-attention's
+// online softmax over vocabulary blocks):
 //   logits_t = W h_t,  lse_t = log sum_v exp(logits_t[v]),  logp_t = logits_t[j_t] - lse_t
 //   d logp_t / d h_t = W[j_t] - softmax(logits_t) @ W
+// Rows are taken `chunk` at a time and the vocabulary `vocabChunk` at a time: memory is
+// O(chunk x vocabChunk + chunk x D), whatever T and V. The Jacobian's softmax @ W is accumulated
+// block by block against a running max (rescaled when the max grows), so one sweep over W gives
+// logp and d logp / d h together: two GEMMs' worth of flops, like the naive head, and every block
+// of W is packed once per row chunk instead of once per row chunk *and* GEMM shape.
 // j_t, the gathered index, is the target (label mode) or, in top-alt mode (the public STIC code's
 // rejected log-prob, STIC.md stage 1b), the model's own top-1 token, or its top-2 where the top-1
-// equals the target: chosen from the logits, so no gradient flows through the choice.
+// equals the target (ties: the lowest index): chosen from the logits, so no gradient flows through
+// the choice.
 // Rows whose target is negative (prompt, image and padding tokens; -100 in HF labels) are skipped:
 // they cost nothing and get logp 0, gathered -1 and a zero gradient.
-// Legend: T rows, D hidden, V vocab, c rows of one chunk.
+// Legend: T rows, D hidden, V vocab, c rows of a chunk, b vocabulary entries of a block.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,10 +26,13 @@ enum class GatherMode { Label, TopAlt };
 
 struct HeadDims {
   int64_t T = 0, D = 0, V = 0;
-  int64_t chunk = 128;  // rows per chunk: the [chunk, V] logits are the only large scratch
+  int64_t chunk = 1024;      // rows per chunk (large: W is packed once per chunk)
+  int64_t vocabChunk = 2048;  // vocabulary entries per block: the [chunk, vocabChunk] logits
 };
 
-// Scratch bytes of the forward and of the backward: chunk*V + 2*chunk*D floats + chunk row ids.
+// Scratch bytes of the forward and of the backward, for c = min(chunk, T), b = min(vocabChunk, V):
+// c*b logits + 2*c*D packed rows and their gradient (floats), and per row an id and 48 bytes of
+// running statistics.
 size_t fused_head_workspace_bytes(const HeadDims& d);
 
 // h[T,D] hidden states (after the final norm), W[V,D] lm_head weight (frozen), targets[T].
@@ -35,7 +44,7 @@ void fused_head_forward(float* logp, int64_t* gathered, float* lse, float* jac, 
                         const float* W, const int64_t* targets, const HeadDims& d, GatherMode mode);
 
 // dh[T,D] = dlogp[t] * (W[j_t] - softmax(logits_t) @ W), OVERWRITTEN (zero rows where gathered < 0
-// or dlogp is 0), recomputing each active chunk's logits from h and the forward's lse.
+// or dlogp is 0), recomputing the logits block by block from h and the forward's lse.
 void fused_head_backward(float* dh, void* work, const float* dlogp, const float* h, const float* W,
                          const int64_t* gathered, const float* lse, const HeadDims& d);
 

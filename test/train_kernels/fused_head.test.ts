@@ -1,6 +1,7 @@
 // The fused chunked linear + log-softmax + gather head against a plain float64 reference that
 // materialises the [T, V] logits: logp, lse, the gathered index and dh, in label and top-alt
-// modes, for chunk sizes that do not divide T, ignored rows (target < 0), rows with a zero
+// modes, for row chunks that do not divide T and vocabulary blocks that do not divide V (the
+// online softmax across blocks), ignored rows (target < 0), rows with a zero
 // gradient, the saved-Jacobian and the recompute backward, large logits; dh also against finite
 // differences; the benchmark's three paths (fused, fused-recompute, naive) and their byte counts.
 // Legend: T rows, D hidden, V vocab, j_t the gathered index, g_t = dL/dlogp_t.
@@ -54,47 +55,71 @@ function makeCase(T: number, D: number, V: number, spread = 1) {
   return { h, W, targets, g };
 }
 
-async function checkHead(T: number, D: number, V: number, chunk: number, mode: RejectedLogpMode, spread = 1): Promise<void> {
+/** The counted scratch of the fused head: row ids + 48-byte row statistics + [c, b] logits + 2 [c, D] row buffers. */
+function workspaceBytes(T: number, D: number, V: number, chunk: number, vocabChunk: number): number {
+  const c = Math.min(chunk, T), b = Math.min(vocabChunk, V);
+  return c * (8 + 48) + (c * b + 2 * c * D) * 4;
+}
+
+async function checkHead(T: number, D: number, V: number, chunk: number, vocabChunk: number, mode: RejectedLogpMode, spread = 1): Promise<void> {
   const { h, W, targets, g } = makeCase(T, D, V, spread);
   const ref = headRef(h, W, targets, g, T, D, V, mode);
-  const label = `head T=${T} D=${D} V=${V} chunk=${chunk} ${mode}`;
+  const label = `head T=${T} D=${D} V=${V} chunk=${chunk} vocabChunk=${vocabChunk} ${mode}`;
   const logp = new Float32Array(T), lse = new Float32Array(T), gathered = new BigInt64Array(T), jac = new Float32Array(T * D);
-  const rep = await tk().fusedHeadForward({ logp, gathered, lse, jac, h, W, targets, T, D, V, chunk, mode });
+  const rep = await tk().fusedHeadForward({ logp, gathered, lse, jac, h, W, targets, T, D, V, chunk, vocabChunk, mode });
   expect(Array.from(gathered), `${label} gathered`).to.deep.equal(Array.from(ref.gathered));
   expectGrad(logp, ref.logp, `${label} logp`, 1e-5, 1e-6);
   expectGrad(lse, ref.lse, `${label} lse`, 1e-6, 1e-7);
-  expect(rep.workspaceBytes).to.equal(chunk * 8 + (chunk * V + 2 * chunk * D) * 4);
+  expect(rep.workspaceBytes).to.equal(workspaceBytes(T, D, V, chunk, vocabChunk));
   const saved = new Float32Array(T * D), recomputed = rng.normalArray(T * D); // stale values must be overwritten
   await tk().fusedHeadBackwardSaved({ dh: saved, dlogp: g, jac, T, D });
-  await tk().fusedHeadBackward({ dh: recomputed, dlogp: g, h, W, gathered, lse, T, D, V, chunk });
+  await tk().fusedHeadBackward({ dh: recomputed, dlogp: g, h, W, gathered, lse, T, D, V, chunk, vocabChunk });
   expectGrad(saved, ref.dh, `${label} dh (saved Jacobian)`);
   expectGrad(recomputed, ref.dh, `${label} dh (recomputed logits)`);
   // logp without the Jacobian is the same computation.
   const logp2 = new Float32Array(T);
-  await tk().fusedHeadForward({ logp: logp2, gathered, lse, h, W, targets, T, D, V, chunk, mode });
+  await tk().fusedHeadForward({ logp: logp2, gathered, lse, h, W, targets, T, D, V, chunk, vocabChunk, mode });
   expect(Array.from(logp2)).to.deep.equal(Array.from(logp));
 }
 
 describe('trainKernels: fused linear + log-softmax + gather head (cpu)', () => {
   for (const mode of ['label', 'top-alt'] as const) {
-    it(`${mode}: chunks of 5 over T=13 (a remainder chunk), ignored rows and zero-gradient rows`, async () => {
-      await checkHead(13, 24, 97, 5, mode);
+    it(`${mode}: chunks of 5 rows over T=13 and blocks of 16 over V=97 (remainders), ignored and zero-gradient rows`, async () => {
+      await checkHead(13, 24, 97, 5, 16, mode);
     });
-    it(`${mode}: one row per chunk, and one chunk larger than T`, async () => {
-      await checkHead(7, 24, 97, 1, mode);
-      await checkHead(11, 24, 97, 64, mode);
+    it(`${mode}: one row per chunk, one vocabulary entry per block, and chunks larger than T and V`, async () => {
+      await checkHead(7, 24, 97, 1, 40, mode);
+      await checkHead(5, 24, 97, 2, 1, mode);
+      await checkHead(11, 24, 97, 64, 4096, mode);
     });
   }
   it('stays accurate with large logits (|logit| ~ 50, stable softmax)', async () => {
-    await checkHead(9, 24, 97, 4, 'label', 8);
+    await checkHead(9, 24, 97, 4, 13, 'label', 8);
+    await checkHead(9, 24, 97, 4, 13, 'top-alt', 8);
+  });
+
+  it('top-alt breaks an exact tie between top tokens by the lowest index, across vocabulary blocks', async () => {
+    const T = 2, D = 24, V = 97;
+    const h = rng.normalArray(T * D), W = rng.normalArray(V * D, 0.5);
+    for (const v of [20, 70]) for (let k = 0; k < D; k++) W[v * D + k] = 0.5 * h[k]; // row 0: logits 20 and 70 tie at the top
+    const targets = BigInt64Array.from([20n, 5n]); // row 0: the label is the top-1, so the top-2 (70); row 1: its own top-1
+    const logp = new Float32Array(T), lse = new Float32Array(T), gathered = new BigInt64Array(T);
+    await tk().fusedHeadForward({ logp, gathered, lse, h, W, targets, T, D, V, chunk: 2, vocabChunk: 50, mode: 'top-alt' });
+    expect(gathered[0]).to.equal(70n);
+    expect(Number.isFinite(logp[0]) && logp[0] < 0).to.equal(true);
+    const ref = headRef(h, W, BigInt64Array.from([5n, 5n]), new Float32Array(T), T, D, V, 'top-alt');
+    expect(gathered[1]).to.equal(ref.gathered[1]);
+    // With the label elsewhere, row 0 takes the lower of the two tied indices.
+    await tk().fusedHeadForward({ logp, gathered, lse, h, W, targets: BigInt64Array.from([5n, 5n]), T, D, V, chunk: 2, vocabChunk: 50, mode: 'top-alt' });
+    expect(gathered[0]).to.equal(20n);
   });
 
   it('dh matches finite differences of sum_t g_t logp_t in float64', async () => {
     const T = 8, D = 24, V = 97;
     const { h, W, targets, g } = makeCase(T, D, V);
     const logp = new Float32Array(T), lse = new Float32Array(T), gathered = new BigInt64Array(T), dh = new Float32Array(T * D);
-    await tk().fusedHeadForward({ logp, gathered, lse, h, W, targets, T, D, V, chunk: 3 });
-    await tk().fusedHeadBackward({ dh, dlogp: g, h, W, gathered, lse, T, D, V, chunk: 3 });
+    await tk().fusedHeadForward({ logp, gathered, lse, h, W, targets, T, D, V, chunk: 3, vocabChunk: 30 });
+    await tk().fusedHeadBackward({ dh, dlogp: g, h, W, gathered, lse, T, D, V, chunk: 3, vocabChunk: 30 });
     const hh = f64(h);
     const loss = () => {
       const r = headRef(hh, W, targets, g, T, D, V, 'label');
@@ -106,13 +131,14 @@ describe('trainKernels: fused linear + log-softmax + gather head (cpu)', () => {
   });
 
   it('the benchmark paths (fused, fused-recompute, naive) agree with the reference and count their bytes', async () => {
-    const T = 10, D = 24, V = 97, chunk = 4;
+    const T = 10, D = 24, V = 97, chunk = 4, vocabChunk = 32;
     const { h, W, targets, g } = makeCase(T, D, V);
     const ref = headRef(h, W, targets, g, T, D, V, 'label');
-    const expectBytes = { 'fused': chunk * 8 + (chunk * V + 2 * chunk * D) * 4 + T * 12 + T * D * 4, 'fused-recompute': chunk * 8 + (chunk * V + 2 * chunk * D) * 4 + T * 12, 'naive': T * V * 4 };
+    const ws = workspaceBytes(T, D, V, chunk, vocabChunk);
+    const expectBytes = { 'fused': ws + T * 12 + T * D * 4, 'fused-recompute': ws + T * 12, 'naive': T * V * 4 };
     for (const path of ['fused', 'fused-recompute', 'naive'] as const) {
       const logp = new Float32Array(T), dh = new Float32Array(T * D);
-      const rep = await tk().headStep({ path, logp, dh, dlogp: g, h, W, targets, T, D, V, chunk });
+      const rep = await tk().headStep({ path, logp, dh, dlogp: g, h, W, targets, T, D, V, chunk, vocabChunk });
       expectGrad(logp, ref.logp, `${path} logp`, 1e-5, 1e-6);
       expectGrad(dh, ref.dh, `${path} dh`);
       expect(rep.workspaceBytes, `${path} bytes`).to.equal(expectBytes[path]);
