@@ -5,13 +5,14 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { descriptionFormat } from '../../lib/data/records/descriptions.ts';
 import { instructionFormat } from '../../lib/data/records/instructions.ts';
 import { loadRecords } from '../../lib/data/records/load.ts';
 import { preferenceFormat, withImageToken } from '../../lib/data/records/preference.ts';
 
-const fixtures = path.resolve('test/fixtures/stic');
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
 
 async function rejectionOf(p: Promise<unknown>): Promise<Error> {
   try {

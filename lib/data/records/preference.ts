@@ -22,8 +22,8 @@ export type DispreferredKind = (typeof DISPREFERRED_KINDS)[number];
 /** The corruption applied to the dispreferred image, as drawn (for provenance and reproduction). */
 export interface CorruptionProvenance {
   kind: string;
-  /** The parameters the kernel drew, e.g. {brightness: 1.21, hue: -0.08}. */
-  params: Record<string, number>;
+  /** The parameters the kernel drew, e.g. {brightness: 1.21, hue: -0.08} (or, when not applied, the configured ones). */
+  params: Record<string, unknown>;
   seed: number;
   /** false when the pair was made with --reproduce-uncorrupted on purpose (public defect (a)). */
   applied: boolean;

@@ -1,0 +1,39 @@
+// `stic describe`: STIC stage 2a, the stage-1 model describes the images of instruction samples.
+import type { CommandModule } from 'yargs';
+
+import { MODEL_FLAG, PROMPTS_FLAG, THREADS_FLAG, commandEnv } from '../../lib/stic/cli_common.ts';
+import { openImages, openInference } from '../../lib/stic/engines.ts';
+import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
+import { DESCRIBE_OPTIONS, validateDescribeOptions } from '../../lib/stic/stage_options.ts';
+import { executeDescribe } from '../../lib/stic/stages.ts';
+
+interface DescribeArgs {
+  model: string;
+  out: string;
+  adapter?: string;
+  prompts?: string;
+  threads?: number;
+  [k: string]: unknown;
+}
+
+export const command: CommandModule<object, DescribeArgs> = {
+  command: 'describe',
+  describe: 'Stage 2a: describe the image of every instruction sample with the stage-1 model (descriptions JSONL)',
+  builder: (y) =>
+    y
+      .options({
+        model: MODEL_FLAG,
+        adapter: { type: 'string', describe: 'The stage-1 adapter (output of stic dpo)' },
+        out: { type: 'string', demandOption: true, describe: 'Output JSONL {id, image, prompt, description} (appended per batch; re-running resumes)' },
+        prompts: PROMPTS_FLAG,
+        threads: THREADS_FLAG,
+        ...yargsOptions(DESCRIBE_OPTIONS),
+      })
+      .example('$0 describe --model models/llava --adapter runs/a/dpo --instructions data/mixed_5k.json --image-root data/images --out runs/a/descriptions.jsonl', '') as never,
+  handler: async (args) => {
+    const o = validateDescribeOptions(pickOptions(DESCRIBE_OPTIONS, args), cliProblem);
+    const env = await commandEnv(args, 'samples');
+    const r = await executeDescribe(env, o, args.out, args.adapter, { open: openInference, images: openImages });
+    process.stderr.write(r.report);
+  },
+};

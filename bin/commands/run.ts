@@ -1,0 +1,48 @@
+// `stic run <config>`: every STIC stage from one JSON or YAML config, skipping complete stages and
+// resuming partial ones.
+import type { CommandModule } from 'yargs';
+
+import { openImages, openInference, openTraining } from '../../lib/stic/engines.ts';
+import { runPipeline } from '../../lib/stic/pipeline.ts';
+import { STAGES, type StageName, loadRunConfig } from '../../lib/stic/run_config.ts';
+import { progressFactory } from '../../lib/util/progress.ts';
+
+interface RunArgs {
+  config: string;
+  dryRun: boolean;
+  redo?: string;
+}
+
+export const command: CommandModule<object, RunArgs> = {
+  command: 'run <config>',
+  describe: 'Run the STIC stages (pref, dpo, describe, infuse, sft) from a JSON or YAML config; complete stages are skipped, partial ones resumed',
+  builder: (y) =>
+    y
+      .positional('config', { type: 'string', demandOption: true, describe: 'Config file (.json, .yaml or .yml): model, out, and one section per stage whose keys are that command\'s flags' })
+      .options({
+        'dry-run': { type: 'boolean', default: false, describe: 'Print what each stage would do (skip, resume, run) and stop' },
+        redo: { type: 'string', describe: `Comma-separated stages to make again from scratch (their outputs are deleted first): ${STAGES.join(', ')}` },
+      })
+      .example('$0 run runs/a.yaml --dry-run', 'show the plan') as never,
+  handler: async (args) => {
+    const cfg = await loadRunConfig(args.config);
+    const redo = parseRedo(args.redo);
+    const planned = await runPipeline(
+      cfg,
+      { openInference, openImages, openTraining, progress: progressFactory(), log: (t) => process.stderr.write(t) },
+      { dryRun: args.dryRun, redo },
+    );
+    if (args.dryRun) {
+      for (const p of planned) process.stdout.write(`${p.stage.padEnd(9)} ${p.action}\n          -> ${p.output}\n`);
+    }
+  },
+};
+
+function parseRedo(v: string | undefined): StageName[] {
+  if (v === undefined) return [];
+  const items = v.split(',').map((s) => s.trim());
+  for (const s of items) {
+    if (!(STAGES as readonly string[]).includes(s)) throw new Error(`Expected a comma-separated list of ${STAGES.join(', ')} for --redo but received ${JSON.stringify(v)}`);
+  }
+  return items as StageName[];
+}

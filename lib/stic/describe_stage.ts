@@ -1,0 +1,89 @@
+// Stage 2a runner: instruction samples -> descriptions JSONL {id, image, prompt, description}.
+// The stage-1 model (base + stage-1 adapter) describes each sample's image with a plain prompt
+// drawn per sample from (run seed, sample id), at the paper's temperature 0.2. Text-only samples
+// need no description and are counted, not sent. Batches are appended and fsync'ed like stage 1a,
+// so a killed run resumes to the same file.
+import path from 'node:path';
+
+import { SkipLog, makeFault } from '../data/records/faults.ts';
+import type { DescriptionRecord } from '../data/records/descriptions.ts';
+import type { InstructionSample } from '../data/records/instructions.ts';
+import type { Located } from '../data/records/load.ts';
+import { JsonlWriter } from '../util/jsonl_writer.ts';
+import { silentProgress } from '../util/progress.ts';
+import { seededRandom } from '../util/seeded.ts';
+import type { GenerateRequest, RgbImage, SamplingOptions } from './engine_api.ts';
+import type { StageDeps } from './pref_stage.ts';
+import { userTurn } from './pref_plan.ts';
+import type { PromptSet } from './prompts.ts';
+import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
+
+export interface DescribeStageInput {
+  samples: (InstructionSample & Located)[];
+  listingSkips?: SkipLog;
+  /** Folder the samples' image paths are relative to. */
+  imageRoot: string;
+  out: string;
+  prompts: PromptSet;
+  sampling: SamplingOptions;
+  batchSize: number;
+  seed: number;
+}
+
+export interface DescribeReport extends StageReport {
+  textOnly: number;
+}
+
+/** The prompt and sampling seed of one sample (a pure function of seed and id). */
+export function planDescription(id: string, prompts: PromptSet, seed: number): { prompt: string; seed: number } {
+  const rng = seededRandom(seed, 'describe', id);
+  const prompt = prompts.plain[rng.int(prompts.plain.length)];
+  return { prompt, seed: rng.u32() };
+}
+
+export async function runDescribeStage(input: DescribeStageInput, deps: StageDeps): Promise<DescribeReport> {
+  const skips = new SkipLog();
+  if (input.listingSkips) skips.addAll(input.listingSkips);
+  const withImage = input.samples.filter((s) => s.image !== undefined);
+  const writer = await JsonlWriter.open(input.out);
+  const resumed = withImage.filter((s) => writer.resume.done.has(s.id)).length;
+  const todo = withImage.filter((s) => !writer.resume.done.has(s.id));
+  const bar = (deps.progress ?? silentProgress)('describe', withImage.length, resumed);
+  let written = 0;
+  try {
+    for (const batch of chunks(todo, input.batchSize)) {
+      const records = await describeBatch(batch, input, deps, skips);
+      await writer.append(records);
+      written += records.length;
+      bar.tick(batch.length);
+    }
+  } finally {
+    bar.stop();
+    await writer.close();
+  }
+  await writeSkipped(input.out, skips);
+  return { stage: 'describe', out: input.out, total: withImage.length, resumed, written, skips, textOnly: input.samples.length - withImage.length };
+}
+
+async function describeBatch(batch: (InstructionSample & Located)[], input: DescribeStageInput, deps: StageDeps, skips: SkipLog): Promise<DescriptionRecord[]> {
+  const ready: { s: InstructionSample; prompt: string; seed: number; image: RgbImage }[] = [];
+  for (const s of batch) {
+    const image = await loadImage(deps.images, { id: s.id, path: path.resolve(input.imageRoot, s.image as string), file: s.file, line: s.line });
+    if (isFault(image)) {
+      skips.add(image);
+      continue;
+    }
+    ready.push({ s, image, ...planDescription(s.id, input.prompts, input.seed) });
+  }
+  const requests: GenerateRequest[] = ready.map((r) => ({ id: r.s.id, image: r.image, messages: [userTurn(r.prompt)], sampling: input.sampling, seed: r.seed }));
+  const results = requests.length ? await deps.engine.generate(requests) : [];
+  if (results.length !== requests.length) throw new Error(`internal: generate returned ${results.length} results for ${requests.length} requests`);
+  const out: DescriptionRecord[] = [];
+  ready.forEach((r, i) => {
+    const text = results[i].text.trim();
+    const src = r.s as InstructionSample & Located;
+    if (text === '') skips.add(makeFault('empty generation', src.file, src.line, r.s.id, 'the model generated an empty description; none was written'));
+    else out.push({ id: r.s.id, image: r.s.image as string, prompt: r.prompt, description: text });
+  });
+  return out;
+}

@@ -1,0 +1,118 @@
+// The pipeline's engine interfaces (engine_api.ts) over the real parts: the LLaVA inference engine
+// (lib/engine: chat template, tokenizer, batched generation, log-probs) and the image library
+// (lib/data: sharp decoding, native preprocessing and corruption kernels).
+// Legend: N images, S image side.
+import { provenance, corruptImages, corruptionSpec, type CorruptionOptions } from '../data/corrupt.ts';
+import { loadImage } from '../data/image_load.ts';
+import { preprocessImages } from '../data/preprocess.ts';
+import { type ChatModel, loadChatModel, preprocessFor } from '../engine/chat_input.ts';
+import { type ChatMessage as TemplateMessage, chatPromptIds } from '../model/chat_template.ts';
+import { native } from '../native/index.ts';
+import type { ChatMessage } from '../data/records/preference.ts';
+import { IMAGE_TOKEN } from '../data/records/preference.ts';
+import type {
+  CorruptedImage, CorruptionSpec, GenerateRequest, GenerateResult, ImageApi, InferenceEngine, InferenceOpenOptions, LogprobItem, LogprobResult, RgbImage,
+} from './engine_api.ts';
+
+/** Opens the LLaVA engine for the pipeline. LoRA adapters are applied by the training engine (issue 4). */
+export async function openLlavaInference(o: InferenceOpenOptions): Promise<InferenceEngine> {
+  if (o.adapter !== undefined) {
+    throw new Error(`applying the adapter ${o.adapter} needs LoRA support in the engine, which comes with the training engine: it is not built yet (issue 4)`);
+  }
+  if (o.threads !== undefined) native().setThreads(o.threads);
+  return new LlavaInference(await loadChatModel(o.model), o.model);
+}
+
+/**
+ * The response ids a log-prob is taken over: the response text encoded without special tokens,
+ * then EOS (what generation produced when it finished with "eos"). The trainer must tokenise
+ * responses the same way, or stored reference log-probs would not match its own.
+ */
+export function responseTokenIds(chat: ChatModel, response: string): number[] {
+  const ids = chat.tokenizer.encode(response, { addSpecialTokens: false });
+  const eos = chat.model.config.decoder.eosTokenIds[0];
+  if (eos === undefined) throw new Error(`the model at ${chat.model.dir} names no EOS token id; reference log-probs need one to end the response`);
+  return [...ids, eos];
+}
+
+class LlavaInference implements InferenceEngine {
+  constructor(
+    private readonly chat: ChatModel,
+    readonly modelId: string,
+  ) {}
+
+  async generate(requests: GenerateRequest[]): Promise<GenerateResult[]> {
+    const pixels = await this.pixelsFor(requests.map((r) => r.image));
+    const reqs = requests.map((r, i) => ({
+      ids: this.promptIds(r.messages, r.id),
+      image: pixels[i],
+      maxNewTokens: r.sampling.maxNewTokens,
+      temperature: r.sampling.temperature,
+      topP: r.sampling.topP,
+      topK: r.sampling.topK,
+      seed: r.seed,
+    }));
+    const out = await this.chat.model.generate(reqs);
+    return out.map((o) => ({ text: (o.text ?? '').trim(), finish: o.finishReason, newTokens: o.ids.length }));
+  }
+
+  async logprobs(items: LogprobItem[]): Promise<LogprobResult[]> {
+    const pixels = await this.pixelsFor(items.map((it) => it.image));
+    const reqs = items.map((it, i) => ({ promptIds: this.promptIds(it.prompt, it.id), responseIds: responseTokenIds(this.chat, it.response), image: pixels[i] }));
+    const out = await this.chat.model.logprobs(reqs);
+    return out.map((o) => ({ sum: o.sum, tokens: o.tokenLogps.length }));
+  }
+
+  async close(): Promise<void> {}
+
+  // The chat-rendered prompt ids with the image token expanded; one image per request.
+  private promptIds(messages: ChatMessage[], id: string): number[] {
+    const images = messages.reduce((n, m) => n + m.content.split(IMAGE_TOKEN).length - 1, 0);
+    if (images !== 1) throw new Error(`${id}: expected exactly one ${IMAGE_TOKEN} in the prompt (one image per request) but found ${images}`);
+    const config = this.chat.model.config;
+    return chatPromptIds(this.chat.tokenizer, messages as TemplateMessage[], {
+      template: this.chat.template,
+      addGenerationPrompt: true,
+      imageTokenId: config.imageTokenId,
+      tokensPerImage: config.imageTokenCount,
+      numImages: 1,
+    });
+  }
+
+  // Preprocesses each distinct image once (the clean image of a pair serves several requests);
+  // returns one (3, S, S) view per input, shared between equal inputs.
+  private async pixelsFor(images: RgbImage[]): Promise<Float32Array[]> {
+    const distinct = [...new Set(images)];
+    const all = await preprocessImages(distinct, preprocessFor(this.chat.model.config)); // (N, 3, S, S)
+    const n = all.length / distinct.length;
+    const views = new Map(distinct.map((im, k) => [im, all.subarray(k * n, (k + 1) * n)]));
+    return images.map((im) => views.get(im) as Float32Array);
+  }
+}
+
+/** The image library as the pipeline's ImageApi. */
+export const llavaImages: ImageApi = {
+  load: (file) => loadImage(file),
+  async corrupt(images: RgbImage[], spec: CorruptionSpec, seeds: number[]): Promise<CorruptedImage[]> {
+    const out = await corruptImages(images, seeds, corruptionSpec(spec.kind, corruptionOptions(spec)));
+    return out.map((r) => ({ image: r.image, params: provenance(r.params) }));
+  },
+};
+
+// Our corruption specs in the image library's option names (unset options keep its defaults).
+function corruptionOptions(spec: CorruptionSpec): CorruptionOptions {
+  switch (spec.kind) {
+    case 'lowres':
+      return { lowresSize: spec.size };
+    case 'jitter':
+      return { brightness: spec.brightness, hue: spec.hue };
+    case 'noise':
+      return { noiseSigma: spec.std };
+    case 'diffusion':
+      return { diffusionStep: spec.step, diffusionSteps: spec.steps };
+    case 'blur':
+      return { blurSigma: spec.sigma };
+    case 'mask':
+      return { patchSize: spec.patch, maskRatio: spec.ratio };
+  }
+}

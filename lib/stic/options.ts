@@ -1,0 +1,140 @@
+// Option tables: one declaration per stage option (flag name, type, default, range, help) that
+// serves both the command line (yargs options, --help text) and the `stic run` config file (the
+// same names as keys). Validation happens here, once, with one message shape:
+//   "Expected <what> for --<flag> but received <value>"     (command line)
+//   "<file>: <stage>.<flag>: expected <what> but received <value>"   (config file)
+import type { Options as YargsOption } from 'yargs';
+
+export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'list';
+
+export interface OptionSpec {
+  type: OptionType;
+  describe: string;
+  default?: number | string | boolean | string[];
+  /** Allowed values (string) or allowed list elements (list). */
+  choices?: readonly string[];
+  /** Inclusive bounds unless the *Exclusive flag is set. */
+  min?: number;
+  minExclusive?: boolean;
+  max?: number;
+  maxExclusive?: boolean;
+  /** Must be given (no default). */
+  required?: boolean;
+  /** Set by `stic run` from the previous stage's output: refused as a config key. */
+  wired?: boolean;
+}
+
+/** A table keyed by the option's camelCase name; the flag is its kebab-case form. */
+export type OptionTable<T> = { [K in keyof T]-?: OptionSpec };
+
+export function flagOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function keyOf(flag: string): string {
+  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** yargs option declarations for a table (types only; ranges are checked by validateOptions). */
+export function yargsOptions(table: Record<string, OptionSpec>): Record<string, YargsOption> {
+  const out: Record<string, YargsOption> = {};
+  for (const [key, spec] of Object.entries(table)) {
+    const def = spec.default;
+    out[flagOf(key)] = {
+      type: spec.type === 'integer' ? 'number' : spec.type === 'list' ? 'string' : spec.type,
+      describe: spec.describe + (spec.choices && spec.type === 'list' ? ` (any of: ${spec.choices.join(', ')})` : ''),
+      ...(def !== undefined ? { default: Array.isArray(def) ? def.join(',') : def } : {}),
+      ...(spec.choices && spec.type === 'string' ? { choices: [...spec.choices] } : {}),
+      ...(spec.required ? { demandOption: true } : {}),
+    };
+  }
+  return out;
+}
+
+/** What a value must be, for messages ("a number > 0", "one of sum, mean", ...). */
+export function expectation(spec: OptionSpec): string {
+  switch (spec.type) {
+    case 'boolean':
+      return 'true or false';
+    case 'string':
+      return spec.choices ? `one of ${spec.choices.join(', ')}` : 'a non-empty string';
+    case 'list':
+      return spec.choices ? `a comma-separated list of ${spec.choices.join(', ')}` : 'a comma-separated list';
+    default: {
+      const noun = spec.type === 'integer' ? 'an integer' : 'a number';
+      const lo = spec.min === undefined ? '' : `${spec.minExclusive ? '>' : '>='} ${spec.min}`;
+      const hi = spec.max === undefined ? '' : `${spec.maxExclusive ? '<' : '<='} ${spec.max}`;
+      if (lo && hi) return `${noun} in ${spec.minExclusive ? '(' : '['}${spec.min}, ${spec.max}${spec.maxExclusive ? ')' : ']'}`;
+      return [noun, lo || hi].filter(Boolean).join(' ');
+    }
+  }
+}
+
+/** The value converted to its type, or undefined when it does not satisfy the spec. */
+export function coerceOption(spec: OptionSpec, v: unknown): number | string | boolean | string[] | undefined {
+  switch (spec.type) {
+    case 'boolean':
+      return typeof v === 'boolean' ? v : undefined;
+    case 'string':
+      if (typeof v !== 'string' || v.trim() === '') return undefined;
+      return spec.choices && !spec.choices.includes(v) ? undefined : v;
+    case 'list': {
+      const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((s) => s.trim()) : undefined;
+      if (!items || items.length === 0 || !items.every((s) => typeof s === 'string' && s !== '')) return undefined;
+      if (spec.choices && !items.every((s) => spec.choices!.includes(s))) return undefined;
+      if (new Set(items).size !== items.length) return undefined;
+      return items as string[];
+    }
+    default: {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+      if (spec.type === 'integer' && !Number.isInteger(v)) return undefined;
+      if (spec.min !== undefined && (spec.minExclusive ? v <= spec.min : v < spec.min)) return undefined;
+      if (spec.max !== undefined && (spec.maxExclusive ? v >= spec.max : v > spec.max)) return undefined;
+      return v;
+    }
+  }
+}
+
+export interface OptionProblem {
+  key: string;
+  message: string;
+}
+
+/**
+ * Checks and types `values` (keyed by camelCase name; absent keys take defaults). Returns the typed
+ * object, or throws with the first problem formatted by `format`.
+ */
+export function validateOptions<T>(table: OptionTable<T>, values: Record<string, unknown>, format: (p: { flag: string; expected: string; received: unknown }) => string): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(table) as [string, OptionSpec][]) {
+    const given = values[key];
+    if (given === undefined) {
+      if (spec.required) throw new Error(format({ flag: flagOf(key), expected: expectation(spec), received: undefined }));
+      out[key] = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+      continue;
+    }
+    const v = coerceOption(spec, given);
+    if (v === undefined) throw new Error(format({ flag: flagOf(key), expected: expectation(spec), received: given }));
+    out[key] = v;
+  }
+  return out as T;
+}
+
+/** The command-line message shape. */
+export function cliProblem(p: { flag: string; expected: string; received: unknown }): string {
+  return `Expected ${p.expected} for --${p.flag} but received ${shownValue(p.received)}`;
+}
+
+export function shownValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'number') return String(v);
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Picks a table's keys out of parsed yargs arguments (which carry camelCase aliases). */
+export function pickOptions(table: Record<string, OptionSpec>, args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(table)) if (args[key] !== undefined) out[key] = args[key];
+  return out;
+}

@@ -1,0 +1,177 @@
+// `stic run`: the five stages from one config, in order, each wired to the previous stage's output
+// in the run folder:
+//   pref -> <out>/pref.jsonl -> dpo -> <out>/dpo/ -> describe -> <out>/descriptions.jsonl
+//        -> infuse -> <out>/infused.json -> sft -> <out>/sft/
+// A stage whose manifest says it is complete for the same inputs and options is skipped; a partial
+// one is run again and resumes (append-only outputs, training checkpoints); a stale one stops the
+// run with what changed and what to delete. A dry run prints the same decisions without running.
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { ProgressFactory } from '../util/progress.ts';
+import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
+import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
+import { loadPrompts } from './prompts.ts';
+import type { RunConfig, StageName } from './run_config.ts';
+import { type StageEnv, type StageResult, executeDescribe, executeDpo, executeInfuse, executePref, executeSft, prefImageRoot } from './stages.ts';
+
+export interface RunDeps {
+  openInference: OpenInference;
+  openImages: () => Promise<ImageApi>;
+  openTraining: () => Promise<TrainingEngine>;
+  progress?: ProgressFactory;
+  log: (text: string) => void;
+}
+
+export function stageOutputs(out: string): Record<StageName, string> {
+  return {
+    pref: path.join(out, 'pref.jsonl'),
+    dpo: path.join(out, 'dpo'),
+    describe: path.join(out, 'descriptions.jsonl'),
+    infuse: path.join(out, 'infused.json'),
+    sft: path.join(out, 'sft'),
+  };
+}
+
+/** Which stage's output each stage reads (besides user-given inputs). */
+const UPSTREAM: Record<StageName, StageName[]> = { pref: [], dpo: ['pref'], describe: ['dpo'], infuse: ['describe'], sft: ['infuse', 'dpo'] };
+
+export interface PlannedStage {
+  stage: StageName;
+  output: string;
+  /** What a run would do, in words, e.g. "skip (complete: 5980 pairs)". */
+  action: string;
+  willRun: boolean;
+}
+
+export interface RunOptions {
+  dryRun?: boolean;
+  /** Stages whose outputs are deleted first, so they run from scratch. */
+  redo?: StageName[];
+}
+
+export async function runPipeline(cfg: RunConfig, deps: RunDeps, opts: RunOptions = {}): Promise<PlannedStage[]> {
+  const outputs = stageOutputs(cfg.out);
+  const prompts = await loadPrompts(cfg.prompts);
+  const env: StageEnv = { model: cfg.model, threads: cfg.threads, prompts, progress: deps.progress, log: deps.log };
+  if (opts.redo?.length && !opts.dryRun) {
+    for (const s of opts.redo) {
+      await rm(outputs[s], { recursive: true, force: true });
+      await rm(manifestPath(outputs[s]), { force: true });
+    }
+  }
+  const planned: PlannedStage[] = [];
+  const running = new Set<StageName>();
+  const blocked = new Set<StageName>();
+  for (const stage of cfg.stages) {
+    const stuck = UPSTREAM[stage].filter((u) => blocked.has(u));
+    if (stuck.length) {
+      planned.push({ stage, output: outputs[stage], action: `blocked (${stuck.join(', ')} cannot run)`, willRun: false });
+      blocked.add(stage);
+      continue;
+    }
+    const ups = UPSTREAM[stage].filter((u) => running.has(u));
+    if (opts.dryRun && ups.length) {
+      planned.push({ stage, output: outputs[stage], action: `run (after ${ups.join(', ')}, whose output it reads)`, willRun: true });
+      running.add(stage);
+      continue;
+    }
+    if (opts.dryRun && opts.redo?.includes(stage)) {
+      planned.push({ stage, output: outputs[stage], action: 'run from scratch (--redo)', willRun: true });
+      running.add(stage);
+      continue;
+    }
+    await requireUpstream(cfg, stage, outputs);
+    const { inputs, options } = await fingerprint(cfg, stage, outputs, prompts);
+    const st = await stageState(outputs[stage], inputs, options);
+    const entry = describeState(stage, outputs[stage], st);
+    planned.push(entry);
+    if (st.state === 'stale' && opts.dryRun) {
+      blocked.add(stage);
+      continue;
+    }
+    if (st.state === 'stale') throw new Error(`${stage}: ${outputs[stage]} is stale: ${st.reason}. Delete ${outputs[stage]} and ${manifestPath(outputs[stage])} (or pass --redo ${stage}) to make it again`);
+    if (!entry.willRun) {
+      deps.log(`${stage}: ${entry.action}\n`);
+      continue;
+    }
+    running.add(stage);
+    if (opts.dryRun) continue;
+    deps.log(`${stage}: ${entry.action}\n`);
+    const result = await execute(cfg, stage, env, outputs, deps);
+    deps.log(result.report);
+    await writeManifest(outputs[stage], stage, inputs, options, result.counts);
+  }
+  return planned;
+}
+
+function describeState(stage: StageName, output: string, st: StageState): PlannedStage {
+  switch (st.state) {
+    case 'complete':
+      return { stage, output, action: `skip (complete: ${Object.entries(st.manifest.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`, willRun: false };
+    case 'partial':
+      return { stage, output, action: 'resume (output present without a completion manifest)', willRun: true };
+    case 'absent':
+      return { stage, output, action: 'run', willRun: true };
+    case 'stale':
+      return { stage, output, action: `stale (${st.reason})`, willRun: false };
+  }
+}
+
+// A stage reads its upstream stages' outputs, which must be complete (their manifest written).
+async function requireUpstream(cfg: RunConfig, stage: StageName, outputs: Record<StageName, string>): Promise<void> {
+  for (const up of UPSTREAM[stage]) {
+    try {
+      await stat(manifestPath(outputs[up]));
+    } catch {
+      const why = cfg.stages.includes(up) ? 'it did not finish' : `${up} is not in this run's stages`;
+      throw new Error(`${stage}: needs the complete output of ${up} (${outputs[up]}), which is missing or unfinished (${why})`);
+    }
+  }
+}
+
+// The inputs and options that decide whether an existing output is still valid.
+async function fingerprint(cfg: RunConfig, stage: StageName, outputs: Record<StageName, string>, prompts: unknown): Promise<{ inputs: Record<string, string>; options: string }> {
+  const p = prompts as { detailed: string; plain: string[]; hallucination: string[]; infusion: string };
+  switch (stage) {
+    case 'pref':
+      return {
+        inputs: { images: await hashPath(cfg.pref.images, 'size') },
+        options: hashOptions({ model: cfg.model, options: cfg.pref, prompts: { detailed: p.detailed, plain: p.plain, hallucination: p.hallucination } }),
+      };
+    case 'dpo':
+      return { inputs: { prefs: await hashFile(outputs.pref) }, options: hashOptions({ model: cfg.model, options: cfg.dpo }) };
+    case 'describe':
+      return {
+        inputs: { instructions: await hashFile(cfg.describe.instructions), adapter: await hashPath(outputs.dpo) },
+        options: hashOptions({ model: cfg.model, options: cfg.describe, prompts: p.plain }),
+      };
+    case 'infuse':
+      return {
+        inputs: { instructions: await hashFile(cfg.describe.instructions), descriptions: await hashFile(outputs.describe) },
+        options: hashOptions({ options: cfg.infuse, infusion: p.infusion }),
+      };
+    case 'sft':
+      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashPath(outputs.dpo) }, options: hashOptions({ model: cfg.model, options: cfg.sft }) };
+  }
+}
+
+async function execute(cfg: RunConfig, stage: StageName, env: StageEnv, outputs: Record<StageName, string>, deps: RunDeps): Promise<StageResult> {
+  const engines = { open: deps.openInference, images: deps.openImages };
+  switch (stage) {
+    case 'pref':
+      return executePref(env, cfg.pref, outputs.pref, engines);
+    case 'dpo': {
+      const imageRoot = cfg.dpo.imageRoot ?? (await prefImageRoot(cfg.pref.images, cfg.pref.imageRoot));
+      return executeDpo(env, { ...cfg.dpo, prefs: outputs.pref, imageRoot }, outputs.dpo, deps.openTraining);
+    }
+    case 'describe':
+      return executeDescribe(env, cfg.describe, outputs.describe, outputs.dpo, engines);
+    case 'infuse':
+      return executeInfuse(env, { ...cfg.infuse, instructions: cfg.describe.instructions, descriptions: outputs.describe }, outputs.infuse);
+    case 'sft': {
+      const imageRoot = cfg.sft.imageRoot ?? path.resolve(cfg.describe.imageRoot ?? path.dirname(cfg.describe.instructions));
+      return executeSft(env, { ...cfg.sft, data: outputs.infuse, initAdapter: outputs.dpo, imageRoot }, outputs.sft, deps.openTraining);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+// Stage 1a runner: unlabeled images -> preference JSONL, in batches. Per batch: decode the images
+// (an unreadable one is skipped and counted), corrupt those whose plan says so (one batched call
+// per corruption kind), generate preferred and dispreferred answers in one generate call, optionally
+// score both answers under the stored training prompt (reference log-probs, computed once here so
+// training needs no reference forward), then append the batch's records and fsync. Records are
+// written in input order; a re-run skips ids already in the output, so a killed run resumes to the
+// same file.
+import { SkipLog, makeFault } from '../data/records/faults.ts';
+import type { UnlabeledImage } from '../data/records/unlabeled.ts';
+import { JsonlWriter } from '../util/jsonl_writer.ts';
+import { type ProgressFactory, silentProgress } from '../util/progress.ts';
+import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceEngine, RgbImage, SamplingOptions } from './engine_api.ts';
+import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord, userTurn } from './pref_plan.ts';
+import type { PromptSet } from './prompts.ts';
+import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
+
+export interface PrefStageInput {
+  images: UnlabeledImage[];
+  /** Faults found while listing the images (duplicates, bad list lines): reported with the stage's. */
+  listingSkips?: SkipLog;
+  out: string;
+  prompts: PromptSet;
+  plan: PrefPlanOptions;
+  sampling: SamplingOptions;
+  batchSize: number;
+  refLogps: boolean;
+  adapter?: string;
+}
+
+export interface StageDeps {
+  engine: InferenceEngine;
+  images: ImageApi;
+  progress?: ProgressFactory;
+}
+
+interface Item {
+  image: UnlabeledImage;
+  plan: PrefPlan;
+  clean: RgbImage;
+  dispreferredImage: RgbImage;
+  corruptionParams: Record<string, unknown>;
+}
+
+export async function runPrefStage(input: PrefStageInput, deps: StageDeps): Promise<StageReport> {
+  if (input.refLogps && !deps.engine.logprobs) throw new Error('--ref-logps needs an engine that computes log-probs, and this one does not');
+  const skips = new SkipLog();
+  if (input.listingSkips) skips.addAll(input.listingSkips);
+  const writer = await JsonlWriter.open(input.out);
+  const resumed = input.images.filter((im) => writer.resume.done.has(im.id)).length;
+  const todo = input.images.filter((im) => !writer.resume.done.has(im.id));
+  const bar = (deps.progress ?? silentProgress)('pref', input.images.length, resumed);
+  let written = 0;
+  try {
+    for (const batch of chunks(todo, input.batchSize)) {
+      const items = await prepareBatch(batch, input, deps.images, skips);
+      const records = await generateBatch(items, input, deps.engine, skips);
+      await writer.append(records);
+      written += records.length;
+      bar.tick(batch.length);
+    }
+  } finally {
+    bar.stop();
+    await writer.close();
+  }
+  await writeSkipped(input.out, skips);
+  return { stage: 'pref', out: input.out, total: input.images.length, resumed, written, skips };
+}
+
+// Decodes and plans each image of the batch and applies the planned corruptions.
+async function prepareBatch(batch: UnlabeledImage[], input: PrefStageInput, api: ImageApi, skips: SkipLog): Promise<Item[]> {
+  const items: Item[] = [];
+  for (const image of batch) {
+    const clean = await loadImage(api, image);
+    if (isFault(clean)) {
+      skips.add(clean);
+      continue;
+    }
+    const plan = planPreference(image.id, input.prompts, input.plan);
+    items.push({ image, plan, clean, dispreferredImage: clean, corruptionParams: {} });
+  }
+  const byKind = new Map<string, Item[]>();
+  for (const it of items) {
+    const c = it.plan.corruption;
+    if (!c || !c.apply) continue;
+    const key = JSON.stringify(c.spec);
+    byKind.set(key, [...(byKind.get(key) ?? []), it]);
+  }
+  for (const [key, group] of byKind) {
+    const spec = JSON.parse(key) as CorruptionSpec;
+    const out = await api.corrupt(group.map((g) => g.clean), spec, group.map((g) => g.plan.corruption!.seed));
+    if (out.length !== group.length) throw new Error(`internal: corrupt returned ${out.length} images for ${group.length}`);
+    group.forEach((g, i) => {
+      g.dispreferredImage = out[i].image;
+      g.corruptionParams = out[i].params;
+    });
+  }
+  return items;
+}
+
+// Both answers of every item in one generate call (and one log-prob call), then the records.
+async function generateBatch(items: Item[], input: PrefStageInput, engine: InferenceEngine, skips: SkipLog) {
+  const requests: GenerateRequest[] = items.flatMap((it) => [
+    { id: `${it.plan.id}#chosen`, image: it.clean, messages: [userTurn(it.plan.preferredPrompt)], sampling: input.sampling, seed: it.plan.seeds.chosen },
+    { id: `${it.plan.id}#rejected`, image: it.dispreferredImage, messages: [userTurn(it.plan.dispreferredPrompt)], sampling: input.sampling, seed: it.plan.seeds.rejected },
+  ]);
+  const results = requests.length ? await engine.generate(requests) : [];
+  if (results.length !== requests.length) throw new Error(`internal: generate returned ${results.length} results for ${requests.length} requests`);
+  const kept: { it: Item; out: PairOutputs }[] = [];
+  items.forEach((it, i) => {
+    const [chosen, rejected] = [results[2 * i], results[2 * i + 1]];
+    const empty = [chosen.text.trim() === '' && 'preferred', rejected.text.trim() === '' && 'dispreferred'].filter(Boolean);
+    if (empty.length) {
+      skips.add(makeFault('empty generation', it.image.file, it.image.line, it.plan.id, `the model generated an empty ${empty.join(' and ')} answer; no pair was written`));
+      return;
+    }
+    kept.push({ it, out: { chosen, rejected, corruptionParams: it.corruptionParams } });
+  });
+  if (input.refLogps && kept.length) await addReferenceLogps(kept, engine);
+  return kept.map(({ it, out }) =>
+    preferenceRecord(it.plan, out, { image: it.image.image, sampling: input.sampling, model: engine.modelId, adapter: input.adapter ?? null, runSeed: input.plan.seed }),
+  );
+}
+
+// Reference log-probs under the training prompt: the stored plain prompt with the clean image.
+// One call per pair (its two answers together): a batched forward's float rounding can depend on
+// what else is in the batch, and a resumed run (other batch boundaries) must store the same bits.
+async function addReferenceLogps(kept: { it: Item; out: PairOutputs }[], engine: InferenceEngine): Promise<void> {
+  for (const { it, out } of kept) {
+    const prompt = [userTurn(it.plan.storedPrompt)];
+    const lp = await engine.logprobs!([
+      { id: `${it.plan.id}#chosen`, image: it.clean, prompt, response: out.chosen.text },
+      { id: `${it.plan.id}#rejected`, image: it.clean, prompt, response: out.rejected.text },
+    ]);
+    if (lp.length !== 2) throw new Error(`internal: logprobs returned ${lp.length} results for 2 items`);
+    out.ref = { chosen: lp[0].sum, rejected: lp[1].sum };
+  }
+}

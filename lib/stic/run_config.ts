@@ -1,0 +1,167 @@
+// The `stic run` config file (JSON, or YAML for .yaml/.yml): the model, an output folder, and one
+// section per stage whose keys are that stage's command-line flags (without "--"). Inputs that come
+// from the previous stage (dpo's pairs, describe's adapter, infuse's descriptions, sft's data and
+// starting adapter) are wired by the pipeline and refused in the file. Relative paths are relative
+// to the config file. Every message names the file and the key:
+//   runs/a.yaml: pref.batch-size: expected an integer >= 1 but received 0
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import YAML from 'yaml';
+
+import { ioProblem } from '../data/records/faults.ts';
+import { lineAt } from '../data/records/read.ts';
+import { type OptionTable, flagOf, keyOf, shownValue, validateOptions } from './options.ts';
+import {
+  DESCRIBE_OPTIONS, type DescribeOptions, INFUSE_OPTIONS, type InfuseOptions, PREF_OPTIONS, type PrefOptions,
+} from './stage_options.ts';
+import { DPO_OPTIONS, type DpoOptions, SFT_OPTIONS, type SftOptions } from './train_options.ts';
+
+export const STAGES = ['pref', 'dpo', 'describe', 'infuse', 'sft'] as const;
+export type StageName = (typeof STAGES)[number];
+
+const TOP_KEYS = ['model', 'out', 'seed', 'prompts', 'threads', 'stages', ...STAGES] as const;
+
+/** Options of a stage as the pipeline runs it (wired inputs are filled in by the pipeline). */
+export interface RunConfig {
+  file: string;
+  model: string;
+  out: string;
+  prompts?: string;
+  threads?: number;
+  stages: StageName[];
+  pref: Omit<PrefOptions, never>;
+  dpo: Omit<DpoOptions, 'prefs'>;
+  describe: DescribeOptions;
+  infuse: Omit<InfuseOptions, 'instructions' | 'descriptions'>;
+  sft: Omit<SftOptions, 'data' | 'initAdapter'>;
+}
+
+const TABLES: Record<StageName, Record<string, import('./options.ts').OptionSpec>> = {
+  pref: PREF_OPTIONS,
+  dpo: DPO_OPTIONS,
+  describe: DESCRIBE_OPTIONS,
+  infuse: INFUSE_OPTIONS,
+  sft: SFT_OPTIONS,
+};
+
+// Option keys holding paths, resolved against the config file's folder.
+const PATH_KEYS = new Set(['images', 'imageRoot', 'instructions']);
+
+export async function loadRunConfig(file: string): Promise<RunConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot read the config file (${ioProblem(err)})`);
+  }
+  return parseRunConfig(file, text);
+}
+
+export function parseRunConfig(file: string, text: string): RunConfig {
+  const value = /\.ya?ml$/i.test(file) ? parseYaml(file, text) : parseJson(file, text);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${file}: expected a mapping of keys (${TOP_KEYS.join(', ')}) but received ${shownValue(value)}`);
+  }
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!(TOP_KEYS as readonly string[]).includes(k)) throw new Error(`${file}: unknown key "${k}" (known keys: ${TOP_KEYS.join(', ')})`);
+  }
+  const dir = path.dirname(path.resolve(file));
+  const str = (k: string, required: boolean): string | undefined => {
+    const v = o[k];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'string' || v.trim() === '') throw new Error(`${file}: ${k}: expected a non-empty string but received ${shownValue(v)}`);
+    return path.resolve(dir, v);
+  };
+  const model = str('model', true) as string;
+  const out = str('out', true) as string;
+  const prompts = str('prompts', false);
+  const seed = o.seed === undefined ? 42 : o.seed;
+  if (!Number.isInteger(seed) || (seed as number) < 0) throw new Error(`${file}: seed: expected an integer >= 0 but received ${shownValue(seed)}`);
+  const threads = o.threads;
+  if (threads !== undefined && (!Number.isInteger(threads) || (threads as number) < 0)) {
+    throw new Error(`${file}: threads: expected an integer >= 0 but received ${shownValue(threads)}`);
+  }
+  const stages = parseStages(file, o.stages);
+  const section = <T>(name: StageName, needed: boolean): T => stageSection<T>(file, dir, name, o[name], seed as number, needed);
+  const runs = (s: StageName) => stages.includes(s);
+  return {
+    file,
+    model,
+    out,
+    ...(prompts !== undefined ? { prompts } : {}),
+    ...(threads !== undefined ? { threads: threads as number } : {}),
+    stages,
+    pref: section('pref', runs('pref')),
+    dpo: section('dpo', runs('dpo')),
+    // infuse reads describe's instructions, so they are needed when either runs.
+    describe: section('describe', runs('describe') || runs('infuse')),
+    infuse: section('infuse', runs('infuse')),
+    sft: section('sft', runs('sft')),
+  };
+}
+
+function parseStages(file: string, v: unknown): StageName[] {
+  if (v === undefined) return [...STAGES];
+  if (!Array.isArray(v) || v.length === 0 || !v.every((s) => (STAGES as readonly unknown[]).includes(s))) {
+    throw new Error(`${file}: stages: expected a non-empty list of ${STAGES.join(', ')} but received ${shownValue(v)}`);
+  }
+  return STAGES.filter((s) => v.includes(s));
+}
+
+// One stage section: known keys only, no wired keys, values checked by the stage's option table.
+// A stage that will not run still has its section checked for unknown keys, but its required keys
+// may be absent.
+function stageSection<T>(file: string, dir: string, name: StageName, v: unknown, seed: number, needed: boolean): T {
+  const table = TABLES[name];
+  if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) {
+    throw new Error(`${file}: ${name}: expected a mapping of ${name} options but received ${shownValue(v)}`);
+  }
+  const given = (v ?? {}) as Record<string, unknown>;
+  const values: Record<string, unknown> = {};
+  for (const [flag, value] of Object.entries(given)) {
+    const key = keyOf(flag);
+    const spec = table[key];
+    if (!spec || flagOf(key) !== flag) {
+      const known = Object.entries(table).filter(([, s]) => !s.wired).map(([k]) => flagOf(k));
+      throw new Error(`${file}: ${name}: unknown key "${flag}" (known keys: ${known.join(', ')})`);
+    }
+    if (spec.wired) throw new Error(`${file}: ${name}.${flag} is set by the pipeline from the previous stage's output and cannot be given`);
+    values[key] = PATH_KEYS.has(key) && typeof value === 'string' ? path.resolve(dir, value) : value;
+  }
+  if ('seed' in table && values.seed === undefined) values.seed = seed;
+  // Wired and not-needed required keys get placeholders so the table check passes; the pipeline
+  // fills in wired ones, and a stage that does not run never reads its section.
+  const filled = { ...values };
+  for (const [key, spec] of Object.entries(table)) {
+    if (spec.required && filled[key] === undefined && (spec.wired || !needed)) filled[key] = '(wired)';
+  }
+  const typed = validateOptions(table as OptionTable<Record<string, unknown>>, filled, (p) => `${file}: ${name}.${p.flag}: expected ${p.expected} but received ${shownValue(p.received)}`);
+  for (const [key, spec] of Object.entries(table)) if (spec.wired) delete (typed as Record<string, unknown>)[key];
+  if (name === 'dpo' || name === 'sft') {
+    const t = typed as { batchSize: number; gradAccum: number };
+    if (t.batchSize % t.gradAccum !== 0) {
+      throw new Error(`${file}: ${name}.grad-accum: expected a divisor of ${name}.batch-size (${t.batchSize}) but received ${t.gradAccum}`);
+    }
+  }
+  return typed as T;
+}
+
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: malformed JSON (${(err as Error).message})`);
+  }
+}
+
+function parseYaml(file: string, text: string): unknown {
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line ?? (e.pos ? lineAt(text, e.pos[0]) : undefined);
+    throw new Error(`${file}${line ? `:${line}` : ''}: malformed YAML (${e.message.split('\n')[0]})`);
+  }
+  return doc.toJS();
+}

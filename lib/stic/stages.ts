@@ -1,0 +1,154 @@
+// The five stages as functions of (inputs, options, engines), used by both the single-stage
+// commands (stic pref, dpo, describe, infuse, sft) and `stic run`. Each returns its report and the
+// counts that go into the stage manifest.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import { descriptionFormat } from '../data/records/descriptions.ts';
+import { SkipLog } from '../data/records/faults.ts';
+import { instructionFormat } from '../data/records/instructions.ts';
+import { loadRecords } from '../data/records/load.ts';
+import { listUnlabeledImages } from '../data/records/unlabeled.ts';
+import { writeJsonAtomic } from '../util/atomic_write.ts';
+import type { ProgressFactory } from '../util/progress.ts';
+import { type DescribeReport, runDescribeStage } from './describe_stage.ts';
+import type { ImageApi, InferenceEngine, OpenInference, TrainingEngine } from './engine_api.ts';
+import { type InfuseReport, idSample, infuseSamples } from './infuse.ts';
+import { runPrefStage } from './pref_stage.ts';
+import type { PromptSet } from './prompts.ts';
+import { type StageReport, formatStageReport } from './stage_io.ts';
+import { type DescribeOptions, type InfuseOptions, type PrefOptions, corruptionSpecs, samplingOf } from './stage_options.ts';
+import { loadDpoData, loadSftData } from './train_data.ts';
+import type { DpoOptions, SftOptions } from './train_options.ts';
+import { type TrainRunOutput, runTraining } from './train_run.ts';
+
+export interface StageEnv {
+  model: string;
+  threads?: number;
+  prompts: PromptSet;
+  progress?: ProgressFactory;
+  /** Where messages for the user go (stderr in the CLI). */
+  log: (text: string) => void;
+}
+
+export interface StageResult {
+  report: string;
+  counts: Record<string, number>;
+}
+
+/** The folder relative image paths of a pref image source resolve against. */
+export async function prefImageRoot(images: string, imageRoot?: string): Promise<string> {
+  if (imageRoot !== undefined) return path.resolve(imageRoot);
+  return (await stat(images)).isDirectory() ? path.resolve(images) : path.dirname(path.resolve(images));
+}
+
+export async function executePref(env: StageEnv, o: PrefOptions, out: string, engines: { open: OpenInference; images: () => Promise<ImageApi> }, adapter?: string): Promise<StageResult> {
+  const set = await listUnlabeledImages(o.images, { imageRoot: o.imageRoot });
+  const images = o.limit ? set.images.slice(0, o.limit) : set.images;
+  const imageApi = await engines.images();
+  const engine = await engines.open({ model: env.model, adapter, threads: env.threads });
+  let report: StageReport;
+  try {
+    report = await runPrefStage(
+      {
+        images,
+        listingSkips: set.skips,
+        out,
+        prompts: env.prompts,
+        plan: { seed: o.seed, hallucinationProb: o.hallucinationProb, corruptions: corruptionSpecs(o), reproduceUncorrupted: o.reproduceUncorrupted },
+        sampling: samplingOf(o),
+        batchSize: o.batchSize,
+        refLogps: o.refLogps,
+        adapter,
+      },
+      { engine, images: imageApi, progress: env.progress },
+    );
+  } finally {
+    await closeEngine(engine);
+  }
+  return { report: formatStageReport(report), counts: { inputs: report.total, pairs: report.resumed + report.written, skipped: report.skips.count } };
+}
+
+export async function executeDescribe(env: StageEnv, o: DescribeOptions, out: string, adapter: string | undefined, engines: { open: OpenInference; images: () => Promise<ImageApi> }): Promise<StageResult> {
+  const { records, skips } = await loadRecords(o.instructions, instructionFormat);
+  const samples = o.limit ? records.slice(0, o.limit) : records;
+  const imageApi = await engines.images();
+  const engine = await engines.open({ model: env.model, adapter, threads: env.threads });
+  let report: DescribeReport;
+  try {
+    report = await runDescribeStage(
+      {
+        samples,
+        listingSkips: skips,
+        imageRoot: path.resolve(o.imageRoot ?? path.dirname(o.instructions)),
+        out,
+        prompts: env.prompts,
+        sampling: samplingOf(o),
+        batchSize: o.batchSize,
+        seed: o.seed,
+      },
+      { engine, images: imageApi, progress: env.progress },
+    );
+  } finally {
+    await closeEngine(engine);
+  }
+  const text = formatStageReport(report) + (report.textOnly ? `describe: ${report.textOnly} text-only samples need no description\n` : '');
+  return { report: text, counts: { inputs: report.total, descriptions: report.resumed + report.written, skipped: report.skips.count, text_only: report.textOnly } };
+}
+
+export async function executeInfuse(env: StageEnv, o: InfuseOptions, out: string): Promise<StageResult & { infuse: InfuseReport }> {
+  const samples = await loadRecords(o.instructions, instructionFormat);
+  const descs = await loadRecords(o.descriptions, descriptionFormat(o.joinBy === 'id'));
+  const { output, report } = infuseSamples(samples.records, descs.records, { missing: o.missing, joinBy: o.joinBy, template: env.prompts.infusion });
+  await writeJsonAtomic(out, output);
+  const skips = new SkipLog();
+  skips.addAll(samples.skips);
+  skips.addAll(descs.skips);
+  const lines = [
+    `infuse: ${report.written} samples written to ${out} (${report.infused} with a description, ${report.textOnly} text-only unchanged${o.missing === 'keep' ? `, ${report.missing.length} without a description kept unchanged` : ''})`,
+  ];
+  if (report.missing.length) lines.push(`infuse: ${report.missing.length} samples with an image have no description${o.missing === 'drop' ? ' and were left out' : ''}: ${idSample(report.missing)}`);
+  if (report.unused.length) lines.push(`infuse: ${report.unused.length} descriptions match no sample: ${idSample(report.unused)}`);
+  if (report.ambiguous) lines.push(`infuse: ${report.ambiguous} samples matched several descriptions by image; the first in file order was used`);
+  lines.push(...skips.report(5).map((l) => `infuse: ${l}`));
+  return {
+    report: `${lines.join('\n')}\n`,
+    infuse: report,
+    counts: { samples: report.samples, written: report.written, infused: report.infused, missing: report.missing.length, unused: report.unused.length, skipped: skips.count },
+  };
+}
+
+export async function executeDpo(env: StageEnv, o: DpoOptions, out: string, trainer: () => Promise<TrainingEngine>): Promise<StageResult & { run: TrainRunOutput }> {
+  const data = await loadDpoData(o.prefs, { imageRoot: o.imageRoot, refLogps: o.refLogps, reproduceMissingImageToken: o.reproduceMissingImageToken });
+  const lines = [`dpo: ${data.examples.length} pairs from ${o.prefs} (${data.formats.stic} ours, ${data.formats['stic-public']} public STIC format), reference log-probs: ${data.reference}`];
+  if (data.imageTokenRestored) lines.push(`dpo: ${data.imageTokenRestored} pairs had lost the image token in their prompt; it was put back (--reproduce-missing-image-token trains without it)`);
+  if (data.imageTokenMissing) lines.push(`dpo: ${data.imageTokenMissing} pairs train WITHOUT the image token (--reproduce-missing-image-token)`);
+  lines.push(...data.skips.report(5).map((l) => `dpo: ${l}`));
+  env.log(`${lines.join('\n')}\n`);
+  const engine = await trainer();
+  const run = await runTraining(engine, { kind: 'dpo', job: { model: env.model, out, resume: true, threads: env.threads, examples: data.examples, options: o } }, [
+    ['stage', 'dpo (STIC stage 1b)'],
+    ['model', env.model],
+    ['pairs', `${data.examples.length} (${data.skips.headline()})`],
+  ], env.progress);
+  return { report: run.summary, run, counts: { pairs: data.examples.length, skipped: data.skips.count, steps: run.result.steps } };
+}
+
+export async function executeSft(env: StageEnv, o: SftOptions, out: string, trainer: () => Promise<TrainingEngine>): Promise<StageResult & { run: TrainRunOutput }> {
+  const data = await loadSftData(o.data, { imageRoot: o.imageRoot });
+  const lines = [`sft: ${data.examples.length} samples from ${o.data} (${data.textOnly} text-only)${o.initAdapter ? `, continuing ${o.initAdapter}` : ''}`];
+  if (data.imageTokenAdded) lines.push(`sft: ${data.imageTokenAdded} samples with an image had no image token in their first turn; it was put in front`);
+  lines.push(...data.skips.report(5).map((l) => `sft: ${l}`));
+  env.log(`${lines.join('\n')}\n`);
+  const engine = await trainer();
+  const run = await runTraining(engine, { kind: 'sft', job: { model: env.model, out, resume: true, threads: env.threads, initAdapter: o.initAdapter, examples: data.examples, options: o } }, [
+    ['stage', 'sft (STIC stage 2b)'],
+    ['model', env.model],
+    ['samples', `${data.examples.length} (${data.skips.headline()})`],
+  ], env.progress);
+  return { report: run.summary, run, counts: { samples: data.examples.length, skipped: data.skips.count, steps: run.result.steps } };
+}
+
+async function closeEngine(engine: InferenceEngine): Promise<void> {
+  if (engine.close) await engine.close();
+}

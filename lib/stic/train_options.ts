@@ -1,0 +1,112 @@
+// Every hyperparameter of the two training stages, with the paper's / official recipe's default
+// (STIC.md): DPO (stage 1b) and description-infused SFT (stage 2b). One table per stage feeds the
+// `stic dpo` / `stic sft` flags and the `dpo:` / `sft:` sections of a `stic run` config.
+import { SCHEDULE_KINDS, type ScheduleKind } from '../util/lr_schedule.ts';
+import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
+
+export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+/** Options both training stages share. */
+export interface CommonTrainOptions {
+  imageRoot?: string;
+  loraR: number;
+  loraAlpha: number;
+  loraDropout: number;
+  loraTargets: LoraTarget[];
+  lr: number;
+  trainProjector: boolean;
+  projectorLr: number;
+  schedule: ScheduleKind;
+  warmupRatio: number;
+  epochs: number;
+  batchSize: number;
+  gradAccum: number;
+  maxLength: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  checkpointEvery: number;
+  seed: number;
+}
+
+export interface DpoOptions extends CommonTrainOptions {
+  prefs: string;
+  beta: number;
+  loss: 'sigmoid' | 'hinge' | 'ipo';
+  sftWeight: number;
+  sftNorm: 'sum' | 'mean';
+  rejectedLogp: 'label' | 'top-alt';
+  refLogps: 'auto' | 'stored' | 'compute';
+  reproduceMissingImageToken: boolean;
+  reproduceReferenceDrift: boolean;
+}
+
+export interface SftOptions extends CommonTrainOptions {
+  data: string;
+  initAdapter?: string;
+}
+
+function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOptions> {
+  return {
+    imageRoot: { type: 'string', describe: 'Folder that relative image paths of the data are resolved against (default: the data file\'s folder)' },
+    loraR: { type: 'integer', min: 1, default: 128, describe: 'LoRA rank r' },
+    loraAlpha: { type: 'number', min: 0, minExclusive: true, default: 256, describe: 'LoRA alpha (the update is scaled by alpha / r)' },
+    loraDropout: { type: 'number', min: 0, max: 1, maxExclusive: true, default: 0.05, describe: 'Dropout on the LoRA input' },
+    loraTargets: { type: 'list', choices: LORA_TARGETS, default: [...LORA_TARGETS], describe: 'Decoder linear layers that get LoRA' },
+    lr: { type: 'number', min: 0, minExclusive: true, default: lr, describe: 'Peak learning rate of the LoRA weights' },
+    trainProjector: { type: 'boolean', default: true, describe: 'Also train the vision-language projector (with --projector-lr); --no-train-projector freezes it' },
+    projectorLr: { type: 'number', min: 0, minExclusive: true, default: 2e-5, describe: 'Peak learning rate of the projector' },
+    schedule: { type: 'string', choices: SCHEDULE_KINDS, default: 'cosine', describe: 'Learning-rate schedule after warmup' },
+    warmupRatio: { type: 'number', min: 0, max: 1, default: 0.03, describe: 'Fraction of the optimizer steps spent in linear warmup' },
+    epochs: { type: 'integer', min: 1, default: 1, describe: 'Passes over the data' },
+    batchSize: { type: 'integer', min: 1, default: batchSize, describe: 'Global batch size (examples per optimizer step)' },
+    gradAccum: { type: 'integer', min: 1, default: 1, describe: 'Micro-batches per optimizer step (must divide --batch-size)' },
+    maxLength: { type: 'integer', min: 16, default: 2048, describe: 'Maximum tokens per sequence (prompt, image tokens and answer); longer examples are skipped and counted' },
+    weightDecay: { type: 'number', min: 0, default: 0, describe: 'AdamW decoupled weight decay' },
+    maxGradNorm: { type: 'number', min: 0, default: 1, describe: 'Clip the global gradient norm to this (0: no clipping)' },
+    checkpointEvery: { type: 'integer', min: 1, default: 50, describe: 'Optimizer steps between resumable checkpoints' },
+    seed: { type: 'integer', min: 0, default: 42, describe: 'Seed of data order and dropout' },
+  };
+}
+
+export const DPO_OPTIONS: OptionTable<DpoOptions> = {
+  prefs: { type: 'string', required: true, wired: true, describe: 'Preference pairs: our JSONL (stic pref) or the public STIC release (JSONL or JSON array)' },
+  ...commonTable(1e-7, 8),
+  beta: { type: 'number', min: 0, minExclusive: true, default: 0.1, describe: 'DPO beta (strength of the KL anchor to the reference)' },
+  loss: { type: 'string', choices: ['sigmoid', 'hinge', 'ipo'], default: 'sigmoid', describe: 'Preference loss: sigmoid (DPO), hinge (SLiC), ipo' },
+  sftWeight: { type: 'number', min: 0, default: 1 / 1024, describe: 'Weight of the preferred-response regulariser -log p(chosen) (STIC: 1/1024)' },
+  sftNorm: { type: 'string', choices: ['sum', 'mean'], default: 'sum', describe: 'Regulariser on the summed (official code) or per-token mean chosen log-prob' },
+  rejectedLogp: { type: 'string', choices: ['label', 'top-alt'], default: 'label', describe: 'Rejected log-prob from its tokens (paper) or from the model\'s best other token (official code)' },
+  refLogps: { type: 'string', choices: ['auto', 'stored', 'compute'], default: 'auto', describe: 'Reference log-probs: stored in the pairs (stic pref --ref-logps), computed in a pre-pass, or auto (stored when every pair has them)' },
+  reproduceMissingImageToken: { type: 'boolean', default: false, describe: 'Reproduce public defect (b): train on prompts that lost the image token as they are (default: put the token back)' },
+  reproduceReferenceDrift: { type: 'boolean', default: false, describe: 'Reproduce public defect (c): the reference uses the trained projector (default: the original one)' },
+};
+
+export const SFT_OPTIONS: OptionTable<SftOptions> = {
+  data: { type: 'string', required: true, wired: true, describe: 'Description-infused instruction data in LLaVA format (stic infuse output)' },
+  initAdapter: { type: 'string', wired: true, describe: 'Stage-1 adapter to continue training (STIC continues the stage-1 LoRA)' },
+  ...commonTable(2e-5, 32),
+};
+
+type ProblemFormat = (p: { flag: string; expected: string; received: unknown }) => string;
+
+/** Typed, range-checked DPO options; cross-option rules included. */
+export function validateDpoOptions(values: Record<string, unknown>, format: ProblemFormat): DpoOptions {
+  const o = validateOptions(DPO_OPTIONS, values, format);
+  checkCommon(o, format);
+  return o;
+}
+
+export function validateSftOptions(values: Record<string, unknown>, format: ProblemFormat): SftOptions {
+  const o = validateOptions(SFT_OPTIONS, values, format);
+  checkCommon(o, format);
+  return o;
+}
+
+function checkCommon(o: CommonTrainOptions, format: ProblemFormat): void {
+  if (o.batchSize % o.gradAccum !== 0) {
+    throw new Error(format({ flag: 'grad-accum', expected: `a divisor of --batch-size (${o.batchSize})`, received: o.gradAccum }));
+  }
+}
+
+export type { OptionSpec };

@@ -1,0 +1,66 @@
+// Runs a training stage through the training engine and owns what the user sees around it: a
+// progress bar over optimizer steps, every step's metrics appended to <out>/metrics.jsonl (trimmed
+// back to the resume point first, so a resumed run ends with the same log), and at the end the
+// loss/reward chart (<out>/training.svg and .png) and a one-screen summary (<out>/summary.txt).
+import path from 'node:path';
+
+import { writeFileAtomic } from '../util/atomic_write.ts';
+import { writeChart } from '../util/chart.ts';
+import { MetricsLog, type MetricsRow, readMetrics, trainingChartSpec, trainingSummary } from '../util/metrics_log.ts';
+import { type Progress, type ProgressFactory, silentProgress } from '../util/progress.ts';
+import type { DpoJob, SftJob, TrainResult, TrainingEngine } from './engine_api.ts';
+
+export interface TrainRunOutput {
+  result: TrainResult;
+  summary: string;
+  metricsFile: string;
+  chart: { svg: string; png: string };
+}
+
+export type TrainStage = { kind: 'dpo'; job: DpoJob } | { kind: 'sft'; job: SftJob };
+
+export function trainingFiles(out: string) {
+  return {
+    metrics: path.join(out, 'metrics.jsonl'),
+    chart: path.join(out, 'training'),
+    summary: path.join(out, 'summary.txt'),
+  };
+}
+
+export async function runTraining(trainer: TrainingEngine, stage: TrainStage, header: [string, string][], progress: ProgressFactory = silentProgress): Promise<TrainRunOutput> {
+  const files = trainingFiles(stage.job.out);
+  let log: MetricsLog | null = null;
+  let bar: Progress | null = null;
+  const hooks = {
+    onStart: async (startStep: number, totalSteps: number) => {
+      log = await MetricsLog.open(files.metrics, startStep);
+      bar = progress(stage.kind, totalSteps, startStep);
+    },
+    onStep: async (row: MetricsRow) => {
+      if (!log) throw new Error('internal: the trainer reported a step before onStart');
+      await log.append([row]);
+      bar?.tick(1);
+    },
+  };
+  let result: TrainResult;
+  try {
+    result = stage.kind === 'dpo' ? await trainer.dpo(stage.job, hooks) : await trainer.sft(stage.job, hooks);
+  } finally {
+    (bar as Progress | null)?.stop();
+    await (log as MetricsLog | null)?.close();
+  }
+  const rows = await readMetrics(files.metrics);
+  const title = stage.kind === 'dpo' ? 'STIC stage 1b: DPO' : 'STIC stage 2b: description-infused SFT';
+  const chart = await writeChart(files.chart, trainingChartSpec(title, rows));
+  const summary = trainingSummary(rows, {
+    header,
+    footer: [
+      ['adapter', result.adapterDir],
+      ...(result.projectorFile ? ([['projector', result.projectorFile]] as [string, string][]) : []),
+      ['metrics', files.metrics],
+      ['chart', `${chart.svg}, ${chart.png}`],
+    ],
+  });
+  await writeFileAtomic(files.summary, summary);
+  return { result, summary, metricsFile: files.metrics, chart };
+}

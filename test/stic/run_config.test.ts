@@ -1,0 +1,76 @@
+// `stic run` config files: the complete fixture (YAML), defaults, path resolution, and every
+// validation error with its exact message (file and key).
+import { expect } from 'chai';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { loadRunConfig, parseRunConfig } from '../../lib/stic/run_config.ts';
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
+
+describe('run config', () => {
+  it('reads the YAML fixture: paths relative to the file, flags as keys, seed propagated, defaults filled', async () => {
+    const file = path.join(fixtures, 'run.yaml');
+    const c = await loadRunConfig(file);
+    expect(c.model).to.equal(path.join(fixtures, '..', 'hf', 'llava-tiny-llama'));
+    expect(c.out).to.equal(path.join(fixtures, 'runs', 'example'));
+    expect(c.stages).to.deep.equal(['pref', 'dpo', 'describe', 'infuse', 'sft']);
+    expect(c.pref).to.deep.include({ images: path.join(fixtures, 'images.txt'), batchSize: 4, corruptions: ['lowres', 'jitter', 'blur'], seed: 7, temperature: 0.2, maxNewTokens: 1024 });
+    expect(c.dpo).to.deep.include({ beta: 0.2, rejectedLogp: 'top-alt', seed: 7, lr: 1e-7, batchSize: 8, sftWeight: 1 / 1024, sftNorm: 'sum', loraR: 128, loraAlpha: 256 });
+    expect(c.dpo).to.not.have.property('prefs');
+    expect(c.describe).to.deep.include({ instructions: path.join(fixtures, 'instructions.json'), seed: 7 });
+    expect(c.infuse).to.deep.equal({ missing: 'keep', joinBy: 'id' });
+    expect(c.sft).to.deep.include({ epochs: 2, batchSize: 8, gradAccum: 2, lr: 2e-5, warmupRatio: 0.03, schedule: 'cosine' });
+    expect(c.sft).to.not.have.property('data');
+  });
+
+  it('JSON works too; a subset of stages needs only their sections', () => {
+    const c = parseRunConfig('/cfg/a.json', JSON.stringify({ model: 'm', out: 'o', stages: ['infuse', 'describe'], describe: { instructions: 'i.json' } }));
+    expect(c.stages).to.deep.equal(['describe', 'infuse']); // pipeline order
+    expect(c.model).to.equal('/cfg/m');
+    expect(c.describe.instructions).to.equal('/cfg/i.json');
+  });
+
+  const bad: [string, string, string][] = [
+    ['unknown top-level key', '{"model":"m","out":"o","stage":["pref"]}', 'unknown key "stage" (known keys: model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft)'],
+    ['missing model', '{"out":"o"}', 'model: expected a non-empty string but received nothing'],
+    ['bad seed', '{"model":"m","out":"o","seed":-1}', 'seed: expected an integer >= 0 but received -1'],
+    ['bad stages', '{"model":"m","out":"o","stages":["pref","train"]}', 'stages: expected a non-empty list of pref, dpo, describe, infuse, sft but received ["pref","train"]'],
+    ['unknown stage key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"betta":0.1}}', 'dpo: unknown key "betta" (known keys: image-root, lora-r, lora-alpha, lora-dropout, lora-targets, lr, train-projector, projector-lr, schedule, warmup-ratio, epochs, batch-size, grad-accum, max-length, weight-decay, max-grad-norm, checkpoint-every, seed, beta, loss, sft-weight, sft-norm, rejected-logp, ref-logps, reproduce-missing-image-token, reproduce-reference-drift)'],
+    ['camelCase key', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batchSize":2}}', 'pref: unknown key "batchSize" (known keys: images, image-root, batch-size, temperature, top-p, top-k, max-new-tokens, limit, seed, hallucination-prob, corruptions, lowres-size, jitter-brightness, jitter-hue, noise-std, diffusion-step, blur-sigma, mask-patch, mask-ratio, reproduce-uncorrupted, ref-logps)'],
+    ['wired key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"prefs":"p.jsonl"}}', "dpo.prefs is set by the pipeline from the previous stage's output and cannot be given"],
+    ['bad value', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batch-size":0}}', 'pref.batch-size: expected an integer >= 1 but received 0'],
+    ['bad choice', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"sft-norm":"max"}}', 'dpo.sft-norm: expected one of sum, mean but received "max"'],
+    ['bad list', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"lora-targets":["q","q"]}}', 'dpo.lora-targets: expected a comma-separated list of q, k, v, o, gate, up, down but received ["q","q"]'],
+    ['grad-accum', '{"model":"m","out":"o","stages":["sft"],"sft":{"batch-size":32,"grad-accum":5}}', 'sft.grad-accum: expected a divisor of sft.batch-size (32) but received 5'],
+    ['required for a running stage', '{"model":"m","out":"o","stages":["pref"]}', 'pref.images: expected a non-empty string but received nothing'],
+    ['infuse needs describe.instructions', '{"model":"m","out":"o","stages":["infuse"]}', 'describe.instructions: expected a non-empty string but received nothing'],
+    ['section not a mapping', '{"model":"m","out":"o","pref":[1]}', 'pref: expected a mapping of pref options but received [1]'],
+    ['not a mapping', '[1,2]', 'expected a mapping of keys (model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft) but received [1,2]'],
+  ];
+  for (const [name, text, message] of bad) {
+    it(`refuses: ${name}`, () => {
+      expect(() => parseRunConfig('/cfg/run.json', text)).to.throw(`/cfg/run.json: ${message}`);
+      try {
+        parseRunConfig('/cfg/run.json', text);
+      } catch (err) {
+        expect((err as Error).message).to.equal(`/cfg/run.json: ${message}`);
+      }
+    });
+  }
+
+  it('malformed YAML and JSON name the file (and the YAML line)', () => {
+    expect(() => parseRunConfig('/cfg/run.yaml', 'model: m\nout: o\npref:\n  images: [a\n')).to.throw(/^\/cfg\/run\.yaml:\d+: malformed YAML \(.+\)$/);
+    expect(() => parseRunConfig('/cfg/run.yaml', 'model: m\nmodel: n\n')).to.throw(/^\/cfg\/run\.yaml:2: malformed YAML \(Map keys must be unique/);
+    expect(() => parseRunConfig('/cfg/run.json', '{"model": }')).to.throw(/^\/cfg\/run\.json: malformed JSON \(.+\)$/);
+  });
+
+  it('a missing config file', async () => {
+    try {
+      await loadRunConfig('/nonexistent/run.yaml');
+      expect.fail('expected a rejection');
+    } catch (err) {
+      expect((err as Error).message).to.equal('/nonexistent/run.yaml: cannot read the config file (file not found)');
+    }
+  });
+});
