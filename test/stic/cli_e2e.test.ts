@@ -132,6 +132,34 @@ describe('stage commands on a small random model', () => {
     expect(r.stderr.endsWith('stic: the training engine is not built yet (issue 4)\n')).to.equal(true);
   });
 
+  it('stic run: dry run, then pref runs and completes, a re-run skips it; dpo then needs the trainer', async function () {
+    const cfg = path.join(dir, 'run.yaml');
+    writeFileSync(cfg, ['model: model', 'out: run', 'pref:', '  images: images', '  max-new-tokens: 4', '  batch-size: 6', 'describe:', '  instructions: instr.json'].join('\n'));
+    const dry = await runCli(['run', cfg, '--dry-run']);
+    expect(dry.code, dry.stderr).to.equal(0);
+    const out = path.join(dir, 'run');
+    expect(dry.stdout).to.equal(
+      [
+        `pref      run\n          -> ${out}/pref.jsonl`,
+        `dpo       run (after pref, whose output it reads)\n          -> ${out}/dpo`,
+        `describe  run (after dpo, whose output it reads)\n          -> ${out}/descriptions.jsonl`,
+        `infuse    run (after describe, whose output it reads)\n          -> ${out}/infused.json`,
+        `sft       run (after infuse, dpo, whose output it reads)\n          -> ${out}/sft`,
+        '',
+      ].join('\n'),
+    );
+    expect(existsSync(out)).to.equal(false);
+    const first = await runCli(['run', cfg]);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'pref.jsonl.done.json'), 'utf8'));
+    expect(manifest.counts.inputs).to.equal(12);
+    if (existsSync(path.join(repo, 'lib/train/index.ts'))) this.skip();
+    expect(first.code).to.equal(1);
+    expect(first.stderr.startsWith('pref: run\n')).to.equal(true);
+    expect(first.stderr.endsWith('stic: the training engine is not built yet (issue 4)\n')).to.equal(true);
+    const second = await runCli(['run', cfg]);
+    expect(second.stderr).to.match(/^pref: skip \(complete: 12 inputs, \d+ pairs, \d+ skipped\)\ndpo: run\n/);
+  });
+
   const flagCases: [string, string[], string][] = [
     ['dpo --beta', ['dpo', '--model', 'm', '--prefs', 'p', '--out', 'o', '--beta', '-1'], 'Expected a number > 0 for --beta but received -1'],
     ['dpo --grad-accum', ['dpo', '--model', 'm', '--prefs', 'p', '--out', 'o', '--grad-accum', '3'], 'Expected a divisor of --batch-size (8) for --grad-accum but received 3'],
