@@ -94,4 +94,11 @@ inline double rowSumExp(float* e, const float* x, int64_t n, float shift) {
   return total;
 }
 
+// x[i] = exp(x[i] - shift[i]) (a per-element shift: attention's per-query log-sum-exp).
+inline void expMinus(float* x, const float* shift, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) store8(x + i, exp8(load8(x + i) - load8(shift + i)));
+  for (; i < n; i++) x[i] = exp1(x[i] - shift[i]);
+}
+
 }  // namespace stic::train

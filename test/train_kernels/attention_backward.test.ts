@@ -8,7 +8,7 @@ import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { type AttnShape, attentionF, dot, expectGrad, expectThrowExact, f64, finiteDiff } from './reference.ts';
+import { type AttnShape, attentionBackwardF, attentionF, dot, expectGrad, expectThrowExact, f64, finiteDiff } from './reference.ts';
 
 const rng = makeRng(2024);
 const tk = () => native().trainKernels;
@@ -78,6 +78,27 @@ describe('trainKernels: attention backward (cpu)', () => {
   });
   it('strided q/k/v/dq/dk/dv views into one fused QKV row layout', async () => {
     await checkBackward({ T: 13, S: 13, Hq: 4, Hkv: 2, hd: 8, causal: true, fused: true });
+  });
+
+  it('across query and key block edges (64): long causal, qOffset, bidirectional, against the float64 analytic backward', async () => {
+    for (const c of [
+      { T: 150, S: 150, Hq: 2, Hkv: 1, hd: 16, causal: true, qOffset: 0 },
+      { T: 130, S: 190, Hq: 4, Hkv: 2, hd: 8, causal: true, qOffset: 37 }, // keys 167..189 beyond reach
+      { T: 70, S: 133, Hq: 2, Hkv: 2, hd: 12, causal: false, qOffset: 0 },
+    ]) {
+      const { T, S, Hq, Hkv, hd } = c;
+      const shape: AttnShape = { ...c, scale: 1 / Math.sqrt(hd), ldq: Hq * hd, ldk: Hkv * hd, ldv: Hkv * hd };
+      const q = rng.normalArray(T * Hq * hd), k = rng.normalArray(S * Hkv * hd), v = rng.normalArray(S * Hkv * hd), G = rng.normalArray(T * Hq * hd);
+      const out = new Float32Array(T * Hq * hd), lse = new Float32Array(Hq * T);
+      const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
+      await tk().attentionForwardLse({ ...c, out, lse, q, k, v });
+      await tk().attentionBackward({ ...c, dq, dk, dv, dout: G, q, k, v, out, lse });
+      const ref = attentionBackwardF(q, k, v, G, shape), label = `attention T=${T} S=${S} causal=${c.causal} qOffset=${c.qOffset}`;
+      expectGrad(out, attentionF(q, k, v, shape).out, `${label} out`, 1e-5, 1e-6);
+      expectGrad(dq, ref.dq, `${label} dq`, 1e-4, 1e-6);
+      expectGrad(dk, ref.dk, `${label} dk`, 1e-4, 1e-6);
+      expectGrad(dv, ref.dv, `${label} dv`, 1e-4, 1e-6);
+    }
   });
 
   it('dk/dv accumulate: two branches over a shared prefix sum into the prefix keys, bit-identical on 1 and 2 threads', async () => {

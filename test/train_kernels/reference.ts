@@ -168,6 +168,44 @@ export function attentionF(q: Arr, k: Arr, v: Arr, s: AttnShape): { out: Float64
   return { out, lse };
 }
 
+/**
+ * The analytic attention backward in float64 (for shapes too large for finite differences; the
+ * finite-difference tests validate the kernel on small shapes): dq packed [T,Hq,hd], dk/dv packed
+ * [S,Hkv,hd], from P = softmax, dP = dO v, dS = P (dP - rowsum(P dP)).
+ */
+export function attentionBackwardF(q: Arr, k: Arr, v: Arr, G: Arr, s: AttnShape): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
+  const { T, S, Hq, Hkv, hd, causal, qOffset, scale, ldq, ldk, ldv } = s;
+  const group = Hq / Hkv, lse = attentionF(q, k, v, s).lse;
+  const dq = new Float64Array(T * Hq * hd), dk = new Float64Array(S * Hkv * hd), dv = new Float64Array(S * Hkv * hd);
+  const p = new Float64Array(S), dp = new Float64Array(S);
+  for (let h = 0; h < Hq; h++) {
+    const kvh = Math.floor(h / group);
+    for (let t = 0; t < T; t++) {
+      const last = causal ? Math.min(S, qOffset + t + 1) : S;
+      let D = 0;
+      for (let j = 0; j < last; j++) {
+        let sc = 0, g = 0;
+        for (let i = 0; i < hd; i++) {
+          sc += q[t * ldq + h * hd + i] * k[j * ldk + kvh * hd + i];
+          g += G[(t * Hq + h) * hd + i] * v[j * ldv + kvh * hd + i];
+        }
+        p[j] = Math.exp(sc * scale - lse[h * T + t]);
+        dp[j] = g;
+        D += p[j] * g;
+      }
+      for (let j = 0; j < last; j++) {
+        const ds = p[j] * (dp[j] - D);
+        for (let i = 0; i < hd; i++) {
+          dq[(t * Hq + h) * hd + i] += scale * ds * k[j * ldk + kvh * hd + i];
+          dk[(j * Hkv + kvh) * hd + i] += scale * ds * q[t * ldq + h * hd + i];
+          dv[(j * Hkv + kvh) * hd + i] += p[j] * G[(t * Hq + h) * hd + i];
+        }
+      }
+    }
+  }
+  return { dq, dk, dv };
+}
+
 /** log_softmax rows of logits[T,V] (float64). */
 export function logSoftmaxRows(logits: Float64Array, T: number, V: number): Float64Array {
   const out = new Float64Array(T * V);
