@@ -95,10 +95,17 @@ export async function run(): Promise<BenchRow[]> {
       files.push(f);
     }
     const cfg = preprocessConfig({ mode: 'pad', size: SIDE });
+    const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+    let decodeCpu = 0; // process CPU ms per image, decode and preprocess apart (insensitive to other load)
+    let preprocessCpu = 0;
     const decodeMs = await medianMs(() => loadImages(files, shrinkOnLoadFor(cfg)), 5);
     const oursMs = await medianMs(async () => {
+      const c0 = process.cpuUsage();
       const loaded = await loadImages(files, shrinkOnLoadFor(cfg));
+      const c1 = process.cpuUsage();
       await preprocessImages(loaded.map((o) => (o.ok ? o.image : (undefined as never))), cfg);
+      decodeCpu = cpuMs(process.cpuUsage(c0)) - cpuMs(process.cpuUsage(c1));
+      preprocessCpu = cpuMs(process.cpuUsage(c1));
     }, 5);
     const sharpMs = await medianMs(async () => {
       await Promise.all(
@@ -120,7 +127,9 @@ export async function run(): Promise<BenchRow[]> {
       baseline: perSecond(JPEGS, sharpMs),
       ours: perSecond(JPEGS, oursMs),
       higherIsBetter: true,
-      note: `JPEG decode alone: ${perSecond(JPEGS, decodeMs).toFixed(0)} images/s, so preprocessing is ${((1 - decodeMs / oursMs) * 100).toFixed(0)}% of our time; the baseline resamples with libvips, not Pillow-exact`,
+      note:
+        `JPEG decode alone: ${perSecond(JPEGS, decodeMs).toFixed(0)} images/s; CPU per image: decode ${(decodeCpu / JPEGS).toFixed(2)} ms, ` +
+        `Pillow-exact pad+resize+normalise ${(preprocessCpu / JPEGS).toFixed(2)} ms (the baseline resamples with libvips, not Pillow-exact)`,
     });
 
     // ---- corruptions at 336x336, batch 64 -----------------------------------------------------------
@@ -130,9 +139,14 @@ export async function run(): Promise<BenchRow[]> {
       height: SIDE,
     }));
     const seeds = images.map((_, i) => 1000 + i);
-    const corrupt = (kind: CorruptionKind, opts: CorruptionOptions = {}) => {
+    let cpuPerImage = 0; // process CPU ms per image of the last `corrupt` measurement (load-insensitive)
+    const corrupt = async (kind: CorruptionKind, opts: CorruptionOptions = {}) => {
       const spec = corruptionSpec(kind, opts);
-      return medianMs(() => corruptImages(images, seeds, spec), 5);
+      const c0 = process.cpuUsage();
+      const ms = await medianMs(() => corruptImages(images, seeds, spec), 5); // 1 warm-up + 5 timed calls
+      const c = process.cpuUsage(c0);
+      cpuPerImage = (c.user + c.system) / 1000 / (6 * BATCH);
+      return ms;
     };
     const tsLoop = (fn: (img: RgbImage, i: number) => unknown) => medianMs(() => images.forEach(fn), 3);
     const cases: [string, () => Promise<number>, string, () => Promise<number>][] = [
@@ -156,6 +170,7 @@ export async function run(): Promise<BenchRow[]> {
         baseline: perSecond(BATCH, base),
         ours: perSecond(BATCH, ours),
         higherIsBetter: true,
+        note: `ours ${cpuPerImage.toFixed(2)} ms CPU per image (both threads, including OpenMP waits)`,
       });
     }
   } finally {
