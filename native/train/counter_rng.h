@@ -49,10 +49,15 @@ inline uint64_t streamOf(const DropoutKey& key) {
   return h;
 }
 
+// The 24 random bits of element i: u(i) = counterBits24(i) / 2^24.
+inline uint32_t counterBits24(uint64_t stream, uint32_t i) {
+  const uint32_t k0 = static_cast<uint32_t>(stream), k1 = static_cast<uint32_t>(stream >> 32);
+  return hash32(hash32(i ^ k0) + k1) >> 8;
+}
+
 // u(i) in [0, 1) for element i of the stream.
 inline float counterUniform(uint64_t stream, uint32_t i) {
-  const uint32_t k0 = static_cast<uint32_t>(stream), k1 = static_cast<uint32_t>(stream >> 32);
-  return static_cast<float>(hash32(hash32(i ^ k0) + k1) >> 8) * (1.0f / 16777216.0f);
+  return static_cast<float>(counterBits24(stream, i)) * (1.0f / 16777216.0f);
 }
 
 }  // namespace stic::train

@@ -1,6 +1,7 @@
 // LoRA linear forward/backward on the CPU over stic::cpu::sgemm. Legend: T rows, K in, N out, r rank.
 #include "train/lora.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "cpu/ops.h"
@@ -16,10 +17,19 @@ void lora_dropout(float* out, const float* x, int64_t T, int64_t K, float p, con
     return;
   }
   const uint64_t stream = streamOf(key);
+  // u >= p  <=>  bits24 >= ceil(p 2^24) (p 2^24 is exact in float): an integer compare and an
+  // integer select of the multiplier keep the loop vectorisable (float compares do not vectorise
+  // under -ftrapping-math).
+  const uint32_t threshold = static_cast<uint32_t>(std::ceil(static_cast<double>(p) * 16777216.0));
   const float keepScale = 1.0f / (1.0f - p);
-#pragma omp parallel for simd schedule(static)
+  uint32_t keepBits;
+  std::memcpy(&keepBits, &keepScale, sizeof keepBits);
+#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    out[i] = counterUniform(stream, static_cast<uint32_t>(i)) >= p ? x[i] * keepScale : 0.0f;
+    const uint32_t bits = counterBits24(stream, static_cast<uint32_t>(i)) >= threshold ? keepBits : 0u;
+    float mult;
+    std::memcpy(&mult, &bits, sizeof mult);
+    out[i] = x[i] * mult;
   }
 }
 

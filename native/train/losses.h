@@ -3,6 +3,16 @@
 // All scalar math in double: these are O(pairs) or O(tokens), never the cost of a step.
 // Legend: B pairs (or sequences), T tokens, h = (logp_w - logp_l) - (ref_w - ref_l) the log-ratio
 // margin of a pair, w chosen (preferred), l rejected.
+//
+// One DPO step's head, with these pieces (rows of the chosen and rejected responses, targets -100
+// elsewhere; seq[t] = the sequence of row t, chosen b and rejected B + b):
+//   fused_head_forward(logp, gathered, lse, jac, ...)   label mode; for top-alt, one call per mode on
+//                                                       views of the chosen and of the rejected rows
+//   sum_by_sequence(sums, logp, seq)                    policy log-probs per response
+//   dpo_loss(dChosen, dRejected, {sums[0..B), sums[B..2B), ref...})
+//   sequence_grad_to_tokens(dlogp, [dChosen, dRejected], seq)
+//   fused_head_backward_saved(dh, dlogp, jac)           (or fused_head_backward without jac)
+// SFT is the same with sft_loss giving dlogp directly.
 #pragma once
 #include <cstdint>
 

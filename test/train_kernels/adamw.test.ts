@@ -84,11 +84,11 @@ describe('trainKernels: AdamW (cpu)', () => {
       await tk().adamwStep({ params: [p], groups: [{ lr: 1e-2, weightDecay: 0.05 }], step: 4 });
       return Buffer.from(p.param.buffer);
     };
-    const saved = native().setThreads(0);
+    const defaultThreads = native().setThreads(0); // 0 selects the default and returns it
     try {
       expect((await run(1)).equals(await run(2))).to.equal(true);
     } finally {
-      native().setThreads(saved);
+      native().setThreads(defaultThreads);
     }
   });
 

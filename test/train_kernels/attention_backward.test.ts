@@ -117,7 +117,7 @@ describe('trainKernels: attention backward (cpu)', () => {
       }
       return { dk, dv, dqs };
     };
-    const saved = native().setThreads(0);
+    const defaultThreads = native().setThreads(0); // 0 selects the default and returns it
     let one, two;
     try {
       native().setThreads(1);
@@ -125,7 +125,7 @@ describe('trainKernels: attention backward (cpu)', () => {
       native().setThreads(2);
       two = await run();
     } finally {
-      native().setThreads(saved);
+      native().setThreads(defaultThreads);
     }
     expect(Buffer.from(one.dk.buffer).equals(Buffer.from(two.dk.buffer))).to.equal(true);
     expect(Buffer.from(one.dv.buffer).equals(Buffer.from(two.dv.buffer))).to.equal(true);

@@ -81,7 +81,7 @@ describe('trainKernels: norms backward (cpu)', () => {
     await tk().rmsnormBackward({ dinp: aliased, dout: aliased, inp, weight, T, C, eps });
     expect(Array.from(aliased)).to.deep.equal(Array.from(separate));
     const runs: Float32Array[] = [];
-    const saved = native().setThreads(0);
+    const defaultThreads = native().setThreads(0); // 0 selects the default and returns it
     try {
       for (const threads of [1, 2]) {
         native().setThreads(threads);
@@ -90,7 +90,7 @@ describe('trainKernels: norms backward (cpu)', () => {
         runs.push(Float32Array.from([...dx, ...dw, ...db]));
       }
     } finally {
-      native().setThreads(saved);
+      native().setThreads(defaultThreads);
     }
     expect(Buffer.from(runs[0].buffer).equals(Buffer.from(runs[1].buffer)), 'bit-identical on 1 and 2 threads').to.equal(true);
   });

@@ -34,13 +34,13 @@ function streamOf(key: DropoutKey): bigint {
   for (const f of [key.step ?? 0, key.micro ?? 0, key.layer ?? 0, key.module ?? 0]) h = mix64(h ^ ((BigInt(f) + GOLDEN) & MASK64));
   return h;
 }
-/** The dropped input as native computes it: x / (1-p) where u(i) >= p, else 0, in float32. */
+/** The dropped input as native computes it: x * (1/(1-p)) where u(i) >= p, else x * 0 (torch's x * mask / (1-p)), in float32. */
 function dropoutRef(x: Float32Array, p: number, key: DropoutKey): Float32Array {
   const s = streamOf(key), k0 = Number(s & 0xffffffffn), k1 = Number(s >> 32n);
   const keepScale = Math.fround(1 / Math.fround(1 - Math.fround(p)));
   return Float32Array.from(x, (xi, i) => {
     const u = (hash32((hash32((i ^ k0) >>> 0) + k1) >>> 0) >>> 8) / 16777216;
-    return u >= Math.fround(p) ? Math.fround(xi * keepScale) : 0;
+    return Math.fround(xi * (u >= Math.fround(p) ? keepScale : 0));
   });
 }
 
