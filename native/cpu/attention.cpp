@@ -10,16 +10,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "cpu/attention_kernels.h"
 #include "cpu/ops.h"
 #include "cpu/vec_math.h"
 
 namespace stic::cpu {
 namespace {
 
-constexpr int64_t Bk = 64;          // keys per block: Kt[hd, Bk] stays in L1 for hd <= 128
+using attn::Bk;
 constexpr int64_t kRowTarget = 32;  // rows per work item: enough to amortise each key block's transpose
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -37,11 +39,15 @@ struct Scratch {
   }
 };
 thread_local Scratch tls;
+thread_local std::vector<float> tlsStaged;  // the caller's staged K/V, shared by its OpenMP team
 
 // Copies one key block into kt[hd, Bk] (transposed, so scores are broadcast-FMAs over keys) and
 // the value block into vb[Bk, hd] (contiguous). Both are staged because K/V rows sit Hkv*hd floats
 // apart: with a 4 KiB stride every row maps to the same L1 sets and the block would thrash there.
-// Key columns past bk repeat the last key: their scores are masked to -inf before use.
+// When a head has several work items (prefill), each block is staged once per call and shared by
+// all of them (staging per item cost about as much as the block products); with one item per head
+// (decode) the item stages each block just before using it, while it is still in L1. Key columns
+// past bk repeat the last key: their scores are masked to -inf before use.
 void stageBlock(const float* kHead, int64_t ldk, const float* vHead, int64_t ldv, int64_t bk, int64_t hd, float* kt,
                 float* vb) {
   for (int64_t j = 0; j < bk; j++) std::copy_n(vHead + j * ldv, hd, vb + j * hd);
@@ -207,7 +213,13 @@ struct Problem {
   bool causal;
   int64_t qOffset;
   float scale;
+  int64_t nb;       // key blocks staged per head
+  const float* kt;  // [Hkv, nb, hd, Bk] staged keys, or null: each item stages its own
+  const float* vb;  // [Hkv, nb, Bk, hd] staged values, or null
 };
+
+// Keys any query of the call can see (a causal call never needs keys past its last query).
+int64_t keysNeeded(const Problem& P) { return P.causal ? std::min(P.S, P.qOffset + P.T) : P.S; }
 
 // Rows r = ti * G + g of one work item: token t0 + ti, query head kvh * G + g.
 void attendItem(const Problem& P, int64_t kvh, int64_t t0, int64_t nt) {
@@ -221,20 +233,34 @@ void attendItem(const Problem& P, int64_t kvh, int64_t t0, int64_t nt) {
   std::fill_n(w.o.data(), R * hd, 0.0f);
   std::fill_n(w.m.data(), R, kNegInf);
   std::fill_n(w.l.data(), R, 0.0f);
-  // Keys visible to the item's last token; row r sees keys [0, visible(r)).
+  // AVX-512 block products where the CPU has them and the SGEMM tiles in force are "avx512".
+  const attn::Kernels* k512 = hd % 16 == 0 && std::strcmp(gemm_kernels_name(), "avx512") == 0 ? attn::avx512Kernels() : nullptr;
+  // Row r sees keys [0, visible(r)); the item's last row sees the most.
   auto visible = [&](int64_t r) { return P.causal ? std::min(P.S, P.qOffset + t0 + r / G + 1) : P.S; };
   const int64_t kEnd = visible(R - 1);
-  const float* kHead = P.k + kvh * hd;
-  const float* vHead = P.v + kvh * hd;
   for (int64_t s0 = 0; s0 < kEnd; s0 += Bk) {
     const int64_t bk = std::min(Bk, kEnd - s0);
-    stageBlock(kHead + s0 * P.ldk, P.ldk, vHead + s0 * P.ldv, P.ldv, bk, hd, w.kt.data(), w.vb.data());
-    blockScores(w.qs.data(), w.kt.data(), w.sc.data(), R, hd);
+    const float* kt = P.kt + (kvh * P.nb + s0 / Bk) * hd * Bk;
+    const float* vb = P.vb + (kvh * P.nb + s0 / Bk) * Bk * hd;
+    if (!P.kt) {
+      stageBlock(P.k + s0 * P.ldk + kvh * hd, P.ldk, P.v + s0 * P.ldv + kvh * hd, P.ldv, bk, hd, w.kt.data(), w.vb.data());
+      kt = w.kt.data();
+      vb = w.vb.data();
+    }
+    if (k512) {
+      k512->scores(w.qs.data(), kt, w.sc.data(), R, hd);
+    } else {
+      blockScores(w.qs.data(), kt, w.sc.data(), R, hd);
+    }
     for (int64_t r = 0; r < R; r++) {
       const int64_t valid = std::clamp<int64_t>(visible(r) - s0, 0, bk);
       w.corr[r] = softmaxStep(w.sc.data() + r * Bk, valid, w.m[r], w.l[r]);
     }
-    blockPV(w.sc.data(), w.corr.data(), w.vb.data(), hd, bk, w.o.data(), R, hd);
+    if (k512) {
+      k512->pv(w.sc.data(), w.corr.data(), vb, bk, w.o.data(), R, hd);
+    } else {
+      blockPV(w.sc.data(), w.corr.data(), vb, hd, bk, w.o.data(), R, hd);
+    }
   }
   for (int64_t r = 0; r < R; r++) {
     float* dst = P.out + (t0 + r / G) * P.ldo + (kvh * G + r % G) * hd;
@@ -249,18 +275,36 @@ void attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, con
                        int64_t ldv, int64_t T, int64_t S, int64_t Hq, int64_t Hkv, int64_t hd, bool causal, int64_t qOffset,
                        float scale) {
   if (T <= 0 || S <= 0) return;
-  const Problem P{out, ldo, q, ldq, k, ldk, v, ldv, T, S, Hq, Hkv, hd, causal, qOffset, scale};
+  Problem P{out, ldo, q, ldq, k, ldk, v, ldv, T, S, Hq, Hkv, hd, causal, qOffset, scale, 0, nullptr, nullptr};
   const int64_t G = Hq / Hkv;
   const int64_t tokensPerItem = std::max<int64_t>(1, kRowTarget / G);
   const int64_t qBlocks = (T + tokensPerItem - 1) / tokensPerItem;
+  const int64_t kNeeded = keysNeeded(P);
+  const bool shareStaging = qBlocks > 1;
+  P.nb = shareStaging ? (kNeeded + Bk - 1) / Bk : 0;
+  std::vector<float>& staged = tlsStaged;
+  if (static_cast<int64_t>(staged.size()) < 2 * Hkv * P.nb * Bk * hd) staged.resize(2 * Hkv * P.nb * Bk * hd);
+  float* kt = shareStaging ? staged.data() : nullptr;
+  float* vb = shareStaging ? kt + Hkv * P.nb * Bk * hd : nullptr;
+  P.kt = kt;
+  P.vb = vb;
   const int64_t items = Hkv * qBlocks;
   const bool parallel = static_cast<double>(T) * S * Hq * hd >= 1 << 16;
-  // Later query blocks of a causal prefill see more keys: dynamic scheduling balances them.
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-  for (int64_t it = 0; it < items; it++) {
-    const int64_t kvh = it % Hkv, qb = it / Hkv;
-    const int64_t t0 = qb * tokensPerItem;
-    attendItem(P, kvh, t0, std::min(tokensPerItem, T - t0));
+#pragma omp parallel if (parallel)
+  {
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < Hkv * P.nb; b++) {
+      const int64_t kvh = b / P.nb, s0 = (b % P.nb) * Bk;
+      stageBlock(k + s0 * ldk + kvh * hd, ldk, v + s0 * ldv + kvh * hd, ldv, std::min(Bk, kNeeded - s0), hd,
+                 kt + b * hd * Bk, vb + b * Bk * hd);
+    }
+    // Later query blocks of a causal prefill see more keys: dynamic scheduling balances them.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; it++) {
+      const int64_t kvh = it % Hkv, qb = it / Hkv;
+      const int64_t t0 = qb * tokensPerItem;
+      attendItem(P, kvh, t0, std::min(tokensPerItem, T - t0));
+    }
   }
 }
 

@@ -37,36 +37,45 @@ async function checkAttention(c: Case): Promise<void> {
   expectClose(gather(out, idx), ref, c.tol ?? 1e-5, label, (i) => `out[t=${Math.floor(i / (Hq * hd))}, h=${Math.floor(i / hd) % Hq}, ${i % hd}]`);
 }
 
-describe('kernels.attention (cpu)', () => {
-  it('causal prefill with grouped-query heads (T=S=13, Hq=4, Hkv=2, hd=16)', async () => {
-    await checkAttention({ T: 13, S: 13, Hq: 4, Hkv: 2, hd: 16, causal: true });
+// The AVX-512 block products run when the SGEMM tiles in force are 'avx512'; other tiles take AVX2.
+for (const tiles of native().kernels.gemmKernelsSupported()) {
+  describe(`kernels.attention (cpu, ${tiles} tiles)`, () => {
+    before(() => native().kernels.gemmKernels(tiles));
+    after(() => native().kernels.gemmKernels(''));
+
+    it('causal prefill with grouped-query heads (T=S=13, Hq=4, Hkv=2, hd=16)', async () => {
+      await checkAttention({ T: 13, S: 13, Hq: 4, Hkv: 2, hd: 16, causal: true });
+    });
+    it('bidirectional vision attention (T=S=29, Hq=Hkv=3, hd=24)', async () => {
+      await checkAttention({ T: 29, S: 29, Hq: 3, Hkv: 3, hd: 24, causal: false });
+    });
+    it('decode with a KV cache: one query at qOffset = S - 1, and a 3-token chunk', async () => {
+      await checkAttention({ T: 1, S: 40, Hq: 4, Hkv: 1, hd: 16, causal: true, qOffset: 39 });
+      await checkAttention({ T: 3, S: 100, Hq: 6, Hkv: 2, hd: 8, causal: true, qOffset: 97 });
+      await checkAttention({ T: 5, S: 77, Hq: 4, Hkv: 2, hd: 16, causal: true, qOffset: 30 }); // keys past the last query are ignored
+    });
+    it('long key lengths span several key blocks, causal and not', async () => {
+      await checkAttention({ T: 70, S: 300, Hq: 2, Hkv: 1, hd: 32, causal: true, qOffset: 230 });
+      await checkAttention({ T: 37, S: 301, Hq: 2, Hkv: 2, hd: 64, causal: false });
+    });
+    it('head dims off the 8-wide fast path, and key counts at a key-block edge (64, 65)', async () => {
+      await checkAttention({ T: 9, S: 9, Hq: 2, Hkv: 1, hd: 12, causal: true });
+      await checkAttention({ T: 64, S: 64, Hq: 1, Hkv: 1, hd: 8, causal: true });
+      await checkAttention({ T: 7, S: 65, Hq: 2, Hkv: 2, hd: 40, causal: false });
+    });
+    it('eight query heads per key/value head, tokens split across work items', async () => {
+      await checkAttention({ T: 9, S: 20, Hq: 8, Hkv: 1, hd: 16, causal: true, qOffset: 11 });
+    });
+    it('strided q/k/v views into a fused QKV projection and a padded output', async () => {
+      await checkAttention({ T: 19, S: 19, Hq: 4, Hkv: 2, hd: 16, causal: true, fused: true });
+    });
+    it('stays finite and accurate with large scores (stable softmax)', async () => {
+      await checkAttention({ T: 17, S: 150, Hq: 2, Hkv: 1, hd: 16, causal: false, spread: 6, scale: 2, tol: 1e-4 });
+    });
   });
-  it('bidirectional vision attention (T=S=29, Hq=Hkv=3, hd=24)', async () => {
-    await checkAttention({ T: 29, S: 29, Hq: 3, Hkv: 3, hd: 24, causal: false });
-  });
-  it('decode with a KV cache: one query at qOffset = S - 1, and a 3-token chunk', async () => {
-    await checkAttention({ T: 1, S: 40, Hq: 4, Hkv: 1, hd: 16, causal: true, qOffset: 39 });
-    await checkAttention({ T: 3, S: 100, Hq: 6, Hkv: 2, hd: 8, causal: true, qOffset: 97 });
-    await checkAttention({ T: 5, S: 77, Hq: 4, Hkv: 2, hd: 16, causal: true, qOffset: 30 }); // keys past the last query are ignored
-  });
-  it('long key lengths span several key blocks, causal and not', async () => {
-    await checkAttention({ T: 70, S: 300, Hq: 2, Hkv: 1, hd: 32, causal: true, qOffset: 230 });
-    await checkAttention({ T: 37, S: 301, Hq: 2, Hkv: 2, hd: 64, causal: false });
-  });
-  it('head dims off the 8-wide fast path, and key counts at a key-block edge (64, 65)', async () => {
-    await checkAttention({ T: 9, S: 9, Hq: 2, Hkv: 1, hd: 12, causal: true });
-    await checkAttention({ T: 64, S: 64, Hq: 1, Hkv: 1, hd: 8, causal: true });
-    await checkAttention({ T: 7, S: 65, Hq: 2, Hkv: 2, hd: 40, causal: false });
-  });
-  it('eight query heads per key/value head, tokens split across work items', async () => {
-    await checkAttention({ T: 9, S: 20, Hq: 8, Hkv: 1, hd: 16, causal: true, qOffset: 11 });
-  });
-  it('strided q/k/v views into a fused QKV projection and a padded output', async () => {
-    await checkAttention({ T: 19, S: 19, Hq: 4, Hkv: 2, hd: 16, causal: true, fused: true });
-  });
-  it('stays finite and accurate with large scores (stable softmax)', async () => {
-    await checkAttention({ T: 17, S: 150, Hq: 2, Hkv: 1, hd: 16, causal: false, spread: 6, scale: 2, tol: 1e-4 });
-  });
+}
+
+describe('kernels.attention arguments', () => {
   it('rejects Hq that is not a multiple of Hkv and a causal window longer than S', async () => {
     const a = new Float32Array(1000);
     expect(() => native().kernels.attention({ out: a, q: a, k: a, v: a, T: 2, S: 2, Hq: 3, Hkv: 2, hd: 4 })).to.throw(
