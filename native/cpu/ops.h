@@ -18,8 +18,9 @@ void sgemm_strided_batched(bool transA, bool transB, int64_t M, int64_t N, int64
                            float* C, int64_t ldc, int64_t strideC, int64_t batch);
 
 // The SGEMM register-tile kernels in use: "avx512", "avx2" or "scalar" (the best the CPU supports by
-// default). set_gemm_kernels selects one by name so tests and benchmarks can compare them ("" restores
-// the default); it returns false when the name is unknown or this CPU cannot run it.
+// default); attention's block products use AVX-512 exactly when "avx512" is in force. set_gemm_kernels
+// selects one by name so tests and benchmarks can compare them ("" restores the default); it returns
+// false when the name is unknown or this CPU cannot run it.
 const char* gemm_kernels_name();
 bool set_gemm_kernels(const char* name);
 bool gemm_kernels_supported(const char* name);
