@@ -358,5 +358,139 @@ export interface TrainKernelsBinding {
   };
 }
 
+// ---- model-level training: LoRA in the decoder, DPO/SFT steps (native/addon/trainer_binding.cpp) --
+// A trainer holds the trainable state for one loaded model: LoRA A/B on the chosen decoder linears,
+// optionally a trainable copy of the projector (the model's own projector stays frozen: it is the
+// reference's "original projector", STIC.md defect (c)), their gradients, the AdamW moments and the
+// step count. The base weights are never modified. Steps ACCUMULATE gradients until optimizerStep
+// (or zeroGrad) clears them. Every call is async and rejects with a message naming the offending
+// field (`pairs[1].chosenIds[3]`, a tensor name, ...); only one call runs on a trainer at a time
+// (a second rejects). Legend: N images of a call, S image side, r LoRA rank, B pairs.
+export type LoraTargetModule = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
+export interface NativeLoraSpec {
+  r: number;
+  alpha: number;
+  /** Dropout probability on the LoRA path's input (PEFT placement), in [0, 1). */
+  dropout: number;
+  /** Decoder linears that get LoRA (every layer); at least one, no repeats. */
+  targets: LoraTargetModule[];
+  /** Integer in [0, 2^53): PEFT-like init (A kaiming-uniform(a=sqrt(5)), B zeros) and the dropout masks. */
+  seed: number;
+}
+export interface NativeTrainerSpec {
+  lora: NativeLoraSpec;
+  /** Train a copy of multi_modal_projector.* (its own param group). */
+  trainProjector: boolean;
+}
+/**
+ * Names (tensorInfo order: layer by layer, modules in LoraTargetModule order, A then B; then the
+ * projector's linear_1.weight, linear_1.bias, linear_2.weight, linear_2.bias as present):
+ *   LoRA:      base_model.model.model.language_model.layers.{i}.{self_attn|mlp}.{module}.lora_{A,B}.weight
+ *              (PEFT's saved names; A (r, in), B (out, r))
+ *   projector: multi_modal_projector.linear_{1,2}.{weight,bias}
+ * Accepted as aliases on input: PEFT's in-memory names (`.lora_A.default.weight`) and
+ * `base_model.model.model.multi_modal_projector.*`.
+ */
+export interface NativeTrainTensorInfo { name: string; shape: number[]; group: 'lora' | 'projector' }
+/** param: the weights; grad: accumulated gradients; exp_avg / exp_avg_sq: AdamW's moments (torch's names). */
+export type NativeTrainTensorKind = 'param' | 'grad' | 'exp_avg' | 'exp_avg_sq';
+export interface NativePreferencePair {
+  /** Indices into the call's image batch, one per image of the prompt (each fills Ti image tokens, in order). */
+  images: number[];
+  /** The prompt up to the assistant's answer, image tokens expanded. Shared by both responses. */
+  promptIds: Int32Array | number[];
+  /** Response ids only (no image tokens), at least one each. */
+  chosenIds: Int32Array | number[];
+  rejectedIds: Int32Array | number[];
+  /** Summed reference log-probs of the responses (both or neither); computed by the step when absent. */
+  refChosen?: number;
+  refRejected?: number;
+}
+export interface NativeSftItem {
+  images: number[];
+  ids: Int32Array | number[];
+  /** Per token: nonzero where ids[t] is a target (an assistant token), predicted from ids[0..t). mask[0] must be 0. */
+  mask: Uint8Array | number[];
+}
+/** Dropout key of a micro-step (the trainer's seed completes it): masks never depend on threads or batch order. */
+export interface NativeStepKey { step: number; micro: number }
+export interface NativeDpoStepOptions {
+  key: NativeStepKey;
+  /** 'sigmoid' (DPO), 'hinge', 'ipo'. Default sigmoid. */
+  loss?: 'sigmoid' | 'hinge' | 'ipo';
+  /** Default 0.1. */
+  beta?: number;
+  /** Weight of -logp(chosen); default 1/1024. */
+  sftWeight?: number;
+  /** Regularise the summed chosen log-prob or its per-token mean; default 'sum'. */
+  sftNorm?: 'sum' | 'mean';
+  /** Rejected log-prob of the label tokens or of the model's own top alternative (STIC.md); default 'label'. */
+  rejectedMode?: RejectedLogpMode;
+  /** Gradients are of gradScale x (mean over this call's pairs); 1/accumulation for accumulated steps. Default 1. */
+  gradScale?: number;
+  /** true (default): prompt once, chosen and rejected as two branches over its KV; false: two full sequences. */
+  sharedPrefix?: boolean;
+  /** Which projector the reference uses when refs are computed here: 'original' (default) or 'trained' (reproduces STIC defect (c)). */
+  refProjector?: 'original' | 'trained';
+}
+export interface NativeDpoStepResult extends DpoMetrics {
+  /** Per pair: summed policy and reference log-probs, response token counts. */
+  policyChosen: number[];
+  policyRejected: number[];
+  refChosen: number[];
+  refRejected: number[];
+  chosenTokens: number[];
+  rejectedTokens: number[];
+}
+export interface NativeSftStepOptions {
+  key: NativeStepKey;
+  /** Mean over this many target tokens (the accumulated batch's count); default: the call's own count. */
+  meanOver?: number;
+  /** Default 1. */
+  gradScale?: number;
+}
+export interface NativeAdamWOptions {
+  lora: { lr: number; weightDecay: number };
+  /** Required when the projector is trainable. */
+  projector?: { lr: number; weightDecay: number };
+  /** Defaults 0.9, 0.999, 1e-8. */
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Global-norm clipping (torch clip_grad_norm_); absent or <= 0: none. */
+  maxGradNorm?: number;
+}
+export interface NativeTrainerMemory { parameterBytes: number; gradientBytes: number; optimizerBytes: number; lastStepActivationBytes: number }
+export interface LlavaTrainerNative {
+  spec(): NativeTrainerSpec;
+  tensorInfo(): NativeTrainTensorInfo[];
+  /** Copies of the named tensors (default: all, tensorInfo order), as float32. */
+  getTensors(kind: NativeTrainTensorKind, names?: string[]): Promise<Float32Array[]>;
+  /** Overwrites the named tensors (any subset; float64 input is rounded, e.g. PEFT's float64 adapters). */
+  setTensors(kind: NativeTrainTensorKind, tensors: { name: string; data: Float32Array | Float64Array }[]): Promise<void>;
+  /** AdamW updates done so far (bias correction uses step + 1 next). */
+  getStep(): number;
+  setStep(step: number): void;
+  /** Summed response log-probs per pair: 'reference' = LoRA off + original projector (or refProjector), 'policy' = LoRA on. No dropout. */
+  pairLogprobs(
+    pixels: Float32Array, count: number, pairs: NativePreferencePair[],
+    options?: { model?: 'reference' | 'policy'; rejectedMode?: RejectedLogpMode; refProjector?: 'original' | 'trained' },
+  ): Promise<{ chosen: number[]; rejected: number[] }>;
+  /** One DPO micro-step: forward, loss, backward; gradients ACCUMULATE. Each distinct image is encoded once. */
+  dpoStep(pixels: Float32Array, count: number, pairs: NativePreferencePair[], options: NativeDpoStepOptions): Promise<NativeDpoStepResult>;
+  /** One SFT micro-step (masked mean cross-entropy); gradients ACCUMULATE. */
+  sftStep(pixels: Float32Array, count: number, items: NativeSftItem[], options: NativeSftStepOptions): Promise<{ loss: number; tokens: number }>;
+  /** Clips (optionally), applies AdamW to every trainable tensor, zeroes the gradients, step += 1. A non-finite norm skips the update (gradients still zeroed). */
+  optimizerStep(options: NativeAdamWOptions): Promise<{ gradNorm: number; step: number; skipped: boolean }>;
+  zeroGrad(): Promise<void>;
+  /** W + (alpha/r) B A for every LoRA-targeted linear, and the trained projector, under engine names (`language_model.model.layers.{i}.self_attn.q_proj.weight`, llavaTensorSpecs; lib/engine/weight_names.ts maps them to a checkpoint's). */
+  mergedWeights(): Promise<{ name: string; shape: number[]; data: Float32Array }[]>;
+  memory(): NativeTrainerMemory;
+}
+export interface TrainerBinding {
+  /** A trainer on a loaded model (which it keeps alive); LoRA initialised from spec.lora.seed, the trainable projector copied from the model. */
+  createTrainer(model: LlavaModelNative, spec: NativeTrainerSpec): Promise<LlavaTrainerNative>;
+}
+
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding & TrainerBinding;
