@@ -27,6 +27,7 @@ constexpr int64_t kTileCols = 256;      // NB: a multiple of every NR
 constexpr int64_t kRowsPathMaxM = 16;   // decode batches up to this many rows stream the weight
 constexpr int64_t kRowsPathBlock = 64;  // weight rows per scheduling unit of the rows path
 constexpr double kParallelFlops = 1e6;  // below this a parallel region costs more than it saves
+constexpr int64_t kPackBudget = 8 << 20;  // floats of packed A + B held at once (32 MiB)
 
 std::atomic<const Kernels*> gForced{nullptr};
 
@@ -134,36 +135,50 @@ void packBPanel(int NR, bool transB, const float* B, int64_t ldb, int64_t N, int
 void sgemmBlocked(const Kernels& kn, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   const int MR = kn.mr, NR = kn.nr;
-  const int64_t mPanels = ceilDiv(M, MR);
-  const int64_t kcMax = std::min(K, kn.kc), ncMax = std::min(N, kn.nc);
-  float* Ap = tlsPackA.get(mPanels * MR * kcMax);                // [mPanels][kc][MR]
-  float* Bp = tlsPackB.get(ceilDiv(ncMax, NR) * NR * kcMax);     // [nPanels][kc][NR]
+  const int64_t KC = kn.kc;
+  const int64_t mPanels = ceilDiv(M, MR), mPad = mPanels * MR;
+  const int64_t nPad = ceilDiv(std::min(N, kn.nc), NR) * NR;
+  // KS, the K range packed at once (a multiple of KC): usually all of K, so the team meets at two
+  // barriers per call rather than three per KC block, and a tile's C stays in L2 across KC blocks.
+  const int64_t KS = std::min(std::max(KC, kPackBudget / (mPad + nPad) / KC * KC), ceilDiv(K, KC) * KC);
+  float* Ap = tlsPackA.get(mPad * KS);  // [kb][mPanels][kc][MR], block kb at kb * KC * mPad
+  float* Bp = tlsPackB.get(nPad * KS);  // [kb][nPanels][kc][NR], block kb at kb * KC * nPad
   const int64_t rowBlocks = ceilDiv(M, kn.mc);
   const bool parallel = 2.0 * M * N * K >= kParallelFlops;
 #pragma omp parallel if (parallel)
   {
-    for (int64_t k0 = 0; k0 < K; k0 += kn.kc) {
-      const int64_t kc = std::min(kn.kc, K - k0);
-      const float betaK = k0 == 0 ? beta : 1.0f;  // later K blocks accumulate onto the first
-#pragma omp for schedule(static)
-      for (int64_t p = 0; p < mPanels; p++) packAPanel(MR, transA, A, lda, M, p, k0, kc, alpha, Ap + p * kc * MR);
+    for (int64_t ks0 = 0; ks0 < K; ks0 += KS) {
+      const int64_t kBlocks = ceilDiv(std::min(KS, K - ks0), KC);
+      // nowait: nothing reads A before the barrier that ends the B packing below.
+#pragma omp for schedule(static) nowait
+      for (int64_t t = 0; t < kBlocks * mPanels; t++) {
+        const int64_t kb = t / mPanels, p = t % mPanels, k0 = ks0 + kb * KC, kc = std::min(KC, K - k0);
+        packAPanel(MR, transA, A, lda, M, p, k0, kc, alpha, Ap + kb * KC * mPad + p * kc * MR);
+      }
       for (int64_t j0 = 0; j0 < N; j0 += kn.nc) {
         const int64_t nc = std::min(kn.nc, N - j0);
         const int64_t nPanels = ceilDiv(nc, NR);
 #pragma omp for schedule(static)
-        for (int64_t q = 0; q < nPanels; q++) packBPanel(NR, transB, B, ldb, N, j0 + q * NR, k0, kc, Bp + q * kc * NR);
+        for (int64_t t = 0; t < kBlocks * nPanels; t++) {
+          const int64_t kb = t / nPanels, q = t % nPanels, k0 = ks0 + kb * KC, kc = std::min(KC, K - k0);
+          packBPanel(NR, transB, B, ldb, N, j0 + q * NR, k0, kc, Bp + kb * KC * nPad + q * kc * NR);
+        }
         const int64_t colBlocks = ceilDiv(nc, kTileCols);
 #pragma omp for schedule(dynamic, 1) collapse(2)
         for (int64_t ib = 0; ib < rowBlocks; ib++) {
           for (int64_t jb = 0; jb < colBlocks; jb++) {
             const int64_t iEnd = std::min(M, (ib + 1) * kn.mc), jEnd = std::min(nc, (jb + 1) * kTileCols);
-            // jr outer: one B micro-panel stays in L1 while the A block (in L2) streams past it.
-            for (int64_t jr = jb * kTileCols; jr < jEnd; jr += NR) {
-              const float* bp = Bp + (jr / NR) * kc * NR;
-              const int nr = static_cast<int>(std::min<int64_t>(NR, jEnd - jr));
-              for (int64_t ir = ib * kn.mc; ir < iEnd; ir += MR) {
-                const int mr = static_cast<int>(std::min<int64_t>(MR, iEnd - ir));
-                kn.micro(kc, Ap + (ir / MR) * kc * MR, bp, C + ir * ldc + j0 + jr, ldc, betaK, mr, nr);
+            for (int64_t kb = 0; kb < kBlocks; kb++) {
+              const int64_t k0 = ks0 + kb * KC, kc = std::min(KC, K - k0);
+              const float betaK = k0 == 0 ? beta : 1.0f;  // later K blocks accumulate onto the first
+              // jr outer: one B micro-panel stays in L1 while the A block (in L2) streams past it.
+              for (int64_t jr = jb * kTileCols; jr < jEnd; jr += NR) {
+                const float* bp = Bp + kb * KC * nPad + (jr / NR) * kc * NR;
+                const int nr = static_cast<int>(std::min<int64_t>(NR, jEnd - jr));
+                for (int64_t ir = ib * kn.mc; ir < iEnd; ir += MR) {
+                  const int mr = static_cast<int>(std::min<int64_t>(MR, iEnd - ir));
+                  kn.micro(kc, Ap + kb * KC * mPad + (ir / MR) * kc * MR, bp, C + ir * ldc + j0 + jr, ldc, betaK, mr, nr);
+                }
               }
             }
           }

@@ -56,6 +56,11 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
       await checkSgemm({ transA: false, transB: false, M: 19, N: 4133, K: 45 });
     });
 
+    it('a K too long to pack at once (K = 200003) is packed in several super-blocks', async () => {
+      // 32 MiB of packed panels hold (M + N padded) x K floats; past that K is split (here for every tile set).
+      await checkSgemm({ transA: false, transB: true, M: 17, N: 19, K: 200003, beta: 0.5 });
+    });
+
     it('beta = 0 overwrites C even when it holds NaN', async () => {
       const M = 9, N = 17, K = 11;
       const A = rng.normalArray(M * K), B = rng.normalArray(K * N);
