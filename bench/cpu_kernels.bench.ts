@@ -4,7 +4,9 @@
 // Ours is timed inside the addon (`repeats`), so the ~30 us Promise round trip of one JS call is
 // not charged to a kernel the model calls natively; PyTorch is timed per Python call. Both sides
 // report the fastest of their samples and the suite runs ROUNDS times alternating the two, keeping
-// each side's best: on a shared machine other load only slows a sample down.
+// each side's best: on a shared machine other load only slows a sample down. Calls from JS land on
+// any of libuv's threads, each with its own OpenMP team; that costs ours ~10% on prefill GEMMs
+// here (measured with UV_THREADPOOL_SIZE=1) and does not affect the model's coarse calls.
 // Legend: M rows (tokens), N output features, K inner dim; T queries, S keys, H heads, hd head dim.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
