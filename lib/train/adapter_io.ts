@@ -1,0 +1,265 @@
+// LoRA adapters in the PEFT layout, so what we train loads in transformers/PEFT
+// (`PeftModel.from_pretrained(LlavaForConditionalGeneration...)`) and in vLLM, and what PEFT saved
+// loads here:
+//   <dir>/adapter_config.json       LoraConfig as PEFT writes it (peft_type "LORA", r, lora_alpha, ...)
+//   <dir>/adapter_model.safetensors lora_A / lora_B per targeted module, Hugging Face module names
+//   <dir>/projector.safetensors     the trained projector (multi_modal_projector.*), ours: PEFT only
+//                                   saves what `modules_to_save` names, and STIC trains the projector
+//                                   outside the adapter (STIC.md stage 1b)
+// Tensor names are those of transformers >= 4.52 (the fixture adapter's), e.g.
+//   base_model.model.model.language_model.layers.3.self_attn.q_proj.lora_A.weight
+// Reading also accepts the older llava-hf layout (base_model.model.language_model.model.layers.N...),
+// the original LLaVA one (base_model.model.model.layers.N...) and PEFT's in-memory ".default." names;
+// every tensor is converted to float32 (the fixture adapter is float64).
+// Legend: r rank, K in features, N out features, L decoder layers, D hidden, F MLP size, Hq/Hkv heads, hd head dim.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { DecoderConfig } from '../model/engine_config.ts';
+import { type TensorEntry, openSafetensors, readTensors, writeSafetensors } from '../model/safetensors.ts';
+import { writeJsonAtomic } from '../util/atomic_write.ts';
+import { LORA_TARGETS, type LoraTarget } from '../stic/train_options.ts';
+
+export const ADAPTER_CONFIG = 'adapter_config.json';
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+export const PROJECTOR_WEIGHTS = 'projector.safetensors';
+
+/** Our short target names -> the Hugging Face module path inside a decoder layer. */
+export const TARGET_MODULES: Record<LoraTarget, string> = {
+  q: 'self_attn.q_proj',
+  k: 'self_attn.k_proj',
+  v: 'self_attn.v_proj',
+  o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj',
+  up: 'mlp.up_proj',
+  down: 'mlp.down_proj',
+};
+
+export interface LoraSpec {
+  r: number;
+  alpha: number;
+  dropout: number;
+  /** In LORA_TARGETS order. */
+  targets: LoraTarget[];
+}
+
+/** A named float32 tensor (row-major). */
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface Adapter {
+  spec: LoraSpec;
+  /** Canonical PEFT names (see loraTensorName), every targeted module of every layer, A then B. */
+  tensors: NamedTensor[];
+  /** The base model recorded in the config (null when it names none). */
+  baseModel: string | null;
+}
+
+/** The canonical PEFT name of one LoRA matrix. */
+export function loraTensorName(layer: number, target: LoraTarget, which: 'A' | 'B'): string {
+  return `base_model.model.model.language_model.layers.${layer}.${TARGET_MODULES[target]}.lora_${which}.weight`;
+}
+
+/** (K, N) of a targeted linear layer: in and out features. */
+export function targetDims(d: Pick<DecoderConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'headDim'>, t: LoraTarget): [number, number] {
+  const D = d.hiddenSize;
+  switch (t) {
+    case 'q':
+      return [D, d.numHeads * d.headDim];
+    case 'k':
+    case 'v':
+      return [D, d.numKvHeads * d.headDim];
+    case 'o':
+      return [d.numHeads * d.headDim, D];
+    case 'gate':
+    case 'up':
+      return [D, d.intermediateSize];
+    case 'down':
+      return [d.intermediateSize, D];
+  }
+}
+
+/** Every LoRA tensor name and shape of a spec on a decoder: A (r, K), B (N, r), layer by layer. */
+export function loraTensorShapes(d: DecoderConfig, spec: Pick<LoraSpec, 'r' | 'targets'>): { name: string; shape: number[] }[] {
+  const out: { name: string; shape: number[] }[] = [];
+  for (let l = 0; l < d.numLayers; l++) {
+    for (const t of spec.targets) {
+      const [K, N] = targetDims(d, t);
+      out.push({ name: loraTensorName(l, t, 'A'), shape: [spec.r, K] });
+      out.push({ name: loraTensorName(l, t, 'B'), shape: [N, spec.r] });
+    }
+  }
+  return out;
+}
+
+/**
+ * PEFT's regular expression for the targets: only the language model's linear layers (the CLIP
+ * tower has q_proj/k_proj/v_proj too, which must stay frozen). PEFT full-matches it against module
+ * names such as "model.language_model.layers.0.self_attn.q_proj".
+ */
+export function targetModulesPattern(targets: readonly LoraTarget[]): string {
+  const names = targets.map((t) => TARGET_MODULES[t].split('.')[1]);
+  return `.*language_model.*\\.(${names.join('|')})`;
+}
+
+/** adapter_config.json as PEFT's LoraConfig writes it (the fields PEFT reads to rebuild the adapter). */
+export function peftAdapterConfig(spec: LoraSpec, baseModel: string | null): Record<string, unknown> {
+  return {
+    alpha_pattern: {},
+    auto_mapping: null,
+    base_model_name_or_path: baseModel,
+    bias: 'none',
+    exclude_modules: null,
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_lora_weights: true,
+    layer_replication: null,
+    layers_pattern: null,
+    layers_to_transform: null,
+    loftq_config: {},
+    lora_alpha: spec.alpha,
+    lora_bias: false,
+    lora_dropout: spec.dropout,
+    megatron_config: null,
+    megatron_core: 'megatron.core',
+    modules_to_save: null,
+    peft_type: 'LORA',
+    r: spec.r,
+    rank_pattern: {},
+    revision: null,
+    target_modules: targetModulesPattern(spec.targets),
+    task_type: 'CAUSAL_LM',
+    use_dora: false,
+    use_rslora: false,
+  };
+}
+
+/** Writes adapter_config.json and adapter_model.safetensors (float32) into `dir`, each atomically. */
+export async function writeAdapter(dir: string, adapter: Adapter): Promise<void> {
+  await writeSafetensors(
+    path.join(dir, ADAPTER_WEIGHTS),
+    adapter.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })),
+    { format: 'pt' },
+  );
+  await writeJsonAtomic(path.join(dir, ADAPTER_CONFIG), peftAdapterConfig(adapter.spec, adapter.baseModel));
+}
+
+/** A malformed or unsupported adapter; the message names the file. */
+export class AdapterError extends Error {
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'AdapterError';
+  }
+}
+
+// One tensor name of a LoRA file: any of the accepted prefixes, then layers.N.<module>.lora_X[.default].weight.
+const LORA_NAME = /^base_model\.model\.(?:model\.language_model\.|language_model\.model\.|model\.)layers\.(\d+)\.(self_attn|mlp)\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.lora_(A|B)(?:\.default)?\.weight$/;
+
+const TARGET_BY_MODULE = new Map<string, LoraTarget>(LORA_TARGETS.map((t) => [TARGET_MODULES[t], t]));
+
+/**
+ * Reads a PEFT LoRA adapter for this decoder: checks the config (plain LoRA: no DoRA, rsLoRA,
+ * per-module ranks, biases) and that every targeted module of every layer has A (r, K) and B (N, r).
+ */
+export async function readAdapter(dir: string, decoder: DecoderConfig): Promise<Adapter> {
+  const configFile = path.join(dir, ADAPTER_CONFIG);
+  const weightsFile = path.join(dir, ADAPTER_WEIGHTS);
+  const cfg = await readAdapterConfig(configFile);
+  if (!existsSync(weightsFile)) throw new AdapterError(weightsFile, 'expected the adapter weights beside adapter_config.json but the file does not exist');
+  const st = await openSafetensors(weightsFile);
+  const found = new Map<string, { layer: number; target: LoraTarget; which: 'A' | 'B'; entry: TensorEntry }>();
+  for (const [name, entry] of st.tensors) {
+    const m = LORA_NAME.exec(name);
+    if (!m) throw new AdapterError(weightsFile, `expected LoRA tensors of the language model (e.g. ${loraTensorName(0, 'q', 'A')}) but found "${name}"`);
+    const layer = Number(m[1]);
+    const target = TARGET_BY_MODULE.get(`${m[2]}.${m[3]}`);
+    if (target === undefined) throw new AdapterError(weightsFile, `tensor "${name}": ${m[3]} does not belong to ${m[2]} in a LLaVA decoder layer`);
+    if (layer >= decoder.numLayers) throw new AdapterError(weightsFile, `tensor "${name}": expected a layer index below ${decoder.numLayers} (the model's decoder layers) but found ${layer}`);
+    const canonical = loraTensorName(layer, target, m[4] as 'A' | 'B');
+    if (found.has(canonical)) throw new AdapterError(weightsFile, `tensor "${name}" appears twice (under two naming layouts)`);
+    found.set(canonical, { layer, target, which: m[4] as 'A' | 'B', entry });
+  }
+  const targets = LORA_TARGETS.filter((t) => [...found.values()].some((f) => f.target === t));
+  if (targets.length === 0) throw new AdapterError(weightsFile, 'expected LoRA tensors but the file has none');
+  const spec: LoraSpec = { r: cfg.r, alpha: cfg.alpha, dropout: cfg.dropout, targets };
+  const shapes = loraTensorShapes(decoder, spec);
+  for (const s of shapes) {
+    const f = found.get(s.name);
+    if (!f) throw new AdapterError(weightsFile, `expected tensor "${s.name}" (every layer of a targeted module) but it is missing`);
+    if (f.entry.shape.join(',') !== s.shape.join(',')) {
+      throw new AdapterError(weightsFile, `tensor "${f.entry.name}": expected shape [${s.shape.join(', ')}] (r = ${cfg.r} from ${ADAPTER_CONFIG}) but found [${f.entry.shape.join(', ')}]`);
+    }
+    if (!['F32', 'F64', 'BF16', 'F16'].includes(f.entry.dtype)) throw new AdapterError(weightsFile, `tensor "${f.entry.name}": expected a float dtype but found ${f.entry.dtype}`);
+  }
+  const data = await readTensors(shapes.map((s) => (found.get(s.name) as { entry: TensorEntry }).entry), { as: 'F32' });
+  return { spec, tensors: shapes.map((s, i) => ({ name: s.name, shape: s.shape, data: data[i] })), baseModel: cfg.baseModel };
+}
+
+interface AdapterConfigFields {
+  r: number;
+  alpha: number;
+  dropout: number;
+  baseModel: string | null;
+}
+
+async function readAdapterConfig(file: string): Promise<AdapterConfigFields> {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new AdapterError(file, e.code === 'ENOENT' ? 'expected a PEFT adapter config but the file does not exist' : `expected JSON but parsing failed: ${e.message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new AdapterError(file, 'expected a JSON object');
+  const want = (key: string, ok: boolean, expected: string) => {
+    if (!ok) throw new AdapterError(file, `expected ${expected} for "${key}" but found ${JSON.stringify(json[key])}`);
+  };
+  want('peft_type', json.peft_type === 'LORA', '"LORA"');
+  want('r', Number.isInteger(json.r) && (json.r as number) > 0, 'a positive integer');
+  want('lora_alpha', typeof json.lora_alpha === 'number' && json.lora_alpha > 0, 'a positive number');
+  const dropout = json.lora_dropout ?? 0;
+  want('lora_dropout', typeof dropout === 'number' && dropout >= 0 && dropout < 1, 'a number in [0, 1)');
+  // Variants whose forward is not y = x W^T + (alpha / r) x A^T B^T are refused rather than misread.
+  want('use_dora', !json.use_dora, 'false (DoRA is not supported)');
+  want('use_rslora', !json.use_rslora, 'false (rsLoRA scales by alpha / sqrt(r), not supported)');
+  want('fan_in_fan_out', !json.fan_in_fan_out, 'false');
+  want('bias', json.bias === undefined || json.bias === 'none', '"none"');
+  want('lora_bias', !json.lora_bias, 'false');
+  for (const key of ['rank_pattern', 'alpha_pattern']) {
+    const v = json[key];
+    want(key, v === undefined || v === null || (typeof v === 'object' && Object.keys(v as object).length === 0), '{} (per-module ranks are not supported)');
+  }
+  const base = json.base_model_name_or_path;
+  return { r: json.r as number, alpha: json.lora_alpha as number, dropout: dropout as number, baseModel: typeof base === 'string' ? base : null };
+}
+
+/** Projector tensor names as in the llava-hf checkpoint (engine names). */
+export function isProjectorName(name: string): boolean {
+  return name.startsWith('multi_modal_projector.');
+}
+
+/** Writes the projector's tensors (float32, engine names) to `file`, atomically. */
+export async function writeProjector(file: string, tensors: NamedTensor[]): Promise<void> {
+  await writeSafetensors(file, tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })), { format: 'pt' });
+}
+
+/** Reads a projector file, checking each tensor against the expected names and shapes. */
+export async function readProjector(file: string, expected: { name: string; shape: number[] }[]): Promise<NamedTensor[]> {
+  if (!existsSync(file)) throw new AdapterError(file, 'expected the trained projector (projector.safetensors) but the file does not exist');
+  const st = await openSafetensors(file);
+  for (const name of st.tensors.keys()) {
+    if (!expected.some((e) => e.name === name)) throw new AdapterError(file, `expected projector tensors (${expected.map((e) => e.name).join(', ')}) but found "${name}"`);
+  }
+  const entries = expected.map((e) => {
+    const entry = st.tensors.get(e.name);
+    if (!entry) throw new AdapterError(file, `expected tensor "${e.name}" but it is missing`);
+    if (entry.shape.join(',') !== e.shape.join(',')) throw new AdapterError(file, `tensor "${e.name}": expected shape [${e.shape.join(', ')}] but found [${entry.shape.join(', ')}]`);
+    return entry;
+  });
+  const data = await readTensors(entries, { as: 'F32' });
+  return expected.map((e, i) => ({ name: e.name, shape: e.shape, data: data[i] }));
+}

@@ -1,0 +1,161 @@
+// The training engine of the STIC pipeline (lib/stic/engine_api.ts TrainingEngine): `stic dpo`,
+// `stic sft` and `stic run` reach it through lib/stic/engines.ts, which imports this file at run time.
+// Each stage: load the model, tokenise the examples once, create the native trainer (LoRA on the
+// chosen decoder linears, optionally a trainable projector), settle the reference log-probs (DPO),
+// then the loop (loop.ts) with checkpoints and resume; the adapter (PEFT layout) and the projector
+// end up in job.out, with skipped examples listed in job.out/skipped.jsonl.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+import { native } from '../native/index.ts';
+import type { LoraTargetModule } from '../native/contract.ts';
+import type { DpoJob, SftJob, TrainHooks, TrainResult, TrainingEngine } from '../stic/engine_api.ts';
+import type { CommonTrainOptions } from '../stic/train_options.ts';
+import { type Adapter, type LoraSpec, PROJECTOR_WEIGHTS, TARGET_MODULES, readAdapter } from './adapter_io.ts';
+import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
+import { type LoopJob, runLoop, writeSkips } from './loop.ts';
+import { type TrainingModel, loadTrainingModel } from './model_load.ts';
+import { REFERENCE_FILE, type ReferenceMap, referenceLogps } from './reference.ts';
+import { dpoTask, sftTask } from './tasks.ts';
+import type { Trainer } from './trainer_api.ts';
+
+export { readAdapter, writeAdapter, peftAdapterConfig } from './adapter_io.ts';
+export { exportMerged } from './merge_export.ts';
+
+export const SKIPPED_FILE = 'skipped.jsonl';
+
+/** The entry point lib/stic/engines.ts looks for. */
+export async function sticTrainingEngine(): Promise<TrainingEngine> {
+  return { dpo: trainDpo, sft: trainSft };
+}
+
+function nativeTargets(spec: LoraSpec): LoraTargetModule[] {
+  return spec.targets.map((t) => TARGET_MODULES[t].split('.')[1] as LoraTargetModule);
+}
+
+async function createTrainer(m: TrainingModel, spec: LoraSpec, trainProjector: boolean, seed: number): Promise<Trainer> {
+  return native().createTrainer(m.model, { lora: { r: spec.r, alpha: spec.alpha, dropout: spec.dropout, targets: nativeTargets(spec), seed }, trainProjector });
+}
+
+/** The options every checkpoint of a stage must agree on (checkpointEvery and imageRoot may change). */
+function commonRunOptions(o: CommonTrainOptions): Record<string, unknown> {
+  return {
+    lr: o.lr, projectorLr: o.projectorLr, schedule: o.schedule, warmupRatio: o.warmupRatio, epochs: o.epochs, batchSize: o.batchSize,
+    gradAccum: o.gradAccum, maxLength: o.maxLength, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, seed: o.seed,
+  };
+}
+
+function fingerprint(parts: { id: string; image: string | null; arrays: ArrayBufferView[] }[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    h.update(`${p.id}\u0000${p.image ?? ''}\u0000`);
+    for (const a of p.arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).update('|');
+  }
+  return h.digest('hex');
+}
+
+function noExamples(what: string, total: number, skips: Skip[]): Error {
+  const first = skips[0] ? ` (first: ${skips[0].id}: ${skips[0].reason})` : '';
+  return new Error(`expected at least one ${what} to train on but all ${total} were skipped${first}`);
+}
+
+async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
+  const o = job.options;
+  if (job.threads !== undefined) native().setThreads(job.threads);
+  await mkdir(job.out, { recursive: true });
+  const m = await loadTrainingModel(job.model);
+  const { examples, skips } = tokenizePairs(m.encoder, job.examples, o.maxLength);
+  if (examples.length === 0) throw noExamples('preference pair', job.examples.length, skips);
+  const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
+  const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
+  const microSize = o.batchSize / o.gradAccum;
+  const refs = await dpoReferences(trainer, examples, o, m, job.out, microSize);
+  const loopJob: LoopJob<TokenizedPair> = {
+    ...baseLoopJob(job.out, job.resume, m, o, spec),
+    examples,
+    fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: e.image, arrays: [e.promptIds, e.chosenIds, e.rejectedIds] }))),
+    runOptions: {
+      ...commonRunOptions(o),
+      beta: o.beta, loss: o.loss, sftWeight: o.sftWeight, sftNorm: o.sftNorm, rejectedLogp: o.rejectedLogp, reproduceReferenceDrift: o.reproduceReferenceDrift,
+      reference: refs.source,
+    },
+  };
+  const r = await runLoop(trainer, loopJob, dpoTask({ options: o, refs: refs.map }), hooks);
+  await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
+  return { steps: r.steps, adapterDir: r.adapterDir, ...(r.projectorFile ? { projectorFile: r.projectorFile } : {}) };
+}
+
+/**
+ * Where the reference log-probs come from: the pairs (stored at generation time, label mode only:
+ * `stic pref --ref-logps` scores the rejected labels), a cached pre-pass, or, when the reference
+ * must follow the trained projector (--reproduce-reference-drift), every step.
+ */
+async function dpoReferences(trainer: Trainer, examples: TokenizedPair[], o: DpoJob['options'], m: TrainingModel, out: string, batch: number): Promise<{ map: ReferenceMap | null; source: string }> {
+  if (o.reproduceReferenceDrift) return { map: null, source: 'every step (trained projector)' };
+  const stored = examples.every((e) => e.refChosen !== undefined && e.refRejected !== undefined);
+  if (stored && o.rejectedLogp === 'label') {
+    return { map: new Map(examples.map((e) => [e.index, { chosen: e.refChosen as number, rejected: e.refRejected as number }])), source: 'stored' };
+  }
+  const map = await referenceLogps(trainer, examples, {
+    file: path.join(out, REFERENCE_FILE),
+    batch,
+    pixels: m.pixels,
+    floatsPerImage: m.floatsPerImage,
+    rejectedMode: o.rejectedLogp,
+    model: m.dir,
+  });
+  return { map, source: 'pre-pass' };
+}
+
+function baseLoopJob(out: string, resume: boolean, m: TrainingModel, o: CommonTrainOptions, spec: LoraSpec) {
+  return {
+    out,
+    resume,
+    baseModel: m.dir,
+    decoder: m.config.decoder,
+    options: o,
+    lora: spec,
+    trainProjector: o.trainProjector,
+    pixels: m.pixels,
+    floatsPerImage: m.floatsPerImage,
+  };
+}
+
+async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
+  const o = job.options;
+  if (job.threads !== undefined) native().setThreads(job.threads);
+  await mkdir(job.out, { recursive: true });
+  const init = job.initAdapter ?? o.initAdapter;
+  const initProjector = init !== undefined && existsSync(path.join(init, PROJECTOR_WEIGHTS)) ? path.join(init, PROJECTOR_WEIGHTS) : undefined;
+  // The stage-1 projector (when it trained one) replaces the checkpoint's: stage 2 continues the
+  // stage-1 model, and with --no-train-projector it stays as stage 1 left it.
+  const m = await loadTrainingModel(job.model, initProjector);
+  let adapter: Adapter | null = null;
+  let spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
+  if (init !== undefined) {
+    adapter = await readAdapter(init, m.config.decoder);
+    // Continuing an adapter means its rank, alpha and targets; dropout is a training choice.
+    spec = { ...adapter.spec, dropout: o.loraDropout };
+  }
+  const { examples, skips } = tokenizeSft(m.encoder, job.examples, o.maxLength);
+  if (examples.length === 0) throw noExamples('instruction sample', job.examples.length, skips);
+  const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
+  if (adapter) await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));
+  const loopJob: LoopJob<TokenizedSft> = {
+    ...baseLoopJob(job.out, job.resume, m, o, spec),
+    examples,
+    fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: e.image, arrays: [e.ids, e.mask] }))),
+    runOptions: { ...commonRunOptions(o), initAdapter: init === undefined ? null : path.resolve(init) },
+  };
+  const r = await runLoop(trainer, loopJob, sftTask(), hooks);
+  await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
+  let projectorFile = r.projectorFile;
+  if (projectorFile === undefined && initProjector !== undefined) {
+    // The stage-2 model uses the stage-1 projector as it is: it goes beside the adapter too.
+    projectorFile = path.join(job.out, PROJECTOR_WEIGHTS);
+    await copyFile(initProjector, projectorFile);
+  }
+  return { steps: r.steps, adapterDir: r.adapterDir, ...(projectorFile ? { projectorFile } : {}) };
+}

@@ -1,0 +1,199 @@
+// The training loop shared by DPO and SFT: resume from the newest checkpoint (or start fresh), then
+// per optimizer step: the step's examples from the seeded order, their images preprocessed once,
+// micro-batches whose gradients accumulate into the global batch's mean, one AdamW update with the
+// scheduled learning rate of each parameter group (LoRA, projector) and global-norm clipping, the
+// metrics row to the hooks, and a checkpoint every N steps and at the end. The loss-specific part
+// (what one micro-batch is, how its metrics combine) is a MicroTask (dpo_task.ts, sft_task.ts).
+// Bit-identical resumes follow from: the order (data_order.ts), the dropout keys (seed, step,
+// micro-batch) and the learning rate (a function of the step) being pure functions of the step,
+// and checkpoints holding all the rest (parameters, AdamW moments and step count).
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { DecoderConfig } from '../model/engine_config.ts';
+import type { CommonTrainOptions } from '../stic/train_options.ts';
+import type { TrainHooks } from '../stic/engine_api.ts';
+import { learningRateAt } from '../util/lr_schedule.ts';
+import type { MetricsRow } from '../util/metrics_log.ts';
+import { type LoraSpec, type NamedTensor, PROJECTOR_WEIGHTS, writeAdapter, writeProjector } from './adapter_io.ts';
+import { type RunState, clearCheckpoints, latestCheckpoint, readCheckpoint, restoreTrainer, snapshotParams, snapshotTrainer, writeCheckpoint } from './checkpoint.ts';
+import { type PixelLoader, type Skip, StepImages } from './collate.ts';
+import { DataOrder } from './data_order.ts';
+import type { Trainer } from './trainer_api.ts';
+
+/** What a loss contributes: one micro-batch's work and how a step's micro-batches add up. */
+export interface MicroTask<E extends { id: string; image: string | null }> {
+  kind: 'dpo' | 'sft';
+  /** Called once per step before its micro-batches (e.g. SFT counts the step's target tokens). */
+  beginStep(examples: E[]): void;
+  /** Runs one micro-batch (gradients accumulate); returns its metrics, already weighted for summing. */
+  micro(trainer: Trainer, examples: E[], images: StepImages, key: { step: number; micro: number }, stepExamples: number): Promise<Record<string, number>>;
+  /** Tokens an example puts through the model (for tokens/s). */
+  tokens(e: E): number;
+}
+
+export interface LoopJob<E extends { id: string; image: string | null }> {
+  out: string;
+  resume: boolean;
+  /** The model directory (adapter_config.json's base_model_name_or_path). */
+  baseModel: string;
+  decoder: DecoderConfig;
+  examples: E[];
+  /** sha256 of the tokenised examples (checkpoint compatibility). */
+  fingerprint: string;
+  options: CommonTrainOptions;
+  /** Options that change the trajectory, recorded in checkpoints and compared on resume. */
+  runOptions: Record<string, unknown>;
+  lora: LoraSpec;
+  trainProjector: boolean;
+  pixels: PixelLoader;
+  floatsPerImage: number;
+  /** Checkpoints kept (newest first). Default 2. */
+  keepCheckpoints?: number;
+}
+
+export interface LoopResult {
+  steps: number;
+  startStep: number;
+  adapterDir: string;
+  projectorFile?: string;
+  /** Examples left out of a step because their image could not be loaded. */
+  skips: Skip[];
+}
+
+/** Trains `job` on `trainer` to the end (or resumes it there) and writes the final adapter into job.out. */
+export async function runLoop<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, task: MicroTask<E>, hooks: TrainHooks): Promise<LoopResult> {
+  const o = job.options;
+  const order = new DataOrder({ examples: job.examples.length, batchSize: o.batchSize, gradAccum: o.gradAccum, epochs: o.epochs, seed: o.seed });
+  const total = order.totalSteps;
+  const startStep = await resumeOrStart(trainer, job, task.kind, total);
+  const skips: Skip[] = [];
+  await hooks.onStart(startStep, total);
+  for (let s = startStep; s < total; s++) {
+    const t0 = performance.now();
+    const slice = order.step(s);
+    const all = slice.micro.flat().map((i) => job.examples[i]);
+    const images = await StepImages.load(all.map((e) => e.image), job.pixels, job.floatsPerImage);
+    const usable = (ids: number[]) =>
+      ids.map((i) => job.examples[i]).filter((e) => {
+        if (images.has(e.image)) return true;
+        skips.push({ id: e.id, reason: `image ${e.image} could not be loaded at step ${s}: ${images.failures.get(e.image as string)}` });
+        return false;
+      });
+    const micro = slice.micro.map(usable).filter((m) => m.length > 0);
+    const stepExamples = micro.reduce((n, m) => n + m.length, 0);
+    if (stepExamples === 0) throw new Error(`step ${s}: none of its ${all.length} examples has a loadable image (first: ${skips[skips.length - 1]?.reason})`);
+    task.beginStep(micro.flat());
+    const sums: Record<string, number> = {};
+    let tokens = 0;
+    for (let j = 0; j < micro.length; j++) {
+      const m = await task.micro(trainer, micro[j], images, { step: s, micro: j }, stepExamples);
+      for (const [k, v] of Object.entries(m)) sums[k] = (sums[k] ?? 0) + v;
+      tokens += micro[j].reduce((n, e) => n + task.tokens(e), 0);
+    }
+    const lr = learningRateAt({ kind: o.schedule, lr: o.lr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
+    const projectorLr = learningRateAt({ kind: o.schedule, lr: o.projectorLr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
+    const opt = await trainer.optimizerStep({
+      lora: { lr, weightDecay: o.weightDecay },
+      ...(job.trainProjector ? { projector: { lr: projectorLr, weightDecay: o.weightDecay } } : {}),
+      maxGradNorm: o.maxGradNorm,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const row: MetricsRow = {
+      step: s,
+      epoch: (s + 1) / order.stepsPerEpoch,
+      lr,
+      ...(job.trainProjector ? { projector_lr: projectorLr } : {}),
+      loss: sums.loss,
+      ...withoutLoss(sums),
+      grad_norm: opt.gradNorm,
+      examples: stepExamples,
+      tokens,
+      tokens_per_s: tokens / seconds,
+      ...(opt.skipped ? { skipped_update: 1 } : {}),
+    };
+    await hooks.onStep(row);
+    const done = s + 1;
+    if (done % o.checkpointEvery === 0 || done === total) await saveCheckpoint(trainer, job, task.kind, order, done);
+  }
+  return { ...(await writeFinal(trainer, job)), steps: total, startStep, skips };
+}
+
+function withoutLoss(sums: Record<string, number>): Record<string, number> {
+  const { loss: _loss, ...rest } = sums;
+  return rest;
+}
+
+function runState(job: LoopJob<{ id: string; image: string | null }>, kind: 'dpo' | 'sft', order: DataOrder, done: number, adamStep: number): RunState {
+  const pos = order.position(done);
+  return {
+    format: 'stic-train-checkpoint',
+    version: 1,
+    kind,
+    step: done,
+    totalSteps: order.totalSteps,
+    adamStep,
+    data: { epoch: pos.epoch, index: pos.index, seed: job.options.seed, examples: job.examples.length, fingerprint: job.fingerprint },
+    options: job.runOptions,
+    lora: job.lora,
+    trainProjector: job.trainProjector,
+  };
+}
+
+async function saveCheckpoint<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, kind: 'dpo' | 'sft', order: DataOrder, done: number): Promise<void> {
+  const snap = await snapshotTrainer(trainer);
+  await writeCheckpoint(job.out, runState(job, kind, order, done, snap.adamStep), snap, job.baseModel, job.keepCheckpoints ?? 2);
+}
+
+/** Restores the newest compatible checkpoint (returns its step) or starts at 0. */
+async function resumeOrStart<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, kind: 'dpo' | 'sft', total: number): Promise<number> {
+  if (!job.resume) {
+    await clearCheckpoints(job.out);
+    return 0;
+  }
+  const found = await latestCheckpoint(job.out);
+  if (!found) return 0;
+  const want = runState(job, kind, new DataOrder({ examples: job.examples.length, batchSize: job.options.batchSize, gradAccum: job.options.gradAccum, epochs: job.options.epochs, seed: job.options.seed }), 0, 0);
+  const diffs = checkpointDifferences(found.state, want, total);
+  if (diffs.length > 0) {
+    throw new Error(`${found.dir}: this checkpoint belongs to a different run (${diffs.join('; ')}); train into another --out, or move ${path.join(job.out, 'checkpoints')} away to start over`);
+  }
+  const snap = await readCheckpoint(found.dir, trainer.tensorInfo(), job.decoder, found.state.adamStep);
+  await restoreTrainer(trainer, snap);
+  return found.state.step;
+}
+
+// What differs between a checkpoint's run and this one, as "what: checkpoint X, now Y" phrases.
+function checkpointDifferences(had: RunState, now: RunState, total: number): string[] {
+  const d: string[] = [];
+  const cmp = (what: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) d.push(`${what}: checkpoint ${JSON.stringify(a)}, now ${JSON.stringify(b)}`);
+  };
+  cmp('stage', had.kind, now.kind);
+  cmp('examples', had.data.examples, now.data.examples);
+  if (had.data.examples === now.data.examples) cmp('data fingerprint', had.data.fingerprint, now.data.fingerprint);
+  cmp('total steps', had.totalSteps, total);
+  cmp('lora', had.lora, now.lora);
+  cmp('train projector', had.trainProjector, now.trainProjector);
+  const keys = new Set([...Object.keys(had.options), ...Object.keys(now.options)]);
+  for (const k of [...keys].sort()) cmp(k, had.options[k], now.options[k]);
+  return d;
+}
+
+/** The trained adapter (PEFT layout) and projector, written into job.out. */
+async function writeFinal<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>): Promise<{ adapterDir: string; projectorFile?: string }> {
+  const snap = await snapshotTrainer(trainer);
+  const lora: NamedTensor[] = snapshotParams(snap, 'lora');
+  await writeAdapter(job.out, { spec: job.lora, tensors: lora, baseModel: job.baseModel });
+  const projector = snapshotParams(snap, 'projector');
+  if (projector.length === 0) return { adapterDir: job.out };
+  const file = path.join(job.out, PROJECTOR_WEIGHTS);
+  await writeProjector(file, projector);
+  return { adapterDir: job.out, projectorFile: file };
+}
+
+/** Writes the skipped examples (collation and images) as JSONL; nothing when there are none. */
+export async function writeSkips(file: string, skips: Skip[]): Promise<void> {
+  if (skips.length === 0) return;
+  await writeFile(file, skips.map((s) => `${JSON.stringify(s)}\n`).join(''));
+}

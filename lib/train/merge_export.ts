@@ -1,0 +1,150 @@
+// Merged full weights: base model + LoRA adapter (+ the trained projector beside it) as an ordinary
+// Hugging Face checkpoint that needs no PEFT to load. Every LoRA-targeted linear becomes
+// W + (alpha / r) B A (computed natively, trainer.mergedWeights), the projector is the trained one
+// when the adapter folder has projector.safetensors, every other tensor is copied unchanged. Tensor
+// names, dtypes (a bf16 base stays bf16: merged values are rounded once, at the end) and the
+// layout (llava-hf or original LLaVA) are the base checkpoint's; config, tokenizer and other
+// non-weight files are copied. Output: model.safetensors, or shards + model.safetensors.index.json
+// when over maxShardBytes.
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import { checkpointNames } from '../engine/weight_names.ts';
+import { type DTypeName, dtypeSize, typedArrayView } from '../model/dtype.ts';
+import { INDEX_FILE, SINGLE_FILE, type TensorEntry, type TensorToWrite, readTensors, writeSafetensors } from '../model/safetensors.ts';
+import { native } from '../native/index.ts';
+import type { LoraTargetModule } from '../native/contract.ts';
+import { writeJsonAtomic } from '../util/atomic_write.ts';
+import { PROJECTOR_WEIGHTS, TARGET_MODULES, isProjectorName, readAdapter } from './adapter_io.ts';
+import { type LoadedWeights, loadWeights } from './model_load.ts';
+
+export interface ExportOptions {
+  model: string;
+  adapter: string;
+  out: string;
+  /** Largest shard in bytes (default 4 GB, as transformers' save_pretrained shards). */
+  maxShardBytes?: number;
+}
+
+export interface ExportReport {
+  files: string[];
+  merged: number;
+  copied: number;
+  projector: boolean;
+}
+
+const WEIGHT_FILE = /\.(safetensors|bin|pt|pth|ckpt|msgpack|h5)$/;
+
+/** Writes the merged checkpoint into options.out and returns what it wrote. */
+export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
+  const model = path.resolve(o.model);
+  const out = path.resolve(o.out);
+  if (out === model) throw new Error(`Expected --out to be a new folder but it is the model folder ${model}`);
+  await checkOutFolder(out);
+  const projectorFile = path.join(o.adapter, PROJECTOR_WEIGHTS);
+  const hasProjector = existsSync(projectorFile);
+  const w = await loadWeights(model, hasProjector ? projectorFile : undefined);
+  const adapter = await readAdapter(o.adapter, w.config.decoder);
+  const trainer = await native().createTrainer(w.model, {
+    lora: { r: adapter.spec.r, alpha: adapter.spec.alpha, dropout: 0, targets: adapter.spec.targets.map((t) => TARGET_MODULES[t].split('.')[1] as LoraTargetModule), seed: 0 },
+    trainProjector: false,
+  });
+  await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));
+  const merged = new Map((await trainer.mergedWeights()).filter((t) => !isProjectorName(t.name)).map((t) => [t.name, t.data]));
+  const plan = await exportPlan(w, merged, hasProjector);
+  await mkdir(out, { recursive: true });
+  const files = await writeShards(out, plan, o.maxShardBytes ?? 4e9, { stic_adapter: path.resolve(o.adapter) });
+  for (const name of await readdir(model)) {
+    const from = path.join(model, name);
+    if (WEIGHT_FILE.test(name) || name === INDEX_FILE || !(await stat(from)).isFile()) continue;
+    await copyFile(from, path.join(out, name));
+    files.push(path.join(out, name));
+  }
+  return { files, merged: merged.size, copied: plan.filter((p) => p.kind === 'copy').length, projector: hasProjector };
+}
+
+async function checkOutFolder(out: string): Promise<void> {
+  if (!existsSync(out)) return;
+  const weights = (await readdir(out)).filter((n) => WEIGHT_FILE.test(n) || n === INDEX_FILE);
+  if (weights.length > 0) throw new Error(`Expected --out to be a new or weight-free folder but ${out} holds ${weights.join(', ')}`);
+}
+
+/** One output tensor: the base checkpoint's name and dtype, its values from merged or from a file. */
+type PlannedTensor = { name: string; dtype: DTypeName; shape: number[]; nbytes: number } & ({ kind: 'merged'; data: Float32Array } | { kind: 'copy' | 'convert'; entry: TensorEntry });
+
+// Every tensor of the base checkpoint, in its order, with where its values come from.
+async function exportPlan(w: LoadedWeights, merged: Map<string, Float32Array>, projector: boolean): Promise<PlannedTensor[]> {
+  const engineOf = new Map<string, string>();
+  for (const s of w.sources) {
+    const ckptName = checkpointNames(s.name, w.config).find((n) => w.checkpoint.tensors.has(n));
+    if (ckptName !== undefined) engineOf.set(ckptName, s.name);
+  }
+  const sourceOf = new Map(w.sources.map((s) => [s.name, s]));
+  const plan: PlannedTensor[] = [];
+  for (const [name, e] of w.checkpoint.tensors) {
+    const engine = engineOf.get(name);
+    const base = { name, dtype: e.dtype, shape: e.shape, nbytes: e.nbytes };
+    const data = engine === undefined ? undefined : merged.get(engine);
+    if (data) plan.push({ ...base, kind: 'merged', data });
+    else if (projector && engine !== undefined && isProjectorName(engine)) plan.push({ ...base, kind: 'convert', entry: sourceOf.get(engine) as TensorEntry });
+    else plan.push({ ...base, kind: 'copy', entry: e });
+  }
+  return plan;
+}
+
+// Writes the plan in shards of at most maxBytes (one tensor may exceed it alone), reading each
+// shard's source tensors only while it is written.
+async function writeShards(out: string, plan: PlannedTensor[], maxBytes: number, metadata: Record<string, string>): Promise<string[]> {
+  const shards: PlannedTensor[][] = [[]];
+  let size = 0;
+  for (const t of plan) {
+    if (size > 0 && size + t.nbytes > maxBytes) {
+      shards.push([]);
+      size = 0;
+    }
+    shards[shards.length - 1].push(t);
+    size += t.nbytes;
+  }
+  const names = shards.length === 1 ? [SINGLE_FILE] : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
+  const files: string[] = [];
+  const weightMap: Record<string, string> = {};
+  for (let i = 0; i < shards.length; i++) {
+    const tensors = await materialise(shards[i]);
+    const file = path.join(out, names[i]);
+    await writeSafetensors(file, tensors, { format: 'pt', ...metadata });
+    files.push(file);
+    for (const t of shards[i]) weightMap[t.name] = names[i];
+  }
+  if (shards.length > 1) {
+    const index = path.join(out, INDEX_FILE);
+    await writeJsonAtomic(index, { metadata: { total_size: plan.reduce((n, t) => n + t.nbytes, 0) }, weight_map: weightMap });
+    files.push(index);
+  }
+  return files;
+}
+
+// The shard's tensors as bytes in their output dtype.
+async function materialise(shard: PlannedTensor[]): Promise<TensorToWrite[]> {
+  const copies = shard.filter((t) => t.kind !== 'merged') as (PlannedTensor & { entry: TensorEntry })[];
+  const raw = await readTensors(copies.map((t) => t.entry));
+  const byName = new Map(copies.map((t, i) => [t.name, raw[i]]));
+  const out: TensorToWrite[] = [];
+  for (const t of shard) {
+    let data: ArrayBufferView;
+    if (t.kind === 'merged') data = await toDtype(t.data, 'F32', t.dtype);
+    else data = await toDtype(byName.get(t.name) as ArrayBufferView, t.kind === 'convert' ? (t.entry as TensorEntry).dtype : t.dtype, t.dtype);
+    out.push({ name: t.name, dtype: t.dtype, shape: t.shape, data });
+  }
+  return out;
+}
+
+async function toDtype(src: ArrayBufferView, from: DTypeName, to: DTypeName): Promise<ArrayBufferView> {
+  if (from === to) return src;
+  const n = src.byteLength / dtypeSize(from);
+  const buf = new ArrayBuffer(n * dtypeSize(to));
+  const dst = typedArrayView(to, buf);
+  await native().convertDType(src as never, from, dst, to);
+  return dst;
+}
+

@@ -1,0 +1,106 @@
+// Reference log-probs for DPO when the pairs do not carry them: one pre-pass before the first step
+// with the reference model (LoRA off, the original projector: STIC.md stage 1b), appended per batch
+// to <out>/reference_logps.jsonl so a killed pre-pass resumes where it stopped and a resumed
+// training run reuses them. Each line is keyed by a hash of what determines the value (model,
+// rejected log-prob mode, image, prompt and response tokens): a line that no longer matches any pair
+// is simply not used. JSON keeps a double exactly, so a value read back equals the one computed.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+
+import type { RejectedLogpMode } from '../native/contract.ts';
+import { JsonlWriter } from '../util/jsonl_writer.ts';
+import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
+import type { Trainer } from './trainer_api.ts';
+
+export const REFERENCE_FILE = 'reference_logps.jsonl';
+
+export interface ReferenceOptions {
+  file: string;
+  /** Pairs per native call. */
+  batch: number;
+  pixels: PixelLoader;
+  floatsPerImage: number;
+  rejectedMode: RejectedLogpMode;
+  /** Identity of the reference model (its directory). */
+  model: string;
+}
+
+export type ReferenceMap = Map<number, { chosen: number; rejected: number }>;
+
+/** The cache key of one pair's reference log-probs. */
+export function referenceKey(p: TokenizedPair, o: Pick<ReferenceOptions, 'model' | 'rejectedMode'>): string {
+  const h = createHash('sha256');
+  h.update(`${o.model}\u0000${o.rejectedMode}\u0000${p.image ?? ''}\u0000`);
+  for (const ids of [p.promptIds, p.chosenIds, p.rejectedIds]) h.update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).update('|');
+  return h.digest('hex').slice(0, 32);
+}
+
+/**
+ * Reference log-probs of every pair (by example index), from the cache file where present, the rest
+ * computed in batches with trainer.pairLogprobs. Pairs whose image cannot be loaded are left out
+ * (the loop skips them too).
+ */
+export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o: ReferenceOptions): Promise<ReferenceMap> {
+  const cached = await readCache(o.file);
+  const keys = pairs.map((p) => referenceKey(p, o));
+  const todo = new Map<string, TokenizedPair>();
+  pairs.forEach((p, i) => {
+    if (!cached.has(keys[i]) && !todo.has(keys[i])) todo.set(keys[i], p);
+  });
+  if (todo.size > 0) {
+    const writer = await JsonlWriter.open(o.file, { idField: 'key' });
+    try {
+      const list = [...todo.entries()];
+      for (let b = 0; b < list.length; b += o.batch) {
+        const chunk = list.slice(b, b + o.batch);
+        const images = await StepImages.load(chunk.map(([, p]) => p.image), o.pixels, o.floatsPerImage);
+        const ok = chunk.filter(([, p]) => images.has(p.image));
+        if (ok.length === 0) continue;
+        const g = images.gather(ok.map(([, p]) => p.image));
+        const r = await trainer.pairLogprobs(
+          g.pixels,
+          g.count,
+          ok.map(([, p], i) => ({ images: g.images[i], promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds })),
+          { model: 'reference', rejectedMode: o.rejectedMode, refProjector: 'original' },
+        );
+        const lines = ok.map(([key, p], i) => ({ key, id: p.id, chosen: r.chosen[i], rejected: r.rejected[i] }));
+        await writer.append(lines);
+        for (const l of lines) cached.set(l.key, { chosen: l.chosen, rejected: l.rejected });
+      }
+    } finally {
+      await writer.close();
+    }
+  }
+  const out: ReferenceMap = new Map();
+  pairs.forEach((p, i) => {
+    const v = cached.get(keys[i]);
+    if (v) out.set(p.index, v);
+  });
+  return out;
+}
+
+// The complete lines of the cache (a torn last line is ignored; the writer cuts it off).
+async function readCache(file: string): Promise<Map<string, { chosen: number; rejected: number }>> {
+  const map = new Map<string, { chosen: number; rejected: number }>();
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return map;
+    throw err;
+  }
+  const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l.length > 0);
+  lines.forEach((l, i) => {
+    let r: { key?: unknown; chosen?: unknown; rejected?: unknown };
+    try {
+      r = JSON.parse(l);
+    } catch (err) {
+      throw new Error(`${file}:${i + 1}: expected a JSON line {key, id, chosen, rejected} but it does not parse (${(err as Error).message}); delete the file to recompute the reference log-probs`);
+    }
+    if (typeof r.key !== 'string' || typeof r.chosen !== 'number' || typeof r.rejected !== 'number') {
+      throw new Error(`${file}:${i + 1}: expected {key: string, chosen: number, rejected: number} but received ${l.slice(0, 80)}; delete the file to recompute the reference log-probs`);
+    }
+    map.set(r.key, { chosen: r.chosen, rejected: r.rejected });
+  });
+  return map;
+}
