@@ -1,0 +1,136 @@
+// Examples -> ids: DPO pairs tokenised exactly as `stic pref --ref-logps` scores them (so stored
+// reference log-probs match), SFT masks covering exactly the assistant turns, skips with reasons,
+// the data order, and per-step image loading.
+import { expect } from 'chai';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { ChatModel } from '../../lib/engine/chat_input.ts';
+import { userPromptIds } from '../../lib/engine/chat_input.ts';
+import { randomLlavaConfigJson } from '../../lib/engine/random_model.ts';
+import { parseModelConfig } from '../../lib/model/config.ts';
+import { selectChatTemplate } from '../../lib/model/chat_template.ts';
+import { loadTokenizer } from '../../lib/model/tokenizer.ts';
+import { responseTokenIds } from '../../lib/stic/engine_adapters.ts';
+import { type ChatEncoder, StepImages, conversationIds, tokenizePairs, tokenizeSft } from '../../lib/train/collate.ts';
+import { DataOrder } from '../../lib/train/data_order.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function encoder(templateOverride?: string): { enc: ChatEncoder; chat: ChatModel } {
+  const tokenizer = loadTokenizer(path.join(repo, 'test/fixtures/hf/tokenizer-llama-style'));
+  const json = randomLlavaConfigJson({
+    vision: { imageSize: 28, patchSize: 14, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 2 },
+    decoder: { family: 'llama', hiddenSize: 48, intermediateSize: 96, numLayers: 2, numHeads: 4, numKvHeads: 2, vocabSize: 421 },
+  });
+  const config = parseModelConfig(json, '/models/tiny/config.json');
+  const template = selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: 'llama', override: templateOverride });
+  const chat = { tokenizer, template, model: { config, dir: '/models/tiny' } } as unknown as ChatModel;
+  return { enc: { tokenizer, template, config }, chat };
+}
+
+describe('collation', () => {
+  it('DPO pairs: the same prompt and response ids as stic pref scores (reference log-probs line up)', () => {
+    const { enc, chat } = encoder();
+    const prompt = [{ role: 'user' as const, content: '<image>\nDescribe the image in detail.' }];
+    const { examples, skips } = tokenizePairs(enc, [{ id: 'a', image: '/i/a.png', prompt, chosen: 'A red ball on grass.', rejected: 'Two dogs and a cat.', refChosenLogp: -3.5, refRejectedLogp: -7.25 }], 2048);
+    expect(skips).to.deep.equal([]);
+    const e = examples[0];
+    expect(Array.from(e.promptIds)).to.deep.equal(userPromptIds(chat, 'Describe the image in detail.', true));
+    expect(Array.from(e.chosenIds)).to.deep.equal(responseTokenIds(chat, 'A red ball on grass.'));
+    expect(Array.from(e.rejectedIds)).to.deep.equal(responseTokenIds(chat, 'Two dogs and a cat.'));
+    expect(e.promptIds.filter((id) => id === 420)).to.have.length(4); // (28 / 14)^2 image tokens
+    expect(e.chosenIds[e.chosenIds.length - 1]).to.equal(2); // EOS ends every response
+    expect([e.image, e.refChosen, e.refRejected]).to.deep.equal(['/i/a.png', -3.5, -7.25]);
+  });
+
+  it('DPO pairs: a prompt without the image token trains without the image; too long and two images are skipped', () => {
+    const { enc } = encoder();
+    const pair = (id: string, content: string, chosen = 'yes') => ({ id, image: `/i/${id}.png`, prompt: [{ role: 'user' as const, content }], chosen, rejected: 'no' });
+    const long = 'word '.repeat(40);
+    const { examples, skips } = tokenizePairs(enc, [pair('plain', 'Describe it.'), pair('two', '<image> and <image>'), pair('long', '<image>\nDescribe.', long)], 40);
+    expect(examples.map((e) => [e.id, e.image, e.index])).to.deep.equal([['plain', null, 0]]);
+    expect(examples[0].refChosen).to.equal(undefined);
+    const longest = enc.tokenizer.encode('USER: <image>\nDescribe. ASSISTANT:').length + 3 + enc.tokenizer.encode(long, { addSpecialTokens: false }).length + 1;
+    expect(skips).to.deep.equal([
+      { id: 'two', reason: 'expected at most one <image> in the prompt (one image per pair) but found 2' },
+      { id: 'long', reason: `expected at most 40 tokens (--max-length) per sequence but the longer one has ${longest}` },
+    ]);
+  });
+
+  for (const template of [undefined, 'vicuna_v1', 'mistral_instruct']) {
+    it(`SFT: the mask covers exactly the assistant turns (${template ?? 'the checkpoint\'s template'})`, () => {
+      const { enc } = encoder(template);
+      const messages = [
+        { role: 'user' as const, content: '<image>\nWhat colour is the ball?' },
+        { role: 'assistant' as const, content: 'It is red.' },
+        { role: 'user' as const, content: 'And the grass?' },
+        { role: 'assistant' as const, content: 'Green and short.' },
+      ];
+      const { ids, mask } = conversationIds(enc, messages);
+      expect(mask.length).to.equal(ids.length);
+      const spans: number[][] = [];
+      mask.forEach((m, t) => {
+        if (m && !mask[t - 1]) spans.push([]);
+        if (m) spans[spans.length - 1].push(ids[t]);
+      });
+      expect(spans).to.have.length(2);
+      const text = spans.map((s) => enc.tokenizer.decode(s, { skipSpecialTokens: false }));
+      expect(text[0]).to.match(/^\s*It is red\.\s*<\/s>$/);
+      expect(text[1]).to.match(/^\s*Green and short\.\s*<\/s>$/);
+      // Everything before the first answer (image tokens included) is context.
+      const firstTarget = mask.indexOf(1);
+      expect(ids.slice(0, firstTarget).filter((id) => id === 420)).to.have.length(4);
+    });
+  }
+
+  it('SFT: text-only samples, skips for image-token mismatches, no answer, and length', () => {
+    const { enc } = encoder();
+    const sample = (id: string, content: string, image?: string, answer = 'Sure.') => ({ id, ...(image ? { image } : {}), messages: [{ role: 'user' as const, content }, { role: 'assistant' as const, content: answer }] });
+    const { examples, skips } = tokenizeSft(enc, [
+      sample('text', 'Hello there'),
+      sample('img', '<image>\nWhat is it?', '/i/x.png'),
+      sample('lost', 'What is it?', '/i/y.png'),
+      { id: 'none', messages: [{ role: 'user' as const, content: 'Hi' }] },
+      sample('long', 'Tell me everything', undefined, 'word '.repeat(60)),
+    ], 50);
+    expect(examples.map((e) => [e.id, e.image, e.targets > 0])).to.deep.equal([['text', null, true], ['img', '/i/x.png', true]]);
+    expect(examples[0].targets).to.equal(examples[0].mask.reduce((a, b) => a + b, 0));
+    expect(skips.map((s) => s.id)).to.deep.equal(['lost', 'none', 'long']);
+    expect(skips[0].reason).to.equal('expected one <image> in the conversation (one image per sample) but found 0');
+    expect(skips[1].reason).to.equal('expected at least one assistant token to train on but found none');
+    expect(skips[2].reason).to.match(/^expected at most 50 tokens \(--max-length\) but the conversation has \d+$/);
+  });
+
+  it('data order: every epoch a seeded permutation, steps of the global batch split into micro-batches', () => {
+    const o = new DataOrder({ examples: 10, batchSize: 4, gradAccum: 2, epochs: 3, seed: 11 });
+    expect([o.stepsPerEpoch, o.totalSteps, o.microSize]).to.deep.equal([3, 9, 2]);
+    for (let e = 0; e < 3; e++) {
+      const seen = [0, 1, 2].flatMap((k) => o.step(e * 3 + k).micro.flat());
+      expect([...seen].sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(o.step(e * 3 + 2).micro).to.have.length(1); // the epoch's last 2 examples
+    }
+    expect(Array.from(o.permutation(0))).to.not.deep.equal(Array.from(o.permutation(1)));
+    const again = new DataOrder({ examples: 10, batchSize: 4, gradAccum: 2, epochs: 3, seed: 11 });
+    expect(again.step(4)).to.deep.equal(o.step(4));
+    const other = new DataOrder({ examples: 10, batchSize: 4, gradAccum: 2, epochs: 3, seed: 12 });
+    expect(Array.from(other.permutation(0))).to.not.deep.equal(Array.from(o.permutation(0)));
+    expect(o.position(4)).to.deep.equal({ epoch: 1, index: 4 });
+    expect(o.position(9)).to.deep.equal({ epoch: 3, index: 0 });
+    expect(() => new DataOrder({ examples: 10, batchSize: 4, gradAccum: 3, epochs: 1, seed: 0 })).to.throw('Expected gradAccum to divide batchSize (4) but received 3');
+  });
+
+  it('step images: each distinct file loaded once, micro-batches get their own images in order of appearance', async () => {
+    const calls: string[][] = [];
+    const loader = async (files: string[]) => {
+      calls.push(files);
+      return { pixels: Float32Array.from(files.flatMap((f) => [f.length, f.length + 0.5])), rows: files.map((_, i) => i), failures: [] };
+    };
+    const imgs = await StepImages.load(['/a.png', '/bb.png', null, '/a.png'], loader, 2);
+    expect(calls).to.deep.equal([['/a.png', '/bb.png']]);
+    const g = imgs.gather(['/bb.png', null, '/a.png', '/bb.png']);
+    expect(g.count).to.equal(2);
+    expect(Array.from(g.pixels)).to.deep.equal([7, 7.5, 6, 6.5]);
+    expect(g.images).to.deep.equal([[0], [], [1], [0]]);
+  });
+});
