@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "addon/convert.h"
+#include "addon/model_wrap.h"
 #include "addon/registry.h"
 #include "addon/worker.h"
 #include "model/generation.h"
@@ -362,6 +363,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   std::shared_ptr<LlavaModel> model_;
+
+  friend std::shared_ptr<LlavaModel> stic::addon::unwrapLlavaModel(const Napi::Value&, const std::string&);
 };
 
 // ---- free functions -----------------------------------------------------------------------
@@ -438,6 +441,22 @@ void initModelExports(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+std::shared_ptr<LlavaModel> unwrapLlavaModel(const Napi::Value& value, const std::string& name) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(ctors(env).model.Value())) {
+    throwExpected(env, "a LlavaModel (from loadLlava)", name, value);
+  }
+  return ModelWrap::Unwrap(value.As<Napi::Object>())->model_;
+}
+
+std::vector<float> parseLlavaPixels(const Napi::Value& pixels, const Napi::Value& count, const model::LlavaConfig& cfg, int64_t* N) {
+  return parsePixels(pixels, count, cfg, N);
+}
+
+std::vector<int64_t> parseTokenIds(const Napi::Object& o, const char* key, const std::string& where) {
+  return requireIds(o, key, where);
+}
 
 STIC_REGISTER_EXPORTS(model, initModelExports);
 

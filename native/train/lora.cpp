@@ -33,8 +33,8 @@ void lora_dropout(float* out, const float* x, int64_t T, int64_t K, float p, con
   }
 }
 
-void lora_linear_forward(float* out, float* xa, float* work, const float* x, const float* W, const float* bias,
-                         const float* A, const float* B, const LoraDims& d, const DropoutKey& key) {
+void lora_delta_forward(float* out, int64_t ldo, float* xa, float* work, const float* x, const float* A, const float* B,
+                        const LoraDims& d, const DropoutKey& key) {
   const int64_t T = d.T, K = d.K, N = d.N, r = d.r;
   // The low-rank input: x itself, or its dropped copy in the workspace.
   const float* xd = x;
@@ -43,17 +43,16 @@ void lora_linear_forward(float* out, float* xa, float* work, const float* x, con
     lora_dropout(drop, x, T, K, d.dropout, key);
     xd = drop;
   }
-  cpu::linear_forward(out, x, W, bias, T, K, N);                         // out[T,N] = x W^T + bias
-  cpu::sgemm(false, true, T, r, K, 1.0f, xd, K, A, K, 0.0f, xa, r);      // xa[T,r] = xd A^T
-  cpu::sgemm(false, true, T, N, r, d.scale, xa, r, B, r, 1.0f, out, N);  // out += scale xa B^T
+  cpu::sgemm(false, true, T, r, K, 1.0f, xd, K, A, K, 0.0f, xa, r);        // xa[T,r] = xd A^T
+  cpu::sgemm(false, true, T, N, r, d.scale, xa, r, B, r, 1.0f, out, ldo);  // out += scale xa B^T
 }
 
-void lora_linear_backward(float* dx, float* dA, float* dB, float* work, const float* dout, const float* x, const float* xa,
-                          const float* W, const float* A, const float* B, const LoraDims& d, const DropoutKey& key) {
+void lora_delta_backward(float* dx, float* dA, float* dB, float* work, const float* dout, int64_t ldd, const float* x,
+                         const float* xa, const float* A, const float* B, const LoraDims& d, const DropoutKey& key) {
   const int64_t T = d.T, K = d.K, N = d.N, r = d.r;
   float* dxa = work;  // [T,r] = scale * dout B, the gradient reaching xa
-  cpu::sgemm(false, false, T, r, N, d.scale, dout, N, B, r, 0.0f, dxa, r);
-  if (dB) cpu::sgemm(true, false, N, r, T, d.scale, dout, N, xa, r, 1.0f, dB, r);  // dB[N,r] += scale dout^T xa
+  cpu::sgemm(false, false, T, r, N, d.scale, dout, ldd, B, r, 0.0f, dxa, r);
+  if (dB) cpu::sgemm(true, false, N, r, T, d.scale, dout, ldd, xa, r, 1.0f, dB, r);  // dB[N,r] += scale dout^T xa
   const bool drop = d.dropout > 0.0f;
   float* big = drop ? work + T * r : nullptr;  // [T,K] the dropped x, then the low-rank dx
   if (dA) {
@@ -65,7 +64,6 @@ void lora_linear_backward(float* dx, float* dA, float* dB, float* work, const fl
     cpu::sgemm(true, false, r, K, T, 1.0f, dxa, r, xd, K, 1.0f, dA, K);  // dA[r,K] += dxa^T xd
   }
   if (!dx) return;
-  cpu::sgemm(false, false, T, K, N, 1.0f, dout, N, W, K, 0.0f, dx, K);  // base path: dx = dout W
   if (!drop) {
     cpu::sgemm(false, false, T, K, r, 1.0f, dxa, r, A, K, 1.0f, dx, K);  // dx += dxa A
     return;
@@ -74,6 +72,18 @@ void lora_linear_backward(float* dx, float* dA, float* dB, float* work, const fl
   cpu::sgemm(false, false, T, K, r, 1.0f, dxa, r, A, K, 0.0f, big, K);
   lora_dropout(big, big, T, K, d.dropout, key);
   cpu::add_inplace(dx, big, T * K);
+}
+
+void lora_linear_forward(float* out, float* xa, float* work, const float* x, const float* W, const float* bias,
+                         const float* A, const float* B, const LoraDims& d, const DropoutKey& key) {
+  cpu::linear_forward(out, x, W, bias, d.T, d.K, d.N);  // out[T,N] = x W^T + bias
+  lora_delta_forward(out, d.N, xa, work, x, A, B, d, key);
+}
+
+void lora_linear_backward(float* dx, float* dA, float* dB, float* work, const float* dout, const float* x, const float* xa,
+                          const float* W, const float* A, const float* B, const LoraDims& d, const DropoutKey& key) {
+  if (dx) cpu::sgemm(false, false, d.T, d.K, d.N, 1.0f, dout, d.N, W, d.K, 0.0f, dx, d.K);  // base path: dx = dout W
+  lora_delta_backward(dx, dA, dB, work, dout, d.N, x, xa, A, B, d, key);
 }
 
 }  // namespace stic::train

@@ -39,4 +39,18 @@ void lora_linear_forward(float* out, float* xa, float* work, const float* x, con
 void lora_linear_backward(float* dx, float* dA, float* dB, float* work, const float* dout, const float* x, const float* xa,
                           const float* W, const float* A, const float* B, const LoraDims& d, const DropoutKey& key);
 
+// The low-rank path alone, on a strided output: the model keeps fused projections (q|k|v,
+// gate|up) in one GEMM, so each module's LoRA adds into its column range of the fused output.
+// out[T, N] (row stride ldo) += scale * (dropout(x) A^T) B^T; xa[T,r] written (keep it for the
+// backward). work: lora_workspace_floats floats.
+void lora_delta_forward(float* out, int64_t ldo, float* xa, float* work, const float* x, const float* A, const float* B,
+                        const LoraDims& d, const DropoutKey& key);
+
+// Backward of lora_delta_forward, with the forward's key. dout[T, N] has row stride ldd.
+//   dA[r,K] += (scale * dout B)^T dropout(x)       dB[N,r] += scale * dout^T xa
+//   dx[T,K] += dropout'(scale * dout B A)          (ACCUMULATED: the base path wrote dx first)
+// dA/dB null: frozen; dx null: not needed.
+void lora_delta_backward(float* dx, float* dA, float* dB, float* work, const float* dout, int64_t ldd, const float* x,
+                         const float* xa, const float* A, const float* B, const LoraDims& d, const DropoutKey& key);
+
 }  // namespace stic::train

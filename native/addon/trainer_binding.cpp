@@ -1,0 +1,633 @@
+// LLaVA training on the CPU backend (contract: TrainerBinding in lib/native/contract.ts).
+//   createTrainer(model, spec) -> Promise<LlavaTrainer>
+//   LlavaTrainer: spec, tensorInfo, getTensors, setTensors, getStep, setStep, pairLogprobs, dpoStep,
+//                 sftStep, optimizerStep, zeroGrad, mergedWeights, memory
+// Inputs are copied into plain structs here (the one conversion point); every slow call is a
+// PromiseWorker. One call at a time per trainer: a call while another runs is refused, so a step,
+// an optimizer update and a checkpoint read can never interleave.
+// Legend: N images, S image side, B pairs, r LoRA rank.
+#include <napi.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "addon/convert.h"
+#include "addon/model_wrap.h"
+#include "addon/registry.h"
+#include "addon/worker.h"
+#include "model/trainer.h"
+
+namespace stic::addon {
+namespace {
+
+using model::LlavaTrainer;
+
+// ---- JS -> C++ ----------------------------------------------------------------------------
+
+bool has(const Napi::Object& o, const char* key) { return !o.Get(key).IsUndefined(); }
+
+bool boolOr(const Napi::Object& o, const char* key, const std::string& where, bool dflt) {
+  if (!has(o, key)) return dflt;
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throwExpected(o.Env(), "a boolean", where + "." + key, v);
+  return v.As<Napi::Boolean>().Value();
+}
+
+// The index of o[key] among `choices`, or dflt when absent.
+int choiceOr(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices, int dflt) {
+  if (!has(o, key)) return dflt;
+  Napi::Value v = o.Get(key);
+  for (size_t i = 0; v.IsString() && i < choices.size(); i++) {
+    if (v.As<Napi::String>().Utf8Value() == choices[i]) return static_cast<int>(i);
+  }
+  std::string list;
+  for (size_t i = 0; i < choices.size(); i++) list += (i ? (i + 1 == choices.size() ? " or " : ", ") : "") + ("'" + choices[i] + "'");
+  throwExpected(o.Env(), list, where + "." + key, v);
+}
+
+double checkedNumber(const Napi::Object& o, const char* key, const std::string& where, bool (*ok)(double), const char* what,
+                     double dflt, bool required) {
+  if (!required && !has(o, key)) return dflt;
+  const double x = requireNumber(o, key, where);
+  if (!ok(x)) throwExpected(o.Env(), what, where + "." + key, o.Get(key));
+  return x;
+}
+
+bool positiveFinite(double x) { return std::isfinite(x) && x > 0; }
+bool nonNegativeFinite(double x) { return std::isfinite(x) && x >= 0; }
+bool finite(double x) { return std::isfinite(x); }
+bool probability(double x) { return x >= 0 && x < 1; }
+
+model::LoraSpec parseLoraSpec(const Napi::Value& value) {
+  const std::string where = "spec.lora";
+  Napi::Object o = requireObject(value, where);
+  model::LoraSpec s;
+  s.r = requireInt(o, "r", where);
+  if (s.r < 1) throwExpected(o.Env(), "a positive integer", where + ".r", o.Get("r"));
+  s.alpha = checkedNumber(o, "alpha", where, positiveFinite, "a positive number", 0, true);
+  s.dropout = static_cast<float>(checkedNumber(o, "dropout", where, probability, "a probability in [0, 1)", 0, true));
+  const int64_t seed = requireInt(o, "seed", where);
+  if (seed < 0) throwExpected(o.Env(), "an integer in [0, 2^53)", where + ".seed", o.Get("seed"));
+  s.seed = static_cast<uint64_t>(seed);
+  Napi::Value targets = o.Get("targets");
+  if (!targets.IsArray() || targets.As<Napi::Array>().Length() == 0) {
+    throwExpected(o.Env(), "a non-empty array of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)",
+                  where + ".targets", targets);
+  }
+  Napi::Array a = targets.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    const std::string name = where + ".targets[" + std::to_string(i) + "]";
+    Napi::Value v = a.Get(i);
+    const int m = v.IsString() ? model::loraModuleByName(v.As<Napi::String>().Utf8Value()) : -1;
+    if (m < 0) throwExpected(o.Env(), "one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj", name, v);
+    if (s.targets[m]) throwExpected(o.Env(), "a module not listed before", name, v);
+    s.targets[m] = true;
+  }
+  return s;
+}
+
+model::PairInput parsePair(const Napi::Object& o, const std::string& where, std::optional<model::RefLogps>* ref) {
+  model::PairInput p;
+  p.images = requireIntArray(o, "images", where);
+  p.prompt = parseTokenIds(o, "promptIds", where);
+  p.chosen = parseTokenIds(o, "chosenIds", where);
+  p.rejected = parseTokenIds(o, "rejectedIds", where);
+  const bool hasC = has(o, "refChosen"), hasR = has(o, "refRejected");
+  if (hasC != hasR) {
+    throw Napi::TypeError::New(o.Env(), where + ": expected refChosen and refRejected together (or neither) but received only " +
+                                            (hasC ? "refChosen" : "refRejected"));
+  }
+  if (ref && hasC) {
+    const float c = static_cast<float>(checkedNumber(o, "refChosen", where, finite, "a finite number", 0, true));
+    const float r = static_cast<float>(checkedNumber(o, "refRejected", where, finite, "a finite number", 0, true));
+    *ref = model::RefLogps{c, r};
+  }
+  return p;
+}
+
+std::vector<model::PairInput> parsePairs(const Napi::Value& value, std::vector<std::optional<model::RefLogps>>* refs) {
+  if (!value.IsArray()) throwExpected(value.Env(), "an array of preference pairs", "pairs", value);
+  Napi::Array a = value.As<Napi::Array>();
+  std::vector<model::PairInput> out;
+  if (refs) refs->assign(a.Length(), std::nullopt);
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    const std::string where = "pairs[" + std::to_string(i) + "]";
+    out.push_back(parsePair(requireObject(a.Get(i), where), where, refs ? &(*refs)[i] : nullptr));
+  }
+  return out;
+}
+
+std::vector<uint8_t> parseMask(const Napi::Object& o, const std::string& where) {
+  Napi::Value v = o.Get("mask");
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+  }
+  if (!v.IsArray()) throwExpected(o.Env(), "a Uint8Array or an array of 0/1 flags", where + ".mask", v);
+  std::vector<uint8_t> out;
+  for (int64_t x : requireIntArray(o, "mask", where)) out.push_back(x != 0 ? 1 : 0);
+  return out;
+}
+
+struct StepKey {
+  int64_t step = 0, micro = 0;
+};
+
+StepKey parseKey(const Napi::Object& o, const std::string& where) {
+  Napi::Object k = requireObject(o.Get("key"), where + ".key");
+  StepKey key{requireInt(k, "step", where + ".key"), requireInt(k, "micro", where + ".key")};
+  if (key.step < 0) throwExpected(o.Env(), "a non-negative integer", where + ".key.step", k.Get("step"));
+  if (key.micro < 0) throwExpected(o.Env(), "a non-negative integer", where + ".key.micro", k.Get("micro"));
+  return key;
+}
+
+model::DpoStepOptions parseDpoOptions(const Napi::Value& value) {
+  const std::string where = "options";
+  Napi::Object o = requireObject(value, where);
+  model::DpoStepOptions opt;
+  StepKey key = parseKey(o, where);
+  opt.step = key.step;
+  opt.micro = key.micro;
+  opt.loss.loss = static_cast<train::PreferenceLoss>(choiceOr(o, "loss", where, {"sigmoid", "hinge", "ipo"}, 0));
+  opt.loss.beta = checkedNumber(o, "beta", where, positiveFinite, "a positive number", 0.1, false);
+  opt.loss.sftWeight = checkedNumber(o, "sftWeight", where, nonNegativeFinite, "a non-negative number", 1.0 / 1024, false);
+  opt.loss.sftNorm = choiceOr(o, "sftNorm", where, {"sum", "mean"}, 0) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
+  opt.rejectedMode = choiceOr(o, "rejectedMode", where, {"label", "top-alt"}, 0) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
+  opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
+  opt.sharedPrefix = boolOr(o, "sharedPrefix", where, true);
+  opt.refTrainedProjector = choiceOr(o, "refProjector", where, {"original", "trained"}, 0) == 1;
+  return opt;
+}
+
+train::ParamGroup parseGroup(const Napi::Object& o, const char* key, const std::string& where) {
+  const std::string w = where + "." + key;
+  Napi::Object g = requireObject(o.Get(key), w);
+  return {checkedNumber(g, "lr", w, nonNegativeFinite, "a non-negative number", 0, true),
+          checkedNumber(g, "weightDecay", w, nonNegativeFinite, "a non-negative number", 0, true)};
+}
+
+// ---- C++ -> JS ----------------------------------------------------------------------------
+
+Napi::Array numbers(Napi::Env env, const std::vector<float>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(v[i]));
+  return a;
+}
+
+Napi::Array numbers(Napi::Env env, const std::vector<int64_t>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(v[i]));
+  return a;
+}
+
+Napi::Array shapeArray(Napi::Env env, const Shape& shape) {
+  Napi::Array a = Napi::Array::New(env, shape.size());
+  for (size_t i = 0; i < shape.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(shape[i]));
+  return a;
+}
+
+Napi::Float32Array floats(Napi::Env env, const float* data, int64_t n) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, n);
+  if (n > 0) std::memcpy(a.Data(), data, n * sizeof(float));
+  return a;
+}
+
+void setMetrics(Napi::Object o, const train::DpoMetrics& m) {
+  o.Set("loss", m.loss);
+  o.Set("rewardChosen", m.rewardChosen);
+  o.Set("rewardRejected", m.rewardRejected);
+  o.Set("rewardAccuracy", m.rewardAccuracy);
+  o.Set("rewardMargin", m.rewardMargin);
+  o.Set("logpChosen", m.logpChosen);
+  o.Set("logpRejected", m.logpRejected);
+}
+
+// ---- constructors per environment (worker threads each load the addon) ---------------------
+
+std::mutex ctorMutex;
+std::map<napi_env, Napi::FunctionReference*>& ctorMap() {
+  static std::map<napi_env, Napi::FunctionReference*> m;
+  return m;
+}
+Napi::FunctionReference& trainerCtor(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(ctorMutex);
+  return *ctorMap().at(env);
+}
+
+// ---- LlavaTrainer -------------------------------------------------------------------------
+
+const char* kKinds[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+
+float* kindData(const model::TrainTensor& t, int kind) {
+  float* p[] = {t.param, t.grad, t.m, t.v};
+  return p[kind];
+}
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "LlavaTrainer",
+                       {InstanceMethod("spec", &TrainerWrap::spec), InstanceMethod("tensorInfo", &TrainerWrap::tensorInfo),
+                        InstanceMethod("getTensors", &TrainerWrap::getTensors), InstanceMethod("setTensors", &TrainerWrap::setTensors),
+                        InstanceMethod("getStep", &TrainerWrap::getStep), InstanceMethod("setStep", &TrainerWrap::setStep),
+                        InstanceMethod("pairLogprobs", &TrainerWrap::pairLogprobs), InstanceMethod("dpoStep", &TrainerWrap::dpoStep),
+                        InstanceMethod("sftStep", &TrainerWrap::sftStep), InstanceMethod("optimizerStep", &TrainerWrap::optimizerStep),
+                        InstanceMethod("zeroGrad", &TrainerWrap::zeroGrad), InstanceMethod("mergedWeights", &TrainerWrap::mergedWeights),
+                        InstanceMethod("memory", &TrainerWrap::memory)});
+  }
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(info.Env(), "LlavaTrainer cannot be constructed directly: use createTrainer()");
+    }
+    trainer_ = *info[0].As<Napi::External<std::shared_ptr<LlavaTrainer>>>().Data();
+  }
+
+ private:
+  // Marks the trainer busy until the returned guard's work finishes (see queue()).
+  void claim(Napi::Env env, const char* method) {
+    if (busy_->exchange(true)) {
+      throw Napi::Error::New(env, std::string("LlavaTrainer.") + method +
+                                      ": another call on this trainer is still running; await it before starting the next");
+    }
+  }
+
+  // Queues work on the trainer, releasing the busy flag when it ends (also when it throws).
+  template <typename Out>
+  Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(LlavaTrainer&, Out&)> work,
+                      typename PromiseWorker<Out>::ToJs toJs, std::vector<Napi::Value> keep = {}) {
+    claim(env, method);
+    keep.push_back(Value());
+    auto t = trainer_;
+    auto busy = busy_;
+    return PromiseWorker<Out>::queue(
+        env,
+        [t, busy, work = std::move(work)](Out& out) {
+          struct Release {
+            std::atomic<bool>& flag;
+            ~Release() { flag.store(false); }
+          } release{*busy};
+          return work(*t, out);
+        },
+        std::move(toJs), keep);
+  }
+
+  void requireIdle(Napi::Env env, const char* method) const {
+    if (busy_->load()) throw Napi::Error::New(env, std::string("LlavaTrainer.") + method + ": a call on this trainer is running; wait for it");
+  }
+
+  int parseKind(const Napi::Value& v) const {
+    for (int k = 0; k < 4; k++) {
+      if (v.IsString() && v.As<Napi::String>().Utf8Value() == kKinds[k]) return k;
+    }
+    throwExpected(v.Env(), "'param', 'grad', 'exp_avg' or 'exp_avg_sq'", "kind", v);
+  }
+
+  const model::TrainTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
+    const model::TrainTensor* t = trainer_->params().find(name);
+    if (!t) {
+      throw Napi::Error::New(env, where + ": no trainable tensor is named \"" + name + "\" (expected a name from tensorInfo(), e.g. " +
+                                      trainer_->params().tensors().front().name + ")");
+    }
+    return *t;
+  }
+
+  Napi::Value spec(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const model::LoraSpec& s = trainer_->params().spec();
+    Napi::Object lora = Napi::Object::New(env);
+    lora.Set("r", static_cast<double>(s.r));
+    lora.Set("alpha", s.alpha);
+    lora.Set("dropout", static_cast<double>(s.dropout));
+    Napi::Array targets = Napi::Array::New(env);
+    for (int m = 0; m < model::kLoraModules; m++) {
+      if (s.targets[m]) targets.Set(targets.Length(), model::loraModuleName(m));
+    }
+    lora.Set("targets", targets);
+    lora.Set("seed", static_cast<double>(s.seed));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("lora", lora);
+    o.Set("trainProjector", trainer_->params().trainProjector());
+    return o;
+  }
+
+  Napi::Value tensorInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const auto& ts = trainer_->params().tensors();
+    Napi::Array a = Napi::Array::New(env, ts.size());
+    for (size_t i = 0; i < ts.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", ts[i].name);
+      o.Set("shape", shapeArray(env, ts[i].shape));
+      o.Set("group", ts[i].group == model::ParamGroupId::Lora ? "lora" : "projector");
+      a.Set(static_cast<uint32_t>(i), o);
+    }
+    return a;
+  }
+
+  Napi::Value getTensors(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int kind = parseKind(info[0]);
+    std::vector<const model::TrainTensor*> which;
+    if (info[1].IsUndefined()) {
+      for (const auto& t : trainer_->params().tensors()) which.push_back(&t);
+    } else {
+      if (!info[1].IsArray()) throwExpected(env, "an array of tensor names", "names", info[1]);
+      Napi::Array a = info[1].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        const std::string where = "names[" + std::to_string(i) + "]";
+        if (!a.Get(i).IsString()) throwExpected(env, "a tensor name", where, a.Get(i));
+        which.push_back(&lookup(env, a.Get(i).As<Napi::String>().Utf8Value(), "getTensors: " + where));
+      }
+    }
+    using Out = std::vector<std::vector<float>>;
+    return queue<Out>(
+        env, "getTensors",
+        [which, kind](LlavaTrainer&, Out& out) {
+          for (const model::TrainTensor* t : which) {
+            const float* d = kindData(*t, kind);
+            out.emplace_back(d, d + t->numel);
+          }
+          return Status::ok();
+        },
+        [](Napi::Env e, Out& out) {
+          Napi::Array a = Napi::Array::New(e, out.size());
+          for (size_t i = 0; i < out.size(); i++) {
+            a.Set(static_cast<uint32_t>(i), floats(e, out[i].data(), static_cast<int64_t>(out[i].size())));
+          }
+          return a;
+        });
+  }
+
+  Napi::Value setTensors(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int kind = parseKind(info[0]);
+    if (!info[1].IsArray()) throwExpected(env, "an array of {name, data} tensors", "tensors", info[1]);
+    Napi::Array a = info[1].As<Napi::Array>();
+    struct Write {
+      float* dst;
+      const void* src;
+      bool f64;
+      int64_t n;
+    };
+    std::vector<Write> writes;
+    std::vector<Napi::Value> keep;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      const std::string where = "tensors[" + std::to_string(i) + "]";
+      Napi::Object o = requireObject(a.Get(i), where);
+      const model::TrainTensor& t = lookup(env, requireString(o, "name", where), "setTensors: " + where + ".name");
+      Napi::Value d = o.Get("data");
+      const bool typed = d.IsTypedArray();
+      const napi_typedarray_type ty = typed ? d.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
+      if (!typed || (ty != napi_float32_array && ty != napi_float64_array)) {
+        throwExpected(env, "a Float32Array or Float64Array", where + ".data", d);
+      }
+      Napi::TypedArray ta = d.As<Napi::TypedArray>();
+      if (static_cast<int64_t>(ta.ElementLength()) != t.numel) {
+        throw Napi::RangeError::New(env, "setTensors: " + where + ".data (" + t.name + "): expected " + std::to_string(t.numel) +
+                                             " values (shape " + shapeString(t.shape) + ") but found " +
+                                             std::to_string(ta.ElementLength()));
+      }
+      const void* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+      writes.push_back({kindData(t, kind), src, ty == napi_float64_array, t.numel});
+      keep.push_back(d);
+    }
+    return queue<bool>(
+        env, "setTensors",
+        [writes](LlavaTrainer&, bool&) {
+          for (const Write& w : writes) {
+            if (!w.f64) {
+              std::memcpy(w.dst, w.src, w.n * sizeof(float));
+              continue;
+            }
+            const double* s = static_cast<const double*>(w.src);
+            for (int64_t k = 0; k < w.n; k++) w.dst[k] = static_cast<float>(s[k]);
+          }
+          return Status::ok();
+        },
+        [](Napi::Env e, bool&) { return e.Undefined(); }, keep);
+  }
+
+  Napi::Value getStep(const Napi::CallbackInfo& info) {
+    requireIdle(info.Env(), "getStep");
+    return Napi::Number::New(info.Env(), static_cast<double>(trainer_->params().step));
+  }
+
+  Napi::Value setStep(const Napi::CallbackInfo& info) {
+    const int64_t step = requireIntValue(info[0], "step");
+    if (step < 0) throwExpected(info.Env(), "a non-negative integer", "step", info[0]);
+    requireIdle(info.Env(), "setStep");
+    trainer_->params().step = step;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value pairLogprobs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t N = 0;
+    std::vector<float> pixels = parseLlavaPixels(info[0], info[1], trainer_->model().config(), &N);
+    std::vector<model::PairInput> pairs = parsePairs(info[2], nullptr);
+    const std::string where = "options";
+    Napi::Object o = info[3].IsUndefined() ? Napi::Object::New(env) : requireObject(info[3], where);
+    const bool policy = choiceOr(o, "model", where, {"reference", "policy"}, 0) == 1;
+    const auto mode = choiceOr(o, "rejectedMode", where, {"label", "top-alt"}, 0) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
+    const bool trained = choiceOr(o, "refProjector", where, {"original", "trained"}, 0) == 1;
+    using Out = std::vector<model::RefLogps>;
+    return queue<Out>(
+        env, "pairLogprobs",
+        [pixels = std::move(pixels), N, pairs = std::move(pairs), policy, mode, trained](LlavaTrainer& t, Out& out) {
+          return t.pairLogprobs(out, pixels.data(), N, pairs, policy, mode, trained);
+        },
+        [](Napi::Env e, Out& out) {
+          std::vector<float> c, r;
+          for (const auto& x : out) c.push_back(x.chosen), r.push_back(x.rejected);
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("chosen", numbers(e, c));
+          o.Set("rejected", numbers(e, r));
+          return o;
+        });
+  }
+
+  Napi::Value dpoStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t N = 0;
+    std::vector<float> pixels = parseLlavaPixels(info[0], info[1], trainer_->model().config(), &N);
+    std::vector<std::optional<model::RefLogps>> refs;
+    std::vector<model::PairInput> pairs = parsePairs(info[2], &refs);
+    model::DpoStepOptions opt = parseDpoOptions(info[3]);
+    using Out = model::DpoStepResult;
+    return queue<Out>(
+        env, "dpoStep",
+        [pixels = std::move(pixels), N, pairs = std::move(pairs), refs = std::move(refs), opt](LlavaTrainer& t, Out& out) {
+          return t.dpoStep(out, pixels.data(), N, pairs, refs, opt);
+        },
+        [](Napi::Env e, Out& out) {
+          Napi::Object o = Napi::Object::New(e);
+          setMetrics(o, out.metrics);
+          o.Set("policyChosen", numbers(e, out.policyChosen));
+          o.Set("policyRejected", numbers(e, out.policyRejected));
+          o.Set("refChosen", numbers(e, out.refChosen));
+          o.Set("refRejected", numbers(e, out.refRejected));
+          o.Set("chosenTokens", numbers(e, out.chosenTokens));
+          o.Set("rejectedTokens", numbers(e, out.rejectedTokens));
+          return o;
+        });
+  }
+
+  Napi::Value sftStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t N = 0;
+    std::vector<float> pixels = parseLlavaPixels(info[0], info[1], trainer_->model().config(), &N);
+    if (!info[2].IsArray()) throwExpected(env, "an array of SFT items", "items", info[2]);
+    Napi::Array a = info[2].As<Napi::Array>();
+    std::vector<model::SftItem> items;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      const std::string where = "items[" + std::to_string(i) + "]";
+      Napi::Object o = requireObject(a.Get(i), where);
+      items.push_back({{parseTokenIds(o, "ids", where), requireIntArray(o, "images", where)}, parseMask(o, where)});
+    }
+    const std::string where = "options";
+    Napi::Object o = requireObject(info[3], where);
+    StepKey key = parseKey(o, where);
+    model::SftStepOptions opt;
+    opt.step = key.step;
+    opt.micro = key.micro;
+    opt.meanOver = checkedNumber(o, "meanOver", where, positiveFinite, "a positive number", 0, false);
+    opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
+    struct Out {
+      double loss = 0;
+      int64_t tokens = 0;
+    };
+    return queue<Out>(
+        env, "sftStep",
+        [pixels = std::move(pixels), N, items = std::move(items), opt](LlavaTrainer& t, Out& out) {
+          return t.sftStep(out.loss, out.tokens, pixels.data(), N, items, opt);
+        },
+        [](Napi::Env e, Out& out) {
+          Napi::Object r = Napi::Object::New(e);
+          r.Set("loss", out.loss);
+          r.Set("tokens", static_cast<double>(out.tokens));
+          return r;
+        });
+  }
+
+  Napi::Value optimizerStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string where = "options";
+    Napi::Object o = requireObject(info[0], where);
+    model::OptimizerOptions opt;
+    opt.lora = parseGroup(o, "lora", where);
+    if (trainer_->params().trainProjector() || has(o, "projector")) opt.projector = parseGroup(o, "projector", where);
+    opt.hyper.beta1 = checkedNumber(o, "beta1", where, probability, "a number in [0, 1)", 0.9, false);
+    opt.hyper.beta2 = checkedNumber(o, "beta2", where, probability, "a number in [0, 1)", 0.999, false);
+    opt.hyper.eps = checkedNumber(o, "eps", where, positiveFinite, "a positive number", 1e-8, false);
+    opt.maxGradNorm = checkedNumber(o, "maxGradNorm", where, finite, "a finite number", 0, false);
+    using Out = model::OptimizerResult;
+    return queue<Out>(
+        env, "optimizerStep", [opt](LlavaTrainer& t, Out& out) { return t.optimizerStep(out, opt); },
+        [](Napi::Env e, Out& out) {
+          Napi::Object r = Napi::Object::New(e);
+          r.Set("gradNorm", out.gradNorm);
+          r.Set("step", static_cast<double>(out.step));
+          r.Set("skipped", out.skipped);
+          return r;
+        });
+  }
+
+  Napi::Value zeroGrad(const Napi::CallbackInfo& info) {
+    return queue<bool>(
+        info.Env(), "zeroGrad",
+        [](LlavaTrainer& t, bool&) {
+          t.params().zeroGrad();
+          return Status::ok();
+        },
+        [](Napi::Env e, bool&) { return e.Undefined(); });
+  }
+
+  Napi::Value mergedWeights(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<std::string> names;
+    if (!info[0].IsUndefined()) {
+      if (!info[0].IsArray()) throwExpected(env, "an array of tensor names", "names", info[0]);
+      Napi::Array a = info[0].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        if (!a.Get(i).IsString()) throwExpected(env, "a tensor name", "names[" + std::to_string(i) + "]", a.Get(i));
+        names.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+      }
+    }
+    using Out = std::vector<model::NamedTensor>;
+    return queue<Out>(
+        env, "mergedWeights", [names](LlavaTrainer& t, Out& out) { return t.mergedWeights(out, names); },
+        [](Napi::Env e, Out& out) {
+          Napi::Array a = Napi::Array::New(e, out.size());
+          for (size_t i = 0; i < out.size(); i++) {
+            Napi::Object o = Napi::Object::New(e);
+            o.Set("name", out[i].name);
+            o.Set("shape", shapeArray(e, out[i].shape));
+            o.Set("data", floats(e, out[i].data.data(), static_cast<int64_t>(out[i].data.size())));
+            a.Set(static_cast<uint32_t>(i), o);
+          }
+          return a;
+        });
+  }
+
+  Napi::Value memory(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    model::TrainableParams& p = trainer_->params();
+    o.Set("parameterBytes", static_cast<double>(p.parameterBytes()));
+    o.Set("gradientBytes", static_cast<double>(p.gradientBytes()));
+    o.Set("optimizerBytes", static_cast<double>(p.optimizerBytes()));
+    o.Set("lastStepActivationBytes", static_cast<double>(trainer_->lastStepActivationBytes()));
+    return o;
+  }
+
+  std::shared_ptr<LlavaTrainer> trainer_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+// ---- free functions -----------------------------------------------------------------------
+
+Napi::Value createTrainer(const Napi::CallbackInfo& info) {
+  std::shared_ptr<model::LlavaModel> m = unwrapLlavaModel(info[0], "model");
+  Napi::Object spec = requireObject(info[1], "spec");
+  model::LoraSpec lora = parseLoraSpec(spec.Get("lora"));
+  Napi::Value tp = spec.Get("trainProjector");
+  if (!tp.IsBoolean()) throwExpected(info.Env(), "a boolean", "spec.trainProjector", tp);
+  const bool trainProjector = tp.As<Napi::Boolean>().Value();
+  return PromiseWorker<std::shared_ptr<LlavaTrainer>>::queue(
+      info.Env(),
+      [m, lora, trainProjector](std::shared_ptr<LlavaTrainer>& out) {
+        auto t = LlavaTrainer::create(m, lora, trainProjector);
+        if (!t.isOk()) return t.status();
+        out = std::shared_ptr<LlavaTrainer>(t.take().release());
+        return Status::ok();
+      },
+      [](Napi::Env e, std::shared_ptr<LlavaTrainer>& out) {
+        // The External lives only for the constructor call, which copies the shared_ptr.
+        auto ext = Napi::External<std::shared_ptr<LlavaTrainer>>::New(e, &out);
+        return trainerCtor(e).New({ext});
+      });
+}
+
+void initTrainerExports(Napi::Env env, Napi::Object exports) {
+  auto* ctor = new Napi::FunctionReference(Napi::Persistent(TrainerWrap::define(env)));
+  {
+    std::lock_guard<std::mutex> lock(ctorMutex);
+    ctorMap()[env] = ctor;
+  }
+  napi_env raw = env;
+  env.AddCleanupHook([raw, ctor]() {
+    std::lock_guard<std::mutex> lock(ctorMutex);
+    ctorMap().erase(raw);
+    delete ctor;
+  });
+  exports.Set("createTrainer", Napi::Function::New(env, createTrainer, "createTrainer"));
+}
+
+}  // namespace
+
+STIC_REGISTER_EXPORTS(trainer, initTrainerExports);
+
+}  // namespace stic::addon

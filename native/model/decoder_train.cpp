@@ -1,0 +1,319 @@
+// Decoder forward with saved activations and backward, with LoRA (see decoder_train.h).
+//   x += o(attn(rope(qkv(n1))))          n1 = RMSNorm(x)          (each linear: base + LoRA)
+//   x += down(silu(gate(n2)) * up(n2))   n2 = RMSNorm(x)
+// Legend: see decoder_train.h.
+#include "model/decoder_train.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "cpu/ops.h"
+#include "cpu/ops_backward.h"
+#include "train/lora.h"
+
+namespace stic::model {
+namespace {
+
+int64_t loraWorkFloats(const DecoderConfig& cfg, const LoraSpec& lora, int64_t T) {
+  const int64_t maxK = std::max({cfg.hiddenSize, cfg.qDim(), cfg.intermediateSize});
+  return T * lora.r + (lora.dropout > 0.0f ? T * maxK : 0);
+}
+
+int countTargets(const LoraSpec& lora) {
+  int n = 0;
+  for (bool t : lora.targets) n += t ? 1 : 0;
+  return n;
+}
+
+const float* bias(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+// Column offset of a module's output inside its fused buffer (q|k|v) or its own (T, F) half.
+int64_t fusedColumn(const DecoderConfig& cfg, int module) {
+  if (module == kLoraK) return cfg.qDim();
+  if (module == kLoraV) return cfg.qDim() + cfg.kvDim();
+  return 0;
+}
+
+// The dimensions and key of one LoRA application.
+struct LoraCall {
+  const TrainTensor* A = nullptr;
+  const TrainTensor* B = nullptr;
+  train::LoraDims dims;
+  train::DropoutKey key;
+};
+
+bool loraCall(LoraCall& c, const LoraUse& lora, const DecoderConfig& cfg, int64_t layer, int module, int64_t T) {
+  if (!lora.params || !lora.params->loraA(layer, module)) return false;
+  const LoraSpec& spec = lora.params->spec();
+  auto [K, N] = loraModuleDims(cfg, module);
+  c.A = lora.params->loraA(layer, module);
+  c.B = lora.params->loraB(layer, module);
+  c.dims = {T, K, N, spec.r, spec.scale(), lora.train ? spec.dropout : 0.0f};
+  c.key = lora.key;
+  c.key.layer = layer;
+  c.key.module = module;
+  return true;
+}
+
+// out (T, ld) += the module's low-rank path on x (T, K); xa saved.
+void loraForward(float* out, int64_t ld, float* xa, const float* x, const LoraUse& lora, const DecoderConfig& cfg,
+                 int64_t layer, int module, int64_t T, float* work) {
+  LoraCall c;
+  if (!loraCall(c, lora, cfg, layer, module, T)) return;
+  train::lora_delta_forward(out, ld, xa, work, x, c.A->param, c.B->param, c.dims, c.key);
+}
+
+// dx (T, K) += the low-rank path's input gradient; dA, dB accumulated. dout (T, ld).
+void loraBackward(float* dx, const float* dout, int64_t ld, const float* x, const float* xa, const LoraUse& lora,
+                  const DecoderConfig& cfg, int64_t layer, int module, int64_t T, float* work) {
+  LoraCall c;
+  if (!loraCall(c, lora, cfg, layer, module, T)) return;
+  train::lora_delta_backward(dx, c.A->grad, c.B->grad, work, dout, ld, x, xa, c.A->param, c.B->param, c.dims, c.key);
+}
+
+// K and V of a segment: read in place when its key pieces are adjacent rows, else staged.
+struct SegmentKv {
+  const float* k;
+  const float* v;
+  int64_t ld;
+  bool staged;
+};
+
+SegmentKv segmentKv(const AttnSegment& s, const float* qkv, const DecoderConfig& cfg, float* kStage, float* vStage) {
+  const int64_t Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
+  if (s.contiguous()) {
+    const float* base = qkv + s.keys.front().row * Nqkv;
+    return {base + qDim, base + qDim + kvDim, Nqkv, false};
+  }
+  int64_t at = 0;
+  for (const KeyPiece& p : s.keys) {
+    for (int64_t t = 0; t < p.len; t++, at++) {
+      const float* row = qkv + (p.row + t) * Nqkv;
+      std::memcpy(kStage + at * kvDim, row + qDim, kvDim * sizeof(float));
+      std::memcpy(vStage + at * kvDim, row + qDim + kvDim, kvDim * sizeof(float));
+    }
+  }
+  return {kStage, vStage, kvDim, true};
+}
+
+void attendForward(const SavedLayer& L, const PassLayout& layout, const DecoderConfig& cfg, TrainActivations& act) {
+  const int64_t Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), Hq = cfg.numHeads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
+  for (const AttnSegment& s : layout.segments) {
+    const int64_t S = s.keyLen();
+    SegmentKv kv = segmentKv(s, L.qkv, cfg, act.kStage, act.vStage);
+    cpu::attention_forward_lse(L.attn + s.qRow * qDim, qDim, L.lse + Hq * s.qRow, L.qkv + s.qRow * Nqkv, Nqkv, kv.k, kv.ld,
+                               kv.v, kv.ld, s.qLen, S, Hq, cfg.numKvHeads, cfg.headDim, true, S - s.qLen, scale);
+  }
+}
+
+// dqkv (T, Nqkv): q columns overwritten per segment, k/v columns accumulated (zeroed first here),
+// so keys shared by two branches collect both branches' gradients.
+void attendBackward(const SavedLayer& L, const PassLayout& layout, const DecoderConfig& cfg, TrainActivations& act) {
+  const int64_t T = layout.rows(), Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim(), Hq = cfg.numHeads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
+  std::memset(act.dqkv, 0, T * Nqkv * sizeof(float));
+  for (const AttnSegment& s : layout.segments) {
+    const int64_t S = s.keyLen();
+    SegmentKv kv = segmentKv(s, L.qkv, cfg, act.kStage, act.vStage);
+    float* dk = act.dqkv + s.keys.front().row * Nqkv + qDim;
+    float* dv = dk + kvDim;
+    if (kv.staged) {
+      std::memset(act.dkStage, 0, S * kvDim * sizeof(float));
+      std::memset(act.dvStage, 0, S * kvDim * sizeof(float));
+      dk = act.dkStage;
+      dv = act.dvStage;
+    }
+    cpu::attention_backward(act.dqkv + s.qRow * Nqkv, dk, dv, act.dattn + s.qRow * qDim, L.qkv + s.qRow * Nqkv, Nqkv, kv.k, kv.ld,
+                            kv.v, kv.ld, L.attn + s.qRow * qDim, qDim, L.lse + Hq * s.qRow, s.qLen, S, Hq, cfg.numKvHeads,
+                            cfg.headDim, true, S - s.qLen, scale);
+    if (!kv.staged) continue;
+    int64_t at = 0;  // scatter the staged key/value gradients back to their rows, in key order
+    for (const KeyPiece& p : s.keys) {
+      for (int64_t t = 0; t < p.len; t++, at++) {
+        float* row = act.dqkv + (p.row + t) * Nqkv;
+        cpu::add_inplace(row + qDim, act.dkStage + at * kvDim, kvDim);
+        cpu::add_inplace(row + qDim + kvDim, act.dvStage + at * kvDim, kvDim);
+      }
+    }
+  }
+}
+
+void layerForward(float* x, const SavedLayer& L, const DecoderLayerWeights& W, const PassLayout& layout,
+                  const DecoderConfig& cfg, const LoraUse& lora, int64_t l, TrainActivations& act) {
+  const int64_t T = layout.rows(), D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim();
+  std::memcpy(L.xin, x, T * D * sizeof(float));
+  cpu::rmsnorm_forward(act.xn, x, W.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
+  cpu::linear_forward(L.qkv, act.xn, W.qkvW.data<float>(), bias(W.qkvB), T, D, Nqkv);
+  for (int m : {kLoraQ, kLoraK, kLoraV}) {
+    loraForward(L.qkv + fusedColumn(cfg, m), Nqkv, L.xa[m], act.xn, lora, cfg, l, m, T, act.loraWork);
+  }
+  cpu::rope_forward(L.qkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  cpu::rope_forward(L.qkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  attendForward(L, layout, cfg, act);
+  cpu::linear_forward(act.out, L.attn, W.oW.data<float>(), bias(W.oB), T, qDim, D);
+  loraForward(act.out, D, L.xa[kLoraO], L.attn, lora, cfg, l, kLoraO, T, act.loraWork);
+  cpu::add_inplace(x, act.out, T * D);
+
+  std::memcpy(L.xmid, x, T * D * sizeof(float));
+  cpu::rmsnorm_forward(act.xn, x, W.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
+  float* gate = L.gateUp;
+  float* up = L.gateUp + T * F;
+  const float* gub = bias(W.gateUpB);
+  cpu::linear_forward(gate, act.xn, W.gateUpW.data<float>(), gub, T, D, F);
+  cpu::linear_forward(up, act.xn, W.gateUpW.data<float>() + F * D, gub ? gub + F : nullptr, T, D, F);
+  loraForward(gate, F, L.xa[kLoraGate], act.xn, lora, cfg, l, kLoraGate, T, act.loraWork);
+  loraForward(up, F, L.xa[kLoraUp], act.xn, lora, cfg, l, kLoraUp, T, act.loraWork);
+  cpu::swiglu_forward(act.act, gate, up, T * F);
+  cpu::linear_forward(act.out, act.act, W.downW.data<float>(), bias(W.downB), T, F, D);
+  loraForward(act.out, D, L.xa[kLoraDown], act.act, lora, cfg, l, kLoraDown, T, act.loraWork);
+  cpu::add_inplace(x, act.out, T * D);
+}
+
+// dx: in, d (layer output); out, d (layer input).
+void layerBackward(float* dx, const SavedLayer& L, const DecoderLayerWeights& W, const PassLayout& layout,
+                   const DecoderConfig& cfg, const LoraUse& lora, int64_t l, TrainActivations& act) {
+  const int64_t T = layout.rows(), D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim();
+  const float eps = cfg.rmsNormEps;
+  float* work = act.loraWork;
+  // MLP block: recompute n2 and the SwiGLU output rather than keeping them.
+  const float* gate = L.gateUp;
+  const float* up = L.gateUp + T * F;
+  cpu::rmsnorm_forward(act.xn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
+  cpu::swiglu_forward(act.act, gate, up, T * F);
+  cpu::linear_backward(act.dact, nullptr, nullptr, dx, act.act, W.downW.data<float>(), T, F, D);
+  loraBackward(act.dact, dx, D, act.act, L.xa[kLoraDown], lora, cfg, l, kLoraDown, T, work);
+  float* dgate = act.dgateUp;
+  float* dup = act.dgateUp + T * F;
+  cpu::swiglu_backward(dgate, dup, act.dact, gate, up, T * F);
+  cpu::linear_backward(act.dxn, nullptr, nullptr, dgate, act.xn, W.gateUpW.data<float>(), T, D, F);
+  cpu::sgemm(false, false, T, D, F, 1.0f, dup, F, W.gateUpW.data<float>() + F * D, D, 1.0f, act.dxn, D);  // += dup W_up
+  loraBackward(act.dxn, dgate, F, act.xn, L.xa[kLoraGate], lora, cfg, l, kLoraGate, T, work);
+  loraBackward(act.dxn, dup, F, act.xn, L.xa[kLoraUp], lora, cfg, l, kLoraUp, T, work);
+  cpu::rmsnorm_backward(act.dxn, nullptr, act.dxn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
+  cpu::add_inplace(dx, act.dxn, T * D);  // dx is now d (mid-layer residual)
+
+  // Attention block.
+  cpu::rmsnorm_forward(act.xn, L.xin, W.attnNorm.data<float>(), T, D, eps);
+  cpu::linear_backward(act.dattn, nullptr, nullptr, dx, L.attn, W.oW.data<float>(), T, qDim, D);
+  loraBackward(act.dattn, dx, D, L.attn, L.xa[kLoraO], lora, cfg, l, kLoraO, T, work);
+  attendBackward(L, layout, cfg, act);
+  cpu::rope_backward(act.dqkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  cpu::rope_backward(act.dqkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  cpu::linear_backward(act.dxn, nullptr, nullptr, act.dqkv, act.xn, W.qkvW.data<float>(), T, D, Nqkv);
+  for (int m : {kLoraQ, kLoraK, kLoraV}) {
+    loraBackward(act.dxn, act.dqkv + fusedColumn(cfg, m), Nqkv, act.xn, L.xa[m], lora, cfg, l, m, T, work);
+  }
+  cpu::rmsnorm_backward(act.dxn, nullptr, act.dxn, L.xin, W.attnNorm.data<float>(), T, D, eps);
+  cpu::add_inplace(dx, act.dxn, T * D);
+}
+
+}  // namespace
+
+void planTrainActivations(ArenaPlan& plan, const DecoderConfig& cfg, const LoraSpec& lora, const TrainShape& sh) {
+  const int64_t T = std::max<int64_t>(sh.rows, 1), S = std::max<int64_t>(sh.maxKeys, 1), D = cfg.hiddenSize,
+                F = cfg.intermediateSize, kv = cfg.kvDim();
+  for (int64_t l = 0; l < sh.layers; l++) {
+    for (const Shape& s : std::vector<Shape>{{T, D}, {T, D}, {T, cfg.qkvDim()}, {T, cfg.qDim()}, {cfg.numHeads, T}, {2 * T, F}}) {
+      plan.add(DType::F32, s);
+    }
+    for (int m = 0; m < countTargets(lora); m++) plan.add(DType::F32, {T, lora.r});
+  }
+  for (const Shape& s : std::vector<Shape>{{T, D}, {T, D}, {T, F}, {loraWorkFloats(cfg, lora, T)}, {S, kv}, {S, kv}}) {
+    plan.add(DType::F32, s);
+  }
+  plan.add(DType::I64, {T});
+  if (!sh.backward) return;
+  for (const Shape& s : std::vector<Shape>{{T, D}, {T, cfg.qkvDim()}, {T, cfg.qDim()}, {T, F}, {2 * T, F}, {S, kv}, {S, kv}}) {
+    plan.add(DType::F32, s);
+  }
+}
+
+Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig& cfg, const LoraSpec& lora,
+                                               const TrainShape& sh) {
+  const int64_t T = std::max<int64_t>(sh.rows, 1), S = std::max<int64_t>(sh.maxKeys, 1), D = cfg.hiddenSize,
+                F = cfg.intermediateSize, kv = cfg.kvDim();
+  TrainActivations a{};
+  a.shape = sh;
+  Status failed;
+  auto take = [&](const Shape& s, const char* what) -> float* {
+    auto t = arena.allocate(DType::F32, s, what);
+    if (!t.isOk()) {
+      if (failed.isOk()) failed = t.status();
+      return nullptr;
+    }
+    return t.value().data<float>();
+  };
+  a.saved.resize(sh.layers);
+  for (SavedLayer& L : a.saved) {
+    L.xin = take({T, D}, "saved activations");
+    L.xmid = take({T, D}, "saved activations");
+    L.qkv = take({T, cfg.qkvDim()}, "saved activations");
+    L.attn = take({T, cfg.qDim()}, "saved activations");
+    L.lse = take({cfg.numHeads, T}, "saved activations");
+    L.gateUp = take({2 * T, F}, "saved activations");
+    L.xa.fill(nullptr);
+    for (int m = 0; m < kLoraModules; m++) {
+      if (lora.targets[m]) L.xa[m] = take({T, lora.r}, "saved LoRA activations");
+    }
+  }
+  a.xn = take({T, D}, "activations");
+  a.out = take({T, D}, "activations");
+  a.act = take({T, F}, "activations");
+  a.loraWork = take({loraWorkFloats(cfg, lora, T)}, "LoRA scratch");
+  a.kStage = take({S, kv}, "key staging");
+  a.vStage = take({S, kv}, "value staging");
+  auto pos = arena.allocate(DType::I64, {T}, "rotary positions");
+  if (!pos.isOk()) return pos.status();
+  a.pos = pos.value().data<int64_t>();
+  if (sh.backward) {
+    a.dxn = take({T, D}, "gradients of activations");
+    a.dqkv = take({T, cfg.qkvDim()}, "gradients of activations");
+    a.dattn = take({T, cfg.qDim()}, "gradients of activations");
+    a.dact = take({T, F}, "gradients of activations");
+    a.dgateUp = take({2 * T, F}, "gradients of activations");
+    a.dkStage = take({S, kv}, "key gradient staging");
+    a.dvStage = take({S, kv}, "value gradient staging");
+  }
+  if (!failed.isOk()) return failed;
+  return a;
+}
+
+void embedPass(float* x, const PassLayout& layout, const float* features, const DecoderWeights& w, const DecoderConfig& cfg) {
+  const int64_t D = cfg.hiddenSize;
+  for (int64_t t = 0; t < layout.rows(); t++) {
+    if (layout.featureRow[t] >= 0) {
+      std::memcpy(x + t * D, features + layout.featureRow[t] * D, D * sizeof(float));
+    } else {
+      cpu::embedding_forward(x + t * D, &layout.ids[t], w.embed.data<float>(), 1, D);
+    }
+  }
+}
+
+Status decoderTrainForward(float* x, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
+                           const LoraUse& lora, TrainActivations& act) {
+  const int64_t T = layout.rows();
+  STIC_CHECK_ARG(T <= act.shape.rows && layout.maxKeys() <= act.shape.maxKeys, "internal: training pass of ", T,
+                 " rows but activations for ", act.shape.rows);
+  int64_t covered = 0;
+  for (const AttnSegment& s : layout.segments) {
+    STIC_CHECK_ARG(s.qRow == covered && s.qLen > 0 && s.keyLen() >= s.qLen, "internal: attention segments must tile the rows in order");
+    covered += s.qLen;
+  }
+  STIC_CHECK_ARG(covered == T, "internal: attention segments cover ", covered, " of ", T, " rows");
+  std::copy(layout.pos.begin(), layout.pos.end(), act.pos);
+  for (int64_t l = 0; l < cfg.numLayers; l++) {
+    const SavedLayer& L = act.saved[std::min<int64_t>(l, act.shape.layers - 1)];
+    layerForward(x, L, w.layers[l], layout, cfg, lora, l, act);
+  }
+  return Status::ok();
+}
+
+void decoderTrainBackward(float* dx, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
+                          const LoraUse& lora, TrainActivations& act) {
+  std::copy(layout.pos.begin(), layout.pos.end(), act.pos);
+  for (int64_t l = cfg.numLayers - 1; l >= 0; l--) layerBackward(dx, act.saved[l], w.layers[l], layout, cfg, lora, l, act);
+}
+
+}  // namespace stic::model

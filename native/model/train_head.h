@@ -1,0 +1,49 @@
+// The scored rows of a training pass through the final RMSNorm and the fused linear + log-softmax
+// + gather head (train/fused_head.h): per-entry log-probs, and the gradient back into the decoder's
+// output rows. A row can be scored more than once (the shared prefix's last row predicts the first
+// token of both responses), so the scored rows are gathered into their own buffer, one per entry,
+// and their gradients are scatter-added back in entry order (deterministic).
+// Legend: E head entries, T pass rows, D hidden, V vocab.
+#pragma once
+#include <vector>
+
+#include "core/arena.h"
+#include "model/llava_weights.h"
+#include "model/train_pass.h"
+#include "train/fused_head.h"
+
+namespace stic::model {
+
+struct HeadBuffers {
+  int64_t maxEntries = 0;
+  float* gathered;   // (E, D) decoder output rows of the entries
+  float* normed;     // (E, D) after the final norm: the head's input
+  float* jac;        // (E, D) d logp / d normed (saved by the forward for the backward)
+  float* logp;       // (E)
+  float* lse;        // (E)
+  float* dlogp;      // (E) d loss / d logp, set by the caller before headBackward
+  int64_t* targets;  // (E)
+  int64_t* chosen;   // (E) the token each logp gathered (the label, or top-alt's choice)
+  void* work;        // fused head workspace
+};
+
+void planHead(ArenaPlan& plan, const DecoderConfig& cfg, int64_t E);
+Result<HeadBuffers> allocHead(Arena& arena, const DecoderConfig& cfg, int64_t E);
+
+// A run of entries [begin, end) gathered in one mode.
+struct HeadRun {
+  int64_t begin = 0;
+  int64_t end = 0;
+  train::GatherMode mode = train::GatherMode::Label;
+};
+
+// b.logp[e] for every entry, from x (T, D) the decoder output. With wantJac, b.jac is kept for
+// headBackward.
+void headForward(HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries, const std::vector<HeadRun>& runs,
+                 const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac);
+
+// dx (T, D) = d loss / d x from b.dlogp (overwritten: zero on rows no entry reads).
+void headBackward(float* dx, int64_t T, HeadBuffers& b, const std::vector<HeadEntry>& entries, const DecoderWeights& w,
+                  const DecoderConfig& cfg);
+
+}  // namespace stic::model

@@ -1,0 +1,100 @@
+// The trainable state of a LLaVA trainer: LoRA A/B on the chosen decoder linears (Hu et al. 2021,
+// with PEFT's layout and init), optionally a trainable copy of the projector, and for each tensor
+// its gradient and AdamW moments. The model's own weights are never written: the frozen projector
+// stays the reference's "original projector" (STIC.md, defect (c)).
+// One arena per lifetime class (parameters: Weights, gradients: Gradients, moments: OptimizerState).
+// Legend: r LoRA rank, K a module's input features, N its output features, D decoder hidden,
+// Dv vision hidden, F decoder MLP, L layers.
+#pragma once
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/arena.h"
+#include "model/llava.h"
+
+namespace stic::model {
+
+// Decoder linears LoRA can target, in PEFT's module names; the index is also the dropout key's module.
+enum LoraModule : int { kLoraQ = 0, kLoraK, kLoraV, kLoraO, kLoraGate, kLoraUp, kLoraDown, kLoraModules };
+const char* loraModuleName(int module);          // "q_proj", ...
+int loraModuleByName(const std::string& name);   // -1 when unknown
+bool loraModuleIsAttention(int module);          // self_attn.* (else mlp.*)
+
+struct LoraSpec {
+  int64_t r = 8;
+  double alpha = 16;
+  float dropout = 0.0f;
+  std::array<bool, kLoraModules> targets{};
+  uint64_t seed = 0;
+  float scale() const { return static_cast<float>(alpha / static_cast<double>(r)); }
+};
+
+// Input and output features (K, N) of a module in this decoder.
+std::pair<int64_t, int64_t> loraModuleDims(const DecoderConfig& cfg, int module);
+
+enum class ParamGroupId : int { Lora = 0, Projector = 1 };
+
+// One trainable tensor and its companions, all of `shape`.
+struct TrainTensor {
+  std::string name;  // PEFT saved name (LoRA) or engine name (projector)
+  Shape shape;
+  ParamGroupId group = ParamGroupId::Lora;
+  int64_t numel = 0;
+  float* param = nullptr;
+  float* grad = nullptr;
+  float* m = nullptr;  // exp_avg
+  float* v = nullptr;  // exp_avg_sq
+};
+
+// The trainable projector: pointers into TrainTensors (null where the config has no such tensor).
+struct ProjectorParams {
+  const TrainTensor* w1 = nullptr;  // (D, Dv)
+  const TrainTensor* b1 = nullptr;  // (D)
+  const TrainTensor* w2 = nullptr;  // (D, D)
+  const TrainTensor* b2 = nullptr;  // (D)
+};
+
+class TrainableParams {
+ public:
+  // Allocates every tensor; LoRA A ~ U(-1/sqrt(K), 1/sqrt(K)) (kaiming_uniform_ with a = sqrt(5), as
+  // PEFT) from counter streams of spec.seed, B = 0; the projector copied from the model; gradients
+  // and moments zero.
+  static Result<std::unique_ptr<TrainableParams>> create(const LlavaModel& model, const LoraSpec& spec, bool trainProjector);
+
+  const LoraSpec& spec() const { return spec_; }
+  bool trainProjector() const { return trainProjector_; }
+  std::vector<TrainTensor>& tensors() { return tensors_; }
+  const std::vector<TrainTensor>& tensors() const { return tensors_; }
+  // The tensor of a name or an accepted alias (PEFT in-memory `.default.` names,
+  // `base_model.model.model.multi_modal_projector.*`); null when unknown.
+  const TrainTensor* find(const std::string& name) const;
+  // LoRA A (r, K) and B (N, r) of (layer, module); null when the module is not targeted.
+  const TrainTensor* loraA(int64_t layer, int module) const { return lora_[layer][module][0]; }
+  const TrainTensor* loraB(int64_t layer, int module) const { return lora_[layer][module][1]; }
+  const ProjectorParams& projector() const { return projector_; }
+
+  int64_t step = 0;  // AdamW updates done
+
+  void zeroGrad();
+  size_t parameterBytes() const { return params_->capacity(); }
+  size_t gradientBytes() const { return grads_->capacity(); }
+  size_t optimizerBytes() const { return moments_->capacity(); }
+
+ private:
+  LoraSpec spec_;
+  bool trainProjector_ = false;
+  std::vector<TrainTensor> tensors_;
+  std::vector<std::array<std::array<const TrainTensor*, 2>, kLoraModules>> lora_;  // [L][module][A, B]
+  ProjectorParams projector_;
+  std::unique_ptr<Arena> params_, grads_, moments_;
+};
+
+// The PEFT saved name of LoRA `which` ('A' or 'B') of (layer, module), e.g.
+// base_model.model.model.language_model.layers.0.self_attn.q_proj.lora_A.weight
+std::string loraTensorName(int64_t layer, int module, char which);
+// Canonical form of an accepted alias (see TrainableParams::find).
+std::string canonicalTrainName(const std::string& name);
+
+}  // namespace stic::model

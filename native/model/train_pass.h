@@ -1,0 +1,76 @@
+// The layout of one packed training pass: which token fills each row, its rotary position, which
+// image-feature row replaces it, and which rows each query row attends to. It is what lets a
+// preference pair run its image + prompt once and the chosen and rejected responses as two
+// branches over that shared prefix (DESIGN.md, "Performance design"), or, for comparison, as two
+// full sequences.
+//   shared:   rows [prefix P | chosen C-1 | rejected R-1]; the prefix attends causally to itself,
+//             each branch to the prefix keys and causally to its own keys (positions P, P+1, ...).
+//   separate: rows [prompt + chosen[:-1] | prompt + rejected[:-1]], two ordinary causal sequences.
+// A response's last token is only a target, never an input, so it gets no row: the logit of
+// response token j comes from the row of the token before it (the prefix's last row for j = 0).
+// Legend: T rows of the pass, P prompt tokens, C/R chosen/rejected response tokens, Ti image rows.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "model/llava_config.h"
+
+namespace stic::model {
+
+// Key rows [row, row + len) of the pass.
+struct KeyPiece {
+  int64_t row = 0;
+  int64_t len = 0;
+};
+
+// Query rows [qRow, qRow + qLen) attend causally to the concatenation of `keys` (S rows), whose
+// last qLen rows are the queries themselves: query i sees keys [0, S - qLen + i].
+struct AttnSegment {
+  int64_t qRow = 0;
+  int64_t qLen = 0;
+  std::vector<KeyPiece> keys;
+  int64_t keyLen() const;
+  bool contiguous() const;  // the pieces are adjacent rows: K/V can be read in place
+};
+
+// A scored token: the hidden state of `row` predicts `target`.
+struct HeadEntry {
+  int64_t row = 0;
+  int64_t target = 0;
+};
+
+struct PassLayout {
+  std::vector<int64_t> ids;         // (T) input ids (image tokens included)
+  std::vector<int64_t> pos;         // (T) rotary positions
+  std::vector<int64_t> featureRow;  // (T) row image * Ti + j of the call's features, or -1 for a text token
+  std::vector<AttnSegment> segments;  // query rows tile [0, T) in order
+  int64_t rows() const { return static_cast<int64_t>(ids.size()); }
+  int64_t maxKeys() const;  // the longest segment's key count
+};
+
+// One preference pair: prompt (image tokens expanded) and the two responses (no image tokens).
+struct PairInput {
+  std::vector<int64_t> images;  // indices into the call's images, in order of appearance
+  std::vector<int64_t> prompt;  // (P)
+  std::vector<int64_t> chosen;  // (C)
+  std::vector<int64_t> rejected;  // (R)
+};
+
+// Where a pair's response tokens are scored: chosen[j] from row chosenRows[j], likewise rejected.
+struct PairRows {
+  std::vector<HeadEntry> chosen;
+  std::vector<HeadEntry> rejected;
+};
+
+// Appends the pair to the layout (shared prefix or two full sequences) and returns its head entries.
+PairRows appendPair(PassLayout& layout, const PairInput& pair, int64_t imageTokenId, int64_t Ti, bool sharedPrefix);
+
+// Appends one causal sequence of `ids` (its images in order) and returns its first row.
+int64_t appendSequence(PassLayout& layout, const std::vector<int64_t>& ids, const std::vector<int64_t>& images,
+                       int64_t imageTokenId, int64_t Ti);
+
+// Rows a pair takes in a pass of either kind (for grouping pairs under a row budget).
+int64_t pairRows(const PairInput& pair, bool sharedPrefix);
+
+}  // namespace stic::model

@@ -1,0 +1,362 @@
+// LlavaTrainer: the DPO and SFT micro-steps and pair scoring (see trainer.h). Optimizer, tensor
+// access and merged weights are in trainer_update.cpp. Legend: see trainer.h.
+#include "model/trainer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/ops.h"
+#include "model/call_buffers.h"
+#include "model/decoder_train.h"
+#include "model/projector_train.h"
+#include "model/train_head.h"
+
+namespace stic::model {
+namespace {
+
+// Pairs [begin, end) of a call in one pass: the layout, the scored entries (every chosen token of
+// the group's pairs, then every rejected token) and the sequence of each entry (b: chosen of the
+// group's pair b, Bg + b: its rejected).
+struct PassGroup {
+  size_t begin = 0, end = 0;
+  PassLayout layout;
+  std::vector<HeadEntry> entries;
+  std::vector<int64_t> seq;  // (E)
+  int64_t firstRejected = 0;   // entries [firstRejected, E) are rejected tokens (DPO)
+  size_t size() const { return end - begin; }
+};
+
+std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const LlavaConfig& cfg, bool shared) {
+  std::vector<int64_t> rows;
+  for (const PairInput& p : pairs) rows.push_back(pairRows(p, shared));
+  std::vector<PassGroup> groups;
+  for (auto [b, e] : packGroups(rows, kPassTokenBudget)) {
+    PassGroup g;
+    g.begin = b;
+    g.end = e;
+    std::vector<PairRows> heads;
+    for (size_t i = b; i < e; i++) heads.push_back(appendPair(g.layout, pairs[i], cfg.imageTokenId, cfg.imageTokenCount, shared));
+    const int64_t Bg = static_cast<int64_t>(e - b);
+    for (int64_t i = 0; i < Bg; i++) {
+      for (const HeadEntry& h : heads[i].chosen) g.entries.push_back(h), g.seq.push_back(i);
+    }
+    g.firstRejected = static_cast<int64_t>(g.entries.size());
+    for (int64_t i = 0; i < Bg; i++) {
+      for (const HeadEntry& h : heads[i].rejected) g.entries.push_back(h), g.seq.push_back(Bg + i);
+    }
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+// Everything one call needs, in one Activations arena sized from the call's largest group.
+struct CallSizes {
+  int64_t M = 0;         // feature rows of the call's images
+  int64_t rows = 0;      // largest pass
+  int64_t keys = 0;      // longest attention segment
+  int64_t entries = 0;   // most scored tokens of a pass
+  bool backward = false;
+  bool refFeatures = false;  // the reference needs its own projector output
+};
+
+struct TrainCall {
+  std::unique_ptr<Arena> arena;
+  float* sel = nullptr;         // (M, Dv) selected vision rows
+  float* featPolicy = nullptr;  // (M, D)
+  float* featRef = nullptr;     // (M, D), or featPolicy when they coincide
+  float* h1 = nullptr;          // (M, D) projector pre-activation (saved)
+  float* a1 = nullptr;          // (M, D) projector activation (saved)
+  float* dfeat = nullptr;       // (M, D) d loss / d policy features
+  float* projScratch = nullptr; // (M, D)
+  float* x = nullptr;           // (T, D) residual stream
+  float* dx = nullptr;          // (T, D) its gradient
+  TrainActivations act;
+  HeadBuffers head;
+};
+
+template <typename Group>
+void sizeGroups(CallSizes& s, const std::vector<Group>& groups) {
+  for (const Group& g : groups) {
+    s.rows = std::max(s.rows, g.layout.rows());
+    s.keys = std::max(s.keys, g.layout.maxKeys());
+    s.entries = std::max<int64_t>(s.entries, static_cast<int64_t>(g.entries.size()));
+  }
+}
+
+Result<TrainCall> createCall(const LlavaConfig& cfg, const TrainableParams& params, const CallSizes& s) {
+  const int64_t M = std::max<int64_t>(s.M, 1), T = std::max<int64_t>(s.rows, 1), D = cfg.decoder.hiddenSize,
+                Dv = cfg.vision.hiddenSize;
+  const bool trainProj = params.trainProjector() && s.backward;
+  const TrainShape shape{T, std::max<int64_t>(s.keys, 1), s.backward ? cfg.decoder.numLayers : 1, s.backward};
+  ArenaPlan plan;
+  std::vector<std::pair<float**, Shape>> slots;
+  TrainCall c;
+  slots.push_back({&c.sel, {M, Dv}});
+  slots.push_back({&c.featPolicy, {M, D}});
+  if (s.refFeatures) slots.push_back({&c.featRef, {M, D}});
+  slots.push_back({&c.h1, {M, D}});
+  slots.push_back({&c.a1, {M, D}});
+  if (trainProj) slots.push_back({&c.dfeat, {M, D}}), slots.push_back({&c.projScratch, {M, D}});
+  slots.push_back({&c.x, {T, D}});
+  if (s.backward) slots.push_back({&c.dx, {T, D}});
+  for (auto& [p, shape] : slots) plan.add(DType::F32, shape);
+  planTrainActivations(plan, cfg.decoder, params.spec(), shape);
+  planHead(plan, cfg.decoder, s.entries);
+  auto arena = Arena::create(cpuBackend(), Lifetime::Activations, plan.bytes());
+  if (!arena.isOk()) return arena.status().withContext("training step activations");
+  c.arena = arena.take();
+  for (auto& [p, shape] : slots) {
+    auto t = c.arena->allocate(DType::F32, shape, "training step buffers");
+    if (!t.isOk()) return t.status();
+    *p = t.value().data<float>();
+  }
+  if (!c.featRef) c.featRef = c.featPolicy;
+  auto act = allocTrainActivations(*c.arena, cfg.decoder, params.spec(), shape);
+  if (!act.isOk()) return act.status();
+  c.act = act.take();
+  auto head = allocHead(*c.arena, cfg.decoder, s.entries);
+  if (!head.isOk()) return head.status();
+  c.head = head.take();
+  if (c.dfeat) std::memset(c.dfeat, 0, M * D * sizeof(float));
+  return c;
+}
+
+// Projects the call's images: the policy's features (saving the projector's activations when it
+// trains) and, when the reference needs a different projector, the reference's.
+void projectFeatures(TrainCall& c, const LlavaModel& m, const TrainableParams& p, int64_t M, bool refSeparate) {
+  const LlavaConfig& cfg = m.config();
+  const ProjectorView frozen = projectorView(m.weights().projector);
+  const ProjectorView policy = p.trainProjector() ? projectorView(p.projector()) : frozen;
+  // The reference first: it borrows h1 as scratch, which the policy's pass then keeps.
+  if (refSeparate && c.featRef != c.featPolicy) projectorTrainForward(c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
+  projectorTrainForward(c.featPolicy, c.h1, c.a1, c.sel, policy, cfg, M);
+}
+
+// Forward of a group: logps of every entry into c.head.logp and per-sequence sums (2 Bg).
+Status groupForward(TrainCall& c, const LlavaModel& m, const PassGroup& g, const float* features, const LoraUse& lora,
+                    train::GatherMode rejectedMode, bool wantJac, std::vector<float>& sums) {
+  const LlavaConfig& cfg = m.config();
+  const DecoderWeights& w = m.weights().decoder;
+  embedPass(c.x, g.layout, features, w, cfg.decoder);
+  STIC_RETURN_IF_ERROR(decoderTrainForward(c.x, g.layout, w, cfg.decoder, lora, c.act));
+  const int64_t E = static_cast<int64_t>(g.entries.size());
+  headForward(c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}}, w,
+              cfg.decoder, wantJac);
+  sums.assign(2 * g.size(), 0.0f);
+  train::sum_by_sequence(sums.data(), c.head.logp, g.seq.data(), E, static_cast<int64_t>(sums.size()));
+  return Status::ok();
+}
+
+// Backward of a group from c.head.dlogp: into the LoRA gradients and, when the projector trains,
+// into c.dfeat at the image rows.
+void groupBackward(TrainCall& c, const LlavaModel& m, const PassLayout& layout, const std::vector<HeadEntry>& entries,
+                   const LoraUse& lora) {
+  const LlavaConfig& cfg = m.config();
+  const DecoderWeights& w = m.weights().decoder;
+  const int64_t T = layout.rows(), D = cfg.decoder.hiddenSize;
+  headBackward(c.dx, T, c.head, entries, w, cfg.decoder);
+  decoderTrainBackward(c.dx, layout, w, cfg.decoder, lora, c.act);
+  if (!c.dfeat) return;
+  for (int64_t t = 0; t < T; t++) {  // in row order: a fixed summation order
+    if (layout.featureRow[t] >= 0) cpu::add_inplace(c.dfeat + layout.featureRow[t] * D, c.dx + t * D, D);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LlavaTrainer>> LlavaTrainer::create(std::shared_ptr<const LlavaModel> model, const LoraSpec& spec,
+                                                           bool trainProjector) {
+  auto params = TrainableParams::create(*model, spec, trainProjector);
+  if (!params.isOk()) return params.status();
+  auto t = std::unique_ptr<LlavaTrainer>(new LlavaTrainer());
+  t->model_ = std::move(model);
+  t->params_ = params.take();
+  return t;
+}
+
+Status LlavaTrainer::validatePair(const PairInput& pair, int64_t N, const std::string& where) const {
+  const LlavaConfig& cfg = model_->config();
+  STIC_RETURN_IF_ERROR(model_->validate(Sequence{pair.prompt, pair.images}, N, where + ".promptIds"));
+  const std::pair<const char*, const std::vector<int64_t>*> responses[] = {{"chosenIds", &pair.chosen},
+                                                                           {"rejectedIds", &pair.rejected}};
+  for (auto& [name, ids] : responses) {
+    STIC_CHECK_ARG(!ids->empty(), where, ".", name, ": expected at least one response token but found none");
+    for (size_t t = 0; t < ids->size(); t++) {
+      const int64_t id = (*ids)[t];
+      STIC_CHECK_ARG(id != cfg.imageTokenId, where, ".", name, "[", t, "]: expected a text token but found the image token ", id,
+                     " (images belong in the prompt)");
+      STIC_CHECK_ARG(id >= 0 && id < cfg.decoder.vocabSize, where, ".", name, "[", t, "]: token id ", id,
+                     " is outside the vocabulary [0, ", cfg.decoder.vocabSize, ")");
+    }
+  }
+  return Status::ok();
+}
+
+Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
+                                  bool policy, train::GatherMode rejectedMode, bool trainedProjector) {
+  for (size_t i = 0; i < pairs.size(); i++) STIC_RETURN_IF_ERROR(validatePair(pairs[i], N, "pairs[" + std::to_string(i) + "]"));
+  const LlavaConfig& cfg = model_->config();
+  std::vector<PassGroup> groups = groupPairs(pairs, cfg, true);
+  CallSizes sizes;
+  sizes.M = N * cfg.imageTokenCount;
+  sizeGroups(sizes, groups);
+  auto call = createCall(cfg, *params_, sizes);
+  if (!call.isOk()) return call.status();
+  TrainCall& c = call.value();
+  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
+  // One projector output: the trained one for the policy (or the reference when asked), else the original.
+  const bool trained = params_->trainProjector() && (policy || trainedProjector);
+  const ProjectorView view = trained ? projectorView(params_->projector()) : projectorView(model_->weights().projector);
+  projectorTrainForward(c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.M);
+  LoraUse lora;
+  if (policy) lora.params = params_.get();
+  out.assign(pairs.size(), {});
+  std::vector<float> sums;
+  for (const PassGroup& g : groups) {
+    STIC_RETURN_IF_ERROR(groupForward(c, *model_, g, c.featPolicy, lora, rejectedMode, false, sums));
+    for (size_t i = 0; i < g.size(); i++) out[g.begin + i] = {sums[i], sums[g.size() + i]};
+  }
+  lastActivationBytes_ = c.arena->capacity();
+  return Status::ok();
+}
+
+Status LlavaTrainer::dpoStep(DpoStepResult& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
+                             const std::vector<std::optional<RefLogps>>& refs, const DpoStepOptions& opt) {
+  const LlavaConfig& cfg = model_->config();
+  const int64_t B = static_cast<int64_t>(pairs.size());
+  STIC_CHECK_ARG(B > 0, "pairs: expected at least one preference pair but found none");
+  STIC_CHECK_ARG(refs.size() == pairs.size(), "internal: ", refs.size(), " reference entries for ", B, " pairs");
+  for (int64_t i = 0; i < B; i++) STIC_RETURN_IF_ERROR(validatePair(pairs[i], N, "pairs[" + std::to_string(i) + "]"));
+  bool needRef = false;
+  for (const auto& r : refs) needRef = needRef || !r.has_value();
+
+  std::vector<PassGroup> groups = groupPairs(pairs, cfg, opt.sharedPrefix);
+  CallSizes sizes;
+  sizes.M = N * cfg.imageTokenCount;
+  sizes.backward = true;
+  // The reference reads the frozen projector; it differs from the policy's only when that one trains.
+  sizes.refFeatures = needRef && params_->trainProjector() && !opt.refTrainedProjector;
+  sizeGroups(sizes, groups);
+  auto call = createCall(cfg, *params_, sizes);
+  if (!call.isOk()) return call.status();
+  TrainCall& c = call.value();
+  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
+  projectFeatures(c, *model_, *params_, sizes.M, sizes.refFeatures);
+
+  LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
+  out.policyChosen.assign(B, 0);
+  out.policyRejected.assign(B, 0);
+  out.refChosen.assign(B, 0);
+  out.refRejected.assign(B, 0);
+  out.chosenTokens.assign(B, 0);
+  out.rejectedTokens.assign(B, 0);
+  std::vector<float> sums, dseq;
+  for (const PassGroup& g : groups) {
+    const size_t Bg = g.size();
+    bool groupNeedsRef = false;
+    for (size_t i = g.begin; i < g.end; i++) groupNeedsRef = groupNeedsRef || !refs[i].has_value();
+    if (groupNeedsRef) {  // reference pass: LoRA off, the same images
+      STIC_RETURN_IF_ERROR(groupForward(c, *model_, g, c.featRef, LoraUse{}, opt.rejectedMode, false, sums));
+    }
+    for (size_t i = 0; i < Bg; i++) {
+      const size_t k = g.begin + i;
+      out.refChosen[k] = refs[k] ? refs[k]->chosen : sums[i];
+      out.refRejected[k] = refs[k] ? refs[k]->rejected : sums[Bg + i];
+      out.chosenTokens[k] = static_cast<int64_t>(pairs[k].chosen.size());
+      out.rejectedTokens[k] = static_cast<int64_t>(pairs[k].rejected.size());
+    }
+    STIC_RETURN_IF_ERROR(groupForward(c, *model_, g, c.featPolicy, policy, opt.rejectedMode, true, sums));
+    for (size_t i = 0; i < Bg; i++) {
+      out.policyChosen[g.begin + i] = sums[i];
+      out.policyRejected[g.begin + i] = sums[Bg + i];
+    }
+    // The loss of this group's pairs as a share of the mean over all B pairs.
+    train::DpoBatch batch{static_cast<int64_t>(Bg), &out.policyChosen[g.begin], &out.policyRejected[g.begin], &out.refChosen[g.begin],
+                          &out.refRejected[g.begin], &out.chosenTokens[g.begin], static_cast<double>(B)};
+    dseq.assign(2 * Bg, 0.0f);
+    train::dpo_loss(dseq.data(), dseq.data() + Bg, batch, opt.loss);
+    for (float& d : dseq) d = static_cast<float>(d * opt.gradScale);
+    const int64_t E = static_cast<int64_t>(g.entries.size());
+    train::sequence_grad_to_tokens(c.head.dlogp, dseq.data(), g.seq.data(), E);
+    groupBackward(c, *model_, g.layout, g.entries, policy);
+  }
+  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.M);
+  // Metrics over the whole call (the per-group calls above only produced gradients).
+  std::vector<float> unused(2 * B);
+  train::DpoBatch all{B, out.policyChosen.data(), out.policyRejected.data(), out.refChosen.data(), out.refRejected.data(),
+                      out.chosenTokens.data(), 0};
+  out.metrics = train::dpo_loss(unused.data(), unused.data() + B, all, opt.loss);
+  lastActivationBytes_ = c.arena->capacity();
+  return Status::ok();
+}
+
+Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const float* pixels, int64_t N, const std::vector<SftItem>& items,
+                             const SftStepOptions& opt) {
+  const LlavaConfig& cfg = model_->config();
+  STIC_CHECK_ARG(!items.empty(), "items: expected at least one SFT item but found none");
+  // Rows: each item's ids up to its last target (later tokens influence no target).
+  std::vector<int64_t> lengths, lastTarget;
+  tokens = 0;
+  for (size_t i = 0; i < items.size(); i++) {
+    const std::string where = "items[" + std::to_string(i) + "]";
+    const SftItem& it = items[i];
+    STIC_RETURN_IF_ERROR(model_->validate(it.seq, N, where));
+    STIC_CHECK_ARG(it.mask.size() == it.seq.ids.size(), where, ".mask: expected ", it.seq.ids.size(),
+                   " values (one per token) but found ", it.mask.size());
+    STIC_CHECK_ARG(it.mask[0] == 0, where, ".mask[0]: the first token has no context to be predicted from, so it cannot be a target");
+    int64_t last = -1;
+    for (size_t t = 0; t < it.mask.size(); t++) {
+      if (!it.mask[t]) continue;
+      STIC_CHECK_ARG(it.seq.ids[t] != cfg.imageTokenId, where, ".mask[", t, "]: an image token cannot be a target");
+      last = static_cast<int64_t>(t);
+      tokens++;
+    }
+    STIC_CHECK_ARG(last > 0, where, ".mask: expected at least one target token but found none");
+    lastTarget.push_back(last);
+    lengths.push_back(last);
+  }
+  struct SftGroup {
+    PassLayout layout;
+    std::vector<HeadEntry> entries;
+  };
+  std::vector<SftGroup> groups;
+  for (auto [b, e] : packGroups(lengths, kPassTokenBudget)) {
+    SftGroup g;
+    for (size_t i = b; i < e; i++) {
+      const SftItem& it = items[i];
+      std::vector<int64_t> ids(it.seq.ids.begin(), it.seq.ids.begin() + lastTarget[i]);
+      const int64_t first = appendSequence(g.layout, ids, it.seq.images, cfg.imageTokenId, cfg.imageTokenCount);
+      for (int64_t t = 1; t <= lastTarget[i]; t++) {
+        if (it.mask[t]) g.entries.push_back({first + t - 1, it.seq.ids[t]});
+      }
+    }
+    groups.push_back(std::move(g));
+  }
+  CallSizes sizes;
+  sizes.M = N * cfg.imageTokenCount;
+  sizes.backward = true;
+  sizeGroups(sizes, groups);
+  auto call = createCall(cfg, *params_, sizes);
+  if (!call.isOk()) return call.status();
+  TrainCall& c = call.value();
+  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
+  projectFeatures(c, *model_, *params_, sizes.M, false);
+  const LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
+  const double over = opt.meanOver > 0 ? opt.meanOver : static_cast<double>(tokens);
+  const DecoderWeights& w = model_->weights().decoder;
+  loss = 0;
+  for (const SftGroup& g : groups) {
+    embedPass(c.x, g.layout, c.featPolicy, w, cfg.decoder);
+    STIC_RETURN_IF_ERROR(decoderTrainForward(c.x, g.layout, w, cfg.decoder, policy, c.act));
+    const int64_t E = static_cast<int64_t>(g.entries.size());
+    headForward(c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, w, cfg.decoder, true);
+    loss += train::sft_loss(c.head.dlogp, c.head.logp, c.head.targets, E, over);
+    for (int64_t e = 0; e < E; e++) c.head.dlogp[e] = static_cast<float>(c.head.dlogp[e] * opt.gradScale);
+    groupBackward(c, *model_, g.layout, g.entries, policy);
+  }
+  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.M);
+  lastActivationBytes_ = c.arena->capacity();
+  return Status::ok();
+}
+
+}  // namespace stic::model

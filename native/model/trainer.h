@@ -1,0 +1,115 @@
+// A LLaVA trainer: LoRA (and optionally the projector) trained on DPO or SFT micro-steps over a
+// frozen model, with AdamW updates, tensor access by PEFT name, and merged weights for export.
+//   dpoStep: encode each distinct image once (frozen tower); project (trainable copy, saving its
+//     activations, and the frozen original for the reference when a reference is needed); then per
+//     group of pairs under a row budget: reference pass (LoRA off) if a pair came without
+//     reference log-probs, policy pass with saved activations, fused head, DPO loss, backward into
+//     LoRA and the image rows; finally the projector backward. Gradients ACCUMULATE.
+//   sftStep: the same with masked token cross-entropy.
+// Groups bound activation memory: a pair's loss gradient depends only on its own log-probs, so
+// each group runs forward and backward before the next starts.
+// Legend: B pairs, N images, M = N*Ti feature rows, T rows of a pass, E scored tokens, D hidden.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/llava.h"
+#include "model/train_params.h"
+#include "model/train_pass.h"
+#include "train/adamw.h"
+#include "train/fused_head.h"
+#include "train/losses.h"
+
+namespace stic::model {
+
+struct RefLogps {
+  float chosen = 0, rejected = 0;
+};
+
+struct DpoStepOptions {
+  train::DpoOptions loss;
+  train::GatherMode rejectedMode = train::GatherMode::Label;
+  double gradScale = 1.0;
+  bool sharedPrefix = true;
+  bool refTrainedProjector = false;  // the reference sees the trained projector (STIC defect (c))
+  int64_t step = 0, micro = 0;       // dropout key
+};
+
+struct DpoStepResult {
+  train::DpoMetrics metrics;
+  std::vector<float> policyChosen, policyRejected, refChosen, refRejected;  // (B)
+  std::vector<int64_t> chosenTokens, rejectedTokens;                          // (B)
+};
+
+struct SftItem {
+  Sequence seq;
+  std::vector<uint8_t> mask;  // (T) nonzero: ids[t] is a target
+};
+
+struct SftStepOptions {
+  double meanOver = 0;  // 0: the call's own target count
+  double gradScale = 1.0;
+  int64_t step = 0, micro = 0;
+};
+
+struct OptimizerOptions {
+  train::ParamGroup lora, projector;
+  train::AdamWHyper hyper;
+  double maxGradNorm = 0;  // <= 0: no clipping
+};
+
+struct OptimizerResult {
+  double gradNorm = 0;
+  int64_t step = 0;
+  bool skipped = false;
+};
+
+struct NamedTensor {
+  std::string name;
+  Shape shape;
+  std::vector<float> data;
+};
+
+class LlavaTrainer {
+ public:
+  static Result<std::unique_ptr<LlavaTrainer>> create(std::shared_ptr<const LlavaModel> model, const LoraSpec& spec,
+                                                      bool trainProjector);
+
+  const LlavaModel& model() const { return *model_; }
+  TrainableParams& params() { return *params_; }
+  size_t lastStepActivationBytes() const { return lastActivationBytes_; }
+
+  // Checks a pair against the model and an image batch of N; `where` names it ("pairs[2]").
+  Status validatePair(const PairInput& pair, int64_t N, const std::string& where) const;
+
+  // Summed response log-probs per pair: policy (LoRA on, trained projector) or reference (LoRA off,
+  // original projector unless trainedProjector). No dropout, no gradients.
+  Status pairLogprobs(std::vector<RefLogps>& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
+                      bool policy, train::GatherMode rejectedMode, bool trainedProjector);
+
+  // refs[i]: given reference log-probs, or nullopt to compute them here.
+  Status dpoStep(DpoStepResult& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
+                 const std::vector<std::optional<RefLogps>>& refs, const DpoStepOptions& opt);
+
+  // out: loss (-(1/meanOver) sum of target log-probs), tokens: target count of this call.
+  Status sftStep(double& loss, int64_t& tokens, const float* pixels, int64_t N, const std::vector<SftItem>& items,
+                 const SftStepOptions& opt);
+
+  // Clip (optional), AdamW on every trainable tensor, zero the gradients; a non-finite gradient
+  // norm skips the update and the step count.
+  Status optimizerStep(OptimizerResult& out, const OptimizerOptions& opt);
+
+  // W + (alpha/r) B A of each LoRA-targeted linear, and the trainable projector, by engine name;
+  // `names` empty: all of them.
+  Status mergedWeights(std::vector<NamedTensor>& out, const std::vector<std::string>& names) const;
+  std::vector<std::string> mergedWeightNames() const;
+
+ private:
+  std::shared_ptr<const LlavaModel> model_;
+  std::unique_ptr<TrainableParams> params_;
+  size_t lastActivationBytes_ = 0;
+};
+
+}  // namespace stic::model

@@ -1,0 +1,100 @@
+// LlavaTrainer: the optimizer step and merged weights for export (see trainer.h).
+// Legend: r LoRA rank, K a module's input features, N its output features, F decoder MLP.
+#include <cmath>
+#include <cstring>
+
+#include "cpu/ops.h"
+#include "model/trainer.h"
+
+namespace stic::model {
+namespace {
+
+// The engine name of a decoder linear, e.g. language_model.model.layers.3.mlp.up_proj.weight.
+std::string linearName(int64_t layer, int module) {
+  return "language_model.model.layers." + std::to_string(layer) + (loraModuleIsAttention(module) ? ".self_attn." : ".mlp.") +
+         loraModuleName(module) + ".weight";
+}
+
+// The base weight (N, K) of a module: its row range of the fused storage.
+const float* baseWeight(const DecoderLayerWeights& L, const DecoderConfig& cfg, int module) {
+  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
+  switch (module) {
+    case kLoraQ: return L.qkvW.data<float>();
+    case kLoraK: return L.qkvW.data<float>() + cfg.qDim() * D;
+    case kLoraV: return L.qkvW.data<float>() + (cfg.qDim() + cfg.kvDim()) * D;
+    case kLoraO: return L.oW.data<float>();
+    case kLoraGate: return L.gateUpW.data<float>();
+    case kLoraUp: return L.gateUpW.data<float>() + F * D;
+    default: return L.downW.data<float>();
+  }
+}
+
+}  // namespace
+
+Status LlavaTrainer::optimizerStep(OptimizerResult& out, const OptimizerOptions& opt) {
+  std::vector<train::ParamSlot> slots;
+  for (TrainTensor& t : params_->tensors()) {
+    slots.push_back({t.param, t.grad, t.m, t.v, t.numel, static_cast<int64_t>(t.group)});
+  }
+  const train::ParamGroup groups[] = {opt.lora, opt.projector};
+  const int64_t count = static_cast<int64_t>(slots.size());
+  out.gradNorm = opt.maxGradNorm > 0 ? train::clip_grad_norm(slots.data(), count, opt.maxGradNorm)
+                                     : train::grad_global_norm(slots.data(), count);
+  out.skipped = !std::isfinite(out.gradNorm);
+  if (!out.skipped) {
+    STIC_RETURN_IF_ERROR(train::adamw_step(slots.data(), count, groups, 2, opt.hyper, params_->step + 1));
+    params_->step++;
+  }
+  params_->zeroGrad();
+  out.step = params_->step;
+  return Status::ok();
+}
+
+std::vector<std::string> LlavaTrainer::mergedWeightNames() const {
+  std::vector<std::string> names;
+  const DecoderConfig& cfg = model_->config().decoder;
+  for (int64_t l = 0; l < cfg.numLayers; l++) {
+    for (int m = 0; m < kLoraModules; m++) {
+      if (params_->loraA(l, m)) names.push_back(linearName(l, m));
+    }
+  }
+  for (const TrainTensor& t : params_->tensors()) {
+    if (t.group == ParamGroupId::Projector) names.push_back(t.name);
+  }
+  return names;
+}
+
+Status LlavaTrainer::mergedWeights(std::vector<NamedTensor>& out, const std::vector<std::string>& names) const {
+  const DecoderConfig& cfg = model_->config().decoder;
+  const std::vector<std::string> all = mergedWeightNames();
+  const std::vector<std::string>& want = names.empty() ? all : names;
+  out.clear();
+  for (const std::string& name : want) {
+    bool found = false;
+    for (int64_t l = 0; l < cfg.numLayers && !found; l++) {
+      for (int m = 0; m < kLoraModules && !found; m++) {
+        const TrainTensor* A = params_->loraA(l, m);
+        if (!A || linearName(l, m) != name) continue;
+        const TrainTensor* B = params_->loraB(l, m);
+        auto [K, N] = loraModuleDims(cfg, m);
+        NamedTensor t{name, {N, K}, std::vector<float>(N * K)};
+        std::memcpy(t.data.data(), baseWeight(model_->weights().decoder.layers[l], cfg, m), N * K * sizeof(float));
+        // W (N, K) += (alpha / r) B (N, r) A (r, K): PEFT's merge.
+        const int64_t r = params_->spec().r;
+        cpu::sgemm(false, false, N, K, r, params_->spec().scale(), B->param, r, A->param, K, 1.0f, t.data.data(), K);
+        out.push_back(std::move(t));
+        found = true;
+      }
+    }
+    const TrainTensor* p = params_->find(name);
+    if (!found && p && p->group == ParamGroupId::Projector) {
+      out.push_back({p->name, p->shape, std::vector<float>(p->param, p->param + p->numel)});
+      found = true;
+    }
+    STIC_CHECK_ARG(found, "mergedWeights: no merged tensor is named \"", name, "\" (expected a LoRA-targeted linear such as ",
+                   all.front(), ", or a trainable projector tensor)");
+  }
+  return Status::ok();
+}
+
+}  // namespace stic::model
