@@ -412,7 +412,7 @@ export interface NativeSftItem {
   /** Per token: nonzero where ids[t] is a target (an assistant token), predicted from ids[0..t). mask[0] must be 0. */
   mask: Uint8Array | number[];
 }
-/** Dropout key of a micro-step (the trainer's seed completes it): masks never depend on threads or batch order. */
+/** Dropout key of a micro-step (the trainer's seed completes it): the same key and inputs draw the same masks, whatever the thread count. */
 export interface NativeStepKey { step: number; micro: number }
 export interface NativeDpoStepOptions {
   key: NativeStepKey;
@@ -483,8 +483,8 @@ export interface LlavaTrainerNative {
   /** Clips (optionally), applies AdamW to every trainable tensor, zeroes the gradients, step += 1. A non-finite norm skips the update (gradients still zeroed). */
   optimizerStep(options: NativeAdamWOptions): Promise<{ gradNorm: number; step: number; skipped: boolean }>;
   zeroGrad(): Promise<void>;
-  /** W + (alpha/r) B A for every LoRA-targeted linear, and the trained projector, under engine names (`language_model.model.layers.{i}.self_attn.q_proj.weight`, llavaTensorSpecs; lib/engine/weight_names.ts maps them to a checkpoint's). */
-  mergedWeights(): Promise<{ name: string; shape: number[]; data: Float32Array }[]>;
+  /** W + (alpha/r) B A for every LoRA-targeted linear, and the trained projector (all, or the `names` asked for: a 7B model is exported a few tensors at a time), under engine names (`language_model.model.layers.{i}.self_attn.q_proj.weight`, llavaTensorSpecs; lib/engine/weight_names.ts maps them to a checkpoint's). */
+  mergedWeights(names?: string[]): Promise<{ name: string; shape: number[]; data: Float32Array }[]>;
   memory(): NativeTrainerMemory;
 }
 export interface TrainerBinding {
