@@ -71,7 +71,9 @@ function runTorch(): { result: TorchResult | null; why: string } {
 
 // Fastest ms of one kernel call over REPEATS samples, each running `inner` calls inside the addon.
 async function kernelMs(call: (repeats: number) => Promise<void>, estimateMs: number): Promise<number> {
-  const inner = Math.max(1, Math.min(200, Math.round(5 / Math.max(estimateMs, 1e-3))));
+  // ~20 ms and at least 3 calls per sample: back to back, like PyTorch's timed calls, so the weights
+  // are as warm in cache for us as for the baseline.
+  const inner = Math.max(3, Math.min(400, Math.round(20 / Math.max(estimateMs, 1e-3))));
   await call(inner);
   const samples: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
