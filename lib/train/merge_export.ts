@@ -51,17 +51,20 @@ export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
     trainProjector: false,
   });
   await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));
-  const merged = new Map((await trainer.mergedWeights()).filter((t) => !isProjectorName(t.name)).map((t) => [t.name, t.data]));
-  const plan = await exportPlan(w, merged, hasProjector);
+  const targeted = new Set<string>();
+  for (let l = 0; l < w.config.decoder.numLayers; l++) for (const t of adapter.spec.targets) targeted.add(`language_model.model.layers.${l}.${TARGET_MODULES[t]}.weight`);
+  const plan = exportPlan(w, targeted, hasProjector);
+  // Merged a shard at a time: a 7B model's merged linears never sit in memory all at once.
+  const merge = async (names: string[]) => new Map((await trainer.mergedWeights(names)).map((t) => [t.name, t.data]));
   await mkdir(out, { recursive: true });
-  const files = await writeShards(out, plan, o.maxShardBytes ?? 4e9, { stic_adapter: path.resolve(o.adapter) });
+  const files = await writeShards(out, plan, o.maxShardBytes ?? 4e9, { stic_adapter: path.resolve(o.adapter) }, merge);
   for (const name of await readdir(model)) {
     const from = path.join(model, name);
     if (WEIGHT_FILE.test(name) || name === INDEX_FILE || !(await stat(from)).isFile()) continue;
     await copyFile(from, path.join(out, name));
     files.push(path.join(out, name));
   }
-  return { files, merged: merged.size, copied: plan.filter((p) => p.kind === 'copy').length, projector: hasProjector };
+  return { files, merged: plan.filter((p) => p.kind === 'merged').length, copied: plan.filter((p) => p.kind === 'copy').length, projector: hasProjector };
 }
 
 async function checkOutFolder(out: string): Promise<void> {
@@ -71,10 +74,10 @@ async function checkOutFolder(out: string): Promise<void> {
 }
 
 /** One output tensor: the base checkpoint's name and dtype, its values from merged or from a file. */
-type PlannedTensor = { name: string; dtype: DTypeName; shape: number[]; nbytes: number } & ({ kind: 'merged'; data: Float32Array } | { kind: 'copy' | 'convert'; entry: TensorEntry });
+type PlannedTensor = { name: string; dtype: DTypeName; shape: number[]; nbytes: number } & ({ kind: 'merged'; engine: string } | { kind: 'copy' | 'convert'; entry: TensorEntry });
 
 // Every tensor of the base checkpoint, in its order, with where its values come from.
-async function exportPlan(w: LoadedWeights, merged: Map<string, Float32Array>, projector: boolean): Promise<PlannedTensor[]> {
+function exportPlan(w: LoadedWeights, targeted: Set<string>, projector: boolean): PlannedTensor[] {
   const engineOf = new Map<string, string>();
   for (const s of w.sources) {
     const ckptName = checkpointNames(s.name, w.config).find((n) => w.checkpoint.tensors.has(n));
@@ -85,8 +88,7 @@ async function exportPlan(w: LoadedWeights, merged: Map<string, Float32Array>, p
   for (const [name, e] of w.checkpoint.tensors) {
     const engine = engineOf.get(name);
     const base = { name, dtype: e.dtype, shape: e.shape, nbytes: e.nbytes };
-    const data = engine === undefined ? undefined : merged.get(engine);
-    if (data) plan.push({ ...base, kind: 'merged', data });
+    if (engine !== undefined && targeted.has(engine)) plan.push({ ...base, kind: 'merged', engine });
     else if (projector && engine !== undefined && isProjectorName(engine)) plan.push({ ...base, kind: 'convert', entry: sourceOf.get(engine) as TensorEntry });
     else plan.push({ ...base, kind: 'copy', entry: e });
   }
@@ -95,7 +97,13 @@ async function exportPlan(w: LoadedWeights, merged: Map<string, Float32Array>, p
 
 // Writes the plan in shards of at most maxBytes (one tensor may exceed it alone), reading each
 // shard's source tensors only while it is written.
-async function writeShards(out: string, plan: PlannedTensor[], maxBytes: number, metadata: Record<string, string>): Promise<string[]> {
+async function writeShards(
+  out: string,
+  plan: PlannedTensor[],
+  maxBytes: number,
+  metadata: Record<string, string>,
+  merge: (engineNames: string[]) => Promise<Map<string, Float32Array>>,
+): Promise<string[]> {
   const shards: PlannedTensor[][] = [[]];
   let size = 0;
   for (const t of plan) {
@@ -110,7 +118,7 @@ async function writeShards(out: string, plan: PlannedTensor[], maxBytes: number,
   const files: string[] = [];
   const weightMap: Record<string, string> = {};
   for (let i = 0; i < shards.length; i++) {
-    const tensors = await materialise(shards[i]);
+    const tensors = await materialise(shards[i], merge);
     const file = path.join(out, names[i]);
     await writeSafetensors(file, tensors, { format: 'pt', ...metadata });
     files.push(file);
@@ -125,14 +133,19 @@ async function writeShards(out: string, plan: PlannedTensor[], maxBytes: number,
 }
 
 // The shard's tensors as bytes in their output dtype.
-async function materialise(shard: PlannedTensor[]): Promise<TensorToWrite[]> {
+async function materialise(shard: PlannedTensor[], merge: (engineNames: string[]) => Promise<Map<string, Float32Array>>): Promise<TensorToWrite[]> {
+  const merged = await merge(shard.flatMap((t) => (t.kind === 'merged' ? [t.engine] : [])));
   const copies = shard.filter((t) => t.kind !== 'merged') as (PlannedTensor & { entry: TensorEntry })[];
   const raw = await readTensors(copies.map((t) => t.entry));
   const byName = new Map(copies.map((t, i) => [t.name, raw[i]]));
   const out: TensorToWrite[] = [];
   for (const t of shard) {
     let data: ArrayBufferView;
-    if (t.kind === 'merged') data = await toDtype(t.data, 'F32', t.dtype);
+    if (t.kind === 'merged') {
+      const values = merged.get(t.engine);
+      if (!values) throw new Error(`internal: the trainer returned no merged weight for ${t.engine}`);
+      data = await toDtype(values, 'F32', t.dtype);
+    }
     else data = await toDtype(byName.get(t.name) as ArrayBufferView, t.kind === 'convert' ? (t.entry as TensorEntry).dtype : t.dtype, t.dtype);
     out.push({ name: t.name, dtype: t.dtype, shape: t.shape, data });
   }

@@ -1,0 +1,263 @@
+// The training engine on the real native trainer and a tiny random LLaVA model with generated
+// images: `stic dpo` then `stic sft` continuing its adapter (CLI, end to end), a run stopped after
+// k steps and resumed ending with the same adapter bit for bit, the learning test (reward accuracy
+// and margin on the training pairs, before vs after), and `stic export` checked against the
+// transformers/PEFT fixture (merged weights give PEFT's policy log-probs).
+import { expect } from 'chai';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { main } from '../../bin/cli.ts';
+import { loadModel } from '../../lib/engine/llava_model.ts';
+import { writeRandomLlava } from '../../lib/engine/random_model.ts';
+import { loadModelConfig } from '../../lib/model/config.ts';
+import { openCheckpoint, readTensors } from '../../lib/model/safetensors.ts';
+import { native } from '../../lib/native/index.ts';
+import type { DpoJob, TrainHooks } from '../../lib/stic/engine_api.ts';
+import { loadDpoData } from '../../lib/stic/train_data.ts';
+import { DPO_OPTIONS, type DpoOptions, validateDpoOptions } from '../../lib/stic/train_options.ts';
+import { readAdapter, writeProjector } from '../../lib/train/adapter_io.ts';
+import { StepImages, tokenizePairs } from '../../lib/train/collate.ts';
+import { sticTrainingEngine } from '../../lib/train/index.ts';
+import { exportMerged } from '../../lib/train/merge_export.ts';
+import { loadTrainingModel } from '../../lib/train/model_load.ts';
+import type { MetricsRow } from '../../lib/util/metrics_log.ts';
+import { loadFixture, relError } from '../engine/fixture_util.ts';
+import { writeImages } from '../stic/fakes.ts';
+import { makeRng } from '../helpers/rng.ts';
+
+const repo = path.resolve(import.meta.dirname, '..', '..');
+
+/** Runs the CLI in-process, capturing what it writes. */
+async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write;
+  try {
+    return { code: await main(argv), stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+  }
+}
+const hasTrainer = () => typeof (native() as { createTrainer?: unknown }).createTrainer === 'function';
+
+const WORDS = ['red', 'blue', 'green', 'ball', 'dog', 'cat', 'tree', 'sky', 'car', 'house', 'small', 'large', 'two', 'one', 'on', 'the', 'grass', 'table'];
+
+function sentence(rng: ReturnType<typeof makeRng>, n: number): string {
+  return `${Array.from({ length: n }, () => WORDS[rng.int(0, WORDS.length)]).join(' ')}.`;
+}
+
+/** Public-format pairs over the images: {image, chosen, rejected} with the same user turn. */
+function writePairs(file: string, images: string[], seed: number): void {
+  const rng = makeRng(seed);
+  const lines = images.map((image) => {
+    const user = { role: 'user', content: '<image>\nDescribe the image.' };
+    return JSON.stringify({ image, chosen: [user, { role: 'assistant', content: sentence(rng, 5) }], rejected: [user, { role: 'assistant', content: sentence(rng, 6) }], image_corruption: false, hallu_prompt: '' });
+  });
+  writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+function dpoOptions(prefs: string, o: Record<string, unknown>): DpoOptions {
+  const values: Record<string, unknown> = { prefs };
+  for (const [k, spec] of Object.entries(DPO_OPTIONS)) if ((spec as { default?: unknown }).default !== undefined && values[k] === undefined) values[k] = (spec as { default?: unknown }).default;
+  return validateDpoOptions({ ...values, ...o }, (p) => `bad ${p.flag}`);
+}
+
+function hooks(stopAt?: number): { hooks: TrainHooks; rows: MetricsRow[]; starts: number[] } {
+  const rows: MetricsRow[] = [];
+  const starts: number[] = [];
+  return {
+    rows,
+    starts,
+    hooks: {
+      onStart: (s) => void starts.push(s),
+      onStep: (r) => {
+        rows.push(r);
+        if (stopAt !== undefined && r.step + 1 === stopAt) throw new Error('stopped by the test');
+      },
+    },
+  };
+}
+
+describe('training engine on a tiny random model (native trainer)', function () {
+  let dir: string;
+  let model: string;
+  let images: string;
+  let prefs: string;
+
+  before(async function () {
+    if (!hasTrainer()) this.skip(); // the native trainer binding (issue 4, model-level training) is not in this build
+    dir = mkdtempSync(path.join(tmpdir(), 'stic-train-'));
+    model = path.join(dir, 'model');
+    images = path.join(dir, 'images');
+    await writeRandomLlava(
+      model,
+      {
+        vision: { imageSize: 28, patchSize: 14, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 2 },
+        decoder: { family: 'llama', hiddenSize: 48, intermediateSize: 96, numLayers: 2, numHeads: 4, numKvHeads: 2, vocabSize: 421 },
+        std: 0.3,
+      },
+      5,
+    );
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(repo, 'test/fixtures/hf/tokenizer-llama-style', f), path.join(model, f));
+    const names = await writeImages(images, 8, 3, 40, 30);
+    prefs = path.join(images, 'pairs.jsonl');
+    writePairs(prefs, names, 1);
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stic dpo trains an adapter (reference pre-pass, checkpoints, metrics), then stic sft continues it', async () => {
+    const out = path.join(dir, 'run');
+    const common = ['--lora-r', '4', '--lora-alpha', '8', '--batch-size', '4', '--grad-accum', '2', '--lr', '1e-3', '--checkpoint-every', '1', '--threads', '1'];
+    const d = await runCli(['dpo', '--model', model, '--prefs', prefs, '--out', path.join(out, 'dpo'), '--epochs', '2', ...common]);
+    expect(d.code, d.stderr).to.equal(0);
+    expect(d.stderr).to.match(/^dpo: 8 pairs from .*pairs\.jsonl \(0 ours, 8 public STIC format\), reference log-probs: compute\n/);
+    const dpoDir = path.join(out, 'dpo');
+    const rows = readFileSync(path.join(dpoDir, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.step)).to.deep.equal([0, 1, 2, 3]);
+    for (const r of rows) for (const k of ['loss', 'lr', 'reward_chosen', 'reward_rejected', 'reward_margin', 'reward_accuracy', 'grad_norm', 'tokens_per_s']) expect(r[k], k).to.be.a('number');
+    expect(rows[0].lr).to.equal(0); // warmup: ceil(0.03 * 4) = 1 step at lr 0
+    expect(readFileSync(path.join(dpoDir, 'reference_logps.jsonl'), 'utf8').trimEnd().split('\n')).to.have.length(8);
+    expect(readdirSync(path.join(dpoDir, 'checkpoints'))).to.deep.equal(['step-00000003', 'step-00000004']);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'projector.safetensors', 'summary.txt', 'training.svg', 'training.png']) expect(existsSync(path.join(dpoDir, f)), f).to.equal(true);
+    const config = (await loadTrainingModel(model)).config;
+    const adapter = await readAdapter(dpoDir, config.decoder);
+    expect(adapter.spec).to.deep.equal({ r: 4, alpha: 8, dropout: 0.05, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] });
+    expect(adapter.tensors.filter((t) => t.name.includes('lora_B')).some((t) => t.data.some((v) => v !== 0))).to.equal(true);
+
+    // Infused instruction data over the same images (one text-only sample), then SFT continuing the
+    // DPO adapter with a learning rate too small to move fp32 weights: the result is the DPO adapter.
+    const data = path.join(images, 'infused.json');
+    writeFileSync(data, JSON.stringify([
+      ...readdirSync(images).filter((n) => n.endsWith('.png')).slice(0, 5).map((image, i) => ({ id: `s${i}`, image, conversations: [{ from: 'human', value: `<image>\nImage description:\nred ball.\n\nWhat is it?` }, { from: 'gpt', value: 'A red ball.' }] })),
+      { id: 't', conversations: [{ from: 'human', value: 'Hello' }, { from: 'gpt', value: 'Hi there.' }] },
+    ]));
+    const s = await runCli(['sft', '--model', model, '--data', data, '--init-adapter', dpoDir, '--out', path.join(out, 'sft'), '--epochs', '1', ...common.map((a) => (a === '1e-3' ? '1e-30' : a)), '--projector-lr', '1e-30']);
+    expect(s.code, s.stderr).to.equal(0);
+    expect(s.stderr).to.contain(`sft: 6 samples from ${data} (1 text-only), continuing ${dpoDir}\n`);
+    const sftDir = path.join(out, 'sft');
+    const sftRows = readFileSync(path.join(sftDir, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(sftRows).to.have.length(2);
+    expect(sftRows[0].loss).to.be.above(0);
+    const after = await readAdapter(sftDir, config.decoder);
+    expect(after.spec).to.deep.equal(adapter.spec);
+    after.tensors.forEach((t, i) => expect(Array.from(t.data), t.name).to.deep.equal(Array.from(adapter.tensors[i].data)));
+    expect(readFileSync(path.join(sftDir, 'projector.safetensors')).equals(readFileSync(path.join(dpoDir, 'projector.safetensors')))).to.equal(true);
+  });
+
+  it('a run stopped after k steps and resumed ends with the same adapter and projector, bit for bit', async () => {
+    const data = await loadDpoData(prefs, { refLogps: 'auto', reproduceMissingImageToken: false });
+    const o = dpoOptions(prefs, { loraR: 4, loraAlpha: 8, batchSize: 2, gradAccum: 2, lr: 2e-3, epochs: 2, checkpointEvery: 3, seed: 9 });
+    const job = (out: string): DpoJob => ({ model, out, resume: true, threads: 1, examples: data.examples, options: o });
+    const engine = await sticTrainingEngine();
+    const whole = hooks();
+    await engine.dpo(job(path.join(dir, 'whole')), whole.hooks);
+    expect(whole.rows).to.have.length(8);
+    const cut = path.join(dir, 'cut');
+    const first = hooks(5); // stops after step 4's update, before its checkpoint: resume from step 3
+    expect(((await engine.dpo(job(cut), first.hooks).catch((e: Error) => e)) as Error).message).to.equal('stopped by the test');
+    const second = hooks();
+    await engine.dpo(job(cut), second.hooks);
+    expect(second.starts).to.deep.equal([3]);
+    for (const f of ['adapter_model.safetensors', 'projector.safetensors']) {
+      expect(readFileSync(path.join(cut, f)).equals(readFileSync(path.join(dir, 'whole', f))), f).to.equal(true);
+    }
+    const loss = (r: MetricsRow[]) => r.map((x) => [x.step, x.loss, x.grad_norm]);
+    expect(loss([...first.rows.slice(0, 3), ...second.rows])).to.deep.equal(loss(whole.rows));
+  });
+
+  it('learning: DPO on fixed pairs raises reward accuracy and margin on those pairs', async () => {
+    const data = await loadDpoData(prefs, { refLogps: 'auto', reproduceMissingImageToken: false });
+    const o = dpoOptions(prefs, { loraR: 8, loraAlpha: 16, loraDropout: 0, batchSize: 4, gradAccum: 1, lr: 5e-3, projectorLr: 1e-3, epochs: 16, warmupRatio: 0.1, schedule: 'constant', checkpointEvery: 100, seed: 3 });
+    const out = path.join(dir, 'learn');
+    const rec = hooks();
+    await (await sticTrainingEngine()).dpo({ model, out, resume: false, threads: 1, examples: data.examples, options: o }, rec.hooks);
+    expect(rec.rows).to.have.length(32);
+    // Measure on the same pairs: policy vs reference summed log-probs, before (a fresh adapter) and after.
+    const m = await loadTrainingModel(model);
+    const pairs = tokenizePairs(m.encoder, data.examples, 2048).examples;
+    const imgs = await StepImages.load(pairs.map((p) => p.image), m.pixels, m.floatsPerImage);
+    const g = imgs.gather(pairs.map((p) => p.image));
+    const nativePairs = pairs.map((p, i) => ({ images: g.images[i], promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds }));
+    const measure = async (adapterDir: string | null) => {
+      const t = await native().createTrainer(m.model, { lora: { r: 8, alpha: 16, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 1 }, trainProjector: true });
+      if (adapterDir) {
+        const a = await readAdapter(adapterDir, m.config.decoder);
+        const proj = await openCheckpoint(path.join(adapterDir, 'projector.safetensors'));
+        const projData = await readTensors([...proj.tensors.values()], { as: 'F32' });
+        await t.setTensors('param', [...a.tensors.map((x) => ({ name: x.name, data: x.data })), ...[...proj.tensors.keys()].map((name, i) => ({ name, data: projData[i] }))]);
+      }
+      const pol = await t.pairLogprobs(g.pixels, g.count, nativePairs, { model: 'policy' });
+      const ref = await t.pairLogprobs(g.pixels, g.count, nativePairs, { model: 'reference' });
+      const margins = pairs.map((_, i) => 0.1 * (pol.chosen[i] - ref.chosen[i] - (pol.rejected[i] - ref.rejected[i])));
+      const r = { accuracy: margins.filter((x) => x > 0).length / margins.length, margin: margins.reduce((a, b) => a + b, 0) / margins.length };
+      if (process.env.STIC_TEST_VERBOSE) console.log('learning', adapterDir ? 'after' : 'before', r, margins);
+      return r;
+    };
+    const before = await measure(null);
+    const after = await measure(out);
+    expect(before).to.deep.equal({ accuracy: 0, margin: 0 }); // B = 0: the policy is the reference
+    expect(after.accuracy).to.be.at.least(0.75);
+    expect(after.margin).to.be.above(before.margin + 0.05);
+    const tail = rec.rows.slice(-4).reduce((a, r) => a + r.loss, 0) / 4;
+    expect(tail).to.be.below(rec.rows[0].loss - 0.05);
+  });
+});
+
+describe('stic export against the transformers/PEFT fixture', function () {
+  let dir: string;
+  before(function () {
+    if (!hasTrainer()) this.skip();
+    dir = mkdtempSync(path.join(tmpdir(), 'stic-export-'));
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, shard] of [['llava-tiny-llama', undefined], ['llava-tiny-mistral-gqa', 60_000]] as const) {
+    it(`merged weights of ${name} + its PEFT adapter give PEFT's policy log-probs${shard ? ' (sharded)' : ''}`, async () => {
+      const fx = await loadFixture(name);
+      const out = path.join(dir, name);
+      const r = await exportMerged({ model: fx.dir, adapter: path.join(fx.dir, 'adapter'), out, maxShardBytes: shard });
+      const d = loadModelConfig(fx.dir).decoder;
+      expect(r.merged).to.equal(7 * d.numLayers);
+      expect(existsSync(path.join(out, 'config.json'))).to.equal(true);
+      if (shard) expect(existsSync(path.join(out, 'model.safetensors.index.json'))).to.equal(true);
+      const merged = await loadModel(out, { tokenizer: null });
+      const expected = JSON.parse(readFileSync(path.join(fx.dir, 'expected.json'), 'utf8')).dpo.label['per_pair[loss,pc,pr,rc,rr]'] as number[][];
+      for (let i = 0; i < 2; i++) {
+        const it = fx.items[i];
+        const [c, j] = await merged.logprobs([
+          { promptIds: it.prompt, responseIds: it.chosen.slice(it.prompt.length), image: fx.images[i] },
+          { promptIds: it.prompt, responseIds: it.rejected.slice(it.prompt.length), image: fx.images[i] },
+        ]);
+        expect(relError(Float32Array.of(c.sum, j.sum), Float32Array.of(expected[i][1], expected[i][2]))).to.be.below(1e-5);
+      }
+    });
+  }
+
+  it('a trained projector beside the adapter replaces the checkpoint\'s; existing weights in --out are refused', async () => {
+    const fx = await loadFixture('llava-tiny-llama');
+    const adapter = path.join(dir, 'adapter-with-projector');
+    mkdirSync(adapter);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(path.join(fx.dir, 'adapter', f), path.join(adapter, f));
+    const base = await openCheckpoint(fx.dir);
+    const rng = makeRng(6);
+    const proj = [...base.tensors.values()].filter((t) => t.name.startsWith('multi_modal_projector.')).map((t) => ({ name: t.name, shape: t.shape, data: rng.normalArray(t.shape.reduce((a, b) => a * b, 1), 0.05) }));
+    await writeProjector(path.join(adapter, 'projector.safetensors'), proj);
+    const out = path.join(dir, 'with-projector');
+    const r = await exportMerged({ model: fx.dir, adapter, out });
+    expect(r.projector).to.equal(true);
+    const ck = await openCheckpoint(out);
+    const back = await readTensors(proj.map((p) => ck.tensors.get(p.name)!), { as: 'F32' });
+    back.forEach((b, i) => expect(Array.from(b)).to.deep.equal(Array.from(proj[i].data)));
+    const err = await exportMerged({ model: fx.dir, adapter, out }).catch((e: Error) => e);
+    expect((err as Error).message).to.equal(`Expected --out to be a new or weight-free folder but ${out} holds model.safetensors`);
+  });
+});
