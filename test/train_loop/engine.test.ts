@@ -5,6 +5,7 @@
 // transformers/PEFT fixture (merged weights give PEFT's policy log-probs).
 import { expect } from 'chai';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -170,6 +171,32 @@ describe('training engine on a tiny random model (native trainer)', function () 
     }
     const loss = (r: MetricsRow[]) => r.map((x) => [x.step, x.loss, x.grad_norm]);
     expect(loss([...first.rows.slice(0, 3), ...second.rows])).to.deep.equal(loss(whole.rows));
+  });
+
+  it('stic dpo killed with SIGKILL mid-run and run again ends with the uninterrupted run\'s adapter', async () => {
+    const args = (out: string) => ['dpo', '--model', model, '--prefs', prefs, '--out', out, '--lora-r', '4', '--lora-alpha', '8', '--batch-size', '2', '--grad-accum', '2', '--epochs', '12', '--lr', '1e-3', '--checkpoint-every', '5', '--threads', '1'];
+    const whole = path.join(dir, 'kill-whole');
+    expect((await runCli(args(whole))).code).to.equal(0);
+    const cut = path.join(dir, 'kill-cut');
+    const child = spawn(process.execPath, [path.join(repo, 'bin/stic.js'), ...args(cut)], { stdio: 'ignore' });
+    const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    // Kill once the first checkpoint is on disk, whatever the process is doing at that moment.
+    const ckpts = path.join(cut, 'checkpoints');
+    while (!(existsSync(ckpts) && readdirSync(ckpts).some((n) => n.startsWith('step-')))) {
+      if (child.exitCode !== null) throw new Error(`stic dpo exited with ${child.exitCode} before its first checkpoint`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    expect(await exited).to.equal('SIGKILL');
+    const rows = readFileSync(path.join(cut, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.length > 0);
+    expect(rows.length).to.be.below(48); // killed before the end (12 epochs x 4 steps)
+    const again = await runCli(args(cut));
+    expect(again.code, again.stderr).to.equal(0);
+    for (const f of ['adapter_model.safetensors', 'projector.safetensors']) {
+      expect(readFileSync(path.join(cut, f)).equals(readFileSync(path.join(whole, f))), f).to.equal(true);
+    }
+    const steps = readFileSync(path.join(cut, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).step);
+    expect(steps).to.deep.equal(Array.from({ length: 48 }, (_, i) => i));
   });
 
   it('learning: DPO on fixed pairs raises reward accuracy and margin on those pairs', async () => {
