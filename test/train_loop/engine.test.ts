@@ -4,7 +4,7 @@
 // and margin on the training pairs, before vs after), and `stic export` checked against the
 // transformers/PEFT fixture (merged weights give PEFT's policy log-probs).
 import { expect } from 'chai';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,8 @@ import { native } from '../../lib/native/index.ts';
 import type { DpoJob, TrainHooks } from '../../lib/stic/engine_api.ts';
 import { loadDpoData } from '../../lib/stic/train_data.ts';
 import { DPO_OPTIONS, type DpoOptions, validateDpoOptions } from '../../lib/stic/train_options.ts';
-import { readAdapter, writeProjector } from '../../lib/train/adapter_io.ts';
+import { adaptedModelDir } from '../../lib/train/adapted_model.ts';
+import { readAdapter, writeAdapter, writeProjector } from '../../lib/train/adapter_io.ts';
 import { StepImages, tokenizePairs } from '../../lib/train/collate.ts';
 import { sticTrainingEngine } from '../../lib/train/index.ts';
 import { exportMerged } from '../../lib/train/merge_export.ts';
@@ -85,6 +86,7 @@ function hooks(stopAt?: number): { hooks: TrainHooks; rows: MetricsRow[]; starts
 }
 
 describe('training engine on a tiny random model (native trainer)', function () {
+  this.timeout(60_000);
   let dir: string;
   let model: string;
   let images: string;
@@ -238,6 +240,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
 });
 
 describe('stic export against the transformers/PEFT fixture', function () {
+  this.timeout(60_000);
   let dir: string;
   before(function () {
     if (!hasTrainer()) this.skip();
@@ -268,6 +271,45 @@ describe('stic export against the transformers/PEFT fixture', function () {
       }
     });
   }
+
+  it('stic export (CLI) on llava-tiny-llama-fullfeat-lastlayer: reports what it merged and lists the files', async () => {
+    const fx = await loadFixture('llava-tiny-llama-fullfeat-lastlayer');
+    const out = path.join(dir, 'cli');
+    const r = await runCli(['export', '--model', fx.dir, '--adapter', path.join(fx.dir, 'adapter'), '--out', out]);
+    expect(r.code, r.stderr).to.equal(0);
+    const tensors = (await openCheckpoint(fx.dir)).tensors.size;
+    expect(r.stderr).to.equal(`export: 14 linear layers merged, ${tensors - 14} tensors copied\n`);
+    expect(r.stdout.trimEnd().split('\n').map((f) => path.basename(f)).sort()).to.deep.equal(['config.json', 'expected.json', 'generation_config.json', 'model.safetensors']); // every non-weight file of the model folder
+    const m = await loadModel(out, { tokenizer: null });
+    const it1 = fx.items[1];
+    const [j] = await m.logprobs([{ promptIds: it1.prompt, responseIds: it1.rejected.slice(it1.prompt.length), image: fx.images[1] }]);
+    const expected = JSON.parse(readFileSync(path.join(fx.dir, 'expected.json'), 'utf8')).dpo.label['per_pair[loss,pc,pr,rc,rr]'] as number[][];
+    expect(Math.abs(j.sum - expected[1][2]) / Math.abs(expected[1][2])).to.be.below(1e-5);
+  });
+
+  it('adaptedModelDir: the merged model cached in the adapter folder, re-exported when the adapter changes', async () => {
+    const fx = await loadFixture('llava-tiny-llama');
+    const adapter = path.join(dir, 'cached-adapter');
+    mkdirSync(adapter);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(path.join(fx.dir, 'adapter', f), path.join(adapter, f));
+    const merged = await adaptedModelDir(fx.dir, adapter);
+    expect(merged).to.equal(path.join(adapter, 'merged-model'));
+    const stamp = statSync(path.join(merged, 'stic_merged.json')).mtimeMs;
+    const m = await loadModel(merged, { tokenizer: null });
+    const it0 = fx.items[0];
+    const [c] = await m.logprobs([{ promptIds: it0.prompt, responseIds: it0.chosen.slice(it0.prompt.length), image: fx.images[0] }]);
+    const expected = JSON.parse(readFileSync(path.join(fx.dir, 'expected.json'), 'utf8')).dpo.label['per_pair[loss,pc,pr,rc,rr]'] as number[][];
+    expect(Math.abs(c.sum - expected[0][1]) / Math.abs(expected[0][1])).to.be.below(1e-5);
+    expect(await adaptedModelDir(fx.dir, adapter)).to.equal(merged);
+    expect(statSync(path.join(merged, 'stic_merged.json')).mtimeMs).to.equal(stamp); // reused, not exported again
+    // A retrained adapter (other weights): B scaled by 2 doubles the update; the cache follows it.
+    const a = await readAdapter(adapter, loadModelConfig(fx.dir).decoder);
+    await writeAdapter(adapter, { ...a, tensors: a.tensors.map((t) => ({ ...t, data: t.name.includes('lora_B') ? t.data.map((v) => 2 * v) : t.data })) });
+    await adaptedModelDir(fx.dir, adapter);
+    const m2 = await loadModel(merged, { tokenizer: null });
+    const [c2] = await m2.logprobs([{ promptIds: it0.prompt, responseIds: it0.chosen.slice(it0.prompt.length), image: fx.images[0] }]);
+    expect(Math.abs(c2.sum - c.sum)).to.be.above(1e-3);
+  });
 
   it('a trained projector beside the adapter replaces the checkpoint\'s; existing weights in --out are refused', async () => {
     const fx = await loadFixture('llava-tiny-llama');
