@@ -26,7 +26,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Work = std::function<Status(Out& out)>;
   using ToJs = std::function<Napi::Value(Napi::Env env, Out& out)>;
 
-  // `exclusive`: take the compute lock (OpenMP-heavy work); false for I/O-bound work.
+  // `exclusive`: run on the compute thread (OpenMP-heavy work); false for I/O-bound work.
   static Napi::Promise queue(Napi::Env env, Work work, ToJs toJs, std::vector<Napi::Value> keepAlive = {},
                              bool exclusive = true) {
     auto* w = new PromiseWorker(env, std::move(work), std::move(toJs), keepAlive, exclusive);
@@ -38,14 +38,9 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      Status s;
-      if (exclusive_) {
-        std::lock_guard<std::mutex> lock(computeLock());
-        setNumThreads(numThreads());  // OpenMP thread count is per calling thread
-        s = work_(out_);
-      } else {
-        s = work_(out_);
-      }
+      // CPU-heavy work runs on the single compute thread (threads.h explains why); I/O-bound
+      // work stays on this libuv thread so it can overlap with computation.
+      Status s = exclusive_ ? runOnComputeThread([this] { return work_(out_); }) : work_(out_);
       if (!s.isOk()) fail(s);
     } catch (const std::bad_alloc&) {
       fail(Status(Code::OutOfMemory, "out of host memory"));
