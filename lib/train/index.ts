@@ -23,6 +23,7 @@ import type { Trainer } from './trainer_api.ts';
 
 export { readAdapter, writeAdapter, peftAdapterConfig } from './adapter_io.ts';
 export { exportMerged } from './merge_export.ts';
+export { adaptedModelDir } from './adapted_model.ts';
 
 export const SKIPPED_FILE = 'skipped.jsonl';
 
