@@ -247,19 +247,18 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
  private:
-  // Marks the trainer busy until the returned guard's work finishes (see queue()).
-  void claim(Napi::Env env, const char* method) {
-    if (busy_->exchange(true)) {
-      throw Napi::Error::New(env, std::string("LlavaTrainer.") + method +
-                                      ": another call on this trainer is still running; await it before starting the next");
-    }
-  }
-
-  // Queues work on the trainer, releasing the busy flag when it ends (also when it throws).
+  // Queues work on the trainer, marking it busy until the work ends (also when it throws); while
+  // busy, another call is rejected: a step, an update and a checkpoint read never interleave.
   template <typename Out>
   Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(LlavaTrainer&, Out&)> work,
                       typename PromiseWorker<Out>::ToJs toJs, std::vector<Napi::Value> keep = {}) {
-    claim(env, method);
+    if (busy_->exchange(true)) {
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Reject(Napi::Error::New(env, std::string("LlavaTrainer.") + method +
+                                         ": another call on this trainer is still running; await it before starting the next")
+                   .Value());
+      return d.Promise();
+    }
     keep.push_back(Value());
     auto t = trainer_;
     auto busy = busy_;
