@@ -59,12 +59,12 @@ describe('trainer: determinism', function () {
     await trainer.dpoStep(pixels, 2, pairs, { key: { step: 0, micro: 0 } });
     await trainer.optimizerStep({ lora: { lr: 1e-2, weightDecay: 0 }, projector: { lr: 1e-3, weightDecay: 0 } });
     const res = await trainer.dpoStep(pixels, 2, pairs, { key: { step: 1, micro }, rejectedMode: 'top-alt' });
-    const sft = await trainer.sftStep(pixels, 2, [{ images: [1], ids: pairs[1].promptIds.concat(pairs[1].chosenIds as number[]), mask: [...Array(pairs[1].promptIds.length).fill(0), 1, 1] }], { key: { step: 1, micro: micro + 1 } });
+    const sft = await trainer.sftStep(pixels, 2, [{ images: [1], ids: [...pairs[1].promptIds, ...pairs[1].chosenIds], mask: [...Array(pairs[1].promptIds.length).fill(0), 1, 1] }], { key: { step: 1, micro: micro + 1 } });
     return { loss: res.loss + sft.loss, grads: await trainer.getTensors('grad') };
   }
 
   it('gives bit-identical gradients across trainers and thread counts (1, 2, 3) for the same seed and key', async () => {
-    const runs = [];
+    const runs: Awaited<ReturnType<typeof gradsOf>>[] = [];
     for (const threads of [1, 2, 3]) runs.push(await gradsOf(await native().createTrainer(m.model, spec(7)), 0, threads));
     expect(runs[0].grads.some((g) => g.some((x) => x !== 0))).to.equal(true);
     for (const r of runs.slice(1)) {
