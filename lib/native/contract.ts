@@ -492,5 +492,78 @@ export interface TrainerBinding {
   createTrainer(model: LlavaModelNative, spec: NativeTrainerSpec): Promise<LlavaTrainerNative>;
 }
 
+// ---- full-parameter pretraining of small LLaVA models (native/addon/pretrain_binding.cpp) -----
+// `stic toy pretrain`: every weight (vision tower, projector, decoder with embeddings and lm_head)
+// trains, fp32 on the CPU, on the SFT loss (mean cross-entropy of the masked target tokens), with
+// AdamW and global-norm clipping. A pretrainer starts with every tensor zero: set (setTensors) or
+// read (readTensors, from checkpoint files) the parameters first. step() ACCUMULATES gradients
+// until optimizerStep (or zeroGrad) clears them. One call at a time per pretrainer (a second
+// rejects). Legend: N images of a call, S image side, T tokens of an item, D hidden, p patch side,
+// P patches per image.
+/** Engine names (llavaTensorSpecs order); 'decay': matrices (rank >= 2), 'no_decay': norms, biases, class embedding. */
+export interface PretrainTensorInfo { name: string; shape: number[]; group: 'decay' | 'no_decay' }
+export interface PretrainItem {
+  /** Indices into the call's image batch, one per run of Ti image tokens in ids. */
+  images: number[];
+  /** Token ids, image tokens expanded. At least 2. */
+  ids: Int32Array | number[];
+  /** Per token: nonzero where ids[t] is a target, predicted from ids[0..t). mask[0] must be 0; image tokens cannot be targets. */
+  mask: Uint8Array | number[];
+}
+export interface PretrainStepOptions {
+  /** The loss is the mean over this many targets (an accumulated batch's count); default: this call's own count. */
+  meanOver?: number;
+  /** Gradients of gradScale x loss. Default 1. */
+  gradScale?: number;
+}
+export interface PretrainOptimizerOptions {
+  lr: number;
+  /** Decoupled weight decay on the 'decay' group only. Default 0. */
+  weightDecay?: number;
+  /** Defaults 0.9, 0.999, 1e-8. */
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Global-norm clipping (torch clip_grad_norm_); absent or <= 0: none. */
+  maxGradNorm?: number;
+}
+export interface PretrainerNative {
+  tensorInfo(): PretrainTensorInfo[];
+  /** Copies of the named tensors (default: all, tensorInfo order). */
+  getTensors(kind: NativeTrainTensorKind, names?: string[]): Promise<Float32Array[]>;
+  /** Overwrites the named tensors (any subset; float64 is rounded). */
+  setTensors(kind: NativeTrainTensorKind, tensors: { name: string; data: Float32Array | Float64Array }[]): Promise<void>;
+  /** Reads tensors of `kind` from checkpoint files; each source names a tensor of tensorInfo() with its shape (engine names). */
+  readTensors(kind: NativeTrainTensorKind, sources: TensorSourceEntry[]): Promise<void>;
+  /** AdamW updates done (bias correction uses step + 1 next). */
+  getStep(): number;
+  setStep(step: number): void;
+  /** Forward and backward over the items (each distinct image encoded once); gradients ACCUMULATE. */
+  step(pixels: Float32Array, count: number, items: PretrainItem[], options?: PretrainStepOptions): Promise<{ loss: number; tokens: number }>;
+  /** The same loss without the backward (evaluation, finite differences); gradients untouched. */
+  loss(pixels: Float32Array, count: number, items: PretrainItem[], options?: PretrainStepOptions): Promise<{ loss: number; tokens: number }>;
+  /** Clips (optionally), AdamW on every tensor, zeroes the gradients, step += 1. A non-finite norm skips the update (gradients still zeroed). */
+  optimizerStep(options: PretrainOptimizerOptions): Promise<{ gradNorm: number; step: number; skipped: boolean }>;
+  zeroGrad(): Promise<void>;
+  memory(): NativeTrainerMemory;
+}
+export interface PatchEmbedBackwardArgs {
+  /** (D, 3, p, p), accumulated. */
+  dweight: Float32Array;
+  /** (N, P, D). */
+  dout: Float32Array;
+  /** (N, 3, S, S). */
+  img: Float32Array;
+  N: number; S: number; p: number; D: number;
+}
+export interface PretrainBinding {
+  /** A pretrainer for `config` (the engine config, as loadLlava takes it), every tensor zero. */
+  createPretrainer(config: LlavaNativeConfig): Promise<PretrainerNative>;
+  pretrainKernels: {
+    /** dweight += dout^T @ im2col(img): the patch embedding's weight gradient. */
+    patchEmbedBackward(args: PatchEmbedBackwardArgs): Promise<void>;
+  };
+}
+
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding & TrainerBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding & TrainerBinding & PretrainBinding;

@@ -1,0 +1,529 @@
+// Full-parameter pretraining of small LLaVA models on the CPU (contract: PretrainBinding in
+// lib/native/contract.ts).
+//   createPretrainer(config) -> Promise<Pretrainer>      every weight zero until set or read
+//   Pretrainer: tensorInfo, getTensors, setTensors, readTensors, getStep, setStep, step, loss,
+//               optimizerStep, zeroGrad, memory
+//   pretrainKernels.patchEmbedBackward(args)              the kernel alone, for its test
+// Inputs are copied into plain structs here (the one conversion point); every slow call is a
+// PromiseWorker. One call at a time per pretrainer: a call while another runs is refused.
+// Config, pixels and ids are parsed here rather than through model_binding.cpp's helpers, which
+// are private to that file (or, for model_wrap.h, still being written): the same messages.
+// Legend: N images, S image side, T tokens of an item, D hidden, p patch side, P patches.
+#include <napi.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "addon/convert.h"
+#include "addon/registry.h"
+#include "addon/worker.h"
+#include "cpu/patch_embed_backward.h"
+#include "model/pretrainer.h"
+
+namespace stic::addon {
+namespace {
+
+using model::Pretrainer;
+using model::PretrainKind;
+
+// ---- JS -> C++ ----------------------------------------------------------------------------
+
+bool has(const Napi::Object& o, const char* key) { return !o.Get(key).IsUndefined(); }
+
+bool requireBool(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throwExpected(o.Env(), "a boolean", where + "." + key, v);
+  return v.As<Napi::Boolean>().Value();
+}
+
+model::Act requireAct(const Napi::Object& o, const char* key, const std::string& where) {
+  auto act = model::parseAct(requireString(o, key, where));
+  if (!act.isOk()) throwExpected(o.Env(), "one of quick_gelu, gelu, gelu_pytorch_tanh, relu, silu", where + "." + key, o.Get(key));
+  return act.value();
+}
+
+// The engine config (LlavaNativeConfig), as loadLlava takes it.
+model::LlavaConfig parseConfig(const Napi::Value& value) {
+  Napi::Object c = requireObject(value, "config");
+  model::LlavaConfig cfg;
+  Napi::Object v = requireObject(c.Get("vision"), "config.vision");
+  const std::string vw = "config.vision";
+  cfg.vision.imageSize = requireInt(v, "imageSize", vw);
+  cfg.vision.patchSize = requireInt(v, "patchSize", vw);
+  cfg.vision.numChannels = requireInt(v, "numChannels", vw);
+  cfg.vision.hiddenSize = requireInt(v, "hiddenSize", vw);
+  cfg.vision.intermediateSize = requireInt(v, "intermediateSize", vw);
+  cfg.vision.numLayers = requireInt(v, "numLayers", vw);
+  cfg.vision.numHeads = requireInt(v, "numHeads", vw);
+  cfg.vision.act = requireAct(v, "act", vw);
+  cfg.vision.layerNormEps = static_cast<float>(requireNumber(v, "layerNormEps", vw));
+  cfg.vision.featureLayer = requireInt(v, "featureLayer", vw);
+  const std::string select = requireString(v, "selectStrategy", vw);
+  if (select != "default" && select != "full") throwExpected(c.Env(), "'default' or 'full'", vw + ".selectStrategy", v.Get("selectStrategy"));
+  cfg.vision.keepCls = select == "full";
+  Napi::Object p = requireObject(c.Get("projector"), "config.projector");
+  const std::string pw = "config.projector";
+  const std::string type = requireString(p, "type", pw);
+  if (type != "mlp2x_gelu" && type != "linear") throwExpected(c.Env(), "'mlp2x_gelu' or 'linear'", pw + ".type", p.Get("type"));
+  cfg.projector.mlp2x = type == "mlp2x_gelu";
+  cfg.projector.act = requireAct(p, "act", pw);
+  cfg.projector.bias = requireBool(p, "bias", pw);
+  Napi::Object d = requireObject(c.Get("decoder"), "config.decoder");
+  const std::string dw = "config.decoder";
+  cfg.decoder.hiddenSize = requireInt(d, "hiddenSize", dw);
+  cfg.decoder.intermediateSize = requireInt(d, "intermediateSize", dw);
+  cfg.decoder.numLayers = requireInt(d, "numLayers", dw);
+  cfg.decoder.numHeads = requireInt(d, "numHeads", dw);
+  cfg.decoder.numKvHeads = requireInt(d, "numKvHeads", dw);
+  cfg.decoder.headDim = requireInt(d, "headDim", dw);
+  cfg.decoder.vocabSize = requireInt(d, "vocabSize", dw);
+  cfg.decoder.ropeTheta = static_cast<float>(requireNumber(d, "ropeTheta", dw));
+  cfg.decoder.rmsNormEps = static_cast<float>(requireNumber(d, "rmsNormEps", dw));
+  cfg.decoder.tieWordEmbeddings = requireBool(d, "tieWordEmbeddings", dw);
+  cfg.decoder.attentionBias = requireBool(d, "attentionBias", dw);
+  cfg.decoder.mlpBias = requireBool(d, "mlpBias", dw);
+  cfg.imageTokenId = requireInt(c, "imageTokenId", "config");
+  cfg.imageTokenCount = requireInt(c, "imageTokenCount", "config");
+  Status s = cfg.validate();
+  if (!s.isOk()) throw statusToError(c.Env(), s);
+  return cfg;
+}
+
+std::vector<io::TensorSource> parseSources(const Napi::Value& value) {
+  if (!value.IsArray()) throwExpected(value.Env(), "an array of tensor sources", "sources", value);
+  Napi::Array a = value.As<Napi::Array>();
+  std::vector<io::TensorSource> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    const std::string where = "sources[" + std::to_string(i) + "]";
+    Napi::Object o = requireObject(a.Get(i), where);
+    io::TensorSource& s = out[i];
+    s.name = requireString(o, "name", where);
+    s.file = requireString(o, "file", where);
+    s.offset = static_cast<uint64_t>(requireInt(o, "offset", where));
+    s.nbytes = static_cast<uint64_t>(requireInt(o, "nbytes", where));
+    s.dtype = requireDType(o, "dtype", where);
+    s.shape = requireIntArray(o, "shape", where);
+  }
+  return out;
+}
+
+// pixels (N, 3, S, S) as a Float32Array of exactly N*3*S*S values, copied (the worker reads no JS memory).
+std::vector<float> parsePixels(const Napi::Value& pixels, const Napi::Value& count, const model::LlavaConfig& cfg, int64_t* N) {
+  *N = requireIntValue(count, "count");
+  if (!pixels.IsTypedArray() || pixels.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwExpected(pixels.Env(), "a Float32Array of pixel values", "pixels", pixels);
+  }
+  Napi::Float32Array a = pixels.As<Napi::Float32Array>();
+  const int64_t S = cfg.vision.imageSize, want = *N * 3 * S * S;
+  if (*N < 0 || static_cast<int64_t>(a.ElementLength()) != want) {
+    throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(*N) + " x 3 x " + std::to_string(S) + " x " +
+                                                  std::to_string(S) + " = " + std::to_string(want) + " values but found " +
+                                                  std::to_string(a.ElementLength()));
+  }
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::vector<int64_t> parseIds(const Napi::Object& o, const std::string& where) {
+  Napi::Value v = o.Get("ids");
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+  }
+  if (v.IsArray()) return requireIntArray(o, "ids", where);
+  throwExpected(o.Env(), "an Int32Array or an array of token ids", where + ".ids", v);
+}
+
+std::vector<uint8_t> parseMask(const Napi::Object& o, const std::string& where) {
+  Napi::Value v = o.Get("mask");
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+  }
+  if (!v.IsArray()) throwExpected(o.Env(), "a Uint8Array or an array of 0/1 flags", where + ".mask", v);
+  std::vector<uint8_t> out;
+  for (int64_t x : requireIntArray(o, "mask", where)) out.push_back(x != 0 ? 1 : 0);
+  return out;
+}
+
+std::vector<model::PretrainItem> parseItems(const Napi::Value& value) {
+  if (!value.IsArray()) throwExpected(value.Env(), "an array of items", "items", value);
+  Napi::Array a = value.As<Napi::Array>();
+  std::vector<model::PretrainItem> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    const std::string where = "items[" + std::to_string(i) + "]";
+    Napi::Object o = requireObject(a.Get(i), where);
+    out.push_back({parseIds(o, where), parseMask(o, where), requireIntArray(o, "images", where)});
+  }
+  return out;
+}
+
+double numberOr(const Napi::Object& o, const char* key, const std::string& where, bool (*ok)(double), const char* what, double dflt,
+                bool required) {
+  if (!required && !has(o, key)) return dflt;
+  const double x = requireNumber(o, key, where);
+  if (!ok(x)) throwExpected(o.Env(), what, where + "." + key, o.Get(key));
+  return x;
+}
+
+bool positiveFinite(double x) { return std::isfinite(x) && x > 0; }
+bool nonNegativeFinite(double x) { return std::isfinite(x) && x >= 0; }
+bool unitOpen(double x) { return x >= 0 && x < 1; }
+
+model::PretrainStepOptions parseStepOptions(const Napi::Value& value) {
+  model::PretrainStepOptions opt;
+  if (value.IsUndefined()) return opt;
+  const std::string where = "options";
+  Napi::Object o = requireObject(value, where);
+  opt.meanOver = numberOr(o, "meanOver", where, positiveFinite, "a positive number", 0, false);
+  opt.gradScale = numberOr(o, "gradScale", where, positiveFinite, "a positive number", 1, false);
+  return opt;
+}
+
+model::PretrainOptimizer parseOptimizer(const Napi::Value& value) {
+  const std::string where = "options";
+  Napi::Object o = requireObject(value, where);
+  model::PretrainOptimizer opt;
+  opt.lr = numberOr(o, "lr", where, nonNegativeFinite, "a non-negative number", 0, true);
+  opt.weightDecay = numberOr(o, "weightDecay", where, nonNegativeFinite, "a non-negative number", 0, false);
+  opt.hyper.beta1 = numberOr(o, "beta1", where, unitOpen, "a number in [0, 1)", 0.9, false);
+  opt.hyper.beta2 = numberOr(o, "beta2", where, unitOpen, "a number in [0, 1)", 0.999, false);
+  opt.hyper.eps = numberOr(o, "eps", where, positiveFinite, "a positive number", 1e-8, false);
+  opt.maxGradNorm = numberOr(o, "maxGradNorm", where, std::isfinite, "a finite number", 0, false);
+  return opt;
+}
+
+Napi::Array shapeArray(Napi::Env env, const Shape& shape) {
+  Napi::Array a = Napi::Array::New(env, shape.size());
+  for (size_t i = 0; i < shape.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(shape[i]));
+  return a;
+}
+
+// ---- constructors per environment (worker threads each load the addon) ---------------------
+
+std::mutex ctorMutex;
+std::map<napi_env, Napi::FunctionReference*>& ctorMap() {
+  static std::map<napi_env, Napi::FunctionReference*> m;
+  return m;
+}
+Napi::FunctionReference& pretrainerCtor(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(ctorMutex);
+  return *ctorMap().at(env);
+}
+
+// ---- Pretrainer ---------------------------------------------------------------------------
+
+const char* kKinds[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+
+class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Pretrainer",
+                       {InstanceMethod("tensorInfo", &PretrainerWrap::tensorInfo), InstanceMethod("getTensors", &PretrainerWrap::getTensors),
+                        InstanceMethod("setTensors", &PretrainerWrap::setTensors),
+                        InstanceMethod("readTensors", &PretrainerWrap::readTensors), InstanceMethod("getStep", &PretrainerWrap::getStep),
+                        InstanceMethod("setStep", &PretrainerWrap::setStep), InstanceMethod("step", &PretrainerWrap::step),
+                        InstanceMethod("loss", &PretrainerWrap::loss), InstanceMethod("optimizerStep", &PretrainerWrap::optimizerStep),
+                        InstanceMethod("zeroGrad", &PretrainerWrap::zeroGrad), InstanceMethod("memory", &PretrainerWrap::memory)});
+  }
+  explicit PretrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PretrainerWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(info.Env(), "Pretrainer cannot be constructed directly: use createPretrainer()");
+    }
+    p_ = *info[0].As<Napi::External<std::shared_ptr<Pretrainer>>>().Data();
+  }
+
+ private:
+  // Queues work on the pretrainer; the busy flag is held until the work ends (also when it fails).
+  template <typename Out>
+  Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(Pretrainer&, Out&)> work,
+                      typename PromiseWorker<Out>::ToJs toJs, std::vector<Napi::Value> keep = {}) {
+    if (busy_->exchange(true)) {
+      throw Napi::Error::New(env, std::string("Pretrainer.") + method +
+                                      ": another call on this pretrainer is still running; await it before starting the next");
+    }
+    keep.push_back(Value());
+    auto p = p_;
+    auto busy = busy_;
+    return PromiseWorker<Out>::queue(
+        env,
+        [p, busy, work = std::move(work)](Out& out) {
+          struct Release {
+            std::atomic<bool>& flag;
+            ~Release() { flag.store(false); }
+          } release{*busy};
+          return work(*p, out);
+        },
+        std::move(toJs), keep);
+  }
+  void requireIdle(Napi::Env env, const char* method) const {
+    if (busy_->load()) throw Napi::Error::New(env, std::string("Pretrainer.") + method + ": a call on this pretrainer is running; wait for it");
+  }
+  PretrainKind parseKind(const Napi::Value& v) const {
+    for (int k = 0; k < 4; k++) {
+      if (v.IsString() && v.As<Napi::String>().Utf8Value() == kKinds[k]) return static_cast<PretrainKind>(k);
+    }
+    throwExpected(v.Env(), "'param', 'grad', 'exp_avg' or 'exp_avg_sq'", "kind", v);
+  }
+  const model::PretrainTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
+    const model::PretrainTensor* t = p_->params().find(name);
+    if (!t) {
+      throw Napi::Error::New(env, where + ": the model has no tensor named \"" + name + "\" (expected a name from tensorInfo(), e.g. " +
+                                      p_->params().tensors().front().name + ")");
+    }
+    return *t;
+  }
+
+  Napi::Value tensorInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const auto& ts = p_->params().tensors();
+    Napi::Array a = Napi::Array::New(env, ts.size());
+    for (size_t i = 0; i < ts.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", ts[i].name);
+      o.Set("shape", shapeArray(env, ts[i].shape));
+      o.Set("group", ts[i].group == model::kDecayGroup ? "decay" : "no_decay");
+      a.Set(static_cast<uint32_t>(i), o);
+    }
+    return a;
+  }
+
+  Napi::Value getTensors(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const PretrainKind kind = parseKind(info[0]);
+    std::vector<const model::PretrainTensor*> which;
+    if (info[1].IsUndefined()) {
+      for (const auto& t : p_->params().tensors()) which.push_back(&t);
+    } else {
+      if (!info[1].IsArray()) throwExpected(env, "an array of tensor names", "names", info[1]);
+      Napi::Array a = info[1].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        const std::string where = "names[" + std::to_string(i) + "]";
+        if (!a.Get(i).IsString()) throwExpected(env, "a tensor name", where, a.Get(i));
+        which.push_back(&lookup(env, a.Get(i).As<Napi::String>().Utf8Value(), "getTensors: " + where));
+      }
+    }
+    using Out = std::vector<std::vector<float>>;
+    return queue<Out>(
+        env, "getTensors",
+        [which, kind](Pretrainer& p, Out& out) {
+          for (const model::PretrainTensor* t : which) {
+            const float* d = p.params().data(kind, *t);
+            out.emplace_back(d, d + t->numel);
+          }
+          return Status::ok();
+        },
+        [](Napi::Env e, Out& out) {
+          Napi::Array a = Napi::Array::New(e, out.size());
+          for (size_t i = 0; i < out.size(); i++) {
+            Napi::Float32Array f = Napi::Float32Array::New(e, out[i].size());
+            if (!out[i].empty()) std::memcpy(f.Data(), out[i].data(), out[i].size() * sizeof(float));
+            a.Set(static_cast<uint32_t>(i), f);
+          }
+          return a;
+        });
+  }
+
+  Napi::Value setTensors(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const PretrainKind kind = parseKind(info[0]);
+    if (!info[1].IsArray()) throwExpected(env, "an array of {name, data} tensors", "tensors", info[1]);
+    Napi::Array a = info[1].As<Napi::Array>();
+    struct Write {
+      const model::PretrainTensor* t;
+      std::vector<float> data;
+    };
+    std::vector<Write> writes;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      const std::string where = "tensors[" + std::to_string(i) + "]";
+      Napi::Object o = requireObject(a.Get(i), where);
+      const model::PretrainTensor& t = lookup(env, requireString(o, "name", where), "setTensors: " + where + ".name");
+      Napi::Value d = o.Get("data");
+      const bool typed = d.IsTypedArray();
+      const napi_typedarray_type ty = typed ? d.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
+      if (!typed || (ty != napi_float32_array && ty != napi_float64_array)) throwExpected(env, "a Float32Array or Float64Array", where + ".data", d);
+      Napi::TypedArray ta = d.As<Napi::TypedArray>();
+      if (static_cast<int64_t>(ta.ElementLength()) != t.numel) {
+        throw Napi::RangeError::New(env, "setTensors: " + where + ".data (" + t.name + "): expected " + std::to_string(t.numel) +
+                                             " values (shape " + shapeString(t.shape) + ") but found " + std::to_string(ta.ElementLength()));
+      }
+      std::vector<float> copy(t.numel);  // copied on this thread: the worker reads no JS memory
+      if (ty == napi_float32_array) {
+        std::memcpy(copy.data(), d.As<Napi::Float32Array>().Data(), t.numel * sizeof(float));
+      } else {
+        const double* s = d.As<Napi::Float64Array>().Data();
+        for (int64_t k = 0; k < t.numel; k++) copy[k] = static_cast<float>(s[k]);
+      }
+      writes.push_back({&t, std::move(copy)});
+    }
+    return queue<bool>(
+        env, "setTensors",
+        [writes = std::move(writes), kind](Pretrainer& p, bool&) {
+          for (const Write& w : writes) std::memcpy(p.params().data(kind, *w.t), w.data.data(), w.t->numel * sizeof(float));
+          return Status::ok();
+        },
+        [](Napi::Env e, bool&) { return e.Undefined(); });
+  }
+
+  Napi::Value readTensors(const Napi::CallbackInfo& info) {
+    const PretrainKind kind = parseKind(info[0]);
+    std::vector<io::TensorSource> sources = parseSources(info[1]);
+    return queue<bool>(
+        info.Env(), "readTensors", [sources = std::move(sources), kind](Pretrainer& p, bool&) { return p.readTensors(kind, sources); },
+        [](Napi::Env e, bool&) { return e.Undefined(); });
+  }
+
+  Napi::Value getStep(const Napi::CallbackInfo& info) {
+    requireIdle(info.Env(), "getStep");
+    return Napi::Number::New(info.Env(), static_cast<double>(p_->params().step));
+  }
+
+  Napi::Value setStep(const Napi::CallbackInfo& info) {
+    const int64_t step = requireIntValue(info[0], "step");
+    if (step < 0) throwExpected(info.Env(), "a non-negative integer", "step", info[0]);
+    requireIdle(info.Env(), "setStep");
+    p_->params().step = step;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value runStep(const Napi::CallbackInfo& info, const char* method, bool backward) {
+    int64_t N = 0;
+    std::vector<float> pixels = parsePixels(info[0], info[1], p_->config(), &N);
+    std::vector<model::PretrainItem> items = parseItems(info[2]);
+    const model::PretrainStepOptions opt = parseStepOptions(info[3]);
+    using Out = model::PretrainStepResult;
+    return queue<Out>(
+        info.Env(), method,
+        [pixels = std::move(pixels), N, items = std::move(items), opt, backward](Pretrainer& p, Out& out) {
+          return p.step(out, pixels.data(), N, items, opt, backward);
+        },
+        [](Napi::Env e, Out& out) {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("loss", out.loss);
+          o.Set("tokens", static_cast<double>(out.tokens));
+          return o;
+        });
+  }
+  Napi::Value step(const Napi::CallbackInfo& info) { return runStep(info, "step", true); }
+  Napi::Value loss(const Napi::CallbackInfo& info) { return runStep(info, "loss", false); }
+
+  Napi::Value optimizerStep(const Napi::CallbackInfo& info) {
+    const model::PretrainOptimizer opt = parseOptimizer(info[0]);
+    using Out = model::PretrainOptimizerResult;
+    return queue<Out>(
+        info.Env(), "optimizerStep", [opt](Pretrainer& p, Out& out) { return p.optimizerStep(out, opt); },
+        [](Napi::Env e, Out& out) {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("gradNorm", out.gradNorm);
+          o.Set("step", static_cast<double>(out.step));
+          o.Set("skipped", out.skipped);
+          return o;
+        });
+  }
+
+  Napi::Value zeroGrad(const Napi::CallbackInfo& info) {
+    return queue<bool>(
+        info.Env(), "zeroGrad",
+        [](Pretrainer& p, bool&) {
+          p.params().zeroGrad();
+          return Status::ok();
+        },
+        [](Napi::Env e, bool&) { return e.Undefined(); });
+  }
+
+  Napi::Value memory(const Napi::CallbackInfo& info) {
+    requireIdle(info.Env(), "memory");
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("parameterBytes", static_cast<double>(p_->params().parameterBytes()));
+    o.Set("gradientBytes", static_cast<double>(p_->params().gradientBytes()));
+    o.Set("optimizerBytes", static_cast<double>(p_->params().optimizerBytes()));
+    o.Set("lastStepActivationBytes", static_cast<double>(p_->lastActivationBytes()));
+    return o;
+  }
+
+  std::shared_ptr<Pretrainer> p_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+Napi::Value createPretrainer(const Napi::CallbackInfo& info) {
+  const model::LlavaConfig cfg = parseConfig(info[0]);
+  return PromiseWorker<std::shared_ptr<Pretrainer>>::queue(
+      info.Env(),
+      [cfg](std::shared_ptr<Pretrainer>& out) {
+        auto p = Pretrainer::create(cfg);
+        if (!p.isOk()) return p.status();
+        out = std::shared_ptr<Pretrainer>(p.take().release());
+        return Status::ok();
+      },
+      [](Napi::Env e, std::shared_ptr<Pretrainer>& out) {
+        // The External lives only for the constructor call, which copies the shared_ptr.
+        auto ext = Napi::External<std::shared_ptr<Pretrainer>>::New(e, &out);
+        return pretrainerCtor(e).New({ext});
+      });
+}
+
+// ---- the patch-embedding backward kernel alone ----------------------------------------------
+
+Napi::Float32Array requireFloats(const Napi::Object& o, const char* key, int64_t n, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwExpected(o.Env(), "a Float32Array", where + "." + key, v);
+  }
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (static_cast<int64_t>(a.ElementLength()) != n) {
+    throw Napi::RangeError::New(o.Env(), where + "." + key + ": expected " + std::to_string(n) + " values but found " +
+                                             std::to_string(a.ElementLength()));
+  }
+  return a;
+}
+
+// patchEmbedBackward({dweight (D,3,p,p) in/out, dout (N,P,D), img (N,3,S,S), N, S, p, D})
+Napi::Value patchEmbedBackward(const Napi::CallbackInfo& info) {
+  const std::string where = "args";
+  Napi::Object o = requireObject(info[0], where);
+  const int64_t N = requireInt(o, "N", where), S = requireInt(o, "S", where), p = requireInt(o, "p", where), D = requireInt(o, "D", where);
+  if (N < 0 || p < 1 || S < p || S % p != 0 || D < 1) {
+    throw Napi::RangeError::New(info.Env(), "args: expected N >= 0, D >= 1 and S a positive multiple of p but received N " + std::to_string(N) +
+                                                 ", S " + std::to_string(S) + ", p " + std::to_string(p) + ", D " + std::to_string(D));
+  }
+  const int64_t P = (S / p) * (S / p);
+  Napi::Float32Array dw = requireFloats(o, "dweight", D * 3 * p * p, where);
+  Napi::Float32Array dout = requireFloats(o, "dout", N * P * D, where);
+  Napi::Float32Array img = requireFloats(o, "img", N * 3 * S * S, where);
+  float* dwp = dw.Data();
+  const float* doutp = dout.Data();
+  const float* imgp = img.Data();
+  return PromiseWorker<bool>::queue(
+      info.Env(),
+      [=](bool&) {
+        cpu::patch_embed_backward(dwp, doutp, imgp, N, S, S, p, D);
+        return Status::ok();
+      },
+      [](Napi::Env e, bool&) { return e.Undefined(); }, {o.Get("dweight"), o.Get("dout"), o.Get("img")});
+}
+
+void initPretrainExports(Napi::Env env, Napi::Object exports) {
+  auto* ctor = new Napi::FunctionReference(Napi::Persistent(PretrainerWrap::define(env)));
+  {
+    std::lock_guard<std::mutex> lock(ctorMutex);
+    ctorMap()[env] = ctor;
+  }
+  napi_env raw = env;
+  env.AddCleanupHook([raw, ctor]() {
+    std::lock_guard<std::mutex> lock(ctorMutex);
+    ctorMap().erase(raw);
+    delete ctor;
+  });
+  exports.Set("createPretrainer", Napi::Function::New(env, createPretrainer, "createPretrainer"));
+  Napi::Object kernels = Napi::Object::New(env);
+  kernels.Set("patchEmbedBackward", Napi::Function::New(env, patchEmbedBackward, "patchEmbedBackward"));
+  exports.Set("pretrainKernels", kernels);
+}
+
+}  // namespace
+
+STIC_REGISTER_EXPORTS(pretrain, initPretrainExports);
+
+}  // namespace stic::addon

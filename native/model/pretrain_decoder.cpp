@@ -1,0 +1,235 @@
+// Decoder, embeddings and head for full-parameter pretraining (see pretrain_decoder.h):
+//   x = hidden[l];  xmid = x + o_proj(attn(rope(q), rope(k), v))  on RMSNorm(x)
+//   hidden[l+1] = xmid + down(silu(gate(h)) * up(h))               on h = RMSNorm(xmid)
+//   logp_e = log_softmax(lm_head(RMSNorm(hidden[L][row_e])))[target_e]
+// Legend: see pretrain_decoder.h.
+#include "model/pretrain_decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "cpu/ops.h"
+#include "cpu/ops_backward.h"
+#include "train/fused_head.h"
+#include "train/losses.h"
+
+namespace stic::model {
+namespace {
+
+constexpr int64_t kHeadBackwardRows = 256;  // c: rows of logits recomputed at once, (c, V) floats
+
+train::HeadDims headDims(const DecoderConfig& cfg, int64_t E) {
+  train::HeadDims d;
+  d.T = E;
+  d.D = cfg.hiddenSize;
+  d.V = cfg.vocabSize;
+  return d;
+}
+
+// Plans (arena null) or carves (arena set) every buffer, in one order so the two cannot drift.
+class Carver {
+ public:
+  Carver(ArenaPlan* plan, Arena* arena) : plan_(plan), arena_(arena) {}
+  void f32(float** slot, int64_t n) { *slot = static_cast<float*>(take(static_cast<size_t>(std::max<int64_t>(n, 1)) * 4)); }
+  void i64(int64_t** slot, int64_t n) { *slot = static_cast<int64_t*>(take(static_cast<size_t>(std::max<int64_t>(n, 1)) * 8)); }
+  void bytes(void** slot, size_t n) { *slot = take(std::max<size_t>(n, 1)); }
+  const Status& status() const { return status_; }
+
+ private:
+  void* take(size_t bytes) {
+    if (plan_) {
+      plan_->addBytes(bytes);
+      return nullptr;
+    }
+    if (!status_.isOk()) return nullptr;
+    auto t = arena_->allocate(DType::U8, {static_cast<int64_t>(bytes)}, "decoder activations");
+    if (!t.isOk()) {
+      status_ = t.status();
+      return nullptr;
+    }
+    return t.value().raw();
+  }
+  ArenaPlan* plan_;
+  Arena* arena_;
+  Status status_;
+};
+
+void carveDecoder(Carver& c, DecoderActs& a, const DecoderConfig& cfg, bool backward) {
+  const int64_t T = a.T, E = a.E, D = cfg.hiddenSize, F = cfg.intermediateSize, V = cfg.vocabSize;
+  a.hidden.assign(cfg.numLayers + 1, nullptr);
+  a.layers.assign(cfg.numLayers, DecoderLayerActs{});
+  for (float*& h : a.hidden) c.f32(&h, T * D);
+  for (DecoderLayerActs& L : a.layers) {
+    c.f32(&L.xn1, T * D);
+    c.f32(&L.qkv, T * cfg.qkvDim());
+    c.f32(&L.attn, T * cfg.qDim());
+    c.f32(&L.lse, T * cfg.numHeads);
+    c.f32(&L.xmid, T * D);
+    c.f32(&L.xn2, T * D);
+    c.f32(&L.gate, T * F);
+    c.f32(&L.up, T * F);
+    c.f32(&L.act, T * F);
+  }
+  c.i64(&a.pos, T);
+  c.i64(&a.embedIds, T);
+  c.f32(&a.hg, E * D);
+  c.f32(&a.hn, E * D);
+  c.f32(&a.logp, E);
+  c.f32(&a.lse, E);
+  c.f32(&a.dlogp, E);
+  c.i64(&a.gathered, E);
+  c.bytes(&a.headWork, train::fused_head_workspace_bytes(headDims(cfg, E)));
+  if (!backward) return;
+  c.f32(&a.logits, std::min(E, kHeadBackwardRows) * V);
+  for (float** d : {&a.dx, &a.dtmp, &a.dxn}) c.f32(d, T * D);
+  c.f32(&a.dqkv, T * cfg.qkvDim());
+  c.f32(&a.dattn, T * cfg.qDim());
+  for (float** d : {&a.dgate, &a.dup, &a.dact}) c.f32(d, T * F);
+  c.f32(&a.dhn, E * D);
+  c.f32(&a.dhg, E * D);
+}
+
+float attnScale(const DecoderConfig& cfg) { return 1.0f / std::sqrt(static_cast<float>(cfg.headDim)); }
+
+void embedTokens(DecoderActs& a, const PackedBatch& b, const float* features, const float* table, int64_t D) {
+  float* x = a.hidden[0];
+  for (int64_t t = 0; t < a.T; t++) {
+    const bool image = b.featureRow[t] >= 0;
+    a.embedIds[t] = image ? 0 : b.ids[t];
+    if (image) {
+      std::memcpy(x + t * D, features + b.featureRow[t] * D, D * sizeof(float));
+    } else {
+      cpu::embedding_forward(x + t * D, &b.ids[t], table, 1, D);
+    }
+  }
+}
+
+void layerForward(float* out, const float* x, DecoderLayerActs& L, const DecoderLayerPtrs& w, const PackedBatch& b,
+                  const DecoderActs& a, const DecoderConfig& cfg) {
+  const int64_t T = a.T, D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
+  cpu::rmsnorm_forward(L.xn1, x, w.attnNorm, T, D, cfg.rmsNormEps);
+  cpu::linear_forward(L.qkv, L.xn1, w.qkvW, w.qkvB, T, D, Nqkv);
+  cpu::rope_forward(L.qkv, a.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  cpu::rope_forward(L.qkv + qDim, a.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  for (const PackedBatch::Segment& s : b.segments) {
+    const float* q = L.qkv + s.row * Nqkv;
+    cpu::attention_forward_lse(L.attn + s.row * qDim, qDim, L.lse + cfg.numHeads * s.row, q, Nqkv, q + qDim, Nqkv, q + qDim + kvDim,
+                               Nqkv, s.len, s.len, cfg.numHeads, cfg.numKvHeads, cfg.headDim, true, 0, attnScale(cfg));
+  }
+  cpu::linear_forward(L.xmid, L.attn, w.oW, w.oB, T, qDim, D);
+  cpu::add_inplace(L.xmid, x, T * D);
+  cpu::rmsnorm_forward(L.xn2, L.xmid, w.mlpNorm, T, D, cfg.rmsNormEps);
+  cpu::linear_forward(L.gate, L.xn2, w.gateUpW, w.gateUpB, T, D, F);
+  cpu::linear_forward(L.up, L.xn2, w.gateUpW + F * D, w.gateUpB ? w.gateUpB + F : nullptr, T, D, F);
+  cpu::swiglu_forward(L.act, L.gate, L.up, T * F);
+  cpu::linear_forward(out, L.act, w.downW, w.downB, T, F, D);
+  cpu::add_inplace(out, L.xmid, T * D);
+}
+
+// a.dx (T, D): in, d loss / d (layer output); out, d loss / d (layer input x). Accumulates g.
+void layerBackward(DecoderActs& a, const float* x, const DecoderLayerActs& L, const DecoderLayerPtrs& w, const DecoderLayerPtrs& g,
+                   const PackedBatch& b, const DecoderConfig& cfg) {
+  const int64_t T = a.T, D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
+  // MLP block: out = xmid + down(silu(gate(xn2)) * up(xn2)), xn2 = RMSNorm(xmid)
+  cpu::linear_backward(a.dact, g.downW, g.downB, a.dx, L.act, w.downW, T, F, D);
+  cpu::swiglu_backward(a.dgate, a.dup, a.dact, L.gate, L.up, T * F);
+  cpu::linear_backward(a.dxn, g.gateUpW, g.gateUpB, a.dgate, L.xn2, w.gateUpW, T, D, F);
+  cpu::linear_backward(a.dtmp, g.gateUpW + F * D, g.gateUpB ? g.gateUpB + F : nullptr, a.dup, L.xn2, w.gateUpW + F * D, T, D, F);
+  cpu::add_inplace(a.dxn, a.dtmp, T * D);
+  cpu::rmsnorm_backward(a.dtmp, g.mlpNorm, a.dxn, L.xmid, w.mlpNorm, T, D, cfg.rmsNormEps);
+  cpu::add_inplace(a.dx, a.dtmp, T * D);  // d xmid
+  // Attention block: xmid = x + o_proj(attn(rope(q), rope(k), v)), q|k|v = qkv(RMSNorm(x))
+  cpu::linear_backward(a.dattn, g.oW, g.oB, a.dx, L.attn, w.oW, T, qDim, D);
+  std::memset(a.dqkv, 0, T * Nqkv * sizeof(float));  // dk, dv accumulate
+  for (const PackedBatch::Segment& s : b.segments) {
+    const float* q = L.qkv + s.row * Nqkv;
+    float* dq = a.dqkv + s.row * Nqkv;
+    cpu::attention_backward(dq, dq + qDim, dq + qDim + kvDim, a.dattn + s.row * qDim, q, Nqkv, q + qDim, Nqkv, q + qDim + kvDim, Nqkv,
+                            L.attn + s.row * qDim, qDim, L.lse + cfg.numHeads * s.row, s.len, s.len, cfg.numHeads, cfg.numKvHeads,
+                            cfg.headDim, true, 0, attnScale(cfg));
+  }
+  cpu::rope_backward(a.dqkv, a.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  cpu::rope_backward(a.dqkv + qDim, a.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  cpu::linear_backward(a.dxn, g.qkvW, g.qkvB, a.dqkv, L.xn1, w.qkvW, T, D, Nqkv);
+  cpu::rmsnorm_backward(a.dtmp, g.attnNorm, a.dxn, x, w.attnNorm, T, D, cfg.rmsNormEps);
+  cpu::add_inplace(a.dx, a.dtmp, T * D);  // d x
+}
+
+// d logits = dlogp (onehot(target) - softmax), a chunk of rows at a time from the saved lse, and
+// through lm_head: dhn (E, D) overwritten, g.lmHead accumulated.
+void headBackward(DecoderActs& a, const PackedBatch& b, const ModelPtrs& w, const ModelPtrs& g, const DecoderConfig& cfg) {
+  const int64_t E = a.E, D = cfg.hiddenSize, V = cfg.vocabSize;
+  for (int64_t e0 = 0; e0 < E; e0 += kHeadBackwardRows) {
+    const int64_t c = std::min(kHeadBackwardRows, E - e0);
+    cpu::linear_forward(a.logits, a.hn + e0 * D, w.decoder.lmHead, nullptr, c, D, V);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < c; i++) {
+      float* row = a.logits + i * V;
+      const float lse = a.lse[e0 + i], dl = a.dlogp[e0 + i];
+      for (int64_t v = 0; v < V; v++) row[v] = -dl * std::exp(row[v] - lse);
+      row[b.targets[e0 + i]] += dl;
+    }
+    cpu::linear_backward(a.dhn + e0 * D, g.decoder.lmHead, nullptr, a.logits, a.hn + e0 * D, w.decoder.lmHead, c, D, V);
+  }
+}
+
+}  // namespace
+
+void planDecoderActs(ArenaPlan& plan, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward) {
+  DecoderActs a{};
+  a.T = T;
+  a.E = E;
+  Carver c(&plan, nullptr);
+  carveDecoder(c, a, cfg, backward);
+}
+
+Result<DecoderActs> allocDecoderActs(Arena& arena, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward) {
+  DecoderActs a{};
+  a.T = T;
+  a.E = E;
+  Carver c(nullptr, &arena);
+  carveDecoder(c, a, cfg, backward);
+  if (!c.status().isOk()) return c.status();
+  return a;
+}
+
+double decoderTrainForward(DecoderActs& a, const PackedBatch& b, const float* features, const ModelPtrs& w, const DecoderConfig& cfg,
+                           double meanOver, double gradScale) {
+  const int64_t D = cfg.hiddenSize, E = a.E;
+  for (const PackedBatch::Segment& s : b.segments) {
+    for (int64_t t = 0; t < s.len; t++) a.pos[s.row + t] = t;
+  }
+  embedTokens(a, b, features, w.decoder.embed, D);
+  for (int64_t l = 0; l < cfg.numLayers; l++) layerForward(a.hidden[l + 1], a.hidden[l], a.layers[l], w.decoder.layers[l], b, a, cfg);
+  const float* last = a.hidden[cfg.numLayers];
+  for (int64_t e = 0; e < E; e++) std::memcpy(a.hg + e * D, last + b.headRows[e] * D, D * sizeof(float));
+  cpu::rmsnorm_forward(a.hn, a.hg, w.decoder.norm, E, D, cfg.rmsNormEps);
+  if (E == 0) return 0.0;
+  train::fused_head_forward(a.logp, a.gathered, a.lse, nullptr, a.headWork, a.hn, w.decoder.lmHead, b.targets.data(), headDims(cfg, E),
+                            train::GatherMode::Label);
+  const double loss = train::sft_loss(a.dlogp, a.logp, b.targets.data(), E, meanOver);
+  for (int64_t e = 0; e < E; e++) a.dlogp[e] = static_cast<float>(a.dlogp[e] * gradScale);
+  return loss;
+}
+
+void decoderTrainBackward(DecoderActs& a, float* dfeatures, const PackedBatch& b, const ModelPtrs& w, const ModelPtrs& g,
+                          const DecoderConfig& cfg) {
+  const int64_t T = a.T, D = cfg.hiddenSize, E = a.E;
+  std::memset(a.dx, 0, T * D * sizeof(float));
+  if (E > 0) {
+    headBackward(a, b, w, g, cfg);
+    cpu::rmsnorm_backward(a.dhg, g.decoder.norm, a.dhn, a.hg, w.decoder.norm, E, D, cfg.rmsNormEps);
+    for (int64_t e = 0; e < E; e++) cpu::add_inplace(a.dx + b.headRows[e] * D, a.dhg + e * D, D);
+  }
+  for (int64_t l = cfg.numLayers; l-- > 0;) layerBackward(a, a.hidden[l], a.layers[l], w.decoder.layers[l], g.decoder.layers[l], b, cfg);
+  // a.dx = d (input embeddings): image rows go to their features, text rows to the table.
+  for (int64_t t = 0; t < T; t++) {
+    if (b.featureRow[t] < 0) continue;
+    cpu::add_inplace(dfeatures + b.featureRow[t] * D, a.dx + t * D, D);
+    std::memset(a.dx + t * D, 0, D * sizeof(float));
+  }
+  cpu::embedding_backward(g.decoder.embed, a.dx, a.embedIds, T, D);
+}
+
+}  // namespace stic::model

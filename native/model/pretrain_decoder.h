@@ -1,0 +1,86 @@
+// The language side of full-parameter pretraining: token embeddings with the image features
+// spliced in, the Llama/Mistral decoder on packed sequences, the final norm and the lm_head with
+// the SFT loss, forward with every activation the backward needs saved, and the backward into every
+// weight (embeddings and lm_head included) and into the image features. The inference twin is
+// decoder.h; the LoRA twin (frozen base) is decoder_train.h.
+// Head: only the E rows that predict a target go through the final norm and the fused linear +
+// log-softmax + gather head (train/fused_head.h: logp and log-sum-exp without the [E, V] logits).
+// The fused head's W is frozen by design; pretraining also needs d lm_head, so the backward
+// recomputes the logits a row chunk at a time from the saved log-sum-exp, forms
+// d logits = dlogp (onehot - softmax) and gets d h and d W from one linear_backward per chunk.
+// Legend: T packed rows, E target rows, D hidden, F MLP, Hq/Hkv heads, hd head dim,
+// Nqkv = (Hq + 2 Hkv) hd, V vocab, L layers, M image feature rows, c head row chunk.
+#pragma once
+#include <vector>
+
+#include "core/arena.h"
+#include "model/llava_config.h"
+#include "model/pretrain_params.h"
+
+namespace stic::model {
+
+// Packed sequences of one step. Row t holds token ids[t]; rows of a segment attend causally
+// within it only, at positions 0..len-1.
+struct PackedBatch {
+  struct Segment {
+    int64_t row = 0, len = 0;
+  };
+  std::vector<int64_t> ids;         // (T) token ids (image tokens included)
+  std::vector<int64_t> featureRow;  // (T) row of the image features for an image token, -1 for text
+  std::vector<Segment> segments;
+  std::vector<int64_t> headRows;  // (E) the row whose output predicts each target
+  std::vector<int64_t> targets;   // (E) the target token ids
+  int64_t rows() const { return static_cast<int64_t>(ids.size()); }
+  int64_t targetCount() const { return static_cast<int64_t>(targets.size()); }
+};
+
+struct DecoderLayerActs {
+  float* xn1;   // (T, D) input_layernorm output
+  float* qkv;   // (T, Nqkv) after rope
+  float* attn;  // (T, Hq*hd) attention output
+  float* lse;   // (Hq, len) per segment, at offset Hq * row
+  float* xmid;  // (T, D) residual stream after the attention block
+  float* xn2;   // (T, D) post_attention_layernorm output
+  float* gate;  // (T, F)
+  float* up;    // (T, F)
+  float* act;   // (T, F) silu(gate) * up
+};
+
+struct DecoderActs {
+  int64_t T = 0, E = 0;
+  std::vector<float*> hidden;            // L + 1 of (T, D): [0] the input embeddings, [l+1] after layer l
+  std::vector<DecoderLayerActs> layers;  // L
+  int64_t* pos;       // (T) rotary positions
+  int64_t* embedIds;  // (T) ids with image tokens mapped to 0 (their rows are features, not table rows)
+  float* hg;          // (E, D) final hidden rows of the targets
+  float* hn;          // (E, D) after the final norm: the head's input
+  float* logp;        // (E)
+  float* lse;         // (E)
+  float* dlogp;       // (E)
+  int64_t* gathered;  // (E)
+  void* headWork;     // fused head workspace
+  float* logits;      // (c, V) one chunk of the head backward
+  // backward scratch
+  float *dx, *dtmp, *dxn;  // (T, D)
+  float* dqkv;             // (T, Nqkv)
+  float* dattn;            // (T, Hq*hd)
+  float *dgate, *dup, *dact;  // (T, F)
+  float *dhn, *dhg;        // (E, D)
+};
+
+void planDecoderActs(ArenaPlan& plan, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward);
+Result<DecoderActs> allocDecoderActs(Arena& arena, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward);
+
+// hidden[0] = embeddings of b (image rows from features (M, D)), then every layer, then the head:
+// acts.logp (E) of each target. Returns the SFT loss -(1/meanOver) sum logp (meanOver <= 0: E) and
+// leaves acts.dlogp = gradScale * d loss / d logp for the backward.
+double decoderTrainForward(DecoderActs& acts, const PackedBatch& b, const float* features, const ModelPtrs& w,
+                           const DecoderConfig& cfg, double meanOver, double gradScale);
+
+// Backward of everything decoderTrainForward did: accumulates every decoder weight's gradient into
+// g and d loss / d features into dfeatures (M, D) (ACCUMULATED: an image shared by several
+// sequences collects all of them).
+void decoderTrainBackward(DecoderActs& acts, float* dfeatures, const PackedBatch& b, const ModelPtrs& w, const ModelPtrs& g,
+                          const DecoderConfig& cfg);
+
+}  // namespace stic::model

@@ -1,0 +1,215 @@
+// CLIP tower and projector, forward with saved activations and backward (see pretrain_vision.h).
+//   embIn = [class_embedding; patch_embed(img)] + position_embedding;  hidden[0] = pre_layrnorm(embIn)
+//   per layer l: xmid = x + out_proj(attn(LN1(x)));  hidden[l+1] = xmid + fc2(act(fc1(LN2(xmid))))
+//   features = linear_2(gelu(linear_1(select(hidden[Lu]))))
+// Legend: see pretrain_vision.h.
+#include "model/pretrain_vision.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "cpu/ops.h"
+#include "cpu/ops_backward.h"
+#include "cpu/patch_embed_backward.h"
+
+namespace stic::model {
+namespace {
+
+// Floats of each saved tensor, in allocation order (one list so plan and alloc cannot drift).
+struct VisionSizes {
+  int64_t Rv, Dv, Iv, M, D, H, Tv, Lu;
+};
+
+VisionSizes sizesOf(const LlavaConfig& cfg, int64_t N) {
+  const VisionConfig& v = cfg.vision;
+  return {N * v.tokens(), v.hiddenSize, v.intermediateSize, N * v.featureTokens(), cfg.decoder.hiddenSize, v.numHeads,
+          v.tokens(),     v.featureIndex()};
+}
+
+// Calls f(pointer slot, floats) for every buffer, forward ones first.
+template <typename F>
+void forEachBuffer(VisionActs& a, const VisionSizes& s, bool backward, F f) {
+  f(&a.embIn, s.Rv * s.Dv);
+  for (float*& h : a.hidden) f(&h, s.Rv * s.Dv);
+  for (VisionLayerActs& L : a.layers) {
+    f(&L.xn1, s.Rv * s.Dv);
+    f(&L.qkv, s.Rv * 3 * s.Dv);
+    f(&L.attn, s.Rv * s.Dv);
+    f(&L.lse, s.Rv * s.H);
+    f(&L.xmid, s.Rv * s.Dv);
+    f(&L.xn2, s.Rv * s.Dv);
+    f(&L.h, s.Rv * s.Iv);
+    f(&L.a, s.Rv * s.Iv);
+  }
+  f(&a.sel, s.M * s.Dv);
+  f(&a.h1, s.M * s.D);
+  f(&a.a1, s.M * s.D);
+  f(&a.features, s.M * s.D);
+  if (!backward) return;
+  for (float** d : {&a.dx, &a.dtmp, &a.dxn, &a.dattn}) f(d, s.Rv * s.Dv);
+  f(&a.dqkv, s.Rv * 3 * s.Dv);
+  f(&a.dh, s.Rv * s.Iv);
+  f(&a.dsel, s.M * s.Dv);
+  f(&a.dh1, s.M * s.D);
+}
+
+VisionActs emptyActs(const VisionSizes& s, int64_t N) {
+  VisionActs a{};
+  a.N = N;
+  a.hidden.assign(s.Lu + 1, nullptr);
+  a.layers.assign(s.Lu, VisionLayerActs{});
+  return a;
+}
+
+float attnScale(const VisionConfig& v) { return 1.0f / std::sqrt(static_cast<float>(v.headDim())); }
+
+// embIn rows of each image: [cls; patches] + positions.
+void embedPatches(VisionActs& a, const float* pixels, const VisionPtrs& w, const VisionConfig& v) {
+  const int64_t Dv = v.hiddenSize, S = v.imageSize, Tv = v.tokens();
+  for (int64_t n = 0; n < a.N; n++) {
+    float* rows = a.embIn + n * Tv * Dv;
+    cpu::patch_embed_forward(rows + Dv, pixels + n * 3 * S * S, w.patchW, S, S, v.patchSize, Dv);
+    std::memcpy(rows, w.classEmbed, Dv * sizeof(float));
+    cpu::add_inplace(rows, w.posEmbed, Tv * Dv);
+  }
+}
+
+void encoderLayerForward(float* out, const float* x, VisionLayerActs& L, const VisionLayerPtrs& w, const VisionConfig& v, int64_t N) {
+  const int64_t Tv = v.tokens(), Rv = N * Tv, Dv = v.hiddenSize, Iv = v.intermediateSize, H = v.numHeads;
+  const float eps = v.layerNormEps;
+  cpu::layernorm_forward(L.xn1, x, w.ln1W, w.ln1B, Rv, Dv, eps);
+  cpu::linear_forward(L.qkv, L.xn1, w.qkvW, w.qkvB, Rv, Dv, 3 * Dv);
+  for (int64_t n = 0; n < N; n++) {  // bidirectional, within each image
+    const float* q = L.qkv + n * Tv * 3 * Dv;
+    cpu::attention_forward_lse(L.attn + n * Tv * Dv, Dv, L.lse + n * H * Tv, q, 3 * Dv, q + Dv, 3 * Dv, q + 2 * Dv, 3 * Dv, Tv, Tv,
+                               H, H, v.headDim(), false, 0, attnScale(v));
+  }
+  cpu::linear_forward(L.xmid, L.attn, w.outW, w.outB, Rv, Dv, Dv);
+  cpu::add_inplace(L.xmid, x, Rv * Dv);
+  cpu::layernorm_forward(L.xn2, L.xmid, w.ln2W, w.ln2B, Rv, Dv, eps);
+  cpu::linear_forward(L.h, L.xn2, w.fc1W, w.fc1B, Rv, Dv, Iv);
+  std::memcpy(L.a, L.h, Rv * Iv * sizeof(float));
+  applyAct(v.act, L.a, Rv * Iv);
+  cpu::linear_forward(out, L.a, w.fc2W, w.fc2B, Rv, Iv, Dv);
+  cpu::add_inplace(out, L.xmid, Rv * Dv);
+}
+
+// dx (Rv, Dv): in, d loss / d (layer output); out, d loss / d (layer input x). Accumulates g.
+void encoderLayerBackward(VisionActs& a, const float* x, const VisionLayerActs& L, const VisionLayerPtrs& w,
+                          const VisionLayerPtrs& g, const VisionConfig& v) {
+  const int64_t N = a.N, Tv = v.tokens(), Rv = N * Tv, Dv = v.hiddenSize, Iv = v.intermediateSize, H = v.numHeads;
+  const float eps = v.layerNormEps;
+  // MLP block: out = xmid + fc2(act(fc1(LN2(xmid))))
+  cpu::linear_backward(a.dh, g.fc2W, g.fc2B, a.dx, L.a, w.fc2W, Rv, Iv, Dv);
+  actBackward(v.act, a.dh, a.dh, L.h, Rv * Iv);
+  cpu::linear_backward(a.dxn, g.fc1W, g.fc1B, a.dh, L.xn2, w.fc1W, Rv, Dv, Iv);
+  cpu::layernorm_backward(a.dtmp, g.ln2W, g.ln2B, a.dxn, L.xmid, w.ln2W, Rv, Dv, eps);
+  cpu::add_inplace(a.dx, a.dtmp, Rv * Dv);  // d xmid
+  // Attention block: xmid = x + out_proj(attn(LN1(x)))
+  cpu::linear_backward(a.dattn, g.outW, g.outB, a.dx, L.attn, w.outW, Rv, Dv, Dv);
+  std::memset(a.dqkv, 0, Rv * 3 * Dv * sizeof(float));  // dk, dv accumulate
+  for (int64_t n = 0; n < N; n++) {
+    const float* q = L.qkv + n * Tv * 3 * Dv;
+    float* dq = a.dqkv + n * Tv * 3 * Dv;
+    cpu::attention_backward(dq, dq + Dv, dq + 2 * Dv, a.dattn + n * Tv * Dv, q, 3 * Dv, q + Dv, 3 * Dv, q + 2 * Dv, 3 * Dv,
+                            L.attn + n * Tv * Dv, Dv, L.lse + n * H * Tv, Tv, Tv, H, H, v.headDim(), false, 0, attnScale(v));
+  }
+  cpu::linear_backward(a.dxn, g.qkvW, g.qkvB, a.dqkv, L.xn1, w.qkvW, Rv, Dv, 3 * Dv);
+  cpu::layernorm_backward(a.dtmp, g.ln1W, g.ln1B, a.dxn, x, w.ln1W, Rv, Dv, eps);
+  cpu::add_inplace(a.dx, a.dtmp, Rv * Dv);  // d x
+}
+
+// From d embIn (in a.dtmp) into the class, position and patch embeddings.
+void embedPatchesBackward(VisionActs& a, const float* pixels, const VisionPtrs& g, const VisionConfig& v) {
+  const int64_t Dv = v.hiddenSize, S = v.imageSize, Tv = v.tokens(), P = v.numPatches();
+  for (int64_t n = 0; n < a.N; n++) {  // images in order: a fixed summation order
+    const float* rows = a.dtmp + n * Tv * Dv;
+    cpu::add_inplace(g.posEmbed, rows, Tv * Dv);
+    cpu::add_inplace(g.classEmbed, rows, Dv);
+    std::memcpy(a.dxn + n * P * Dv, rows + Dv, P * Dv * sizeof(float));  // the patch rows, packed (N, P, Dv)
+  }
+  cpu::patch_embed_backward(g.patchW, a.dxn, pixels, a.N, S, S, v.patchSize, Dv);
+}
+
+}  // namespace
+
+void actBackward(Act act, float* dinp, const float* dout, const float* inp, int64_t n) {
+  switch (act) {
+    case Act::QuickGelu: cpu::quick_gelu_backward(dinp, dout, inp, n); return;
+    case Act::Gelu: cpu::gelu_backward(dinp, dout, inp, n); return;
+    case Act::GeluTanh: cpu::gelu_tanh_backward(dinp, dout, inp, n); return;
+    case Act::Silu: cpu::silu_backward(dinp, dout, inp, n); return;
+    case Act::Relu:
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
+      return;
+  }
+}
+
+void planVisionActs(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N, bool backward) {
+  const VisionSizes s = sizesOf(cfg, N);
+  VisionActs a = emptyActs(s, N);
+  forEachBuffer(a, s, backward, [&](float**, int64_t n) { plan.add(DType::F32, {std::max<int64_t>(n, 1)}); });
+}
+
+Result<VisionActs> allocVisionActs(Arena& arena, const LlavaConfig& cfg, int64_t N, bool backward) {
+  const VisionSizes s = sizesOf(cfg, N);
+  VisionActs a = emptyActs(s, N);
+  Status st;
+  forEachBuffer(a, s, backward, [&](float** slot, int64_t n) {
+    if (!st.isOk()) return;
+    auto t = arena.allocate(DType::F32, {std::max<int64_t>(n, 1)}, "vision activations");
+    if (!t.isOk()) {
+      st = t.status();
+      return;
+    }
+    *slot = t.value().data<float>();
+  });
+  if (!st.isOk()) return st;
+  return a;
+}
+
+void visionTrainForward(VisionActs& a, const float* pixels, const ModelPtrs& w, const LlavaConfig& cfg) {
+  const VisionConfig& v = cfg.vision;
+  const int64_t N = a.N, Tv = v.tokens(), Ti = v.featureTokens(), Dv = v.hiddenSize, D = cfg.decoder.hiddenSize, M = N * Ti;
+  if (N == 0) return;
+  embedPatches(a, pixels, w.vision, v);
+  cpu::layernorm_forward(a.hidden[0], a.embIn, w.vision.preLnW, w.vision.preLnB, N * Tv, Dv, v.layerNormEps);
+  for (size_t l = 0; l < a.layers.size(); l++) encoderLayerForward(a.hidden[l + 1], a.hidden[l], a.layers[l], w.vision.layers[l], v, N);
+  const float* state = a.hidden.back();
+  const int64_t skip = Tv - Ti;  // 1 drops the CLS row ('default'), 0 keeps it ('full')
+  for (int64_t n = 0; n < N; n++) std::memcpy(a.sel + n * Ti * Dv, state + (n * Tv + skip) * Dv, Ti * Dv * sizeof(float));
+  const ProjectorPtrs& p = w.projector;
+  if (!cfg.projector.mlp2x) {
+    cpu::linear_forward(a.features, a.sel, p.w1, p.b1, M, Dv, D);
+    return;
+  }
+  cpu::linear_forward(a.h1, a.sel, p.w1, p.b1, M, Dv, D);
+  std::memcpy(a.a1, a.h1, M * D * sizeof(float));
+  applyAct(cfg.projector.act, a.a1, M * D);
+  cpu::linear_forward(a.features, a.a1, p.w2, p.b2, M, D, D);
+}
+
+void visionTrainBackward(VisionActs& a, const float* dfeatures, const float* pixels, const ModelPtrs& w, const ModelPtrs& g,
+                         const LlavaConfig& cfg) {
+  const VisionConfig& v = cfg.vision;
+  const int64_t N = a.N, Tv = v.tokens(), Ti = v.featureTokens(), Dv = v.hiddenSize, D = cfg.decoder.hiddenSize, M = N * Ti;
+  if (N == 0) return;
+  const ProjectorPtrs &p = w.projector, &gp = g.projector;
+  if (cfg.projector.mlp2x) {
+    cpu::linear_backward(a.dh1, gp.w2, gp.b2, dfeatures, a.a1, p.w2, M, D, D);
+    actBackward(cfg.projector.act, a.dh1, a.dh1, a.h1, M * D);
+    cpu::linear_backward(a.dsel, gp.w1, gp.b1, a.dh1, a.sel, p.w1, M, Dv, D);
+  } else {
+    cpu::linear_backward(a.dsel, gp.w1, gp.b1, dfeatures, a.sel, p.w1, M, Dv, D);
+  }
+  std::memset(a.dx, 0, N * Tv * Dv * sizeof(float));  // unselected rows (CLS) get no gradient
+  const int64_t skip = Tv - Ti;
+  for (int64_t n = 0; n < N; n++) std::memcpy(a.dx + (n * Tv + skip) * Dv, a.dsel + n * Ti * Dv, Ti * Dv * sizeof(float));
+  for (size_t l = a.layers.size(); l-- > 0;) encoderLayerBackward(a, a.hidden[l], a.layers[l], w.vision.layers[l], g.vision.layers[l], v);
+  cpu::layernorm_backward(a.dtmp, g.vision.preLnW, g.vision.preLnB, a.dx, a.embIn, w.vision.preLnW, N * Tv, Dv, v.layerNormEps);
+  embedPatchesBackward(a, pixels, g.vision, v);
+}
+
+}  // namespace stic::model
