@@ -236,7 +236,9 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   }
 
  private:
-  // Queues work on the pretrainer; the busy flag is held until the work ends (also when it fails).
+  // Queues work on the pretrainer. The busy flag is released when the worker is destroyed, on the
+  // JS thread after its Promise settles (also when it fails), so a call made before the previous
+  // one's Promise settled is always refused, however fast that one ran.
   template <typename Out>
   Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(Pretrainer&, Out&)> work,
                       typename PromiseWorker<Out>::ToJs toJs, std::vector<Napi::Value> keep = {}) {
@@ -247,16 +249,14 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     keep.push_back(Value());
     auto p = p_;
     auto busy = busy_;
-    return PromiseWorker<Out>::queue(
-        env,
-        [p, busy, work = std::move(work)](Out& out) {
-          struct Release {
-            std::atomic<bool>& flag;
-            ~Release() { flag.store(false); }
-          } release{*busy};
-          return work(*p, out);
-        },
-        std::move(toJs), keep);
+    std::shared_ptr<void> release(nullptr, [busy](void*) { busy->store(false); });
+    try {
+      return PromiseWorker<Out>::queue(
+          env, [p, release, work = std::move(work)](Out& out) { return work(*p, out); }, std::move(toJs), keep);
+    } catch (...) {
+      busy->store(false);
+      throw;
+    }
   }
   void requireIdle(Napi::Env env, const char* method) const {
     if (busy_->load()) throw Napi::Error::New(env, std::string("Pretrainer.") + method + ": a call on this pretrainer is running; wait for it");
