@@ -2,10 +2,10 @@
 // resuming partial ones.
 import type { CommandModule } from 'yargs';
 
+import { stageProgress } from '../../lib/stic/cli_common.ts';
 import { openImages, openInference, openTraining } from '../../lib/stic/engines.ts';
 import { runPipeline } from '../../lib/stic/pipeline.ts';
 import { STAGES, type StageName, loadRunConfig } from '../../lib/stic/run_config.ts';
-import { progressFactory } from '../../lib/util/progress.ts';
 
 interface RunArgs {
   config: string;
@@ -29,7 +29,7 @@ export const command: CommandModule<object, RunArgs> = {
     const redo = parseRedo(args.redo);
     const planned = await runPipeline(
       cfg,
-      { openInference, openImages, openTraining, progress: progressFactory(), log: (t) => process.stderr.write(t) },
+      { openInference, openImages, openTraining, progress: stageProgress(), log: (t) => process.stderr.write(t) },
       { dryRun: args.dryRun, redo },
     );
     if (args.dryRun) {

@@ -2,7 +2,7 @@
 // (prompts, progress bars on stderr, messages on stderr; results on stdout only when asked).
 import type { Options as YargsOption } from 'yargs';
 
-import { progressFactory } from '../util/progress.ts';
+import { type ProgressFactory, progressFactory, startProgress } from '../util/progress.ts';
 import { loadPrompts } from './prompts.ts';
 import type { StageEnv } from './stages.ts';
 
@@ -29,4 +29,12 @@ export async function commandEnv(args: { model?: string; prompts?: string; threa
     progress: progressFactory({ unit }),
     log: (text) => process.stderr.write(text),
   };
+}
+
+/** What each pipeline step's bar counts, keyed by its label (the stage name). */
+const STAGE_UNITS: Record<string, string> = { pref: 'images', describe: 'samples', dpo: 'steps', sft: 'steps' };
+
+/** Bars on stderr whose rate unit follows the stage (`stic run` and `stic demo` run several). */
+export function stageProgress(): ProgressFactory {
+  return (label, total, alreadyDone = 0) => startProgress(label, total, alreadyDone, { unit: STAGE_UNITS[label] ?? 'items' });
 }

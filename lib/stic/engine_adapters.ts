@@ -8,19 +8,27 @@ import { preprocessImages } from '../data/preprocess.ts';
 import { type ChatModel, loadChatModel, preprocessFor } from '../engine/chat_input.ts';
 import { type ChatMessage as TemplateMessage, chatPromptIds } from '../model/chat_template.ts';
 import { native } from '../native/index.ts';
+import { adaptedModelDir } from '../train/adapted_model.ts';
 import type { ChatMessage } from '../data/records/preference.ts';
 import { IMAGE_TOKEN } from '../data/records/preference.ts';
 import type {
   CorruptedImage, CorruptionSpec, GenerateRequest, GenerateResult, ImageApi, InferenceEngine, InferenceOpenOptions, LogprobItem, LogprobResult, RgbImage,
 } from './engine_api.ts';
 
-/** Opens the LLaVA engine for the pipeline. LoRA adapters are applied by the training engine (issue 4). */
+/**
+ * Opens the LLaVA engine for the pipeline. With an adapter (stage 2a describes with the stage-1
+ * model; a second STIC round generates pairs with it), the engine loads base + adapter merged:
+ * lib/train's adaptedModelDir exports the merged checkpoint once into <adapter>/merged-model/ and
+ * reuses it while the adapter files and the base are unchanged, so generation pays nothing for LoRA.
+ * Disk cost: a full copy of the base weights (about 14 GB for a 7B model in bf16, 14 MB for the toy
+ * model). Follow-up: merge in memory at load time (the trainer already computes W + (alpha/r) B A
+ * per linear; loadLlava would need sources given as buffers instead of file ranges), which costs no
+ * disk and no export time.
+ */
 export async function openLlavaInference(o: InferenceOpenOptions): Promise<InferenceEngine> {
-  if (o.adapter !== undefined) {
-    throw new Error(`applying the adapter ${o.adapter} needs LoRA support in the engine, which comes with the training engine: it is not built yet (issue 4)`);
-  }
   if (o.threads !== undefined) native().setThreads(o.threads);
-  return new LlavaInference(await loadChatModel(o.model), o.model);
+  const dir = o.adapter === undefined ? o.model : await adaptedModelDir(o.model, o.adapter);
+  return new LlavaInference(await loadChatModel(dir), o.model);
 }
 
 /**

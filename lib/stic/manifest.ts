@@ -7,11 +7,15 @@
 //   absent    nothing there                                                -> run it
 // Folders (like an image folder) are hashed by their sorted file list and sizes, not by content:
 // cheap on thousands of images, and enough to notice files added, removed or replaced by others.
+// A stage output folder is hashed by content, without the merged-model cache that inference with
+// an adapter leaves in it (lib/train/adapted_model.ts): that cache is derived from the folder's own
+// files, and stage 2a writing it must not make the finished stage-1 output look modified.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
+import { MERGED_DIR } from '../train/adapted_model.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 
 export interface StageManifest {
@@ -44,12 +48,22 @@ export async function hashFile(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** A folder's hash: every file (sorted relative path) with its content hash, or with its size only. */
+/** True for the merged-model cache (and an export of it in progress) at the top of an output folder. */
+function isDerivedCache(rel: string): boolean {
+  const top = rel.split('/')[0];
+  return top === MERGED_DIR || top.startsWith(`${MERGED_DIR}.tmp-`);
+}
+
+/**
+ * A folder's hash: every file (sorted relative path) with its content hash, or with its size only.
+ * By content (stage outputs), the merged-model cache is left out.
+ */
 export async function hashFolder(dir: string, by: 'content' | 'size'): Promise<string> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files = entries
     .filter((e) => e.isFile())
     .map((e) => path.relative(dir, path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).split(path.sep).join('/'))
+    .filter((rel) => by === 'size' || !isDerivedCache(rel))
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const h = createHash('sha256');
   for (const rel of files) {

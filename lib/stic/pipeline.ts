@@ -5,9 +5,11 @@
 // A stage whose manifest says it is complete for the same inputs and options is skipped; a partial
 // one is run again and resumes (append-only outputs, training checkpoints); a stale one stops the
 // run with what changed and what to delete. A dry run prints the same decisions without running.
+import { existsSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
 import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
@@ -143,7 +145,7 @@ async function fingerprint(cfg: RunConfig, stage: StageName, outputs: Record<Sta
       return { inputs: { prefs: await hashFile(outputs.pref) }, options: hashOptions({ model: cfg.model, options: cfg.dpo }) };
     case 'describe':
       return {
-        inputs: { instructions: await hashFile(cfg.describe.instructions), adapter: await hashPath(outputs.dpo) },
+        inputs: { instructions: await hashFile(cfg.describe.instructions), adapter: await hashAdapter(outputs.dpo) },
         options: hashOptions({ model: cfg.model, options: cfg.describe, prompts: p.plain }),
       };
     case 'infuse':
@@ -152,8 +154,20 @@ async function fingerprint(cfg: RunConfig, stage: StageName, outputs: Record<Sta
         options: hashOptions({ options: cfg.infuse, infusion: p.infusion }),
       };
     case 'sft':
-      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashPath(outputs.dpo) }, options: hashOptions({ model: cfg.model, options: cfg.sft }) };
+      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: hashOptions({ model: cfg.model, options: cfg.sft }) };
   }
+}
+
+// What a later stage reads of a training stage's folder: the adapter and the projector beside it
+// (not the metrics, whose tokens_per_s is wall-clock, nor checkpoints), so a resumed stage-1 run
+// that ends with the same weights leaves the stages after it valid.
+async function hashAdapter(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const f of [ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS]) {
+    const file = path.join(dir, f);
+    parts.push(`${f}:${existsSync(file) ? await hashFile(file) : 'absent'}`);
+  }
+  return hashOptions(parts);
 }
 
 async function execute(cfg: RunConfig, stage: StageName, env: StageEnv, outputs: Record<StageName, string>, deps: RunDeps): Promise<StageResult> {

@@ -1,36 +1,17 @@
 // The stage commands end to end on a small random LLaVA model (real engine, real image kernels)
 // with the fixture tokenizer and a dozen generated images: stic pref (with reference log-probs,
 // checked against the engine's own scoring), kill-and-resume to the same bytes, stic describe and
-// stic infuse, and the flag errors of stic pref / dpo / sft with their exact messages.
+// stic infuse, stic run through every stage (run_e2e.test.ts checks its outputs and resumes in
+// depth), and the flag errors of stic pref / dpo / sft with their exact messages.
 import { expect } from 'chai';
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { main } from '../../bin/cli.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
-import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { responseTokenIds } from '../../lib/stic/engine_adapters.ts';
+import { runCli, writeTinyLlava } from './cli_helpers.ts';
 import { writeImages } from './fakes.ts';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Runs the CLI in-process, capturing what it writes. */
-export async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-}
 
 describe('stage commands on a small random model', () => {
   let dir: string;
@@ -42,16 +23,7 @@ describe('stage commands on a small random model', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'stic-e2e-'));
     model = path.join(dir, 'model');
     images = path.join(dir, 'images');
-    await writeRandomLlava(
-      model,
-      {
-        vision: { imageSize: 28, patchSize: 14, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 2 },
-        decoder: { family: 'llama', hiddenSize: 48, intermediateSize: 96, numLayers: 2, numHeads: 4, numKvHeads: 2, vocabSize: 421 },
-        std: 0.3,
-      },
-      5,
-    );
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(repo, 'test/fixtures/hf/tokenizer-llama-style', f), path.join(model, f));
+    await writeTinyLlava(model);
     await writeImages(images, 12, 3, 40, 30);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -119,22 +91,24 @@ describe('stage commands on a small random model', () => {
       const s = out.find((o: { id: string }) => o.id === l.id);
       expect(s.conversations[0].value).to.equal(`<image>\nImage description:\n${l.description}\n\nQuestion ${l.id.slice(1)}?`);
     }
-    const withAdapter = await runCli(['describe', '--model', model, '--adapter', path.join(dir, 'dpo'), '--instructions', instr, '--out', path.join(dir, 'd2.jsonl')]);
+    const missing = path.join(dir, 'no-adapter');
+    const withAdapter = await runCli(['describe', '--model', model, '--adapter', missing, '--instructions', instr, '--out', path.join(dir, 'd2.jsonl')]);
     expect(withAdapter.code).to.equal(1);
-    expect(withAdapter.stderr).to.equal(`stic: applying the adapter ${path.join(dir, 'dpo')} needs LoRA support in the engine, which comes with the training engine: it is not built yet (issue 4)\n`);
+    expect(withAdapter.stderr).to.equal(`stic: ${missing}/adapter_config.json: expected a PEFT adapter config but the file does not exist\n`);
   });
 
-  it('stic dpo reads the pairs, reports them, and says plainly when the training engine is missing', async function () {
-    if (existsSync(path.join(repo, 'lib/train/index.ts'))) this.skip(); // the trainer has landed: covered by its own tests
-    const r = await runCli(['dpo', '--model', model, '--prefs', path.join(dir, 'pref.jsonl'), '--image-root', images, '--out', path.join(dir, 'dpo')]);
-    expect(r.code).to.equal(1);
-    expect(r.stderr).to.match(/^dpo: \d+ pairs from .*pref\.jsonl \(\d+ ours, 0 public STIC format\), reference log-probs: stored\n/);
-    expect(r.stderr.endsWith('stic: the training engine is not built yet (issue 4)\n')).to.equal(true);
-  });
-
-  it('stic run: dry run, then pref runs and completes, a re-run skips it; dpo then needs the trainer', async function () {
+  it('stic run: the dry run plans every stage, a run makes every output, a re-run skips every stage', async () => {
     const cfg = path.join(dir, 'run.yaml');
-    writeFileSync(cfg, ['model: model', 'out: run', 'pref:', '  images: images', '  max-new-tokens: 4', '  batch-size: 6', 'describe:', '  instructions: instr.json'].join('\n'));
+    writeFileSync(
+      cfg,
+      [
+        'model: model', 'out: run', 'threads: 1',
+        'pref:', '  images: images', '  max-new-tokens: 4', '  batch-size: 6',
+        'dpo:', '  lora-r: 4', '  lora-alpha: 8', '  batch-size: 4', '  lr: 1.0e-3',
+        'describe:', '  instructions: instr.json', '  image-root: images', '  max-new-tokens: 4',
+        'sft:', '  batch-size: 2', '  lr: 1.0e-3',
+      ].join('\n'),
+    );
     const dry = await runCli(['run', cfg, '--dry-run']);
     expect(dry.code, dry.stderr).to.equal(0);
     const out = path.join(dir, 'run');
@@ -150,14 +124,19 @@ describe('stage commands on a small random model', () => {
     );
     expect(existsSync(out)).to.equal(false);
     const first = await runCli(['run', cfg]);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stderr.startsWith('pref: run\n')).to.equal(true);
+    for (const stage of ['dpo', 'describe', 'infuse', 'sft']) expect(first.stderr).to.contain(`\n${stage}: run\n`);
+    for (const f of ['pref.jsonl', 'dpo/adapter_model.safetensors', 'dpo/training.png', 'descriptions.jsonl', 'infused.json', 'sft/adapter_model.safetensors', 'sft/summary.txt']) {
+      expect(existsSync(path.join(out, f)), f).to.equal(true);
+    }
     const manifest = JSON.parse(readFileSync(path.join(out, 'pref.jsonl.done.json'), 'utf8'));
     expect(manifest.counts.inputs).to.equal(12);
-    if (existsSync(path.join(repo, 'lib/train/index.ts'))) this.skip();
-    expect(first.code).to.equal(1);
-    expect(first.stderr.startsWith('pref: run\n')).to.equal(true);
-    expect(first.stderr.endsWith('stic: the training engine is not built yet (issue 4)\n')).to.equal(true);
     const second = await runCli(['run', cfg]);
-    expect(second.stderr).to.match(/^pref: skip \(complete: 12 inputs, \d+ pairs, \d+ skipped\)\ndpo: run\n/);
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stderr).to.match(
+      /^pref: skip \(complete: 12 inputs, \d+ pairs, \d+ skipped\)\ndpo: skip \(complete: \d+ pairs, 0 skipped, \d+ steps\)\ndescribe: skip \(complete: 4 inputs, \d+ descriptions, \d+ skipped, 1 text_only\)\ninfuse: skip \(complete: 5 samples, \d+ written, \d+ infused, \d+ missing, 0 unused, 0 skipped\)\nsft: skip \(complete: \d+ samples, 0 skipped, \d+ steps\)\n$/,
+    );
   });
 
   const flagCases: [string, string[], string][] = [
