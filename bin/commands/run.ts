@@ -7,6 +7,22 @@ import { openImages, openInference, openTraining } from '../../lib/stic/engines.
 import { runPipeline } from '../../lib/stic/pipeline.ts';
 import { STAGES, type StageName, loadRunConfig } from '../../lib/stic/run_config.ts';
 
+const CONFIG_HELP = `A config (paths relative to the file; each section's keys are the flags of that stage's command, see stic <stage> --help for them and their defaults):
+
+  model: models/llava            # required
+  out: runs/a                    # required: the folder of every stage output
+  seed: 42                       # default 42, the seed of every stage that has none of its own
+  threads: 2                     # default: all cores
+  prompts: prompts.json          # default: the built-in prompts
+  stages: [pref, dpo, describe, infuse, sft]   # default: all five
+  pref: {images: data/coco, batch-size: 8}
+  dpo: {lr: 1.0e-7, beta: 0.1}
+  describe: {instructions: data/mixed_5k.json, image-root: data/images}
+  infuse: {missing: drop}
+  sft: {lr: 2.0e-5, epochs: 1}
+
+Inputs that come from the previous stage (dpo's pairs, describe's adapter, infuse's descriptions, sft's data and starting adapter) are wired by the pipeline and refused in the file.`;
+
 interface RunArgs {
   config: string;
   dryRun: boolean;
@@ -21,9 +37,11 @@ export const command: CommandModule<object, RunArgs> = {
       .positional('config', { type: 'string', demandOption: true, describe: 'Config file (.json, .yaml or .yml): model, out, and one section per stage whose keys are that command\'s flags' })
       .options({
         'dry-run': { type: 'boolean', default: false, describe: 'Print what each stage would do (skip, resume, run) and stop' },
-        redo: { type: 'string', describe: `Comma-separated stages to make again from scratch (their outputs are deleted first): ${STAGES.join(', ')}` },
+        redo: { type: 'string', describe: `Comma-separated stages to make again from scratch (their outputs are deleted first): ${STAGES.join(', ')} (default: none)` },
       })
-      .example('$0 run runs/a.yaml --dry-run', 'show the plan') as never,
+      .example('$0 run runs/a.yaml --dry-run', 'show the plan')
+      .example('$0 run runs/a.yaml --redo dpo', 'train stage 1 again (the stages after it then report stale outputs to redo)')
+      .epilog(CONFIG_HELP) as never,
   handler: async (args) => {
     const cfg = await loadRunConfig(args.config);
     const redo = parseRedo(args.redo);

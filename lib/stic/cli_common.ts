@@ -7,7 +7,7 @@ import { loadPrompts } from './prompts.ts';
 import type { StageEnv } from './stages.ts';
 
 export const MODEL_FLAG: YargsOption = { type: 'string', demandOption: true, describe: 'Model directory in Hugging Face layout (config.json, *.safetensors, tokenizer files)' };
-export const PROMPTS_FLAG: YargsOption = { type: 'string', describe: 'JSON file overriding any of the prompts: {"detailed", "plain", "hallucination", "infusion"}' };
+export const PROMPTS_FLAG: YargsOption = { type: 'string', describe: 'JSON file overriding any of the prompts: {"detailed", "plain", "hallucination", "infusion"} (default: the built-in prompts, lib/stic/prompts.ts)' };
 export const THREADS_FLAG: YargsOption = { type: 'number', describe: 'CPU threads (default: all cores, or STIC_THREADS)' };
 
 export interface CommonArgs {

@@ -15,7 +15,7 @@ import { type OptionTable, flagOf, keyOf, shownValue, validateOptions } from './
 import {
   DESCRIBE_OPTIONS, type DescribeOptions, INFUSE_OPTIONS, type InfuseOptions, PREF_OPTIONS, type PrefOptions,
 } from './stage_options.ts';
-import { DPO_OPTIONS, type DpoOptions, SFT_OPTIONS, type SftOptions } from './train_options.ts';
+import { ADAPTER_SHAPE_KEYS, DPO_OPTIONS, type DpoOptions, SFT_OPTIONS, type SftOptions } from './train_options.ts';
 
 export const STAGES = ['pref', 'dpo', 'describe', 'infuse', 'sft'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -128,6 +128,9 @@ function stageSection<T>(file: string, dir: string, name: StageName, v: unknown,
       throw new Error(`${file}: ${name}: unknown key "${flag}" (known keys: ${known.join(', ')})`);
     }
     if (spec.wired) throw new Error(`${file}: ${name}.${flag} is set by the pipeline from the previous stage's output and cannot be given`);
+    if (name === 'sft' && (ADAPTER_SHAPE_KEYS as readonly string[]).includes(key)) {
+      throw new Error(`${file}: sft.${flag} cannot be given: stage 2b continues the stage-1 adapter and keeps its shape (set ${flag} in the dpo section)`);
+    }
     values[key] = PATH_KEYS.has(key) && typeof value === 'string' ? path.resolve(dir, value) : value;
   }
   if ('seed' in table && values.seed === undefined) values.seed = seed;

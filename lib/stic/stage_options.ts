@@ -52,7 +52,7 @@ const SAMPLING: OptionTable<SamplingFlags> = {
   topP: { type: 'number', min: 0, minExclusive: true, max: 1, default: 1, describe: 'Nucleus sampling mass (1: off)' },
   topK: { type: 'integer', min: 0, default: 0, describe: 'Top-k sampling (0: off)' },
   maxNewTokens: { type: 'integer', min: 1, default: 1024, describe: 'Maximum new tokens per answer' },
-  limit: { type: 'integer', min: 1, describe: 'Use only the first N inputs (a quick trial)' },
+  limit: { type: 'integer', min: 1, describe: 'Use only the first N inputs, a quick trial (default: all)' },
   seed: { type: 'integer', min: 0, default: 42, describe: 'Seed of every per-record choice and of sampling' },
 };
 

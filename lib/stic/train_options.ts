@@ -7,6 +7,9 @@ import { type OptionSpec, type OptionTable, validateOptions } from './options.ts
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
+/** LoRA shape options in SFT: a continued adapter keeps its own rank, alpha and targets. */
+export const ADAPTER_SHAPE_KEYS = ['loraR', 'loraAlpha', 'loraTargets'] as const;
+
 /** Options both training stages share. */
 export interface CommonTrainOptions {
   imageRoot?: string;
@@ -84,9 +87,15 @@ export const DPO_OPTIONS: OptionTable<DpoOptions> = {
 
 export const SFT_OPTIONS: OptionTable<SftOptions> = {
   data: { type: 'string', required: true, wired: true, describe: 'Description-infused instruction data in LLaVA format (stic infuse output)' },
-  initAdapter: { type: 'string', wired: true, describe: 'Stage-1 adapter to continue training (STIC continues the stage-1 LoRA)' },
-  ...commonTable(2e-5, 32),
+  initAdapter: { type: 'string', wired: true, describe: 'Stage-1 adapter to continue training, as STIC does (default: none, a new adapter)' },
+  ...withAdapterShape(commonTable(2e-5, 32)),
 };
+
+function withAdapterShape(t: OptionTable<CommonTrainOptions>): OptionTable<CommonTrainOptions> {
+  const out = { ...t };
+  for (const k of ADAPTER_SHAPE_KEYS) out[k] = { ...t[k], describe: `${t[k].describe} of a new adapter (with --init-adapter, the adapter's own is kept)` };
+  return out;
+}
 
 type ProblemFormat = (p: { flag: string; expected: string; received: unknown }) => string;
 

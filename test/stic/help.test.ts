@@ -1,0 +1,66 @@
+// `--help` of the pipeline commands: every flag is explained and says its default (yargs'
+// "[default: ...]", a "(default: ...)" in its text) or that it is required.
+import { expect } from 'chai';
+import yargs, { type CommandModule } from 'yargs';
+
+import { command as describeCmd } from '../../bin/commands/describe.ts';
+import { command as dpo } from '../../bin/commands/dpo.ts';
+import { command as infuse } from '../../bin/commands/infuse.ts';
+import { command as pref } from '../../bin/commands/pref.ts';
+import { command as run } from '../../bin/commands/run.ts';
+import { command as sft } from '../../bin/commands/sft.ts';
+
+/** The help text of one command, as `stic <name> --help` prints it (without exiting). */
+function helpOf(cmd: CommandModule<object, never>, name: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    void yargs()
+      .scriptName('stic')
+      .exitProcess(false)
+      .wrap(200)
+      .command(cmd as CommandModule)
+      .parseAsync([name, '--help'], {}, (err: Error | undefined, _argv: unknown, output: string) => (err ? reject(err) : resolve(output)));
+  });
+}
+
+/** Each option of a help text with its text: "--flag" -> "explanation [type] [default: x]". */
+export function helpOptions(help: string): Map<string, string> {
+  const options = new Map<string, string>();
+  let current: string | null = null;
+  for (const line of help.split('\n')) {
+    const m = /^\s+(?:-\w, )?--([\w-]+)\s*(.*)$/.exec(line);
+    if (m) {
+      current = m[1];
+      options.set(current, m[2]);
+    } else if (current !== null && /^\s{6,}\S/.test(line)) {
+      options.set(current, `${options.get(current)} ${line.trim()}`);
+    } else {
+      current = null;
+    }
+  }
+  return options;
+}
+
+const COMMANDS: [string, CommandModule<object, never>, number][] = [
+  ['pref', pref as CommandModule<object, never>, 25],
+  ['dpo', dpo as CommandModule<object, never>, 30],
+  ['describe', describeCmd as CommandModule<object, never>, 14],
+  ['infuse', infuse as CommandModule<object, never>, 6],
+  ['sft', sft as CommandModule<object, never>, 22],
+  ['run', run as CommandModule<object, never>, 2],
+];
+
+describe('--help of the pipeline commands', () => {
+  for (const [name, cmd, atLeast] of COMMANDS) {
+    it(`stic ${name}: every flag is explained and states its default or that it is required`, async () => {
+      const options = helpOptions(await helpOf(cmd, name));
+      options.delete('help');
+      options.delete('version');
+      expect(options.size).to.be.at.least(atLeast);
+      for (const [flag, text] of options) {
+        const words = text.replace(/\[[^\]]*\]/g, '').trim();
+        expect(words.length, `--${flag} has no explanation`).to.be.above(10);
+        expect(/\[default: [^\]]+\]|\(default[: ]|\[required\]/.test(text), `--${flag}: "${text}" states no default`).to.equal(true);
+      }
+    });
+  }
+});
