@@ -103,10 +103,13 @@ describe('trainer: errors', function () {
   });
 
   it('refuses a second call while one runs on the same trainer', async () => {
-    const running = trainer.dpoStep(pixels, 1, [pair], { key });
-    const second = await rejection(trainer.getTensors('grad'));
-    expect(second.message).to.equal('LlavaTrainer.getTensors: another call on this trainer is still running; await it before starting the next');
+    // Enough pairs that the step is still running when the next statements execute.
+    const running = trainer.dpoStep(pixels, 1, Array(200).fill(pair), { key });
     expect(() => trainer.setStep(3)).to.throw('LlavaTrainer.setStep: a call on this trainer is running; wait for it');
+    const second = trainer.getTensors('grad');
+    expect((await rejection(second)).message).to.equal(
+      'LlavaTrainer.getTensors: another call on this trainer is still running; await it before starting the next',
+    );
     await running;
     expect((await trainer.getTensors('grad')).length).to.equal(trainer.tensorInfo().length);
   });
