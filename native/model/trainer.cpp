@@ -49,7 +49,8 @@ std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const Lla
   return groups;
 }
 
-// Everything one call needs, in one Activations arena sized from the call's largest group.
+// Everything one call needs, carved from the trainer's Activations arena (sized from the call's
+// largest group; kept between calls and only re-created when a call needs more).
 struct CallSizes {
   int64_t M = 0;         // feature rows of the call's images
   int64_t rows = 0;      // largest pass
@@ -60,7 +61,8 @@ struct CallSizes {
 };
 
 struct TrainCall {
-  std::unique_ptr<Arena> arena;
+  Arena* arena = nullptr;
+  size_t bytes = 0;             // what this call planned (the arena may be larger)
   float* sel = nullptr;         // (M, Dv) selected vision rows
   float* featPolicy = nullptr;  // (M, D)
   float* featRef = nullptr;     // (M, D), or featPolicy when they coincide
@@ -83,7 +85,8 @@ void sizeGroups(CallSizes& s, const std::vector<Group>& groups) {
   }
 }
 
-Result<TrainCall> createCall(const LlavaConfig& cfg, const TrainableParams& params, const CallSizes& s) {
+Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& cfg, const TrainableParams& params,
+                             const CallSizes& s) {
   const int64_t M = std::max<int64_t>(s.M, 1), T = std::max<int64_t>(s.rows, 1), D = cfg.decoder.hiddenSize,
                 Dv = cfg.vision.hiddenSize;
   const bool trainProj = params.trainProjector() && s.backward;
@@ -102,9 +105,15 @@ Result<TrainCall> createCall(const LlavaConfig& cfg, const TrainableParams& para
   for (auto& [p, shape] : slots) plan.add(DType::F32, shape);
   planTrainActivations(plan, cfg.decoder, params.spec(), shape);
   planHead(plan, cfg.decoder, s.entries);
-  auto arena = Arena::create(cpuBackend(), Lifetime::Activations, plan.bytes());
-  if (!arena.isOk()) return arena.status().withContext("training step activations");
-  c.arena = arena.take();
+  if (!arena || arena->capacity() < plan.bytes()) {
+    arena.reset();  // free the old one first: peak memory is the larger arena, not both
+    auto created = Arena::create(cpuBackend(), Lifetime::Activations, plan.bytes());
+    if (!created.isOk()) return created.status().withContext("training step activations");
+    arena = created.take();
+  }
+  arena->reset();
+  c.arena = arena.get();
+  c.bytes = plan.bytes();
   for (auto& [p, shape] : slots) {
     auto t = c.arena->allocate(DType::F32, shape, "training step buffers");
     if (!t.isOk()) return t.status();
@@ -200,7 +209,7 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const float* pixel
   CallSizes sizes;
   sizes.M = N * cfg.imageTokenCount;
   sizeGroups(sizes, groups);
-  auto call = createCall(cfg, *params_, sizes);
+  auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
@@ -216,7 +225,7 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const float* pixel
     STIC_RETURN_IF_ERROR(groupForward(c, *model_, g, c.featPolicy, lora, rejectedMode, false, sums));
     for (size_t i = 0; i < g.size(); i++) out[g.begin + i] = {sums[i], sums[g.size() + i]};
   }
-  lastActivationBytes_ = c.arena->capacity();
+  lastActivationBytes_ = c.bytes;
   return Status::ok();
 }
 
@@ -237,7 +246,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const float* pixels, int64_t N,
   // The reference reads the frozen projector; it differs from the policy's only when that one trains.
   sizes.refFeatures = needRef && params_->trainProjector() && !opt.refTrainedProjector;
   sizeGroups(sizes, groups);
-  auto call = createCall(cfg, *params_, sizes);
+  auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
@@ -286,7 +295,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const float* pixels, int64_t N,
   train::DpoBatch all{B, out.policyChosen.data(), out.policyRejected.data(), out.refChosen.data(), out.refRejected.data(),
                       out.chosenTokens.data(), 0};
   out.metrics = train::dpo_loss(unused.data(), unused.data() + B, all, opt.loss);
-  lastActivationBytes_ = c.arena->capacity();
+  lastActivationBytes_ = c.bytes;
   return Status::ok();
 }
 
@@ -336,7 +345,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const float* pixels,
   sizes.M = N * cfg.imageTokenCount;
   sizes.backward = true;
   sizeGroups(sizes, groups);
-  auto call = createCall(cfg, *params_, sizes);
+  auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
@@ -355,7 +364,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const float* pixels,
     groupBackward(c, *model_, g.layout, g.entries, policy);
   }
   if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.M);
-  lastActivationBytes_ = c.arena->capacity();
+  lastActivationBytes_ = c.bytes;
   return Status::ok();
 }
 

@@ -79,6 +79,7 @@ class LlavaTrainer {
 
   const LlavaModel& model() const { return *model_; }
   TrainableParams& params() { return *params_; }
+  // Activation bytes the last call planned (the arena kept for the next call is at least this).
   size_t lastStepActivationBytes() const { return lastActivationBytes_; }
 
   // Checks a pair against the model and an image batch of N; `where` names it ("pairs[2]").
@@ -109,6 +110,7 @@ class LlavaTrainer {
  private:
   std::shared_ptr<const LlavaModel> model_;
   std::unique_ptr<TrainableParams> params_;
+  std::unique_ptr<Arena> callArena_;  // activations of a step, reused by the next
   size_t lastActivationBytes_ = 0;
 };
 
