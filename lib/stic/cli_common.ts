@@ -31,10 +31,10 @@ export async function commandEnv(args: { model?: string; prompts?: string; threa
   };
 }
 
-/** What each pipeline step's bar counts, keyed by its label (the stage name). */
-const STAGE_UNITS: Record<string, string> = { pref: 'images', describe: 'samples', dpo: 'steps', sft: 'steps' };
+/** What each pipeline step's bar counts, keyed by the first word of its label (the stage name). */
+const STAGE_UNITS: Record<string, string> = { pref: 'images', describe: 'samples', dpo: 'steps', sft: 'steps', eval: 'questions' };
 
 /** Bars on stderr whose rate unit follows the stage (`stic run` and `stic demo` run several). */
 export function stageProgress(): ProgressFactory {
-  return (label, total, alreadyDone = 0) => startProgress(label, total, alreadyDone, { unit: STAGE_UNITS[label] ?? 'items' });
+  return (label, total, alreadyDone = 0) => startProgress(label, total, alreadyDone, { unit: STAGE_UNITS[label.split(' ')[0]] ?? 'items' });
 }

@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import yargs, { type CommandModule } from 'yargs';
 
+import { command as demo } from '../../bin/commands/demo.ts';
 import { command as describeCmd } from '../../bin/commands/describe.ts';
 import { command as dpo } from '../../bin/commands/dpo.ts';
 import { command as infuse } from '../../bin/commands/infuse.ts';
@@ -47,6 +48,7 @@ const COMMANDS: [string, CommandModule<object, never>, number][] = [
   ['infuse', infuse as CommandModule<object, never>, 6],
   ['sft', sft as CommandModule<object, never>, 22],
   ['run', run as CommandModule<object, never>, 2],
+  ['demo', demo as CommandModule<object, never>, 6],
 ];
 
 describe('--help of the pipeline commands', () => {

@@ -1,0 +1,67 @@
+// The flags of `stic demo`, declared once (help text, defaults, ranges) with the option tables of
+// lib/stic/options.ts, and turned into the demo's options. The defaults are the full demo (about
+// the size that fits 10 minutes on 2 CPU cores); the smaller settings are for trials and CI.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { type OptionTable, validateOptions } from '../stic/options.ts';
+import { MAX_SET_SIZE } from './data.ts';
+import type { DemoOptions } from './demo.ts';
+import { DEMO_SCALE, DEMO_TRAINING } from './recipe.ts';
+
+/** The built-in model, committed with the repository. */
+export const BUILTIN_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'toy-llava');
+
+export interface DemoFlags {
+  out: string;
+  model: string;
+  images: number;
+  instructions: number;
+  heldout: number;
+  seed: number;
+  control: boolean;
+  dpoEpochs: number;
+  sftEpochs: number;
+  dpoLr: number;
+  sftLr: number;
+  describeTokens: number;
+  answerTokens: number;
+  batchSize: number;
+}
+
+export const DEMO_FLAGS: OptionTable<DemoFlags> = {
+  out: { type: 'string', default: 'stic-demo', describe: 'Output folder: the data, both runs, every intermediate file, the evaluations, the table and the charts (a re-run continues it)' },
+  model: { type: 'string', default: BUILTIN_MODEL, describe: 'Model directory in Hugging Face layout (default: the built-in toy model)' },
+  images: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 240, describe: 'Unlabeled toy images for stage 1 (preference pairs)' },
+  instructions: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 120, describe: 'Toy instruction samples (QA conversations) for stage 2' },
+  heldout: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 100, describe: 'Held-out toy scenes the models are evaluated on (each: its questions and one description)' },
+  seed: { type: 'integer', min: 0, max: 1_000_000, default: 0, describe: 'Seed of the toy world drawn (world seed 70000 + seed) and of every stage' },
+  control: { type: 'boolean', default: false, describe: 'Also train a control arm on the same pairs with chosen/rejected assigned by a coin flip per pair, and evaluate it' },
+  dpoEpochs: { type: 'integer', min: 1, default: DEMO_SCALE.dpoEpochs, describe: 'Epochs of stage 1 (DPO)' },
+  sftEpochs: { type: 'integer', min: 1, default: DEMO_SCALE.sftEpochs, describe: 'Epochs of stage 2 (SFT)' },
+  dpoLr: { type: 'number', min: 0, minExclusive: true, default: DEMO_TRAINING.dpoLr, describe: 'Peak learning rate of stage 1 (the paper\'s 1e-7 is for 7B models)' },
+  sftLr: { type: 'number', min: 0, minExclusive: true, default: DEMO_TRAINING.sftLr, describe: 'Peak learning rate of stage 2 (the paper\'s 2e-5 is for 7B models)' },
+  describeTokens: { type: 'integer', min: 1, default: DEMO_SCALE.describeTokens, describe: 'Maximum new tokens of a description (pairs, stage 2a, evaluation)' },
+  answerTokens: { type: 'integer', min: 1, default: 8, describe: 'Maximum new tokens of a short answer in the evaluation' },
+  batchSize: { type: 'integer', min: 1, default: DEMO_SCALE.genBatch, describe: 'Generation requests per batch' },
+};
+
+type ProblemFormat = (p: { flag: string; expected: string; received: unknown }) => string;
+
+/** Checked flags -> the demo's options. */
+export function demoOptions(values: Record<string, unknown>, threads: number | undefined, format: ProblemFormat): DemoOptions {
+  const f = validateOptions(DEMO_FLAGS, values, format);
+  return {
+    out: f.out,
+    model: path.resolve(f.model),
+    images: f.images,
+    instructions: f.instructions,
+    heldout: f.heldout,
+    seed: f.seed,
+    control: f.control,
+    threads,
+    scale: { describeTokens: f.describeTokens, dpoEpochs: f.dpoEpochs, sftEpochs: f.sftEpochs, genBatch: f.batchSize },
+    answerTokens: f.answerTokens,
+    training: { dpoLr: f.dpoLr, sftLr: f.sftLr },
+  };
+}
