@@ -10,6 +10,7 @@
 // each group runs forward and backward before the next starts.
 // Legend: B pairs, N images, M = N*Ti feature rows, T rows of a pass, E scored tokens, D hidden.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,7 +112,7 @@ class LlavaTrainer {
   std::shared_ptr<const LlavaModel> model_;
   std::unique_ptr<TrainableParams> params_;
   std::unique_ptr<Arena> callArena_;  // activations of a step, reused by the next
-  size_t lastActivationBytes_ = 0;
+  std::atomic<size_t> lastActivationBytes_{0};  // read by memory() on the JS thread
 };
 
 }  // namespace stic::model
