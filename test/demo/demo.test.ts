@@ -1,0 +1,180 @@
+// `stic demo` on a reduced setting (a few images, one epoch, short generations), with the control
+// arm: every file is produced, the table is the one of the stored evaluations, the metrics are in
+// range and counted over the right questions, the evaluation is the model's own greedy output, the
+// control pairs are the STIC pairs swapped by their coins, and a re-run redoes nothing. No
+// improvement is asserted here: the README reports a real run's numbers.
+import { expect } from 'chai';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+
+import { controlPair } from '../../lib/demo/control.ts';
+import { comparisonSvg } from '../../lib/demo/compare_chart.ts';
+import { SET_START, demoWorldSeed } from '../../lib/demo/data.ts';
+import type { ModelEval } from '../../lib/demo/evaluate.ts';
+import { BUILTIN_MODEL } from '../../lib/demo/options.ts';
+import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
+import { writeRandomLlava } from '../../lib/engine/random_model.ts';
+import { loadRunConfig } from '../../lib/stic/run_config.ts';
+import { formatComparisonTable } from '../../lib/toy/compare_table.ts';
+import type { ToyEvalReport } from '../../lib/toy/eval.ts';
+import { writeToyTokenizer } from '../../lib/toy/tokenizer_builder.ts';
+import { buildToyModelTokenizer } from '../../lib/toy/toy_tokenizer.ts';
+import { runCli } from '../stic/cli_helpers.ts';
+
+const COLUMNS = ['base', 'stic stage 1', 'stic final', 'control stage 1', 'control final'];
+
+function jsonl(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+function inUnit(v: number | null, what: string): void {
+  if (v !== null) expect(v, what).to.be.within(0, 1);
+}
+
+/** Every ratio of a report in [0, 1] and its counts consistent with the held-out set. */
+function checkReport(r: ToyEvalReport, shortQuestions: number, scenes: number): void {
+  expect(r.vqa.asked).to.equal(shortQuestions);
+  expect(r.vqa.correct).to.be.within(0, shortQuestions);
+  expect(r.vqa.accuracy).to.equal(r.vqa.correct / shortQuestions);
+  expect(Object.values(r.vqa.byType).reduce((n, t) => n + t.asked, 0)).to.equal(shortQuestions);
+  expect(r.descriptions.count).to.equal(scenes);
+  for (const [level, pr] of Object.entries(r.descriptions.levels)) {
+    inUnit(pr.precision, `${level} precision`);
+    inUnit(pr.recall, `${level} recall`);
+    expect(pr.matched).to.be.at.most(Math.min(pr.mentioned, pr.truth));
+  }
+  inUnit(r.descriptions.hallucination.rate, 'CHAIR_i');
+  inUnit(r.descriptions.hallucination.descriptions, 'CHAIR_s');
+}
+
+describe('stic demo (reduced setting, with the control arm)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let model: string;
+  let out: string;
+  let argv: string[];
+  let first: { code: number; stdout: string; stderr: string };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'stic-demo-'));
+    model = BUILTIN_MODEL;
+    if (!existsSync(path.join(model, 'config.json'))) {
+      // Until the built-in model is committed: a random model of the toy layout with the toy tokenizer.
+      model = path.join(dir, 'toy-random');
+      const tok = buildToyModelTokenizer();
+      await writeRandomLlava(model, {
+        vision: { imageSize: 84, patchSize: 14, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2 },
+        decoder: { family: 'llama', hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 4, vocabSize: tok.vocabSize },
+        imageTokenId: tok.imageTokenId,
+        std: 0.1,
+      }, 3);
+      await writeToyTokenizer(model, tok);
+    }
+    out = path.join(dir, 'demo');
+    argv = ['demo', '--model', model, '--out', out, '--images', '8', '--instructions', '4', '--heldout', '3', '--describe-tokens', '40', '--dpo-epochs', '1', '--control', '--threads', '1'];
+    first = await runCli(argv);
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the table of every model and writes the data, both runs, the evaluations and the charts', async () => {
+    expect(first.code, first.stderr).to.equal(0);
+    const world = demoWorldSeed(0);
+    const unlabeled = readdirSync(path.join(out, 'data/unlabeled/images')).sort();
+    expect(unlabeled).to.deep.equal(Array.from({ length: 8 }, (_, i) => `toy-${world}-${SET_START.unlabeled + i}.png`));
+    expect(existsSync(path.join(out, 'data/unlabeled/truth.jsonl'))).to.equal(false); // unlabeled: no truth
+    expect(jsonl(path.join(out, 'data/instructions/instructions.jsonl')).map((s) => s.id)).to.deep.equal(Array.from({ length: 4 }, (_, i) => `toy-${world}-${SET_START.instructions + i}`));
+    expect(jsonl(path.join(out, 'data/heldout/truth.jsonl'))).to.have.length(3);
+
+    for (const arm of ['stic', 'control']) {
+      const cfg = await loadRunConfig(path.join(out, `${arm}.yaml`));
+      expect(cfg.out).to.equal(path.join(out, arm));
+      expect(cfg.dpo).to.deep.include({ loraR: 16, loraAlpha: 32, lr: 5e-4, epochs: 1 });
+      for (const f of ['pref.jsonl', 'dpo/adapter_model.safetensors', 'dpo/training.svg', 'dpo/training.png', 'dpo/summary.txt', 'descriptions.jsonl', 'infused.json', 'sft/adapter_model.safetensors', 'sft/training.png', 'sft/summary.txt']) {
+        expect(existsSync(path.join(out, arm, f)), `${arm}/${f}`).to.equal(true);
+      }
+      for (const stage of ['pref.jsonl', 'dpo', 'descriptions.jsonl', 'infused.json', 'sft']) expect(existsSync(path.join(out, arm, `${stage}.done.json`)), `${arm} ${stage}`).to.equal(true);
+    }
+    expect(readdirSync(path.join(out, 'eval')).sort()).to.deep.equal(['base.json', 'control-final.json', 'control-stage-1.json', 'stic-final.json', 'stic-stage-1.json']);
+    for (const f of ['comparison.svg', 'results.md', 'table.txt', 'results.json']) expect(existsSync(path.join(out, f)), f).to.equal(true);
+    const png = await sharp(path.join(out, 'comparison.png')).metadata();
+    expect([png.format, png.width! > 500]).to.deep.equal(['png', true]);
+
+    // The printed table is the comparison of the stored evaluations, columns in order.
+    const evals = COLUMNS.map((c) => JSON.parse(readFileSync(path.join(out, 'eval', `${c.replace(/ /g, '-')}.json`), 'utf8')) as ModelEval);
+    const table = formatComparisonTable(evals.map((e) => ({ name: e.name, report: e.report })));
+    expect(first.stdout.startsWith(`\n${table}\n\nwall time `)).to.equal(true);
+    expect(readFileSync(path.join(out, 'table.txt'), 'utf8')).to.equal(`${table}\n`);
+    expect(readFileSync(path.join(out, 'results.md'), 'utf8')).to.contain(formatComparisonTable(evals.map((e) => ({ name: e.name, report: e.report })), { markdown: true }));
+    expect(table.split('\n')[0]).to.match(/^metric +base +stic stage 1 +stic final +control stage 1 +control final$/);
+  });
+
+  it('metrics are in range and counted over the held-out questions; answers are the model\'s greedy output', async () => {
+    const qa = jsonl(path.join(out, 'data/heldout/qa.jsonl'));
+    const short = qa.filter((q) => q.type !== 'describe').length;
+    const evals = COLUMNS.map((c) => JSON.parse(readFileSync(path.join(out, 'eval', `${c.replace(/ /g, '-')}.json`), 'utf8')) as ModelEval);
+    for (const e of evals) checkReport(e.report, short, 3);
+    expect(evals.map((e) => e.adapter)).to.deep.equal([null, ...['stic/dpo', 'stic/sft', 'control/dpo', 'control/sft'].map((a) => path.join(out, a))]);
+    // Two answers and one description of the final STIC model, recomputed outside the demo.
+    const chat = await loadChatModel(path.join(out, 'stic/sft/merged-model'));
+    const final = evals[2];
+    const cases = [...final.answers.slice(0, 2).map((a) => ({ id: a.id, prompt: a.question, got: a.response, tokens: 8 })), { id: `${final.descriptions[0].sceneId}-describe`, prompt: final.descriptions[0].prompt, got: final.descriptions[0].text, tokens: 40 }];
+    for (const c of cases) {
+      const scene = (qa.find((q) => q.id === c.id) as { sceneId: string }).sceneId;
+      const image = await imagePixels(chat.model.config, path.join(out, 'data/heldout/images', `${scene}.png`));
+      const [r] = await chat.model.generate([{ ids: userPromptIds(chat, c.prompt, true), image, maxNewTokens: c.tokens, temperature: 0 }]);
+      expect(c.got, c.id).to.equal((r.text ?? '').trim());
+    }
+  });
+
+  it('the control pairs are the STIC pairs, swapped exactly where their coin says', () => {
+    const stic = jsonl(path.join(out, 'stic/pref.jsonl'));
+    const control = jsonl(path.join(out, 'control/pref.jsonl'));
+    expect(control.map((c) => c.id)).to.deep.equal(stic.map((s) => s.id));
+    control.forEach((c, i) => {
+      const s = stic[i];
+      const swapped = c.control_swapped as boolean;
+      expect(swapped).to.equal(controlPair(s, 0).swapped);
+      expect([c.chosen, c.rejected]).to.deep.equal(swapped ? [s.rejected, s.chosen] : [s.chosen, s.rejected]);
+      expect([c.ref_chosen_logp, c.ref_rejected_logp]).to.deep.equal(swapped ? [s.ref_rejected_logp, s.ref_chosen_logp] : [s.ref_chosen_logp, s.ref_rejected_logp]);
+    });
+    expect(first.stderr).to.contain(`control: ${control.filter((c) => c.control_swapped).length} of ${control.length} pairs swapped by a coin flip`);
+  });
+
+  it('a re-run skips every stage, reuses every evaluation and prints the same table', async () => {
+    const before = readdirSync(path.join(out, 'eval')).map((f) => readFileSync(path.join(out, 'eval', f)));
+    const again = await runCli(argv);
+    expect(again.code, again.stderr).to.equal(0);
+    const said = again.stderr.split('\n').filter((l) => /^[a-z]+: (skip|resume|run)\b/.test(l)).map((l) => l.replace(/ \(.*/, ''));
+    expect(said).to.deep.equal([...['pref', 'dpo', 'describe', 'infuse', 'sft'].map((s) => `${s}: skip`), ...['dpo', 'describe', 'infuse', 'sft'].map((s) => `${s}: skip`)]);
+    readdirSync(path.join(out, 'eval')).forEach((f, i) => expect(readFileSync(path.join(out, 'eval', f)).equals(before[i]), f).to.equal(true));
+    expect(again.stdout.split('\nwall time')[0]).to.equal(first.stdout.split('\nwall time')[0]);
+  });
+});
+
+describe('demo pieces', () => {
+  it('the control coin is fair over many pairs and swaps the reference log-probs with the answers', () => {
+    let swapped = 0;
+    for (let i = 0; i < 2000; i++) {
+      const r = controlPair({ id: `img-${i}`, chosen: 'c', rejected: 'r', ref_chosen_logp: -1, ref_rejected_logp: -2 }, 3);
+      expect(r.record).to.deep.include(r.swapped ? { chosen: 'r', rejected: 'c', ref_chosen_logp: -2, ref_rejected_logp: -1 } : { chosen: 'c', rejected: 'r', ref_chosen_logp: -1, ref_rejected_logp: -2 });
+      if (r.swapped) swapped++;
+    }
+    expect(swapped / 2000).to.be.within(0.46, 0.54); // 4.5 standard deviations of a fair coin
+    expect(controlPair({ id: 'x' }, 3).swapped).to.equal(controlPair({ id: 'x' }, 3).swapped);
+  });
+
+  it('the comparison chart draws one bar per value and "n/a" where a model has none', () => {
+    const report = (acc: number | null, rate: number | null) =>
+      ({ vqa: { accuracy: acc }, descriptions: { hallucination: { rate }, levels: { shape_colour: { precision: 0.5, recall: 0.25 }, shape_position: { precision: null, recall: 0 } } } }) as unknown as ToyEvalReport;
+    const svg = comparisonSvg('t', [{ name: 'a', report: report(0.5, 0.1) }, { name: 'b', report: report(0.75, null) }]);
+    const bars = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" fill="(#\w+)"/g)].map((m) => [Number(m[1]), m[2]]);
+    // Two legend squares, then 300 px = 100%, metrics in order, the models within a metric.
+    expect(bars.map(([h]) => h)).to.deep.equal([12, 12, 150, 225, 30, 150, 150, 75, 75, 0, 0]);
+    expect(bars.slice(2).map(([, c]) => c)).to.deep.equal(['#7f7f7f', '#1f77b4', '#7f7f7f', '#7f7f7f', '#1f77b4', '#7f7f7f', '#1f77b4', '#7f7f7f', '#1f77b4']);
+    expect(svg.match(/>n\/a</g)).to.have.length(3);
+  });
+});
