@@ -1,0 +1,310 @@
+// `stic toy pretrain`: trains the built-in toy LLaVA from scratch on the toy world, every part of it
+// (CLIP tower, projector, decoder with embeddings and lm_head; native/model/pretrainer.h), and
+// leaves it in Hugging Face layout in the output folder, loadable by lib/engine and `stic generate`.
+//
+// Output folder:
+//   config.json, model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json,
+//   preprocessor_config.json   the model (rewritten at every evaluation and at the end)
+//   metrics.jsonl              one row per optimizer step: loss, lr, grad_norm, targets, ms
+//   eval.jsonl                 one row per evaluation: held-out loss, VQA accuracy per type,
+//                              description precision/recall, hallucination (CHAIR)
+//   eval/                      the final evaluation: report.json, responses.jsonl
+//   training.json              the record of the run: options, steps, wall time, final numbers
+//   checkpoints/               resumable state (pretrain_checkpoint.ts)
+// Schedule: AdamW at `lr` with linear warmup and cosine decay (lib/util/lr_schedule.ts), weight
+// decay on matrices, global-norm clipping; each step is one batch of fresh scenes (pretrain_data.ts).
+// The next batch is tokenised and rendered while the native step runs.
+// Legend: B scenes per step.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+import { loadChatModel } from '../engine/chat_input.ts';
+import { resolveWeights } from '../engine/weight_names.ts';
+import { selectChatTemplate } from '../model/chat_template.ts';
+import { loadModelConfig } from '../model/config.ts';
+import type { EngineConfig } from '../model/engine_config.ts';
+import { openCheckpoint } from '../model/safetensors.ts';
+import { tokenizerFromFiles } from '../model/tokenizer.ts';
+import { type PreprocessConfig, preprocessConfigFromVision } from '../data/preprocess.ts';
+import { native } from '../native/index.ts';
+import type { PretrainerNative } from '../native/index.ts';
+import type { ChatEncoder } from '../train/collate.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
+import { type ScheduleKind, learningRateAt } from '../util/lr_schedule.ts';
+import { MetricsLog } from '../util/metrics_log.ts';
+import { type ProgressFactory, silentProgress } from '../util/progress.ts';
+import { latestPretrainCheckpoint, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from './pretrain_checkpoint.ts';
+import { type ToyBatch, type ToyDataOptions, toyBatch } from './pretrain_data.ts';
+import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from './pretrain_eval.ts';
+import { TOY_MODEL_SIZE, type ToyModelSize, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson, writeToyModel } from './pretrain_model.ts';
+import { questions } from './text.ts';
+import { buildToyModelTokenizer } from './toy_tokenizer.ts';
+import { generateScenes } from './world.ts';
+import type { ToyTokenizer } from './tokenizer_builder.ts';
+
+export interface ToyPretrainOptions {
+  out: string;
+  steps: number;
+  /** Seeds the initialisation, the training scenes and every per-scene choice. */
+  seed: number;
+  batchSize?: number;
+  lr?: number;
+  schedule?: ScheduleKind;
+  warmupRatio?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  singleTurn?: number;
+  /** Evaluate every this many steps (0: only at the end). */
+  evalEvery?: number;
+  /** Held-out scenes of the periodic and of the final evaluation. */
+  evalScenes?: number;
+  finalEvalScenes?: number;
+  /** World seed of the held-out scenes; must differ from `seed`. */
+  evalSeed?: number;
+  checkpointEvery?: number;
+  /** Continue from the newest checkpoint in `out` (refused when the options differ). */
+  resume?: boolean;
+  /** CPU threads for the native steps (default 1: on a shared 2-core machine a second OpenMP thread mostly waits). */
+  threads?: number;
+  /** Start from this model folder's weights instead of the seeded initialisation. */
+  init?: string;
+  /** The command line, recorded in training.json. */
+  command?: string;
+  progress?: ProgressFactory;
+  log?: (line: string) => void;
+  /** Called after each step (and its checkpoint) with the number of steps done. */
+  onStep?: (done: number) => void;
+  /** Stops the run after the current step (its checkpoint written when due), rejecting with a message. */
+  signal?: AbortSignal;
+}
+
+export const TOY_PRETRAIN_DEFAULTS = {
+  batchSize: 16,
+  lr: 2e-3,
+  schedule: 'cosine' as ScheduleKind,
+  warmupRatio: 0.03,
+  weightDecay: 0.05,
+  maxGradNorm: 1.0,
+  singleTurn: 0.25,
+  evalEvery: 250,
+  evalScenes: 24,
+  finalEvalScenes: 100,
+  evalSeed: 9001,
+  checkpointEvery: 100,
+  threads: 1,
+};
+
+export interface ToyPretrainResult {
+  out: string;
+  steps: number;
+  seconds: number;
+  final: ToyEvalOutput;
+  baseline: ReturnType<typeof majorityBaseline>;
+}
+
+type Resolved = Required<Omit<ToyPretrainOptions, 'init' | 'command' | 'progress' | 'log' | 'onStep' | 'signal'>> & Pick<ToyPretrainOptions, 'init' | 'command'>;
+
+function resolveOptions(o: ToyPretrainOptions): Resolved {
+  const r = { ...TOY_PRETRAIN_DEFAULTS, resume: false, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as Resolved;
+  const int = (v: number, name: string, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`Expected an integer >= ${min} for ${name} but received ${String(v)}`);
+  };
+  int(r.steps, 'steps', 1);
+  int(r.seed, 'seed', 0);
+  int(r.batchSize, 'batchSize', 1);
+  int(r.evalEvery, 'evalEvery', 0);
+  int(r.evalScenes, 'evalScenes', 1);
+  int(r.finalEvalScenes, 'finalEvalScenes', 1);
+  int(r.evalSeed, 'evalSeed', 0);
+  int(r.checkpointEvery, 'checkpointEvery', 1);
+  int(r.threads, 'threads', 1);
+  if (r.evalSeed === r.seed) throw new RangeError(`Expected an evalSeed other than the training seed (${r.seed}): held-out scenes must not be training scenes`);
+  for (const [name, v] of [['lr', r.lr], ['weightDecay', r.weightDecay], ['maxGradNorm', r.maxGradNorm]] as const) {
+    if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`Expected a non-negative number for ${name} but received ${String(v)}`);
+  }
+  if (!(r.singleTurn >= 0 && r.singleTurn <= 1)) throw new RangeError(`Expected a probability in [0, 1] for singleTurn but received ${String(r.singleTurn)}`);
+  return r;
+}
+
+/** The options that shape the weights (a resume must repeat them). */
+function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unknown> {
+  return {
+    seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
+    weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, singleTurn: r.singleTurn, init: r.init ?? null, size,
+  };
+}
+
+function chatEncoder(tok: ToyTokenizer, config: EngineConfig): ChatEncoder {
+  const tokenizer = tokenizerFromFiles({ tokenizer: { json: tok.tokenizer, source: 'tokenizer.json' }, config: { json: tok.config, source: 'tokenizer_config.json' } });
+  return { tokenizer, template: selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: config.decoder.family }), config };
+}
+
+async function initialise(p: PretrainerNative, r: Resolved, config: EngineConfig): Promise<void> {
+  const specs = native().llavaTensorSpecs(config);
+  if (r.init === undefined) {
+    await p.setTensors('param', initialWeights(specs, config, r.seed));
+    return;
+  }
+  const initConfig = loadModelConfig(r.init);
+  const sources = resolveWeights(specs, [await openCheckpoint(r.init)], initConfig);
+  await p.readTensors('param', sources);
+}
+
+/** Everything one run works with, built once. */
+interface Run {
+  r: Resolved;
+  o: ToyPretrainOptions;
+  p: PretrainerNative;
+  tok: ToyTokenizer;
+  configJson: Record<string, unknown>;
+  preprocessorJson: Record<string, unknown>;
+  enc: ChatEncoder;
+  pre: PreprocessConfig;
+  maxLength: number;
+  options: Record<string, unknown>;
+  /** The held-out conversations whose loss every evaluation reports. */
+  heldOut: ToyBatch;
+  evals: MetricsLog;
+  log: (line: string) => void;
+}
+
+export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrainResult> {
+  const r = resolveOptions(o);
+  const tok = buildToyModelTokenizer();
+  const configJson = toyConfigJson(tok, TOY_MODEL_SIZE);
+  const preprocessorJson = toyPreprocessorJson(TOY_MODEL_SIZE.vision.imageSize);
+  const config = toyEngineConfig(configJson, preprocessorJson);
+  const enc = chatEncoder(tok, config);
+  const pre = preprocessConfigFromVision(config.vision);
+  const maxLength = config.decoder.maxPositionEmbeddings;
+  const options = trajectoryOptions(r, TOY_MODEL_SIZE);
+  const log = o.log ?? (() => undefined);
+  await mkdir(r.out, { recursive: true });
+  native().setThreads(r.threads);
+  try {
+    const p = await native().createPretrainer(config);
+    let start = 0;
+    let seconds = 0;
+    const ckpt = r.resume ? await latestPretrainCheckpoint(r.out) : null;
+    if (ckpt) {
+      const diff = optionMismatch(ckpt.state.options, options);
+      if (diff !== null) throw new Error(`cannot resume from ${ckpt.dir}: ${diff} (start without --resume, or repeat the checkpoint's options)`);
+      await restorePretrainCheckpoint(p, ckpt.dir, ckpt.state);
+      start = ckpt.state.step;
+      seconds = ckpt.state.seconds;
+      log(`resuming from ${ckpt.dir} (step ${start} of ${r.steps})`);
+    } else {
+      await initialise(p, r, config);
+    }
+    const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn }, 0, enc, pre, maxLength);
+    // Rows of evaluations after the checkpoint are dropped (a finished run's final row too: it is redone).
+    const evals = await MetricsLog.open(path.join(r.out, 'eval.jsonl'), Math.min(start + 1, r.steps));
+    const run: Run = { r, o, p, tok, configJson, preprocessorJson, enc, pre, maxLength, options, heldOut, evals, log };
+    try {
+      seconds = await trainSteps(run, start, seconds);
+      return await finish(run, seconds);
+    } finally {
+      await evals.close();
+    }
+  } finally {
+    native().setThreads(0);
+  }
+}
+
+/** Steps start..steps-1 with their metrics, evaluations and checkpoints; returns the training seconds. */
+async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
+  const { r, o, p, enc, pre, maxLength } = run;
+  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn };
+  const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
+  const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
+  let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;
+  try {
+    for (let step = start; step < r.steps; step++) {
+      const batch = await (next as Promise<ToyBatch>);
+      const t0 = Date.now();
+      const lr = learningRateAt({ kind: r.schedule, lr: r.lr, totalSteps: r.steps, warmupRatio: r.warmupRatio }, step);
+      const running = p.step(batch.pixels, batch.count, batch.items);
+      next = step + 1 < r.steps ? toyBatch(data, step + 1, enc, pre, maxLength) : null; // overlaps the native step
+      const { loss, tokens } = await running;
+      const opt = await p.optimizerStep({ lr, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm });
+      const ms = Date.now() - t0;
+      seconds += ms / 1000;
+      await metrics.append([{ step, lr, loss, grad_norm: opt.gradNorm, tokens, ms, ...(opt.skipped ? { skipped: 1 } : {}) }]);
+      bar.tick();
+      const done = step + 1;
+      // Evaluation before the checkpoint: a run killed between the two redoes the evaluation.
+      if (r.evalEvery > 0 && done % r.evalEvery === 0 && done < r.steps) await evaluate(run, done, r.evalScenes);
+      if (done % r.checkpointEvery === 0 || done === r.steps) await writePretrainCheckpoint(r.out, { step: done, options: run.options, seconds }, p);
+      o.onStep?.(done);
+      if (o.signal?.aborted) throw new Error(`toy pretraining stopped after step ${done} of ${r.steps} (resume with --resume)`);
+    }
+  } finally {
+    bar.stop();
+    await metrics.close();
+  }
+  return seconds;
+}
+
+/** Writes the current weights into the output folder as the model. */
+async function saveModel(run: Run): Promise<void> {
+  const info = run.p.tensorInfo();
+  const params = await run.p.getTensors('param');
+  await writeToyModel(run.r.out, {
+    configJson: run.configJson,
+    preprocessorJson: run.preprocessorJson,
+    tokenizer: run.tok,
+    tensors: info.map((t, i) => ({ name: t.name, shape: t.shape, data: params[i] })),
+    metadata: { stic_toy_pretrain: JSON.stringify({ seed: run.r.seed, step: run.p.getStep() }) },
+  });
+}
+
+/** Saves the model, evaluates it through the engine on `scenes` held-out scenes, logs a row of eval.jsonl. */
+async function evaluate(run: Run, step: number, scenes: number): Promise<ToyEvalOutput & { heldOutLoss: number }> {
+  await saveModel(run);
+  const t0 = Date.now();
+  const heldOutLoss = (await run.p.loss(run.heldOut.pixels, run.heldOut.count, run.heldOut.items)).loss;
+  const out = await evaluateToyModel(await loadChatModel(run.r.out), toyEvalSet(run.r.evalSeed, scenes));
+  await run.evals.append([{ step, loss: heldOutLoss, scenes, ...evalSummary(out.report), eval_ms: Date.now() - t0 } as never]);
+  const rep = out.report;
+  run.log(
+    `step ${step}: held-out loss ${heldOutLoss.toFixed(3)}, VQA ${pct(rep.vqa.accuracy)}, shape P/R ` +
+      `${pct(rep.descriptions.levels.shape.precision)}/${pct(rep.descriptions.levels.shape.recall)}, CHAIR_i ${pct(rep.descriptions.hallucination.rate)}`,
+  );
+  return { ...out, heldOutLoss };
+}
+
+/** The final evaluation, its files and training.json. */
+async function finish(run: Run, seconds: number): Promise<ToyPretrainResult> {
+  const { r, p } = run;
+  const final = await evaluate(run, r.steps, r.finalEvalScenes);
+  const finalSet = toyEvalSet(r.evalSeed, r.finalEvalScenes);
+  // The answer priors of the training distribution (the first 2000 training scenes are plenty).
+  const trainQa = generateScenes(r.seed, Math.min(r.steps * r.batchSize, 2000)).flatMap((s) => questions(s));
+  const baseline = majorityBaseline(trainQa, finalSet);
+  await writeFinalEval(r.out, final);
+  const record = {
+    command: r.command ?? null,
+    options: { ...run.options, evalSeed: r.evalSeed, finalEvalScenes: r.finalEvalScenes, threads: r.threads },
+    parameters: p.tensorInfo().reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0),
+    steps: r.steps,
+    train_seconds: Math.round(seconds),
+    final_eval: { scenes: r.finalEvalScenes, world_seed: r.evalSeed, heldout_loss: final.heldOutLoss, ...evalSummary(final.report) },
+    blind_baseline: baseline,
+  };
+  await writeJsonAtomic(path.join(r.out, 'training.json'), record);
+  return { out: r.out, steps: r.steps, seconds, final, baseline };
+}
+
+async function writeFinalEval(out: string, e: ToyEvalOutput): Promise<void> {
+  const dir = path.join(out, 'eval');
+  await mkdir(dir, { recursive: true });
+  // Per-description sets stay out of the report (they are recomputable from responses.jsonl).
+  const { count, levels, hallucination } = e.report.descriptions;
+  await writeJsonAtomic(path.join(dir, 'report.json'), { vqa: e.report.vqa, descriptions: { count, levels, hallucination } });
+  const lines = [...e.answers.map((a) => ({ kind: 'answer', ...a })), ...e.descriptions.map((d) => ({ kind: 'description', ...d }))];
+  await writeFileAtomic(path.join(dir, 'responses.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+}
+
+function pct(x: number | null): string {
+  return x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`;
+}

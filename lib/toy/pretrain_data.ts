@@ -1,0 +1,122 @@
+// Training data of `stic toy pretrain`: conversations about toy scenes, rendered with the toy chat
+// template, tokenised with the assistant tokens marked as targets, and the scenes' pixels.
+//
+// Every step draws fresh scenes: step s trains on scenes s*B .. s*B + B - 1 of the training world
+// seed, so no scene is seen twice, a batch is a pure function of (seed, step) (a resumed run draws
+// exactly what an uninterrupted one would), and held-out scenes are simply another world seed.
+// One conversation per scene (choices keyed by the run seed and the scene id):
+//   - with probability `singleTurn` (default 0.25), one question of the scene (any type, "describe"
+//     included) as the only turn: the form evaluation and the STIC stages ask in;
+//   - otherwise every question of the scene, in a random order, as one multi-turn conversation
+//     (8 supervised answers for one image and one system prompt: most targets per token).
+// A "describe" turn uses a random description prompt and a random one of the three reference
+// caption phrasings as the answer. The image placeholder opens the first user turn ("<image>\n"),
+// as LLaVA puts it, and is expanded to the model's image-token count.
+// Targets: each assistant turn as the template renders it (its text and the end-of-turn </s>),
+// located with lib/train/collate.ts's conversationIds (the same masks `stic sft` trains on).
+// Legend: B scenes of a step, S image side, T tokens of a sequence.
+import sharp from 'sharp';
+
+import { type ChatEncoder, conversationIds } from '../train/collate.ts';
+import type { ChatMessage } from '../data/records/preference.ts';
+import { type PreprocessConfig, preprocessImages } from '../data/preprocess.ts';
+import type { PretrainItem, RgbImage } from '../native/index.ts';
+import { type SeededRandom, seededRandom } from '../util/seeded.ts';
+import { sceneToSvg } from './render.ts';
+import { DESCRIBE_PROMPTS, type ToyQa, caption, CAPTION_VARIANTS, questions } from './text.ts';
+import { type ToyScene, generateScene } from './world.ts';
+
+export interface ToyDataOptions {
+  /** World seed of the training scenes (and key of every per-scene choice). */
+  seed: number;
+  /** Scenes (= sequences) per optimizer step. */
+  batchSize: number;
+  /** Probability of a single-turn conversation. Default 0.25. */
+  singleTurn?: number;
+}
+
+export interface ToySample {
+  scene: ToyScene;
+  messages: ChatMessage[];
+  ids: Int32Array; // (T)
+  mask: Uint8Array; // (T) 1 on assistant tokens
+  targets: number;
+}
+
+export interface ToyBatch {
+  /** (B, 3, S, S) normalised pixels, scene i in row i. */
+  pixels: Float32Array;
+  count: number;
+  items: PretrainItem[];
+  samples: ToySample[];
+  /** Target tokens of the whole batch (the loss is their mean). */
+  targets: number;
+}
+
+/** The training scenes of optimizer step `step`. */
+export function stepScenes(o: ToyDataOptions, step: number): ToyScene[] {
+  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, step * o.batchSize + i));
+}
+
+/** The question as asked: "describe" turns get a random description prompt and caption phrasing. */
+function turnOf(scene: ToyScene, qa: ToyQa, rng: SeededRandom): { question: string; answer: string } {
+  if (qa.type !== 'describe') return { question: qa.question, answer: qa.answer };
+  return { question: DESCRIBE_PROMPTS[rng.int(DESCRIBE_PROMPTS.length)], answer: caption(scene, rng.int(CAPTION_VARIANTS)) };
+}
+
+/** The conversation about `scene` (see the header), its choices keyed by (seed, scene id). */
+export function conversationFor(scene: ToyScene, seed: number, singleTurn = 0.25): ChatMessage[] {
+  const rng = seededRandom('stic-toy-pretrain-conversation', seed, scene.id);
+  const all = questions(scene);
+  let chosen: ToyQa[];
+  if (rng.next() < singleTurn) {
+    chosen = [all[rng.int(all.length)]];
+  } else {
+    chosen = [...all];
+    for (let i = chosen.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [chosen[i], chosen[j]] = [chosen[j], chosen[i]];
+    }
+  }
+  return chosen.flatMap((qa, k) => {
+    const t = turnOf(scene, qa, rng);
+    return [
+      { role: 'user' as const, content: k === 0 ? `<image>\n${t.question}` : t.question },
+      { role: 'assistant' as const, content: t.answer },
+    ];
+  });
+}
+
+/** Ids and target mask of a conversation; throws (naming the scene) when it exceeds maxLength. */
+export function tokenizeSample(enc: ChatEncoder, scene: ToyScene, messages: ChatMessage[], maxLength: number): ToySample {
+  const { ids, mask } = conversationIds(enc, messages);
+  if (ids.length > maxLength) {
+    throw new Error(`scene ${scene.id}: expected a conversation of at most ${maxLength} tokens (the model's max_position_embeddings) but it has ${ids.length}`);
+  }
+  const targets = mask.reduce((n, v) => n + v, 0);
+  return { scene, messages, ids: Int32Array.from(ids), mask, targets };
+}
+
+/** A scene as the RGB image the renderer draws (no PNG round trip: PNG is lossless, so the pixels are the same). */
+export async function sceneRgb(scene: ToyScene, size: number): Promise<RgbImage> {
+  const { data, info } = await sharp(Buffer.from(sceneToSvg(scene, size)), { density: 72 }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== size || info.height !== size) {
+    throw new Error(`scene ${scene.id}: expected a ${size}x${size} RGB render but sharp produced ${info.width}x${info.height}x${info.channels}`);
+  }
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: size, height: size };
+}
+
+/** (N, 3, S, S) pixels of the scenes through the model's preprocessing. */
+export async function scenePixels(scenes: readonly ToyScene[], pre: PreprocessConfig): Promise<Float32Array> {
+  const images = await Promise.all(scenes.map((s) => sceneRgb(s, pre.crop)));
+  return preprocessImages(images, pre);
+}
+
+/** Everything optimizer step `step` trains on. */
+export async function toyBatch(o: ToyDataOptions, step: number, enc: ChatEncoder, pre: PreprocessConfig, maxLength: number): Promise<ToyBatch> {
+  const scenes = stepScenes(o, step);
+  const samples = scenes.map((scene) => tokenizeSample(enc, scene, conversationFor(scene, o.seed, o.singleTurn), maxLength));
+  const pixels = await scenePixels(scenes, pre);
+  const items: PretrainItem[] = samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask }));
+  return { pixels, count: scenes.length, items, samples, targets: samples.reduce((n, s) => n + s.targets, 0) };
+}

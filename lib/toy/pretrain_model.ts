@@ -1,0 +1,167 @@
+// The built-in toy model's shape, its from-scratch initialisation, and its files in Hugging Face
+// layout (config.json for LlavaForConditionalGeneration, model.safetensors under the llava-hf names
+// the engine loads, the toy tokenizer, generation_config.json and preprocessor_config.json).
+//
+// Sizes, and why (a few MB that 2 CPU cores train in minutes, and still a LLaVA in every part):
+//   vision: 84 px images, patch 14 -> 6 x 6 = 36 patches, so each cell of the toy world's 3 x 3
+//     grid is exactly 2 x 2 patches (render.ts); CLIP hidden 64, MLP 256, 4 heads of 16; 3 layers
+//     read at layer -2 with the CLS row dropped (LLaVA-1.5's feature_layer / select 'default'), so
+//     2 layers compute the features and the last one, as in LLaVA-1.5, is never read and stays at
+//     its initialisation.
+//   projector: 2-layer GELU MLP 64 -> 128 -> 128 (mlp2x_gelu).
+//   decoder: Llama, hidden 128, 4 layers, 4 heads of 32 (no GQA), SwiGLU MLP 344 (~ 8/3 x 128,
+//     rounded to a multiple of 8 like Llama's), vocabulary 640 from the toy tokenizer, RoPE 1e4,
+//     untied lm_head, 512 positions (a conversation with every question of a scene is ~220 tokens).
+//   Total ~1.15 M parameters: 4.6 MB in float32.
+// Initialisation (GPT-2, Radford et al. 2019, and transformers' initializer_range): every matrix
+// and embedding N(0, 0.02), the projections that write into a residual stream (out_proj, fc2,
+// o_proj, down_proj) N(0, 0.02 / sqrt(2 L)) so the stream's variance does not grow with depth,
+// biases 0, norm gains 1. Each tensor draws from its own generator keyed by (seed, name).
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+import { type JsonDoc, parseModelConfig } from '../model/config.ts';
+import type { EngineConfig } from '../model/engine_config.ts';
+import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../data/preprocess.ts';
+import { writeSafetensors } from '../model/safetensors.ts';
+import { syncDir, writeJsonAtomic } from '../util/atomic_write.ts';
+import { seededRandom } from '../util/seeded.ts';
+import { TOY_IMAGE_SIZE } from './render.ts';
+import { type ToyTokenizer, writeToyTokenizer } from './tokenizer_builder.ts';
+
+export interface ToyModelSize {
+  vision: { imageSize: number; patchSize: number; hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number; featureLayer: number };
+  decoder: { hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number; numKvHeads: number; maxPositions: number };
+}
+
+export const TOY_MODEL_SIZE: ToyModelSize = {
+  vision: { imageSize: TOY_IMAGE_SIZE, patchSize: 14, hiddenSize: 64, intermediateSize: 256, numLayers: 3, numHeads: 4, featureLayer: -2 },
+  decoder: { hiddenSize: 128, intermediateSize: 344, numLayers: 4, numHeads: 4, numKvHeads: 4, maxPositions: 512 },
+};
+
+/** config.json of the toy model (llava-hf LlavaForConditionalGeneration, Llama text config, CLIP vision config). */
+export function toyConfigJson(tok: ToyTokenizer, size: ToyModelSize = TOY_MODEL_SIZE): Record<string, unknown> {
+  const v = size.vision;
+  const d = size.decoder;
+  const patches = (v.imageSize / v.patchSize) ** 2;
+  return {
+    architectures: ['LlavaForConditionalGeneration'],
+    model_type: 'llava',
+    torch_dtype: 'float32',
+    image_token_index: tok.imageTokenId,
+    image_seq_length: patches,
+    projector_hidden_act: 'gelu',
+    multimodal_projector_bias: true,
+    vision_feature_layer: v.featureLayer,
+    vision_feature_select_strategy: 'default',
+    tie_word_embeddings: false,
+    text_config: {
+      model_type: 'llama',
+      hidden_size: d.hiddenSize,
+      intermediate_size: d.intermediateSize,
+      num_hidden_layers: d.numLayers,
+      num_attention_heads: d.numHeads,
+      num_key_value_heads: d.numKvHeads,
+      head_dim: d.hiddenSize / d.numHeads,
+      hidden_act: 'silu',
+      vocab_size: tok.vocabSize,
+      rope_theta: 10000,
+      rms_norm_eps: 1e-5,
+      max_position_embeddings: d.maxPositions,
+      attention_bias: false,
+      mlp_bias: false,
+      bos_token_id: tok.bosTokenId,
+      eos_token_id: tok.eosTokenId,
+      pad_token_id: tok.padTokenId,
+      tie_word_embeddings: false,
+    },
+    vision_config: {
+      model_type: 'clip_vision_model',
+      hidden_size: v.hiddenSize,
+      intermediate_size: v.intermediateSize,
+      num_hidden_layers: v.numLayers,
+      num_attention_heads: v.numHeads,
+      num_channels: 3,
+      image_size: v.imageSize,
+      patch_size: v.patchSize,
+      hidden_act: 'quick_gelu',
+      layer_norm_eps: 1e-5,
+    },
+  };
+}
+
+/** CLIPImageProcessor at the model's side: no real resize or crop for 84 px toy images, OpenAI CLIP normalisation. */
+export function toyPreprocessorJson(imageSize: number = TOY_IMAGE_SIZE): Record<string, unknown> {
+  return {
+    image_processor_type: 'CLIPImageProcessor',
+    do_resize: true,
+    size: { shortest_edge: imageSize },
+    resample: 3,
+    do_center_crop: true,
+    crop_size: { height: imageSize, width: imageSize },
+    do_rescale: true,
+    rescale_factor: 1 / 255,
+    do_normalize: true,
+    image_mean: [...OPENAI_CLIP_MEAN],
+    image_std: [...OPENAI_CLIP_STD],
+    do_convert_rgb: true,
+  };
+}
+
+export function toyGenerationJson(tok: ToyTokenizer): Record<string, unknown> {
+  return { bos_token_id: tok.bosTokenId, eos_token_id: tok.eosTokenId, pad_token_id: tok.padTokenId, do_sample: false };
+}
+
+/** The engine's view of the toy config (what the pretrainer and lib/engine consume). */
+export function toyEngineConfig(configJson: Record<string, unknown>, preprocessorJson: Record<string, unknown>): EngineConfig {
+  const preprocessor: JsonDoc = { json: preprocessorJson, source: 'preprocessor_config.json' };
+  return parseModelConfig(configJson, 'config.json', { preprocessor });
+}
+
+const RESIDUAL_OUTPUTS = /(self_attn\.out_proj|mlp\.fc2|self_attn\.o_proj|mlp\.down_proj)\.weight$/;
+const GAINS = /(norm|layrnorm|layer_norm\d)\.weight$/;
+
+/** From-scratch weights (see the header) for every tensor the engine loads, by engine name. */
+export function initialWeights(specs: readonly { name: string; shape: number[] }[], config: EngineConfig, seed: number): { name: string; data: Float32Array }[] {
+  return specs.map(({ name, shape }) => {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (GAINS.test(name)) return { name, data: data.fill(1) };
+    if (name.endsWith('.bias')) return { name, data };
+    const layers = name.startsWith('vision_tower.') ? config.vision.numLayers : config.decoder.numLayers;
+    const std = RESIDUAL_OUTPUTS.test(name) ? 0.02 / Math.sqrt(2 * layers) : 0.02;
+    const rng = seededRandom('stic-toy-init', seed, name);
+    for (let i = 0; i < data.length; i += 2) {
+      // Box-Muller: two normals per pair of uniforms.
+      const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
+      const a = 2 * Math.PI * rng.next();
+      data[i] = std * r * Math.cos(a);
+      if (i + 1 < data.length) data[i + 1] = std * r * Math.sin(a);
+    }
+    return { name, data };
+  });
+}
+
+export interface ToyModelFiles {
+  configJson: Record<string, unknown>;
+  preprocessorJson: Record<string, unknown>;
+  tokenizer: ToyTokenizer;
+  /** Engine names (llava-hf), float32. */
+  tensors: { name: string; shape: number[]; data: Float32Array }[];
+  /** Stored in model.safetensors' metadata (how the weights were made). */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Writes the model files into `dir` (created; other files in it are left alone), each atomically;
+ * the weights go last, so a folder with new weights has the matching config and tokenizer.
+ */
+export async function writeToyModel(dir: string, m: ToyModelFiles): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeJsonAtomic(path.join(dir, 'config.json'), m.configJson);
+  await writeJsonAtomic(path.join(dir, 'preprocessor_config.json'), m.preprocessorJson);
+  await writeJsonAtomic(path.join(dir, 'generation_config.json'), toyGenerationJson(m.tokenizer));
+  await writeToyTokenizer(dir, m.tokenizer);
+  const tensors = m.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data }));
+  await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt', ...m.metadata });
+  await syncDir(dir);
+}

@@ -1,0 +1,103 @@
+// Training data of `stic toy pretrain`: conversations (single- and multi-turn, every question of a
+// scene, describe turns with a caption phrasing), target masks that cover exactly the assistant
+// turns, batches that are pure functions of (seed, step), pixels equal to the PNG files' through
+// the engine's preprocessing, and the exact refusal of an over-long conversation.
+// Legend: B scenes of a step, T tokens.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { loadAndPreprocess, preprocessConfigFromVision } from '../../lib/data/preprocess.ts';
+import { selectChatTemplate } from '../../lib/model/chat_template.ts';
+import { tokenizerFromFiles } from '../../lib/model/tokenizer.ts';
+import type { ChatEncoder } from '../../lib/train/collate.ts';
+import { conversationFor, scenePixels, stepScenes, tokenizeSample, toyBatch } from '../../lib/toy/pretrain_data.ts';
+import { toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../../lib/toy/pretrain_model.ts';
+import { renderScenePng } from '../../lib/toy/render.ts';
+import { CAPTION_VARIANTS, DESCRIBE_PROMPTS, caption, questions } from '../../lib/toy/text.ts';
+import { buildToyModelTokenizer } from '../../lib/toy/toy_tokenizer.ts';
+import { generateScene } from '../../lib/toy/world.ts';
+
+const tok = buildToyModelTokenizer();
+const config = toyEngineConfig(toyConfigJson(tok), toyPreprocessorJson());
+const text = tokenizerFromFiles({ tokenizer: { json: tok.tokenizer, source: 'tokenizer.json' }, config: { json: tok.config, source: 'tokenizer_config.json' } });
+const enc: ChatEncoder = { tokenizer: text, template: selectChatTemplate({ checkpoint: text.chatTemplate, family: 'llama' }), config };
+const pre = preprocessConfigFromVision(config.vision);
+
+describe('toy pretraining data', () => {
+  it('conversations: a quarter single-turn, the rest every question of the scene once, reproducible by (seed, scene)', () => {
+    let single = 0;
+    for (let i = 0; i < 200; i++) {
+      const scene = generateScene(5, i);
+      const msgs = conversationFor(scene, 3);
+      expect(msgs).to.deep.equal(conversationFor(scene, 3));
+      expect(msgs[0].content.startsWith('<image>\n')).to.equal(true);
+      expect(msgs.slice(1).every((m) => !m.content.includes('<image>'))).to.equal(true);
+      const asked = msgs.filter((m) => m.role === 'user').map((m) => m.content.replace('<image>\n', ''));
+      const qa = questions(scene);
+      if (asked.length === 1) {
+        single++;
+        continue;
+      }
+      expect(asked.length).to.equal(qa.length);
+      // Every short question exactly once with its canonical answer; the describe turn with a caption phrasing.
+      for (const q of qa.filter((x) => x.type !== 'describe')) {
+        const k = asked.indexOf(q.question);
+        expect(k, q.id).to.be.at.least(0);
+        expect(msgs[2 * k + 1].content).to.equal(q.answer);
+      }
+      const d = asked.findIndex((a) => (DESCRIBE_PROMPTS as readonly string[]).includes(a));
+      expect(Array.from({ length: CAPTION_VARIANTS }, (_, v) => caption(scene, v))).to.include(msgs[2 * d + 1].content);
+    }
+    expect(single).to.be.within(30, 70); // 200 x 0.25 = 50
+  });
+
+  it('the target mask covers each assistant answer and its </s>, nothing else', () => {
+    const scene = generateScene(2, 7);
+    const msgs = conversationFor(scene, 0, 0);
+    const s = tokenizeSample(enc, scene, msgs, 512);
+    const masked = Array.from(s.ids).filter((_, t) => s.mask[t]);
+    const answers = msgs.filter((m) => m.role === 'assistant').map((m) => m.content);
+    expect(text.decode(masked)).to.equal(answers.map((a) => ` ${a}</s>`).join('').trimStart());
+    expect(s.targets).to.equal(masked.length);
+    expect(Array.from(s.ids).filter((id) => id === config.imageTokenId)).to.have.length(config.imageTokenCount);
+  });
+
+  it('refuses a conversation longer than the model positions, naming the scene', () => {
+    const scene = generateScene(2, 7);
+    expect(() => tokenizeSample(enc, scene, conversationFor(scene, 0, 0), 50)).to.throw(
+      /^scene toy-2-7: expected a conversation of at most 50 tokens \(the model's max_position_embeddings\) but it has \d+$/,
+    );
+  });
+
+  it('a step is a pure function of (seed, step): fresh scenes every step, the same batch on a rerun', async () => {
+    const o = { seed: 4, batchSize: 3 };
+    expect(stepScenes(o, 2).map((s) => s.id)).to.deep.equal(['toy-4-6', 'toy-4-7', 'toy-4-8']);
+    const [a, b] = [await toyBatch(o, 2, enc, pre, 512), await toyBatch(o, 2, enc, pre, 512)];
+    expect(a.items).to.deep.equal(b.items);
+    expect(Buffer.from(a.pixels.buffer).equals(Buffer.from(b.pixels.buffer))).to.equal(true);
+    expect(a.targets).to.equal(a.samples.reduce((n, s) => n + s.targets, 0));
+    expect(a.items.map((it) => it.images)).to.deep.equal([[0], [1], [2]]);
+  });
+
+  it('pixels equal those of the rendered PNG files through the engine preprocessing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'stic-toy-px-'));
+    try {
+      const scenes = [generateScene(8, 0), generateScene(8, 1)];
+      const files = await Promise.all(scenes.map(async (s) => {
+        const f = path.join(dir, `${s.id}.png`);
+        await writeFile(f, await renderScenePng(s, 84));
+        return f;
+      }));
+      const fromPng = await loadAndPreprocess(files, pre);
+      const direct = await scenePixels(scenes, pre);
+      expect(fromPng.failures).to.deep.equal([]);
+      expect(Buffer.from(direct.buffer).equals(Buffer.from(fromPng.pixels.buffer))).to.equal(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
