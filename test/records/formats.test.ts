@@ -11,17 +11,9 @@ import { descriptionFormat } from '../../lib/data/records/descriptions.ts';
 import { instructionFormat } from '../../lib/data/records/instructions.ts';
 import { loadRecords } from '../../lib/data/records/load.ts';
 import { preferenceFormat, withImageToken } from '../../lib/data/records/preference.ts';
+import { rejectionOf } from '../helpers/rejection.ts';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const turn = (content: string) => ({ role: 'user', content });
 const answer = (content: string) => ({ role: 'assistant', content });

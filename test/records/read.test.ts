@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import { elementLines, readRecords } from '../../lib/data/records/read.ts';
 import { makeRng } from '../helpers/rng.ts';
+import { rejectionOf } from '../helpers/rejection.ts';
 
 async function collect(file: string) {
   const out: { line?: number; value?: unknown; fault?: string; kind?: string }[] = [];
@@ -15,15 +16,6 @@ async function collect(file: string) {
     else out.push({ line: it.fault.line, fault: it.fault.message, kind: it.fault.kind });
   }
   return out;
-}
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 function jsonError(text: string): string {

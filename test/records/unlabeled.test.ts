@@ -5,15 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { listUnlabeledImages } from '../../lib/data/records/unlabeled.ts';
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectionOf } from '../helpers/rejection.ts';
 
 describe('unlabeled image sources', () => {
   let dir: string;

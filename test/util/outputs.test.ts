@@ -7,15 +7,7 @@ import path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../lib/util/atomic_write.ts';
 import { JsonlWriter } from '../../lib/util/jsonl_writer.ts';
 import { makeRng } from '../helpers/rng.ts';
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectionOf } from '../helpers/rejection.ts';
 
 describe('JsonlWriter', () => {
   let dir: string;
