@@ -2,13 +2,15 @@
 // (lib/engine: chat template, tokenizer, batched generation, log-probs) and the image library
 // (lib/data: sharp decoding, native preprocessing and corruption kernels).
 // Legend: N images, S image side.
+import path from 'node:path';
+
 import { provenance, corruptImages, corruptionSpec, type CorruptionOptions } from '../data/corrupt.ts';
 import { loadImage } from '../data/image_load.ts';
 import { preprocessImages } from '../data/preprocess.ts';
 import { type ChatModel, loadChatModel, preprocessFor } from '../engine/chat_input.ts';
 import { type ChatMessage as TemplateMessage, chatPromptIds } from '../model/chat_template.ts';
 import { native } from '../native/index.ts';
-import { adaptedModelDir } from '../train/adapted_model.ts';
+import { MERGED_DIR, adaptedModelDir } from '../train/adapted_model.ts';
 import type { ChatMessage } from '../data/records/preference.ts';
 import { IMAGE_TOKEN } from '../data/records/preference.ts';
 import type {
@@ -27,6 +29,7 @@ import type {
  */
 export async function openLlavaInference(o: InferenceOpenOptions): Promise<InferenceEngine> {
   if (o.threads !== undefined) native().setThreads(o.threads);
+  if (o.adapter !== undefined) o.log?.(`inference: base + ${o.adapter} merged into ${path.join(o.adapter, MERGED_DIR)} (made once, reused while the adapter is unchanged)\n`);
   const dir = o.adapter === undefined ? o.model : await adaptedModelDir(o.model, o.adapter);
   return new LlavaInference(await loadChatModel(dir), o.model);
 }

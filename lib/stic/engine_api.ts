@@ -92,6 +92,8 @@ export interface InferenceOpenOptions {
   model: string;
   adapter?: string;
   threads?: number;
+  /** Where to say what opening costs (merging an adapter into a full copy of the model). */
+  log?: (text: string) => void;
 }
 
 export type OpenInference = (options: InferenceOpenOptions) => Promise<InferenceEngine>;
