@@ -565,5 +565,89 @@ export interface PretrainBinding {
   };
 }
 
+// ---- CUDA kernels, for tests and benchmarks (native/addon/cuda_binding*.cpp) ------------------
+// Present only when the addon was built with the CUDA backend (buildInfo().cuda); absent otherwise.
+// Each op takes its CPU twin's options (kernels.* / trainKernels.*) plus `dtype` ('F32' default, or
+// 'BF16': inputs are rounded to bf16 on the device, outputs come back as the fp32 values of the bf16
+// results) and `repeats` (benchmarks: one untimed run, then `repeats` timed runs; in-place and
+// accumulating outputs then apply repeats + 1 times). Host arrays are copied in, the kernel runs on
+// a private stream, outputs are copied back; `ms` is the device time of the kernels alone.
+// Legend: as the CPU sections; B sequences (attention) or items (sampling), n elements.
+export type CudaDType = 'F32' | 'BF16';
+export interface CudaCallOptions { dtype?: CudaDType; repeats?: number }
+export interface CudaTiming { ms: number }
+/** Variable-length attention batch: sequences packed along the token axis (cumulative offsets, first 0, last T / S). */
+export interface CudaVarlen {
+  B: number;
+  cuSeqlensQ: Int32Array;
+  cuSeqlensK: Int32Array;
+  /** Keys cached before each sequence's first query (causal); default S_b - T_b. */
+  qOffsets?: Int32Array;
+}
+/** GEMM users: 'cublaslt' (default) or the plain tiled reference kernel. */
+export interface CudaGemmChoice { gemm?: 'cublaslt' | 'reference' }
+export interface CudaDeviceInfo {
+  name: string; computeCapability: string; multiprocessors: number; totalMemory: number; freeMemory: number;
+  driverVersion: number; runtimeVersion: number;
+}
+type CpuKernelArgs<K extends keyof KernelsBinding['kernels']> = KernelsBinding['kernels'][K] extends (a: infer A) => unknown ? A : never;
+type CpuTrainArgs<K extends keyof TrainKernelsBinding['trainKernels']> = TrainKernelsBinding['trainKernels'][K] extends (a: infer A) => unknown ? A : never;
+export interface CudaKernels {
+  /** The current device; throws (code STIC_DEVICE) when no device or driver is usable. */
+  deviceInfo(): CudaDeviceInfo;
+  layernorm(a: CpuKernelArgs<'layernorm'> & CudaCallOptions): Promise<CudaTiming>;
+  rmsnorm(a: CpuKernelArgs<'rmsnorm'> & CudaCallOptions): Promise<CudaTiming>;
+  /** res[T,C] += inp (stored in dtype), then out = LayerNorm(res). */
+  addLayernorm(a: CpuKernelArgs<'layernorm'> & { res: Float32Array } & CudaCallOptions): Promise<CudaTiming>;
+  /** res[T,C] += inp (stored in dtype), then out = RMSNorm(res). */
+  addRmsnorm(a: CpuKernelArgs<'rmsnorm'> & { res: Float32Array } & CudaCallOptions): Promise<CudaTiming>;
+  layernormBackward(a: CpuTrainArgs<'layernormBackward'> & CudaCallOptions): Promise<CudaTiming>;
+  rmsnormBackward(a: CpuTrainArgs<'rmsnormBackward'> & CudaCallOptions): Promise<CudaTiming>;
+  quickGelu(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
+  gelu(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
+  geluTanh(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
+  silu(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
+  swiglu(a: CpuKernelArgs<'swiglu'> & CudaCallOptions): Promise<CudaTiming>;
+  add(a: CpuKernelArgs<'add'> & CudaCallOptions): Promise<CudaTiming>;
+  geluBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
+  geluTanhBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
+  quickGeluBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
+  siluBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
+  swigluBackward(a: CpuTrainArgs<'swigluBackward'> & CudaCallOptions): Promise<CudaTiming>;
+  rope(a: CpuKernelArgs<'rope'> & CudaCallOptions): Promise<CudaTiming>;
+  ropeBackward(a: CpuTrainArgs<'ropeBackward'> & CudaCallOptions): Promise<CudaTiming>;
+  embedding(a: CpuKernelArgs<'embedding'> & CudaCallOptions): Promise<CudaTiming>;
+  /** dtable (fp32) accumulated. */
+  embeddingBackward(a: CpuTrainArgs<'embeddingBackward'> & CudaCallOptions): Promise<CudaTiming>;
+  logSoftmaxGather(a: CpuKernelArgs<'logSoftmaxGather'> & CudaCallOptions): Promise<CudaTiming>;
+  attention(a: CpuKernelArgs<'attention'> & Partial<CudaVarlen> & CudaCallOptions): Promise<CudaTiming>;
+  attentionForwardLse(a: CpuTrainArgs<'attentionForwardLse'> & Partial<CudaVarlen> & CudaCallOptions): Promise<CudaTiming>;
+  attentionBackward(a: CpuTrainArgs<'attentionBackward'> & Partial<CudaVarlen> & CudaCallOptions): Promise<CudaTiming>;
+  /** C (fp32) = alpha op(A) op(B) + beta C, A and B stored as dtype; impl 'cublaslt' (default) or 'reference'. */
+  gemm(a: Omit<SgemmArgs, 'batch' | 'strideA' | 'strideB' | 'strideC'> & { impl?: 'cublaslt' | 'reference' } & CudaCallOptions): Promise<CudaTiming>;
+  fusedHeadForward(a: CpuTrainArgs<'fusedHeadForward'> & CudaGemmChoice & CudaCallOptions): Promise<CudaTiming & { workspaceBytes: number }>;
+  fusedHeadBackward(a: CpuTrainArgs<'fusedHeadBackward'> & CudaGemmChoice & CudaCallOptions): Promise<CudaTiming & { workspaceBytes: number }>;
+  fusedHeadBackwardSaved(a: CpuTrainArgs<'fusedHeadBackwardSaved'> & CudaCallOptions): Promise<CudaTiming>;
+  dpoLoss(a: CpuTrainArgs<'dpoLoss'>): Promise<DpoMetrics>;
+  sftLoss(a: CpuTrainArgs<'sftLoss'>): Promise<number>;
+  sumBySequence(a: CpuTrainArgs<'sumBySequence'>): Promise<CudaTiming>;
+  sequenceGradToTokens(a: CpuTrainArgs<'sequenceGradToTokens'>): Promise<CudaTiming>;
+  gradNorm(a: CpuTrainArgs<'gradNorm'>): Promise<number>;
+  clipGradNorm(a: CpuTrainArgs<'clipGradNorm'>): Promise<number>;
+  /** With maxGradNorm: clipping (decided on the device) then AdamW on one stream; gradNorm is null without it. */
+  adamwStep(a: CpuTrainArgs<'adamwStep'> & { maxGradNorm?: number }): Promise<{ gradNorm: number | null; skipped: boolean }>;
+  /** tokens[B] from logits[B, ld] with one item's parameters per row (the CPU sampler's Philox keying by seed and step). */
+  sampleTokens(a: {
+    logits: Float32Array; B: number; V: number; ld?: number; tokens: Int32Array;
+    items: { temperature: number; topK: number; topP: number; seed: number; step: number }[];
+  } & CudaCallOptions): Promise<CudaTiming>;
+  /** The GPU pixel work of corruptImages, given the parameters the CPU drew (its `params`, one per image). */
+  corruptImagesWithParams(
+    images: RgbImage[], seeds: number[], params: NativeCorruptionParams[],
+    options?: { maskFill?: [number, number, number]; repeats?: number },
+  ): Promise<{ images: RgbImage[]; ms: number }>;
+}
+export interface CudaBinding { cuda?: CudaKernels }
+
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding & TrainerBinding & PretrainBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding & TrainerBinding & PretrainBinding & CudaBinding;
