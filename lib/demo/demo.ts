@@ -13,10 +13,10 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
-import type { ProgressFactory } from '../util/progress.ts';
+import { type Progress, type ProgressFactory, silentProgress } from '../util/progress.ts';
 import type { ImageApi, OpenInference, TrainingEngine } from '../stic/engine_api.ts';
 import { runPipeline } from '../stic/pipeline.ts';
-import { loadRunConfig } from '../stic/run_config.ts';
+import { type StageName, loadRunConfig } from '../stic/run_config.ts';
 import { formatComparisonTable } from '../toy/compare_table.ts';
 import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
@@ -29,6 +29,8 @@ export interface DemoOptions extends DemoSizes {
   model: string;
   seed: number;
   control: boolean;
+  /** A prompts file (lib/stic/prompts.ts keys) used by both arms. */
+  prompts?: string;
   threads?: number;
   scale: RecipeScale;
   /** New tokens of a short answer in the evaluation. */
@@ -56,7 +58,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const started = Date.now();
   const out = path.resolve(o.out);
   deps.log(`demo: ${o.images} unlabeled images, ${o.instructions} instruction samples, ${o.heldout} held-out scenes (world seed ${demoWorldSeed(o.seed)}); model ${o.model}; output ${out}\n`);
-  const data = await prepareDemoData(path.join(out, 'data'), o.seed, o);
+  const data = await withSceneBars(deps.progress, (onScene) => prepareDemoData(path.join(out, 'data'), o.seed, o, onScene));
 
   const arms: { name: string; dir: string }[] = [{ name: 'stic', dir: path.join(out, 'stic') }];
   await runArm(o, deps, out, 'stic', ['pref', 'dpo', 'describe', 'infuse', 'sft'], data, 'STIC on the toy world: stage 1 (pref, dpo) and stage 2 (describe, infuse, sft).');
@@ -94,14 +96,32 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
 }
 
 // Writes one arm's config and runs it (complete stages are skipped, partial ones resumed).
-async function runArm(o: DemoOptions, deps: DemoDeps, out: string, name: string, stages: ('pref' | 'dpo' | 'describe' | 'infuse' | 'sft')[], data: { unlabeled: string; instructions: string }, comment: string): Promise<void> {
+async function runArm(o: DemoOptions, deps: DemoDeps, out: string, name: string, stages: StageName[], data: { unlabeled: string; instructions: string }, comment: string): Promise<void> {
   const file = path.join(out, `${name}.yaml`);
   const config = recipeConfig(
-    { model: o.model, out: path.join(out, name), unlabeled: data.unlabeled, instructions: data.instructions, seed: o.seed, threads: o.threads, stages, scale: o.scale, training: o.training },
+    { model: o.model, out: path.join(out, name), unlabeled: data.unlabeled, instructions: data.instructions, seed: o.seed, threads: o.threads, prompts: o.prompts, stages, scale: o.scale, training: o.training },
     out,
   );
   await writeFile(file, recipeYaml(config, `${comment}\nWritten by stic demo; run it again with: stic run ${file}`));
   await runPipeline(await loadRunConfig(file), { openInference: deps.openInference, openImages: deps.openImages, openTraining: deps.openTraining, progress: deps.progress, log: deps.log });
+}
+
+// One bar per toy set being rendered (a set found complete on disk renders nothing and shows none).
+async function withSceneBars<T>(progress: ProgressFactory | undefined, work: (onScene: (set: string, done: number, total: number) => void) => Promise<T>): Promise<T> {
+  const bars = new Map<string, Progress>();
+  try {
+    return await work((set, done, total) => {
+      let bar = bars.get(set);
+      if (bar === undefined) {
+        bar = (progress ?? silentProgress)(`data ${set}`, total);
+        bars.set(set, bar);
+      }
+      bar.tick(1);
+      if (done === total) bar.stop();
+    });
+  } finally {
+    for (const bar of bars.values()) bar.stop();
+  }
 }
 
 function resultsMarkdown(o: DemoOptions, table: string, seconds: number): string {

@@ -48,6 +48,7 @@ export interface RecipeInputs {
   instructions: string;
   seed: number;
   threads?: number;
+  prompts?: string;
   /** Stages to run: the control arm starts at dpo from its coin-flipped pairs. */
   stages: StageName[];
   scale: RecipeScale;
@@ -73,6 +74,7 @@ export function recipeConfig(r: RecipeInputs, configDir: string): Record<string,
     out: rel(r.out),
     seed: r.seed,
     ...(r.threads !== undefined ? { threads: r.threads } : {}),
+    ...(r.prompts !== undefined ? { prompts: rel(r.prompts) } : {}),
     stages: r.stages,
     pref: { images: rel(r.unlabeled), 'max-new-tokens': r.scale.describeTokens, 'batch-size': r.scale.genBatch, 'ref-logps': true },
     dpo: { ...train, lr: t.dpoLr, epochs: r.scale.dpoEpochs },

@@ -32,7 +32,7 @@ export async function commandEnv(args: { model?: string; prompts?: string; threa
 }
 
 /** What each pipeline step's bar counts, keyed by the first word of its label (the stage name). */
-const STAGE_UNITS: Record<string, string> = { pref: 'images', describe: 'samples', dpo: 'steps', sft: 'steps', eval: 'questions' };
+const STAGE_UNITS: Record<string, string> = { pref: 'images', describe: 'samples', dpo: 'steps', sft: 'steps', eval: 'questions', data: 'scenes' };
 
 /** Bars on stderr whose rate unit follows the stage (`stic run` and `stic demo` run several). */
 export function stageProgress(): ProgressFactory {
