@@ -1,5 +1,6 @@
 // `stic demo`: the whole method on the built-in toy model, measured. In one output folder:
 //   data/            the unlabeled images, the instruction set and the held-out set (data.ts)
+//   prompts.json     the demo's prompts (recipe.ts), unless --prompts names a file
 //   stic.yaml        the STIC run as a `stic run` config (recipe.ts), run into stic/:
 //   stic/            pref.jsonl -> dpo/ -> descriptions.jsonl -> infused.json -> sft/
 //   control.yaml     with --control: the same pairs coin-flipped (control.ts), dpo onwards, into
@@ -22,7 +23,7 @@ import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
 import { type DemoSizes, demoWorldSeed, prepareDemoData } from './data.ts';
 import { type EvalSettings, type ModelEval, type ModelUnderTest, evaluateModel } from './evaluate.ts';
-import { DEMO_TRAINING, type RecipeScale, recipeConfig, recipeYaml } from './recipe.ts';
+import { DEMO_PROMPTS, DEMO_TRAINING, type RecipeScale, recipeConfig, recipeYaml } from './recipe.ts';
 
 export interface DemoOptions extends DemoSizes {
   out: string;
@@ -60,6 +61,10 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   deps.log(`demo: ${o.images} unlabeled images, ${o.instructions} instruction samples, ${o.heldout} held-out scenes (world seed ${demoWorldSeed(o.seed)}); model ${o.model}; output ${out}\n`);
   const data = await withSceneBars(deps.progress, (onScene) => prepareDemoData(path.join(out, 'data'), o.seed, o, onScene));
 
+  if (o.prompts === undefined) {
+    o = { ...o, prompts: path.join(out, 'prompts.json') };
+    await writeJsonAtomic(o.prompts as string, DEMO_PROMPTS);
+  }
   const arms: { name: string; dir: string }[] = [{ name: 'stic', dir: path.join(out, 'stic') }];
   await runArm(o, deps, out, 'stic', ['pref', 'dpo', 'describe', 'infuse', 'sft'], data, 'STIC on the toy world: stage 1 (pref, dpo) and stage 2 (describe, infuse, sft).');
   if (o.control) {

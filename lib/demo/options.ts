@@ -38,7 +38,7 @@ export const DEMO_FLAGS: OptionTable<DemoFlags> = {
   heldout: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 100, describe: 'Held-out toy scenes the models are evaluated on (each: its questions and one description)' },
   seed: { type: 'integer', min: 0, max: 1_000_000, default: 0, describe: 'Seed of the toy world drawn (world seed 70000 + seed) and of every stage' },
   control: { type: 'boolean', default: false, describe: 'Also train a control arm on the same pairs with chosen/rejected assigned by a coin flip per pair, and evaluate it' },
-  prompts: { type: 'string', describe: 'JSON file overriding any of the STIC prompts, as for stic run (default: the built-in prompts, lib/stic/prompts.ts)' },
+  prompts: { type: 'string', describe: 'JSON file overriding any of the STIC prompts, as for stic run (default: the toy world\'s description requests, written to <out>/prompts.json; see lib/demo/recipe.ts)' },
   dpoEpochs: { type: 'integer', min: 1, default: DEMO_SCALE.dpoEpochs, describe: 'Epochs of stage 1 (DPO)' },
   sftEpochs: { type: 'integer', min: 1, default: DEMO_SCALE.sftEpochs, describe: 'Epochs of stage 2 (SFT)' },
   dpoLr: { type: 'number', min: 0, minExclusive: true, default: DEMO_TRAINING.dpoLr, describe: 'Peak learning rate of stage 1 (the paper\'s 1e-7 is for 7B models)' },

@@ -9,6 +9,12 @@
 //   a full-rank update.
 // - Generation lengths: a six-shape toy caption is ~70 tokens, so 96 new tokens instead of 1024.
 // - Batch 8 in both stages, a few epochs (the pairs are few); max length 512 (the model's context).
+// - Prompts (written to <out>/prompts.json). The toy model was taught to describe a scene only when
+//   asked with one of the toy world's description requests (lib/toy/text.ts DESCRIBE_PROMPTS), as
+//   LLaVA understands the paper's English prompts. So the plain prompts are those requests and the
+//   preferred-branch prompt is the most detailed of them ("the shapes and where they are"). The
+//   hallucination prompts stay the STIC ones: the toy world has no words for "add plausible
+//   objects", so the model answers them as the unfamiliar requests they are.
 // Everything else is the paper's: temperature 0.2, 50/50 hallucination prompt / corrupted image,
 // 50/50 low-res (20 px) / colour jitter, beta 0.1, the 1/1024 chosen regulariser, cosine schedule
 // with 3% warmup, stage 2 continuing the stage-1 adapter.
@@ -16,7 +22,16 @@ import path from 'node:path';
 
 import YAML from 'yaml';
 
+import { DEFAULT_PROMPTS, type PromptSet } from '../stic/prompts.ts';
 import type { StageName } from '../stic/run_config.ts';
+import { DESCRIBE_PROMPTS } from '../toy/text.ts';
+
+/** The demo's prompts (see the header): the toy world's description requests. */
+export const DEMO_PROMPTS: Pick<PromptSet, 'detailed' | 'plain' | 'hallucination'> = {
+  detailed: DESCRIBE_PROMPTS[2],
+  plain: [...DESCRIBE_PROMPTS],
+  hallucination: DEFAULT_PROMPTS.hallucination,
+};
 
 export interface RecipeScale {
   /** New tokens of a generated description (pref answers and stage-2a descriptions). */

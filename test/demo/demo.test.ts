@@ -14,6 +14,7 @@ import { comparisonSvg } from '../../lib/demo/compare_chart.ts';
 import { SET_START, demoWorldSeed } from '../../lib/demo/data.ts';
 import type { ModelEval } from '../../lib/demo/evaluate.ts';
 import { BUILTIN_MODEL } from '../../lib/demo/options.ts';
+import { DEMO_PROMPTS } from '../../lib/demo/recipe.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadRunConfig } from '../../lib/stic/run_config.ts';
@@ -93,10 +94,17 @@ describe('stic demo (reduced setting, with the control arm)', function () {
       const cfg = await loadRunConfig(path.join(out, `${arm}.yaml`));
       expect(cfg.out).to.equal(path.join(out, arm));
       expect(cfg.dpo).to.deep.include({ loraR: 16, loraAlpha: 32, lr: 5e-4, epochs: 1 });
+      expect(cfg.prompts).to.equal(path.join(out, 'prompts.json'));
       for (const f of ['pref.jsonl', 'dpo/adapter_model.safetensors', 'dpo/training.svg', 'dpo/training.png', 'dpo/summary.txt', 'descriptions.jsonl', 'infused.json', 'sft/adapter_model.safetensors', 'sft/training.png', 'sft/summary.txt']) {
         expect(existsSync(path.join(out, arm, f)), `${arm}/${f}`).to.equal(true);
       }
       for (const stage of ['pref.jsonl', 'dpo', 'descriptions.jsonl', 'infused.json', 'sft']) expect(existsSync(path.join(out, arm, `${stage}.done.json`)), `${arm} ${stage}`).to.equal(true);
+    }
+    expect(JSON.parse(readFileSync(path.join(out, 'prompts.json'), 'utf8'))).to.deep.equal(DEMO_PROMPTS);
+    for (const pair of jsonl(path.join(out, 'stic/pref.jsonl'))) {
+      const p = (pair as { provenance: { prompts: { preferred: string; stored: string } } }).provenance.prompts;
+      expect(p.preferred).to.equal(DEMO_PROMPTS.detailed);
+      expect(DEMO_PROMPTS.plain).to.include(p.stored);
     }
     expect(readdirSync(path.join(out, 'eval')).sort()).to.deep.equal(['base.json', 'control-final.json', 'control-stage-1.json', 'stic-final.json', 'stic-stage-1.json']);
     for (const f of ['comparison.svg', 'results.md', 'table.txt', 'results.json']) expect(existsSync(path.join(out, f)), f).to.equal(true);
