@@ -8,9 +8,15 @@ import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
 import type { CudaDType, CudaKernels } from '../../lib/native/index.ts';
+import { emulatedCuda } from './emulate.ts';
+
+// STIC_GPU_TEST_EMULATE=cpu runs the GPU tests against a CPU emulation of cuda.* (emulate.ts): a
+// check of the tests themselves on a machine without a GPU, never of the CUDA kernels.
+const EMULATE = process.env.STIC_GPU_TEST_EMULATE === 'cpu';
 
 /** Why the GPU tests cannot run here, or null when they can. */
 export function cudaUnavailableReason(): string | null {
+  if (EMULATE) return null;
   const info = native().buildInfo();
   if (!info.cuda) {
     return 'the addon was built without the CUDA backend (buildInfo().cuda is false: no nvcc with cuBLASLt at build time)';
@@ -27,6 +33,7 @@ export function cudaUnavailableReason(): string | null {
 
 /** The cuda.* kernels; only call inside a describeCuda body's tests. */
 export function cudaKernels(): CudaKernels {
+  if (EMULATE) return emulatedCuda();
   const cuda = native().cuda;
   if (!cuda) throw new Error('native().cuda is absent: describeCuda should have skipped this test');
   return cuda;
@@ -36,6 +43,7 @@ export function cudaKernels(): CudaKernels {
 export function describeCuda(title: string, body: () => void): void {
   describe(title, function () {
     before(function () {
+      if (EMULATE) console.log('      emulated on the CPU (STIC_GPU_TEST_EMULATE=cpu): checks the tests, not the kernels');
       const why = cudaUnavailableReason();
       if (why) {
         console.log(`      skipped: ${why}`);
