@@ -59,6 +59,7 @@ template <typename T, Select kMode>
 __device__ uint64_t radixSelect(const T* logits, const double* prob, int64_t V, uint64_t low, double x, int64_t k,
                                 double* above, SelectShared& sh) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  __syncthreads();  // every thread has read the previous selection's result out of sh
   if (threadIdx.x == 0) {
     sh.prefix = 0;
     sh.above = 0.0;
