@@ -41,6 +41,17 @@ Status attention_check(AttentionDims& d, const char* op) {
   return Status::ok();
 }
 
+Status attn::setTileSmem(const void* kernel, size_t bytes, int64_t hd, const char* op) {
+  int device = 0, optin = 0;
+  STIC_RETURN_IF_ERROR(cudaStatus(cudaGetDevice(&device), op));
+  STIC_RETURN_IF_ERROR(cudaStatus(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), op));
+  if (bytes > static_cast<size_t>(optin)) {
+    return error(Code::Unsupported, "cuda ", op, ": head dim ", hd, " needs ", bytes,
+                 " bytes of shared memory per block but this device allows ", optin);
+  }
+  return cudaStatus(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)), op);
+}
+
 namespace {
 
 // Shared memory: Q, K, V, O tiles [32, hd+1], scores/probabilities [Br, Bc+1], m, l, corr [Br].
@@ -125,8 +136,7 @@ Status attention_forward(void* out, float* lse, const void* q, const void* k, co
   return dispatchFloat(dt, "attention_forward", [&](auto tag) {
     using S = decltype(tag);
     auto kernel = attentionForwardKernel<S>;
-    STIC_RETURN_IF_ERROR(cudaStatus(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-                                    "attention_forward (shared memory size)"));
+    STIC_RETURN_IF_ERROR(attn::setTileSmem(reinterpret_cast<const void*>(kernel), smem, d.hd, "attention_forward"));
     kernel<<<grid, kAttnThreads, smem, stream>>>(static_cast<S*>(out), lse, static_cast<const S*>(q),
                                                  static_cast<const S*>(k), static_cast<const S*>(v), d);
     return launchStatus("attention_forward");

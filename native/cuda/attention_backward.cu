@@ -186,8 +186,7 @@ Status attention_backward(void* dq, void* dk, void* dv, const void* dout, const 
     STIC_RETURN_IF_ERROR(launchStatus("attention_backward (delta)"));
 
     auto dqKernel = attentionDqKernel<S>;
-    STIC_RETURN_IF_ERROR(cudaStatus(cudaFuncSetAttribute(dqKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smemDq)),
-                                    "attention_backward (dq shared memory size)"));
+    STIC_RETURN_IF_ERROR(attn::setTileSmem(reinterpret_cast<const void*>(dqKernel), smemDq, d.hd, "attention_backward (dq)"));
     const dim3 gridQ(static_cast<unsigned>((d.maxT + Br - 1) / Br), static_cast<unsigned>(d.Hq), static_cast<unsigned>(d.B));
     dqKernel<<<gridQ, kAttnThreads, smemDq, stream>>>(static_cast<S*>(dq), static_cast<const S*>(dout),
                                                       static_cast<const S*>(q), static_cast<const S*>(k),
@@ -195,8 +194,7 @@ Status attention_backward(void* dq, void* dk, void* dv, const void* dout, const 
     STIC_RETURN_IF_ERROR(launchStatus("attention_backward (dq)"));
 
     auto dkvKernel = attentionDkDvKernel<S>;
-    STIC_RETURN_IF_ERROR(cudaStatus(cudaFuncSetAttribute(dkvKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smemDkv)),
-                                    "attention_backward (dk/dv shared memory size)"));
+    STIC_RETURN_IF_ERROR(attn::setTileSmem(reinterpret_cast<const void*>(dkvKernel), smemDkv, d.hd, "attention_backward (dk/dv)"));
     const dim3 gridK(static_cast<unsigned>((d.maxS + Bc - 1) / Bc), static_cast<unsigned>(d.Hkv), static_cast<unsigned>(d.B));
     dkvKernel<<<gridK, kAttnThreads, smemDkv, stream>>>(static_cast<S*>(dk), static_cast<S*>(dv), static_cast<const S*>(dout),
                                                         static_cast<const S*>(q), static_cast<const S*>(k),

@@ -102,4 +102,9 @@ inline size_t tileSmemBytes(int64_t hd, int tiles, int scoreTiles, int vectors) 
                           static_cast<size_t>(vectors) * 32);
 }
 
+// Opts `kernel` into `bytes` of dynamic shared memory, or explains why this device cannot run it
+// (the head dim sets the tile sizes: hd = 256 needs ~206 KB per block in the backward, which
+// Hopper's 227 KB allows and an A100's 163 KB does not). Host-side only: no synchronisation.
+Status setTileSmem(const void* kernel, size_t bytes, int64_t hd, const char* op);
+
 }  // namespace stic::cuda::attn
