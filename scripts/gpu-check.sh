@@ -8,7 +8,8 @@
 #                                    the tree as the device tool ships it: the carried bundle, the
 #                                    plain-cmake build (CUDA off: no cuBLASLt here), a CUDA-linked addon
 #                                    without cuBLASLt (a stub) from that build's objects, test:gpu and
-#                                    the GPU benchmarks against both (device tests skip, saying why)
+#                                    the GPU benchmarks against both (device tests skip, saying why),
+#                                    and test:gpu against a CPU emulation of cuda.* (test/gpu/emulate.ts)
 #   scripts/gpu-check.sh run         GPU machine: the whole check (~10 minutes at most)
 #
 # On the device tool, after `pack` here:
@@ -18,8 +19,8 @@
 # Why plain cmake and not cmake-js: cmake-js needs npm's dependency tree and would fetch Node
 # headers without the registry; it only passes CMAKE_JS_INC (node-api-headers + node-addon-api
 # include dirs, both carried), an empty CMAKE_JS_SRC/CMAKE_JS_LIB on Linux, and the output folder.
-# Why mocha directly and not `npm run test:gpu`: there is no npm there; the command is the same
-# (mocha --config .mocharc.gpu.json).
+# Why mocha directly and not `npm run test:gpu`: there is no npm there; the files and options are
+# those of .mocharc.gpu.json, run one process per file (see test_gpu).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -80,15 +81,24 @@ build_addon() {
   [ -f "$tree/build/$dir/Release/stic.node" ] || die "the build produced no $tree/build/$dir/Release/stic.node"
 }
 
-# mocha on the GPU suite (npm run test:gpu's command) in $1; the counts go to stdout as "P F S".
+# The GPU suite (npm run test:gpu's files and options), one mocha process per file: a kernel that
+# corrupts its CUDA context (an illegal address is sticky) then fails only its own file. Writes the
+# reports to $2 and prints "passing failing pending rc", summed over the files.
 test_gpu() {
   local tree="$1" out="$2"
-  local rc=0
-  (cd "$tree" && node node_modules/mocha/bin/mocha.js --config .mocharc.gpu.json) > "$out" 2>&1 || rc=$?
-  local pass fail pend
-  pass=$(grep -Eo '[0-9]+ passing' "$out" | grep -Eo '[0-9]+' || echo 0)
-  fail=$(grep -Eo '[0-9]+ failing' "$out" | grep -Eo '[0-9]+' || echo 0)
-  pend=$(grep -Eo '[0-9]+ pending' "$out" | grep -Eo '[0-9]+' || echo 0)
+  local pass=0 fail=0 pend=0 rc=0 f r n
+  : > "$out"
+  for f in "$tree"/test/gpu/*.test.ts; do
+    r=0
+    (cd "$tree" && node node_modules/mocha/bin/mocha.js --no-config --import=tsx --timeout 600000 --reporter spec "$f") \
+      > "$out.part" 2>&1 || r=$?
+    cat "$out.part" >> "$out"
+    n=$(grep -Eo '[0-9]+ passing' "$out.part" | grep -Eo '[0-9]+' || true); pass=$((pass + ${n:-0}))
+    n=$(grep -Eo '[0-9]+ failing' "$out.part" | grep -Eo '[0-9]+' || true); fail=$((fail + ${n:-0}))
+    n=$(grep -Eo '[0-9]+ pending' "$out.part" | grep -Eo '[0-9]+' || true); pend=$((pend + ${n:-0}))
+    [ "$r" = 0 ] || rc=$r
+  done
+  rm -f "$out.part"
   echo "$pass $fail $pend $rc"
 }
 
@@ -161,6 +171,10 @@ cpu_check() {
   log "test:gpu, CUDA addon without a device: passing/failing/pending/rc = $counts"
   read -r p f s rc <<< "$counts"
   [ "$f" = 0 ] && [ "$rc" = 0 ] || { cat "$stage/test-gpu-nodevice.txt" >&2; die "test:gpu failed with the CUDA addon"; }
+  counts="$(STIC_GPU_TEST_EMULATE=cpu STIC_ADDON_PATH="$cpu_addon" test_gpu "$tree" "$stage/test-gpu-emulated.txt")"
+  log "test:gpu against the CPU emulation of cuda.* (checks the tests, not the kernels): $counts"
+  read -r p f s rc <<< "$counts"
+  [ "$f" = 0 ] && [ "$rc" = 0 ] || { cat "$stage/test-gpu-emulated.txt" >&2; die "the GPU tests fail against the CPU emulation"; }
   STIC_ADDON_PATH="$cuda_addon" bench_gpu "$tree" "$stage/bench-nodevice.txt" || { cat "$stage/bench-nodevice.txt" >&2; die "the GPU benchmarks failed without a device"; }
   log "GPU benchmarks without a device: $(tail -1 "$stage/bench-nodevice.txt")"
   log "cpu-check passed; outputs in $stage"
