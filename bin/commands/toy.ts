@@ -61,6 +61,7 @@ interface PretrainArgs {
   'weight-decay': number;
   'max-grad-norm': number;
   'single-turn': number;
+  curriculum: number;
   'eval-every': number;
   'eval-scenes': number;
   'final-eval-scenes': number;
@@ -88,6 +89,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         'weight-decay': { type: 'number', default: d.weightDecay, describe: 'AdamW weight decay on matrices (norms, biases: none)' },
         'max-grad-norm': { type: 'number', default: d.maxGradNorm, describe: 'Global gradient-norm clipping (0: none)' },
         'single-turn': { type: 'number', default: d.singleTurn, describe: 'Share of conversations with one question (the rest ask all of a scene)' },
+        curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'eval-every': { type: 'number', default: d.evalEvery, describe: 'Evaluate on held-out scenes every this many steps (0: only at the end)' },
         'eval-scenes': { type: 'number', default: d.evalScenes, describe: 'Held-out scenes of the periodic evaluation' },
         'final-eval-scenes': { type: 'number', default: d.finalEvalScenes, describe: 'Held-out scenes of the final evaluation' },
@@ -109,6 +111,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       weightDecay: args['weight-decay'],
       maxGradNorm: args['max-grad-norm'],
       singleTurn: args['single-turn'],
+      curriculum: args.curriculum,
       evalEvery: args['eval-every'],
       evalScenes: args['eval-scenes'],
       finalEvalScenes: args['final-eval-scenes'],

@@ -12,7 +12,8 @@
 //   training.json              the record of the run: options, steps, wall time, final numbers
 //   checkpoints/               resumable state (pretrain_checkpoint.ts)
 // Schedule: AdamW at `lr` with linear warmup and cosine decay (lib/util/lr_schedule.ts), weight
-// decay on matrices, global-norm clipping; each step is one batch of fresh scenes (pretrain_data.ts).
+// decay on matrices, global-norm clipping; each step is one batch of fresh scenes (pretrain_data.ts),
+// with a curriculum on the number of shapes per scene over the first half of the run.
 // The next batch is tokenised and rendered while the native step runs.
 // Legend: B scenes per step.
 import { mkdir } from 'node:fs/promises';
@@ -54,6 +55,8 @@ export interface ToyPretrainOptions {
   weightDecay?: number;
   maxGradNorm?: number;
   singleTurn?: number;
+  /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
+  curriculum?: number;
   /** Evaluate every this many steps (0: only at the end). */
   evalEvery?: number;
   /** Held-out scenes of the periodic and of the final evaluation. */
@@ -86,6 +89,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   weightDecay: 0.05,
   maxGradNorm: 1.0,
   singleTurn: 0.25,
+  curriculum: 0.5,
   evalEvery: 250,
   evalScenes: 24,
   finalEvalScenes: 100,
@@ -122,7 +126,9 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
   for (const [name, v] of [['lr', r.lr], ['weightDecay', r.weightDecay], ['maxGradNorm', r.maxGradNorm]] as const) {
     if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`Expected a non-negative number for ${name} but received ${String(v)}`);
   }
-  if (!(r.singleTurn >= 0 && r.singleTurn <= 1)) throw new RangeError(`Expected a probability in [0, 1] for singleTurn but received ${String(r.singleTurn)}`);
+  for (const [name, v] of [['singleTurn', r.singleTurn], ['curriculum', r.curriculum]] as const) {
+    if (!(v >= 0 && v <= 1)) throw new RangeError(`Expected a number in [0, 1] for ${name} but received ${String(v)}`);
+  }
   return r;
 }
 
@@ -130,7 +136,7 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
 function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unknown> {
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
-    weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, singleTurn: r.singleTurn, init: r.init ?? null, size,
+    weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, singleTurn: r.singleTurn, curriculum: r.curriculum, init: r.init ?? null, size,
   };
 }
 
@@ -214,7 +220,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
 /** Steps start..steps-1 with their metrics, evaluations and checkpoints; returns the training seconds. */
 async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
   const { r, o, p, enc, pre, maxLength } = run;
-  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn };
+  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, curriculum: r.curriculum, totalSteps: r.steps };
   const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
   const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
   let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;

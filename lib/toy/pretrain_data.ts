@@ -2,7 +2,7 @@
 // template, tokenised with the assistant tokens marked as targets, and the scenes' pixels.
 //
 // Every step draws fresh scenes: step s trains on scenes s*B .. s*B + B - 1 of the training world
-// seed, so no scene is seen twice, a batch is a pure function of (seed, step) (a resumed run draws
+// seed (with at most curriculumMaxShapes(s) shapes), so no scene is seen twice, a batch is a pure function of (seed, step) (a resumed run draws
 // exactly what an uninterrupted one would), and held-out scenes are simply another world seed.
 // One conversation per scene (choices keyed by the run seed and the scene id):
 //   - with probability `singleTurn` (default 0.25), one question of the scene (any type, "describe"
@@ -24,6 +24,7 @@ import type { PretrainItem, RgbImage } from '../native/index.ts';
 import { type SeededRandom, seededRandom } from '../util/seeded.ts';
 import { sceneToSvg } from './render.ts';
 import { DESCRIBE_PROMPTS, type ToyQa, caption, CAPTION_VARIANTS, questions } from './text.ts';
+import { MAX_SHAPES } from './vocab.ts';
 import { type ToyScene, generateScene } from './world.ts';
 
 export interface ToyDataOptions {
@@ -33,6 +34,10 @@ export interface ToyDataOptions {
   batchSize: number;
   /** Probability of a single-turn conversation. Default 0.25. */
   singleTurn?: number;
+  /** Fraction of the run over which the shape count ramps from 2 to 6 (see curriculumMaxShapes; default 0: none). */
+  curriculum?: number;
+  /** Steps of the whole run (the curriculum's time base). */
+  totalSteps?: number;
 }
 
 export interface ToySample {
@@ -53,9 +58,22 @@ export interface ToyBatch {
   targets: number;
 }
 
+/**
+ * The most shapes a scene of step `step` may have: the curriculum starts at 2 and adds one shape
+ * every curriculum/4 of the run, reaching the world's 6 at `curriculum` x totalSteps (0: always 6).
+ * Few-shape scenes first make the link between a shape's pixels and its words unambiguous (one or
+ * two shapes per caption) while the vision tower is still random.
+ */
+export function curriculumMaxShapes(o: ToyDataOptions, step: number): number {
+  const ramp = (o.curriculum ?? 0) * (o.totalSteps ?? 0);
+  if (ramp <= 0) return MAX_SHAPES;
+  return Math.min(MAX_SHAPES, 2 + Math.floor(((MAX_SHAPES - 2) * step) / ramp));
+}
+
 /** The training scenes of optimizer step `step`. */
 export function stepScenes(o: ToyDataOptions, step: number): ToyScene[] {
-  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, step * o.batchSize + i));
+  const maxShapes = curriculumMaxShapes(o, step);
+  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, step * o.batchSize + i, { maxShapes }));
 }
 
 /** The question as asked: "describe" turns get a random description prompt and caption phrasing. */

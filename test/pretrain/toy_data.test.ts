@@ -14,7 +14,7 @@ import { loadAndPreprocess, preprocessConfigFromVision } from '../../lib/data/pr
 import { selectChatTemplate } from '../../lib/model/chat_template.ts';
 import { tokenizerFromFiles } from '../../lib/model/tokenizer.ts';
 import type { ChatEncoder } from '../../lib/train/collate.ts';
-import { conversationFor, scenePixels, stepScenes, tokenizeSample, toyBatch } from '../../lib/toy/pretrain_data.ts';
+import { conversationFor, curriculumMaxShapes, scenePixels, stepScenes, tokenizeSample, toyBatch } from '../../lib/toy/pretrain_data.ts';
 import { toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../../lib/toy/pretrain_model.ts';
 import { renderScenePng } from '../../lib/toy/render.ts';
 import { CAPTION_VARIANTS, DESCRIBE_PROMPTS, caption, questions } from '../../lib/toy/text.ts';
@@ -81,6 +81,17 @@ describe('toy pretraining data', () => {
     expect(Buffer.from(a.pixels.buffer).equals(Buffer.from(b.pixels.buffer))).to.equal(true);
     expect(a.targets).to.equal(a.samples.reduce((n, s) => n + s.targets, 0));
     expect(a.items.map((it) => it.images)).to.deep.equal([[0], [1], [2]]);
+  });
+
+  it('the curriculum grows scenes from at most 2 shapes to 6 over its share of the run', () => {
+    const o = { seed: 4, batchSize: 8, curriculum: 0.5, totalSteps: 800 };
+    // 2 + floor(4 s / 400): one more shape every 100 steps, all 6 from step 400.
+    expect([0, 99, 100, 250, 399, 400, 799].map((s) => curriculumMaxShapes(o, s))).to.deep.equal([2, 2, 3, 4, 5, 6, 6]);
+    expect(curriculumMaxShapes({ seed: 4, batchSize: 8 }, 0)).to.equal(6);
+    for (const step of [0, 150, 600]) {
+      const max = curriculumMaxShapes(o, step);
+      expect(Math.max(...stepScenes(o, step).map((s) => s.shapes.length)), `step ${step}`).to.be.at.most(max);
+    }
   });
 
   it('pixels equal those of the rendered PNG files through the engine preprocessing', async () => {
