@@ -2,6 +2,7 @@
 // (lib/engine: chat template, tokenizer, batched generation, log-probs) and the image library
 // (lib/data: sharp decoding, native preprocessing and corruption kernels).
 // Legend: N images, S image side.
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { provenance, corruptImages, corruptionSpec, type CorruptionOptions } from '../data/corrupt.ts';
@@ -29,9 +30,39 @@ import type {
  */
 export async function openLlavaInference(o: InferenceOpenOptions): Promise<InferenceEngine> {
   if (o.threads !== undefined) native().setThreads(o.threads);
-  if (o.adapter !== undefined) o.log?.(`inference: base + ${o.adapter} merged into ${path.join(o.adapter, MERGED_DIR)} (made once, reused while the adapter is unchanged)\n`);
-  const dir = o.adapter === undefined ? o.model : await adaptedModelDir(o.model, o.adapter);
+  let dir = o.model;
+  if (o.adapter !== undefined) {
+    o.log?.(`inference: base + ${o.adapter} merged into ${path.join(o.adapter, MERGED_DIR)} (made once, reused while the adapter is unchanged)\n`);
+    await removeAbandonedExports(o.adapter);
+    dir = await adaptedModelDir(o.model, o.adapter);
+  }
   return new LlavaInference(await loadChatModel(dir), o.model);
+}
+
+/**
+ * Deletes the temporary folders of merged exports whose process is gone (a run killed while it
+ * exported leaves `<adapter>/merged-model.tmp-<pid>`, a full copy of the weights, that nothing would
+ * ever reuse). A folder whose process still runs is left alone.
+ */
+export async function removeAbandonedExports(adapter: string): Promise<string[]> {
+  const removed: string[] = [];
+  const names = await readdir(adapter).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = new RegExp(`^${MERGED_DIR}\\.tmp-(\\d+)$`).exec(name);
+    if (m === null || processAlive(Number(m[1]))) continue;
+    await rm(path.join(adapter, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
 }
 
 /**

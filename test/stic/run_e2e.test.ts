@@ -5,14 +5,15 @@
 // an uninterrupted run; a cut descriptions file resumes to the same bytes without redoing what
 // follows; a re-run of a complete pipeline skips every stage.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 
 import { type ChatModel, imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
+import { removeAbandonedExports } from '../../lib/stic/engine_adapters.ts';
 import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
 import { readAdapter } from '../../lib/train/adapter_io.ts';
 import { repo, runCli, writeTinyLlava } from './cli_helpers.ts';
@@ -204,6 +205,18 @@ sft:
     const said = r.stderr.split('\n').filter((l) => /^[a-z]+: (skip|resume|run)/.test(l)).map((l) => l.replace(/ \(.*/, ''));
     expect(said).to.deep.equal(['pref: skip', 'dpo: skip', 'describe: resume', 'infuse: skip', 'sft: skip']);
     expect(r.stderr).to.contain(`describe: 4 written to ${file} (resumed: 2 were already there), 6 inputs\n`);
+  });
+
+  it('an export abandoned by a killed process is deleted when the adapter is next used; a live one is kept', async function () {
+    if (!existsSync(`${out}/dpo.done.json`)) this.skip();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number; // exited: its pid names no process
+    for (const pid of [dead, process.pid]) {
+      mkdirSync(`${out}/dpo/merged-model.tmp-${pid}`);
+      writeFileSync(`${out}/dpo/merged-model.tmp-${pid}/model.safetensors`, 'partial');
+    }
+    expect(await removeAbandonedExports(`${out}/dpo`)).to.deep.equal([`merged-model.tmp-${dead}`]);
+    expect(readdirSync(`${out}/dpo`).filter((n) => n.startsWith('merged-model')).sort()).to.deep.equal(['merged-model', `merged-model.tmp-${process.pid}`]);
+    rmSync(`${out}/dpo/merged-model.tmp-${process.pid}`, { recursive: true });
   });
 
   it('a re-run of the complete pipeline skips every stage and writes nothing', async function () {
