@@ -99,7 +99,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         threads: { type: 'number', default: d.threads, describe: 'CPU threads of the native steps' },
         init: { type: 'string', describe: 'Start from this model folder instead of a seeded random initialisation' },
       })
-      .example('$0 toy pretrain --out models/toy-llava --steps 2000 --seed 1', '') as never,
+      .example('$0 toy pretrain --out models/toy-llava --steps 2400 --seed 1 --eval-every 300', 'the built-in model (models/toy-llava/README.md)') as never,
   handler: async (args) => {
     const r = await runToyPretrain({
       out: args.out,

@@ -4,7 +4,8 @@
 //
 // Output folder:
 //   config.json, model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json,
-//   preprocessor_config.json   the model (rewritten at every evaluation and at the end)
+//   preprocessor_config.json   the model (rewritten at every evaluation and at the end; weights in
+//                              float16, which is what every evaluation scores; checkpoints keep float32)
 //   metrics.jsonl              one row per optimizer step: loss, lr, grad_norm, targets, ms
 //   eval.jsonl                 one row per evaluation: held-out loss, VQA accuracy per type,
 //                              description precision/recall, hallucination (CHAIR)
@@ -261,6 +262,7 @@ async function saveModel(run: Run): Promise<void> {
     tokenizer: run.tok,
     tensors: info.map((t, i) => ({ name: t.name, shape: t.shape, data: params[i] })),
     metadata: { stic_toy_pretrain: JSON.stringify({ seed: run.r.seed, step: run.p.getStep() }) },
+    dtype: 'F16',
   });
 }
 

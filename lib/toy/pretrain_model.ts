@@ -7,12 +7,13 @@
 //     grid is exactly 2 x 2 patches (render.ts); CLIP hidden 64, MLP 256, 4 heads of 16; 3 layers
 //     read at layer -2 with the CLS row dropped (LLaVA-1.5's feature_layer / select 'default'), so
 //     2 layers compute the features and the last one, as in LLaVA-1.5, is never read and stays at
-//     its initialisation.
+//     its initialisation. (A 128-wide tower, tried with the same recipe for 2600 steps, scored lower
+//     on the held-out set: 43% VQA against 50%.)
 //   projector: 2-layer GELU MLP 64 -> 128 -> 128 (mlp2x_gelu).
 //   decoder: Llama, hidden 128, 4 layers, 4 heads of 32 (no GQA), SwiGLU MLP 344 (~ 8/3 x 128,
 //     rounded to a multiple of 8 like Llama's), vocabulary 640 from the toy tokenizer, RoPE 1e4,
 //     untied lm_head, 512 positions (a conversation with every question of a scene is ~220 tokens).
-//   Total ~1.15 M parameters: 4.6 MB in float32.
+//   Total 1.17 M parameters, stored as float16: 2.3 MB (trained in float32; the engine widens on load).
 // Initialisation: every linear layer (lm_head included) LeCun-normal, N(0, 1/fan_in), so a layer
 // keeps the scale of its normalised input; the projections that write into a residual stream
 // (out_proj, fc2, o_proj, down_proj) divided further by sqrt(2 L) (GPT-2, Radford et al. 2019) so
@@ -31,6 +32,7 @@ import { type JsonDoc, parseModelConfig } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../data/preprocess.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
+import { native } from '../native/index.ts';
 import { syncDir, writeJsonAtomic } from '../util/atomic_write.ts';
 import { seededRandom } from '../util/seeded.ts';
 import { TOY_IMAGE_SIZE } from './render.ts';
@@ -159,6 +161,8 @@ export interface ToyModelFiles {
   tensors: { name: string; shape: number[]; data: Float32Array }[];
   /** Stored in model.safetensors' metadata (how the weights were made). */
   metadata?: Record<string, string>;
+  /** On-disk dtype of the weights (default F32). */
+  dtype?: 'F32' | 'F16';
 }
 
 /**
@@ -171,7 +175,15 @@ export async function writeToyModel(dir: string, m: ToyModelFiles): Promise<void
   await writeJsonAtomic(path.join(dir, 'preprocessor_config.json'), m.preprocessorJson);
   await writeJsonAtomic(path.join(dir, 'generation_config.json'), toyGenerationJson(m.tokenizer));
   await writeToyTokenizer(dir, m.tokenizer);
-  const tensors = m.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data }));
+  const dtype = m.dtype ?? 'F32';
+  const tensors = await Promise.all(
+    m.tensors.map(async (t) => {
+      if (dtype === 'F32') return { name: t.name, dtype, shape: t.shape, data: t.data };
+      const half = new Uint16Array(t.data.length);
+      await native().convertDType(t.data, 'F32', half, 'F16');
+      return { name: t.name, dtype, shape: t.shape, data: half };
+    }),
+  );
   await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt', ...m.metadata });
   await syncDir(dir);
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
+import { openSafetensors } from '../../lib/model/safetensors.ts';
 import { runToyPretrain } from '../../lib/toy/pretrain.ts';
 import { readMetrics } from '../../lib/util/metrics_log.ts';
 
@@ -36,6 +37,8 @@ describe('stic toy pretrain (lib/toy/pretrain.ts)', function () {
     expect(g.ids.length).to.be.at.most(3);
     expect(['eos', 'length']).to.include(g.finishReason);
     expect(g.text).to.be.a('string');
+    const weights = await openSafetensors(path.join(out, 'model.safetensors'));
+    expect(new Set([...weights.tensors.values()].map((t) => t.dtype))).to.deep.equal(new Set(['F16']));
     const rows = await readMetrics(path.join(out, 'metrics.jsonl'));
     expect(rows.map((x) => x.step)).to.deep.equal([0, 1, 2, 3]);
     expect(rows.every((x) => Number.isFinite(x.loss) && (x.grad_norm as number) > 0)).to.equal(true);
@@ -43,7 +46,7 @@ describe('stic toy pretrain (lib/toy/pretrain.ts)', function () {
     expect(evals.map((x) => x.step)).to.deep.equal([2, 4]);
     const record = JSON.parse(readFileSync(path.join(out, 'training.json'), 'utf8'));
     expect(record.steps).to.equal(4);
-    expect(record.parameters).to.be.greaterThan(1_000_000);
+    expect(record.parameters).to.equal(1_170_496);
     expect(record.final_eval.scenes).to.equal(2);
     expect(r.final.report.vqa.asked).to.equal(r.final.answers.length);
   });
