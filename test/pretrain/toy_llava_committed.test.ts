@@ -1,0 +1,49 @@
+// The built-in model (models/toy-llava, made by `stic toy pretrain`, see its README.md) loads through
+// lib/engine and beats chance on a fixed held-out set: the first 40 scenes of world seed 9001 (never
+// trained on: training drew seed 1), every question asked alone with the image, answered greedily.
+// "Chance" is the blind baseline: always the most frequent training answer of each question type
+// (lib/toy/pretrain_eval.ts majorityBaseline). Thresholds are the measured values on this set minus a
+// margin of 5 points (a different CPU's kernels may round differently and flip a few greedy tokens);
+// measured numbers are in the README beside the model.
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { loadChatModel } from '../../lib/engine/chat_input.ts';
+import { native, packageRoot } from '../../lib/native/index.ts';
+import { evaluateToyModel, majorityBaseline, toyEvalSet } from '../../lib/toy/pretrain_eval.ts';
+import { questions } from '../../lib/toy/text.ts';
+import { generateScenes } from '../../lib/toy/world.ts';
+
+const MODEL = path.join(packageRoot, 'models', 'toy-llava');
+const MARGIN = 0.05;
+// Measured on the 40 scenes below (models/toy-llava/README.md).
+const MEASURED = { vqa: 0.48, count: 0.45, colour: 0.486, shapeColourPrecision: 0.192 };
+
+describe('the built-in toy model (models/toy-llava)', function () {
+  this.timeout(60000);
+  before(() => native().setThreads(1));
+  after(() => native().setThreads(0));
+
+  it('answers held-out toy questions clearly better than the blind baseline, and is still imperfect', async () => {
+    const chat = await loadChatModel(MODEL);
+    const set = toyEvalSet(9001, 40);
+    const { report } = await evaluateToyModel(chat, set);
+    const blind = majorityBaseline(generateScenes(1, 2000).flatMap((s) => questions(s)), set);
+    const vqa = report.vqa.accuracy as number;
+    const byType = (t: string) => report.vqa.byType[t as 'count']?.accuracy as number;
+    expect(vqa).to.be.at.least(MEASURED.vqa - MARGIN);
+    expect(vqa - blind.accuracy, `VQA ${vqa} vs blind ${blind.accuracy}`).to.be.at.least(0.1 - MARGIN); // measured +0.10
+    // The types it learned: counting and colours, far above their blind rates here (0.125 and 0.114).
+    expect(byType('count')).to.be.at.least(MEASURED.count - MARGIN);
+    expect(byType('colour')).to.be.at.least(MEASURED.colour - MARGIN);
+    expect(byType('count')).to.be.at.least(blind.byType.count + 0.2);
+    expect(byType('colour')).to.be.at.least(blind.byType.colour + 0.2);
+    // Descriptions name (kind, colour) pairs that are in the scene more often than a blind guess would
+    // (~8%: about 3.5 shapes among 6 kinds x 7 colours).
+    expect(report.descriptions.levels.shape_colour.precision as number).to.be.at.least(MEASURED.shapeColourPrecision - MARGIN);
+    // Imperfect on purpose (STIC needs room): far from every question right, hallucinations present.
+    expect(vqa).to.be.below(0.9);
+    expect(report.descriptions.hallucination.rate as number).to.be.above(0.1);
+  });
+});
