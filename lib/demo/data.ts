@@ -71,6 +71,11 @@ async function writeSet(dir: string, seed: number, start: number, count: number,
   await writeToyDataset({ outDir: dir, seed, start, count, onScene });
 }
 
+/** The scenes behind the unlabeled images (for reporting on the pairs only; never trained on). */
+export function unlabeledScenes(seed: number, count: number): ToyScene[] {
+  return generateScenes(demoWorldSeed(seed), count, SET_START.unlabeled);
+}
+
 // Images only: the truth of these scenes is never written, as unlabeled images have none. world.json
 // goes last, so an interrupted write is redone.
 async function writeUnlabeled(dir: string, seed: number, count: number, onScene: (done: number, total: number) => void): Promise<void> {

@@ -6,7 +6,8 @@
 //   control.yaml     with --control: the same pairs coin-flipped (control.ts), dpo onwards, into
 //   control/         pref.jsonl (coin-flipped) -> dpo/ -> ... -> sft/
 //   eval/<model>.json  every answer and description of each model on the held-out set, and scores
-//   results.md       the table (Markdown), the settings and the wall time; table.txt as printed
+//   results.md       the table (Markdown), the settings, the wall time, and how often the chosen
+//                    answer of a pair was the more accurate one (pair_quality.ts); table.txt as printed
 //   comparison.svg/png  the headline metrics as bars; stic/dpo/training.svg etc. the training curves
 // Models compared: the base model, after stage 1 (base + DPO adapter), after stage 2 (the final
 // STIC model), and with --control the control arm's two. A re-run skips whatever is complete.
@@ -21,7 +22,8 @@ import { type StageName, loadRunConfig } from '../stic/run_config.ts';
 import { formatComparisonTable } from '../toy/compare_table.ts';
 import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
-import { type DemoSizes, demoWorldSeed, prepareDemoData } from './data.ts';
+import { type DemoSizes, demoWorldSeed, prepareDemoData, unlabeledScenes } from './data.ts';
+import { pairQuality, pairQualityMarkdown } from './pair_quality.ts';
 import { type EvalSettings, type ModelEval, type ModelUnderTest, evaluateModel } from './evaluate.ts';
 import { DEMO_PROMPTS, DEMO_TRAINING, type RecipeScale, recipeConfig, recipeYaml } from './recipe.ts';
 
@@ -67,6 +69,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   }
   const arms: { name: string; dir: string }[] = [{ name: 'stic', dir: path.join(out, 'stic') }];
   await runArm(o, deps, out, 'stic', ['pref', 'dpo', 'describe', 'infuse', 'sft'], data, 'STIC on the toy world: stage 1 (pref, dpo) and stage 2 (describe, infuse, sft).');
+  const pairs = await pairQuality(path.join(out, 'stic', 'pref.jsonl'), unlabeledScenes(o.seed, o.images));
+  deps.log(`pairs: the chosen answer is the more accurate one (kind+colour, against the scenes' truth) in ${pairs.all.agree} of ${pairs.all.pairs} pairs, the less accurate one in ${pairs.all.disagree}\n`);
   if (o.control) {
     const control = path.join(out, 'control');
     const r = await writeControlPairs(path.join(out, 'stic', 'pref.jsonl'), path.join(control, 'pref.jsonl'), o.seed);
@@ -95,8 +99,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const seconds = (Date.now() - started) / 1000;
   const files = { results: path.join(out, 'results.md'), table: path.join(out, 'table.txt'), chart };
   await writeFileAtomic(files.table, `${table}\n`);
-  await writeFileAtomic(files.results, resultsMarkdown(o, markdown, seconds));
-  await writeJsonAtomic(path.join(out, 'results.json'), { options: o, seconds, models: evals.map((e) => ({ name: e.name, adapter: e.adapter, report: { vqa: e.report.vqa, descriptions: { ...e.report.descriptions, details: undefined } } })) });
+  await writeFileAtomic(files.results, resultsMarkdown(o, markdown, pairQualityMarkdown(pairs), seconds));
+  await writeJsonAtomic(path.join(out, 'results.json'), { options: o, seconds, pairs, models: evals.map((e) => ({ name: e.name, adapter: e.adapter, report: { vqa: e.report.vqa, descriptions: { ...e.report.descriptions, details: undefined } } })) });
   return { evals, table, markdown, files, seconds };
 }
 
@@ -129,7 +133,7 @@ async function withSceneBars<T>(progress: ProgressFactory | undefined, work: (on
   }
 }
 
-function resultsMarkdown(o: DemoOptions, table: string, seconds: number): string {
+function resultsMarkdown(o: DemoOptions, table: string, pairs: string, seconds: number): string {
   return [
     '# stic demo results',
     '',
@@ -137,6 +141,10 @@ function resultsMarkdown(o: DemoOptions, table: string, seconds: number): string
     `Greedy decoding; changes in percentage points against the base model. Wall time ${formatSeconds(seconds)}.`,
     '',
     table,
+    '',
+    'How good the self-made preferences were: the stage-1a answers scored against the truth of the unlabeled scenes (known to the demo, never trained on).',
+    '',
+    pairs,
     '',
   ].join('\n');
 }

@@ -33,9 +33,9 @@ export interface DemoFlags {
 export const DEMO_FLAGS: OptionTable<DemoFlags> = {
   out: { type: 'string', default: 'stic-demo', describe: 'Output folder: the data, both runs, every intermediate file, the evaluations, the table and the charts (a re-run continues it)' },
   model: { type: 'string', default: BUILTIN_MODEL, describe: 'Model directory in Hugging Face layout (default: the built-in toy model)' },
-  images: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 240, describe: 'Unlabeled toy images for stage 1 (preference pairs)' },
-  instructions: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 120, describe: 'Toy instruction samples (QA conversations) for stage 2' },
-  heldout: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 100, describe: 'Held-out toy scenes the models are evaluated on (each: its questions and one description)' },
+  images: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 400, describe: 'Unlabeled toy images for stage 1 (preference pairs)' },
+  instructions: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 200, describe: 'Toy instruction samples (QA conversations) for stage 2' },
+  heldout: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 200, describe: 'Held-out toy scenes the models are evaluated on (each: its questions and one description)' },
   seed: { type: 'integer', min: 0, max: 1_000_000, default: 0, describe: 'Seed of the toy world drawn (world seed 70000 + seed) and of every stage' },
   control: { type: 'boolean', default: false, describe: 'Also train a control arm on the same pairs with chosen/rejected assigned by a coin flip per pair, and evaluate it' },
   prompts: { type: 'string', describe: 'JSON file overriding any of the STIC prompts, as for stic run (default: the toy world\'s description requests, written to <out>/prompts.json; see lib/demo/recipe.ts)' },

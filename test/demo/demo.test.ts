@@ -4,12 +4,13 @@
 // control pairs are the STIC pairs swapped by their coins, and a re-run redoes nothing. No
 // improvement is asserted here: the README reports a real run's numbers.
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 
 import { controlPair } from '../../lib/demo/control.ts';
+import { pairQuality } from '../../lib/demo/pair_quality.ts';
 import { comparisonSvg } from '../../lib/demo/compare_chart.ts';
 import { SET_START, demoWorldSeed } from '../../lib/demo/data.ts';
 import type { ModelEval } from '../../lib/demo/evaluate.ts';
@@ -19,7 +20,9 @@ import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat
 import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadRunConfig } from '../../lib/stic/run_config.ts';
 import { formatComparisonTable } from '../../lib/toy/compare_table.ts';
-import type { ToyEvalReport } from '../../lib/toy/eval.ts';
+import { type ToyEvalReport, scoreDescriptions } from '../../lib/toy/eval.ts';
+import { caption } from '../../lib/toy/text.ts';
+import { generateScenes } from '../../lib/toy/world.ts';
 import { writeToyTokenizer } from '../../lib/toy/tokenizer_builder.ts';
 import { buildToyModelTokenizer } from '../../lib/toy/toy_tokenizer.ts';
 import { runCli } from '../stic/cli_helpers.ts';
@@ -108,6 +111,11 @@ describe('stic demo (reduced setting, with the control arm)', function () {
     }
     expect(readdirSync(path.join(out, 'eval')).sort()).to.deep.equal(['base.json', 'control-final.json', 'control-stage-1.json', 'stic-final.json', 'stic-stage-1.json']);
     for (const f of ['comparison.svg', 'results.md', 'table.txt', 'results.json']) expect(existsSync(path.join(out, f)), f).to.equal(true);
+    const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { pairs: { all: { pairs: number; agree: number; disagree: number } } };
+    const pairCount = jsonl(path.join(out, 'stic/pref.jsonl')).length;
+    expect(results.pairs.all.pairs).to.equal(pairCount);
+    expect(results.pairs.all.agree + results.pairs.all.disagree).to.be.at.most(pairCount);
+    expect(readFileSync(path.join(out, 'results.md'), 'utf8')).to.contain(`| all pairs | ${pairCount} |`);
     const png = await sharp(path.join(out, 'comparison.png')).metadata();
     expect([png.format, png.width! > 500]).to.deep.equal(['png', true]);
 
@@ -173,6 +181,33 @@ describe('demo pieces', () => {
     }
     expect(swapped / 2000).to.be.within(0.46, 0.54); // 4.5 standard deviations of a fair coin
     expect(controlPair({ id: 'x' }, 3).swapped).to.equal(controlPair({ id: 'x' }, 3).swapped);
+  });
+
+  it('pair quality: chosen and rejected answers scored against their scenes, per branch', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'stic-pairs-'));
+    try {
+      const scenes = generateScenes(5, 3, 0, { minShapes: 3 });
+      const other = generateScenes(6, 3, 0, { minShapes: 3 });
+      const pair = (i: number, good: 'chosen' | 'rejected' | 'both', branch: string) => {
+        const right = caption(scenes[i]);
+        const wrong = caption(other[i]);
+        const [c, r] = good === 'chosen' ? [right, wrong] : good === 'rejected' ? [wrong, right] : [right, right];
+        return JSON.stringify({ image: `${scenes[i].id}.png`, chosen: [{ role: 'user', content: 'q' }, { role: 'assistant', content: c }], rejected: [{ role: 'user', content: 'q' }, { role: 'assistant', content: r }], provenance: { dispreferred: branch } });
+      };
+      const file = path.join(dir, 'pref.jsonl');
+      writeFileSync(file, `${[pair(0, 'chosen', 'corruption'), pair(1, 'rejected', 'hallucination'), pair(2, 'both', 'corruption')].join('\n')}\n`);
+      const q = await pairQuality(file, scenes);
+      expect([q.all.pairs, q.all.agree, q.all.disagree]).to.deep.equal([3, 1, 1]);
+      expect([q.corruption.pairs, q.corruption.agree, q.corruption.disagree]).to.deep.equal([2, 1, 0]);
+      expect([q.hallucination.pairs, q.hallucination.agree, q.hallucination.disagree]).to.deep.equal([1, 0, 1]);
+      const ref = scoreDescriptions(scenes, [caption(scenes[0]), caption(other[1]), caption(scenes[2])].map((text, i) => ({ sceneId: scenes[i].id, text })));
+      expect(q.all.chosen.precision).to.equal(ref.levels.shape_colour.precision);
+      expect(q.all.chosen.rate).to.equal(ref.hallucination.rate);
+      writeFileSync(file, `${pair(0, 'chosen', 'corruption').replace(`${scenes[0].id}.png`, 'elsewhere.png')}\n`);
+      expect(((await pairQuality(file, scenes).catch((e: Error) => e)) as Error).message).to.equal(`${file}: pair image "elsewhere.png" is not one of the demo's unlabeled scenes`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the comparison chart draws one bar per value and "n/a" where a model has none', () => {
