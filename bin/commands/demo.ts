@@ -36,6 +36,6 @@ export const command: CommandModule<object, DemoArgs> = {
     }
     const r = await runDemo(o, { openInference, openImages, openTraining, progress: stageProgress(), log: (t) => process.stderr.write(t) });
     process.stdout.write(`\n${r.table}\n\n`);
-    process.stdout.write(`wall time ${formatSeconds(r.seconds)}; table in ${r.files.results}, chart ${r.files.chart.png}, every intermediate file under ${path.resolve(o.out)}\n`);
+    process.stdout.write(`wall time ${formatSeconds(r.seconds)} (complete stages found on disk are reused); table in ${r.files.results}, chart ${r.files.chart.png}, every intermediate file under ${path.resolve(o.out)}\n`);
   },
 };

@@ -138,7 +138,7 @@ function resultsMarkdown(o: DemoOptions, table: string, pairs: string, seconds: 
     '# stic demo results',
     '',
     `${o.images} unlabeled images, ${o.instructions} instruction samples, ${o.heldout} held-out scenes (${o.heldout} descriptions and their questions), seed ${o.seed}, model ${o.model}.`,
-    `Greedy decoding; changes in percentage points against the base model. Wall time ${formatSeconds(seconds)}.`,
+    `Greedy decoding; changes in percentage points against the base model. Wall time ${formatSeconds(seconds)} (of the invocation that wrote this file: stages and evaluations found complete on disk are reused, not redone).`,
     '',
     table,
     '',
