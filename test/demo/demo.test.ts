@@ -1,5 +1,5 @@
-// `stic demo` on a reduced setting (a few images, one epoch, short generations), with the control
-// arm: every file is produced, the table is the one of the stored evaluations, the metrics are in
+// `stic demo` on the built-in model in a reduced setting (a few images, one step per stage, short
+// generations), with the control arm: every file is produced, the table is the one of the stored evaluations, the metrics are in
 // range and counted over the right questions, the evaluation is the model's own greedy output, the
 // control pairs are the STIC pairs swapped by their coins, and a re-run redoes nothing. No
 // improvement is asserted here: the README reports a real run's numbers.
@@ -17,14 +17,11 @@ import type { ModelEval } from '../../lib/demo/evaluate.ts';
 import { BUILTIN_MODEL } from '../../lib/demo/options.ts';
 import { DEMO_PROMPTS } from '../../lib/demo/recipe.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
-import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadRunConfig } from '../../lib/stic/run_config.ts';
 import { formatComparisonTable } from '../../lib/toy/compare_table.ts';
 import { type ToyEvalReport, scoreDescriptions } from '../../lib/toy/eval.ts';
 import { caption } from '../../lib/toy/text.ts';
 import { generateScenes } from '../../lib/toy/world.ts';
-import { writeToyTokenizer } from '../../lib/toy/tokenizer_builder.ts';
-import { buildToyModelTokenizer } from '../../lib/toy/toy_tokenizer.ts';
 import { runCli } from '../stic/cli_helpers.ts';
 
 const COLUMNS = ['base', 'stic stage 1', 'stic final', 'control stage 1', 'control final'];
@@ -63,19 +60,7 @@ describe('stic demo (reduced setting, with the control arm)', function () {
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'stic-demo-'));
-    model = BUILTIN_MODEL;
-    if (!existsSync(path.join(model, 'config.json'))) {
-      // Until the built-in model is committed: a random model of the toy layout with the toy tokenizer.
-      model = path.join(dir, 'toy-random');
-      const tok = buildToyModelTokenizer();
-      await writeRandomLlava(model, {
-        vision: { imageSize: 84, patchSize: 14, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2 },
-        decoder: { family: 'llama', hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 4, vocabSize: tok.vocabSize },
-        imageTokenId: tok.imageTokenId,
-        std: 0.1,
-      }, 3);
-      await writeToyTokenizer(model, tok);
-    }
+    model = BUILTIN_MODEL; // the demo's default: models/toy-llava
     out = path.join(dir, 'demo');
     argv = ['demo', '--model', model, '--out', out, '--images', '8', '--instructions', '4', '--heldout', '3', '--describe-tokens', '40', '--dpo-epochs', '1', '--control', '--threads', '1'];
     first = await runCli(argv);
