@@ -1,8 +1,8 @@
 // `stic demo` on the built-in model in a reduced setting (a few images, one step per stage, short
-// generations), with the control arm: every file is produced, the table is the one of the stored evaluations, the metrics are in
-// range and counted over the right questions, the evaluation is the model's own greedy output, the
-// control pairs are the STIC pairs swapped by their coins, and a re-run redoes nothing. No
-// improvement is asserted here: the README reports a real run's numbers.
+// generations), with the control arm: every file is produced, the table is the one of the stored
+// evaluations, the metrics are in range and counted over the right questions, the evaluation is the
+// model's own greedy output, the control pairs are the STIC pairs swapped by their coins, and a re-run
+// redoes nothing. No improvement is asserted here: the README reports a real run's numbers.
 import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
