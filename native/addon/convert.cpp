@@ -84,6 +84,17 @@ DType requireDType(const Napi::Object& o, const char* key, const std::string& wh
   return d.value();
 }
 
+std::vector<std::string> requireTensorNames(const Napi::Value& v) {
+  if (!v.IsArray()) throwExpected(v.Env(), "an array of tensor names", "names", v);
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    if (!a.Get(i).IsString()) throwExpected(v.Env(), "a tensor name", "names[" + std::to_string(i) + "]", a.Get(i));
+    out[i] = a.Get(i).As<Napi::String>().Utf8Value();
+  }
+  return out;
+}
+
 Napi::ArrayBuffer tensorToArrayBuffer(Napi::Env env, const Tensor& t) {
   if (t.device() != Device::Cpu) throw Napi::Error::New(env, "internal: tensorToArrayBuffer needs a cpu tensor");
   // The ArrayBuffer keeps the tensor (and so its buffer) alive until V8 collects it.

@@ -21,6 +21,8 @@ int64_t requireInt(const Napi::Object& o, const char* key, const std::string& wh
 int64_t requireIntValue(const Napi::Value& v, const std::string& name);
 std::vector<int64_t> requireIntArray(const Napi::Object& o, const char* key, const std::string& where);
 DType requireDType(const Napi::Object& o, const char* key, const std::string& where);
+// An array of tensor names (argument `names`); each entry must be a string ("names[i]" in errors).
+std::vector<std::string> requireTensorNames(const Napi::Value& v);
 
 // A JS ArrayBuffer that owns a native Tensor's bytes (external: not copied into the JS heap).
 Napi::ArrayBuffer tensorToArrayBuffer(Napi::Env env, const Tensor& t);

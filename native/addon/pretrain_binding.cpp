@@ -221,13 +221,8 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     if (info[1].IsUndefined()) {
       for (const auto& t : p_->params().tensors()) which.push_back(&t);
     } else {
-      if (!info[1].IsArray()) throwExpected(env, "an array of tensor names", "names", info[1]);
-      Napi::Array a = info[1].As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) {
-        const std::string where = "names[" + std::to_string(i) + "]";
-        if (!a.Get(i).IsString()) throwExpected(env, "a tensor name", where, a.Get(i));
-        which.push_back(&lookup(env, a.Get(i).As<Napi::String>().Utf8Value(), "getTensors: " + where));
-      }
+      const std::vector<std::string> names = requireTensorNames(info[1]);
+      for (size_t i = 0; i < names.size(); i++) which.push_back(&lookup(env, names[i], "getTensors: names[" + std::to_string(i) + "]"));
     }
     using Out = std::vector<std::vector<float>>;
     return queue<Out>(

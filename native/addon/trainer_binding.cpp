@@ -192,13 +192,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (info[1].IsUndefined()) {
       for (const auto& t : trainer_->params().tensors()) which.push_back(&t);
     } else {
-      if (!info[1].IsArray()) throwExpected(env, "an array of tensor names", "names", info[1]);
-      Napi::Array a = info[1].As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) {
-        const std::string where = "names[" + std::to_string(i) + "]";
-        if (!a.Get(i).IsString()) throwExpected(env, "a tensor name", where, a.Get(i));
-        which.push_back(&lookup(env, a.Get(i).As<Napi::String>().Utf8Value(), "getTensors: " + where));
-      }
+      const std::vector<std::string> names = requireTensorNames(info[1]);
+      for (size_t i = 0; i < names.size(); i++) which.push_back(&lookup(env, names[i], "getTensors: names[" + std::to_string(i) + "]"));
     }
     using Out = std::vector<std::vector<float>>;
     return queue<Out>(
@@ -384,14 +379,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value mergedWeights(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::vector<std::string> names;
-    if (!info[0].IsUndefined()) {
-      if (!info[0].IsArray()) throwExpected(env, "an array of tensor names", "names", info[0]);
-      Napi::Array a = info[0].As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) {
-        if (!a.Get(i).IsString()) throwExpected(env, "a tensor name", "names[" + std::to_string(i) + "]", a.Get(i));
-        names.push_back(a.Get(i).As<Napi::String>().Utf8Value());
-      }
-    }
+    if (!info[0].IsUndefined()) names = requireTensorNames(info[0]);
     using Out = std::vector<model::NamedTensor>;
     return queue<Out>(
         env, "mergedWeights", [names](LlavaTrainer& t, Out& out) { return t.mergedWeights(out, names); },
