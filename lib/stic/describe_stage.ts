@@ -1,4 +1,4 @@
-// Stage 2a runner: instruction samples -> descriptions JSONL {id, image, prompt, description}.
+// Stage 2a runner: instruction samples -> descriptions JSONL {id, image, image_root, prompt, description}.
 // The stage-1 model (base + stage-1 adapter) describes each sample's image with a plain prompt
 // drawn per sample from (run seed, sample id), at the paper's temperature 0.2. Text-only samples
 // need no description and are counted, not sent. Batches are appended and fsync'ed like stage 1a,
@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import { SkipLog, makeFault } from '../data/records/faults.ts';
 import type { DescriptionRecord } from '../data/records/descriptions.ts';
+import { imageRootField, recordImageRoot } from '../data/records/image_root.ts';
 import type { InstructionSample } from '../data/records/instructions.ts';
 import type { Located } from '../data/records/load.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
@@ -21,8 +22,8 @@ import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './st
 export interface DescribeStageInput {
   samples: (InstructionSample & Located)[];
   listingSkips?: SkipLog;
-  /** Folder the samples' image paths are relative to. */
-  imageRoot: string;
+  /** --image-root: the folder the samples' image paths are relative to (default: per sample, image_root.ts). */
+  imageRoot?: string;
   out: string;
   prompts: PromptSet;
   sampling: SamplingOptions;
@@ -66,14 +67,15 @@ export async function runDescribeStage(input: DescribeStageInput, deps: StageDep
 }
 
 async function describeBatch(batch: (InstructionSample & Located)[], input: DescribeStageInput, deps: StageDeps, skips: SkipLog): Promise<DescriptionRecord[]> {
-  const ready: { s: InstructionSample; prompt: string; seed: number; image: RgbImage }[] = [];
+  const ready: { s: InstructionSample; prompt: string; seed: number; image: RgbImage; root: string }[] = [];
   for (const s of batch) {
-    const image = await loadImage(deps.images, { id: s.id, path: path.resolve(input.imageRoot, s.image as string), file: s.file, line: s.line });
+    const root = recordImageRoot(s.file, s.imageRoot, input.imageRoot);
+    const image = await loadImage(deps.images, { id: s.id, path: path.resolve(root.root, s.image as string), file: s.file, line: s.line, resolved: { image: s.image as string, against: root.against } });
     if (isFault(image)) {
       skips.add(image);
       continue;
     }
-    ready.push({ s, image, ...planDescription(s.id, input.prompts, input.seed) });
+    ready.push({ s, image, root: imageRootField(input.out, root.root), ...planDescription(s.id, input.prompts, input.seed) });
   }
   const requests: GenerateRequest[] = ready.map((r) => ({ id: r.s.id, image: r.image, messages: [userTurn(r.prompt)], sampling: input.sampling, seed: r.seed }));
   const results = requests.length ? await deps.engine.generate(requests) : [];
@@ -83,7 +85,7 @@ async function describeBatch(batch: (InstructionSample & Located)[], input: Desc
     const text = results[i].text.trim();
     const src = r.s as InstructionSample & Located;
     if (text === '') skips.add(makeFault('empty generation', src.file, src.line, r.s.id, 'the model generated an empty description; none was written'));
-    else out.push({ id: r.s.id, image: r.s.image as string, prompt: r.prompt, description: text });
+    else out.push({ id: r.s.id, image: r.s.image as string, image_root: r.root, prompt: r.prompt, description: text });
   });
   return out;
 }

@@ -4,6 +4,7 @@
 // (prepended when the turn has no image token). Descriptions are joined to samples by sample id
 // (or, for description files without ids, by image path) and never by list position: a shuffled,
 // filtered or partially resumed description file still lands on the right samples.
+import { IMAGE_ROOT_FIELD } from '../data/records/image_root.ts';
 import { IMAGE_TOKEN } from '../data/records/preference.ts';
 import type { DescriptionRecord } from '../data/records/descriptions.ts';
 import type { InstructionSample } from '../data/records/instructions.ts';
@@ -15,6 +16,8 @@ export interface InfuseSettings {
   joinBy: 'id' | 'image';
   /** The infusion template ("Image description:\n{description}\n\n" by default). */
   template: string;
+  /** The image_root written into a sample with an image (image_root.ts); none when absent. */
+  imageRootOf?: (sample: InstructionSample, description?: DescriptionRecord) => string;
 }
 
 export interface InfuseReport {
@@ -53,16 +56,17 @@ export function infuseSamples(samples: readonly InstructionSample[], description
       continue;
     }
     const matches = lookup(sample);
+    const rooted = (raw: object, d?: DescriptionRecord) => (s.imageRootOf ? { ...raw, [IMAGE_ROOT_FIELD]: s.imageRootOf(sample, d) } : raw);
     if (matches.length === 0) {
       report.missing.push(sample.id);
-      if (s.missing === 'keep') output.push(sample.raw);
+      if (s.missing === 'keep') output.push(rooted(sample.raw));
       continue;
     }
     if (matches.length > 1) report.ambiguous++;
     const d = matches[0];
     used.add(d);
     const conversations = (sample.raw.conversations as { value: string }[]).map((t, i) => (i === 0 ? { ...t, value: insertDescription(t.value, formatInfusion(s.template, d.description)) } : t));
-    output.push({ ...sample.raw, conversations });
+    output.push(rooted({ ...sample.raw, conversations }, d));
     report.infused++;
   }
   report.unused = descriptions.filter((d) => !used.has(d)).map((d) => d.id);

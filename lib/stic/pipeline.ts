@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
+import { ioProblem } from '../data/records/faults.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
@@ -138,23 +139,32 @@ async function fingerprint(cfg: RunConfig, stage: StageName, outputs: Record<Sta
   switch (stage) {
     case 'pref':
       return {
-        inputs: { images: await hashPath(cfg.pref.images, 'size') },
+        inputs: { images: await givenInput(cfg, 'pref.images', cfg.pref.images, () => hashPath(cfg.pref.images, 'size')) },
         options: hashOptions({ model: cfg.model, options: cfg.pref, prompts: { detailed: p.detailed, plain: p.plain, hallucination: p.hallucination } }),
       };
     case 'dpo':
       return { inputs: { prefs: await hashFile(outputs.pref) }, options: hashOptions({ model: cfg.model, options: cfg.dpo }) };
     case 'describe':
       return {
-        inputs: { instructions: await hashFile(cfg.describe.instructions), adapter: await hashAdapter(outputs.dpo) },
+        inputs: { instructions: await givenInput(cfg, 'describe.instructions', cfg.describe.instructions, () => hashFile(cfg.describe.instructions)), adapter: await hashAdapter(outputs.dpo) },
         options: hashOptions({ model: cfg.model, options: cfg.describe, prompts: p.plain }),
       };
     case 'infuse':
       return {
-        inputs: { instructions: await hashFile(cfg.describe.instructions), descriptions: await hashFile(outputs.describe) },
+        inputs: { instructions: await givenInput(cfg, 'describe.instructions', cfg.describe.instructions, () => hashFile(cfg.describe.instructions)), descriptions: await hashFile(outputs.describe) },
         options: hashOptions({ options: cfg.infuse, infusion: p.infusion }),
       };
     case 'sft':
       return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: hashOptions({ model: cfg.model, options: cfg.sft }) };
+  }
+}
+
+// A hash of an input the config names; a path that cannot be read says which key and file.
+async function givenInput(cfg: RunConfig, key: string, file: string, hash: () => Promise<string>): Promise<string> {
+  try {
+    return await hash();
+  } catch (err) {
+    throw new Error(`${cfg.file}: ${key}: cannot read ${file} (${ioProblem(err)})`);
   }
 }
 

@@ -70,6 +70,8 @@ export interface PairOutputs {
 
 export interface RecordContext {
   image: string;
+  /** The folder `image` is relative to, relative to the output file's folder (image_root.ts). */
+  imageRoot: string;
   sampling: SamplingOptions;
   model: string;
   adapter: string | null;
@@ -94,6 +96,7 @@ export function preferenceRecord(plan: PrefPlan, out: PairOutputs, ctx: RecordCo
   return {
     id: plan.id,
     image: ctx.image,
+    image_root: ctx.imageRoot,
     chosen: [turn, { role: 'assistant', content: out.chosen.text }],
     rejected: [turn, { role: 'assistant', content: out.rejected.text }],
     image_corruption: plan.dispreferred === 'corruption',

@@ -6,6 +6,7 @@
 // written in input order; a re-run skips ids already in the output, so a killed run resumes to the
 // same file.
 import { SkipLog, makeFault } from '../data/records/faults.ts';
+import { imageRootField } from '../data/records/image_root.ts';
 import type { UnlabeledImage } from '../data/records/unlabeled.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
@@ -16,6 +17,8 @@ import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './st
 
 export interface PrefStageInput {
   images: UnlabeledImage[];
+  /** The folder the images' paths are relative to (stored in each record as image_root). */
+  imageRoot: string;
   /** Faults found while listing the images (duplicates, bad list lines): reported with the stage's. */
   listingSkips?: SkipLog;
   out: string;
@@ -117,7 +120,7 @@ async function generateBatch(items: Item[], input: PrefStageInput, engine: Infer
   });
   if (input.refLogps && kept.length) await addReferenceLogps(kept, engine);
   return kept.map(({ it, out }) =>
-    preferenceRecord(it.plan, out, { image: it.image.image, sampling: input.sampling, model: engine.modelId, adapter: input.adapter ?? null, runSeed: input.plan.seed }),
+    preferenceRecord(it.plan, out, { image: it.image.image, imageRoot: imageRootField(input.out, input.imageRoot), sampling: input.sampling, model: engine.modelId, adapter: input.adapter ?? null, runSeed: input.plan.seed }),
   );
 }
 

@@ -4,6 +4,7 @@
 import { access, rm } from 'node:fs/promises';
 
 import { type RecordFault, SkipLog, makeFault } from '../data/records/faults.ts';
+import { imageNotFoundProblem } from '../data/records/image_root.ts';
 import { writeFileAtomic } from '../util/atomic_write.ts';
 import type { ImageApi, RgbImage } from './engine_api.ts';
 
@@ -26,6 +27,8 @@ export interface ImageRef {
   /** Where the image was listed (for messages). */
   file: string;
   line?: number;
+  /** How `path` was found, for the not-found message (image_root.ts): the path as the record gives it and what it was resolved against. */
+  resolved?: { image: string; against: string };
 }
 
 /** The decoded image, or the fault that skips its record ("image not found" / "image unreadable"). */
@@ -33,12 +36,15 @@ export async function loadImage(api: ImageApi, ref: ImageRef): Promise<RgbImage 
   try {
     await access(ref.path);
   } catch {
-    return makeFault('image not found', ref.file, ref.line, ref.id, `image not found: ${ref.path}`);
+    const problem = ref.resolved ? imageNotFoundProblem(ref.resolved.image, { path: ref.path, against: ref.resolved.against }) : `image not found: ${ref.path}`;
+    return makeFault('image not found', ref.file, ref.line, ref.id, problem);
   }
   try {
     return await api.load(ref.path);
   } catch (err) {
-    return makeFault('image unreadable', ref.file, ref.line, ref.id, `cannot read image ${ref.path}: ${(err as Error).message}`);
+    // The loader's message names the file already ("Cannot load image X: ..."): not said twice.
+    const m = (err as Error).message;
+    return makeFault('image unreadable', ref.file, ref.line, ref.id, m.includes(ref.path) ? m : `cannot read image ${ref.path}: ${m}`);
   }
 }
 

@@ -44,6 +44,7 @@ export interface InfuseOptions {
   descriptions: string;
   missing: 'drop' | 'keep' | 'error';
   joinBy: 'id' | 'image';
+  imageRoot?: string;
 }
 
 const SAMPLING: OptionTable<SamplingFlags> = {
@@ -85,6 +86,7 @@ export const INFUSE_OPTIONS: OptionTable<InfuseOptions> = {
   descriptions: { type: 'string', required: true, wired: true, describe: 'Descriptions JSONL from stic describe (or the public STIC description file with --join-by image)' },
   missing: { type: 'string', choices: ['drop', 'keep', 'error'], default: 'drop', describe: 'Samples with an image but no description: drop them (reported), keep them unchanged, or fail' },
   joinBy: { type: 'string', choices: ['id', 'image'], default: 'id', describe: 'Join descriptions to samples by sample id, or by image path (for description files without ids)' },
+  imageRoot: { type: 'string', describe: 'Folder the samples\' image paths are relative to, stored in each written sample as image_root for stic sft (default: the descriptions\' image_root, else the instructions file\'s folder)' },
 };
 
 type ProblemFormat = (p: { flag: string; expected: string; received: unknown }) => string;

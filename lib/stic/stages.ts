@@ -4,9 +4,10 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { descriptionFormat } from '../data/records/descriptions.ts';
+import { type DescriptionRecord, descriptionFormat } from '../data/records/descriptions.ts';
 import { SkipLog } from '../data/records/faults.ts';
-import { instructionFormat } from '../data/records/instructions.ts';
+import { imageRootField, recordImageRoot } from '../data/records/image_root.ts';
+import { type InstructionSample, instructionFormat } from '../data/records/instructions.ts';
 import { loadRecords } from '../data/records/load.ts';
 import { listUnlabeledImages } from '../data/records/unlabeled.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
@@ -52,6 +53,7 @@ export async function executePref(env: StageEnv, o: PrefOptions, out: string, en
     report = await runPrefStage(
       {
         images,
+        imageRoot: set.root,
         listingSkips: set.skips,
         out,
         prompts: env.prompts,
@@ -80,7 +82,7 @@ export async function executeDescribe(env: StageEnv, o: DescribeOptions, out: st
       {
         samples,
         listingSkips: skips,
-        imageRoot: path.resolve(o.imageRoot ?? path.dirname(o.instructions)),
+        imageRoot: o.imageRoot,
         out,
         prompts: env.prompts,
         sampling: samplingOf(o),
@@ -99,7 +101,12 @@ export async function executeDescribe(env: StageEnv, o: DescribeOptions, out: st
 export async function executeInfuse(env: StageEnv, o: InfuseOptions, out: string): Promise<StageResult & { infuse: InfuseReport }> {
   const samples = await loadRecords(o.instructions, instructionFormat);
   const descs = await loadRecords(o.descriptions, descriptionFormat(o.joinBy === 'id'));
-  const { output, report } = infuseSamples(samples.records, descs.records, { missing: o.missing, joinBy: o.joinBy, template: env.prompts.infusion });
+  // Each written sample says where its image is, so stic sft needs no --image-root (image_root.ts).
+  const imageRootOf = (s: InstructionSample, d?: DescriptionRecord): string => {
+    const from = o.imageRoot === undefined && d?.image_root !== undefined ? recordImageRoot(o.descriptions, d.image_root, undefined) : recordImageRoot(o.instructions, s.imageRoot, o.imageRoot);
+    return imageRootField(out, from.root);
+  };
+  const { output, report } = infuseSamples(samples.records, descs.records, { missing: o.missing, joinBy: o.joinBy, template: env.prompts.infusion, imageRootOf });
   await writeJsonAtomic(out, output);
   const skips = new SkipLog();
   skips.addAll(samples.skips);

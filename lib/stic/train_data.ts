@@ -2,9 +2,9 @@
 // checked (a missing image skips its record, counted), prompts put in the shape training needs.
 // Tokenising with the chat template happens in the engine, which owns the tokenizer.
 import { access } from 'node:fs/promises';
-import path from 'node:path';
 
 import { InputFileError, type RecordFault, SkipLog, locate, makeFault } from '../data/records/faults.ts';
+import { imageNotFoundProblem, resolveRecordImage } from '../data/records/image_root.ts';
 import { type InstructionSample, instructionFormat } from '../data/records/instructions.ts';
 import { type Located, loadRecords } from '../data/records/load.ts';
 import { IMAGE_TOKEN, type ChatMessage, type PreferencePair, preferenceFormat, withImageToken } from '../data/records/preference.ts';
@@ -30,8 +30,7 @@ export interface DpoDataOptions {
 
 export async function loadDpoData(file: string, o: DpoDataOptions): Promise<DpoData> {
   const { records, skips } = await loadRecords(file, preferenceFormat);
-  const root = path.resolve(o.imageRoot ?? path.dirname(file));
-  const kept = await withExistingImages(records, root, skips);
+  const kept = await withExistingImages(records, file, o.imageRoot, skips);
   if (kept.length === 0) throw new InputFileError(file, `no usable preference pairs (${skips.headline()})`);
   const withRef = kept.filter((p) => p.refChosenLogp !== undefined).length;
   if (o.refLogps === 'stored' && withRef < kept.length) {
@@ -54,7 +53,7 @@ export async function loadDpoData(file: string, o: DpoDataOptions): Promise<DpoD
     }
     return {
       id: p.id,
-      image: path.resolve(root, p.image),
+      image: resolveRecordImage(file, p.image, p.imageRoot, o.imageRoot).path,
       prompt,
       chosen: p.chosen,
       rejected: p.rejected,
@@ -74,9 +73,8 @@ export interface SftData {
 
 export async function loadSftData(file: string, o: { imageRoot?: string }): Promise<SftData> {
   const { records, skips } = await loadRecords(file, instructionFormat);
-  const root = path.resolve(o.imageRoot ?? path.dirname(file));
   const withImage = records.filter((s) => s.image !== undefined);
-  const okImages = new Set(await withExistingImages(withImage as (InstructionSample & Located & { image: string })[], root, skips));
+  const okImages = new Set(await withExistingImages(withImage as (InstructionSample & Located & { image: string })[], file, o.imageRoot, skips));
   const kept = records.filter((s) => s.image === undefined || okImages.has(s as never));
   if (kept.length === 0) throw new InputFileError(file, `no usable instruction samples (${skips.headline()})`);
   let added = 0;
@@ -86,22 +84,23 @@ export async function loadSftData(file: string, o: { imageRoot?: string }): Prom
       messages[0] = { ...messages[0], content: `${IMAGE_TOKEN}\n${messages[0].content}` };
       added++;
     }
-    return { id: s.id, ...(s.image !== undefined ? { image: path.resolve(root, s.image) } : {}), messages };
+    return { id: s.id, ...(s.image !== undefined ? { image: resolveRecordImage(file, s.image, s.imageRoot, o.imageRoot).path } : {}), messages };
   });
   return { examples, skips, textOnly: records.length - withImage.length, imageTokenAdded: added };
 }
 
-// The records whose image file exists; the others become "image not found" faults.
-async function withExistingImages<T extends { id: string; image: string } & Located>(records: T[], root: string, skips: SkipLog): Promise<T[]> {
+// The records whose image file exists; the others become "image not found" faults that say the
+// path tried and how it was resolved (image_root.ts).
+async function withExistingImages<T extends { id: string; image: string; imageRoot?: string } & Located>(records: T[], file: string, flagRoot: string | undefined, skips: SkipLog): Promise<T[]> {
   const ok: T[] = [];
   const faults: (RecordFault | null)[] = await Promise.all(
     records.map(async (r) => {
-      const p = path.resolve(root, r.image);
+      const resolved = resolveRecordImage(file, r.image, r.imageRoot, flagRoot);
       try {
-        await access(p);
+        await access(resolved.path);
         return null;
       } catch {
-        return makeFault('image not found', r.file, r.line, r.id, `image not found: ${p}`);
+        return makeFault('image not found', r.file, r.line, r.id, imageNotFoundProblem(r.image, resolved));
       }
     }),
   );

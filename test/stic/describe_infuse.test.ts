@@ -128,12 +128,12 @@ describe('describe stage', () => {
     const whole = path.join(dir, 'whole.jsonl');
     const r = await runDescribeStage({ ...base, out: whole }, { engine: new FakeEngine(), images: new FakeImages() });
     expect(r).to.deep.include({ total: 6, resumed: 0, written: 5, textOnly: 1 });
-    expect(r.skips.faults.map((f) => f.message)).to.deep.equal([`${file}:85 (id "gone"): image not found: ${path.join(dir, 'img/gone.png')}`]);
+    expect(r.skips.faults.map((f) => f.message)).to.deep.equal([`${file}:85 (id "gone"): image not found: ${path.join(dir, 'img/gone.png')} ("img/gone.png" resolved against --image-root ${dir}); pass --image-root DIR, the folder the image paths are relative to`]);
     const lines = readFileSync(whole, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
     const images = new FakeImages();
     for (const [i, d] of lines.entries()) {
       const plan = planDescription(`s${i}`, DEFAULT_PROMPTS, 9);
-      expect(d).to.deep.equal({ id: `s${i}`, image: `img/${names[i]}`, prompt: plan.prompt, description: fakeAnswer([userTurn(plan.prompt)], await images.load(path.join(dir, 'img', names[i])), plan.seed) });
+      expect(d).to.deep.equal({ id: `s${i}`, image: `img/${names[i]}`, image_root: '.', prompt: plan.prompt, description: fakeAnswer([userTurn(plan.prompt)], await images.load(path.join(dir, 'img', names[i])), plan.seed) });
     }
     // kill after the first batch, resume: same bytes
     const part = path.join(dir, 'part.jsonl');

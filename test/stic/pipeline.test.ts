@@ -188,4 +188,11 @@ describe('stic run pipeline', () => {
     const out = stageOutputs(cfg.out);
     expect(err.message).to.equal(`dpo: needs the complete output of pref (${out.pref}), which is missing or unfinished (pref is not in this run's stages)`);
   });
+
+  // Issue 19: a config whose inputs do not exist ended --dry-run with a raw "ENOENT: no such file".
+  it('an input the config names that cannot be read is reported with the file, key and path', async () => {
+    const cfg = parseRunConfig(path.join(dir, 'missing.yaml'), 'model: m\nout: run-missing\npref: {images: no-such-folder}\nstages: [pref]\n');
+    const err = await rejectionOf(runPipeline(cfg, fakes().deps, { dryRun: true }));
+    expect(err.message).to.equal(`${path.join(dir, 'missing.yaml')}: pref.images: cannot read ${path.join(dir, 'no-such-folder')} (file not found)`);
+  });
 });

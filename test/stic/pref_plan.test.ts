@@ -86,7 +86,7 @@ describe('pref plan', () => {
     const p = planPreference(id, DEFAULT_PROMPTS, { ...opts, reproduceUncorrupted: true });
     expect(p.corruption!.apply).to.equal(false);
     const rec = preferenceRecord(p, { chosen: { text: 'good', finish: 'eos', newTokens: 1 }, rejected: { text: 'bad', finish: 'length', newTokens: 1 }, corruptionParams: {} }, {
-      image: id, sampling: { temperature: 0.2, topP: 1, topK: 0, maxNewTokens: 1024 }, model: 'm', adapter: null, runSeed: 42,
+      image: id, imageRoot: '.', sampling: { temperature: 0.2, topP: 1, topK: 0, maxNewTokens: 1024 }, model: 'm', adapter: null, runSeed: 42,
     });
     expect(rec.image_corruption).to.equal(true);
     expect(rec.provenance.corruption).to.deep.include({ kind: p.corruption!.spec.kind, applied: false, seed: p.corruption!.seed });
@@ -96,7 +96,7 @@ describe('pref plan', () => {
     const id = ids.find((i) => planPreference(i, DEFAULT_PROMPTS, opts).dispreferred === 'hallucination') as string;
     const p = planPreference(id, DEFAULT_PROMPTS, opts);
     const rec = preferenceRecord(p, { chosen: { text: 'good', finish: 'eos', newTokens: 1 }, rejected: { text: 'bad', finish: 'eos', newTokens: 1 }, corruptionParams: {}, ref: { chosen: -3, rejected: -7 } }, {
-      image: `imgs/${id}`, sampling: { temperature: 0.2, topP: 1, topK: 0, maxNewTokens: 1024 }, model: 'm', adapter: null, runSeed: 42,
+      image: `imgs/${id}`, imageRoot: '../data', sampling: { temperature: 0.2, topP: 1, topK: 0, maxNewTokens: 1024 }, model: 'm', adapter: null, runSeed: 42,
     });
     const user = { role: 'user', content: `<image>\n${p.storedPrompt}` };
     expect(rec.chosen).to.deep.equal([user, { role: 'assistant', content: 'good' }]);
@@ -106,7 +106,7 @@ describe('pref plan', () => {
     expect(rec.provenance.sampling).to.deep.equal({ temperature: 0.2, top_p: 1, top_k: 0, max_new_tokens: 1024 });
     const back = parsePreference(JSON.parse(JSON.stringify(rec)));
     expect(back).to.deep.equal({
-      id, image: `imgs/${id}`, format: 'stic', prompt: [user], chosen: 'good', rejected: 'bad', promptHasImageToken: true, refChosenLogp: -3, refRejectedLogp: -7,
+      id, image: `imgs/${id}`, imageRoot: '../data', format: 'stic', prompt: [user], chosen: 'good', rejected: 'bad', promptHasImageToken: true, refChosenLogp: -3, refRejectedLogp: -7,
     });
   });
 });

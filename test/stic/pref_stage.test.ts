@@ -38,6 +38,7 @@ describe('pref stage', () => {
     const set = await listUnlabeledImages(imagesDir);
     return {
       images: set.images,
+      imageRoot: set.root,
       listingSkips: set.skips,
       out: path.join(dir, out),
       prompts: DEFAULT_PROMPTS,

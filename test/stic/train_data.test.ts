@@ -2,7 +2,7 @@
 // token put back unless reproducing the public defect, reference log-prob modes), the training
 // run plumbing with a stand-in trainer, and the plain message when the trainer is not built.
 import { expect } from 'chai';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +65,32 @@ describe('training data', () => {
     writeFileSync(partial, [lines[0], lines[1].replace('000000000025', '000000000099')].join('\n'));
     const d = await loadDpoData(partial, { ...dpo, imageRoot: path.join(dir, 'imgs') });
     expect(d.examples.length).to.equal(1);
-    expect(d.skips.faults.map((f) => f.message)).to.deep.equal([`${partial}:2 (id "COCO_train2014_000000000099.jpg"): image not found: ${path.join(dir, 'imgs', 'COCO_train2014_000000000099.jpg')}`]);
+    expect(d.skips.faults.map((f) => f.message)).to.deep.equal([`${partial}:2 (id "COCO_train2014_000000000099.jpg"): image not found: ${path.join(dir, 'imgs', 'COCO_train2014_000000000099.jpg')} ("COCO_train2014_000000000099.jpg" resolved against --image-root ${path.join(dir, 'imgs')}); pass --image-root DIR, the folder the image paths are relative to`]);
+  });
+
+  // Issue 19: stic pref wrote paths relative to --images and stic dpo resolved them against the pref
+  // file's folder, so the README's own commands failed with "image not found" for every pair.
+  it('image_root in a record points at the images from the file\'s folder; --image-root overrides it; not found says what was tried', async () => {
+    const runDir = path.join(dir, 'runs', 'a');
+    mkdirSync(runDir, { recursive: true });
+    const file = path.join(runDir, 'pref.jsonl');
+    const pair = (id: string, image: string) => JSON.stringify({
+      id, image, image_root: '../../imgs',
+      chosen: [{ role: 'user', content: '<image>\nDescribe.' }, { role: 'assistant', content: 'good' }],
+      rejected: [{ role: 'user', content: '<image>\nDescribe.' }, { role: 'assistant', content: 'bad' }],
+      provenance: { dispreferred: 'hallucination', corruption: null },
+    });
+    writeFileSync(file, `${pair('a', 'COCO_train2014_000000000009.jpg')}\n${pair('b', 'gone.jpg')}\n`);
+    const d = await loadDpoData(file, dpo);
+    expect(d.examples.map((e) => e.image)).to.deep.equal([path.join(dir, 'imgs', 'COCO_train2014_000000000009.jpg')]);
+    expect(d.skips.faults.map((f) => f.message)).to.deep.equal([
+      `${file}:2 (id "b"): image not found: ${path.join(dir, 'imgs', 'gone.jpg')} ("gone.jpg" resolved against the record's "image_root" (${path.join(dir, 'imgs')})); pass --image-root DIR, the folder the image paths are relative to`,
+    ]);
+    const err = await rejectionOf(loadDpoData(file, { ...dpo, imageRoot: runDir }));
+    expect(err.message).to.equal(`${file}: no usable preference pairs (2 records skipped (2 image not found))`);
+    const sft = path.join(runDir, 'infused.json');
+    writeFileSync(sft, JSON.stringify([{ id: 's', image: 'COCO_train2014_000000000025.jpg', image_root: '../../imgs', conversations: [{ from: 'human', value: '<image>\nQ?' }, { from: 'gpt', value: 'A.' }] }]));
+    expect((await loadSftData(sft, {})).examples[0].image).to.equal(path.join(dir, 'imgs', 'COCO_train2014_000000000025.jpg'));
   });
 
   it('reference log-probs: auto uses stored ones when every pair has them; stored requires them', async () => {

@@ -1,12 +1,14 @@
 // Preference pairs (stage 1a output, stage 1b input), in two on-disk shapes:
-// - ours (JSONL): {id, image, chosen, rejected, image_corruption, hallu_prompt, provenance,
-//   ref_chosen_logp?, ref_rejected_logp?}: the public fields plus where the pair came from;
+// - ours (JSONL): {id, image, image_root, chosen, rejected, image_corruption, hallu_prompt, provenance,
+//   ref_chosen_logp?, ref_rejected_logp?}: the public fields plus where the pair came from
+//   (image_root: the folder `image` is relative to, relative to the file's folder; image_root.ts);
 // - the public STIC release: {image, image_corruption, hallu_prompt, chosen, rejected} with no id
 //   (its JSONL or the JSON array its training script reads). Its id is the image name.
 // chosen/rejected are message lists [{role, content}, ...] ending with the assistant's answer; the
 // turns before it (the prompt) must be the same in both, since a pair is two answers to one prompt.
 import { RecordError, shown } from './faults.ts';
 import { type Obj, asObject, enumField, idField, optionalBoolean, optionalNumber, optionalString, stringField } from './fields.ts';
+import { IMAGE_ROOT_FIELD } from './image_root.ts';
 import type { RecordFormat } from './load.ts';
 
 export const IMAGE_TOKEN = '<image>';
@@ -52,6 +54,7 @@ export interface PreferenceProvenance {
 export interface PreferenceRecord {
   id: string;
   image: string;
+  image_root?: string;
   chosen: ChatMessage[];
   rejected: ChatMessage[];
   image_corruption: boolean;
@@ -65,6 +68,8 @@ export interface PreferenceRecord {
 export interface PreferencePair {
   id: string;
   image: string;
+  /** The record's "image_root" (relative to its file's folder), when it has one. */
+  imageRoot?: string;
   format: 'stic' | 'stic-public';
   /** The turns before the answer (normally one user turn). */
   prompt: ChatMessage[];
@@ -106,6 +111,7 @@ export function parsePreference(value: unknown): PreferencePair {
   const ours = o.provenance !== undefined;
   const id = ours ? idField(o) : o.id !== undefined ? idField(o) : stringField(o, 'image', { nonEmpty: true });
   const image = stringField(o, 'image', { nonEmpty: true });
+  const imageRoot = optionalString(o, IMAGE_ROOT_FIELD);
   const chosen = messageList(o, 'chosen');
   const rejected = messageList(o, 'rejected');
   const prompt = chosen.slice(0, -1);
@@ -123,6 +129,7 @@ export function parsePreference(value: unknown): PreferencePair {
   return {
     id,
     image,
+    ...(imageRoot !== undefined ? { imageRoot } : {}),
     format: ours ? 'stic' : 'stic-public',
     prompt,
     chosen: chosen[chosen.length - 1].content,
