@@ -19,7 +19,7 @@ describe('run config', () => {
     expect(c.dpo).to.deep.include({ beta: 0.2, rejectedLogp: 'top-alt', seed: 7, lr: 1e-7, batchSize: 8, sftWeight: 1 / 1024, sftNorm: 'sum', loraR: 128, loraAlpha: 256 });
     expect(c.dpo).to.not.have.property('prefs');
     expect(c.describe).to.deep.include({ instructions: path.join(fixtures, 'instructions.json'), seed: 7 });
-    expect(c.infuse).to.deep.equal({ missing: 'keep', joinBy: 'id' });
+    expect(c.infuse).to.deep.equal({ missing: 'keep', joinBy: 'id', imageRoot: undefined });
     expect(c.sft).to.deep.include({ epochs: 2, batchSize: 8, gradAccum: 2, lr: 2e-5, warmupRatio: 0.03, schedule: 'cosine' });
     expect(c.sft).to.not.have.property('data');
   });
