@@ -18,6 +18,8 @@ import {
   provenance,
 } from '../../lib/data/corrupt.ts';
 import { type LoadedImage, loadImages } from '../../lib/data/image_load.ts';
+import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
+import { refuseSymlinkOutput } from '../../lib/util/output_safety.ts';
 import { type Progress, startProgress } from '../../lib/util/progress.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
@@ -92,6 +94,7 @@ async function run(a: CorruptArgs): Promise<void> {
   const files = await listImages(a.in);
   await mkdir(a.out, { recursive: true });
   const jsonl = path.join(a.out, 'corruptions.jsonl');
+  refuseSymlinkOutput(jsonl);
   await writeFile(jsonl, '');
   const bar: Progress = a.progress
     ? startProgress('corrupt', files.length, 0, { unit: 'images', notTTYScheduleMs: 2000 })
@@ -117,6 +120,7 @@ async function run(a: CorruptArgs): Promise<void> {
         results.map(async (r, i) => {
           const name = `${path.parse(good[i].file).name}.png`;
           const { data, width, height } = r.image;
+          refuseSymlinkOutput(path.join(a.out, name));
           await sharp(data, { raw: { width, height, channels: 3 } }).png().toFile(path.join(a.out, name));
           counts.set(r.params.kind, (counts.get(r.params.kind) ?? 0) + 1);
           lines[i] = JSON.stringify({ file: good[i].file, output: name, seed: r.seed, ...provenance(r.params) });
@@ -178,5 +182,5 @@ export const command: CommandModule<object, CorruptArgs> = {
       .option('patch-size', { type: 'number', default: d.patchSize, describe: 'mask: patch side in px' })
       .option('mask-ratio', { type: 'string', default: show(d.maskRatio), describe: 'mask: fraction of patches filled with black' })
       .option('progress', { type: 'boolean', default: true, describe: 'Show a progress bar on stderr (plain lines when not a terminal)' }) as never,
-  handler: (args) => run(args),
+  handler: (args) => guardOutputs({ inputs: [flagPath('in', args.in)], outputs: [flagPath('out', args.out)] }, () => run(args)),
 };

@@ -5,6 +5,7 @@ import { MODEL_FLAG, PROMPTS_FLAG, THREADS_FLAG, commandEnv } from '../../lib/st
 import { openImages, openInference } from '../../lib/stic/engines.ts';
 import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
 import { DESCRIBE_OPTIONS, validateDescribeOptions } from '../../lib/stic/stage_options.ts';
+import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { executeDescribe } from '../../lib/stic/stages.ts';
 
 interface DescribeArgs {
@@ -33,7 +34,8 @@ export const command: CommandModule<object, DescribeArgs> = {
   handler: async (args) => {
     const o = validateDescribeOptions(pickOptions(DESCRIBE_OPTIONS, args), cliProblem);
     const env = await commandEnv(args, 'samples');
-    const r = await executeDescribe(env, o, args.out, args.adapter, { open: openInference, images: openImages });
+    const io = { inputs: [...modelInputs(args), flagPath('instructions', o.instructions), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', args.out)] };
+    const r = await guardOutputs(io, () => executeDescribe(env, o, args.out, args.adapter, { open: openInference, images: openImages }));
     process.stderr.write(r.report);
   },
 };

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { MODEL_FLAG, THREADS_FLAG, commandEnv } from '../../lib/stic/cli_common.ts';
 import { openTraining } from '../../lib/stic/engines.ts';
 import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
+import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { executeDpo } from '../../lib/stic/stages.ts';
 import { DPO_OPTIONS, validateDpoOptions } from '../../lib/stic/train_options.ts';
 
@@ -30,7 +31,8 @@ export const command: CommandModule<object, DpoArgs> = {
   handler: async (args) => {
     const o = validateDpoOptions(pickOptions(DPO_OPTIONS, args), cliProblem);
     const env = await commandEnv(args, 'steps');
-    const r = await executeDpo(env, o, args.out, openTraining);
+    const io = { inputs: [...modelInputs(args), flagPath('prefs', o.prefs), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', args.out)] };
+    const r = await guardOutputs(io, () => executeDpo(env, o, args.out, openTraining));
     process.stdout.write(r.report);
   },
 };

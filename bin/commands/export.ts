@@ -4,6 +4,8 @@ import type { CommandModule } from 'yargs';
 
 import { THREADS_FLAG } from '../../lib/stic/cli_common.ts';
 import { native } from '../../lib/native/index.ts';
+import { checkThreads } from '../../lib/stic/options.ts';
+import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { exportMerged } from '../../lib/train/merge_export.ts';
 
 interface ExportArgs {
@@ -26,8 +28,10 @@ export const command: CommandModule<object, ExportArgs> = {
       })
       .example('$0 export --model models/llava --adapter runs/a/sft --out models/llava-stic', 'the STIC model as plain weights') as never,
   handler: async (args) => {
-    if (args.threads !== undefined) native().setThreads(args.threads);
-    const r = await exportMerged({ model: args.model, adapter: args.adapter, out: args.out });
+    const threads = checkThreads(args.threads);
+    if (threads !== undefined) native().setThreads(threads);
+    const io = { inputs: modelInputs(args), outputs: [flagPath('out', args.out)] };
+    const r = await guardOutputs(io, () => exportMerged({ model: args.model, adapter: args.adapter, out: args.out }));
     const projector = r.projector ? ', projector from the adapter folder' : '';
     process.stderr.write(`export: ${r.merged} linear layers merged, ${r.copied} tensors copied${projector}\n`);
     process.stdout.write(`${r.files.join('\n')}\n`);

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { DEFAULT_SAMPLING } from '../../lib/engine/index.ts';
 import { native } from '../../lib/native/index.ts';
+import { checkThreads } from '../../lib/stic/options.ts';
 
 interface GenerateArgs {
   model: string;
@@ -42,7 +43,8 @@ export const command: CommandModule<object, GenerateArgs> = {
       .option('threads', { type: 'number', describe: 'CPU threads (default: STIC_THREADS, OMP_NUM_THREADS or all cores)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' }) as never,
   handler: async (args) => {
-    if (args.threads !== undefined) native().setThreads(args.threads);
+    const threads = checkThreads(args.threads);
+    if (threads !== undefined) native().setThreads(threads);
     const t0 = performance.now();
     const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template });
     const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image);

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { PROMPTS_FLAG, commandEnv } from '../../lib/stic/cli_common.ts';
 import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
 import { INFUSE_OPTIONS, validateInfuseOptions } from '../../lib/stic/stage_options.ts';
+import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { executeInfuse } from '../../lib/stic/stages.ts';
 
 interface InfuseArgs {
@@ -26,7 +27,8 @@ export const command: CommandModule<object, InfuseArgs> = {
   handler: async (args) => {
     const o = validateInfuseOptions(pickOptions(INFUSE_OPTIONS, args), cliProblem);
     const env = await commandEnv({ prompts: args.prompts }, 'samples');
-    const r = await executeInfuse(env, o, args.out);
+    const io = { inputs: [flagPath('instructions', o.instructions), flagPath('descriptions', o.descriptions), flagPath('prompts', args.prompts)], outputs: [flagPath('out', args.out)] };
+    const r = await guardOutputs(io, () => executeInfuse(env, o, args.out));
     process.stderr.write(r.report);
   },
 };

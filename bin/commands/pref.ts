@@ -5,6 +5,7 @@ import { MODEL_FLAG, PROMPTS_FLAG, THREADS_FLAG, commandEnv } from '../../lib/st
 import { openImages, openInference } from '../../lib/stic/engines.ts';
 import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
 import { PREF_OPTIONS, validatePrefOptions } from '../../lib/stic/stage_options.ts';
+import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { executePref } from '../../lib/stic/stages.ts';
 
 interface PrefArgs {
@@ -34,7 +35,8 @@ export const command: CommandModule<object, PrefArgs> = {
   handler: async (args) => {
     const o = validatePrefOptions(pickOptions(PREF_OPTIONS, args), cliProblem);
     const env = await commandEnv(args, 'images');
-    const r = await executePref(env, o, args.out, { open: openInference, images: openImages }, args.adapter);
+    const io = { inputs: [...modelInputs(args), flagPath('images', o.images), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', args.out)] };
+    const r = await guardOutputs(io, () => executePref(env, o, args.out, { open: openInference, images: openImages }, args.adapter));
     process.stderr.write(r.report);
   },
 };

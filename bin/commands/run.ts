@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 
 import { stageProgress } from '../../lib/stic/cli_common.ts';
 import { openImages, openInference, openTraining } from '../../lib/stic/engines.ts';
+import { checkOutputs, guardOutputs, pipelineIO } from '../../lib/stic/output_guard.ts';
 import { runPipeline } from '../../lib/stic/pipeline.ts';
 import { STAGES, type StageName, loadRunConfig } from '../../lib/stic/run_config.ts';
 
@@ -45,11 +46,11 @@ export const command: CommandModule<object, RunArgs> = {
   handler: async (args) => {
     const cfg = await loadRunConfig(args.config);
     const redo = parseRedo(args.redo);
-    const planned = await runPipeline(
-      cfg,
-      { openInference, openImages, openTraining, progress: stageProgress(), log: (t) => process.stderr.write(t) },
-      { dryRun: args.dryRun, redo },
-    );
+    const io = pipelineIO(cfg);
+    const pipeline = () =>
+      runPipeline(cfg, { openInference, openImages, openTraining, progress: stageProgress(), log: (t) => process.stderr.write(t) }, { dryRun: args.dryRun, redo });
+    // A dry run only reads, so it may look at a run in progress: it checks the paths but takes no lock.
+    const planned = args.dryRun ? (checkOutputs(io), await pipeline()) : await guardOutputs(io, pipeline);
     if (args.dryRun) {
       for (const p of planned) process.stdout.write(`${p.stage.padEnd(9)} ${p.action}\n          -> ${p.output}\n`);
     }

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { MODEL_FLAG, THREADS_FLAG, commandEnv } from '../../lib/stic/cli_common.ts';
 import { openTraining } from '../../lib/stic/engines.ts';
 import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
+import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { executeSft } from '../../lib/stic/stages.ts';
 import { SFT_OPTIONS, validateSftOptions } from '../../lib/stic/train_options.ts';
 
@@ -29,7 +30,8 @@ export const command: CommandModule<object, SftArgs> = {
   handler: async (args) => {
     const o = validateSftOptions(pickOptions(SFT_OPTIONS, args), cliProblem);
     const env = await commandEnv(args, 'steps');
-    const r = await executeSft(env, o, args.out, openTraining);
+    const io = { inputs: [...modelInputs(args), flagPath('data', o.data), flagPath('image-root', o.imageRoot), flagPath('init-adapter', o.initAdapter)], outputs: [flagPath('out', args.out)] };
+    const r = await guardOutputs(io, () => executeSft(env, o, args.out, openTraining));
     process.stdout.write(r.report);
   },
 };

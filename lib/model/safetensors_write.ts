@@ -7,6 +7,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { type DTypeName, SUPPORTED_DTYPES, dtypeSize, isDTypeName, shapeNumel, shapeString } from './dtype.ts';
+import { namingWriteErrors } from '../util/write_error.ts';
 import { SafetensorsError } from './safetensors_header.ts';
 
 /** One tensor to write. `data` holds its elements in native (little-endian) byte order; BF16/F16 as raw bits. */
@@ -20,6 +21,10 @@ export interface TensorToWrite {
 /** Writes `tensors` (in this order) and optional string metadata to `file`, replacing it atomically. */
 export async function writeSafetensors(file: string, tensors: TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
   const header = buildHeader(file, tensors, metadata);
+  await namingWriteErrors(file, () => writeAtomically(file, header, tensors), 'the file is unchanged');
+}
+
+async function writeAtomically(file: string, header: Buffer, tensors: TensorToWrite[]): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx');
   try {

@@ -3,12 +3,13 @@
 import type { Options as YargsOption } from 'yargs';
 
 import { type ProgressFactory, progressFactory, startProgress } from '../util/progress.ts';
+import { checkThreads } from './options.ts';
 import { loadPrompts } from './prompts.ts';
 import type { StageEnv } from './stages.ts';
 
 export const MODEL_FLAG: YargsOption = { type: 'string', demandOption: true, describe: 'Model directory in Hugging Face layout (config.json, *.safetensors, tokenizer files)' };
 export const PROMPTS_FLAG: YargsOption = { type: 'string', describe: 'JSON file overriding any of the prompts: {"detailed", "plain", "hallucination", "infusion"} (default: the built-in prompts, lib/stic/prompts.ts)' };
-export const THREADS_FLAG: YargsOption = { type: 'number', describe: 'CPU threads (default: all cores, or STIC_THREADS)' };
+export const THREADS_FLAG: YargsOption = { type: 'number', describe: 'CPU threads, at most 1024 (default: all cores, or STIC_THREADS)' };
 
 export interface CommonArgs {
   model: string;
@@ -19,12 +20,9 @@ export interface CommonArgs {
 
 /** The stage environment of a command: prompts loaded and checked, progress and messages on stderr. */
 export async function commandEnv(args: { model?: string; prompts?: string; threads?: number }, unit: string): Promise<StageEnv> {
-  if (args.threads !== undefined && !(Number.isInteger(args.threads) && args.threads >= 0)) {
-    throw new Error(`Expected an integer >= 0 for --threads but received ${args.threads}`);
-  }
   return {
     model: args.model ?? '',
-    threads: args.threads,
+    threads: checkThreads(args.threads),
     prompts: await loadPrompts(args.prompts),
     progress: progressFactory({ unit }),
     log: (text) => process.stderr.write(text),

@@ -25,6 +25,24 @@ export interface OptionSpec {
 }
 
 /** A table keyed by the option's camelCase name; the flag is its kebab-case form. */
+// Integers reach native code as 32-bit ints: without a bound of their own they stop at this.
+export const INT32_MAX = 2147483647;
+
+/** CPU threads, for every command and the `threads` config key (the native limit, core/threads.h). */
+export const THREADS_SPEC: OptionSpec = { type: 'integer', min: 0, max: 1024, describe: 'CPU threads (0: all cores)' };
+
+/** One flag checked against its spec: the typed value, or an error in the command-line shape. */
+export function checkFlag<T extends number | string | boolean | string[]>(flag: string, spec: OptionSpec, value: unknown): T {
+  const v = coerceOption(spec, value);
+  if (v === undefined) throw new Error(cliProblem({ flag, expected: expectationOf(spec, value), received: value }));
+  return v as T;
+}
+
+/** --threads when given: an integer in [0, 1024] (0: all cores). */
+export function checkThreads(value: unknown): number | undefined {
+  return value === undefined ? undefined : checkFlag<number>('threads', THREADS_SPEC, value);
+}
+
 export type OptionTable<T> = { [K in keyof T]-?: OptionSpec };
 
 export function flagOf(key: string): string {
@@ -70,6 +88,12 @@ export function expectation(spec: OptionSpec): string {
   }
 }
 
+/** What a value must be, mentioning the implicit 32-bit bound when that is what `v` broke. */
+function expectationOf(spec: OptionSpec, v: unknown): string {
+  const huge = spec.type === 'integer' && spec.max === undefined && typeof v === 'number' && v > INT32_MAX;
+  return huge ? `${expectation(spec)} (at most ${INT32_MAX})` : expectation(spec);
+}
+
 /** The value converted to its type, or undefined when it does not satisfy the spec. */
 export function coerceOption(spec: OptionSpec, v: unknown): number | string | boolean | string[] | undefined {
   switch (spec.type) {
@@ -87,7 +111,7 @@ export function coerceOption(spec: OptionSpec, v: unknown): number | string | bo
     }
     default: {
       if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
-      if (spec.type === 'integer' && !Number.isInteger(v)) return undefined;
+      if (spec.type === 'integer' && (!Number.isSafeInteger(v) || (spec.max === undefined && v > INT32_MAX))) return undefined;
       if (spec.min !== undefined && (spec.minExclusive ? v <= spec.min : v < spec.min)) return undefined;
       if (spec.max !== undefined && (spec.maxExclusive ? v >= spec.max : v > spec.max)) return undefined;
       return v;
@@ -114,7 +138,7 @@ export function validateOptions<T>(table: OptionTable<T>, values: Record<string,
       continue;
     }
     const v = coerceOption(spec, given);
-    if (v === undefined) throw new Error(format({ flag: flagOf(key), expected: expectation(spec), received: given }));
+    if (v === undefined) throw new Error(format({ flag: flagOf(key), expected: expectationOf(spec, given), received: given }));
     out[key] = v;
   }
   return out as T;

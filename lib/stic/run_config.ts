@@ -11,7 +11,7 @@ import YAML from 'yaml';
 
 import { ioProblem } from '../data/records/faults.ts';
 import { lineAt } from '../data/records/read.ts';
-import { type OptionTable, flagOf, keyOf, shownValue, validateOptions } from './options.ts';
+import { INT32_MAX, type OptionTable, THREADS_SPEC, coerceOption, expectation, flagOf, keyOf, shownValue, validateOptions } from './options.ts';
 import {
   DESCRIBE_OPTIONS, type DescribeOptions, INFUSE_OPTIONS, type InfuseOptions, PREF_OPTIONS, type PrefOptions,
 } from './stage_options.ts';
@@ -78,10 +78,10 @@ export function parseRunConfig(file: string, text: string): RunConfig {
   const out = str('out', true) as string;
   const prompts = str('prompts', false);
   const seed = o.seed === undefined ? 42 : o.seed;
-  if (!Number.isInteger(seed) || (seed as number) < 0) throw new Error(`${file}: seed: expected an integer >= 0 but received ${shownValue(seed)}`);
+  if (!Number.isSafeInteger(seed) || (seed as number) < 0 || (seed as number) > INT32_MAX) throw new Error(`${file}: seed: expected an integer in [0, ${INT32_MAX}] but received ${shownValue(seed)}`);
   const threads = o.threads;
-  if (threads !== undefined && (!Number.isInteger(threads) || (threads as number) < 0)) {
-    throw new Error(`${file}: threads: expected an integer >= 0 but received ${shownValue(threads)}`);
+  if (threads !== undefined && coerceOption(THREADS_SPEC, threads) === undefined) {
+    throw new Error(`${file}: threads: expected ${expectation(THREADS_SPEC)} but received ${shownValue(threads)}`);
   }
   const stages = parseStages(file, o.stages);
   const section = <T>(name: StageName, needed: boolean): T => stageSection<T>(file, dir, name, o[name], seed as number, needed);

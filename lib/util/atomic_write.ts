@@ -6,8 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
+import { namingWriteErrors } from './write_error.ts';
+
 /** Writes `data` to `file` atomically, creating the parent directory when needed. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await namingWriteErrors(file, () => writeAtomically(file, data), 'the file is unchanged');
+}
+
+async function writeAtomically(file: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);

@@ -3,12 +3,18 @@
 // a prefix of the uninterrupted run's file plus, at worst, one torn last line (a write cut short).
 // Opening an existing output reads the ids already complete, cuts the torn tail off, and appends
 // from there: a resumed run produces the same bytes as an uninterrupted one.
+// An output that is a symbolic link is refused (appending through it would change the file it
+// points at), and a write that fails (disk full, I/O error) cuts the file back to its last complete
+// batch and names the file and the reason, so a re-run resumes from there.
+import { constants } from 'node:fs';
 import { open, readFile, stat, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import { syncDir } from './atomic_write.ts';
+import { refuseSymlinkOutput } from './output_safety.ts';
+import { WriteError, namingWriteErrors } from './write_error.ts';
 
 /** What an existing output held when it was opened. */
 export interface JsonlResumeState {
@@ -32,16 +38,25 @@ export class JsonlWriter {
     readonly resume: JsonlResumeState,
     private fh: FileHandle | null,
     private readonly idField: string,
+    /** Bytes of complete records in the file. */
+    private size: number,
   ) {}
 
   /** Opens (creating when absent) `file` for appending, after reading what it already holds. */
   static async open(file: string, options: JsonlWriterOptions = {}): Promise<JsonlWriter> {
     const idField = options.idField ?? 'id';
     await mkdir(path.dirname(file), { recursive: true });
+    refuseSymlinkOutput(file);
     const resume = await readExisting(file, idField);
-    const fh = await open(file, 'a');
-    await syncDir(path.dirname(file));
-    return new JsonlWriter(file, resume, fh, idField);
+    // O_NOFOLLOW: a link put in place after the check above is refused by the kernel too (ELOOP).
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
+    const fh = await open(file, flags, 0o666).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ELOOP') refuseSymlinkOutput(file);
+      throw new WriteError(file, err);
+    });
+    const size = (await fh.stat()).size;
+    await namingWriteErrors(file, () => syncDir(path.dirname(file)));
+    return new JsonlWriter(file, resume, fh, idField, size);
   }
 
   /** Appends the records (one line each) in one write and flushes them to disk before resolving. */
@@ -57,8 +72,17 @@ export class JsonlWriter {
       if (this.resume.done.has(id)) throw new Error(`${this.file}: record "${id}" is already in this output`);
       lines.push(`${JSON.stringify(r)}\n`);
     }
-    await this.fh.write(lines.join(''));
-    await this.fh.datasync();
+    const bytes = Buffer.from(lines.join(''), 'utf8');
+    try {
+      // One write() may write less than asked (the disk filling up); the next one then fails.
+      for (let done = 0; done < bytes.length; ) done += (await this.fh.write(bytes, done)).bytesWritten;
+      await this.fh.datasync();
+    } catch (err) {
+      // Best effort: drop the partial batch now (a re-run would cut a torn tail off anyway).
+      await this.fh.truncate(this.size).catch(() => undefined);
+      throw new WriteError(this.file, err, `the ${this.resume.ids.length} records before this batch are complete; run the stage again to resume after them`);
+    }
+    this.size += bytes.length;
     for (const r of records) {
       const id = idOf(r as Record<string, unknown>, this.idField) as string;
       this.resume.ids.push(id);

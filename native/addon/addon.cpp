@@ -41,7 +41,13 @@ Napi::Value setThreads(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) {
     throw Napi::TypeError::New(env, "Expected a positive integer (or 0 for the default) for threads");
   }
-  setNumThreads(info[0].As<Napi::Number>().Int32Value());
+  // Checked before the int conversion: a huge or fractional value must not wrap into a thread count
+  // (OpenMP would try to start that many threads and crash).
+  double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0 && n <= kMaxThreads && n == static_cast<double>(static_cast<int>(n)))) {
+    throw Napi::RangeError::New(env, "Expected an integer in [0, " + std::to_string(kMaxThreads) + "] for threads but received " + Napi::Number::New(env, n).ToString().Utf8Value());
+  }
+  setNumThreads(static_cast<int>(n));
   return Napi::Number::New(env, numThreads());
 }
 

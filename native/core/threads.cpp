@@ -17,7 +17,7 @@ int defaultThreads() {
   for (const char* var : {"STIC_THREADS", "OMP_NUM_THREADS"}) {
     if (const char* v = std::getenv(var)) {
       int n = std::atoi(v);
-      if (n > 0) return n;
+      if (n > 0 && n <= kMaxThreads) return n;
     }
   }
   int hw = static_cast<int>(std::thread::hardware_concurrency());

@@ -11,6 +11,10 @@
 
 namespace stic {
 
+// The most CPU threads a process may ask for: far above any machine's core count, far below what
+// makes OpenMP's team allocation fail. Larger values are refused (setThreads) or ignored (env).
+constexpr int kMaxThreads = 1024;
+
 int numThreads();
 // n <= 0 restores the default (STIC_THREADS, else OMP_NUM_THREADS, else the number of cores).
 // Takes effect from the next compute job.

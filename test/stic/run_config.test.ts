@@ -34,7 +34,7 @@ describe('run config', () => {
   const bad: [string, string, string][] = [
     ['unknown top-level key', '{"model":"m","out":"o","stage":["pref"]}', 'unknown key "stage" (known keys: model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft)'],
     ['missing model', '{"out":"o"}', 'model: expected a non-empty string but received nothing'],
-    ['bad seed', '{"model":"m","out":"o","seed":-1}', 'seed: expected an integer >= 0 but received -1'],
+    ['bad seed', '{"model":"m","out":"o","seed":-1}', 'seed: expected an integer in [0, 2147483647] but received -1'],
     ['bad stages', '{"model":"m","out":"o","stages":["pref","train"]}', 'stages: expected a non-empty list of pref, dpo, describe, infuse, sft but received ["pref","train"]'],
     ['unknown stage key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"betta":0.1}}', 'dpo: unknown key "betta" (known keys: image-root, lora-r, lora-alpha, lora-dropout, lora-targets, lr, train-projector, projector-lr, schedule, warmup-ratio, epochs, batch-size, grad-accum, max-length, weight-decay, max-grad-norm, checkpoint-every, seed, beta, loss, sft-weight, sft-norm, rejected-logp, ref-logps, reproduce-missing-image-token, reproduce-reference-drift)'],
     ['camelCase key', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batchSize":2}}', 'pref: unknown key "batchSize" (known keys: images, image-root, batch-size, temperature, top-p, top-k, max-new-tokens, limit, seed, hallucination-prob, corruptions, lowres-size, jitter-brightness, jitter-hue, noise-std, diffusion-step, blur-sigma, mask-patch, mask-ratio, reproduce-uncorrupted, ref-logps)'],
