@@ -20,6 +20,7 @@ import {
 import { type LoadedImage, loadImages } from '../../lib/data/image_load.ts';
 import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { refuseSymlinkOutput } from '../../lib/util/output_safety.ts';
+import { namingWriteErrors } from '../../lib/util/write_error.ts';
 import { type Progress, startProgress } from '../../lib/util/progress.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
@@ -91,6 +92,10 @@ async function run(a: CorruptArgs): Promise<void> {
   const spec = corruptionSpec(a.kind, optionsFrom(a));
   if (!Number.isSafeInteger(a.seed) || a.seed < 0) throw new Error(`--seed: expected a non-negative integer but received ${a.seed}`);
   if (!Number.isInteger(a.batch) || a.batch < 1) throw new Error(`--batch: expected a positive integer but received ${a.batch}`);
+  await guardOutputs({ inputs: [flagPath('in', a.in)], outputs: [flagPath('out', a.out)] }, () => write(a, spec));
+}
+
+async function write(a: CorruptArgs, spec: ReturnType<typeof corruptionSpec>): Promise<void> {
   const files = await listImages(a.in);
   await mkdir(a.out, { recursive: true });
   const jsonl = path.join(a.out, 'corruptions.jsonl');
@@ -120,13 +125,15 @@ async function run(a: CorruptArgs): Promise<void> {
         results.map(async (r, i) => {
           const name = `${path.parse(good[i].file).name}.png`;
           const { data, width, height } = r.image;
-          refuseSymlinkOutput(path.join(a.out, name));
-          await sharp(data, { raw: { width, height, channels: 3 } }).png().toFile(path.join(a.out, name));
+          const target = path.join(a.out, name);
+          refuseSymlinkOutput(target);
+          const png = await sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+          await namingWriteErrors(target, () => writeFile(target, png));
           counts.set(r.params.kind, (counts.get(r.params.kind) ?? 0) + 1);
           lines[i] = JSON.stringify({ file: good[i].file, output: name, seed: r.seed, ...provenance(r.params) });
         }),
       );
-      if (lines.length > 0) await appendFile(jsonl, `${lines.join('\n')}\n`);
+      if (lines.length > 0) await namingWriteErrors(jsonl, () => appendFile(jsonl, `${lines.join('\n')}\n`));
       bar.tick(chunk.length);
     }
   } finally {
@@ -182,5 +189,5 @@ export const command: CommandModule<object, CorruptArgs> = {
       .option('patch-size', { type: 'number', default: d.patchSize, describe: 'mask: patch side in px' })
       .option('mask-ratio', { type: 'string', default: show(d.maskRatio), describe: 'mask: fraction of patches filled with black' })
       .option('progress', { type: 'boolean', default: true, describe: 'Show a progress bar on stderr (plain lines when not a terminal)' }) as never,
-  handler: (args) => guardOutputs({ inputs: [flagPath('in', args.in)], outputs: [flagPath('out', args.out)] }, () => run(args)),
+  handler: (args) => run(args),
 };

@@ -185,7 +185,10 @@ sft:
 
     const again = await runCli(['run', cfg]);
     expect(again.code, again.stderr).to.equal(0);
-    expect(again.stderr).to.match(/^pref: skip \(complete: 12 inputs, \d+ pairs, \d+ skipped\)\ndpo: resume \(output present without a completion manifest\)\n/);
+    // The killed run's output-folder lock names a process that no longer runs: taken over, with a note.
+    const note = `note: took over the lock of ${out} left by process ${child.pid} (stic run ${cfg}), which no longer runs\n`;
+    expect(again.stderr.startsWith(note), again.stderr).to.equal(true);
+    expect(again.stderr.slice(note.length)).to.match(/^pref: skip \(complete: 12 inputs, \d+ pairs, \d+ skipped\)\ndpo: resume \(output present without a completion manifest\)\n/);
     const files = filesUnder(whole);
     expect(filesUnder(out)).to.deep.equal(files);
     for (const f of files) expect(comparable(path.join(out, f)), f).to.deep.equal(comparable(path.join(whole, f)));
