@@ -3,10 +3,12 @@
 // extension: a file whose first non-blank character is "[" is a JSON array, anything else is JSONL
 // (so a .json file holding one record per line works too).
 // A malformed JSONL line is a record-level fault (the other lines are fine); a malformed JSON array
-// is a file-level fault (nothing in it can be trusted).
+// is a file-level fault (nothing in it can be trusted). So are bytes that are not UTF-8 (reported,
+// never passed on as replacement characters) and a record nested deeper than MAX_RECORD_DEPTH
+// (no record of ours nests beyond 5; every later check walks records recursively, and a hostile
+// 100,000-deep array would overflow the stack there).
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
-import readline from 'node:readline';
 
 import { InputFileError, type RecordFault, ioProblem, makeFault } from './faults.ts';
 
@@ -52,23 +54,100 @@ async function sniffFormat(file: string): Promise<'array' | 'lines'> {
   }
 }
 
+/** Records nested deeper than this (arrays and objects) are refused. */
+export const MAX_RECORD_DEPTH = 64;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 async function* readJsonLines(file: string): AsyncGenerator<ReadItem> {
-  const rl = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   let line = 0;
-  for await (const raw of rl) {
+  for await (const bytes of byteLines(file)) {
     line++;
-    const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (text.trim() === '') continue;
+    let raw: string;
     try {
-      yield { ok: true, record: { file, line, value: JSON.parse(text) } };
+      raw = utf8.decode(bytes);
+    } catch {
+      const at = firstInvalidUtf8(bytes);
+      yield { ok: false, fault: makeFault('invalid UTF-8', file, line, undefined, `expected UTF-8 text but byte ${at + 1} of the line (${hexByte(bytes, at)}) is not valid UTF-8`) };
+      continue;
+    }
+    const text = (line === 1 ? raw.replace(/^\uFEFF/, '') : raw).replace(/\r$/, '');
+    if (text.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
     } catch (err) {
       yield { ok: false, fault: makeFault('malformed JSON', file, line, undefined, `malformed JSON (${(err as Error).message})`) };
+      continue;
     }
+    if (tooDeep(value)) {
+      yield { ok: false, fault: makeFault('too deeply nested', file, line, undefined, `expected a record nested at most ${MAX_RECORD_DEPTH} levels deep but it nests deeper`) };
+      continue;
+    }
+    yield { ok: true, record: { file, line, value } };
   }
 }
 
+// The lines of a file as bytes (without the "\n"), read in chunks.
+async function* byteLines(file: string): AsyncGenerator<Buffer> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file)) {
+    let buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+    for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a)) {
+      yield buf.subarray(0, nl);
+      buf = buf.subarray(nl + 1);
+    }
+    rest = buf;
+  }
+  if (rest.length) yield rest;
+}
+
+/** Index of the first byte of the first invalid UTF-8 sequence in `bytes` (RFC 3629, table 3-7). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    const n = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (n === 0 || i + n > bytes.length) return i;
+    // The second byte's range is narrower after E0, ED, F0 and F4 (no overlongs, surrogates or > U+10FFFF).
+    const [lo, hi] = b === 0xe0 ? [0xa0, 0xbf] : b === 0xed ? [0x80, 0x9f] : b === 0xf0 ? [0x90, 0xbf] : b === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    if (bytes[i + 1] < lo || bytes[i + 1] > hi) return i;
+    for (let k = 2; k < n; k++) if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf) return i;
+    i += n;
+  }
+  return bytes.length;
+}
+
+function hexByte(bytes: Uint8Array, at: number): string {
+  return at < bytes.length ? `0x${bytes[at].toString(16).padStart(2, '0')}` : 'the end';
+}
+
+/** True when a parsed JSON value nests arrays/objects deeper than MAX_RECORD_DEPTH (iterative). */
+export function tooDeep(value: unknown, limit = MAX_RECORD_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 async function* readJsonArray(file: string): AsyncGenerator<ReadItem> {
-  const text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
+  const bytes = await readFile(file);
+  let decoded: string;
+  try {
+    decoded = utf8.decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    const line = bytes.subarray(0, at).reduce((n, b) => n + (b === 0x0a ? 1 : 0), 1);
+    throw new InputFileError(`${file}:${line}`, `expected UTF-8 text but byte ${at + 1} of the file (${hexByte(bytes, at)}) is not valid UTF-8`);
+  }
+  const text = decoded.replace(/^\uFEFF/, '');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -80,7 +159,12 @@ async function* readJsonArray(file: string): AsyncGenerator<ReadItem> {
   }
   if (!Array.isArray(value)) throw new InputFileError(file, 'expected a JSON array of records (or JSONL, one record per line)');
   const lines = elementLines(text);
-  for (let i = 0; i < value.length; i++) yield { ok: true, record: { file, line: lines[i], value: value[i] } };
+  for (let i = 0; i < value.length; i++) {
+    // The array itself is one level: its elements may nest one level less.
+    if (tooDeep(value[i], MAX_RECORD_DEPTH - 1)) {
+      yield { ok: false, fault: makeFault('too deeply nested', file, lines[i], undefined, `expected a record nested at most ${MAX_RECORD_DEPTH} levels deep but it nests deeper`) };
+    } else yield { ok: true, record: { file, line: lines[i], value: value[i] } };
+  }
 }
 
 /** 1-based line of character offset `pos`. */
