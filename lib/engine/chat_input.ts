@@ -3,6 +3,7 @@
 // expanded. Used by `stic generate` and `stic score`.
 import { type PreprocessConfig, loadAndPreprocess, preprocessConfig } from '../data/preprocess.ts';
 import { type ChatMessage, type ChatTemplate, chatPromptIds, selectChatTemplate } from '../model/chat_template.ts';
+import { requireModelFolder } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import { IMAGE_PLACEHOLDER, type TextTokenizer, loadTokenizer } from '../model/tokenizer.ts';
 import { type LlavaModel, loadModel } from './llava_model.ts';
@@ -21,6 +22,7 @@ export interface ChatModelOptions {
 
 /** Loads the model and its tokenizer (required here: people type text) and picks the chat template. */
 export async function loadChatModel(dir: string, opts: ChatModelOptions = {}): Promise<ChatModel> {
+  requireModelFolder(dir);
   const tokenizer = loadTokenizer(dir);
   const model = await loadModel(dir, {
     visionTowerPath: opts.visionTowerPath,

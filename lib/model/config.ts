@@ -5,7 +5,7 @@
 //   - original LLaVA LlavaLlamaForCausalLM / LlavaMistralForCausalLM (config_original.ts).
 // Absent fields take transformers' defaults (config_defaults.ts); every error names the file, the
 // field, what was expected and what was found.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import type { EngineConfig, ProjectorAct } from './engine_config.ts';
@@ -161,6 +161,24 @@ export type LoadConfigOptions = LocateOptions;
  * generation_config.json when present, and for the original layout the CLIP checkpoint named by
  * mm_vision_tower (or given as visionTowerPath), with its own preprocessor_config.json.
  */
+/**
+ * Throws unless `dir` is a folder holding config.json, saying which of the two it is not: the first
+ * thing to tell a user who named the wrong folder (before any tokenizer or weight file is looked for).
+ */
+export function requireModelFolder(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new ModelConfigError(dir, null, 'expected a model folder (config.json, *.safetensors, tokenizer.json) but it does not exist');
+  }
+  if (!isDir) throw new ModelConfigError(dir, null, 'expected a model folder (config.json, *.safetensors, tokenizer.json) but it is a file');
+  if (existsSync(path.join(dir, 'config.json'))) return;
+  const names = readdirSync(dir).sort();
+  const shown = names.length === 0 ? 'it is empty' : `it holds ${names.slice(0, 5).join(', ')}${names.length > 5 ? `, ... (${names.length} entries)` : ''}`;
+  throw new ModelConfigError(dir, null, `expected a model folder with a config.json (Hugging Face layout) but there is none: ${shown}`);
+}
+
 export function loadModelConfig(dir: string, opts: LoadConfigOptions = {}): EngineConfig {
   const configFile = path.join(dir, 'config.json');
   const json = readJsonFile(configFile, 'a model config (config.json)');

@@ -72,7 +72,7 @@ export class TextTokenizer {
   /** Ids and the token strings they stand for. */
   encodeWithTokens(text: string, opts: EncodeOptions = {}): { ids: number[]; tokens: string[] } {
     if (typeof text !== 'string') throw new TypeError(`Expected a string for text but received ${describeValue(text)}`);
-    const enc = this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true });
+    const enc = this.library('encode text', () => this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }));
     return { ids: enc.ids, tokens: enc.tokens };
   }
 
@@ -84,7 +84,17 @@ export class TextTokenizer {
     });
     // The library refuses an empty list; the empty string is the honest answer.
     if (ids.length === 0) return '';
-    return this.hf.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    return this.library('decode ids', () => this.hf.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false }));
+  }
+
+  // Parts of tokenizer.json (the post-processor, the decoder) are only interpreted on first use: a
+  // broken one fails there, inside the library, with a bare TypeError. Name the file instead.
+  private library<T>(what: string, op: () => T): T {
+    try {
+      return op();
+    } catch (err) {
+      throw new ModelConfigError(this.source, null, `cannot ${what} with this tokenizer (a part of the file is malformed): ${(err as Error).message}`);
+    }
   }
 
   tokenToId(token: string): number | null {
