@@ -18,39 +18,9 @@ import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
 import { readAdapter } from '../../lib/train/adapter_io.ts';
 import { repo, runCli, writeTinyLlava } from './cli_helpers.ts';
 import { writeImages } from './fakes.ts';
+import { comparable, filesUnder, jsonl } from './run_compare.ts';
 
 const STAGE_FILES = ['pref.jsonl', 'dpo', 'descriptions.jsonl', 'infused.json', 'sft'];
-
-function jsonl(file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** Every file under dir (relative paths, sorted). */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
-    .sort();
-}
-
-/**
- * A file's content for comparing two runs: bytes, except for what records wall-clock facts, which
- * is dropped: tokens_per_s in metrics rows, finishedAt in stage manifests, the output hash of a
- * training stage's manifest (it covers metrics.jsonl), and the adapter files' mtimes in the stamp of
- * the merged-model cache.
- */
-function comparable(file: string): Buffer | string {
-  if (file.endsWith('metrics.jsonl')) return jsonl(file).map(({ tokens_per_s: _t, ...row }) => JSON.stringify(row)).join('\n');
-  if (file.endsWith('.done.json')) {
-    const { finishedAt: _f, output, ...m } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    return JSON.stringify({ ...m, output: ['dpo', 'sft'].includes(m.stage as string) ? null : output });
-  }
-  if (file.endsWith('stic_merged.json')) {
-    const stamp = JSON.parse(readFileSync(file, 'utf8')) as { model: string; files: Record<string, [number, number] | null> };
-    return JSON.stringify([stamp.model, Object.entries(stamp.files).map(([f, s]) => [f, s && s[0]])]);
-  }
-  return readFileSync(file);
-}
 
 async function greedy(chat: ChatModel, image: string, prompt: string): Promise<string> {
   const [r] = await chat.model.generate([{ ids: userPromptIds(chat, prompt, true), image: await imagePixels(chat.model.config, image), maxNewTokens: 6, temperature: 0 }]);

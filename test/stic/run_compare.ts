@@ -1,0 +1,34 @@
+// Comparing two `stic run` folders file by file: what the kill-and-resume tests share.
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+export function jsonl(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Every file under dir (relative paths, sorted). */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+/**
+ * A file's content for comparing two runs: bytes, except for what records wall-clock facts, which
+ * is dropped: tokens_per_s in metrics rows, finishedAt in stage manifests, the output hash of a
+ * training stage's manifest (it covers metrics.jsonl), and the adapter files' mtimes in the stamp of
+ * the merged-model cache.
+ */
+export function comparable(file: string): Buffer | string {
+  if (file.endsWith('metrics.jsonl')) return jsonl(file).map(({ tokens_per_s: _t, ...row }) => JSON.stringify(row)).join('\n');
+  if (file.endsWith('.done.json')) {
+    const { finishedAt: _f, output, ...m } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return JSON.stringify({ ...m, output: ['dpo', 'sft'].includes(m.stage as string) ? null : output });
+  }
+  if (file.endsWith('stic_merged.json')) {
+    const stamp = JSON.parse(readFileSync(file, 'utf8')) as { model: string; files: Record<string, [number, number] | null> };
+    return JSON.stringify([stamp.model, Object.entries(stamp.files).map(([f, s]) => [f, s && s[0]])]);
+  }
+  return readFileSync(file);
+}
