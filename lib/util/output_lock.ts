@@ -45,6 +45,21 @@ export function lockOutputFolder(folder: string, log: (text: string) => void = (
   }
   mkdirSync(path.dirname(file), { recursive: true });
   const me: LockHolder = { pid: process.pid, host: hostname(), command: commandLine(), since: new Date().toISOString() };
+  // Registered (and the handlers installed) before the file exists, so a signal that arrives just
+  // after it is created still removes it; removeIfOurs never touches another process's lock.
+  held.set(file, 1);
+  if (held.size === 1) installHandlers();
+  try {
+    acquire(file, me, log);
+  } catch (err) {
+    held.delete(file);
+    if (held.size === 0) removeHandlers();
+    throw err;
+  }
+  return releaser(file);
+}
+
+function acquire(file: string, me: LockHolder, log: (text: string) => void): void {
   for (let attempt = 0; ; attempt++) {
     if (tryCreate(file, me)) break;
     const holder = readHolder(file);
@@ -69,9 +84,6 @@ export function lockOutputFolder(folder: string, log: (text: string) => void = (
       // another process took it over first; try again
     }
   }
-  held.set(file, 1);
-  if (held.size === 1) installHandlers();
-  return releaser(file);
 }
 
 function releaser(file: string): OutputLock {
