@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import { ioProblem } from '../data/records/faults.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
+import { portablePaths } from '../util/portable_path.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
 import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
@@ -133,29 +134,34 @@ async function requireUpstream(cfg: RunConfig, stage: StageName, outputs: Record
   }
 }
 
+// Option keys (and the model) that hold paths.
+const PATH_OPTIONS = new Set(['model', 'images', 'imageRoot', 'instructions', 'descriptions', 'data', 'prefs', 'initAdapter']);
+
 // The inputs and options that decide whether an existing output is still valid.
 async function fingerprint(cfg: RunConfig, stage: StageName, outputs: Record<StageName, string>, prompts: unknown): Promise<{ inputs: Record<string, string>; options: string }> {
   const p = prompts as { detailed: string; plain: string[]; hallucination: string[]; infusion: string };
+  // Paths enter the hash relative to the run folder: a run moved with its inputs stays complete.
+  const hashPortable = (v: unknown) => hashOptions(portablePaths(v, cfg.out, PATH_OPTIONS));
   switch (stage) {
     case 'pref':
       return {
         inputs: { images: await givenInput(cfg, 'pref.images', cfg.pref.images, () => hashPath(cfg.pref.images, 'size')) },
-        options: hashOptions({ model: cfg.model, options: cfg.pref, prompts: { detailed: p.detailed, plain: p.plain, hallucination: p.hallucination } }),
+        options: hashPortable({ model: cfg.model, options: cfg.pref, prompts: { detailed: p.detailed, plain: p.plain, hallucination: p.hallucination } }),
       };
     case 'dpo':
-      return { inputs: { prefs: await hashFile(outputs.pref) }, options: hashOptions({ model: cfg.model, options: cfg.dpo }) };
+      return { inputs: { prefs: await hashFile(outputs.pref) }, options: hashPortable({ model: cfg.model, options: cfg.dpo }) };
     case 'describe':
       return {
         inputs: { instructions: await givenInput(cfg, 'describe.instructions', cfg.describe.instructions, () => hashFile(cfg.describe.instructions)), adapter: await hashAdapter(outputs.dpo) },
-        options: hashOptions({ model: cfg.model, options: cfg.describe, prompts: p.plain }),
+        options: hashPortable({ model: cfg.model, options: cfg.describe, prompts: p.plain }),
       };
     case 'infuse':
       return {
         inputs: { instructions: await givenInput(cfg, 'describe.instructions', cfg.describe.instructions, () => hashFile(cfg.describe.instructions)), descriptions: await hashFile(outputs.describe) },
-        options: hashOptions({ options: cfg.infuse, infusion: p.infusion }),
+        options: hashPortable({ options: cfg.infuse, infusion: p.infusion }),
       };
     case 'sft':
-      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: hashOptions({ model: cfg.model, options: cfg.sft }) };
+      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: hashPortable({ model: cfg.model, options: cfg.sft }) };
   }
 }
 

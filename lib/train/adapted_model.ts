@@ -30,7 +30,8 @@ export async function adaptedModelDir(model: string, adapter: string): Promise<s
   const want = await stampOf(model, adapter);
   const stampFile = path.join(dir, STAMP);
   if (existsSync(stampFile)) {
-    const had = JSON.parse(await readFile(stampFile, 'utf8')) as unknown;
+    // A stamp that does not parse (a damaged file) marks the cache as unusable: it is exported again.
+    const had = await readFile(stampFile, 'utf8').then((t) => JSON.parse(t) as unknown).catch(() => null);
     if (JSON.stringify(had) === JSON.stringify(want)) return dir;
   }
   const tmp = `${dir}.tmp-${process.pid}`;

@@ -13,6 +13,7 @@ import { native } from '../native/index.ts';
 import type { LoraTargetModule } from '../native/contract.ts';
 import type { DpoJob, SftJob, TrainHooks, TrainResult, TrainingEngine } from '../stic/engine_api.ts';
 import type { CommonTrainOptions } from '../stic/train_options.ts';
+import { portablePath } from '../util/portable_path.ts';
 import { type Adapter, type LoraSpec, PROJECTOR_WEIGHTS, TARGET_MODULES, readAdapter } from './adapter_io.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
 import { type LoopJob, runLoop, writeSkips } from './loop.ts';
@@ -76,7 +77,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const loopJob: LoopJob<TokenizedPair> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
     examples,
-    fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: e.image, arrays: [e.promptIds, e.chosenIds, e.rejectedIds] }))),
+    fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: portablePath(e.image, job.out), arrays: [e.promptIds, e.chosenIds, e.rejectedIds] }))),
     runOptions: {
       ...commonRunOptions(o),
       beta: o.beta, loss: o.loss, sftWeight: o.sftWeight, sftNorm: o.sftNorm, rejectedLogp: o.rejectedLogp, reproduceReferenceDrift: o.reproduceReferenceDrift,
@@ -147,7 +148,7 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
   const loopJob: LoopJob<TokenizedSft> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
     examples,
-    fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: e.image, arrays: [e.ids, e.mask] }))),
+    fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: portablePath(e.image, job.out), arrays: [e.ids, e.mask] }))),
     runOptions: { ...commonRunOptions(o), initAdapter: init === undefined ? null : path.resolve(init) },
   };
   const r = await runLoop(trainer, loopJob, sftTask(), hooks);

@@ -6,9 +6,11 @@
 // is simply not used. JSON keeps a double exactly, so a value read back equals the one computed.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 import type { RejectedLogpMode } from '../native/contract.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
+import { portablePath } from '../util/portable_path.ts';
 import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
 import type { Trainer } from './trainer_api.ts';
 
@@ -42,7 +44,9 @@ export function referenceKey(p: TokenizedPair, o: Pick<ReferenceOptions, 'model'
  */
 export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o: ReferenceOptions): Promise<ReferenceMap> {
   const cached = await readCache(o.file);
-  const keys = pairs.map((p) => referenceKey(p, o));
+  // Keyed by paths relative to the cache's folder, so a moved run folder keeps its cache.
+  const base = path.dirname(o.file);
+  const keys = pairs.map((p) => referenceKey({ ...p, image: portablePath(p.image, base) }, { model: portablePath(o.model, base), rejectedMode: o.rejectedMode }));
   const todo = new Map<string, TokenizedPair>();
   pairs.forEach((p, i) => {
     if (!cached.has(keys[i]) && !todo.has(keys[i])) todo.set(keys[i], p);

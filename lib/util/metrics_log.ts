@@ -58,9 +58,21 @@ export async function readMetrics(file: string): Promise<MetricsRow[]> {
   return text
     .slice(0, end)
     .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l, i) => {
-      const row = JSON.parse(l) as MetricsRow;
+    .map((l, i) => [l, i] as const)
+    .filter(([l]) => l.length > 0)
+    .map(([l, i]) => {
+      let row: MetricsRow;
+      try {
+        row = JSON.parse(l) as MetricsRow;
+      } catch (err) {
+        throw new Error(
+          `${file}:${i + 1}: expected a metrics row (one JSON object per line) but the line does not parse (${(err as Error).message}); ` +
+            `the file was damaged or edited: delete that line to go on without that step's row, or delete the file's folder to train this stage again`,
+        );
+      }
+      if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+        throw new Error(`${file}:${i + 1}: expected a metrics row with numeric "step" and "loss" but received ${l.slice(0, 80)}`);
+      }
       // JSON has no NaN: a non-finite value was written as null; it comes back as NaN.
       for (const k of Object.keys(row)) if ((row as Record<string, unknown>)[k] === null) row[k] = Number.NaN;
       if (typeof row.step !== 'number' || typeof row.loss !== 'number') {

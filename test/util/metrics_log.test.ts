@@ -1,11 +1,21 @@
 // Metrics log: append per step, resume trimming rows logged after the checkpoint, and the summary.
 import { expect } from 'chai';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { MetricsLog, type MetricsRow, readMetrics, trainingSummary } from '../../lib/util/metrics_log.ts';
+import { rejectionOf } from '../helpers/rejection.ts';
 import { makeRng } from '../helpers/rng.ts';
+
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected invalid JSON');
+}
 
 function rows(from: number, to: number, seed: number): MetricsRow[] {
   const rng = makeRng(seed);
@@ -34,6 +44,20 @@ describe('metrics log', () => {
     await c.close();
     expect(readFileSync(resumed)).to.deep.equal(readFileSync(whole));
     expect((await readMetrics(resumed)).map((r) => r.step)).to.deep.equal(all.map((r) => r.step));
+  });
+
+  it('a damaged line inside the log stops a resume naming file and line and what to delete', async () => {
+    const file = path.join(dir, 'metrics.jsonl');
+    const lines = rows(0, 5, 6).map((r) => JSON.stringify(r));
+    lines[2] = '{"step":2,"loss":0.7\u0000garbage';
+    writeFileSync(file, `${lines.join('\n')}\n\n`);
+    const err = await rejectionOf(MetricsLog.open(file, 4));
+    expect(err.message).to.equal(
+      `${file}:3: expected a metrics row (one JSON object per line) but the line does not parse (${jsonError(lines[2])}); ` +
+        "the file was damaged or edited: delete that line to go on without that step's row, or delete the file's folder to train this stage again",
+    );
+    writeFileSync(file, `${lines[0]}\n\n[1,2]\n`);
+    expect((await rejectionOf(readMetrics(file))).message).to.equal(`${file}:3: expected a metrics row with numeric "step" and "loss" but received [1,2]`);
   });
 
   it('summary: steps, loss first/last/min/tail mean, reward lines, extra lines', () => {
