@@ -151,7 +151,8 @@ class GenerationWrap : public Napi::ObjectWrap<GenerationWrap> {
           Napi::Array finish = Napi::Array::New(e, out.finish.size());
           for (size_t i = 0; i < out.tokens.size(); i++) {
             Napi::Int32Array t = Napi::Int32Array::New(e, out.tokens[i].size());
-            std::memcpy(t.Data(), out.tokens[i].data(), out.tokens[i].size() * sizeof(int32_t));
+            // A sequence that produced no token this step has no buffer: memcpy of null is UB (UBSan).
+            if (!out.tokens[i].empty()) std::memcpy(t.Data(), out.tokens[i].data(), out.tokens[i].size() * sizeof(int32_t));
             tokens.Set(static_cast<uint32_t>(i), t);
           }
           for (size_t i = 0; i < out.finish.size(); i++) finish.Set(static_cast<uint32_t>(i), out.finish[i]);

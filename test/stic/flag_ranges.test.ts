@@ -1,0 +1,44 @@
+// Numeric flags never reach native code out of range (issue 20): `--threads` with a huge value
+// ended in SIGSEGV (OpenMP asked for that many threads) and a negative one was accepted. TypeScript
+// checks every command's --threads and the config's `threads` against [0, 1024]; the addon checks
+// again and throws instead of wrapping the value into a thread count. Integer options without a
+// bound of their own stop at 2^31 - 1 (they are 32-bit ints in native code).
+import { expect } from 'chai';
+
+import { native } from '../../lib/native/index.ts';
+import { parseRunConfig } from '../../lib/stic/run_config.ts';
+import { runCli } from './cli_helpers.ts';
+
+describe('numeric flags are range-checked before native code', () => {
+  it('--threads: huge, negative or fractional values are refused by every command that takes it', async () => {
+    for (const [argv, v] of [
+      [['generate', '--model', 'm', '--prompt', 'p'], '1e12'],
+      [['score', '--model', 'm', '--prompt', 'p', '--response', 'r'], '-1'],
+      [['export', '--model', 'm', '--adapter', 'a', '--out', 'o'], '2.5'],
+      [['pref', '--model', 'm', '--images', 'i', '--out', 'o'], '1025'],
+    ] as [string[], string][]) {
+      const r = await runCli([...argv, '--threads', v]);
+      expect(r.code, argv[0]).to.equal(1);
+      expect(r.stderr, argv[0]).to.equal(`stic: Expected an integer in [0, 1024] for --threads but received ${Number(v)}\n`);
+    }
+  });
+
+  it('the config key threads and seed are checked with the file named', () => {
+    expect(() => parseRunConfig('/c/run.json', '{"model":"m","out":"o","threads":100000}')).to.throw('/c/run.json: threads: expected an integer in [0, 1024] but received 100000');
+    expect(() => parseRunConfig('/c/run.json', '{"model":"m","out":"o","seed":1e300}')).to.throw('/c/run.json: seed: expected an integer in [0, 2147483647] but received 1e+300');
+  });
+
+  it('an integer option without a bound of its own stops at 2^31 - 1, and says so', async () => {
+    const r = await runCli(['pref', '--model', 'm', '--images', 'i', '--out', 'o', '--batch-size', '1e12']);
+    expect(r.stderr).to.equal('stic: Expected an integer >= 1 (at most 2147483647) for --batch-size but received 1000000000000\n');
+  });
+
+  it('the addon refuses an out-of-range thread count itself (RangeError, not a crash)', () => {
+    const before = native().buildInfo().threads;
+    for (const v of [1e12, -1, 2.5, 1025, Number.NaN]) {
+      expect(() => native().setThreads(v), String(v)).to.throw(RangeError, `Expected an integer in [0, 1024] for threads but received ${v}`);
+    }
+    expect(native().setThreads(1)).to.equal(1);
+    native().setThreads(before);
+  });
+});
