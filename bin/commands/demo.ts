@@ -9,7 +9,8 @@ import { runDemo, formatSeconds } from '../../lib/demo/demo.ts';
 import { BUILTIN_MODEL, DEMO_FLAGS, demoOptions } from '../../lib/demo/options.ts';
 import { THREADS_FLAG, stageProgress } from '../../lib/stic/cli_common.ts';
 import { openImages, openInference, openTraining } from '../../lib/stic/engines.ts';
-import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
+import { checkThreads, cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
+import { guardOutputs } from '../../lib/stic/output_guard.ts';
 
 interface DemoArgs {
   threads?: number;
@@ -26,15 +27,14 @@ export const command: CommandModule<object, DemoArgs> = {
       .example('$0 demo --control --out stic-demo-control', 'also a control arm trained on coin-flipped pairs')
       .example('$0 demo --images 16 --instructions 8 --heldout 8 --out /tmp/quick', 'a quick trial') as never,
   handler: async (args) => {
-    if (args.threads !== undefined && !(Number.isInteger(args.threads) && args.threads >= 0)) {
-      throw new Error(`Expected an integer >= 0 for --threads but received ${args.threads}`);
-    }
-    const o = demoOptions(pickOptions(DEMO_FLAGS, args), args.threads, cliProblem);
+    const o = demoOptions(pickOptions(DEMO_FLAGS, args), checkThreads(args.threads), cliProblem);
     if (!existsSync(path.join(o.model, 'config.json'))) {
       const builtin = o.model === BUILTIN_MODEL ? ' (the built-in model ships in models/toy-llava; `stic toy pretrain` makes it again)' : '';
       throw new Error(`Expected a model folder with config.json for --model but ${o.model} has none${builtin}`);
     }
-    const r = await runDemo(o, { openInference, openImages, openTraining, progress: stageProgress(), log: (t) => process.stderr.write(t) });
+    // The demo owns its whole --out folder (it runs every stage in it): that folder is the one locked.
+    const io = { inputs: [{ name: '--model', path: o.model }], outputs: [{ name: '--out', path: o.out }], lock: [o.out] };
+    const r = await guardOutputs(io, () => runDemo(o, { openInference, openImages, openTraining, progress: stageProgress(), log: (t) => process.stderr.write(t) }));
     process.stdout.write(`\n${r.table}\n\n`);
     process.stdout.write(`wall time ${formatSeconds(r.seconds)} (complete stages found on disk are reused); table in ${r.files.results}, chart ${r.files.chart.png}, every intermediate file under ${path.resolve(o.out)}\n`);
   },

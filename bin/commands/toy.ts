@@ -3,6 +3,8 @@
 // `stic toy pretrain` trains the tiny toy LLaVA from scratch on that world (lib/toy/pretrain.ts).
 import type { Argv, CommandModule } from 'yargs';
 
+import { checkFlag, checkThreads } from '../../lib/stic/options.ts';
+import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { progressFactory } from '../../lib/util/progress.ts';
 import { writeToyDataset } from '../../lib/toy/dataset.ts';
 import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/toy/pretrain.ts';
@@ -37,7 +39,7 @@ const world: CommandModule<object, WorldArgs> = {
       })
       .example('$0 toy world --out data/toy --count 200 --seed 1', '') as never,
   handler: async (args) => {
-    const r = await writeToyDataset({
+    const r = await guardOutputs({ inputs: [], outputs: [flagPath('out', args.out)] }, () => writeToyDataset({
       outDir: args.out,
       seed: args.seed,
       count: args.count,
@@ -46,7 +48,7 @@ const world: CommandModule<object, WorldArgs> = {
       extraSizes: args['extra-size'],
       minShapes: args['min-shapes'],
       maxShapes: args['max-shapes'],
-    });
+    }));
     process.stdout.write(`wrote ${r.scenes} scenes and ${r.questions} questions to ${args.out} (${r.files.join(', ')}, images/)\n`);
   },
 };
@@ -73,6 +75,7 @@ interface PretrainArgs {
 }
 
 const d = TOY_PRETRAIN_DEFAULTS;
+const SCENES_SPEC = { type: 'integer', min: 1, max: 65536, describe: '' } as const;
 
 const pretrain: CommandModule<object, PretrainArgs> = {
   command: 'pretrain',
@@ -101,7 +104,10 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       })
       .example('$0 toy pretrain --out models/toy-llava --steps 2400 --seed 1 --eval-every 300', 'the built-in model (models/toy-llava/README.md)') as never,
   handler: async (args) => {
-    const r = await runToyPretrain({
+    // Sizes that scenes and batches are built from: bounded here, before a billion scenes exhaust the heap.
+    for (const flag of ['batch-size', 'eval-scenes', 'final-eval-scenes'] as const) checkFlag(flag, SCENES_SPEC, args[flag]);
+    const threads = checkThreads(args.threads) as number;
+    const r = await guardOutputs({ inputs: [flagPath('init', args.init)], outputs: [flagPath('out', args.out)] }, () => runToyPretrain({
       out: args.out,
       steps: args.steps,
       seed: args.seed,
@@ -118,12 +124,12 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       evalSeed: args['eval-seed'],
       checkpointEvery: args['checkpoint-every'],
       resume: args.resume,
-      threads: args.threads,
+      threads,
       init: args.init,
       command: `stic ${process.argv.slice(2).join(' ')}`,
       progress: progressFactory({ unit: 'steps' }),
       log: (line) => process.stderr.write(`${line}\n`),
-    });
+    }));
     const rep = r.final.report;
     const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
     process.stdout.write(

@@ -35,10 +35,13 @@ export function checkOutputs(io: { inputs: readonly (NamedPath | undefined)[]; o
  * Runs `body` once the outputs are known not to touch the inputs, holding the locks of the outputs'
  * folders; the locks are released when it ends, however it ends.
  */
-export async function guardOutputs<T>(io: { inputs: readonly (NamedPath | undefined)[]; outputs: readonly (NamedPath | undefined)[] }, body: () => Promise<T>): Promise<T> {
+export async function guardOutputs<T>(
+  io: { inputs: readonly (NamedPath | undefined)[]; outputs: readonly (NamedPath | undefined)[]; /** Folders to lock instead of the outputs' parents. */ lock?: string[] },
+  body: () => Promise<T>,
+): Promise<T> {
   const outputs = io.outputs.filter((o): o is NamedPath => o !== undefined);
   assertOutputSafe(io.inputs, outputs);
-  return withOutputLocks(outputs.map((o) => lockFolderOf(o.path)), body);
+  return withOutputLocks(io.lock ?? outputs.map((o) => lockFolderOf(o.path)), body);
 }
 
 /** The inputs a `stic run` config names and the stage outputs it writes, for guardOutputs. */

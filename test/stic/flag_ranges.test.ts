@@ -33,6 +33,12 @@ describe('numeric flags are range-checked before native code', () => {
     expect(r.stderr).to.equal('stic: Expected an integer >= 1 (at most 2147483647) for --batch-size but received 1000000000000\n');
   });
 
+  it('stic toy pretrain bounds the scene counts it builds batches from (a billion scenes exhausted the JS heap)', async () => {
+    const r = await runCli(['toy', 'pretrain', '--out', 'o', '--steps', '1', '--batch-size', '1e9']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.equal('stic: Expected an integer in [1, 65536] for --batch-size but received 1000000000\n');
+  });
+
   it('the addon refuses an out-of-range thread count itself (RangeError, not a crash)', () => {
     const before = native().buildInfo().threads;
     for (const v of [1e12, -1, 2.5, 1025, Number.NaN]) {
