@@ -1,5 +1,6 @@
 // Seeded fuzzing of the record and config parsers (issue 20): JSONL records of each kind
-// (instruction samples, descriptions, preference pairs in our format and the public one) and
+// (instruction samples, descriptions, preference pairs in our format and the public one, unlabeled
+// image lists) and
 // `stic run` configs, mutated a few thousand ways from valid fixtures. A mutated record must be
 // either loaded or skipped and counted with its line; a mutated file either loads or is refused
 // naming the file; never an exception from inside a parser.
@@ -13,6 +14,7 @@ import { InputFileError } from '../../lib/data/records/faults.ts';
 import { instructionFormat } from '../../lib/data/records/instructions.ts';
 import { type RecordFormat, loadRecords } from '../../lib/data/records/load.ts';
 import { preferenceFormat } from '../../lib/data/records/preference.ts';
+import { listUnlabeledImages } from '../../lib/data/records/unlabeled.ts';
 import { parseRunConfig } from '../../lib/stic/run_config.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { repo } from '../stic/cli_helpers.ts';
@@ -68,6 +70,23 @@ describe('fuzz: records and run configs', function () {
       writeFileSync(file, mutateBytes(Buffer.from(sources[i % sources.length]), rng));
       const format = [instructionFormat, descriptionFormat(true), preferenceFormat, preferenceFormat][i % 4] as RecordFormat<object>;
       await expectCleanOutcome(`record file case ${i} (seed 3100)`, () => loadRecords(file, format), (e) => e instanceof InputFileError && e.message.startsWith(file));
+    }
+  });
+
+  it('unlabeled image lists: 300 mutated JSONL / JSON / plain lists load (bad entries skipped with their line) or are refused naming the file', async () => {
+    const rng = makeRng(3300);
+    const records = [{ image: 'a.png' }, { id: 'b', image: 'sub/b.jpg' }, 'c.png', { image: 'd.webp', extra: 1 }];
+    for (let i = 0; i < 300; i++) {
+      const kind = i % 3;
+      const file = path.join(dir, `list-${i}.${kind === 2 ? 'txt' : kind === 1 ? 'json' : 'jsonl'}`);
+      const values = records.map((r) => mutateJson(r, rng));
+      const text = kind === 0 ? `${values.map((v) => JSON.stringify(v) ?? 'null').join('\n')}\n` : kind === 1 ? JSON.stringify(values) : Buffer.from(mutateBytes(Buffer.from('a.png\n# comment\nsub/b.jpg\nc.png\n'), rng)).toString('latin1');
+      writeFileSync(file, text);
+      const outcome = await expectCleanOutcome(`image list case ${i} (seed 3300)`, () => listUnlabeledImages(file), (e) => e instanceof InputFileError && e.message.startsWith(file));
+      if (outcome === 'ok') {
+        const set = await listUnlabeledImages(file);
+        for (const f of set.skips.faults) expect(f.message.startsWith(file), f.message).to.equal(true);
+      }
     }
   });
 

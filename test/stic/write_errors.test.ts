@@ -2,15 +2,17 @@
 // the reason, keeps every complete batch, and a re-run resumes to the same bytes as a run that never
 // failed. The failure is real, not mocked: the command runs with a file-size limit (`ulimit -f`,
 // SIGXFSZ ignored), so the kernel cuts a write short and the next one fails with EFBIG, as a full
-// disk does with ENOSPC. No root and no tmpfs needed.
+// disk does with ENOSPC. No root and no tmpfs needed. Covered: an append-only JSONL output (pref)
+// and an atomically written checkpoint file (dpo).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { repo, runCli, writeTinyLlava } from './cli_helpers.ts';
 import { writeImages } from './fakes.ts';
+import { comparable } from './run_compare.ts';
 
 describe('write errors: a failed write ends the stage, naming the file; a re-run resumes', function () {
   this.timeout(120_000);
@@ -53,5 +55,27 @@ describe('write errors: a failed write ends the stage, naming the file; a re-run
     expect(again.stderr).to.contain(`(resumed: ${m![1]} were already there)`);
     expect(readFileSync(out).equals(expected)).to.equal(true);
     expect(statSync(out).size).to.equal(expected.length);
+  });
+
+  it('stic dpo whose checkpoint write fails: the file is named, no half checkpoint is left, a re-run ends as an uninterrupted run', async () => {
+    const prefs = path.join(dir, 'whole.jsonl'); // the pairs of the first test
+    const dpoArgs = (out: string) => ['dpo', '--model', model, '--prefs', prefs, '--image-root', images, '--lora-r', '4', '--lora-alpha', '8', '--batch-size', '2', '--epochs', '2', '--checkpoint-every', '1', '--threads', '1', '--out', out];
+    const whole = path.join(dir, 'dpo-whole');
+    const full = await runCli(dpoArgs(whole));
+    expect(full.code, full.stderr).to.equal(0);
+    expect(statSync(path.join(whole, 'adapter_model.safetensors')).size).to.be.above(4096);
+
+    const out = path.join(dir, 'dpo-limited');
+    const argv = [path.join(repo, 'bin/stic.js'), ...dpoArgs(out)].map((a) => `'${a}'`).join(' ');
+    const limited = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 4; exec '${process.execPath}' ${argv}`], { encoding: 'utf8' });
+    expect(limited.status, limited.stderr).to.equal(1);
+    expect(limited.stderr).to.match(new RegExp(`\\nstic: ${out}/checkpoints/\\.tmp-step-00000001-\\d+-[0-9a-f]+/\\w+\\.safetensors: cannot write \\(the file is larger than this process may write \\(EFBIG\\)\\); the file is unchanged\\n$`));
+    expect(readdirSync(path.join(out, 'checkpoints'))).to.deep.equal([]); // the temporary checkpoint folder was removed
+
+    const again = await runCli(dpoArgs(out));
+    expect(again.code, again.stderr).to.equal(0);
+    for (const f of ['adapter_model.safetensors', 'projector.safetensors', 'metrics.jsonl', 'reference_logps.jsonl']) {
+      expect(comparable(path.join(out, f)), f).to.deep.equal(comparable(path.join(whole, f)));
+    }
   });
 });
