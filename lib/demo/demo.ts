@@ -23,7 +23,7 @@ import { formatComparisonTable } from '../toy/compare_table.ts';
 import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
 import { type DemoSizes, demoWorldSeed, prepareDemoData, unlabeledScenes } from './data.ts';
-import { pairQuality, pairQualityMarkdown } from './pair_quality.ts';
+import { type PairQuality, pairQuality, pairQualityLines, pairQualityMarkdown } from './pair_quality.ts';
 import { type EvalSettings, type ModelEval, type ModelUnderTest, evaluateModel } from './evaluate.ts';
 import { DEMO_PROMPTS, DEMO_TRAINING, type RecipeScale, recipeConfig, recipeYaml } from './recipe.ts';
 
@@ -51,6 +51,8 @@ export interface DemoDeps {
 
 export interface DemoResult {
   evals: ModelEval[];
+  /** The stage-1a pairs scored against the unlabeled scenes' truth. */
+  pairs: PairQuality;
   table: string;
   markdown: string;
   files: { results: string; table: string; chart: { svg: string; png: string } };
@@ -68,9 +70,13 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     await writeJsonAtomic(o.prompts as string, DEMO_PROMPTS);
   }
   const arms: { name: string; dir: string }[] = [{ name: 'stic', dir: path.join(out, 'stic') }];
-  await runArm(o, deps, out, 'stic', ['pref', 'dpo', 'describe', 'infuse', 'sft'], data, 'STIC on the toy world: stage 1 (pref, dpo) and stage 2 (describe, infuse, sft).');
+  const sticComment = 'STIC on the toy world: stage 1 (pref, dpo) and stage 2 (describe, infuse, sft).';
+  const sticStages: StageName[] = ['pref', 'dpo', 'describe', 'infuse', 'sft'];
+  // Pair quality first: the pairs are scored against the scenes' truth before anything trains on them.
+  await runArm(o, deps, out, 'stic', sticStages, data, sticComment, ['pref']);
   const pairs = await pairQuality(path.join(out, 'stic', 'pref.jsonl'), unlabeledScenes(o.seed, o.images));
-  deps.log(`pairs: the chosen answer is the more accurate one (kind+colour, against the scenes' truth) in ${pairs.all.agree} of ${pairs.all.pairs} pairs, the less accurate one in ${pairs.all.disagree}\n`);
+  deps.log(`pairs: is the chosen answer the more accurate one (kind+colour, against the scenes' truth)?\n${pairQualityLines(pairs).map((l) => `  ${l}\n`).join('')}`);
+  await runArm(o, deps, out, 'stic', sticStages, data, sticComment);
   if (o.control) {
     const control = path.join(out, 'control');
     const r = await writeControlPairs(path.join(out, 'stic', 'pref.jsonl'), path.join(control, 'pref.jsonl'), o.seed);
@@ -101,18 +107,20 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   await writeFileAtomic(files.table, `${table}\n`);
   await writeFileAtomic(files.results, resultsMarkdown(o, markdown, pairQualityMarkdown(pairs), seconds));
   await writeJsonAtomic(path.join(out, 'results.json'), { options: o, seconds, pairs, models: evals.map((e) => ({ name: e.name, adapter: e.adapter, report: { vqa: e.report.vqa, descriptions: { ...e.report.descriptions, details: undefined } } })) });
-  return { evals, table, markdown, files, seconds };
+  return { evals, pairs, table, markdown, files, seconds };
 }
 
-// Writes one arm's config and runs it (complete stages are skipped, partial ones resumed).
-async function runArm(o: DemoOptions, deps: DemoDeps, out: string, name: string, stages: StageName[], data: { unlabeled: string; instructions: string }, comment: string): Promise<void> {
+// Writes one arm's config and runs it, or only the stages `only` of it (complete stages are
+// skipped, partial ones resumed).
+async function runArm(o: DemoOptions, deps: DemoDeps, out: string, name: string, stages: StageName[], data: { unlabeled: string; instructions: string }, comment: string, only?: StageName[]): Promise<void> {
   const file = path.join(out, `${name}.yaml`);
   const config = recipeConfig(
     { model: o.model, out: path.join(out, name), unlabeled: data.unlabeled, instructions: data.instructions, seed: o.seed, threads: o.threads, prompts: o.prompts, stages, scale: o.scale, training: o.training },
     out,
   );
   await writeFile(file, recipeYaml(config, `${comment}\nWritten by stic demo; run it again with: stic run ${file}`));
-  await runPipeline(await loadRunConfig(file), { openInference: deps.openInference, openImages: deps.openImages, openTraining: deps.openTraining, progress: deps.progress, log: deps.log });
+  const cfg = await loadRunConfig(file);
+  await runPipeline(only === undefined ? cfg : { ...cfg, stages: only }, { openInference: deps.openInference, openImages: deps.openImages, openTraining: deps.openTraining, progress: deps.progress, log: deps.log });
 }
 
 // One bar per toy set being rendered (a set found complete on disk renders nothing and shows none).

@@ -20,6 +20,7 @@ export interface DemoFlags {
   heldout: number;
   seed: number;
   control: boolean;
+  seeds: number;
   prompts?: string;
   dpoEpochs: number;
   sftEpochs: number;
@@ -38,6 +39,7 @@ export const DEMO_FLAGS: OptionTable<DemoFlags> = {
   heldout: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 200, describe: 'Held-out toy scenes the models are evaluated on (each: its questions and one description)' },
   seed: { type: 'integer', min: 0, max: 1_000_000, default: 0, describe: 'Seed of the toy world drawn (world seed 70000 + seed) and of every stage' },
   control: { type: 'boolean', default: false, describe: 'Also train a control arm on the same pairs with chosen/rejected assigned by a coin flip per pair, and evaluate it' },
+  seeds: { type: 'integer', min: 1, max: 100, default: 1, describe: 'Run the whole demo this many times, seeds --seed .. --seed + N - 1 (each into <out>/seed-<k>), and report the mean and seed-to-seed spread of every metric (with --control: STIC minus control, paired by seed)' },
   prompts: { type: 'string', describe: 'JSON file overriding any of the STIC prompts, as for stic run (default: the toy world\'s description requests, written to <out>/prompts.json; see lib/demo/recipe.ts)' },
   dpoEpochs: { type: 'integer', min: 1, default: DEMO_SCALE.dpoEpochs, describe: 'Epochs of stage 1 (DPO)' },
   sftEpochs: { type: 'integer', min: 1, default: DEMO_SCALE.sftEpochs, describe: 'Epochs of stage 2 (SFT)' },
@@ -51,7 +53,7 @@ export const DEMO_FLAGS: OptionTable<DemoFlags> = {
 type ProblemFormat = (p: { flag: string; expected: string; received: unknown }) => string;
 
 /** Checked flags -> the demo's options. */
-export function demoOptions(values: Record<string, unknown>, threads: number | undefined, format: ProblemFormat): DemoOptions {
+export function demoOptions(values: Record<string, unknown>, threads: number | undefined, format: ProblemFormat): DemoOptions & { seeds: number } {
   const f = validateOptions(DEMO_FLAGS, values, format);
   return {
     out: f.out,
@@ -61,6 +63,7 @@ export function demoOptions(values: Record<string, unknown>, threads: number | u
     heldout: f.heldout,
     seed: f.seed,
     control: f.control,
+    seeds: f.seeds,
     ...(f.prompts !== undefined ? { prompts: path.resolve(f.prompts) } : {}),
     threads,
     scale: { describeTokens: f.describeTokens, dpoEpochs: f.dpoEpochs, sftEpochs: f.sftEpochs, genBatch: f.batchSize },

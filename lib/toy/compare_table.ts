@@ -14,7 +14,7 @@ export interface TableOptions {
   markdown?: boolean;
 }
 
-interface MetricRow {
+export interface MetricRow {
   label: string;
   /** A ratio in [0, 1] or null; integers are shown as counts when `count` is set. */
   value: (r: ToyEvalReport) => number | null;
@@ -27,7 +27,8 @@ const LEVEL_LABEL: Record<DescriptionLevel, string> = {
   shape_position: 'shape+position',
 };
 
-function metricRows(columns: readonly ComparisonColumn[]): MetricRow[] {
+/** The table's rows: counts, VQA overall and per type (those some column has), hallucination, description levels. */
+export function metricRows(columns: readonly ComparisonColumn[]): MetricRow[] {
   const rows: MetricRow[] = [
     { label: 'questions scored', value: (r) => r.vqa.asked, count: true },
     { label: 'VQA accuracy', value: (r) => r.vqa.accuracy },

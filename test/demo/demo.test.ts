@@ -10,7 +10,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 
 import { controlPair } from '../../lib/demo/control.ts';
-import { pairQuality } from '../../lib/demo/pair_quality.ts';
+import { type BranchQuality, type PairQuality, pairQuality, pairQualityMarkdown } from '../../lib/demo/pair_quality.ts';
+import { meanSd, seedsTable, summariseSeeds } from '../../lib/demo/seeds.ts';
 import { comparisonSvg } from '../../lib/demo/compare_chart.ts';
 import { SET_START, demoWorldSeed } from '../../lib/demo/data.ts';
 import type { ModelEval } from '../../lib/demo/evaluate.ts';
@@ -101,6 +102,8 @@ describe('stic demo (reduced setting, with the control arm)', function () {
     expect(results.pairs.all.pairs).to.equal(pairCount);
     expect(results.pairs.all.agree + results.pairs.all.disagree).to.be.at.most(pairCount);
     expect(readFileSync(path.join(out, 'results.md'), 'utf8')).to.contain(`| all pairs | ${pairCount} |`);
+    // The pairs are scored before stage 1 trains on them.
+    expect(first.stderr.indexOf('pairs, all pairs: chosen more accurate in')).to.be.within(0, first.stderr.indexOf('dpo: run'));
     const png = await sharp(path.join(out, 'comparison.png')).metadata();
     expect([png.format, png.width! > 500]).to.deep.equal(['png', true]);
 
@@ -150,9 +153,37 @@ describe('stic demo (reduced setting, with the control arm)', function () {
     const again = await runCli(argv);
     expect(again.code, again.stderr).to.equal(0);
     const said = again.stderr.split('\n').filter((l) => /^[a-z]+: (skip|resume|run)\b/.test(l)).map((l) => l.replace(/ \(.*/, ''));
-    expect(said).to.deep.equal([...['pref', 'dpo', 'describe', 'infuse', 'sft'].map((s) => `${s}: skip`), ...['dpo', 'describe', 'infuse', 'sft'].map((s) => `${s}: skip`)]);
+    // The STIC arm's pref alone first (its pairs are scored before training), then the arm, then the control arm.
+    expect(said).to.deep.equal([...['pref', 'pref', 'dpo', 'describe', 'infuse', 'sft'].map((s) => `${s}: skip`), ...['dpo', 'describe', 'infuse', 'sft'].map((s) => `${s}: skip`)]);
     readdirSync(path.join(out, 'eval')).forEach((f, i) => expect(readFileSync(path.join(out, 'eval', f)).equals(before[i]), f).to.equal(true));
     expect(again.stdout.split('\nwall time')[0]).to.equal(first.stdout.split('\nwall time')[0]);
+  });
+});
+
+describe('stic demo --seeds (reduced setting)', function () {
+  this.timeout(120_000);
+  it('runs one demo per seed into seed-<k> and prints the summary of their stored evaluations', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'stic-demo-seeds-'));
+    try {
+      const out = path.join(dir, 'demo');
+      const r = await runCli(['demo', '--out', out, '--images', '4', '--instructions', '2', '--heldout', '2', '--describe-tokens', '24', '--control', '--seeds', '2', '--seed', '5', '--threads', '1']);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(readdirSync(out).sort()).to.deep.equal(['seed-5', 'seed-6', 'seeds.json', 'seeds.md']);
+      const runs = [5, 6].map((seed) => {
+        const evals = COLUMNS.map((c) => JSON.parse(readFileSync(path.join(out, `seed-${seed}`, 'eval', `${c.replace(/ /g, '-')}.json`), 'utf8')) as ModelEval);
+        const pairs = (JSON.parse(readFileSync(path.join(out, `seed-${seed}`, 'results.json'), 'utf8')) as { pairs: PairQuality }).pairs;
+        return { seed, result: { evals, pairs } };
+      });
+      // Each seed draws its own world.
+      expect(jsonl(path.join(out, 'seed-6/data/heldout/truth.jsonl'))[0].id).to.equal(`toy-${demoWorldSeed(6)}-${SET_START.heldout}`);
+      const stored = JSON.parse(readFileSync(path.join(out, 'seeds.json'), 'utf8')) as ReturnType<typeof summariseSeeds>;
+      const expected = summariseSeeds(runs, stored.seconds);
+      expect(stored).to.deep.equal(JSON.parse(JSON.stringify(expected)));
+      expect(r.stdout.startsWith(`\n${seedsTable(expected, false)}\n\nwall time `)).to.equal(true);
+      expect(readFileSync(path.join(out, 'seeds.md'), 'utf8')).to.contain(seedsTable(expected, true));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -173,18 +204,29 @@ describe('demo pieces', () => {
     try {
       const scenes = generateScenes(5, 3, 0, { minShapes: 3 });
       const other = generateScenes(6, 3, 0, { minShapes: 3 });
+      // The rejected answer's origin as pref writes it: the hallucination prompt, or the corruption drawn.
+      const made = (branch: string) => (branch === 'hallucination' ? { dispreferred: branch, corruption: null } : { dispreferred: 'corruption', corruption: { kind: 'stic', params: { kind: branch } } });
       const pair = (i: number, good: 'chosen' | 'rejected' | 'both', branch: string) => {
         const right = caption(scenes[i]);
         const wrong = caption(other[i]);
         const [c, r] = good === 'chosen' ? [right, wrong] : good === 'rejected' ? [wrong, right] : [right, right];
-        return JSON.stringify({ image: `${scenes[i].id}.png`, chosen: [{ role: 'user', content: 'q' }, { role: 'assistant', content: c }], rejected: [{ role: 'user', content: 'q' }, { role: 'assistant', content: r }], provenance: { dispreferred: branch } });
+        return JSON.stringify({ image: `${scenes[i].id}.png`, chosen: [{ role: 'user', content: 'q' }, { role: 'assistant', content: c }], rejected: [{ role: 'user', content: 'q' }, { role: 'assistant', content: r }], provenance: made(branch) });
       };
       const file = path.join(dir, 'pref.jsonl');
-      writeFileSync(file, `${[pair(0, 'chosen', 'corruption'), pair(1, 'rejected', 'hallucination'), pair(2, 'both', 'corruption')].join('\n')}\n`);
+      writeFileSync(file, `${[pair(0, 'chosen', 'lowres'), pair(1, 'rejected', 'hallucination'), pair(2, 'both', 'jitter')].join('\n')}\n`);
       const q = await pairQuality(file, scenes);
-      expect([q.all.pairs, q.all.agree, q.all.disagree]).to.deep.equal([3, 1, 1]);
-      expect([q.corruption.pairs, q.corruption.agree, q.corruption.disagree]).to.deep.equal([2, 1, 0]);
-      expect([q.hallucination.pairs, q.hallucination.agree, q.hallucination.disagree]).to.deep.equal([1, 0, 1]);
+      const counts = (b: BranchQuality) => [b.pairs, b.agree, b.disagree, b.agreeWhereDiffer];
+      expect(counts(q.all)).to.deep.equal([3, 1, 1, 0.5]);
+      expect(Object.keys(q.byKind)).to.deep.equal(['hallucination', 'lowres', 'jitter']);
+      expect(counts(q.byKind.lowres)).to.deep.equal([1, 1, 0, 1]);
+      expect(counts(q.byKind.jitter)).to.deep.equal([1, 0, 0, null]); // identical answers: neither better
+      expect(counts(q.byKind.hallucination)).to.deep.equal([1, 0, 1, 0]);
+      expect(pairQualityMarkdown(q).split('\n').slice(2).map((l) => l.split(' | ').slice(0, 4).join(' | '))).to.deep.equal([
+        '| all pairs | 3 | 1 / 1 | 50.0%',
+        '| hallucination prompt | 1 | 0 / 1 | 0.0%',
+        '| corruption: lowres | 1 | 1 / 0 | 100.0%',
+        '| corruption: jitter | 1 | 0 / 0 | n/a',
+      ]);
       const ref = scoreDescriptions(scenes, [caption(scenes[0]), caption(other[1]), caption(scenes[2])].map((text, i) => ({ sceneId: scenes[i].id, text })));
       expect(q.all.chosen.precision).to.equal(ref.levels.shape_colour.precision);
       expect(q.all.chosen.rate).to.equal(ref.hallucination.rate);
@@ -193,6 +235,33 @@ describe('demo pieces', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('over seeds: mean, sample sd and the STIC - control difference paired by seed', () => {
+    const report = (acc: number, recall: number | null) =>
+      ({
+        vqa: { asked: 10, correct: 0, accuracy: acc, byType: {} },
+        descriptions: { count: 2, hallucination: { rate: 0.5, descriptions: 0.5 }, levels: { shape: { precision: 0.5, recall }, shape_colour: { precision: 0.5, recall: 0.5 }, shape_position: { precision: 0.5, recall: 0.5 } } },
+      }) as unknown as ToyEvalReport;
+    // VQA: STIC final - control final = +0.1, +0.2, +0.3 (all positive); shape recall: +0.1, -0.1, +0.0.
+    const run = (seed: number, stic: number, control: number, rs: number, rc: number) => ({
+      seed,
+      result: { evals: [{ name: 'base', report: report(0.4, 0.3) }, { name: 'stic final', report: report(stic, rs) }, { name: 'control final', report: report(control, rc) }] as ModelEval[], pairs: { all: { pairs: 4, agree: 3, disagree: 1 } } as PairQuality },
+    });
+    const s = summariseSeeds([run(3, 0.5, 0.4, 0.4, 0.3), run(4, 0.6, 0.4, 0.3, 0.4), run(5, 0.7, 0.4, 0.35, 0.35)], 12);
+    expect(s.seeds).to.deep.equal([3, 4, 5]);
+    const vqa = s.metrics.find((m) => m.label === 'VQA accuracy')!;
+    expect(vqa.models['stic final']!.mean).to.be.closeTo(0.6, 1e-12);
+    expect(vqa.models['stic final']!.sd).to.be.closeTo(0.1, 1e-12);
+    expect(vqa.models['control final']!.mean).to.be.closeTo(0.4, 1e-12);
+    expect(vqa.models['control final']!.sd).to.be.closeTo(0, 1e-12);
+    expect(vqa.difference!.perSeed.map((d) => Number(d.toFixed(12)))).to.deep.equal([0.1, 0.2, 0.3]);
+    expect([vqa.difference!.mean, vqa.difference!.sd].map((v) => Number(v.toFixed(12)))).to.deep.equal([0.2, 0.1]);
+    expect(vqa.difference!.outside).to.equal(true);
+    const recall = s.metrics.find((m) => m.label === 'recall shape')!;
+    expect(recall.difference!.outside).to.equal(false); // one seed says worse, one better
+    expect(seedsTable(s, true).split('\n').find((l) => l.startsWith('| VQA accuracy |'))).to.equal('| VQA accuracy | 40.0% ± 0.0 | 60.0% ± 10.0 | 40.0% ± 0.0 | +20.0 ± 10.0 | +10.0 .. +30.0 | yes |');
+    expect(meanSd([2])).to.deep.equal({ mean: 2, sd: 0 });
   });
 
   it('the comparison chart draws one bar per value and "n/a" where a model has none', () => {
