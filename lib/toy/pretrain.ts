@@ -72,6 +72,8 @@ export interface ToyPretrainOptions {
   threads?: number;
   /** Start from this model folder's weights instead of the seeded initialisation. */
   init?: string;
+  /** The model's shape (default TOY_MODEL_SIZE). */
+  size?: ToyModelSize;
   /** The command line, recorded in training.json. */
   command?: string;
   progress?: ProgressFactory;
@@ -107,7 +109,7 @@ export interface ToyPretrainResult {
   baseline: ReturnType<typeof majorityBaseline>;
 }
 
-type Resolved = Required<Omit<ToyPretrainOptions, 'init' | 'command' | 'progress' | 'log' | 'onStep' | 'signal'>> & Pick<ToyPretrainOptions, 'init' | 'command'>;
+type Resolved = Required<Omit<ToyPretrainOptions, 'init' | 'size' | 'command' | 'progress' | 'log' | 'onStep' | 'signal'>> & Pick<ToyPretrainOptions, 'init' | 'command'>;
 
 function resolveOptions(o: ToyPretrainOptions): Resolved {
   const r = { ...TOY_PRETRAIN_DEFAULTS, resume: false, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as Resolved;
@@ -178,13 +180,14 @@ interface Run {
 export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrainResult> {
   const r = resolveOptions(o);
   const tok = buildToyModelTokenizer();
-  const configJson = toyConfigJson(tok, TOY_MODEL_SIZE);
-  const preprocessorJson = toyPreprocessorJson(TOY_MODEL_SIZE.vision.imageSize);
+  const size = o.size ?? TOY_MODEL_SIZE;
+  const configJson = toyConfigJson(tok, size);
+  const preprocessorJson = toyPreprocessorJson(size.vision.imageSize);
   const config = toyEngineConfig(configJson, preprocessorJson);
   const enc = chatEncoder(tok, config);
   const pre = preprocessConfigFromVision(config.vision);
   const maxLength = config.decoder.maxPositionEmbeddings;
-  const options = trajectoryOptions(r, TOY_MODEL_SIZE);
+  const options = trajectoryOptions(r, size);
   const log = o.log ?? (() => undefined);
   await mkdir(r.out, { recursive: true });
   native().setThreads(r.threads);

@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import { loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { openSafetensors } from '../../lib/model/safetensors.ts';
 import { runToyPretrain } from '../../lib/toy/pretrain.ts';
+import { TOY_MODEL_SIZE } from '../../lib/toy/pretrain_model.ts';
 import { readMetrics } from '../../lib/util/metrics_log.ts';
 
 const SMALL = { steps: 4, batchSize: 2, evalEvery: 2, evalScenes: 2, finalEvalScenes: 2, checkpointEvery: 2, seed: 11 };
@@ -49,6 +50,18 @@ describe('stic toy pretrain (lib/toy/pretrain.ts)', function () {
     expect(record.parameters).to.equal(1_170_496);
     expect(record.final_eval.scenes).to.equal(2);
     expect(r.final.report.vqa.asked).to.equal(r.final.answers.length);
+  });
+
+  it('builds the model in the shape `size` asks for and records it', async () => {
+    const out = tmp();
+    const size = { vision: { ...TOY_MODEL_SIZE.vision, patchSize: 12, hiddenSize: 32, intermediateSize: 64, numHeads: 2 }, decoder: { ...TOY_MODEL_SIZE.decoder, hiddenSize: 64, intermediateSize: 96, numLayers: 2 } };
+    await runToyPretrain({ ...SMALL, steps: 2, evalEvery: 0, out, size });
+    const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect([config.image_seq_length, config.vision_config.patch_size, config.vision_config.hidden_size, config.text_config.hidden_size, config.text_config.num_hidden_layers]).to.deep.equal([49, 12, 32, 64, 2]);
+    const record = JSON.parse(readFileSync(path.join(out, 'training.json'), 'utf8'));
+    expect(record.options.size).to.deep.equal(size);
+    expect(record.parameters).to.be.below(500_000);
+    expect((await loadChatModel(out)).model.config.imageTokenCount).to.equal(49);
   });
 
   it('a run stopped after step 2 and resumed ends bit-identical to an uninterrupted run', async () => {
