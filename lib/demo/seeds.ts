@@ -31,7 +31,8 @@ export interface SeedsSummary {
   seeds: number[];
   models: string[];
   metrics: MetricSpread[];
-  pairs: { seed: number; agree: number; disagree: number; pairs: number }[];
+  /** Pair quality over all seeds, per rejection kind ("all" first): pairs, chosen more / less accurate. */
+  pairs: Record<string, { pairs: number; agree: number; disagree: number }>;
   seconds: number;
 }
 
@@ -83,7 +84,15 @@ export function summariseSeeds(runs: readonly { seed: number; result: Pick<DemoR
     }
     return spread;
   });
-  const pairs = runs.map((run) => ({ seed: run.seed, agree: run.result.pairs.all.agree, disagree: run.result.pairs.all.disagree, pairs: run.result.pairs.all.pairs }));
+  const pairs: SeedsSummary['pairs'] = {};
+  for (const run of runs) {
+    for (const [kind, b] of [['all', run.result.pairs.all] as const, ...Object.entries(run.result.pairs.byKind)]) {
+      const t = (pairs[kind] ??= { pairs: 0, agree: 0, disagree: 0 });
+      t.pairs += b.pairs;
+      t.agree += b.agree;
+      t.disagree += b.disagree;
+    }
+  }
   return { seeds: runs.map((r) => r.seed), models, metrics, pairs, seconds };
 }
 
@@ -124,7 +133,10 @@ export function seedsTable(s: SeedsSummary, markdown: boolean): string {
 }
 
 function seedsMarkdown(s: SeedsSummary): string {
-  const pairs = s.pairs.map((p) => `seed ${p.seed}: chosen more accurate in ${p.agree} of ${p.pairs} pairs, less in ${p.disagree}`).join('; ');
+  const pairs = Object.entries(s.pairs).map(([kind, p]) => {
+    const differ = p.agree + p.disagree;
+    return `| ${kind === 'all' ? 'all pairs' : kind} | ${p.pairs} | ${p.agree} / ${p.disagree} | ${differ > 0 ? `${pts(p.agree / differ)}%` : 'n/a'} |`;
+  });
   return [
     '# stic demo over seeds',
     '',
@@ -132,7 +144,11 @@ function seedsMarkdown(s: SeedsSummary): string {
     '',
     seedsTable(s, true),
     '',
-    `Pair quality (kind+colour, against the scenes' truth): ${pairs}.`,
+    'Pair quality over all seeds (the chosen answer against the rejected one, kind+colour, scored against the scenes\' truth before training; per seed in seed-<k>/results.md):',
+    '',
+    '| stage-1a pairs | pairs | chosen more / less accurate | chosen better where they differ |',
+    '|---|---:|---:|---:|',
+    ...pairs,
     '',
   ].join('\n');
 }

@@ -246,7 +246,7 @@ describe('demo pieces', () => {
     // VQA: STIC final - control final = +0.1, +0.2, +0.3 (all positive); shape recall: +0.1, -0.1, +0.0.
     const run = (seed: number, stic: number, control: number, rs: number, rc: number) => ({
       seed,
-      result: { evals: [{ name: 'base', report: report(0.4, 0.3) }, { name: 'stic final', report: report(stic, rs) }, { name: 'control final', report: report(control, rc) }] as ModelEval[], pairs: { all: { pairs: 4, agree: 3, disagree: 1 } } as PairQuality },
+      result: { evals: [{ name: 'base', report: report(0.4, 0.3) }, { name: 'stic final', report: report(stic, rs) }, { name: 'control final', report: report(control, rc) }] as ModelEval[], pairs: { all: { pairs: 4, agree: 3, disagree: 1 }, byKind: { lowres: { pairs: 4, agree: 3, disagree: 1 } } } as unknown as PairQuality },
     });
     const s = summariseSeeds([run(3, 0.5, 0.4, 0.4, 0.3), run(4, 0.6, 0.4, 0.3, 0.4), run(5, 0.7, 0.4, 0.35, 0.35)], 12);
     expect(s.seeds).to.deep.equal([3, 4, 5]);
@@ -262,6 +262,7 @@ describe('demo pieces', () => {
     expect(recall.difference!.outside).to.equal(false); // one seed says worse, one better
     expect(seedsTable(s, true).split('\n').find((l) => l.startsWith('| VQA accuracy |'))).to.equal('| VQA accuracy | 40.0% ± 0.0 | 60.0% ± 10.0 | 40.0% ± 0.0 | +20.0 ± 10.0 | +10.0 .. +30.0 | yes |');
     expect(meanSd([2])).to.deep.equal({ mean: 2, sd: 0 });
+    expect(s.pairs).to.deep.equal({ all: { pairs: 12, agree: 9, disagree: 3 }, lowres: { pairs: 12, agree: 9, disagree: 3 } });
   });
 
   it('the comparison chart draws one bar per value and "n/a" where a model has none', () => {
