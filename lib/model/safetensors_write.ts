@@ -2,11 +2,11 @@
 // aligned (as the reference implementation does, so readers may map tensors in place), tensors laid
 // out contiguously in the given order, written atomically: a temp file in the same directory,
 // fsync'ed, then renamed over the target, so a kill mid-write never leaves a half file behind.
-import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { type DTypeName, SUPPORTED_DTYPES, dtypeSize, isDTypeName, shapeNumel, shapeString } from './dtype.ts';
+import { removeAbandonedTemps, tempNameFor } from '../util/atomic_write.ts';
 import { namingWriteErrors } from '../util/write_error.ts';
 import { SafetensorsError } from './safetensors_header.ts';
 
@@ -25,7 +25,8 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], m
 }
 
 async function writeAtomically(file: string, header: Buffer, tensors: TensorToWrite[]): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  await removeAbandonedTemps(file);
+  const tmp = tempNameFor(file);
   const fh = await open(tmp, 'wx');
   try {
     const len = Buffer.alloc(8);

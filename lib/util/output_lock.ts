@@ -8,7 +8,7 @@
 // message. A lock held by a live process, or by one on another host (whose liveness this host
 // cannot see), stops the second command at once, naming the holder.
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -60,6 +60,7 @@ export function lockOutputFolder(folder: string, log: (text: string) => void = (
 }
 
 function acquire(file: string, me: LockHolder, log: (text: string) => void): void {
+  removeAbandonedLockTemps(file);
   for (let attempt = 0; ; attempt++) {
     if (tryCreate(file, me)) break;
     const holder = readHolder(file);
@@ -113,6 +114,16 @@ export async function withOutputLocks<T>(folders: readonly string[], body: () =>
     return await body();
   } finally {
     for (const l of locks.reverse()) l.release();
+  }
+}
+
+// A process killed while taking a lock can leave `.stic.lock.<pid>-<hex>.tmp` or
+// `.stic.lock.stale-<pid>-<hex>`; those of processes that no longer run are removed.
+function removeAbandonedLockTemps(file: string): void {
+  const base = `${path.basename(file)}.`;
+  for (const n of readdirSync(path.dirname(file))) {
+    const m = n.startsWith(base) ? /^(?:stale-)?(\d+)-[0-9a-f]{8}(?:\.tmp)?$/.exec(n.slice(base.length)) : null;
+    if (m && !isAlive(Number(m[1]))) rmSync(path.join(path.dirname(file), n), { force: true });
   }
 }
 

@@ -131,6 +131,8 @@ describe('data safety: outputs never overwrite inputs, one writer per output fol
       mkdirSync(out);
       const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
       writeFileSync(path.join(out, LOCK_FILE), `${JSON.stringify({ pid: dead, host: hostname(), command: 'stic run killed.yaml', since: 'x' })}\n`);
+      // What a process killed while taking or taking over a lock leaves behind: removed too.
+      for (const litter of [`${LOCK_FILE}.${dead}-deadbeef.tmp`, `${LOCK_FILE}.stale-${dead}-deadbeef`]) writeFileSync(path.join(out, litter), 'x');
       const r = await runCli(['run', cfgFor(out)]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).to.contain(`note: took over the lock of ${out} left by process ${dead} (stic run killed.yaml), which no longer runs\n`);
