@@ -5,6 +5,8 @@ import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat
 import { DEFAULT_SAMPLING } from '../../lib/engine/index.ts';
 import { native } from '../../lib/native/index.ts';
 import { checkThreads } from '../../lib/stic/options.ts';
+import type { ImageAspect } from '../../lib/data/model_image.ts';
+import { IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
 
 interface GenerateArgs {
   model: string;
@@ -19,6 +21,7 @@ interface GenerateArgs {
   stop?: string[];
   template?: string;
   'vision-tower'?: string;
+  'image-aspect': ImageAspect;
   threads?: number;
   json: boolean;
 }
@@ -39,6 +42,7 @@ export const command: CommandModule<object, GenerateArgs> = {
       .option('seed', { type: 'number', default: DEFAULT_SAMPLING.seed, describe: 'Sampling seed' })
       .option('stop', { type: 'string', array: true, describe: 'Stop strings (repeatable)' })
       .option('template', { type: 'string', describe: 'Chat template: vicuna_v1, mistral_instruct, or a named template of the checkpoint' })
+      .option('image-aspect', IMAGE_ASPECT_FLAG)
       .option('vision-tower', { type: 'string', describe: 'Original LLaVA layout: the CLIP checkpoint directory' })
       .option('threads', { type: 'number', describe: 'CPU threads (default: STIC_THREADS, OMP_NUM_THREADS or all cores)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' }) as never,
@@ -47,8 +51,8 @@ export const command: CommandModule<object, GenerateArgs> = {
     if (threads !== undefined) native().setThreads(threads);
     const t0 = performance.now();
     const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template });
-    const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image);
-    const ids = userPromptIds(chat, args.prompt, image !== null, args.system);
+    const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image, { aspect: args['image-aspect'] });
+    const ids = userPromptIds(chat, args.prompt, image, args.system);
     const t1 = performance.now();
     const [result] = await chat.model.generate([{ ids, image }], {
       maxNewTokens: args['max-new-tokens'],

@@ -74,9 +74,10 @@ function describeModel(args: InfoArgs): { config: EngineConfig; runnable: string
   const rows: [string, string][] = [
     ['model', `${config.architecture} (${d.family}, ${config.weights.naming} names)`],
     ['runnable', runnable],
-    ['vision', `CLIP ${config.vision.imageSize}px/${config.vision.patchSize}, ${config.vision.numLayers} layers, layer ${config.vision.featureLayer} (${config.vision.selectStrategy}), ${config.imageTokenCount} image tokens`],
+    ['vision', `CLIP ${config.vision.imageSize}px/${config.vision.patchSize}, ${config.vision.numLayers} layers, layer ${config.vision.featureLayer} (${config.vision.selectStrategy}), ${config.imageTokenCount} image tokens${config.anyres ? ' per tile' : ''}`],
+    ...(config.anyres ? [['anyres', `grids ${config.anyres.gridPinpoints.map(([h, w]) => `${h}x${w}`).join(', ')} (height x width); tokens per image depend on its size`] as [string, string]] : []),
     ['decoder', `${d.numLayers} layers, hidden ${d.hiddenSize}, heads ${d.numHeads}/${d.numKvHeads} kv, vocab ${d.vocabSize}, rope ${d.ropeTheta}`],
-    ['parameters', `${m(p.total)} (vision ${m(p.vision)}, projector ${m(p.projector)}, decoder ${m(p.decoder)})`],
+    ['parameters', `${p.total.toLocaleString('en-US')} = ${m(p.total)} (vision ${m(p.vision)}, projector ${m(p.projector)}${p.imageNewline ? `, image_newline ${p.imageNewline}` : ''}, decoder ${m(p.decoder)})`],
     ['weights', `${formatBytes(p.total * bytes)} on ${args.device} (${bytes === 2 ? 'bf16' : 'fp32'})`],
     ['kv cache', `${formatBytes(kv)} for ${args['gen-batch']} x ${args['seq-len']} tokens`],
     ['lora', `${m(countLoraParams(config, args['lora-r']))} trainable at r=${args['lora-r']} (+ projector ${m(p.projector)})`],

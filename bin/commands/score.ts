@@ -5,6 +5,8 @@ import type { CommandModule } from 'yargs';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { native } from '../../lib/native/index.ts';
 import { checkThreads } from '../../lib/stic/options.ts';
+import type { ImageAspect } from '../../lib/data/model_image.ts';
+import { IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
 
 interface ScoreArgs {
   model: string;
@@ -15,6 +17,7 @@ interface ScoreArgs {
   'append-eos': boolean;
   template?: string;
   'vision-tower'?: string;
+  'image-aspect': ImageAspect;
   threads?: number;
   json: boolean;
 }
@@ -31,6 +34,7 @@ export const command: CommandModule<object, ScoreArgs> = {
       .option('system', { type: 'string', describe: 'A system message (default: the template\'s own)' })
       .option('append-eos', { type: 'boolean', default: false, describe: 'Score the end-of-sequence token after the response too' })
       .option('template', { type: 'string', describe: 'Chat template: vicuna_v1, mistral_instruct, or a named template of the checkpoint' })
+      .option('image-aspect', IMAGE_ASPECT_FLAG)
       .option('vision-tower', { type: 'string', describe: 'Original LLaVA layout: the CLIP checkpoint directory' })
       .option('threads', { type: 'number', describe: 'CPU threads (default: STIC_THREADS, OMP_NUM_THREADS or all cores)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' }) as never,
@@ -38,8 +42,8 @@ export const command: CommandModule<object, ScoreArgs> = {
     const threads = checkThreads(args.threads);
     if (threads !== undefined) native().setThreads(threads);
     const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template });
-    const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image);
-    const promptIds = userPromptIds(chat, args.prompt, image !== null, args.system);
+    const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image, { aspect: args['image-aspect'] });
+    const promptIds = userPromptIds(chat, args.prompt, image, args.system);
     const responseIds = chat.tokenizer.encode(args.response, { addSpecialTokens: false });
     if (args['append-eos']) {
       const eos = chat.model.config.decoder.eosTokenIds[0];

@@ -1,7 +1,9 @@
 // From what a person types to what the engine takes: a model with its tokenizer and chat
 // template, an image file as normalised pixels, and a user prompt as ids with the image tokens
 // expanded. Used by `stic generate` and `stic score`.
-import { type PreprocessConfig, loadAndPreprocess, preprocessConfig } from '../data/preprocess.ts';
+import { type ImageProcessorOptions, imageProcessor, loadAndProcess, tilePreprocessConfig } from '../data/image_processor.ts';
+import type { ModelImage } from '../data/model_image.ts';
+import type { PreprocessConfig } from '../data/preprocess.ts';
 import { type ChatMessage, type ChatTemplate, chatPromptIds, selectChatTemplate } from '../model/chat_template.ts';
 import { requireModelFolder } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
@@ -32,32 +34,28 @@ export async function loadChatModel(dir: string, opts: ChatModelOptions = {}): P
   return { model, tokenizer, template };
 }
 
-/** The image preprocessing the model's config describes (pad-to-square or resize + centre crop). */
+/** The single-tile image preprocessing the model's config describes (pad-to-square or resize + centre crop). */
 export function preprocessFor(config: EngineConfig): PreprocessConfig {
-  const p = config.vision.preprocess;
-  const S = config.vision.imageSize;
-  return preprocessConfig({
-    mode: p?.padToSquare ? 'pad' : 'clip',
-    size: p?.resizeShortestEdge ?? S,
-    crop: p?.cropSize ?? S,
-    mean: config.vision.imageMean,
-    std: config.vision.imageStd,
-  });
+  return tilePreprocessConfig(config);
 }
 
-/** One image file -> (3, S, S) normalised pixels; the error names the file and the reason. */
-export async function imagePixels(config: EngineConfig, file: string): Promise<Float32Array> {
-  const batch = await loadAndPreprocess([file], preprocessFor(config));
+/**
+ * One image file -> the model's input: one normalised (3, S, S) tile, or for a LLaVA-NeXT model
+ * (aspect 'anyres', the default) its anyres crops; the error names the file and the reason.
+ */
+export async function imagePixels(config: EngineConfig, file: string, opts: ImageProcessorOptions = {}): Promise<ModelImage> {
+  const batch = await loadAndProcess([file], imageProcessor(config, opts));
   if (batch.failures.length > 0) throw new Error(`Cannot load image ${file}: ${batch.failures[0].reason}`);
-  return batch.pixels;
+  return batch.images[0];
 }
 
 /**
  * A single user turn rendered with the chat template (generation prompt appended), encoded, each
- * `<image>` expanded to the image token count. With an image and no `<image>` in the text, the
- * placeholder goes first on its own line, as LLaVA puts it.
+ * `<image>` expanded to the image's token count (`image` true: one tile's). With an image and no
+ * `<image>` in the text, the placeholder goes first on its own line, as LLaVA puts it.
  */
-export function userPromptIds(chat: ChatModel, text: string, withImage: boolean, system?: string): number[] {
+export function userPromptIds(chat: ChatModel, text: string, image: boolean | ModelImage | null, system?: string): number[] {
+  const withImage = image !== false && image !== null;
   const content = withImage && !text.includes(IMAGE_PLACEHOLDER) ? `${IMAGE_PLACEHOLDER}\n${text}` : text;
   const messages: ChatMessage[] = system ? [{ role: 'system', content: system }] : [];
   messages.push({ role: 'user', content });
@@ -66,7 +64,7 @@ export function userPromptIds(chat: ChatModel, text: string, withImage: boolean,
     template: chat.template,
     addGenerationPrompt: true,
     imageTokenId: config.imageTokenId,
-    tokensPerImage: config.imageTokenCount,
+    tokensPerImage: typeof image === 'object' && image !== null ? image.tokens : config.imageTokenCount,
     numImages: withImage ? 1 : 0,
   });
 }

@@ -12,6 +12,7 @@ import { assertRunnable, loadModelConfig } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import { type Checkpoint, openCheckpoint } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
+import type { ModelImage } from '../data/model_image.ts';
 import { native } from '../native/index.ts';
 import type { LlavaModelNative, NativeGenerationItem, NativeScoredSequence, NativeSequence } from '../native/contract.ts';
 import { batchRanges, packImages } from '../generate/batching.ts';
@@ -29,11 +30,14 @@ export interface LoadModelOptions {
   tokenizer?: TokenDecoder | null;
 }
 
-/** One prompt to continue. `ids` already hold the expanded image tokens (Ti per image). */
+/** An image input: normalised pixels (3, S, S) of one tile, or a processed image (lib/data/image_processor.ts). */
+export type ImageInput = Float32Array | ModelImage;
+
+/** One prompt to continue. `ids` already hold the expanded image tokens (image.tokens of them; Ti for a tile). */
 export interface GenerateRequest extends SamplingOptions {
   ids: ArrayLike<number>;
-  /** Normalised pixels (3, S, S) for the image tokens in ids; requests may share one array (encoded once). */
-  image?: Float32Array | null;
+  /** The image of the image tokens in ids; requests may share one (its pixels are encoded once). */
+  image?: ImageInput | null;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -49,7 +53,7 @@ export interface GenerateOptions extends SamplingOptions {
 export interface LogprobItem {
   promptIds: ArrayLike<number>;
   responseIds: ArrayLike<number>;
-  image?: Float32Array | null;
+  image?: ImageInput | null;
 }
 
 export interface LogprobResult {
@@ -62,7 +66,7 @@ export interface LogprobResult {
 /** A full sequence for fullLogits. */
 export interface SequenceInput {
   ids: ArrayLike<number>;
-  image?: Float32Array | null;
+  image?: ImageInput | null;
 }
 
 export interface ModelMemory {
@@ -73,7 +77,7 @@ export interface ModelMemory {
 
 interface CheckedSequence {
   ids: Int32Array;
-  image: Float32Array | null;
+  image: ModelImage | null;
 }
 
 export class LlavaModel {
@@ -125,9 +129,9 @@ export class LlavaModel {
     const results: GenerateResult[] = [];
     for (const [start, end] of batchRanges(checked.length, batchSize)) {
       const batch = checked.slice(start, end);
-      const images = packImages(batch.map((b) => b.seq.image), this.imageFloats());
+      const images = packImages(batch.map((b) => b.seq.image));
       const items: NativeGenerationItem[] = batch.map((b, j) => ({ ...this.nativeSequence(b.seq, images.index[j]), ...nativeSampling(b.sampling) }));
-      const gen = this.impl.startGeneration(images.pixels, images.count, items, eos);
+      const gen = this.impl.startGeneration(images.pixels, images.layouts, items, eos);
       results.push(...(await runGeneration(gen, batch.map((b) => b.sampling), this.tokenizer, stopChunk)));
       this.lastGeneration = gen.memory();
     }
@@ -152,9 +156,9 @@ export class LlavaModel {
     const out: LogprobResult[] = [];
     for (const [start, end] of batchRanges(checked.length, batchSize)) {
       const batch = checked.slice(start, end);
-      const images = packImages(batch.map((b) => b.seq.image), this.imageFloats());
+      const images = packImages(batch.map((b) => b.seq.image));
       const seqs: NativeScoredSequence[] = batch.map((b, j) => ({ ...this.nativeSequence(b.seq, images.index[j]), responseStart: b.responseStart }));
-      for (const tokenLogps of await this.impl.logprobs(images.pixels, images.count, seqs)) {
+      for (const tokenLogps of await this.impl.logprobs(images.pixels, images.layouts, seqs)) {
         let sum = 0;
         for (const x of tokenLogps) sum += x;
         out.push({ tokenLogps, sum });
@@ -163,42 +167,39 @@ export class LlavaModel {
     return out;
   }
 
-  /** Diagnostics: image features after the projector, (N, Ti, D). */
-  async imageFeatures(images: Float32Array[]): Promise<Float32Array> {
-    const pixels = this.packAll(images);
-    return (await this.impl.encodeImages(pixels, images.length, false)).features;
+  /** Diagnostics: image features after the projector: each image's token rows in order, images concatenated (sum of tokens, D). */
+  async imageFeatures(images: ImageInput[]): Promise<Float32Array> {
+    const packed = this.packAll(images);
+    return (await this.impl.encodeImages(packed.pixels, packed.layouts, false)).features;
   }
 
-  /** Diagnostics: every CLIP hidden state, each (N, P+1, Dv); [0] is the embeddings after pre-layernorm. */
-  async visionHiddenStates(images: Float32Array[]): Promise<Float32Array[]> {
-    const pixels = this.packAll(images);
-    return (await this.impl.encodeImages(pixels, images.length, true)).hidden;
+  /** Diagnostics: every CLIP hidden state, each (C, P+1, Dv) over all crops; [0] is the embeddings after pre-layernorm. */
+  async visionHiddenStates(images: ImageInput[]): Promise<Float32Array[]> {
+    const packed = this.packAll(images);
+    return (await this.impl.encodeImages(packed.pixels, packed.layouts, true)).hidden;
   }
 
   /** Diagnostics: the full logits (T, V) of each sequence with its own image. */
   async fullLogits(sequences: SequenceInput[]): Promise<Float32Array[]> {
     checkArray(sequences, 'sequences', 'an array of sequences');
     const checked = sequences.map((s, i) => this.checkSequence(s?.ids, s?.image, `sequences[${i}]`));
-    const images = packImages(checked.map((c) => c.image), this.imageFloats());
-    return this.impl.logits(images.pixels, images.count, checked.map((c, j) => this.nativeSequence(c, images.index[j])));
+    const images = packImages(checked.map((c) => c.image));
+    return this.impl.logits(images.pixels, images.layouts, checked.map((c, j) => this.nativeSequence(c, images.index[j])));
   }
 
-  private imageFloats(): number {
-    return 3 * this.config.vision.imageSize ** 2;
-  }
-
-  private packAll(images: Float32Array[]): Float32Array {
+  private packAll(images: ImageInput[]): ReturnType<typeof packImages> {
     checkArray(images, 'images', 'an array of images');
-    const n = this.imageFloats();
-    const pixels = new Float32Array(images.length * n);
-    images.forEach((img, i) => pixels.set(checkImage(img, `images[${i}]`, this.config), i * n));
-    return pixels;
+    // Every entry is its own image, even when two share pixels.
+    return packImages(images.map((img, i) => {
+      const m = checkImage(img, `images[${i}]`, this.config);
+      return { ...m, pixels: m.pixels.slice() };
+    }));
   }
 
   private checkSequence(ids: unknown, image: unknown, where: string): CheckedSequence {
     const checkedIds = checkIds(ids, `${where}.ids`, this.config);
     const img = image === undefined || image === null ? null : checkImage(image, `${where}.image`, this.config);
-    checkImageTokens(checkedIds, img ? 1 : 0, where, this.config);
+    checkImageTokens(checkedIds, img ? [img] : [], where, this.config);
     checkSequenceLength(checkedIds.length, where, this.config);
     return { ids: checkedIds, image: img };
   }

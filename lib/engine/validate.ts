@@ -1,6 +1,7 @@
 // Eager validation of engine inputs in JS, before anything is queued, with one message shape
 // (after sharp): "Expected <what> for <name> but received <value>". Messages name the request by
 // its index in the caller's array (`requests[3].ids[7]`), so the user finds the bad input.
+import type { ModelImage } from '../data/model_image.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 
 /** Describes a received value the way the native helpers do ("a string \"x\"", "-3", "undefined"). */
@@ -59,14 +60,30 @@ export function checkIds(ids: unknown, name: string, config: EngineConfig, allow
   return out;
 }
 
-/** The normalised pixels of one image: a Float32Array of 3 x S x S values. */
-export function checkImage(image: unknown, name: string, config: EngineConfig): Float32Array {
+/**
+ * One image: a Float32Array of 3 x S x S normalised values (a single tile) or a ModelImage from the
+ * processor (an anyres image's crops and layout). Returns it as a ModelImage.
+ */
+export function checkImage(image: unknown, name: string, config: EngineConfig): ModelImage {
   const S = config.vision.imageSize;
   const n = 3 * S * S;
-  if (!(image instanceof Float32Array) || image.length !== n) {
-    throw expectedError(`a Float32Array of 3 x ${S} x ${S} = ${n} normalised pixel values`, name, image);
+  if (image instanceof Float32Array) {
+    if (image.length !== n) throw expectedError(`a Float32Array of 3 x ${S} x ${S} = ${n} normalised pixel values`, name, image);
+    return { pixels: image, layout: null, tokens: config.imageTokenCount };
   }
-  return image;
+  if (typeof image !== 'object' || image === null || !((image as ModelImage).pixels instanceof Float32Array)) {
+    throw expectedError(`a Float32Array of 3 x ${S} x ${S} normalised pixel values or a processed image {pixels, layout, tokens}`, name, image);
+  }
+  const img = image as ModelImage;
+  const crops = img.layout === null ? 1 : img.layout.crops;
+  if (img.pixels.length !== crops * n) throw expectedError(`${crops} crop(s) of 3 x ${S} x ${S} = ${crops * n} values`, `${name}.pixels`, img.pixels);
+  const g = S / config.vision.patchSize;
+  const tokens = img.layout === null ? config.imageTokenCount : g * g + img.layout.keepRows * (img.layout.keepCols + 1);
+  if (img.tokens !== tokens) throw expectedError(`${tokens} (what its layout gives)`, `${name}.tokens`, img.tokens);
+  if (img.layout !== null && !config.anyres) {
+    throw new TypeError(`${name}: an anyres (tiled) image needs a LLaVA-NeXT model, but ${config.source ?? 'this model'} is ${config.architecture}`);
+  }
+  return img;
 }
 
 export function countImageTokens(ids: Int32Array, imageTokenId: number): number {
@@ -76,13 +93,12 @@ export function countImageTokens(ids: Int32Array, imageTokenId: number): number 
 }
 
 /** The image tokens in ids must be exactly what the given images fill (same message as the native check). */
-export function checkImageTokens(ids: Int32Array, numImages: number, where: string, config: EngineConfig): void {
+export function checkImageTokens(ids: Int32Array, images: readonly ModelImage[], where: string, config: EngineConfig): void {
   const found = countImageTokens(ids, config.imageTokenId);
-  const Ti = config.imageTokenCount;
-  if (found !== numImages * Ti) {
-    throw new RangeError(
-      `${where}: expected ${numImages * Ti} image tokens (id ${config.imageTokenId}) for ${numImages} image(s) x ${Ti} but found ${found}`,
-    );
+  const want = images.reduce((n, im) => n + im.tokens, 0);
+  if (found !== want) {
+    const counts = images.length > 0 ? ` (${images.map((im) => im.tokens).join(' + ')})` : '';
+    throw new RangeError(`${where}: expected ${want} image tokens (id ${config.imageTokenId}) for ${images.length} image(s)${counts} but found ${found}`);
   }
 }
 

@@ -117,9 +117,9 @@ export function renderChat(messages: readonly ChatMessage[], opts: RenderOptions
 export interface ChatPromptOptions {
   template: ChatTemplate;
   addGenerationPrompt?: boolean;
-  /** EngineConfig.imageTokenId and imageTokenCount. */
+  /** EngineConfig.imageTokenId, and the image tokens of each image (one number: all images alike, e.g. EngineConfig.imageTokenCount). */
   imageTokenId: number;
-  tokensPerImage: number;
+  tokensPerImage: number | readonly number[];
   /** Images that go with the messages, one `<image>` placeholder each. */
   numImages: number;
 }

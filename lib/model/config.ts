@@ -1,7 +1,7 @@
 // Hugging Face LLaVA configs -> one EngineConfig (engine_config.ts). Three layouts:
 //   - llava-hf LlavaForConditionalGeneration: text_config (llama|mistral) + vision_config (CLIP);
-//   - llava-hf LlavaNextForConditionalGeneration: the same plus anyres tiling (parsed, refused by
-//     assertRunnable until the engine tiles images);
+//   - llava-hf LlavaNextForConditionalGeneration: the same plus anyres tiling (image_grid_pinpoints,
+//     the image_newline weight);
 //   - original LLaVA LlavaLlamaForCausalLM / LlavaMistralForCausalLM (config_original.ts).
 // Absent fields take transformers' defaults (config_defaults.ts); every error names the file, the
 // field, what was expected and what was found.
@@ -104,6 +104,10 @@ function parseLlavaHf(r: FieldReader, architecture: Architecture, preprocessor: 
   if (Array.isArray(featureLayerValue)) r.fail('vision_feature_layer', 'one integer (several concatenated layers are not supported)');
   const featureLayer = r.int('vision_feature_layer', LLAVA_DEFAULTS.visionFeatureLayer);
   const selectStrategy = r.oneOf('vision_feature_select_strategy', ['default', 'full'] as const, LLAVA_DEFAULTS.visionFeatureSelectStrategy);
+  if (architecture === 'LlavaNextForConditionalGeneration' && selectStrategy === 'full') {
+    // transformers' pack_image_features reshapes each crop's features into a square grid.
+    r.fail('vision_feature_select_strategy', '"default" for LlavaNextForConditionalGeneration (anyres needs the CLS row dropped)');
+  }
   const pre = preprocessor ? new FieldReader(preprocessor.json, preprocessor.source) : null;
   const vision = parseClipVision(visionSection, { featureLayer, selectStrategy }, parsePreprocessor(pre, clipImageSize(visionSection)));
   checkFeatureLayer(r, 'vision_feature_layer', featureLayer, vision.numLayers);
@@ -126,7 +130,7 @@ function parseLlavaHf(r: FieldReader, architecture: Architecture, preprocessor: 
     },
     decoder,
     imageTokenId,
-    // For anyres checkpoints this is the count of one tile; the whole image uses several.
+    // For anyres checkpoints this is the count of one tile; a tiled image has more (lib/data/anyres.ts).
     imageTokenCount: imageTokenCount(vision),
     weights: { naming: 'llava-hf', visionTowerPath: null },
     anyres: architecture === 'LlavaNextForConditionalGeneration' ? { gridPinpoints: parseGridPinpoints(r) } : null,
@@ -142,14 +146,17 @@ function addGenerationStops(config: EngineConfig, doc: JsonDoc): void {
   }
 }
 
-/** Throws when the engine cannot run this (recognised) configuration yet. */
+/**
+ * Throws when the engine cannot run this (recognised) configuration. LLaVA-NeXT runs in the llava-hf
+ * layout (LlavaNextForConditionalGeneration); the original layout's anyres (image_aspect_ratio
+ * "anyres", mm_patch_merge_type variants) is not implemented.
+ */
 export function assertRunnable(config: EngineConfig): void {
-  if (config.anyres) {
+  if (config.anyres && config.architecture !== 'LlavaNextForConditionalGeneration') {
     const where = config.source ? `${config.source}: ` : '';
-    const what = config.architecture === 'LlavaNextForConditionalGeneration' ? config.architecture : `${config.architecture} with image_aspect_ratio "anyres"`;
     throw new Error(
-      `${where}${what} (anyres image tiling) is recognised but not supported yet: stic runs single-tile LLaVA checkpoints ` +
-        '(LlavaForConditionalGeneration, or LlavaLlamaForCausalLM / LlavaMistralForCausalLM with image_aspect_ratio "pad" or "square")',
+      `${where}${config.architecture} with image_aspect_ratio "anyres" (the original LLaVA-NeXT layout) is recognised but not supported: ` +
+        'use the llava-hf conversion of the checkpoint (LlavaNextForConditionalGeneration, e.g. llava-hf/llava-v1.6-mistral-7b-hf), or set image_aspect_ratio to "pad"',
     );
   }
 }

@@ -37,7 +37,7 @@ export interface ImagePreprocess {
   resample: 'bicubic' | 'bilinear';
 }
 
-/** LLaVA-NeXT "anyres" tiling parameters (recognised, not run yet: see assertRunnable in config.ts). */
+/** LLaVA-NeXT "anyres" tiling parameters (the checkpoint then also has an `image_newline` weight). */
 export interface AnyresConfig {
   /** Allowed tile layouts as [height, width] in pixels. */
   gridPinpoints: [number, number][];
@@ -97,7 +97,7 @@ export interface EngineConfig {
   /** Image tokens per image after feature selection: (S/p)^2, plus 1 with selectStrategy 'full'. */
   imageTokenCount: number;
   weights: WeightLayout;
-  /** Set for anyres (LLaVA-NeXT) checkpoints, which the engine refuses for now; null/absent otherwise. */
+  /** Set for anyres (LLaVA-NeXT) checkpoints; null/absent otherwise. */
   anyres?: AnyresConfig | null;
   /** The config.json this was read from (for messages). */
   source?: string;

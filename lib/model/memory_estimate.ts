@@ -7,6 +7,8 @@ import type { EngineConfig } from './engine_config.ts';
 export interface ParamCounts {
   vision: number;
   projector: number;
+  /** LLaVA-NeXT's image_newline (D); 0 otherwise. */
+  imageNewline: number;
   decoder: number; // embeddings + layers + final norm + lm_head (when untied)
   total: number;
 }
@@ -32,6 +34,7 @@ export function countParams(c: EngineConfig): ParamCounts {
   const d = c.decoder;
   const D = d.hiddenSize;
   const pb = c.projector.bias ? 1 : 0;
+  const imageNewline = c.anyres ? D : 0;
   const projector = c.projector.type === 'linear' ? Dv * D + pb * D : Dv * D + pb * D + D * D + pb * D;
 
   const qOut = d.numHeads * d.headDim;
@@ -40,7 +43,7 @@ export function countParams(c: EngineConfig): ParamCounts {
   const mlp = 3 * D * d.intermediateSize + (d.mlpBias ? 2 * d.intermediateSize + D : 0);
   const layer = attn + mlp + 2 * D;
   const decoder = d.vocabSize * D + d.numLayers * layer + D + (d.tieWordEmbeddings ? 0 : d.vocabSize * D);
-  return { vision, projector, decoder, total: vision + projector + decoder };
+  return { vision, projector, imageNewline, decoder, total: vision + projector + imageNewline + decoder };
 }
 
 /** Trainable LoRA parameters: r * (in + out) per targeted linear per layer. */

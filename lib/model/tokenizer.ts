@@ -276,23 +276,29 @@ export function encodePrompt(tok: TextTokenizer, text: string, opts: PromptEncod
 
 /**
  * Replaces each image placeholder id by `tokensPerImage` copies of it: the positions the engine
- * fills with the image's features.
- * ids: (T,) -> (T + numImages * (tokensPerImage - 1),)
+ * fills with the image's features. A list gives each image its own count, in order (LLaVA-NeXT's
+ * anyres images have as many tokens as their size gives).
+ * ids: (T,) -> (T + sum over images of (tokens - 1),)
  */
-export function expandImageTokens(ids: readonly number[], imageTokenId: number, tokensPerImage: number, numImages: number): number[] {
-  if (!Number.isInteger(tokensPerImage) || tokensPerImage <= 0) {
+export function expandImageTokens(ids: readonly number[], imageTokenId: number, tokensPerImage: number | readonly number[], numImages: number): number[] {
+  const counts = typeof tokensPerImage === 'number' ? new Array<number>(numImages).fill(tokensPerImage) : [...tokensPerImage];
+  const bad = typeof tokensPerImage === 'number' ? [tokensPerImage] : counts;
+  if (bad.some((n) => !Number.isInteger(n) || n <= 0)) {
     throw new RangeError(`Expected a positive integer for tokensPerImage but received ${describeValue(tokensPerImage)}`);
   }
+  if (counts.length !== numImages) throw new RangeError(`Expected ${numImages} image token counts (one per image) but received ${counts.length}`);
   const found = ids.reduce((n, id) => n + (id === imageTokenId ? 1 : 0), 0);
   if (found !== numImages) {
+    const each = counts[0] ?? 0;
     throw new Error(
       `Expected ${numImages} image placeholder${numImages === 1 ? '' : 's'} (token id ${imageTokenId}), one per image, but found ${found} in the prompt ids` +
-        (found > numImages && found % tokensPerImage === 0 ? ' (were they expanded already?)' : ''),
+        (found > numImages && each > 0 && found % each === 0 ? ' (were they expanded already?)' : ''),
     );
   }
   const out: number[] = [];
+  let image = 0;
   for (const id of ids) {
-    if (id === imageTokenId) for (let k = 0; k < tokensPerImage; k++) out.push(id);
+    if (id === imageTokenId) for (let k = 0, n = counts[image++]; k < n; k++) out.push(id);
     else out.push(id);
   }
   return out;

@@ -141,7 +141,25 @@ export interface LlavaNativeConfig {
   };
   imageTokenId: number;
   imageTokenCount: number;
+  /** LLaVA-NeXT: present (an object) when the checkpoint has image_newline and tiles images. */
+  anyres?: object | null;
 }
+/**
+ * How one image of a call takes its crops and fills its image tokens (native/model/image_layout.h):
+ * a single tile is {crops: 1, gridRows: 0, gridCols: 0, keep*: 0}; an anyres image is the base crop
+ * plus a gridRows x gridCols grid, and the kept window of its feature map (lib/data/anyres.ts).
+ */
+export interface NativeImageLayout {
+  crops: number;
+  gridRows: number;
+  gridCols: number;
+  keepRow0: number;
+  keepRows: number;
+  keepCol0: number;
+  keepCols: number;
+}
+/** The images of a call: a count N of single tiles (pixels (N, 3, S, S)), or one layout per image (pixels: their crops in order). */
+export type NativeImages = number | NativeImageLayout[];
 /** A weight by its engine name (the llava-hf checkpoint name) and the shape it must have. */
 export interface LlavaTensorSpec { name: string; shape: number[] }
 export interface NativeSequence {
@@ -175,14 +193,14 @@ export interface LlavaGenerationNative {
 }
 export interface LlavaModelNative {
   memory(): { weightBytes: number };
-  /** features (N, Ti, D); hidden (only when wantHidden): numLayers + 1 arrays, each (N, P+1, Dv), [0] after pre-layernorm. */
-  encodeImages(pixels: Float32Array, count: number, wantHidden: boolean): Promise<{ features: Float32Array; hidden: Float32Array[] }>;
+  /** features: each image's token rows in order, images concatenated ((N, Ti, D) for single tiles); hidden (only when wantHidden): numLayers + 1 arrays, each (C, P+1, Dv) over all crops, [0] after pre-layernorm. */
+  encodeImages(pixels: Float32Array, images: NativeImages, wantHidden: boolean): Promise<{ features: Float32Array; hidden: Float32Array[] }>;
   /** Full logits (T, V) per sequence. */
-  logits(pixels: Float32Array, count: number, items: NativeSequence[]): Promise<Float32Array[]>;
+  logits(pixels: Float32Array, images: NativeImages, items: NativeSequence[]): Promise<Float32Array[]>;
   /** Log-probs (T - responseStart) of each sequence's scored tokens. */
-  logprobs(pixels: Float32Array, count: number, items: NativeScoredSequence[]): Promise<Float32Array[]>;
+  logprobs(pixels: Float32Array, images: NativeImages, items: NativeScoredSequence[]): Promise<Float32Array[]>;
   /** Validates the items (throws naming items[i]) and returns a generation that has not started. */
-  startGeneration(pixels: Float32Array, count: number, items: NativeGenerationItem[], eosIds: number[]): LlavaGenerationNative;
+  startGeneration(pixels: Float32Array, images: NativeImages, items: NativeGenerationItem[], eosIds: number[]): LlavaGenerationNative;
 }
 export interface ModelBinding {
   /** Every weight the engine loads for this config, in load order. */
@@ -262,6 +280,24 @@ export interface ImageBinding {
   /** The corruptions' counter-based RNG: words or normals [first, first + count) of one stream of a seed. */
   corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'words'): Uint32Array;
   corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'normals'): Float32Array;
+}
+
+// ---- LLaVA-NeXT anyres preprocessing (native/addon/anyres_binding.cpp) -------------------------
+/** The geometry comes from lib/data/anyres.ts; canvas sides are multiples of crop. */
+export interface NativeAnyresOptions {
+  crop: number;
+  canvasWidth: number;
+  canvasHeight: number;
+  resizedWidth: number;
+  resizedHeight: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** torchvision: torch's uint8 antialiased bicubic + fused normalisation (transformers 5's default); pil: Pillow's. */
+  backend: 'torchvision' | 'pil';
+}
+export interface AnyresBinding {
+  /** One image -> Float32Array (K, 3, S, S): the whole image squashed, then the canvas crops row by row. */
+  anyresPreprocess(image: RgbImage, options: NativeAnyresOptions): Promise<Float32Array>;
 }
 
 // ---- training kernels, for tests and benchmarks (native/addon/train_kernels_*binding.cpp) --------
@@ -473,13 +509,13 @@ export interface LlavaTrainerNative {
   setStep(step: number): void;
   /** Summed response log-probs per pair: 'reference' = LoRA off + original projector (or refProjector), 'policy' = LoRA on. No dropout. */
   pairLogprobs(
-    pixels: Float32Array, count: number, pairs: NativePreferencePair[],
+    pixels: Float32Array, images: NativeImages, pairs: NativePreferencePair[],
     options?: { model?: 'reference' | 'policy'; rejectedMode?: RejectedLogpMode; refProjector?: 'original' | 'trained' },
   ): Promise<{ chosen: number[]; rejected: number[] }>;
   /** One DPO micro-step: forward, loss, backward; gradients ACCUMULATE. Each distinct image is encoded once. */
-  dpoStep(pixels: Float32Array, count: number, pairs: NativePreferencePair[], options: NativeDpoStepOptions): Promise<NativeDpoStepResult>;
+  dpoStep(pixels: Float32Array, images: NativeImages, pairs: NativePreferencePair[], options: NativeDpoStepOptions): Promise<NativeDpoStepResult>;
   /** One SFT micro-step (masked mean cross-entropy); gradients ACCUMULATE. */
-  sftStep(pixels: Float32Array, count: number, items: NativeSftItem[], options: NativeSftStepOptions): Promise<{ loss: number; tokens: number }>;
+  sftStep(pixels: Float32Array, images: NativeImages, items: NativeSftItem[], options: NativeSftStepOptions): Promise<{ loss: number; tokens: number }>;
   /** Clips (optionally), applies AdamW to every trainable tensor, zeroes the gradients, step += 1. A non-finite norm skips the update (gradients still zeroed). */
   optimizerStep(options: NativeAdamWOptions): Promise<{ gradNorm: number; step: number; skipped: boolean }>;
   zeroGrad(): Promise<void>;
@@ -650,4 +686,4 @@ export interface CudaKernels {
 export interface CudaBinding { cuda?: CudaKernels }
 
 /** The whole binding: the intersection of every area's section. */
-export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & TrainKernelsBinding & TrainerBinding & PretrainBinding & CudaBinding;
+export type NativeBinding = CoreBinding & ConvertBinding & KernelsBinding & SafetensorsBinding & ModelBinding & ImageBinding & AnyresBinding & TrainKernelsBinding & TrainerBinding & PretrainBinding & CudaBinding;

@@ -10,6 +10,11 @@ import type { StageEnv } from './stages.ts';
 export const MODEL_FLAG: YargsOption = { type: 'string', demandOption: true, describe: 'Model directory in Hugging Face layout (config.json, *.safetensors, tokenizer files)' };
 export const PROMPTS_FLAG: YargsOption = { type: 'string', describe: 'JSON file overriding any of the prompts: {"detailed", "plain", "hallucination", "infusion"} (default: the built-in prompts, lib/stic/prompts.ts)' };
 export const THREADS_FLAG: YargsOption = { type: 'number', describe: 'CPU threads, at most 1024 (default: all cores, or STIC_THREADS)' };
+export const IMAGE_ASPECT_FLAG: YargsOption = {
+  choices: ['anyres', 'pad'],
+  default: 'anyres',
+  describe: 'LLaVA-NeXT (v1.6) models: anyres = tile each image at its best grid resolution (transformers\' processor, a token count that depends on the image); pad = one square tile padded with the mean colour (576 tokens at 336 px; how the public STIC code trains v1.6). Other models have one way and ignore it',
+};
 
 export interface CommonArgs {
   model: string;

@@ -60,6 +60,8 @@ model::LlavaConfig parseLlavaConfig(const Napi::Value& value) {
   cfg.decoder.mlpBias = requireBool(d, "mlpBias", dw);
   cfg.imageTokenId = requireInt(c, "imageTokenId", "config");
   cfg.imageTokenCount = requireInt(c, "imageTokenCount", "config");
+  // LLaVA-NeXT: an anyres section (EngineConfig.anyres) means the checkpoint has image_newline.
+  cfg.imageNewline = c.Has("anyres") && c.Get("anyres").IsObject();
   Status s = cfg.validate();
   if (!s.isOk()) throw statusToError(c.Env(), s);
   return cfg;

@@ -57,21 +57,52 @@ std::vector<T> parseItems(const Napi::Value& value, Parse parse) {
   return out;
 }
 
-// pixels (N, 3, S, S) as a Float32Array, copied so the worker reads no JS memory.
-std::vector<float> parsePixels(const Napi::Value& pixels, const Napi::Value& count, const LlavaConfig& cfg, int64_t* N) {
-  *N = requireIntValue(count, "count");
+model::ImageLayout parseLayout(const Napi::Value& v, const std::string& where) {
+  Napi::Object o = requireObject(v, where);
+  model::ImageLayout L;
+  L.crops = requireInt(o, "crops", where);
+  L.gridRows = requireInt(o, "gridRows", where);
+  L.gridCols = requireInt(o, "gridCols", where);
+  L.keepRow0 = requireInt(o, "keepRow0", where);
+  L.keepRows = requireInt(o, "keepRows", where);
+  L.keepCol0 = requireInt(o, "keepCol0", where);
+  L.keepCols = requireInt(o, "keepCols", where);
+  return L;
+}
+
+}  // namespace
+
+CallImages parseCallImages(const Napi::Value& pixels, const Napi::Value& images, const LlavaConfig& cfg) {
+  CallImages out;
+  if (images.IsArray()) {
+    Napi::Array a = images.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      out.layouts.push_back(parseLayout(a.Get(i), "images[" + std::to_string(i) + "]"));
+      out.crops += out.layouts.back().crops;
+    }
+  } else {
+    const int64_t N = requireIntValue(images, "count");
+    if (N < 0) throwExpected(images.Env(), "a non-negative image count", "count", images);
+    out.layouts.assign(static_cast<size_t>(N), model::ImageLayout{});
+    out.crops = N;
+  }
   if (!pixels.IsTypedArray() || pixels.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     throwExpected(pixels.Env(), "a Float32Array of pixel values", "pixels", pixels);
   }
   Napi::Float32Array a = pixels.As<Napi::Float32Array>();
-  const int64_t S = cfg.vision.imageSize, want = *N * 3 * S * S;
-  if (*N < 0 || static_cast<int64_t>(a.ElementLength()) != want) {
-    throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(*N) + " x 3 x " + std::to_string(S) + " x " +
-                                                  std::to_string(S) + " = " + std::to_string(want) + " values but found " +
+  const int64_t S = cfg.vision.imageSize, want = out.crops * 3 * S * S;
+  if (static_cast<int64_t>(a.ElementLength()) != want) {
+    throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(out.crops) + " crop(s) x 3 x " + std::to_string(S) +
+                                                  " x " + std::to_string(S) + " = " + std::to_string(want) + " values but found " +
                                                   std::to_string(a.ElementLength()));
   }
-  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+  out.pixels.assign(a.Data(), a.Data() + a.ElementLength());
+  Status st = model::validateImageBatch(out.batch(), cfg);
+  if (!st.isOk()) throw statusToError(pixels.Env(), st);
+  return out;
 }
+
+namespace {
 
 // ---- C++ -> JS ----------------------------------------------------------------------------
 
@@ -214,17 +245,23 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     std::vector<std::vector<float>> hidden;
   };
 
+  // features: each image's token rows in order (image_layout.h), images concatenated: (sum of tokens, D).
   Napi::Value encodeImages(const Napi::CallbackInfo& info) {
-    int64_t N = 0;
-    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], model_->config()));
     const bool wantHidden = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     auto m = model_;
     return PromiseWorker<Encoded>::queue(
         info.Env(),
-        [m, pixels = std::move(pixels), N, wantHidden](Encoded& out) {
+        [m, images, wantHidden](Encoded& out) {
           const auto& cfg = m->config();
-          out.features.resize(N * cfg.imageTokenCount * cfg.decoder.hiddenSize);
-          return m->encodeImages(out.features.data(), wantHidden ? &out.hidden : nullptr, pixels.data(), N);
+          const int64_t D = cfg.decoder.hiddenSize;
+          const model::ImageBatch batch = images->batch();
+          std::vector<float> all(batch.featureRows(cfg) * D);
+          STIC_RETURN_IF_ERROR(m->encodeImages(all.data(), wantHidden ? &out.hidden : nullptr, batch));
+          for (const auto& rows : model::imageTokenRows(batch, cfg)) {
+            for (int64_t r : rows) out.features.insert(out.features.end(), all.begin() + r * D, all.begin() + (r + 1) * D);
+          }
+          return Status::ok();
         },
         [](Napi::Env e, Encoded& out) {
           Napi::Object o = Napi::Object::New(e);
@@ -236,37 +273,30 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   Napi::Value logits(const Napi::CallbackInfo& info) {
-    int64_t N = 0;
-    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], model_->config()));
     auto items = parseItems<model::Sequence>(info[2], parseSequence);
     auto m = model_;
     return PromiseWorker<std::vector<std::vector<float>>>::queue(
         info.Env(),
-        [m, pixels = std::move(pixels), N, items = std::move(items)](std::vector<std::vector<float>>& out) {
-          return m->logits(out, pixels.data(), N, items);
-        },
+        [m, images, items = std::move(items)](std::vector<std::vector<float>>& out) { return m->logits(out, images->batch(), items); },
         [](Napi::Env e, std::vector<std::vector<float>>& out) { return toFloat32Arrays(e, out); }, {Value()});
   }
 
   Napi::Value logprobs(const Napi::CallbackInfo& info) {
-    int64_t N = 0;
-    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], model_->config()));
     auto items = parseItems<model::ScoredSequence>(info[2], [](const Napi::Object& o, const std::string& where) {
       return model::ScoredSequence{parseSequence(o, where), requireInt(o, "responseStart", where)};
     });
     auto m = model_;
     return PromiseWorker<std::vector<std::vector<float>>>::queue(
         info.Env(),
-        [m, pixels = std::move(pixels), N, items = std::move(items)](std::vector<std::vector<float>>& out) {
-          return m->logprobs(out, pixels.data(), N, items);
-        },
+        [m, images, items = std::move(items)](std::vector<std::vector<float>>& out) { return m->logprobs(out, images->batch(), items); },
         [](Napi::Env e, std::vector<std::vector<float>>& out) { return toFloat32Arrays(e, out); }, {Value()});
   }
 
   Napi::Value startGeneration(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int64_t N = 0;
-    std::vector<float> pixels = parsePixels(info[0], info[1], model_->config(), &N);
+    CallImages images = parseCallImages(info[0], info[1], model_->config());
     auto items = parseItems<model::GenerationItem>(info[2], [](const Napi::Object& o, const std::string& where) {
       model::GenerationItem it;
       it.prompt = parseSequence(o, where);
@@ -281,7 +311,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Array eosArray = info[3].As<Napi::Array>();
     std::vector<int64_t> eos;
     for (uint32_t i = 0; i < eosArray.Length(); i++) eos.push_back(requireIntValue(eosArray.Get(i), "eosIds[" + std::to_string(i) + "]"));
-    auto g = model::Generation::create(model_, std::move(pixels), N, std::move(items), std::move(eos));
+    auto g = model::Generation::create(model_, std::move(images.pixels), std::move(images.layouts), std::move(items), std::move(eos));
     if (!g.isOk()) throw statusToError(env, g.status());
     auto ext = Napi::External<model::Generation>::New(env, g.take().release());
     return ctors(env).generation.New({ext});
@@ -373,10 +403,6 @@ std::shared_ptr<LlavaModel> unwrapLlavaModel(const Napi::Value& value, const std
     throwExpected(env, "a LlavaModel (from loadLlava)", name, value);
   }
   return ModelWrap::Unwrap(value.As<Napi::Object>())->model_;
-}
-
-std::vector<float> parseLlavaPixels(const Napi::Value& pixels, const Napi::Value& count, const model::LlavaConfig& cfg, int64_t* N) {
-  return parsePixels(pixels, count, cfg, N);
 }
 
 std::vector<int64_t> parseTokenIds(const Napi::Object& o, const char* key, const std::string& where) {

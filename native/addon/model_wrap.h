@@ -15,8 +15,19 @@ namespace stic::addon {
 // The model of a LlavaModel object returned by loadLlava; throws a TypeError naming `name` otherwise.
 std::shared_ptr<model::LlavaModel> unwrapLlavaModel(const Napi::Value& value, const std::string& name);
 
-// pixels (N, 3, S, S) as a Float32Array of exactly N*3*S*S values, copied (the worker reads no JS memory).
-std::vector<float> parseLlavaPixels(const Napi::Value& pixels, const Napi::Value& count, const model::LlavaConfig& cfg, int64_t* N);
+// The images of a call, owned (the worker reads no JS memory): pixels (C, 3, S, S) and a layout per image.
+struct CallImages {
+  std::vector<float> pixels;
+  std::vector<model::ImageLayout> layouts;
+  int64_t crops = 0;
+  // A view for the model (valid while this object lives and is not moved).
+  model::ImageBatch batch() const { return {pixels.data(), crops, layouts}; }
+};
+
+// pixels: a Float32Array of C x 3 x S x S values; images: N (N single-tile images, C = N) or an
+// array of layouts {crops, gridRows, gridCols, keepRow0, keepRows, keepCol0, keepCols} (one per
+// image, their crops summing to C). Throws TypeError/RangeError naming the argument.
+CallImages parseCallImages(const Napi::Value& pixels, const Napi::Value& images, const model::LlavaConfig& cfg);
 
 // Token ids from an Int32Array or an array of integers at o[key].
 std::vector<int64_t> parseTokenIds(const Napi::Object& o, const char* key, const std::string& where);

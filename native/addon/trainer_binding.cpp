@@ -278,8 +278,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value pairLogprobs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int64_t N = 0;
-    std::vector<float> pixels = parseLlavaPixels(info[0], info[1], trainer_->model().config(), &N);
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
     std::vector<model::PairInput> pairs = parsePairs(info[2], nullptr);
     const std::string where = "options";
     Napi::Object o = info[3].IsUndefined() ? Napi::Object::New(env) : requireObject(info[3], where);
@@ -289,8 +288,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     using Out = std::vector<model::RefLogps>;
     return queue<Out>(
         env, "pairLogprobs",
-        [pixels = std::move(pixels), N, pairs = std::move(pairs), policy, mode, trained](LlavaTrainer& t, Out& out) {
-          return t.pairLogprobs(out, pixels.data(), N, pairs, policy, mode, trained);
+        [images, pairs = std::move(pairs), policy, mode, trained](LlavaTrainer& t, Out& out) {
+          return t.pairLogprobs(out, images->batch(), pairs, policy, mode, trained);
         },
         [](Napi::Env e, Out& out) {
           std::vector<float> c, r;
@@ -304,16 +303,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value dpoStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int64_t N = 0;
-    std::vector<float> pixels = parseLlavaPixels(info[0], info[1], trainer_->model().config(), &N);
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
     std::vector<std::optional<model::RefLogps>> refs;
     std::vector<model::PairInput> pairs = parsePairs(info[2], &refs);
     model::DpoStepOptions opt = parseDpoOptions(info[3]);
     using Out = model::DpoStepResult;
     return queue<Out>(
         env, "dpoStep",
-        [pixels = std::move(pixels), N, pairs = std::move(pairs), refs = std::move(refs), opt](LlavaTrainer& t, Out& out) {
-          return t.dpoStep(out, pixels.data(), N, pairs, refs, opt);
+        [images, pairs = std::move(pairs), refs = std::move(refs), opt](LlavaTrainer& t, Out& out) {
+          return t.dpoStep(out, images->batch(), pairs, refs, opt);
         },
         [](Napi::Env e, Out& out) {
           Napi::Object o = Napi::Object::New(e);
@@ -330,8 +328,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value sftStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int64_t N = 0;
-    std::vector<float> pixels = parseLlavaPixels(info[0], info[1], trainer_->model().config(), &N);
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
     std::vector<model::SftItem> items = parseSftItems(info[2]);
     model::SftStepOptions opt = parseSftOptions(info[3]);
     struct Out {
@@ -340,8 +337,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     };
     return queue<Out>(
         env, "sftStep",
-        [pixels = std::move(pixels), N, items = std::move(items), opt](LlavaTrainer& t, Out& out) {
-          return t.sftStep(out.loss, out.tokens, pixels.data(), N, items, opt);
+        [images, items = std::move(items), opt](LlavaTrainer& t, Out& out) {
+          return t.sftStep(out.loss, out.tokens, images->batch(), items, opt);
         },
         [](Napi::Env e, Out& out) {
           Napi::Object r = Napi::Object::New(e);

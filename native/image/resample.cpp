@@ -14,7 +14,7 @@
 namespace stic::image {
 namespace {
 
-constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow: 8 bits of result, 2 of headroom for overshoot
+constexpr int kPillowBits = 32 - 8 - 2;  // Pillow: 8 bits of result, 2 of headroom for overshoot
 
 double bilinearWeight(double x) {
   x = std::fabs(x);
@@ -32,13 +32,26 @@ double bicubicWeight(double x) {
 
 // Fixed-point weights of one axis: output i reads inputs [first[i], first[i] + count[i]).
 struct AxisWeights {
+  int bits = kPillowBits;       // fractional bits of the fixed-point weights
   int taps = 0;                 // maximum taps per output
   std::vector<int> first;       // (out)
   std::vector<int> count;       // (out)
   std::vector<int32_t> weight;  // (out, taps)
 };
 
-AxisWeights axisWeights(int inSize, int outSize, Filter filter) {
+// torch's _compute_indices_int16_weights_aa: the first precision whose doubled value would push the
+// largest weight to 2^15 or beyond stops the search (at most 22 bits).
+int torchInt16Bits(const std::vector<double>& weights) {
+  double wMax = weights.empty() ? 0.0 : weights[0];
+  for (double v : weights) wMax = std::max(wMax, v);
+  int bits = 0;
+  for (; bits < 22; ++bits) {
+    if (static_cast<int>(0.5 + wMax * static_cast<double>(1 << (bits + 1))) >= (1 << 15)) break;
+  }
+  return bits;
+}
+
+AxisWeights axisWeights(int inSize, int outSize, Filter filter, WeightBits bits) {
   const double support0 = filter == Filter::Bicubic ? 2.0 : 1.0;
   const double scale = static_cast<double>(inSize) / outSize;
   const double filterScale = std::max(scale, 1.0);  // stretch the kernel only when shrinking (antialias)
@@ -48,6 +61,7 @@ AxisWeights axisWeights(int inSize, int outSize, Filter filter) {
   w.first.resize(outSize);
   w.count.resize(outSize);
   w.weight.assign(static_cast<size_t>(outSize) * w.taps, 0);
+  std::vector<double> normalised(static_cast<size_t>(outSize) * w.taps, 0.0);  // (out, taps)
   std::vector<double> k(w.taps);
   const double invScale = 1.0 / filterScale;  // Pillow multiplies by the reciprocal; keep its rounding
   for (int i = 0; i < outSize; ++i) {
@@ -62,33 +76,34 @@ AxisWeights axisWeights(int inSize, int outSize, Filter filter) {
       k[t] = filter == Filter::Bicubic ? bicubicWeight(x) : bilinearWeight(x);
       sum += k[t];
     }
-    int32_t* dst = &w.weight[static_cast<size_t>(i) * w.taps];
-    for (int t = 0; t < n; ++t) {
-      const double v = (sum != 0.0 ? k[t] / sum : k[t]) * (1 << kPrecisionBits);
-      dst[t] = static_cast<int32_t>(v < 0 ? v - 0.5 : v + 0.5);
-    }
+    for (int t = 0; t < n; ++t) normalised[static_cast<size_t>(i) * w.taps + t] = sum != 0.0 ? k[t] / sum : k[t];
     w.first[i] = lo;
     w.count[i] = n;
+  }
+  w.bits = bits == WeightBits::Pillow ? kPillowBits : torchInt16Bits(normalised);
+  for (size_t j = 0; j < normalised.size(); ++j) {
+    const double v = normalised[j] * static_cast<double>(1 << w.bits);
+    w.weight[j] = static_cast<int32_t>(v < 0 ? v - 0.5 : v + 0.5);
   }
   return w;
 }
 
-inline uint8_t clip8(int32_t acc) {
-  const int32_t v = acc >> kPrecisionBits;  // arithmetic shift, as Pillow's lookup table index
+inline uint8_t clip8(int32_t acc, int bits) {
+  const int32_t v = acc >> bits;  // arithmetic shift, as Pillow's lookup table index
   return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
 // One output pixel of the horizontal pass, scalar: Pillow's loop.
-inline void horizontalPixel(const uint8_t* p, const int32_t* k, int count, uint8_t* out) {
-  int32_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
+inline void horizontalPixel(const uint8_t* p, const int32_t* k, int count, int bits, uint8_t* out) {
+  int32_t a0 = 1 << (bits - 1), a1 = a0, a2 = a0;
   for (int t = 0; t < count; ++t) {
     a0 += p[3 * t + 0] * k[t];
     a1 += p[3 * t + 1] * k[t];
     a2 += p[3 * t + 2] * k[t];
   }
-  out[0] = clip8(a0);
-  out[1] = clip8(a1);
-  out[2] = clip8(a2);
+  out[0] = clip8(a0, bits);
+  out[1] = clip8(a1, bits);
+  out[2] = clip8(a2, bits);
 }
 
 // Horizontal pass over rows [y0, y0 + rows) of src, output columns [x0, x0 + width). A row equal
@@ -133,11 +148,11 @@ void horizontalPass(ImageView src, int y0, int rows, const AxisWeights& w, int x
         const __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
         alignas(16) int32_t lanes[4];
         _mm_store_si128(reinterpret_cast<__m128i*>(lanes), sum);
-        for (int c = 0; c < kChannels; ++c) out[3 * xx + c] = clip8(lanes[c] + (1 << (kPrecisionBits - 1)));
+        for (int c = 0; c < kChannels; ++c) out[3 * xx + c] = clip8(lanes[c] + (1 << (w.bits - 1)), w.bits);
         continue;
       }
 #endif
-      horizontalPixel(p, &w.weight[static_cast<size_t>(i) * w.taps], count, out + 3 * xx);
+      horizontalPixel(p, &w.weight[static_cast<size_t>(i) * w.taps], count, w.bits, out + 3 * xx);
     }
   }
   (void)end;
@@ -150,20 +165,20 @@ void verticalPass(const uint8_t* in, size_t inRowBytes, int rowOffset, const Axi
   for (int yy = 0; yy < rows; ++yy) {
     const int i = y0 + yy;
     const int32_t* k = &w.weight[static_cast<size_t>(i) * w.taps];
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+    std::fill(acc.begin(), acc.end(), 1 << (w.bits - 1));
     for (int t = 0; t < w.count[i]; ++t) {  // whole rows at a time: the inner loop vectorises
       const uint8_t* row = in + static_cast<size_t>(w.first[i] - rowOffset + t) * inRowBytes;
       const int32_t kt = k[t];
       for (int b = 0; b < rowBytes; ++b) acc[b] += row[b] * kt;
     }
     uint8_t* out = dst + static_cast<size_t>(yy) * rowBytes;
-    for (int b = 0; b < rowBytes; ++b) out[b] = clip8(acc[b]);
+    for (int b = 0; b < rowBytes; ++b) out[b] = clip8(acc[b], w.bits);
   }
 }
 
 }  // namespace
 
-void resizePilInto(ImageView src, int outWidth, int outHeight, Filter filter, Window win, uint8_t* dst) {
+void resizePilInto(ImageView src, int outWidth, int outHeight, Filter filter, Window win, uint8_t* dst, WeightBits bits) {
   // Pillow skips a pass whose size does not change (no filtering at all on that axis).
   const bool horizontal = outWidth != src.width;
   const bool vertical = outHeight != src.height;
@@ -171,7 +186,7 @@ void resizePilInto(ImageView src, int outWidth, int outHeight, Filter filter, Wi
   AxisWeights wy;
   int rowFirst = win.y, rowCount = win.height;  // input rows the vertical pass needs
   if (vertical) {
-    wy = axisWeights(src.height, outHeight, filter);
+    wy = axisWeights(src.height, outHeight, filter, bits);
     rowFirst = wy.first[win.y];
     const int last = win.y + win.height - 1;
     rowCount = wy.first[last] + wy.count[last] - rowFirst;
@@ -180,7 +195,7 @@ void resizePilInto(ImageView src, int outWidth, int outHeight, Filter filter, Wi
   const uint8_t* rows = nullptr;  // (rowCount, ?, C) rows feeding the vertical pass
   size_t rowStride = 0;
   if (horizontal) {
-    const AxisWeights wx = axisWeights(src.width, outWidth, filter);
+    const AxisWeights wx = axisWeights(src.width, outWidth, filter, bits);
     uint8_t* target = vertical ? (tmp.resize(static_cast<size_t>(rowCount) * rowBytes), tmp.data()) : dst;
     horizontalPass(src, rowFirst, rowCount, wx, win.x, win.width, target);
     if (!vertical) return;
@@ -197,9 +212,9 @@ void resizePilInto(ImageView src, int outWidth, int outHeight, Filter filter, Wi
   verticalPass(rows, rowStride, rowFirst, wy, win.y, win.height, rowBytes, dst);
 }
 
-Image resizePil(ImageView src, int outWidth, int outHeight, Filter filter) {
+Image resizePil(ImageView src, int outWidth, int outHeight, Filter filter, WeightBits bits) {
   Image out = Image::blank(outWidth, outHeight);
-  resizePilInto(src, outWidth, outHeight, filter, Window{0, 0, outWidth, outHeight}, out.data.data());
+  resizePilInto(src, outWidth, outHeight, filter, Window{0, 0, outWidth, outHeight}, out.data.data(), bits);
   return out;
 }
 

@@ -19,6 +19,13 @@ namespace stic::image {
 
 enum class Filter { Bilinear, Bicubic };
 
+// Fixed-point weights of a pass. Pillow: 22 fractional bits. TorchInt16: torch's uint8 antialiased
+// resize (what torchvision's Resize does to a uint8 tensor, and so transformers 5's default image
+// processors): the same normalised weights as Pillow, stored as int16 with the most fractional bits
+// that keep the axis' largest weight below 2^15. The passes, the order (horizontal first) and the
+// rounding are otherwise the same; the two differ by +-1 in a few output values.
+enum class WeightBits { Pillow, TorchInt16 };
+
 // A rectangle of the resized image: columns [x, x + width), rows [y, y + height).
 struct Window {
   int x = 0, y = 0, width = 0, height = 0;
@@ -26,10 +33,11 @@ struct Window {
 
 // Writes `window` of `src` resized to outWidth x outHeight into dst (window.height, window.width, C).
 // Only the window is computed; every pixel equals Pillow's full resize followed by a crop.
-void resizePilInto(ImageView src, int outWidth, int outHeight, Filter filter, Window window, uint8_t* dst);
+void resizePilInto(ImageView src, int outWidth, int outHeight, Filter filter, Window window, uint8_t* dst,
+                   WeightBits bits = WeightBits::Pillow);
 
 // The whole resized image.
-Image resizePil(ImageView src, int outWidth, int outHeight, Filter filter);
+Image resizePil(ImageView src, int outWidth, int outHeight, Filter filter, WeightBits bits = WeightBits::Pillow);
 
 // Output size of "resize the shorter side to `shorter`" as torchvision's Resize(int) and the HF
 // image processors compute it: the longer side is int(shorter * long / short), truncated.

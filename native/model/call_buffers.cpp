@@ -4,9 +4,9 @@
 
 namespace stic::model {
 
-Result<CallBuffers> CallBuffers::create(const LlavaConfig& cfg, int64_t N, int64_t maxRows, int64_t logitRows) {
+Result<CallBuffers> CallBuffers::create(const LlavaConfig& cfg, int64_t imageRows, int64_t maxRows, int64_t logitRows) {
   const int64_t D = cfg.decoder.hiddenSize, V = cfg.decoder.vocabSize, C = std::max<int64_t>(logitRows, 1);
-  const int64_t featureRows = std::max<int64_t>(N * cfg.imageTokenCount, 1), R = std::max<int64_t>(maxRows, 1);
+  const int64_t featureRows = std::max<int64_t>(imageRows, 1), R = std::max<int64_t>(maxRows, 1);
   ArenaPlan plan;
   plan.add(DType::F32, {featureRows, D});
   plan.add(DType::F32, {R, D});

@@ -18,14 +18,14 @@ constexpr int64_t kLogitChunk = 256;
 
 struct CallBuffers {
   std::unique_ptr<Arena> arena;
-  float* features = nullptr;      // (N, Ti, D) image features of the call
+  float* features = nullptr;      // (featureRows, D) image features of the call (image_layout.h)
   float* x = nullptr;             // (R, D) residual stream of a pass
   DecoderBuffers dec{};           // for up to R rows
   float* logits = nullptr;        // (C, V)
   float* logitScratch = nullptr;  // (2C, D)
   float* logp = nullptr;          // (C)
 
-  static Result<CallBuffers> create(const LlavaConfig& cfg, int64_t N, int64_t maxRows, int64_t logitRows);
+  static Result<CallBuffers> create(const LlavaConfig& cfg, int64_t featureRows, int64_t maxRows, int64_t logitRows);
   size_t bytes() const { return arena ? arena->capacity() : 0; }
 };
 

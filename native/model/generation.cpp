@@ -16,22 +16,28 @@ const char* finishName(Finish f) {
   return "";
 }
 
-Result<std::unique_ptr<Generation>> Generation::create(std::shared_ptr<const LlavaModel> model, std::vector<float> pixels, int64_t N,
-                                                       std::vector<GenerationItem> items, std::vector<int64_t> eosIds) {
+Result<std::unique_ptr<Generation>> Generation::create(std::shared_ptr<const LlavaModel> model, std::vector<float> pixels,
+                                                       std::vector<ImageLayout> layouts, std::vector<GenerationItem> items,
+                                                       std::vector<int64_t> eosIds) {
   const LlavaConfig& cfg = model->config();
   const int64_t imageFloats = 3 * cfg.vision.imageSize * cfg.vision.imageSize;
-  STIC_CHECK_ARG(static_cast<int64_t>(pixels.size()) == N * imageFloats, "pixels: expected ", N, " x 3 x ", cfg.vision.imageSize,
-                 " x ", cfg.vision.imageSize, " = ", N * imageFloats, " values but found ", pixels.size());
+  const int64_t C = static_cast<int64_t>(pixels.size()) / imageFloats;
+  STIC_CHECK_ARG(static_cast<int64_t>(pixels.size()) == C * imageFloats, "pixels: expected a whole number of 3 x ", cfg.vision.imageSize,
+                 " x ", cfg.vision.imageSize, " crops but found ", pixels.size(), " values");
+  auto g = std::unique_ptr<Generation>(new Generation());
+  g->images_.crops = C;
+  g->images_.layouts = std::move(layouts);
+  STIC_RETURN_IF_ERROR(validateImageBatch(g->images_, cfg));
+  g->tokenRows_ = imageTokenRows(g->images_, cfg);
   STIC_CHECK_ARG(!items.empty(), "items: expected at least one generation item but found none");
   for (size_t i = 0; i < items.size(); i++) {
     std::string where = "items[" + std::to_string(i) + "]";
-    STIC_RETURN_IF_ERROR(model->validate(items[i].prompt, N, where));
+    STIC_RETURN_IF_ERROR(model->validate(items[i].prompt, g->tokenRows_, where));
     STIC_CHECK_ARG(items[i].maxNewTokens >= 1, where, ": expected maxNewTokens >= 1 but found ", items[i].maxNewTokens);
   }
-  auto g = std::unique_ptr<Generation>(new Generation());
   g->model_ = std::move(model);
   g->pixels_ = std::move(pixels);
-  g->numImages_ = N;
+  g->images_.pixels = g->pixels_.data();
   g->items_ = std::move(items);
   g->eos_ = std::move(eosIds);
   g->state_.resize(g->items_.size());
@@ -80,18 +86,19 @@ Status Generation::prefill(std::vector<std::vector<int32_t>>& fresh) {
   auto cache = KvCache::create(cfg.decoder, capacities);
   if (!cache.isOk()) return cache.status();
   cache_ = cache.take();
-  auto bufs = CallBuffers::create(cfg, numImages_, maxRows, std::max(B, maxGroup));
+  auto bufs = CallBuffers::create(cfg, images_.featureRows(cfg), maxRows, std::max(B, maxGroup));
   if (!bufs.isOk()) return bufs.status();
   bufs_ = std::move(bufs.value());
-  STIC_RETURN_IF_ERROR(model_->encodeImages(bufs_.features, nullptr, pixels_.data(), numImages_));
+  STIC_RETURN_IF_ERROR(model_->encodeImages(bufs_.features, nullptr, images_));
   std::vector<float>().swap(pixels_);
+  images_.pixels = nullptr;
 
   for (auto [b, e] : groups) {
     std::vector<Segment> segs;
     std::vector<int64_t> lastRows;
     int64_t row = 0;
     for (size_t i = b; i < e; i++) {
-      model_->embedSequence(bufs_.x + row * D, items_[i].prompt, bufs_.features);
+      model_->embedSequence(bufs_.x + row * D, items_[i].prompt, bufs_.features, tokenRows_);
       segs.push_back({row, lengths[i], 0, static_cast<int64_t>(i)});
       row += lengths[i];
       lastRows.push_back(row - 1);

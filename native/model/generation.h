@@ -30,8 +30,10 @@ const char* finishName(Finish f);  // "", "eos", "length", "stop"
 class Generation {
  public:
   // Validates every item against the model (messages name "items[i]"); allocates nothing yet.
-  static Result<std::unique_ptr<Generation>> create(std::shared_ptr<const LlavaModel> model, std::vector<float> pixels, int64_t N,
-                                                    std::vector<GenerationItem> items, std::vector<int64_t> eosIds);
+  // pixels (C, 3, S, S) are the crops of the images `layouts` describe (image_layout.h).
+  static Result<std::unique_ptr<Generation>> create(std::shared_ptr<const LlavaModel> model, std::vector<float> pixels,
+                                                    std::vector<ImageLayout> layouts, std::vector<GenerationItem> items,
+                                                    std::vector<int64_t> eosIds);
 
   // Up to maxTokens more tokens for every unfinished item; fresh[i] receives item i's new tokens
   // (an EOS that finishes an item is not included). The first call encodes the images, allocates
@@ -59,8 +61,9 @@ class Generation {
   void accept(size_t i, const float* logits, std::vector<std::vector<int32_t>>& fresh);
 
   std::shared_ptr<const LlavaModel> model_;
-  std::vector<float> pixels_;  // (N, 3, S, S), released after the prefill
-  int64_t numImages_ = 0;
+  std::vector<float> pixels_;  // (C, 3, S, S), released after the prefill
+  ImageBatch images_;          // pixels_ and the layouts
+  std::vector<std::vector<int64_t>> tokenRows_;  // imageTokenRows(images_)
   std::vector<GenerationItem> items_;
   std::vector<int64_t> eos_;
   std::vector<ItemState> state_;

@@ -19,8 +19,8 @@ Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, con
   return m;
 }
 
-Status LlavaModel::validate(const Sequence& seq, int64_t N, const std::string& where) const {
-  const int64_t V = cfg_.decoder.vocabSize, Ti = cfg_.imageTokenCount;
+Status LlavaModel::validate(const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows, const std::string& where) const {
+  const int64_t V = cfg_.decoder.vocabSize, N = static_cast<int64_t>(tokenRows.size());
   STIC_CHECK_ARG(!seq.ids.empty(), where, ": expected at least one token id but found none");
   int64_t imageTokens = 0;
   for (size_t t = 0; t < seq.ids.size(); t++) {
@@ -31,17 +31,24 @@ Status LlavaModel::validate(const Sequence& seq, int64_t N, const std::string& w
     }
     STIC_CHECK_ARG(id >= 0 && id < V, where, ": token id ", id, " at position ", t, " is outside the vocabulary [0, ", V, ")");
   }
-  const int64_t nImages = static_cast<int64_t>(seq.images.size());
-  STIC_CHECK_ARG(imageTokens == nImages * Ti, where, ": expected ", nImages * Ti, " image tokens (id ", cfg_.imageTokenId, ") for ",
-                 nImages, " image(s) x ", Ti, " but found ", imageTokens);
+  int64_t expected = 0;
+  std::string counts;
   for (int64_t k : seq.images) {
     STIC_CHECK_ARG(k >= 0 && k < N, where, ": image index ", k, " is out of range for a batch of ", N, " image(s)");
+    const int64_t n = static_cast<int64_t>(tokenRows[k].size());
+    expected += n;
+    counts += (counts.empty() ? "" : " + ") + std::to_string(n);
   }
+  STIC_CHECK_ARG(imageTokens == expected, where, ": expected ", expected, " image tokens (id ", cfg_.imageTokenId, ") for ",
+                 seq.images.size(), " image(s)", counts.empty() ? "" : " (" + counts + ")", " but found ", imageTokens);
   return Status::ok();
 }
 
-Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>* hidden, const float* pixels, int64_t N) const {
+Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>* hidden, const ImageBatch& images) const {
   const VisionConfig& v = cfg_.vision;
+  const int64_t N = images.crops;
+  const float* pixels = images.pixels;
+  fillNewlineRow(features, images, cfg_, w_->imageNewline.defined() ? w_->imageNewline.data<float>() : nullptr);
   const int64_t chunk = std::min<int64_t>(N, kImageChunk);
   if (N == 0) return Status::ok();
   const int64_t T = v.tokens(), Dv = v.hiddenSize, S = v.imageSize, Ti = v.featureTokens(), D = cfg_.decoder.hiddenSize;
@@ -71,18 +78,20 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
   return Status::ok();
 }
 
-void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* features) const {
-  const int64_t D = cfg_.decoder.hiddenSize, Ti = cfg_.imageTokenCount;
+void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* features,
+                               const std::vector<std::vector<int64_t>>& tokenRows) const {
+  const int64_t D = cfg_.decoder.hiddenSize;
   size_t image = 0;  // which of seq.images the next image token belongs to
-  int64_t row = 0;   // which of its Ti rows
+  size_t row = 0;    // which of its rows
   for (size_t t = 0; t < seq.ids.size(); t++) {
     float* dst = x + t * D;
     if (seq.ids[t] != cfg_.imageTokenId) {
       cpu::embedding_forward(dst, &seq.ids[t], w_->decoder.embed.data<float>(), 1, D);
       continue;
     }
-    std::memcpy(dst, features + (seq.images[image] * Ti + row) * D, D * sizeof(float));
-    if (++row == Ti) {
+    const std::vector<int64_t>& rows = tokenRows[seq.images[image]];
+    std::memcpy(dst, features + rows[row] * D, D * sizeof(float));
+    if (++row == rows.size()) {
       row = 0;
       image++;
     }
@@ -101,10 +110,12 @@ std::vector<int64_t> lengthsOf(const std::vector<const Sequence*>& seqs) {
 // onPass(begin, end, rowOf) after each, with x holding the final hidden states of items
 // [begin, end) and rowOf[i - begin] the packed row of item i's first token.
 template <typename OnPass>
-Status forEachPass(const LlavaModel& m, const float* pixels, int64_t N, const std::vector<const Sequence*>& seqs,
-                   int64_t logitRows, OnPass onPass) {
+Status forEachPass(const LlavaModel& m, const ImageBatch& images, const std::vector<const Sequence*>& seqs, int64_t logitRows,
+                   OnPass onPass) {
   const LlavaConfig& cfg = m.config();
-  for (size_t i = 0; i < seqs.size(); i++) STIC_RETURN_IF_ERROR(m.validate(*seqs[i], N, "items[" + std::to_string(i) + "]"));
+  STIC_RETURN_IF_ERROR(validateImageBatch(images, cfg));
+  const std::vector<std::vector<int64_t>> tokenRows = imageTokenRows(images, cfg);
+  for (size_t i = 0; i < seqs.size(); i++) STIC_RETURN_IF_ERROR(m.validate(*seqs[i], tokenRows, "items[" + std::to_string(i) + "]"));
   std::vector<int64_t> lengths = lengthsOf(seqs);
   auto groups = packGroups(lengths, kPassTokenBudget);
   int64_t maxRows = 0;
@@ -113,16 +124,16 @@ Status forEachPass(const LlavaModel& m, const float* pixels, int64_t N, const st
     for (size_t i = b; i < e; i++) rows += lengths[i];
     maxRows = std::max(maxRows, rows);
   }
-  auto bufs = CallBuffers::create(cfg, N, maxRows, logitRows);
+  auto bufs = CallBuffers::create(cfg, images.featureRows(cfg), maxRows, logitRows);
   if (!bufs.isOk()) return bufs.status();
   CallBuffers& cb = bufs.value();
-  STIC_RETURN_IF_ERROR(m.encodeImages(cb.features, nullptr, pixels, N));
+  STIC_RETURN_IF_ERROR(m.encodeImages(cb.features, nullptr, images));
   for (auto [b, e] : groups) {
     std::vector<Segment> segs;
     std::vector<int64_t> rowOf;
     int64_t row = 0;
     for (size_t i = b; i < e; i++) {
-      m.embedSequence(cb.x + row * cfg.decoder.hiddenSize, *seqs[i], cb.features);
+      m.embedSequence(cb.x + row * cfg.decoder.hiddenSize, *seqs[i], cb.features, tokenRows);
       segs.push_back({row, lengths[i], 0, -1});
       rowOf.push_back(row);
       row += lengths[i];
@@ -135,13 +146,12 @@ Status forEachPass(const LlavaModel& m, const float* pixels, int64_t N, const st
 
 }  // namespace
 
-Status LlavaModel::logits(std::vector<std::vector<float>>& out, const float* pixels, int64_t N,
-                          const std::vector<Sequence>& seqs) const {
+Status LlavaModel::logits(std::vector<std::vector<float>>& out, const ImageBatch& images, const std::vector<Sequence>& seqs) const {
   const int64_t V = cfg_.decoder.vocabSize;
   std::vector<const Sequence*> ptrs;
   for (const Sequence& s : seqs) ptrs.push_back(&s);
   out.assign(seqs.size(), {});
-  return forEachPass(*this, pixels, N, ptrs, kLogitChunk, [&](size_t b, size_t e, const std::vector<int64_t>& rowOf, CallBuffers& cb) {
+  return forEachPass(*this, images, ptrs, kLogitChunk, [&](size_t b, size_t e, const std::vector<int64_t>& rowOf, CallBuffers& cb) {
     for (size_t i = b; i < e; i++) {
       const int64_t T = static_cast<int64_t>(seqs[i].ids.size());
       out[i].resize(T * V);
@@ -156,7 +166,7 @@ Status LlavaModel::logits(std::vector<std::vector<float>>& out, const float* pix
   });
 }
 
-Status LlavaModel::logprobs(std::vector<std::vector<float>>& out, const float* pixels, int64_t N,
+Status LlavaModel::logprobs(std::vector<std::vector<float>>& out, const ImageBatch& images,
                             const std::vector<ScoredSequence>& items) const {
   const int64_t V = cfg_.decoder.vocabSize;
   std::vector<const Sequence*> ptrs;
@@ -168,7 +178,7 @@ Status LlavaModel::logprobs(std::vector<std::vector<float>>& out, const float* p
     ptrs.push_back(&it.seq);
   }
   out.assign(items.size(), {});
-  return forEachPass(*this, pixels, N, ptrs, kLogitChunk, [&](size_t b, size_t e, const std::vector<int64_t>& rowOf, CallBuffers& cb) {
+  return forEachPass(*this, images, ptrs, kLogitChunk, [&](size_t b, size_t e, const std::vector<int64_t>& rowOf, CallBuffers& cb) {
     // Row t's logits predict token t + 1: rows [start - 1, T - 1) score ids[start:].
     std::vector<int64_t> rows, targets;
     std::vector<std::pair<size_t, int64_t>> owner;  // (item, index in its output) per scored row

@@ -10,16 +10,18 @@
 
 #include "io/safetensors_read.h"
 #include "model/decoder.h"
+#include "model/image_layout.h"
 #include "model/llava_config.h"
 #include "model/llava_weights.h"
 
 namespace stic::model {
 
 // A token sequence; `images` lists, in order of appearance, the index (into the call's image
-// batch) of the image whose Ti feature rows replace each run of Ti image tokens.
+// batch) of the image whose feature rows replace each run of its image tokens (Ti for a single
+// tile, more for an anyres image: see image_layout.h).
 struct Sequence {
   std::vector<int64_t> ids;     // (T)
-  std::vector<int64_t> images;  // indices into the call's (N, 3, S, S) pixels
+  std::vector<int64_t> images;  // indices into the call's images (ImageBatch::layouts)
 };
 
 struct ScoredSequence {
@@ -35,22 +37,23 @@ class LlavaModel {
   const LlavaWeights& weights() const { return *w_; }
   size_t weightBytes() const { return w_->arena->capacity(); }
 
-  // Checks a sequence against the config and an image batch of N; `where` names it in messages.
-  Status validate(const Sequence& seq, int64_t N, const std::string& where) const;
+  // Checks a sequence against the config and the call's images (tokenRows: imageTokenRows of the
+  // batch); `where` names it in messages.
+  Status validate(const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows, const std::string& where) const;
 
-  // features (N, Ti, D) for pixels (N, 3, S, S). hidden, when given, receives every CLIP hidden
-  // state (numLayers + 1 of them, each (N, P+1, Dv)); otherwise only the layers needed run.
-  Status encodeImages(float* features, std::vector<std::vector<float>>* hidden, const float* pixels, int64_t N) const;
+  // features (C*Ti + 1, D): every crop of the batch through the tower in chunks, the projector,
+  // then the image_newline row (image_layout.h). hidden, when given, receives every CLIP hidden
+  // state (numLayers + 1 of them, each (C, P+1, Dv)); otherwise only the layers needed run.
+  Status encodeImages(float* features, std::vector<std::vector<float>>* hidden, const ImageBatch& images) const;
 
-  // x (T, D): token embeddings of seq, image tokens replaced by rows of features (N, Ti, D).
-  void embedSequence(float* x, const Sequence& seq, const float* features) const;
+  // x (T, D): token embeddings of seq, image tokens replaced by their rows of features.
+  void embedSequence(float* x, const Sequence& seq, const float* features, const std::vector<std::vector<int64_t>>& tokenRows) const;
 
   // Full logits (T, V) of each sequence, each with its own images.
-  Status logits(std::vector<std::vector<float>>& out, const float* pixels, int64_t N, const std::vector<Sequence>& seqs) const;
+  Status logits(std::vector<std::vector<float>>& out, const ImageBatch& images, const std::vector<Sequence>& seqs) const;
 
   // Per-token log-probs (T - responseStart) of the scored part of each sequence.
-  Status logprobs(std::vector<std::vector<float>>& out, const float* pixels, int64_t N,
-                  const std::vector<ScoredSequence>& items) const;
+  Status logprobs(std::vector<std::vector<float>>& out, const ImageBatch& images, const std::vector<ScoredSequence>& items) const;
 
  private:
   LlavaConfig cfg_;

@@ -69,6 +69,8 @@ Status LlavaConfig::validate() const {
   STIC_CHECK_ARG(imageTokenCount == v.featureTokens(), "config.imageTokenCount: the vision tower gives ", v.featureTokens(),
                  " feature rows per image (", v.numPatches(), " patches", v.keepCls ? " + CLS" : "", ") but found ",
                  imageTokenCount);
+  STIC_CHECK_ARG(!(imageNewline && v.keepCls), "config.vision.selectStrategy: anyres (LLaVA-NeXT) images need 'default' (the CLS row dropped), ",
+                 "so each crop's features form a square grid, but found 'full'");
   return Status::ok();
 }
 
@@ -132,6 +134,7 @@ std::vector<TensorSpec> llavaTensorSpecs(const LlavaConfig& cfg) {
     }
   }
   add("language_model.model.norm.weight", {D});
+  if (cfg.imageNewline) add("image_newline", {D});
   if (!d.tieWordEmbeddings) add("language_model.lm_head.weight", {d.vocabSize, D});
   return out;
 }

@@ -70,7 +70,8 @@ struct LlavaConfig {
   ProjectorConfig projector;
   DecoderConfig decoder;
   int64_t imageTokenId = -1;
-  int64_t imageTokenCount = 0;  // rows each image contributes to a sequence (= vision.featureTokens())
+  int64_t imageTokenCount = 0;  // rows one crop contributes (= vision.featureTokens()); anyres images: see image_layout.h
+  bool imageNewline = false;    // LLaVA-NeXT (anyres): a learned `image_newline` (D) ends every feature row of the grid
 
   // Checks sizes and their relations; the message names the field ("config.decoder.numHeads ...").
   Status validate() const;

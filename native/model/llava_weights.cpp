@@ -139,6 +139,7 @@ Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(const LlavaConfig& cfg, c
   STIC_RETURN_IF_ERROR(buildVision(b, cfg.vision, w->vision));
   STIC_RETURN_IF_ERROR(buildProjector(b, cfg, w->projector));
   STIC_RETURN_IF_ERROR(buildDecoder(b, cfg.decoder, w->decoder));
+  if (cfg.imageNewline) ASSIGN_OR_RETURN(w->imageNewline, b.whole("image_newline", {cfg.decoder.hiddenSize}));
 
   std::map<std::string, const io::TensorSource*> byName;
   for (const io::TensorSource& s : sources) byName[s.name] = &s;

@@ -63,6 +63,7 @@ struct LlavaWeights {
   VisionWeights vision;
   ProjectorWeights projector;
   DecoderWeights decoder;
+  Tensor imageNewline;  // (D) opt: LLaVA-NeXT's row separator of an anyres image's feature grid
   std::unique_ptr<Arena> arena;  // owns every byte above
 };
 

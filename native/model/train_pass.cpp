@@ -27,18 +27,18 @@ int64_t PassLayout::maxKeys() const {
 namespace {
 
 // Appends rows for `ids` at positions pos0.. and returns the first row. Image tokens take the next
-// feature row of images[*imageIndex] (Ti rows per image, in order).
+// feature row of the next of `images` (tokenRows[image] rows each, in order).
 int64_t appendRows(PassLayout& layout, const std::vector<int64_t>& ids, size_t begin, size_t end, int64_t pos0,
-                   const std::vector<int64_t>& images, int64_t imageTokenId, int64_t Ti) {
+                   const std::vector<int64_t>& images, int64_t imageTokenId, const TokenRows& tokenRows) {
   const int64_t first = layout.rows();
-  int64_t imageToken = 0;  // image tokens seen so far in this run of ids
+  size_t image = 0, row = 0;  // the image the next image token belongs to, and its row
   for (size_t t = begin; t < end; t++) {
     layout.ids.push_back(ids[t]);
     layout.pos.push_back(pos0 + static_cast<int64_t>(t - begin));
     if (ids[t] == imageTokenId) {
-      const int64_t k = imageToken / Ti;
-      layout.featureRow.push_back(images[k] * Ti + imageToken % Ti);
-      imageToken++;
+      const std::vector<int64_t>& rows = tokenRows[images[image]];
+      layout.featureRow.push_back(rows[row]);
+      if (++row == rows.size()) row = 0, image++;
     } else {
       layout.featureRow.push_back(-1);
     }
@@ -51,7 +51,7 @@ int64_t appendRows(PassLayout& layout, const std::vector<int64_t>& ids, size_t b
 std::vector<HeadEntry> appendBranch(PassLayout& layout, const std::vector<KeyPiece>& prefix, int64_t lastPrefixRow,
                                     int64_t pos0, const std::vector<int64_t>& response) {
   const int64_t n = static_cast<int64_t>(response.size());
-  const int64_t first = appendRows(layout, response, 0, response.size() - 1, pos0, {}, -1, 1);
+  const int64_t first = appendRows(layout, response, 0, response.size() - 1, pos0, {}, -1, {});
   if (n > 1) {
     AttnSegment s{first, n - 1, prefix};
     s.keys.push_back({first, n - 1});
@@ -65,18 +65,18 @@ std::vector<HeadEntry> appendBranch(PassLayout& layout, const std::vector<KeyPie
 }  // namespace
 
 int64_t appendSequence(PassLayout& layout, const std::vector<int64_t>& ids, const std::vector<int64_t>& images,
-                       int64_t imageTokenId, int64_t Ti) {
-  const int64_t first = appendRows(layout, ids, 0, ids.size(), 0, images, imageTokenId, Ti);
+                       int64_t imageTokenId, const TokenRows& tokenRows) {
+  const int64_t first = appendRows(layout, ids, 0, ids.size(), 0, images, imageTokenId, tokenRows);
   const int64_t n = static_cast<int64_t>(ids.size());
   layout.segments.push_back({first, n, {{first, n}}});
   return first;
 }
 
-PairRows appendPair(PassLayout& layout, const PairInput& pair, int64_t imageTokenId, int64_t Ti, bool sharedPrefix) {
+PairRows appendPair(PassLayout& layout, const PairInput& pair, int64_t imageTokenId, const TokenRows& tokenRows, bool sharedPrefix) {
   const int64_t P = static_cast<int64_t>(pair.prompt.size());
   PairRows out;
   if (sharedPrefix) {
-    const int64_t p0 = appendSequence(layout, pair.prompt, pair.images, imageTokenId, Ti);
+    const int64_t p0 = appendSequence(layout, pair.prompt, pair.images, imageTokenId, tokenRows);
     const std::vector<KeyPiece> prefix = {{p0, P}};
     out.chosen = appendBranch(layout, prefix, p0 + P - 1, P, pair.chosen);
     out.rejected = appendBranch(layout, prefix, p0 + P - 1, P, pair.rejected);
@@ -84,7 +84,7 @@ PairRows appendPair(PassLayout& layout, const PairInput& pair, int64_t imageToke
   }
   for (const std::vector<int64_t>* response : {&pair.chosen, &pair.rejected}) {
     // One causal sequence: prompt rows, then the response as a branch whose keys continue them.
-    const int64_t p0 = appendSequence(layout, pair.prompt, pair.images, imageTokenId, Ti);
+    const int64_t p0 = appendSequence(layout, pair.prompt, pair.images, imageTokenId, tokenRows);
     const int64_t first = layout.rows();
     std::vector<HeadEntry> heads = appendBranch(layout, {{p0, P}}, p0 + P - 1, P, *response);
     if (layout.rows() > first) {

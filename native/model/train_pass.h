@@ -8,7 +8,7 @@
 //   separate: rows [prompt + chosen[:-1] | prompt + rejected[:-1]], two ordinary causal sequences.
 // A response's last token is only a target, never an input, so it gets no row: the logit of
 // response token j comes from the row of the token before it (the prefix's last row for j = 0).
-// Legend: T rows of the pass, P prompt tokens, C/R chosen/rejected response tokens, Ti image rows.
+// Legend: T rows of the pass, P prompt tokens, C/R chosen/rejected response tokens.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -43,7 +43,7 @@ struct HeadEntry {
 struct PassLayout {
   std::vector<int64_t> ids;         // (T) input ids (image tokens included)
   std::vector<int64_t> pos;         // (T) rotary positions
-  std::vector<int64_t> featureRow;  // (T) row image * Ti + j of the call's features, or -1 for a text token
+  std::vector<int64_t> featureRow;  // (T) row of the call's features (imageTokenRows), or -1 for a text token
   std::vector<AttnSegment> segments;  // query rows tile [0, T) in order
   int64_t rows() const { return static_cast<int64_t>(ids.size()); }
   int64_t maxKeys() const;  // the longest segment's key count
@@ -63,12 +63,15 @@ struct PairRows {
   std::vector<HeadEntry> rejected;
 };
 
+// tokenRows[k]: the feature row of each image token of the call's image k (image_layout.h).
+using TokenRows = std::vector<std::vector<int64_t>>;
+
 // Appends the pair to the layout (shared prefix or two full sequences) and returns its head entries.
-PairRows appendPair(PassLayout& layout, const PairInput& pair, int64_t imageTokenId, int64_t Ti, bool sharedPrefix);
+PairRows appendPair(PassLayout& layout, const PairInput& pair, int64_t imageTokenId, const TokenRows& tokenRows, bool sharedPrefix);
 
 // Appends one causal sequence of `ids` (its images in order) and returns its first row.
 int64_t appendSequence(PassLayout& layout, const std::vector<int64_t>& ids, const std::vector<int64_t>& images,
-                       int64_t imageTokenId, int64_t Ti);
+                       int64_t imageTokenId, const TokenRows& tokenRows);
 
 // Rows a pair takes in a pass of either kind (for grouping pairs under a row budget).
 int64_t pairRows(const PairInput& pair, bool sharedPrefix);

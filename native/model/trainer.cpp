@@ -26,7 +26,7 @@ struct PassGroup {
   size_t size() const { return end - begin; }
 };
 
-std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const LlavaConfig& cfg, bool shared) {
+std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const LlavaConfig& cfg, const TokenRows& tokenRows, bool shared) {
   std::vector<int64_t> rows;
   for (const PairInput& p : pairs) rows.push_back(pairRows(p, shared));
   std::vector<PassGroup> groups;
@@ -35,7 +35,7 @@ std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const Lla
     g.begin = b;
     g.end = e;
     std::vector<PairRows> heads;
-    for (size_t i = b; i < e; i++) heads.push_back(appendPair(g.layout, pairs[i], cfg.imageTokenId, cfg.imageTokenCount, shared));
+    for (size_t i = b; i < e; i++) heads.push_back(appendPair(g.layout, pairs[i], cfg.imageTokenId, tokenRows, shared));
     const int64_t Bg = static_cast<int64_t>(e - b);
     for (int64_t i = 0; i < Bg; i++) {
       for (const HeadEntry& h : heads[i].chosen) g.entries.push_back(h), g.seq.push_back(i);
@@ -52,7 +52,7 @@ std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const Lla
 // Everything one call needs, carved from the trainer's Activations arena (sized from the call's
 // largest group; kept between calls and only re-created when a call needs more).
 struct CallSizes {
-  int64_t M = 0;         // feature rows of the call's images
+  int64_t M = 0;         // feature rows of the call's crops (C*Ti); the feature buffers add the image_newline row
   int64_t rows = 0;      // largest pass
   int64_t keys = 0;      // longest attention segment
   int64_t entries = 0;   // most scored tokens of a pass
@@ -64,11 +64,11 @@ struct TrainCall {
   Arena* arena = nullptr;
   size_t bytes = 0;             // what this call planned (the arena may be larger)
   float* sel = nullptr;         // (M, Dv) selected vision rows
-  float* featPolicy = nullptr;  // (M, D)
-  float* featRef = nullptr;     // (M, D), or featPolicy when they coincide
+  float* featPolicy = nullptr;  // (M + 1, D): the crops' features, then image_newline
+  float* featRef = nullptr;     // (M + 1, D), or featPolicy when they coincide
   float* h1 = nullptr;          // (M, D) projector pre-activation (saved)
   float* a1 = nullptr;          // (M, D) projector activation (saved)
-  float* dfeat = nullptr;       // (M, D) d loss / d policy features
+  float* dfeat = nullptr;       // (M + 1, D) d loss / d policy features (the newline row's is unused: it is frozen)
   float* projScratch = nullptr; // (M, D)
   float* x = nullptr;           // (T, D) residual stream
   float* dx = nullptr;          // (T, D) its gradient
@@ -95,11 +95,11 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   std::vector<std::pair<float**, Shape>> slots;
   TrainCall c;
   slots.push_back({&c.sel, {M, Dv}});
-  slots.push_back({&c.featPolicy, {M, D}});
-  if (s.refFeatures) slots.push_back({&c.featRef, {M, D}});
+  slots.push_back({&c.featPolicy, {M + 1, D}});
+  if (s.refFeatures) slots.push_back({&c.featRef, {M + 1, D}});
   slots.push_back({&c.h1, {M, D}});
   slots.push_back({&c.a1, {M, D}});
-  if (trainProj) slots.push_back({&c.dfeat, {M, D}}), slots.push_back({&c.projScratch, {M, D}});
+  if (trainProj) slots.push_back({&c.dfeat, {M + 1, D}}), slots.push_back({&c.projScratch, {M, D}});
   slots.push_back({&c.x, {T, D}});
   if (s.backward) slots.push_back({&c.dx, {T, D}});
   for (auto& [p, shape] : slots) plan.add(DType::F32, shape);
@@ -126,8 +126,17 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   auto head = allocHead(*c.arena, cfg.decoder, s.entries);
   if (!head.isOk()) return head.status();
   c.head = head.take();
-  if (c.dfeat) std::memset(c.dfeat, 0, M * D * sizeof(float));
+  if (c.dfeat) std::memset(c.dfeat, 0, (M + 1) * D * sizeof(float));
   return c;
+}
+
+// Writes image_newline after the M crop rows of a feature buffer (image_layout.h).
+void addNewlineRow(float* features, const LlavaModel& m, int64_t M) {
+  const LlavaConfig& cfg = m.config();
+  const Tensor& nl = m.weights().imageNewline;
+  ImageBatch rows;
+  rows.crops = M / std::max<int64_t>(cfg.imageTokenCount, 1);
+  fillNewlineRow(features, rows, cfg, nl.defined() ? nl.data<float>() : nullptr);
 }
 
 // Projects the call's images: the policy's features (saving the projector's activations when it
@@ -137,8 +146,12 @@ void projectFeatures(TrainCall& c, const LlavaModel& m, const TrainableParams& p
   const ProjectorView frozen = projectorView(m.weights().projector);
   const ProjectorView policy = p.trainProjector() ? projectorView(p.projector()) : frozen;
   // The reference first: it borrows h1 as scratch, which the policy's pass then keeps.
-  if (refSeparate && c.featRef != c.featPolicy) projectorTrainForward(c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
+  if (refSeparate && c.featRef != c.featPolicy) {
+    projectorTrainForward(c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
+    addNewlineRow(c.featRef, m, M);
+  }
   projectorTrainForward(c.featPolicy, c.h1, c.a1, c.sel, policy, cfg, M);
+  addNewlineRow(c.featPolicy, m, M);
 }
 
 // Forward of a group: logps of every entry into c.head.logp and per-sequence sums (2 Bg).
@@ -183,9 +196,9 @@ Result<std::unique_ptr<LlavaTrainer>> LlavaTrainer::create(std::shared_ptr<const
   return t;
 }
 
-Status LlavaTrainer::validatePair(const PairInput& pair, int64_t N, const std::string& where) const {
+Status LlavaTrainer::validatePair(const PairInput& pair, const TokenRows& tokenRows, const std::string& where) const {
   const LlavaConfig& cfg = model_->config();
-  STIC_RETURN_IF_ERROR(model_->validate(Sequence{pair.prompt, pair.images}, N, where + ".promptIds"));
+  STIC_RETURN_IF_ERROR(model_->validate(Sequence{pair.prompt, pair.images}, tokenRows, where + ".promptIds"));
   const std::pair<const char*, const std::vector<int64_t>*> responses[] = {{"chosenIds", &pair.chosen},
                                                                            {"rejectedIds", &pair.rejected}};
   for (auto& [name, ids] : responses) {
@@ -201,22 +214,25 @@ Status LlavaTrainer::validatePair(const PairInput& pair, int64_t N, const std::s
   return Status::ok();
 }
 
-Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
+Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& images, const std::vector<PairInput>& pairs,
                                   bool policy, train::GatherMode rejectedMode, bool trainedProjector) {
-  for (size_t i = 0; i < pairs.size(); i++) STIC_RETURN_IF_ERROR(validatePair(pairs[i], N, "pairs[" + std::to_string(i) + "]"));
   const LlavaConfig& cfg = model_->config();
-  std::vector<PassGroup> groups = groupPairs(pairs, cfg, true);
+  STIC_RETURN_IF_ERROR(validateImageBatch(images, cfg));
+  const TokenRows tokenRows = imageTokenRows(images, cfg);
+  for (size_t i = 0; i < pairs.size(); i++) STIC_RETURN_IF_ERROR(validatePair(pairs[i], tokenRows, "pairs[" + std::to_string(i) + "]"));
+  std::vector<PassGroup> groups = groupPairs(pairs, cfg, tokenRows, true);
   CallSizes sizes;
-  sizes.M = N * cfg.imageTokenCount;
+  sizes.M = images.crops * cfg.imageTokenCount;
   sizeGroups(sizes, groups);
   auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
-  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
+  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
   // One projector output: the trained one for the policy (or the reference when asked), else the original.
   const bool trained = params_->trainProjector() && (policy || trainedProjector);
   const ProjectorView view = trained ? projectorView(params_->projector()) : projectorView(model_->weights().projector);
   projectorTrainForward(c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.M);
+  addNewlineRow(c.featPolicy, *model_, sizes.M);
   LoraUse lora;
   if (policy) lora.params = params_.get();
   out.assign(pairs.size(), {});
@@ -229,19 +245,21 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const float* pixel
   return Status::ok();
 }
 
-Status LlavaTrainer::dpoStep(DpoStepResult& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
+Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const std::vector<PairInput>& pairs,
                              const std::vector<std::optional<RefLogps>>& refs, const DpoStepOptions& opt) {
   const LlavaConfig& cfg = model_->config();
   const int64_t B = static_cast<int64_t>(pairs.size());
   STIC_CHECK_ARG(B > 0, "pairs: expected at least one preference pair but found none");
   STIC_CHECK_ARG(refs.size() == pairs.size(), "internal: ", refs.size(), " reference entries for ", B, " pairs");
-  for (int64_t i = 0; i < B; i++) STIC_RETURN_IF_ERROR(validatePair(pairs[i], N, "pairs[" + std::to_string(i) + "]"));
+  STIC_RETURN_IF_ERROR(validateImageBatch(images, cfg));
+  const TokenRows tokenRows = imageTokenRows(images, cfg);
+  for (int64_t i = 0; i < B; i++) STIC_RETURN_IF_ERROR(validatePair(pairs[i], tokenRows, "pairs[" + std::to_string(i) + "]"));
   bool needRef = false;
   for (const auto& r : refs) needRef = needRef || !r.has_value();
 
-  std::vector<PassGroup> groups = groupPairs(pairs, cfg, opt.sharedPrefix);
+  std::vector<PassGroup> groups = groupPairs(pairs, cfg, tokenRows, opt.sharedPrefix);
   CallSizes sizes;
-  sizes.M = N * cfg.imageTokenCount;
+  sizes.M = images.crops * cfg.imageTokenCount;
   sizes.backward = true;
   // The reference reads the frozen projector; it differs from the policy's only when that one trains.
   sizes.refFeatures = needRef && params_->trainProjector() && !opt.refTrainedProjector;
@@ -249,7 +267,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const float* pixels, int64_t N,
   auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
-  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
+  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
   projectFeatures(c, *model_, *params_, sizes.M, sizes.refFeatures);
 
   LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
@@ -299,17 +317,19 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const float* pixels, int64_t N,
   return Status::ok();
 }
 
-Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const float* pixels, int64_t N, const std::vector<SftItem>& items,
+Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& images, const std::vector<SftItem>& items,
                              const SftStepOptions& opt) {
   const LlavaConfig& cfg = model_->config();
   STIC_CHECK_ARG(!items.empty(), "items: expected at least one SFT item but found none");
+  STIC_RETURN_IF_ERROR(validateImageBatch(images, cfg));
+  const TokenRows tokenRows = imageTokenRows(images, cfg);
   // Rows: each item's ids up to its last target (later tokens influence no target).
   std::vector<int64_t> lengths, lastTarget;
   tokens = 0;
   for (size_t i = 0; i < items.size(); i++) {
     const std::string where = "items[" + std::to_string(i) + "]";
     const SftItem& it = items[i];
-    STIC_RETURN_IF_ERROR(model_->validate(it.seq, N, where));
+    STIC_RETURN_IF_ERROR(model_->validate(it.seq, tokenRows, where));
     STIC_CHECK_ARG(it.mask.size() == it.seq.ids.size(), where, ".mask: expected ", it.seq.ids.size(),
                    " values (one per token) but found ", it.mask.size());
     STIC_CHECK_ARG(it.mask[0] == 0, where, ".mask[0]: the first token has no context to be predicted from, so it cannot be a target");
@@ -334,7 +354,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const float* pixels,
     for (size_t i = b; i < e; i++) {
       const SftItem& it = items[i];
       std::vector<int64_t> ids(it.seq.ids.begin(), it.seq.ids.begin() + lastTarget[i]);
-      const int64_t first = appendSequence(g.layout, ids, it.seq.images, cfg.imageTokenId, cfg.imageTokenCount);
+      const int64_t first = appendSequence(g.layout, ids, it.seq.images, cfg.imageTokenId, tokenRows);
       for (int64_t t = 1; t <= lastTarget[i]; t++) {
         if (it.mask[t]) g.entries.push_back({first + t - 1, it.seq.ids[t]});
       }
@@ -342,13 +362,13 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const float* pixels,
     groups.push_back(std::move(g));
   }
   CallSizes sizes;
-  sizes.M = N * cfg.imageTokenCount;
+  sizes.M = images.crops * cfg.imageTokenCount;
   sizes.backward = true;
   sizeGroups(sizes, groups);
   auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
-  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, pixels, N));
+  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
   projectFeatures(c, *model_, *params_, sizes.M, false);
   const LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
   const double over = opt.meanOver > 0 ? opt.meanOver : static_cast<double>(tokens);

@@ -8,7 +8,8 @@
 //   sftStep: the same with masked token cross-entropy.
 // Groups bound activation memory: a pair's loss gradient depends only on its own log-probs, so
 // each group runs forward and backward before the next starts.
-// Legend: B pairs, N images, M = N*Ti feature rows, T rows of a pass, E scored tokens, D hidden.
+// Images come as an ImageBatch (image_layout.h): C crops, single-tile or anyres images.
+// Legend: B pairs, C crops, M = C*Ti feature rows, T rows of a pass, E scored tokens, D hidden.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -83,20 +84,20 @@ class LlavaTrainer {
   // Activation bytes the last call planned (the arena kept for the next call is at least this).
   size_t lastStepActivationBytes() const { return lastActivationBytes_; }
 
-  // Checks a pair against the model and an image batch of N; `where` names it ("pairs[2]").
-  Status validatePair(const PairInput& pair, int64_t N, const std::string& where) const;
+  // Checks a pair against the model and the call's images (tokenRows); `where` names it ("pairs[2]").
+  Status validatePair(const PairInput& pair, const TokenRows& tokenRows, const std::string& where) const;
 
   // Summed response log-probs per pair: policy (LoRA on, trained projector) or reference (LoRA off,
   // original projector unless trainedProjector). No dropout, no gradients.
-  Status pairLogprobs(std::vector<RefLogps>& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
-                      bool policy, train::GatherMode rejectedMode, bool trainedProjector);
+  Status pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& images, const std::vector<PairInput>& pairs, bool policy,
+                      train::GatherMode rejectedMode, bool trainedProjector);
 
   // refs[i]: given reference log-probs, or nullopt to compute them here.
-  Status dpoStep(DpoStepResult& out, const float* pixels, int64_t N, const std::vector<PairInput>& pairs,
+  Status dpoStep(DpoStepResult& out, const ImageBatch& images, const std::vector<PairInput>& pairs,
                  const std::vector<std::optional<RefLogps>>& refs, const DpoStepOptions& opt);
 
   // out: loss (-(1/meanOver) sum of target log-probs), tokens: target count of this call.
-  Status sftStep(double& loss, int64_t& tokens, const float* pixels, int64_t N, const std::vector<SftItem>& items,
+  Status sftStep(double& loss, int64_t& tokens, const ImageBatch& images, const std::vector<SftItem>& items,
                  const SftStepOptions& opt);
 
   // Clip (optional), AdamW on every trainable tensor, zero the gradients; a non-finite gradient

@@ -17,10 +17,14 @@ describe('generation batching', () => {
     const a = rng.normalArray(6);
     const b = rng.normalArray(6);
     const same = Float32Array.from(a); // equal values, another array: a separate image
-    const packed = packImages([b, null, a, b, same, a], 6);
-    expect(packed.count).to.equal(3);
-    expect(packed.index).to.deep.equal([0, null, 1, 0, 2, 1]);
-    expect(Array.from(packed.pixels)).to.deep.equal([...b, ...a, ...same]);
+    const tile = (pixels: Float32Array) => ({ pixels, layout: null, tokens: 4 });
+    const grid = { crops: 2, gridRows: 1, gridCols: 1, keepRow0: 0, keepRows: 2, keepCol0: 0, keepCols: 1 };
+    const c = { pixels: rng.normalArray(12), layout: grid, tokens: 8 }; // two crops
+    const packed = packImages([tile(b), null, tile(a), tile(b), c, tile(same), tile(a)]);
+    expect(packed.layouts.map((l) => l.crops)).to.deep.equal([1, 1, 2, 1]);
+    expect(packed.layouts[2]).to.deep.equal(grid);
+    expect(packed.index).to.deep.equal([0, null, 1, 0, 2, 3, 1]);
+    expect(Array.from(packed.pixels)).to.deep.equal([...b, ...a, ...c.pixels, ...same]);
   });
 });
 

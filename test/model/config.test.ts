@@ -101,16 +101,19 @@ describe('model config: hub-style llava-hf configs', () => {
     expect(cfg.vision.preprocess).to.deep.equal({ resizeShortestEdge: 336, cropSize: 336, padToSquare: true, resample: 'bicubic' });
   });
 
-  it('reads a LLaVA-NeXT Mistral config (top-level rope_theta, null sliding window) and refuses to run it', () => {
+  it('reads a LLaVA-NeXT Mistral config (top-level rope_theta, null sliding window) and runs it', () => {
     const cfg = loadModelConfig(path.join(configs, 'llava-1.6-mistral-hub-style'));
     expect(cfg.architecture).to.equal('LlavaNextForConditionalGeneration');
     expect(cfg.decoder).to.include({ family: 'mistral', hiddenSize: 4096, intermediateSize: 14336, numHeads: 32, numKvHeads: 8, headDim: 128, ropeTheta: 1e6, rmsNormEps: 1e-5, maxPositionEmbeddings: 32768, slidingWindow: null });
     expect(cfg.anyres?.gridPinpoints).to.deep.equal([[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]);
     expect(cfg.imageTokenCount).to.equal(576);
-    const file = path.join(configs, 'llava-1.6-mistral-hub-style', 'config.json');
-    expect(() => assertRunnable(cfg)).to.throw(
-      `${file}: LlavaNextForConditionalGeneration (anyres image tiling) is recognised but not supported yet: stic runs single-tile LLaVA checkpoints ` +
-        '(LlavaForConditionalGeneration, or LlavaLlamaForCausalLM / LlavaMistralForCausalLM with image_aspect_ratio "pad" or "square")',
+    expect(() => assertRunnable(cfg)).not.to.throw();
+  });
+
+  it('refuses LLaVA-NeXT with vision_feature_select_strategy "full" (its crops must form square grids)', () => {
+    const json = { ...readJson(path.join(configs, 'llava-1.6-mistral-hub-style', 'config.json')), vision_feature_select_strategy: 'full' };
+    expect(() => parseModelConfig(json, 'next.json')).to.throw(
+      'next.json: expected "default" for LlavaNextForConditionalGeneration (anyres needs the CLS row dropped) for vision_feature_select_strategy but found "full"',
     );
   });
 
@@ -202,7 +205,7 @@ describe('model config: original LLaVA layout', () => {
     expect(cfg.vision.preprocess?.padToSquare).to.equal(true);
   });
 
-  it('parses LlavaMistralForCausalLM with anyres and refuses to run it', () => {
+  it('parses LlavaMistralForCausalLM with anyres and refuses to run it (the original LLaVA-NeXT layout)', () => {
     const json = {
       ...readJson(path.join(modelDir, 'config.json')),
       architectures: ['LlavaMistralForCausalLM'],
@@ -215,8 +218,8 @@ describe('model config: original LLaVA layout', () => {
     expect(cfg.decoder).to.include({ family: 'mistral', numKvHeads: 8, ropeTheta: 1e6 });
     expect(cfg.anyres?.gridPinpoints).to.deep.equal([[336, 672], [672, 336]]);
     expect(() => assertRunnable(cfg)).to.throw(
-      'model.json: LlavaMistralForCausalLM with image_aspect_ratio "anyres" (anyres image tiling) is recognised but not supported yet: stic runs single-tile LLaVA checkpoints ' +
-        '(LlavaForConditionalGeneration, or LlavaLlamaForCausalLM / LlavaMistralForCausalLM with image_aspect_ratio "pad" or "square")',
+      'model.json: LlavaMistralForCausalLM with image_aspect_ratio "anyres" (the original LLaVA-NeXT layout) is recognised but not supported: ' +
+        'use the llava-hf conversion of the checkpoint (LlavaNextForConditionalGeneration, e.g. llava-hf/llava-v1.6-mistral-7b-hf), or set image_aspect_ratio to "pad"',
     );
   });
 

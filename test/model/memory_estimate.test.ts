@@ -10,22 +10,24 @@ import { packageRoot } from '../../lib/native/index.ts';
 const fixtures = path.join(packageRoot, 'test', 'fixtures', 'hf');
 
 describe('memory estimate', () => {
-  for (const name of ['llava-tiny-llama', 'llava-tiny-mistral-gqa', 'llava-tiny-llama-fullfeat-lastlayer']) {
+  for (const name of ['llava-tiny-llama', 'llava-tiny-mistral-gqa', 'llava-tiny-llama-fullfeat-lastlayer', 'llava-next-tiny-mistral']) {
     it(`counts exactly the parameters stored in ${name}/model.safetensors`, async () => {
       const dir = path.join(fixtures, name);
       const config = loadModelConfig(dir);
       const ckpt = await openCheckpoint(path.join(dir, 'model.safetensors'));
       let vision = 0;
       let projector = 0;
+      let imageNewline = 0;
       let decoder = 0;
       for (const t of ckpt.tensors.values()) {
         const n = t.shape.reduce((a, b) => a * b, 1);
         if (t.name.startsWith('vision_tower.')) vision += n;
         else if (t.name.startsWith('multi_modal_projector.')) projector += n;
+        else if (t.name === 'image_newline') imageNewline += n;
         else decoder += n;
       }
       const counts = countParams(config);
-      expect(counts).to.deep.equal({ vision, projector, decoder, total: vision + projector + decoder });
+      expect(counts).to.deep.equal({ vision, projector, imageNewline, decoder, total: vision + projector + imageNewline + decoder });
     });
   }
 
@@ -63,5 +65,19 @@ describe('memory estimate at LLaVA-1.5-7B scale', () => {
     expect(p.total).to.equal(7_063_427_072);
     // STIC's LoRA: r=128 on all seven linears of 32 layers.
     expect(countLoraParams(config, 128)).to.equal(128 * (4096 * 2 * 4 + (4096 + 11008) * 3) * 32);
+  });
+});
+
+describe('memory estimate at LLaVA-NeXT-7B scale', () => {
+  it('counts the 7,566,747,648 parameters of llava-v1.6-mistral-7b-hf from its hub config', () => {
+    const config = loadModelConfig(path.join(packageRoot, 'test', 'fixtures', 'configs', 'llava-1.6-mistral-hub-style'));
+    const p = countParams(config);
+    // Mistral-7B-v0.2 with the 32064-token vocabulary (embeddings and lm_head), CLIP ViT-L/14-336,
+    // the 1024 -> 4096 -> 4096 projector and the 4096-wide image_newline: the hub's safetensors total.
+    expect(p.decoder).to.equal(7_241_732_096 + 2 * 64 * 4096);
+    expect(p.vision).to.equal(303_507_456);
+    expect(p.projector).to.equal(1024 * 4096 + 4096 + 4096 * 4096 + 4096);
+    expect(p.imageNewline).to.equal(4096);
+    expect(p.total).to.equal(7_566_747_648);
   });
 });
