@@ -77,6 +77,22 @@ function classify(file: string, err: unknown): ImageLoadError {
   return new ImageLoadError(file, `image data is truncated or corrupt (${msg})`);
 }
 
+/** The size of an image file after EXIF orientation, from its header alone; throws ImageLoadError. */
+export async function readImageSize(file: string): Promise<{ width: number; height: number }> {
+  await checkFile(file);
+  let meta: Metadata;
+  try {
+    meta = await sharp(file).metadata();
+  } catch (err) {
+    throw classify(file, err);
+  }
+  const swap = (meta.orientation ?? 1) >= 5;
+  const width = (swap ? meta.height : meta.width) ?? 0;
+  const height = (swap ? meta.width : meta.height) ?? 0;
+  if (width < 1 || height < 1) throw new ImageLoadError(file, 'image header gives no size');
+  return { width, height };
+}
+
 /** Decodes one file to RGB; throws ImageLoadError naming the file and why. */
 export async function loadImage(file: string, options: LoadOptions = {}): Promise<LoadedImage> {
   await checkFile(file);

@@ -10,7 +10,7 @@ import type { EngineConfig } from '../model/engine_config.ts';
 import { native } from '../native/index.ts';
 import type { RgbImage } from '../native/contract.ts';
 import { anyresGeometry } from './anyres.ts';
-import { type LoadOptions, type LoadOutcome, loadImages } from './image_load.ts';
+import { ImageLoadError, type LoadOptions, type LoadOutcome, loadImages, readImageSize } from './image_load.ts';
 import type { ImageAspect, ModelImage, ResizeBackend } from './model_image.ts';
 import { type PreprocessConfig, preprocessConfig, preprocessImages, shrinkOnLoadFor } from './preprocess.ts';
 
@@ -28,6 +28,8 @@ export interface ImageProcessor {
   readonly loadOptions: LoadOptions;
   /** N images -> N model images, in order. */
   process(images: RgbImage[]): Promise<ModelImage[]>;
+  /** The image tokens of an image of this size (what process gives it). */
+  tokens(width: number, height: number): number;
 }
 
 /** The single-tile preprocessing of a config; with pad, LLaVA-1.5's pad-to-square whatever the config says. */
@@ -56,6 +58,7 @@ function tileProcessor(config: EngineConfig, cfg: PreprocessConfig): ImageProces
   return {
     kind: 'tile',
     loadOptions: shrinkOnLoadFor(cfg),
+    tokens: () => config.imageTokenCount,
     async process(images) {
       if (images.length === 0) return [];
       const all = await preprocessImages(images, cfg); // (N, 3, S, S)
@@ -72,6 +75,7 @@ function anyresProcessor(config: EngineConfig, backend: ResizeBackend): ImagePro
     kind: 'anyres',
     // The image's own size decides the grid and the token count: decode it whole.
     loadOptions: {},
+    tokens: (width, height) => anyresGeometry(height, width, pinpoints, S, v.patchSize).tokens,
     async process(images) {
       return Promise.all(
         images.map(async (im) => {
@@ -117,4 +121,29 @@ export async function loadAndProcess(files: string[], processor: ImageProcessor)
     }
   });
   return { images: await processor.process(loaded), rows, failures };
+}
+
+/**
+ * The image tokens of each file under this processor, from the file headers (no pixels decoded):
+ * what prompts need before training tokenises them. A file whose size cannot be read maps to the
+ * Error saying why (the example is skipped with that reason).
+ */
+export async function imageTokenCounts(files: readonly string[], processor: ImageProcessor, concurrency = 8): Promise<Map<string, number | Error>> {
+  const distinct = [...new Set(files)];
+  const out = new Map<string, number | Error>();
+  let next = 0;
+  const worker = async () => {
+    while (next < distinct.length) {
+      const file = distinct[next++];
+      try {
+        const { width, height } = await readImageSize(file);
+        out.set(file, processor.tokens(width, height));
+      } catch (err) {
+        if (!(err instanceof ImageLoadError)) throw err;
+        out.set(file, new Error(err.message));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, distinct.length) }, worker));
+  return out;
 }

@@ -97,7 +97,9 @@ export function checkImageTokens(ids: Int32Array, images: readonly ModelImage[],
   const found = countImageTokens(ids, config.imageTokenId);
   const want = images.reduce((n, im) => n + im.tokens, 0);
   if (found !== want) {
-    const counts = images.length > 0 ? ` (${images.map((im) => im.tokens).join(' + ')})` : '';
+    // "x 576" when the images have one count (single tiles), "(37 + 51)" otherwise.
+    const same = images.every((im) => im.tokens === (images[0]?.tokens ?? config.imageTokenCount));
+    const counts = same ? ` x ${images[0]?.tokens ?? config.imageTokenCount}` : ` (${images.map((im) => im.tokens).join(' + ')})`;
     throw new RangeError(`${where}: expected ${want} image tokens (id ${config.imageTokenId}) for ${images.length} image(s)${counts} but found ${found}`);
   }
 }

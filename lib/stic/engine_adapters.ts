@@ -7,8 +7,9 @@ import path from 'node:path';
 
 import { provenance, corruptImages, corruptionSpec, type CorruptionOptions } from '../data/corrupt.ts';
 import { loadImage } from '../data/image_load.ts';
-import { preprocessImages } from '../data/preprocess.ts';
-import { type ChatModel, loadChatModel, preprocessFor } from '../engine/chat_input.ts';
+import { type ImageProcessor, imageProcessor } from '../data/image_processor.ts';
+import type { ModelImage } from '../data/model_image.ts';
+import { type ChatModel, loadChatModel } from '../engine/chat_input.ts';
 import { type ChatMessage as TemplateMessage, chatPromptIds } from '../model/chat_template.ts';
 import { native } from '../native/index.ts';
 import { MERGED_DIR, adaptedModelDir } from '../train/adapted_model.ts';
@@ -36,7 +37,8 @@ export async function openLlavaInference(o: InferenceOpenOptions): Promise<Infer
     await removeAbandonedExports(o.adapter);
     dir = await adaptedModelDir(o.model, o.adapter);
   }
-  return new LlavaInference(await loadChatModel(dir), o.model);
+  const chat = await loadChatModel(dir);
+  return new LlavaInference(chat, o.model, imageProcessor(chat.model.config, { aspect: o.imageAspect }));
 }
 
 /**
@@ -81,12 +83,13 @@ class LlavaInference implements InferenceEngine {
   constructor(
     private readonly chat: ChatModel,
     readonly modelId: string,
+    private readonly processor: ImageProcessor,
   ) {}
 
   async generate(requests: GenerateRequest[]): Promise<GenerateResult[]> {
     const pixels = await this.pixelsFor(requests.map((r) => r.image));
     const reqs = requests.map((r, i) => ({
-      ids: this.promptIds(r.messages, r.id),
+      ids: this.promptIds(r.messages, r.id, pixels[i]),
       image: pixels[i],
       maxNewTokens: r.sampling.maxNewTokens,
       temperature: r.sampling.temperature,
@@ -100,15 +103,15 @@ class LlavaInference implements InferenceEngine {
 
   async logprobs(items: LogprobItem[]): Promise<LogprobResult[]> {
     const pixels = await this.pixelsFor(items.map((it) => it.image));
-    const reqs = items.map((it, i) => ({ promptIds: this.promptIds(it.prompt, it.id), responseIds: responseTokenIds(this.chat, it.response), image: pixels[i] }));
+    const reqs = items.map((it, i) => ({ promptIds: this.promptIds(it.prompt, it.id, pixels[i]), responseIds: responseTokenIds(this.chat, it.response), image: pixels[i] }));
     const out = await this.chat.model.logprobs(reqs);
     return out.map((o) => ({ sum: o.sum, tokens: o.tokenLogps.length }));
   }
 
   async close(): Promise<void> {}
 
-  // The chat-rendered prompt ids with the image token expanded; one image per request.
-  private promptIds(messages: ChatMessage[], id: string): number[] {
+  // The chat-rendered prompt ids with the image token expanded to the image's count; one image per request.
+  private promptIds(messages: ChatMessage[], id: string, image: ModelImage): number[] {
     const images = messages.reduce((n, m) => n + m.content.split(IMAGE_TOKEN).length - 1, 0);
     if (images !== 1) throw new Error(`${id}: expected exactly one ${IMAGE_TOKEN} in the prompt (one image per request) but found ${images}`);
     const config = this.chat.model.config;
@@ -116,19 +119,18 @@ class LlavaInference implements InferenceEngine {
       template: this.chat.template,
       addGenerationPrompt: true,
       imageTokenId: config.imageTokenId,
-      tokensPerImage: config.imageTokenCount,
+      tokensPerImage: image.tokens,
       numImages: 1,
     });
   }
 
-  // Preprocesses each distinct image once (the clean image of a pair serves several requests);
-  // returns one (3, S, S) view per input, shared between equal inputs.
-  private async pixelsFor(images: RgbImage[]): Promise<Float32Array[]> {
+  // Processes each distinct image once (the clean image of a pair serves several requests); equal
+  // inputs share one ModelImage, so the engine encodes it once.
+  private async pixelsFor(images: RgbImage[]): Promise<ModelImage[]> {
     const distinct = [...new Set(images)];
-    const all = await preprocessImages(distinct, preprocessFor(this.chat.model.config)); // (N, 3, S, S)
-    const n = all.length / distinct.length;
-    const views = new Map(distinct.map((im, k) => [im, all.subarray(k * n, (k + 1) * n)]));
-    return images.map((im) => views.get(im) as Float32Array);
+    const processed = await this.processor.process(distinct);
+    const byImage = new Map(distinct.map((im, k) => [im, processed[k]]));
+    return images.map((im) => byImage.get(im) as ModelImage);
   }
 }
 

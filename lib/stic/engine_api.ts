@@ -2,6 +2,7 @@
 // they run today against small fakes in tests and tomorrow against lib/engine (issue 3), the image
 // library (issue 5) and the trainer (issue 4), through the adapters in lib/stic/engines.ts.
 // Legend for shape comments: H height, W width, 3 colour channels (RGB).
+import type { ImageAspect } from '../data/model_image.ts';
 import type { ChatMessage } from '../data/records/preference.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
 import type { DpoOptions, SftOptions } from './train_options.ts';
@@ -92,6 +93,8 @@ export interface InferenceOpenOptions {
   model: string;
   adapter?: string;
   threads?: number;
+  /** LLaVA-NeXT models: anyres (default) or one padded tile. */
+  imageAspect?: ImageAspect;
   /** Where to say what opening costs (merging an adapter into a full copy of the model). */
   log?: (text: string) => void;
 }

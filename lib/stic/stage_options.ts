@@ -2,12 +2,14 @@
 // `pref:` / `describe:` / `infuse:` sections of a `stic run` config. Defaults are the paper's
 // (STIC.md): temperature 0.2, up to 1024 new tokens, 50/50 dispreferred branches, 50/50 low-res
 // (20 px) / colour jitter (brightness x[0.5, 1.5], hue +-0.3).
+import type { ImageAspect } from '../data/model_image.ts';
 import type { CorruptionKind, CorruptionSpec, SamplingOptions } from './engine_api.ts';
-import { type OptionTable, validateOptions } from './options.ts';
+import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
 
 export const CORRUPTION_KINDS: readonly CorruptionKind[] = ['lowres', 'jitter', 'noise', 'diffusion', 'blur', 'mask'];
 
 export interface SamplingFlags {
+  imageAspect: ImageAspect;
   batchSize: number;
   temperature: number;
   topP: number;
@@ -47,7 +49,16 @@ export interface InfuseOptions {
   imageRoot?: string;
 }
 
+/** How a LLaVA-NeXT model sees images, in every stage (default anyres, its own tiling). */
+export const IMAGE_ASPECT_OPTION: OptionSpec = {
+  type: 'string',
+  choices: ['anyres', 'pad'],
+  default: 'anyres',
+  describe: 'LLaVA-NeXT (v1.6) models: anyres = tile each image at its best grid (transformers\' processor; tokens depend on the image size); pad = one square tile padded with the mean colour (576 tokens at 336 px; how the public STIC code trains v1.6). Other models ignore it',
+};
+
 const SAMPLING: OptionTable<SamplingFlags> = {
+  imageAspect: IMAGE_ASPECT_OPTION,
   batchSize: { type: 'integer', min: 1, default: 8, describe: 'Images per generation batch (outputs are flushed after each batch)' },
   temperature: { type: 'number', min: 0, default: 0.2, describe: 'Sampling temperature (0: greedy)' },
   topP: { type: 'number', min: 0, minExclusive: true, max: 1, default: 1, describe: 'Nucleus sampling mass (1: off)' },

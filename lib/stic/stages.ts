@@ -47,7 +47,7 @@ export async function executePref(env: StageEnv, o: PrefOptions, out: string, en
   const set = await listUnlabeledImages(o.images, { imageRoot: o.imageRoot });
   const images = o.limit ? set.images.slice(0, o.limit) : set.images;
   const imageApi = await engines.images();
-  const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log });
+  const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log, imageAspect: o.imageAspect });
   let report: StageReport;
   try {
     report = await runPrefStage(
@@ -75,7 +75,7 @@ export async function executeDescribe(env: StageEnv, o: DescribeOptions, out: st
   const { records, skips } = await loadRecords(o.instructions, instructionFormat);
   const samples = o.limit ? records.slice(0, o.limit) : records;
   const imageApi = await engines.images();
-  const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log });
+  const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log, imageAspect: o.imageAspect });
   let report: DescribeReport;
   try {
     report = await runDescribeStage(

@@ -2,7 +2,9 @@
 // (STIC.md): DPO (stage 1b) and description-infused SFT (stage 2b). One table per stage feeds the
 // `stic dpo` / `stic sft` flags and the `dpo:` / `sft:` sections of a `stic run` config.
 import { SCHEDULE_KINDS, type ScheduleKind } from '../util/lr_schedule.ts';
+import type { ImageAspect } from '../data/model_image.ts';
 import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
+import { IMAGE_ASPECT_OPTION } from './stage_options.ts';
 
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
@@ -13,6 +15,7 @@ export const ADAPTER_SHAPE_KEYS = ['loraR', 'loraAlpha', 'loraTargets'] as const
 /** Options both training stages share. */
 export interface CommonTrainOptions {
   imageRoot?: string;
+  imageAspect: ImageAspect;
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
@@ -52,6 +55,7 @@ export interface SftOptions extends CommonTrainOptions {
 function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOptions> {
   return {
     imageRoot: { type: 'string', describe: 'Folder that relative image paths of the data are resolved against (default: the data file\'s folder)' },
+    imageAspect: IMAGE_ASPECT_OPTION,
     loraR: { type: 'integer', min: 1, default: 128, describe: 'LoRA rank r' },
     loraAlpha: { type: 'number', min: 0, minExclusive: true, default: 256, describe: 'LoRA alpha (the update is scaled by alpha / r)' },
     loraDropout: { type: 'number', min: 0, max: 1, maxExclusive: true, default: 0.05, describe: 'Dropout on the LoRA input' },

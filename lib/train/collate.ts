@@ -10,9 +10,13 @@
 //             appends), located as the difference between the renderings of the turns before it
 //             (with the generation prompt) and through it. Everything else is context.
 // Examples longer than maxLength tokens, or that cannot be rendered, are skipped with a reason.
-// Legend: T tokens of a sequence, N distinct images of a micro-batch, S image side.
+// With a LLaVA-NeXT model (anyres), an image's token count depends on its size: `imageTokens` gives
+// it per file (read from the file headers before tokenising, lib/data/image_tokens.ts).
+// Legend: T tokens of a sequence, N distinct images of a micro-batch, C their crops, S image side.
 import { IMAGE_TOKEN, type ChatMessage } from '../data/records/preference.ts';
-import { type PreprocessConfig, loadAndPreprocess } from '../data/preprocess.ts';
+import { type ImageProcessor, type ProcessedBatch, loadAndProcess } from '../data/image_processor.ts';
+import { type ModelImage, nativeLayout } from '../data/model_image.ts';
+import type { NativeImageLayout } from '../native/contract.ts';
 import { type ChatTemplate, chatPromptIds } from '../model/chat_template.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
@@ -23,6 +27,8 @@ export interface ChatEncoder {
   tokenizer: TextTokenizer;
   template: ChatTemplate;
   config: Pick<EngineConfig, 'imageTokenId' | 'imageTokenCount'> & { decoder: Pick<EngineConfig['decoder'], 'eosTokenIds'> };
+  /** Image tokens of each image file when they vary (anyres); absent: imageTokenCount for every image. */
+  imageTokens?: ReadonlyMap<string, number | Error>;
 }
 
 export interface TokenizedPair {
@@ -62,12 +68,21 @@ function imageCount(messages: readonly ChatMessage[]): number {
   return messages.reduce((n, m) => n + m.content.split(IMAGE_TOKEN).length - 1, 0);
 }
 
-function promptIds(enc: ChatEncoder, messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[] {
+/** The image tokens of `image` (a file, or null for none): throws (a message for the skip list) when its size could not be read. */
+function tokensOf(enc: ChatEncoder, image: string | null): number {
+  if (image === null || enc.imageTokens === undefined) return enc.config.imageTokenCount;
+  const n = enc.imageTokens.get(image);
+  if (n instanceof Error) throw n;
+  if (n === undefined) throw new Error(`internal: no image token count for ${image}`);
+  return n;
+}
+
+function promptIds(enc: ChatEncoder, messages: readonly ChatMessage[], addGenerationPrompt: boolean, image: string | null): number[] {
   return chatPromptIds(enc.tokenizer, messages, {
     template: enc.template,
     addGenerationPrompt,
     imageTokenId: enc.config.imageTokenId,
-    tokensPerImage: enc.config.imageTokenCount,
+    tokensPerImage: tokensOf(enc, image),
     numImages: imageCount(messages),
   });
 }
@@ -91,7 +106,7 @@ export function tokenizePairs(enc: ChatEncoder, examples: readonly DpoExample[],
     }
     let prompt: number[];
     try {
-      prompt = promptIds(enc, ex.prompt, true);
+      prompt = promptIds(enc, ex.prompt, true, images === 1 ? ex.image : null);
     } catch (err) {
       skips.push({ id: ex.id, reason: (err as Error).message });
       return;
@@ -121,13 +136,14 @@ export function tokenizePairs(enc: ChatEncoder, examples: readonly DpoExample[],
  * the template's rendering of the turns before an assistant turn is not a token prefix of the
  * whole conversation, i.e. the turn cannot be located.
  */
-export function conversationIds(enc: ChatEncoder, messages: readonly ChatMessage[]): { ids: number[]; mask: Uint8Array } {
-  const ids = promptIds(enc, messages, false);
+export function conversationIds(enc: ChatEncoder, messages: readonly ChatMessage[], image: string | null = null): { ids: number[]; mask: Uint8Array } {
+  const ids = promptIds(enc, messages, false, image);
   const mask = new Uint8Array(ids.length);
   messages.forEach((m, k) => {
     if (m.role !== 'assistant') return;
-    const before = promptIds(enc, messages.slice(0, k), true);
-    const through = promptIds(enc, messages.slice(0, k + 1), false);
+    const turnImage = (upTo: number) => (imageCount(messages.slice(0, upTo)) > 0 ? image : null);
+    const before = promptIds(enc, messages.slice(0, k), true, turnImage(k));
+    const through = promptIds(enc, messages.slice(0, k + 1), false, turnImage(k + 1));
     for (const [part, what] of [[before, 'before'], [through, 'through']] as const) {
       if (!isPrefix(part, ids)) {
         throw new Error(`the chat template's tokens ${what} assistant turn ${k} are not a prefix of the whole conversation's tokens, so the turn cannot be located`);
@@ -157,7 +173,7 @@ export function tokenizeSft(enc: ChatEncoder, examples: readonly SftExample[], m
     }
     let conv: { ids: number[]; mask: Uint8Array };
     try {
-      conv = conversationIds(enc, ex.messages);
+      conv = conversationIds(enc, ex.messages, ex.image ?? null);
     } catch (err) {
       skips.push({ id: ex.id, reason: (err as Error).message });
       return;
@@ -176,44 +192,47 @@ export function tokenizeSft(enc: ChatEncoder, examples: readonly SftExample[], m
   return { examples: out, skips };
 }
 
-/** Decodes and preprocesses image files: (N_ok, 3, S, S) plus the failures. Replaceable in tests. */
-export type PixelLoader = (files: string[]) => Promise<{ pixels: Float32Array; rows: number[]; failures: { index: number; file: string; reason: string }[] }>;
+/** Decodes and processes image files for the model: the images that loaded plus the failures. Replaceable in tests. */
+export type PixelLoader = (files: string[]) => Promise<ProcessedBatch>;
 
-export function pixelLoader(cfg: PreprocessConfig): PixelLoader {
-  return (files) => loadAndPreprocess(files, cfg);
+export function pixelLoader(processor: ImageProcessor): PixelLoader {
+  return (files) => loadAndProcess(files, processor);
 }
 
-/** The preprocessed images of one step, each distinct file decoded once. */
+/** The processed images of one step, each distinct file decoded once. */
 export class StepImages {
   private constructor(
-    private readonly rowOf: Map<string, number>,
-    private readonly pixels: Float32Array, // (N_ok, 3, S, S)
-    private readonly floats: number, // 3 * S * S
+    private readonly byFile: Map<string, ModelImage>,
     readonly failures: Map<string, string>,
   ) {}
 
-  static async load(files: (string | null)[], loader: PixelLoader, floatsPerImage: number): Promise<StepImages> {
+  static async load(files: (string | null)[], loader: PixelLoader): Promise<StepImages> {
     const distinct = [...new Set(files.filter((f): f is string => f !== null))];
-    const batch = distinct.length > 0 ? await loader(distinct) : { pixels: new Float32Array(0), rows: [], failures: [] };
-    const rowOf = new Map(batch.rows.map((fileIndex, row) => [distinct[fileIndex], row]));
+    const batch: ProcessedBatch = distinct.length > 0 ? await loader(distinct) : { images: [], rows: [], failures: [] };
+    const byFile = new Map(batch.rows.map((fileIndex, row) => [distinct[fileIndex], batch.images[row]]));
     const failures = new Map(batch.failures.map((f) => [f.file, f.reason]));
-    return new StepImages(rowOf, batch.pixels, floatsPerImage, failures);
+    return new StepImages(byFile, failures);
   }
 
   has(file: string | null): boolean {
-    return file === null || this.rowOf.has(file);
+    return file === null || this.byFile.has(file);
   }
 
-  /** The pixels (N, 3, S, S) of a micro-batch's distinct images and each example's image index list. */
-  gather(files: (string | null)[]): { pixels: Float32Array; count: number; images: number[][] } {
+  /** The crops (C, 3, S, S) of a micro-batch's distinct images, their layouts, and each example's image index list. */
+  gather(files: (string | null)[]): { pixels: Float32Array; layouts: NativeImageLayout[]; images: number[][] } {
     const distinct = [...new Set(files.filter((f): f is string => f !== null))];
-    const pixels = new Float32Array(distinct.length * this.floats);
-    distinct.forEach((f, k) => {
-      const row = this.rowOf.get(f);
-      if (row === undefined) throw new Error(`internal: image ${f} was not loaded for this step`);
-      pixels.set(this.pixels.subarray(row * this.floats, (row + 1) * this.floats), k * this.floats);
+    const images = distinct.map((f) => {
+      const im = this.byFile.get(f);
+      if (im === undefined) throw new Error(`internal: image ${f} was not loaded for this step`);
+      return im;
     });
+    const pixels = new Float32Array(images.reduce((n, im) => n + im.pixels.length, 0));
+    let offset = 0;
+    for (const im of images) {
+      pixels.set(im.pixels, offset);
+      offset += im.pixels.length;
+    }
     const slot = new Map(distinct.map((f, k) => [f, k]));
-    return { pixels, count: distinct.length, images: files.map((f) => (f === null ? [] : [slot.get(f) as number])) };
+    return { pixels, layouts: images.map(nativeLayout), images: files.map((f) => (f === null ? [] : [slot.get(f) as number])) };
   }
 }

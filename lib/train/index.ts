@@ -17,7 +17,7 @@ import { portablePath } from '../util/portable_path.ts';
 import { type Adapter, type LoraSpec, PROJECTOR_WEIGHTS, TARGET_MODULES, readAdapter } from './adapter_io.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
 import { type LoopJob, runLoop, writeSkips } from './loop.ts';
-import { type TrainingModel, loadTrainingModel } from './model_load.ts';
+import { type TrainingModel, encoderForImages, loadTrainingModel } from './model_load.ts';
 import { REFERENCE_FILE, type ReferenceMap, referenceLogps } from './reference.ts';
 import { dpoTask, sftTask } from './tasks.ts';
 import type { Trainer } from './trainer_api.ts';
@@ -67,8 +67,9 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const o = job.options;
   if (job.threads !== undefined) native().setThreads(job.threads);
   await mkdir(job.out, { recursive: true });
-  const m = await loadTrainingModel(job.model);
-  const { examples, skips } = tokenizePairs(m.encoder, job.examples, o.maxLength);
+  const m = await loadTrainingModel(job.model, undefined, { aspect: o.imageAspect });
+  const encoder = await encoderForImages(m, job.examples.map((e) => e.image));
+  const { examples, skips } = tokenizePairs(encoder, job.examples, o.maxLength);
   if (examples.length === 0) throw noExamples('preference pair', job.examples.length, skips);
   const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
@@ -104,7 +105,6 @@ async function dpoReferences(trainer: Trainer, examples: TokenizedPair[], o: Dpo
     file: path.join(out, REFERENCE_FILE),
     batch,
     pixels: m.pixels,
-    floatsPerImage: m.floatsPerImage,
     rejectedMode: o.rejectedLogp,
     model: m.dir,
   });
@@ -121,7 +121,6 @@ function baseLoopJob(out: string, resume: boolean, m: TrainingModel, o: CommonTr
     lora: spec,
     trainProjector: o.trainProjector,
     pixels: m.pixels,
-    floatsPerImage: m.floatsPerImage,
   };
 }
 
@@ -133,7 +132,7 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
   const initProjector = init !== undefined && existsSync(path.join(init, PROJECTOR_WEIGHTS)) ? path.join(init, PROJECTOR_WEIGHTS) : undefined;
   // The stage-1 projector (when it trained one) replaces the checkpoint's: stage 2 continues the
   // stage-1 model, and with --no-train-projector it stays as stage 1 left it.
-  const m = await loadTrainingModel(job.model, initProjector);
+  const m = await loadTrainingModel(job.model, initProjector, { aspect: o.imageAspect });
   let adapter: Adapter | null = null;
   let spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   if (init !== undefined) {
@@ -141,7 +140,7 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
     // Continuing an adapter means its rank, alpha and targets; dropout is a training choice.
     spec = { ...adapter.spec, dropout: o.loraDropout };
   }
-  const { examples, skips } = tokenizeSft(m.encoder, job.examples, o.maxLength);
+  const { examples, skips } = tokenizeSft(await encoderForImages(m, job.examples.map((e) => e.image)), job.examples, o.maxLength);
   if (examples.length === 0) throw noExamples('instruction sample', job.examples.length, skips);
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   if (adapter) await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));

@@ -47,7 +47,6 @@ export interface LoopJob<E extends { id: string; image: string | null }> {
   lora: LoraSpec;
   trainProjector: boolean;
   pixels: PixelLoader;
-  floatsPerImage: number;
   /** Checkpoints kept (newest first). Default 2. */
   keepCheckpoints?: number;
 }
@@ -73,7 +72,7 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
     const t0 = performance.now();
     const slice = order.step(s);
     const all = slice.micro.flat().map((i) => job.examples[i]);
-    const images = await StepImages.load(all.map((e) => e.image), job.pixels, job.floatsPerImage);
+    const images = await StepImages.load(all.map((e) => e.image), job.pixels);
     const usable = (ids: number[]) =>
       ids.map((i) => job.examples[i]).filter((e) => {
         if (images.has(e.image)) return true;

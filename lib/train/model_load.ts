@@ -5,7 +5,7 @@
 // continues the stage-1 model and an export merges the trained projector.
 import path from 'node:path';
 
-import { preprocessFor } from '../engine/chat_input.ts';
+import { type ImageProcessor, type ImageProcessorOptions, imageProcessor, imageTokenCounts } from '../data/image_processor.ts';
 import { resolveWeights } from '../engine/weight_names.ts';
 import { assertRunnable, loadModelConfig } from '../model/config.ts';
 import { selectChatTemplate } from '../model/chat_template.ts';
@@ -29,9 +29,8 @@ export interface LoadedWeights {
 
 export interface TrainingModel extends LoadedWeights {
   encoder: ChatEncoder;
+  processor: ImageProcessor;
   pixels: PixelLoader;
-  /** 3 * S * S. */
-  floatsPerImage: number;
 }
 
 /** Config, weights (with an optional projector override) on the native side. */
@@ -65,15 +64,26 @@ async function withProjector(sources: TensorSourceEntry[], file: string): Promis
   });
 }
 
-/** Weights plus what training needs to tokenise examples and preprocess images. */
-export async function loadTrainingModel(dir: string, projectorFile?: string): Promise<TrainingModel> {
+/** Weights plus what training needs to tokenise examples and process images (images: the aspect of a LLaVA-NeXT model). */
+export async function loadTrainingModel(dir: string, projectorFile?: string, images: ImageProcessorOptions = {}): Promise<TrainingModel> {
   const w = await loadWeights(dir, projectorFile);
   const tokenizer = loadTokenizer(w.dir);
   const template = selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: w.config.decoder.family });
+  const processor = imageProcessor(w.config, images);
   return {
     ...w,
     encoder: { tokenizer, template, config: w.config },
-    pixels: pixelLoader(preprocessFor(w.config)),
-    floatsPerImage: 3 * w.config.vision.imageSize ** 2,
+    processor,
+    pixels: pixelLoader(processor),
   };
+}
+
+/**
+ * The encoder for these image files: with anyres images, each file's token count read from its
+ * header first (prompts are tokenised once, before the first step).
+ */
+export async function encoderForImages(m: TrainingModel, files: readonly (string | null | undefined)[]): Promise<ChatEncoder> {
+  if (m.processor.kind !== 'anyres') return m.encoder;
+  const list = files.filter((f): f is string => typeof f === 'string');
+  return { ...m.encoder, imageTokens: await imageTokenCounts(list, m.processor) };
 }

@@ -21,7 +21,6 @@ export interface ReferenceOptions {
   /** Pairs per native call. */
   batch: number;
   pixels: PixelLoader;
-  floatsPerImage: number;
   rejectedMode: RejectedLogpMode;
   /** Identity of the reference model (its directory). */
   model: string;
@@ -57,13 +56,13 @@ export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o
       const list = [...todo.entries()];
       for (let b = 0; b < list.length; b += o.batch) {
         const chunk = list.slice(b, b + o.batch);
-        const images = await StepImages.load(chunk.map(([, p]) => p.image), o.pixels, o.floatsPerImage);
+        const images = await StepImages.load(chunk.map(([, p]) => p.image), o.pixels);
         const ok = chunk.filter(([, p]) => images.has(p.image));
         if (ok.length === 0) continue;
         const g = images.gather(ok.map(([, p]) => p.image));
         const r = await trainer.pairLogprobs(
           g.pixels,
-          g.count,
+          g.layouts,
           ok.map(([, p], i) => ({ images: g.images[i], promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds })),
           { model: 'reference', rejectedMode: o.rejectedMode, refProjector: 'original' },
         );

@@ -29,7 +29,7 @@ export function dpoTask(t: DpoTaskOptions): MicroTask<TokenizedPair> {
       });
       const w = examples.length / stepExamples;
       const o = t.options;
-      const r = await trainer.dpoStep(batch.pixels, batch.count, pairs, {
+      const r = await trainer.dpoStep(batch.pixels, batch.layouts, pairs, {
         key,
         loss: o.loss,
         beta: o.beta,
@@ -63,7 +63,7 @@ export function sftTask(): MicroTask<TokenizedSft> {
     async micro(trainer: Trainer, examples, images: StepImages, key) {
       const batch = images.gather(examples.map((e) => e.image));
       const items = examples.map((e, i) => ({ images: batch.images[i], ids: e.ids, mask: e.mask }));
-      const r = await trainer.sftStep(batch.pixels, batch.count, items, { key, meanOver: targets, gradScale: 1 });
+      const r = await trainer.sftStep(batch.pixels, batch.layouts, items, { key, meanOver: targets, gradScale: 1 });
       return { loss: r.loss, target_tokens: r.tokens };
     },
   };

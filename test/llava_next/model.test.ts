@@ -94,6 +94,6 @@ describe('engine vs the LLaVA-NeXT reference (anyres)', function () {
     } catch (e) {
       err = e as Error;
     }
-    expect(err?.message).to.equal('sequences[0]: expected 51 image tokens (id 420) for 1 image(s) (51) but found 37');
+    expect(err?.message).to.equal('sequences[0]: expected 51 image tokens (id 420) for 1 image(s) x 51 but found 37');
   });
 });

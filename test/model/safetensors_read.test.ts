@@ -47,7 +47,7 @@ describe('safetensors reads (native)', () => {
     for (const n of ['model.safetensors', 'legacy-names.safetensors', 'inputs.safetensors', 'expected.safetensors', 'sft_grads.safetensors', 'adapter_model.safetensors']) {
       expect(names.has(n), n).to.equal(true);
     }
-    expect(files.length).to.equal(28);
+    expect(files.length).to.equal(33);
   });
 
   for (const file of files) {

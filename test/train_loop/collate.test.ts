@@ -124,12 +124,13 @@ describe('collation', () => {
     const calls: string[][] = [];
     const loader = async (files: string[]) => {
       calls.push(files);
-      return { pixels: Float32Array.from(files.flatMap((f) => [f.length, f.length + 0.5])), rows: files.map((_, i) => i), failures: [] };
+      const images = files.map((f) => ({ pixels: Float32Array.from([f.length, f.length + 0.5]), layout: null, tokens: 4 }));
+      return { images, rows: files.map((_, i) => i), failures: [] };
     };
-    const imgs = await StepImages.load(['/a.png', '/bb.png', null, '/a.png'], loader, 2);
+    const imgs = await StepImages.load(['/a.png', '/bb.png', null, '/a.png'], loader);
     expect(calls).to.deep.equal([['/a.png', '/bb.png']]);
     const g = imgs.gather(['/bb.png', null, '/a.png', '/bb.png']);
-    expect(g.count).to.equal(2);
+    expect(g.layouts.map((l) => l.crops)).to.deep.equal([1, 1]);
     expect(Array.from(g.pixels)).to.deep.equal([7, 7.5, 6, 6.5]);
     expect(g.images).to.deep.equal([[0], [], [1], [0]]);
   });

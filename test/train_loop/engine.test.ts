@@ -211,7 +211,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
     // Measure on the same pairs: policy vs reference summed log-probs, before (a fresh adapter) and after.
     const m = await loadTrainingModel(model);
     const pairs = tokenizePairs(m.encoder, data.examples, 2048).examples;
-    const imgs = await StepImages.load(pairs.map((p) => p.image), m.pixels, m.floatsPerImage);
+    const imgs = await StepImages.load(pairs.map((p) => p.image), m.pixels);
     const g = imgs.gather(pairs.map((p) => p.image));
     const nativePairs = pairs.map((p, i) => ({ images: g.images[i], promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds }));
     const measure = async (adapterDir: string | null) => {
@@ -222,8 +222,8 @@ describe('training engine on a tiny random model (native trainer)', function () 
         const projData = await readTensors([...proj.tensors.values()], { as: 'F32' });
         await t.setTensors('param', [...a.tensors.map((x) => ({ name: x.name, data: x.data })), ...[...proj.tensors.keys()].map((name, i) => ({ name, data: projData[i] }))]);
       }
-      const pol = await t.pairLogprobs(g.pixels, g.count, nativePairs, { model: 'policy' });
-      const ref = await t.pairLogprobs(g.pixels, g.count, nativePairs, { model: 'reference' });
+      const pol = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, { model: 'policy' });
+      const ref = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, { model: 'reference' });
       const margins = pairs.map((_, i) => 0.1 * (pol.chosen[i] - ref.chosen[i] - (pol.rejected[i] - ref.rejected[i])));
       const r = { accuracy: margins.filter((x) => x > 0).length / margins.length, margin: margins.reduce((a, b) => a + b, 0) / margins.length };
       if (process.env.STIC_TEST_VERBOSE) console.log('learning', adapterDir ? 'after' : 'before', r, margins);

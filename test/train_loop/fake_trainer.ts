@@ -5,7 +5,7 @@
 // dropout key, so anything a resume could get wrong (order, keys, scales, learning rates, moments,
 // step count) changes the final parameters. Every call is recorded for assertions.
 import type {
-  NativeAdamWOptions, NativeDpoStepOptions, NativeDpoStepResult, NativePreferencePair, NativeSftItem, NativeSftStepOptions, NativeTrainTensorInfo,
+  NativeAdamWOptions, NativeDpoStepOptions, NativeDpoStepResult, NativeImages, NativePreferencePair, NativeSftItem, NativeSftStepOptions, NativeTrainTensorInfo,
   NativeTrainTensorKind, NativeTrainerSpec,
 } from '../../lib/native/contract.ts';
 import type { Trainer } from '../../lib/train/trainer_api.ts';
@@ -97,8 +97,8 @@ export class FakeTrainer implements Trainer {
     this.adamStep = step;
   }
 
-  async pairLogprobs(pixels: Float32Array, count: number, pairs: NativePreferencePair[]): Promise<{ chosen: number[]; rejected: number[] }> {
-    this.calls.push({ op: 'ref', ids: pairs.map((p) => String(sumIds(p.chosenIds))), images: count });
+  async pairLogprobs(pixels: Float32Array, count: NativeImages, pairs: NativePreferencePair[]): Promise<{ chosen: number[]; rejected: number[] }> {
+    this.calls.push({ op: 'ref', ids: pairs.map((p) => String(sumIds(p.chosenIds))), images: imageCount(count) });
     return { chosen: pairs.map((p) => -1 - Math.abs(mix(sumIds(p.promptIds), sumIds(p.chosenIds)))), rejected: pairs.map((p) => -1 - Math.abs(mix(sumIds(p.promptIds), sumIds(p.rejectedIds)))) };
   }
 
@@ -116,8 +116,8 @@ export class FakeTrainer implements Trainer {
     return loss / 100;
   }
 
-  async dpoStep(pixels: Float32Array, count: number, pairs: NativePreferencePair[], o: NativeDpoStepOptions): Promise<NativeDpoStepResult> {
-    this.calls.push({ op: 'dpo', key: { ...o.key }, ids: pairs.map((p) => String(sumIds(p.chosenIds))), gradScale: o.gradScale, refs: pairs.map((p) => p.refChosen), images: count });
+  async dpoStep(pixels: Float32Array, count: NativeImages, pairs: NativePreferencePair[], o: NativeDpoStepOptions): Promise<NativeDpoStepResult> {
+    this.calls.push({ op: 'dpo', key: { ...o.key }, ids: pairs.map((p) => String(sumIds(p.chosenIds))), gradScale: o.gradScale, refs: pairs.map((p) => p.refChosen), images: imageCount(count) });
     this.pixelSums.push(pixels.reduce((a, b) => a + b, 0));
     const seed = pairs.reduce((h, p) => h ^ sumIds(p.promptIds) ^ (sumIds(p.chosenIds) * 7) ^ (sumIds(p.rejectedIds) * 13) ^ Math.round((p.refChosen ?? 0) * 1000), 0);
     const loss = this.accumulate(seed, o.key, o.gradScale ?? 1);
@@ -131,8 +131,8 @@ export class FakeTrainer implements Trainer {
     };
   }
 
-  async sftStep(pixels: Float32Array, count: number, items: NativeSftItem[], o: NativeSftStepOptions): Promise<{ loss: number; tokens: number }> {
-    this.calls.push({ op: 'sft', key: { ...o.key }, ids: items.map((x) => String(sumIds(x.ids))), meanOver: o.meanOver, gradScale: o.gradScale, images: count });
+  async sftStep(pixels: Float32Array, count: NativeImages, items: NativeSftItem[], o: NativeSftStepOptions): Promise<{ loss: number; tokens: number }> {
+    this.calls.push({ op: 'sft', key: { ...o.key }, ids: items.map((x) => String(sumIds(x.ids))), meanOver: o.meanOver, gradScale: o.gradScale, images: imageCount(count) });
     const tokens = items.reduce((n, x) => n + Array.from(x.mask).filter((v) => v).length, 0);
     const seed = items.reduce((h, x) => h ^ sumIds(x.ids) ^ sumIds(x.mask), 0);
     this.accumulate(seed, o.key, (o.gradScale ?? 1) * tokens / (o.meanOver ?? tokens));
@@ -180,4 +180,9 @@ export class FakeTrainer implements Trainer {
     if (i < 0) throw new Error(`unknown tensor ${name}`);
     return i;
   }
+}
+
+/** The number of images of a call (a count, or one layout per image). */
+function imageCount(images: NativeImages): number {
+  return typeof images === 'number' ? images : images.length;
 }

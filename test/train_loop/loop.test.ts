@@ -26,9 +26,8 @@ function fakePixels(): { loader: PixelLoader; loads: string[][] } {
   const loader: PixelLoader = async (files) => {
     loads.push(files);
     const ok = files.map((f, i) => [f, i] as const).filter(([f]) => !f.includes('broken'));
-    const pixels = new Float32Array(ok.length * FLOATS);
-    ok.forEach(([f], r) => pixels.fill(Number(/img-(\d+)/.exec(f)?.[1] ?? 0) + 1, r * FLOATS, (r + 1) * FLOATS));
-    return { pixels, rows: ok.map(([, i]) => i), failures: files.flatMap((f, i) => (f.includes('broken') ? [{ index: i, file: f, reason: 'unsupported image format' }] : [])) };
+    const images = ok.map(([f]) => ({ pixels: new Float32Array(FLOATS).fill(Number(/img-(\d+)/.exec(f)?.[1] ?? 0) + 1), layout: null, tokens: 4 }));
+    return { images, rows: ok.map(([, i]) => i), failures: files.flatMap((f, i) => (f.includes('broken') ? [{ index: i, file: f, reason: 'unsupported image format' }] : [])) };
   };
   return { loader, loads };
 }
@@ -40,7 +39,7 @@ function pairs(n: number, seed: number, images = 4): TokenizedPair[] {
 }
 
 const OPTIONS: CommonTrainOptions = {
-  loraR: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: [...LORA_TARGETS], lr: 1e-2, trainProjector: true, projectorLr: 3e-3, schedule: 'cosine',
+  imageAspect: 'anyres', loraR: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: [...LORA_TARGETS], lr: 1e-2, trainProjector: true, projectorLr: 3e-3, schedule: 'cosine',
   warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 2, seed: 7,
 };
 
@@ -48,7 +47,7 @@ function job<E extends { id: string; image: string | null }>(out: string, exampl
   const options = { ...OPTIONS, ...o };
   return {
     out, resume: true, baseModel: '/models/base', decoder: FAKE_DECODER, examples, fingerprint: 'f1', options, runOptions: { lr: options.lr, batchSize: options.batchSize, epochs: options.epochs },
-    lora: { r: options.loraR, alpha: options.loraAlpha, dropout: options.loraDropout, targets: options.loraTargets }, trainProjector: options.trainProjector, pixels: loader, floatsPerImage: FLOATS,
+    lora: { r: options.loraR, alpha: options.loraAlpha, dropout: options.loraDropout, targets: options.loraTargets }, trainProjector: options.trainProjector, pixels: loader,
   };
 }
 
@@ -209,7 +208,7 @@ describe('training loop (fake trainer)', () => {
   it('reference pre-pass: computed once in batches, then read back from the cache (also after a torn write)', async () => {
     const ex = pairs(7, 8).map(({ refChosen: _c, refRejected: _r, ...p }) => p);
     const file = path.join(dir, 'reference_logps.jsonl');
-    const o = { file, batch: 3, pixels: fakePixels().loader, floatsPerImage: FLOATS, rejectedMode: 'label' as const, model: '/models/base' };
+    const o = { file, batch: 3, pixels: fakePixels().loader, rejectedMode: 'label' as const, model: '/models/base' };
     const t = newTrainer();
     const first = await referenceLogps(t, ex, o);
     expect(t.calls.filter((c) => c.op === 'ref').map((c) => c.ids?.length)).to.deep.equal([3, 3, 1]);
