@@ -27,15 +27,18 @@ export interface RandomLlavaSpec {
   selectStrategy?: 'default' | 'full';
   /** Standard deviation of the weights. Default 0.02 (the initializer_range of transformers). */
   std?: number;
+  /** A LLaVA-NeXT (LlavaNextForConditionalGeneration) model with these grid resolutions ([height, width]) and an image_newline. */
+  anyres?: { gridPinpoints: [number, number][] };
 }
 
-/** The config.json of a llava-hf LlavaForConditionalGeneration with these sizes. */
+/** The config.json of a llava-hf LlavaForConditionalGeneration (or LlavaNext, with spec.anyres) with these sizes. */
 export function randomLlavaConfigJson(spec: RandomLlavaSpec): Record<string, unknown> {
   const v = spec.vision;
   const d = spec.decoder;
   return {
-    architectures: ['LlavaForConditionalGeneration'],
-    model_type: 'llava',
+    architectures: [spec.anyres ? 'LlavaNextForConditionalGeneration' : 'LlavaForConditionalGeneration'],
+    model_type: spec.anyres ? 'llava_next' : 'llava',
+    ...(spec.anyres ? { image_grid_pinpoints: spec.anyres.gridPinpoints } : {}),
     image_token_index: spec.imageTokenId ?? d.vocabSize - 1,
     projector_hidden_act: 'gelu',
     multimodal_projector_bias: true,

@@ -92,7 +92,7 @@ CallImages parseCallImages(const Napi::Value& pixels, const Napi::Value& images,
   Napi::Float32Array a = pixels.As<Napi::Float32Array>();
   const int64_t S = cfg.vision.imageSize, want = out.crops * 3 * S * S;
   if (static_cast<int64_t>(a.ElementLength()) != want) {
-    throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(out.crops) + " crop(s) x 3 x " + std::to_string(S) +
+    throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(out.crops) + " x 3 x " + std::to_string(S) +
                                                   " x " + std::to_string(S) + " = " + std::to_string(want) + " values but found " +
                                                   std::to_string(a.ElementLength()));
   }
