@@ -1,0 +1,112 @@
+// One evaluation: a model (optionally with an adapter) on one benchmark split. Read the benchmark,
+// check that a judge is configured when it needs one (before any generation), generate the missing
+// answers, score, write the per-benchmark results and rewrite the comparison across everything
+// evaluated into the same output folder.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { ImageApi, OpenInference } from '../stic/engine_api.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
+import type { ProgressFactory } from '../util/progress.ts';
+import { JudgeClient, type JudgeOptions } from './judge.ts';
+import { predict } from './predict.ts';
+import { type BenchName, loadBenchmark } from './registry.ts';
+import { type StoredResult, benchFolder, writeBenchResult, writeComparison } from './report.ts';
+
+export interface EvalJob {
+  /** Column name of the model in the comparison ("base", "stage1", ...). */
+  name: string;
+  model: string;
+  adapter?: string;
+  bench: BenchName;
+  data: string;
+  imageRoot?: string;
+  split?: string;
+  limit?: number;
+  instruction?: string;
+  maxNewTokens?: number;
+  batchSize: number;
+  describeFirst: boolean;
+  describeTokens: number;
+  out: string;
+  /** The judge endpoint (without the cache file: <out>/judge-cache.jsonl). */
+  judge?: Omit<JudgeOptions, 'cacheFile' | 'log'>;
+  judgePrompt?: string;
+  threads?: number;
+  /** Model column order of the comparison. */
+  order?: string[];
+}
+
+export interface EvalDeps {
+  open: OpenInference;
+  images: ImageApi;
+  progress?: ProgressFactory;
+  log: (text: string) => void;
+}
+
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export async function runEval(job: EvalJob, deps: EvalDeps): Promise<StoredResult> {
+  if (!NAME_PATTERN.test(job.name)) throw new Error(`--name: expected letters, digits, ".", "_" or "-" (a folder name) but received ${JSON.stringify(job.name)}`);
+  const bench = await loadBenchmark(job.bench, path.resolve(job.data), {
+    imageRoot: job.imageRoot,
+    split: job.split,
+    limit: job.limit,
+    instruction: job.instruction,
+    maxNewTokens: job.maxNewTokens,
+    judgePrompt: job.judgePrompt,
+    decodedImages: path.join(job.out, 'images', job.bench),
+  });
+  if (bench.items.length === 0) throw new Error(`${job.data}: the ${job.bench} ${bench.split} split holds no questions to ask`);
+  if (bench.needsJudge && job.judge === undefined) {
+    throw new Error(`${job.bench} is scored by a judge model: give --judge-url and --judge-model (an OpenAI-compatible chat endpoint)`);
+  }
+  const dir = path.join(job.out, job.name, benchFolder(bench.bench, bench.split, job.describeFirst));
+  deps.log(`eval ${job.name}: ${bench.bench} ${bench.split}, ${bench.items.length} generations -> ${dir}\n`);
+  const key = {
+    model: path.resolve(job.model),
+    adapter: job.adapter === undefined ? null : path.resolve(job.adapter),
+    adapterFiles: job.adapter === undefined ? null : await adapterHashes(job.adapter),
+    describeFirst: job.describeFirst,
+    describeTokens: job.describeFirst ? job.describeTokens : null,
+    decoding: 'greedy',
+  };
+  const engine = await deps.open({ model: job.model, adapter: job.adapter, threads: job.threads, log: deps.log });
+  let predictions: Map<string, string>;
+  try {
+    predictions = await predict(
+      bench.items,
+      { predictions: path.join(dir, 'predictions.jsonl'), descriptions: path.join(dir, 'descriptions.jsonl'), meta: path.join(dir, 'predictions.meta.json') },
+      key,
+      { batchSize: job.batchSize, describeFirst: job.describeFirst, describeTokens: job.describeTokens },
+      { engine, images: deps.images, progress: deps.progress },
+    );
+  } finally {
+    if (engine.close) await engine.close();
+  }
+  const judge = job.judge === undefined || !bench.needsJudge ? undefined : await JudgeClient.open({ ...job.judge, cacheFile: path.join(job.out, 'judge-cache.jsonl'), log: deps.log });
+  let stored: StoredResult;
+  try {
+    const result = await bench.score(predictions, { judge, log: deps.log });
+    stored = await writeBenchResult(dir, result, { name: job.name, model: job.model, adapter: job.adapter ?? null, describeFirst: job.describeFirst });
+  } finally {
+    if (judge) {
+      deps.log(`judge: ${judge.requests} requests, ${judge.cacheHits} answered from ${path.join(job.out, 'judge-cache.jsonl')}\n`);
+      await judge.close();
+    }
+  }
+  await writeComparison(job.out, job.order);
+  return stored;
+}
+
+// What the answers depend on in an adapter folder: its weights and projector.
+async function adapterHashes(dir: string): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  for (const f of [ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS]) {
+    const p = path.join(dir, f);
+    out[f] = existsSync(p) ? createHash('sha256').update(await readFile(p)).digest('hex') : null;
+  }
+  return out;
+}
