@@ -1,8 +1,11 @@
 // `stic toy-bench`: small benchmark files in the official formats (POPE, TextVQA, ScienceQA, ChartQA,
 // MMBench, MM-Vet) made from the toy world, for trying `stic eval` on the built-in model.
+import path from 'node:path';
+
 import type { CommandModule } from 'yargs';
 
 import { writeToyBenchmarks } from '../../lib/eval/toy_bench.ts';
+import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 
 interface ToyBenchArgs {
   out: string;
@@ -24,7 +27,7 @@ export const command: CommandModule<object, ToyBenchArgs> = {
   handler: async (args) => {
     if (!Number.isInteger(args.count) || args.count < 1) throw new Error(`Expected an integer >= 1 for --count but received ${args.count}`);
     if (!Number.isInteger(args.seed) || args.seed < 0) throw new Error(`Expected an integer >= 0 for --seed but received ${args.seed}`);
-    const files = await writeToyBenchmarks({ out: args.out, count: args.count, seed: args.seed });
+    const files = await guardOutputs({ inputs: [], outputs: [flagPath('out', args.out)], lock: [path.resolve(args.out)] }, () => writeToyBenchmarks({ out: args.out, count: args.count, seed: args.seed }));
     for (const [bench, data] of Object.entries(files)) process.stdout.write(`${bench}: --data ${data}\n`);
   },
 };

@@ -7,6 +7,7 @@
 // that already holds the rotated copies (rows with index >= 1e6, grouped by index mod 1e6) is asked
 // as given. Answers are read with option_extract.ts; a test-split question without an answer key is
 // asked but not scored.
+import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -35,7 +36,7 @@ export interface MmbenchPass {
 }
 
 /**
- * Reads the TSV into passes. Images are decoded from base64 once into `imageDir/<index>.<ext>`
+ * Reads the TSV into passes. Images are decoded from base64 once into `imageDir/<content hash>.<ext>`
  * (the engine reads files; the folder is reused by later runs).
  */
 export async function readMmbench(file: string, imageDir: string, o: ReadOptions = {}): Promise<MmbenchPass[]> {
@@ -124,7 +125,9 @@ async function decodeImage(file: string, row: TsvRow, byIndex: Map<number, TsvRo
   const bytes = Buffer.from(data, 'base64');
   const ext = bytes.subarray(0, 4).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47])) ? 'png' : bytes.subarray(0, 2).equals(Buffer.from([0xff, 0xd8])) ? 'jpg' : null;
   if (ext === null) throw new BenchFileError(file, String(row.line), 'expected "image" to hold a base64 PNG or JPEG but it decodes to neither');
-  const out = path.join(dir, `${row.cells.index}.${ext}`);
+  // Named by content: rows that carry the same picture (circular copies, several questions about one
+  // image) share one file, so describe-and-respond describes each picture once.
+  const out = path.join(dir, `${createHash('sha256').update(bytes).digest('hex').slice(0, 20)}.${ext}`);
   const existing = await stat(out).catch(() => null);
   if (existing?.size !== bytes.length) await writeFileAtomic(out, bytes);
   return out;
