@@ -6,6 +6,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import yargs, { type CommandModule } from 'yargs';
 
+import { failWorld, finishWorld, startWorld } from '../lib/dist/launch.ts';
+
 const commandsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
 
 async function loadCommands(): Promise<CommandModule[]> {
@@ -36,16 +38,20 @@ export async function main(argv: string[]): Promise<number> {
     });
   for (const c of await loadCommands()) parser = parser.command(c);
   try {
+    await startWorld(); // mpirun / srun: join the other ranks (lib/dist)
     await parser.parseAsync();
+    await finishWorld();
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`\nstic: ${err.message}\n`);
+      await finishWorld(); // every rank parsed the same argv
       return 2;
     }
     const e = err as Error & { code?: string };
-    process.stderr.write(`stic: ${e.message}\n`);
     if (process.env.STIC_DEBUG && e.stack) process.stderr.write(`${e.stack}\n`);
+    failWorld(e.message); // several ranks: names this rank and stops them all; does not return
+    process.stderr.write(`stic: ${e.message}\n`);
     return 1;
   }
 }

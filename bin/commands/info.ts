@@ -2,6 +2,7 @@
 // checkpoint is and what it will cost to run and to train with STIC before any weight is read.
 import type { CommandModule } from 'yargs';
 
+import { distInfo, distInfoRows } from '../../lib/dist/info.ts';
 import { assertRunnable, loadModelConfig } from '../../lib/model/config.ts';
 import type { EngineConfig } from '../../lib/model/engine_config.ts';
 import { countLoraParams, countParams, estimateDpoMemory, formatBytes, kvBytesPerToken } from '../../lib/model/memory_estimate.ts';
@@ -34,8 +35,9 @@ export const command: CommandModule<object, InfoArgs> = {
   handler: (args) => {
     const info = native().buildInfo();
     const model = args.model ? describeModel(args) : undefined;
+    const dist = distInfo(info);
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ build: info, model }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ build: info, dist, model }, null, 2)}\n`);
       return;
     }
     const rows: [string, string][] = [
@@ -45,6 +47,7 @@ export const command: CommandModule<object, InfoArgs> = {
       ['simd', info.simd],
       ['compiler', info.compiler],
       ['node-api', String(info.napiVersion)],
+      ...distInfoRows(dist),
     ];
     if (model) rows.push(...model.rows);
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(16)} ${v}\n`);

@@ -18,6 +18,8 @@ export type NativeErrorCode =
 // ---- build and runtime (native/addon/addon.cpp) ----------------------------------------------
 export interface BuildInfo {
   cuda: boolean;
+  /** NCCL collectives built in (CUDA build with NCCL found; lib/dist). */
+  nccl: boolean;
   backends: string[];
   napiVersion: number;
   openmp: number;

@@ -2,10 +2,13 @@
 // The stage-1 model (base + stage-1 adapter) describes each sample's image with a plain prompt
 // drawn per sample from (run seed, sample id), at the paper's temperature 0.2. Text-only samples
 // need no description and are counted, not sent. Batches are appended and fsync'ed like stage 1a,
-// so a killed run resumes to the same file.
+// so a killed run resumes to the same file; under several ranks, batches are sharded as in stage 1a.
 import path from 'node:path';
 
 import { SkipLog, makeFault } from '../data/records/faults.ts';
+import type { RecordFault } from '../data/records/faults.ts';
+import { currentWorld, isWriter } from '../dist/launch.ts';
+import { forEachBatchSharded, sharedDoneIds } from '../dist/shard.ts';
 import type { DescriptionRecord } from '../data/records/descriptions.ts';
 import { imageRootField, recordImageRoot } from '../data/records/image_root.ts';
 import type { InstructionSample } from '../data/records/instructions.ts';
@@ -46,23 +49,33 @@ export async function runDescribeStage(input: DescribeStageInput, deps: StageDep
   const skips = new SkipLog();
   if (input.listingSkips) skips.addAll(input.listingSkips);
   const withImage = input.samples.filter((s) => s.image !== undefined);
-  const writer = await JsonlWriter.open(input.out);
-  const resumed = withImage.filter((s) => writer.resume.done.has(s.id)).length;
-  const todo = withImage.filter((s) => !writer.resume.done.has(s.id));
+  const world = currentWorld();
+  const writer = isWriter() ? await JsonlWriter.open(input.out) : null;
+  const done = await sharedDoneIds(world, writer?.resume.ids ?? null);
+  const resumed = withImage.filter((s) => done.has(s.id)).length;
+  const todo = withImage.filter((s) => !done.has(s.id));
   const bar = (deps.progress ?? silentProgress)('describe', withImage.length, resumed);
   let written = 0;
   try {
-    for (const batch of chunks(todo, input.batchSize)) {
-      const records = await describeBatch(batch, input, deps, skips);
-      await writer.append(records);
-      written += records.length;
-      bar.tick(batch.length);
-    }
+    await forEachBatchSharded(
+      world,
+      chunks(todo, input.batchSize),
+      async (batch): Promise<{ records: DescriptionRecord[]; faults: RecordFault[] }> => {
+        const batchSkips = new SkipLog();
+        return { records: await describeBatch(batch, input, deps, batchSkips), faults: batchSkips.faults };
+      },
+      async (r, batch) => {
+        await writer?.append(r.records);
+        r.faults.forEach((f) => skips.add(f));
+        written += r.records.length;
+        bar.tick(batch.length);
+      },
+    );
   } finally {
     bar.stop();
-    await writer.close();
+    await writer?.close();
   }
-  await writeSkipped(input.out, skips);
+  if (writer) await writeSkipped(input.out, skips);
   return { stage: 'describe', out: input.out, total: withImage.length, resumed, written, skips, textOnly: input.samples.length - withImage.length };
 }
 

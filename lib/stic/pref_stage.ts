@@ -4,9 +4,13 @@
 // score both answers under the stored training prompt (reference log-probs, computed once here so
 // training needs no reference forward), then append the batch's records and fsync. Records are
 // written in input order; a re-run skips ids already in the output, so a killed run resumes to the
-// same file.
+// same file. Under several ranks (lib/dist/shard.ts) each rank generates every W-th batch and rank 0
+// alone writes, in the same order: the same file again.
 import { SkipLog, makeFault } from '../data/records/faults.ts';
 import { imageRootField } from '../data/records/image_root.ts';
+import type { RecordFault } from '../data/records/faults.ts';
+import { currentWorld, isWriter } from '../dist/launch.ts';
+import { forEachBatchSharded, sharedDoneIds } from '../dist/shard.ts';
 import type { UnlabeledImage } from '../data/records/unlabeled.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
@@ -48,24 +52,34 @@ export async function runPrefStage(input: PrefStageInput, deps: StageDeps): Prom
   if (input.refLogps && !deps.engine.logprobs) throw new Error('--ref-logps needs an engine that computes log-probs, and this one does not');
   const skips = new SkipLog();
   if (input.listingSkips) skips.addAll(input.listingSkips);
-  const writer = await JsonlWriter.open(input.out);
-  const resumed = input.images.filter((im) => writer.resume.done.has(im.id)).length;
-  const todo = input.images.filter((im) => !writer.resume.done.has(im.id));
+  const world = currentWorld();
+  const writer = isWriter() ? await JsonlWriter.open(input.out) : null;
+  const done = await sharedDoneIds(world, writer?.resume.ids ?? null);
+  const resumed = input.images.filter((im) => done.has(im.id)).length;
+  const todo = input.images.filter((im) => !done.has(im.id));
   const bar = (deps.progress ?? silentProgress)('pref', input.images.length, resumed);
   let written = 0;
   try {
-    for (const batch of chunks(todo, input.batchSize)) {
-      const items = await prepareBatch(batch, input, deps.images, skips);
-      const records = await generateBatch(items, input, deps.engine, skips);
-      await writer.append(records);
-      written += records.length;
-      bar.tick(batch.length);
-    }
+    await forEachBatchSharded(
+      world,
+      chunks(todo, input.batchSize),
+      async (batch): Promise<{ records: object[]; faults: RecordFault[] }> => {
+        const batchSkips = new SkipLog();
+        const items = await prepareBatch(batch, input, deps.images, batchSkips);
+        return { records: await generateBatch(items, input, deps.engine, batchSkips), faults: batchSkips.faults };
+      },
+      async (r, batch) => {
+        await writer?.append(r.records);
+        r.faults.forEach((f) => skips.add(f));
+        written += r.records.length;
+        bar.tick(batch.length);
+      },
+    );
   } finally {
     bar.stop();
-    await writer.close();
+    await writer?.close();
   }
-  await writeSkipped(input.out, skips);
+  if (writer) await writeSkipped(input.out, skips);
   return { stage: 'pref', out: input.out, total: input.images.length, resumed, written, skips };
 }
 

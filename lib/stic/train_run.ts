@@ -4,6 +4,7 @@
 // loss/reward chart (<out>/training.svg and .png) and a one-screen summary (<out>/summary.txt).
 import path from 'node:path';
 
+import { isWriter } from '../dist/launch.ts';
 import { writeFileAtomic } from '../util/atomic_write.ts';
 import { writeChart } from '../util/chart.ts';
 import { MetricsLog, type MetricsRow, readMetrics, trainingChartSpec, trainingSummary } from '../util/metrics_log.ts';
@@ -49,6 +50,8 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
     (bar as Progress | null)?.stop();
     await (log as MetricsLog | null)?.close();
   }
+  // Ranks other than 0 wrote nothing (lib/dist): the log, chart and summary are rank 0's.
+  if (!isWriter()) return { result, summary: '', metricsFile: files.metrics, chart: { svg: `${files.chart}.svg`, png: `${files.chart}.png` } };
   const rows = await readMetrics(files.metrics);
   const title = stage.kind === 'dpo' ? 'STIC stage 1b: DPO' : 'STIC stage 2b: description-infused SFT';
   const chart = await writeChart(files.chart, trainingChartSpec(title, rows));

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
+import { isWriter } from '../dist/launch.ts';
 import { native } from '../native/index.ts';
 import type { LoraTargetModule } from '../native/contract.ts';
 import type { DpoJob, SftJob, TrainHooks, TrainResult, TrainingEngine } from '../stic/engine_api.ts';
@@ -66,7 +67,7 @@ function noExamples(what: string, total: number, skips: Skip[]): Error {
 async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const o = job.options;
   if (job.threads !== undefined) native().setThreads(job.threads);
-  await mkdir(job.out, { recursive: true });
+  if (isWriter()) await mkdir(job.out, { recursive: true }); // rank 0 alone writes (lib/dist)
   const m = await loadTrainingModel(job.model, undefined, { aspect: o.imageAspect });
   const encoder = await encoderForImages(m, job.examples.map((e) => e.image));
   const { examples, skips } = tokenizePairs(encoder, job.examples, o.maxLength);
@@ -86,7 +87,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
     },
   };
   const r = await runLoop(trainer, loopJob, dpoTask({ options: o, refs: refs.map }), hooks);
-  await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
+  if (isWriter()) await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
   return { steps: r.steps, adapterDir: r.adapterDir, ...(r.projectorFile ? { projectorFile: r.projectorFile } : {}) };
 }
 
@@ -127,7 +128,7 @@ function baseLoopJob(out: string, resume: boolean, m: TrainingModel, o: CommonTr
 async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
   const o = job.options;
   if (job.threads !== undefined) native().setThreads(job.threads);
-  await mkdir(job.out, { recursive: true });
+  if (isWriter()) await mkdir(job.out, { recursive: true }); // rank 0 alone writes (lib/dist)
   const init = job.initAdapter ?? o.initAdapter;
   const initProjector = init !== undefined && existsSync(path.join(init, PROJECTOR_WEIGHTS)) ? path.join(init, PROJECTOR_WEIGHTS) : undefined;
   // The stage-1 projector (when it trained one) replaces the checkpoint's: stage 2 continues the
@@ -151,12 +152,12 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
     runOptions: { ...commonRunOptions(o), initAdapter: init === undefined ? null : path.resolve(init) },
   };
   const r = await runLoop(trainer, loopJob, sftTask(), hooks);
-  await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
+  if (isWriter()) await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
   let projectorFile = r.projectorFile;
   if (projectorFile === undefined && initProjector !== undefined) {
     // The stage-2 model uses the stage-1 projector as it is: it goes beside the adapter too.
     projectorFile = path.join(job.out, PROJECTOR_WEIGHTS);
-    await copyFile(initProjector, projectorFile);
+    if (isWriter()) await copyFile(initProjector, projectorFile);
   }
   return { steps: r.steps, adapterDir: r.adapterDir, ...(projectorFile ? { projectorFile } : {}) };
 }

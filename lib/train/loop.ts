@@ -7,9 +7,13 @@
 // Bit-identical resumes follow from: the order (data_order.ts), the dropout keys (seed, step,
 // micro-batch) and the learning rate (a function of the step) being pure functions of the step,
 // and checkpoints holding all the rest (parameters, AdamW moments and step count).
+// Under several ranks (lib/dist/data_parallel.ts) each rank computes every W-th micro-batch, the
+// gradients are summed across ranks before the update, and rank 0 alone reads and writes files.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { allReduceGradients, broadcastTrainerState, mergeFailures, ownsMicro, sumMicroMetrics } from '../dist/data_parallel.ts';
+import { currentWorld, isWriter } from '../dist/launch.ts';
 import type { DecoderConfig } from '../model/engine_config.ts';
 import type { CommonTrainOptions } from '../stic/train_options.ts';
 import type { TrainHooks } from '../stic/engine_api.ts';
@@ -65,31 +69,37 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
   const o = job.options;
   const order = new DataOrder({ examples: job.examples.length, batchSize: o.batchSize, gradAccum: o.gradAccum, epochs: o.epochs, seed: o.seed });
   const total = order.totalSteps;
-  const startStep = await resumeOrStart(trainer, job, task.kind, total);
+  const { comm } = currentWorld();
+  const startStep = await comm.broadcastJson(0, isWriter() ? await resumeOrStart(trainer, job, task.kind, total) : 0);
+  await broadcastTrainerState(comm, trainer);
   const skips: Skip[] = [];
-  await hooks.onStart(startStep, total);
+  if (isWriter()) await hooks.onStart(startStep, total);
   for (let s = startStep; s < total; s++) {
     const t0 = performance.now();
     const slice = order.step(s);
     const all = slice.micro.flat().map((i) => job.examples[i]);
-    const images = await StepImages.load(all.map((e) => e.image), job.pixels);
+    const mine = slice.micro.filter((_, u) => ownsMicro(comm, u)).flat().map((i) => job.examples[i]);
+    const images = await StepImages.load(mine.map((e) => e.image), job.pixels);
+    const failures = await mergeFailures(comm, images.failures);
     const usable = (ids: number[]) =>
       ids.map((i) => job.examples[i]).filter((e) => {
-        if (images.has(e.image)) return true;
-        skips.push({ id: e.id, reason: `image ${e.image} could not be loaded at step ${s}: ${images.failures.get(e.image as string)}` });
+        if (e.image === null || !failures.has(e.image)) return true;
+        skips.push({ id: e.id, reason: `image ${e.image} could not be loaded at step ${s}: ${failures.get(e.image)}` });
         return false;
       });
-    const micro = slice.micro.map(usable).filter((m) => m.length > 0);
-    const stepExamples = micro.reduce((n, m) => n + m.length, 0);
+    const micro = slice.micro.map((ids, u) => ({ u, examples: usable(ids) })).filter((m) => m.examples.length > 0);
+    const stepExamples = micro.reduce((n, m) => n + m.examples.length, 0);
     if (stepExamples === 0) throw new Error(`step ${s}: none of its ${all.length} examples has a loadable image (first: ${skips[skips.length - 1]?.reason})`);
-    task.beginStep(micro.flat());
-    const sums: Record<string, number> = {};
+    task.beginStep(micro.flatMap((m) => m.examples));
+    const done: { j: number; metrics: Record<string, number> }[] = [];
     let tokens = 0;
     for (let j = 0; j < micro.length; j++) {
-      const m = await task.micro(trainer, micro[j], images, { step: s, micro: j }, stepExamples);
-      for (const [k, v] of Object.entries(m)) sums[k] = (sums[k] ?? 0) + v;
-      tokens += micro[j].reduce((n, e) => n + task.tokens(e), 0);
+      tokens += micro[j].examples.reduce((n, e) => n + task.tokens(e), 0);
+      if (!ownsMicro(comm, micro[j].u)) continue;
+      done.push({ j, metrics: await task.micro(trainer, micro[j].examples, images, { step: s, micro: j }, stepExamples) });
     }
+    const sums = await sumMicroMetrics(comm, done);
+    await allReduceGradients(comm, trainer);
     const lr = learningRateAt({ kind: o.schedule, lr: o.lr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
     const projectorLr = learningRateAt({ kind: o.schedule, lr: o.projectorLr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
     const opt = await trainer.optimizerStep({
@@ -111,11 +121,13 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
       tokens_per_s: tokens / seconds,
       ...(opt.skipped ? { skipped_update: 1 } : {}),
     };
+    if (!isWriter()) continue;
     await hooks.onStep(row);
-    const done = s + 1;
-    if (done % o.checkpointEvery === 0 || done === total) await saveCheckpoint(trainer, job, task.kind, order, done);
+    const stepsDone = s + 1;
+    if (stepsDone % o.checkpointEvery === 0 || stepsDone === total) await saveCheckpoint(trainer, job, task.kind, order, stepsDone);
   }
-  return { ...(await writeFinal(trainer, job)), steps: total, startStep, skips };
+  const final = isWriter() ? await writeFinal(trainer, job) : { adapterDir: job.out };
+  return { ...final, steps: total, startStep, skips };
 }
 
 function withoutLoss(sums: Record<string, number>): Record<string, number> {

@@ -4,10 +4,13 @@
 // training run reuses them. Each line is keyed by a hash of what determines the value (model,
 // rejected log-prob mode, image, prompt and response tokens): a line that no longer matches any pair
 // is simply not used. JSON keeps a double exactly, so a value read back equals the one computed.
+// Under several ranks the batches are sharded (lib/dist/shard.ts): rank 0 reads and writes the file.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { currentWorld, isWriter } from '../dist/launch.ts';
+import { forEachBatchSharded } from '../dist/shard.ts';
 import type { RejectedLogpMode } from '../native/contract.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { portablePath } from '../util/portable_path.ts';
@@ -42,7 +45,8 @@ export function referenceKey(p: TokenizedPair, o: Pick<ReferenceOptions, 'model'
  * (the loop skips them too).
  */
 export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o: ReferenceOptions): Promise<ReferenceMap> {
-  const cached = await readCache(o.file);
+  const world = currentWorld();
+  const cached = new Map(await world.comm.broadcastJson(0, isWriter() ? [...(await readCache(o.file)).entries()] : []));
   // Keyed by paths relative to the cache's folder, so a moved run folder keeps its cache.
   const base = path.dirname(o.file);
   const keys = pairs.map((p) => referenceKey({ ...p, image: portablePath(p.image, base) }, { model: portablePath(o.model, base), rejectedMode: o.rejectedMode }));
@@ -51,28 +55,19 @@ export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o
     if (!cached.has(keys[i]) && !todo.has(keys[i])) todo.set(keys[i], p);
   });
   if (todo.size > 0) {
-    const writer = await JsonlWriter.open(o.file, { idField: 'key' });
+    const writer = isWriter() ? await JsonlWriter.open(o.file, { idField: 'key' }) : null;
+    const list = [...todo.entries()];
+    const batches: [string, TokenizedPair][][] = [];
+    for (let b = 0; b < list.length; b += o.batch) batches.push(list.slice(b, b + o.batch));
     try {
-      const list = [...todo.entries()];
-      for (let b = 0; b < list.length; b += o.batch) {
-        const chunk = list.slice(b, b + o.batch);
-        const images = await StepImages.load(chunk.map(([, p]) => p.image), o.pixels);
-        const ok = chunk.filter(([, p]) => images.has(p.image));
-        if (ok.length === 0) continue;
-        const g = images.gather(ok.map(([, p]) => p.image));
-        const r = await trainer.pairLogprobs(
-          g.pixels,
-          g.layouts,
-          ok.map(([, p], i) => ({ images: g.images[i], promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds })),
-          { model: 'reference', rejectedMode: o.rejectedMode, refProjector: 'original' },
-        );
-        const lines = ok.map(([key, p], i) => ({ key, id: p.id, chosen: r.chosen[i], rejected: r.rejected[i] }));
-        await writer.append(lines);
+      await forEachBatchSharded(world, batches, (chunk) => scoreBatch(trainer, chunk, o), async (lines) => {
+        await writer?.append(lines);
         for (const l of lines) cached.set(l.key, { chosen: l.chosen, rejected: l.rejected });
-      }
+      });
     } finally {
-      await writer.close();
+      await writer?.close();
     }
+    if (world.size > 1) for (const [k, v] of await world.comm.broadcastJson(0, [...cached.entries()])) cached.set(k, v);
   }
   const out: ReferenceMap = new Map();
   pairs.forEach((p, i) => {
@@ -80,6 +75,21 @@ export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o
     if (v) out.set(p.index, v);
   });
   return out;
+}
+
+// One batch's reference log-probs as cache lines; pairs whose image cannot be loaded are left out.
+async function scoreBatch(trainer: Trainer, chunk: [string, TokenizedPair][], o: ReferenceOptions): Promise<{ key: string; id: string; chosen: number; rejected: number }[]> {
+  const images = await StepImages.load(chunk.map(([, p]) => p.image), o.pixels);
+  const ok = chunk.filter(([, p]) => images.has(p.image));
+  if (ok.length === 0) return [];
+  const g = images.gather(ok.map(([, p]) => p.image));
+  const r = await trainer.pairLogprobs(
+    g.pixels,
+    g.layouts,
+    ok.map(([, p], i) => ({ images: g.images[i], promptIds: p.promptIds, chosenIds: p.chosenIds, rejectedIds: p.rejectedIds })),
+    { model: 'reference', rejectedMode: o.rejectedMode, refProjector: 'original' },
+  );
+  return ok.map(([key, p], i) => ({ key, id: p.id, chosen: r.chosen[i], rejected: r.rejected[i] }));
 }
 
 // The complete lines of the cache (a torn last line is ignored; the writer cuts it off).

@@ -21,6 +21,11 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   o.Set("cuda", Napi::Boolean::New(env, false));
 #endif
   o.Set("backends", backends);
+#ifdef STIC_WITH_NCCL
+  o.Set("nccl", Napi::Boolean::New(env, true));
+#else
+  o.Set("nccl", Napi::Boolean::New(env, false));
+#endif
   o.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   o.Set("openmp", Napi::Number::New(env, _OPENMP));
   o.Set("threads", Napi::Number::New(env, numThreads()));
