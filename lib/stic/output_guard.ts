@@ -5,6 +5,7 @@
 import path from 'node:path';
 
 import { type NamedPath, assertOutputSafe } from '../util/output_safety.ts';
+import { isWriter } from '../dist/launch.ts';
 import { withOutputLocks } from '../util/output_lock.ts';
 import { stageOutputs } from './pipeline.ts';
 import { type RunConfig, STAGES } from './run_config.ts';
@@ -41,6 +42,9 @@ export async function guardOutputs<T>(
 ): Promise<T> {
   const outputs = io.outputs.filter((o): o is NamedPath => o !== undefined);
   assertOutputSafe(io.inputs, outputs);
+  // Under several ranks (lib/dist) rank 0 alone writes, so it alone holds the locks: the other
+  // ranks of the same command would otherwise find rank 0's lock and stop.
+  if (!isWriter()) return body();
   return withOutputLocks(io.lock ?? outputs.map((o) => lockFolderOf(o.path)), body);
 }
 
