@@ -144,7 +144,16 @@ export interface SftJob extends TrainJobBase {
   options: SftOptions;
 }
 
+/** What tokenisation kept of a job's examples: skipped ones (kind and reason) and truncated ones. */
+export interface TrainDataReport {
+  kept: number;
+  skipped: { id: string; kind: string; reason: string }[];
+  truncated: { id: string; tokens: number }[];
+}
+
 export interface TrainHooks {
+  /** Called once the examples are tokenised, before anything trains; throwing stops the run. */
+  onData?(report: TrainDataReport): Promise<void> | void;
   /** Called once before the first step: where training starts (a resumed run > 0) and ends. */
   onStart(startStep: number, totalSteps: number): Promise<void> | void;
   /** Called after every optimizer step. */
@@ -155,6 +164,10 @@ export interface TrainResult {
   steps: number;
   adapterDir: string;
   projectorFile?: string;
+  /** Examples left out (tokenisation, or an image that failed to load during training). */
+  skipped: TrainDataReport['skipped'];
+  /** Examples cut to --max-length. */
+  truncated: TrainDataReport['truncated'];
 }
 
 export interface TrainingEngine {

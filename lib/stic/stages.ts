@@ -13,7 +13,7 @@ import { listUnlabeledImages } from '../data/records/unlabeled.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 import { type DescribeReport, runDescribeStage } from './describe_stage.ts';
-import type { ImageApi, InferenceEngine, OpenInference, TrainingEngine } from './engine_api.ts';
+import type { ImageApi, InferenceEngine, OpenInference, TrainHooks, TrainResult, TrainingEngine } from './engine_api.ts';
 import { type InfuseReport, idSample, infuseSamples } from './infuse.ts';
 import { runPrefStage } from './pref_stage.ts';
 import type { PromptSet } from './prompts.ts';
@@ -21,6 +21,7 @@ import { type StageReport, formatStageReport } from './stage_io.ts';
 import { type DescribeOptions, type InfuseOptions, type PrefOptions, corruptionSpecs, samplingOf } from './stage_options.ts';
 import { loadDpoData, loadSftData } from './train_data.ts';
 import type { DpoOptions, SftOptions } from './train_options.ts';
+import { TrainAccount } from './train_account.ts';
 import { type TrainRunOutput, runTraining } from './train_run.ts';
 
 export interface StageEnv {
@@ -127,33 +128,65 @@ export async function executeInfuse(env: StageEnv, o: InfuseOptions, out: string
 
 export async function executeDpo(env: StageEnv, o: DpoOptions, out: string, trainer: () => Promise<TrainingEngine>): Promise<StageResult & { run: TrainRunOutput }> {
   const data = await loadDpoData(o.prefs, { imageRoot: o.imageRoot, refLogps: o.refLogps, reproduceMissingImageToken: o.reproduceMissingImageToken });
+  const account = new TrainAccount('dpo', o.prefs, data.examples.length + data.skips.count, 'pairs', data.skips);
   const lines = [`dpo: ${data.examples.length} pairs from ${o.prefs} (${data.formats.stic} ours, ${data.formats['stic-public']} public STIC format), reference log-probs: ${data.reference}`];
   if (data.imageTokenRestored) lines.push(`dpo: ${data.imageTokenRestored} pairs had lost the image token in their prompt; it was put back (--reproduce-missing-image-token trains without it)`);
   if (data.imageTokenMissing) lines.push(`dpo: ${data.imageTokenMissing} pairs train WITHOUT the image token (--reproduce-missing-image-token)`);
-  lines.push(...data.skips.report(5).map((l) => `dpo: ${l}`));
+  lines.push(...account.report());
   env.log(`${lines.join('\n')}\n`);
   const engine = await trainer();
-  const run = await runTraining(engine, { kind: 'dpo', job: { model: env.model, out, resume: true, threads: env.threads, examples: data.examples, options: o } }, [
-    ['stage', 'dpo (STIC stage 1b)'],
-    ['model', env.model],
-    ['pairs', `${data.examples.length} (${data.skips.headline()})`],
-  ], env.progress);
-  return { report: run.summary, run, counts: { pairs: data.examples.length, skipped: data.skips.count, steps: run.result.steps } };
+  const run = await trainAccounted(account, out, o.minKept, (counted, onData) =>
+    runTraining(engine, { kind: 'dpo', job: { model: env.model, out, resume: true, threads: env.threads, examples: data.examples, options: o } }, (r) => [
+      ['stage', 'dpo (STIC stage 1b)'],
+      ['model', env.model],
+      counted(r),
+    ], env.progress, onData),
+  );
+  return { report: run.summary + account.report().map((l) => `${l}\n`).join(''), run, counts: { pairs: account.trained, skipped: account.skips.count, truncated: account.truncated, steps: run.result.steps } };
 }
 
 export async function executeSft(env: StageEnv, o: SftOptions, out: string, trainer: () => Promise<TrainingEngine>): Promise<StageResult & { run: TrainRunOutput }> {
   const data = await loadSftData(o.data, { imageRoot: o.imageRoot });
+  const account = new TrainAccount('sft', o.data, data.examples.length + data.skips.count, 'samples', data.skips);
   const lines = [`sft: ${data.examples.length} samples from ${o.data} (${data.textOnly} text-only)${o.initAdapter ? `, continuing ${o.initAdapter}` : ''}`];
   if (data.imageTokenAdded) lines.push(`sft: ${data.imageTokenAdded} samples with an image had no image token in their first turn; it was put in front`);
-  lines.push(...data.skips.report(5).map((l) => `sft: ${l}`));
+  lines.push(...account.report());
   env.log(`${lines.join('\n')}\n`);
   const engine = await trainer();
-  const run = await runTraining(engine, { kind: 'sft', job: { model: env.model, out, resume: true, threads: env.threads, initAdapter: o.initAdapter, examples: data.examples, options: o } }, [
-    ['stage', 'sft (STIC stage 2b)'],
-    ['model', env.model],
-    ['samples', `${data.examples.length} (${data.skips.headline()})`],
-  ], env.progress);
-  return { report: run.summary, run, counts: { samples: data.examples.length, skipped: data.skips.count, steps: run.result.steps } };
+  const run = await trainAccounted(account, out, o.minKept, (counted, onData) =>
+    runTraining(engine, { kind: 'sft', job: { model: env.model, out, resume: true, threads: env.threads, initAdapter: o.initAdapter, examples: data.examples, options: o } }, (r) => [
+      ['stage', 'sft (STIC stage 2b)'],
+      ['model', env.model],
+      counted(r),
+    ], env.progress, onData),
+  );
+  return { report: run.summary + account.report().map((l) => `${l}\n`).join(''), run, counts: { samples: account.trained, skipped: account.skips.count, truncated: account.truncated, steps: run.result.steps } };
+}
+
+// Runs training with the --min-kept check between tokenisation and the first step; the summary's
+// count line includes every record skipped or truncated, all listed in <out>/skipped.jsonl (also
+// when the check stops the run).
+async function trainAccounted(
+  account: TrainAccount,
+  out: string,
+  minKept: number,
+  train: (header: (r: TrainResult) => [string, string], onData: TrainHooks['onData']) => Promise<TrainRunOutput>,
+): Promise<TrainRunOutput> {
+  const header = (r: TrainResult): [string, string] => {
+    account.addTraining(r);
+    return [account.noun, account.headline()];
+  };
+  const run = await train(header, async (d) => {
+    try {
+      account.checkKept(d.kept, d.skipped, minKept);
+    } catch (err) {
+      account.addTraining(d);
+      await account.write(out);
+      throw err;
+    }
+  });
+  await account.write(out);
+  return run;
 }
 
 async function closeEngine(engine: InferenceEngine): Promise<void> {

@@ -32,6 +32,7 @@ export interface CommonTrainOptions {
   weightDecay: number;
   maxGradNorm: number;
   checkpointEvery: number;
+  minKept: number;
   seed: number;
 }
 
@@ -68,10 +69,11 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
     epochs: { type: 'integer', min: 1, default: 1, describe: 'Passes over the data' },
     batchSize: { type: 'integer', min: 1, default: batchSize, describe: 'Global batch size (examples per optimizer step)' },
     gradAccum: { type: 'integer', min: 1, default: 1, describe: 'Micro-batches per optimizer step (must divide --batch-size)' },
-    maxLength: { type: 'integer', min: 16, default: 2048, describe: 'Maximum tokens per sequence (prompt, image tokens and answer); longer examples are skipped and counted' },
+    maxLength: { type: 'integer', min: 16, default: 2048, describe: 'Maximum tokens per sequence (prompt, image tokens and answer); longer examples are cut at the end of the answer (DPO) or conversation (SFT), as TRL does, and counted; never inside the prompt' },
     weightDecay: { type: 'number', min: 0, default: 0, describe: 'AdamW decoupled weight decay' },
     maxGradNorm: { type: 'number', min: 0, default: 1, describe: 'Clip the global gradient norm to this (0: no clipping)' },
     checkpointEvery: { type: 'integer', min: 1, default: 50, describe: 'Optimizer steps between resumable checkpoints' },
+    minKept: { type: 'number', min: 0, max: 1, default: 0.95, describe: 'Stop before training when fewer than this fraction of the records read would be trained on (the rest skipped: unreadable, image not found, too long), with the counts by reason' },
     seed: { type: 'integer', min: 0, default: 42, describe: 'Seed of data order and dropout' },
   };
 }

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../util/atomic_write.ts';
 import { writeChart } from '../util/chart.ts';
 import { MetricsLog, type MetricsRow, readMetrics, trainingChartSpec, trainingSummary } from '../util/metrics_log.ts';
 import { type Progress, type ProgressFactory, silentProgress } from '../util/progress.ts';
-import type { DpoJob, SftJob, TrainResult, TrainingEngine } from './engine_api.ts';
+import type { DpoJob, SftJob, TrainHooks, TrainResult, TrainingEngine } from './engine_api.ts';
 
 export interface TrainRunOutput {
   result: TrainResult;
@@ -28,11 +28,15 @@ export function trainingFiles(out: string) {
   };
 }
 
-export async function runTraining(trainer: TrainingEngine, stage: TrainStage, header: [string, string][], progress: ProgressFactory = silentProgress): Promise<TrainRunOutput> {
+/** Summary header lines, fixed or from the result (counts known only after training). */
+export type SummaryHeader = [string, string][] | ((result: TrainResult) => [string, string][]);
+
+export async function runTraining(trainer: TrainingEngine, stage: TrainStage, header: SummaryHeader, progress: ProgressFactory = silentProgress, onData?: TrainHooks['onData']): Promise<TrainRunOutput> {
   const files = trainingFiles(stage.job.out);
   let log: MetricsLog | null = null;
   let bar: Progress | null = null;
-  const hooks = {
+  const hooks: TrainHooks = {
+    ...(onData ? { onData } : {}),
     onStart: async (startStep: number, totalSteps: number) => {
       log = await MetricsLog.open(files.metrics, startStep);
       bar = progress(stage.kind, totalSteps, startStep);
@@ -56,7 +60,7 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
   const title = stage.kind === 'dpo' ? 'STIC stage 1b: DPO' : 'STIC stage 2b: description-infused SFT';
   const chart = await writeChart(files.chart, trainingChartSpec(title, rows));
   const summary = trainingSummary(rows, {
-    header,
+    header: typeof header === 'function' ? header(result) : header,
     footer: [
       ['adapter', result.adapterDir],
       ...(result.projectorFile ? ([['projector', result.projectorFile]] as [string, string][]) : []),

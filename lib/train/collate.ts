@@ -9,7 +9,12 @@
 //             turn as the template renders it (its text and the end-of-turn token the template
 //             appends), located as the difference between the renderings of the turns before it
 //             (with the generation prompt) and through it. Everything else is context.
-// Examples longer than maxLength tokens, or that cannot be rendered, are skipped with a reason.
+// Longer than maxLength tokens: truncated as TRL's DPO/SFT trainers do by default (truncation_mode
+// keep_start), never inside the prompt or the image tokens: a DPO pair keeps its whole prompt and
+// the start of each response (the response tail is cut first, EOS with it), an SFT conversation its
+// start (later turns are cut). Only when the prompt alone leaves no room for an answer token, the
+// cut would fall inside the image tokens, or no assistant token survives, is the example skipped.
+// Examples that cannot be rendered are skipped too; every skip carries a short kind and a reason.
 // With a LLaVA-NeXT model (anyres), an image's token count depends on its size: `imageTokens` gives
 // it per file (read from the file headers before tokenising, lib/data/image_tokens.ts).
 // Legend: T tokens of a sequence, N distinct images of a micro-batch, C their crops, S image side.
@@ -56,12 +61,16 @@ export interface TokenizedSft {
 
 export interface Skip {
   id: string;
+  /** Short category for counts by reason: "too long", "image tokens", "not renderable", ... */
+  kind: string;
   reason: string;
 }
 
 export interface Collated<E> {
   examples: E[];
   skips: Skip[];
+  /** Examples cut to maxLength (kept, shorter): id and their length before the cut. */
+  truncated: { id: string; tokens: number }[];
 }
 
 function imageCount(messages: readonly ChatMessage[]): number {
@@ -94,29 +103,41 @@ export function responseIds(enc: ChatEncoder, text: string): number[] {
   return [...enc.tokenizer.encode(text, { addSpecialTokens: false }), eos];
 }
 
-/** Tokenises the pairs; skips (with the reason) those over maxLength or with more than one image. */
+/**
+ * Tokenises the pairs. Over maxLength: each response keeps its first maxLength - prompt tokens (a
+ * stored reference log-prob is of the whole response, so it is dropped and recomputed); a prompt
+ * that leaves no room is skipped, as are prompts with more than one image.
+ */
 export function tokenizePairs(enc: ChatEncoder, examples: readonly DpoExample[], maxLength: number): Collated<TokenizedPair> {
   const out: TokenizedPair[] = [];
   const skips: Skip[] = [];
+  const truncated: { id: string; tokens: number }[] = [];
   examples.forEach((ex, index) => {
     const images = imageCount(ex.prompt);
     if (images > 1) {
-      skips.push({ id: ex.id, reason: `expected at most one ${IMAGE_TOKEN} in the prompt (one image per pair) but found ${images}` });
+      skips.push({ id: ex.id, kind: 'several images', reason: `expected at most one ${IMAGE_TOKEN} in the prompt (one image per pair) but found ${images}` });
       return;
     }
     let prompt: number[];
     try {
       prompt = promptIds(enc, ex.prompt, true, images === 1 ? ex.image : null);
     } catch (err) {
-      skips.push({ id: ex.id, reason: (err as Error).message });
+      skips.push({ id: ex.id, kind: 'not renderable', reason: (err as Error).message });
       return;
     }
-    const chosen = responseIds(enc, ex.chosen);
-    const rejected = responseIds(enc, ex.rejected);
+    let chosen = responseIds(enc, ex.chosen);
+    let rejected = responseIds(enc, ex.rejected);
     const longest = prompt.length + Math.max(chosen.length, rejected.length);
-    if (longest > maxLength) {
-      skips.push({ id: ex.id, reason: `expected at most ${maxLength} tokens (--max-length) per sequence but the longer one has ${longest}` });
+    const room = maxLength - prompt.length;
+    if (room < 1) {
+      skips.push({ id: ex.id, kind: 'prompt too long', reason: `expected a prompt shorter than --max-length ${maxLength} tokens, leaving room for the answer, but it has ${prompt.length} (image tokens included)` });
       return;
+    }
+    const cut = longest > maxLength;
+    if (cut) {
+      truncated.push({ id: ex.id, tokens: longest });
+      chosen = chosen.slice(0, room);
+      rejected = rejected.slice(0, room);
     }
     out.push({
       index,
@@ -125,10 +146,10 @@ export function tokenizePairs(enc: ChatEncoder, examples: readonly DpoExample[],
       promptIds: Int32Array.from(prompt),
       chosenIds: Int32Array.from(chosen),
       rejectedIds: Int32Array.from(rejected),
-      ...(ex.refChosenLogp !== undefined && ex.refRejectedLogp !== undefined ? { refChosen: ex.refChosenLogp, refRejected: ex.refRejectedLogp } : {}),
+      ...(!cut && ex.refChosenLogp !== undefined && ex.refRejectedLogp !== undefined ? { refChosen: ex.refChosenLogp, refRejected: ex.refRejectedLogp } : {}),
     });
   });
-  return { examples: out, skips };
+  return { examples: out, skips, truncated };
 }
 
 /**
@@ -161,35 +182,49 @@ function isPrefix(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-/** Tokenises the SFT samples; skips those over maxLength, without assistant tokens, or not locatable. */
+/**
+ * Tokenises the SFT samples. Over maxLength: the conversation keeps its first maxLength tokens
+ * (and their mask); skipped when the cut falls inside the image tokens or leaves no assistant token.
+ */
 export function tokenizeSft(enc: ChatEncoder, examples: readonly SftExample[], maxLength: number): Collated<TokenizedSft> {
   const out: TokenizedSft[] = [];
   const skips: Skip[] = [];
+  const truncated: { id: string; tokens: number }[] = [];
   examples.forEach((ex, index) => {
     const images = imageCount(ex.messages);
     if (images !== (ex.image === undefined ? 0 : 1)) {
-      skips.push({ id: ex.id, reason: `expected ${ex.image === undefined ? 'no' : 'one'} ${IMAGE_TOKEN} in the conversation (${ex.image === undefined ? 'a text-only sample' : 'one image per sample'}) but found ${images}` });
+      skips.push({ id: ex.id, kind: 'image token mismatch', reason: `expected ${ex.image === undefined ? 'no' : 'one'} ${IMAGE_TOKEN} in the conversation (${ex.image === undefined ? 'a text-only sample' : 'one image per sample'}) but found ${images}` });
       return;
     }
     let conv: { ids: number[]; mask: Uint8Array };
     try {
       conv = conversationIds(enc, ex.messages, ex.image ?? null);
     } catch (err) {
-      skips.push({ id: ex.id, reason: (err as Error).message });
+      skips.push({ id: ex.id, kind: 'not renderable', reason: (err as Error).message });
       return;
     }
-    const targets = conv.mask.reduce((n, v) => n + v, 0);
-    if (targets === 0) {
-      skips.push({ id: ex.id, reason: 'expected at least one assistant token to train on but found none' });
+    if (conv.mask.every((v) => v === 0)) {
+      skips.push({ id: ex.id, kind: 'no answer', reason: 'expected at least one assistant token to train on but found none' });
       return;
     }
     if (conv.ids.length > maxLength) {
-      skips.push({ id: ex.id, reason: `expected at most ${maxLength} tokens (--max-length) but the conversation has ${conv.ids.length}` });
-      return;
+      const lastImageToken = conv.ids.lastIndexOf(enc.config.imageTokenId);
+      if (lastImageToken >= maxLength) {
+        skips.push({ id: ex.id, kind: 'too long', reason: `expected the image tokens within --max-length ${maxLength} tokens but they end at token ${lastImageToken + 1} of ${conv.ids.length}` });
+        return;
+      }
+      const mask = conv.mask.slice(0, maxLength);
+      if (mask.every((v) => v === 0)) {
+        skips.push({ id: ex.id, kind: 'too long', reason: `expected an assistant token within the first ${maxLength} tokens (--max-length) but the first answer starts at token ${conv.mask.indexOf(1) + 1} of ${conv.ids.length}` });
+        return;
+      }
+      truncated.push({ id: ex.id, tokens: conv.ids.length });
+      conv = { ids: conv.ids.slice(0, maxLength), mask };
     }
+    const targets = conv.mask.reduce((n, v) => n + v, 0);
     out.push({ index, id: ex.id, image: ex.image ?? null, ids: Int32Array.from(conv.ids), mask: conv.mask, targets });
   });
-  return { examples: out, skips };
+  return { examples: out, skips, truncated };
 }
 
 /** Decodes and processes image files for the model: the images that loaded plus the failures. Replaceable in tests. */

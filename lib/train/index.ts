@@ -3,7 +3,8 @@
 // Each stage: load the model, tokenise the examples once, create the native trainer (LoRA on the
 // chosen decoder linears, optionally a trainable projector), settle the reference log-probs (DPO),
 // then the loop (loop.ts) with checkpoints and resume; the adapter (PEFT layout) and the projector
-// end up in job.out, with skipped examples listed in job.out/skipped.jsonl.
+// end up in job.out; skipped and truncated examples are returned (lib/stic lists them in
+// job.out/skipped.jsonl and the summary).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import type { CommonTrainOptions } from '../stic/train_options.ts';
 import { portablePath } from '../util/portable_path.ts';
 import { type Adapter, type LoraSpec, PROJECTOR_WEIGHTS, TARGET_MODULES, readAdapter } from './adapter_io.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
-import { type LoopJob, runLoop, writeSkips } from './loop.ts';
+import { type LoopJob, runLoop } from './loop.ts';
 import { type TrainingModel, encoderForImages, loadTrainingModel } from './model_load.ts';
 import { REFERENCE_FILE, type ReferenceMap, referenceLogps } from './reference.ts';
 import { dpoTask, sftTask } from './tasks.ts';
@@ -26,8 +27,6 @@ import type { Trainer } from './trainer_api.ts';
 export { readAdapter, writeAdapter, peftAdapterConfig } from './adapter_io.ts';
 export { exportMerged } from './merge_export.ts';
 export { adaptedModelDir } from './adapted_model.ts';
-
-export const SKIPPED_FILE = 'skipped.jsonl';
 
 /** The entry point lib/stic/engines.ts looks for. */
 export async function sticTrainingEngine(): Promise<TrainingEngine> {
@@ -70,7 +69,8 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   if (isWriter()) await mkdir(job.out, { recursive: true }); // rank 0 alone writes (lib/dist)
   const m = await loadTrainingModel(job.model, undefined, { aspect: o.imageAspect });
   const encoder = await encoderForImages(m, job.examples.map((e) => e.image));
-  const { examples, skips } = tokenizePairs(encoder, job.examples, o.maxLength);
+  const { examples, skips, truncated } = tokenizePairs(encoder, job.examples, o.maxLength);
+  await hooks.onData?.({ kept: examples.length, skipped: skips, truncated });
   if (examples.length === 0) throw noExamples('preference pair', job.examples.length, skips);
   const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
@@ -87,8 +87,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
     },
   };
   const r = await runLoop(trainer, loopJob, dpoTask({ options: o, refs: refs.map }), hooks);
-  if (isWriter()) await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
-  return { steps: r.steps, adapterDir: r.adapterDir, ...(r.projectorFile ? { projectorFile: r.projectorFile } : {}) };
+  return { steps: r.steps, adapterDir: r.adapterDir, ...(r.projectorFile ? { projectorFile: r.projectorFile } : {}), skipped: [...skips, ...r.skips], truncated };
 }
 
 /**
@@ -141,7 +140,8 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
     // Continuing an adapter means its rank, alpha and targets; dropout is a training choice.
     spec = { ...adapter.spec, dropout: o.loraDropout };
   }
-  const { examples, skips } = tokenizeSft(await encoderForImages(m, job.examples.map((e) => e.image)), job.examples, o.maxLength);
+  const { examples, skips, truncated } = tokenizeSft(await encoderForImages(m, job.examples.map((e) => e.image)), job.examples, o.maxLength);
+  await hooks.onData?.({ kept: examples.length, skipped: skips, truncated });
   if (examples.length === 0) throw noExamples('instruction sample', job.examples.length, skips);
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   if (adapter) await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));
@@ -152,12 +152,11 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
     runOptions: { ...commonRunOptions(o), initAdapter: init === undefined ? null : path.resolve(init) },
   };
   const r = await runLoop(trainer, loopJob, sftTask(), hooks);
-  if (isWriter()) await writeSkips(path.join(job.out, SKIPPED_FILE), [...skips, ...r.skips]);
   let projectorFile = r.projectorFile;
   if (projectorFile === undefined && initProjector !== undefined) {
     // The stage-2 model uses the stage-1 projector as it is: it goes beside the adapter too.
     projectorFile = path.join(job.out, PROJECTOR_WEIGHTS);
     if (isWriter()) await copyFile(initProjector, projectorFile);
   }
-  return { steps: r.steps, adapterDir: r.adapterDir, ...(projectorFile ? { projectorFile } : {}) };
+  return { steps: r.steps, adapterDir: r.adapterDir, ...(projectorFile ? { projectorFile } : {}), skipped: [...skips, ...r.skips], truncated };
 }

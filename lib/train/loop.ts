@@ -9,7 +9,6 @@
 // and checkpoints holding all the rest (parameters, AdamW moments and step count).
 // Under several ranks (lib/dist/data_parallel.ts) each rank computes every W-th micro-batch, the
 // gradients are summed across ranks before the update, and rank 0 alone reads and writes files.
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { allReduceGradients, broadcastTrainerState, mergeFailures, ownsMicro, sumMicroMetrics } from '../dist/data_parallel.ts';
@@ -17,7 +16,7 @@ import { currentWorld, isWriter } from '../dist/launch.ts';
 import type { DecoderConfig } from '../model/engine_config.ts';
 import type { CommonTrainOptions } from '../stic/train_options.ts';
 import type { TrainHooks } from '../stic/engine_api.ts';
-import { learningRateAt } from '../util/lr_schedule.ts';
+import { learningRateAt, warmupSteps } from '../util/lr_schedule.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
 import { type LoraSpec, type NamedTensor, PROJECTOR_WEIGHTS, writeAdapter, writeProjector } from './adapter_io.ts';
 import { type RunState, clearCheckpoints, latestCheckpoint, readCheckpoint, restoreTrainer, snapshotParams, snapshotTrainer, writeCheckpoint } from './checkpoint.ts';
@@ -69,6 +68,7 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
   const o = job.options;
   const order = new DataOrder({ examples: job.examples.length, batchSize: o.batchSize, gradAccum: o.gradAccum, epochs: o.epochs, seed: o.seed });
   const total = order.totalSteps;
+  refuseIdleSchedule(o, total);
   const { comm } = currentWorld();
   const startStep = await comm.broadcastJson(0, isWriter() ? await resumeOrStart(trainer, job, task.kind, total) : 0);
   await broadcastTrainerState(comm, trainer);
@@ -84,7 +84,7 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
     const usable = (ids: number[]) =>
       ids.map((i) => job.examples[i]).filter((e) => {
         if (e.image === null || !failures.has(e.image)) return true;
-        skips.push({ id: e.id, reason: `image ${e.image} could not be loaded at step ${s}: ${failures.get(e.image)}` });
+        skips.push({ id: e.id, kind: 'image unreadable', reason: `image ${e.image} could not be loaded at step ${s}: ${failures.get(e.image)}` });
         return false;
       });
     const micro = slice.micro.map((ids, u) => ({ u, examples: usable(ids) })).filter((m) => m.examples.length > 0);
@@ -128,6 +128,17 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
   }
   const final = isWriter() ? await writeFinal(trainer, job) : { adapterDir: job.out };
   return { ...final, steps: total, startStep, skips };
+}
+
+// Warm-up starts at learning rate 0 (lr_schedule.ts); when it spans every step, nothing would train.
+function refuseIdleSchedule(o: CommonTrainOptions, total: number): void {
+  const warm = warmupSteps({ totalSteps: total, warmupRatio: o.warmupRatio });
+  if (warm >= total) {
+    throw new Error(
+      `expected the warm-up to end before the last optimizer step but --warmup-ratio ${o.warmupRatio} of ${total} step${total > 1 ? 's' : ''} warms up for ${warm}: ` +
+        `the learning rate would start at 0 and never reach --lr. Lower --warmup-ratio (0 turns warm-up off), or train more steps (more data, --epochs, a smaller --batch-size)`,
+    );
+  }
 }
 
 function withoutLoss(sums: Record<string, number>): Record<string, number> {
@@ -201,10 +212,4 @@ async function writeFinal<E extends { id: string; image: string | null }>(traine
   const file = path.join(job.out, PROJECTOR_WEIGHTS);
   await writeProjector(file, projector);
   return { adapterDir: job.out, projectorFile: file };
-}
-
-/** Writes the skipped examples (collation and images) as JSONL; nothing when there are none. */
-export async function writeSkips(file: string, skips: Skip[]): Promise<void> {
-  if (skips.length === 0) return;
-  await writeFile(file, skips.map((s) => `${JSON.stringify(s)}\n`).join(''));
 }

@@ -104,20 +104,27 @@ export class FakeTrainer implements TrainingEngine {
   jobs: (DpoJob | SftJob)[] = [];
   /** Throw after this many steps of a run (a crash), keeping the last checkpoint. */
   crashAfterSteps: number | null = null;
+  /** Ids reported as skipped by tokenisation ("too long"), and as truncated. */
+  tooLong = new Set<string>();
+  truncate = new Set<string>();
 
   dpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
-    return this.train(job, job.examples.map((e) => `${e.id}|${e.image}|${e.chosen}|${e.rejected}`), job.options.batchSize, job.options.epochs, hooks, true);
+    return this.train(job, job.examples.map((e) => `${e.id}|${e.image}|${e.chosen}|${e.rejected}`), job.options.batchSize, job.options.epochs, hooks, true, job.examples.map((e) => e.id));
   }
 
   sft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
-    return this.train(job, job.examples.map((e) => `${e.id}|${e.image ?? ''}|${e.messages.map((m) => m.content).join('|')}`), job.options.batchSize, job.options.epochs, hooks, false);
+    return this.train(job, job.examples.map((e) => `${e.id}|${e.image ?? ''}|${e.messages.map((m) => m.content).join('|')}`), job.options.batchSize, job.options.epochs, hooks, false, job.examples.map((e) => e.id));
   }
 
   // Steps over the data with a checkpoint (the step) after every step; metrics are a function of
   // the data and the step, so a resumed run logs the same rows.
-  private async train(job: DpoJob | SftJob, items: string[], batch: number, epochs: number, hooks: TrainHooks, dpo: boolean): Promise<TrainResult> {
+  private async train(job: DpoJob | SftJob, all: string[], batch: number, epochs: number, hooks: TrainHooks, dpo: boolean, ids: string[]): Promise<TrainResult> {
     this.jobs.push(job);
     mkdirSync(job.out, { recursive: true });
+    const skipped = ids.filter((id) => this.tooLong.has(id)).map((id) => ({ id, kind: 'too long', reason: 'expected the image tokens within --max-length (fake)' }));
+    const truncated = ids.filter((id) => this.truncate.has(id)).map((id) => ({ id, tokens: 9999 }));
+    const items = all.filter((_, i) => !this.tooLong.has(ids[i]));
+    await hooks.onData?.({ kept: items.length, skipped, truncated });
     const ckpt = path.join(job.out, 'checkpoint.json');
     const start = job.resume && existsSync(ckpt) ? (JSON.parse(readFileSync(ckpt, 'utf8')) as { step: number }).step : 0;
     const total = Math.ceil(items.length / batch) * epochs;
@@ -134,6 +141,6 @@ export class FakeTrainer implements TrainingEngine {
     }
     const adapter = path.join(job.out, 'adapter_config.json');
     writeFileSync(adapter, JSON.stringify({ fake: true, items: items.length, options: job.options }));
-    return { steps: total, adapterDir: job.out };
+    return { steps: total, adapterDir: job.out, skipped, truncated };
   }
 }

@@ -44,18 +44,36 @@ describe('collation', () => {
     expect([e.image, e.refChosen, e.refRejected]).to.deep.equal(['/i/a.png', -3.5, -7.25]);
   });
 
-  it('DPO pairs: a prompt without the image token trains without the image; too long and two images are skipped', () => {
+  it('DPO pairs: a prompt without the image token trains without the image; two images are skipped', () => {
     const { enc } = encoder();
     const pair = (id: string, content: string, chosen = 'yes') => ({ id, image: `/i/${id}.png`, prompt: [{ role: 'user' as const, content }], chosen, rejected: 'no' });
-    const long = 'word '.repeat(40);
-    const { examples, skips } = tokenizePairs(enc, [pair('plain', 'Describe it.'), pair('two', '<image> and <image>'), pair('long', '<image>\nDescribe.', long)], 40);
+    const { examples, skips, truncated } = tokenizePairs(enc, [pair('plain', 'Describe it.'), pair('two', '<image> and <image>')], 40);
     expect(examples.map((e) => [e.id, e.image, e.index])).to.deep.equal([['plain', null, 0]]);
     expect(examples[0].refChosen).to.equal(undefined);
-    const longest = enc.tokenizer.encode('USER: <image>\nDescribe. ASSISTANT:').length + 3 + enc.tokenizer.encode(long, { addSpecialTokens: false }).length + 1;
-    expect(skips).to.deep.equal([
-      { id: 'two', reason: 'expected at most one <image> in the prompt (one image per pair) but found 2' },
-      { id: 'long', reason: `expected at most 40 tokens (--max-length) per sequence but the longer one has ${longest}` },
-    ]);
+    expect(skips).to.deep.equal([{ id: 'two', kind: 'several images', reason: 'expected at most one <image> in the prompt (one image per pair) but found 2' }]);
+    expect(truncated).to.deep.equal([]);
+  });
+
+  // Issue 19: pairs over --max-length were skipped (10 of 11 in a real run) while the summary said
+  // "no records skipped"; TRL truncates the response tail instead (truncation_mode keep_start).
+  it('DPO pairs over --max-length keep the whole prompt and the start of each response; stored reference log-probs are dropped', () => {
+    const { enc } = encoder();
+    const prompt = [{ role: 'user' as const, content: '<image>\nDescribe.' }];
+    const long = 'word '.repeat(40);
+    const ex = { id: 'long', image: '/i/l.png', prompt, chosen: long, rejected: 'no', refChosenLogp: -50, refRejectedLogp: -3 };
+    const full = tokenizePairs(enc, [ex], 2048).examples[0];
+    const { examples, skips, truncated } = tokenizePairs(enc, [ex], 40);
+    expect(skips).to.deep.equal([]);
+    const e = examples[0];
+    const room = 40 - e.promptIds.length;
+    expect(Array.from(e.promptIds)).to.deep.equal(Array.from(full.promptIds)); // image tokens and question intact
+    expect(Array.from(e.chosenIds)).to.deep.equal(Array.from(full.chosenIds.slice(0, room)));
+    expect(Array.from(e.rejectedIds)).to.deep.equal(Array.from(full.rejectedIds)); // short enough already
+    expect(truncated).to.deep.equal([{ id: 'long', tokens: full.promptIds.length + full.chosenIds.length }]);
+    expect([e.refChosen, e.refRejected, full.refChosen]).to.deep.equal([undefined, undefined, -50]);
+    const tiny = tokenizePairs(enc, [ex], full.promptIds.length);
+    expect(tiny.examples).to.deep.equal([]);
+    expect(tiny.skips).to.deep.equal([{ id: 'long', kind: 'prompt too long', reason: `expected a prompt shorter than --max-length ${full.promptIds.length} tokens, leaving room for the answer, but it has ${full.promptIds.length} (image tokens included)` }]);
   });
 
   for (const template of [undefined, 'vicuna_v1', 'mistral_instruct']) {
@@ -84,22 +102,40 @@ describe('collation', () => {
     });
   }
 
-  it('SFT: text-only samples, skips for image-token mismatches, no answer, and length', () => {
+  it('SFT: text-only samples, skips for image-token mismatches and no answer; long ones cut at the end', () => {
     const { enc } = encoder();
     const sample = (id: string, content: string, image?: string, answer = 'Sure.') => ({ id, ...(image ? { image } : {}), messages: [{ role: 'user' as const, content }, { role: 'assistant' as const, content: answer }] });
-    const { examples, skips } = tokenizeSft(enc, [
+    const long = sample('long', 'Tell me everything', undefined, 'word '.repeat(60));
+    const { examples, skips, truncated } = tokenizeSft(enc, [
       sample('text', 'Hello there'),
       sample('img', '<image>\nWhat is it?', '/i/x.png'),
       sample('lost', 'What is it?', '/i/y.png'),
       { id: 'none', messages: [{ role: 'user' as const, content: 'Hi' }] },
-      sample('long', 'Tell me everything', undefined, 'word '.repeat(60)),
+      long,
     ], 50);
-    expect(examples.map((e) => [e.id, e.image, e.targets > 0])).to.deep.equal([['text', null, true], ['img', '/i/x.png', true]]);
+    expect(examples.map((e) => [e.id, e.image, e.targets > 0])).to.deep.equal([['text', null, true], ['img', '/i/x.png', true], ['long', null, true]]);
     expect(examples[0].targets).to.equal(examples[0].mask.reduce((a, b) => a + b, 0));
-    expect(skips.map((s) => s.id)).to.deep.equal(['lost', 'none', 'long']);
+    expect(skips.map((s) => [s.id, s.kind])).to.deep.equal([['lost', 'image token mismatch'], ['none', 'no answer']]);
     expect(skips[0].reason).to.equal('expected one <image> in the conversation (one image per sample) but found 0');
     expect(skips[1].reason).to.equal('expected at least one assistant token to train on but found none');
-    expect(skips[2].reason).to.match(/^expected at most 50 tokens \(--max-length\) but the conversation has \d+$/);
+    const full = conversationIds(enc, long.messages);
+    const cut = examples[2];
+    expect(Array.from(cut.ids)).to.deep.equal(full.ids.slice(0, 50));
+    expect(Array.from(cut.mask)).to.deep.equal(Array.from(full.mask.slice(0, 50)));
+    expect(cut.targets).to.equal(full.mask.slice(0, 50).reduce((a, b) => a + b, 0));
+    expect(truncated).to.deep.equal([{ id: 'long', tokens: full.ids.length }]);
+  });
+
+  it('SFT over --max-length: skipped, with the reason, when the cut falls inside the image tokens or before the first answer', () => {
+    const { enc } = encoder();
+    const messages = [{ role: 'user' as const, content: `<image>\n${'Tell me more. '.repeat(8)}` }, { role: 'assistant' as const, content: 'Sure.' }];
+    const full = conversationIds(enc, messages);
+    const firstImage = full.ids.indexOf(420);
+    const firstAnswer = full.mask.indexOf(1);
+    const r = tokenizeSft(enc, [{ id: 'a', image: '/i/a.png', messages }], firstImage + 2);
+    expect(r.skips).to.deep.equal([{ id: 'a', kind: 'too long', reason: `expected the image tokens within --max-length ${firstImage + 2} tokens but they end at token ${full.ids.lastIndexOf(420) + 1} of ${full.ids.length}` }]);
+    const q = tokenizeSft(enc, [{ id: 'b', image: '/i/b.png', messages }], firstAnswer);
+    expect(q.skips).to.deep.equal([{ id: 'b', kind: 'too long', reason: `expected an assistant token within the first ${firstAnswer} tokens (--max-length) but the first answer starts at token ${firstAnswer + 1} of ${full.ids.length}` }]);
   });
 
   it('data order: every epoch a seeded permutation, steps of the global batch split into micro-batches', () => {

@@ -40,7 +40,7 @@ function pairs(n: number, seed: number, images = 4): TokenizedPair[] {
 
 const OPTIONS: CommonTrainOptions = {
   imageAspect: 'anyres', loraR: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: [...LORA_TARGETS], lr: 1e-2, trainProjector: true, projectorLr: 3e-3, schedule: 'cosine',
-  warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 2, seed: 7,
+  warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 2, minKept: 0.95, seed: 7,
 };
 
 function job<E extends { id: string; image: string | null }>(out: string, examples: E[], o: Partial<CommonTrainOptions> = {}, loader = fakePixels().loader): LoopJob<E> {
@@ -80,6 +80,24 @@ describe('training loop (fake trainer)', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  // Issue 19: with the default 3% warm-up, a one-step run trained at learning rate 0, silently.
+  it('refuses a schedule whose warm-up covers every step, before anything trains', async () => {
+    const rec = recorder();
+    let err: Error | null = null;
+    try {
+      await runLoop(newTrainer(), job(dir, pairs(4, 1), { epochs: 1, warmupRatio: 0.03 }), dpo(), rec.hooks);
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).to.equal(
+      'expected the warm-up to end before the last optimizer step but --warmup-ratio 0.03 of 1 step warms up for 1: the learning rate would start at 0 and never reach --lr. ' +
+        'Lower --warmup-ratio (0 turns warm-up off), or train more steps (more data, --epochs, a smaller --batch-size)',
+    );
+    expect(rec.starts).to.deep.equal([]);
+    const ok = await runLoop(newTrainer(), job(dir, pairs(4, 1), { epochs: 1, warmupRatio: 0 }), dpo(), recorder().hooks);
+    expect(ok.steps).to.equal(1);
+  });
+
   it('runs every step with the scheduled learning rates, micro-batch keys and scales that sum to one', async () => {
     const t = newTrainer();
     const ex = pairs(10, 1);
@@ -116,7 +134,7 @@ describe('training loop (fake trainer)', () => {
   it('loads each distinct image of a step once and sends a micro-batch only its own images', async () => {
     const t = newTrainer();
     const px = fakePixels();
-    await runLoop(t, job(dir, pairs(8, 2, 2), { epochs: 1, batchSize: 8, gradAccum: 4 }, px.loader), dpo(), recorder().hooks);
+    await runLoop(t, job(dir, pairs(8, 2, 2), { epochs: 1, batchSize: 8, gradAccum: 4, warmupRatio: 0 }, px.loader), dpo(), recorder().hooks);
     expect(px.loads).to.have.length(1);
     expect([...px.loads[0]].sort()).to.deep.equal(['/imgs/img-0.png', '/imgs/img-1.png']);
     for (const c of t.calls.filter((x) => x.op === 'dpo')) expect(c.images).to.be.oneOf([1, 2]);
@@ -181,8 +199,8 @@ describe('training loop (fake trainer)', () => {
     const ex = pairs(4, 6);
     ex[2] = { ...ex[2], image: '/imgs/broken.png' };
     const t = newTrainer();
-    const r = await runLoop(t, job(dir, ex, { epochs: 1 }), dpo(), recorder().hooks);
-    expect(r.skips).to.deep.equal([{ id: 'p2', reason: 'image /imgs/broken.png could not be loaded at step 0: unsupported image format' }]);
+    const r = await runLoop(t, job(dir, ex, { epochs: 1, warmupRatio: 0 }), dpo(), recorder().hooks);
+    expect(r.skips).to.deep.equal([{ id: 'p2', kind: 'image unreadable', reason: 'image /imgs/broken.png could not be loaded at step 0: unsupported image format' }]);
     const scales = t.calls.filter((c) => c.op === 'dpo').map((c) => c.gradScale as number);
     expect(scales.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-12);
     expect(t.calls.filter((c) => c.op === 'dpo').flatMap((c) => c.ids as string[])).to.have.length(3);
@@ -197,7 +215,7 @@ describe('training loop (fake trainer)', () => {
     });
     const t = newTrainer();
     const rec = recorder();
-    await runLoop(t, job(dir, ex, { epochs: 1, batchSize: 6, gradAccum: 3 }), sftTask(), rec.hooks);
+    await runLoop(t, job(dir, ex, { epochs: 1, batchSize: 6, gradAccum: 3, warmupRatio: 0 }), sftTask(), rec.hooks);
     const calls = t.calls.filter((c) => c.op === 'sft');
     const totalTargets = ex.reduce((n, e) => n + e.targets, 0);
     expect(calls.map((c) => c.meanOver)).to.deep.equal([totalTargets, totalTargets, totalTargets]);
