@@ -6,6 +6,7 @@ import { openImages, openInference } from '../../lib/stic/engines.ts';
 import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
 import { PREF_OPTIONS, validatePrefOptions } from '../../lib/stic/stage_options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
+import { startFresh } from '../../lib/stic/output_settings.ts';
 import { executePref } from '../../lib/stic/stages.ts';
 
 interface PrefArgs {
@@ -14,6 +15,7 @@ interface PrefArgs {
   adapter?: string;
   prompts?: string;
   threads?: number;
+  fresh: boolean;
   [k: string]: unknown;
 }
 
@@ -28,6 +30,7 @@ export const command: CommandModule<object, PrefArgs> = {
         adapter: { type: 'string', describe: 'LoRA adapter to apply to the model, e.g. for a second STIC round (default: none, the base model alone; merged once into <adapter>/merged-model)' },
         prompts: PROMPTS_FLAG,
         threads: THREADS_FLAG,
+        fresh: { type: 'boolean', default: false, describe: 'Start --out over: delete the records, settings and skipped list an earlier run wrote there, instead of resuming' },
         ...yargsOptions(PREF_OPTIONS),
       })
       .example('$0 pref --model models/llava --images coco/train2014 --out runs/a/pref.jsonl', 'pairs for every image in the folder')
@@ -36,7 +39,10 @@ export const command: CommandModule<object, PrefArgs> = {
     const o = validatePrefOptions(pickOptions(PREF_OPTIONS, args), cliProblem);
     const env = await commandEnv(args, 'images');
     const io = { inputs: [...modelInputs(args), flagPath('images', o.images), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', args.out)] };
-    const r = await guardOutputs(io, () => executePref(env, o, args.out, { open: openInference, images: openImages }, args.adapter));
+    const r = await guardOutputs(io, async () => {
+      if (args.fresh) await startFresh(args.out);
+      return executePref(env, o, args.out, { open: openInference, images: openImages }, args.adapter);
+    });
     process.stderr.write(r.report);
   },
 };

@@ -158,6 +158,8 @@ export interface TrainHooks {
   onStart(startStep: number, totalSteps: number): Promise<void> | void;
   /** Called after every optimizer step. */
   onStep(row: MetricsRow): Promise<void> | void;
+  /** A warning for the user that does not stop training (e.g. a warm-up covering every step). */
+  onNote?(text: string): void;
 }
 
 export interface TrainResult {

@@ -15,6 +15,7 @@ import type { ProgressFactory } from '../util/progress.ts';
 import { type DescribeReport, runDescribeStage } from './describe_stage.ts';
 import type { ImageApi, InferenceEngine, OpenInference, TrainHooks, TrainResult, TrainingEngine } from './engine_api.ts';
 import { type InfuseReport, idSample, infuseSamples } from './infuse.ts';
+import { claimOutputSettings, settingsPath } from './output_settings.ts';
 import { runPrefStage } from './pref_stage.ts';
 import type { PromptSet } from './prompts.ts';
 import { type StageReport, formatStageReport } from './stage_io.ts';
@@ -47,6 +48,8 @@ export async function prefImageRoot(images: string, imageRoot?: string): Promise
 export async function executePref(env: StageEnv, o: PrefOptions, out: string, engines: { open: OpenInference; images: () => Promise<ImageApi> }, adapter?: string): Promise<StageResult> {
   const set = await listUnlabeledImages(o.images, { imageRoot: o.imageRoot });
   const images = o.limit ? set.images.slice(0, o.limit) : set.images;
+  const plan = { seed: o.seed, hallucinationProb: o.hallucinationProb, corruptions: corruptionSpecs(o), reproduceUncorrupted: o.reproduceUncorrupted };
+  await claimOutputSettings('pref', out, { model: settingsPath(env.model, out), adapter: settingsPath(adapter, out), prompts: env.prompts, plan, sampling: samplingOf(o), refLogps: o.refLogps, imageAspect: o.imageAspect });
   const imageApi = await engines.images();
   const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log, imageAspect: o.imageAspect });
   let report: StageReport;
@@ -58,7 +61,7 @@ export async function executePref(env: StageEnv, o: PrefOptions, out: string, en
         listingSkips: set.skips,
         out,
         prompts: env.prompts,
-        plan: { seed: o.seed, hallucinationProb: o.hallucinationProb, corruptions: corruptionSpecs(o), reproduceUncorrupted: o.reproduceUncorrupted },
+        plan,
         sampling: samplingOf(o),
         batchSize: o.batchSize,
         refLogps: o.refLogps,
@@ -75,6 +78,7 @@ export async function executePref(env: StageEnv, o: PrefOptions, out: string, en
 export async function executeDescribe(env: StageEnv, o: DescribeOptions, out: string, adapter: string | undefined, engines: { open: OpenInference; images: () => Promise<ImageApi> }): Promise<StageResult> {
   const { records, skips } = await loadRecords(o.instructions, instructionFormat);
   const samples = o.limit ? records.slice(0, o.limit) : records;
+  await claimOutputSettings('describe', out, { model: settingsPath(env.model, out), adapter: settingsPath(adapter, out), prompts: env.prompts, sampling: samplingOf(o), seed: o.seed, imageAspect: o.imageAspect });
   const imageApi = await engines.images();
   const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log, imageAspect: o.imageAspect });
   let report: DescribeReport;

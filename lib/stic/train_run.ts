@@ -46,6 +46,7 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
       await log.append([row]);
       bar?.tick(1);
     },
+    onNote: (text: string) => void process.stderr.write(`${stage.kind}: warning: ${text}\n`),
   };
   let result: TrainResult;
   try {

@@ -68,7 +68,8 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
   const o = job.options;
   const order = new DataOrder({ examples: job.examples.length, batchSize: o.batchSize, gradAccum: o.gradAccum, epochs: o.epochs, seed: o.seed });
   const total = order.totalSteps;
-  refuseIdleSchedule(o, total);
+  const idle = idleScheduleNote(o, total);
+  if (idle) hooks.onNote?.(idle);
   const { comm } = currentWorld();
   const startStep = await comm.broadcastJson(0, isWriter() ? await resumeOrStart(trainer, job, task.kind, total) : 0);
   await broadcastTrainerState(comm, trainer);
@@ -130,15 +131,16 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
   return { ...final, steps: total, startStep, skips };
 }
 
-// Warm-up starts at learning rate 0 (lr_schedule.ts); when it spans every step, nothing would train.
-function refuseIdleSchedule(o: CommonTrainOptions, total: number): void {
+// Warm-up starts at learning rate 0 (lr_schedule.ts); when it spans every step, nothing trains at
+// the peak rate (a one-step run trains at lr 0: nothing at all). A warning, not an error: tiny smoke
+// runs hit it by design.
+function idleScheduleNote(o: CommonTrainOptions, total: number): string | null {
   const warm = warmupSteps({ totalSteps: total, warmupRatio: o.warmupRatio });
-  if (warm >= total) {
-    throw new Error(
-      `expected the warm-up to end before the last optimizer step but --warmup-ratio ${o.warmupRatio} of ${total} step${total > 1 ? 's' : ''} warms up for ${warm}: ` +
-        `the learning rate would start at 0 and never reach --lr. Lower --warmup-ratio (0 turns warm-up off), or train more steps (more data, --epochs, a smaller --batch-size)`,
-    );
-  }
+  if (warm < total) return null;
+  return (
+    `--warmup-ratio ${o.warmupRatio} of ${total} step${total > 1 ? 's' : ''} warms up for ${warm}: the learning rate starts at 0 and never reaches --lr` +
+    `${total === 1 ? ' (this run changes nothing)' : ''}. Lower --warmup-ratio (0 turns warm-up off), or train more steps (more data, --epochs, a smaller --batch-size)`
+  );
 }
 
 function withoutLoss(sums: Record<string, number>): Record<string, number> {
