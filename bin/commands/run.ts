@@ -38,10 +38,10 @@ export const command: CommandModule<object, RunArgs> = {
       .positional('config', { type: 'string', demandOption: true, describe: 'Config file (.json, .yaml or .yml): model, out, and one section per stage whose keys are that command\'s flags' })
       .options({
         'dry-run': { type: 'boolean', default: false, describe: 'Print what each stage would do (skip, resume, run) and stop' },
-        redo: { type: 'string', describe: `Comma-separated stages to make again from scratch (their outputs are deleted first): ${STAGES.join(', ')} (default: none)` },
+        redo: { type: 'string', describe: `Comma-separated stages to make again from scratch, with every stage downstream of them (their outputs are deleted first): ${STAGES.join(', ')} (default: none)` },
       })
       .example('$0 run runs/a.yaml --dry-run', 'show the plan')
-      .example('$0 run runs/a.yaml --redo dpo', 'train stage 1 again (the stages after it then report stale outputs to redo)')
+      .example('$0 run runs/a.yaml --redo dpo', 'train stage 1 again, and the stages after it (describe, infuse, sft) with it')
       .epilog(CONFIG_HELP) as never,
   handler: async (args) => {
     const cfg = await loadRunConfig(args.config);

@@ -46,6 +46,7 @@ export async function writeControlPairs(prefs: string, out: string, seed: number
     })
     .join('');
   await writeFileAtomic(out, text);
-  await writeManifest(out, 'pref', { source: await hashFile(prefs) }, hashOptions({ control: 'coin flip per pair', seed }), { pairs: lines.length, swapped });
+  const values = { control: 'coin flip per pair', seed };
+  await writeManifest(out, 'pref', { source: await hashFile(prefs) }, { hash: hashOptions(values), values }, { pairs: lines.length, swapped });
   return { pairs: lines.length, swapped };
 }

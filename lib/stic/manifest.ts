@@ -15,6 +15,8 @@ import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
+import { changedFields } from './output_settings.ts';
+
 import { MERGED_DIR } from '../train/adapted_model.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 
@@ -25,6 +27,8 @@ export interface StageManifest {
   inputs: Record<string, string>;
   /** sha256 of the canonical JSON of the options. */
   options: string;
+  /** The options themselves (paths relative to the run folder); absent in older manifests. */
+  optionValues?: Record<string, unknown>;
   /** sha256 of the output (file content, or a folder's files and contents). */
   output: string;
   counts: Record<string, number>;
@@ -102,7 +106,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** The state of a stage whose output is `output`, given its current inputs and options hashes. */
-export async function stageState(output: string, inputs: Record<string, string>, options: string): Promise<StageState> {
+export async function stageState(output: string, inputs: Record<string, string>, options: string, values?: Record<string, unknown>): Promise<StageState> {
   const mpath = manifestPath(output);
   if (!(await exists(mpath))) return (await exists(output)) ? { state: 'partial' } : { state: 'absent' };
   let m: StageManifest;
@@ -113,14 +117,17 @@ export async function stageState(output: string, inputs: Record<string, string>,
   }
   const changed = Object.keys({ ...inputs, ...m.inputs }).filter((k) => inputs[k] !== m.inputs?.[k]);
   if (changed.length) return { state: 'stale', reason: `its input${changed.length > 1 ? 's' : ''} ${changed.join(', ')} changed since it finished` };
-  if (m.options !== options) return { state: 'stale', reason: 'its options changed since it finished' };
+  if (m.options !== options) {
+    const changed = m.optionValues && values ? changedFields(m.optionValues, values) : [];
+    return { state: 'stale', reason: `its options changed since it finished${changed.length ? `: ${changed.join('; ')}` : ''}` };
+  }
   if (!(await exists(output))) return { state: 'stale', reason: `its output ${output} is gone` };
   if ((await hashPath(output)) !== m.output) return { state: 'stale', reason: `its output ${output} was modified after it finished` };
   return { state: 'complete', manifest: m };
 }
 
-export async function writeManifest(output: string, stage: string, inputs: Record<string, string>, options: string, counts: Record<string, number>): Promise<StageManifest> {
-  const m: StageManifest = { stage, version: 1, inputs, options, output: await hashPath(output), counts, finishedAt: new Date().toISOString() };
+export async function writeManifest(output: string, stage: string, inputs: Record<string, string>, options: { hash: string; values: Record<string, unknown> }, counts: Record<string, number>): Promise<StageManifest> {
+  const m: StageManifest = { stage, version: 1, inputs, options: options.hash, optionValues: options.values, output: await hashPath(output), counts, finishedAt: new Date().toISOString() };
   await writeJsonAtomic(manifestPath(output), m);
   return m;
 }

@@ -16,7 +16,7 @@ import type { ProgressFactory } from '../util/progress.ts';
 import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
 import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
 import { loadPrompts } from './prompts.ts';
-import type { RunConfig, StageName } from './run_config.ts';
+import { type RunConfig, STAGES, type StageName } from './run_config.ts';
 import { type StageEnv, type StageResult, executeDescribe, executeDpo, executeInfuse, executePref, executeSft, prefImageRoot } from './stages.ts';
 
 export interface RunDeps {
@@ -58,6 +58,7 @@ export async function runPipeline(cfg: RunConfig, deps: RunDeps, opts: RunOption
   const outputs = stageOutputs(cfg.out);
   const prompts = await loadPrompts(cfg.prompts);
   const env: StageEnv = { model: cfg.model, threads: cfg.threads, prompts, progress: deps.progress, log: deps.log };
+  opts = { ...opts, redo: withDownstream(opts.redo ?? []) };
   if (opts.redo?.length && !opts.dryRun) {
     for (const s of opts.redo) {
       await rm(outputs[s], { recursive: true, force: true });
@@ -86,8 +87,8 @@ export async function runPipeline(cfg: RunConfig, deps: RunDeps, opts: RunOption
       continue;
     }
     await requireUpstream(cfg, stage, outputs);
-    const { inputs, options } = await fingerprint(cfg, stage, outputs, prompts);
-    const st = await stageState(outputs[stage], inputs, options);
+    const { inputs, options, values } = await fingerprint(cfg, stage, outputs, prompts);
+    const st = await stageState(outputs[stage], inputs, options, values);
     const entry = describeState(stage, outputs[stage], st);
     planned.push(entry);
     if (st.state === 'stale' && opts.dryRun) {
@@ -104,7 +105,7 @@ export async function runPipeline(cfg: RunConfig, deps: RunDeps, opts: RunOption
     deps.log(`${stage}: ${entry.action}\n`);
     const result = await execute(cfg, stage, env, outputs, deps);
     deps.log(result.report);
-    await writeManifest(outputs[stage], stage, inputs, options, result.counts);
+    await writeManifest(outputs[stage], stage, inputs, { hash: options, values }, result.counts);
   }
   return planned;
 }
@@ -138,30 +139,51 @@ async function requireUpstream(cfg: RunConfig, stage: StageName, outputs: Record
 const PATH_OPTIONS = new Set(['model', 'images', 'imageRoot', 'instructions', 'descriptions', 'data', 'prefs', 'initAdapter']);
 
 // The inputs and options that decide whether an existing output is still valid.
-async function fingerprint(cfg: RunConfig, stage: StageName, outputs: Record<StageName, string>, prompts: unknown): Promise<{ inputs: Record<string, string>; options: string }> {
+/** The stages to redo: those named and every stage that reads their outputs, directly or not. */
+export function withDownstream(redo: readonly StageName[]): StageName[] {
+  const out = new Set<StageName>(redo);
+  // STAGES is in pipeline order: a stage comes after those it reads.
+  for (const stage of STAGES) if (UPSTREAM[stage].some((u) => out.has(u))) out.add(stage);
+  return STAGES.filter((s) => out.has(s));
+}
+
+async function fingerprint(cfg: RunConfig, stage: StageName, outputs: Record<StageName, string>, prompts: unknown): Promise<Fingerprint> {
+  const f = await fingerprintParts(cfg, stage, outputs, prompts);
+  // Paths enter the options relative to the run folder: a run moved with its inputs stays complete.
+  const values = portablePaths(f.options, cfg.out, PATH_OPTIONS) as Record<string, unknown>;
+  return { inputs: f.inputs, options: hashOptions(values), values };
+}
+
+interface Fingerprint {
+  inputs: Record<string, string>;
+  /** Hash of `values`. */
+  options: string;
+  /** The options themselves (kept in the manifest, so that a stale stage can say what changed). */
+  values: Record<string, unknown>;
+}
+
+async function fingerprintParts(cfg: RunConfig, stage: StageName, outputs: Record<StageName, string>, prompts: unknown): Promise<{ inputs: Record<string, string>; options: Record<string, unknown> }> {
   const p = prompts as { detailed: string; plain: string[]; hallucination: string[]; infusion: string };
-  // Paths enter the hash relative to the run folder: a run moved with its inputs stays complete.
-  const hashPortable = (v: unknown) => hashOptions(portablePaths(v, cfg.out, PATH_OPTIONS));
   switch (stage) {
     case 'pref':
       return {
         inputs: { images: await givenInput(cfg, 'pref.images', cfg.pref.images, () => hashPath(cfg.pref.images, 'size')) },
-        options: hashPortable({ model: cfg.model, options: cfg.pref, prompts: { detailed: p.detailed, plain: p.plain, hallucination: p.hallucination } }),
+        options: { model: cfg.model, options: cfg.pref, prompts: { detailed: p.detailed, plain: p.plain, hallucination: p.hallucination } },
       };
     case 'dpo':
-      return { inputs: { prefs: await hashFile(outputs.pref) }, options: hashPortable({ model: cfg.model, options: cfg.dpo }) };
+      return { inputs: { prefs: await hashFile(outputs.pref) }, options: { model: cfg.model, options: cfg.dpo } };
     case 'describe':
       return {
         inputs: { instructions: await givenInput(cfg, 'describe.instructions', cfg.describe.instructions, () => hashFile(cfg.describe.instructions)), adapter: await hashAdapter(outputs.dpo) },
-        options: hashPortable({ model: cfg.model, options: cfg.describe, prompts: p.plain }),
+        options: { model: cfg.model, options: cfg.describe, prompts: p.plain },
       };
     case 'infuse':
       return {
         inputs: { instructions: await givenInput(cfg, 'describe.instructions', cfg.describe.instructions, () => hashFile(cfg.describe.instructions)), descriptions: await hashFile(outputs.describe) },
-        options: hashPortable({ options: cfg.infuse, infusion: p.infusion }),
+        options: { options: cfg.infuse, infusion: p.infusion },
       };
     case 'sft':
-      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: hashPortable({ model: cfg.model, options: cfg.sft }) };
+      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: { model: cfg.model, options: cfg.sft } };
   }
 }
 

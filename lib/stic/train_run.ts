@@ -38,6 +38,8 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
   const hooks: TrainHooks = {
     ...(onData ? { onData } : {}),
     onStart: async (startStep: number, totalSteps: number) => {
+      const note = resumeNote(stage.kind, stage.job.out, startStep, totalSteps);
+      if (note) process.stderr.write(note);
       log = await MetricsLog.open(files.metrics, startStep);
       bar = progress(stage.kind, totalSteps, startStep);
     },
@@ -71,4 +73,13 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
   });
   await writeFileAtomic(files.summary, summary);
   return { result, summary, metricsFile: files.metrics, chart };
+}
+
+/** What a re-run found in its output folder: nothing (a new run), a checkpoint to go on from, or the finished run. */
+export function resumeNote(kind: string, out: string, startStep: number, totalSteps: number): string {
+  if (startStep === 0) return '';
+  if (startStep >= totalSteps) {
+    return `${kind}: ${out} is already complete (${totalSteps} of ${totalSteps} steps in its last checkpoint): nothing was trained now; the summary is of that run. To train again, use another --out or delete ${out}\n`;
+  }
+  return `${kind}: resuming ${out} from its checkpoint at step ${startStep} of ${totalSteps}\n`;
 }

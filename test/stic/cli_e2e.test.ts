@@ -138,7 +138,7 @@ describe('stage commands on a small random model', () => {
     const second = await runCli(['run', cfg]);
     expect(second.code, second.stderr).to.equal(0);
     expect(second.stderr).to.match(
-      /^pref: skip \(complete: 12 inputs, \d+ pairs, \d+ skipped\)\ndpo: skip \(complete: \d+ pairs, 0 skipped, \d+ steps\)\ndescribe: skip \(complete: 4 inputs, \d+ descriptions, \d+ skipped, 1 text_only\)\ninfuse: skip \(complete: 5 samples, \d+ written, \d+ infused, \d+ missing, 0 unused, 0 skipped\)\nsft: skip \(complete: \d+ samples, 0 skipped, \d+ steps\)\n$/,
+      /^pref: skip \(complete: 12 inputs, \d+ pairs, \d+ skipped\)\ndpo: skip \(complete: \d+ pairs, 0 skipped, 0 truncated, \d+ steps\)\ndescribe: skip \(complete: 4 inputs, \d+ descriptions, \d+ skipped, 1 text_only\)\ninfuse: skip \(complete: 5 samples, \d+ written, \d+ infused, \d+ missing, 0 unused, 0 skipped\)\nsft: skip \(complete: \d+ samples, 0 skipped, 0 truncated, \d+ steps\)\n$/,
     );
   });
 

@@ -56,6 +56,18 @@ describe('resumed outputs keep the settings they were started with', function ()
     expect(r.stderr).to.include('sampling.maxNewTokens: 6 -> 7');
   });
 
+  it('stic dpo run again on its complete output says that nothing was trained', async () => {
+    const prefs = path.join(dir, 'a', 'pref.jsonl'); // made by the first test
+    const out = path.join(dir, 'a', 'dpo');
+    const dpo = () => runCli(['dpo', '--model', TOY, '--prefs', prefs, '--out', out, '--batch-size', '2', '--threads', '1']);
+    const first = await dpo();
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stderr).to.not.include('already complete');
+    const again = await dpo();
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stderr).to.include(`dpo: ${out} is already complete (3 of 3 steps in its last checkpoint): nothing was trained now`);
+  });
+
   it('changedFields names nested fields, added and removed ones', () => {
     expect(changedFields({ a: 1, s: { t: 0.2, k: 0 }, gone: 'x' }, { a: 1, s: { t: 0.9, k: 0 }, added: [1] })).to.deep.equal(['added: (not set) -> [1]', 'gone: "x" -> (not set)', 's.t: 0.2 -> 0.9']);
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import type { DpoJob, SftJob } from '../../lib/stic/engine_api.ts';
-import { type RunDeps, runPipeline, stageOutputs } from '../../lib/stic/pipeline.ts';
+import { type RunDeps, runPipeline, stageOutputs, withDownstream } from '../../lib/stic/pipeline.ts';
 import { parseRunConfig } from '../../lib/stic/run_config.ts';
 import { FakeEngine, FakeImages, FakeTrainer, writeImages } from './fakes.ts';
 
@@ -149,18 +149,26 @@ describe('stic run pipeline', () => {
     const changed = config('run-stale', 'infuse:\n  missing: keep');
     const out = stageOutputs(changed.out);
     const err = await rejectionOf(runPipeline(changed, fakes().deps));
-    expect(err.message).to.equal(`infuse: ${out.infuse} is stale: its options changed since it finished. Delete ${out.infuse} and ${out.infuse}.done.json (or pass --redo infuse) to make it again`);
+    expect(err.message).to.equal(`infuse: ${out.infuse} is stale: its options changed since it finished: options.missing: "drop" -> "keep". Delete ${out.infuse} and ${out.infuse}.done.json (or pass --redo infuse) to make it again`);
     const dry = await runPipeline(changed, fakes().deps, { dryRun: true });
     expect(dry.map((p) => p.action)).to.deep.equal([
       'skip (complete: 12 inputs, 12 pairs, 0 skipped)',
       dry[1].action,
       dry[2].action,
-      'stale (its options changed since it finished)',
+      'stale (its options changed since it finished: options.missing: "drop" -> "keep")',
       'blocked (infuse cannot run)',
     ]);
     const redo = await runPipeline(changed, fakes().deps, { redo: ['infuse'] });
     // every sample has a description, so keep/drop write the same file and sft is still complete
-    expect(redo.map((p) => p.action.split(' ')[0])).to.deep.equal(['skip', 'skip', 'skip', 'run', 'skip']);
+    // --redo infuse redoes sft too: it reads infuse's output
+    expect(redo.map((p) => p.action.split(' ')[0])).to.deep.equal(['skip', 'skip', 'skip', 'run', 'run']);
+  });
+
+  it('--redo names a stage; every stage downstream of it is redone with it', () => {
+    expect(withDownstream(['dpo'])).to.deep.equal(['dpo', 'describe', 'infuse', 'sft']);
+    expect(withDownstream(['infuse'])).to.deep.equal(['infuse', 'sft']);
+    expect(withDownstream(['sft', 'pref'])).to.deep.equal(['pref', 'dpo', 'describe', 'infuse', 'sft']);
+    expect(withDownstream([])).to.deep.equal([]);
   });
 
   it('notices an output edited after its stage finished', async () => {
