@@ -33,8 +33,13 @@ export async function main(argv: string[]): Promise<number> {
     .version()
     .fail((msg, err, y) => {
       if (err) throw err;
-      y.showHelp();
-      throw new UsageError(msg);
+      // No command at all: the command list is the help. Otherwise the problem and one hint, not the
+      // whole --help of the command.
+      if (argv.filter((a) => !a.startsWith('-')).length === 0) {
+        y.showHelp();
+        throw new UsageError(msg);
+      }
+      throw new UsageError(`${msg}\nRun \`stic ${argv.find((a) => !a.startsWith('-'))} --help\` for its options.`);
     });
   for (const c of await loadCommands()) parser = parser.command(c);
   try {

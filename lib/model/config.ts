@@ -168,6 +168,13 @@ export type LoadConfigOptions = LocateOptions;
  * generation_config.json when present, and for the original layout the CLIP checkpoint named by
  * mm_vision_tower (or given as visionTowerPath), with its own preprocessor_config.json.
  */
+// "owner/name" that is not a folder here is most likely a Hugging Face hub id.
+function hubIdHint(dir: string): string {
+  if (!/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(dir)) return '';
+  const local = `models/${dir.split('/')[1]}`;
+  return `. "${dir}" looks like a Hugging Face hub id: stic does not download models. Get the folder first, e.g. \`huggingface-cli download ${dir} --local-dir ${local}\` (or git clone https://huggingface.co/${dir} ${local}), then pass --model ${local}`;
+}
+
 /**
  * Throws unless `dir` is a folder holding config.json, saying which of the two it is not: the first
  * thing to tell a user who named the wrong folder (before any tokenizer or weight file is looked for).
@@ -177,7 +184,7 @@ export function requireModelFolder(dir: string): void {
   try {
     isDir = statSync(dir).isDirectory();
   } catch {
-    throw new ModelConfigError(dir, null, 'expected a model folder (config.json, *.safetensors, tokenizer.json) but it does not exist');
+    throw new ModelConfigError(dir, null, `expected a model folder (config.json, *.safetensors, tokenizer.json) but it does not exist${hubIdHint(dir)}`);
   }
   if (!isDir) throw new ModelConfigError(dir, null, 'expected a model folder (config.json, *.safetensors, tokenizer.json) but it is a file');
   if (existsSync(path.join(dir, 'config.json'))) return;

@@ -23,7 +23,7 @@ export class AddonLoadError extends Error {
         'Possible solutions:',
         `  - build it: run \`npm run build\` in ${packageRoot} (needs cmake >= 3.18 and a C++17 compiler with OpenMP)`,
         '  - after changing CMake options or Node versions: `npm run rebuild`',
-        '  - or point STIC_ADDON_PATH at a stic.node you built elsewhere',
+        '  - or point STIC_ADDON_PATH at a stic.node you built elsewhere (when it is set, it is the only path tried: unset it to use the build above)',
       ].join('\n'),
     );
     this.name = 'AddonLoadError';
@@ -31,10 +31,13 @@ export class AddonLoadError extends Error {
   }
 }
 
-/** Candidate locations, most specific first. */
+/**
+ * Candidate locations, most specific first. STIC_ADDON_PATH, when set, is the only one: a path that
+ * does not load is an error, never a silent fallback to another build.
+ */
 export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.STIC_ADDON_PATH) return [path.resolve(env.STIC_ADDON_PATH)];
   const out: string[] = [];
-  if (env.STIC_ADDON_PATH) out.push(path.resolve(env.STIC_ADDON_PATH));
   out.push(path.join(packageRoot, 'build', 'Release', 'stic.node'));
   out.push(path.join(packageRoot, 'build', 'Debug', 'stic.node'));
   return out;
@@ -61,6 +64,25 @@ let cached: NativeBinding | undefined;
 
 /** The process-wide binding, loaded on first use. */
 export function native(): NativeBinding {
-  cached ??= loadAddonFrom(addonCandidates());
+  if (cached === undefined) {
+    checkThreadVariables(process.env);
+    cached = loadAddonFrom(addonCandidates());
+  }
   return cached;
 }
+
+/**
+ * STIC_THREADS / OMP_NUM_THREADS are read by the addon (native/core/threads.cpp), which ignores a
+ * value it cannot use; a user who set one means it, so a bad one is an error here instead.
+ */
+export function checkThreadVariables(env: NodeJS.ProcessEnv): void {
+  for (const name of ['STIC_THREADS', 'OMP_NUM_THREADS']) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    const n = /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
+    if (!(n >= 1 && n <= MAX_THREADS)) throw new Error(`environment variable ${name}: expected a whole number of CPU threads in [1, ${MAX_THREADS}] but found ${JSON.stringify(v)}`);
+  }
+}
+
+/** The addon's thread cap (kMaxThreads in native/core/threads.h). */
+const MAX_THREADS = 1024;

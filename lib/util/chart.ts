@@ -5,6 +5,7 @@
 import sharp from 'sharp';
 
 import { writeFileAtomic } from './atomic_write.ts';
+import { extent } from './extent.ts';
 
 export interface Series {
   name: string;
@@ -37,7 +38,7 @@ export function chartSvg(spec: ChartSpec): string {
   const ph = spec.panelHeight ?? 260;
   const height = MARGIN.top + spec.panels.length * ph + (spec.panels.length - 1) * MARGIN.gap + MARGIN.bottom;
   const xs = spec.panels.flatMap((p) => p.series.flatMap((s) => s.points.map(([x]) => x))).filter(Number.isFinite);
-  const xTicks = niceTicks(xs.length ? Math.min(...xs) : 0, xs.length ? Math.max(...xs) : 1);
+  const xTicks = niceTicks(...extent(xs, [0, 1]));
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
@@ -57,7 +58,7 @@ interface Box { x: number; y: number; w: number; h: number }
 // One panel: frame, grid and tick labels, the series, the legend.
 function panelSvg(panel: Panel, box: Box, xTicks: number[], xLabel: string | null): string[] {
   const ys = panel.series.flatMap((s) => s.points.map(([, y]) => y)).filter(Number.isFinite);
-  const yTicks = niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
+  const yTicks = niceTicks(...extent(ys, [0, 1]));
   const [x0, x1] = [xTicks[0], xTicks[xTicks.length - 1]];
   const [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];
   const px = (x: number) => box.x + ((x - x0) / (x1 - x0)) * box.w;

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic_write.ts';
 import type { ChartSpec, Panel, Series } from './chart.ts';
 import { JsonlWriter } from './jsonl_writer.ts';
+import { extent } from './extent.ts';
 
 /** One optimizer step. DPO rows carry the reward fields; SFT rows only loss. */
 export interface MetricsRow {
@@ -122,7 +123,7 @@ export function trainingSummary(rows: readonly MetricsRow[], extra: SummaryExtra
   } else {
     const losses = rows.map((r) => r.loss).filter(Number.isFinite);
     lines.push(['steps', String(rows[rows.length - 1].step + 1)]);
-    lines.push(['loss', `first ${fmt(rows[0].loss)}, last ${fmt(rows[rows.length - 1].loss)}, min ${fmt(Math.min(...losses))}, mean of last 10% ${fmt(tailMean(rows, 'loss'))}`]);
+    lines.push(['loss', `first ${fmt(rows[0].loss)}, last ${fmt(rows[rows.length - 1].loss)}, min ${fmt(extent(losses, [Number.NaN, Number.NaN])[0])}, mean of last 10% ${fmt(tailMean(rows, 'loss'))}`]);
     for (const [key, label] of [['reward_margin', 'reward margin'], ['reward_accuracy', 'reward accuracy'], ['reward_chosen', 'reward chosen'], ['reward_rejected', 'reward rejected']] as const) {
       if (rows.some((r) => r[key] !== undefined)) lines.push([label, `mean of last 10% ${fmt(tailMean(rows, key))}`]);
     }
