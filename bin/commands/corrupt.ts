@@ -32,15 +32,15 @@ interface CorruptArgs {
   seed: number;
   batch: number;
   'lowres-size': string;
-  brightness: string;
-  contrast: string;
-  saturation: string;
-  hue: string;
-  'noise-sigma': string;
+  'jitter-brightness': string;
+  'jitter-contrast': string;
+  'jitter-saturation': string;
+  'jitter-hue': string;
+  'noise-std': string;
   'diffusion-step': string;
   'blur-sigma': string;
   'blur-kernel': number;
-  'patch-size': number;
+  'mask-patch': number;
   'mask-ratio': string;
   progress: boolean;
 }
@@ -62,15 +62,15 @@ export function parseRangeFlag(text: string, flag: string, allowNone: boolean): 
 function optionsFrom(a: CorruptArgs): CorruptionOptions {
   return {
     lowresSize: parseRangeFlag(a['lowres-size'], 'lowres-size', false) as ValueOrRange,
-    brightness: parseRangeFlag(a.brightness, 'brightness', true),
-    contrast: parseRangeFlag(a.contrast, 'contrast', true),
-    saturation: parseRangeFlag(a.saturation, 'saturation', true),
-    hue: parseRangeFlag(a.hue, 'hue', true),
-    noiseSigma: parseRangeFlag(a['noise-sigma'], 'noise-sigma', false) as ValueOrRange,
+    brightness: parseRangeFlag(a['jitter-brightness'], 'jitter-brightness', true),
+    contrast: parseRangeFlag(a['jitter-contrast'], 'jitter-contrast', true),
+    saturation: parseRangeFlag(a['jitter-saturation'], 'jitter-saturation', true),
+    hue: parseRangeFlag(a['jitter-hue'], 'jitter-hue', true),
+    noiseSigma: parseRangeFlag(a['noise-std'], 'noise-std', false) as ValueOrRange,
     diffusionStep: parseRangeFlag(a['diffusion-step'], 'diffusion-step', false) as ValueOrRange,
     blurSigma: parseRangeFlag(a['blur-sigma'], 'blur-sigma', false) as ValueOrRange,
     blurKernel: a['blur-kernel'],
-    patchSize: a['patch-size'],
+    patchSize: a['mask-patch'],
     maskRatio: parseRangeFlag(a['mask-ratio'], 'mask-ratio', false) as ValueOrRange,
   };
 }
@@ -171,14 +171,14 @@ export const command: CommandModule<object, CorruptArgs> = {
           'stic: 50/50 lowres or jitter (the STIC recipe); lowres: shorter side to --lowres-size px; jitter: colour jitter ' +
           '(random op order); noise: Gaussian noise; diffusion: DDPM forward noise (POVID); blur: Gaussian blur; mask: random patches',
       })
-      .option('seed', { type: 'number', default: 0, describe: 'Run seed; each image gets seed(run seed, file name)' })
+      .option('seed', { type: 'number', default: 42, describe: 'Run seed (the same default as the stage commands); each image gets seed(run seed, file name)' })
       .option('batch', { type: 'number', default: 32, describe: 'Images per native call' })
       .option('lowres-size', { type: 'string', default: show(d.lowresSize), describe: 'lowres: target shorter side in px' })
-      .option('brightness', { type: 'string', default: show(d.brightness), describe: 'jitter: brightness factor range, or "none"' })
-      .option('contrast', { type: 'string', default: show(d.contrast), describe: 'jitter: contrast factor range, or "none"' })
-      .option('saturation', { type: 'string', default: show(d.saturation), describe: 'jitter: saturation factor range, or "none"' })
-      .option('hue', { type: 'string', default: show(d.hue), describe: 'jitter: hue shift range in [-0.5, 0.5] of the circle, or "none"' })
-      .option('noise-sigma', { type: 'string', default: show(d.noiseSigma), describe: 'noise: standard deviation, in units of the full 0-255 range' })
+      .option('jitter-brightness', { type: 'string', default: show(d.brightness), describe: 'jitter: brightness factor range, or "none"' })
+      .option('jitter-contrast', { type: 'string', default: show(d.contrast), describe: 'jitter: contrast factor range, or "none"' })
+      .option('jitter-saturation', { type: 'string', default: show(d.saturation), describe: 'jitter: saturation factor range, or "none"' })
+      .option('jitter-hue', { type: 'string', default: show(d.hue), describe: 'jitter: hue shift range in [-0.5, 0.5] of the circle, or "none"' })
+      .option('noise-std', { type: 'string', default: show(d.noiseSigma), describe: 'noise: standard deviation, in units of the full 0-255 range' })
       .option('diffusion-step', {
         type: 'string',
         default: show(d.diffusionStep),
@@ -186,7 +186,7 @@ export const command: CommandModule<object, CorruptArgs> = {
       })
       .option('blur-sigma', { type: 'string', default: show(d.blurSigma), describe: 'blur: Gaussian sigma in px' })
       .option('blur-kernel', { type: 'number', default: d.blurKernel, describe: 'blur: odd kernel size; 0 = 2*ceil(3*sigma)+1' })
-      .option('patch-size', { type: 'number', default: d.patchSize, describe: 'mask: patch side in px' })
+      .option('mask-patch', { type: 'number', default: d.patchSize, describe: 'mask: patch side in px' })
       .option('mask-ratio', { type: 'string', default: show(d.maskRatio), describe: 'mask: fraction of patches filled with black' })
       .option('progress', { type: 'boolean', default: true, describe: 'Show a progress bar on stderr (plain lines when not a terminal)' }) as never,
   handler: (args) => run(args),

@@ -12,6 +12,8 @@ export interface Series {
   /** [x, y] pairs in increasing x. */
   points: [number, number][];
   color?: string;
+  /** Drawn thin and pale under the others (the raw values beneath their smoothed line). */
+  faint?: boolean;
 }
 
 export interface Panel {
@@ -23,12 +25,15 @@ export interface ChartSpec {
   title: string;
   xLabel: string;
   panels: Panel[];
+  /** Vertical marks across every panel, e.g. the end of each epoch. */
+  marks?: { x: number; label: string }[];
   /** Pixels (default 800 wide, 260 per panel). */
   width?: number;
   panelHeight?: number;
 }
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
+/** Series colours, in order. */
+export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
 const MARGIN = { left: 70, right: 20, top: 44, bottom: 40, gap: 34 };
 
 /** The chart as a standalone SVG document. */
@@ -47,7 +52,7 @@ export function chartSvg(spec: ChartSpec): string {
   spec.panels.forEach((panel, i) => {
     const top = MARGIN.top + i * (ph + MARGIN.gap);
     const box = { x: MARGIN.left, y: top + 18, w: width - MARGIN.left - MARGIN.right, h: ph - 18 };
-    out.push(...panelSvg(panel, box, xTicks, i === spec.panels.length - 1 ? spec.xLabel : null));
+    out.push(...panelSvg(panel, box, xTicks, i === spec.panels.length - 1 ? spec.xLabel : null, spec.marks ?? [], i === 0));
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -56,7 +61,7 @@ export function chartSvg(spec: ChartSpec): string {
 interface Box { x: number; y: number; w: number; h: number }
 
 // One panel: frame, grid and tick labels, the series, the legend.
-function panelSvg(panel: Panel, box: Box, xTicks: number[], xLabel: string | null): string[] {
+function panelSvg(panel: Panel, box: Box, xTicks: number[], xLabel: string | null, marks: { x: number; label: string }[], labelMarks: boolean): string[] {
   const ys = panel.series.flatMap((s) => s.points.map(([, y]) => y)).filter(Number.isFinite);
   const yTicks = niceTicks(...extent(ys, [0, 1]));
   const [x0, x1] = [xTicks[0], xTicks[xTicks.length - 1]];
@@ -76,12 +81,23 @@ function panelSvg(panel: Panel, box: Box, xTicks: number[], xLabel: string | nul
     out.push(`<text class="xtick" x="${f(px(t))}" y="${box.y + box.h + 15}" text-anchor="middle">${tickLabel(t)}</text>`);
   }
   if (xLabel !== null) out.push(`<text x="${box.x + box.w / 2}" y="${box.y + box.h + 32}" text-anchor="middle">${esc(xLabel)}</text>`);
-  panel.series.forEach((s, k) => {
+  for (const m of marks) {
+    if (!(m.x > x0 && m.x < x1)) continue;
+    out.push(`<line class="mark" x1="${f(px(m.x))}" x2="${f(px(m.x))}" y1="${box.y}" y2="${box.y + box.h}" stroke="#999" stroke-dasharray="4 3"/>`);
+    if (labelMarks) out.push(`<text class="mark" x="${f(px(m.x) + 3)}" y="${box.y + box.h - 4}" font-size="10" fill="#777">${esc(m.label)}</text>`);
+  }
+  // Faint series first, so that the lines drawn over them stay readable.
+  const order = panel.series.map((s, k) => ({ s, k })).sort((a, b) => Number(b.s.faint ?? false) - Number(a.s.faint ?? false));
+  for (const { s, k } of order) {
     const color = s.color ?? PALETTE[k % PALETTE.length];
+    const stroke = s.faint ? `stroke="${color}" stroke-opacity="0.3" stroke-width="1"` : `stroke="${color}" stroke-width="1.6"`;
     for (const run of finiteRuns(s.points)) {
       const pts = run.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ');
-      out.push(`<polyline data-series="${esc(s.name)}" points="${pts}" fill="none" stroke="${color}" stroke-width="1.6"/>`);
+      out.push(`<polyline data-series="${esc(s.name)}" points="${pts}" fill="none" ${stroke}/>`);
     }
+  }
+  panel.series.forEach((s, k) => {
+    const color = s.color ?? PALETTE[k % PALETTE.length];
     const ly = box.y + 14 + 16 * k;
     out.push(`<line x1="${box.x + box.w - 150}" x2="${box.x + box.w - 130}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
     out.push(`<text class="legend" x="${box.x + box.w - 124}" y="${ly}">${esc(s.name)}</text>`);

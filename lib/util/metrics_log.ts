@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 
 import { writeFileAtomic } from './atomic_write.ts';
-import type { ChartSpec, Panel, Series } from './chart.ts';
+import { type ChartSpec, PALETTE, type Panel, type Series } from './chart.ts';
 import { JsonlWriter } from './jsonl_writer.ts';
 import { extent } from './extent.ts';
 
@@ -92,20 +92,64 @@ async function readMetricsIfAny(file: string): Promise<MetricsRow[]> {
   }
 }
 
-/** The end-of-training chart: loss, then rewards (DPO), then reward accuracy (DPO), then lr. */
+/**
+ * The end-of-training chart: loss, rewards and reward accuracy (DPO), gradient norm, tokens/s and the
+ * learning rate. Noisy per-step series are drawn raw (faint) under a smoothed line; dashed marks end
+ * each epoch.
+ */
 export function trainingChartSpec(title: string, rows: readonly MetricsRow[]): ChartSpec {
   const series = (key: string, name = key): Series => ({ name, points: rows.filter((r) => r[key] !== undefined).map((r) => [r.step, r[key] as number]) });
   const has = (key: string) => rows.some((r) => r[key] !== undefined);
-  const panels: Panel[] = [{ title: 'loss', series: [series('loss')] }];
+  // A series and, when it has enough points to be noisy, its smoothed line over it in the same colour.
+  const withSmooth = (raw: Series, k: number): Series[] => {
+    const color = PALETTE[k % PALETTE.length];
+    if (raw.points.length < SMOOTH_FROM) return [{ ...raw, color }];
+    return [{ ...raw, name: `${raw.name} (raw)`, color, faint: true }, { name: `${raw.name} (smoothed)`, color, points: smoothed(raw.points) }];
+  };
+  const smoothPanel = (title: string, list: Series[]): Panel => ({ title, series: list.filter((s) => s.points.length > 0).flatMap(withSmooth) });
+  const panels: Panel[] = [smoothPanel('loss', [series('loss')])];
   if (has('reward_chosen') || has('reward_rejected') || has('reward_margin')) {
-    panels.push({
-      title: 'rewards (beta * log-ratio vs reference)',
-      series: [series('reward_chosen', 'chosen'), series('reward_rejected', 'rejected'), series('reward_margin', 'margin')].filter((s) => s.points.length > 0),
-    });
+    panels.push(smoothPanel('rewards (beta * log-ratio vs reference)', [series('reward_chosen', 'chosen'), series('reward_rejected', 'rejected'), series('reward_margin', 'margin')]));
   }
-  if (has('reward_accuracy')) panels.push({ title: 'reward accuracy', series: [series('reward_accuracy', 'accuracy')] });
+  if (has('reward_accuracy')) panels.push(smoothPanel('reward accuracy', [series('reward_accuracy', 'accuracy')]));
+  if (has('grad_norm')) panels.push(smoothPanel('gradient norm (before clipping)', [series('grad_norm', 'grad norm')]));
+  if (has('tokens_per_s')) panels.push(smoothPanel('throughput (tokens/s)', [series('tokens_per_s', 'tokens/s')]));
   if (has('lr')) panels.push({ title: 'learning rate', series: [series('lr')] });
-  return { title, xLabel: 'optimizer step', panels };
+  return { title, xLabel: 'optimizer step', panels, marks: epochMarks(rows) };
+}
+
+/** Series shorter than this are drawn as they are. */
+const SMOOTH_FROM = 10;
+
+/**
+ * Exponential moving average with TensorBoard's debiasing (weight 0.9 scaled to the series length, so
+ * a long run is smoothed over ~1% of its steps and a short one lightly); NaN points are skipped.
+ */
+export function smoothed(points: readonly [number, number][]): [number, number][] {
+  const weight = Math.min(0.98, Math.max(0.6, 1 - 10 / points.length));
+  let avg = 0;
+  let n = 0;
+  return points.map(([x, y]) => {
+    if (!Number.isFinite(y)) return [x, Number.NaN];
+    avg = weight * avg + (1 - weight) * y;
+    n++;
+    return [x, avg / (1 - weight ** n)];
+  });
+}
+
+// A mark at the step where each epoch ends, but the last (the end of training is the chart's edge);
+// epoch = (step + 1) / steps per epoch in the metrics.
+function epochMarks(rows: readonly MetricsRow[]): { x: number; label: string }[] {
+  const marks: { x: number; label: string }[] = [];
+  let done = 0;
+  rows.forEach((r, i) => {
+    if (typeof r.epoch !== 'number') return;
+    while (r.epoch >= done + 1 - 1e-9) {
+      done++;
+      if (i < rows.length - 1) marks.push({ x: r.step, label: `epoch ${done}` });
+    }
+  });
+  return marks;
 }
 
 export interface SummaryExtra {

@@ -188,6 +188,8 @@ function releaseAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // Every output is append-only or written atomically: what is on disk is whole and resumable.
+  if (signal !== 'SIGHUP') process.stderr.write(`\nstic: stopped by ${signal === 'SIGINT' ? 'Ctrl-C' : signal}; what was written so far is kept: run the same command again to resume\n`);
   releaseAll();
   removeHandlers();
   // Ending by the same signal keeps the exit status a shell or a supervisor expects (130 for ^C).

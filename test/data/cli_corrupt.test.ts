@@ -64,7 +64,7 @@ describe('stic corrupt', function () {
     const outDir = path.join(dir, 'out-mask');
     mkdirSync(inDir, { recursive: true });
     copyFileSync(path.join(imagesFixtureDir, 'scene.png'), path.join(inDir, 'scene.png'));
-    const r = stic(['corrupt', '--in', inDir, '--out', outDir, '--kind', 'mask', '--patch-size', '16', '--mask-ratio', '0.25', '--no-progress']);
+    const r = stic(['corrupt', '--in', inDir, '--out', outDir, '--kind', 'mask', '--mask-patch', '16', '--mask-ratio', '0.25', '--no-progress']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/^corrupted 1 image \(mask 1\), skipped 0 unreadable -> /);
     const [line] = readFileSync(path.join(outDir, 'corruptions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -74,11 +74,11 @@ describe('stic corrupt', function () {
   });
 
   it('explains bad flag values and a missing input folder', () => {
-    const bad = stic(['corrupt', '--in', dir, '--out', path.join(dir, 'o2'), '--kind', 'jitter', '--hue', '0.9', '--no-progress']);
+    const bad = stic(['corrupt', '--in', dir, '--out', path.join(dir, 'o2'), '--kind', 'jitter', '--jitter-hue', '0.9', '--no-progress']);
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.contain('Expected a number or a [lo, hi] range with -0.5 <= lo <= hi <= 0.5 for hue but received 0.9');
-    const parse = stic(['corrupt', '--in', dir, '--out', path.join(dir, 'o3'), '--brightness', 'bright', '--no-progress']);
-    expect(parse.stderr).to.contain('--brightness: expected a number or "lo,hi" or "none" but received "bright"');
+    const parse = stic(['corrupt', '--in', dir, '--out', path.join(dir, 'o3'), '--jitter-brightness', 'bright', '--no-progress']);
+    expect(parse.stderr).to.contain('--jitter-brightness: expected a number or "lo,hi" or "none" but received "bright"');
     const missing = path.join(dir, 'nowhere');
     const r = stic(['corrupt', '--in', missing, '--out', path.join(dir, 'o4'), '--no-progress']);
     expect(r.code).to.equal(1);
@@ -88,8 +88,8 @@ describe('stic corrupt', function () {
   it('--help lists every flag with its default', () => {
     const r = stic(['corrupt', '--help']);
     expect(r.code).to.equal(0);
-    for (const flag of ['--in', '--out', '--kind', '--seed', '--batch', '--lowres-size', '--brightness', '--contrast', '--saturation', '--hue',
-      '--noise-sigma', '--diffusion-step', '--blur-sigma', '--blur-kernel', '--patch-size', '--mask-ratio', '--progress']) {
+    for (const flag of ['--in', '--out', '--kind', '--seed', '--batch', '--lowres-size', '--jitter-brightness', '--jitter-contrast', '--jitter-saturation', '--jitter-hue',
+      '--noise-std', '--diffusion-step', '--blur-sigma', '--blur-kernel', '--mask-patch', '--mask-ratio', '--progress']) {
       expect(r.stdout).to.contain(flag);
     }
     expect(r.stdout).to.contain('[default: "0.5,1.5"]');

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { AddonLoadError, addonCandidates, loadAddonFrom, native } from '../../lib/native/index.ts';
+import { AddonLoadError, addonCandidates, checkThreadVariables, loadAddonFrom, native } from '../../lib/native/index.ts';
 
 describe('native addon loader', () => {
   it('loads the built addon and reports its build', () => {
@@ -24,10 +24,17 @@ describe('native addon loader', () => {
     expect(() => (native().setThreads as (x: unknown) => number)('two')).to.throw(TypeError, /Expected a positive integer/);
   });
 
-  it('puts STIC_ADDON_PATH first among the candidates', () => {
-    const c = addonCandidates({ STIC_ADDON_PATH: '/opt/x/stic.node' });
-    expect(c[0]).to.equal('/opt/x/stic.node');
-    expect(c[1]).to.match(/build\/Release\/stic\.node$/);
+  it('STIC_ADDON_PATH, when set, is the only candidate (no silent fallback to another build)', () => {
+    expect(addonCandidates({ STIC_ADDON_PATH: '/opt/x/stic.node' })).to.deep.equal(['/opt/x/stic.node']);
+    expect(addonCandidates({})[0]).to.match(/build\/Release\/stic\.node$/);
+  });
+
+  it('STIC_THREADS / OMP_NUM_THREADS must be whole numbers in [1, 1024]', () => {
+    for (const ok of ['1', '8', ' 16 ', '1024', '']) expect(() => checkThreadVariables({ STIC_THREADS: ok, OMP_NUM_THREADS: ok })).to.not.throw();
+    for (const bad of ['abc', '0', '-2', '1.5', '1025', '4x']) {
+      expect(() => checkThreadVariables({ STIC_THREADS: bad })).to.throw(`environment variable STIC_THREADS: expected a whole number of CPU threads in [1, 1024] but found ${JSON.stringify(bad)}`);
+      expect(() => checkThreadVariables({ OMP_NUM_THREADS: bad })).to.throw('environment variable OMP_NUM_THREADS');
+    }
   });
 
   it('lists every path tried, each reason, and the fix when nothing loads', () => {

@@ -151,10 +151,13 @@ describe('data safety: outputs never overwrite inputs, one writer per output fol
       const second = spawnSync(process.execPath, [stic, 'run', cfg], { encoding: 'utf8' });
       expect(second.status).to.equal(1);
       expect(second.stderr).to.match(new RegExp(`^stic: ${out} is in use by another stic process \\(pid ${first.pid} on ${hostname()}, since \\S+: stic run ${cfg}\\)`));
+      let firstErr = '';
+      first.stderr?.on('data', (d) => (firstErr += d));
       first.kill('SIGTERM');
       first.kill('SIGCONT');
       expect(await firstExit).to.equal('SIGTERM');
       expect(existsSync(path.join(out, LOCK_FILE))).to.equal(false);
+      expect(firstErr).to.include('stic: stopped by SIGTERM; what was written so far is kept: run the same command again to resume');
     });
   });
 });

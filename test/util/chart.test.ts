@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 
 import { chartSvg, niceTicks, writeChart } from '../../lib/util/chart.ts';
-import { type MetricsRow, trainingChartSpec } from '../../lib/util/metrics_log.ts';
+import { type MetricsRow, smoothed, trainingChartSpec } from '../../lib/util/metrics_log.ts';
 import { makeRng } from '../helpers/rng.ts';
 
 function randomRows(n: number, seed: number): MetricsRow[] {
@@ -38,18 +38,37 @@ describe('charts', () => {
     expect(flat[flat.length - 1]).to.be.above(2);
   });
 
-  it('a DPO chart has loss, rewards, accuracy and lr panels with one line per series', () => {
-    const rows = randomRows(40, 3);
+  it('a DPO chart: loss, rewards, accuracy, grad norm, tokens/s and lr panels; raw series faint under a smoothed line; epoch marks', () => {
+    const rows = randomRows(40, 3).map((r) => ({ ...r, epoch: (r.step + 1) / 20, grad_norm: 1 + Math.sin(r.step), tokens_per_s: 900 + r.step }));
     const svg = chartSvg(trainingChartSpec('STIC stage 1b: DPO', rows));
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="800" height="')).to.equal(true);
     expect(svg.trimEnd().endsWith('</svg>')).to.equal(true);
-    expect(count(svg, /<g class="panel"/g)).to.equal(4);
+    expect(count(svg, /<g class="panel"/g)).to.equal(6);
     expect([...svg.matchAll(/data-title="([^"]+)"/g)].map((m) => m[1])).to.deep.equal([
-      'loss', 'rewards (beta * log-ratio vs reference)', 'reward accuracy', 'learning rate',
+      'loss', 'rewards (beta * log-ratio vs reference)', 'reward accuracy', 'gradient norm (before clipping)', 'throughput (tokens/s)', 'learning rate',
     ]);
-    expect([...svg.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1])).to.deep.equal(['loss', 'chosen', 'rejected', 'margin', 'accuracy', 'lr']);
+    // per panel: the faint raw lines first, then their smoothed lines
+    expect([...svg.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1])).to.deep.equal([
+      'loss (raw)', 'loss (smoothed)',
+      'chosen (raw)', 'rejected (raw)', 'margin (raw)', 'chosen (smoothed)', 'rejected (smoothed)', 'margin (smoothed)',
+      'accuracy (raw)', 'accuracy (smoothed)', 'grad norm (raw)', 'grad norm (smoothed)', 'tokens/s (raw)', 'tokens/s (smoothed)', 'lr',
+    ]);
+    expect(count(svg, /stroke-opacity="0.3"/g)).to.equal(7);
     for (const m of svg.matchAll(/<polyline data-series="[^"]+" points="([^"]+)"/g)) expect(m[1].split(' ').length).to.equal(40);
+    // 2 epochs of 20 steps: one mark (the end of epoch 1, at step 19) in each of the 6 panels, labelled once
+    expect(count(svg, /<line class="mark"/g)).to.equal(6);
+    expect(count(svg, /<text class="mark"[^>]*>epoch 1</g)).to.equal(1);
     expect(svg).to.contain('STIC stage 1b: DPO');
+  });
+
+  it('smoothed: the debiased moving average starts at the first value, follows a constant exactly and skips NaN', () => {
+    const pts: [number, number][] = Array.from({ length: 50 }, (_, i) => [i, 3]);
+    for (const [, y] of smoothed(pts)) expect(y).to.be.closeTo(3, 1e-12);
+    const noisy: [number, number][] = [[0, 1], [1, Number.NaN], [2, 5]];
+    const s = smoothed(noisy);
+    expect(s[0][1]).to.be.closeTo(1, 1e-12);
+    expect(Number.isNaN(s[1][1])).to.equal(true);
+    expect(s[2][1]).to.be.within(1, 5);
   });
 
   it('places points by the linear map of the ticks (first panel) and splits lines at non-finite values', () => {
