@@ -17,6 +17,7 @@ import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
 import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
 import { loadPrompts } from './prompts.ts';
 import { type RunConfig, STAGES, type StageName } from './run_config.ts';
+import { runEvalSection } from './run_eval.ts';
 import { type StageEnv, type StageResult, executeDescribe, executeDpo, executeInfuse, executePref, executeSft, prefImageRoot } from './stages.ts';
 
 export interface RunDeps {
@@ -106,6 +107,11 @@ export async function runPipeline(cfg: RunConfig, deps: RunDeps, opts: RunOption
     const result = await execute(cfg, stage, env, outputs, deps);
     deps.log(result.report);
     await writeManifest(outputs[stage], stage, inputs, { hash: options, values }, result.counts);
+  }
+  if (cfg.eval) {
+    const e = cfg.eval;
+    if (opts.dryRun) deps.log(`eval: ${e.models.join(', ')} on ${e.bench} into ${path.join(cfg.out, 'eval')} (each resumes its predictions)\n`);
+    else await runEvalSection({ model: cfg.model, out: cfg.out, threads: cfg.threads, eval: e }, outputs, deps);
   }
   return planned;
 }

@@ -15,12 +15,13 @@ import { INT32_MAX, type OptionTable, THREADS_SPEC, coerceOption, expectation, f
 import {
   DESCRIBE_OPTIONS, type DescribeOptions, INFUSE_OPTIONS, type InfuseOptions, PREF_OPTIONS, type PrefOptions,
 } from './stage_options.ts';
+import { type EvalSection, parseEvalSection } from './run_eval.ts';
 import { ADAPTER_SHAPE_KEYS, DPO_OPTIONS, type DpoOptions, SFT_OPTIONS, type SftOptions } from './train_options.ts';
 
 export const STAGES = ['pref', 'dpo', 'describe', 'infuse', 'sft'] as const;
 export type StageName = (typeof STAGES)[number];
 
-const TOP_KEYS = ['model', 'out', 'seed', 'prompts', 'threads', 'stages', ...STAGES] as const;
+const TOP_KEYS = ['model', 'out', 'seed', 'prompts', 'threads', 'stages', ...STAGES, 'eval'] as const;
 
 /** Options of a stage as the pipeline runs it (wired inputs are filled in by the pipeline). */
 export interface RunConfig {
@@ -35,6 +36,8 @@ export interface RunConfig {
   describe: DescribeOptions;
   infuse: Omit<InfuseOptions, 'instructions' | 'descriptions'>;
   sft: Omit<SftOptions, 'data' | 'initAdapter'>;
+  /** After the stages: base / stage-1 / final evaluated on one benchmark (lib/stic/run_eval.ts). */
+  eval?: EvalSection;
 }
 
 const TABLES: Record<StageName, Record<string, import('./options.ts').OptionSpec>> = {
@@ -99,6 +102,7 @@ export function parseRunConfig(file: string, text: string): RunConfig {
     describe: section('describe', runs('describe') || runs('infuse')),
     infuse: section('infuse', runs('infuse')),
     sft: section('sft', runs('sft')),
+    ...(o.eval !== undefined ? { eval: parseEvalSection(file, dir, o.eval) } : {}),
   };
 }
 

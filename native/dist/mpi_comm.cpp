@@ -101,8 +101,9 @@ std::string libraryVersion() {
   char text[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   if (MPI_Get_library_version(text, &len) != MPI_SUCCESS) return "unknown MPI library";
+  // Open MPI counts the terminating NUL in len: cut at the first NUL or line end.
   std::string s(text, len);
-  size_t eol = s.find_first_of("\r\n");
+  size_t eol = s.find_first_of(std::string("\r\n\0", 3));
   s = eol == std::string::npos ? s : s.substr(0, eol);
   while (!s.empty() && (s.back() == ' ' || s.back() == ',')) s.pop_back();
   return s;

@@ -32,7 +32,7 @@ describe('run config', () => {
   });
 
   const bad: [string, string, string][] = [
-    ['unknown top-level key', '{"model":"m","out":"o","stage":["pref"]}', 'unknown key "stage" (known keys: model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft)'],
+    ['unknown top-level key', '{"model":"m","out":"o","stage":["pref"]}', 'unknown key "stage" (known keys: model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft, eval)'],
     ['missing model', '{"out":"o"}', 'model: expected a non-empty string but received nothing'],
     ['bad seed', '{"model":"m","out":"o","seed":-1}', 'seed: expected an integer in [0, 2147483647] but received -1'],
     ['bad stages', '{"model":"m","out":"o","stages":["pref","train"]}', 'stages: expected a non-empty list of pref, dpo, describe, infuse, sft but received ["pref","train"]'],
@@ -47,7 +47,7 @@ describe('run config', () => {
     ['required for a running stage', '{"model":"m","out":"o","stages":["pref"]}', 'pref.images: expected a non-empty string but received nothing'],
     ['infuse needs describe.instructions', '{"model":"m","out":"o","stages":["infuse"]}', 'describe.instructions: expected a non-empty string but received nothing'],
     ['section not a mapping', '{"model":"m","out":"o","pref":[1]}', 'pref: expected a mapping of pref options but received [1]'],
-    ['not a mapping', '[1,2]', 'expected a mapping of keys (model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft) but received [1,2]'],
+    ['not a mapping', '[1,2]', 'expected a mapping of keys (model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft, eval) but received [1,2]'],
   ];
   for (const [name, text, message] of bad) {
     it(`refuses: ${name}`, () => {
