@@ -23,6 +23,7 @@ import { type TrainingModel, encoderForImages, loadTrainingModel } from './model
 import { REFERENCE_FILE, type ReferenceMap, referenceLogps } from './reference.ts';
 import { dpoTask, sftTask } from './tasks.ts';
 import type { Trainer } from './trainer_api.ts';
+import { baseModelName } from '../model/model_name.ts';
 
 export { readAdapter, writeAdapter, peftAdapterConfig } from './adapter_io.ts';
 export { exportMerged } from './merge_export.ts';
@@ -115,7 +116,7 @@ function baseLoopJob(out: string, resume: boolean, m: TrainingModel, o: CommonTr
   return {
     out,
     resume,
-    baseModel: m.dir,
+    baseModel: baseModelName(m.dir),
     decoder: m.config.decoder,
     options: o,
     lora: spec,

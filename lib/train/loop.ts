@@ -38,7 +38,7 @@ export interface MicroTask<E extends { id: string; image: string | null }> {
 export interface LoopJob<E extends { id: string; image: string | null }> {
   out: string;
   resume: boolean;
-  /** The model directory (adapter_config.json's base_model_name_or_path). */
+  /** The base model's name in adapter_config.json (base_model_name_or_path): lib/model/model_name.ts. */
   baseModel: string;
   decoder: DecoderConfig;
   examples: E[];

@@ -57,7 +57,7 @@ export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
   // Merged a shard at a time: a 7B model's merged linears never sit in memory all at once.
   const merge = async (names: string[]) => new Map((await trainer.mergedWeights(names)).map((t) => [t.name, t.data]));
   await mkdir(out, { recursive: true });
-  const files = await writeShards(out, plan, o.maxShardBytes ?? 4e9, { stic_adapter: path.resolve(o.adapter) }, merge);
+  const files = await writeShards(out, plan, o.maxShardBytes ?? 4e9, { stic_adapter: path.basename(path.resolve(o.adapter)) }, merge);
   for (const name of await readdir(model)) {
     const from = path.join(model, name);
     if (WEIGHT_FILE.test(name) || name === INDEX_FILE || !(await stat(from)).isFile()) continue;
