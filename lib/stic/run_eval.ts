@@ -18,19 +18,10 @@ import type { ProgressFactory } from '../util/progress.ts';
 export const EVAL_MODELS = ['base', 'stage-1', 'final'] as const;
 export type EvalModel = (typeof EVAL_MODELS)[number];
 
-export interface EvalSection {
-  bench: BenchName;
-  data: string;
+/** The section: `stic eval`'s options for one benchmark, and which of the run's models to evaluate. */
+export type EvalSection = Pick<EvalJob, 'bench' | 'data' | 'imageRoot' | 'split' | 'limit' | 'instruction' | 'maxNewTokens' | 'batchSize' | 'describeFirst' | 'describeTokens'> & {
   models: EvalModel[];
-  imageRoot?: string;
-  split?: string;
-  limit?: number;
-  instruction?: string;
-  maxNewTokens?: number;
-  batchSize: number;
-  describeFirst: boolean;
-  describeTokens: number;
-}
+};
 
 const JUDGED = new Set(['mmvet', 'llava-bench', 'mathvista']);
 const POSITIVE = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
