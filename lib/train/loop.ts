@@ -67,7 +67,7 @@ export interface LoopResult {
 export async function runLoop<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, task: MicroTask<E>, hooks: TrainHooks): Promise<LoopResult> {
   const o = job.options;
   const order = new DataOrder({ examples: job.examples.length, batchSize: o.batchSize, gradAccum: o.gradAccum, epochs: o.epochs, seed: o.seed });
-  const total = order.totalSteps;
+  const total = plannedSteps(order, o);
   const idle = idleScheduleNote(o, total);
   if (idle) hooks.onNote?.(idle);
   const { comm } = currentWorld();
@@ -148,6 +148,11 @@ function withoutLoss(sums: Record<string, number>): Record<string, number> {
   return rest;
 }
 
+/** The optimizer steps this run makes: every step of --epochs, or --max-steps of them when smaller. */
+function plannedSteps(order: DataOrder, o: CommonTrainOptions): number {
+  return o.maxSteps > 0 ? Math.min(order.totalSteps, o.maxSteps) : order.totalSteps;
+}
+
 function runState(job: LoopJob<{ id: string; image: string | null }>, kind: 'dpo' | 'sft', order: DataOrder, done: number, adamStep: number): RunState {
   const pos = order.position(done);
   return {
@@ -155,7 +160,7 @@ function runState(job: LoopJob<{ id: string; image: string | null }>, kind: 'dpo
     version: 1,
     kind,
     step: done,
-    totalSteps: order.totalSteps,
+    totalSteps: plannedSteps(order, job.options),
     adamStep,
     data: { epoch: pos.epoch, index: pos.index, seed: job.options.seed, examples: job.examples.length, fingerprint: job.fingerprint },
     options: job.runOptions,
@@ -166,7 +171,7 @@ function runState(job: LoopJob<{ id: string; image: string | null }>, kind: 'dpo
 
 async function saveCheckpoint<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, kind: 'dpo' | 'sft', order: DataOrder, done: number): Promise<void> {
   const snap = await snapshotTrainer(trainer);
-  await writeCheckpoint(job.out, runState(job, kind, order, done, snap.adamStep), snap, job.baseModel, job.keepCheckpoints ?? 2);
+  await writeCheckpoint(job.out, runState(job, kind, order, done, snap.adamStep), snap, job.baseModel, job.keepCheckpoints ?? job.options.saveTotalLimit);
 }
 
 /** Restores the newest compatible checkpoint (returns its step) or starts at 0. */

@@ -40,7 +40,7 @@ function pairs(n: number, seed: number, images = 4): TokenizedPair[] {
 
 const OPTIONS: CommonTrainOptions = {
   imageAspect: 'anyres', loraR: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: [...LORA_TARGETS], lr: 1e-2, trainProjector: true, projectorLr: 3e-3, schedule: 'cosine',
-  warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 2, minKept: 0.95, seed: 7,
+  warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 2, saveTotalLimit: 2, maxSteps: 0, minKept: 0.95, seed: 7,
 };
 
 function job<E extends { id: string; image: string | null }>(out: string, examples: E[], o: Partial<CommonTrainOptions> = {}, loader = fakePixels().loader): LoopJob<E> {
@@ -94,6 +94,17 @@ describe('training loop (fake trainer)', () => {
     const ok = await runLoop(newTrainer(), job(dir, pairs(4, 1), { epochs: 1, warmupRatio: 0 }), dpo(), { ...recorder().hooks, onNote: (t) => quiet.push(t) });
     expect(ok.steps).to.equal(1);
     expect(quiet).to.deep.equal([]);
+  });
+
+  it('--max-steps stops early with the schedule spanning the steps run; --save-total-limit keeps that many checkpoints', async () => {
+    const rec = recorder();
+    const r = await runLoop(newTrainer(), job(dir, pairs(10, 1), { maxSteps: 4, saveTotalLimit: 3, checkpointEvery: 1, warmupRatio: 0 }), dpo(), rec.hooks);
+    expect(r.steps).to.equal(4); // 2 epochs of 3 steps would be 6
+    expect(rec.starts).to.deep.equal([[0, 4]]);
+    expect(rec.rows.map((row) => row.step)).to.deep.equal([0, 1, 2, 3]);
+    // cosine over 4 steps: the last step's rate is the schedule's value at 3 of 4
+    expect(rec.rows[3].lr).to.be.closeTo(learningRateAt({ kind: 'cosine', lr: OPTIONS.lr, totalSteps: 4, warmupRatio: 0 }, 3), 1e-15);
+    expect(readdirSync(path.join(dir, 'checkpoints'))).to.deep.equal(['step-00000002', 'step-00000003', 'step-00000004']);
   });
 
   it('runs every step with the scheduled learning rates, micro-batch keys and scales that sum to one', async () => {
