@@ -28,6 +28,7 @@ interface RunArgs {
   config: string;
   dryRun: boolean;
   redo?: string;
+  set?: string[];
 }
 
 export const command: CommandModule<object, RunArgs> = {
@@ -38,13 +39,15 @@ export const command: CommandModule<object, RunArgs> = {
       .positional('config', { type: 'string', demandOption: true, describe: 'Config file (.json, .yaml or .yml): model, out, and one section per stage whose keys are that command\'s flags' })
       .options({
         'dry-run': { type: 'boolean', default: false, describe: 'Print what each stage would do (skip, resume, run) and stop' },
+        set: { type: 'string', array: true, describe: 'Override a config key, checked like the file\'s own: KEY=VALUE or SECTION.KEY=VALUE, repeatable, e.g. --set dpo.lr=1e-6 --set out=runs/b (paths, as in the file, are relative to the config file) (default: none)' },
         redo: { type: 'string', describe: `Comma-separated stages to make again from scratch, with every stage downstream of them (their outputs are deleted first): ${STAGES.join(', ')} (default: none)` },
       })
       .example('$0 run runs/a.yaml --dry-run', 'show the plan')
+      .example('$0 run runs/a.yaml --set dpo.lr=1e-6 --set out=runs/a-lr1e-6', 'the same config with another DPO learning rate, into another folder')
       .example('$0 run runs/a.yaml --redo dpo', 'train stage 1 again, and the stages after it (describe, infuse, sft) with it')
       .epilog(CONFIG_HELP) as never,
   handler: async (args) => {
-    const cfg = await loadRunConfig(args.config);
+    const cfg = await loadRunConfig(args.config, args.set ?? []);
     const redo = parseRedo(args.redo);
     const io = pipelineIO(cfg);
     const pipeline = () =>

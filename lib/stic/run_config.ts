@@ -51,18 +51,19 @@ const TABLES: Record<StageName, Record<string, import('./options.ts').OptionSpec
 // Option keys holding paths, resolved against the config file's folder.
 const PATH_KEYS = new Set(['images', 'imageRoot', 'instructions']);
 
-export async function loadRunConfig(file: string): Promise<RunConfig> {
+/** Reads the config file, applies `--set` overrides ("dpo.lr=1e-6"), and checks the result. */
+export async function loadRunConfig(file: string, overrides: readonly string[] = []): Promise<RunConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new Error(`${file}: cannot read the config file (${ioProblem(err)})`);
   }
-  return parseRunConfig(file, text);
+  return parseRunConfig(file, text, overrides);
 }
 
-export function parseRunConfig(file: string, text: string): RunConfig {
-  const value = /\.ya?ml$/i.test(file) ? parseYaml(file, text) : parseJson(file, text);
+export function parseRunConfig(file: string, text: string, overrides: readonly string[] = []): RunConfig {
+  const value = applyOverrides(/\.ya?ml$/i.test(file) ? parseYaml(file, text) : parseJson(file, text), overrides);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new Error(`${file}: expected a mapping of keys (${TOP_KEYS.join(', ')}) but received ${shownValue(value)}`);
   }
@@ -153,6 +154,30 @@ function stageSection<T>(file: string, dir: string, name: StageName, v: unknown,
     }
   }
   return typed as T;
+}
+
+/**
+ * `--set KEY=VALUE` overrides, applied to the file's mapping before it is checked, so an override is
+ * checked exactly like the file's own key: KEY is a top-level key or section.key (e.g. dpo.lr), VALUE
+ * is read as YAML (1e-6 a number, true a boolean, [q, v] a list, anything else a string).
+ */
+export function applyOverrides(value: unknown, overrides: readonly string[]): unknown {
+  if (overrides.length === 0 || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const out = { ...(value as Record<string, unknown>) };
+  for (const o of overrides) {
+    const m = /^([A-Za-z][\w-]*)(?:\.([A-Za-z][\w-]*))?=(.*)$/s.exec(o);
+    if (!m) throw new Error(`--set ${o}: expected KEY=VALUE or SECTION.KEY=VALUE (e.g. dpo.lr=1e-6)`);
+    const [, top, key, raw] = m;
+    const v = YAML.parse(raw === '' ? '""' : raw) as unknown;
+    if (key === undefined) {
+      out[top] = v;
+    } else {
+      const section = out[top];
+      if (section !== undefined && (section === null || typeof section !== 'object' || Array.isArray(section))) throw new Error(`--set ${o}: ${top} is not a section of the config`);
+      out[top] = { ...((section ?? {}) as Record<string, unknown>), [key]: v };
+    }
+  }
+  return out;
 }
 
 function parseJson(file: string, text: string): unknown {

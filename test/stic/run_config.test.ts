@@ -75,3 +75,22 @@ describe('run config', () => {
     }
   });
 });
+
+describe('run config: --set overrides', () => {
+  const yaml = 'model: m\nout: o\nstages: [dpo]\ndpo: {lr: 5.0e-7, batch-size: 8}\n';
+  it('override section keys and top-level keys, typed as YAML, checked like the file', () => {
+    const cfg = parseRunConfig('/cfg/run.yaml', yaml, ['dpo.lr=1e-6', 'dpo.lora-targets=[q, v]', 'out=runs/b', 'dpo.train-projector=false']);
+    expect(cfg.dpo.lr).to.equal(1e-6);
+    expect(cfg.dpo.batchSize).to.equal(8);
+    expect(cfg.dpo.loraTargets).to.deep.equal(['q', 'v']);
+    expect(cfg.dpo.trainProjector).to.equal(false);
+    expect(cfg.out).to.equal(path.resolve('/cfg', 'runs/b'));
+    expect(parseRunConfig('/cfg/run.yaml', yaml, ['sft.lr=2e-5']).sft.lr).to.equal(2e-5); // a section the file lacks
+  });
+  it('a bad override is named', () => {
+    expect(() => parseRunConfig('/cfg/run.yaml', yaml, ['dpo.betta=0.1'])).to.throw('/cfg/run.yaml: dpo: unknown key "betta"');
+    expect(() => parseRunConfig('/cfg/run.yaml', yaml, ['dpo.lr=-1'])).to.throw('/cfg/run.yaml: dpo.lr');
+    expect(() => parseRunConfig('/cfg/run.yaml', yaml, ['dpo.lr'])).to.throw('--set dpo.lr: expected KEY=VALUE or SECTION.KEY=VALUE (e.g. dpo.lr=1e-6)');
+    expect(() => parseRunConfig('/cfg/run.yaml', yaml, ['model.x=1'])).to.throw('--set model.x=1: model is not a section of the config');
+  });
+});
