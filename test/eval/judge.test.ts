@@ -123,6 +123,34 @@ describe('eval judge: OpenAI-compatible client and judge-scored benchmarks', () 
     await judge.close();
   });
 
+  it('MM-Vet and LLaVA-Bench: a bad file names the file, the question or line, and what was expected', async () => {
+    await writeImage(path.join(dir, 'images/v1_0.png'), 14);
+    writeText(path.join(dir, 'mm-vet.json'), JSON.stringify({ v1_0: { imagename: 'v1_0.png', capability: [], question: 'Q?', answer: 'a' } }));
+    expect((await rejection(mmvetBenchmark(path.join(dir, 'mm-vet.json'), undefined))).message).to.equal(
+      `${path.join(dir, 'mm-vet.json')}:question "v1_0": expected "capability" to name at least one capability but it is empty`,
+    );
+    writeText(path.join(dir, 'mm-vet.json'), JSON.stringify({ v1_0: { imagename: 'v1_9.png', capability: ['rec'], question: 'Q?', answer: 'a' } }));
+    expect((await rejection(mmvetBenchmark(path.join(dir, 'mm-vet.json'), undefined))).message).to.include(`${path.join(dir, 'mm-vet.json')}:question "v1_0": `).and.include('v1_9.png');
+
+    writeText(path.join(dir, 'context.jsonl'), jsonl([{ id: '001', image: '001.jpg', caption: 'A caption.' }]));
+    writeText(path.join(dir, 'answers_gpt4.jsonl'), jsonl([{ question_id: 0, text: 'reference' }]));
+    await writeImage(path.join(dir, 'images/001.jpg'), 15, 'jpeg');
+    const questions = (rows: object[]) => writeText(path.join(dir, 'questions.jsonl'), jsonl(rows));
+    const q = { question_id: 0, image: '001.jpg', text: 'Q?', category: 'conv' };
+    questions([q, { ...q, category: 'chat' }]);
+    expect((await rejection(llavaBenchBenchmark(dir, undefined))).message).to.equal(
+      `${path.join(dir, 'questions.jsonl')}:2: expected "category" to be one of conv, detail, complex but received "chat"`,
+    );
+    questions([{ ...q, image: '002.jpg' }]);
+    expect((await rejection(llavaBenchBenchmark(dir, undefined))).message).to.equal(
+      `${path.join(dir, 'questions.jsonl')}:1: image 002.jpg has no caption in ${path.join(dir, 'context.jsonl')}`,
+    );
+    questions([q, { ...q, question_id: 7 }]);
+    expect((await rejection(llavaBenchBenchmark(dir, undefined))).message).to.equal(
+      `${path.join(dir, 'questions.jsonl')}:2: question_id 7 has no reference answer in ${path.join(dir, 'answers_gpt4.jsonl')}`,
+    );
+  });
+
   it('MathVista: rule-based extraction first, the judge only for the rest; a replaced prompt file is used and checked', async () => {
     const problems = {
       1: { pid: '1', query: 'Hint: integer.\nQuestion: How many?', image: 'images/1.jpg', choices: null, question_type: 'free_form', answer_type: 'integer', precision: null, answer: '4', metadata: { task: 'figure question answering', skills: ['arithmetic reasoning'] } },
