@@ -10,7 +10,8 @@ import { BENCHMARKS, type BenchName, DATA_HELP } from '../../lib/eval/registry.t
 import { JUDGE_DEFAULTS } from '../../lib/eval/judge.ts';
 import { formatComparisonMarkdown, formatResultMarkdown } from '../../lib/eval/report.ts';
 import { runEval } from '../../lib/eval/run_eval.ts';
-import { THREADS_FLAG } from '../../lib/stic/cli_common.ts';
+import type { ImageAspect } from '../../lib/data/model_image.ts';
+import { IMAGE_ASPECT_FLAG, THREADS_FLAG } from '../../lib/stic/cli_common.ts';
 import { openImages, openInference } from '../../lib/stic/engines.ts';
 import { checkThreads } from '../../lib/stic/options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
@@ -39,6 +40,7 @@ interface EvalArgs {
   'judge-retries': number;
   'judge-rpm': number;
   'judge-timeout': number;
+  'image-aspect': ImageAspect;
   threads?: number;
 }
 
@@ -71,6 +73,7 @@ export const command: CommandModule<object, EvalArgs> = {
         'judge-retries': { type: 'number', default: JUDGE_DEFAULTS.maxRetries, describe: 'Retries of a failed judge request (network, timeout, HTTP 429/5xx)' },
         'judge-rpm': { type: 'number', default: JUDGE_DEFAULTS.requestsPerMinute, describe: 'Judge requests per minute at most (0: no limit)' },
         'judge-timeout': { type: 'number', default: JUDGE_DEFAULTS.timeoutMs / 1000, describe: 'Seconds to wait for one judge reply' },
+        'image-aspect': IMAGE_ASPECT_FLAG,
         threads: THREADS_FLAG,
       })
       .example('$0 eval --model models/toy-llava --bench pope --data data/pope/coco_pope_random.json --out runs/eval', '') as never,
@@ -115,6 +118,7 @@ export const command: CommandModule<object, EvalArgs> = {
         },
         judgePrompt: args['judge-prompt'],
         threads,
+        imageAspect: args['image-aspect'],
       },
       { open: openInference, images, progress: progressFactory({ unit: 'answers' }), log: (t) => process.stderr.write(t) },
     ));

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import type { ImageAspect } from '../data/model_image.ts';
 import type { ImageApi, OpenInference } from '../stic/engine_api.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
 import type { ProgressFactory } from '../util/progress.ts';
@@ -35,6 +36,8 @@ export interface EvalJob {
   judge?: Omit<JudgeOptions, 'cacheFile' | 'log'>;
   judgePrompt?: string;
   threads?: number;
+  /** LLaVA-NeXT models: anyres tiles (default) or one padded tile; other models ignore it. */
+  imageAspect?: ImageAspect;
   /** Model column order of the comparison. */
   order?: string[];
 }
@@ -72,8 +75,9 @@ export async function runEval(job: EvalJob, deps: EvalDeps): Promise<StoredResul
     describeFirst: job.describeFirst,
     describeTokens: job.describeFirst ? job.describeTokens : null,
     decoding: 'greedy',
+    imageAspect: job.imageAspect ?? 'anyres',
   };
-  const engine = await deps.open({ model: job.model, adapter: job.adapter, threads: job.threads, log: deps.log });
+  const engine = await deps.open({ model: job.model, adapter: job.adapter, threads: job.threads, log: deps.log, imageAspect: job.imageAspect });
   let predictions: Map<string, string>;
   try {
     predictions = await predict(

@@ -1,7 +1,8 @@
 // Every stage on a LLaVA-NeXT model (the reference fixture's tiny llava-next, anyres images of five
 // shapes: 25 to 51 image tokens each): stic pref with reference log-probs (equal to the engine's own
 // scoring of each pair with the image's own token count), stic dpo with the shared image + prompt
-// prefix, stic describe, stic score, and --image-aspect pad (one padded tile, 9 tokens) end to end.
+// prefix, stic describe, stic score, stic eval (POPE on toy-bench scenes), and --image-aspect pad (one
+// padded tile, 9 tokens) end to end.
 import { expect } from 'chai';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,5 +76,26 @@ describe('stages on a LLaVA-NeXT model (anyres)', function () {
     const s = await runCli(['score', '--model', NEXT_DIR, '--image', path.join(images, files[0]), '--prompt', 'What is this?', '--response', 'shapes', '--json']);
     expect(s.code, s.stderr).to.equal(0);
     expect(Number.isFinite(JSON.parse(s.stdout).sum)).to.equal(true);
+  });
+
+  it('stic eval answers and scores a benchmark with anyres and with pad, kept apart in the predictions key', async () => {
+    const bench = path.join(dir, 'toy-bench');
+    const b = await runCli(['toy-bench', '--out', bench, '--count', '2']);
+    expect(b.code, b.stderr).to.equal(0);
+    const out = path.join(dir, 'eval');
+    const args = (aspect: string, name = `next-${aspect}`) => ['eval', '--model', NEXT_DIR, '--bench', 'pope', '--data', path.join(bench, 'pope', 'coco_pope_random.json'), '--out', out,
+      '--name', name, '--instruction', '', '--max-new-tokens', '2', '--threads', '1', '--image-aspect', aspect];
+    for (const aspect of ['anyres', 'pad']) {
+      const r = await runCli(args(aspect));
+      expect(r.code, r.stderr).to.equal(0);
+      const run = path.join(out, `next-${aspect}`, 'pope-random');
+      expect(readFileSync(path.join(run, 'predictions.jsonl'), 'utf8').trimEnd().split('\n')).to.have.length(4); // 2 scenes x 2 questions
+      expect(JSON.parse(readFileSync(path.join(run, 'predictions.meta.json'), 'utf8')).imageAspect).to.equal(aspect);
+      expect(JSON.parse(readFileSync(path.join(run, 'results.json'), 'utf8')).metrics.questions).to.equal(4);
+    }
+    // answers made with one image aspect are not resumed with the other
+    const mixed = await runCli(args('pad', 'next-anyres'));
+    expect(mixed.code).to.not.equal(0);
+    expect(mixed.stderr).to.include('imageAspect: "anyres" -> "pad"');
   });
 });
