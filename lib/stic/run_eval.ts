@@ -19,7 +19,7 @@ export const EVAL_MODELS = ['base', 'stage-1', 'final'] as const;
 export type EvalModel = (typeof EVAL_MODELS)[number];
 
 /** The section: `stic eval`'s options for one benchmark, and which of the run's models to evaluate. */
-export type EvalSection = Pick<EvalJob, 'bench' | 'data' | 'imageRoot' | 'split' | 'limit' | 'instruction' | 'maxNewTokens' | 'batchSize' | 'describeFirst' | 'describeTokens'> & {
+export type EvalSection = Pick<EvalJob, 'bench' | 'data' | 'imageRoot' | 'split' | 'limit' | 'instruction' | 'maxNewTokens' | 'batchSize' | 'describeFirst' | 'describeTokens' | 'imageAspect'> & {
   models: EvalModel[];
 };
 
@@ -30,7 +30,7 @@ const POSITIVE = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
 export function parseEvalSection(file: string, dir: string, v: unknown): EvalSection {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file}: eval: expected a mapping of stic eval options but received ${shownValue(v)}`);
   const o = v as Record<string, unknown>;
-  const known = ['bench', 'data', 'models', 'image-root', 'split', 'limit', 'instruction', 'max-new-tokens', 'batch-size', 'describe-first', 'describe-tokens'];
+  const known = ['bench', 'data', 'models', 'image-root', 'split', 'limit', 'instruction', 'max-new-tokens', 'batch-size', 'describe-first', 'describe-tokens', 'image-aspect'];
   for (const k of Object.keys(o)) if (!known.includes(k)) throw new Error(`${file}: eval: unknown key "${k}" (known keys: ${known.join(', ')})`);
   const bench = o.bench;
   if (typeof bench !== 'string' || !(BENCHMARKS as readonly string[]).includes(bench)) throw new Error(`${file}: eval.bench: expected one of ${BENCHMARKS.join(', ')} but received ${shownValue(bench)}`);
@@ -53,6 +53,8 @@ export function parseEvalSection(file: string, dir: string, v: unknown): EvalSec
   }
   if (o['describe-first'] !== undefined && typeof o['describe-first'] !== 'boolean') throw new Error(`${file}: eval.describe-first: expected true or false but received ${shownValue(o['describe-first'])}`);
   const imageRoot = str('image-root');
+  const aspect = o['image-aspect'];
+  if (aspect !== undefined && aspect !== 'anyres' && aspect !== 'pad') throw new Error(`${file}: eval.image-aspect: expected "anyres" or "pad" but received ${shownValue(aspect)}`);
   return {
     bench: bench as BenchName,
     data: path.resolve(dir, data),
@@ -65,6 +67,7 @@ export function parseEvalSection(file: string, dir: string, v: unknown): EvalSec
     batchSize: int('batch-size', 8) as number,
     describeFirst: (o['describe-first'] as boolean | undefined) ?? false,
     describeTokens: int('describe-tokens', 256) as number,
+    ...(aspect !== undefined ? { imageAspect: aspect } : {}),
   };
 }
 
@@ -106,6 +109,7 @@ export async function runEvalSection(cfg: { model: string; out: string; threads?
       batchSize: e.batchSize,
       describeFirst: e.describeFirst,
       describeTokens: e.describeTokens,
+      imageAspect: e.imageAspect,
       out: path.join(cfg.out, 'eval'),
       threads: cfg.threads,
       order: [...EVAL_MODELS],

@@ -12,6 +12,7 @@ describe('stic run: the eval section', () => {
   it('defaults to the three models in pipeline order and resolves paths against the config file', () => {
     const e = parseEvalSection('/cfg/run.yaml', dir, { bench: 'pope', data: 'bench/pope.json', 'image-root': 'imgs', 'batch-size': 4 });
     expect(e).to.deep.equal({ bench: 'pope', data: '/cfg/bench/pope.json', models: ['base', 'stage-1', 'final'], imageRoot: '/cfg/imgs', batchSize: 4, describeFirst: false, describeTokens: 256 });
+    expect(parseEvalSection('/cfg/run.yaml', dir, { bench: 'pope', data: 'd', 'image-aspect': 'pad' }).imageAspect).to.equal('pad');
     expect(parseEvalSection('/cfg/run.yaml', dir, { bench: 'mmbench', data: 'x.tsv', models: ['final', 'base'] }).models).to.deep.equal(['base', 'final']);
     expect(evalTargets('/m', { dpo: '/o/dpo', sft: '/o/sft' }, ['base', 'stage-1', 'final'])).to.deep.equal([
       { name: 'base' }, { name: 'stage-1', adapter: '/o/dpo', needs: 'dpo' }, { name: 'final', adapter: '/o/sft', needs: 'sft' },
@@ -27,6 +28,7 @@ describe('stic run: the eval section', () => {
       [{ bench: 'pope' }, "/cfg/run.yaml: eval.data: expected the benchmark's file or folder but it is missing"],
       [{ bench: 'pope', data: 'd', models: ['base', 'stage-2'] }, '/cfg/run.yaml: eval.models: expected a non-empty list of base, stage-1, final but received'],
       [{ bench: 'pope', data: 'd', limit: 0 }, '/cfg/run.yaml: eval.limit: expected an integer >= 1 but received 0'],
+      [{ bench: 'pope', data: 'd', 'image-aspect': 'square' }, '/cfg/run.yaml: eval.image-aspect: expected "anyres" or "pad" but received "square"'],
     ];
     for (const [v, msg] of cases) expect(() => parseEvalSection('/cfg/run.yaml', dir, v), msg).to.throw(msg);
   });
