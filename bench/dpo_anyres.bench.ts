@@ -4,9 +4,10 @@
 // v1.6 count at 7B for a square 672 grid), a ~40-token prompt and ~200-token responses; LoRA r=16 on
 // every decoder linear, trainable projector, reference log-probs given. Baseline: each response
 // run as its own full sequence (the ~2970-row image + prompt twice); ours: the prefix once and the
-// two responses as branches over its keys. Same trainer and thread, interleaved rounds, best of
-// each (the machine is shared); the two paths' gradients are compared.
-import { mkdtempSync, rmSync } from 'node:fs';
+// two responses as branches over its keys. Same trainer and thread, interleaved rounds; the median
+// of each with its min-max spread and the load average before and after (the machine is shared);
+// the two paths' gradients are compared.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -16,7 +17,7 @@ import { native } from '../lib/native/index.ts';
 import type { LlavaTrainerNative, NativeImageLayout, NativePreferencePair } from '../lib/native/contract.ts';
 import { loadNativeModel } from '../test/train/train_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
-import type { BenchRow } from './harness.ts';
+import { type BenchRow, median } from './harness.ts';
 
 export const title = 'DPO step per pair, LLaVA-NeXT prefix (one 672x672 anyres image, 2928 image tokens): shared prefix vs two full sequences (CPU)';
 
@@ -27,7 +28,7 @@ const SPEC: RandomLlavaSpec = {
   anyres: { gridPinpoints: PINPOINTS },
 };
 const THREADS = 1; // see bench/dpo_step.bench.ts: one thread is steadier on the shared machine
-const ROUNDS = 2;
+const ROUNDS = 5;
 
 function pair(imageTokenId: number, imageTokens: number): NativePreferencePair {
   const rng = makeRng(5);
@@ -64,6 +65,15 @@ function maxRelError(a: Float32Array[], b: Float32Array[]): number {
   return worst;
 }
 
+/** The 1-minute load average (/proc/loadavg), or n/a where there is none. */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  } catch {
+    return 'n/a';
+  }
+}
+
 export async function run(): Promise<BenchRow[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'stic-bench-next-'));
   try {
@@ -80,23 +90,26 @@ export async function run(): Promise<BenchRow[]> {
     // Make B nonzero (one update) so every LoRA gradient path carries signal.
     await trainer.dpoStep(pixels, [geo.layout], [p], { key: { step: 0, micro: 0 } });
     await trainer.optimizerStep({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 } });
-    const best = { separate: Infinity, shared: Infinity };
+    const loadBefore = loadAverage();
+    const times = { separate: [] as number[], shared: [] as number[] };
     let separate = await once(trainer, pixels, geo.layout, p, false);
     let shared = await once(trainer, pixels, geo.layout, p, true);
-    best.separate = separate.ms;
-    best.shared = shared.ms;
-    for (let r = 1; r < ROUNDS; r++) {
-      separate = await once(trainer, pixels, geo.layout, p, false);
-      shared = await once(trainer, pixels, geo.layout, p, true);
-      best.separate = Math.min(best.separate, separate.ms);
-      best.shared = Math.min(best.shared, shared.ms);
+    for (let r = 0; r < ROUNDS; r++) {
+      if (r > 0) {
+        separate = await once(trainer, pixels, geo.layout, p, false);
+        shared = await once(trainer, pixels, geo.layout, p, true);
+      }
+      times.separate.push(separate.ms);
+      times.shared.push(shared.ms);
     }
+    const spread = (xs: number[]) => `${(Math.min(...xs) / 1000).toFixed(1)}-${(Math.max(...xs) / 1000).toFixed(1)} s`;
     const MiB = 1024 * 1024;
     const note = `${geo.layout.crops} crops, ${geo.tokens} image tokens, P=${p.promptIds.length} prefix rows, C/R ${p.chosenIds.length}/${p.rejectedIds.length}, ` +
-      `LoRA r=16 on all 7 linears + projector, ${THREADS} thread, best of ${ROUNDS}; max rel grad diff shared vs separate ${maxRelError(shared.grads, separate.grads).toExponential(1)}, ` +
+      `LoRA r=16 on all 7 linears + projector, ${THREADS} thread, median of ${ROUNDS} interleaved rounds (spread: two full sequences ${spread(times.separate)}, shared ${spread(times.shared)}; ` +
+      `load average ${loadBefore} before, ${loadAverage()} after); max rel grad diff shared vs separate ${maxRelError(shared.grads, separate.grads).toExponential(1)}, ` +
       `loss ${shared.loss.toFixed(6)} vs ${separate.loss.toFixed(6)}`;
     return [
-      { name: 'time per pair', unit: 'ms', baselineName: 'two full sequences', baseline: best.separate, ours: best.shared, higherIsBetter: false, note },
+      { name: 'time per pair', unit: 'ms', baselineName: 'two full sequences', baseline: median(times.separate), ours: median(times.shared), higherIsBetter: false, note },
       { name: 'step activations', unit: 'MiB', baselineName: 'two full sequences', baseline: separate.bytes / MiB, ours: shared.bytes / MiB, higherIsBetter: false },
     ];
   } finally {
