@@ -35,7 +35,7 @@ export const command: CommandModule<object, InfoArgs> = {
   handler: (args) => {
     const info = native().buildInfo();
     const model = args.model ? describeModel(args) : undefined;
-    const dist = distInfo(info);
+    const dist = distInfo();
     if (args.json) {
       process.stdout.write(`${JSON.stringify({ build: info, dist, model }, null, 2)}\n`);
       return;

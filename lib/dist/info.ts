@@ -1,5 +1,5 @@
-// What `stic info` says about many processes: whether MPI can be loaded (and which), whether this
-// build has NCCL, and the launch this process is part of.
+// What `stic info` says about many processes: whether MPI can be loaded (and which), whether the MPI
+// addon was built with NCCL (and which), and the launch this process is part of.
 import { loadDistAddon } from '../native/dist_loader.ts';
 import { discoverLaunch } from './world.ts';
 
@@ -9,16 +9,19 @@ export interface DistInfo {
   launch: ReturnType<typeof discoverLaunch>;
 }
 
-export function distInfo(build: { nccl?: boolean }): DistInfo {
+export function distInfo(): DistInfo {
   let mpi: DistInfo['mpi'];
+  let ncclVersion: string | null = null;
   try {
-    mpi = { available: true, detail: loadDistAddon().libraryVersion() };
+    const addon = loadDistAddon();
+    mpi = { available: true, detail: addon.libraryVersion() };
+    ncclVersion = addon.nccl ?? null;
   } catch (err) {
     mpi = { available: false, detail: (err as Error).message.split('\n')[0] };
   }
-  const nccl = build.nccl
-    ? { available: true, detail: 'built (GPU collectives, bootstrapped over MPI)' }
-    : { available: false, detail: 'not built (needs the CUDA backend and NCCL at build time)' };
+  const nccl = ncclVersion
+    ? { available: true, detail: `NCCL ${ncclVersion} (GPU all-reduce, bootstrapped over MPI)` }
+    : { available: false, detail: `not built (${mpi.available ? 'stic_dist.node found no nccl.h, libnccl and CUDA runtime at build time' : 'needs the MPI addon'})` };
   return { mpi, nccl, launch: discoverLaunch() };
 }
 

@@ -26,6 +26,14 @@ export interface DistBinding {
   gather(root: number, data: Uint8Array): Promise<Uint8Array[] | null>;
   /** In place: data := sum over ranks, added in rank order (identical bits on every rank). */
   allreduceSumF32(data: Float32Array): Promise<void>;
+  /** NCCL's version when built with NCCL (native/dist/nccl_comm.cpp), else null; the three below exist only then. */
+  nccl: string | null;
+  /** After init(): this rank joins the NCCL communicator (rank 0's ncclUniqueId broadcast over MPI) on
+   * the GPU its local rank picks (local rank mod visible devices). */
+  ncclInit?(localRank: number): { device: number };
+  ncclFinalize?(): void;
+  /** In place: data := sum over ranks by ncclAllReduce (host -> device -> host). */
+  ncclAllreduceSumF32?(data: Float32Array): Promise<void>;
 }
 
 export function distAddonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {

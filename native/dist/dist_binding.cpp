@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "dist/mpi_comm.h"
+#ifdef STIC_WITH_NCCL
+#include "dist/nccl_comm.h"
+#endif
 
 namespace stic::dist {
 namespace {
@@ -152,6 +155,38 @@ Napi::Value AllreduceSumF32(const Napi::CallbackInfo& info) {
   return CollectiveWorker::queue(info.Env(), [p, n] { return allreduceSumF32(p, n); }, [](Napi::Env env) { return env.Undefined(); }, a);
 }
 
+#ifdef STIC_WITH_NCCL
+// ncclInit(localRank) -> { device }: joins the NCCL communicator of every rank (after init()).
+Napi::Value NcclInit(const Napi::CallbackInfo& info) {
+  requireInit(info.Env());
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "Expected the local rank number");
+  int device = -1;
+  std::string e = ncclInit(info[0].As<Napi::Number>().Int32Value(), device);
+  if (!e.empty()) throw Napi::Error::New(info.Env(), e);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("device", device);
+  return o;
+}
+
+Napi::Value NcclFinalize(const Napi::CallbackInfo& info) {
+  std::string e = ncclFinalize();
+  if (!e.empty()) throw Napi::Error::New(info.Env(), e);
+  return info.Env().Undefined();
+}
+
+// ncclAllreduceSumF32(Float32Array) -> undefined; the array holds the sum over ranks afterwards
+Napi::Value NcclAllreduceSumF32(const Napi::CallbackInfo& info) {
+  if (!ncclInitialized()) throw Napi::Error::New(info.Env(), "NCCL is not initialised: call ncclInit() first");
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(info.Env(), "Expected a Float32Array for data");
+  }
+  auto a = info[0].As<Napi::Float32Array>();
+  float* p = a.Data();
+  int64_t n = static_cast<int64_t>(a.ElementLength());
+  return CollectiveWorker::queue(info.Env(), [p, n] { return ncclAllreduceSumHostF32(p, n); }, [](Napi::Env env) { return env.Undefined(); }, a);
+}
+#endif
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("libraryVersion", Napi::Function::New(env, LibraryVersion, "libraryVersion"));
   exports.Set("init", Napi::Function::New(env, Init, "init"));
@@ -162,6 +197,14 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("allgather", Napi::Function::New(env, Allgather, "allgather"));
   exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
   exports.Set("allreduceSumF32", Napi::Function::New(env, AllreduceSumF32, "allreduceSumF32"));
+#ifdef STIC_WITH_NCCL
+  exports.Set("nccl", Napi::String::New(env, ncclVersion()));
+  exports.Set("ncclInit", Napi::Function::New(env, NcclInit, "ncclInit"));
+  exports.Set("ncclFinalize", Napi::Function::New(env, NcclFinalize, "ncclFinalize"));
+  exports.Set("ncclAllreduceSumF32", Napi::Function::New(env, NcclAllreduceSumF32, "ncclAllreduceSumF32"));
+#else
+  exports.Set("nccl", env.Null());
+#endif
   return exports;
 }
 
