@@ -6,7 +6,8 @@ import { DEFAULT_SAMPLING } from '../../lib/engine/index.ts';
 import { native } from '../../lib/native/index.ts';
 import { checkThreads } from '../../lib/stic/options.ts';
 import type { ImageAspect } from '../../lib/data/model_image.ts';
-import { IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
+import { DTYPE_FLAG, IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
+import type { WeightDTypeOption } from '../../lib/engine/llava_model.ts';
 
 interface GenerateArgs {
   model: string;
@@ -22,6 +23,7 @@ interface GenerateArgs {
   template?: string;
   'vision-tower'?: string;
   'image-aspect': ImageAspect;
+  dtype: WeightDTypeOption;
   threads?: number;
   json: boolean;
 }
@@ -43,6 +45,7 @@ export const command: CommandModule<object, GenerateArgs> = {
       .option('stop', { type: 'string', array: true, describe: 'Stop strings (repeatable)' })
       .option('template', { type: 'string', describe: 'Chat template: vicuna_v1, mistral_instruct, or a named template of the checkpoint' })
       .option('image-aspect', IMAGE_ASPECT_FLAG)
+      .option('dtype', DTYPE_FLAG)
       .option('vision-tower', { type: 'string', describe: 'Original LLaVA layout: the CLIP checkpoint directory' })
       .option('threads', { type: 'number', describe: 'CPU threads (default: STIC_THREADS, OMP_NUM_THREADS or all cores)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' }) as never,
@@ -50,7 +53,7 @@ export const command: CommandModule<object, GenerateArgs> = {
     const threads = checkThreads(args.threads);
     if (threads !== undefined) native().setThreads(threads);
     const t0 = performance.now();
-    const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template });
+    const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template, dtype: args.dtype });
     const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image, { aspect: args['image-aspect'] });
     const ids = userPromptIds(chat, args.prompt, image, args.system);
     const t1 = performance.now();

@@ -6,7 +6,8 @@ import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat
 import { native } from '../../lib/native/index.ts';
 import { checkThreads } from '../../lib/stic/options.ts';
 import type { ImageAspect } from '../../lib/data/model_image.ts';
-import { IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
+import { DTYPE_FLAG, IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
+import type { WeightDTypeOption } from '../../lib/engine/llava_model.ts';
 
 interface ScoreArgs {
   model: string;
@@ -18,6 +19,7 @@ interface ScoreArgs {
   template?: string;
   'vision-tower'?: string;
   'image-aspect': ImageAspect;
+  dtype: WeightDTypeOption;
   threads?: number;
   json: boolean;
 }
@@ -35,13 +37,14 @@ export const command: CommandModule<object, ScoreArgs> = {
       .option('append-eos', { type: 'boolean', default: false, describe: 'Score the end-of-sequence token after the response too' })
       .option('template', { type: 'string', describe: 'Chat template: vicuna_v1, mistral_instruct, or a named template of the checkpoint' })
       .option('image-aspect', IMAGE_ASPECT_FLAG)
+      .option('dtype', DTYPE_FLAG)
       .option('vision-tower', { type: 'string', describe: 'Original LLaVA layout: the CLIP checkpoint directory' })
       .option('threads', { type: 'number', describe: 'CPU threads (default: STIC_THREADS, OMP_NUM_THREADS or all cores)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' }) as never,
   handler: async (args) => {
     const threads = checkThreads(args.threads);
     if (threads !== undefined) native().setThreads(threads);
-    const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template });
+    const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template, dtype: args.dtype });
     const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image, { aspect: args['image-aspect'] });
     const promptIds = userPromptIds(chat, args.prompt, image, args.system);
     const responseIds = chat.tokenizer.encode(args.response, { addSpecialTokens: false });

@@ -8,7 +8,7 @@ import { type ChatMessage, type ChatTemplate, chatPromptIds, selectChatTemplate 
 import { requireModelFolder } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import { IMAGE_PLACEHOLDER, type TextTokenizer, loadTokenizer } from '../model/tokenizer.ts';
-import { type LlavaModel, loadModel } from './llava_model.ts';
+import { type LlavaModel, type WeightDTypeOption, loadModel } from './llava_model.ts';
 
 export interface ChatModel {
   model: LlavaModel;
@@ -20,6 +20,8 @@ export interface ChatModelOptions {
   visionTowerPath?: string;
   /** A built-in template name or one of the checkpoint's named templates. */
   template?: string;
+  /** How the matrices are held (LoadModelOptions.dtype). Default 'stored'. */
+  dtype?: WeightDTypeOption;
 }
 
 /** Loads the model and its tokenizer (required here: people type text) and picks the chat template. */
@@ -28,6 +30,7 @@ export async function loadChatModel(dir: string, opts: ChatModelOptions = {}): P
   const tokenizer = loadTokenizer(dir);
   const model = await loadModel(dir, {
     visionTowerPath: opts.visionTowerPath,
+    dtype: opts.dtype,
     tokenizer: { decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }) },
   });
   const template = selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: model.config.decoder.family, override: opts.template });

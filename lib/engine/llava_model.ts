@@ -28,7 +28,17 @@ export interface LoadModelOptions {
   visionTowerPath?: string;
   /** Turns ids into text. Default: `dir`/tokenizer.json when present (special tokens skipped), else none. */
   tokenizer?: TokenDecoder | null;
+  /**
+   * How the matrices are held: 'stored' (default) keeps BF16/F16 checkpoints in their own dtype
+   * (mapped from the file where possible; the GEMMs widen them to F32 as they read, F32 compute);
+   * 'fp32' widens every matrix to F32 at load (for checking the stored-dtype path, 2x the memory).
+   */
+  dtype?: WeightDTypeOption;
 }
+
+/** LoadModelOptions.dtype: keep the checkpoint's matrix dtype, or widen every matrix to F32. */
+export type WeightDTypeOption = 'stored' | 'fp32';
+export const WEIGHT_DTYPE_OPTIONS: readonly WeightDTypeOption[] = ['stored', 'fp32'];
 
 /** An image input: normalised pixels (3, S, S) of one tile, or a processed image (lib/data/image_processor.ts). */
 export type ImageInput = Float32Array | ModelImage;
@@ -70,7 +80,12 @@ export interface SequenceInput {
 }
 
 export interface ModelMemory {
+  /** Bytes of every weight, copied or mapped. */
   weightBytes: number;
+  /** Of weightBytes, those mapped from the checkpoint files (shared with the page cache). */
+  mappedWeightBytes: number;
+  /** The dtype most matrix bytes are held in. */
+  weightDType: 'F32' | 'BF16' | 'F16';
   /** KV cache and activations of the most recent generation batch, or null before the first. */
   lastGeneration: { kvCacheBytes: number; activationBytes: number } | null;
 }
@@ -100,12 +115,15 @@ export class LlavaModel {
     const towerInside = [...checkpoints[0].tensors.keys()].some((n) => n.startsWith('model.vision_tower.'));
     if (towerDir !== null && !towerInside) checkpoints.push(await openCheckpoint(towerDir));
     const sources = resolveWeights(native().llavaTensorSpecs(config), checkpoints, config);
-    const impl = await native().loadLlava(config, sources);
+    const dtype = opts.dtype ?? 'stored';
+    if (!WEIGHT_DTYPE_OPTIONS.includes(dtype)) throw expectedError(`one of ${WEIGHT_DTYPE_OPTIONS.join(', ')}`, 'options.dtype', dtype);
+    const impl = await native().loadLlava(config, sources, { dtype: dtype === 'fp32' ? 'F32' : 'stored' });
     return new LlavaModel(root, config, impl, opts.tokenizer !== undefined ? opts.tokenizer : defaultTokenizer(root));
   }
 
   memory(): ModelMemory {
-    return { weightBytes: this.impl.memory().weightBytes, lastGeneration: this.lastGeneration };
+    const m = this.impl.memory();
+    return { weightBytes: m.weightBytes, mappedWeightBytes: m.mappedWeightBytes, weightDType: m.weightDType, lastGeneration: this.lastGeneration };
   }
 
   /** Continues each prompt; results in request order. */

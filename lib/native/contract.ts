@@ -193,8 +193,14 @@ export interface LlavaGenerationNative {
   stop(index: number): void;
   memory(): { kvCacheBytes: number; activationBytes: number };
 }
+export interface LlavaLoadOptions {
+  dtype?: 'stored' | 'F32';
+  /** tensors[i]: weight is an engine tensor name (a whole one, e.g. ...q_proj.weight), A (r, in), B (out, r). */
+  adapter?: { alpha: number; tensors: { weight: string; r: number; A: Float32Array; B: Float32Array }[] };
+}
 export interface LlavaModelNative {
-  memory(): { weightBytes: number };
+  /** weightBytes: every weight, copied or mapped; mappedWeightBytes: those mapped from the checkpoint; weightDType: the dtype most matrix bytes are held in. */
+  memory(): { weightBytes: number; mappedWeightBytes: number; weightDType: 'F32' | 'BF16' | 'F16' };
   /** features: each image's token rows in order, images concatenated ((N, Ti, D) for single tiles); hidden (only when wantHidden): numLayers + 1 arrays, each (C, P+1, Dv) over all crops, [0] after pre-layernorm. */
   encodeImages(pixels: Float32Array, images: NativeImages, wantHidden: boolean): Promise<{ features: Float32Array; hidden: Float32Array[] }>;
   /** Full logits (T, V) per sequence. */
@@ -207,8 +213,13 @@ export interface LlavaModelNative {
 export interface ModelBinding {
   /** Every weight the engine loads for this config, in load order. */
   llavaTensorSpecs(config: LlavaNativeConfig): LlavaTensorSpec[];
-  /** Allocates the weights once and reads them from the sources (engine names). */
-  loadLlava(config: LlavaNativeConfig, sources: TensorSourceEntry[]): Promise<LlavaModelNative>;
+  /**
+   * Allocates the weights once and reads them from the sources (engine names). options.dtype:
+   * 'stored' (default) keeps BF16/F16 matrices as stored (mapped when their parts are adjacent in
+   * the file), 'F32' widens them. options.adapter: LoRA deltas merged into their weights at load
+   * (W += alpha/r * B A), each weight then a private F32 copy.
+   */
+  loadLlava(config: LlavaNativeConfig, sources: TensorSourceEntry[], options?: LlavaLoadOptions): Promise<LlavaModelNative>;
   /** The sampler alone, for tests: the token chosen for generation step `step`. */
   sampleTokenForTest(logits: Float32Array, params: { temperature: number; topK: number; topP: number; seed: number }, step: number): number;
 }

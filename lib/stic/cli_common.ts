@@ -16,6 +16,12 @@ export const IMAGE_ASPECT_FLAG: YargsOption = {
   describe: 'LLaVA-NeXT (v1.6) models: anyres = tile each image at its best grid resolution (transformers\' processor, a token count that depends on the image); pad = one square tile padded with the mean colour (576 tokens at 336 px; how the public STIC code trains v1.6). Other models have one way and ignore it',
 };
 
+export const DTYPE_FLAG: YargsOption = {
+  choices: ['stored', 'fp32'],
+  default: 'stored',
+  describe: 'How the weight matrices are held: stored = in the checkpoint\'s dtype (BF16/F16 mapped from the file, half the memory of fp32; math in fp32); fp32 = widened to fp32 at load (for checking)',
+};
+
 export interface CommonArgs {
   model: string;
   out: string;

@@ -237,6 +237,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value memory(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("weightBytes", static_cast<double>(model_->weightBytes()));
+    o.Set("mappedWeightBytes", static_cast<double>(model_->mappedWeightBytes()));
+    o.Set("weightDType", dtypeName(model_->weights().matrixDType));
     return o;
   }
 
@@ -340,13 +342,64 @@ Napi::Value llavaTensorSpecs(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// options (optional): {dtype?: 'stored' | 'F32', adapter?: {alpha, tensors: [{weight, r, A, B}]}}.
+struct LoadOptions {
+  bool forceF32 = false;
+  std::vector<model::LoraDelta> adapter;
+  double alpha = 0;
+};
+
+std::vector<float> requireFloats(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwExpected(o.Env(), "a Float32Array", where + "." + key, v);
+  }
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+LoadOptions parseLoadOptions(const Napi::Value& value) {
+  LoadOptions opt;
+  if (value.IsUndefined()) return opt;
+  Napi::Object o = requireObject(value, "options");
+  Napi::Value dtype = o.Get("dtype");
+  if (!dtype.IsUndefined()) {
+    const std::string d = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
+    if (d != "stored" && d != "F32") throwExpected(o.Env(), "'stored' or 'F32'", "options.dtype", dtype);
+    opt.forceF32 = d == "F32";
+  }
+  Napi::Value adapter = o.Get("adapter");
+  if (adapter.IsUndefined()) return opt;
+  Napi::Object a = requireObject(adapter, "options.adapter");
+  Napi::Value alpha = a.Get("alpha");
+  if (!alpha.IsNumber()) throwExpected(o.Env(), "a number", "options.adapter.alpha", alpha);
+  opt.alpha = alpha.As<Napi::Number>().DoubleValue();
+  Napi::Value tensors = a.Get("tensors");
+  if (!tensors.IsArray()) throwExpected(o.Env(), "an array of LoRA deltas", "options.adapter.tensors", tensors);
+  Napi::Array arr = tensors.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    const std::string where = "options.adapter.tensors[" + std::to_string(i) + "]";
+    Napi::Object t = requireObject(arr.Get(i), where);
+    Napi::Value weight = t.Get("weight");
+    if (!weight.IsString()) throwExpected(o.Env(), "an engine tensor name", where + ".weight", weight);
+    model::LoraDelta d;
+    d.weight = weight.As<Napi::String>().Utf8Value();
+    d.r = requireIntValue(t.Get("r"), where + ".r");
+    d.A = requireFloats(t, "A", where);
+    d.B = requireFloats(t, "B", where);
+    opt.adapter.push_back(std::move(d));
+  }
+  return opt;
+}
+
 Napi::Value loadLlava(const Napi::CallbackInfo& info) {
   LlavaConfig cfg = parseLlavaConfig(info[0]);
   std::vector<io::TensorSource> sources = parseTensorSources(info[1]);
+  LoadOptions opt = parseLoadOptions(info[2]);
   return PromiseWorker<std::shared_ptr<LlavaModel>>::queue(
       info.Env(),
-      [cfg, sources = std::move(sources)](std::shared_ptr<LlavaModel>& out) {
-        auto m = LlavaModel::load(cfg, sources);
+      [cfg, sources = std::move(sources), opt = std::move(opt)](std::shared_ptr<LlavaModel>& out) {
+        auto m = LlavaModel::load(cfg, sources, opt.forceF32, opt.adapter, opt.alpha);
         if (!m.isOk()) return m.status();
         out = m.take();
         return Status::ok();

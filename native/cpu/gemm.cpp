@@ -67,18 +67,51 @@ thread_local Scratch tlsPackA, tlsPackB, tlsRows;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// B's element types: f32, or the bf16/f16 bit patterns of a weight kept in its checkpoint dtype,
+// widened to f32 as they are packed (A, C and every product stay f32).
+template <DType T>
+struct Elem;
+template <>
+struct Elem<DType::F32> {
+  using type = float;
+  static float get(const float* p) { return *p; }
+#ifdef __AVX2__
+  static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+#endif
+};
+template <>
+struct Elem<DType::BF16> {
+  using type = uint16_t;
+  static float get(const uint16_t* p) { return bf16ToF32(*p); }
+#ifdef __AVX2__
+  static __m256 load8(const uint16_t* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+#endif
+};
+template <>
+struct Elem<DType::F16> {
+  using type = uint16_t;
+  static float get(const uint16_t* p) { return f16ToF32(*p); }
+#ifdef __AVX2__
+  static __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+#endif
+};
+
 // Transposes a strip of up to 8 rows (src[r] + k for k in [0, kc)) into dst[k * stride + r], scaled by
 // alpha, writing `lanes` (4, 6 or 8) values per k. Packing is a transpose whenever the panel's
 // short side is the source's long side (A not transposed, B transposed: every nn.Linear weight);
 // done one element at a time it costs ~20% of a prefill GEMM, so 8x8 blocks go through registers.
-void transposeStrip(const float* const src[8], int64_t kc, float alpha, float* dst, int64_t stride, int lanes) {
+template <DType T>
+void transposeStrip(const typename Elem<T>::type* const src[8], int64_t kc, float alpha, float* dst, int64_t stride, int lanes) {
   int64_t k = 0;
 #ifdef __AVX2__
   const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   const __m256 va = _mm256_set1_ps(alpha);
   for (; k + 8 <= kc; k += 8) {
     __m256 c[8];
-    for (int r = 0; r < 8; r++) c[r] = _mm256_loadu_ps(src[r] + k);
+    for (int r = 0; r < 8; r++) c[r] = Elem<T>::load8(src[r] + k);
     transpose8x8(c);
     for (int i = 0; i < 8; i++) {
       float* d = dst + (k + i) * stride;
@@ -91,7 +124,7 @@ void transposeStrip(const float* const src[8], int64_t kc, float alpha, float* d
   }
 #endif
   for (; k < kc; k++) {
-    for (int r = 0; r < lanes; r++) dst[k * stride + r] = alpha * src[r][k];
+    for (int r = 0; r < lanes; r++) dst[k * stride + r] = alpha * Elem<T>::get(src[r] + k);
   }
 }
 
@@ -99,12 +132,13 @@ void transposeStrip(const float* const src[8], int64_t kc, float alpha, float* d
 // [k0, k0 + kc), transposed into dst[kc][width]. Rows past `valid` repeat the last real row: a
 // padded row or column only feeds accumulators that the tile kernels never store, so it needs
 // to be finite and in bounds, not zero.
-void packTransposed(const float* X, int64_t ld, int64_t r0, int64_t valid, int width, int64_t k0, int64_t kc, float alpha,
-                    float* dst) {
+template <DType T>
+void packTransposed(const typename Elem<T>::type* X, int64_t ld, int64_t r0, int64_t valid, int width, int64_t k0, int64_t kc,
+                    float alpha, float* dst) {
   for (int s = 0; s < width; s += 8) {
-    const float* src[8];
+    const typename Elem<T>::type* src[8];
     for (int r = 0; r < 8; r++) src[r] = X + (r0 + std::min<int64_t>(s + r, valid - 1)) * ld + k0;
-    transposeStrip(src, kc, alpha, dst + s, width, std::min(8, width - s));
+    transposeStrip<T>(src, kc, alpha, dst + s, width, std::min(8, width - s));
   }
 }
 
@@ -113,7 +147,7 @@ void packAPanel(int MR, bool transA, const float* A, int64_t lda, int64_t M, int
                 float* dst) {
   const int64_t i0 = p * MR;
   const int64_t valid = std::min<int64_t>(MR, M - i0);
-  if (!transA) return packTransposed(A, lda, i0, valid, MR, k0, kc, alpha, dst);
+  if (!transA) return packTransposed<DType::F32>(A, lda, i0, valid, MR, k0, kc, alpha, dst);
   for (int64_t k = 0; k < kc; k++) {
     const float* src = A + (k0 + k) * lda + i0;  // op(A)[i, k] = A[k, i]: a row of A holds MR consecutive i
     float* d = dst + k * MR;
@@ -122,18 +156,39 @@ void packAPanel(int MR, bool transA, const float* A, int64_t lda, int64_t M, int
   }
 }
 
-// Packs rows [k0, k0 + kc) x columns [j0, j0 + NR) of op(B) into dst[kc][NR].
-void packBPanel(int NR, bool transB, const float* B, int64_t ldb, int64_t N, int64_t j0, int64_t k0, int64_t kc, float* dst) {
+// Packs rows [k0, k0 + kc) x columns [j0, j0 + NR) of op(B) into dst[kc][NR] (f32).
+template <DType T>
+void packBPanelT(int NR, bool transB, const typename Elem<T>::type* B, int64_t ldb, int64_t N, int64_t j0, int64_t k0,
+                 int64_t kc, float* dst) {
   const int64_t valid = std::min<int64_t>(NR, N - j0);
-  if (transB) return packTransposed(B, ldb, j0, valid, NR, k0, kc, 1.0f, dst);  // op(B)[k, j] = B[j, k]
+  if (transB) return packTransposed<T>(B, ldb, j0, valid, NR, k0, kc, 1.0f, dst);  // op(B)[k, j] = B[j, k]
   for (int64_t k = 0; k < kc; k++) {
-    std::memcpy(dst + k * NR, B + (k0 + k) * ldb + j0, valid * sizeof(float));
-    for (int64_t j = valid; j < NR; j++) dst[k * NR + j] = 0.0f;
+    const typename Elem<T>::type* src = B + (k0 + k) * ldb + j0;
+    float* d = dst + k * NR;
+    if constexpr (T == DType::F32) {
+      std::memcpy(d, src, valid * sizeof(float));
+    } else {
+      int64_t j = 0;
+#ifdef __AVX2__
+      for (; j + 8 <= valid; j += 8) _mm256_storeu_ps(d + j, Elem<T>::load8(src + j));
+#endif
+      for (; j < valid; j++) d[j] = Elem<T>::get(src + j);
+    }
+    for (int64_t j = valid; j < NR; j++) d[j] = 0.0f;
+  }
+}
+
+void packBPanel(int NR, bool transB, const void* B, DType bType, int64_t ldb, int64_t N, int64_t j0, int64_t k0, int64_t kc,
+                float* dst) {
+  switch (bType) {
+    case DType::BF16: return packBPanelT<DType::BF16>(NR, transB, static_cast<const uint16_t*>(B), ldb, N, j0, k0, kc, dst);
+    case DType::F16: return packBPanelT<DType::F16>(NR, transB, static_cast<const uint16_t*>(B), ldb, N, j0, k0, kc, dst);
+    default: return packBPanelT<DType::F32>(NR, transB, static_cast<const float*>(B), ldb, N, j0, k0, kc, dst);
   }
 }
 
 void sgemmBlocked(const Kernels& kn, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                  int64_t lda, const void* B, DType bType, int64_t ldb, float beta, float* C, int64_t ldc) {
   const int MR = kn.mr, NR = kn.nr;
   const int64_t KC = kn.kc;
   const int64_t mPanels = ceilDiv(M, MR), mPad = mPanels * MR;
@@ -161,7 +216,7 @@ void sgemmBlocked(const Kernels& kn, bool transA, bool transB, int64_t M, int64_
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < kBlocks * nPanels; t++) {
           const int64_t kb = t / nPanels, q = t % nPanels, k0 = ks0 + kb * KC, kc = std::min(KC, K - k0);
-          packBPanel(NR, transB, B, ldb, N, j0 + q * NR, k0, kc, Bp + kb * KC * nPad + q * kc * NR);
+          packBPanel(NR, transB, B, bType, ldb, N, j0 + q * NR, k0, kc, Bp + kb * KC * nPad + q * kc * NR);
         }
         const int64_t colBlocks = ceilDiv(nc, kTileCols);
 #pragma omp for schedule(dynamic, 1) collapse(2)
@@ -190,7 +245,7 @@ void sgemmBlocked(const Kernels& kn, bool transA, bool transB, int64_t M, int64_
 
 // C[M,N] = alpha * op(A) @ W^T + bias + beta * C for M <= kRowsPathMaxM, W[N,K] with row stride ldw.
 void sgemmRows(const Kernels& kn, bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-               const float* W, int64_t ldw, const float* bias, float beta, float* C, int64_t ldc) {
+               const void* W, DType wType, int64_t ldw, const float* bias, float beta, float* C, int64_t ldc) {
   float* X = tlsRows.get(M * K);  // [M, K] = alpha * op(A), contiguous
   for (int64_t m = 0; m < M; m++) {
     for (int64_t k = 0; k < K; k++) X[m * K + k] = alpha * (transA ? A[k * lda + m] : A[m * lda + k]);
@@ -198,7 +253,14 @@ void sgemmRows(const Kernels& kn, bool transA, int64_t M, int64_t N, int64_t K, 
   const int64_t blocks = ceilDiv(N, kRowsPathBlock);
 #pragma omp parallel for schedule(static) if (2.0 * M * N * K >= kParallelFlops)
   for (int64_t b = 0; b < blocks; b++) {
-    kn.rows(M, K, X, W, ldw, b * kRowsPathBlock, std::min(N, (b + 1) * kRowsPathBlock), bias, beta, C, ldc);
+    const int64_t n0 = b * kRowsPathBlock, n1 = std::min(N, (b + 1) * kRowsPathBlock);
+    if (wType == DType::BF16) {
+      kn.rowsBf16(M, K, X, static_cast<const uint16_t*>(W), ldw, n0, n1, bias, beta, C, ldc);
+    } else if (wType == DType::F16) {
+      kn.rowsF16(M, K, X, static_cast<const uint16_t*>(W), ldw, n0, n1, bias, beta, C, ldc);
+    } else {
+      kn.rows(M, K, X, static_cast<const float*>(W), ldw, n0, n1, bias, beta, C, ldc);
+    }
   }
 }
 
@@ -234,13 +296,18 @@ bool set_gemm_kernels(const char* name) {
   return true;
 }
 
-void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void gemm_typed_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const void* B, DType bType, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) return scaleRows(C, ldc, M, N, beta);
   const Kernels& kn = activeKernels();
-  if (transB && M <= kRowsPathMaxM) return sgemmRows(kn, transA, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc);
-  sgemmBlocked(kn, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (transB && M <= kRowsPathMaxM) return sgemmRows(kn, transA, M, N, K, alpha, A, lda, B, bType, ldb, nullptr, beta, C, ldc);
+  sgemmBlocked(kn, transA, transB, M, N, K, alpha, A, lda, B, bType, ldb, beta, C, ldc);
+}
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_typed_b(transA, transB, M, N, K, alpha, A, lda, B, DType::F32, ldb, beta, C, ldc);
 }
 
 void sgemm_strided_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -254,15 +321,20 @@ void sgemm_strided_batched(bool transA, bool transB, int64_t M, int64_t N, int64
   }
 }
 
-void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t T, int64_t K, int64_t N) {
+void linear_forward(float* out, const float* inp, const void* weight, DType wType, const float* bias, int64_t T, int64_t K,
+                    int64_t N) {
   if (T <= 0 || N <= 0) return;
   const Kernels& kn = activeKernels();
-  if (T <= kRowsPathMaxM && K > 0) return sgemmRows(kn, false, T, N, K, 1.0f, inp, K, weight, K, bias, 0.0f, out, N);
-  if (!bias) return sgemm(false, true, T, N, K, 1.0f, inp, K, weight, K, 0.0f, out, N);
+  if (T <= kRowsPathMaxM && K > 0) return sgemmRows(kn, false, T, N, K, 1.0f, inp, K, weight, wType, K, bias, 0.0f, out, N);
+  if (!bias) return gemm_typed_b(false, true, T, N, K, 1.0f, inp, K, weight, wType, K, 0.0f, out, N);
   // Start C at the bias and accumulate (beta = 1): one write pass instead of a read-modify-write after.
 #pragma omp parallel for schedule(static) if (T * N >= (1 << 16))
   for (int64_t t = 0; t < T; t++) std::memcpy(out + t * N, bias, N * sizeof(float));
-  sgemm(false, true, T, N, K, 1.0f, inp, K, weight, K, 1.0f, out, N);
+  gemm_typed_b(false, true, T, N, K, 1.0f, inp, K, weight, wType, K, 1.0f, out, N);
+}
+
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t T, int64_t K, int64_t N) {
+  linear_forward(out, inp, weight, DType::F32, bias, T, K, N);
 }
 
 }  // namespace stic::cpu

@@ -17,6 +17,10 @@ using MicroKernel = void (*)(int64_t kc, const float* Ap, const float* Bp, float
 // X[M, K] is contiguous (alpha already applied); W has row stride ldw; bias may be null.
 using RowsKernel = void (*)(int64_t M, int64_t K, const float* X, const float* W, int64_t ldw, int64_t n0, int64_t n1,
                             const float* bias, float beta, float* C, int64_t ldc);
+// The same with W stored as bf16 or f16 bit patterns (weights kept in the checkpoint's dtype): each
+// weight is widened to f32 in registers as it is loaded, so the products and sums are the f32 ones.
+using RowsKernel16 = void (*)(int64_t M, int64_t K, const float* X, const uint16_t* W, int64_t ldw, int64_t n0, int64_t n1,
+                              const float* bias, float beta, float* C, int64_t ldc);
 
 struct Kernels {
   const char* name;  // "avx512", "avx2", "scalar"
@@ -24,6 +28,7 @@ struct Kernels {
   int64_t mc, kc, nc;  // cache blocks: A block mc x kc in L2, B micro-panel kc x nr in L1, B panel kc x nc in L3
   MicroKernel micro;
   RowsKernel rows;
+  RowsKernel16 rowsBf16, rowsF16;
 };
 
 const Kernels* avx512Kernels();  // null when not compiled in or the CPU lacks AVX-512F

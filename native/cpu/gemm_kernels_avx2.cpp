@@ -9,7 +9,7 @@
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define STIC_GEMM_AVX2 1
-#define STIC_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define STIC_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #endif
 
 namespace stic::cpu::gemm {
@@ -83,13 +83,42 @@ STIC_TARGET_AVX2 inline __m256i tailMask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// Weight loaders: 8 consecutive weights as f32 lanes, from f32, bf16 (widen and shift) or f16
+// (F16C) storage. `tail` loads the last n < 8 (the rest zero).
+struct LoadF32 {
+  using T = float;
+  STIC_TARGET_AVX2 static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+  STIC_TARGET_AVX2 static __m256 tail(const float* p, int n) { return _mm256_maskload_ps(p, tailMask(n)); }
+};
+struct LoadBf16 {
+  using T = uint16_t;
+  STIC_TARGET_AVX2 static __m256 load(const uint16_t* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  STIC_TARGET_AVX2 static __m256 tail(const uint16_t* p, int n) {
+    alignas(16) uint16_t buf[8] = {};
+    for (int i = 0; i < n; i++) buf[i] = p[i];
+    return load(buf);
+  }
+};
+struct LoadF16 {
+  using T = uint16_t;
+  STIC_TARGET_AVX2 static __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  STIC_TARGET_AVX2 static __m256 tail(const uint16_t* p, int n) {
+    alignas(16) uint16_t buf[8] = {};
+    for (int i = 0; i < n; i++) buf[i] = p[i];
+    return load(buf);
+  }
+};
+
 // MB x-rows times NB weight rows; rows past the end are clamped (computed twice, stored once),
 // which keeps the loop branch-free and every load in bounds.
-template <int MB, int NB>
-STIC_TARGET_AVX2 void rowsBlockAvx2(int64_t mb, int64_t nb, int64_t K, const float* X, const float* W, int64_t ldw,
+template <int MB, int NB, class WL>
+STIC_TARGET_AVX2 void rowsBlockAvx2(int64_t mb, int64_t nb, int64_t K, const float* X, const typename WL::T* W, int64_t ldw,
                                     float (&out)[MB][NB]) {
   const float* x[MB];
-  const float* w[NB];
+  const typename WL::T* w[NB];
   for (int i = 0; i < MB; i++) x[i] = X + (i < mb ? i : 0) * K;
   for (int j = 0; j < NB; j++) w[j] = W + (j < nb ? j : 0) * ldw;
   __m256 acc[MB][NB];
@@ -98,18 +127,18 @@ STIC_TARGET_AVX2 void rowsBlockAvx2(int64_t mb, int64_t nb, int64_t K, const flo
   int64_t k = 0;
   for (; k + 8 <= K; k += 8) {
     __m256 wv[NB];
-    for (int j = 0; j < NB; j++) wv[j] = _mm256_loadu_ps(w[j] + k);
+    for (int j = 0; j < NB; j++) wv[j] = WL::load(w[j] + k);
     for (int i = 0; i < MB; i++) {
       __m256 xv = _mm256_loadu_ps(x[i] + k);
       for (int j = 0; j < NB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
     }
   }
   if (k < K) {
-    __m256i m = tailMask(K - k);
+    const int n = static_cast<int>(K - k);
     __m256 wv[NB];
-    for (int j = 0; j < NB; j++) wv[j] = _mm256_maskload_ps(w[j] + k, m);
+    for (int j = 0; j < NB; j++) wv[j] = WL::tail(w[j] + k, n);
     for (int i = 0; i < MB; i++) {
-      __m256 xv = _mm256_maskload_ps(x[i] + k, m);
+      __m256 xv = _mm256_maskload_ps(x[i] + k, tailMask(n));
       for (int j = 0; j < NB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
     }
   }
@@ -117,8 +146,9 @@ STIC_TARGET_AVX2 void rowsBlockAvx2(int64_t mb, int64_t nb, int64_t K, const flo
     for (int j = 0; j < NB; j++) out[i][j] = hsum(acc[i][j]);
 }
 
-STIC_TARGET_AVX2 void rowsAvx2(int64_t M, int64_t K, const float* X, const float* W, int64_t ldw, int64_t n0, int64_t n1,
-                               const float* bias, float beta, float* C, int64_t ldc) {
+template <class WL>
+STIC_TARGET_AVX2 void rowsAvx2(int64_t M, int64_t K, const float* X, const typename WL::T* W, int64_t ldw, int64_t n0,
+                               int64_t n1, const float* bias, float beta, float* C, int64_t ldc) {
   constexpr int MB = 2, NB = 4;
   for (int64_t n = n0; n < n1; n += NB) {
     const int64_t nb = n1 - n < NB ? n1 - n : NB;
@@ -126,7 +156,7 @@ STIC_TARGET_AVX2 void rowsAvx2(int64_t M, int64_t K, const float* X, const float
     for (int64_t m = 0; m < M; m += MB) {
       const int64_t mb = M - m < MB ? M - m : MB;
       float s[MB][NB];
-      rowsBlockAvx2<MB, NB>(mb, nb, K, X + m * K, W + n * ldw, ldw, s);
+      rowsBlockAvx2<MB, NB, WL>(mb, nb, K, X + m * K, W + n * ldw, ldw, s);
       for (int64_t i = 0; i < mb; i++) {
         for (int64_t j = 0; j < nb; j++) {
           float v = s[i][j] + (bias ? bias[n + j] : 0.0f);
@@ -141,8 +171,8 @@ STIC_TARGET_AVX2 void rowsAvx2(int64_t M, int64_t K, const float* X, const float
 }  // namespace
 
 const Kernels* avx2Kernels() {
-  static const Kernels k{"avx2", MR, NR, 144, 256, 3072, microAvx2, rowsAvx2};
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const Kernels k{"avx2", MR, NR, 144, 256, 3072, microAvx2, rowsAvx2<LoadF32>, rowsAvx2<LoadBf16>, rowsAvx2<LoadF16>};
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return ok ? &k : nullptr;
 }
 

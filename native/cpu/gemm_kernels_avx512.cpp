@@ -11,6 +11,7 @@
 #include <immintrin.h>
 // GCC 12's _mm512_reduce_add_ps passes _mm256_undefined_pd() on purpose; -Wuninitialized misfires on it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define STIC_GEMM_AVX512 1
 #define STIC_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #endif
@@ -75,13 +76,44 @@ STIC_TARGET_AVX512 void microAvx512(int64_t kc, const float* Ap, const float* Bp
   }
 }
 
+// Weight loaders: 16 consecutive weights as f32 lanes, from f32, bf16 (the top half of an f32:
+// widen and shift) or f16 (vcvtph2ps) storage. `tail` loads the last n < 16 (the rest zero).
+struct LoadF32 {
+  using T = float;
+  STIC_TARGET_AVX512 static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+  STIC_TARGET_AVX512 static __m512 tail(const float* p, int n) { return _mm512_maskz_loadu_ps(lanes(n), p); }
+};
+struct LoadBf16 {
+  using T = uint16_t;
+  STIC_TARGET_AVX512 static __m512 load(const uint16_t* p) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  }
+  STIC_TARGET_AVX512 static __m512 tail(const uint16_t* p, int n) {
+    alignas(32) uint16_t buf[16] = {};
+    for (int i = 0; i < n; i++) buf[i] = p[i];
+    return load(buf);
+  }
+};
+struct LoadF16 {
+  using T = uint16_t;
+  STIC_TARGET_AVX512 static __m512 load(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  STIC_TARGET_AVX512 static __m512 tail(const uint16_t* p, int n) {
+    alignas(32) uint16_t buf[16] = {};
+    for (int i = 0; i < n; i++) buf[i] = p[i];
+    return load(buf);
+  }
+};
+
 // MB x-rows times NB weight rows; rows past the end are clamped (computed twice, stored once),
 // which keeps the loop branch-free and every load in bounds.
-template <int MB, int NB>
-STIC_TARGET_AVX512 void rowsBlockAvx512(int64_t mb, int64_t nb, int64_t K, const float* X, const float* W, int64_t ldw,
+template <int MB, int NB, class WL>
+STIC_TARGET_AVX512 void rowsBlockAvx512(int64_t mb, int64_t nb, int64_t K, const float* X, const typename WL::T* W, int64_t ldw,
                                         float (&out)[MB][NB]) {
   const float* x[MB];
-  const float* w[NB];
+  const typename WL::T* w[NB];
   for (int i = 0; i < MB; i++) x[i] = X + (i < mb ? i : 0) * K;
   for (int j = 0; j < NB; j++) w[j] = W + (j < nb ? j : 0) * ldw;
   __m512 acc[MB][NB];
@@ -90,18 +122,18 @@ STIC_TARGET_AVX512 void rowsBlockAvx512(int64_t mb, int64_t nb, int64_t K, const
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
     __m512 wv[NB];
-    for (int j = 0; j < NB; j++) wv[j] = _mm512_loadu_ps(w[j] + k);
+    for (int j = 0; j < NB; j++) wv[j] = WL::load(w[j] + k);
     for (int i = 0; i < MB; i++) {
       const __m512 xv = _mm512_loadu_ps(x[i] + k);
       for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
     }
   }
   if (k < K) {
-    const __mmask16 m = lanes(static_cast<int>(K - k));
+    const int n = static_cast<int>(K - k);
     __m512 wv[NB];
-    for (int j = 0; j < NB; j++) wv[j] = _mm512_maskz_loadu_ps(m, w[j] + k);
+    for (int j = 0; j < NB; j++) wv[j] = WL::tail(w[j] + k, n);
     for (int i = 0; i < MB; i++) {
-      const __m512 xv = _mm512_maskz_loadu_ps(m, x[i] + k);
+      const __m512 xv = _mm512_maskz_loadu_ps(lanes(n), x[i] + k);
       for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
     }
   }
@@ -109,7 +141,8 @@ STIC_TARGET_AVX512 void rowsBlockAvx512(int64_t mb, int64_t nb, int64_t K, const
     for (int j = 0; j < NB; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-STIC_TARGET_AVX512 void rowsAvx512(int64_t M, int64_t K, const float* X, const float* W, int64_t ldw, int64_t n0,
+template <class WL>
+STIC_TARGET_AVX512 void rowsAvx512(int64_t M, int64_t K, const float* X, const typename WL::T* W, int64_t ldw, int64_t n0,
                                    int64_t n1, const float* bias, float beta, float* C, int64_t ldc) {
   constexpr int MB = 4, NB = 4;
   for (int64_t n = n0; n < n1; n += NB) {
@@ -118,7 +151,7 @@ STIC_TARGET_AVX512 void rowsAvx512(int64_t M, int64_t K, const float* X, const f
     for (int64_t m = 0; m < M; m += MB) {
       const int64_t mb = M - m < MB ? M - m : MB;
       float s[MB][NB];
-      rowsBlockAvx512<MB, NB>(mb, nb, K, X + m * K, W + n * ldw, ldw, s);
+      rowsBlockAvx512<MB, NB, WL>(mb, nb, K, X + m * K, W + n * ldw, ldw, s);
       for (int64_t i = 0; i < mb; i++) {
         for (int64_t j = 0; j < nb; j++) {
           float v = s[i][j] + (bias ? bias[n + j] : 0.0f);
@@ -133,7 +166,8 @@ STIC_TARGET_AVX512 void rowsAvx512(int64_t M, int64_t K, const float* X, const f
 }  // namespace
 
 const Kernels* avx512Kernels() {
-  static const Kernels k{"avx512", MR, NR, 144, 256, 4096, microAvx512, rowsAvx512};
+  static const Kernels k{"avx512", MR, NR, 144, 256, 4096, microAvx512, rowsAvx512<LoadF32>, rowsAvx512<LoadBf16>,
+                         rowsAvx512<LoadF16>};
   static const bool ok = __builtin_cpu_supports("avx512f");
   return ok ? &k : nullptr;
 }

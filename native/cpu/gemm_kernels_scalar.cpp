@@ -2,6 +2,7 @@
 // that the blocked driver does not depend on one tile shape. Legend: see gemm_kernels.h.
 #include <cstdint>
 
+#include "core/dtype.h"
 #include "cpu/gemm_kernels.h"
 
 namespace stic::cpu::gemm {
@@ -22,20 +23,24 @@ void microScalar(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t
   }
 }
 
-void rowsScalar(int64_t M, int64_t K, const float* X, const float* W, int64_t ldw, int64_t n0, int64_t n1,
-                const float* bias, float beta, float* C, int64_t ldc) {
+float widen(float w) { return w; }
+float widenBf16(uint16_t w) { return bf16ToF32(w); }
+
+template <typename W, float (*Widen)(W)>
+void rowsScalar(int64_t M, int64_t K, const float* X, const W* Wm, int64_t ldw, int64_t n0, int64_t n1, const float* bias,
+                float beta, float* C, int64_t ldc) {
   for (int64_t n = n0; n < n1; n++) {
-    const float* w = W + n * ldw;
+    const W* w = Wm + n * ldw;
     for (int64_t m = 0; m < M; m++) {
       const float* x = X + m * K;
       // Eight partial sums: the same association a SIMD lane split gives, and vectorisable.
       float part[8] = {};
       int64_t k = 0;
       for (; k + 8 <= K; k += 8) {
-        for (int l = 0; l < 8; l++) part[l] += x[k + l] * w[k + l];
+        for (int l = 0; l < 8; l++) part[l] += x[k + l] * Widen(w[k + l]);
       }
       float s = 0;
-      for (; k < K; k++) s += x[k] * w[k];
+      for (; k < K; k++) s += x[k] * Widen(w[k]);
       for (int l = 0; l < 8; l++) s += part[l];
       if (bias) s += bias[n];
       float& c = C[m * ldc + n];
@@ -47,7 +52,8 @@ void rowsScalar(int64_t M, int64_t K, const float* X, const float* W, int64_t ld
 }  // namespace
 
 const Kernels& scalarKernels() {
-  static const Kernels k{"scalar", MR, NR, 128, 256, 2048, microScalar, rowsScalar};
+  static const Kernels k{"scalar", MR, NR, 128, 256, 2048, microScalar, rowsScalar<float, widen>, rowsScalar<uint16_t, widenBf16>,
+                         rowsScalar<uint16_t, f16ToF32>};
   return k;
 }
 

@@ -6,12 +6,19 @@
 #pragma once
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace stic::cpu {
 
 // C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C[M,N]. op(X) = X or X^T (transX).
 // A is [M,K] (or [K,M] when transA) with row stride lda; likewise B, C.
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// The same with B stored as f32, bf16 or f16 (bType; half types as uint16 bit patterns): a weight
+// kept in its checkpoint dtype, widened to f32 as it is packed or streamed, so every product and
+// sum is the f32 one of the widened values.
+void gemm_typed_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const void* B, DType bType, int64_t ldb, float beta, float* C, int64_t ldc);
 // `batch` independent sgemms; matrix i starts at A + i*strideA, B + i*strideB, C + i*strideC.
 void sgemm_strided_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                            int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
@@ -27,6 +34,9 @@ bool gemm_kernels_supported(const char* name);
 
 // out[T,N] = inp[T,K] @ weight[N,K]^T + bias[N] (torch nn.Linear layout; bias may be null).
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t T, int64_t K, int64_t N);
+// The same with the weight in its stored dtype (F32, BF16 or F16), see gemm_typed_b.
+void linear_forward(float* out, const float* inp, const void* weight, DType wType, const float* bias, int64_t T, int64_t K,
+                    int64_t N);
 
 // out[T,C] = LayerNorm(inp[T,C]) * weight[C] + bias[C] (biased variance, eps inside the sqrt).
 void layernorm_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t T, int64_t C, float eps);

@@ -18,62 +18,68 @@
 #include "cpu/convert.h"
 
 namespace stic::io {
-namespace {
 
-// A whole file mapped read-only; unmapped on destruction.
-class MappedFile {
- public:
-  static Result<std::unique_ptr<MappedFile>> open(const std::string& path, const std::string& forTensor) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      int err = errno;
-      return error(err == ENOENT ? Code::NotFound : Code::IoError, "tensor \"", forTensor, "\": cannot open ", path, ": ",
-                   std::strerror(err));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
+Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path, const std::string& forTensor) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    return error(err == ENOENT ? Code::NotFound : Code::IoError, "tensor \"", forTensor, "\": cannot open ", path, ": ",
+                 std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return error(Code::IoError, "tensor \"", forTensor, "\": cannot stat ", path, ": ", std::strerror(err));
+  }
+  auto mf = std::unique_ptr<MappedFile>(new MappedFile(path, static_cast<uint64_t>(st.st_size)));
+  if (mf->size_ > 0) {
+    void* p = ::mmap(nullptr, mf->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);
-      return error(Code::IoError, "tensor \"", forTensor, "\": cannot stat ", path, ": ", std::strerror(err));
+      return error(Code::IoError, "tensor \"", forTensor, "\": cannot map ", path, " (", mf->size_, " bytes): ",
+                   std::strerror(err));
     }
-    auto mf = std::unique_ptr<MappedFile>(new MappedFile(path, static_cast<uint64_t>(st.st_size)));
-    if (mf->size_ > 0) {
-      void* p = ::mmap(nullptr, mf->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        int err = errno;
-        ::close(fd);
-        return error(Code::IoError, "tensor \"", forTensor, "\": cannot map ", path, " (", mf->size_, " bytes): ",
-                     std::strerror(err));
-      }
-      mf->data_ = static_cast<const char*>(p);
-    }
-    ::close(fd);  // the mapping keeps the file alive
-    return mf;
+    mf->data_ = static_cast<const char*>(p);
   }
-  ~MappedFile() {
-    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  ::close(fd);  // the mapping keeps the file alive
+  return mf;
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<char*>(data_), size_);
+}
+
+void MappedFile::prefetch(uint64_t offset, uint64_t n) const {
+  if (!data_ || n == 0) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t begin = offset / page * page;
+  ::madvise(const_cast<char*>(data_) + begin, offset + n - begin, MADV_WILLNEED);
+}
+
+void MappedFile::release(uint64_t offset, uint64_t n) const {
+  if (!data_ || n == 0) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t begin = offset / page * page;
+  ::madvise(const_cast<char*>(data_) + begin, std::min(offset + n, size_) - begin, MADV_DONTNEED);
+}
+
+Status MappedFile::checkRange(const TensorSource& src) const {
+  const std::string where = "tensor \"" + src.name + "\" in " + src.file;
+  const int64_t numel = shapeNumel(src.shape);
+  if (src.nbytes != static_cast<uint64_t>(numel) * dtypeSize(src.dtype)) {
+    return error(Code::InvalidArgument, where, ": shape ", shapeString(src.shape), " of ", dtypeName(src.dtype), " needs ",
+                 static_cast<uint64_t>(numel) * dtypeSize(src.dtype), " bytes but the source spans ", src.nbytes);
   }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const std::string& path() const { return path_; }
-  uint64_t size() const { return size_; }
-  const char* data() const { return data_; }
-
-  // Asks the kernel to start reading [offset, offset + n) ahead of the copy.
-  void prefetch(uint64_t offset, uint64_t n) const {
-    if (!data_ || n == 0) return;
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    uint64_t begin = offset / page * page;
-    ::madvise(const_cast<char*>(data_) + begin, offset + n - begin, MADV_WILLNEED);
+  if (src.offset > size_ || src.nbytes > size_ - src.offset) {
+    return error(Code::OutOfRange, where, ": bytes [", src.offset, ", ", src.offset + src.nbytes,
+                 ") run past the end of the file (", size_, " bytes)");
   }
+  return Status::ok();
+}
 
- private:
-  MappedFile(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
-  std::string path_;
-  uint64_t size_ = 0;
-  const char* data_ = nullptr;
-};
+namespace {
 
 // memcpy in 4 MiB chunks across threads: copying out of a mapping is bound by page faults, which
 // proceed in parallel.
@@ -101,14 +107,7 @@ Status copyOrConvert(void* dst, DType dstType, const char* src, const TensorSour
 Status readFromMapped(const MappedFile& mf, const TensorSource& src, Tensor& dst) {
   const std::string where = "tensor \"" + src.name + "\" in " + src.file;
   const int64_t numel = shapeNumel(src.shape);
-  if (src.nbytes != static_cast<uint64_t>(numel) * dtypeSize(src.dtype)) {
-    return error(Code::InvalidArgument, where, ": shape ", shapeString(src.shape), " of ", dtypeName(src.dtype), " needs ",
-                 static_cast<uint64_t>(numel) * dtypeSize(src.dtype), " bytes but the source spans ", src.nbytes);
-  }
-  if (src.offset > mf.size() || src.nbytes > mf.size() - src.offset) {
-    return error(Code::OutOfRange, where, ": bytes [", src.offset, ", ", src.offset + src.nbytes,
-                 ") run past the end of the file (", mf.size(), " bytes)");
-  }
+  STIC_RETURN_IF_ERROR(mf.checkRange(src));
   if (!dst.defined()) return error(Code::Internal, where, ": destination tensor is not allocated");
   if (dst.numel() != numel) {
     return error(Code::InvalidArgument, where, ": destination has ", dst.numel(), " elements (shape ",
@@ -159,6 +158,26 @@ Status readTensors(const std::vector<TensorSource>& srcs, std::vector<Tensor*>& 
     if (dsts[i] == nullptr) return error(Code::Internal, "readTensors: destination ", i, " (tensor \"", src.name, "\") is null");
     STIC_RETURN_IF_ERROR(readFromMapped(*it->second, src, *dsts[i]));
     if (--remaining[src.file] == 0) open.erase(it);
+  }
+  return Status::ok();
+}
+
+Status readTensorsMapped(const std::vector<TensorSource>& srcs, std::vector<Tensor*>& dsts,
+                         std::unordered_map<std::string, std::shared_ptr<MappedFile>>& files) {
+  if (srcs.size() != dsts.size()) {
+    return error(Code::InvalidArgument, "readTensors: ", srcs.size(), " sources but ", dsts.size(), " destinations");
+  }
+  for (size_t i = 0; i < srcs.size(); ++i) {
+    const TensorSource& src = srcs[i];
+    auto it = files.find(src.file);
+    if (it == files.end()) {
+      auto mf = MappedFile::open(src.file, src.name);
+      if (!mf.isOk()) return mf.status();
+      it = files.emplace(src.file, std::shared_ptr<MappedFile>(mf.take())).first;
+    }
+    if (dsts[i] == nullptr) return error(Code::Internal, "readTensors: destination ", i, " (tensor \"", src.name, "\") is null");
+    STIC_RETURN_IF_ERROR(readFromMapped(*it->second, src, *dsts[i]));
+    it->second->release(src.offset, src.nbytes);
   }
   return Status::ok();
 }

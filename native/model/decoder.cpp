@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "model/weight_ops.h"
 
 namespace stic::model {
 
@@ -97,11 +98,11 @@ void decoderLayer(float* x, int64_t T, const std::vector<Segment>& segments, con
   const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim();
   auto bias = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
   cpu::rmsnorm_forward(buf.xn, x, L.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
-  cpu::linear_forward(buf.qkv, buf.xn, L.qkvW.data<float>(), bias(L.qkvB), T, D, Nqkv);
+  linearW(buf.qkv, buf.xn, L.qkvW, 0, bias(L.qkvB), T, D, Nqkv);
   cpu::rope_forward(buf.qkv, buf.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
   cpu::rope_forward(buf.qkv + cfg.qDim(), buf.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
   attendSegments(buf, segments, cfg, cache, layer);
-  cpu::linear_forward(buf.out, buf.attn, L.oW.data<float>(), bias(L.oB), T, cfg.qDim(), D);
+  linearW(buf.out, buf.attn, L.oW, 0, bias(L.oB), T, cfg.qDim(), D);
   cpu::add_inplace(x, buf.out, T * D);
 
   cpu::rmsnorm_forward(buf.xn, x, L.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
@@ -110,10 +111,10 @@ void decoderLayer(float* x, int64_t T, const std::vector<Segment>& segments, con
   float* gate = buf.gateUp;
   float* up = buf.gateUp + T * F;
   const float* gateUpB = bias(L.gateUpB);
-  cpu::linear_forward(gate, buf.xn, L.gateUpW.data<float>(), gateUpB, T, D, F);
-  cpu::linear_forward(up, buf.xn, L.gateUpW.data<float>() + F * D, gateUpB ? gateUpB + F : nullptr, T, D, F);
+  linearW(gate, buf.xn, L.gateUpW, 0, gateUpB, T, D, F);
+  linearW(up, buf.xn, L.gateUpW, F, gateUpB ? gateUpB + F : nullptr, T, D, F);
   cpu::swiglu_forward(buf.act, gate, up, T * F);
-  cpu::linear_forward(buf.out, buf.act, L.downW.data<float>(), bias(L.downB), T, F, D);
+  linearW(buf.out, buf.act, L.downW, 0, bias(L.downB), T, F, D);
   cpu::add_inplace(x, buf.out, T * D);
 }
 
@@ -146,7 +147,7 @@ void decoderLogits(float* logits, float* scratch, const float* x, const int64_t*
   float* normed = scratch + n * D;
   for (int64_t i = 0; i < n; i++) std::memcpy(gathered + i * D, x + rows[i] * D, D * sizeof(float));
   cpu::rmsnorm_forward(normed, gathered, w.norm.data<float>(), n, D, cfg.rmsNormEps);
-  cpu::linear_forward(logits, normed, w.lmHead.data<float>(), nullptr, n, D, cfg.vocabSize);
+  linearW(logits, normed, w.lmHead, 0, nullptr, n, D, cfg.vocabSize);
 }
 
 }  // namespace stic::model

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "model/weight_ops.h"
 #include "cpu/ops_backward.h"
 #include "train/lora.h"
 
@@ -145,14 +146,14 @@ void layerForward(float* x, const SavedLayer& L, const DecoderLayerWeights& W, c
   const int64_t T = layout.rows(), D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim();
   std::memcpy(L.xin, x, T * D * sizeof(float));
   cpu::rmsnorm_forward(act.xn, x, W.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
-  cpu::linear_forward(L.qkv, act.xn, W.qkvW.data<float>(), bias(W.qkvB), T, D, Nqkv);
+  linearW(L.qkv, act.xn, W.qkvW, 0, bias(W.qkvB), T, D, Nqkv);
   for (int m : {kLoraQ, kLoraK, kLoraV}) {
     loraForward(L.qkv + fusedColumn(cfg, m), Nqkv, L.xa[m], act.xn, lora, cfg, l, m, T, act.loraWork);
   }
   cpu::rope_forward(L.qkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
   cpu::rope_forward(L.qkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
   attendForward(L, layout, cfg, act);
-  cpu::linear_forward(act.out, L.attn, W.oW.data<float>(), bias(W.oB), T, qDim, D);
+  linearW(act.out, L.attn, W.oW, 0, bias(W.oB), T, qDim, D);
   loraForward(act.out, D, L.xa[kLoraO], L.attn, lora, cfg, l, kLoraO, T, act.loraWork);
   cpu::add_inplace(x, act.out, T * D);
 
@@ -161,12 +162,12 @@ void layerForward(float* x, const SavedLayer& L, const DecoderLayerWeights& W, c
   float* gate = L.gateUp;
   float* up = L.gateUp + T * F;
   const float* gub = bias(W.gateUpB);
-  cpu::linear_forward(gate, act.xn, W.gateUpW.data<float>(), gub, T, D, F);
-  cpu::linear_forward(up, act.xn, W.gateUpW.data<float>() + F * D, gub ? gub + F : nullptr, T, D, F);
+  linearW(gate, act.xn, W.gateUpW, 0, gub, T, D, F);
+  linearW(up, act.xn, W.gateUpW, F, gub ? gub + F : nullptr, T, D, F);
   loraForward(gate, F, L.xa[kLoraGate], act.xn, lora, cfg, l, kLoraGate, T, act.loraWork);
   loraForward(up, F, L.xa[kLoraUp], act.xn, lora, cfg, l, kLoraUp, T, act.loraWork);
   cpu::swiglu_forward(act.act, gate, up, T * F);
-  cpu::linear_forward(act.out, act.act, W.downW.data<float>(), bias(W.downB), T, F, D);
+  linearW(act.out, act.act, W.downW, 0, bias(W.downB), T, F, D);
   loraForward(act.out, D, L.xa[kLoraDown], act.act, lora, cfg, l, kLoraDown, T, act.loraWork);
   cpu::add_inplace(x, act.out, T * D);
 }
@@ -182,13 +183,13 @@ void layerBackward(float* dx, const SavedLayer& L, const DecoderLayerWeights& W,
   const float* up = L.gateUp + T * F;
   cpu::rmsnorm_forward(act.xn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
   cpu::swiglu_forward(act.act, gate, up, T * F);
-  cpu::linear_backward(act.dact, nullptr, nullptr, dx, act.act, W.downW.data<float>(), T, F, D);
+  linearInputGrad(act.dact, dx, W.downW, 0, T, F, D, 0.0f);
   loraBackward(act.dact, dx, D, act.act, L.xa[kLoraDown], lora, cfg, l, kLoraDown, T, work);
   float* dgate = act.dgateUp;
   float* dup = act.dgateUp + T * F;
   cpu::swiglu_backward(dgate, dup, act.dact, gate, up, T * F);
-  cpu::linear_backward(act.dxn, nullptr, nullptr, dgate, act.xn, W.gateUpW.data<float>(), T, D, F);
-  cpu::sgemm(false, false, T, D, F, 1.0f, dup, F, W.gateUpW.data<float>() + F * D, D, 1.0f, act.dxn, D);  // += dup W_up
+  linearInputGrad(act.dxn, dgate, W.gateUpW, 0, T, D, F, 0.0f);
+  linearInputGrad(act.dxn, dup, W.gateUpW, F, T, D, F, 1.0f);  // += dup W_up
   loraBackward(act.dxn, dgate, F, act.xn, L.xa[kLoraGate], lora, cfg, l, kLoraGate, T, work);
   loraBackward(act.dxn, dup, F, act.xn, L.xa[kLoraUp], lora, cfg, l, kLoraUp, T, work);
   cpu::rmsnorm_backward(act.dxn, nullptr, act.dxn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
@@ -196,12 +197,12 @@ void layerBackward(float* dx, const SavedLayer& L, const DecoderLayerWeights& W,
 
   // Attention block.
   cpu::rmsnorm_forward(act.xn, L.xin, W.attnNorm.data<float>(), T, D, eps);
-  cpu::linear_backward(act.dattn, nullptr, nullptr, dx, L.attn, W.oW.data<float>(), T, qDim, D);
+  linearInputGrad(act.dattn, dx, W.oW, 0, T, qDim, D, 0.0f);
   loraBackward(act.dattn, dx, D, L.attn, L.xa[kLoraO], lora, cfg, l, kLoraO, T, work);
   attendBackward(L, layout, cfg, act);
   cpu::rope_backward(act.dqkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
   cpu::rope_backward(act.dqkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  cpu::linear_backward(act.dxn, nullptr, nullptr, act.dqkv, act.xn, W.qkvW.data<float>(), T, D, Nqkv);
+  linearInputGrad(act.dxn, act.dqkv, W.qkvW, 0, T, D, Nqkv, 0.0f);
   for (int m : {kLoraQ, kLoraK, kLoraV}) {
     loraBackward(act.dxn, act.dqkv + fusedColumn(cfg, m), Nqkv, act.xn, L.xa[m], lora, cfg, l, m, T, work);
   }
@@ -286,7 +287,7 @@ void embedPass(float* x, const PassLayout& layout, const float* features, const 
     if (layout.featureRow[t] >= 0) {
       std::memcpy(x + t * D, features + layout.featureRow[t] * D, D * sizeof(float));
     } else {
-      cpu::embedding_forward(x + t * D, &layout.ids[t], w.embed.data<float>(), 1, D);
+      embedRow(x + t * D, w.embed, layout.ids[t]);
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cpu/ops.h"
+#include "model/weight_ops.h"
 
 namespace stic::model {
 
@@ -123,7 +124,7 @@ Status Generation::decodeStep(std::vector<std::vector<int32_t>>& fresh) {
     ItemState& s = state_[i];
     if (s.finish != Finish::None) continue;
     const int64_t row = static_cast<int64_t>(who.size());
-    cpu::embedding_forward(bufs_.x + row * D, &s.pending, model_->weights().decoder.embed.data<float>(), 1, D);
+    embedRow(bufs_.x + row * D, model_->weights().decoder.embed, s.pending);
     segs.push_back({row, 1, s.cached, static_cast<int64_t>(i)});
     rows.push_back(row);
     who.push_back(i);

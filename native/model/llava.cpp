@@ -5,14 +5,20 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "model/weight_ops.h"
 #include "model/call_buffers.h"
 #include "model/vision_tower.h"
 
 namespace stic::model {
 
-Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources) {
-  auto w = loadLlavaWeights(cfg, sources);
+Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources,
+                                                     bool forceF32, const std::vector<LoraDelta>& adapter, double alpha) {
+  WeightLoadOptions opt;
+  opt.forceF32 = forceF32;
+  for (const LoraDelta& d : adapter) opt.writable.push_back(d.weight);
+  auto w = loadLlavaWeights(cfg, sources, opt);
   if (!w.isOk()) return w.status();
+  STIC_RETURN_IF_ERROR(mergeLora(*w.value(), cfg, adapter, alpha).withContext("applying the adapter"));
   auto m = std::make_shared<LlavaModel>();
   m->cfg_ = cfg;
   m->w_ = w.take();
@@ -90,7 +96,7 @@ void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* featu
   for (size_t t = 0; t < seq.ids.size(); t++) {
     float* dst = x + t * D;
     if (seq.ids[t] != cfg_.imageTokenId) {
-      cpu::embedding_forward(dst, &seq.ids[t], w_->decoder.embed.data<float>(), 1, D);
+      embedRow(dst, w_->decoder.embed, seq.ids[t]);
       continue;
     }
     const std::vector<int64_t>& rows = tokenRows[seq.images[image]];

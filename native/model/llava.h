@@ -13,6 +13,7 @@
 #include "model/image_layout.h"
 #include "model/llava_config.h"
 #include "model/llava_weights.h"
+#include "model/lora_merge.h"
 
 namespace stic::model {
 
@@ -31,11 +32,16 @@ struct ScoredSequence {
 
 class LlavaModel {
  public:
-  static Result<std::shared_ptr<LlavaModel>> load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources);
+  // adapter: LoRA deltas merged into the weights at load (lora_merge.h), alpha their LoRA alpha.
+  static Result<std::shared_ptr<LlavaModel>> load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources,
+                                                  bool forceF32 = false, const std::vector<LoraDelta>& adapter = {},
+                                                  double alpha = 0);
 
   const LlavaConfig& config() const { return cfg_; }
   const LlavaWeights& weights() const { return *w_; }
-  size_t weightBytes() const { return w_->arena->capacity(); }
+  // Bytes of every weight: the private copies (arena) and those mapped from the checkpoint files.
+  size_t weightBytes() const { return w_->arena->capacity() + w_->mappedBytes; }
+  size_t mappedWeightBytes() const { return w_->mappedBytes; }
 
   // Checks a sequence against the config and the call's images (tokenRows: imageTokenRows of the
   // batch); `where` names it in messages.

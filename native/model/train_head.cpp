@@ -68,8 +68,9 @@ void headForward(HeadBuffers& b, const float* x, const std::vector<HeadEntry>& e
   for (const HeadRun& r : runs) {
     if (r.end <= r.begin) continue;
     train::HeadDims d = headDims(cfg, r.end - r.begin);
+    d.wType = w.lmHead.dtype();
     train::fused_head_forward(b.logp + r.begin, b.chosen + r.begin, b.lse + r.begin, wantJac ? b.jac + r.begin * D : nullptr,
-                              b.work, b.normed + r.begin * D, w.lmHead.data<float>(), b.targets + r.begin, d, r.mode);
+                              b.work, b.normed + r.begin * D, w.lmHead.raw(), b.targets + r.begin, d, r.mode);
   }
 }
 

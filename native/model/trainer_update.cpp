@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "model/lora_merge.h"
 #include "model/trainer.h"
 
 namespace stic::model {
@@ -13,20 +14,6 @@ namespace {
 std::string linearName(int64_t layer, int module) {
   return "language_model.model.layers." + std::to_string(layer) + (loraModuleIsAttention(module) ? ".self_attn." : ".mlp.") +
          loraModuleName(module) + ".weight";
-}
-
-// The base weight (N, K) of a module: its row range of the fused storage.
-const float* baseWeight(const DecoderLayerWeights& L, const DecoderConfig& cfg, int module) {
-  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
-  switch (module) {
-    case kLoraQ: return L.qkvW.data<float>();
-    case kLoraK: return L.qkvW.data<float>() + cfg.qDim() * D;
-    case kLoraV: return L.qkvW.data<float>() + (cfg.qDim() + cfg.kvDim()) * D;
-    case kLoraO: return L.oW.data<float>();
-    case kLoraGate: return L.gateUpW.data<float>();
-    case kLoraUp: return L.gateUpW.data<float>() + F * D;
-    default: return L.downW.data<float>();
-  }
 }
 
 }  // namespace
@@ -78,7 +65,8 @@ Status LlavaTrainer::mergedWeights(std::vector<NamedTensor>& out, const std::vec
         const TrainTensor* B = params_->loraB(l, m);
         auto [K, N] = loraModuleDims(cfg, m);
         NamedTensor t{name, {N, K}, std::vector<float>(N * K)};
-        std::memcpy(t.data.data(), baseWeight(model_->weights().decoder.layers[l], cfg, m), N * K * sizeof(float));
+        const LinearRef base = decoderLinear(model_->weights().decoder, cfg, name);
+        widenRows(t.data.data(), *base.tensor, base.row0, N);
         // W (N, K) += (alpha / r) B (N, r) A (r, K): PEFT's merge.
         const int64_t r = params_->spec().r;
         cpu::sgemm(false, false, N, K, r, params_->spec().scale(), B->param, r, A->param, K, 1.0f, t.data.data(), K);

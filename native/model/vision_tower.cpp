@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "model/weight_ops.h"
 
 namespace stic::model {
 
@@ -61,19 +62,19 @@ void encoderLayer(float* x, const VisionBuffers& b, const VisionLayerWeights& L,
   const int64_t T = cfg.tokens(), R = N * T, Dv = cfg.hiddenSize, H = cfg.numHeads, hd = cfg.headDim();
   const float eps = cfg.layerNormEps;
   cpu::layernorm_forward(b.xn, x, L.ln1W.data<float>(), L.ln1B.data<float>(), R, Dv, eps);
-  cpu::linear_forward(b.qkv, b.xn, L.qkvW.data<float>(), L.qkvB.data<float>(), R, Dv, 3 * Dv);
+  linearW(b.qkv, b.xn, L.qkvW, 0, L.qkvB.data<float>(), R, Dv, 3 * Dv);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int64_t n = 0; n < N; n++) {  // bidirectional attention within each image only
     const float* q = b.qkv + n * T * 3 * Dv;
     cpu::attention_forward(b.attn + n * T * Dv, Dv, q, 3 * Dv, q + Dv, 3 * Dv, q + 2 * Dv, 3 * Dv, T, T, H, H, hd, false, 0,
                            scale);
   }
-  cpu::linear_forward(b.out, b.attn, L.outW.data<float>(), L.outB.data<float>(), R, Dv, Dv);
+  linearW(b.out, b.attn, L.outW, 0, L.outB.data<float>(), R, Dv, Dv);
   cpu::add_inplace(x, b.out, R * Dv);
   cpu::layernorm_forward(b.xn, x, L.ln2W.data<float>(), L.ln2B.data<float>(), R, Dv, eps);
-  cpu::linear_forward(b.mlp, b.xn, L.fc1W.data<float>(), L.fc1B.data<float>(), R, Dv, cfg.intermediateSize);
+  linearW(b.mlp, b.xn, L.fc1W, 0, L.fc1B.data<float>(), R, Dv, cfg.intermediateSize);
   applyAct(cfg.act, b.mlp, R * cfg.intermediateSize);
-  cpu::linear_forward(b.out, b.mlp, L.fc2W.data<float>(), L.fc2B.data<float>(), R, cfg.intermediateSize, Dv);
+  linearW(b.out, b.mlp, L.fc2W, 0, L.fc2B.data<float>(), R, cfg.intermediateSize, Dv);
   cpu::add_inplace(x, b.out, R * Dv);
 }
 

@@ -102,15 +102,27 @@ int64_t gatheredIndex(const RowStats& st, int64_t target, GatherMode mode, float
   return alt ? st.i2 : st.i1;
 }
 
+// Row v of W [V, D] in its stored dtype.
+const void* wRow(const void* W, int64_t v, const HeadDims& d) {
+  return static_cast<const char*>(W) + static_cast<size_t>(v * d.D) * dtypeSize(d.wType);
+}
+
+// Element k of a W row, widened to f32.
+float wAt(const void* row, int64_t k, DType t) {
+  if (t == DType::BF16) return bf16ToF32(static_cast<const uint16_t*>(row)[k]);
+  if (t == DType::F16) return f16ToF32(static_cast<const uint16_t*>(row)[k]);
+  return static_cast<const float*>(row)[k];
+}
+
 // Forward of one chunk of c rows (packed in w.rows); writes logp, gathered, lse and, when jac is
 // given, d logp / d h of each row.
-void forwardChunk(const Work& w, int64_t c, float* logp, int64_t* gathered, float* lse, float* jac, const float* W,
+void forwardChunk(const Work& w, int64_t c, float* logp, int64_t* gathered, float* lse, float* jac, const void* W,
                   const int64_t* targets, const HeadDims& d, GatherMode mode) {
   const int64_t D = d.D, V = d.V, B = vocabPerBlock(d);
   for (int64_t i = 0; i < c; i++) w.stats[i] = {0.0, kNegInf, 0.0f, 0.0f, kNegInf, kNegInf, 0, -1, -1};
   for (int64_t v0 = 0; v0 < V; v0 += B) {
     const int64_t b = std::min(B, V - v0);
-    cpu::sgemm(false, true, c, b, D, 1.0f, w.rows, D, W + v0 * D, D, 0.0f, w.logits, b);  // [c,b] = rows W_blk^T
+    cpu::gemm_typed_b(false, true, c, b, D, 1.0f, w.rows, D, wRow(W, v0, d), d.wType, D, 0.0f, w.logits, b);  // [c,b] = rows W_blk^T
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < c; i++) {
       foldBlock(w.stats[i], w.logits + i * b, b, v0, targets[w.index[i]], mode, jac != nullptr);
@@ -120,7 +132,7 @@ void forwardChunk(const Work& w, int64_t c, float* logp, int64_t* gathered, floa
         for (int64_t k = 0; k < D; k++) u[k] = v0 == 0 ? 0.0f : u[k] * r;
       }
     }
-    if (jac) cpu::sgemm(false, false, c, D, b, 1.0f, w.logits, b, W + v0 * D, D, 1.0f, w.acc, D);  // U += E W_blk
+    if (jac) cpu::gemm_typed_b(false, false, c, D, b, 1.0f, w.logits, b, wRow(W, v0, d), d.wType, D, 1.0f, w.acc, D);  // U += E W_blk
   }
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < c; i++) {
@@ -135,9 +147,9 @@ void forwardChunk(const Work& w, int64_t c, float* logp, int64_t* gathered, floa
     // d logp_t / d h_t = W[j] - softmax_t W = W[j] - U_t / s_t
     const float inv = static_cast<float>(1.0 / st.sum);
     const float* u = w.acc + i * D;
-    const float* wj = W + j * D;
+    const void* wj = wRow(W, j, d);
     float* out = jac + t * D;
-    for (int64_t k = 0; k < D; k++) out[k] = wj[k] - u[k] * inv;
+    for (int64_t k = 0; k < D; k++) out[k] = wAt(wj, k, d.wType) - u[k] * inv;
   }
 }
 
@@ -156,7 +168,7 @@ size_t fused_head_workspace_bytes(const HeadDims& d) {
 }
 
 void fused_head_forward(float* logp, int64_t* gathered, float* lse, float* jac, void* work, const float* h,
-                        const float* W, const int64_t* targets, const HeadDims& d, GatherMode mode) {
+                        const void* W, const int64_t* targets, const HeadDims& d, GatherMode mode) {
   const int64_t D = d.D;
   for (int64_t t = 0; t < d.T; t++) {
     logp[t] = 0.0f;
@@ -172,7 +184,7 @@ void fused_head_forward(float* logp, int64_t* gathered, float* lse, float* jac, 
   }
 }
 
-void fused_head_backward(float* dh, void* work, const float* dlogp, const float* h, const float* W,
+void fused_head_backward(float* dh, void* work, const float* dlogp, const float* h, const void* W,
                          const int64_t* gathered, const float* lse, const HeadDims& d) {
   const int64_t D = d.D, V = d.V, B = vocabPerBlock(d);
   std::memset(dh, 0, d.T * D * sizeof(float));
@@ -182,14 +194,14 @@ void fused_head_backward(float* dh, void* work, const float* dlogp, const float*
     gatherRows(w.rows, h, w.index, c, D);
     for (int64_t v0 = 0; v0 < V; v0 += B) {
       const int64_t b = std::min(B, V - v0);
-      cpu::sgemm(false, true, c, b, D, 1.0f, w.rows, D, W + v0 * D, D, 0.0f, w.logits, b);
+      cpu::gemm_typed_b(false, true, c, b, D, 1.0f, w.rows, D, wRow(W, v0, d), d.wType, D, 0.0f, w.logits, b);
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < c; i++) {
         const int64_t t = w.index[i];
         softmaxGradBlock(w.logits + i * b, b, v0, lse[t], gathered[t], dlogp[t]);
       }
       // d h rows += G_blk W_blk (the first block overwrites)
-      cpu::sgemm(false, false, c, D, b, 1.0f, w.logits, b, W + v0 * D, D, v0 == 0 ? 0.0f : 1.0f, w.acc, D);
+      cpu::gemm_typed_b(false, false, c, D, b, 1.0f, w.logits, b, wRow(W, v0, d), d.wType, D, v0 == 0 ? 0.0f : 1.0f, w.acc, D);
     }
     for (int64_t i = 0; i < c; i++) std::memcpy(dh + w.index[i] * D, w.acc + i * D, D * sizeof(float));
   }

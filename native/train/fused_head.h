@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace stic::train {
 
 enum class GatherMode { Label, TopAlt };
@@ -28,6 +30,7 @@ struct HeadDims {
   int64_t T = 0, D = 0, V = 0;
   int64_t chunk = 1024;      // rows per chunk (large: W is packed once per chunk)
   int64_t vocabChunk = 2048;  // vocabulary entries per block: the [chunk, vocabChunk] logits
+  DType wType = DType::F32;   // W's stored dtype (F32, BF16 or F16; widened to f32 as it is read)
 };
 
 // Scratch bytes of the forward and of the backward, for c = min(chunk, T), b = min(vocabChunk, V):
@@ -41,11 +44,11 @@ size_t fused_head_workspace_bytes(const HeadDims& d);
 // (fused_head_backward_saved) instead of recomputing the logits: 2 GEMMs in all instead of 3, for
 // T*D more floats — the size of h itself.
 void fused_head_forward(float* logp, int64_t* gathered, float* lse, float* jac, void* work, const float* h,
-                        const float* W, const int64_t* targets, const HeadDims& d, GatherMode mode);
+                        const void* W, const int64_t* targets, const HeadDims& d, GatherMode mode);
 
 // dh[T,D] = dlogp[t] * (W[j_t] - softmax(logits_t) @ W), OVERWRITTEN (zero rows where gathered < 0
 // or dlogp is 0), recomputing the logits block by block from h and the forward's lse.
-void fused_head_backward(float* dh, void* work, const float* dlogp, const float* h, const float* W,
+void fused_head_backward(float* dh, void* work, const float* dlogp, const float* h, const void* W,
                          const int64_t* gathered, const float* lse, const HeadDims& d);
 
 // dh[T,D] = dlogp[t] * jac[t,:], OVERWRITTEN (jac from fused_head_forward).
