@@ -1,9 +1,11 @@
 // Reading the transformers reference fixtures (test/fixtures/hf, see its README) for the engine
 // tests, and the one error measure every comparison uses.
+import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { openCheckpoint, readTensors } from '../../lib/model/safetensors.ts';
+import { openCheckpoint, readTensors, writeSafetensors } from '../../lib/model/safetensors.ts';
+import { native } from '../../lib/native/index.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const hfFixtures = path.join(repoRoot, 'test', 'fixtures', 'hf');
@@ -70,4 +72,29 @@ export async function loadFixture(model: FixtureModel): Promise<Fixture> {
     },
     expectedIds: (name) => ids(name, expected),
   };
+}
+
+export type Half = 'BF16' | 'F16';
+
+/**
+ * Writes into `dir` a copy of the fixture model whose floating-point tensors are rounded to `half`:
+ * stored as `half` (asStored) or as F32 holding the rounded values (else).
+ */
+export async function roundedCopy(fixtureDir: string, dir: string, half: Half, asStored: boolean): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['config.json', 'generation_config.json']) copyFileSync(path.join(fixtureDir, f), path.join(dir, f));
+  const ck = await openCheckpoint(path.join(fixtureDir, 'model.safetensors'));
+  const names = [...ck.tensors.keys()];
+  const data = (await readTensors(names.map((n) => ck.tensors.get(n)!), { as: 'F32' })) as Float32Array[];
+  const tensors = await Promise.all(names.map(async (name, i) => {
+    const f32 = data[i];
+    const bits = new Uint16Array(f32.length);
+    await native().convertDType(f32, 'F32', bits, half);
+    const shape = ck.tensors.get(name)!.shape;
+    if (asStored) return { name, dtype: half, shape, data: bits };
+    const back = new Float32Array(f32.length);
+    await native().convertDType(bits, half, back, 'F32');
+    return { name, dtype: 'F32' as const, shape, data: back };
+  }));
+  await writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
 }

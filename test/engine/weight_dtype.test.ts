@@ -5,14 +5,13 @@
 // fixture's transformers reference (within the rounding error of the dtype). --dtype fp32 on the
 // BF16 copy widens the matrices at load and gives the rounded-F32 model's logits.
 import { expect } from 'chai';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { type LlavaModel, loadModel } from '../../lib/engine/index.ts';
-import { openCheckpoint, readTensors, writeSafetensors } from '../../lib/model/safetensors.ts';
 import { native } from '../../lib/native/index.ts';
-import { type Fixture, loadFixture, relError } from './fixture_util.ts';
+import { type Fixture, loadFixture, relError, roundedCopy } from './fixture_util.ts';
 
 // Stored BF16/F16 vs the same values in F32: only the summation order may differ (measured on
 // AVX-512 here: bit-identical).
@@ -20,31 +19,6 @@ const SAME_VALUES_TOL = 1e-5;
 // Rounding every weight to the dtype moves the logits of these tiny random models this much relative
 // to the F32 reference (measured: BF16 0.008-0.015, F16 0.0009-0.0021); the bounds leave 2-3x room.
 const ROUNDED_TOL = { BF16: 5e-2, F16: 5e-3 } as const;
-
-type Half = 'BF16' | 'F16';
-
-/**
- * Writes into `dir` a copy of the fixture model whose floating-point tensors are rounded to `half`:
- * stored as `half` (asStored) or as F32 holding the rounded values (else).
- */
-async function roundedCopy(fixtureDir: string, dir: string, half: Half, asStored: boolean): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  for (const f of ['config.json', 'generation_config.json']) copyFileSync(path.join(fixtureDir, f), path.join(dir, f));
-  const ck = await openCheckpoint(path.join(fixtureDir, 'model.safetensors'));
-  const names = [...ck.tensors.keys()];
-  const data = (await readTensors(names.map((n) => ck.tensors.get(n)!), { as: 'F32' })) as Float32Array[];
-  const tensors = await Promise.all(names.map(async (name, i) => {
-    const f32 = data[i];
-    const bits = new Uint16Array(f32.length);
-    await native().convertDType(f32, 'F32', bits, half);
-    const shape = ck.tensors.get(name)!.shape;
-    if (asStored) return { name, dtype: half, shape, data: bits };
-    const back = new Float32Array(f32.length);
-    await native().convertDType(bits, half, back, 'F32');
-    return { name, dtype: 'F32' as const, shape, data: back };
-  }));
-  await writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
-}
 
 function logitSequences(fx: Fixture) {
   return fx.items.flatMap((it, i) => [
@@ -87,6 +61,19 @@ for (const name of ['llava-tiny-llama', 'llava-tiny-mistral-gqa'] as const) {
           expect(relError(a[j], b[j]), `${s.key} vs rounded F32`).to.be.below(SAME_VALUES_TOL);
           expect(relError(a[j], fx.expectedF32(s.key)), `${s.key} vs the F32 reference`).to.be.below(ROUNDED_TOL[half]);
         });
+      });
+
+      it('gives those logits with every GEMM register-tile set this CPU runs (scalar, AVX2, AVX-512)', async () => {
+        const seqs = logitSequences(fx).slice(0, 2);
+        try {
+          for (const tiles of native().kernels.gemmKernelsSupported()) {
+            native().kernels.gemmKernels(tiles);
+            const [a, b] = [await stored.fullLogits(seqs), await rounded.fullLogits(seqs)];
+            seqs.forEach((s, j) => expect(relError(a[j], b[j]), `${tiles}: ${s.key}`).to.be.below(SAME_VALUES_TOL));
+          }
+        } finally {
+          native().kernels.gemmKernels('');
+        }
       });
 
       it('generates the greedy tokens of the rounded F32 model, and log-probs within 1e-4 of it', async () => {
