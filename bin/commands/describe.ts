@@ -26,7 +26,7 @@ export const command: CommandModule<object, DescribeArgs> = {
     y
       .options({
         model: MODEL_FLAG,
-        adapter: { type: 'string', describe: 'The stage-1 adapter, the output folder of stic dpo (default: none, the base model alone; merged once into <adapter>/merged-model)' },
+        adapter: { type: 'string', describe: 'The stage-1 adapter, the output folder of stic dpo (default: none, the base model alone; applied in memory at load)' },
         out: { type: 'string', demandOption: true, describe: 'Output JSONL {id, image, prompt, description} (appended per batch; re-running resumes)' },
         prompts: PROMPTS_FLAG,
         threads: THREADS_FLAG,

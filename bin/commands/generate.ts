@@ -6,8 +6,9 @@ import { DEFAULT_SAMPLING } from '../../lib/engine/index.ts';
 import { native } from '../../lib/native/index.ts';
 import { checkThreads } from '../../lib/stic/options.ts';
 import type { ImageAspect } from '../../lib/data/model_image.ts';
-import { DTYPE_FLAG, IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
+import { ADAPTER_FLAG, DTYPE_FLAG, IMAGE_ASPECT_FLAG } from '../../lib/stic/cli_common.ts';
 import type { WeightDTypeOption } from '../../lib/engine/llava_model.ts';
+import { adapterForLoad } from '../../lib/train/adapted_model.ts';
 
 interface GenerateArgs {
   model: string;
@@ -24,6 +25,7 @@ interface GenerateArgs {
   'vision-tower'?: string;
   'image-aspect': ImageAspect;
   dtype: WeightDTypeOption;
+  adapter?: string;
   threads?: number;
   json: boolean;
 }
@@ -46,6 +48,7 @@ export const command: CommandModule<object, GenerateArgs> = {
       .option('template', { type: 'string', describe: 'Chat template: vicuna_v1, mistral_instruct, or a named template of the checkpoint' })
       .option('image-aspect', IMAGE_ASPECT_FLAG)
       .option('dtype', DTYPE_FLAG)
+      .option('adapter', ADAPTER_FLAG)
       .option('vision-tower', { type: 'string', describe: 'Original LLaVA layout: the CLIP checkpoint directory' })
       .option('threads', { type: 'number', describe: 'CPU threads (default: STIC_THREADS, OMP_NUM_THREADS or all cores)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' }) as never,
@@ -53,7 +56,7 @@ export const command: CommandModule<object, GenerateArgs> = {
     const threads = checkThreads(args.threads);
     if (threads !== undefined) native().setThreads(threads);
     const t0 = performance.now();
-    const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template, dtype: args.dtype });
+    const chat = await loadChatModel(args.model, { visionTowerPath: args['vision-tower'], template: args.template, dtype: args.dtype, adapter: args.adapter === undefined ? undefined : await adapterForLoad(args.model, args.adapter) });
     const image = args.image === undefined ? null : await imagePixels(chat.model.config, args.image, { aspect: args['image-aspect'] });
     const ids = userPromptIds(chat, args.prompt, image, args.system);
     const t1 = performance.now();

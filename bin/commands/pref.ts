@@ -27,7 +27,7 @@ export const command: CommandModule<object, PrefArgs> = {
       .options({
         model: MODEL_FLAG,
         out: { type: 'string', demandOption: true, describe: 'Output JSONL of preference pairs (appended per batch; re-running resumes)' },
-        adapter: { type: 'string', describe: 'LoRA adapter to apply to the model, e.g. for a second STIC round (default: none, the base model alone; merged once into <adapter>/merged-model)' },
+        adapter: { type: 'string', describe: 'LoRA adapter to apply to the model, e.g. for a second STIC round (default: none, the base model alone; applied in memory at load)' },
         prompts: PROMPTS_FLAG,
         threads: THREADS_FLAG,
         fresh: { type: 'boolean', default: false, describe: 'Start --out over: delete the records, settings and skipped list an earlier run wrote there, instead of resuming' },

@@ -8,7 +8,7 @@ import { type ChatMessage, type ChatTemplate, chatPromptIds, selectChatTemplate 
 import { requireModelFolder } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import { IMAGE_PLACEHOLDER, type TextTokenizer, loadTokenizer } from '../model/tokenizer.ts';
-import { type LlavaModel, type WeightDTypeOption, loadModel } from './llava_model.ts';
+import { type InMemoryAdapter, type LlavaModel, type WeightDTypeOption, loadModel } from './llava_model.ts';
 
 export interface ChatModel {
   model: LlavaModel;
@@ -22,6 +22,8 @@ export interface ChatModelOptions {
   template?: string;
   /** How the matrices are held (LoadModelOptions.dtype). Default 'stored'. */
   dtype?: WeightDTypeOption;
+  /** A LoRA adapter applied in memory at load (LoadModelOptions.adapter). */
+  adapter?: InMemoryAdapter;
 }
 
 /** Loads the model and its tokenizer (required here: people type text) and picks the chat template. */
@@ -31,6 +33,7 @@ export async function loadChatModel(dir: string, opts: ChatModelOptions = {}): P
   const model = await loadModel(dir, {
     visionTowerPath: opts.visionTowerPath,
     dtype: opts.dtype,
+    adapter: opts.adapter,
     tokenizer: { decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }) },
   });
   const template = selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: model.config.decoder.family, override: opts.template });

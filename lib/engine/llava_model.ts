@@ -14,7 +14,7 @@ import { type Checkpoint, openCheckpoint } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import type { ModelImage } from '../data/model_image.ts';
 import { native } from '../native/index.ts';
-import type { LlavaModelNative, NativeGenerationItem, NativeScoredSequence, NativeSequence } from '../native/contract.ts';
+import type { LlavaModelNative, TensorSourceEntry, NativeGenerationItem, NativeScoredSequence, NativeSequence } from '../native/contract.ts';
 import { batchRanges, packImages } from '../generate/batching.ts';
 import { DEFAULT_STOP_CHUNK, type GenerateResult, type TokenDecoder, runGeneration } from '../generate/driver.ts';
 import { type ResolvedSampling, type SamplingOptions, resolveDefaults, resolveSampling } from '../generate/sampling.ts';
@@ -34,6 +34,20 @@ export interface LoadModelOptions {
    * 'fp32' widens every matrix to F32 at load (for checking the stored-dtype path, 2x the memory).
    */
   dtype?: WeightDTypeOption;
+  /** A LoRA adapter applied in memory at load (merged per linear; see InMemoryAdapter). */
+  adapter?: InMemoryAdapter;
+}
+
+/**
+ * A LoRA adapter as the engine applies it at load: each targeted linear (engine name) becomes
+ * W + (alpha / r) B A, a private copy in the stored dtype, rounded once, as a merged export holds it;
+ * projector: sources (engine names) that replace the checkpoint's projector (a trained one).
+ * lib/train's adapterForLoad reads one from an adapter folder.
+ */
+export interface InMemoryAdapter {
+  alpha: number;
+  tensors: { weight: string; r: number; A: Float32Array; B: Float32Array }[];
+  projector: TensorSourceEntry[];
 }
 
 /** LoadModelOptions.dtype: keep the checkpoint's matrix dtype, or widen every matrix to F32. */
@@ -114,10 +128,14 @@ export class LlavaModel {
     const towerDir = config.weights.visionTowerPath;
     const towerInside = [...checkpoints[0].tensors.keys()].some((n) => n.startsWith('model.vision_tower.'));
     if (towerDir !== null && !towerInside) checkpoints.push(await openCheckpoint(towerDir));
-    const sources = resolveWeights(native().llavaTensorSpecs(config), checkpoints, config);
+    let sources = resolveWeights(native().llavaTensorSpecs(config), checkpoints, config);
+    if (opts.adapter !== undefined) sources = withReplacements(sources, opts.adapter.projector);
     const dtype = opts.dtype ?? 'stored';
     if (!WEIGHT_DTYPE_OPTIONS.includes(dtype)) throw expectedError(`one of ${WEIGHT_DTYPE_OPTIONS.join(', ')}`, 'options.dtype', dtype);
-    const impl = await native().loadLlava(config, sources, { dtype: dtype === 'fp32' ? 'F32' : 'stored' });
+    const impl = await native().loadLlava(config, sources, {
+      dtype: dtype === 'fp32' ? 'F32' : 'stored',
+      ...(opts.adapter !== undefined ? { adapter: { alpha: opts.adapter.alpha, tensors: opts.adapter.tensors } } : {}),
+    });
     return new LlavaModel(root, config, impl, opts.tokenizer !== undefined ? opts.tokenizer : defaultTokenizer(root));
   }
 
@@ -245,4 +263,18 @@ function defaultTokenizer(dir: string): TokenDecoder | null {
 /** Loads a LLaVA model directory (see LlavaModel.load). */
 export function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LlavaModel> {
   return LlavaModel.load(dir, opts);
+}
+
+// The sources with each of `replacements` in place of the source of the same engine name and shape.
+function withReplacements(sources: TensorSourceEntry[], replacements: TensorSourceEntry[]): TensorSourceEntry[] {
+  const byName = new Map(replacements.map((r) => [r.name, r]));
+  const out = sources.map((s) => {
+    const r = byName.get(s.name);
+    if (r === undefined) return s;
+    if (r.shape.join(',') !== s.shape.join(',')) throw new Error(`${r.file}: tensor "${r.name}": expected shape [${s.shape.join(', ')}] (the model's) but found [${r.shape.join(', ')}]`);
+    byName.delete(s.name);
+    return r;
+  });
+  for (const r of byName.values()) throw new Error(`${r.file}: tensor "${r.name}" is not a weight of this model`);
+  return out;
 }

@@ -22,6 +22,11 @@ export const DTYPE_FLAG: YargsOption = {
   describe: 'How the weight matrices are held: stored = in the checkpoint\'s dtype (BF16/F16 mapped from the file, half the memory of fp32; math in fp32); fp32 = widened to fp32 at load (for checking)',
 };
 
+export const ADAPTER_FLAG: YargsOption = {
+  type: 'string',
+  describe: 'A LoRA adapter folder (stic dpo/sft output, or any PEFT LoRA adapter of this model) applied in memory at load: each targeted linear merged once, nothing written to disk (default: the base model alone)',
+};
+
 export interface CommonArgs {
   model: string;
   out: string;

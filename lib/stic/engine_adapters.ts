@@ -2,9 +2,6 @@
 // (lib/engine: chat template, tokenizer, batched generation, log-probs) and the image library
 // (lib/data: sharp decoding, native preprocessing and corruption kernels).
 // Legend: N images, S image side.
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
-
 import { provenance, corruptImages, corruptionSpec, type CorruptionOptions } from '../data/corrupt.ts';
 import { loadImage } from '../data/image_load.ts';
 import { type ImageProcessor, imageProcessor } from '../data/image_processor.ts';
@@ -12,7 +9,7 @@ import type { ModelImage } from '../data/model_image.ts';
 import { type ChatModel, loadChatModel } from '../engine/chat_input.ts';
 import { type ChatMessage as TemplateMessage, chatPromptIds } from '../model/chat_template.ts';
 import { native } from '../native/index.ts';
-import { MERGED_DIR, adaptedModelDir } from '../train/adapted_model.ts';
+import { adapterForLoad } from '../train/adapted_model.ts';
 import type { ChatMessage } from '../data/records/preference.ts';
 import { IMAGE_TOKEN } from '../data/records/preference.ts';
 import type {
@@ -21,50 +18,16 @@ import type {
 
 /**
  * Opens the LLaVA engine for the pipeline. With an adapter (stage 2a describes with the stage-1
- * model; a second STIC round generates pairs with it), the engine loads base + adapter merged:
- * lib/train's adaptedModelDir exports the merged checkpoint once into <adapter>/merged-model/ and
- * reuses it while the adapter files and the base are unchanged, so generation pays nothing for LoRA.
- * Disk cost: a full copy of the base weights (about 14 GB for a 7B model in bf16, 14 MB for the toy
- * model). Follow-up: merge in memory at load time (the trainer already computes W + (alpha/r) B A
- * per linear; loadLlava would need sources given as buffers instead of file ranges), which costs no
- * disk and no export time.
+ * model; a second STIC round generates pairs with it), the engine applies it in memory at load:
+ * every LoRA-targeted linear merged once (W + (alpha/r) B A), so generation pays nothing for LoRA
+ * and nothing is written to disk.
  */
 export async function openLlavaInference(o: InferenceOpenOptions): Promise<InferenceEngine> {
   if (o.threads !== undefined) native().setThreads(o.threads);
-  let dir = o.model;
-  if (o.adapter !== undefined) {
-    o.log?.(`inference: base + ${o.adapter} merged into ${path.join(o.adapter, MERGED_DIR)} (made once, reused while the adapter is unchanged)\n`);
-    await removeAbandonedExports(o.adapter);
-    dir = await adaptedModelDir(o.model, o.adapter);
-  }
-  const chat = await loadChatModel(dir);
+  const adapter = o.adapter === undefined ? undefined : await adapterForLoad(o.model, o.adapter);
+  if (o.adapter !== undefined) o.log?.(`inference: base + ${o.adapter} (the adapter merged in memory at load)\n`);
+  const chat = await loadChatModel(o.model, { adapter });
   return new LlavaInference(chat, o.model, imageProcessor(chat.model.config, { aspect: o.imageAspect }));
-}
-
-/**
- * Deletes the temporary folders of merged exports whose process is gone (a run killed while it
- * exported leaves `<adapter>/merged-model.tmp-<pid>`, a full copy of the weights, that nothing would
- * ever reuse). A folder whose process still runs is left alone.
- */
-export async function removeAbandonedExports(adapter: string): Promise<string[]> {
-  const removed: string[] = [];
-  const names = await readdir(adapter).catch(() => [] as string[]);
-  for (const name of names) {
-    const m = new RegExp(`^${MERGED_DIR}\\.tmp-(\\d+)$`).exec(name);
-    if (m === null || processAlive(Number(m[1]))) continue;
-    await rm(path.join(adapter, name), { recursive: true, force: true });
-    removed.push(name);
-  }
-  return removed;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
-  }
 }
 
 /**

@@ -7,9 +7,9 @@
 //   absent    nothing there                                                -> run it
 // Folders (like an image folder) are hashed by their sorted file list and sizes, not by content:
 // cheap on thousands of images, and enough to notice files added, removed or replaced by others.
-// A stage output folder is hashed by content, without the merged-model cache that inference with
-// an adapter leaves in it (lib/train/adapted_model.ts): that cache is derived from the folder's own
-// files, and stage 2a writing it must not make the finished stage-1 output look modified.
+// A stage output folder is hashed by content, without the merged-model cache that earlier versions
+// of inference with an adapter left in it (now applied in memory, lib/train/adapted_model.ts): it
+// was derived from the folder's own files, and runs made then must still resume.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
@@ -17,7 +17,6 @@ import path from 'node:path';
 
 import { changedFields } from './output_settings.ts';
 
-import { MERGED_DIR } from '../train/adapted_model.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 
 export interface StageManifest {
@@ -52,7 +51,9 @@ export async function hashFile(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** True for the merged-model cache (and an export of it in progress) at the top of an output folder. */
+const MERGED_DIR = 'merged-model';
+
+/** True for an earlier version's merged-model cache (or an export of it in progress) at the top of an output folder. */
 function isDerivedCache(rel: string): boolean {
   const top = rel.split('/')[0];
   return top === MERGED_DIR || top.startsWith(`${MERGED_DIR}.tmp-`);

@@ -27,7 +27,7 @@ import { baseModelName } from '../model/model_name.ts';
 
 export { readAdapter, writeAdapter, peftAdapterConfig } from './adapter_io.ts';
 export { exportMerged } from './merge_export.ts';
-export { adaptedModelDir } from './adapted_model.ts';
+export { adapterForLoad } from './adapted_model.ts';
 
 /** The entry point lib/stic/engines.ts looks for. */
 export async function sticTrainingEngine(): Promise<TrainingEngine> {

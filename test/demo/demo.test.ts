@@ -16,6 +16,7 @@ import { comparisonSvg } from '../../lib/demo/compare_chart.ts';
 import { SET_START, demoWorldSeed } from '../../lib/demo/data.ts';
 import type { ModelEval } from '../../lib/demo/evaluate.ts';
 import { BUILTIN_MODEL } from '../../lib/demo/options.ts';
+import { adapterForLoad } from '../../lib/train/adapted_model.ts';
 import { DEMO_PROMPTS } from '../../lib/demo/recipe.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { loadRunConfig } from '../../lib/stic/run_config.ts';
@@ -123,7 +124,7 @@ describe('stic demo (reduced setting, with the control arm)', function () {
     for (const e of evals) checkReport(e.report, short, 3);
     expect(evals.map((e) => e.adapter)).to.deep.equal([null, ...['stic/dpo', 'stic/sft', 'control/dpo', 'control/sft'].map((a) => path.join(out, a))]);
     // Two answers and one description of the final STIC model, recomputed outside the demo.
-    const chat = await loadChatModel(path.join(out, 'stic/sft/merged-model'));
+    const chat = await loadChatModel(model, { adapter: await adapterForLoad(model, path.join(out, 'stic/sft')) });
     const final = evals[2];
     const cases = [...final.answers.slice(0, 2).map((a) => ({ id: a.id, prompt: a.question, got: a.response, tokens: 8 })), { id: `${final.descriptions[0].sceneId}-describe`, prompt: final.descriptions[0].prompt, got: final.descriptions[0].text, tokens: 40 }];
     for (const c of cases) {

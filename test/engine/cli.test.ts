@@ -2,13 +2,17 @@
 // (test/fixtures/hf/tokenizer-llama-style: <image> = 420, 421 ids) and a real image file. The CLI
 // must give what the library gives for the same chat-rendered ids.
 import { expect } from 'chai';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { main } from '../../bin/cli.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { writeRandomLlava } from '../../lib/engine/random_model.ts';
+import { loadModelConfig } from '../../lib/model/config.ts';
+import { loraTensorShapes, writeAdapter } from '../../lib/train/adapter_io.ts';
+import { exportMerged } from '../../lib/train/merge_export.ts';
+import { makeRng } from '../helpers/rng.ts';
 import { hfFixtures } from './fixture_util.ts';
 
 /** Runs the CLI, capturing what it writes. */
@@ -84,6 +88,25 @@ describe('stic generate / stic score', () => {
     expect(out.sum).to.be.closeTo(ref.sum, 1e-9);
     out.tokens.forEach((t: { logp: number }, i: number) => expect(t.logp).to.be.closeTo(ref.tokenLogps[i], 1e-9));
     expect(out.sum).to.be.below(0);
+  });
+
+  it('generate/score --adapter: base + a random LoRA adapter in memory, as its merged export gives', async () => {
+    const adapter = path.join(dir, 'adapter');
+    mkdirSync(adapter);
+    const spec = { r: 4, alpha: 8, dropout: 0, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const };
+    const rng = makeRng(11);
+    const tensors = loraTensorShapes(loadModelConfig(dir).decoder, { ...spec, targets: [...spec.targets] }).map((t) => ({ ...t, data: rng.normalArray(t.shape[0] * t.shape[1], 0.3) }));
+    await writeAdapter(adapter, { spec: { ...spec, targets: [...spec.targets] }, tensors, baseModel: null });
+    const merged = path.join(dir, 'merged');
+    await exportMerged({ model: dir, adapter, out: merged });
+    const response = 'a red circle';
+    const score = async (m: string, extra: string[]) => JSON.parse((await runCli(['score', '--model', m, ...extra, '--image', image, '--prompt', prompt, '--response', response, '--json'])).stdout) as { sum: number };
+    const [withAdapter, exported, base] = [await score(dir, ['--adapter', adapter]), await score(merged, []), await score(dir, [])];
+    expect(withAdapter.sum).to.be.closeTo(exported.sum, 1e-5);
+    expect(Math.abs(withAdapter.sum - base.sum)).to.be.above(1e-2); // the adapter is applied
+    const gen = async (m: string, extra: string[]) => (await runCli(['generate', '--model', m, ...extra, '--image', image, '--prompt', prompt, '--max-new-tokens', '6', '--json'])).stdout;
+    expect(JSON.parse(await gen(dir, ['--adapter', adapter])).ids).to.deep.equal(JSON.parse(await gen(merged, [])).ids);
+    rmSync(merged, { recursive: true });
   });
 
   it('reports a missing image file with its path', async () => {

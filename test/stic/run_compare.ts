@@ -17,8 +17,7 @@ export function filesUnder(dir: string): string[] {
 /**
  * A file's content for comparing two runs: bytes, except for what records wall-clock facts, which
  * is dropped: tokens_per_s in metrics rows, finishedAt in stage manifests, the output hash of a
- * training stage's manifest (it covers metrics.jsonl), the adapter files' mtimes in the stamp of
- * the merged-model cache, and the throughput panel of training charts (the PNG is the SVG
+ * training stage's manifest (it covers metrics.jsonl), and the throughput panel of training charts (the PNG is the SVG
  * rasterised: only its signature is compared).
  */
 export function comparable(file: string): Buffer | string {
@@ -26,10 +25,6 @@ export function comparable(file: string): Buffer | string {
   if (file.endsWith('.done.json')) {
     const { finishedAt: _f, output, ...m } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     return JSON.stringify({ ...m, output: ['dpo', 'sft'].includes(m.stage as string) ? null : output });
-  }
-  if (file.endsWith('stic_merged.json')) {
-    const stamp = JSON.parse(readFileSync(file, 'utf8')) as { model: string; files: Record<string, [number, number] | null> };
-    return JSON.stringify([stamp.model, Object.entries(stamp.files).map(([f, s]) => [f, s && s[0]])]);
   }
   if (file.endsWith('training.svg')) return readFileSync(file, 'utf8').replace(/<g class="panel" data-title="throughput \(tokens\/s\)">[\s\S]*?<\/g>/, '');
   if (file.endsWith('training.png')) return readFileSync(file).subarray(0, 8);

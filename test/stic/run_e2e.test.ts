@@ -13,7 +13,7 @@ import sharp from 'sharp';
 
 import { type ChatModel, imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
-import { removeAbandonedExports } from '../../lib/stic/engine_adapters.ts';
+import { adapterForLoad } from '../../lib/train/adapted_model.ts';
 import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
 import { readAdapter } from '../../lib/train/adapter_io.ts';
 import { repo, runCli, writeTinyLlava } from './cli_helpers.ts';
@@ -110,11 +110,12 @@ sft:
     for (const row of dpoRows) for (const k of ['reward_margin', 'reward_accuracy']) expect(row[k], k).to.be.a('number');
     expect(dpoRows.at(-1)!.loss as number).to.be.below(dpoRows[0].loss as number); // lr 1e-2 moves a random model
 
-    // Stage 2a described with the stage-1 model (base + adapter, merged into dpo/merged-model):
+    // Stage 2a described with the stage-1 model (base + adapter, applied in memory; nothing on disk):
     // its greedy answers, and not all of the base model's.
     const descs = jsonl(`${out}/descriptions.jsonl`);
     expect(descs.map((d) => d.id)).to.deep.equal(['s0', 's1', 's2', 's3', 's4', 's5']);
-    const stage1 = await loadChatModel(`${out}/dpo/merged-model`);
+    expect(existsSync(`${out}/dpo/merged-model`)).to.equal(false);
+    const stage1 = await loadChatModel(path.join(dir, 'model'), { adapter: await adapterForLoad(path.join(dir, 'model'), `${out}/dpo`) });
     const base = await loadChatModel(path.join(dir, 'model'));
     let differs = 0;
     for (const d of descs) {
@@ -178,18 +179,6 @@ sft:
     const said = r.stderr.split('\n').filter((l) => /^[a-z]+: (skip|resume|run)/.test(l)).map((l) => l.replace(/ \(.*/, ''));
     expect(said).to.deep.equal(['pref: skip', 'dpo: skip', 'describe: resume', 'infuse: skip', 'sft: skip']);
     expect(r.stderr).to.contain(`describe: 4 written to ${file} (resumed: 2 were already there), 6 inputs\n`);
-  });
-
-  it('an export abandoned by a killed process is deleted when the adapter is next used; a live one is kept', async function () {
-    if (!existsSync(`${out}/dpo.done.json`)) this.skip();
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number; // exited: its pid names no process
-    for (const pid of [dead, process.pid]) {
-      mkdirSync(`${out}/dpo/merged-model.tmp-${pid}`);
-      writeFileSync(`${out}/dpo/merged-model.tmp-${pid}/model.safetensors`, 'partial');
-    }
-    expect(await removeAbandonedExports(`${out}/dpo`)).to.deep.equal([`merged-model.tmp-${dead}`]);
-    expect(readdirSync(`${out}/dpo`).filter((n) => n.startsWith('merged-model')).sort()).to.deep.equal(['merged-model', `merged-model.tmp-${process.pid}`]);
-    rmSync(`${out}/dpo/merged-model.tmp-${process.pid}`, { recursive: true });
   });
 
   it('a re-run of the complete pipeline skips every stage and writes nothing', async function () {

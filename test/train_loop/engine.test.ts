@@ -18,7 +18,7 @@ import { native } from '../../lib/native/index.ts';
 import type { DpoJob, TrainHooks } from '../../lib/stic/engine_api.ts';
 import { loadDpoData } from '../../lib/stic/train_data.ts';
 import { DPO_OPTIONS, type DpoOptions, validateDpoOptions } from '../../lib/stic/train_options.ts';
-import { adaptedModelDir } from '../../lib/train/adapted_model.ts';
+import { adapterForLoad } from '../../lib/train/adapted_model.ts';
 import { readAdapter, writeAdapter, writeProjector } from '../../lib/train/adapter_io.ts';
 import { StepImages, tokenizePairs } from '../../lib/train/collate.ts';
 import { sticTrainingEngine } from '../../lib/train/index.ts';
@@ -287,27 +287,26 @@ describe('stic export against the transformers/PEFT fixture', function () {
     expect(Math.abs(j.sum - expected[1][2]) / Math.abs(expected[1][2])).to.be.below(1e-5);
   });
 
-  it('adaptedModelDir: the merged model cached in the adapter folder, re-exported when the adapter changes', async () => {
+  it('adapterForLoad: base + adapter applied in memory gives PEFT\'s log-probs and the merged export\'s to 1e-6; follows a retrained adapter', async () => {
     const fx = await loadFixture('llava-tiny-llama');
-    const adapter = path.join(dir, 'cached-adapter');
+    const adapter = path.join(dir, 'in-memory-adapter');
     mkdirSync(adapter);
     for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(path.join(fx.dir, 'adapter', f), path.join(adapter, f));
-    const merged = await adaptedModelDir(fx.dir, adapter);
-    expect(merged).to.equal(path.join(adapter, 'merged-model'));
-    const stamp = statSync(path.join(merged, 'stic_merged.json')).mtimeMs;
-    const m = await loadModel(merged, { tokenizer: null });
     const it0 = fx.items[0];
-    const [c] = await m.logprobs([{ promptIds: it0.prompt, responseIds: it0.chosen.slice(it0.prompt.length), image: fx.images[0] }]);
+    const req = [{ promptIds: it0.prompt, responseIds: it0.chosen.slice(it0.prompt.length), image: fx.images[0] }];
+    const m = await loadModel(fx.dir, { tokenizer: null, adapter: await adapterForLoad(fx.dir, adapter) });
+    const [c] = await m.logprobs(req);
     const expected = JSON.parse(readFileSync(path.join(fx.dir, 'expected.json'), 'utf8')).dpo.label['per_pair[loss,pc,pr,rc,rr]'] as number[][];
     expect(Math.abs(c.sum - expected[0][1]) / Math.abs(expected[0][1])).to.be.below(1e-5);
-    expect(await adaptedModelDir(fx.dir, adapter)).to.equal(merged);
-    expect(statSync(path.join(merged, 'stic_merged.json')).mtimeMs).to.equal(stamp); // reused, not exported again
-    // A retrained adapter (other weights): B scaled by 2 doubles the update; the cache follows it.
+    expect(readdirSync(adapter).sort()).to.deep.equal(['adapter_config.json', 'adapter_model.safetensors']); // nothing written
+    const out = path.join(dir, 'in-memory-vs-export');
+    await exportMerged({ model: fx.dir, adapter, out });
+    const [e] = await (await loadModel(out, { tokenizer: null })).logprobs(req);
+    expect(Array.from(c.tokenLogps).map((v, i) => Math.abs(v - e.tokenLogps[i])).reduce((a, b) => Math.max(a, b), 0)).to.be.below(1e-6);
+    // A retrained adapter (B scaled by 2 doubles the update) loads as what it now holds.
     const a = await readAdapter(adapter, loadModelConfig(fx.dir).decoder);
     await writeAdapter(adapter, { ...a, tensors: a.tensors.map((t) => ({ ...t, data: t.name.includes('lora_B') ? t.data.map((v) => 2 * v) : t.data })) });
-    await adaptedModelDir(fx.dir, adapter);
-    const m2 = await loadModel(merged, { tokenizer: null });
-    const [c2] = await m2.logprobs([{ promptIds: it0.prompt, responseIds: it0.chosen.slice(it0.prompt.length), image: fx.images[0] }]);
+    const [c2] = await (await loadModel(fx.dir, { tokenizer: null, adapter: await adapterForLoad(fx.dir, adapter) })).logprobs(req);
     expect(Math.abs(c2.sum - c.sum)).to.be.above(1e-3);
   });
 
