@@ -8,10 +8,13 @@ import yargs, { type CommandModule } from 'yargs';
 
 import { failWorld, finishWorld, startWorld } from '../lib/dist/launch.ts';
 
-const commandsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
+const here = fileURLToPath(import.meta.url);
+const commandsDir = path.join(path.dirname(here), 'commands');
+// .ts from the sources (tsx), .js when run compiled (dist/bin/), never the .d.ts beside them.
+const commandExt = path.extname(here);
 
 async function loadCommands(): Promise<CommandModule[]> {
-  const files = readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sort();
+  const files = readdirSync(commandsDir).filter((f) => f.endsWith(commandExt) && !f.endsWith('.d.ts')).sort();
   const mods = await Promise.all(files.map((f) => import(pathToFileURL(path.join(commandsDir, f)).href)));
   return mods.map((m, i) => {
     if (!m.command) throw new Error(`internal: ${files[i]} does not export a yargs \`command\``);

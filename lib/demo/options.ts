@@ -3,15 +3,15 @@
 // minutes per seed with --control on 2 CPU cores, measured; README "Quick start"); the smaller
 // settings are for trials and CI.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
+import { packageRoot } from '../native/loader.ts';
 import { type OptionTable, validateOptions } from '../stic/options.ts';
 import { MAX_SET_SIZE } from './data.ts';
 import type { DemoOptions } from './demo.ts';
 import { DEMO_SCALE, DEMO_TRAINING } from './recipe.ts';
 
 /** The built-in model, committed with the repository. */
-export const BUILTIN_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'toy-llava');
+export const BUILTIN_MODEL = path.join(packageRoot, 'models', 'toy-llava');
 
 export interface DemoFlags {
   out: string;

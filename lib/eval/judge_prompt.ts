@@ -2,8 +2,9 @@
 // "system" (a string, or null for none), "template" (the user message, with {placeholders}) and, for
 // LLaVA-Bench, "rules" (one instruction per question category). The defaults in judge_prompts/ are
 // our own wording; swapping in a benchmark's official prompt reproduces its published numbers.
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 
+import { packageRoot } from '../native/loader.ts';
 import { Fields, kindOf, readJsonObject } from './read_util.ts';
 import { BenchFileError } from './types.ts';
 
@@ -15,7 +16,8 @@ export interface JudgePrompt {
 }
 
 export function defaultJudgePromptFile(bench: 'mmvet' | 'llava_bench' | 'mathvista'): string {
-  return fileURLToPath(new URL(`./judge_prompts/${bench}.json`, import.meta.url));
+  // From the package root: the compiled JavaScript (dist/) runs with the prompts of lib/eval/.
+  return path.join(packageRoot, 'lib', 'eval', 'judge_prompts', `${bench}.json`);
 }
 
 /** Reads and checks a prompt file: `placeholders` must all occur in the template, `rules` (when given) must be present. */

@@ -1,6 +1,6 @@
 // Finds and loads stic.node. When nothing loads, one error lists every path tried, why each
 // failed, and the command that fixes it (after sharp's and node-llama-cpp's loaders).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +9,19 @@ import type { NativeBinding } from './contract.ts';
 
 const require = createRequire(import.meta.url);
 
-/** The repository/package root: two levels above lib/native/. */
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The repository/package root: the nearest folder above this file whose package.json is stic's
+ * (lib/native/ when run from the sources, dist/lib/native/ when run compiled).
+ */
+export const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'stic') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`internal: no package.json of stic in ${from} or a folder above it`);
+  }
+}
 
 export class AddonLoadError extends Error {
   readonly attempts: { path: string; reason: string }[];

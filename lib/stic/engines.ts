@@ -12,7 +12,8 @@ export const TRAINING_MISSING = 'the training engine is not built yet (issue 4)'
  * module gives `missing`; a module without that export says which export the pipeline expects.
  */
 export async function importFactory<F>(specifier: string, name: string, missing: string): Promise<F> {
-  const url = new URL(specifier, import.meta.url);
+  // Run compiled (dist/), the module is the .js beside this one.
+  const url = new URL(import.meta.url.endsWith('.js') ? specifier.replace(/\.ts$/, '.js') : specifier, import.meta.url);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url.href)) as Record<string, unknown>;
