@@ -20,7 +20,7 @@ import { runPrefStage } from './pref_stage.ts';
 import type { PromptSet } from './prompts.ts';
 import { type StageReport, formatStageReport } from './stage_io.ts';
 import { type DescribeOptions, type InfuseOptions, type PrefOptions, corruptionSpecs, samplingOf } from './stage_options.ts';
-import { loadDpoData, loadSftData } from './train_data.ts';
+import { type DpoData, loadDpoData, loadSftData } from './train_data.ts';
 import type { DpoOptions, SftOptions } from './train_options.ts';
 import { TrainAccount } from './train_account.ts';
 import { type TrainRunOutput, runTraining } from './train_run.ts';
@@ -133,7 +133,7 @@ export async function executeInfuse(env: StageEnv, o: InfuseOptions, out: string
 export async function executeDpo(env: StageEnv, o: DpoOptions, out: string, trainer: () => Promise<TrainingEngine>): Promise<StageResult & { run: TrainRunOutput }> {
   const data = await loadDpoData(o.prefs, { imageRoot: o.imageRoot, refLogps: o.refLogps, reproduceMissingImageToken: o.reproduceMissingImageToken });
   const account = new TrainAccount('dpo', o.prefs, data.examples.length + data.skips.count, 'pairs', data.skips);
-  const lines = [`dpo: ${data.examples.length} pairs from ${o.prefs} (${data.formats.stic} ours, ${data.formats['stic-public']} public STIC format), reference log-probs: ${data.reference}`];
+  const lines = [`dpo: ${data.examples.length} pairs from ${o.prefs} (${formatCounts(data.formats)}), reference log-probs: ${data.reference}`];
   if (data.imageTokenRestored) lines.push(`dpo: ${data.imageTokenRestored} pairs had lost the image token in their prompt; it was put back (--reproduce-missing-image-token trains without it)`);
   if (data.imageTokenMissing) lines.push(`dpo: ${data.imageTokenMissing} pairs train WITHOUT the image token (--reproduce-missing-image-token)`);
   lines.push(...account.report());
@@ -191,6 +191,12 @@ async function trainAccounted(
   });
   await account.write(out);
   return run;
+}
+
+// "3 ours, 0 public STIC format, 2 TRL format": the shapes the pairs came in (TRL's only when there are some).
+function formatCounts(f: DpoData['formats']): string {
+  const names = { stic: 'ours', 'stic-public': 'public STIC format', trl: 'TRL format' } as const;
+  return (Object.keys(names) as (keyof typeof names)[]).filter((k) => k !== 'trl' || f[k] > 0).map((k) => `${f[k]} ${names[k]}`).join(', ');
 }
 
 async function closeEngine(engine: InferenceEngine): Promise<void> {

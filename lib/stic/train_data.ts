@@ -7,7 +7,7 @@ import { InputFileError, type RecordFault, SkipLog, locate, makeFault } from '..
 import { imageNotFoundProblem, resolveRecordImage } from '../data/records/image_root.ts';
 import { type InstructionSample, instructionFormat } from '../data/records/instructions.ts';
 import { type Located, loadRecords } from '../data/records/load.ts';
-import { IMAGE_TOKEN, type ChatMessage, type PreferencePair, preferenceFormat, withImageToken } from '../data/records/preference.ts';
+import { IMAGE_TOKEN, type ChatMessage, PREFERENCE_FORMATS, type PreferenceFormat, type PreferencePair, preferenceFormat, withImageToken } from '../data/records/preference.ts';
 import type { DpoExample, SftExample } from './engine_api.ts';
 
 export interface DpoData {
@@ -19,7 +19,7 @@ export interface DpoData {
   imageTokenMissing: number;
   /** Where reference log-probs come from. */
   reference: 'stored' | 'compute';
-  formats: { stic: number; 'stic-public': number };
+  formats: Record<PreferenceFormat, number>;
 }
 
 export interface DpoDataOptions {
@@ -40,7 +40,7 @@ export async function loadDpoData(file: string, o: DpoDataOptions): Promise<DpoD
   const reference = o.refLogps === 'compute' || withRef < kept.length ? 'compute' : 'stored';
   let restored = 0;
   let missing = 0;
-  const formats = { stic: 0, 'stic-public': 0 };
+  const formats = Object.fromEntries(PREFERENCE_FORMATS.map((f) => [f, 0])) as Record<PreferenceFormat, number>;
   const examples = kept.map((p): DpoExample => {
     formats[p.format]++;
     let prompt = p.prompt;

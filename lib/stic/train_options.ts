@@ -83,7 +83,7 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
 }
 
 export const DPO_OPTIONS: OptionTable<DpoOptions> = {
-  prefs: { type: 'string', required: true, wired: true, describe: 'Preference pairs: our JSONL (stic pref) or the public STIC release (JSONL or JSON array)' },
+  prefs: { type: 'string', required: true, wired: true, describe: 'Preference pairs: our JSONL (stic pref), the public STIC release (JSONL or JSON array) or TRL\'s DPO format ({prompt, chosen, rejected, images} per line, standard or conversational)' },
   ...commonTable(1e-7, 8),
   beta: { type: 'number', min: 0, minExclusive: true, default: 0.1, describe: 'DPO beta (strength of the KL anchor to the reference)' },
   loss: { type: 'string', choices: ['sigmoid', 'hinge', 'ipo'], default: 'sigmoid', describe: 'Preference loss: sigmoid (DPO), hinge (SLiC), ipo' },

@@ -106,6 +106,74 @@ describe('preference records', () => {
   });
 });
 
+describe('TRL preference records', () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(path.join(tmpdir(), 'stic-trl-rec-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const part = (text: string) => ({ type: 'text', text });
+  const standard = { prompt: 'Describe the picture.', chosen: 'A red square on grey.', rejected: 'A red square next to a cat.', images: ['a.png'] };
+  const conversational = {
+    prompt: [{ role: 'user', content: [{ type: 'image' }, part('Describe the picture.')] }],
+    chosen: [{ role: 'assistant', content: [part('A red square on grey.')] }],
+    rejected: [{ role: 'assistant', content: 'A red square next to a cat.' }],
+    image: 'a.png',
+  };
+
+  it('reads the standard and the conversational shapes as the pair ours would be; named by line without an id', async () => {
+    const file = path.join(dir, 'trl.jsonl');
+    const withToken = { ...standard, prompt: '<image>\nDescribe the picture.', id: 'x', image_root: 'imgs', images: [{ path: 'a.png', bytes: null }] };
+    const system = { ...conversational, prompt: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [part('Describe the picture.')] }] };
+    writeFileSync(file, [standard, conversational, withToken, system].map((r) => JSON.stringify(r)).join('\n'));
+    const ours = path.join(dir, 'ours.jsonl');
+    writeFileSync(ours, `${JSON.stringify({ ...ourPair('a'), image: 'a.png' })}\n`);
+    const [expected] = (await loadRecords(ours, preferenceFormat)).records;
+    const { records, skips } = await loadRecords(file, preferenceFormat);
+    expect(skips.count).to.equal(0);
+    const same = (r: (typeof records)[number]) => ({ image: r.image, prompt: r.prompt, chosen: r.chosen, rejected: r.rejected, promptHasImageToken: r.promptHasImageToken });
+    for (const r of records.slice(0, 3)) expect(same(r)).to.deep.equal(same(expected));
+    expect(records.map((r) => [r.id, r.format, r.line, r.imageRoot ?? null])).to.deep.equal([['line 1', 'trl', 1, null], ['line 2', 'trl', 2, null], ['x', 'trl', 3, 'imgs'], ['line 4', 'trl', 4, null]]);
+    expect(records[3].prompt).to.deep.equal([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: '<image>\nDescribe the picture.' }]);
+  });
+
+  it('skips and counts each malformed TRL record with file:line, what was expected and what was found', async () => {
+    const file = path.join(dir, 'bad.jsonl');
+    const lines = [
+      standard,
+      { ...standard, images: ['a.png', 'b.png'] },
+      { ...standard, images: undefined },
+      { ...standard, image: 'b.png' },
+      { ...standard, chosen: ['A red square.'] },
+      { ...conversational, chosen: 'A red square.' },
+      { ...conversational, prompt: [{ role: 'assistant', content: 'hi' }] },
+      { ...conversational, prompt: [{ role: 'user', content: [{ type: 'video' }] }] },
+      { ...conversational, rejected: [{ role: 'user', content: 'x' }] },
+      { ...standard, prompt: '<image> and <image>' },
+      { ...standard, prompt: 7 },
+      { ...standard, images: [3] },
+      { ...conversational, chosen: [{ role: 'assistant', content: [{ type: 'image' }] }] },
+    ];
+    writeFileSync(file, lines.map((r) => JSON.stringify(r)).join('\n'));
+    const { records, skips } = await loadRecords(file, preferenceFormat);
+    expect(records.map((r) => r.id)).to.deep.equal(['line 1']);
+    expect(skips.faults.map((f) => f.message.replace(`${file}:`, ''))).to.deep.equal([
+      '2: expected a list of exactly one image path for "images" (one image per pair) but received ["a.png","b.png"]',
+      '3: expected "images": [path] (or "image": path) but the record has neither',
+      '4: expected "images" or "image" but the record has both',
+      '5: expected a non-empty string for "chosen" (the standard format, as "prompt" is a string) but received ["A red square."]',
+      '6: expected a list of one assistant message for "chosen" (the conversational format, as "prompt" is a list) but received "A red square."',
+      '7: expected "prompt" to end with a user message but the last role is "assistant"',
+      '8: expected {"type": "image"} or {"type": "text", "text": string} for "prompt[0].content[0]" but received {"type":"video"}',
+      '9: expected role "assistant" for "rejected[0].role" but received "user"',
+      '10: expected at most one image in "prompt" (one image per pair) but found 2',
+      '11: expected a string or a non-empty message list [{role, content}] for "prompt" but received 7',
+      '12: expected an image path (a non-empty string or {"path": string}) for "images[0]" but received 3',
+      '13: expected text only in "chosen[0].content" but it holds an image',
+    ]);
+    expect(skips.headline()).to.equal('12 records skipped (12 invalid record)');
+  });
+});
+
 describe('description records', () => {
   let dir: string;
   before(() => (dir = mkdtempSync(path.join(tmpdir(), 'stic-desc-rec-'))));

@@ -40,7 +40,7 @@ describe('training data', () => {
   it('public STIC pairs: the lost image token is put back; with the reproduction flag it is not', async () => {
     const file = path.join(fixtures, 'public-pref.jsonl');
     const d = await loadDpoData(file, { ...dpo, imageRoot: path.join(dir, 'imgs') });
-    expect(d.formats).to.deep.equal({ stic: 0, 'stic-public': 2 });
+    expect(d.formats).to.deep.equal({ stic: 0, 'stic-public': 2, trl: 0 });
     expect(d.imageTokenRestored).to.equal(1);
     expect(d.reference).to.equal('compute');
     expect(d.examples[0]).to.deep.equal({
@@ -91,6 +91,44 @@ describe('training data', () => {
     const sft = path.join(runDir, 'infused.json');
     writeFileSync(sft, JSON.stringify([{ id: 's', image: 'COCO_train2014_000000000025.jpg', image_root: '../../imgs', conversations: [{ from: 'human', value: '<image>\nQ?' }, { from: 'gpt', value: 'A.' }] }]));
     expect((await loadSftData(sft, {})).examples[0].image).to.equal(path.join(dir, 'imgs', 'COCO_train2014_000000000025.jpg'));
+  });
+
+  it('TRL pairs (standard and conversational) give the examples ours give; their images resolve like ours and a missing one names the path tried', async () => {
+    const imgs = path.join(dir, 'imgs');
+    const names = ['COCO_train2014_000000000009.jpg', 'COCO_train2014_000000000025.jpg'];
+    const ours = path.join(dir, 'ours-eq.jsonl');
+    const pair = (i: number) => ({ q: `Describe picture ${i}.`, c: `good ${i}`, r: `bad ${i}` });
+    writeFileSync(ours, names.map((image, i) => JSON.stringify({
+      id: `p${i}`, image, image_root: 'imgs',
+      chosen: [{ role: 'user', content: `<image>\n${pair(i).q}` }, { role: 'assistant', content: pair(i).c }],
+      rejected: [{ role: 'user', content: `<image>\n${pair(i).q}` }, { role: 'assistant', content: pair(i).r }],
+      provenance: { dispreferred: 'hallucination', corruption: null },
+    })).join('\n'));
+    const standard = path.join(dir, 'trl-standard.jsonl');
+    writeFileSync(standard, names.map((image, i) => JSON.stringify({ id: `p${i}`, prompt: pair(i).q, chosen: pair(i).c, rejected: pair(i).r, images: [`imgs/${image}`] })).join('\n'));
+    const conversational = path.join(dir, 'trl-conversational.jsonl');
+    writeFileSync(conversational, names.map((image, i) => JSON.stringify({
+      id: `p${i}`,
+      prompt: [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: pair(i).q }] }],
+      chosen: [{ role: 'assistant', content: [{ type: 'text', text: pair(i).c }] }],
+      rejected: [{ role: 'assistant', content: pair(i).r }],
+      image, image_root: 'imgs',
+    })).join('\n'));
+    const expected = await loadDpoData(ours, dpo);
+    expect(expected.examples.map((e) => e.image)).to.deep.equal(names.map((n) => path.join(imgs, n)));
+    for (const file of [standard, conversational]) {
+      const d = await loadDpoData(file, dpo);
+      expect(d.examples, file).to.deep.equal(expected.examples);
+      expect(d.formats).to.deep.equal({ stic: 0, 'stic-public': 0, trl: 2 });
+      expect([d.imageTokenRestored, d.skips.count, d.reference]).to.deep.equal([0, 0, 'compute']);
+    }
+    const gone = path.join(dir, 'trl-gone.jsonl');
+    writeFileSync(gone, `${JSON.stringify({ prompt: 'Q?', chosen: 'a', rejected: 'b', images: [`imgs/${names[0]}`] })}\n${JSON.stringify({ prompt: 'Q?', chosen: 'a', rejected: 'b', images: ['nope.jpg'] })}\n`);
+    const d = await loadDpoData(gone, dpo);
+    expect(d.examples.map((e) => e.id)).to.deep.equal(['line 1']);
+    expect(d.skips.faults.map((f) => f.message)).to.deep.equal([
+      `${gone}:2 (id "line 2"): image not found: ${path.join(dir, 'nope.jpg')} ("nope.jpg" resolved against the folder of ${gone}); pass --image-root DIR, the folder the image paths are relative to`,
+    ]);
   });
 
   it('reference log-probs: auto uses stored ones when every pair has them; stored requires them', async () => {

@@ -154,6 +154,28 @@ describe('training engine on a tiny random model (native trainer)', function () 
     expect(readFileSync(path.join(sftDir, 'projector.safetensors')).equals(readFileSync(path.join(dpoDir, 'projector.safetensors')))).to.equal(true);
   });
 
+  it('stic dpo on a TRL-format file (standard and conversational records) takes the step the same pairs in the public format take', async () => {
+    const trl = path.join(images, 'pairs-trl.jsonl');
+    const lines = readFileSync(prefs, 'utf8').trimEnd().split('\n').map((l, i) => {
+      const p = JSON.parse(l) as { image: string; chosen: { content: string }[]; rejected: { content: string }[] };
+      const question = p.chosen[0].content.replace('<image>\n', '');
+      const [c, r] = [p.chosen[1].content, p.rejected[1].content];
+      return JSON.stringify(i % 2 === 0
+        ? { prompt: question, chosen: c, rejected: r, images: [p.image] }
+        : { prompt: [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }], chosen: [{ role: 'assistant', content: [{ type: 'text', text: c }] }], rejected: [{ role: 'assistant', content: r }], image: p.image });
+    });
+    writeFileSync(trl, `${lines.join('\n')}\n`);
+    const args = (file: string, out: string) => ['dpo', '--model', model, '--prefs', file, '--out', path.join(dir, out), '--lora-r', '4', '--lora-alpha', '8', '--batch-size', '4', '--lr', '1e-3', '--max-steps', '2', '--threads', '1'];
+    const a = await runCli(args(prefs, 'eq-public'));
+    const b = await runCli(args(trl, 'eq-trl'));
+    expect(a.code, a.stderr).to.equal(0);
+    expect(b.code, b.stderr).to.equal(0);
+    expect(b.stderr).to.contain(`dpo: 8 pairs from ${trl} (0 ours, 0 public STIC format, 8 TRL format), reference log-probs: compute\n`);
+    const rows = (out: string) => readFileSync(path.join(dir, out, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l)).map((r) => [r.step, r.loss, r.reward_chosen, r.reward_rejected, r.grad_norm]);
+    expect(rows('eq-trl')).to.have.length(2);
+    expect(rows('eq-trl')).to.deep.equal(rows('eq-public'));
+  });
+
   it('a run stopped after k steps and resumed ends with the same adapter and projector, bit for bit', async () => {
     const data = await loadDpoData(prefs, { refLogps: 'auto', reproduceMissingImageToken: false });
     const o = dpoOptions(prefs, { loraR: 4, loraAlpha: 8, batchSize: 2, gradAccum: 2, lr: 2e-3, epochs: 2, checkpointEvery: 3, seed: 9 });

@@ -14,8 +14,8 @@ export interface Located {
 export interface RecordFormat<T> {
   /** Plural noun for messages, e.g. "preference pairs". */
   noun: string;
-  /** Validates one raw value; throws RecordError. */
-  parse(value: unknown): T;
+  /** Validates one raw value (found at `at`); throws RecordError. */
+  parse(value: unknown, at: Located): T;
   /** The record's id (for duplicate detection and messages). */
   id(record: T): string;
   /** Where to look for an id in a raw value that failed to parse (default "id"). */
@@ -39,7 +39,7 @@ export async function loadRecords<T extends object>(file: string, format: Record
     const { line, value } = item.record;
     let rec: T;
     try {
-      rec = format.parse(value);
+      rec = format.parse(value, { file, line });
     } catch (err) {
       if (!(err instanceof RecordError)) throw err;
       skips.add(makeFault(err.kind, file, line, peekId(value, format.idKey ?? 'id'), err.message));

@@ -1,15 +1,18 @@
-// Preference pairs (stage 1a output, stage 1b input), in two on-disk shapes:
+// Preference pairs (stage 1a output, stage 1b input), in three on-disk shapes:
 // - ours (JSONL): {id, image, image_root, chosen, rejected, image_corruption, hallu_prompt, provenance,
 //   ref_chosen_logp?, ref_rejected_logp?}: the public fields plus where the pair came from
 //   (image_root: the folder `image` is relative to, relative to the file's folder; image_root.ts);
 // - the public STIC release: {image, image_corruption, hallu_prompt, chosen, rejected} with no id
-//   (its JSONL or the JSON array its training script reads). Its id is the image name.
+//   (its JSONL or the JSON array its training script reads). Its id is the image name;
+// - TRL's DPO dataset format, {prompt, chosen, rejected, images: [path]}, standard or conversational
+//   (trl_preference.ts), told apart by its "prompt" or "images" field.
 // chosen/rejected are message lists [{role, content}, ...] ending with the assistant's answer; the
 // turns before it (the prompt) must be the same in both, since a pair is two answers to one prompt.
 import { RecordError, shown } from './faults.ts';
 import { type Obj, asObject, enumField, idField, optionalBoolean, optionalNumber, optionalString, stringField } from './fields.ts';
 import { IMAGE_ROOT_FIELD } from './image_root.ts';
-import type { RecordFormat } from './load.ts';
+import type { Located, RecordFormat } from './load.ts';
+import { isTrlRecord, parseTrlPreference } from './trl_preference.ts';
 
 export const IMAGE_TOKEN = '<image>';
 
@@ -64,13 +67,16 @@ export interface PreferenceRecord {
   ref_rejected_logp?: number;
 }
 
+export const PREFERENCE_FORMATS = ['stic', 'stic-public', 'trl'] as const;
+export type PreferenceFormat = (typeof PREFERENCE_FORMATS)[number];
+
 /** A pair as training sees it, whatever file shape it came from. */
 export interface PreferencePair {
   id: string;
   image: string;
   /** The record's "image_root" (relative to its file's folder), when it has one. */
   imageRoot?: string;
-  format: 'stic' | 'stic-public';
+  format: PreferenceFormat;
   /** The turns before the answer (normally one user turn). */
   prompt: ChatMessage[];
   chosen: string;
@@ -105,9 +111,10 @@ export function messageList(o: Obj, key: string): ChatMessage[] {
   return out;
 }
 
-/** Parses either shape into a training pair. */
-export function parsePreference(value: unknown): PreferencePair {
+/** Parses any of the three shapes into a training pair (`at`: where the record is, naming TRL records without an id). */
+export function parsePreference(value: unknown, at?: Located): PreferencePair {
   const o = asObject(value);
+  if (isTrlRecord(o)) return parseTrlPreference(o, at);
   const ours = o.provenance !== undefined;
   const id = ours ? idField(o) : o.id !== undefined ? idField(o) : stringField(o, 'image', { nonEmpty: true });
   const image = stringField(o, 'image', { nonEmpty: true });
