@@ -27,11 +27,12 @@ export const command: CommandModule<object, DpoArgs> = {
         ...yargsOptions(DPO_OPTIONS),
       })
       .example('$0 dpo --model models/llava --prefs runs/a/pref.jsonl --out runs/a/dpo', 'the paper\'s recipe (every default below)')
-      .example('$0 dpo ... --rejected-logp top-alt --sft-norm mean --loss ipo', 'variants') as never,
+      .example('$0 dpo ... --rejected-logp top-alt --sft-norm mean --loss ipo', 'variants')
+      .example('$0 dpo ... --eval-prefs runs/a/heldout.jsonl --eval-every 50', 'held-out loss, reward accuracy and margin every 50 steps') as never,
   handler: async (args) => {
     const o = validateDpoOptions(pickOptions(DPO_OPTIONS, args), cliProblem);
     const env = await commandEnv(args, 'steps');
-    const io = { inputs: [...modelInputs(args), flagPath('prefs', o.prefs), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', args.out)] };
+    const io = { inputs: [...modelInputs(args), flagPath('prefs', o.prefs), flagPath('eval-prefs', o.evalPrefs), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', args.out)] };
     const r = await guardOutputs(io, () => executeDpo(env, o, args.out, openTraining));
     process.stdout.write(r.report);
   },

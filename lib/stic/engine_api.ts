@@ -134,6 +134,8 @@ export interface TrainJobBase {
 
 export interface DpoJob extends TrainJobBase {
   examples: DpoExample[];
+  /** Held-out pairs (--eval-prefs), evaluated every options.evalEvery steps and at the end. */
+  evalExamples?: DpoExample[];
   options: DpoOptions;
 }
 
@@ -170,6 +172,8 @@ export interface TrainResult {
   skipped: TrainDataReport['skipped'];
   /** Examples cut to --max-length. */
   truncated: TrainDataReport['truncated'];
+  /** What tokenisation kept of the held-out pairs, when there are some. */
+  eval?: TrainDataReport;
 }
 
 export interface TrainingEngine {

@@ -142,7 +142,7 @@ async function requireUpstream(cfg: RunConfig, stage: StageName, outputs: Record
 }
 
 // Option keys (and the model) that hold paths.
-const PATH_OPTIONS = new Set(['model', 'images', 'imageRoot', 'instructions', 'descriptions', 'data', 'prefs', 'initAdapter']);
+const PATH_OPTIONS = new Set(['model', 'images', 'imageRoot', 'instructions', 'descriptions', 'data', 'prefs', 'evalPrefs', 'initAdapter']);
 
 // The inputs and options that decide whether an existing output is still valid.
 /** The stages to redo: those named and every stage that reads their outputs, directly or not. */
@@ -177,7 +177,13 @@ async function fingerprintParts(cfg: RunConfig, stage: StageName, outputs: Recor
         options: { model: cfg.model, options: cfg.pref, prompts: { detailed: p.detailed, plain: p.plain, hallucination: p.hallucination } },
       };
     case 'dpo':
-      return { inputs: { prefs: await hashFile(outputs.pref) }, options: { model: cfg.model, options: cfg.dpo } };
+      return {
+        inputs: {
+          prefs: await hashFile(outputs.pref),
+          ...(cfg.dpo.evalPrefs !== undefined ? { eval_prefs: await givenInput(cfg, 'dpo.eval-prefs', cfg.dpo.evalPrefs, () => hashFile(cfg.dpo.evalPrefs as string)) } : {}),
+        },
+        options: { model: cfg.model, options: withoutIdleEval(cfg.dpo) },
+      };
     case 'describe':
       return {
         inputs: { instructions: await givenInput(cfg, 'describe.instructions', cfg.describe.instructions, () => hashFile(cfg.describe.instructions)), adapter: await hashAdapter(outputs.dpo) },
@@ -191,6 +197,14 @@ async function fingerprintParts(cfg: RunConfig, stage: StageName, outputs: Recor
     case 'sft':
       return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: { model: cfg.model, options: cfg.sft } };
   }
+}
+
+// The dpo options that decide its output: eval-every only with held-out pairs (so a run finished
+// before there were held-out pairs stays complete).
+function withoutIdleEval(o: RunConfig['dpo']): Record<string, unknown> {
+  if (o.evalPrefs !== undefined) return o as unknown as Record<string, unknown>;
+  const { evalEvery: _every, ...rest } = o;
+  return rest;
 }
 
 // A hash of an input the config names; a path that cannot be read says which key and file.
@@ -221,7 +235,7 @@ async function execute(cfg: RunConfig, stage: StageName, env: StageEnv, outputs:
       return executePref(env, cfg.pref, outputs.pref, engines);
     case 'dpo': {
       const imageRoot = cfg.dpo.imageRoot ?? (await prefImageRoot(cfg.pref.images, cfg.pref.imageRoot));
-      return executeDpo(env, { ...cfg.dpo, prefs: outputs.pref, imageRoot }, outputs.dpo, deps.openTraining);
+      return executeDpo(env, { ...cfg.dpo, prefs: outputs.pref, imageRoot }, outputs.dpo, deps.openTraining, cfg.dpo.imageRoot);
     }
     case 'describe':
       return executeDescribe(env, cfg.describe, outputs.describe, outputs.dpo, engines);

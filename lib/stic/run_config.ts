@@ -1,5 +1,6 @@
 // The `stic run` config file (JSON, or YAML for .yaml/.yml): the model, an output folder, and one
-// section per stage whose keys are that stage's command-line flags (without "--"). Inputs that come
+// section per stage whose keys are that stage's command-line flags (without "--"; snake_case spellings
+// such as eval_prefs are read as the flag eval-prefs). Inputs that come
 // from the previous stage (dpo's pairs, describe's adapter, infuse's descriptions, sft's data and
 // starting adapter) are wired by the pipeline and refused in the file. Relative paths are relative
 // to the config file. Every message names the file and the key:
@@ -49,7 +50,7 @@ const TABLES: Record<StageName, Record<string, import('./options.ts').OptionSpec
 };
 
 // Option keys holding paths, resolved against the config file's folder.
-const PATH_KEYS = new Set(['images', 'imageRoot', 'instructions']);
+const PATH_KEYS = new Set(['images', 'imageRoot', 'instructions', 'evalPrefs']);
 
 /** Reads the config file, applies `--set` overrides ("dpo.lr=1e-6"), and checks the result. */
 export async function loadRunConfig(file: string, overrides: readonly string[] = []): Promise<RunConfig> {
@@ -125,13 +126,19 @@ function stageSection<T>(file: string, dir: string, name: StageName, v: unknown,
   }
   const given = (v ?? {}) as Record<string, unknown>;
   const values: Record<string, unknown> = {};
-  for (const [flag, value] of Object.entries(given)) {
+  const spelled = new Map<string, string>();
+  for (const [raw, value] of Object.entries(given)) {
+    // TRL and LLaMA-Factory configs spell keys in snake_case: eval_prefs is eval-prefs.
+    const flag = raw.replace(/_/g, '-');
     const key = keyOf(flag);
     const spec = table[key];
     if (!spec || flagOf(key) !== flag) {
       const known = Object.entries(table).filter(([, s]) => !s.wired).map(([k]) => flagOf(k));
-      throw new Error(`${file}: ${name}: unknown key "${flag}" (known keys: ${known.join(', ')})`);
+      throw new Error(`${file}: ${name}: unknown key "${raw}" (known keys: ${known.join(', ')}; snake_case spellings too)`);
     }
+    const twice = spelled.get(key);
+    if (twice !== undefined) throw new Error(`${file}: ${name}: "${raw}" and "${twice}" are the same key; give it once`);
+    spelled.set(key, raw);
     if (spec.wired) throw new Error(`${file}: ${name}.${flag} is set by the pipeline from the previous stage's output and cannot be given`);
     if (name === 'sft' && (ADAPTER_SHAPE_KEYS as readonly string[]).includes(key)) {
       throw new Error(`${file}: sft.${flag} cannot be given: stage 2b continues the stage-1 adapter and keeps its shape (set ${flag} in the dpo section)`);

@@ -40,6 +40,8 @@ export interface CommonTrainOptions {
 
 export interface DpoOptions extends CommonTrainOptions {
   prefs: string;
+  evalPrefs?: string;
+  evalEvery: number;
   beta: number;
   loss: 'sigmoid' | 'hinge' | 'ipo';
   sftWeight: number;
@@ -84,6 +86,8 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
 
 export const DPO_OPTIONS: OptionTable<DpoOptions> = {
   prefs: { type: 'string', required: true, wired: true, describe: 'Preference pairs: our JSONL (stic pref), the public STIC release (JSONL or JSON array) or TRL\'s DPO format ({prompt, chosen, rejected, images} per line, standard or conversational)' },
+  evalPrefs: { type: 'string', describe: 'Held-out preference pairs (any --prefs format): every --eval-every steps and at the end, their DPO loss, reward accuracy and margin (no gradient) go into metrics.jsonl as eval_* fields, the chart and summary.txt (default: none, no evaluation)' },
+  evalEvery: { type: 'integer', min: 0, default: 0, describe: 'Optimizer steps between evaluations on --eval-prefs (0: a quarter of the run\'s steps, rounded up, so four evaluations; the last step is always evaluated)' },
   ...commonTable(1e-7, 8),
   beta: { type: 'number', min: 0, minExclusive: true, default: 0.1, describe: 'DPO beta (strength of the KL anchor to the reference)' },
   loss: { type: 'string', choices: ['sigmoid', 'hinge', 'ipo'], default: 'sigmoid', describe: 'Preference loss: sigmoid (DPO), hinge (SLiC), ipo' },

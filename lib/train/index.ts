@@ -13,14 +13,15 @@ import path from 'node:path';
 import { isWriter } from '../dist/launch.ts';
 import { native } from '../native/index.ts';
 import type { LoraTargetModule } from '../native/contract.ts';
-import type { DpoJob, SftJob, TrainHooks, TrainResult, TrainingEngine } from '../stic/engine_api.ts';
+import type { DpoExample, DpoJob, SftJob, TrainDataReport, TrainHooks, TrainResult, TrainingEngine } from '../stic/engine_api.ts';
 import type { CommonTrainOptions } from '../stic/train_options.ts';
 import { portablePath } from '../util/portable_path.ts';
 import { type Adapter, type LoraSpec, PROJECTOR_WEIGHTS, TARGET_MODULES, readAdapter } from './adapter_io.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
+import { type DpoEvalSet, evaluateDpo } from './dpo_eval.ts';
 import { type LoopJob, runLoop } from './loop.ts';
 import { type TrainingModel, encoderForImages, loadTrainingModel } from './model_load.ts';
-import { REFERENCE_FILE, type ReferenceMap, referenceLogps } from './reference.ts';
+import { REFERENCE_FILE, dpoReferences } from './reference.ts';
 import { dpoTask, sftTask } from './tasks.ts';
 import type { Trainer } from './trainer_api.ts';
 import { baseModelName } from '../model/model_name.ts';
@@ -76,40 +77,38 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   const microSize = o.batchSize / o.gradAccum;
-  const refs = await dpoReferences(trainer, examples, o, m, job.out, microSize);
+  const refs = await dpoReferences(trainer, examples, o, { pixels: m.pixels, model: m.dir, file: path.join(job.out, REFERENCE_FILE), batch: microSize });
   const loopJob: LoopJob<TokenizedPair> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
     examples,
-    fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: portablePath(e.image, job.out), arrays: [e.promptIds, e.chosenIds, e.rejectedIds] }))),
+    fingerprint: pairFingerprint(examples, job.out),
     runOptions: {
       ...commonRunOptions(o),
       beta: o.beta, loss: o.loss, sftWeight: o.sftWeight, sftNorm: o.sftNorm, rejectedLogp: o.rejectedLogp, reproduceReferenceDrift: o.reproduceReferenceDrift,
       reference: refs.source,
     },
   };
+  const held = job.evalExamples?.length ? await heldOutPairs(trainer, m, job.evalExamples, o, { out: job.out, batch: microSize }) : null;
+  if (held) {
+    loopJob.evaluate = { every: o.evalEvery, run: (t) => evaluateDpo(t, held.set) };
+    loopJob.runOptions.eval = { every: o.evalEvery, fingerprint: pairFingerprint(held.set.pairs, job.out) };
+  }
   const r = await runLoop(trainer, loopJob, dpoTask({ options: o, refs: refs.map }), hooks);
-  return { steps: r.steps, adapterDir: r.adapterDir, ...(r.projectorFile ? { projectorFile: r.projectorFile } : {}), skipped: [...skips, ...r.skips], truncated };
+  return { steps: r.steps, adapterDir: r.adapterDir, ...(r.projectorFile ? { projectorFile: r.projectorFile } : {}), skipped: [...skips, ...r.skips], truncated, ...(held ? { eval: held.report } : {}) };
 }
 
-/**
- * Where the reference log-probs come from: the pairs (stored at generation time, label mode only:
- * `stic pref --ref-logps` scores the rejected labels), a cached pre-pass, or, when the reference
- * must follow the trained projector (--reproduce-reference-drift), every step.
- */
-async function dpoReferences(trainer: Trainer, examples: TokenizedPair[], o: DpoJob['options'], m: TrainingModel, out: string, batch: number): Promise<{ map: ReferenceMap | null; source: string }> {
-  if (o.reproduceReferenceDrift) return { map: null, source: 'every step (trained projector)' };
-  const stored = examples.every((e) => e.refChosen !== undefined && e.refRejected !== undefined);
-  if (stored && o.rejectedLogp === 'label') {
-    return { map: new Map(examples.map((e) => [e.index, { chosen: e.refChosen as number, rejected: e.refRejected as number }])), source: 'stored' };
-  }
-  const map = await referenceLogps(trainer, examples, {
-    file: path.join(out, REFERENCE_FILE),
-    batch,
-    pixels: m.pixels,
-    rejectedMode: o.rejectedLogp,
-    model: m.dir,
-  });
-  return { map, source: 'pre-pass' };
+function pairFingerprint(pairs: TokenizedPair[], out: string): string {
+  return fingerprint(pairs.map((e) => ({ id: e.id, image: portablePath(e.image, out), arrays: [e.promptIds, e.chosenIds, e.rejectedIds] })));
+}
+
+// The held-out pairs tokenised as training's are, with reference log-probs from the same reference
+// (the pre-pass shares training's cache file: its lines are keyed by content).
+async function heldOutPairs(trainer: Trainer, m: TrainingModel, examples: DpoExample[], o: DpoJob['options'], at: { out: string; batch: number }): Promise<{ set: DpoEvalSet; report: TrainDataReport } | null> {
+  const { examples: pairs, skips, truncated } = tokenizePairs(await encoderForImages(m, examples.map((e) => e.image)), examples, o.maxLength);
+  const report = { kept: pairs.length, skipped: skips, truncated };
+  if (pairs.length === 0) throw noExamples('held-out pair (--eval-prefs)', examples.length, skips);
+  const refs = await dpoReferences(trainer, pairs, o, { pixels: m.pixels, model: m.dir, file: path.join(at.out, REFERENCE_FILE), batch: at.batch });
+  return { set: { pairs, refs: refs.map, options: o, pixels: m.pixels, batch: at.batch }, report };
 }
 
 function baseLoopJob(out: string, resume: boolean, m: TrainingModel, o: CommonTrainOptions, spec: LoraSpec) {

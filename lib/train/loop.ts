@@ -2,7 +2,8 @@
 // per optimizer step: the step's examples from the seeded order, their images preprocessed once,
 // micro-batches whose gradients accumulate into the global batch's mean, one AdamW update with the
 // scheduled learning rate of each parameter group (LoRA, projector) and global-norm clipping, the
-// metrics row to the hooks, and a checkpoint every N steps and at the end. The loss-specific part
+// metrics row to the hooks (with the held-out evaluation's fields when one is due: dpo_eval.ts), and
+// a checkpoint every N steps and at the end. The loss-specific part
 // (what one micro-batch is, how its metrics combine) is a MicroTask (dpo_task.ts, sft_task.ts).
 // Bit-identical resumes follow from: the order (data_order.ts), the dropout keys (seed, step,
 // micro-batch) and the learning rate (a function of the step) being pure functions of the step,
@@ -22,6 +23,7 @@ import { type LoraSpec, type NamedTensor, PROJECTOR_WEIGHTS, writeAdapter, write
 import { type RunState, clearCheckpoints, latestCheckpoint, readCheckpoint, restoreTrainer, snapshotParams, snapshotTrainer, writeCheckpoint } from './checkpoint.ts';
 import { type PixelLoader, type Skip, StepImages } from './collate.ts';
 import { DataOrder } from './data_order.ts';
+import { evalDue, evalInterval } from './dpo_eval.ts';
 import type { Trainer } from './trainer_api.ts';
 
 /** What a loss contributes: one micro-batch's work and how a step's micro-batches add up. */
@@ -52,6 +54,8 @@ export interface LoopJob<E extends { id: string; image: string | null }> {
   pixels: PixelLoader;
   /** Checkpoints kept (newest first). Default 2. */
   keepCheckpoints?: number;
+  /** Held-out evaluation (DPO --eval-prefs): its fields join the row of each step after which it is due, before the checkpoint. */
+  evaluate?: { every: number; run(trainer: Trainer): Promise<Record<string, number>> };
 }
 
 export interface LoopResult {
@@ -123,6 +127,7 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
       ...(opt.skipped ? { skipped_update: 1 } : {}),
     };
     if (!isWriter()) continue;
+    if (job.evaluate && evalDue(s + 1, evalInterval(job.evaluate.every, total), total)) Object.assign(row, await job.evaluate.run(trainer));
     await hooks.onStep(row);
     const stepsDone = s + 1;
     if (stepsDone % o.checkpointEvery === 0 || stepsDone === total) await saveCheckpoint(trainer, job, task.kind, order, stepsDone);

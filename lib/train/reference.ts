@@ -15,6 +15,7 @@ import type { RejectedLogpMode } from '../native/contract.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { portablePath } from '../util/portable_path.ts';
 import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
+import type { DpoOptions } from '../stic/train_options.ts';
 import type { Trainer } from './trainer_api.ts';
 
 export const REFERENCE_FILE = 'reference_logps.jsonl';
@@ -116,4 +117,25 @@ async function readCache(file: string): Promise<Map<string, { chosen: number; re
     map.set(r.key, { chosen: r.chosen, rejected: r.rejected });
   });
   return map;
+}
+
+/**
+ * Where the reference log-probs of DPO pairs come from: the pairs (stored at generation time, label
+ * mode only: `stic pref --ref-logps` scores the rejected labels), a cached pre-pass, or, when the
+ * reference must follow the trained projector (--reproduce-reference-drift), every step (map null).
+ * Training pairs and held-out pairs (dpo_eval.ts) both get theirs here, from the same reference.
+ */
+export async function dpoReferences(
+  trainer: Trainer,
+  examples: TokenizedPair[],
+  o: Pick<DpoOptions, 'reproduceReferenceDrift' | 'rejectedLogp'>,
+  at: Omit<ReferenceOptions, 'rejectedMode'>,
+): Promise<{ map: ReferenceMap | null; source: string }> {
+  if (o.reproduceReferenceDrift) return { map: null, source: 'every step (trained projector)' };
+  const stored = examples.every((e) => e.refChosen !== undefined && e.refRejected !== undefined);
+  if (stored && o.rejectedLogp === 'label') {
+    return { map: new Map(examples.map((e) => [e.index, { chosen: e.refChosen as number, rejected: e.refRejected as number }])), source: 'stored' };
+  }
+  const map = await referenceLogps(trainer, examples, { ...at, rejectedMode: o.rejectedLogp });
+  return { map, source: 'pre-pass' };
 }

@@ -9,7 +9,11 @@ import { type ChartSpec, PALETTE, type Panel, type Series } from './chart.ts';
 import { JsonlWriter } from './jsonl_writer.ts';
 import { extent } from './extent.ts';
 
-/** One optimizer step. DPO rows carry the reward fields; SFT rows only loss. */
+/**
+ * One optimizer step. DPO rows carry the reward fields; SFT rows only loss. A DPO run with held-out
+ * pairs adds eval_loss, eval_reward_accuracy, eval_reward_margin, eval_reward_chosen,
+ * eval_reward_rejected and eval_pairs to the rows of the steps after which they were measured.
+ */
 export interface MetricsRow {
   step: number;
   lr?: number;
@@ -107,11 +111,12 @@ export function trainingChartSpec(title: string, rows: readonly MetricsRow[]): C
     return [{ ...raw, name: `${raw.name} (raw)`, color, faint: true }, { name: `${raw.name} (smoothed)`, color, points: smoothed(raw.points) }];
   };
   const smoothPanel = (title: string, list: Series[]): Panel => ({ title, series: list.filter((s) => s.points.length > 0).flatMap(withSmooth) });
-  const panels: Panel[] = [smoothPanel('loss', [series('loss')])];
+  // Held-out pairs (DPO --eval-prefs) are a second series in the loss, rewards and accuracy panels.
+  const panels: Panel[] = [smoothPanel('loss', [series('loss'), series('eval_loss', 'held-out loss')])];
   if (has('reward_chosen') || has('reward_rejected') || has('reward_margin')) {
-    panels.push(smoothPanel('rewards (beta * log-ratio vs reference)', [series('reward_chosen', 'chosen'), series('reward_rejected', 'rejected'), series('reward_margin', 'margin')]));
+    panels.push(smoothPanel('rewards (beta * log-ratio vs reference)', [series('reward_chosen', 'chosen'), series('reward_rejected', 'rejected'), series('reward_margin', 'margin'), series('eval_reward_margin', 'held-out margin')]));
   }
-  if (has('reward_accuracy')) panels.push(smoothPanel('reward accuracy', [series('reward_accuracy', 'accuracy')]));
+  if (has('reward_accuracy')) panels.push(smoothPanel('reward accuracy', [series('reward_accuracy', 'accuracy'), series('eval_reward_accuracy', 'held-out accuracy')]));
   if (has('grad_norm')) panels.push(smoothPanel('gradient norm (before clipping)', [series('grad_norm', 'grad norm')]));
   if (has('tokens_per_s')) panels.push(smoothPanel('throughput (tokens/s)', [series('tokens_per_s', 'tokens/s')]));
   if (has('lr')) panels.push({ title: 'learning rate', series: [series('lr')] });
@@ -171,12 +176,29 @@ export function trainingSummary(rows: readonly MetricsRow[], extra: SummaryExtra
     for (const [key, label] of [['reward_margin', 'reward margin'], ['reward_accuracy', 'reward accuracy'], ['reward_chosen', 'reward chosen'], ['reward_rejected', 'reward rejected']] as const) {
       if (rows.some((r) => r[key] !== undefined)) lines.push([label, `mean of last 10% ${fmt(tailMean(rows, key))}`]);
     }
+    lines.push(...heldOutSummary(rows));
     const nonFinite = rows.filter((r) => !Number.isFinite(r.loss)).length;
     if (nonFinite > 0) lines.push(['warning', `${nonFinite} steps had a non-finite loss`]);
   }
   lines.push(...(extra.footer ?? []));
   const w = Math.max(...lines.map(([k]) => k.length));
   return `${lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n`;
+}
+
+// The held-out evaluations (eval_* fields, measured after the update of their row's step): the
+// first and the last of loss, reward accuracy and margin.
+function heldOutSummary(rows: readonly MetricsRow[]): [string, string][] {
+  const evaluated = rows.filter((r) => r.eval_loss !== undefined);
+  if (evaluated.length === 0) return [];
+  const [first, last] = [evaluated[0], evaluated[evaluated.length - 1]];
+  const at = (r: MetricsRow, key: string) => `${fmt(r[key] as number)} after step ${r.step + 1}`;
+  return (
+    [
+      ['eval_loss', 'held-out loss'],
+      ['eval_reward_accuracy', 'held-out accuracy'],
+      ['eval_reward_margin', 'held-out margin'],
+    ] as const
+  ).map(([key, label]) => [label, evaluated.length === 1 ? at(last, key) : `${at(last, key)} (first ${at(first, key)}; ${evaluated.length} evaluations)`]);
 }
 
 // Mean of `key` over the last 10% of rows (at least one): a less noisy "final" value than the last row.

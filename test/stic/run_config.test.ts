@@ -36,8 +36,8 @@ describe('run config', () => {
     ['missing model', '{"out":"o"}', 'model: expected a non-empty string but received nothing'],
     ['bad seed', '{"model":"m","out":"o","seed":-1}', 'seed: expected an integer in [0, 2147483647] but received -1'],
     ['bad stages', '{"model":"m","out":"o","stages":["pref","train"]}', 'stages: expected a non-empty list of pref, dpo, describe, infuse, sft but received ["pref","train"]'],
-    ['unknown stage key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"betta":0.1}}', 'dpo: unknown key "betta" (known keys: image-root, image-aspect, lora-r, lora-alpha, lora-dropout, lora-targets, lr, train-projector, projector-lr, schedule, warmup-ratio, epochs, batch-size, grad-accum, max-length, weight-decay, max-grad-norm, checkpoint-every, save-total-limit, max-steps, min-kept, seed, beta, loss, sft-weight, sft-norm, rejected-logp, ref-logps, reproduce-missing-image-token, reproduce-reference-drift)'],
-    ['camelCase key', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batchSize":2}}', 'pref: unknown key "batchSize" (known keys: images, image-root, image-aspect, batch-size, temperature, top-p, top-k, max-new-tokens, limit, seed, hallucination-prob, corruptions, lowres-size, jitter-brightness, jitter-hue, noise-std, diffusion-step, blur-sigma, mask-patch, mask-ratio, reproduce-uncorrupted, ref-logps)'],
+    ['unknown stage key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"betta":0.1}}', 'dpo: unknown key "betta" (known keys: eval-prefs, eval-every, image-root, image-aspect, lora-r, lora-alpha, lora-dropout, lora-targets, lr, train-projector, projector-lr, schedule, warmup-ratio, epochs, batch-size, grad-accum, max-length, weight-decay, max-grad-norm, checkpoint-every, save-total-limit, max-steps, min-kept, seed, beta, loss, sft-weight, sft-norm, rejected-logp, ref-logps, reproduce-missing-image-token, reproduce-reference-drift; snake_case spellings too)'],
+    ['camelCase key', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batchSize":2}}', 'pref: unknown key "batchSize" (known keys: images, image-root, image-aspect, batch-size, temperature, top-p, top-k, max-new-tokens, limit, seed, hallucination-prob, corruptions, lowres-size, jitter-brightness, jitter-hue, noise-std, diffusion-step, blur-sigma, mask-patch, mask-ratio, reproduce-uncorrupted, ref-logps; snake_case spellings too)'],
     ['wired key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"prefs":"p.jsonl"}}', "dpo.prefs is set by the pipeline from the previous stage's output and cannot be given"],
     ['adapter shape in sft', '{"model":"m","out":"o","stages":["sft"],"sft":{"lora-r":4}}', 'sft.lora-r cannot be given: stage 2b continues the stage-1 adapter and keeps its shape (set lora-r in the dpo section)'],
     ['bad value', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batch-size":0}}', 'pref.batch-size: expected an integer >= 1 but received 0'],
@@ -46,6 +46,7 @@ describe('run config', () => {
     ['grad-accum', '{"model":"m","out":"o","stages":["sft"],"sft":{"batch-size":32,"grad-accum":5}}', 'sft.grad-accum: expected a divisor of sft.batch-size (32) but received 5'],
     ['required for a running stage', '{"model":"m","out":"o","stages":["pref"]}', 'pref.images: expected a non-empty string but received nothing'],
     ['infuse needs describe.instructions', '{"model":"m","out":"o","stages":["infuse"]}', 'describe.instructions: expected a non-empty string but received nothing'],
+    ['one key spelled twice', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"eval-every":2,"eval_every":3}}', 'dpo: "eval_every" and "eval-every" are the same key; give it once'],
     ['section not a mapping', '{"model":"m","out":"o","pref":[1]}', 'pref: expected a mapping of pref options but received [1]'],
     ['not a mapping', '[1,2]', 'expected a mapping of keys (model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft, eval) but received [1,2]'],
   ];
@@ -59,6 +60,16 @@ describe('run config', () => {
       }
     });
   }
+
+  it('dpo.eval_prefs (snake_case, as TRL configs spell keys) or eval-prefs: held-out pairs, relative to the config file; eval-every defaults to 0 (a quarter of the steps)', () => {
+    for (const key of ['eval_prefs', 'eval-prefs']) {
+      const c = parseRunConfig('/cfg/run.yaml', `model: m\nout: o\nstages: [dpo]\ndpo: {${key}: data/heldout.jsonl, eval_every: 5}\n`);
+      expect(c.dpo).to.deep.include({ evalPrefs: '/cfg/data/heldout.jsonl', evalEvery: 5 });
+    }
+    const d = parseRunConfig('/cfg/run.yaml', 'model: m\nout: o\nstages: [dpo]\n');
+    expect(d.dpo.evalPrefs).to.equal(undefined);
+    expect(d.dpo.evalEvery).to.equal(0);
+  });
 
   it('malformed YAML and JSON name the file (and the YAML line)', () => {
     expect(() => parseRunConfig('/cfg/run.yaml', 'model: m\nout: o\npref:\n  images: [a\n')).to.throw(/^\/cfg\/run\.yaml:\d+: malformed YAML \(.+\)$/);

@@ -16,6 +16,8 @@ import { loadModelConfig } from '../../lib/model/config.ts';
 import { openCheckpoint, readTensors } from '../../lib/model/safetensors.ts';
 import { native } from '../../lib/native/index.ts';
 import type { DpoJob, TrainHooks } from '../../lib/stic/engine_api.ts';
+import { loadImage } from '../../lib/data/image_load.ts';
+import { openLlavaInference } from '../../lib/stic/engine_adapters.ts';
 import { loadDpoData } from '../../lib/stic/train_data.ts';
 import { DPO_OPTIONS, type DpoOptions, validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { adapterForLoad } from '../../lib/train/adapted_model.ts';
@@ -174,6 +176,81 @@ describe('training engine on a tiny random model (native trainer)', function () 
     const rows = (out: string) => readFileSync(path.join(dir, out, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l)).map((r) => [r.step, r.loss, r.reward_chosen, r.reward_rejected, r.grad_norm]);
     expect(rows('eq-trl')).to.have.length(2);
     expect(rows('eq-trl')).to.deep.equal(rows('eq-public'));
+  });
+
+  it('--eval-prefs: held-out loss, reward accuracy and margin at the due steps equal a recomputation through lib/engine with the final adapter', async () => {
+    const held = path.join(images, 'heldout.jsonl');
+    writePairs(held, readdirSync(images).filter((n) => n.endsWith('.png')).slice(0, 5), 77);
+    const out = path.join(dir, 'eval-run');
+    const r = await runCli(['dpo', '--model', model, '--prefs', prefs, '--eval-prefs', held, '--eval-every', '3', '--out', out, '--lora-r', '4', '--lora-alpha', '8', '--batch-size', '4', '--epochs', '4', '--lr', '5e-3', '--projector-lr', '1e-3', '--warmup-ratio', '0', '--threads', '1']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain(`dpo: 5 held-out pairs from ${held} (0 ours, 5 public STIC format), evaluated every 3 steps and at the end\n`);
+    const rows = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as MetricsRow);
+    expect(rows.map((x) => x.step)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(rows.filter((x) => x.eval_loss !== undefined).map((x) => x.step)).to.deep.equal([2, 5, 7]); // after steps 3, 6 and the last
+    const last = rows[7];
+    expect(last.eval_pairs).to.equal(5);
+    // Independently: the engine's log-probs with the adapter applied in memory (policy) and without (reference), the loss by hand.
+    const policy = await openLlavaInference({ model, adapter: out, threads: 1 });
+    const reference = await openLlavaInference({ model, threads: 1 });
+    const pairs = (await loadDpoData(held, { refLogps: 'auto', reproduceMissingImageToken: false })).examples;
+    const items = async (which: 'chosen' | 'rejected') => Promise.all(pairs.map(async (p) => ({ id: p.id, image: await loadImage(p.image), prompt: p.prompt, response: p[which] })));
+    const [pc, pr, rc, rr] = await Promise.all([policy.logprobs!(await items('chosen')), policy.logprobs!(await items('rejected')), reference.logprobs!(await items('chosen')), reference.logprobs!(await items('rejected'))]);
+    const beta = 0.1;
+    const margins = pairs.map((_, i) => beta * (pc[i].sum - rc[i].sum) - beta * (pr[i].sum - rr[i].sum));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const loss = mean(margins.map((m, i) => Math.log1p(Math.exp(-m)) - pc[i].sum / 1024));
+    expect(margins.every((m) => Math.abs(m) > 1e-3), 'no margin at the accuracy threshold').to.equal(true);
+    if (process.env.STIC_TEST_VERBOSE) console.log('held-out', { loss, margin: mean(margins), row: last, margins });
+    expect(Math.abs((last.eval_loss as number) - loss)).to.be.below(1e-4);
+    expect(Math.abs((last.eval_reward_margin as number) - mean(margins))).to.be.below(1e-4);
+    expect(last.eval_reward_accuracy).to.equal(mean(margins.map((m) => (m > 0 ? 1 : 0))));
+    expect(Math.abs(mean(margins))).to.be.above(1e-3); // trained: the held-out margin moved off 0
+    const summary = readFileSync(path.join(out, 'summary.txt'), 'utf8');
+    expect(summary).to.contain('\neval pairs         5 of 5 in ');
+    expect(summary).to.match(/\nheld-out accuracy  [\d.]+ after step 8 \(first [\d.]+ after step 3; 3 evaluations\)\n/);
+    const svg = readFileSync(path.join(out, 'training.svg'), 'utf8');
+    for (const name of ['held-out loss', 'held-out margin', 'held-out accuracy']) expect(svg, name).to.contain(`data-series="${name}"`);
+    // The evaluation takes nothing from training: the same run without it ends with the same adapter.
+    const plain = path.join(dir, 'eval-run-plain');
+    const p = await runCli(['dpo', '--model', model, '--prefs', prefs, '--out', plain, '--lora-r', '4', '--lora-alpha', '8', '--batch-size', '4', '--epochs', '4', '--lr', '5e-3', '--projector-lr', '1e-3', '--warmup-ratio', '0', '--threads', '1']);
+    expect(p.code, p.stderr).to.equal(0);
+    for (const f of ['adapter_model.safetensors', 'projector.safetensors']) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(plain, f))), f).to.equal(true);
+  });
+
+  it('--eval-prefs: a missing or unusable file is named before training; eval rows resume bit for bit', async () => {
+    const missing = path.join(dir, 'no-such-heldout.jsonl');
+    const m = await runCli(['dpo', '--model', model, '--prefs', prefs, '--eval-prefs', missing, '--out', path.join(dir, 'eval-bad'), '--threads', '1']);
+    expect(m.code).to.not.equal(0);
+    expect(m.stderr).to.contain(`${missing}: cannot read the file (file not found)`);
+    const junk = path.join(dir, 'junk-heldout.jsonl');
+    writeFileSync(junk, '{"prompt": "Q?", "chosen": "a", "rejected": "b", "images": ["gone.png"]}\n{"image": 3}\n');
+    const j = await runCli(['dpo', '--model', model, '--prefs', prefs, '--eval-prefs', junk, '--out', path.join(dir, 'eval-bad'), '--threads', '1']);
+    expect(j.code).to.not.equal(0);
+    expect(j.stderr).to.contain(`${junk}: no usable preference pairs (2 records skipped (1 image not found, 1 invalid record))`);
+    expect(existsSync(path.join(dir, 'eval-bad', 'metrics.jsonl'))).to.equal(false);
+    // Stopped after 5 of 8 steps (its checkpoint at 3), then resumed: the same rows, eval fields included.
+    const data = await loadDpoData(prefs, { refLogps: 'auto', reproduceMissingImageToken: false });
+    const heldFile = path.join(images, 'heldout-resume.jsonl');
+    writePairs(heldFile, readdirSync(images).filter((n) => n.endsWith('.png')).slice(2, 6), 78);
+    const heldOut = (await loadDpoData(heldFile, { refLogps: 'auto', reproduceMissingImageToken: false })).examples;
+    const o = dpoOptions(prefs, { loraR: 4, loraAlpha: 8, batchSize: 2, gradAccum: 2, lr: 2e-3, epochs: 2, checkpointEvery: 3, seed: 9, evalEvery: 2 });
+    const job = (out: string): DpoJob => ({ model, out, resume: true, threads: 1, examples: data.examples, evalExamples: heldOut, options: o });
+    const engine = await sticTrainingEngine();
+    const whole = hooks();
+    await engine.dpo(job(path.join(dir, 'eval-whole')), whole.hooks);
+    const cut = path.join(dir, 'eval-cut');
+    const first = hooks(5);
+    expect(((await engine.dpo(job(cut), first.hooks).catch((e: Error) => e)) as Error).message).to.equal('stopped by the test');
+    const second = hooks();
+    await engine.dpo(job(cut), second.hooks);
+    expect(second.starts).to.deep.equal([3]);
+    const evalRows = (rs: MetricsRow[]) => rs.filter((x) => x.eval_loss !== undefined).map((x) => [x.step, x.eval_loss, x.eval_reward_accuracy, x.eval_reward_margin]);
+    expect(evalRows(whole.rows).map((x) => x[0])).to.deep.equal([1, 3, 5, 7]); // default-free: every 2 steps
+    expect(evalRows([...first.rows.slice(0, 3), ...second.rows])).to.deep.equal(evalRows(whole.rows));
+    // Other held-out pairs or another interval on resume: the checkpoint belongs to a different run.
+    const other = await engine.dpo({ ...job(cut), options: { ...o, evalEvery: 3 } }, hooks().hooks).catch((e: Error) => e);
+    expect((other as Error).message).to.contain('eval: checkpoint {"every":2,');
   });
 
   it('a run stopped after k steps and resumed ends with the same adapter and projector, bit for bit', async () => {
