@@ -2,7 +2,7 @@
 // a killed run resumed to the same files, stale outputs refused with what changed, --redo, and the
 // dry-run plan.
 import { expect } from 'chai';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -35,7 +35,7 @@ describe('stic run pipeline', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  function config(out: string, extra = '') {
+  function config(out: string, extra = '', overrides: string[] = []) {
     const yaml = [
       'model: model-dir',
       `out: ${out}`,
@@ -54,7 +54,7 @@ describe('stic run pipeline', () => {
       '  batch-size: 2',
       extra,
     ].join('\n');
-    return parseRunConfig(path.join(dir, `${out}.yaml`), yaml);
+    return parseRunConfig(path.join(dir, `${out}.yaml`), yaml, overrides);
   }
 
   interface Fakes { engines: FakeEngine[]; trainer: FakeTrainer; logs: string[]; deps: RunDeps; opened: { model: string; adapter?: string }[] }
@@ -162,6 +162,26 @@ describe('stic run pipeline', () => {
     // every sample has a description, so keep/drop write the same file and sft is still complete
     // --redo infuse redoes sft too: it reads infuse's output
     expect(redo.map((p) => p.action.split(' ')[0])).to.deep.equal(['skip', 'skip', 'skip', 'run', 'run']);
+  });
+
+  it('dpo.eval_prefs: held-out pairs (here in TRL format) reach the trainer with their own image paths; editing them makes dpo stale', async () => {
+    const held = path.join(dir, 'held', 'heldout.jsonl');
+    mkdirSync(path.dirname(held), { recursive: true });
+    writeFileSync(held, ['img-00.png', 'img-01.png'].map((image) => JSON.stringify({ prompt: 'What is this?', chosen: 'Shapes.', rejected: 'A cat.', images: [`../unlabeled/${image}`] })).join('\n'));
+    const cfg = config('run-held', '', ['stages=[pref, dpo]', 'dpo.eval_prefs=held/heldout.jsonl', 'dpo.eval_every=2']);
+    expect(cfg.dpo).to.deep.include({ evalPrefs: held, evalEvery: 2 });
+    const f = fakes();
+    await runPipeline(cfg, f.deps);
+    const [job] = f.trainer.jobs as [DpoJob];
+    expect(job.evalExamples?.map((e) => [e.id, e.image, e.prompt[0].content])).to.deep.equal([
+      ['line 1', path.join(dir, 'unlabeled', 'img-00.png'), '<image>\nWhat is this?'],
+      ['line 2', path.join(dir, 'unlabeled', 'img-01.png'), '<image>\nWhat is this?'],
+    ]);
+    expect(f.logs.join('')).to.contain(`dpo: 2 held-out pairs from ${held} (0 ours, 0 public STIC format, 2 TRL format), evaluated every 2 steps and at the end\n`);
+    expect(readFileSync(path.join(stageOutputs(cfg.out).dpo, 'summary.txt'), 'utf8')).to.match(new RegExp(`\neval pairs +2 of 2 in ${held.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(0 skipped\\)\n`));
+    appendFileSync(held, `\n${JSON.stringify({ prompt: 'And this?', chosen: 'Shapes.', rejected: 'A dog.', images: ['../unlabeled/img-02.png'] })}\n`);
+    const err = await rejectionOf(runPipeline(cfg, fakes().deps));
+    expect(err.message).to.equal(`dpo: ${stageOutputs(cfg.out).dpo} is stale: its input eval_prefs changed since it finished. Delete ${stageOutputs(cfg.out).dpo} and ${stageOutputs(cfg.out).dpo}.done.json (or pass --redo dpo) to make it again`);
   });
 
   it('--redo names a stage; every stage downstream of it is redone with it', () => {
