@@ -1,47 +1,51 @@
 // `stic describe`: STIC stage 2a, the stage-1 model describes the images of instruction samples.
 import type { CommandModule } from 'yargs';
 
-import { MODEL_FLAG, PROMPTS_FLAG, THREADS_FLAG, commandEnv } from '../../lib/stic/cli_common.ts';
+import { ADAPTER_OPTION, CONFIG_FLAGS, FRESH_OPTION, MODEL_OPTION, PROMPTS_OPTION, THREADS_OPTION, commandEnv, outOption, shownDryRun } from '../../lib/stic/cli_common.ts';
+import { resolveOptions } from '../../lib/stic/command_options.ts';
 import { openImages, openInference } from '../../lib/stic/engines.ts';
-import { cliProblem, pickOptions, yargsOptions } from '../../lib/stic/options.ts';
-import { DESCRIBE_OPTIONS, validateDescribeOptions } from '../../lib/stic/stage_options.ts';
+import { type OptionTable, tableValues, yargsOptions } from '../../lib/stic/options.ts';
+import { DESCRIBE_OPTIONS, type DescribeOptions } from '../../lib/stic/stage_options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { startFresh } from '../../lib/stic/output_settings.ts';
 import { executeDescribe } from '../../lib/stic/stages.ts';
 
-interface DescribeArgs {
+interface DescribeCommandOptions extends DescribeOptions {
   model: string;
-  out: string;
   adapter?: string;
+  out: string;
   prompts?: string;
   threads?: number;
   fresh: boolean;
-  [k: string]: unknown;
 }
 
-export const command: CommandModule<object, DescribeArgs> = {
+const OPTIONS: OptionTable<DescribeCommandOptions> = {
+  model: MODEL_OPTION,
+  adapter: { ...ADAPTER_OPTION, describe: 'The stage-1 adapter, the output folder of stic dpo (default: none, the base model alone; applied in memory at load)' },
+  out: outOption('Output JSONL {id, image, prompt, description} (appended per batch; re-running resumes)'),
+  prompts: PROMPTS_OPTION,
+  threads: THREADS_OPTION,
+  fresh: FRESH_OPTION,
+  ...DESCRIBE_OPTIONS,
+};
+
+export const command: CommandModule<object, Record<string, unknown>> = {
   command: 'describe',
   describe: 'Stage 2a: describe the image of every instruction sample with the stage-1 model (descriptions JSONL)',
   builder: (y) =>
     y
-      .options({
-        model: MODEL_FLAG,
-        adapter: { type: 'string', describe: 'The stage-1 adapter, the output folder of stic dpo (default: none, the base model alone; applied in memory at load)' },
-        out: { type: 'string', demandOption: true, describe: 'Output JSONL {id, image, prompt, description} (appended per batch; re-running resumes)' },
-        prompts: PROMPTS_FLAG,
-        threads: THREADS_FLAG,
-        fresh: { type: 'boolean', default: false, describe: 'Start --out over: delete the records, settings and skipped list an earlier run wrote there, instead of resuming' },
-        ...yargsOptions(DESCRIBE_OPTIONS),
-      })
+      .options({ ...CONFIG_FLAGS, ...yargsOptions(OPTIONS) })
       .example('$0 describe --model models/llava --adapter runs/a/dpo --instructions data/mixed_5k.json --image-root data/images --out runs/a/descriptions.jsonl', '') as never,
   handler: async (args) => {
-    const o = validateDescribeOptions(pickOptions(DESCRIBE_OPTIONS, args), cliProblem);
-    const env = await commandEnv(args, 'samples');
-    const io = { inputs: [...modelInputs(args), flagPath('instructions', o.instructions), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', args.out)] };
-    const r = await guardOutputs(io, async () => {
-      if (args.fresh) await startFresh(args.out);
-      return executeDescribe(env, o, args.out, args.adapter, { open: openInference, images: openImages });
+    const r = await resolveOptions(OPTIONS, args);
+    if (shownDryRun(args, OPTIONS, r)) return;
+    const o = r.options;
+    const env = await commandEnv(o, 'samples');
+    const io = { inputs: [...modelInputs(o), flagPath('instructions', o.instructions), flagPath('image-root', o.imageRoot)], outputs: [flagPath('out', o.out)] };
+    const rep = await guardOutputs(io, async () => {
+      if (o.fresh) await startFresh(o.out);
+      return executeDescribe(env, tableValues(DESCRIBE_OPTIONS, o), o.out, o.adapter, { open: openInference, images: openImages });
     });
-    process.stderr.write(r.report);
+    process.stderr.write(rep.report);
   },
 };

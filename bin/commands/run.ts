@@ -6,7 +6,7 @@ import { stageProgress } from '../../lib/stic/cli_common.ts';
 import { openImages, openInference, openTraining } from '../../lib/stic/engines.ts';
 import { checkOutputs, guardOutputs, pipelineIO } from '../../lib/stic/output_guard.ts';
 import { runPipeline } from '../../lib/stic/pipeline.ts';
-import { STAGES, type StageName, loadRunConfig } from '../../lib/stic/run_config.ts';
+import { STAGES, type StageName, loadRunConfig, runOptionLines } from '../../lib/stic/run_config.ts';
 
 const CONFIG_HELP = `A config (paths relative to the file; each section's keys are the flags of that stage's command, see stic <stage> --help for them and their defaults):
 
@@ -38,7 +38,7 @@ export const command: CommandModule<object, RunArgs> = {
     y
       .positional('config', { type: 'string', demandOption: true, describe: 'Config file (.json, .yaml or .yml): model, out, and one section per stage whose keys are that command\'s flags' })
       .options({
-        'dry-run': { type: 'boolean', default: false, describe: 'Print what each stage would do (skip, resume, run) and stop' },
+        'dry-run': { type: 'boolean', default: false, describe: 'Print what each stage would do (skip, resume, run) and every option with its value and source (default, config, --set), and stop, writing nothing' },
         set: { type: 'string', array: true, describe: 'Override a config key, checked like the file\'s own: KEY=VALUE or SECTION.KEY=VALUE, repeatable, e.g. --set dpo.lr=1e-6 --set out=runs/b (paths, as in the file, are relative to the config file) (default: none)' },
         redo: { type: 'string', describe: `Comma-separated stages to make again from scratch, with every stage downstream of them (their outputs are deleted first): ${STAGES.join(', ')} (default: none)` },
       })
@@ -56,6 +56,7 @@ export const command: CommandModule<object, RunArgs> = {
     const planned = args.dryRun ? (checkOutputs(io), await pipeline()) : await guardOutputs(io, pipeline);
     if (args.dryRun) {
       for (const p of planned) process.stdout.write(`${p.stage.padEnd(9)} ${p.action}\n          -> ${p.output}\n`);
+      process.stdout.write(`\n${runOptionLines(cfg)}`);
     }
   },
 };

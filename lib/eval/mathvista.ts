@@ -19,6 +19,7 @@ import type { JudgeClient } from './judge.ts';
 import { pyFloat, pyFloatStr, pyInt, pyIntStr, pyRound, pyTrunc } from './python_numbers.ts';
 import { Fields, kindOf, limited, readJson, requireImage } from './read_util.ts';
 import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable, percent } from './types.ts';
+import { levenshtein } from '../util/edit_distance.ts';
 
 export interface MathVistaProblem {
   id: string;
@@ -85,19 +86,6 @@ export function quickExtract(response: string, p: MathVistaProblem): string | nu
     if (v !== null) return pyFloatStr(v);
   }
   return null;
-}
-
-/** Levenshtein distance over code points (insert, delete, substitute: 1 each). */
-export function levenshtein(a: string, b: string): number {
-  const x = Array.from(a);
-  const y = Array.from(b);
-  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[y.length];
 }
 
 /** The official normalisation of an extracted answer; null where it fails (scored wrong). */

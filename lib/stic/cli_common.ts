@@ -3,7 +3,8 @@
 import type { Options as YargsOption } from 'yargs';
 
 import { type ProgressFactory, progressFactory, startProgress } from '../util/progress.ts';
-import { checkThreads } from './options.ts';
+import { type ResolvedOptions, resolvedLines } from './command_options.ts';
+import { type OptionSpec, type OptionTable, THREADS_SPEC, checkThreads } from './options.ts';
 import { loadPrompts } from './prompts.ts';
 import type { StageEnv } from './stages.ts';
 
@@ -26,6 +27,37 @@ export const ADAPTER_FLAG: YargsOption = {
   type: 'string',
   describe: 'A LoRA adapter folder (stic dpo/sft output, or any PEFT LoRA adapter of this model) applied in memory at load: each targeted linear merged once, nothing written to disk (default: the base model alone)',
 };
+
+// The options of the stage commands besides their stage's table, as table entries, so that a
+// --config file may give them too (model, out, ...; paths relative to the file).
+export const MODEL_OPTION: OptionSpec = { type: 'string', required: true, path: true, describe: MODEL_FLAG.describe as string };
+export const PROMPTS_OPTION: OptionSpec = { type: 'string', path: true, describe: PROMPTS_FLAG.describe as string };
+export const THREADS_OPTION: OptionSpec = { ...THREADS_SPEC, describe: THREADS_FLAG.describe as string };
+export const ADAPTER_OPTION: OptionSpec = { type: 'string', path: true, describe: ADAPTER_FLAG.describe as string };
+export const FRESH_OPTION: OptionSpec = { type: 'boolean', default: false, describe: 'Start --out over: delete the records, settings and skipped list an earlier run wrote there, instead of resuming' };
+
+/** --out of a command: required, a path. */
+export function outOption(describe: string): OptionSpec {
+  return { type: 'string', required: true, path: true, describe };
+}
+
+/** The flags of every single-stage command about its options themselves. */
+export const CONFIG_FLAGS: Record<'config' | 'dry-run', YargsOption> = {
+  config: {
+    type: 'string',
+    describe: 'YAML (.yaml/.yml) or JSON file of this command\'s options, keyed by flag name (batch-size or batch_size; paths relative to the file); a flag given on the command line wins over the file, the file over the defaults (default: none)',
+  },
+  'dry-run': { type: 'boolean', default: false, describe: 'Print every option with its value and where it came from (default, config or flag) and stop, writing nothing' },
+};
+
+/**
+ * With --dry-run: prints the resolved options (stdout) and returns true, the command stopping there.
+ */
+export function shownDryRun<T>(args: Record<string, unknown>, table: OptionTable<T>, r: ResolvedOptions<T>): boolean {
+  if (args.dryRun !== true) return false;
+  process.stdout.write(resolvedLines(table, r));
+  return true;
+}
 
 export interface CommonArgs {
   model: string;

@@ -22,6 +22,8 @@ export interface OptionSpec {
   required?: boolean;
   /** Set by `stic run` from the previous stage's output: refused as a config key. */
   wired?: boolean;
+  /** A file or folder: in a config file it is relative to the file's folder. */
+  path?: boolean;
 }
 
 /** A table keyed by the option's camelCase name; the flag is its kebab-case form. */
@@ -53,17 +55,20 @@ export function keyOf(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** yargs option declarations for a table (types only; ranges are checked by validateOptions). */
+/**
+ * yargs option declarations for a table (types only; ranges are checked by validateOptions). yargs
+ * sets no value itself, so a flag is in the parsed arguments only when it was given: defaults come
+ * from the table (validateOptions), after a --config file, and --help shows them as yargs would.
+ */
 export function yargsOptions(table: Record<string, OptionSpec>): Record<string, YargsOption> {
   const out: Record<string, YargsOption> = {};
   for (const [key, spec] of Object.entries(table)) {
     const def = spec.default;
     out[flagOf(key)] = {
       type: spec.type === 'integer' ? 'number' : spec.type === 'list' ? 'string' : spec.type,
-      describe: spec.describe + (spec.choices && spec.type === 'list' ? ` (any of: ${spec.choices.join(', ')})` : ''),
-      ...(def !== undefined ? { default: Array.isArray(def) ? def.join(',') : def } : {}),
+      describe: spec.describe + (spec.choices && spec.type === 'list' ? ` (any of: ${spec.choices.join(', ')})` : '') + (spec.required ? ' (required: the flag or its --config key)' : ''),
+      ...(def !== undefined ? { defaultDescription: Array.isArray(def) ? def.join(',') : String(def) } : {}),
       ...(spec.choices && spec.type === 'string' ? { choices: [...spec.choices] } : {}),
-      ...(spec.required ? { demandOption: true } : {}),
     };
   }
   return out;
@@ -161,4 +166,11 @@ export function pickOptions(table: Record<string, OptionSpec>, args: Record<stri
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(table)) if (args[key] !== undefined) out[key] = args[key];
   return out;
+}
+
+/** The options of `table` out of a larger set (a command's), in the table's order, unset ones included. */
+export function tableValues<T>(table: OptionTable<T>, values: object): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(table)) out[key] = (values as Record<string, unknown>)[key];
+  return out as T;
 }

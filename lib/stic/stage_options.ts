@@ -69,8 +69,8 @@ const SAMPLING: OptionTable<SamplingFlags> = {
 };
 
 export const PREF_OPTIONS: OptionTable<PrefOptions> = {
-  images: { type: 'string', required: true, describe: 'Unlabeled images: a folder, a list file (one path per line), or a JSON/JSONL file of paths or {image} records' },
-  imageRoot: { type: 'string', describe: 'Folder that relative image paths are resolved against (default: the folder, or the list file\'s folder)' },
+  images: { type: 'string', path: true, required: true, describe: 'Unlabeled images: a folder, a list file (one path per line), or a JSON/JSONL file of paths or {image} records' },
+  imageRoot: { type: 'string', path: true, describe: 'Folder that relative image paths are resolved against (default: the folder, or the list file\'s folder)' },
   ...SAMPLING,
   hallucinationProb: { type: 'number', min: 0, max: 1, default: 0.5, describe: 'Probability that the dispreferred answer comes from a hallucination prompt (else from a corrupted image)' },
   corruptions: { type: 'list', choices: CORRUPTION_KINDS, default: ['lowres', 'jitter'], describe: 'Corruptions drawn with equal probability for the corrupted-image branch' },
@@ -87,17 +87,17 @@ export const PREF_OPTIONS: OptionTable<PrefOptions> = {
 };
 
 export const DESCRIBE_OPTIONS: OptionTable<DescribeOptions> = {
-  instructions: { type: 'string', required: true, describe: 'Instruction data in LLaVA format (JSON array or JSONL)' },
-  imageRoot: { type: 'string', describe: 'Folder that the samples\' image paths are resolved against (default: the data file\'s folder)' },
+  instructions: { type: 'string', path: true, required: true, describe: 'Instruction data in LLaVA format (JSON array or JSONL)' },
+  imageRoot: { type: 'string', path: true, describe: 'Folder that the samples\' image paths are resolved against (default: the data file\'s folder)' },
   ...SAMPLING,
 };
 
 export const INFUSE_OPTIONS: OptionTable<InfuseOptions> = {
-  instructions: { type: 'string', required: true, wired: true, describe: 'Instruction data in LLaVA format (JSON array or JSONL)' },
-  descriptions: { type: 'string', required: true, wired: true, describe: 'Descriptions JSONL from stic describe (or the public STIC description file with --join-by image)' },
+  instructions: { type: 'string', path: true, required: true, wired: true, describe: 'Instruction data in LLaVA format (JSON array or JSONL)' },
+  descriptions: { type: 'string', path: true, required: true, wired: true, describe: 'Descriptions JSONL from stic describe (or the public STIC description file with --join-by image)' },
   missing: { type: 'string', choices: ['drop', 'keep', 'error'], default: 'drop', describe: 'Samples with an image but no description: drop them (reported), keep them unchanged, or fail' },
   joinBy: { type: 'string', choices: ['id', 'image'], default: 'id', describe: 'Join descriptions to samples by sample id, or by image path (for description files without ids)' },
-  imageRoot: { type: 'string', describe: 'Folder the samples\' image paths are relative to, stored in each written sample as image_root for stic sft (default: the descriptions\' image_root, else the instructions file\'s folder)' },
+  imageRoot: { type: 'string', path: true, describe: 'Folder the samples\' image paths are relative to, stored in each written sample as image_root for stic sft (default: the descriptions\' image_root, else the instructions file\'s folder)' },
 };
 
 type ProblemFormat = (p: { flag: string; expected: string; received: unknown }) => string;

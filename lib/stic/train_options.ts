@@ -59,7 +59,7 @@ export interface SftOptions extends CommonTrainOptions {
 
 function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOptions> {
   return {
-    imageRoot: { type: 'string', describe: 'Folder that relative image paths of the data are resolved against (default: the data file\'s folder)' },
+    imageRoot: { type: 'string', path: true, describe: 'Folder that relative image paths of the data are resolved against (default: the data file\'s folder)' },
     imageAspect: IMAGE_ASPECT_OPTION,
     loraR: { type: 'integer', min: 1, default: 128, describe: 'LoRA rank r' },
     loraAlpha: { type: 'number', min: 0, minExclusive: true, default: 256, describe: 'LoRA alpha (the update is scaled by alpha / r)' },
@@ -85,8 +85,8 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
 }
 
 export const DPO_OPTIONS: OptionTable<DpoOptions> = {
-  prefs: { type: 'string', required: true, wired: true, describe: 'Preference pairs: our JSONL (stic pref), the public STIC release (JSONL or JSON array) or TRL\'s DPO format ({prompt, chosen, rejected, images} per line, standard or conversational)' },
-  evalPrefs: { type: 'string', describe: 'Held-out preference pairs (any --prefs format): every --eval-every steps and at the end, their DPO loss, reward accuracy and margin (no gradient) go into metrics.jsonl as eval_* fields, the chart and summary.txt (default: none, no evaluation)' },
+  prefs: { type: 'string', path: true, required: true, wired: true, describe: 'Preference pairs: our JSONL (stic pref), the public STIC release (JSONL or JSON array) or TRL\'s DPO format ({prompt, chosen, rejected, images} per line, standard or conversational)' },
+  evalPrefs: { type: 'string', path: true, describe: 'Held-out preference pairs (any --prefs format): every --eval-every steps and at the end, their DPO loss, reward accuracy and margin (no gradient) go into metrics.jsonl as eval_* fields, the chart and summary.txt (default: none, no evaluation)' },
   evalEvery: { type: 'integer', min: 0, default: 0, describe: 'Optimizer steps between evaluations on --eval-prefs (0: a quarter of the run\'s steps, rounded up, so four evaluations; the last step is always evaluated)' },
   ...commonTable(1e-7, 8),
   beta: { type: 'number', min: 0, minExclusive: true, default: 0.1, describe: 'DPO beta (strength of the KL anchor to the reference)' },
@@ -100,8 +100,8 @@ export const DPO_OPTIONS: OptionTable<DpoOptions> = {
 };
 
 export const SFT_OPTIONS: OptionTable<SftOptions> = {
-  data: { type: 'string', required: true, wired: true, describe: 'Description-infused instruction data in LLaVA format (stic infuse output)' },
-  initAdapter: { type: 'string', wired: true, describe: 'Stage-1 adapter to continue training, as STIC does (default: none, a new adapter)' },
+  data: { type: 'string', path: true, required: true, wired: true, describe: 'Description-infused instruction data in LLaVA format (stic infuse output)' },
+  initAdapter: { type: 'string', path: true, wired: true, describe: 'Stage-1 adapter to continue training, as STIC does (default: none, a new adapter)' },
   ...withAdapterShape(commonTable(2e-5, 32)),
 };
 
@@ -116,17 +116,18 @@ type ProblemFormat = (p: { flag: string; expected: string; received: unknown }) 
 /** Typed, range-checked DPO options; cross-option rules included. */
 export function validateDpoOptions(values: Record<string, unknown>, format: ProblemFormat): DpoOptions {
   const o = validateOptions(DPO_OPTIONS, values, format);
-  checkCommon(o, format);
+  checkTrainOptions(o, format);
   return o;
 }
 
 export function validateSftOptions(values: Record<string, unknown>, format: ProblemFormat): SftOptions {
   const o = validateOptions(SFT_OPTIONS, values, format);
-  checkCommon(o, format);
+  checkTrainOptions(o, format);
   return o;
 }
 
-function checkCommon(o: CommonTrainOptions, format: ProblemFormat): void {
+/** The rules across options of both training stages (--grad-accum divides --batch-size). */
+export function checkTrainOptions(o: CommonTrainOptions, format: ProblemFormat): void {
   if (o.batchSize % o.gradAccum !== 0) {
     throw new Error(format({ flag: 'grad-accum', expected: `a divisor of --batch-size (${o.batchSize})`, received: o.gradAccum }));
   }

@@ -4,7 +4,8 @@ import { expect } from 'chai';
 
 import { relaxedCorrect } from '../../lib/eval/chartqa.ts';
 import { parseReviewScores } from '../../lib/eval/llava_bench.ts';
-import { type MathVistaProblem, levenshtein, normalizeExtraction, quickExtract } from '../../lib/eval/mathvista.ts';
+import { type MathVistaProblem, normalizeExtraction, quickExtract } from '../../lib/eval/mathvista.ts';
+import { levenshtein } from '../../lib/util/edit_distance.ts';
 import { parseMmvetGrade } from '../../lib/eval/mmvet.ts';
 import { extractOption } from '../../lib/eval/option_extract.ts';
 import { popeAnswer, popeMetrics } from '../../lib/eval/pope.ts';

@@ -1,5 +1,7 @@
 // `--help` of the pipeline commands: every flag is explained and says its default (yargs'
-// "[default: ...]", a "(default: ...)" in its text) or that it is required.
+// "[default: ...]", a "(default: ...)" in its text) or that it is required ("[required]", or
+// "(required: ...)" where a --config file may give it); the single-stage commands offer --config
+// and --dry-run.
 import { expect } from 'chai';
 import yargs, { type CommandModule } from 'yargs';
 
@@ -51,6 +53,8 @@ const COMMANDS: [string, CommandModule<object, never>, number][] = [
   ['demo', demo as CommandModule<object, never>, 6],
 ];
 
+const SINGLE_STAGE = ['pref', 'dpo', 'describe', 'infuse', 'sft', 'corrupt', 'eval'];
+
 describe('--help of the pipeline commands', () => {
   for (const [name, cmd, atLeast] of COMMANDS) {
     it(`stic ${name}: every flag is explained and states its default or that it is required`, async () => {
@@ -61,8 +65,9 @@ describe('--help of the pipeline commands', () => {
       for (const [flag, text] of options) {
         const words = text.replace(/\[[^\]]*\]/g, '').trim();
         expect(words.length, `--${flag} has no explanation`).to.be.above(10);
-        expect(/\[default: [^\]]+\]|\(default[: ]|\[required\]/.test(text), `--${flag}: "${text}" states no default`).to.equal(true);
+        expect(/\[default: [^\]]+\]|\(default[: ]|\[required\]|\(required: /.test(text), `--${flag}: "${text}" states no default`).to.equal(true);
       }
+      if (SINGLE_STAGE.includes(name)) for (const flag of ['config', 'dry-run']) expect(options.has(flag), `stic ${name} --${flag}`).to.equal(true);
     });
   }
 });

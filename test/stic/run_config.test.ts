@@ -32,12 +32,12 @@ describe('run config', () => {
   });
 
   const bad: [string, string, string][] = [
-    ['unknown top-level key', '{"model":"m","out":"o","stage":["pref"]}', 'unknown key "stage" (known keys: model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft, eval)'],
+    ['unknown top-level key', '{"model":"m","out":"o","stage":["pref"]}', 'unknown key "stage": did you mean "stages"? (known keys: model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft, eval)'],
     ['missing model', '{"out":"o"}', 'model: expected a non-empty string but received nothing'],
     ['bad seed', '{"model":"m","out":"o","seed":-1}', 'seed: expected an integer in [0, 2147483647] but received -1'],
     ['bad stages', '{"model":"m","out":"o","stages":["pref","train"]}', 'stages: expected a non-empty list of pref, dpo, describe, infuse, sft but received ["pref","train"]'],
-    ['unknown stage key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"betta":0.1}}', 'dpo: unknown key "betta" (known keys: eval-prefs, eval-every, image-root, image-aspect, lora-r, lora-alpha, lora-dropout, lora-targets, lr, train-projector, projector-lr, schedule, warmup-ratio, epochs, batch-size, grad-accum, max-length, weight-decay, max-grad-norm, checkpoint-every, save-total-limit, max-steps, min-kept, seed, beta, loss, sft-weight, sft-norm, rejected-logp, ref-logps, reproduce-missing-image-token, reproduce-reference-drift; snake_case spellings too)'],
-    ['camelCase key', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batchSize":2}}', 'pref: unknown key "batchSize" (known keys: images, image-root, image-aspect, batch-size, temperature, top-p, top-k, max-new-tokens, limit, seed, hallucination-prob, corruptions, lowres-size, jitter-brightness, jitter-hue, noise-std, diffusion-step, blur-sigma, mask-patch, mask-ratio, reproduce-uncorrupted, ref-logps; snake_case spellings too)'],
+    ['unknown stage key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"betta":0.1}}', 'dpo: unknown key "betta": did you mean "beta"? (known keys: eval-prefs, eval-every, image-root, image-aspect, lora-r, lora-alpha, lora-dropout, lora-targets, lr, train-projector, projector-lr, schedule, warmup-ratio, epochs, batch-size, grad-accum, max-length, weight-decay, max-grad-norm, checkpoint-every, save-total-limit, max-steps, min-kept, seed, beta, loss, sft-weight, sft-norm, rejected-logp, ref-logps, reproduce-missing-image-token, reproduce-reference-drift; snake_case spellings too)'],
+    ['camelCase key', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batchSize":2}}', 'pref: unknown key "batchSize": did you mean "batch-size"? (known keys: images, image-root, image-aspect, batch-size, temperature, top-p, top-k, max-new-tokens, limit, seed, hallucination-prob, corruptions, lowres-size, jitter-brightness, jitter-hue, noise-std, diffusion-step, blur-sigma, mask-patch, mask-ratio, reproduce-uncorrupted, ref-logps; snake_case spellings too)'],
     ['wired key', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"prefs":"p.jsonl"}}', "dpo.prefs is set by the pipeline from the previous stage's output and cannot be given"],
     ['adapter shape in sft', '{"model":"m","out":"o","stages":["sft"],"sft":{"lora-r":4}}', 'sft.lora-r cannot be given: stage 2b continues the stage-1 adapter and keeps its shape (set lora-r in the dpo section)'],
     ['bad value', '{"model":"m","out":"o","stages":["pref"],"pref":{"images":"i","batch-size":0}}', 'pref.batch-size: expected an integer >= 1 but received 0'],
@@ -46,7 +46,7 @@ describe('run config', () => {
     ['grad-accum', '{"model":"m","out":"o","stages":["sft"],"sft":{"batch-size":32,"grad-accum":5}}', 'sft.grad-accum: expected a divisor of sft.batch-size (32) but received 5'],
     ['required for a running stage', '{"model":"m","out":"o","stages":["pref"]}', 'pref.images: expected a non-empty string but received nothing'],
     ['infuse needs describe.instructions', '{"model":"m","out":"o","stages":["infuse"]}', 'describe.instructions: expected a non-empty string but received nothing'],
-    ['one key spelled twice', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"eval-every":2,"eval_every":3}}', 'dpo: "eval_every" and "eval-every" are the same key; give it once'],
+    ['one key spelled twice', '{"model":"m","out":"o","stages":["dpo"],"dpo":{"eval-every":2,"eval_every":3}}', 'dpo: "eval-every" and "eval_every" name the same option (eval-every): give it once'],
     ['section not a mapping', '{"model":"m","out":"o","pref":[1]}', 'pref: expected a mapping of pref options but received [1]'],
     ['not a mapping', '[1,2]', 'expected a mapping of keys (model, out, seed, prompts, threads, stages, pref, dpo, describe, infuse, sft, eval) but received [1,2]'],
   ];
@@ -103,5 +103,29 @@ describe('run config: --set overrides', () => {
     expect(() => parseRunConfig('/cfg/run.yaml', yaml, ['dpo.lr=-1'])).to.throw('/cfg/run.yaml: dpo.lr');
     expect(() => parseRunConfig('/cfg/run.yaml', yaml, ['dpo.lr'])).to.throw('--set dpo.lr: expected KEY=VALUE or SECTION.KEY=VALUE (e.g. dpo.lr=1e-6)');
     expect(() => parseRunConfig('/cfg/run.yaml', yaml, ['model.x=1'])).to.throw('--set model.x=1: model is not a section of the config');
+  });
+});
+
+describe('run config: snake_case keys and where each value came from', () => {
+  const yaml = 'model: m\nout: o\nseed: 7\nstages: [dpo]\ndpo: {lr: 5.0e-7, batch_size: 8, grad_accum: 2}\n';
+  it('section keys may be snake_case (TRL / LLaMA-Factory style), checked and named as written', () => {
+    const cfg = parseRunConfig('/cfg/run.yaml', yaml);
+    expect(cfg.dpo).to.deep.include({ batchSize: 8, gradAccum: 2 });
+    expect(() => parseRunConfig('/cfg/run.yaml', 'model: m\nout: o\nstages: [dpo]\ndpo: {batch_size: 0}\n')).to.throw('/cfg/run.yaml: dpo.batch_size: expected an integer >= 1 but received 0');
+    expect(() => parseRunConfig('/cfg/run.yaml', 'model: m\nout: o\nstages: [dpo]\ndpo: {batch_size: 4, batch-size: 8}\n')).to.throw('/cfg/run.yaml: dpo: "batch_size" and "batch-size" name the same option (batch-size): give it once');
+    expect(() => parseRunConfig('/cfg/run.yaml', 'model: m\nout: o\nstages: [dpo]\ndpo: {warmup_steps: 4}\n')).to.throw('/cfg/run.yaml: dpo: unknown key "warmup_steps": did you mean "warmup-ratio"?');
+  });
+
+  it('sources: the file, a --set override (replacing the key however the file spells it), the default, the top-level seed', () => {
+    const cfg = parseRunConfig('/cfg/run.yaml', yaml, ['dpo.batch-size=4', 'threads=2']);
+    expect(cfg.dpo.batchSize).to.equal(4);
+    const file = { from: 'config', file: '/cfg/run.yaml' };
+    expect(cfg.sources.dpo.lr).to.deep.equal(file);
+    expect(cfg.sources.dpo.batchSize).to.deep.equal({ from: 'set' });
+    expect(cfg.sources.dpo.gradAccum).to.deep.equal(file);
+    expect(cfg.sources.dpo.beta).to.deep.equal({ from: 'default' });
+    expect(cfg.sources.dpo.seed).to.deep.equal(file); // inherited from the file's top-level seed
+    expect(cfg.sources.run).to.deep.include({ model: file, threads: { from: 'set' }, prompts: { from: 'default' } });
+    expect(cfg.sources.dpo).to.not.have.property('prefs'); // wired by the pipeline
   });
 });
