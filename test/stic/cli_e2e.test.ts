@@ -111,16 +111,27 @@ describe('stage commands on a small random model', () => {
         'sft:', '  batch-size: 2', '  lr: 1.0e-3',
       ].join('\n'),
     );
-    const dry = await runCli(['run', cfg, '--dry-run']);
+    const dry = await runCli(['run', cfg, '--dry-run', '--set', 'dpo.beta=0.2']);
     expect(dry.code, dry.stderr).to.equal(0);
     const out = path.join(dir, 'run');
-    expect(dry.stdout).to.equal(
+    const [plan, options] = dry.stdout.split(`\noptions of ${cfg}:\n`);
+    // Every option of every stage with its source: the file, --set, the default (the seed: the top-level default).
+    const sectionOf = (stage: string) => options.split(`\n${stage}:\n`)[1].split(/\n\w+:\n/)[0];
+    expect(options).to.match(/^ {2}model = \S+\/model\s+\(config: \S+run\.yaml\)\n/);
+    expect(options).to.match(/\n {2}threads = 1\s+\(config: \S+run\.yaml\)\n/);
+    expect(sectionOf('dpo')).to.match(/^ {2}image-root = \(none\)\s+\(default\)\n/);
+    expect(sectionOf('dpo')).to.match(new RegExp(`\n {2}lora-r = 4 +\\(config: ${cfg}\\)\n`));
+    expect(sectionOf('dpo')).to.match(/\n {2}beta = 0\.2 +\(--set\)\n/);
+    expect(sectionOf('dpo')).to.match(/\n {2}seed = 42 +\(default\)\n/);
+    expect(sectionOf('sft')).to.match(/\n {2}lr = 0\.001 +\(config: /);
+    expect(`${plan}\n`).to.equal(
       [
         `pref      run\n          -> ${out}/pref.jsonl`,
         `dpo       run (after pref, whose output it reads)\n          -> ${out}/dpo`,
         `describe  run (after dpo, whose output it reads)\n          -> ${out}/descriptions.jsonl`,
         `infuse    run (after describe, whose output it reads)\n          -> ${out}/infused.json`,
         `sft       run (after infuse, dpo, whose output it reads)\n          -> ${out}/sft`,
+        '',
         '',
       ].join('\n'),
     );
