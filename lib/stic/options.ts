@@ -24,6 +24,8 @@ export interface OptionSpec {
   wired?: boolean;
   /** A file or folder: in a config file it is relative to the file's folder. */
   path?: boolean;
+  /** A string that may be empty ("" means none, e.g. stic eval --instruction). */
+  empty?: boolean;
 }
 
 /** A table keyed by the option's camelCase name; the flag is its kebab-case form. */
@@ -80,7 +82,7 @@ export function expectation(spec: OptionSpec): string {
     case 'boolean':
       return 'true or false';
     case 'string':
-      return spec.choices ? `one of ${spec.choices.join(', ')}` : 'a non-empty string';
+      return spec.choices ? `one of ${spec.choices.join(', ')}` : spec.empty ? 'a string' : 'a non-empty string';
     case 'list':
       return spec.choices ? `a comma-separated list of ${spec.choices.join(', ')}` : 'a comma-separated list';
     default: {
@@ -105,7 +107,7 @@ export function coerceOption(spec: OptionSpec, v: unknown): number | string | bo
     case 'boolean':
       return typeof v === 'boolean' ? v : undefined;
     case 'string':
-      if (typeof v !== 'string' || v.trim() === '') return undefined;
+      if (typeof v !== 'string' || (!spec.empty && v.trim() === '')) return undefined;
       return spec.choices && !spec.choices.includes(v) ? undefined : v;
     case 'list': {
       const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((s) => s.trim()) : undefined;

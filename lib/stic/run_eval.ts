@@ -7,10 +7,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { BENCHMARKS, type BenchName } from '../eval/registry.ts';
+import type { ImageAspect } from '../data/model_image.ts';
 import { type EvalJob, runEval } from '../eval/run_eval.ts';
+import { configEntries, configMapping } from './config_file.ts';
+import { type EvalBenchOptions, EVAL_BENCH_OPTIONS } from './eval_options.ts';
 import { manifestPath } from './manifest.ts';
-import { shownValue } from './options.ts';
+import { type OptionTable, keyOf, shownValue, validateOptions } from './options.ts';
 import type { ImageApi, OpenInference } from './engine_api.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 
@@ -19,56 +21,28 @@ export const EVAL_MODELS = ['base', 'stage-1', 'final'] as const;
 export type EvalModel = (typeof EVAL_MODELS)[number];
 
 /** The section: `stic eval`'s options for one benchmark, and which of the run's models to evaluate. */
-export type EvalSection = Pick<EvalJob, 'bench' | 'data' | 'imageRoot' | 'split' | 'limit' | 'instruction' | 'maxNewTokens' | 'batchSize' | 'describeFirst' | 'describeTokens' | 'imageAspect'> & {
-  models: EvalModel[];
+export type EvalSection = Omit<EvalBenchOptions, 'imageAspect'> & { imageAspect?: ImageAspect; models: EvalModel[] };
+
+/** The section's keys: stic eval's benchmark options (its table), and models. */
+export const EVAL_SECTION_OPTIONS: OptionTable<EvalBenchOptions & { models: EvalModel[] }> = {
+  ...EVAL_BENCH_OPTIONS,
+  models: { type: 'list', choices: EVAL_MODELS, default: [...EVAL_MODELS], describe: 'The run\'s models to evaluate' },
 };
 
 const JUDGED = new Set(['mmvet', 'llava-bench', 'mathvista']);
-const POSITIVE = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
 
 /** Checks and reads the section; paths are resolved against the config file's folder `dir`. */
 export function parseEvalSection(file: string, dir: string, v: unknown): EvalSection {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file}: eval: expected a mapping of stic eval options but received ${shownValue(v)}`);
-  const o = v as Record<string, unknown>;
-  const known = ['bench', 'data', 'models', 'image-root', 'split', 'limit', 'instruction', 'max-new-tokens', 'batch-size', 'describe-first', 'describe-tokens', 'image-aspect'];
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new Error(`${file}: eval: unknown key "${k}" (known keys: ${known.join(', ')})`);
-  const bench = o.bench;
-  if (typeof bench !== 'string' || !(BENCHMARKS as readonly string[]).includes(bench)) throw new Error(`${file}: eval.bench: expected one of ${BENCHMARKS.join(', ')} but received ${shownValue(bench)}`);
-  if (JUDGED.has(bench)) throw new Error(`${file}: eval.bench: ${bench} is scored by a judge model; run it with \`stic eval --judge-url ... --judge-model ...\` on the run's adapters`);
-  const str = (k: string): string | undefined => {
-    if (o[k] === undefined) return undefined;
-    if (typeof o[k] !== 'string') throw new Error(`${file}: eval.${k}: expected a string but received ${shownValue(o[k])}`);
-    return o[k] as string;
-  };
-  const int = (k: string, fallback?: number): number | undefined => {
-    if (o[k] === undefined) return fallback;
-    if (!POSITIVE(o[k])) throw new Error(`${file}: eval.${k}: expected an integer >= 1 but received ${shownValue(o[k])}`);
-    return o[k] as number;
-  };
-  const data = str('data');
-  if (data === undefined || data === '') throw new Error(`${file}: eval.data: expected the benchmark's file or folder but it is missing`);
-  const models = o.models ?? [...EVAL_MODELS];
-  if (!Array.isArray(models) || models.length === 0 || !models.every((m) => (EVAL_MODELS as readonly unknown[]).includes(m))) {
-    throw new Error(`${file}: eval.models: expected a non-empty list of ${EVAL_MODELS.join(', ')} but received ${shownValue(models)}`);
+  const entries = configEntries(file, 'eval', EVAL_SECTION_OPTIONS, configMapping(file, 'eval', v, 'stic eval options'), dir);
+  if (entries.bench !== undefined && JUDGED.has(entries.bench.value as string)) {
+    throw new Error(`${file}: eval.bench: ${entries.bench.value as string} is scored by a judge model; run it with \`stic eval --judge-url ... --judge-model ...\` on the run's adapters`);
   }
-  if (o['describe-first'] !== undefined && typeof o['describe-first'] !== 'boolean') throw new Error(`${file}: eval.describe-first: expected true or false but received ${shownValue(o['describe-first'])}`);
-  const imageRoot = str('image-root');
-  const aspect = o['image-aspect'];
-  if (aspect !== undefined && aspect !== 'anyres' && aspect !== 'pad') throw new Error(`${file}: eval.image-aspect: expected "anyres" or "pad" but received ${shownValue(aspect)}`);
-  return {
-    bench: bench as BenchName,
-    data: path.resolve(dir, data),
-    models: EVAL_MODELS.filter((m) => models.includes(m)),
-    ...(imageRoot !== undefined ? { imageRoot: path.resolve(dir, imageRoot) } : {}),
-    ...(str('split') !== undefined ? { split: str('split') } : {}),
-    ...(int('limit') !== undefined ? { limit: int('limit') } : {}),
-    ...(str('instruction') !== undefined ? { instruction: str('instruction') } : {}),
-    ...(int('max-new-tokens') !== undefined ? { maxNewTokens: int('max-new-tokens') } : {}),
-    batchSize: int('batch-size', 8) as number,
-    describeFirst: (o['describe-first'] as boolean | undefined) ?? false,
-    describeTokens: int('describe-tokens', 256) as number,
-    ...(aspect !== undefined ? { imageAspect: aspect } : {}),
-  };
+  const values = Object.fromEntries(Object.entries(entries).map(([k, e]) => [k, e.value]));
+  const typed = validateOptions(EVAL_SECTION_OPTIONS, values, (p) => `${file}: eval.${entries[keyOf(p.flag)]?.name ?? p.flag}: expected ${p.expected} but received ${shownValue(p.received)}`);
+  // Given keys only (image-aspect too: unset, each evaluation takes stic eval's default); models in run order.
+  const section = Object.fromEntries(Object.entries(typed).filter(([k, x]) => x !== undefined && (k !== 'imageAspect' || entries.imageAspect !== undefined))) as EvalSection;
+  section.models = EVAL_MODELS.filter((m) => typed.models.includes(m));
+  return section;
 }
 
 /** Where each model of the run is: the base model alone, or with the dpo / sft adapter. */

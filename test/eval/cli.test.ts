@@ -11,7 +11,7 @@ import yargs, { type CommandModule } from 'yargs';
 import { command as evalCommand } from '../../bin/commands/eval.ts';
 import { command as toyBenchCommand } from '../../bin/commands/toy_bench.ts';
 import { repo, runCli } from '../stic/cli_helpers.ts';
-import { helpOptions } from '../stic/help.test.ts';
+import { helpOptions, statesDefault } from '../stic/help.test.ts';
 import { startJudgeServer, userText } from './helpers.ts';
 
 const TOY = path.join(repo, 'models', 'toy-llava');
@@ -128,8 +128,9 @@ describe('stic eval on the built-in toy model', function () {
       expect(options.size).to.be.at.least(name === 'eval' ? 20 : 3);
       for (const [flag, text] of options) {
         expect(text.replace(/\[[^\]]*\]/g, '').trim().length, `--${flag} has no explanation`).to.be.above(10);
-        expect(/\[default: [^\]]+\]|\(default[: ]|\[required\]/.test(text), `--${flag}: "${text}" states no default`).to.equal(true);
+        expect(statesDefault(text), `--${flag}: "${text}" states no default`).to.equal(true);
       }
+      if (name === 'eval') for (const flag of ['config', 'dry-run']) expect(options.has(flag), `stic eval --${flag}`).to.equal(true);
     }
   });
 });

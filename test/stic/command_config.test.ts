@@ -136,3 +136,27 @@ describe('single-stage commands: --config FILE and --dry-run', function () {
     expect((await runCli(['sft', '--config', cfg, '--dry-run'])).stderr).to.match(new RegExp(`^stic: ${cfg}:\\d+: malformed YAML`));
   });
 });
+
+describe('stic eval: --config FILE and --dry-run from the eval option table (also the stic run eval section)', () => {
+  it('the file\'s keys, a flag over them, paths relative to the file; a bad key or value named', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'stic-evalcfg-'));
+    try {
+      const cfg = path.join(dir, 'eval.yaml');
+      writeFileSync(cfg, 'model: m\nbench: pope\ndata: pope/coco_pope_random.json\nbatch_size: 4\ninstruction: ""\nout: results\n');
+      const r = await runCli(['eval', '--config', cfg, '--limit', '3', '--dry-run']);
+      expect(r.code, r.stderr).to.equal(0);
+      const rows = listing(r.stdout);
+      expect(rows.get('data')).to.deep.equal({ value: path.join(dir, 'pope', 'coco_pope_random.json'), source: `config: ${cfg}` });
+      expect(rows.get('batch-size')).to.deep.equal({ value: '4', source: `config: ${cfg}` });
+      expect(rows.get('limit')).to.deep.equal({ value: '3', source: 'flag' });
+      expect(rows.get('judge-rpm')?.source).to.equal('default');
+      expect(existsSync(path.join(dir, 'results'))).to.equal(false);
+      writeFileSync(cfg, 'model: m\nbench: popee\ndata: d\nout: o\n');
+      expect((await runCli(['eval', '--config', cfg, '--dry-run'])).stderr).to.equal(`stic: ${cfg}: bench: expected one of scienceqa, mmbench, textvqa, chartqa, pope, mmvet, llava-bench, mathvista but received "popee"\n`);
+      writeFileSync(cfg, 'model: m\nbench: pope\ndata: d\nout: o\njudge_rpn: 3\n');
+      expect((await runCli(['eval', '--config', cfg, '--dry-run'])).stderr).to.match(new RegExp(`^stic: ${cfg}: unknown key "judge_rpn": did you mean "judge-rpm"\\?`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -53,6 +53,11 @@ const COMMANDS: [string, CommandModule<object, never>, number][] = [
   ['demo', demo as CommandModule<object, never>, 6],
 ];
 
+/** Whether an option's help text states its default, or that it is required. */
+export function statesDefault(text: string): boolean {
+  return /\[default: [^\]]+\]|\(default[: ]|\[required\]|\(required: /.test(text);
+}
+
 const SINGLE_STAGE = ['pref', 'dpo', 'describe', 'infuse', 'sft', 'corrupt', 'eval'];
 
 describe('--help of the pipeline commands', () => {
@@ -65,7 +70,7 @@ describe('--help of the pipeline commands', () => {
       for (const [flag, text] of options) {
         const words = text.replace(/\[[^\]]*\]/g, '').trim();
         expect(words.length, `--${flag} has no explanation`).to.be.above(10);
-        expect(/\[default: [^\]]+\]|\(default[: ]|\[required\]|\(required: /.test(text), `--${flag}: "${text}" states no default`).to.equal(true);
+        expect(statesDefault(text), `--${flag}: "${text}" states no default`).to.equal(true);
       }
       if (SINGLE_STAGE.includes(name)) for (const flag of ['config', 'dry-run']) expect(options.has(flag), `stic ${name} --${flag}`).to.equal(true);
     });

@@ -22,13 +22,14 @@ describe('stic run: the eval section', () => {
   it('refuses bad sections naming the file and the key', () => {
     const cases: [unknown, string][] = [
       [[], '/cfg/run.yaml: eval: expected a mapping of stic eval options but received []'],
-      [{ bench: 'pope', data: 'd', betch: 1 }, '/cfg/run.yaml: eval: unknown key "betch"'],
+      [{ bench: 'pope', data: 'd', betch: 1 }, '/cfg/run.yaml: eval: unknown key "betch": did you mean "bench"?'],
+      [{ bench: 'pope', data: 'd', batch_size: 'x' }, '/cfg/run.yaml: eval.batch_size: expected an integer >= 1 but received "x"'],
       [{ bench: 'vqa', data: 'd' }, '/cfg/run.yaml: eval.bench: expected one of scienceqa, mmbench, textvqa, chartqa, pope, mmvet, llava-bench, mathvista but received "vqa"'],
       [{ bench: 'mmvet', data: 'd' }, '/cfg/run.yaml: eval.bench: mmvet is scored by a judge model'],
-      [{ bench: 'pope' }, "/cfg/run.yaml: eval.data: expected the benchmark's file or folder but it is missing"],
-      [{ bench: 'pope', data: 'd', models: ['base', 'stage-2'] }, '/cfg/run.yaml: eval.models: expected a non-empty list of base, stage-1, final but received'],
+      [{ bench: 'pope' }, "/cfg/run.yaml: eval.data: expected a non-empty string but received nothing"],
+      [{ bench: 'pope', data: 'd', models: ['base', 'stage-2'] }, '/cfg/run.yaml: eval.models: expected a comma-separated list of base, stage-1, final but received ["base","stage-2"]'],
       [{ bench: 'pope', data: 'd', limit: 0 }, '/cfg/run.yaml: eval.limit: expected an integer >= 1 but received 0'],
-      [{ bench: 'pope', data: 'd', 'image-aspect': 'square' }, '/cfg/run.yaml: eval.image-aspect: expected "anyres" or "pad" but received "square"'],
+      [{ bench: 'pope', data: 'd', 'image-aspect': 'square' }, '/cfg/run.yaml: eval.image-aspect: expected one of anyres, pad but received "square"'],
     ];
     for (const [v, msg] of cases) expect(() => parseEvalSection('/cfg/run.yaml', dir, v), msg).to.throw(msg);
   });
