@@ -18,6 +18,9 @@ import {
   provenance,
 } from '../../lib/data/corrupt.ts';
 import { type LoadedImage, loadImages } from '../../lib/data/image_load.ts';
+import { CONFIG_FLAGS, shownDryRun } from '../../lib/stic/cli_common.ts';
+import { resolveOptions } from '../../lib/stic/command_options.ts';
+import { type OptionTable, type RangeValue, yargsOptions } from '../../lib/stic/options.ts';
 import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { refuseSymlinkOutput } from '../../lib/util/output_safety.ts';
 import { namingWriteErrors } from '../../lib/util/write_error.ts';
@@ -25,53 +28,70 @@ import { type Progress, startProgress } from '../../lib/util/progress.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 
-interface CorruptArgs {
+interface CorruptOptions {
   in: string;
   out: string;
   kind: CorruptionKind;
   seed: number;
   batch: number;
-  'lowres-size': string;
-  'jitter-brightness': string;
-  'jitter-contrast': string;
-  'jitter-saturation': string;
-  'jitter-hue': string;
-  'noise-std': string;
-  'diffusion-step': string;
-  'blur-sigma': string;
-  'blur-kernel': number;
-  'mask-patch': number;
-  'mask-ratio': string;
+  lowresSize: RangeValue;
+  jitterBrightness: RangeValue;
+  jitterContrast: RangeValue;
+  jitterSaturation: RangeValue;
+  jitterHue: RangeValue;
+  noiseStd: RangeValue;
+  diffusionStep: RangeValue;
+  blurSigma: RangeValue;
+  blurKernel: number;
+  maskPatch: number;
+  maskRatio: RangeValue;
   progress: boolean;
 }
 
-const show = (v: ValueOrRange | null) => (v === null ? 'none' : Array.isArray(v) ? v.join(',') : String(v));
+const d = CORRUPTION_DEFAULTS;
 
-/** "0.5,1.5" -> [0.5, 1.5]; "1.3" -> 1.3; "none" -> null (when allowed). */
-export function parseRangeFlag(text: string, flag: string, allowNone: boolean): ValueOrRange | null {
-  const t = text.trim();
-  if (allowNone && (t === 'none' || t === 'off')) return null;
-  const parts = t.split(',').map((s) => s.trim());
-  const nums = parts.map(Number);
-  if ((parts.length === 1 || parts.length === 2) && parts.every((p) => p !== '') && nums.every(Number.isFinite)) {
-    return parts.length === 1 ? nums[0] : [nums[0], nums[1]];
-  }
-  throw new Error(`--${flag}: expected a number or "lo,hi"${allowNone ? ' or "none"' : ''} but received "${text}"`);
-}
+// Ranges are "lo,hi" (drawn uniformly per image) or one number; their bounds are checked by
+// corruptionSpec (lib/data/corrupt.ts).
+const OPTIONS: OptionTable<CorruptOptions> = {
+  in: { type: 'string', path: true, required: true, describe: 'Folder of input images' },
+  out: { type: 'string', path: true, required: true, describe: 'Folder for the corrupted PNGs and corruptions.jsonl (created)' },
+  kind: {
+    type: 'string',
+    choices: CORRUPTION_KINDS,
+    default: 'stic',
+    describe:
+      'stic: 50/50 lowres or jitter (the STIC recipe); lowres: shorter side to --lowres-size px; jitter: colour jitter ' +
+      '(random op order); noise: Gaussian noise; diffusion: DDPM forward noise (POVID); blur: Gaussian blur; mask: random patches',
+  },
+  seed: { type: 'integer', min: 0, default: 42, describe: 'Run seed (the same default as the stage commands); each image gets seed(run seed, file name)' },
+  batch: { type: 'integer', min: 1, default: 32, describe: 'Images per native call' },
+  lowresSize: { type: 'range', default: d.lowresSize, describe: 'lowres: target shorter side in px' },
+  jitterBrightness: { type: 'range', none: true, default: d.brightness, describe: 'jitter: brightness factor range, or "none"' },
+  jitterContrast: { type: 'range', none: true, default: d.contrast, describe: 'jitter: contrast factor range, or "none"' },
+  jitterSaturation: { type: 'range', none: true, default: d.saturation, describe: 'jitter: saturation factor range, or "none"' },
+  jitterHue: { type: 'range', none: true, default: d.hue, describe: 'jitter: hue shift range in [-0.5, 0.5] of the circle, or "none"' },
+  noiseStd: { type: 'range', default: d.noiseSigma, describe: 'noise: standard deviation, in units of the full 0-255 range' },
+  diffusionStep: { type: 'range', default: d.diffusionStep, describe: `diffusion: step t in [0, ${d.diffusionSteps - 1}] of a linear beta schedule ${d.betaStart}..${d.betaEnd}` },
+  blurSigma: { type: 'range', default: d.blurSigma, describe: 'blur: Gaussian sigma in px' },
+  blurKernel: { type: 'integer', min: 0, default: d.blurKernel, describe: 'blur: odd kernel size; 0 = 2*ceil(3*sigma)+1' },
+  maskPatch: { type: 'integer', min: 1, default: d.patchSize, describe: 'mask: patch side in px' },
+  maskRatio: { type: 'range', default: d.maskRatio, describe: 'mask: fraction of patches filled with black' },
+  progress: { type: 'boolean', default: true, describe: 'Show a progress bar on stderr (plain lines when not a terminal)' },
+};
 
-function optionsFrom(a: CorruptArgs): CorruptionOptions {
+function optionsFrom(a: CorruptOptions): CorruptionOptions {
   return {
-    lowresSize: parseRangeFlag(a['lowres-size'], 'lowres-size', false) as ValueOrRange,
-    brightness: parseRangeFlag(a['jitter-brightness'], 'jitter-brightness', true),
-    contrast: parseRangeFlag(a['jitter-contrast'], 'jitter-contrast', true),
-    saturation: parseRangeFlag(a['jitter-saturation'], 'jitter-saturation', true),
-    hue: parseRangeFlag(a['jitter-hue'], 'jitter-hue', true),
-    noiseSigma: parseRangeFlag(a['noise-std'], 'noise-std', false) as ValueOrRange,
-    diffusionStep: parseRangeFlag(a['diffusion-step'], 'diffusion-step', false) as ValueOrRange,
-    blurSigma: parseRangeFlag(a['blur-sigma'], 'blur-sigma', false) as ValueOrRange,
-    blurKernel: a['blur-kernel'],
-    patchSize: a['mask-patch'],
-    maskRatio: parseRangeFlag(a['mask-ratio'], 'mask-ratio', false) as ValueOrRange,
+    lowresSize: a.lowresSize as ValueOrRange,
+    brightness: a.jitterBrightness,
+    contrast: a.jitterContrast,
+    saturation: a.jitterSaturation,
+    hue: a.jitterHue,
+    noiseSigma: a.noiseStd as ValueOrRange,
+    diffusionStep: a.diffusionStep as ValueOrRange,
+    blurSigma: a.blurSigma as ValueOrRange,
+    blurKernel: a.blurKernel,
+    patchSize: a.maskPatch,
+    maskRatio: a.maskRatio as ValueOrRange,
   };
 }
 
@@ -88,14 +108,15 @@ async function listImages(dir: string): Promise<string[]> {
     .sort();
 }
 
-async function run(a: CorruptArgs): Promise<void> {
+async function run(args: Record<string, unknown>): Promise<void> {
+  const r = await resolveOptions(OPTIONS, args);
+  if (shownDryRun(args, OPTIONS, r)) return;
+  const a = r.options;
   const spec = corruptionSpec(a.kind, optionsFrom(a));
-  if (!Number.isSafeInteger(a.seed) || a.seed < 0) throw new Error(`--seed: expected a non-negative integer but received ${a.seed}`);
-  if (!Number.isInteger(a.batch) || a.batch < 1) throw new Error(`--batch: expected a positive integer but received ${a.batch}`);
   await guardOutputs({ inputs: [flagPath('in', a.in)], outputs: [flagPath('out', a.out)] }, () => write(a, spec));
 }
 
-async function write(a: CorruptArgs, spec: ReturnType<typeof corruptionSpec>): Promise<void> {
+async function write(a: CorruptOptions, spec: ReturnType<typeof corruptionSpec>): Promise<void> {
   const files = await listImages(a.in);
   await mkdir(a.out, { recursive: true });
   const jsonl = path.join(a.out, 'corruptions.jsonl');
@@ -147,9 +168,7 @@ async function write(a: CorruptArgs, spec: ReturnType<typeof corruptionSpec>): P
   );
 }
 
-const d = CORRUPTION_DEFAULTS;
-
-export const command: CommandModule<object, CorruptArgs> = {
+export const command: CommandModule<object, Record<string, unknown>> = {
   command: 'corrupt',
   describe: 'Write corrupted copies of a folder of images (what the model sees as the dispreferred input)',
   builder: (y) =>
@@ -160,34 +179,8 @@ export const command: CommandModule<object, CorruptArgs> = {
           'ignored), corrupts each one with a seed derived from --seed and its file name, and writes <name>.png plus ' +
           'corruptions.jsonl (one line per image: file, output, seed and the parameters drawn) into --out. ' +
           'An unreadable image is reported with its reason, skipped and counted in the summary. ' +
-          'Ranges are "lo,hi" (drawn uniformly per image) or one number.',
+          'Ranges are "lo,hi" (drawn uniformly per image) or one number ([lo, hi] or a number in a --config file).',
       )
-      .option('in', { type: 'string', demandOption: true, describe: 'Folder of input images' })
-      .option('out', { type: 'string', demandOption: true, describe: 'Folder for the corrupted PNGs and corruptions.jsonl (created)' })
-      .option('kind', {
-        choices: CORRUPTION_KINDS as CorruptionKind[],
-        default: 'stic' as CorruptionKind,
-        describe:
-          'stic: 50/50 lowres or jitter (the STIC recipe); lowres: shorter side to --lowres-size px; jitter: colour jitter ' +
-          '(random op order); noise: Gaussian noise; diffusion: DDPM forward noise (POVID); blur: Gaussian blur; mask: random patches',
-      })
-      .option('seed', { type: 'number', default: 42, describe: 'Run seed (the same default as the stage commands); each image gets seed(run seed, file name)' })
-      .option('batch', { type: 'number', default: 32, describe: 'Images per native call' })
-      .option('lowres-size', { type: 'string', default: show(d.lowresSize), describe: 'lowres: target shorter side in px' })
-      .option('jitter-brightness', { type: 'string', default: show(d.brightness), describe: 'jitter: brightness factor range, or "none"' })
-      .option('jitter-contrast', { type: 'string', default: show(d.contrast), describe: 'jitter: contrast factor range, or "none"' })
-      .option('jitter-saturation', { type: 'string', default: show(d.saturation), describe: 'jitter: saturation factor range, or "none"' })
-      .option('jitter-hue', { type: 'string', default: show(d.hue), describe: 'jitter: hue shift range in [-0.5, 0.5] of the circle, or "none"' })
-      .option('noise-std', { type: 'string', default: show(d.noiseSigma), describe: 'noise: standard deviation, in units of the full 0-255 range' })
-      .option('diffusion-step', {
-        type: 'string',
-        default: show(d.diffusionStep),
-        describe: `diffusion: step t in [0, ${d.diffusionSteps - 1}] of a linear beta schedule ${d.betaStart}..${d.betaEnd}`,
-      })
-      .option('blur-sigma', { type: 'string', default: show(d.blurSigma), describe: 'blur: Gaussian sigma in px' })
-      .option('blur-kernel', { type: 'number', default: d.blurKernel, describe: 'blur: odd kernel size; 0 = 2*ceil(3*sigma)+1' })
-      .option('mask-patch', { type: 'number', default: d.patchSize, describe: 'mask: patch side in px' })
-      .option('mask-ratio', { type: 'string', default: show(d.maskRatio), describe: 'mask: fraction of patches filled with black' })
-      .option('progress', { type: 'boolean', default: true, describe: 'Show a progress bar on stderr (plain lines when not a terminal)' }) as never,
+      .options({ ...CONFIG_FLAGS, ...yargsOptions(OPTIONS) }) as never,
   handler: (args) => run(args),
 };

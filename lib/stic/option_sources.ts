@@ -29,6 +29,7 @@ export function sourceText(s: OptionSource): string {
 /** A value as the listing shows it: lists comma-separated, an unset option as "(none)". */
 export function shownOption(v: unknown): string {
   if (v === undefined) return '(none)';
+  if (v === null) return 'none';
   if (Array.isArray(v)) return v.join(',');
   return String(v);
 }

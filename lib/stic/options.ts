@@ -5,12 +5,15 @@
 //   "<file>: <stage>.<flag>: expected <what> but received <value>"   (config file)
 import type { Options as YargsOption } from 'yargs';
 
-export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'list';
+export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'list' | 'range';
+
+/** A 'range' option's value: one number, a [lo, hi] pair, or null for "none" (where allowed). */
+export type RangeValue = number | [number, number] | null;
 
 export interface OptionSpec {
   type: OptionType;
   describe: string;
-  default?: number | string | boolean | string[];
+  default?: number | string | boolean | string[] | RangeValue;
   /** Allowed values (string) or allowed list elements (list). */
   choices?: readonly string[];
   /** Inclusive bounds unless the *Exclusive flag is set. */
@@ -26,6 +29,8 @@ export interface OptionSpec {
   path?: boolean;
   /** A string that may be empty ("" means none, e.g. stic eval --instruction). */
   empty?: boolean;
+  /** A range that may be "none" (or "off"): null. */
+  none?: boolean;
 }
 
 /** A table keyed by the option's camelCase name; the flag is its kebab-case form. */
@@ -67,9 +72,9 @@ export function yargsOptions(table: Record<string, OptionSpec>): Record<string, 
   for (const [key, spec] of Object.entries(table)) {
     const def = spec.default;
     out[flagOf(key)] = {
-      type: spec.type === 'integer' ? 'number' : spec.type === 'list' ? 'string' : spec.type,
+      type: spec.type === 'integer' ? 'number' : spec.type === 'list' || spec.type === 'range' ? 'string' : spec.type,
       describe: spec.describe + (spec.choices && spec.type === 'list' ? ` (any of: ${spec.choices.join(', ')})` : '') + (spec.required ? ' (required: the flag or its --config key)' : ''),
-      ...(def !== undefined ? { defaultDescription: Array.isArray(def) ? def.join(',') : String(def) } : {}),
+      ...(def !== undefined ? { defaultDescription: Array.isArray(def) ? def.join(',') : def === null ? 'none' : String(def) } : {}),
       ...(spec.choices && spec.type === 'string' ? { choices: [...spec.choices] } : {}),
     };
   }
@@ -85,6 +90,8 @@ export function expectation(spec: OptionSpec): string {
       return spec.choices ? `one of ${spec.choices.join(', ')}` : spec.empty ? 'a string' : 'a non-empty string';
     case 'list':
       return spec.choices ? `a comma-separated list of ${spec.choices.join(', ')}` : 'a comma-separated list';
+    case 'range':
+      return `a number or "lo,hi"${spec.none ? ' or "none"' : ''}`;
     default: {
       const noun = spec.type === 'integer' ? 'an integer' : 'a number';
       const lo = spec.min === undefined ? '' : `${spec.minExclusive ? '>' : '>='} ${spec.min}`;
@@ -102,8 +109,10 @@ function expectationOf(spec: OptionSpec, v: unknown): string {
 }
 
 /** The value converted to its type, or undefined when it does not satisfy the spec. */
-export function coerceOption(spec: OptionSpec, v: unknown): number | string | boolean | string[] | undefined {
+export function coerceOption(spec: OptionSpec, v: unknown): number | string | boolean | string[] | RangeValue | undefined {
   switch (spec.type) {
+    case 'range':
+      return coerceRange(spec, v);
     case 'boolean':
       return typeof v === 'boolean' ? v : undefined;
     case 'string':
@@ -124,6 +133,20 @@ export function coerceOption(spec: OptionSpec, v: unknown): number | string | bo
       return v;
     }
   }
+}
+
+// A range from the command line ("0.5,1.5", "2", "none") or a config file (0.5, [0.5, 1.5], "none").
+function coerceRange(spec: OptionSpec, v: unknown): RangeValue | undefined {
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (spec.none && (t === 'none' || t === 'off')) return null;
+    const parts = t.split(',').map((x) => x.trim());
+    if (parts.length > 2 || parts.some((x) => x === '')) return undefined;
+    return coerceRange(spec, parts.length === 1 ? Number(parts[0]) : parts.map(Number));
+  }
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return [v[0] as number, v[1] as number];
+  return undefined;
 }
 
 export interface OptionProblem {

@@ -78,7 +78,7 @@ describe('stic corrupt', function () {
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.contain('Expected a number or a [lo, hi] range with -0.5 <= lo <= hi <= 0.5 for hue but received 0.9');
     const parse = stic(['corrupt', '--in', dir, '--out', path.join(dir, 'o3'), '--jitter-brightness', 'bright', '--no-progress']);
-    expect(parse.stderr).to.contain('--jitter-brightness: expected a number or "lo,hi" or "none" but received "bright"');
+    expect(parse.stderr).to.contain('Expected a number or "lo,hi" or "none" for --jitter-brightness but received "bright"');
     const missing = path.join(dir, 'nowhere');
     const r = stic(['corrupt', '--in', missing, '--out', path.join(dir, 'o4'), '--no-progress']);
     expect(r.code).to.equal(1);
@@ -92,7 +92,8 @@ describe('stic corrupt', function () {
       '--noise-std', '--diffusion-step', '--blur-sigma', '--blur-kernel', '--mask-patch', '--mask-ratio', '--progress']) {
       expect(r.stdout).to.contain(flag);
     }
-    expect(r.stdout).to.contain('[default: "0.5,1.5"]');
-    expect(r.stdout).to.contain('[default: "-0.3,0.3"]');
+    expect(r.stdout).to.contain('[default: 0.5,1.5]');
+    expect(r.stdout).to.contain('[default: -0.3,0.3]');
+    expect(r.stdout).to.contain('[default: none]'); // --jitter-contrast
   });
 });

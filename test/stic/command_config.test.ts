@@ -160,3 +160,33 @@ describe('stic eval: --config FILE and --dry-run from the eval option table (als
     }
   });
 });
+
+describe('stic corrupt: --config FILE (ranges as [lo, hi] or one number) and --dry-run', () => {
+  it('the file\'s kind and size are used, a flag wins, paths are relative to the file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'stic-corruptcfg-'));
+    try {
+      mkdirSync(path.join(dir, 'imgs'));
+      const sharp = (await import('sharp')).default;
+      await sharp({ create: { width: 32, height: 24, channels: 3, background: '#c03020' } }).png().toFile(path.join(dir, 'imgs', 'a.png'));
+      const cfg = path.join(dir, 'corrupt.yaml');
+      writeFileSync(cfg, 'in: imgs\nout: out\nkind: lowres\nlowres_size: 5\njitter-hue: [-0.1, 0.1]\nprogress: false\n');
+      const dry = await runCli(['corrupt', '--config', cfg, '--dry-run']);
+      expect(dry.code, dry.stderr).to.equal(0);
+      const rows = listing(dry.stdout);
+      expect(rows.get('jitter-hue')).to.deep.equal({ value: '-0.1,0.1', source: `config: ${cfg}` });
+      expect(rows.get('jitter-contrast')).to.deep.equal({ value: 'none', source: 'default' });
+      expect(existsSync(path.join(dir, 'out'))).to.equal(false);
+      const line = async (argv: string[]) => {
+        const r = await runCli(['corrupt', '--config', cfg, ...argv]);
+        expect(r.code, r.stderr).to.equal(0);
+        return JSON.parse(readFileSync(path.join(dir, 'out', 'corruptions.jsonl'), 'utf8').trim()) as { kind: string; size: number };
+      };
+      expect(await line([])).to.deep.include({ kind: 'lowres', size: 5 });
+      expect(await line(['--lowres-size', '7'])).to.deep.include({ kind: 'lowres', size: 7 });
+      writeFileSync(cfg, 'in: imgs\nout: out\nlowres_size: [4]\n');
+      expect((await runCli(['corrupt', '--config', cfg])).stderr).to.equal(`stic: ${cfg}: lowres_size: expected a number or "lo,hi" but received [4]\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

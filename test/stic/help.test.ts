@@ -5,9 +5,11 @@
 import { expect } from 'chai';
 import yargs, { type CommandModule } from 'yargs';
 
+import { command as corrupt } from '../../bin/commands/corrupt.ts';
 import { command as demo } from '../../bin/commands/demo.ts';
 import { command as describeCmd } from '../../bin/commands/describe.ts';
 import { command as dpo } from '../../bin/commands/dpo.ts';
+import { command as evalCmd } from '../../bin/commands/eval.ts';
 import { command as infuse } from '../../bin/commands/infuse.ts';
 import { command as pref } from '../../bin/commands/pref.ts';
 import { command as run } from '../../bin/commands/run.ts';
@@ -51,6 +53,8 @@ const COMMANDS: [string, CommandModule<object, never>, number][] = [
   ['sft', sft as CommandModule<object, never>, 22],
   ['run', run as CommandModule<object, never>, 2],
   ['demo', demo as CommandModule<object, never>, 6],
+  ['corrupt', corrupt as CommandModule<object, never>, 19],
+  ['eval', evalCmd as CommandModule<object, never>, 25],
 ];
 
 /** Whether an option's help text states its default, or that it is required. */
