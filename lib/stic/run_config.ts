@@ -16,7 +16,7 @@ import { DEFAULT_SOURCE, type OptionSource, SET_SOURCE, configSource, optionLine
 import {
   DESCRIBE_OPTIONS, type DescribeOptions, INFUSE_OPTIONS, type InfuseOptions, PREF_OPTIONS, type PrefOptions,
 } from './stage_options.ts';
-import { type EvalSection, parseEvalSection } from './run_eval.ts';
+import { EVAL_SECTION_OPTIONS, type EvalSection, readEvalSection } from './run_eval.ts';
 import { ADAPTER_SHAPE_KEYS, DPO_OPTIONS, type DpoOptions, SFT_OPTIONS, type SftOptions } from './train_options.ts';
 
 export const STAGES = ['pref', 'dpo', 'describe', 'infuse', 'sft'] as const;
@@ -42,7 +42,7 @@ export interface RunConfig {
   /** After the stages: base / stage-1 / final evaluated on one benchmark (lib/stic/run_eval.ts). */
   eval?: EvalSection;
   /** Where each value came from (the file, a --set override, the default): top-level keys under run. */
-  sources: Record<'run' | StageName, Record<string, OptionSource>>;
+  sources: Record<'run' | StageName, Record<string, OptionSource>> & { eval?: Record<string, OptionSource> };
 }
 
 /** The top-level keys besides the sections, as options (for the --dry-run listing). */
@@ -104,6 +104,11 @@ export function parseRunConfig(file: string, text: string, overrides: readonly s
     sources[name] = Object.fromEntries(Object.keys(s.names).map((k) => [k, s.names[k] === undefined ? (k === 'seed' ? sources.run.seed : DEFAULT_SOURCE) : sourceOf(name, s.names[k])]));
     return s.values;
   };
+  const evalSection = (v: unknown): EvalSection => {
+    const e = readEvalSection(file, dir, v);
+    sources.eval = Object.fromEntries(Object.entries(e.names).map(([k, name]) => [k, name === undefined ? DEFAULT_SOURCE : sourceOf('eval', name)]));
+    return e.section;
+  };
   const runs = (s: StageName) => stages.includes(s);
   return {
     file,
@@ -119,7 +124,7 @@ export function parseRunConfig(file: string, text: string, overrides: readonly s
     describe: section('describe', runs('describe') || runs('infuse')),
     infuse: section('infuse', runs('infuse')),
     sft: section('sft', runs('sft')),
-    ...(o.eval !== undefined ? { eval: parseEvalSection(file, dir, o.eval) } : {}),
+    ...(o.eval !== undefined ? { eval: evalSection(o.eval) } : {}),
     sources,
   };
 }
@@ -220,5 +225,11 @@ export function runOptionLines(cfg: RunConfig): string {
   const top = { model: cfg.model, out: cfg.out, seed: cfg.seed, threads: cfg.threads, prompts: cfg.prompts, stages: cfg.stages };
   let text = `options of ${cfg.file}:\n${optionLines(RUN_KEYS, top, cfg.sources.run)}`;
   for (const stage of cfg.stages) text += `${stage}:\n${optionLines(STAGE_TABLES[stage], cfg[stage] as Record<string, unknown>, cfg.sources[stage])}`;
+  if (cfg.eval && cfg.sources.eval) {
+    // The section keeps only the keys given; the others are stic eval's defaults.
+    const e = cfg.eval as Record<string, unknown>;
+    const values = Object.fromEntries(Object.entries(EVAL_SECTION_OPTIONS).map(([k, spec]) => [k, e[k] ?? spec.default]));
+    text += `eval:\n${optionLines(EVAL_SECTION_OPTIONS, values, cfg.sources.eval)}`;
+  }
   return text;
 }

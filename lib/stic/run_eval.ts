@@ -33,6 +33,11 @@ const JUDGED = new Set(['mmvet', 'llava-bench', 'mathvista']);
 
 /** Checks and reads the section; paths are resolved against the config file's folder `dir`. */
 export function parseEvalSection(file: string, dir: string, v: unknown): EvalSection {
+  return readEvalSection(file, dir, v).section;
+}
+
+/** parseEvalSection, with each option's key as written in the file (undefined: not given). */
+export function readEvalSection(file: string, dir: string, v: unknown): { section: EvalSection; names: Record<string, string | undefined> } {
   const entries = configEntries(file, 'eval', EVAL_SECTION_OPTIONS, configMapping(file, 'eval', v, 'stic eval options'), dir);
   if (entries.bench !== undefined && JUDGED.has(entries.bench.value as string)) {
     throw new Error(`${file}: eval.bench: ${entries.bench.value as string} is scored by a judge model; run it with \`stic eval --judge-url ... --judge-model ...\` on the run's adapters`);
@@ -42,7 +47,7 @@ export function parseEvalSection(file: string, dir: string, v: unknown): EvalSec
   // Given keys only (image-aspect too: unset, each evaluation takes stic eval's default); models in run order.
   const section = Object.fromEntries(Object.entries(typed).filter(([k, x]) => x !== undefined && (k !== 'imageAspect' || entries.imageAspect !== undefined))) as EvalSection;
   section.models = EVAL_MODELS.filter((m) => typed.models.includes(m));
-  return section;
+  return { section, names: Object.fromEntries(Object.keys(EVAL_SECTION_OPTIONS).map((k) => [k, entries[k]?.name])) };
 }
 
 /** Where each model of the run is: the base model alone, or with the dpo / sft adapter. */

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { loadRunConfig, parseRunConfig } from '../../lib/stic/run_config.ts';
+import { loadRunConfig, parseRunConfig, runOptionLines } from '../../lib/stic/run_config.ts';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
 
@@ -127,5 +127,19 @@ describe('run config: snake_case keys and where each value came from', () => {
     expect(cfg.sources.dpo.seed).to.deep.equal(file); // inherited from the file's top-level seed
     expect(cfg.sources.run).to.deep.include({ model: file, threads: { from: 'set' }, prompts: { from: 'default' } });
     expect(cfg.sources.dpo).to.not.have.property('prefs'); // wired by the pipeline
+  });
+
+  it('the --dry-run listing: top-level keys, each stage run and the eval section, one line per option with its source', () => {
+    const text = 'model: m\nout: o\nstages: [infuse]\ndescribe: {instructions: i.json}\ninfuse: {missing: keep}\neval: {bench: pope, data: p.json, batch_size: 2}\n';
+    const cfg = parseRunConfig('/cfg/run.yaml', text, ['eval.limit=3']);
+    expect(cfg.sources.eval).to.deep.include({ batchSize: { from: 'config', file: '/cfg/run.yaml' }, limit: { from: 'set' }, describeTokens: { from: 'default' } });
+    const lines = runOptionLines(cfg);
+    expect(lines).to.match(/^options of \/cfg\/run\.yaml:\n {2}model = \/cfg\/m +\(config: \/cfg\/run\.yaml\)\n/);
+    expect(lines).to.contain('\ninfuse:\n  missing = keep        (config: /cfg/run.yaml)\n  join-by = id          (default)\n  image-root = (none)   (default)\neval:\n');
+    expect(lines).to.not.contain('\ndescribe:\n'); // not run: only infuse is
+    expect(lines).to.match(/\n {2}batch-size = 2 +\(config: \/cfg\/run\.yaml\)\n/);
+    expect(lines).to.match(/\n {2}limit = 3 +\(--set\)\n/);
+    expect(lines).to.match(/\n {2}image-aspect = anyres +\(default\)\n/);
+    expect(lines).to.match(/\n {2}models = base,stage-1,final +\(default\)\n$/);
   });
 });
