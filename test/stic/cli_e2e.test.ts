@@ -119,7 +119,7 @@ describe('stage commands on a small random model', () => {
     const sectionOf = (stage: string) => options.split(`\n${stage}:\n`)[1].split(/\n\w+:\n/)[0];
     expect(options).to.match(/^ {2}model = \S+\/model\s+\(config: \S+run\.yaml\)\n/);
     expect(options).to.match(/\n {2}threads = 1\s+\(config: \S+run\.yaml\)\n/);
-    expect(sectionOf('dpo')).to.match(/^ {2}image-root = \(none\)\s+\(default\)\n/);
+    expect(sectionOf('dpo')).to.match(/^ {2}eval-prefs = \(none\)\s+\(default\)\n/);
     expect(sectionOf('dpo')).to.match(new RegExp(`\n {2}lora-r = 4 +\\(config: ${cfg}\\)\n`));
     expect(sectionOf('dpo')).to.match(/\n {2}beta = 0\.2 +\(--set\)\n/);
     expect(sectionOf('dpo')).to.match(/\n {2}seed = 42 +\(default\)\n/);

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { DPO_OPTIONS } from '../../lib/stic/train_options.ts';
 import { repo, runCli } from './cli_helpers.ts';
 
 const fixtures = path.join(repo, 'test', 'fixtures', 'stic');
@@ -80,7 +81,7 @@ describe('single-stage commands: --config FILE and --dry-run', function () {
     expect(rows.get('beta')).to.deep.equal({ value: '0.1', source: 'default' });
     expect(rows.get('image-root')).to.deep.equal({ value: '(none)', source: 'default' });
     expect(rows.get('threads')).to.deep.equal({ value: '(none)', source: 'default' });
-    expect(rows.size).to.equal(34); // model, out, threads and the 31 options of DPO_OPTIONS
+    expect(rows.size).to.equal(3 + Object.keys(DPO_OPTIONS).length); // model, out, threads and every DPO option
     expect(existsSync(path.join(dir, 'runs'))).to.equal(false);
   });
 
@@ -105,7 +106,7 @@ describe('single-stage commands: --config FILE and --dry-run', function () {
     writeFileSync(cfg, 'prefs: p.jsonl\nbetta: 0.2\n');
     const r = await runCli(['dpo', '--config', cfg, '--model', 'm', '--out', 'o', '--dry-run']);
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.match(new RegExp(`^stic: ${cfg}: unknown key "betta": did you mean "beta"\\? \\(known keys: model, out, threads, prefs, image-root, `));
+    expect(r.stderr).to.match(new RegExp(`^stic: ${cfg}: unknown key "betta": did you mean "beta"\\? \\(known keys: model, out, threads, prefs, eval-prefs, eval-every, image-root, `));
   });
 
   it('a wrong type names the file, the key as written, what was expected and what was found', async () => {
