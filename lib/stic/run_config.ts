@@ -11,7 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 
 import { configEntries, parseConfigText, readConfigText, unknownKey } from './config_file.ts';
-import { INT32_MAX, type OptionSpec, type OptionTable, THREADS_SPEC, coerceOption, expectation, flagOf, shownValue, validateOptions } from './options.ts';
+import { INT32_MAX, type OptionSpec, type OptionTable, THREADS_SPEC, coerceOption, expectation, keyOf, shownValue, validateOptions } from './options.ts';
 import { DEFAULT_SOURCE, type OptionSource, SET_SOURCE, configSource, optionLines } from './option_sources.ts';
 import {
   DESCRIBE_OPTIONS, type DescribeOptions, INFUSE_OPTIONS, type InfuseOptions, PREF_OPTIONS, type PrefOptions,
@@ -162,7 +162,7 @@ function stageSection<T>(file: string, dir: string, name: StageName, v: unknown,
   for (const [key, spec] of Object.entries(table)) {
     if (spec.required && filled[key] === undefined && (spec.wired || !needed)) filled[key] = '(wired)';
   }
-  const nameOf = (flag: string) => entries[keyOfFlag(table, flag)]?.name ?? flag;
+  const nameOf = (flag: string) => entries[keyOf(flag)]?.name ?? flag;
   const typed = validateOptions(table as OptionTable<Record<string, unknown>>, filled, (p) => `${file}: ${name}.${nameOf(p.flag)}: expected ${p.expected} but received ${shownValue(p.received)}`);
   for (const [key, spec] of Object.entries(table)) if (spec.wired) delete (typed as Record<string, unknown>)[key];
   if (name === 'dpo' || name === 'sft') {
@@ -173,10 +173,6 @@ function stageSection<T>(file: string, dir: string, name: StageName, v: unknown,
   }
   const names = Object.fromEntries(Object.entries(table).filter(([, spec]) => !spec.wired).map(([key]) => [key, entries[key]?.name]));
   return { values: typed as T, names };
-}
-
-function keyOfFlag(table: Record<string, OptionSpec>, flag: string): string {
-  return Object.keys(table).find((k) => flagOf(k) === flag) ?? flag;
 }
 
 interface Override {
