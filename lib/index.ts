@@ -33,7 +33,7 @@ export {
   validatePrefOptions,
 } from './stic/stage_options.ts';
 export { type DpoOptions, type SftOptions, validateDpoOptions, validateSftOptions } from './stic/train_options.ts';
-export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type Adapter, AdapterError, PROJECTOR_WEIGHTS, readAdapter, readProjector, writeAdapter } from './train/adapter_io.ts';
+export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type Adapter, AdapterError, PROJECTOR_WEIGHTS, adapterProjector, readAdapter, writeAdapter } from './train/adapter_io.ts';
 export { type ChatModel, type ChatModelOptions, imagePixels, loadChatModel, userPromptIds } from './engine/chat_input.ts';
 export { type InMemoryAdapter, type LoadModelOptions, type LogprobResult, LlavaModel, loadModel } from './engine/llava_model.ts';
 export { adapterForLoad } from './train/adapted_model.ts';

@@ -22,7 +22,7 @@ export const command: CommandModule<object, ExportArgs> = {
     y
       .options({
         model: { type: 'string', demandOption: true, describe: 'Base model directory in Hugging Face layout (the one the adapter was trained on)' },
-        adapter: { type: 'string', demandOption: true, describe: 'Adapter directory (adapter_config.json + adapter_model.safetensors, projector.safetensors when trained)' },
+        adapter: { type: 'string', demandOption: true, describe: 'Adapter directory (adapter_config.json + adapter_model.safetensors, with the trained projector as PEFT modules_to_save when it trained)' },
         out: { type: 'string', demandOption: true, describe: 'New folder for the merged checkpoint (weights in the base dtype, configs and tokenizer copied)' },
         threads: THREADS_FLAG,
       })

@@ -167,7 +167,8 @@ export interface TrainHooks {
 export interface TrainResult {
   steps: number;
   adapterDir: string;
-  projectorFile?: string;
+  /** The adapter carries a trained projector (PEFT modules_to_save in adapter_model.safetensors). */
+  projector: boolean;
   /** Examples left out (tokenisation, or an image that failed to load during training). */
   skipped: TrainDataReport['skipped'];
   /** Examples cut to --max-length. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 
 import { isWriter } from '../dist/launch.ts';
+import { ADAPTER_WEIGHTS } from '../train/adapter_io.ts';
 import { writeFileAtomic } from '../util/atomic_write.ts';
 import { writeChart } from '../util/chart.ts';
 import { MetricsLog, type MetricsRow, readMetrics, trainingChartSpec, trainingSummary } from '../util/metrics_log.ts';
@@ -66,7 +67,7 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
     header: typeof header === 'function' ? header(result) : header,
     footer: [
       ['adapter', result.adapterDir],
-      ...(result.projectorFile ? ([['projector', result.projectorFile]] as [string, string][]) : []),
+      ...(result.projector ? ([['projector', `in ${path.join(result.adapterDir, ADAPTER_WEIGHTS)} (PEFT modules_to_save)`]] as [string, string][]) : []),
       ['metrics', files.metrics],
       ['chart', `${chart.svg}, ${chart.png}`],
     ],

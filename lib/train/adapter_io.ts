@@ -2,10 +2,13 @@
 // (`PeftModel.from_pretrained(LlavaForConditionalGeneration...)`) and in vLLM, and what PEFT saved
 // loads here:
 //   <dir>/adapter_config.json       LoraConfig as PEFT writes it (peft_type "LORA", r, lora_alpha, ...)
-//   <dir>/adapter_model.safetensors lora_A / lora_B per targeted module, Hugging Face module names
-//   <dir>/projector.safetensors     the trained projector (multi_modal_projector.*), ours: PEFT only
-//                                   saves what `modules_to_save` names, and STIC trains the projector
-//                                   outside the adapter (STIC.md stage 1b)
+//   <dir>/adapter_model.safetensors lora_A / lora_B per targeted module, Hugging Face module names,
+//                                   and the trained projector (STIC.md stage 1b) as PEFT saves a
+//                                   `modules_to_save` module: base_model.model.model.multi_modal_projector.*
+//                                   (the config names "multi_modal_projector" in modules_to_save), so
+//                                   PeftModel.from_pretrained restores it
+// Adapters written before stic 0.2 kept the projector in <dir>/projector.safetensors (engine names):
+// still read.
 // Tensor names are those of transformers >= 4.52 (the fixture adapter's), e.g.
 //   base_model.model.model.language_model.layers.3.self_attn.q_proj.lora_A.weight
 // Reading also accepts the older llava-hf layout (base_model.model.language_model.model.layers.N...),
@@ -13,7 +16,7 @@
 // every tensor is converted to float32 (the fixture adapter is float64).
 // Legend: r rank, K in features, N out features, L decoder layers, D hidden, F MLP size, Hq/Hkv heads, hd head dim.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { DecoderConfig } from '../model/engine_config.ts';
@@ -57,7 +60,20 @@ export interface Adapter {
   tensors: NamedTensor[];
   /** The base model recorded in the config (null when it names none). */
   baseModel: string | null;
+  /** The trained projector (engine names, multi_modal_projector.*), empty when the adapter has none. */
+  projector: NamedTensor[];
 }
+
+/** The module PEFT saves whole beside the LoRA tensors when the projector trains. */
+export const PROJECTOR_MODULE = 'multi_modal_projector';
+
+/** The PEFT name of a projector tensor (engine name multi_modal_projector.*) in adapter_model.safetensors. */
+export function peftProjectorName(engineName: string): string {
+  return `base_model.model.model.${engineName}`;
+}
+
+// A projector tensor of a PEFT file: the transformers >= 4.52 layout or the older llava-hf one.
+const PROJECTOR_NAME = /^base_model\.model\.(?:model\.)?(multi_modal_projector\..+)$/;
 
 /** The canonical PEFT name of one LoRA matrix. */
 export function loraTensorName(layer: number, target: LoraTarget, which: 'A' | 'B'): string {
@@ -107,7 +123,7 @@ export function targetModulesPattern(targets: readonly LoraTarget[]): string {
 }
 
 /** adapter_config.json as PEFT's LoraConfig writes it (the fields PEFT reads to rebuild the adapter). */
-export function peftAdapterConfig(spec: LoraSpec, baseModel: string | null): Record<string, unknown> {
+export function peftAdapterConfig(spec: LoraSpec, baseModel: string | null, withProjector = false): Record<string, unknown> {
   return {
     alpha_pattern: {},
     auto_mapping: null,
@@ -126,7 +142,7 @@ export function peftAdapterConfig(spec: LoraSpec, baseModel: string | null): Rec
     lora_dropout: spec.dropout,
     megatron_config: null,
     megatron_core: 'megatron.core',
-    modules_to_save: null,
+    modules_to_save: withProjector ? [PROJECTOR_MODULE] : null,
     peft_type: 'LORA',
     r: spec.r,
     rank_pattern: {},
@@ -138,14 +154,20 @@ export function peftAdapterConfig(spec: LoraSpec, baseModel: string | null): Rec
   };
 }
 
-/** Writes adapter_config.json and adapter_model.safetensors (float32) into `dir`, each atomically. */
-export async function writeAdapter(dir: string, adapter: Adapter): Promise<void> {
+/**
+ * Writes adapter_config.json and adapter_model.safetensors (float32: the LoRA tensors, then the
+ * projector's under PEFT names) into `dir`, each atomically; removes a projector.safetensors of an
+ * older version there (the projector now lives in the adapter file).
+ */
+export async function writeAdapter(dir: string, adapter: Pick<Adapter, 'spec' | 'tensors' | 'baseModel'> & { projector?: NamedTensor[] }): Promise<void> {
+  const projector = adapter.projector ?? [];
   await writeSafetensors(
     path.join(dir, ADAPTER_WEIGHTS),
-    adapter.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })),
+    [...adapter.tensors, ...projector.map((t) => ({ ...t, name: peftProjectorName(t.name) }))].map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })),
     { format: 'pt' },
   );
-  await writeJsonAtomic(path.join(dir, ADAPTER_CONFIG), peftAdapterConfig(adapter.spec, adapter.baseModel));
+  await writeJsonAtomic(path.join(dir, ADAPTER_CONFIG), peftAdapterConfig(adapter.spec, adapter.baseModel, projector.length > 0));
+  await rm(path.join(dir, PROJECTOR_WEIGHTS), { force: true });
 }
 
 /** A malformed or unsupported adapter; the message names the file. */
@@ -173,6 +195,7 @@ export async function readAdapter(dir: string, decoder: DecoderConfig): Promise<
   const st = await openSafetensors(weightsFile);
   const found = new Map<string, { layer: number; target: LoraTarget; which: 'A' | 'B'; entry: TensorEntry }>();
   for (const [name, entry] of st.tensors) {
+    if (PROJECTOR_NAME.test(name)) continue; // read by adapterProjector
     const m = LORA_NAME.exec(name);
     if (!m) throw new AdapterError(weightsFile, `expected LoRA tensors of the language model (e.g. ${loraTensorName(0, 'q', 'A')}) but found "${name}"`);
     const layer = Number(m[1]);
@@ -196,7 +219,35 @@ export async function readAdapter(dir: string, decoder: DecoderConfig): Promise<
     if (!['F32', 'F64', 'BF16', 'F16'].includes(f.entry.dtype)) throw new AdapterError(weightsFile, `tensor "${f.entry.name}": expected a float dtype but found ${f.entry.dtype}`);
   }
   const data = await readTensors(shapes.map((s) => (found.get(s.name) as { entry: TensorEntry }).entry), { as: 'F32' });
-  return { spec, tensors: shapes.map((s, i) => ({ name: s.name, shape: s.shape, data: data[i] })), baseModel: cfg.baseModel };
+  const projectorEntries = await adapterProjector(dir);
+  const projectorData = await readTensors(projectorEntries, { as: 'F32' });
+  return {
+    spec,
+    tensors: shapes.map((s, i) => ({ name: s.name, shape: s.shape, data: data[i] })),
+    baseModel: cfg.baseModel,
+    projector: projectorEntries.map((e, i) => ({ name: e.name, shape: e.shape, data: projectorData[i] })),
+  };
+}
+
+/**
+ * The trained projector an adapter folder carries, as file ranges under engine names
+ * (multi_modal_projector.*): PEFT's modules_to_save tensors of adapter_model.safetensors, else the
+ * projector.safetensors of an older version beside it; [] when it has none. Names and shapes are
+ * checked against the model by whoever loads them (lib/train/model_load.ts checkedProjector).
+ */
+export async function adapterProjector(dir: string): Promise<TensorEntry[]> {
+  const weightsFile = path.join(dir, ADAPTER_WEIGHTS);
+  const inAdapter: TensorEntry[] = [];
+  if (existsSync(weightsFile)) {
+    for (const [name, entry] of (await openSafetensors(weightsFile)).tensors) {
+      const m = PROJECTOR_NAME.exec(name);
+      if (m) inAdapter.push({ ...entry, name: m[1] });
+    }
+  }
+  if (inAdapter.length > 0) return inAdapter;
+  const legacy = path.join(dir, PROJECTOR_WEIGHTS);
+  if (!existsSync(legacy)) return [];
+  return [...(await openSafetensors(legacy)).tensors.values()];
 }
 
 interface AdapterConfigFields {
@@ -240,26 +291,4 @@ async function readAdapterConfig(file: string): Promise<AdapterConfigFields> {
 /** Projector tensor names as in the llava-hf checkpoint (engine names). */
 export function isProjectorName(name: string): boolean {
   return name.startsWith('multi_modal_projector.');
-}
-
-/** Writes the projector's tensors (float32, engine names) to `file`, atomically. */
-export async function writeProjector(file: string, tensors: NamedTensor[]): Promise<void> {
-  await writeSafetensors(file, tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })), { format: 'pt' });
-}
-
-/** Reads a projector file, checking each tensor against the expected names and shapes. */
-export async function readProjector(file: string, expected: { name: string; shape: number[] }[]): Promise<NamedTensor[]> {
-  if (!existsSync(file)) throw new AdapterError(file, 'expected the trained projector (projector.safetensors) but the file does not exist');
-  const st = await openSafetensors(file);
-  for (const name of st.tensors.keys()) {
-    if (!expected.some((e) => e.name === name)) throw new AdapterError(file, `expected projector tensors (${expected.map((e) => e.name).join(', ')}) but found "${name}"`);
-  }
-  const entries = expected.map((e) => {
-    const entry = st.tensors.get(e.name);
-    if (!entry) throw new AdapterError(file, `expected tensor "${e.name}" but it is missing`);
-    if (entry.shape.join(',') !== e.shape.join(',')) throw new AdapterError(file, `tensor "${e.name}": expected shape [${e.shape.join(', ')}] but found [${entry.shape.join(', ')}]`);
-    return entry;
-  });
-  const data = await readTensors(entries, { as: 'F32' });
-  return expected.map((e, i) => ({ name: e.name, shape: e.shape, data: data[i] }));
 }

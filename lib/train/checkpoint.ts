@@ -5,8 +5,8 @@
 //                                              it was written for; the RNG is the seed (data order and
 //                                              dropout masks are pure functions of seed, step, micro-batch)
 //   step-00000050/adapter_config.json +
-//                 adapter_model.safetensors   the LoRA weights in PEFT layout (a usable adapter)
-//   step-00000050/projector.safetensors       the trained projector, when it trains
+//                 adapter_model.safetensors   the LoRA weights (and the trained projector) in PEFT
+//                                             layout (a usable adapter)
 //   step-00000050/optimizer.safetensors       AdamW moments: "exp_avg/<name>", "exp_avg_sq/<name>"
 // A checkpoint is written into a hidden temporary folder beside the others, every file fsync'ed,
 // then renamed into place in one step: a kill at any point leaves either no new checkpoint or a
@@ -17,7 +17,7 @@ import path from 'node:path';
 
 import { openSafetensors, readTensors, writeSafetensors } from '../model/safetensors.ts';
 import { syncDir, writeJsonAtomic } from '../util/atomic_write.ts';
-import { type LoraSpec, type NamedTensor, PROJECTOR_WEIGHTS, readAdapter, writeAdapter, writeProjector } from './adapter_io.ts';
+import { ADAPTER_WEIGHTS, type LoraSpec, type NamedTensor, readAdapter, writeAdapter } from './adapter_io.ts';
 import type { NativeTrainTensorInfo, Trainer } from './trainer_api.ts';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
@@ -100,9 +100,7 @@ export async function writeCheckpoint(out: string, state: RunState, snap: Traine
   const tmp = path.join(root, `.tmp-${checkpointName(state.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
   try {
-    await writeAdapter(tmp, { spec: state.lora, tensors: snapshotParams(snap, 'lora'), baseModel });
-    const projector = snapshotParams(snap, 'projector');
-    if (projector.length > 0) await writeProjector(path.join(tmp, PROJECTOR_WEIGHTS), projector);
+    await writeAdapter(tmp, { spec: state.lora, tensors: snapshotParams(snap, 'lora'), baseModel, projector: snapshotParams(snap, 'projector') });
     const moments = snap.info.flatMap((t, i) => [
       { name: `exp_avg/${t.name}`, dtype: 'F32' as const, shape: t.shape, data: snap.expAvg[i] },
       { name: `exp_avg_sq/${t.name}`, dtype: 'F32' as const, shape: t.shape, data: snap.expAvgSq[i] },
@@ -168,15 +166,10 @@ export async function readCheckpoint(dir: string, info: NativeTrainTensorInfo[],
   const adapter = await readAdapter(dir, decoder);
   const params = new Map<string, Float32Array>(adapter.tensors.map((t) => [t.name, t.data]));
   const projectorInfo = info.filter((t) => t.group === 'projector');
-  if (projectorInfo.length > 0) {
-    const file = path.join(dir, PROJECTOR_WEIGHTS);
-    const st = await openSafetensors(file);
-    const entries = projectorInfo.map((t) => {
-      const e = st.tensors.get(t.name);
-      if (!e) throw new Error(`${file}: expected tensor "${t.name}" but it is missing`);
-      return e;
-    });
-    (await readTensors(entries, { as: 'F32' })).forEach((d, i) => params.set(projectorInfo[i].name, d));
+  for (const t of projectorInfo) {
+    const p = adapter.projector.find((x) => x.name === t.name);
+    if (!p) throw new Error(`${path.join(dir, ADAPTER_WEIGHTS)}: expected the trained projector's tensor "${t.name}" but it is missing`);
+    params.set(t.name, p.data);
   }
   const optFile = path.join(dir, OPTIMIZER_FILE);
   const opt = await openSafetensors(optFile);

@@ -6,8 +6,7 @@
 // end up in job.out; skipped and truncated examples are returned (lib/stic lists them in
 // job.out/skipped.jsonl and the summary).
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import { isWriter } from '../dist/launch.ts';
@@ -16,7 +15,7 @@ import type { LoraTargetModule } from '../native/contract.ts';
 import type { DpoExample, DpoJob, SftJob, TrainDataReport, TrainHooks, TrainResult, TrainingEngine } from '../stic/engine_api.ts';
 import type { CommonTrainOptions } from '../stic/train_options.ts';
 import { portablePath } from '../util/portable_path.ts';
-import { type Adapter, type LoraSpec, PROJECTOR_WEIGHTS, TARGET_MODULES, readAdapter } from './adapter_io.ts';
+import { type Adapter, type LoraSpec, TARGET_MODULES, adapterProjector, readAdapter } from './adapter_io.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
 import { type DpoEvalSet, evaluateDpo } from './dpo_eval.ts';
 import { type LoopJob, runLoop } from './loop.ts';
@@ -94,7 +93,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
     loopJob.runOptions.eval = { every: o.evalEvery, fingerprint: pairFingerprint(held.set.pairs, job.out) };
   }
   const r = await runLoop(trainer, loopJob, dpoTask({ options: o, refs: refs.map }), hooks);
-  return { steps: r.steps, adapterDir: r.adapterDir, ...(r.projectorFile ? { projectorFile: r.projectorFile } : {}), skipped: [...skips, ...r.skips], truncated, ...(held ? { eval: held.report } : {}) };
+  return { steps: r.steps, adapterDir: r.adapterDir, projector: r.projector, skipped: [...skips, ...r.skips], truncated, ...(held ? { eval: held.report } : {}) };
 }
 
 function pairFingerprint(pairs: TokenizedPair[], out: string): string {
@@ -129,7 +128,7 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
   if (job.threads !== undefined) native().setThreads(job.threads);
   if (isWriter()) await mkdir(job.out, { recursive: true }); // rank 0 alone writes (lib/dist)
   const init = job.initAdapter ?? o.initAdapter;
-  const initProjector = init !== undefined && existsSync(path.join(init, PROJECTOR_WEIGHTS)) ? path.join(init, PROJECTOR_WEIGHTS) : undefined;
+  const initProjector = init !== undefined ? await adapterProjector(init) : [];
   // The stage-1 projector (when it trained one) replaces the checkpoint's: stage 2 continues the
   // stage-1 model, and with --no-train-projector it stays as stage 1 left it.
   const m = await loadTrainingModel(job.model, initProjector, { aspect: o.imageAspect });
@@ -150,13 +149,9 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
     examples,
     fingerprint: fingerprint(examples.map((e) => ({ id: e.id, image: portablePath(e.image, job.out), arrays: [e.ids, e.mask] }))),
     runOptions: { ...commonRunOptions(o), initAdapter: init === undefined ? null : path.resolve(init) },
+    // The stage-2 model uses the stage-1 projector as it is (--no-train-projector): it goes with the adapter too.
+    carriedProjector: adapter?.projector ?? [],
   };
   const r = await runLoop(trainer, loopJob, sftTask(), hooks);
-  let projectorFile = r.projectorFile;
-  if (projectorFile === undefined && initProjector !== undefined) {
-    // The stage-2 model uses the stage-1 projector as it is: it goes beside the adapter too.
-    projectorFile = path.join(job.out, PROJECTOR_WEIGHTS);
-    if (isWriter()) await copyFile(initProjector, projectorFile);
-  }
-  return { steps: r.steps, adapterDir: r.adapterDir, ...(projectorFile ? { projectorFile } : {}), skipped: [...skips, ...r.skips], truncated };
+  return { steps: r.steps, adapterDir: r.adapterDir, projector: r.projector, skipped: [...skips, ...r.skips], truncated };
 }

@@ -19,7 +19,7 @@ import type { CommonTrainOptions } from '../stic/train_options.ts';
 import type { TrainHooks } from '../stic/engine_api.ts';
 import { learningRateAt, warmupSteps } from '../util/lr_schedule.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
-import { type LoraSpec, type NamedTensor, PROJECTOR_WEIGHTS, writeAdapter, writeProjector } from './adapter_io.ts';
+import { type LoraSpec, type NamedTensor, writeAdapter } from './adapter_io.ts';
 import { type RunState, clearCheckpoints, latestCheckpoint, readCheckpoint, restoreTrainer, snapshotParams, snapshotTrainer, writeCheckpoint } from './checkpoint.ts';
 import { type PixelLoader, type Skip, StepImages } from './collate.ts';
 import { DataOrder } from './data_order.ts';
@@ -56,13 +56,16 @@ export interface LoopJob<E extends { id: string; image: string | null }> {
   keepCheckpoints?: number;
   /** Held-out evaluation (DPO --eval-prefs): its fields join the row of each step after which it is due, before the checkpoint. */
   evaluate?: { every: number; run(trainer: Trainer): Promise<Record<string, number>> };
+  /** A projector that does not train but goes with the final adapter (stage 2 keeping stage 1's). */
+  carriedProjector?: NamedTensor[];
 }
 
 export interface LoopResult {
   steps: number;
   startStep: number;
   adapterDir: string;
-  projectorFile?: string;
+  /** The adapter carries a projector (trained, or carried: PEFT modules_to_save). */
+  projector: boolean;
   /** Examples left out of a step because their image could not be loaded. */
   skips: Skip[];
 }
@@ -132,7 +135,7 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
     const stepsDone = s + 1;
     if (stepsDone % o.checkpointEvery === 0 || stepsDone === total) await saveCheckpoint(trainer, job, task.kind, order, stepsDone);
   }
-  const final = isWriter() ? await writeFinal(trainer, job) : { adapterDir: job.out };
+  const final = isWriter() ? await writeFinal(trainer, job) : { adapterDir: job.out, projector: job.trainProjector || (job.carriedProjector?.length ?? 0) > 0 };
   return { ...final, steps: total, startStep, skips };
 }
 
@@ -214,14 +217,12 @@ function checkpointDifferences(had: RunState, now: RunState, total: number): str
   return d;
 }
 
-/** The trained adapter (PEFT layout) and projector, written into job.out. */
-async function writeFinal<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>): Promise<{ adapterDir: string; projectorFile?: string }> {
+/** The trained adapter (PEFT layout, the trained or carried projector as modules_to_save), written into job.out. */
+async function writeFinal<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>): Promise<{ adapterDir: string; projector: boolean }> {
   const snap = await snapshotTrainer(trainer);
   const lora: NamedTensor[] = snapshotParams(snap, 'lora');
-  await writeAdapter(job.out, { spec: job.lora, tensors: lora, baseModel: job.baseModel });
-  const projector = snapshotParams(snap, 'projector');
-  if (projector.length === 0) return { adapterDir: job.out };
-  const file = path.join(job.out, PROJECTOR_WEIGHTS);
-  await writeProjector(file, projector);
-  return { adapterDir: job.out, projectorFile: file };
+  const trained = snapshotParams(snap, 'projector');
+  const projector = trained.length > 0 ? trained : (job.carriedProjector ?? []);
+  await writeAdapter(job.out, { spec: job.lora, tensors: lora, baseModel: job.baseModel, projector });
+  return { adapterDir: job.out, projector: projector.length > 0 };
 }

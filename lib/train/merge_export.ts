@@ -1,7 +1,7 @@
-// Merged full weights: base model + LoRA adapter (+ the trained projector beside it) as an ordinary
+// Merged full weights: base model + LoRA adapter (+ the trained projector it carries) as an ordinary
 // Hugging Face checkpoint that needs no PEFT to load. Every LoRA-targeted linear becomes
 // W + (alpha / r) B A (computed natively, trainer.mergedWeights), the projector is the trained one
-// when the adapter folder has projector.safetensors, every other tensor is copied unchanged. Tensor
+// when the adapter carries one (adapter_io.ts adapterProjector), every other tensor is copied unchanged. Tensor
 // names, dtypes (a bf16 base stays bf16: merged values are rounded once, at the end) and the
 // layout (llava-hf or original LLaVA) are the base checkpoint's; config, tokenizer and other
 // non-weight files are copied. Output: model.safetensors, or shards + model.safetensors.index.json
@@ -16,7 +16,7 @@ import { INDEX_FILE, SINGLE_FILE, type TensorEntry, type TensorToWrite, readTens
 import { native } from '../native/index.ts';
 import type { LoraTargetModule } from '../native/contract.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
-import { PROJECTOR_WEIGHTS, TARGET_MODULES, isProjectorName, readAdapter } from './adapter_io.ts';
+import { TARGET_MODULES, adapterProjector, isProjectorName, readAdapter } from './adapter_io.ts';
 import { type LoadedWeights, loadWeights } from './model_load.ts';
 
 export interface ExportOptions {
@@ -42,9 +42,9 @@ export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
   const out = path.resolve(o.out);
   if (out === model) throw new Error(`Expected --out to be a new folder but it is the model folder ${model}`);
   await checkOutFolder(out);
-  const projectorFile = path.join(o.adapter, PROJECTOR_WEIGHTS);
-  const hasProjector = existsSync(projectorFile);
-  const w = await loadWeights(model, hasProjector ? projectorFile : undefined);
+  const projector = await adapterProjector(o.adapter);
+  const hasProjector = projector.length > 0;
+  const w = await loadWeights(model, projector);
   const adapter = await readAdapter(o.adapter, w.config.decoder);
   const trainer = await native().createTrainer(w.model, {
     lora: { r: adapter.spec.r, alpha: adapter.spec.alpha, dropout: 0, targets: adapter.spec.targets.map((t) => TARGET_MODULES[t].split('.')[1] as LoraTargetModule), seed: 0 },

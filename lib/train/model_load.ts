@@ -1,8 +1,8 @@
 // The model a training run (or an export) works on: the config, the native weights, and the
 // tokenizer + chat template that turn examples into ids. Loaded the way lib/engine's LlavaModel
-// loads it (the trainer needs the native model object itself), with one addition: a projector file
-// (a stage-1 projector.safetensors) can stand in for the checkpoint's projector, so that stage 2
-// continues the stage-1 model and an export merges the trained projector.
+// loads it (the trainer needs the native model object itself), with one addition: a trained projector
+// (the one a stage-1 adapter carries, adapter_io.ts adapterProjector) can stand in for the
+// checkpoint's, so that stage 2 continues the stage-1 model and an export merges it.
 import path from 'node:path';
 
 import { type ImageProcessor, type ImageProcessorOptions, imageProcessor, imageTokenCounts } from '../data/image_processor.ts';
@@ -10,7 +10,7 @@ import { resolveWeights } from '../engine/weight_names.ts';
 import { assertRunnable, loadModelConfig } from '../model/config.ts';
 import { selectChatTemplate } from '../model/chat_template.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
-import { type Checkpoint, openCheckpoint, openSafetensors } from '../model/safetensors.ts';
+import { type Checkpoint, type TensorEntry, openCheckpoint } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import { native } from '../native/index.ts';
 import type { LlavaModelNative, TensorSourceEntry } from '../native/contract.ts';
@@ -33,8 +33,8 @@ export interface TrainingModel extends LoadedWeights {
   pixels: PixelLoader;
 }
 
-/** Config, weights (with an optional projector override) on the native side. */
-export async function loadWeights(dir: string, projectorFile?: string): Promise<LoadedWeights> {
+/** Config, weights (with an optional projector override: an adapter's, engine names) on the native side. */
+export async function loadWeights(dir: string, projector: TensorEntry[] = []): Promise<LoadedWeights> {
   const root = path.resolve(dir);
   const config = loadModelConfig(root);
   assertRunnable(config);
@@ -43,30 +43,38 @@ export async function loadWeights(dir: string, projectorFile?: string): Promise<
   const towerDir = config.weights.visionTowerPath;
   if (towerDir !== null && ![...checkpoint.tensors.keys()].some((n) => n.startsWith('model.vision_tower.'))) checkpoints.push(await openCheckpoint(towerDir));
   let sources = resolveWeights(native().llavaTensorSpecs(config), checkpoints, config);
-  if (projectorFile !== undefined) sources = await withProjector(sources, projectorFile);
+  if (projector.length > 0) sources = withProjector(sources, checkedProjector(projector, sources));
   const model = await native().loadLlava(config, sources);
   return { dir: root, config, checkpoint, sources, model };
 }
 
-/** The sources with every projector tensor taken from `file` (engine names, same shapes). */
-async function withProjector(sources: TensorSourceEntry[], file: string): Promise<TensorSourceEntry[]> {
-  const st = await openSafetensors(file);
-  const wanted = sources.filter((s) => isProjectorName(s.name));
-  for (const name of st.tensors.keys()) {
-    if (!wanted.some((s) => s.name === name)) throw new AdapterError(file, `expected projector tensors (${wanted.map((s) => s.name).join(', ')}) but found "${name}"`);
+/**
+ * An adapter's projector tensors as engine sources, checked against the model's (`wanted`: its
+ * specs or sources): every projector tensor present, each of the model's shape, nothing else.
+ */
+export function checkedProjector(entries: TensorEntry[], wanted: { name: string; shape: number[] }[]): TensorSourceEntry[] {
+  const want = wanted.filter((s) => isProjectorName(s.name));
+  const file = entries[0]?.file ?? '(no file)';
+  for (const e of entries) {
+    if (!want.some((s) => s.name === e.name)) throw new AdapterError(e.file, `expected projector tensors (${want.map((s) => s.name).join(', ')}) but found "${e.name}"`);
   }
-  return sources.map((s) => {
-    if (!isProjectorName(s.name)) return s;
-    const e = st.tensors.get(s.name);
-    if (!e) throw new AdapterError(file, `expected tensor "${s.name}" but it is missing`);
-    if (e.shape.join(',') !== s.shape.join(',')) throw new AdapterError(file, `tensor "${s.name}": expected shape [${s.shape.join(', ')}] (the model's projector) but found [${e.shape.join(', ')}]`);
+  return want.map((s) => {
+    const e = entries.find((x) => x.name === s.name);
+    if (!e) throw new AdapterError(file, `expected projector tensor "${s.name}" but it is missing`);
+    if (e.shape.join(',') !== s.shape.join(',')) throw new AdapterError(e.file, `tensor "${s.name}": expected shape [${s.shape.join(', ')}] (the model's projector) but found [${e.shape.join(', ')}]`);
     return { name: s.name, file: e.file, dtype: e.dtype, shape: e.shape, offset: e.offset, nbytes: e.nbytes };
   });
 }
 
+/** The sources with each projector tensor replaced by `projector`'s of the same name. */
+function withProjector(sources: TensorSourceEntry[], projector: TensorSourceEntry[]): TensorSourceEntry[] {
+  const byName = new Map(projector.map((p) => [p.name, p]));
+  return sources.map((s) => byName.get(s.name) ?? s);
+}
+
 /** Weights plus what training needs to tokenise examples and process images (images: the aspect of a LLaVA-NeXT model). */
-export async function loadTrainingModel(dir: string, projectorFile?: string, images: ImageProcessorOptions = {}): Promise<TrainingModel> {
-  const w = await loadWeights(dir, projectorFile);
+export async function loadTrainingModel(dir: string, projector: TensorEntry[] = [], images: ImageProcessorOptions = {}): Promise<TrainingModel> {
+  const w = await loadWeights(dir, projector);
   const tokenizer = loadTokenizer(w.dir);
   const template = selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: w.config.decoder.family });
   const processor = imageProcessor(w.config, images);

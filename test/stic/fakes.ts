@@ -141,6 +141,6 @@ export class FakeTrainer implements TrainingEngine {
     }
     const adapter = path.join(job.out, 'adapter_config.json');
     writeFileSync(adapter, JSON.stringify({ fake: true, items: items.length, options: job.options }));
-    return { steps: total, adapterDir: job.out, skipped, truncated };
+    return { steps: total, adapterDir: job.out, projector: false, skipped, truncated };
   }
 }

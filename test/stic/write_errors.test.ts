@@ -74,7 +74,7 @@ describe('write errors: a failed write ends the stage, naming the file; a re-run
 
     const again = await runCli(dpoArgs(out));
     expect(again.code, again.stderr).to.equal(0);
-    for (const f of ['adapter_model.safetensors', 'projector.safetensors', 'metrics.jsonl', 'reference_logps.jsonl']) {
+    for (const f of ['adapter_model.safetensors', 'metrics.jsonl', 'reference_logps.jsonl']) {
       expect(comparable(path.join(out, f)), f).to.deep.equal(comparable(path.join(whole, f)));
     }
   });

@@ -3,17 +3,18 @@
 // selects the language model's linears only, older name layouts load, and bad adapters are refused
 // with exact messages.
 import { expect } from 'chai';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { loadModelConfig } from '../../lib/model/config.ts';
-import { writeSafetensors } from '../../lib/model/safetensors.ts';
+import { openSafetensors, readTensors, writeSafetensors } from '../../lib/model/safetensors.ts';
 import { LORA_TARGETS } from '../../lib/stic/train_options.ts';
 import {
-  type Adapter, loraTensorName, loraTensorShapes, peftAdapterConfig, readAdapter, readProjector, targetModulesPattern, writeAdapter, writeProjector,
+  type Adapter, adapterProjector, loraTensorName, loraTensorShapes, peftAdapterConfig, peftProjectorName, readAdapter, targetModulesPattern, writeAdapter,
 } from '../../lib/train/adapter_io.ts';
+import { checkedProjector } from '../../lib/train/model_load.ts';
 import { makeRng } from '../helpers/rng.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -71,6 +72,7 @@ describe('PEFT adapter files', () => {
       spec,
       baseModel: '/models/llava',
       tensors: loraTensorShapes(config.decoder, spec).map((s) => ({ ...s, data: rng.normalArray(s.shape[0] * s.shape[1]) })),
+      projector: [],
     };
     await writeAdapter(dir, adapter);
     const back = await readAdapter(dir, config.decoder);
@@ -173,17 +175,39 @@ describe('PEFT adapter files', () => {
     });
   });
 
-  it('projector files round-trip and are checked against the model\'s projector shapes', async () => {
+  it('the trained projector goes into adapter_model.safetensors as PEFT modules_to_save and comes back', async () => {
+    const config = loadModelConfig(path.join(fixtures, 'llava-tiny-mistral-gqa'));
     const rng = makeRng(5);
-    const expected = [{ name: 'multi_modal_projector.linear_1.weight', shape: [4, 3] }, { name: 'multi_modal_projector.linear_1.bias', shape: [4] }];
-    const tensors = expected.map((e) => ({ ...e, data: rng.normalArray(e.shape.reduce((a, b) => a * b, 1)) }));
+    const spec = { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] as ('q' | 'v')[] };
+    const projector = [{ name: 'multi_modal_projector.linear_1.weight', shape: [4, 3] }, { name: 'multi_modal_projector.linear_1.bias', shape: [4] }]
+      .map((e) => ({ ...e, data: rng.normalArray(e.shape.reduce((a, b) => a * b, 1)) }));
+    const adapter: Adapter = { spec, baseModel: null, tensors: loraTensorShapes(config.decoder, spec).map((s) => ({ ...s, data: rng.normalArray(s.shape[0] * s.shape[1]) })), projector };
+    writeFileSync(path.join(dir, 'projector.safetensors'), 'a file of an older version');
+    await writeAdapter(dir, adapter);
+    expect(existsSync(path.join(dir, 'projector.safetensors')), 'the older file is removed').to.equal(false);
+    const cfg = JSON.parse(readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    expect(cfg.modules_to_save).to.deep.equal(['multi_modal_projector']);
+    const names = [...(await openSafetensors(path.join(dir, 'adapter_model.safetensors'))).tensors.keys()];
+    expect(names).to.include.members(['base_model.model.model.multi_modal_projector.linear_1.weight', 'base_model.model.model.multi_modal_projector.linear_1.bias']);
+    expect(peftProjectorName('multi_modal_projector.linear_1.bias')).to.equal('base_model.model.model.multi_modal_projector.linear_1.bias');
+    expect(await readAdapter(dir, config.decoder)).to.deep.equal(adapter);
+    expect((await adapterProjector(dir)).map((e) => e.name)).to.deep.equal(projector.map((p) => p.name));
+    await writeAdapter(dir, { ...adapter, projector: [] });
+    expect(JSON.parse(readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')).modules_to_save).to.equal(null);
+    expect(await adapterProjector(dir)).to.deep.equal([]);
+  });
+
+  it('reads the projector.safetensors of an older version beside the adapter', async () => {
+    const rng = makeRng(6);
+    const projector = [{ name: 'multi_modal_projector.linear_2.weight', shape: [2, 5] }].map((e) => ({ ...e, data: rng.normalArray(10) }));
+    await writeSafetensors(path.join(dir, 'projector.safetensors'), projector.map((t) => ({ ...t, dtype: 'F32' as const })));
+    const entries = await adapterProjector(dir);
+    expect(entries.map((e) => [e.name, e.shape])).to.deep.equal([['multi_modal_projector.linear_2.weight', [2, 5]]]);
+    expect(Array.from((await readTensors(entries, { as: 'F32' }))[0])).to.deep.equal(Array.from(projector[0].data));
     const file = path.join(dir, 'projector.safetensors');
-    await writeProjector(file, tensors);
-    expect(await readProjector(file, expected)).to.deep.equal(tensors);
-    const err = await readProjector(file, [{ name: 'multi_modal_projector.linear_1.weight', shape: [4, 5] }, expected[1]]).catch((e: Error) => e);
-    expect((err as Error).message).to.equal(`${file}: tensor "multi_modal_projector.linear_1.weight": expected shape [4, 5] but found [4, 3]`);
-    mkdirSync(path.join(dir, 'x'));
-    const missing = await readProjector(path.join(dir, 'x', 'projector.safetensors'), expected).catch((e: Error) => e);
-    expect((missing as Error).message).to.equal(`${path.join(dir, 'x', 'projector.safetensors')}: expected the trained projector (projector.safetensors) but the file does not exist`);
+    const wrongShape = (() => { try { return checkedProjector(entries, [{ name: 'multi_modal_projector.linear_2.weight', shape: [2, 6] }]); } catch (e) { return e as Error; } })();
+    expect((wrongShape as Error).message).to.equal(`${file}: tensor "multi_modal_projector.linear_2.weight": expected shape [2, 6] (the model's projector) but found [2, 5]`);
+    const missing = (() => { try { return checkedProjector(entries, [{ name: 'multi_modal_projector.linear_2.weight', shape: [2, 5] }, { name: 'multi_modal_projector.linear_2.bias', shape: [2] }]); } catch (e) { return e as Error; } })();
+    expect((missing as Error).message).to.equal(`${file}: expected projector tensor "multi_modal_projector.linear_2.bias" but it is missing`);
   });
 });

@@ -13,7 +13,7 @@ import { main } from '../../bin/cli.ts';
 import { loadModel } from '../../lib/engine/llava_model.ts';
 import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
-import { openCheckpoint, readTensors } from '../../lib/model/safetensors.ts';
+import { openCheckpoint, readTensors, writeSafetensors } from '../../lib/model/safetensors.ts';
 import { native } from '../../lib/native/index.ts';
 import type { DpoJob, TrainHooks } from '../../lib/stic/engine_api.ts';
 import { loadImage } from '../../lib/data/image_load.ts';
@@ -21,7 +21,7 @@ import { openLlavaInference } from '../../lib/stic/engine_adapters.ts';
 import { loadDpoData } from '../../lib/stic/train_data.ts';
 import { DPO_OPTIONS, type DpoOptions, validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { adapterForLoad } from '../../lib/train/adapted_model.ts';
-import { readAdapter, writeAdapter, writeProjector } from '../../lib/train/adapter_io.ts';
+import { readAdapter, writeAdapter } from '../../lib/train/adapter_io.ts';
 import { StepImages, tokenizePairs } from '../../lib/train/collate.ts';
 import { sticTrainingEngine } from '../../lib/train/index.ts';
 import { exportMerged } from '../../lib/train/merge_export.ts';
@@ -130,9 +130,12 @@ describe('training engine on a tiny random model (native trainer)', function () 
     expect(rows[0].lr).to.equal(0); // warmup: ceil(0.03 * 4) = 1 step at lr 0
     expect(readFileSync(path.join(dpoDir, 'reference_logps.jsonl'), 'utf8').trimEnd().split('\n')).to.have.length(8);
     expect(readdirSync(path.join(dpoDir, 'checkpoints'))).to.deep.equal(['step-00000003', 'step-00000004']);
-    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'projector.safetensors', 'summary.txt', 'training.svg', 'training.png']) expect(existsSync(path.join(dpoDir, f)), f).to.equal(true);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'summary.txt', 'training.svg', 'training.png']) expect(existsSync(path.join(dpoDir, f)), f).to.equal(true);
+    expect(existsSync(path.join(dpoDir, 'projector.safetensors')), 'the projector is in the adapter file').to.equal(false);
+    expect(JSON.parse(readFileSync(path.join(dpoDir, 'adapter_config.json'), 'utf8')).modules_to_save).to.deep.equal(['multi_modal_projector']);
     const config = (await loadTrainingModel(model)).config;
     const adapter = await readAdapter(dpoDir, config.decoder);
+    expect(adapter.projector.map((t) => t.name)).to.deep.equal(['multi_modal_projector.linear_1.weight', 'multi_modal_projector.linear_1.bias', 'multi_modal_projector.linear_2.weight', 'multi_modal_projector.linear_2.bias']);
     expect(adapter.spec).to.deep.equal({ r: 4, alpha: 8, dropout: 0.05, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] });
     expect(adapter.tensors.filter((t) => t.name.includes('lora_B')).some((t) => t.data.some((v) => v !== 0))).to.equal(true);
 
@@ -153,7 +156,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
     const after = await readAdapter(sftDir, config.decoder);
     expect(after.spec).to.deep.equal(adapter.spec);
     after.tensors.forEach((t, i) => expect(Array.from(t.data), t.name).to.deep.equal(Array.from(adapter.tensors[i].data)));
-    expect(readFileSync(path.join(sftDir, 'projector.safetensors')).equals(readFileSync(path.join(dpoDir, 'projector.safetensors')))).to.equal(true);
+    expect(after.projector).to.deep.equal(adapter.projector); // stage 1's projector carried into the stage-2 adapter
   });
 
   it('stic dpo on a TRL-format file (standard and conversational records) takes the step the same pairs in the public format take', async () => {
@@ -215,7 +218,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
     const plain = path.join(dir, 'eval-run-plain');
     const p = await runCli(['dpo', '--model', model, '--prefs', prefs, '--out', plain, '--lora-r', '4', '--lora-alpha', '8', '--batch-size', '4', '--epochs', '4', '--lr', '5e-3', '--projector-lr', '1e-3', '--warmup-ratio', '0', '--threads', '1']);
     expect(p.code, p.stderr).to.equal(0);
-    for (const f of ['adapter_model.safetensors', 'projector.safetensors']) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(plain, f))), f).to.equal(true);
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(plain, f))), f).to.equal(true);
   });
 
   it('--eval-prefs: a missing or unusable file is named before training; eval rows resume bit for bit', async () => {
@@ -267,7 +270,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
     const second = hooks();
     await engine.dpo(job(cut), second.hooks);
     expect(second.starts).to.deep.equal([3]);
-    for (const f of ['adapter_model.safetensors', 'projector.safetensors']) {
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) {
       expect(readFileSync(path.join(cut, f)).equals(readFileSync(path.join(dir, 'whole', f))), f).to.equal(true);
     }
     const loss = (r: MetricsRow[]) => r.map((x) => [x.step, x.loss, x.grad_norm]);
@@ -293,7 +296,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
     expect(rows.length).to.be.below(48); // killed before the end (12 epochs x 4 steps)
     const again = await runCli(args(cut));
     expect(again.code, again.stderr).to.equal(0);
-    for (const f of ['adapter_model.safetensors', 'projector.safetensors']) {
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) {
       expect(readFileSync(path.join(cut, f)).equals(readFileSync(path.join(whole, f))), f).to.equal(true);
     }
     const steps = readFileSync(path.join(cut, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).step);
@@ -317,9 +320,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
       const t = await native().createTrainer(m.model, { lora: { r: 8, alpha: 16, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 1 }, trainProjector: true });
       if (adapterDir) {
         const a = await readAdapter(adapterDir, m.config.decoder);
-        const proj = await openCheckpoint(path.join(adapterDir, 'projector.safetensors'));
-        const projData = await readTensors([...proj.tensors.values()], { as: 'F32' });
-        await t.setTensors('param', [...a.tensors.map((x) => ({ name: x.name, data: x.data })), ...[...proj.tensors.keys()].map((name, i) => ({ name, data: projData[i] }))]);
+        await t.setTensors('param', [...a.tensors, ...a.projector].map((x) => ({ name: x.name, data: x.data })));
       }
       const pol = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, { model: 'policy' });
       const ref = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, { model: 'reference' });
@@ -409,7 +410,7 @@ describe('stic export against the transformers/PEFT fixture', function () {
     expect(Math.abs(c2.sum - c.sum)).to.be.above(1e-3);
   });
 
-  it('a trained projector beside the adapter replaces the checkpoint\'s; existing weights in --out are refused', async () => {
+  it('a trained projector of an older adapter (projector.safetensors beside it) replaces the checkpoint\'s; existing weights in --out are refused', async () => {
     const fx = await loadFixture('llava-tiny-llama');
     const adapter = path.join(dir, 'adapter-with-projector');
     mkdirSync(adapter);
@@ -417,7 +418,7 @@ describe('stic export against the transformers/PEFT fixture', function () {
     const base = await openCheckpoint(fx.dir);
     const rng = makeRng(6);
     const proj = [...base.tensors.values()].filter((t) => t.name.startsWith('multi_modal_projector.')).map((t) => ({ name: t.name, shape: t.shape, data: rng.normalArray(t.shape.reduce((a, b) => a * b, 1), 0.05) }));
-    await writeProjector(path.join(adapter, 'projector.safetensors'), proj);
+    await writeSafetensors(path.join(adapter, 'projector.safetensors'), proj.map((p) => ({ ...p, dtype: 'F32' as const })));
     const out = path.join(dir, 'with-projector');
     const r = await exportMerged({ model: fx.dir, adapter, out });
     expect(r.projector).to.equal(true);

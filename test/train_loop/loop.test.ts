@@ -137,7 +137,9 @@ describe('training loop (fake trainer)', () => {
     expect(epoch(0)).to.not.deep.equal(epoch(1));
     expect(readdirSync(path.join(dir, 'checkpoints'))).to.deep.equal(['step-00000004', 'step-00000006']);
     expect(existsSync(path.join(dir, 'adapter_model.safetensors'))).to.equal(true);
-    expect(r.projectorFile).to.equal(path.join(dir, 'projector.safetensors'));
+    expect(r.projector).to.equal(true);
+    expect(existsSync(path.join(dir, 'projector.safetensors'))).to.equal(false);
+    expect(JSON.parse(readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')).modules_to_save).to.deep.equal(['multi_modal_projector']);
   });
 
   it('loads each distinct image of a step once and sends a micro-batch only its own images', async () => {
@@ -168,7 +170,7 @@ describe('training loop (fake trainer)', () => {
     await runLoop(t2, job(cut, ex), dpo(), second.hooks);
     expect(second.starts).to.deep.equal([[4, 6]]);
     expect(t2.calls.find((c) => c.op === 'dpo')?.key).to.deep.equal({ step: 4, micro: 0 });
-    for (const f of ['adapter_model.safetensors', 'projector.safetensors', 'adapter_config.json']) {
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) {
       expect(readFileSync(path.join(cut, f)).equals(readFileSync(path.join(whole, f))), f).to.equal(true);
     }
     const strip = (r: MetricsRow) => ({ ...r, tokens_per_s: 0 });
