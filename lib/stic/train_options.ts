@@ -77,7 +77,7 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
     weightDecay: { type: 'number', min: 0, default: 0, describe: 'AdamW decoupled weight decay' },
     maxGradNorm: { type: 'number', min: 0, default: 1, describe: 'Clip the global gradient norm to this (0: no clipping)' },
     checkpointEvery: { type: 'integer', min: 1, default: 50, describe: 'Optimizer steps between resumable checkpoints' },
-    saveTotalLimit: { type: 'integer', min: 1, default: 2, describe: 'Checkpoints kept in <out>/checkpoints, the newest ones (as TRL\'s save_total_limit)' },
+    saveTotalLimit: { type: 'integer', min: 1, default: 2, describe: 'Checkpoints kept in <out>/work/checkpoints, the newest ones (as TRL\'s save_total_limit)' },
     maxSteps: { type: 'integer', min: 0, default: 0, describe: 'Stop after this many optimizer steps, the learning-rate schedule spanning them (as TRL\'s max_steps, but never beyond --epochs; 0: no limit)' },
     minKept: { type: 'number', min: 0, max: 1, default: 0.95, describe: 'Stop before training when fewer than this fraction of the records read would be trained on (the rest skipped: unreadable, image not found, too long), with the counts by reason' },
     seed: { type: 'integer', min: 0, default: 42, describe: 'Seed of data order and dropout' },

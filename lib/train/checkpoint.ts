@@ -1,4 +1,4 @@
-// Resumable training state, one folder per checkpoint under <out>/checkpoints/:
+// Resumable training state, one folder per checkpoint under <out>/work/checkpoints/ (work_dir.ts):
 //   step-00000050/state.json                  where the run is: optimizer steps done, AdamW's step count,
 //                                              data position (epoch, index into that epoch's shuffled
 //                                              order, shuffle seed), the options and data fingerprint
@@ -19,8 +19,14 @@ import { openSafetensors, readTensors, writeSafetensors } from '../model/safeten
 import { syncDir, writeJsonAtomic } from '../util/atomic_write.ts';
 import { ADAPTER_WEIGHTS, type LoraSpec, type NamedTensor, readAdapter, writeAdapter } from './adapter_io.ts';
 import type { NativeTrainTensorInfo, Trainer } from './trainer_api.ts';
+import { workPath } from './work_dir.ts';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
+
+/** The folder holding `out`'s checkpoints. */
+export function checkpointsRoot(out: string): string {
+  return workPath(out, CHECKPOINTS_DIR);
+}
 const STATE_FILE = 'state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 const FORMAT = 'stic-train-checkpoint';
@@ -94,7 +100,7 @@ function checkpointName(step: number): string {
  * Returns its folder.
  */
 export async function writeCheckpoint(out: string, state: RunState, snap: TrainerSnapshot, baseModel: string, keep = 2): Promise<string> {
-  const root = path.join(out, CHECKPOINTS_DIR);
+  const root = checkpointsRoot(out);
   await mkdir(root, { recursive: true });
   const final = path.join(root, checkpointName(state.step));
   const tmp = path.join(root, `.tmp-${checkpointName(state.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -130,12 +136,12 @@ async function prune(root: string, keep: number): Promise<void> {
 
 /** Removes every checkpoint of `out` (a run started without resume). */
 export async function clearCheckpoints(out: string): Promise<void> {
-  await rm(path.join(out, CHECKPOINTS_DIR), { recursive: true, force: true });
+  await rm(checkpointsRoot(out), { recursive: true, force: true });
 }
 
 /** The newest complete checkpoint of `out`, or null when there is none. */
 export async function latestCheckpoint(out: string): Promise<{ dir: string; state: RunState } | null> {
-  const root = path.join(out, CHECKPOINTS_DIR);
+  const root = checkpointsRoot(out);
   let names: string[];
   try {
     names = await readdir(root);

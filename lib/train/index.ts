@@ -16,12 +16,14 @@ import type { DpoExample, DpoJob, SftJob, TrainDataReport, TrainHooks, TrainResu
 import type { CommonTrainOptions } from '../stic/train_options.ts';
 import { portablePath } from '../util/portable_path.ts';
 import { type Adapter, type LoraSpec, TARGET_MODULES, adapterProjector, readAdapter } from './adapter_io.ts';
+import { CHECKPOINTS_DIR } from './checkpoint.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
 import { type DpoEvalSet, evaluateDpo } from './dpo_eval.ts';
 import { type LoopJob, runLoop } from './loop.ts';
 import { type TrainingModel, encoderForImages, loadTrainingModel } from './model_load.ts';
 import { REFERENCE_FILE, dpoReferences } from './reference.ts';
 import { dpoTask, sftTask } from './tasks.ts';
+import { adoptEarlierLayout, workPath } from './work_dir.ts';
 import type { Trainer } from './trainer_api.ts';
 import { baseModelName } from '../model/model_name.ts';
 
@@ -59,6 +61,13 @@ function fingerprint(parts: { id: string; image: string | null; arrays: ArrayBuf
   return h.digest('hex');
 }
 
+// The output folder (rank 0 alone writes: lib/dist), with a run of the earlier layout's resume
+// state moved under work/.
+async function prepareOut(out: string): Promise<void> {
+  await mkdir(out, { recursive: true });
+  await adoptEarlierLayout(out, [CHECKPOINTS_DIR, REFERENCE_FILE]);
+}
+
 function noExamples(what: string, total: number, skips: Skip[]): Error {
   const first = skips[0] ? ` (first: ${skips[0].id}: ${skips[0].reason})` : '';
   return new Error(`expected at least one ${what} to train on but all ${total} were skipped${first}`);
@@ -67,7 +76,7 @@ function noExamples(what: string, total: number, skips: Skip[]): Error {
 async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const o = job.options;
   if (job.threads !== undefined) native().setThreads(job.threads);
-  if (isWriter()) await mkdir(job.out, { recursive: true }); // rank 0 alone writes (lib/dist)
+  if (isWriter()) await prepareOut(job.out);
   const m = await loadTrainingModel(job.model, undefined, { aspect: o.imageAspect });
   const encoder = await encoderForImages(m, job.examples.map((e) => e.image));
   const { examples, skips, truncated } = tokenizePairs(encoder, job.examples, o.maxLength);
@@ -76,7 +85,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   const microSize = o.batchSize / o.gradAccum;
-  const refs = await dpoReferences(trainer, examples, o, { pixels: m.pixels, model: m.dir, file: path.join(job.out, REFERENCE_FILE), batch: microSize });
+  const refs = await dpoReferences(trainer, examples, o, { pixels: m.pixels, model: m.dir, file: workPath(job.out, REFERENCE_FILE), batch: microSize });
   const loopJob: LoopJob<TokenizedPair> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
     examples,
@@ -106,7 +115,7 @@ async function heldOutPairs(trainer: Trainer, m: TrainingModel, examples: DpoExa
   const { examples: pairs, skips, truncated } = tokenizePairs(await encoderForImages(m, examples.map((e) => e.image)), examples, o.maxLength);
   const report = { kept: pairs.length, skipped: skips, truncated };
   if (pairs.length === 0) throw noExamples('held-out pair (--eval-prefs)', examples.length, skips);
-  const refs = await dpoReferences(trainer, pairs, o, { pixels: m.pixels, model: m.dir, file: path.join(at.out, REFERENCE_FILE), batch: at.batch });
+  const refs = await dpoReferences(trainer, pairs, o, { pixels: m.pixels, model: m.dir, file: workPath(at.out, REFERENCE_FILE), batch: at.batch });
   return { set: { pairs, refs: refs.map, options: o, pixels: m.pixels, batch: at.batch }, report };
 }
 
@@ -126,7 +135,7 @@ function baseLoopJob(out: string, resume: boolean, m: TrainingModel, o: CommonTr
 async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
   const o = job.options;
   if (job.threads !== undefined) native().setThreads(job.threads);
-  if (isWriter()) await mkdir(job.out, { recursive: true }); // rank 0 alone writes (lib/dist)
+  if (isWriter()) await prepareOut(job.out);
   const init = job.initAdapter ?? o.initAdapter;
   const initProjector = init !== undefined ? await adapterProjector(init) : [];
   // The stage-1 projector (when it trained one) replaces the checkpoint's: stage 2 continues the

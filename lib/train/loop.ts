@@ -20,7 +20,7 @@ import type { TrainHooks } from '../stic/engine_api.ts';
 import { learningRateAt, warmupSteps } from '../util/lr_schedule.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
 import { type LoraSpec, type NamedTensor, writeAdapter } from './adapter_io.ts';
-import { type RunState, clearCheckpoints, latestCheckpoint, readCheckpoint, restoreTrainer, snapshotParams, snapshotTrainer, writeCheckpoint } from './checkpoint.ts';
+import { type RunState, checkpointsRoot, clearCheckpoints, latestCheckpoint, readCheckpoint, restoreTrainer, snapshotParams, snapshotTrainer, writeCheckpoint } from './checkpoint.ts';
 import { type PixelLoader, type Skip, StepImages } from './collate.ts';
 import { DataOrder } from './data_order.ts';
 import { evalDue, evalInterval } from './dpo_eval.ts';
@@ -193,7 +193,7 @@ async function resumeOrStart<E extends { id: string; image: string | null }>(tra
   const want = runState(job, kind, new DataOrder({ examples: job.examples.length, batchSize: job.options.batchSize, gradAccum: job.options.gradAccum, epochs: job.options.epochs, seed: job.options.seed }), 0, 0);
   const diffs = checkpointDifferences(found.state, want, total);
   if (diffs.length > 0) {
-    throw new Error(`${found.dir}: this checkpoint belongs to a different run (${diffs.join('; ')}); train into another --out, or move ${path.join(job.out, 'checkpoints')} away to start over`);
+    throw new Error(`${found.dir}: this checkpoint belongs to a different run (${diffs.join('; ')}); train into another --out, or move ${checkpointsRoot(job.out)} away to start over`);
   }
   const snap = await readCheckpoint(found.dir, trainer.tensorInfo(), job.decoder, found.state.adamStep);
   await restoreTrainer(trainer, snap);

@@ -1,6 +1,6 @@
 // Reference log-probs for DPO when the pairs do not carry them: one pre-pass before the first step
 // with the reference model (LoRA off, the original projector: STIC.md stage 1b), appended per batch
-// to <out>/reference_logps.jsonl so a killed pre-pass resumes where it stopped and a resumed
+// to <out>/work/reference_logps.jsonl so a killed pre-pass resumes where it stopped and a resumed
 // training run reuses them. Each line is keyed by a hash of what determines the value (model,
 // rejected log-prob mode, image, prompt and response tokens): a line that no longer matches any pair
 // is simply not used. JSON keeps a double exactly, so a value read back equals the one computed.

@@ -184,7 +184,7 @@ function rankPid(mpirunPid: number, rank: number): number | null {
     const t0 = Date.now();
     while (killedAt < 0 && Date.now() - t0 < 120_000) {
       await new Promise((r) => setTimeout(r, 25));
-      const ckpt = existsSync(path.join(out, 'checkpoints')) ? readdirSync(path.join(out, 'checkpoints')).filter((d) => d.startsWith('step-')) : [];
+      const ckpt = existsSync(path.join(out, 'work', 'checkpoints')) ? readdirSync(path.join(out, 'work', 'checkpoints')).filter((d) => d.startsWith('step-')) : [];
       const pid = ckpt.length > 0 ? rankPid(child.pid, 1) : null;
       if (pid) {
         process.kill(pid, 'SIGKILL');

@@ -36,7 +36,7 @@ describe('a run folder moved with its inputs resumes', function () {
     const cfg = await project(first);
     const child = spawn(process.execPath, [path.join(repo, 'bin/stic.js'), 'run', cfg], { stdio: 'ignore' });
     const exited = new Promise<string | null>((resolve) => child.on('exit', (_c, s) => resolve(s)));
-    const ckpts = path.join(first, 'run/dpo/checkpoints');
+    const ckpts = path.join(first, 'run/dpo/work/checkpoints');
     while (!(existsSync(ckpts) && readdirSync(ckpts).filter((n) => n.startsWith('step-')).length >= 1)) {
       if (child.exitCode !== null) throw new Error('stic run ended before dpo wrote a checkpoint');
       await new Promise((res) => setTimeout(res, 3));
@@ -57,6 +57,6 @@ describe('a run folder moved with its inputs resumes', function () {
       expect(comparable(path.join(moved, 'run', f)), f).to.deep.equal(comparable(path.join(top, 'whole/run', f)));
     }
     // The reference log-probs came from the cache written before the move, not recomputed.
-    expect(readFileSync(path.join(moved, 'run/dpo/reference_logps.jsonl'))).to.deep.equal(readFileSync(path.join(top, 'whole/run/dpo/reference_logps.jsonl')));
+    expect(readFileSync(path.join(moved, 'run/dpo/work/reference_logps.jsonl'))).to.deep.equal(readFileSync(path.join(top, 'whole/run/dpo/work/reference_logps.jsonl')));
   });
 });

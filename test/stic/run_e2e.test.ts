@@ -144,7 +144,7 @@ sft:
     renameSync(out, whole); // the killed run writes to the same path, so path-bearing files compare too
     const child = spawn(process.execPath, [path.join(repo, 'bin/stic.js'), 'run', cfg], { stdio: 'ignore' });
     const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-    const ckpts = `${out}/dpo/checkpoints`;
+    const ckpts = `${out}/dpo/work/checkpoints`;
     while (!(existsSync(ckpts) && readdirSync(ckpts).some((n) => n.startsWith('step-')))) {
       if (child.exitCode !== null) throw new Error(`stic run exited with ${child.exitCode} before dpo's first checkpoint`);
       await new Promise((r) => setTimeout(r, 5));

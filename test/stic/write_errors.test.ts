@@ -69,12 +69,12 @@ describe('write errors: a failed write ends the stage, naming the file; a re-run
     const argv = [path.join(repo, 'bin/stic.js'), ...dpoArgs(out)].map((a) => `'${a}'`).join(' ');
     const limited = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 4; exec '${process.execPath}' ${argv}`], { encoding: 'utf8' });
     expect(limited.status, limited.stderr).to.equal(1);
-    expect(limited.stderr).to.match(new RegExp(`\\nstic: ${out}/checkpoints/\\.tmp-step-00000001-\\d+-[0-9a-f]+/\\w+\\.safetensors: cannot write \\(the file is larger than this process may write \\(EFBIG\\)\\); the file is unchanged\\n$`));
-    expect(readdirSync(path.join(out, 'checkpoints'))).to.deep.equal([]); // the temporary checkpoint folder was removed
+    expect(limited.stderr).to.match(new RegExp(`\\nstic: ${out}/work/checkpoints/\\.tmp-step-00000001-\\d+-[0-9a-f]+/\\w+\\.safetensors: cannot write \\(the file is larger than this process may write \\(EFBIG\\)\\); the file is unchanged\\n$`));
+    expect(readdirSync(path.join(out, 'work', 'checkpoints'))).to.deep.equal([]); // the temporary checkpoint folder was removed
 
     const again = await runCli(dpoArgs(out));
     expect(again.code, again.stderr).to.equal(0);
-    for (const f of ['adapter_model.safetensors', 'metrics.jsonl', 'reference_logps.jsonl']) {
+    for (const f of ['adapter_model.safetensors', 'metrics.jsonl', 'work/reference_logps.jsonl']) {
       expect(comparable(path.join(out, f)), f).to.deep.equal(comparable(path.join(whole, f)));
     }
   });

@@ -4,7 +4,7 @@
 // and margin on the training pairs, before vs after), and `stic export` checked against the
 // transformers/PEFT fixture (merged weights give PEFT's policy log-probs).
 import { expect } from 'chai';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -128,8 +128,8 @@ describe('training engine on a tiny random model (native trainer)', function () 
     expect(rows.map((r) => r.step)).to.deep.equal([0, 1, 2, 3]);
     for (const r of rows) for (const k of ['loss', 'lr', 'reward_chosen', 'reward_rejected', 'reward_margin', 'reward_accuracy', 'grad_norm', 'tokens_per_s']) expect(r[k], k).to.be.a('number');
     expect(rows[0].lr).to.equal(0); // warmup: ceil(0.03 * 4) = 1 step at lr 0
-    expect(readFileSync(path.join(dpoDir, 'reference_logps.jsonl'), 'utf8').trimEnd().split('\n')).to.have.length(8);
-    expect(readdirSync(path.join(dpoDir, 'checkpoints'))).to.deep.equal(['step-00000003', 'step-00000004']);
+    expect(readFileSync(path.join(dpoDir, 'work', 'reference_logps.jsonl'), 'utf8').trimEnd().split('\n')).to.have.length(8);
+    expect(readdirSync(path.join(dpoDir, 'work', 'checkpoints'))).to.deep.equal(['step-00000003', 'step-00000004']);
     for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'summary.txt', 'training.svg', 'training.png']) expect(existsSync(path.join(dpoDir, f)), f).to.equal(true);
     expect(existsSync(path.join(dpoDir, 'projector.safetensors')), 'the projector is in the adapter file').to.equal(false);
     expect(JSON.parse(readFileSync(path.join(dpoDir, 'adapter_config.json'), 'utf8')).modules_to_save).to.deep.equal(['multi_modal_projector']);
@@ -245,9 +245,12 @@ describe('training engine on a tiny random model (native trainer)', function () 
     const cut = path.join(dir, 'eval-cut');
     const first = hooks(5);
     expect(((await engine.dpo(job(cut), first.hooks).catch((e: Error) => e)) as Error).message).to.equal('stopped by the test');
+    // The layout of stic before 0.2: resume state at the top of --out; it is moved under work/.
+    for (const f of ['checkpoints', 'reference_logps.jsonl']) renameSync(path.join(cut, 'work', f), path.join(cut, f));
     const second = hooks();
     await engine.dpo(job(cut), second.hooks);
     expect(second.starts).to.deep.equal([3]);
+    for (const f of ['checkpoints', 'reference_logps.jsonl']) expect([existsSync(path.join(cut, f)), existsSync(path.join(cut, 'work', f))], f).to.deep.equal([false, true]);
     const evalRows = (rs: MetricsRow[]) => rs.filter((x) => x.eval_loss !== undefined).map((x) => [x.step, x.eval_loss, x.eval_reward_accuracy, x.eval_reward_margin]);
     expect(evalRows(whole.rows).map((x) => x[0])).to.deep.equal([1, 3, 5, 7]); // default-free: every 2 steps
     expect(evalRows([...first.rows.slice(0, 3), ...second.rows])).to.deep.equal(evalRows(whole.rows));
@@ -256,7 +259,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
     expect((other as Error).message).to.contain('eval: checkpoint {"every":2,');
   });
 
-  it('a run stopped after k steps and resumed ends with the same adapter and projector, bit for bit', async () => {
+  it('a run stopped after k steps and resumed ends with the same adapter and projector, bit for bit (also when its folder has the earlier layout)', async () => {
     const data = await loadDpoData(prefs, { refLogps: 'auto', reproduceMissingImageToken: false });
     const o = dpoOptions(prefs, { loraR: 4, loraAlpha: 8, batchSize: 2, gradAccum: 2, lr: 2e-3, epochs: 2, checkpointEvery: 3, seed: 9 });
     const job = (out: string): DpoJob => ({ model, out, resume: true, threads: 1, examples: data.examples, options: o });
@@ -267,9 +270,12 @@ describe('training engine on a tiny random model (native trainer)', function () 
     const cut = path.join(dir, 'cut');
     const first = hooks(5); // stops after step 4's update, before its checkpoint: resume from step 3
     expect(((await engine.dpo(job(cut), first.hooks).catch((e: Error) => e)) as Error).message).to.equal('stopped by the test');
+    // The layout of stic before 0.2: resume state at the top of --out; it is moved under work/.
+    for (const f of ['checkpoints', 'reference_logps.jsonl']) renameSync(path.join(cut, 'work', f), path.join(cut, f));
     const second = hooks();
     await engine.dpo(job(cut), second.hooks);
     expect(second.starts).to.deep.equal([3]);
+    for (const f of ['checkpoints', 'reference_logps.jsonl']) expect([existsSync(path.join(cut, f)), existsSync(path.join(cut, 'work', f))], f).to.deep.equal([false, true]);
     for (const f of ['adapter_model.safetensors', 'adapter_config.json']) {
       expect(readFileSync(path.join(cut, f)).equals(readFileSync(path.join(dir, 'whole', f))), f).to.equal(true);
     }
@@ -285,7 +291,7 @@ describe('training engine on a tiny random model (native trainer)', function () 
     const child = spawn(process.execPath, [path.join(repo, 'bin/stic.js'), ...args(cut)], { stdio: 'ignore' });
     const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     // Kill once the first checkpoint is on disk, whatever the process is doing at that moment.
-    const ckpts = path.join(cut, 'checkpoints');
+    const ckpts = path.join(cut, 'work', 'checkpoints');
     while (!(existsSync(ckpts) && readdirSync(ckpts).some((n) => n.startsWith('step-')))) {
       if (child.exitCode !== null) throw new Error(`stic dpo exited with ${child.exitCode} before its first checkpoint`);
       await new Promise((r) => setTimeout(r, 5));

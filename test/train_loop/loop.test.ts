@@ -104,7 +104,7 @@ describe('training loop (fake trainer)', () => {
     expect(rec.rows.map((row) => row.step)).to.deep.equal([0, 1, 2, 3]);
     // cosine over 4 steps: the last step's rate is the schedule's value at 3 of 4
     expect(rec.rows[3].lr).to.be.closeTo(learningRateAt({ kind: 'cosine', lr: OPTIONS.lr, totalSteps: 4, warmupRatio: 0 }, 3), 1e-15);
-    expect(readdirSync(path.join(dir, 'checkpoints'))).to.deep.equal(['step-00000002', 'step-00000003', 'step-00000004']);
+    expect(readdirSync(path.join(dir, 'work', 'checkpoints'))).to.deep.equal(['step-00000002', 'step-00000003', 'step-00000004']);
   });
 
   it('runs every step with the scheduled learning rates, micro-batch keys and scales that sum to one', async () => {
@@ -135,7 +135,7 @@ describe('training loop (fake trainer)', () => {
     expect([...epoch(0)].sort()).to.deep.equal([...all].sort());
     expect([...epoch(1)].sort()).to.deep.equal([...all].sort());
     expect(epoch(0)).to.not.deep.equal(epoch(1));
-    expect(readdirSync(path.join(dir, 'checkpoints'))).to.deep.equal(['step-00000004', 'step-00000006']);
+    expect(readdirSync(path.join(dir, 'work', 'checkpoints'))).to.deep.equal(['step-00000004', 'step-00000006']);
     expect(existsSync(path.join(dir, 'adapter_model.safetensors'))).to.equal(true);
     expect(r.projector).to.equal(true);
     expect(existsSync(path.join(dir, 'projector.safetensors'))).to.equal(false);
@@ -176,7 +176,7 @@ describe('training loop (fake trainer)', () => {
     const strip = (r: MetricsRow) => ({ ...r, tokens_per_s: 0 });
     expect([...first.rows.slice(0, 4), ...second.rows].map(strip)).to.deep.equal(full.rows.map(strip));
     // The final checkpoints hold the same optimizer state too.
-    const opt = (d: string) => readFileSync(path.join(d, 'checkpoints', 'step-00000006', 'optimizer.safetensors'));
+    const opt = (d: string) => readFileSync(path.join(d, 'work', 'checkpoints', 'step-00000006', 'optimizer.safetensors'));
     expect(opt(cut).equals(opt(whole))).to.equal(true);
   });
 
@@ -185,7 +185,7 @@ describe('training loop (fake trainer)', () => {
     await runLoop(newTrainer(), job(dir, ex, { epochs: 1, checkpointEvery: 1 }), dpo(), recorder(2).hooks).catch(() => undefined);
     const err = await runLoop(newTrainer(), job(dir, ex, { epochs: 1, batchSize: 2, gradAccum: 1 }), dpo(), recorder().hooks).catch((e: Error) => e);
     expect((err as Error).message).to.equal(
-      `${path.join(dir, 'checkpoints', 'step-00000001')}: this checkpoint belongs to a different run (total steps: checkpoint 2, now 3; batchSize: checkpoint 4, now 2); train into another --out, or move ${path.join(dir, 'checkpoints')} away to start over`,
+      `${path.join(dir, 'work', 'checkpoints', 'step-00000001')}: this checkpoint belongs to a different run (total steps: checkpoint 2, now 3; batchSize: checkpoint 4, now 2); train into another --out, or move ${path.join(dir, 'work', 'checkpoints')} away to start over`,
     );
   });
 
@@ -193,14 +193,14 @@ describe('training loop (fake trainer)', () => {
     const ex = pairs(4, 5);
     await runLoop(newTrainer(), job(dir, ex, { epochs: 1, batchSize: 2, gradAccum: 1, checkpointEvery: 1 }), dpo(), recorder(2).hooks).catch(() => undefined);
     // A writer killed mid-checkpoint leaves a hidden temp folder with some files and no state.json.
-    const tmp = path.join(dir, 'checkpoints', '.tmp-step-00000002-999999-abcd');
+    const tmp = path.join(dir, 'work', 'checkpoints', '.tmp-step-00000002-999999-abcd');
     mkdirSync(tmp);
     writeFileSync(path.join(tmp, 'adapter_config.json'), '{');
     expect((await latestCheckpoint(dir))?.state.step).to.equal(1);
     const rec = recorder();
     await runLoop(newTrainer(), job(dir, ex, { epochs: 1, batchSize: 2, gradAccum: 1, checkpointEvery: 1 }), dpo(), rec.hooks);
     expect(rec.starts).to.deep.equal([[1, 2]]);
-    expect(readdirSync(path.join(dir, 'checkpoints'))).to.deep.equal(['step-00000001', 'step-00000002']);
+    expect(readdirSync(path.join(dir, 'work', 'checkpoints'))).to.deep.equal(['step-00000001', 'step-00000002']);
     const fresh = recorder();
     await runLoop(newTrainer(), { ...job(dir, ex, { epochs: 1, batchSize: 2, gradAccum: 1, checkpointEvery: 1 }), resume: false }, dpo(), fresh.hooks);
     expect(fresh.starts).to.deep.equal([[0, 2]]);
