@@ -5,6 +5,7 @@
 import type { ImageAspect } from '../data/model_image.ts';
 import type { ChatMessage } from '../data/records/preference.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
+import type { ProgressFactory } from '../util/progress.ts';
 import type { DpoOptions, SftOptions } from './train_options.ts';
 
 /** A decoded image: uint8 RGB, interleaved, as sharp decodes and the native kernels take it. */
@@ -162,6 +163,8 @@ export interface TrainHooks {
   onStep(row: MetricsRow): Promise<void> | void;
   /** A warning for the user that does not stop training (e.g. a warm-up covering every step). */
   onNote?(text: string): void;
+  /** Bars for the work before the first step (the reference log-prob pre-pass). */
+  progress?: ProgressFactory;
 }
 
 export interface TrainResult {

@@ -50,6 +50,7 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
       bar?.tick(1);
     },
     onNote: (text: string) => void process.stderr.write(`${stage.kind}: warning: ${text}\n`),
+    progress,
   };
   let result: TrainResult;
   try {

@@ -85,7 +85,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   const microSize = o.batchSize / o.gradAccum;
-  const refs = await dpoReferences(trainer, examples, o, { pixels: m.pixels, model: m.dir, file: workPath(job.out, REFERENCE_FILE), batch: microSize });
+  const refs = await dpoReferences(trainer, examples, o, { pixels: m.pixels, model: m.dir, file: workPath(job.out, REFERENCE_FILE), batch: microSize, ...(hooks.progress ? { progress: hooks.progress } : {}) });
   const loopJob: LoopJob<TokenizedPair> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
     examples,

@@ -13,6 +13,7 @@ import { currentWorld, isWriter } from '../dist/launch.ts';
 import { forEachBatchSharded } from '../dist/shard.ts';
 import type { RejectedLogpMode } from '../native/contract.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
+import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { portablePath } from '../util/portable_path.ts';
 import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
 import type { DpoOptions } from '../stic/train_options.ts';
@@ -28,6 +29,8 @@ export interface ReferenceOptions {
   rejectedMode: RejectedLogpMode;
   /** Identity of the reference model (its directory). */
   model: string;
+  /** A bar over the pairs scored (the cached ones count as done). */
+  progress?: ProgressFactory;
 }
 
 export type ReferenceMap = Map<number, { chosen: number; rejected: number }>;
@@ -57,15 +60,18 @@ export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o
   });
   if (todo.size > 0) {
     const writer = isWriter() ? await JsonlWriter.open(o.file, { idField: 'key' }) : null;
+    const bar = isWriter() ? (o.progress ?? silentProgress)('reference log-probs', new Set(keys).size, new Set(keys).size - todo.size, 'pairs') : null;
     const list = [...todo.entries()];
     const batches: [string, TokenizedPair][][] = [];
     for (let b = 0; b < list.length; b += o.batch) batches.push(list.slice(b, b + o.batch));
     try {
-      await forEachBatchSharded(world, batches, (chunk) => scoreBatch(trainer, chunk, o), async (lines) => {
+      await forEachBatchSharded(world, batches, (chunk) => scoreBatch(trainer, chunk, o), async (lines, chunk) => {
         await writer?.append(lines);
         for (const l of lines) cached.set(l.key, { chosen: l.chosen, rejected: l.rejected });
+        bar?.tick(chunk.length);
       });
     } finally {
+      bar?.stop();
       await writer?.close();
     }
     if (world.size > 1) for (const [k, v] of await world.comm.broadcastJson(0, [...cached.entries()])) cached.set(k, v);

@@ -13,8 +13,8 @@ export interface Progress {
   stop(): void;
 }
 
-/** Starts a bar; tests and library callers inject their own (or `silentProgress`). */
-export type ProgressFactory = (label: string, total: number, alreadyDone?: number) => Progress;
+/** Starts a bar (unit: shown in the rate, default the factory's); tests and library callers inject their own (or `silentProgress`). */
+export type ProgressFactory = (label: string, total: number, alreadyDone?: number, unit?: string) => Progress;
 
 export interface ProgressOptions {
   stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -26,7 +26,7 @@ export interface ProgressOptions {
 
 /** A factory of real bars on `stream` (default process.stderr). */
 export function progressFactory(options: ProgressOptions = {}): ProgressFactory {
-  return (label, total, alreadyDone = 0) => startProgress(label, total, alreadyDone, options);
+  return (label, total, alreadyDone = 0, unit) => startProgress(label, total, alreadyDone, unit === undefined ? options : { ...options, unit });
 }
 
 /** A factory whose bars print nothing (library use without a terminal, tests). */

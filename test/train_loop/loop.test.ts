@@ -15,6 +15,7 @@ import type { PixelLoader, TokenizedPair, TokenizedSft } from '../../lib/train/c
 import { type LoopJob, runLoop } from '../../lib/train/loop.ts';
 import { referenceLogps } from '../../lib/train/reference.ts';
 import { dpoTask, sftTask } from '../../lib/train/tasks.ts';
+import type { ProgressFactory } from '../../lib/util/progress.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { FAKE_DECODER, FakeTrainer } from './fake_trainer.ts';
 
@@ -237,20 +238,29 @@ describe('training loop (fake trainer)', () => {
   it('reference pre-pass: computed once in batches, then read back from the cache (also after a torn write)', async () => {
     const ex = pairs(7, 8).map(({ refChosen: _c, refRejected: _r, ...p }) => p);
     const file = path.join(dir, 'reference_logps.jsonl');
-    const o = { file, batch: 3, pixels: fakePixels().loader, rejectedMode: 'label' as const, model: '/models/base' };
+    const bars: { label: string; total: number; done: number; unit?: string; ticks: number[]; stopped: boolean }[] = [];
+    const progress: ProgressFactory = (label, total, done = 0, unit) => {
+      const bar = { label, total, done, unit, ticks: [] as number[], stopped: false };
+      bars.push(bar);
+      return { tick: (n = 1) => void bar.ticks.push(n), stop: () => void (bar.stopped = true) };
+    };
+    const o = { file, batch: 3, pixels: fakePixels().loader, rejectedMode: 'label' as const, model: '/models/base', progress };
     const t = newTrainer();
     const first = await referenceLogps(t, ex, o);
     expect(t.calls.filter((c) => c.op === 'ref').map((c) => c.ids?.length)).to.deep.equal([3, 3, 1]);
+    expect(bars).to.deep.equal([{ label: 'reference log-probs', total: 7, done: 0, unit: 'pairs', ticks: [3, 3, 1], stopped: true }]);
     expect(first.size).to.equal(7);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     writeFileSync(file, `${lines.slice(0, 4).join('\n')}\n${lines[4].slice(0, 10)}`); // a kill mid-append
     const t2 = newTrainer();
     const second = await referenceLogps(t2, ex, o);
     expect(t2.calls.filter((c) => c.op === 'ref').map((c) => c.ids?.length)).to.deep.equal([3]);
+    expect(bars.slice(1)).to.deep.equal([{ label: 'reference log-probs', total: 7, done: 4, unit: 'pairs', ticks: [3], stopped: true }]);
     expect([...second.entries()]).to.deep.equal([...first.entries()]);
     const t3 = newTrainer();
     await referenceLogps(t3, ex, o);
     expect(t3.calls).to.have.length(0);
+    expect(bars).to.have.length(2); // nothing to compute: no bar
     const other = await referenceLogps(newTrainer(), ex, { ...o, rejectedMode: 'top-alt' });
     expect(other.get(0)).to.deep.equal(first.get(0)); // the fake ignores the mode, but it was recomputed:
     expect(readFileSync(file, 'utf8').trimEnd().split('\n')).to.have.length(14);
