@@ -3,11 +3,13 @@
 // W + (alpha / r) B A (computed natively, trainer.mergedWeights), the projector is the trained one
 // when the adapter carries one (adapter_io.ts adapterProjector), every other tensor is copied unchanged. Tensor
 // names, dtypes (a bf16 base stays bf16: merged values are rounded once, at the end) and the
-// layout (llava-hf or original LLaVA) are the base checkpoint's; config, tokenizer and other
-// non-weight files are copied. Output: model.safetensors, or shards + model.safetensors.index.json
-// when over maxShardBytes.
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
+// layout (llava-hf or original LLaVA) are the base checkpoint's, the dtype too unless options.dtype
+// names one (config.json's torch_dtype follows). The base folder's config, processor and tokenizer
+// files are copied, nothing else (its README describes another model, and stray files are not the
+// model's): the folder gets its own model card (export_card.ts). Output: model.safetensors, or
+// shards + model.safetensors.index.json when over maxShardBytes.
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { checkpointNames } from '../engine/weight_names.ts';
@@ -15,26 +17,48 @@ import { type DTypeName, dtypeSize, typedArrayView } from '../model/dtype.ts';
 import { INDEX_FILE, SINGLE_FILE, type TensorEntry, type TensorToWrite, readTensors, writeSafetensors } from '../model/safetensors.ts';
 import { native } from '../native/index.ts';
 import type { LoraTargetModule } from '../native/contract.ts';
-import { writeJsonAtomic } from '../util/atomic_write.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
+import { baseModelName } from '../model/model_name.ts';
+import { packageRoot } from '../native/loader.ts';
 import { TARGET_MODULES, adapterProjector, isProjectorName, readAdapter } from './adapter_io.ts';
+import { exportCard } from './export_card.ts';
 import { type LoadedWeights, loadWeights } from './model_load.ts';
 
 export interface ExportOptions {
   model: string;
   adapter: string;
   out: string;
-  /** Largest shard in bytes (default 4 GB, as transformers' save_pretrained shards). */
+  /** Largest shard in bytes (default 5 GB, transformers' save_pretrained default). */
   maxShardBytes?: number;
+  /** The floating-point tensors' dtype: the base's (stored, the default) or one for all. */
+  dtype?: ExportDtype;
 }
+
+/** --dtype of stic export: the base's own dtype per tensor, or one for every floating-point tensor. */
+export const EXPORT_DTYPES = ['stored', 'bf16', 'f16', 'fp32'] as const;
+export type ExportDtype = (typeof EXPORT_DTYPES)[number];
+
+const OUT_DTYPE: Record<Exclude<ExportDtype, 'stored'>, { st: DTypeName; torch: string }> = {
+  bf16: { st: 'BF16', torch: 'bfloat16' },
+  f16: { st: 'F16', torch: 'float16' },
+  fp32: { st: 'F32', torch: 'float32' },
+};
+const FLOAT_DTYPES: readonly DTypeName[] = ['F32', 'F16', 'BF16', 'F64'];
+
+/** The files of a model folder that belong to the model: its configs, processor and tokenizer. */
+const MODEL_FILES = /^(config|generation_config|preprocessor_config|processor_config|video_preprocessor_config|tokenizer_config|tokenizer|special_tokens_map|added_tokens|chat_template|vocab)\.json$|^(tokenizer\.model|merges\.txt|chat_template\.jinja)$/;
 
 export interface ExportReport {
   files: string[];
   merged: number;
   copied: number;
   projector: boolean;
+  /** Files of the model folder left out (neither weights nor config, processor or tokenizer files). */
+  notCopied: string[];
 }
 
 const WEIGHT_FILE = /\.(safetensors|bin|pt|pth|ckpt|msgpack|h5)$/;
+const CARD_FILE = 'README.md';
 
 /** Writes the merged checkpoint into options.out and returns what it wrote. */
 export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
@@ -53,18 +77,60 @@ export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
   await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));
   const targeted = new Set<string>();
   for (let l = 0; l < w.config.decoder.numLayers; l++) for (const t of adapter.spec.targets) targeted.add(`language_model.model.layers.${l}.${TARGET_MODULES[t]}.weight`);
-  const plan = exportPlan(w, targeted, hasProjector);
+  const dtype = o.dtype ?? 'stored';
+  const plan = exportPlan(w, targeted, hasProjector).map((t) => withDtype(t, dtype));
   // Merged a shard at a time: a 7B model's merged linears never sit in memory all at once.
   const merge = async (names: string[]) => new Map((await trainer.mergedWeights(names)).map((t) => [t.name, t.data]));
   await mkdir(out, { recursive: true });
-  const files = await writeShards(out, plan, o.maxShardBytes ?? 4e9, { stic_adapter: path.basename(path.resolve(o.adapter)) }, merge);
-  for (const name of await readdir(model)) {
+  const adapterName = path.basename(path.resolve(o.adapter));
+  const files = await writeShards(out, plan, o.maxShardBytes ?? 5e9, { stic_adapter: adapterName }, merge);
+  const notCopied: string[] = [];
+  for (const name of (await readdir(model)).sort()) {
     const from = path.join(model, name);
     if (WEIGHT_FILE.test(name) || name === INDEX_FILE || !(await stat(from)).isFile()) continue;
-    await copyFile(from, path.join(out, name));
+    if (!MODEL_FILES.test(name)) {
+      if (name !== CARD_FILE) notCopied.push(name); // the base's card is replaced by ours
+      continue;
+    }
+    if (name === 'config.json' && dtype !== 'stored') await writeJsonAtomic(path.join(out, name), withTorchDtype(JSON.parse(await readFile(from, 'utf8')), OUT_DTYPE[dtype].torch));
+    else await copyFile(from, path.join(out, name));
     files.push(path.join(out, name));
   }
-  return { files, merged: plan.filter((p) => p.kind === 'merged').length, copied: plan.filter((p) => p.kind === 'copy').length, projector: hasProjector };
+  const card = exportCard({
+    baseModel: baseModelName(model),
+    architecture: w.config.architecture,
+    adapter: { name: adapterName, spec: adapter.spec, projector: hasProjector },
+    dtypes: [...new Set(plan.filter((t) => FLOAT_DTYPES.includes(t.dtype)).map((t) => t.dtype))],
+    summary: existsSync(path.join(o.adapter, 'summary.txt')) ? await readFile(path.join(o.adapter, 'summary.txt'), 'utf8') : null,
+    version: sticVersion(),
+  });
+  await writeFileAtomic(path.join(out, CARD_FILE), card);
+  files.push(path.join(out, CARD_FILE));
+  return { files, merged: plan.filter((p) => p.kind === 'merged').length, copied: plan.filter((p) => p.kind === 'copy').length, projector: hasProjector, notCopied };
+}
+
+// The planned tensor written in `dtype` (floating-point tensors only; the rest as stored).
+function withDtype(t: PlannedTensor, dtype: ExportDtype): PlannedTensor {
+  if (dtype === 'stored' || !FLOAT_DTYPES.includes(t.dtype)) return t;
+  const to = OUT_DTYPE[dtype].st;
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  if (t.kind === 'copy' && t.dtype !== to) return { ...t, kind: 'convert', dtype: to, nbytes: n * dtypeSize(to) };
+  return { ...t, dtype: to, nbytes: n * dtypeSize(to) };
+}
+
+// config.json with torch_dtype (and transformers 5's dtype, and the sub-configs') set to `torch`.
+function withTorchDtype(cfg: Record<string, unknown>, torch: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...cfg, torch_dtype: torch };
+  if ('dtype' in cfg) out.dtype = torch;
+  for (const sub of ['text_config', 'vision_config']) {
+    const c = cfg[sub];
+    if (c && typeof c === 'object' && ('torch_dtype' in c || 'dtype' in c)) out[sub] = withTorchDtype(c as Record<string, unknown>, torch);
+  }
+  return out;
+}
+
+function sticVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 async function checkOutFolder(out: string): Promise<void> {

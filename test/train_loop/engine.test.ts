@@ -13,7 +13,7 @@ import { main } from '../../bin/cli.ts';
 import { loadModel } from '../../lib/engine/llava_model.ts';
 import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
-import { openCheckpoint, readTensors, writeSafetensors } from '../../lib/model/safetensors.ts';
+import { openCheckpoint, openSafetensors, readTensors, writeSafetensors } from '../../lib/model/safetensors.ts';
 import { native } from '../../lib/native/index.ts';
 import type { DpoJob, TrainHooks } from '../../lib/stic/engine_api.ts';
 import { loadImage } from '../../lib/data/image_load.ts';
@@ -384,13 +384,68 @@ describe('stic export against the transformers/PEFT fixture', function () {
     const r = await runCli(['export', '--model', fx.dir, '--adapter', path.join(fx.dir, 'adapter'), '--out', out]);
     expect(r.code, r.stderr).to.equal(0);
     const tensors = (await openCheckpoint(fx.dir)).tensors.size;
-    expect(r.stderr).to.equal(`export: 14 linear layers merged, ${tensors - 14} tensors copied\n`);
-    expect(r.stdout.trimEnd().split('\n').map((f) => path.basename(f)).sort()).to.deep.equal(['config.json', 'expected.json', 'generation_config.json', 'model.safetensors']); // every non-weight file of the model folder
+    expect(r.stderr).to.equal(`export: 14 linear layers merged, ${tensors - 14} tensors copied\nexport: not copied (not config, processor or tokenizer files of the model): expected.json\n`);
+    expect(r.stdout.trimEnd().split('\n').map((f) => path.basename(f)).sort()).to.deep.equal(['README.md', 'config.json', 'generation_config.json', 'model.safetensors']);
     const m = await loadModel(out, { tokenizer: null });
     const it1 = fx.items[1];
     const [j] = await m.logprobs([{ promptIds: it1.prompt, responseIds: it1.rejected.slice(it1.prompt.length), image: fx.images[1] }]);
     const expected = JSON.parse(readFileSync(path.join(fx.dir, 'expected.json'), 'utf8')).dpo.label['per_pair[loss,pc,pr,rc,rr]'] as number[][];
     expect(Math.abs(j.sum - expected[1][2]) / Math.abs(expected[1][2])).to.be.below(1e-5);
+  });
+
+  it('stic export --dtype bf16 --max-shard-size: every float tensor is the fp32 export\'s rounded once, sharded, with torch_dtype and its own model card', async () => {
+    const fx = await loadFixture('llava-tiny-llama');
+    const base = path.join(dir, 'base-with-extras');
+    mkdirSync(base);
+    for (const f of ['config.json', 'generation_config.json', 'model.safetensors']) copyFileSync(path.join(fx.dir, f), path.join(base, f));
+    writeFileSync(path.join(base, 'README.md'), '# the base model\'s own card\n');
+    writeFileSync(path.join(base, 'notes.txt'), 'a stray file\n');
+    const adapter = path.join(dir, 'card-adapter');
+    mkdirSync(adapter);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(path.join(fx.dir, 'adapter', f), path.join(adapter, f));
+    writeFileSync(path.join(adapter, 'summary.txt'), 'steps  4\nloss   0.69 -> 0.61\n');
+    const f32 = path.join(dir, 'export-fp32');
+    const bf16 = path.join(dir, 'export-bf16');
+    const a = await runCli(['export', '--model', base, '--adapter', adapter, '--out', f32, '--dtype', 'fp32']);
+    expect(a.code, a.stderr).to.equal(0);
+    expect(a.stderr).to.contain('export: not copied (not config, processor or tokenizer files of the model): notes.txt\n'); // README.md is replaced, not copied
+    const b = await runCli(['export', '--model', base, '--adapter', adapter, '--out', bf16, '--dtype', 'bf16', '--max-shard-size', '20KB']);
+    expect(b.code, b.stderr).to.equal(0);
+    const shards = readdirSync(bf16).filter((n) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(n));
+    expect(shards.length).to.be.above(1);
+    for (const n of shards) {
+      const t = [...(await openSafetensors(path.join(bf16, n))).tensors.values()];
+      if (t.length > 1) expect(t.reduce((sum, e) => sum + e.nbytes, 0), n).to.be.at.most(20_000); // one tensor alone may pass the limit
+    }
+    expect(existsSync(path.join(bf16, 'notes.txt'))).to.equal(false);
+    expect(JSON.parse(readFileSync(path.join(bf16, 'config.json'), 'utf8')).torch_dtype).to.equal('bfloat16');
+    const wide = await openCheckpoint(f32);
+    const narrow = await openCheckpoint(bf16);
+    expect([...narrow.tensors.keys()].sort()).to.deep.equal([...wide.tensors.keys()].sort());
+    for (const [name, e] of narrow.tensors) {
+      const w = wide.tensors.get(name)!;
+      if (w.dtype !== 'F32') {
+        expect(e.dtype, name).to.equal(w.dtype); // integer tensors as stored
+        continue;
+      }
+      expect(e.dtype, name).to.equal('BF16');
+      const [bits] = await readTensors([e]);
+      const [values] = await readTensors([w], { as: 'F32' });
+      const rounded = new Uint16Array(values.length);
+      await native().convertDType(values as Float32Array, 'F32', rounded, 'BF16');
+      expect(Buffer.from((bits as Uint16Array).buffer).equals(Buffer.from(rounded.buffer)), name).to.equal(true);
+    }
+    const card = readFileSync(path.join(bf16, 'README.md'), 'utf8');
+    expect(card.startsWith(`---\nbase_model: ${path.basename(base)}\nlibrary_name: transformers\npipeline_tag: image-text-to-text\n`), card).to.equal(true);
+    expect(card).to.not.contain('the base model\'s own card');
+    expect(card).to.contain('(q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; r ');
+    expect(card).to.contain('- Floating-point tensors are BF16.\n');
+    expect(card).to.contain('LlavaForConditionalGeneration.from_pretrained("path/to/this/folder")');
+    expect(card).to.contain('```\nsteps  4\nloss   0.69 -> 0.61\n```\n');
+    expect(card).to.not.contain(dir); // no local path
+    const bad = await runCli(['export', '--model', base, '--adapter', adapter, '--out', path.join(dir, 'export-bad'), '--max-shard-size', '5 gigs']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.contain('--max-shard-size: expected a size such as 5GB, 500MB, 1.5GiB or a number of bytes but received "5 gigs"');
   });
 
   it('adapterForLoad: base + adapter applied in memory gives PEFT\'s log-probs and the merged export\'s to 1e-6; follows a retrained adapter', async () => {
