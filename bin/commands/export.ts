@@ -9,6 +9,7 @@ import { checkThreads } from '../../lib/stic/options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { EXPORT_DTYPES, type ExportDtype, exportMerged } from '../../lib/train/merge_export.ts';
 import { parseByteSize } from '../../lib/util/byte_size.ts';
+import { progressFactory } from '../../lib/util/progress.ts';
 
 interface ExportArgs {
   model: string;
@@ -38,7 +39,7 @@ export const command: CommandModule<object, ExportArgs> = {
     if (threads !== undefined) native().setThreads(threads);
     const io = { inputs: modelInputs(args), outputs: [flagPath('out', args.out)] };
     const maxShardBytes = parseByteSize(args['max-shard-size'], '--max-shard-size');
-    const r = await guardOutputs(io, () => exportMerged({ model: args.model, adapter: args.adapter, out: args.out, maxShardBytes, dtype: args.dtype }));
+    const r = await guardOutputs(io, () => exportMerged({ model: args.model, adapter: args.adapter, out: args.out, maxShardBytes, dtype: args.dtype, progress: progressFactory() }));
     const projector = r.projector ? ', projector from the adapter folder' : '';
     process.stderr.write(`export: ${r.merged} linear layers merged, ${r.copied} tensors copied${projector}\n`);
     if (r.notCopied.length > 0) process.stderr.write(`export: not copied (not config, processor or tokenizer files of the model): ${r.notCopied.join(', ')}\n`);

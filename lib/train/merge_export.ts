@@ -18,6 +18,7 @@ import { INDEX_FILE, SINGLE_FILE, type TensorEntry, type TensorToWrite, readTens
 import { native } from '../native/index.ts';
 import type { LoraTargetModule } from '../native/contract.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
+import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { baseModelName } from '../model/model_name.ts';
 import { packageRoot } from '../native/loader.ts';
 import { TARGET_MODULES, adapterProjector, isProjectorName, readAdapter } from './adapter_io.ts';
@@ -32,6 +33,8 @@ export interface ExportOptions {
   maxShardBytes?: number;
   /** The floating-point tensors' dtype: the base's (stored, the default) or one for all. */
   dtype?: ExportDtype;
+  /** A bar over the tensors written (a shard at a time). */
+  progress?: ProgressFactory;
 }
 
 /** --dtype of stic export: the base's own dtype per tensor, or one for every floating-point tensor. */
@@ -83,7 +86,13 @@ export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
   const merge = async (names: string[]) => new Map((await trainer.mergedWeights(names)).map((t) => [t.name, t.data]));
   await mkdir(out, { recursive: true });
   const adapterName = path.basename(path.resolve(o.adapter));
-  const files = await writeShards(out, plan, o.maxShardBytes ?? 5e9, { stic_adapter: adapterName }, merge);
+  const bar = (o.progress ?? silentProgress)('export', plan.length, 0, 'tensors');
+  let files: string[];
+  try {
+    files = await writeShards(out, plan, o.maxShardBytes ?? 5e9, { stic_adapter: adapterName }, merge, (n) => bar.tick(n));
+  } finally {
+    bar.stop();
+  }
   const notCopied: string[] = [];
   for (const name of (await readdir(model)).sort()) {
     const from = path.join(model, name);
@@ -169,6 +178,7 @@ async function writeShards(
   maxBytes: number,
   metadata: Record<string, string>,
   merge: (engineNames: string[]) => Promise<Map<string, Float32Array>>,
+  written: (tensors: number) => void,
 ): Promise<string[]> {
   const shards: PlannedTensor[][] = [[]];
   let size = 0;
@@ -189,6 +199,7 @@ async function writeShards(
     await writeSafetensors(file, tensors, { format: 'pt', ...metadata });
     files.push(file);
     for (const t of shards[i]) weightMap[t.name] = names[i];
+    written(shards[i].length);
   }
   if (shards.length > 1) {
     const index = path.join(out, INDEX_FILE);
