@@ -479,6 +479,8 @@ export interface NativeDpoStepOptions {
   gradScale?: number;
   /** true (default): prompt once, chosen and rejected as two branches over its KV; false: two full sequences. */
   sharedPrefix?: boolean;
+  /** Gradient checkpointing: keep only each decoder layer's input and recompute the layer in the backward (same gradients, bitwise; less memory, about one more forward). Default false. */
+  gradCheckpointing?: boolean;
   /** Which projector the reference uses when refs are computed here: 'original' (default) or 'trained' (reproduces STIC defect (c)). */
   refProjector?: 'original' | 'trained';
 }
@@ -497,6 +499,8 @@ export interface NativeSftStepOptions {
   meanOver?: number;
   /** Default 1. */
   gradScale?: number;
+  /** As NativeDpoStepOptions.gradCheckpointing. Default false. */
+  gradCheckpointing?: boolean;
 }
 export interface NativeAdamWOptions {
   lora: { lr: number; weightDecay: number };
@@ -510,6 +514,14 @@ export interface NativeAdamWOptions {
   maxGradNorm?: number;
 }
 export interface NativeTrainerMemory { parameterBytes: number; gradientBytes: number; optimizerBytes: number; lastStepActivationBytes: number }
+/**
+ * A training step's size (dpoStep / sftStep): featureRows = crops x image tokens per crop of the call,
+ * rows = T of its largest packed pass, keys = S of its longest attention segment, entries = most
+ * scored tokens of a pass; refFeatures: the reference needs its own projector output (default false).
+ */
+export interface NativeStepShape { featureRows: number; rows: number; keys: number; entries: number; refFeatures?: boolean }
+/** A step's activation arena (what lastStepActivationBytes reports is savedBytes + scratchBytes): kept from the forward for the backward, and the rest. */
+export interface NativeStepMemory { savedBytes: number; scratchBytes: number }
 export interface LlavaTrainerNative {
   spec(): NativeTrainerSpec;
   tensorInfo(): NativeTrainTensorInfo[];
@@ -535,6 +547,8 @@ export interface LlavaTrainerNative {
   /** W + (alpha/r) B A for every LoRA-targeted linear, and the trained projector (all, or the `names` asked for: a 7B model is exported a few tensors at a time), under engine names (`language_model.model.layers.{i}.self_attn.q_proj.weight`, llavaTensorSpecs; lib/engine/weight_names.ts maps them to a checkpoint's). */
   mergedWeights(names?: string[]): Promise<{ name: string; shape: number[]; data: Float32Array }[]>;
   memory(): NativeTrainerMemory;
+  /** The activation bytes a step of this shape allocates, without (full) and with gradient checkpointing. */
+  memoryPlan(shape: NativeStepShape): { full: NativeStepMemory; checkpointed: NativeStepMemory };
 }
 export interface TrainerBinding {
   /** A trainer on a loaded model (which it keeps alive); LoRA initialised from spec.lora.seed, the trainable projector copied from the model. */

@@ -142,6 +142,7 @@ model::DpoStepOptions parseDpoOptions(const Napi::Value& value) {
   opt.rejectedMode = choiceOr(o, "rejectedMode", where, {"label", "top-alt"}, 0) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
   opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
   opt.sharedPrefix = boolOr(o, "sharedPrefix", where, true);
+  opt.gradCheckpointing = boolOr(o, "gradCheckpointing", where, false);
   opt.refTrainedProjector = choiceOr(o, "refProjector", where, {"original", "trained"}, 0) == 1;
   return opt;
 }
@@ -178,7 +179,23 @@ model::SftStepOptions parseSftOptions(const Napi::Value& value) {
   opt.micro = key.micro;
   opt.meanOver = checkedNumber(o, "meanOver", where, positiveFinite, "a positive number", 0, false);
   opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
+  opt.gradCheckpointing = boolOr(o, "gradCheckpointing", where, false);
   return opt;
+}
+
+model::StepShape parseStepShape(const Napi::Value& value) {
+  const std::string where = "shape";
+  Napi::Object o = requireObject(value, where);
+  model::StepShape s;
+  const std::pair<const char*, int64_t*> sizes[] = {
+      {"featureRows", &s.featureRows}, {"rows", &s.rows}, {"keys", &s.keys}, {"entries", &s.entries}};
+  for (auto [key, dst] : sizes) {
+    *dst = requireInt(o, key, where);
+    if (*dst < 0) throwExpected(o.Env(), "a non-negative integer", where + "." + key, o.Get(key));
+  }
+  s.backward = true;
+  s.refFeatures = boolOr(o, "refFeatures", where, false);
+  return s;
 }
 
 model::OptimizerOptions parseOptimizerOptions(const Napi::Value& value, bool projectorRequired) {

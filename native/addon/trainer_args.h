@@ -35,6 +35,8 @@ std::vector<model::SftItem> parseSftItems(const Napi::Value& value);
 StepKey parseKey(const Napi::Object& o, const std::string& where);  // o.key
 model::DpoStepOptions parseDpoOptions(const Napi::Value& value);
 model::SftStepOptions parseSftOptions(const Napi::Value& value);
+// memoryPlan's shape: {featureRows, rows, keys, entries, refFeatures?} of a training step.
+model::StepShape parseStepShape(const Napi::Value& value);
 model::OptimizerOptions parseOptimizerOptions(const Napi::Value& value, bool projectorRequired);
 
 }  // namespace stic::addon::trainer_args

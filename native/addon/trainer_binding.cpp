@@ -1,7 +1,7 @@
 // LLaVA training on the CPU backend (contract: TrainerBinding in lib/native/contract.ts).
 //   createTrainer(model, spec) -> Promise<LlavaTrainer>
 //   LlavaTrainer: spec, tensorInfo, getTensors, setTensors, getStep, setStep, pairLogprobs, dpoStep,
-//                 sftStep, optimizerStep, zeroGrad, mergedWeights, memory
+//                 sftStep, optimizerStep, zeroGrad, mergedWeights, memory, memoryPlan
 // Inputs are copied into plain structs here (the one conversion point); every slow call is a
 // PromiseWorker. One call at a time per trainer: a call while another runs is refused, so a step,
 // an optimizer update and a checkpoint read can never interleave.
@@ -95,7 +95,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                         InstanceMethod("pairLogprobs", &TrainerWrap::pairLogprobs), InstanceMethod("dpoStep", &TrainerWrap::dpoStep),
                         InstanceMethod("sftStep", &TrainerWrap::sftStep), InstanceMethod("optimizerStep", &TrainerWrap::optimizerStep),
                         InstanceMethod("zeroGrad", &TrainerWrap::zeroGrad), InstanceMethod("mergedWeights", &TrainerWrap::mergedWeights),
-                        InstanceMethod("memory", &TrainerWrap::memory)});
+                        InstanceMethod("memory", &TrainerWrap::memory), InstanceMethod("memoryPlan", &TrainerWrap::memoryPlan)});
   }
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
     if (info.Length() != 1 || !info[0].IsExternal()) {
@@ -400,6 +400,22 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     o.Set("gradientBytes", static_cast<double>(p.gradientBytes()));
     o.Set("optimizerBytes", static_cast<double>(p.optimizerBytes()));
     o.Set("lastStepActivationBytes", static_cast<double>(trainer_->lastStepActivationBytes()));
+    return o;
+  }
+
+  // The activation bytes of a training step of this shape, without and with gradient checkpointing.
+  Napi::Value memoryPlan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    model::StepShape shape = parseStepShape(info[0]);
+    Napi::Object o = Napi::Object::New(env);
+    for (bool ckpt : {false, true}) {
+      shape.checkpointed = ckpt;
+      const model::StepMemory m = trainer_->planStep(shape);
+      Napi::Object a = Napi::Object::New(env);
+      a.Set("savedBytes", static_cast<double>(m.saved));
+      a.Set("scratchBytes", static_cast<double>(m.scratch));
+      o.Set(ckpt ? "checkpointed" : "full", a);
+    }
     return o;
   }
 

@@ -144,7 +144,7 @@ void attendBackward(const SavedLayer& L, const PassLayout& layout, const Decoder
 void layerForward(float* x, const SavedLayer& L, const DecoderLayerWeights& W, const PassLayout& layout,
                   const DecoderConfig& cfg, const LoraUse& lora, int64_t l, TrainActivations& act) {
   const int64_t T = layout.rows(), D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim();
-  std::memcpy(L.xin, x, T * D * sizeof(float));
+  if (L.xin != x) std::memcpy(L.xin, x, T * D * sizeof(float));
   cpu::rmsnorm_forward(act.xn, x, W.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
   linearW(L.qkv, act.xn, W.qkvW, 0, bias(W.qkvB), T, D, Nqkv);
   for (int m : {kLoraQ, kLoraK, kLoraV}) {
@@ -212,22 +212,38 @@ void layerBackward(float* dx, const SavedLayer& L, const DecoderLayerWeights& W,
 
 }  // namespace
 
-void planTrainActivations(ArenaPlan& plan, const DecoderConfig& cfg, const LoraSpec& lora, const TrainShape& sh) {
+namespace {
+
+// A saved layer set but its xin, in allocation order: xmid, qkv, attn, lse, gateUp, each target's xa.
+std::vector<Shape> layerSetShapes(const DecoderConfig& cfg, const LoraSpec& lora, int64_t T) {
+  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
+  std::vector<Shape> s{{T, D}, {T, cfg.qkvDim()}, {T, cfg.qDim()}, {cfg.numHeads, T}, {2 * T, F}};
+  for (int m = 0; m < countTargets(lora); m++) s.push_back({T, lora.r});
+  return s;
+}
+
+}  // namespace
+
+void planTrainActivations(ArenaPlan& saved, ArenaPlan& scratch, const DecoderConfig& cfg, const LoraSpec& lora,
+                          const TrainShape& sh) {
   const int64_t T = std::max<int64_t>(sh.rows, 1), S = std::max<int64_t>(sh.maxKeys, 1), D = cfg.hiddenSize,
                 F = cfg.intermediateSize, kv = cfg.kvDim();
-  for (int64_t l = 0; l < sh.layers; l++) {
-    for (const Shape& s : std::vector<Shape>{{T, D}, {T, D}, {T, cfg.qkvDim()}, {T, cfg.qDim()}, {cfg.numHeads, T}, {2 * T, F}}) {
-      plan.add(DType::F32, s);
-    }
-    for (int m = 0; m < countTargets(lora); m++) plan.add(DType::F32, {T, lora.r});
+  const bool ckpt = sh.backward && sh.checkpointed;
+  const std::vector<Shape> set = layerSetShapes(cfg, lora, T);
+  for (int64_t l = 0; l < sh.layers; l++) saved.add(DType::F32, {T, D});  // every layer's xin
+  // The rest of a set: every layer's, or (checkpointed) one shared set and xrec.
+  ArenaPlan& rest = ckpt ? scratch : saved;
+  for (int64_t l = 0; l < (ckpt ? 1 : sh.layers); l++) {
+    for (const Shape& s : set) rest.add(DType::F32, s);
   }
+  if (ckpt) scratch.add(DType::F32, {T, D});  // xrec
   for (const Shape& s : std::vector<Shape>{{T, D}, {T, D}, {T, F}, {loraWorkFloats(cfg, lora, T)}, {S, kv}, {S, kv}}) {
-    plan.add(DType::F32, s);
+    scratch.add(DType::F32, s);
   }
-  plan.add(DType::I64, {T});
+  scratch.add(DType::I64, {T});
   if (!sh.backward) return;
   for (const Shape& s : std::vector<Shape>{{T, D}, {T, cfg.qkvDim()}, {T, cfg.qDim()}, {T, F}, {2 * T, F}, {S, kv}, {S, kv}}) {
-    plan.add(DType::F32, s);
+    scratch.add(DType::F32, s);
   }
 }
 
@@ -235,6 +251,7 @@ Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig
                                                const TrainShape& sh) {
   const int64_t T = std::max<int64_t>(sh.rows, 1), S = std::max<int64_t>(sh.maxKeys, 1), D = cfg.hiddenSize,
                 F = cfg.intermediateSize, kv = cfg.kvDim();
+  const bool ckpt = sh.backward && sh.checkpointed;
   TrainActivations a{};
   a.shape = sh;
   Status failed;
@@ -246,9 +263,8 @@ Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig
     }
     return t.value().data<float>();
   };
-  a.saved.resize(sh.layers);
-  for (SavedLayer& L : a.saved) {
-    L.xin = take({T, D}, "saved activations");
+  // Everything of a set but xin (shapes as layerSetShapes).
+  auto takeSet = [&](SavedLayer& L) {
     L.xmid = take({T, D}, "saved activations");
     L.qkv = take({T, cfg.qkvDim()}, "saved activations");
     L.attn = take({T, cfg.qDim()}, "saved activations");
@@ -258,6 +274,20 @@ Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig
     for (int m = 0; m < kLoraModules; m++) {
       if (lora.targets[m]) L.xa[m] = take({T, lora.r}, "saved LoRA activations");
     }
+  };
+  SavedLayer shared{};
+  if (ckpt) {
+    takeSet(shared);
+    a.xrec = take({T, D}, "recomputed layer input");
+  }
+  a.saved.resize(sh.layers);
+  for (SavedLayer& L : a.saved) {
+    if (ckpt) {
+      L = shared;
+    } else {
+      takeSet(L);
+    }
+    L.xin = take({T, D}, "saved activations");
   }
   a.xn = take({T, D}, "activations");
   a.out = take({T, D}, "activations");
@@ -313,8 +343,17 @@ Status decoderTrainForward(float* x, const PassLayout& layout, const DecoderWeig
 
 void decoderTrainBackward(float* dx, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
                           const LoraUse& lora, TrainActivations& act) {
+  const int64_t T = layout.rows(), D = cfg.hiddenSize;
+  const bool ckpt = act.shape.checkpointed;
   std::copy(layout.pos.begin(), layout.pos.end(), act.pos);
-  for (int64_t l = cfg.numLayers - 1; l >= 0; l--) layerBackward(dx, act.saved[l], w.layers[l], layout, cfg, lora, l, act);
+  for (int64_t l = cfg.numLayers - 1; l >= 0; l--) {
+    const SavedLayer& L = act.saved[l];
+    if (ckpt && l < cfg.numLayers - 1) {  // the last layer's set is still the forward's
+      std::memcpy(act.xrec, L.xin, T * D * sizeof(float));
+      layerForward(act.xrec, L, w.layers[l], layout, cfg, lora, l, act);
+    }
+    layerBackward(dx, L, w.layers[l], layout, cfg, lora, l, act);
+  }
 }
 
 }  // namespace stic::model

@@ -6,6 +6,10 @@
 // rows, summed over both branches).
 // Saved per layer: the residual input and the mid-layer residual (norms are recomputed), the roped
 // q|k|v, the attention output and its log-sum-exp, gate|up, and each LoRA module's x A^T.
+// With gradient checkpointing only each layer's residual input is kept; the backward recomputes a
+// layer's forward from it (into one shared set) right before that layer's backward. Every op is
+// deterministic and dropout masks are drawn from the same counter key, so the recomputed set and
+// hence the gradients are bitwise those of the kept one.
 // Legend: T rows, S keys of a segment, D hidden, F MLP, Hq/Hkv heads, hd head dim,
 // Nqkv = (Hq + 2 Hkv) hd, r LoRA rank, L layers.
 #pragma once
@@ -31,17 +35,20 @@ struct SavedLayer {
 };
 
 // What one pass size needs; `layers` saved layer sets (numLayers for training, 1 when nothing is
-// kept for a backward), `backward` adds the gradient scratch.
+// kept for a backward), `backward` adds the gradient scratch. `checkpointed` (with backward): the
+// `layers` sets own only their xin; every other field points into one shared set.
 struct TrainShape {
   int64_t rows = 0;     // T
   int64_t maxKeys = 0;  // S of the longest segment
   int64_t layers = 1;
   bool backward = false;
+  bool checkpointed = false;
 };
 
 struct TrainActivations {
   TrainShape shape;
   std::vector<SavedLayer> saved;  // shape.layers entries
+  float* xrec;      // (T, D) checkpointed only: the residual stream of a recomputed layer
   float* xn;        // (T, D) a norm's output
   float* out;       // (T, D) a sublayer's output before the residual add
   float* act;       // (T, F) SwiGLU output
@@ -59,7 +66,11 @@ struct TrainActivations {
   float* dvStage;  // (S, Hkv*hd)
 };
 
-void planTrainActivations(ArenaPlan& plan, const DecoderConfig& cfg, const LoraSpec& lora, const TrainShape& shape);
+// Bytes of allocTrainActivations, split into what the forward keeps for the backward (`saved`: every
+// layer's set, or with checkpointing every layer's xin) and the rest (`scratch`, the recomputed
+// layer's set included).
+void planTrainActivations(ArenaPlan& saved, ArenaPlan& scratch, const DecoderConfig& cfg, const LoraSpec& lora,
+                          const TrainShape& shape);
 Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig& cfg, const LoraSpec& lora,
                                                const TrainShape& shape);
 
@@ -82,6 +93,8 @@ Status decoderTrainForward(float* x, const PassLayout& layout, const DecoderWeig
 
 // dx (T, D): in, d loss / d (last layer's output); out, d loss / d (input embeddings).
 // Accumulates d loss / d LoRA A, B into the params' gradients; `lora` must be the forward's.
+// Checkpointed activations: each layer but the last (whose set the forward left in place) is
+// recomputed from its saved xin first.
 void decoderTrainBackward(float* dx, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
                           const LoraUse& lora, TrainActivations& act);
 

@@ -50,16 +50,7 @@ std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const Lla
 }
 
 // Everything one call needs, carved from the trainer's Activations arena (sized from the call's
-// largest group; kept between calls and only re-created when a call needs more).
-struct CallSizes {
-  int64_t M = 0;         // feature rows of the call's crops (C*Ti); the feature buffers add the image_newline row
-  int64_t rows = 0;      // largest pass
-  int64_t keys = 0;      // longest attention segment
-  int64_t entries = 0;   // most scored tokens of a pass
-  bool backward = false;
-  bool refFeatures = false;  // the reference needs its own projector output
-};
-
+// StepShape; kept between calls and only re-created when a call needs more).
 struct TrainCall {
   Arena* arena = nullptr;
   size_t bytes = 0;             // what this call planned (the arena may be larger)
@@ -77,7 +68,7 @@ struct TrainCall {
 };
 
 template <typename Group>
-void sizeGroups(CallSizes& s, const std::vector<Group>& groups) {
+void sizeGroups(StepShape& s, const std::vector<Group>& groups) {
   for (const Group& g : groups) {
     s.rows = std::max(s.rows, g.layout.rows());
     s.keys = std::max(s.keys, g.layout.maxKeys());
@@ -85,15 +76,18 @@ void sizeGroups(CallSizes& s, const std::vector<Group>& groups) {
   }
 }
 
-Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& cfg, const TrainableParams& params,
-                             const CallSizes& s) {
-  const int64_t M = std::max<int64_t>(s.M, 1), T = std::max<int64_t>(s.rows, 1), D = cfg.decoder.hiddenSize,
+TrainShape decoderShape(const LlavaConfig& cfg, const StepShape& s) {
+  return {std::max<int64_t>(s.rows, 1), std::max<int64_t>(s.keys, 1), s.backward ? cfg.decoder.numLayers : 1, s.backward,
+          s.backward && s.checkpointed};
+}
+
+// The call's own buffers (TrainCall's float* fields but the decoder's and the head's), with their shapes.
+std::vector<std::pair<float**, Shape>> callSlots(TrainCall& c, const LlavaConfig& cfg, const TrainableParams& params,
+                                                 const StepShape& s) {
+  const int64_t M = std::max<int64_t>(s.featureRows, 1), T = std::max<int64_t>(s.rows, 1), D = cfg.decoder.hiddenSize,
                 Dv = cfg.vision.hiddenSize;
   const bool trainProj = params.trainProjector() && s.backward;
-  const TrainShape shape{T, std::max<int64_t>(s.keys, 1), s.backward ? cfg.decoder.numLayers : 1, s.backward};
-  ArenaPlan plan;
   std::vector<std::pair<float**, Shape>> slots;
-  TrainCall c;
   slots.push_back({&c.sel, {M, Dv}});
   slots.push_back({&c.featPolicy, {M + 1, D}});
   if (s.refFeatures) slots.push_back({&c.featRef, {M + 1, D}});
@@ -102,25 +96,39 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   if (trainProj) slots.push_back({&c.dfeat, {M + 1, D}}), slots.push_back({&c.projScratch, {M, D}});
   slots.push_back({&c.x, {T, D}});
   if (s.backward) slots.push_back({&c.dx, {T, D}});
-  for (auto& [p, shape] : slots) plan.add(DType::F32, shape);
-  planTrainActivations(plan, cfg.decoder, params.spec(), shape);
-  planHead(plan, cfg.decoder, s.entries);
-  if (!arena || arena->capacity() < plan.bytes()) {
+  return slots;
+}
+
+StepMemory planCall(const LlavaConfig& cfg, const TrainableParams& params, const StepShape& s) {
+  ArenaPlan saved, scratch;
+  TrainCall unused;
+  for (auto& slot : callSlots(unused, cfg, params, s)) scratch.add(DType::F32, slot.second);
+  planTrainActivations(saved, scratch, cfg.decoder, params.spec(), decoderShape(cfg, s));
+  planHead(scratch, cfg.decoder, s.entries);
+  return {saved.bytes(), scratch.bytes()};
+}
+
+Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& cfg, const TrainableParams& params,
+                             const StepShape& s) {
+  const int64_t M = std::max<int64_t>(s.featureRows, 1), D = cfg.decoder.hiddenSize;
+  const size_t bytes = planCall(cfg, params, s).total();
+  if (!arena || arena->capacity() < bytes) {
     arena.reset();  // free the old one first: peak memory is the larger arena, not both
-    auto created = Arena::create(cpuBackend(), Lifetime::Activations, plan.bytes());
+    auto created = Arena::create(cpuBackend(), Lifetime::Activations, bytes);
     if (!created.isOk()) return created.status().withContext("training step activations");
     arena = created.take();
   }
   arena->reset();
+  TrainCall c;
   c.arena = arena.get();
-  c.bytes = plan.bytes();
-  for (auto& [p, shape] : slots) {
+  c.bytes = bytes;
+  for (auto& [p, shape] : callSlots(c, cfg, params, s)) {
     auto t = c.arena->allocate(DType::F32, shape, "training step buffers");
     if (!t.isOk()) return t.status();
     *p = t.value().data<float>();
   }
   if (!c.featRef) c.featRef = c.featPolicy;
-  auto act = allocTrainActivations(*c.arena, cfg.decoder, params.spec(), shape);
+  auto act = allocTrainActivations(*c.arena, cfg.decoder, params.spec(), decoderShape(cfg, s));
   if (!act.isOk()) return act.status();
   c.act = act.take();
   auto head = allocHead(*c.arena, cfg.decoder, s.entries);
@@ -196,6 +204,8 @@ Result<std::unique_ptr<LlavaTrainer>> LlavaTrainer::create(std::shared_ptr<const
   return t;
 }
 
+StepMemory LlavaTrainer::planStep(const StepShape& shape) const { return planCall(model_->config(), *params_, shape); }
+
 Status LlavaTrainer::validatePair(const PairInput& pair, const TokenRows& tokenRows, const std::string& where) const {
   const LlavaConfig& cfg = model_->config();
   STIC_RETURN_IF_ERROR(model_->validate(Sequence{pair.prompt, pair.images}, tokenRows, where + ".promptIds"));
@@ -221,8 +231,8 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& 
   const TokenRows tokenRows = imageTokenRows(images, cfg);
   for (size_t i = 0; i < pairs.size(); i++) STIC_RETURN_IF_ERROR(validatePair(pairs[i], tokenRows, "pairs[" + std::to_string(i) + "]"));
   std::vector<PassGroup> groups = groupPairs(pairs, cfg, tokenRows, true);
-  CallSizes sizes;
-  sizes.M = images.crops * cfg.imageTokenCount;
+  StepShape sizes;
+  sizes.featureRows = images.crops * cfg.imageTokenCount;
   sizeGroups(sizes, groups);
   auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
@@ -231,8 +241,8 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& 
   // One projector output: the trained one for the policy (or the reference when asked), else the original.
   const bool trained = params_->trainProjector() && (policy || trainedProjector);
   const ProjectorView view = trained ? projectorView(params_->projector()) : projectorView(model_->weights().projector);
-  projectorTrainForward(c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.M);
-  addNewlineRow(c.featPolicy, *model_, sizes.M);
+  projectorTrainForward(c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.featureRows);
+  addNewlineRow(c.featPolicy, *model_, sizes.featureRows);
   LoraUse lora;
   if (policy) lora.params = params_.get();
   out.assign(pairs.size(), {});
@@ -258,9 +268,10 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
   for (const auto& r : refs) needRef = needRef || !r.has_value();
 
   std::vector<PassGroup> groups = groupPairs(pairs, cfg, tokenRows, opt.sharedPrefix);
-  CallSizes sizes;
-  sizes.M = images.crops * cfg.imageTokenCount;
+  StepShape sizes;
+  sizes.featureRows = images.crops * cfg.imageTokenCount;
   sizes.backward = true;
+  sizes.checkpointed = opt.gradCheckpointing;
   // The reference reads the frozen projector; it differs from the policy's only when that one trains.
   sizes.refFeatures = needRef && params_->trainProjector() && !opt.refTrainedProjector;
   sizeGroups(sizes, groups);
@@ -268,7 +279,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
-  projectFeatures(c, *model_, *params_, sizes.M, sizes.refFeatures);
+  projectFeatures(c, *model_, *params_, sizes.featureRows, sizes.refFeatures);
 
   LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
   out.policyChosen.assign(B, 0);
@@ -307,7 +318,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
     train::sequence_grad_to_tokens(c.head.dlogp, dseq.data(), g.seq.data(), E);
     groupBackward(c, *model_, g.layout, g.entries, policy);
   }
-  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.M);
+  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.featureRows);
   // Metrics over the whole call (the per-group calls above only produced gradients).
   std::vector<float> unused(2 * B);
   train::DpoBatch all{B, out.policyChosen.data(), out.policyRejected.data(), out.refChosen.data(), out.refRejected.data(),
@@ -361,15 +372,16 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
     }
     groups.push_back(std::move(g));
   }
-  CallSizes sizes;
-  sizes.M = images.crops * cfg.imageTokenCount;
+  StepShape sizes;
+  sizes.featureRows = images.crops * cfg.imageTokenCount;
   sizes.backward = true;
+  sizes.checkpointed = opt.gradCheckpointing;
   sizeGroups(sizes, groups);
   auto call = createCall(callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
-  projectFeatures(c, *model_, *params_, sizes.M, false);
+  projectFeatures(c, *model_, *params_, sizes.featureRows, false);
   const LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
   const double over = opt.meanOver > 0 ? opt.meanOver : static_cast<double>(tokens);
   const DecoderWeights& w = model_->weights().decoder;
@@ -383,7 +395,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
     for (int64_t e = 0; e < E; e++) c.head.dlogp[e] = static_cast<float>(c.head.dlogp[e] * opt.gradScale);
     groupBackward(c, *model_, g.layout, g.entries, policy);
   }
-  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.M);
+  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.featureRows);
   lastActivationBytes_ = c.bytes;
   return Status::ok();
 }

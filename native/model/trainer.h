@@ -26,6 +26,25 @@
 
 namespace stic::model {
 
+// The sizes of a step call's activation arena: its images and its largest pass.
+struct StepShape {
+  int64_t featureRows = 0;  // M = C*Ti rows of the call's crops (the feature buffers add the image_newline row)
+  int64_t rows = 0;         // T of the largest pass
+  int64_t keys = 0;         // S of the longest attention segment
+  int64_t entries = 0;      // E, most scored tokens of a pass
+  bool backward = false;
+  bool refFeatures = false;   // the reference needs its own projector output
+  bool checkpointed = false;  // gradient checkpointing (with backward)
+};
+
+// A step call's activation arena, by what its bytes hold: the activations the forward keeps for the
+// backward, and everything else (working buffers, the recomputed layer's set, the head, the projector).
+struct StepMemory {
+  size_t saved = 0;
+  size_t scratch = 0;
+  size_t total() const { return saved + scratch; }
+};
+
 struct RefLogps {
   float chosen = 0, rejected = 0;
 };
@@ -36,6 +55,7 @@ struct DpoStepOptions {
   double gradScale = 1.0;
   bool sharedPrefix = true;
   bool refTrainedProjector = false;  // the reference sees the trained projector (STIC defect (c))
+  bool gradCheckpointing = false;    // keep each layer's input only; recompute the layer in the backward
   int64_t step = 0, micro = 0;       // dropout key
 };
 
@@ -53,6 +73,7 @@ struct SftItem {
 struct SftStepOptions {
   double meanOver = 0;  // 0: the call's own target count
   double gradScale = 1.0;
+  bool gradCheckpointing = false;  // as DpoStepOptions
   int64_t step = 0, micro = 0;
 };
 
@@ -83,6 +104,8 @@ class LlavaTrainer {
   TrainableParams& params() { return *params_; }
   // Activation bytes the last call planned (the arena kept for the next call is at least this).
   size_t lastStepActivationBytes() const { return lastActivationBytes_; }
+  // What a call of this shape plans (the same arithmetic the call allocates by).
+  StepMemory planStep(const StepShape& shape) const;
 
   // Checks a pair against the model and the call's images (tokenRows); `where` names it ("pairs[2]").
   Status validatePair(const PairInput& pair, const TokenRows& tokenRows, const std::string& where) const;
