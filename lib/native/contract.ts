@@ -553,6 +553,8 @@ export interface LlavaTrainerNative {
 export interface TrainerBinding {
   /** A trainer on a loaded model (which it keeps alive); LoRA initialised from spec.lora.seed, the trainable projector copied from the model. */
   createTrainer(model: LlavaModelNative, spec: NativeTrainerSpec): Promise<LlavaTrainerNative>;
+  /** Rows a step packs into one pass (pairs or items are grouped greedily under it; one longer than it gets a pass of its own). */
+  trainPassRowBudget: number;
 }
 
 // ---- full-parameter pretraining of small LLaVA models (native/addon/pretrain_binding.cpp) -----

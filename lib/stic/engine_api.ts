@@ -165,6 +165,8 @@ export interface TrainHooks {
   onNote?(text: string): void;
   /** Bars for the work before the first step (the reference log-prob pre-pass). */
   progress?: ProgressFactory;
+  /** The memory plan chosen before the first step (lib/train/memory_plan.ts), as lines for the user. */
+  onPlan?(lines: string[]): void;
 }
 
 export interface TrainResult {

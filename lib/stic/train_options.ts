@@ -9,6 +9,9 @@ import { IMAGE_ASPECT_OPTION } from './stage_options.ts';
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
+export const GRAD_CHECKPOINTING = ['auto', 'on', 'off'] as const;
+export type GradCheckpointing = (typeof GRAD_CHECKPOINTING)[number];
+
 /** LoRA shape options in SFT: a continued adapter keeps its own rank, alpha and targets. */
 export const ADAPTER_SHAPE_KEYS = ['loraR', 'loraAlpha', 'loraTargets'] as const;
 
@@ -36,6 +39,8 @@ export interface CommonTrainOptions {
   maxSteps: number;
   minKept: number;
   seed: number;
+  gradCheckpointing: GradCheckpointing;
+  memoryBudget: number;
 }
 
 export interface DpoOptions extends CommonTrainOptions {
@@ -81,6 +86,8 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
     maxSteps: { type: 'integer', min: 0, default: 0, describe: 'Stop after this many optimizer steps, the learning-rate schedule spanning them (as TRL\'s max_steps, but never beyond --epochs; 0: no limit)' },
     minKept: { type: 'number', min: 0, max: 1, default: 0.95, describe: 'Stop before training when fewer than this fraction of the records read would be trained on (the rest skipped: unreadable, image not found, too long), with the counts by reason' },
     seed: { type: 'integer', min: 0, default: 42, describe: 'Seed of data order and dropout' },
+    gradCheckpointing: { type: 'string', choices: GRAD_CHECKPOINTING, default: 'auto', describe: 'Gradient checkpointing: keep only each decoder layer\'s input and recompute the layer in the backward (the same gradients, less memory, about a third more compute). auto: only when the step would not fit --memory-budget otherwise (the memory plan is printed before the first step)' },
+    memoryBudget: { type: 'number', min: 0, default: 0, describe: 'Memory in GiB the training may use (weights, trainable tensors and AdamW moments, activations); a run that does not fit is refused before it starts (0: what /proc/meminfo calls MemAvailable plus what the process already holds for the model and the trainer)' },
   };
 }
 

@@ -51,6 +51,9 @@ export async function runTraining(trainer: TrainingEngine, stage: TrainStage, he
     },
     onNote: (text: string) => void process.stderr.write(`${stage.kind}: warning: ${text}\n`),
     progress,
+    onPlan: (lines: string[]) => {
+      if (isWriter()) process.stderr.write(lines.map((l) => `${stage.kind}: ${l}\n`).join(''));
+    },
   };
   let result: TrainResult;
   try {

@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import { isWriter } from '../dist/launch.ts';
 import { native } from '../native/index.ts';
-import type { LoraTargetModule } from '../native/contract.ts';
+import type { LlavaTrainerNative, LoraTargetModule } from '../native/contract.ts';
 import type { DpoExample, DpoJob, SftJob, TrainDataReport, TrainHooks, TrainResult, TrainingEngine } from '../stic/engine_api.ts';
 import type { CommonTrainOptions } from '../stic/train_options.ts';
 import { portablePath } from '../util/portable_path.ts';
@@ -20,6 +20,7 @@ import { CHECKPOINTS_DIR } from './checkpoint.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
 import { type DpoEvalSet, evaluateDpo } from './dpo_eval.ts';
 import { type LoopJob, runLoop } from './loop.ts';
+import { type ExampleExtent, featureRowsPerImage, formatPlan, largestStep, pairExtent, sftExtent, trainingMemoryPlan } from './memory_plan.ts';
 import { type TrainingModel, encoderForImages, loadTrainingModel } from './model_load.ts';
 import { REFERENCE_FILE, dpoReferences } from './reference.ts';
 import { dpoTask, sftTask } from './tasks.ts';
@@ -40,8 +41,16 @@ function nativeTargets(spec: LoraSpec): LoraTargetModule[] {
   return spec.targets.map((t) => TARGET_MODULES[t].split('.')[1] as LoraTargetModule);
 }
 
-async function createTrainer(m: TrainingModel, spec: LoraSpec, trainProjector: boolean, seed: number): Promise<Trainer> {
+async function createTrainer(m: TrainingModel, spec: LoraSpec, trainProjector: boolean, seed: number): Promise<LlavaTrainerNative> {
   return native().createTrainer(m.model, { lora: { r: spec.r, alpha: spec.alpha, dropout: spec.dropout, targets: nativeTargets(spec), seed }, trainProjector });
+}
+
+/** The memory plan of the run's largest micro-batch, shown through the hooks; refuses a run that does not fit. Returns the choice. */
+function planMemory(trainer: LlavaTrainerNative, m: TrainingModel, examples: ExampleExtent[], o: CommonTrainOptions, hooks: TrainHooks): boolean {
+  const step = largestStep(examples, o.batchSize / o.gradAccum, native().trainPassRowBudget, featureRowsPerImage(m));
+  const plan = trainingMemoryPlan(trainer, m.model, step, o);
+  hooks.onPlan?.(formatPlan(plan));
+  return plan.checkpointing;
 }
 
 /** The options every checkpoint of a stage must agree on (checkpointEvery and imageRoot may change). */
@@ -85,6 +94,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   const microSize = o.batchSize / o.gradAccum;
+  const gradCheckpointing = planMemory(trainer, m, examples.map(pairExtent), o, hooks);
   const refs = await dpoReferences(trainer, examples, o, { pixels: m.pixels, model: m.dir, file: workPath(job.out, REFERENCE_FILE), batch: microSize, ...(hooks.progress ? { progress: hooks.progress } : {}) });
   const loopJob: LoopJob<TokenizedPair> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
@@ -101,7 +111,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
     loopJob.evaluate = { every: o.evalEvery, run: (t) => evaluateDpo(t, held.set) };
     loopJob.runOptions.eval = { every: o.evalEvery, fingerprint: pairFingerprint(held.set.pairs, job.out) };
   }
-  const r = await runLoop(trainer, loopJob, dpoTask({ options: o, refs: refs.map }), hooks);
+  const r = await runLoop(trainer, loopJob, dpoTask({ options: o, refs: refs.map, gradCheckpointing }), hooks);
   return { steps: r.steps, adapterDir: r.adapterDir, projector: r.projector, skipped: [...skips, ...r.skips], truncated, ...(held ? { eval: held.report } : {}) };
 }
 
@@ -153,6 +163,7 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
   if (examples.length === 0) throw noExamples('instruction sample', job.examples.length, skips);
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   if (adapter) await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));
+  const gradCheckpointing = planMemory(trainer, m, examples.map(sftExtent), o, hooks);
   const loopJob: LoopJob<TokenizedSft> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
     examples,
@@ -161,6 +172,6 @@ async function trainSft(job: SftJob, hooks: TrainHooks): Promise<TrainResult> {
     // The stage-2 model uses the stage-1 projector as it is (--no-train-projector): it goes with the adapter too.
     carriedProjector: adapter?.projector ?? [],
   };
-  const r = await runLoop(trainer, loopJob, sftTask(), hooks);
+  const r = await runLoop(trainer, loopJob, sftTask(gradCheckpointing), hooks);
   return { steps: r.steps, adapterDir: r.adapterDir, projector: r.projector, skipped: [...skips, ...r.skips], truncated };
 }

@@ -14,6 +14,8 @@ export interface DpoTaskOptions {
   options: Pick<DpoOptions, 'loss' | 'beta' | 'sftWeight' | 'sftNorm' | 'rejectedLogp' | 'reproduceReferenceDrift'>;
   /** Reference log-probs by example index; absent: computed inside each step (reference drift mode). */
   refs: Map<number, { chosen: number; rejected: number }> | null;
+  /** The memory plan's choice (memory_plan.ts). */
+  gradCheckpointing: boolean;
 }
 
 export function dpoTask(t: DpoTaskOptions): MicroTask<TokenizedPair> {
@@ -38,6 +40,7 @@ export function dpoTask(t: DpoTaskOptions): MicroTask<TokenizedPair> {
         rejectedMode: o.rejectedLogp,
         gradScale: w,
         refProjector: o.reproduceReferenceDrift ? 'trained' : 'original',
+        gradCheckpointing: t.gradCheckpointing,
       });
       return {
         loss: w * r.loss,
@@ -52,7 +55,8 @@ export function dpoTask(t: DpoTaskOptions): MicroTask<TokenizedPair> {
   };
 }
 
-export function sftTask(): MicroTask<TokenizedSft> {
+/** gradCheckpointing: the memory plan's choice (memory_plan.ts). */
+export function sftTask(gradCheckpointing: boolean): MicroTask<TokenizedSft> {
   let targets = 0;
   return {
     kind: 'sft',
@@ -63,7 +67,7 @@ export function sftTask(): MicroTask<TokenizedSft> {
     async micro(trainer: Trainer, examples, images: StepImages, key) {
       const batch = images.gather(examples.map((e) => e.image));
       const items = examples.map((e, i) => ({ images: batch.images[i], ids: e.ids, mask: e.mask }));
-      const r = await trainer.sftStep(batch.pixels, batch.layouts, items, { key, meanOver: targets, gradScale: 1 });
+      const r = await trainer.sftStep(batch.pixels, batch.layouts, items, { key, meanOver: targets, gradScale: 1, gradCheckpointing });
       return { loss: r.loss, target_tokens: r.tokens };
     },
   };

@@ -460,6 +460,7 @@ void initTrainerExports(Napi::Env env, Napi::Object exports) {
     delete ctor;
   });
   exports.Set("createTrainer", Napi::Function::New(env, createTrainer, "createTrainer"));
+  exports.Set("trainPassRowBudget", Napi::Number::New(env, static_cast<double>(model::kPassTokenBudget)));
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ function pairs(n: number, seed: number, images = 4): TokenizedPair[] {
 const OPTIONS: CommonTrainOptions = {
   imageAspect: 'anyres', loraR: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: [...LORA_TARGETS], lr: 1e-2, trainProjector: true, projectorLr: 3e-3, schedule: 'cosine',
   warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 2, saveTotalLimit: 2, maxSteps: 0, minKept: 0.95, seed: 7,
+  gradCheckpointing: 'auto', memoryBudget: 0,
 };
 
 function job<E extends { id: string; image: string | null }>(out: string, examples: E[], o: Partial<CommonTrainOptions> = {}, loader = fakePixels().loader): LoopJob<E> {
@@ -72,7 +73,7 @@ function recorder(stopAt?: number): { hooks: TrainHooks; rows: MetricsRow[]; sta
   };
 }
 
-const dpo = () => dpoTask({ options: { loss: 'sigmoid', beta: 0.1, sftWeight: 1 / 1024, sftNorm: 'sum', rejectedLogp: 'label', reproduceReferenceDrift: false }, refs: null });
+const dpo = () => dpoTask({ options: { loss: 'sigmoid', beta: 0.1, sftWeight: 1 / 1024, sftNorm: 'sum', rejectedLogp: 'label', reproduceReferenceDrift: false }, refs: null, gradCheckpointing: false });
 
 describe('training loop (fake trainer)', () => {
   let dir: string;
@@ -227,7 +228,7 @@ describe('training loop (fake trainer)', () => {
     });
     const t = newTrainer();
     const rec = recorder();
-    await runLoop(t, job(dir, ex, { epochs: 1, batchSize: 6, gradAccum: 3, warmupRatio: 0 }), sftTask(), rec.hooks);
+    await runLoop(t, job(dir, ex, { epochs: 1, batchSize: 6, gradAccum: 3, warmupRatio: 0 }), sftTask(false), rec.hooks);
     const calls = t.calls.filter((c) => c.op === 'sft');
     const totalTargets = ex.reduce((n, e) => n + e.targets, 0);
     expect(calls.map((c) => c.meanOver)).to.deep.equal([totalTargets, totalTargets, totalTargets]);
