@@ -11,19 +11,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { type RandomLlavaSpec, writeRandomLlava } from '../lib/engine/random_model.ts';
+import { writeRandomLlava } from '../lib/engine/random_model.ts';
 import { native } from '../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair } from '../lib/native/contract.ts';
 import { loadNativeModel } from '../test/train/train_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import type { BenchRow } from './harness.ts';
+import { SMALL_SPEC } from './small_model.ts';
 
 export const title = 'DPO step per pair: shared-prefix branches vs two full sequences (CPU, small random model)';
 
-const SPEC: RandomLlavaSpec = {
-  vision: { imageSize: 336, patchSize: 14, hiddenSize: 256, intermediateSize: 1024, numLayers: 4, numHeads: 4 },
-  decoder: { family: 'llama', hiddenSize: 512, intermediateSize: 1376, numLayers: 8, numHeads: 8, numKvHeads: 8, vocabSize: 32000 },
-};
+const SPEC = SMALL_SPEC;
 // One thread: on the shared 2-core machine a descheduled OpenMP worker stalls every barrier of a
 // 2-thread step (single timings then vary by 4x); one thread is only slowed in proportion.
 const THREADS = 1;

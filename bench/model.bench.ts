@@ -10,20 +10,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { type RandomLlavaSpec, writeRandomLlava } from '../lib/engine/random_model.ts';
+import { writeRandomLlava } from '../lib/engine/random_model.ts';
 import { resolveWeights } from '../lib/engine/weight_names.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
 import { openCheckpoint } from '../lib/model/safetensors.ts';
 import { native } from '../lib/native/index.ts';
 import type { LlavaModelNative } from '../lib/native/contract.ts';
 import { type BenchRow, median } from './harness.ts';
+import { SMALL_SPEC } from './small_model.ts';
 
 export const title = 'LLaVA CPU engine: prefill and decode (small random model, 576 image tokens)';
 
-const SPEC: RandomLlavaSpec = {
-  vision: { imageSize: 336, patchSize: 14, hiddenSize: 256, intermediateSize: 1024, numLayers: 4, numHeads: 4 },
-  decoder: { family: 'llama', hiddenSize: 512, intermediateSize: 1376, numLayers: 8, numHeads: 8, numKvHeads: 8, vocabSize: 32000 },
-};
+const SPEC = SMALL_SPEC;
 const THREADS = 2;
 const NEW_TOKENS = 32;
 const REPEATS = 3;
