@@ -25,6 +25,7 @@ import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { refuseSymlinkOutput } from '../../lib/util/output_safety.ts';
 import { namingWriteErrors } from '../../lib/util/write_error.ts';
 import { type Progress, startProgress } from '../../lib/util/progress.ts';
+import { DEFAULT_SEED } from '../../lib/util/seeded.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 
@@ -63,7 +64,7 @@ const OPTIONS: OptionTable<CorruptOptions> = {
       'stic: 50/50 lowres or jitter (the STIC recipe); lowres: shorter side to --lowres-size px; jitter: colour jitter ' +
       '(random op order); noise: Gaussian noise; diffusion: DDPM forward noise (POVID); blur: Gaussian blur; mask: random patches',
   },
-  seed: { type: 'integer', min: 0, default: 42, describe: 'Run seed (the same default as the stage commands); each image gets seed(run seed, file name)' },
+  seed: { type: 'integer', min: 0, default: DEFAULT_SEED, describe: 'Run seed (the same default as the stage commands); each image gets seed(run seed, file name)' },
   batch: { type: 'integer', min: 1, default: 32, describe: 'Images per native call' },
   lowresSize: { type: 'range', default: d.lowresSize, describe: 'lowres: target shorter side in px' },
   jitterBrightness: { type: 'range', none: true, default: d.brightness, describe: 'jitter: brightness factor range, or "none"' },

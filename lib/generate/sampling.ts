@@ -2,6 +2,7 @@
 // native (native/model/sampling.cpp): temperature, then top-k, then top-p, as the Hugging Face
 // logits warpers apply them; temperature 0 is greedy.
 import { checkInt, checkNumber, expectedError } from '../engine/validate.ts';
+import { DEFAULT_SEED } from '../util/seeded.ts';
 
 export interface SamplingOptions {
   /** New tokens at most (the EOS that ends a generation is not counted). Default 256. */
@@ -28,7 +29,7 @@ export const DEFAULT_SAMPLING: ResolvedSampling = {
   temperature: 0,
   topP: 1,
   topK: 0,
-  seed: 0,
+  seed: DEFAULT_SEED,
   stop: [],
 };
 

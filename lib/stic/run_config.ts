@@ -18,6 +18,7 @@ import {
 } from './stage_options.ts';
 import { EVAL_SECTION_OPTIONS, type EvalSection, readEvalSection } from './run_eval.ts';
 import { ADAPTER_SHAPE_KEYS, DPO_OPTIONS, type DpoOptions, SFT_OPTIONS, type SftOptions } from './train_options.ts';
+import { DEFAULT_SEED } from '../util/seeded.ts';
 
 export const STAGES = ['pref', 'dpo', 'describe', 'infuse', 'sft'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -49,7 +50,7 @@ export interface RunConfig {
 export const RUN_KEYS: Record<string, OptionSpec> = {
   model: { type: 'string', required: true, path: true, describe: 'model folder' },
   out: { type: 'string', required: true, path: true, describe: 'run folder' },
-  seed: { type: 'integer', min: 0, max: INT32_MAX, default: 42, describe: 'seed of every stage without its own' },
+  seed: { type: 'integer', min: 0, max: INT32_MAX, default: DEFAULT_SEED, describe: 'seed of every stage without its own' },
   threads: { ...THREADS_SPEC },
   prompts: { type: 'string', path: true, describe: 'prompts file' },
   stages: { type: 'list', choices: STAGES, default: [...STAGES], describe: 'stages run' },

@@ -5,6 +5,7 @@
 import type { ImageAspect } from '../data/model_image.ts';
 import type { CorruptionKind, CorruptionSpec, SamplingOptions } from './engine_api.ts';
 import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
+import { DEFAULT_SEED } from '../util/seeded.ts';
 
 export const CORRUPTION_KINDS: readonly CorruptionKind[] = ['lowres', 'jitter', 'noise', 'diffusion', 'blur', 'mask'];
 
@@ -65,7 +66,7 @@ const SAMPLING: OptionTable<SamplingFlags> = {
   topK: { type: 'integer', min: 0, default: 0, describe: 'Top-k sampling (0: off)' },
   maxNewTokens: { type: 'integer', min: 1, default: 1024, describe: 'Maximum new tokens per answer' },
   limit: { type: 'integer', min: 1, describe: 'Use only the first N inputs, a quick trial (default: all)' },
-  seed: { type: 'integer', min: 0, default: 42, describe: 'Seed of every per-record choice and of sampling' },
+  seed: { type: 'integer', min: 0, default: DEFAULT_SEED, describe: 'Seed of every per-record choice and of sampling' },
 };
 
 export const PREF_OPTIONS: OptionTable<PrefOptions> = {

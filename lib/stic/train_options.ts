@@ -5,6 +5,7 @@ import { SCHEDULE_KINDS, type ScheduleKind } from '../util/lr_schedule.ts';
 import type { ImageAspect } from '../data/model_image.ts';
 import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
 import { IMAGE_ASPECT_OPTION } from './stage_options.ts';
+import { DEFAULT_SEED } from '../util/seeded.ts';
 
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
@@ -85,7 +86,7 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
     saveTotalLimit: { type: 'integer', min: 1, default: 2, describe: 'Checkpoints kept in <out>/work/checkpoints, the newest ones (as TRL\'s save_total_limit)' },
     maxSteps: { type: 'integer', min: 0, default: 0, describe: 'Stop after this many optimizer steps, the learning-rate schedule spanning them (as TRL\'s max_steps, but never beyond --epochs; 0: no limit)' },
     minKept: { type: 'number', min: 0, max: 1, default: 0.95, describe: 'Stop before training when fewer than this fraction of the records read would be trained on (the rest skipped: unreadable, image not found, too long), with the counts by reason' },
-    seed: { type: 'integer', min: 0, default: 42, describe: 'Seed of data order and dropout' },
+    seed: { type: 'integer', min: 0, default: DEFAULT_SEED, describe: 'Seed of data order and dropout' },
     gradCheckpointing: { type: 'string', choices: GRAD_CHECKPOINTING, default: 'auto', describe: 'Gradient checkpointing: keep only each decoder layer\'s input and recompute the layer in the backward (the same gradients, less memory, about a third more compute). auto: only when the step would not fit --memory-budget otherwise (the memory plan is printed before the first step)' },
     memoryBudget: { type: 'number', min: 0, default: 0, describe: 'Memory in GiB the training may use (weights, trainable tensors and AdamW moments, activations); a run that does not fit is refused before it starts (0: what /proc/meminfo calls MemAvailable plus what the process already holds for the model and the trainer)' },
   };

@@ -5,6 +5,9 @@
 // had already written: a resumed run draws exactly what an uninterrupted one would have.
 import { createHash } from 'node:crypto';
 
+/** The one default seed of every command and API that takes one (pipeline stages, training, sampling, corruption). */
+export const DEFAULT_SEED = 42;
+
 /** A seeded generator of uniform draws. */
 export interface SeededRandom {
   /** Uniform in [0, 1) with 53 random bits. */

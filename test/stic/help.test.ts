@@ -10,6 +10,7 @@ import { command as demo } from '../../bin/commands/demo.ts';
 import { command as describeCmd } from '../../bin/commands/describe.ts';
 import { command as dpo } from '../../bin/commands/dpo.ts';
 import { command as evalCmd } from '../../bin/commands/eval.ts';
+import { command as generate } from '../../bin/commands/generate.ts';
 import { command as infuse } from '../../bin/commands/infuse.ts';
 import { command as pref } from '../../bin/commands/pref.ts';
 import { command as run } from '../../bin/commands/run.ts';
@@ -79,4 +80,11 @@ describe('--help of the pipeline commands', () => {
       if (SINGLE_STAGE.includes(name)) for (const flag of ['config', 'dry-run']) expect(options.has(flag), `stic ${name} --${flag}`).to.equal(true);
     });
   }
+
+  it('one seed default: every command that takes --seed for its stages, sampling or corruption defaults to the same one', async () => {
+    const commands: [string, CommandModule<object, never>][] = [['pref', pref], ['dpo', dpo], ['describe', describeCmd], ['sft', sft], ['corrupt', corrupt], ['generate', generate as CommandModule<object, never>]] as never;
+    const seeds = [];
+    for (const [name, cmd] of commands) seeds.push([name, /\[default: (\d+)\]/.exec(helpOptions(await helpOf(cmd, name)).get('seed') ?? '')?.[1]]);
+    expect(seeds).to.deep.equal(commands.map(([name]) => [name, '42']));
+  });
 });
