@@ -18,6 +18,8 @@ import { native } from '../lib/native/index.ts';
 import type { LlavaModelNative } from '../lib/native/contract.ts';
 import { type BenchRow, median } from './harness.ts';
 import { SMALL_SPEC } from './small_model.ts';
+import { llavaPrompt, randomPixels } from './llava_inputs.ts';
+import { findTorchPython } from './torch_python.ts';
 
 export const title = 'LLaVA CPU engine: prefill and decode (small random model, 576 image tokens)';
 
@@ -32,21 +34,6 @@ interface Timing {
   tokens: number[][];
 }
 
-/** BOS, a few text ids, the image tokens, a few more text ids: the shape of a LLaVA prompt. */
-function promptIds(imageTokenId: number, imageTokens: number): number[] {
-  const text = (n: number, from: number) => Array.from({ length: n }, (_, i) => 100 + ((from + i * 37) % 31000));
-  return [1, ...text(10, 0), ...new Array(imageTokens).fill(imageTokenId), ...text(16, 11)];
-}
-
-function randomPixels(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296) * 4 - 2; // normalised pixels lie in about [-2, 2]
-  }
-  return out;
-}
 
 async function timeOurs(model: LlavaModelNative, ids: number[], pixels: Float32Array, batch: number): Promise<Timing> {
   const prefill: number[] = [];
@@ -68,16 +55,6 @@ async function timeOurs(model: LlavaModelNative, ids: number[], pixels: Float32A
   return { prefillMs: median(prefill), decodeMs: median(decode), tokens };
 }
 
-function findTorchPython(): { python: string } | { error: string } {
-  const candidates = [process.env.STIC_PYTHON, '/usr/bin/python3', 'python3'].filter((c): c is string => !!c);
-  const tried: string[] = [];
-  for (const python of candidates) {
-    const r = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-    if (r.status === 0) return { python };
-    tried.push(`${python}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
-  }
-  return { error: `PyTorch not available (${tried.join('; ')}); install python3-torch or set STIC_PYTHON` };
-}
 
 /**
  * Debian's torch runs its GEMMs in OpenBLAS, whose own thread pool fights torch's OpenMP pool for
@@ -119,7 +96,7 @@ export async function run(): Promise<BenchRow[]> {
     const config = loadModelConfig(dir);
     const sources = resolveWeights(native().llavaTensorSpecs(config), [await openCheckpoint(dir)], config);
     const model = await native().loadLlava(config, sources);
-    const ids = promptIds(config.imageTokenId, config.imageTokenCount);
+    const ids = llavaPrompt(config.imageTokenId, config.imageTokenCount);
     const pixels = randomPixels(4 * 3 * 336 * 336, 7);
     const torch = findTorchPython();
     const rows: BenchRow[] = [];

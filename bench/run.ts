@@ -17,9 +17,13 @@ if (files.length === 0) {
   process.stderr.write(`no benchmarks matched ${filters.join(', ') || '(none exist yet)'}\n`);
 }
 for (const f of files) {
-  const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as Partial<BenchModule>;
+  const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as Partial<BenchModule> & { explicitOnly?: boolean };
   if (typeof mod.run !== 'function' || typeof mod.title !== 'string') {
     throw new Error(`${f}: a benchmark must export \`title\` (string) and \`run()\``);
+  }
+  if (mod.explicitOnly && !filters.some((x) => f.includes(x))) {
+    process.stderr.write(`skipping ${f} (run it by name: npm run bench -- ${f.replace('.bench.ts', '')})\n`);
+    continue;
   }
   process.stderr.write(`running ${f} ...\n`);
   const rows = await mod.run();

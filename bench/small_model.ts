@@ -5,15 +5,11 @@
 // in a process of its own (bench/small_model_child.ts), which is the only way two variants' peaks
 // can be told apart.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { type RandomLlavaSpec, writeRandomLlava } from '../lib/engine/random_model.ts';
-import { openCheckpoint, readTensors } from '../lib/model/safetensors.ts';
-import { writeSafetensors } from '../lib/model/safetensors_write.ts';
-import { native } from '../lib/native/index.ts';
 import type { NativePreferencePair } from '../lib/native/contract.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 
@@ -25,26 +21,7 @@ export const IMAGE_FLOATS = 3 * 336 * 336;
 
 /** Writes the small model with every tensor in `dtype` (BF16: the F32 random values rounded, as a bf16 checkpoint holds them). */
 export async function writeSmallModel(dir: string, dtype: 'F32' | 'BF16', seed: number): Promise<void> {
-  const { weights } = await writeRandomLlava(dir, SMALL_SPEC, seed);
-  if (dtype === 'F32') return;
-  const ck = await openCheckpoint(weights);
-  const names = [...ck.tensors.keys()];
-  const data = (await readTensors(names.map((n) => ck.tensors.get(n)!), { as: 'F32' })) as Float32Array[];
-  const tensors = await Promise.all(
-    names.map(async (name, i) => {
-      const bits = new Uint16Array(data[i].length);
-      await native().convertDType(data[i], 'F32', bits, 'BF16');
-      return { name, dtype: 'BF16' as const, shape: ck.tensors.get(name)!.shape, data: bits };
-    }),
-  );
-  rmSync(weights);
-  await writeSafetensors(weights, tensors);
-}
-
-/** BOS, a few text ids, the image tokens, a few more text ids: the shape of a LLaVA prompt. */
-export function promptIds(imageTokenId: number, imageTokens: number): number[] {
-  const text = (n: number, from: number) => Array.from({ length: n }, (_, i) => 100 + ((from + i * 37) % 31000));
-  return [1, ...text(10, 0), ...new Array(imageTokens).fill(imageTokenId), ...text(16, 11)];
+  await writeRandomLlava(dir, { ...SMALL_SPEC, dtype }, seed);
 }
 
 /** Pairs of ~40 prompt + 576 image tokens and ~200-token responses, one image each, reference log-probs given. */

@@ -3,26 +3,15 @@
 // F32), then either generate (a 602-token prompt with an image, 32 new tokens) or take one DPO
 // micro-step (2 pairs, LoRA r=16 on every linear, trainable projector). Prints one JSON line
 // {peakRssBytes, weightBytes, activationBytes} (a generation's: its activations and KV cache). Run by bench/small_model.ts runChild().
-import { readFileSync } from 'node:fs';
 
 import { resolveWeights } from '../lib/engine/weight_names.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
 import { openCheckpoint } from '../lib/model/safetensors.ts';
 import { native } from '../lib/native/index.ts';
-import { IMAGE_FLOATS, type ChildJob, type ChildResult, benchPairs, promptIds } from './small_model.ts';
+import { llavaPrompt } from './llava_inputs.ts';
+import { peakRss } from './peak_rss.ts';
+import { IMAGE_FLOATS, type ChildJob, type ChildResult, benchPairs } from './small_model.ts';
 import { makeRng } from '../test/helpers/rng.ts';
-
-/**
- * This process's peak RSS: /proc/self/status VmHWM, the high-water mark of this process's own
- * memory map. Not getrusage's ru_maxrss: on Linux it carries over the parent's RSS at fork (the
- * forked copy's high-water mark is folded in at exec), so a child of a big benchmark process would
- * report the parent's size.
- */
-function peakRss(): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  if (!m) throw new Error('/proc/self/status has no VmHWM line: peak RSS cannot be measured here');
-  return Number(m[1]) * 1024;
-}
 
 const job = JSON.parse(process.argv[2] ?? '') as ChildJob;
 native().setThreads(job.threads);
@@ -31,7 +20,7 @@ const sources = resolveWeights(native().llavaTensorSpecs(config), [await openChe
 const model = await native().loadLlava(config, sources, { dtype: job.dtype });
 let activationBytes = 0;
 if (job.task === 'generate') {
-  const ids = promptIds(config.imageTokenId, config.imageTokenCount);
+  const ids = llavaPrompt(config.imageTokenId, config.imageTokenCount);
   const gen = model.startGeneration(makeRng(7).normalArray(IMAGE_FLOATS), 1, [{ ids, images: [0], maxNewTokens: 32, temperature: 0, topK: 0, topP: 1, seed: 0 }], []);
   await gen.step(32);
   const g = gen.memory();

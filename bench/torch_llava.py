@@ -2,13 +2,17 @@
 """Plain PyTorch CPU reference of the LLaVA model bench/model.bench.ts times: the same weights
 (config.json + model.safetensors in the llava-hf layout), the same math as native/model/ (CLIP
 tower up to the feature layer, GELU-MLP projector, image features spliced at the image tokens,
-Llama decoder with RoPE, GQA and SwiGLU), fp32, a preallocated KV cache, greedy decoding.
-Written like the Hugging Face modules (separate q/k/v projections, matmul + softmax attention:
-torch 1.13 has no scaled_dot_product_attention), under torch.inference_mode().
+Llama decoder with RoPE, GQA and SwiGLU), a preallocated KV cache, greedy decoding. Written like
+the Hugging Face modules (separate q/k/v projections, matmul + softmax attention: torch 1.13 has no
+scaled_dot_product_attention), under torch.inference_mode(). The checkpoint is memory-mapped; the
+model computes in its dtype, as transformers does with torch_dtype: fp32 for an F32 checkpoint, bf16
+for a BF16 one (oneDNN's bf16 GEMMs, AMX/AVX512-BF16 where the CPU has them), RMSNorm in fp32.
 
-Usage: torch_llava.py MODEL_DIR INPUTS_JSON PIXELS_F32 THREADS REPEATS
+Usage: torch_llava.py MODEL_DIR INPUTS_JSON PIXELS_F32 THREADS REPEATS [WARMUP]
   INPUTS_JSON: {"ids": [[...] per batch item], "new_tokens": N}; PIXELS_F32: raw float32 (B, 3, S, S).
-Prints JSON: {"prefill_ms": [...], "decode_ms": [...], "tokens": [[...] per item], "torch": version}.
+  WARMUP: 1 (default) runs a 2-token generation first; 0 skips it (a 7B prefill is minutes here).
+Prints JSON: {"prefill_ms": [...], "decode_ms": [...], "tokens": [[...] per item], "torch": version,
+"max_rss_bytes": peak resident memory}.
 Legend: B batch, T tokens, D hidden, H heads, Hkv kv heads, hd head dim, P patches, V vocab.
 """
 import json
@@ -16,6 +20,7 @@ import math
 import struct
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -23,17 +28,24 @@ import torch.nn.functional as F
 
 
 def load_safetensors(path):
+    """Every tensor as a view of the memory-mapped file (F32, or BF16 through its 16-bit patterns)."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
-        data = f.read()
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
     out = {}
     for name, t in header.items():
         if name == "__metadata__":
             continue
-        assert t["dtype"] == "F32", f"{name}: only F32 checkpoints are supported here, found {t['dtype']}"
         a, b = t["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data, dtype=np.float32, count=(b - a) // 4, offset=a).reshape(t["shape"]).copy())
+        raw = data[a:b]
+        if t["dtype"] == "F32":
+            out[name] = torch.from_numpy(raw.view(np.float32).reshape(t["shape"]))
+        elif t["dtype"] == "BF16":
+            out[name] = torch.from_numpy(raw.view(np.int16).reshape(t["shape"])).view(torch.bfloat16)
+        else:
+            raise SystemExit(f"{name}: only F32 and BF16 checkpoints are supported here, found {t['dtype']}")
     return out
 
 
@@ -48,11 +60,12 @@ class Llava:
         self.hd = t["hidden_size"] // t["num_attention_heads"]
         inv = 1.0 / (t.get("rope_theta", 10000.0) ** (torch.arange(0, self.hd, 2, dtype=torch.float32) / self.hd))
         self.inv_freq = inv
+        self.dtype = w["language_model.model.embed_tokens.weight"].dtype
 
     def vision(self, pixels):  # (B, 3, S, S) -> (B, Ti, D)
         w, v = self.w, self.v
         p = "vision_tower."
-        x = F.conv2d(pixels, w[p + "embeddings.patch_embedding.weight"], stride=v["patch_size"]).flatten(2).transpose(1, 2)
+        x = F.conv2d(pixels.to(self.dtype), w[p + "embeddings.patch_embedding.weight"], stride=v["patch_size"]).flatten(2).transpose(1, 2)
         cls = w[p + "embeddings.class_embedding"].expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + w[p + "embeddings.position_embedding.weight"]
         x = F.layer_norm(x, x.shape[-1:], w[p + "pre_layrnorm.weight"], w[p + "pre_layrnorm.bias"], 1e-5)
@@ -75,8 +88,8 @@ class Llava:
 
     def rope(self, x, pos):  # x (B, H, T, hd), rotate_half pairing (i, i + hd/2)
         ang = pos[:, None].float() * self.inv_freq[None, :]
-        cos = torch.cat([ang.cos(), ang.cos()], dim=-1)
-        sin = torch.cat([ang.sin(), ang.sin()], dim=-1)
+        cos = torch.cat([ang.cos(), ang.cos()], dim=-1).to(x.dtype)
+        sin = torch.cat([ang.sin(), ang.sin()], dim=-1).to(x.dtype)
         x1, x2 = x[..., : self.hd // 2], x[..., self.hd // 2 :]
         return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
@@ -87,10 +100,11 @@ class Llava:
         pos = torch.arange(start, start + T)
         mask = None
         if T > 1:
-            mask = torch.full((T, start + T), float("-inf")).triu(start + 1)
+            mask = torch.full((T, start + T), float("-inf")).triu(start + 1).to(x.dtype)
 
-        def rms(h, weight):
-            return h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * weight
+        def rms(h, weight):  # in fp32, as LlamaRMSNorm
+            h32 = h.float()
+            return weight * (h32 * torch.rsqrt(h32.pow(2).mean(-1, keepdim=True) + eps)).to(h.dtype)
 
         for l in range(t["num_hidden_layers"]):
             p = f"language_model.model.layers.{l}."
@@ -124,7 +138,7 @@ class Llava:
         x[ids == self.image_token] = feats.reshape(-1, feats.shape[-1])
         B, T = ids.shape
         Hkv = self.t["num_key_value_heads"]
-        cache = [(torch.empty(B, Hkv, T + new_tokens, self.hd), torch.empty(B, Hkv, T + new_tokens, self.hd)) for _ in range(self.t["num_hidden_layers"])]
+        cache = [(torch.empty(B, Hkv, T + new_tokens, self.hd, dtype=self.dtype), torch.empty(B, Hkv, T + new_tokens, self.hd, dtype=self.dtype)) for _ in range(self.t["num_hidden_layers"])]
         tok = self.logits(self.decoder(x, 0, cache)).argmax(-1)
         t1 = time.perf_counter()
         out = [tok]
@@ -138,6 +152,7 @@ class Llava:
 
 def main():
     model_dir, inputs_file, pixels_file, threads, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    warmup = len(sys.argv) < 7 or sys.argv[6] != "0"
     torch.set_num_threads(threads)
     cfg = json.load(open(f"{model_dir}/config.json"))
     model = Llava(cfg, load_safetensors(f"{model_dir}/model.safetensors"))
@@ -147,12 +162,15 @@ def main():
     pixels = torch.from_numpy(np.fromfile(pixels_file, dtype=np.float32).reshape(-1, 3, S, S).copy())
     prefill, decode, tokens = [], [], None
     with torch.inference_mode():
-        model.generate(ids, pixels, 2)  # warm-up (allocator, thread pool)
+        if warmup:
+            model.generate(ids, pixels, 2)  # warm-up (allocator, thread pool)
         for _ in range(repeats):
             tokens, p, d = model.generate(ids, pixels, inputs["new_tokens"])
             prefill.append(p * 1e3)
             decode.append(d * 1e3)
-    json.dump({"prefill_ms": prefill, "decode_ms": decode, "tokens": tokens, "torch": torch.__version__, "threads": torch.get_num_threads()}, sys.stdout)
+    # VmHWM, not ru_maxrss (which folds in the parent's RSS at fork), as bench/peak_rss.ts.
+    max_rss = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    json.dump({"prefill_ms": prefill, "decode_ms": decode, "tokens": tokens, "torch": torch.__version__, "threads": torch.get_num_threads(), "max_rss_bytes": max_rss}, sys.stdout)
 
 
 if __name__ == "__main__":

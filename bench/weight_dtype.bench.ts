@@ -16,7 +16,8 @@ import { native } from '../lib/native/index.ts';
 import type { LlavaModelNative, LlavaTrainerNative, NativePreferencePair } from '../lib/native/contract.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import { type BenchRow, median } from './harness.ts';
-import { IMAGE_FLOATS, benchPairs, loadAverage, promptIds, runChild, spread, writeSmallModel } from './small_model.ts';
+import { llavaPrompt } from './llava_inputs.ts';
+import { IMAGE_FLOATS, benchPairs, loadAverage, runChild, spread, writeSmallModel } from './small_model.ts';
 
 export const title = 'BF16 weights as stored vs widened to F32 (CPU, small random model, same values)';
 
@@ -67,7 +68,7 @@ export async function run(): Promise<BenchRow[]> {
       });
       variants.push({ name, model, trainer, prefill: [], decode: [], step: [] });
     }
-    const ids = promptIds(config.imageTokenId, config.imageTokenCount);
+    const ids = llavaPrompt(config.imageTokenId, config.imageTokenCount);
     const pixels = makeRng(7).normalArray(IMAGE_FLOATS);
     const pairs = benchPairs(config.imageTokenId, 2);
     const pairPixels = makeRng(9).normalArray(2 * IMAGE_FLOATS);

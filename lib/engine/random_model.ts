@@ -1,6 +1,8 @@
 // Random LLaVA checkpoints in the llava-hf layout (config.json + model.safetensors), for
 // benchmarks, CLI tests and smoke checks of any size without downloading a model. Weights are
 // N(0, std) from a seeded generator; norm weights are 1 + N(0, 0.1) so every parameter matters.
+// Tensors are drawn and written one at a time (a 7B model never sits in memory), in name order as
+// Hugging Face's safetensors files store them, in F32 or rounded once to BF16/F16.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -29,6 +31,8 @@ export interface RandomLlavaSpec {
   std?: number;
   /** A LLaVA-NeXT (LlavaNextForConditionalGeneration) model with these grid resolutions ([height, width]) and an image_newline. */
   anyres?: { gridPinpoints: [number, number][] };
+  /** The stored dtype of every tensor. Default F32. */
+  dtype?: 'F32' | 'BF16' | 'F16';
 }
 
 /** The config.json of a llava-hf LlavaForConditionalGeneration (or LlavaNext, with spec.anyres) with these sizes. */
@@ -45,6 +49,7 @@ export function randomLlavaConfigJson(spec: RandomLlavaSpec): Record<string, unk
     vision_feature_layer: spec.featureLayer ?? -2,
     vision_feature_select_strategy: spec.selectStrategy ?? 'default',
     tie_word_embeddings: false,
+    torch_dtype: { F32: 'float32', BF16: 'bfloat16', F16: 'float16' }[spec.dtype ?? 'F32'],
     text_config: {
       model_type: d.family,
       hidden_size: d.hiddenSize,
@@ -94,21 +99,31 @@ function normalFill(out: Float32Array, seed: number, std: number, mean = 0): voi
   }
 }
 
-/** Writes dir/config.json and dir/model.safetensors (F32) for a random model; returns the files. */
+/** Writes dir/config.json and dir/model.safetensors (spec.dtype, default F32) for a random model; returns the files. */
 export async function writeRandomLlava(dir: string, spec: RandomLlavaSpec, seed = 0): Promise<{ config: string; weights: string }> {
   await mkdir(dir, { recursive: true });
   const json = randomLlavaConfigJson(spec);
   const configFile = path.join(dir, 'config.json');
   const config = parseModelConfig(json, configFile);
   const std = spec.std ?? 0.02;
+  const dtype = spec.dtype ?? 'F32';
   const tensors = native()
     .llavaTensorSpecs(config)
-    .map((t, i) => {
-      const data = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
-      const isNorm = /(norm|layrnorm|layer_norm\d)\.weight$/.test(t.name);
-      normalFill(data, seed * 100003 + i, isNorm ? 0.1 : std, isNorm ? 1 : 0);
-      return { name: t.name, dtype: 'F32' as const, shape: t.shape, data };
-    });
+    .map((t, i) => ({
+      name: t.name,
+      dtype,
+      shape: t.shape,
+      data: async () => {
+        const values = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
+        const isNorm = /(norm|layrnorm|layer_norm\d)\.weight$/.test(t.name);
+        normalFill(values, seed * 100003 + i, isNorm ? 0.1 : std, isNorm ? 1 : 0);
+        if (dtype === 'F32') return values;
+        const bits = new Uint16Array(values.length);
+        await native().convertDType(values, 'F32', bits, dtype);
+        return bits;
+      },
+    }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const weights = path.join(dir, 'model.safetensors');
   await writeSafetensors(weights, tensors);
   await writeFile(configFile, `${JSON.stringify(json, null, 2)}\n`);

@@ -2,6 +2,8 @@
 // aligned (as the reference implementation does, so readers may map tensors in place), tensors laid
 // out contiguously in the given order, written atomically: a temp file in the same directory,
 // fsync'ed, then renamed over the target, so a kill mid-write never leaves a half file behind.
+// A tensor's data may be given as a function called only when its turn to be written comes, so a
+// file larger than memory (a 7B checkpoint written by a benchmark) is produced a tensor at a time.
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -10,12 +12,15 @@ import { removeAbandonedTemps, tempNameFor } from '../util/atomic_write.ts';
 import { namingWriteErrors } from '../util/write_error.ts';
 import { SafetensorsError } from './safetensors_header.ts';
 
-/** One tensor to write. `data` holds its elements in native (little-endian) byte order; BF16/F16 as raw bits. */
+/**
+ * One tensor to write. `data` holds its elements in native (little-endian) byte order (BF16/F16 as
+ * raw bits), or is a function that returns them when the tensor is written (its size is checked then).
+ */
 export interface TensorToWrite {
   name: string;
   dtype: DTypeName;
   shape: number[];
-  data: ArrayBufferView;
+  data: ArrayBufferView | (() => ArrayBufferView | Promise<ArrayBufferView>);
 }
 
 /** Writes `tensors` (in this order) and optional string metadata to `file`, replacing it atomically. */
@@ -33,7 +38,10 @@ async function writeAtomically(file: string, header: Buffer, tensors: TensorToWr
     len.writeBigUInt64LE(BigInt(header.length));
     await fh.write(len);
     await fh.write(header);
-    for (const t of tensors) await fh.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const t of tensors) {
+      const data = typeof t.data === 'function' ? checkedBytes(file, t, await t.data()) : t.data;
+      await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
     await fh.sync();
     await fh.close();
     await rename(tmp, file);
@@ -58,7 +66,7 @@ function buildHeader(file: string, tensors: TensorToWrite[], metadata: Record<st
   const names = new Set<string>();
   for (const t of tensors) {
     validateTensor(file, t, names);
-    const nbytes = t.data.byteLength;
+    const nbytes = shapeNumel(t.shape) * dtypeSize(t.dtype);
     json[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + nbytes] };
     offset += nbytes;
   }
@@ -82,11 +90,18 @@ function validateTensor(file: string, t: TensorToWrite, names: Set<string>): voi
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new SafetensorsError(file, `${where}: expected shape to be an array of non-negative integers but found ${JSON.stringify(t.shape)}`);
   }
-  if (!ArrayBuffer.isView(t.data)) throw new SafetensorsError(file, `${where}: expected data to be a typed array or DataView`);
+  if (typeof t.data !== 'function') checkedBytes(file, t, t.data);
+}
+
+// The data of `t` when it is a view of exactly the bytes its shape and dtype need.
+function checkedBytes(file: string, t: TensorToWrite, data: unknown): ArrayBufferView {
+  const where = `tensor "${t.name}"`;
+  if (!ArrayBuffer.isView(data)) throw new SafetensorsError(file, `${where}: expected data to be a typed array or DataView`);
   const need = shapeNumel(t.shape) * dtypeSize(t.dtype);
-  if (t.data.byteLength !== need) {
-    throw new SafetensorsError(file, `${where}: data has ${t.data.byteLength} bytes but shape ${shapeString(t.shape)} of ${t.dtype} needs ${need}`);
+  if (data.byteLength !== need) {
+    throw new SafetensorsError(file, `${where}: data has ${data.byteLength} bytes but shape ${shapeString(t.shape)} of ${t.dtype} needs ${need}`);
   }
+  return data;
 }
 
 // Makes the rename itself durable (the directory entry), not only the file's bytes.

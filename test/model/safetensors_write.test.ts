@@ -21,7 +21,7 @@ describe('safetensors writes', () => {
   const rng = makeRng(2024);
 
   // Random bytes cover every bit pattern (NaNs and infinities included): the round trip is bytes.
-  function randomTensor(name: string, dtype: DTypeName, shape: number[]): TensorToWrite {
+  function randomTensor(name: string, dtype: DTypeName, shape: number[]): TensorToWrite & { data: ArrayBufferView } {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = randomBytesSeeded(n * dtypeSize(dtype), rng.next);
     return { name, dtype, shape, data };
@@ -29,7 +29,7 @@ describe('safetensors writes', () => {
 
   it('round-trips every dtype bit-exactly, scalars and empty tensors included', async () => {
     const dtypes: DTypeName[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'U8'];
-    const tensors: TensorToWrite[] = [];
+    const tensors: (TensorToWrite & { data: ArrayBufferView })[] = [];
     for (const dt of dtypes) {
       tensors.push(randomTensor(`t.${dt}.matrix`, dt, [rng.int(1, 9), rng.int(1, 33)]));
       tensors.push(randomTensor(`t.${dt}.odd`, dt, [3, 1, 5, 7])); // odd byte counts for U8
@@ -67,6 +67,21 @@ describe('safetensors writes', () => {
       expect(bytes.length).to.equal(8 + n + 20);
       expect(bytes.subarray(8 + n + 3, 8 + n + 19).equals(Buffer.from(tensors[1].data.buffer))).to.equal(true);
     }
+  });
+
+  it('data given as functions is produced a tensor at a time, in order, and gives the same bytes', async () => {
+    const tensors = [randomTensor('a', 'BF16', [5, 7]), randomTensor('b', 'U8', [3]), randomTensor('c', 'F32', [2, 2])];
+    const eager = path.join(dir, 'eager.safetensors');
+    const lazy = path.join(dir, 'lazy.safetensors');
+    await writeSafetensors(eager, tensors, { format: 'pt' });
+    const calls: string[] = [];
+    await writeSafetensors(lazy, tensors.map((t) => ({ ...t, data: async () => (calls.push(t.name), t.data) })), { format: 'pt' });
+    expect(calls).to.deep.equal(['a', 'b', 'c']);
+    expect(readFileSync(lazy).equals(readFileSync(eager))).to.equal(true);
+    const wrong = [{ name: 'w', dtype: 'F32' as const, shape: [3], data: () => new Float32Array(4) }];
+    const err = await rejectionOf(writeSafetensors(path.join(dir, 'wrong.safetensors'), wrong));
+    expect(err.message).to.contain('tensor "w": data has 16 bytes but shape [3] of F32 needs 12');
+    expect(readdirSync(dir).filter((n) => n.includes('wrong'))).to.deep.equal([]); // nothing left behind
   });
 
   it('accepts a typed array that views part of a larger buffer', async () => {
