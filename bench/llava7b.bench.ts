@@ -8,27 +8,21 @@
 // the same file, memory-mapped, same threads).
 // Only on request (`npm run bench -- llava7b`): it writes 14 GB and takes several minutes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { type RandomLlavaSpec, writeRandomLlava } from '../lib/engine/random_model.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
 import { openCheckpoint } from '../lib/model/safetensors.ts';
 import type { BenchRow } from './harness.ts';
 import { llavaPrompt, randomPixels } from './llava_inputs.ts';
+import { llava7bModel } from './llava7b_model.ts';
 import { findTorchPython } from './torch_python.ts';
 
 export const title = 'LLaVA-1.5-7B on the CPU: bf16 weights as stored (random weights, 600-token prompt with an image, 32 new tokens)';
 export const explicitOnly = true;
 
-const SPEC: RandomLlavaSpec = {
-  vision: { imageSize: 336, patchSize: 14, hiddenSize: 1024, intermediateSize: 4096, numLayers: 24, numHeads: 16 },
-  decoder: { family: 'llama', hiddenSize: 4096, intermediateSize: 11008, numLayers: 32, numHeads: 32, numKvHeads: 32, vocabSize: 32064 },
-  imageTokenId: 32000,
-  dtype: 'BF16',
-};
 const THREADS = 2;
 const PROMPT_TOKENS = 600;
 const NEW_TOKENS = 32;
@@ -88,18 +82,10 @@ async function decodeBytes(model: string): Promise<number> {
 
 export async function run(): Promise<BenchRow[]> {
   const work = mkdtempSync(path.join(tmpdir(), 'stic-bench-7b-'));
-  const keep = process.env.STIC_BENCH_7B_DIR;
-  const model = keep ?? path.join(work, 'llava-1.5-7b-random');
   try {
     const bw = readBandwidth(work);
     log(`read bandwidth ${bw.gbs.toFixed(1)} GB/s (median of 9; ${bw.min.toFixed(1)}-${bw.max.toFixed(1)}), ${THREADS} threads`);
-    if (!keep || !existsSync(path.join(model, 'model.safetensors'))) {
-      const free = statfsSync(path.dirname(model)).bavail * statfsSync(path.dirname(model)).bsize;
-      if (free < 16 * GB) throw new Error(`needs 16 GB free under ${path.dirname(model)} for the 7B checkpoint but ${(free / GB).toFixed(1)} GB are`);
-      const t0 = performance.now();
-      await writeRandomLlava(model, SPEC, 1);
-      log(`wrote the random bf16 checkpoint in ${((performance.now() - t0) / 1e3).toFixed(0)} s: ${model}`);
-    }
+    const model = await llava7bModel(work, log);
     const config = loadModelConfig(model);
     const ids = llavaPrompt(config.imageTokenId, config.imageTokenCount, PROMPT_TOKENS);
     const pixels = randomPixels(3 * 336 * 336, 7);

@@ -156,7 +156,13 @@ STIC_TARGET_AVX2 void rowsAvx2(int64_t M, int64_t K, const float* X, const typen
     for (int64_t m = 0; m < M; m += MB) {
       const int64_t mb = M - m < MB ? M - m : MB;
       float s[MB][NB];
-      rowsBlockAvx2<MB, NB, WL>(mb, nb, K, X + m * K, W + n * ldw, ldw, s);
+      if (mb == 1) {  // decode: one x-row alone, without MB - 1 clamped copies of it (MB times fewer FMAs)
+        float s1[1][NB];
+        rowsBlockAvx2<1, NB, WL>(1, nb, K, X + m * K, W + n * ldw, ldw, s1);
+        for (int j = 0; j < NB; j++) s[0][j] = s1[0][j];
+      } else {
+        rowsBlockAvx2<MB, NB, WL>(mb, nb, K, X + m * K, W + n * ldw, ldw, s);
+      }
       for (int64_t i = 0; i < mb; i++) {
         for (int64_t j = 0; j < nb; j++) {
           float v = s[i][j] + (bias ? bias[n + j] : 0.0f);
