@@ -32,7 +32,7 @@ export interface DemoOptions extends DemoSizes {
   model: string;
   seed: number;
   control: boolean;
-  /** A prompts file (lib/stic/prompts.ts keys) used by both arms. */
+  /** A prompts file (lib/data/prompts.ts keys) used by both arms. */
   prompts?: string;
   threads?: number;
   scale: RecipeScale;

@@ -26,7 +26,7 @@ import path from 'node:path';
 
 import YAML from 'yaml';
 
-import { DEFAULT_PROMPTS, type PromptSet } from '../stic/prompts.ts';
+import { DEFAULT_PROMPTS, type PromptSet } from '../data/prompts.ts';
 import type { StageName } from '../stic/run_config.ts';
 import { DESCRIBE_PROMPTS } from '../toy/text.ts';
 

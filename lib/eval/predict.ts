@@ -8,7 +8,7 @@
 // resumable too), and the description is put before the question of every item about that image.
 import { readFile } from 'node:fs/promises';
 
-import type { GenerateRequest, ImageApi, InferenceEngine, RgbImage } from '../stic/engine_api.ts';
+import type { GenerateRequest, ImageApi, InferenceEngine, RgbImage } from '../engine/inference_api.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { ImageAspect } from '../data/model_image.ts';
-import type { ImageApi, OpenInference } from '../stic/engine_api.ts';
+import type { ImageApi, OpenInference } from '../engine/inference_api.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 import { JudgeClient, type JudgeOptions } from './judge.ts';

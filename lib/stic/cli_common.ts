@@ -5,11 +5,11 @@ import type { Options as YargsOption } from 'yargs';
 import { type ProgressFactory, progressFactory, startProgress } from '../util/progress.ts';
 import { type ResolvedOptions, resolvedLines } from './command_options.ts';
 import { type OptionSpec, type OptionTable, THREADS_SPEC, checkThreads } from './options.ts';
-import { loadPrompts } from './prompts.ts';
+import { loadPrompts } from '../data/prompts.ts';
 import type { StageEnv } from './stages.ts';
 
 export const MODEL_FLAG: YargsOption = { type: 'string', demandOption: true, describe: 'Model directory in Hugging Face layout (config.json, *.safetensors, tokenizer files)' };
-export const PROMPTS_FLAG: YargsOption = { type: 'string', describe: 'JSON file overriding any of the prompts: {"detailed", "plain", "hallucination", "infusion"} (default: the built-in prompts, lib/stic/prompts.ts)' };
+export const PROMPTS_FLAG: YargsOption = { type: 'string', describe: 'JSON file overriding any of the prompts: {"detailed", "plain", "hallucination", "infusion"} (default: the built-in prompts, lib/data/prompts.ts)' };
 export const THREADS_FLAG: YargsOption = { type: 'number', describe: 'CPU threads, at most 1024 (default: all cores, or STIC_THREADS)' };
 export const IMAGE_ASPECT_FLAG: YargsOption = {
   choices: ['anyres', 'pad'],

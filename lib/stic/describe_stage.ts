@@ -19,7 +19,7 @@ import { seededRandom } from '../util/seeded.ts';
 import type { GenerateRequest, RgbImage, SamplingOptions } from './engine_api.ts';
 import type { StageDeps } from './pref_stage.ts';
 import { userTurn } from './pref_plan.ts';
-import type { PromptSet } from './prompts.ts';
+import type { PromptSet } from '../data/prompts.ts';
 import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface DescribeStageInput {

@@ -9,7 +9,7 @@ import { IMAGE_TOKEN } from '../data/records/preference.ts';
 import type { DescriptionRecord } from '../data/records/descriptions.ts';
 import type { InstructionSample } from '../data/records/instructions.ts';
 import type { Located } from '../data/records/load.ts';
-import { formatInfusion } from './prompts.ts';
+import { formatInfusion } from '../data/prompts.ts';
 
 export interface InfuseSettings {
   missing: 'drop' | 'keep' | 'error';

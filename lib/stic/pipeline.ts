@@ -15,7 +15,7 @@ import { portablePaths } from '../util/portable_path.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
 import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
-import { loadPrompts } from './prompts.ts';
+import { loadPrompts } from '../data/prompts.ts';
 import { type RunConfig, STAGES, type StageName } from './run_config.ts';
 import { runEvalSection } from './run_eval.ts';
 import { type StageEnv, type StageResult, executeDescribe, executeDpo, executeInfuse, executePref, executeSft, prefImageRoot } from './stages.ts';

@@ -11,7 +11,7 @@
 import { IMAGE_TOKEN, type ChatMessage, type CorruptionProvenance, type DispreferredKind, type PreferenceRecord, type SamplingProvenance } from '../data/records/preference.ts';
 import { seededRandom } from '../util/seeded.ts';
 import type { CorruptionSpec, GenerateResult, SamplingOptions } from './engine_api.ts';
-import type { PromptSet } from './prompts.ts';
+import type { PromptSet } from '../data/prompts.ts';
 
 export interface PrefPlanOptions {
   seed: number;

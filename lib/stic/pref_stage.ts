@@ -16,7 +16,7 @@ import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceEngine, RgbImage, SamplingOptions } from './engine_api.ts';
 import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord, userTurn } from './pref_plan.ts';
-import type { PromptSet } from './prompts.ts';
+import type { PromptSet } from '../data/prompts.ts';
 import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface PrefStageInput {

@@ -17,7 +17,7 @@ import type { ImageApi, InferenceEngine, OpenInference, TrainHooks, TrainResult,
 import { type InfuseReport, idSample, infuseSamples } from './infuse.ts';
 import { claimOutputSettings, settingsPath } from './output_settings.ts';
 import { runPrefStage } from './pref_stage.ts';
-import type { PromptSet } from './prompts.ts';
+import type { PromptSet } from '../data/prompts.ts';
 import { type StageReport, formatStageReport } from './stage_io.ts';
 import { type DescribeOptions, type InfuseOptions, type PrefOptions, corruptionSpecs, samplingOf } from './stage_options.ts';
 import { type DpoData, loadDpoData, loadSftData } from './train_data.ts';

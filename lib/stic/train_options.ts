@@ -1,67 +1,14 @@
 // Every hyperparameter of the two training stages, with the paper's / official recipe's default
 // (STIC.md): DPO (stage 1b) and description-infused SFT (stage 2b). One table per stage feeds the
 // `stic dpo` / `stic sft` flags and the `dpo:` / `sft:` sections of a `stic run` config.
-import { SCHEDULE_KINDS, type ScheduleKind } from '../util/lr_schedule.ts';
-import type { ImageAspect } from '../data/model_image.ts';
+import { SCHEDULE_KINDS } from '../util/lr_schedule.ts';
+import { type CommonTrainOptions, type DpoOptions, GRAD_CHECKPOINTING, LORA_TARGETS, type SftOptions } from '../train/train_options.ts';
 import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
 import { IMAGE_ASPECT_OPTION } from './stage_options.ts';
 import { DEFAULT_SEED } from '../util/seeded.ts';
 
-export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];
-
-export const GRAD_CHECKPOINTING = ['auto', 'on', 'off'] as const;
-export type GradCheckpointing = (typeof GRAD_CHECKPOINTING)[number];
-
 /** LoRA shape options in SFT: a continued adapter keeps its own rank, alpha and targets. */
 export const ADAPTER_SHAPE_KEYS = ['loraR', 'loraAlpha', 'loraTargets'] as const;
-
-/** Options both training stages share. */
-export interface CommonTrainOptions {
-  imageRoot?: string;
-  imageAspect: ImageAspect;
-  loraR: number;
-  loraAlpha: number;
-  loraDropout: number;
-  loraTargets: LoraTarget[];
-  lr: number;
-  trainProjector: boolean;
-  projectorLr: number;
-  schedule: ScheduleKind;
-  warmupRatio: number;
-  epochs: number;
-  batchSize: number;
-  gradAccum: number;
-  maxLength: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  checkpointEvery: number;
-  saveTotalLimit: number;
-  maxSteps: number;
-  minKept: number;
-  seed: number;
-  gradCheckpointing: GradCheckpointing;
-  memoryBudget: number;
-}
-
-export interface DpoOptions extends CommonTrainOptions {
-  prefs: string;
-  evalPrefs?: string;
-  evalEvery: number;
-  beta: number;
-  loss: 'sigmoid' | 'hinge' | 'ipo';
-  sftWeight: number;
-  sftNorm: 'sum' | 'mean';
-  rejectedLogp: 'label' | 'top-alt';
-  refLogps: 'auto' | 'stored' | 'compute';
-  reproduceMissingImageToken: boolean;
-  reproduceReferenceDrift: boolean;
-}
-
-export interface SftOptions extends CommonTrainOptions {
-  data: string;
-  initAdapter?: string;
-}
 
 function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOptions> {
   return {
@@ -142,3 +89,5 @@ export function checkTrainOptions(o: CommonTrainOptions, format: ProblemFormat):
 }
 
 export type { OptionSpec };
+export { GRAD_CHECKPOINTING, LORA_TARGETS };
+export type { CommonTrainOptions, DpoOptions, GradCheckpointing, LoraTarget, SftOptions } from '../train/train_options.ts';

@@ -5,7 +5,7 @@
 // whatever they say, thanks to byte fallback; trained on so they cost fewer positions).
 import { renderChat } from '../model/chat_template.ts';
 import { BUILTIN_TEMPLATES } from '../model/templates/index.ts';
-import { DEFAULT_PROMPTS, formatInfusion } from '../stic/prompts.ts';
+import { DEFAULT_PROMPTS, formatInfusion } from '../data/prompts.ts';
 import { DESCRIBE_PROMPTS, captions, questions } from './text.ts';
 import { type ToyTokenizer, buildToyTokenizer } from './tokenizer_builder.ts';
 import { BACKGROUND_NAMES, COLOUR_NAMES, KIND_PLURALS, NUMBER_WORDS, POSITIONS, SHAPE_KINDS, SIZES } from './vocab.ts';

@@ -22,7 +22,7 @@ import path from 'node:path';
 import type { DecoderConfig } from '../model/engine_config.ts';
 import { type TensorEntry, openSafetensors, readTensors, writeSafetensors } from '../model/safetensors.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
-import { LORA_TARGETS, type LoraTarget } from '../stic/train_options.ts';
+import { LORA_TARGETS, type LoraTarget } from './train_options.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';

@@ -25,7 +25,7 @@ import type { NativeImageLayout } from '../native/contract.ts';
 import { type ChatTemplate, chatPromptIds } from '../model/chat_template.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
-import type { DpoExample, SftExample } from '../stic/engine_api.ts';
+import type { DpoExample, SftExample } from './training_api.ts';
 
 /** What turns chat messages and responses into ids for one model. */
 export interface ChatEncoder {

@@ -7,7 +7,7 @@
 // --reproduce-reference-drift, the trained projector at evaluation time).
 // Legend: B held-out pairs.
 import { native } from '../native/index.ts';
-import type { DpoOptions } from '../stic/train_options.ts';
+import type { DpoOptions } from './train_options.ts';
 import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
 import type { ReferenceMap } from './reference.ts';
 import type { Trainer } from './trainer_api.ts';

@@ -14,7 +14,7 @@ import os from 'node:os';
 
 import { formatBytes } from '../model/memory_estimate.ts';
 import type { LlavaModelNative, LlavaTrainerNative, NativeStepMemory, NativeStepShape } from '../native/contract.ts';
-import type { GradCheckpointing } from '../stic/train_options.ts';
+import type { GradCheckpointing } from './train_options.ts';
 import type { TokenizedPair, TokenizedSft } from './collate.ts';
 import type { TrainingModel } from './model_load.ts';
 

@@ -16,7 +16,7 @@ import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { portablePath } from '../util/portable_path.ts';
 import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
-import type { DpoOptions } from '../stic/train_options.ts';
+import type { DpoOptions } from './train_options.ts';
 import type { Trainer } from './trainer_api.ts';
 
 export const REFERENCE_FILE = 'reference_logps.jsonl';

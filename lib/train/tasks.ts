@@ -5,7 +5,7 @@
 // SFT (stage 2b): every micro-batch's cross-entropy is divided by the step's total target tokens
 // (meanOver), so the accumulated loss is the mean over all assistant tokens of the global batch,
 // as the Hugging Face Trainer averages accumulated batches.
-import type { DpoOptions } from '../stic/train_options.ts';
+import type { DpoOptions } from './train_options.ts';
 import type { StepImages, TokenizedPair, TokenizedSft } from './collate.ts';
 import type { MicroTask } from './loop.ts';
 import type { Trainer } from './trainer_api.ts';

@@ -13,7 +13,7 @@ import { loadRecords } from '../../lib/data/records/load.ts';
 import { planDescription, runDescribeStage } from '../../lib/stic/describe_stage.ts';
 import { infuseSamples, insertDescription } from '../../lib/stic/infuse.ts';
 import { userTurn } from '../../lib/stic/pref_plan.ts';
-import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
+import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 import { executeInfuse } from '../../lib/stic/stages.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { FakeEngine, FakeImages, fakeAnswer, writeImages } from './fakes.ts';

@@ -9,7 +9,7 @@ import { listUnlabeledImages } from '../../lib/data/records/unlabeled.ts';
 import type { CorruptionSpec, RgbImage } from '../../lib/stic/engine_api.ts';
 import { planPreference, userTurn } from '../../lib/stic/pref_plan.ts';
 import { type PrefStageInput, runPrefStage } from '../../lib/stic/pref_stage.ts';
-import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
+import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 import { FakeEngine, FakeEngineNoLogprobs, FakeImages, fakeAnswer, fakeLogprob, writeImages } from './fakes.ts';
 
 const lowres: CorruptionSpec = { kind: 'lowres', size: 20 };

@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { type ChatModel, imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
 import { adapterForLoad } from '../../lib/train/adapted_model.ts';
-import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
+import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 import { readAdapter } from '../../lib/train/adapter_io.ts';
 import { repo, runCli, writeTinyLlava } from './cli_helpers.ts';
 import { writeImages } from './fakes.ts';

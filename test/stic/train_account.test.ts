@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { cliProblem } from '../../lib/stic/options.ts';
-import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
+import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 import { type StageEnv, executeDpo } from '../../lib/stic/stages.ts';
 import { validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { FakeTrainer, writeImages } from './fakes.ts';

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { TRAINING_MISSING, importFactory } from '../../lib/stic/engines.ts';
 import { loadDpoData, loadSftData } from '../../lib/stic/train_data.ts';
 import { DPO_OPTIONS, validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { cliProblem } from '../../lib/stic/options.ts';
@@ -193,11 +192,5 @@ describe('training run plumbing', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-
-  it('a missing trainer module gives the plain message; a module without the entry point says which', async () => {
-    expect((await rejectionOf(importFactory('../train/nonexistent_module.ts', 'sticTrainingEngine', TRAINING_MISSING))).message).to.equal('the training engine is not built yet (issue 4)');
-    const err = await rejectionOf(importFactory('./prompts.ts', 'sticTrainingEngine', TRAINING_MISSING));
-    expect(err.message).to.equal(`the training engine at ${path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lib/stic/prompts.ts')} does not export sticTrainingEngine(), the entry point the pipeline uses (lib/stic/engine_api.ts)`);
   });
 });

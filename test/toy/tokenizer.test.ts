@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { builtinTemplate, chatPromptIds } from '../../lib/model/chat_template.ts';
 import { type TextTokenizer, loadTokenizer } from '../../lib/model/tokenizer.ts';
-import { DEFAULT_PROMPTS } from '../../lib/stic/prompts.ts';
+import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 import { DESCRIBE_PROMPTS, captions, questions } from '../../lib/toy/text.ts';
 import { TOY_SPECIAL_TOKENS, buildToyTokenizer, countWords, writeToyTokenizer } from '../../lib/toy/tokenizer_builder.ts';
 import { TOY_CHAT_TEMPLATE, buildToyModelTokenizer, toyChatText } from '../../lib/toy/toy_tokenizer.ts';

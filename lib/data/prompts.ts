@@ -8,8 +8,8 @@
 // `--prompts file.json` overrides any of these keys; the file is validated strictly.
 import { readFile } from 'node:fs/promises';
 
-import { ioProblem } from '../data/records/faults.ts';
-import { IMAGE_TOKEN } from '../data/records/preference.ts';
+import { ioProblem } from './records/faults.ts';
+import { IMAGE_TOKEN } from './records/preference.ts';
 
 export interface PromptSet {
   detailed: string;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { DEFAULT_PROMPTS, formatInfusion, loadPrompts } from '../../lib/stic/prompts.ts';
+import { DEFAULT_PROMPTS, formatInfusion, loadPrompts } from '../../lib/data/prompts.ts';
 
 async function rejectionOf(p: Promise<unknown>): Promise<Error> {
   try {

@@ -1,0 +1,57 @@
+// The options of the two training stages as the trainer takes them (lib/train): their tables, with
+// defaults, flags and checks, are lib/stic/train_options.ts's, one level up.
+import type { ImageAspect } from '../data/model_image.ts';
+import type { ScheduleKind } from '../util/lr_schedule.ts';
+
+export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+export const GRAD_CHECKPOINTING = ['auto', 'on', 'off'] as const;
+export type GradCheckpointing = (typeof GRAD_CHECKPOINTING)[number];
+
+/** Options both training stages share. */
+export interface CommonTrainOptions {
+  imageRoot?: string;
+  imageAspect: ImageAspect;
+  loraR: number;
+  loraAlpha: number;
+  loraDropout: number;
+  loraTargets: LoraTarget[];
+  lr: number;
+  trainProjector: boolean;
+  projectorLr: number;
+  schedule: ScheduleKind;
+  warmupRatio: number;
+  epochs: number;
+  batchSize: number;
+  gradAccum: number;
+  maxLength: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  checkpointEvery: number;
+  saveTotalLimit: number;
+  maxSteps: number;
+  minKept: number;
+  seed: number;
+  gradCheckpointing: GradCheckpointing;
+  memoryBudget: number;
+}
+
+export interface DpoOptions extends CommonTrainOptions {
+  prefs: string;
+  evalPrefs?: string;
+  evalEvery: number;
+  beta: number;
+  loss: 'sigmoid' | 'hinge' | 'ipo';
+  sftWeight: number;
+  sftNorm: 'sum' | 'mean';
+  rejectedLogp: 'label' | 'top-alt';
+  refLogps: 'auto' | 'stored' | 'compute';
+  reproduceMissingImageToken: boolean;
+  reproduceReferenceDrift: boolean;
+}
+
+export interface SftOptions extends CommonTrainOptions {
+  data: string;
+  initAdapter?: string;
+}

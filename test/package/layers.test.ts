@@ -1,0 +1,50 @@
+// The library's layers import only downward (bin -> stic -> train/generate/eval -> engine ->
+// model/data -> native/util): every relative import of every lib/ file is read and checked against
+// the folders its own folder may use. lib/generate and lib/engine use each other (generation is
+// driven from the model object) and lib/demo sits above lib/stic: those are not constrained here.
+import { expect } from 'chai';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const lib = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib');
+
+const BELOW: Record<string, string[]> = {
+  util: [],
+  native: ['util'],
+  model: ['util', 'native'],
+  data: ['util', 'native', 'model'],
+  dist: ['util', 'native'],
+  train: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate'],
+  toy: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train'],
+  eval: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy'],
+  stic: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'eval'],
+};
+
+/** The lib/ folders each file of `folder` imports from (relative imports only), with the file. */
+function importsOf(folder: string): { file: string; target: string }[] {
+  const out: { file: string; target: string }[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) {
+        for (const m of readFileSync(p, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+          const rel = path.relative(lib, path.resolve(path.dirname(p), m[1]));
+          if (!rel.startsWith('..')) out.push({ file: path.relative(lib, p), target: rel.split(path.sep)[0] });
+        }
+      }
+    }
+  };
+  walk(path.join(lib, folder));
+  return out;
+}
+
+describe('layers of lib/', () => {
+  for (const [folder, allowed] of Object.entries(BELOW)) {
+    it(`lib/${folder} imports only from ${allowed.length ? allowed.map((f) => `lib/${f}`).join(', ') : 'itself'}`, () => {
+      const wrong = importsOf(folder).filter((i) => i.target !== folder && !allowed.includes(i.target));
+      expect(wrong.map((i) => `${i.file} -> lib/${i.target}`)).to.deep.equal([]);
+    });
+  }
+});
