@@ -17,7 +17,7 @@ import type { LlavaTrainerNative, NativePreferencePair } from '../lib/native/con
 import { loadNativeModel } from '../test/train/train_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import type { BenchRow } from './harness.ts';
-import { SMALL_SPEC } from './small_model.ts';
+import { SMALL_SPEC, benchPairs } from './small_model.ts';
 
 export const title = 'DPO step per pair: shared-prefix branches vs two full sequences (CPU, small random model)';
 
@@ -27,19 +27,6 @@ const SPEC = SMALL_SPEC;
 const THREADS = 1;
 const PAIRS = 2;
 const ROUNDS = 3;
-
-function pairs(imageTokenId: number, count: number): NativePreferencePair[] {
-  const rng = makeRng(5);
-  const text = (n: number) => Array.from({ length: n }, () => rng.int(3, 31000));
-  return Array.from({ length: count }, (_, i) => ({
-    images: [i],
-    promptIds: [1, ...text(12), ...Array(576).fill(imageTokenId), ...text(28)],
-    chosenIds: text(190 + 7 * i),
-    rejectedIds: text(210 - 5 * i),
-    refChosen: -1500,
-    refRejected: -1600,
-  }));
-}
 
 interface Run {
   ms: number;
@@ -82,7 +69,7 @@ export async function run(): Promise<BenchRow[]> {
       trainProjector: true,
     });
     // Make B nonzero (one update) so every LoRA gradient path carries signal.
-    const ps = pairs(SPEC.decoder.vocabSize - 1, PAIRS);
+    const ps = benchPairs(SPEC.decoder.vocabSize - 1, PAIRS);
     const pixels = makeRng(9).normalArray(PAIRS * 3 * 336 * 336);
     await trainer.dpoStep(pixels, PAIRS, ps.slice(0, 1), { key: { step: 0, micro: 0 } });
     await trainer.optimizerStep({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 } });
