@@ -18,7 +18,8 @@ import type { LlavaModelNative, TensorSourceEntry, NativeGenerationItem, NativeS
 import { batchRanges, packImages } from '../generate/batching.ts';
 import { DEFAULT_STOP_CHUNK, type GenerateResult, type TokenDecoder, runGeneration } from '../generate/driver.ts';
 import { type ResolvedSampling, type SamplingOptions, resolveDefaults, resolveSampling } from '../generate/sampling.ts';
-import { checkArray, checkIds, checkImage, checkImageTokens, checkInt, checkSequenceLength, expectedError } from './validate.ts';
+import { checkArray, checkInt, expectedError } from '../util/expect.ts';
+import { checkIds, checkImage, checkImageTokens, checkSequenceLength } from './validate.ts';
 import { resolveWeights } from './weight_names.ts';
 
 export interface LoadModelOptions {

@@ -1,46 +1,8 @@
-// Eager validation of engine inputs in JS, before anything is queued, with one message shape
-// (after sharp): "Expected <what> for <name> but received <value>". Messages name the request by
-// its index in the caller's array (`requests[3].ids[7]`), so the user finds the bad input.
+// Eager validation of engine inputs in JS, before anything is queued: token ids, images and sequence
+// lengths against the model's config, with the message shape of lib/util/expect.ts.
 import type { ModelImage } from '../data/model_image.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
-
-/** Describes a received value the way the native helpers do ("a string \"x\"", "-3", "undefined"). */
-export function describeValue(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (v === null) return 'null';
-  if (typeof v === 'boolean' || typeof v === 'number' || typeof v === 'bigint') return String(v);
-  if (typeof v === 'string') return `a string "${v}"`;
-  if (Array.isArray(v)) return `an array of ${v.length} value${v.length === 1 ? '' : 's'}`;
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<unknown>).length} values`;
-  if (typeof v === 'function') return 'a function';
-  return 'an object';
-}
-
-export function expectedError(what: string, name: string, received: unknown): TypeError {
-  return new TypeError(`Expected ${what} for ${name} but received ${describeValue(received)}`);
-}
-
-export function isInteger(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v);
-}
-
-/** An integer >= min (and <= max when given). */
-export function checkInt(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!isInteger(v) || v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw expectedError(`an integer ${range}`, name, v);
-  }
-  return v;
-}
-
-/** A finite number in [min, max] (an open end when the flag says so). */
-export function checkNumber(v: unknown, name: string, min: number, max: number, openMin = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (openMin && v === min) || v > max) {
-    const range = `${openMin ? '(' : '['}${min}, ${max === Infinity ? 'Infinity)' : `${max}]`}`;
-    throw expectedError(`a number in ${range}`, name, v);
-  }
-  return v;
-}
+import { expectedError, isInteger } from '../util/expect.ts';
 
 /** Token ids as an Int32Array: an array or typed array of integers in the vocabulary (or the image token). */
 export function checkIds(ids: unknown, name: string, config: EngineConfig, allowEmpty = false): Int32Array {
@@ -112,9 +74,4 @@ export function checkSequenceLength(length: number, where: string, config: Engin
       `${where}: a sequence of ${length} tokens is longer than the model's sliding attention window (${window}), which the engine does not implement`,
     );
   }
-}
-
-export function checkArray(v: unknown, name: string, what: string): unknown[] {
-  if (!Array.isArray(v)) throw expectedError(what, name, v);
-  return v;
 }

@@ -1,7 +1,7 @@
-// The library's layers import only downward (bin -> stic -> train/generate/eval -> engine ->
+// The library's layers import only downward (bin -> stic -> train/eval -> engine -> generate ->
 // model/data -> native/util): every relative import of every lib/ file is read and checked against
-// the folders its own folder may use. lib/generate and lib/engine use each other (generation is
-// driven from the model object) and lib/demo sits above lib/stic: those are not constrained here.
+// the folders its own folder may use. lib/generate (batching, sampling, the generation driver) sits
+// under lib/engine, whose model object drives it; lib/demo sits above lib/stic and is not listed.
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,8 @@ const BELOW: Record<string, string[]> = {
   model: ['util', 'native'],
   data: ['util', 'native', 'model'],
   dist: ['util', 'native'],
+  generate: ['util', 'native', 'model', 'data'],
+  engine: ['util', 'native', 'model', 'data', 'generate'],
   train: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate'],
   toy: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train'],
   eval: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy'],
