@@ -8,6 +8,7 @@
 //   (trl_preference.ts), told apart by its "prompt" or "images" field.
 // chosen/rejected are message lists [{role, content}, ...] ending with the assistant's answer; the
 // turns before it (the prompt) must be the same in both, since a pair is two answers to one prompt.
+import type { ChatMessage as TemplateMessage } from '../../model/chat_template.ts';
 import { RecordError, shown } from './faults.ts';
 import { type Obj, asObject, enumField, idField, optionalBoolean, optionalNumber, optionalString, stringField } from './fields.ts';
 import { IMAGE_ROOT_FIELD } from './image_root.ts';
@@ -16,10 +17,8 @@ import { isTrlRecord, parseTrlPreference } from './trl_preference.ts';
 
 export const IMAGE_TOKEN = '<image>';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+/** A chat turn of a record: the chat template's message (lib/model/chat_template.ts) with text content. */
+export type ChatMessage = TemplateMessage & { content: string };
 
 export const DISPREFERRED_KINDS = ['hallucination', 'corruption'] as const;
 export type DispreferredKind = (typeof DISPREFERRED_KINDS)[number];
