@@ -26,8 +26,7 @@ import { refuseSymlinkOutput } from '../../lib/util/output_safety.ts';
 import { namingWriteErrors } from '../../lib/util/write_error.ts';
 import { type Progress, startProgress } from '../../lib/util/progress.ts';
 import { DEFAULT_SEED } from '../../lib/util/seeded.ts';
-
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
+import { IMAGE_EXTENSIONS } from '../../lib/data/image_load.ts';
 
 interface CorruptOptions {
   in: string;
@@ -104,7 +103,7 @@ async function listImages(dir: string): Promise<string[]> {
     throw new Error(`--in ${dir}: cannot read the folder (${(err as Error).message})`);
   }
   return entries
-    .filter((e) => !e.isDirectory() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
+    .filter((e) => !e.isDirectory() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()))
     .map((e) => path.join(dir, e.name))
     .sort();
 }
@@ -176,7 +175,7 @@ export const command: CommandModule<object, Record<string, unknown>> = {
     y
       .usage(
         '$0 corrupt --in DIR --out DIR [--kind stic] [--seed N]\n\n' +
-          'Reads the images directly in --in (jpg, jpeg, png, webp, gif, tif, tiff, avif, heic, heif; other files are ' +
+          `Reads the images directly in --in (${IMAGE_EXTENSIONS.map((e) => e.slice(1)).join(', ')}; other files are ` +
           'ignored), corrupts each one with a seed derived from --seed and its file name, and writes <name>.png plus ' +
           'corruptions.jsonl (one line per image: file, output, seed and the parameters drawn) into --out. ' +
           'An unreadable image is reported with its reason, skipped and counted in the summary. ' +

@@ -23,6 +23,13 @@ import sharp, { type Metadata } from 'sharp';
 
 import type { RgbImage } from '../native/index.ts';
 
+/**
+ * The file endings every command treats as images (directories are scanned for these; other files are
+ * ignored): what sharp's prebuilt libvips decodes (sharp.format[*].input.fileSuffix, checked by
+ * test/data/image_load.test.ts). Not BMP or HEIC: sharp cannot read them.
+ */
+export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+
 export interface LoadedImage extends RgbImage {
   file: string;
   /** Size of the stored image, after EXIF orientation, before any shrink-on-load. */

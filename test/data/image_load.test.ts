@@ -7,7 +7,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import sharp, { type Sharp } from 'sharp';
 
-import { ImageLoadError, loadImage, loadImages } from '../../lib/data/image_load.ts';
+import { IMAGE_EXTENSIONS, ImageLoadError, loadImage, loadImages } from '../../lib/data/image_load.ts';
 import { makeRng } from '../helpers/rng.ts';
 
 // A smooth random image (lossy codecs keep it within a few levels): (H, W, C)
@@ -74,6 +74,11 @@ describe('loadImage', () => {
       expect(meanAbsDiff(img.data, pixels)).to.be.below(tol);
     });
   }
+
+  it('IMAGE_EXTENSIONS are endings sharp decodes here', () => {
+    const decoded = Object.values(sharp.format).flatMap((f) => ((f.input.file || f.input.buffer) && f.input.fileSuffix) || []);
+    expect(IMAGE_EXTENSIONS.filter((e) => !decoded.includes(e))).to.deep.equal([]);
+  });
 
   it('takes the first frame of an animated GIF', async () => {
     const frame2 = Buffer.from(pixels.map((v) => 255 - v));

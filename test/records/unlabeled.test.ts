@@ -63,7 +63,7 @@ describe('unlabeled image sources', () => {
     const empty = path.join(dir, 'empty');
     mkdirSync(empty);
     expect((await rejectionOf(listUnlabeledImages(empty))).message).to.equal(
-      `${empty}: no usable images (no files ending in .jpg, .jpeg, .png, .webp, .gif, .tif, .tiff, .avif, .bmp)`,
+      `${empty}: no usable images (no files ending in .jpg, .jpeg, .jpe, .jfif, .png, .webp, .gif, .tif, .tiff, .avif)`,
     );
     const blank = path.join(dir, 'blank.txt');
     writeFileSync(blank, '# nothing\n');

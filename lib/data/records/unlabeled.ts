@@ -12,6 +12,7 @@ import path from 'node:path';
 import { InputFileError, RecordError, SkipLog, ioProblem, makeFault } from './faults.ts';
 import { asObject, idField, peekId, stringField } from './fields.ts';
 import { readRecords } from './read.ts';
+import { IMAGE_EXTENSIONS } from '../image_load.ts';
 
 export interface UnlabeledImage {
   id: string;
@@ -29,8 +30,6 @@ export interface UnlabeledSet {
   images: UnlabeledImage[];
   skips: SkipLog;
 }
-
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp'];
 
 export async function listUnlabeledImages(source: string, opts: { imageRoot?: string } = {}): Promise<UnlabeledSet> {
   let isDir: boolean;
