@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 
+#include "addon/call_guard.h"
 #include "addon/convert.h"
 #include "addon/llava_args.h"
 #include "addon/model_wrap.h"
@@ -162,16 +163,10 @@ class GenerationWrap : public Napi::ObjectWrap<GenerationWrap> {
     Napi::Env env = info.Env();
     int64_t maxTokens = requireIntValue(info[0], "maxTokens");
     if (maxTokens < 1) throwExpected(env, "a positive integer", "maxTokens", info[0]);
-    if (busy_->exchange(true)) throw Napi::Error::New(env, "LlavaGeneration.step: the previous step has not finished yet");
     auto gen = gen_;
-    auto busy = busy_;
-    return PromiseWorker<StepOut>::queue(
-        env,
-        [gen, busy, maxTokens](StepOut& out) {
-          struct Release {  // also when step throws (PromiseWorker turns that into a rejection)
-            std::atomic<bool>& flag;
-            ~Release() { flag.store(false); }
-          } release{*busy};
+    return guard_.queue<StepOut>(
+        env, "step",
+        [gen, maxTokens](StepOut& out) {
           Status s = gen->step(maxTokens, out.tokens);
           for (size_t i = 0; i < gen->size(); i++) out.finish.push_back(model::finishName(gen->finish(i)));
           return s;
@@ -200,7 +195,7 @@ class GenerationWrap : public Napi::ObjectWrap<GenerationWrap> {
       throw Napi::RangeError::New(info.Env(), "stop: index " + std::to_string(i) + " is out of range for " +
                                                   std::to_string(gen_->size()) + " items");
     }
-    if (busy_->load()) throw Napi::Error::New(info.Env(), "LlavaGeneration.stop: a step is running; call stop() after it resolves");
+    guard_.requireIdle(info.Env(), "stop");
     gen_->stop(static_cast<size_t>(i));
     return info.Env().Undefined();
   }
@@ -213,7 +208,7 @@ class GenerationWrap : public Napi::ObjectWrap<GenerationWrap> {
   }
 
   std::shared_ptr<model::Generation> gen_;
-  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  CallGuard guard_{"LlavaGeneration", "generation"};
 };
 
 // ---- LlavaModel ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 
+#include "addon/call_guard.h"
 #include "addon/convert.h"
 #include "addon/llava_args.h"
 #include "addon/registry.h"
@@ -160,31 +161,15 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   }
 
  private:
-  // Queues work on the pretrainer. The busy flag is released when the worker is destroyed, on the
-  // JS thread after its Promise settles (also when it fails), so a call made before the previous
-  // one's Promise settled is always refused, however fast that one ran.
+  // Queues work on the pretrainer, one call at a time (call_guard.h).
   template <typename Out>
   Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(Pretrainer&, Out&)> work,
                       typename PromiseWorker<Out>::ToJs toJs, std::vector<Napi::Value> keep = {}) {
-    if (busy_->exchange(true)) {
-      throw Napi::Error::New(env, std::string("Pretrainer.") + method +
-                                      ": another call on this pretrainer is still running; await it before starting the next");
-    }
     keep.push_back(Value());
     auto p = p_;
-    auto busy = busy_;
-    std::shared_ptr<void> release(nullptr, [busy](void*) { busy->store(false); });
-    try {
-      return PromiseWorker<Out>::queue(
-          env, [p, release, work = std::move(work)](Out& out) { return work(*p, out); }, std::move(toJs), keep);
-    } catch (...) {
-      busy->store(false);
-      throw;
-    }
+    return guard_.queue<Out>(env, method, [p, work = std::move(work)](Out& out) { return work(*p, out); }, std::move(toJs), std::move(keep));
   }
-  void requireIdle(Napi::Env env, const char* method) const {
-    if (busy_->load()) throw Napi::Error::New(env, std::string("Pretrainer.") + method + ": a call on this pretrainer is running; wait for it");
-  }
+  void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
   PretrainKind parseKind(const Napi::Value& v) const {
     for (int k = 0; k < 4; k++) {
       if (v.IsString() && v.As<Napi::String>().Utf8Value() == kKinds[k]) return static_cast<PretrainKind>(k);
@@ -363,7 +348,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   }
 
   std::shared_ptr<Pretrainer> p_;
-  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  CallGuard guard_{"Pretrainer", "pretrainer"};
 };
 
 Napi::Value createPretrainer(const Napi::CallbackInfo& info) {

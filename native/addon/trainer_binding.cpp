@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 
+#include "addon/call_guard.h"
 #include "addon/convert.h"
 #include "addon/model_wrap.h"
 #include "addon/registry.h"
@@ -105,36 +106,17 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
  private:
-  // Queues work on the trainer, marking it busy until the work ends (also when it throws); while
-  // busy, another call is rejected: a step, an update and a checkpoint read never interleave.
+  // Queues work on the trainer, one call at a time (call_guard.h): a step, an update and a
+  // checkpoint read never interleave.
   template <typename Out>
   Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(LlavaTrainer&, Out&)> work,
                       typename PromiseWorker<Out>::ToJs toJs, std::vector<Napi::Value> keep = {}) {
-    if (busy_->exchange(true)) {
-      auto d = Napi::Promise::Deferred::New(env);
-      d.Reject(Napi::Error::New(env, std::string("LlavaTrainer.") + method +
-                                         ": another call on this trainer is still running; await it before starting the next")
-                   .Value());
-      return d.Promise();
-    }
     keep.push_back(Value());
     auto t = trainer_;
-    auto busy = busy_;
-    return PromiseWorker<Out>::queue(
-        env,
-        [t, busy, work = std::move(work)](Out& out) {
-          struct Release {
-            std::atomic<bool>& flag;
-            ~Release() { flag.store(false); }
-          } release{*busy};
-          return work(*t, out);
-        },
-        std::move(toJs), keep);
+    return guard_.queue<Out>(env, method, [t, work = std::move(work)](Out& out) { return work(*t, out); }, std::move(toJs), std::move(keep));
   }
 
-  void requireIdle(Napi::Env env, const char* method) const {
-    if (busy_->load()) throw Napi::Error::New(env, std::string("LlavaTrainer.") + method + ": a call on this trainer is running; wait for it");
-  }
+  void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
 
   int parseKind(const Napi::Value& v) const {
     for (int k = 0; k < 4; k++) {
@@ -420,7 +402,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   std::shared_ptr<LlavaTrainer> trainer_;
-  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  CallGuard guard_{"LlavaTrainer", "trainer"};
 };
 
 // ---- free functions -----------------------------------------------------------------------

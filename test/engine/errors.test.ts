@@ -115,6 +115,20 @@ describe('engine errors', () => {
       );
     });
 
+    it('a generation takes one step at a time: a second step or a stop() before the first settles is refused, and it goes on after', async () => {
+      const cfg = loadModelConfig(fx.dir);
+      const ck = await openCheckpoint(path.join(fx.dir, 'model.safetensors'));
+      const m = await native().loadLlava(cfg, resolveWeights(native().llavaTensorSpecs(cfg), [ck], cfg));
+      const item = { ids: fx.items[0].prompt, images: [0], maxNewTokens: 6, temperature: 0, topK: 0, topP: 1, seed: 0 };
+      const gen = m.startGeneration(fx.images[0], 1, [item], []);
+      const first = gen.step(3);
+      const second = gen.step(1); // refused through its own Promise, not thrown
+      expect(() => gen.stop(0)).to.throw('LlavaGeneration.stop: a call on this generation is running; wait for it');
+      expect((await failure(second)).message).to.equal('LlavaGeneration.step: another call on this generation is still running; await it before starting the next');
+      expect((await first).tokens[0]).to.have.length(3);
+      expect((await gen.step(3)).tokens[0]).to.have.length(3); // released once the first settled
+    });
+
     it('refuses ids outside the vocabulary, wrong pixels and empty responses', async () => {
       const img = fx.images[0];
       const bad = await failure(model.generate([{ ids: [1, 2, 320], image: null }]));
