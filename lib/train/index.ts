@@ -22,7 +22,7 @@ import { type DpoEvalSet, evaluateDpo } from './dpo_eval.ts';
 import { type LoopJob, runLoop } from './loop.ts';
 import { type ExampleExtent, featureRowsPerImage, formatPlan, largestStep, pairExtent, sftExtent, trainingMemoryPlan } from './memory_plan.ts';
 import { type TrainingModel, encoderForImages, loadTrainingModel } from './model_load.ts';
-import { REFERENCE_FILE, dpoReferences } from './reference.ts';
+import { REFERENCE_FILE, type ReferenceOptions, dpoReferences } from './reference.ts';
 import { dpoTask, sftTask } from './tasks.ts';
 import { adoptEarlierLayout, workPath } from './work_dir.ts';
 import type { Trainer } from './trainer_api.ts';
@@ -94,8 +94,11 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
   const spec: LoraSpec = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets };
   const trainer = await createTrainer(m, spec, o.trainProjector, o.seed);
   const microSize = o.batchSize / o.gradAccum;
-  const gradCheckpointing = planMemory(trainer, m, examples.map(pairExtent), o, hooks);
-  const refs = await dpoReferences(trainer, examples, o, { pixels: m.pixels, model: m.dir, file: workPath(job.out, REFERENCE_FILE), batch: microSize, ...(hooks.progress ? { progress: hooks.progress } : {}) });
+  const heldOut = job.evalExamples?.length ? await tokenizeHeldOut(m, job.evalExamples, o) : null;
+  // Held-out passes have no backward, so planning them as training steps over-estimates: a safe bound.
+  const gradCheckpointing = planMemory(trainer, m, [...examples, ...(heldOut?.pairs ?? [])].map(pairExtent), o, hooks);
+  const at = { pixels: m.pixels, model: m.dir, file: workPath(job.out, REFERENCE_FILE), batch: microSize, ...(hooks.progress ? { progress: hooks.progress } : {}) };
+  const refs = await dpoReferences(trainer, examples, o, at);
   const loopJob: LoopJob<TokenizedPair> = {
     ...baseLoopJob(job.out, job.resume, m, o, spec),
     examples,
@@ -106,7 +109,7 @@ async function trainDpo(job: DpoJob, hooks: TrainHooks): Promise<TrainResult> {
       reference: refs.source,
     },
   };
-  const held = job.evalExamples?.length ? await heldOutPairs(trainer, m, job.evalExamples, o, { out: job.out, batch: microSize }) : null;
+  const held = heldOut ? { set: await heldOutSet(trainer, heldOut.pairs, o, at), report: heldOut.report } : null;
   if (held) {
     loopJob.evaluate = { every: o.evalEvery, run: (t) => evaluateDpo(t, held.set) };
     loopJob.runOptions.eval = { every: o.evalEvery, fingerprint: pairFingerprint(held.set.pairs, job.out) };
@@ -119,14 +122,18 @@ function pairFingerprint(pairs: TokenizedPair[], out: string): string {
   return fingerprint(pairs.map((e) => ({ id: e.id, image: portablePath(e.image, out), arrays: [e.promptIds, e.chosenIds, e.rejectedIds] })));
 }
 
-// The held-out pairs tokenised as training's are, with reference log-probs from the same reference
-// (the pre-pass shares training's cache file: its lines are keyed by content).
-async function heldOutPairs(trainer: Trainer, m: TrainingModel, examples: DpoExample[], o: DpoJob['options'], at: { out: string; batch: number }): Promise<{ set: DpoEvalSet; report: TrainDataReport } | null> {
+// The held-out pairs tokenised as training's are.
+async function tokenizeHeldOut(m: TrainingModel, examples: DpoExample[], o: DpoJob['options']): Promise<{ pairs: TokenizedPair[]; report: TrainDataReport }> {
   const { examples: pairs, skips, truncated } = tokenizePairs(await encoderForImages(m, examples.map((e) => e.image)), examples, o.maxLength);
-  const report = { kept: pairs.length, skipped: skips, truncated };
   if (pairs.length === 0) throw noExamples('held-out pair (--eval-prefs)', examples.length, skips);
-  const refs = await dpoReferences(trainer, pairs, o, { pixels: m.pixels, model: m.dir, file: workPath(at.out, REFERENCE_FILE), batch: at.batch });
-  return { set: { pairs, refs: refs.map, options: o, pixels: m.pixels, batch: at.batch }, report };
+  return { pairs, report: { kept: pairs.length, skipped: skips, truncated } };
+}
+
+// The held-out set with reference log-probs from the same reference as training's (the pre-pass
+// shares training's cache file: its lines are keyed by content).
+async function heldOutSet(trainer: Trainer, pairs: TokenizedPair[], o: DpoJob['options'], at: Omit<ReferenceOptions, 'rejectedMode'>): Promise<DpoEvalSet> {
+  const refs = await dpoReferences(trainer, pairs, o, at);
+  return { pairs, refs: refs.map, options: o, pixels: at.pixels, batch: at.batch };
 }
 
 function baseLoopJob(out: string, resume: boolean, m: TrainingModel, o: CommonTrainOptions, spec: LoraSpec) {

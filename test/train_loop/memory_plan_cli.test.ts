@@ -16,13 +16,20 @@ import { writeImages } from '../stic/fakes.ts';
 
 const WORDS = ['red', 'blue', 'ball', 'dog', 'cat', 'tree', 'sky', 'on', 'the', 'grass'];
 
-/** Public-format pairs, one per image, the same user turn. */
-function writePairs(file: string, images: string[]): void {
+/** Public-format pairs, one per image, the same user turn; answers of about `words` words. */
+function writePairs(file: string, images: string[], words = 5): void {
   const rng = makeRng(3);
   const say = (n: number) => `${Array.from({ length: n }, () => WORDS[rng.int(0, WORDS.length)]).join(' ')}.`;
   const user = { role: 'user', content: '<image>\nDescribe the image.' };
-  const lines = images.map((image) => JSON.stringify({ image, chosen: [user, { role: 'assistant', content: say(5) }], rejected: [user, { role: 'assistant', content: say(7) }] }));
+  const lines = images.map((image) => JSON.stringify({ image, chosen: [user, { role: 'assistant', content: say(words) }], rejected: [user, { role: 'assistant', content: say(words + 2) }] }));
   writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+/** The rows of the plan's largest step, as printed. */
+function planRows(stderr: string): number {
+  const m = /memory plan of the largest step \((\d+) rows,/.exec(stderr);
+  if (!m) throw new Error(`no plan in:\n${stderr}`);
+  return Number(m[1]);
 }
 
 /** The plan's total column (without | with checkpointing), in MiB as printed. */
@@ -38,6 +45,7 @@ describe('stic dpo / sft: the memory plan', function () {
   let dir: string;
   let model: string;
   let prefs: string;
+  let names: string[];
   const common = ['--lora-r', '4', '--lora-alpha', '8', '--batch-size', '4', '--lr', '1e-3', '--warmup-ratio', '0', '--threads', '1'];
   // The adapter file holds the LoRA tensors and the trained projector (PEFT modules_to_save).
   const files = (out: string) => [readFileSync(path.join(out, 'adapter_model.safetensors'))];
@@ -47,7 +55,7 @@ describe('stic dpo / sft: the memory plan', function () {
     model = path.join(dir, 'model');
     await writeTinyLlava(model);
     const images = path.join(dir, 'images');
-    const names = await writeImages(images, 8, 4, 40, 30);
+    names = await writeImages(images, 8, 4, 40, 30);
     prefs = path.join(images, 'pairs.jsonl');
     writePairs(prefs, names);
   });
@@ -94,6 +102,16 @@ describe('stic dpo / sft: the memory plan', function () {
     );
     expect(existsSync(workPath(out, REFERENCE_FILE)), 'no reference pre-pass').to.equal(false);
     expect(existsSync(path.join(out, 'metrics.jsonl')), 'no step').to.equal(false);
+  });
+
+  it('held-out pairs (--eval-prefs) longer than the training pairs are planned for too', async () => {
+    const held = path.join(dir, 'images', 'held-long.jsonl');
+    writePairs(held, names.slice(0, 2), 40);
+    const plain = await runCli(['dpo', '--model', model, '--prefs', prefs, '--out', path.join(dir, 'plan-plain'), '--max-steps', '1', ...common]);
+    const withHeld = await runCli(['dpo', '--model', model, '--prefs', prefs, '--eval-prefs', held, '--out', path.join(dir, 'plan-held'), '--max-steps', '1', ...common]);
+    expect(plain.code, plain.stderr).to.equal(0);
+    expect(withHeld.code, withHeld.stderr).to.equal(0);
+    expect(planRows(withHeld.stderr)).to.be.above(planRows(plain.stderr) + 40);
   });
 
   it('stic sft prints its plan too', async () => {
