@@ -8,9 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { assertRunnable, loadModelConfig } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
-import { type Checkpoint, openCheckpoint } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import type { ModelImage } from '../data/model_image.ts';
 import { native } from '../native/index.ts';
@@ -20,7 +18,7 @@ import { DEFAULT_STOP_CHUNK, type GenerateResult, type TokenDecoder, runGenerati
 import { type ResolvedSampling, type SamplingOptions, resolveDefaults, resolveSampling } from '../generate/sampling.ts';
 import { checkArray, checkInt, expectedError } from '../util/expect.ts';
 import { checkIds, checkImage, checkImageTokens, checkSequenceLength } from './validate.ts';
-import { resolveWeights } from './weight_names.ts';
+import { modelSources } from './model_sources.ts';
 
 export interface LoadModelOptions {
   /** A checkpoint (a .safetensors file, an index .json, or a directory) to read instead of `dir`'s own. */
@@ -122,15 +120,11 @@ export class LlavaModel {
 
   /** Reads config.json (and what completes it), maps the checkpoint's tensor names and loads the weights. */
   static async load(dir: string, opts: LoadModelOptions = {}): Promise<LlavaModel> {
-    const root = path.resolve(dir);
-    const config = loadModelConfig(root, opts.visionTowerPath === undefined ? {} : { visionTowerPath: opts.visionTowerPath });
-    assertRunnable(config);
-    const checkpoints: Checkpoint[] = [await openCheckpoint(opts.weights ?? root)];
-    const towerDir = config.weights.visionTowerPath;
-    const towerInside = [...checkpoints[0].tensors.keys()].some((n) => n.startsWith('model.vision_tower.'));
-    if (towerDir !== null && !towerInside) checkpoints.push(await openCheckpoint(towerDir));
-    let sources = resolveWeights(native().llavaTensorSpecs(config), checkpoints, config);
-    if (opts.adapter !== undefined) sources = withReplacements(sources, opts.adapter.projector);
+    const { root, config, sources } = await modelSources(dir, {
+      ...(opts.visionTowerPath !== undefined ? { visionTowerPath: opts.visionTowerPath } : {}),
+      ...(opts.weights !== undefined ? { weights: opts.weights } : {}),
+      ...(opts.adapter !== undefined ? { replacements: opts.adapter.projector } : {}),
+    });
     const dtype = opts.dtype ?? 'stored';
     if (!WEIGHT_DTYPE_OPTIONS.includes(dtype)) throw expectedError(`one of ${WEIGHT_DTYPE_OPTIONS.join(', ')}`, 'options.dtype', dtype);
     const impl = await native().loadLlava(config, sources, {
@@ -264,18 +258,4 @@ function defaultTokenizer(dir: string): TokenDecoder | null {
 /** Loads a LLaVA model directory (see LlavaModel.load). */
 export function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LlavaModel> {
   return LlavaModel.load(dir, opts);
-}
-
-// The sources with each of `replacements` in place of the source of the same engine name and shape.
-function withReplacements(sources: TensorSourceEntry[], replacements: TensorSourceEntry[]): TensorSourceEntry[] {
-  const byName = new Map(replacements.map((r) => [r.name, r]));
-  const out = sources.map((s) => {
-    const r = byName.get(s.name);
-    if (r === undefined) return s;
-    if (r.shape.join(',') !== s.shape.join(',')) throw new Error(`${r.file}: tensor "${r.name}": expected shape [${s.shape.join(', ')}] (the model's) but found [${r.shape.join(', ')}]`);
-    byName.delete(s.name);
-    return r;
-  });
-  for (const r of byName.values()) throw new Error(`${r.file}: tensor "${r.name}" is not a weight of this model`);
-  return out;
 }

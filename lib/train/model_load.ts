@@ -1,16 +1,15 @@
 // The model a training run (or an export) works on: the config, the native weights, and the
-// tokenizer + chat template that turn examples into ids. Loaded the way lib/engine's LlavaModel
-// loads it (the trainer needs the native model object itself), with one addition: a trained projector
+// tokenizer + chat template that turn examples into ids. Its weights' sources come from
+// lib/engine/model_sources.ts, as the engine's LlavaModel's do (the trainer needs the native model
+// object itself, so it loads them here), with one addition: a trained projector
 // (the one a stage-1 adapter carries, adapter_io.ts adapterProjector) can stand in for the
 // checkpoint's, so that stage 2 continues the stage-1 model and an export merges it.
-import path from 'node:path';
 
 import { type ImageProcessor, type ImageProcessorOptions, imageProcessor, imageTokenCounts } from '../data/image_processor.ts';
-import { resolveWeights } from '../engine/weight_names.ts';
-import { assertRunnable, loadModelConfig } from '../model/config.ts';
+import { modelSources, withReplacements } from '../engine/model_sources.ts';
 import { selectChatTemplate } from '../model/chat_template.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
-import { type Checkpoint, type TensorEntry, openCheckpoint } from '../model/safetensors.ts';
+import type { Checkpoint, TensorEntry } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import { native } from '../native/index.ts';
 import type { LlavaModelNative, TensorSourceEntry } from '../native/contract.ts';
@@ -35,15 +34,8 @@ export interface TrainingModel extends LoadedWeights {
 
 /** Config, weights (with an optional projector override: an adapter's, engine names) on the native side. */
 export async function loadWeights(dir: string, projector: TensorEntry[] = []): Promise<LoadedWeights> {
-  const root = path.resolve(dir);
-  const config = loadModelConfig(root);
-  assertRunnable(config);
-  const checkpoint = await openCheckpoint(root);
-  const checkpoints = [checkpoint];
-  const towerDir = config.weights.visionTowerPath;
-  if (towerDir !== null && ![...checkpoint.tensors.keys()].some((n) => n.startsWith('model.vision_tower.'))) checkpoints.push(await openCheckpoint(towerDir));
-  let sources = resolveWeights(native().llavaTensorSpecs(config), checkpoints, config);
-  if (projector.length > 0) sources = withProjector(sources, checkedProjector(projector, sources));
+  const { root, config, checkpoint, sources: own } = await modelSources(dir);
+  const sources = projector.length > 0 ? withReplacements(own, checkedProjector(projector, own)) : own;
   const model = await native().loadLlava(config, sources);
   return { dir: root, config, checkpoint, sources, model };
 }
@@ -64,12 +56,6 @@ export function checkedProjector(entries: TensorEntry[], wanted: { name: string;
     if (e.shape.join(',') !== s.shape.join(',')) throw new AdapterError(e.file, `tensor "${s.name}": expected shape [${s.shape.join(', ')}] (the model's projector) but found [${e.shape.join(', ')}]`);
     return { name: s.name, file: e.file, dtype: e.dtype, shape: e.shape, offset: e.offset, nbytes: e.nbytes };
   });
-}
-
-/** The sources with each projector tensor replaced by `projector`'s of the same name. */
-function withProjector(sources: TensorSourceEntry[], projector: TensorSourceEntry[]): TensorSourceEntry[] {
-  const byName = new Map(projector.map((p) => [p.name, p]));
-  return sources.map((s) => byName.get(s.name) ?? s);
 }
 
 /** Weights plus what training needs to tokenise examples and process images (images: the aspect of a LLaVA-NeXT model). */
