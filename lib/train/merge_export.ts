@@ -33,7 +33,7 @@ export interface ExportOptions {
   maxShardBytes?: number;
   /** The floating-point tensors' dtype: the base's (stored, the default) or one for all. */
   dtype?: ExportDtype;
-  /** A bar over the tensors written (a shard at a time). */
+  /** A bar over the tensors written. */
   progress?: ProgressFactory;
 }
 
@@ -82,14 +82,14 @@ export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
   for (let l = 0; l < w.config.decoder.numLayers; l++) for (const t of adapter.spec.targets) targeted.add(`language_model.model.layers.${l}.${TARGET_MODULES[t]}.weight`);
   const dtype = o.dtype ?? 'stored';
   const plan = exportPlan(w, targeted, hasProjector).map((t) => withDtype(t, dtype));
-  // Merged a shard at a time: a 7B model's merged linears never sit in memory all at once.
+  // Merged a tensor at a time, as the writer reaches it (lazyTensors).
   const merge = async (names: string[]) => new Map((await trainer.mergedWeights(names)).map((t) => [t.name, t.data]));
   await mkdir(out, { recursive: true });
   const adapterName = path.basename(path.resolve(o.adapter));
   const bar = (o.progress ?? silentProgress)('export', plan.length, 0, 'tensors');
   let files: string[];
   try {
-    files = await writeShards(out, plan, o.maxShardBytes ?? 5e9, { stic_adapter: adapterName }, merge, (n) => bar.tick(n));
+    files = await writeShards(out, plan, o.maxShardBytes ?? 5e9, { stic_adapter: adapterName }, merge, () => bar.tick(1));
   } finally {
     bar.stop();
   }
@@ -178,7 +178,7 @@ async function writeShards(
   maxBytes: number,
   metadata: Record<string, string>,
   merge: (engineNames: string[]) => Promise<Map<string, Float32Array>>,
-  written: (tensors: number) => void,
+  written: () => void,
 ): Promise<string[]> {
   const shards: PlannedTensor[][] = [[]];
   let size = 0;
@@ -194,12 +194,10 @@ async function writeShards(
   const files: string[] = [];
   const weightMap: Record<string, string> = {};
   for (let i = 0; i < shards.length; i++) {
-    const tensors = await materialise(shards[i], merge);
     const file = path.join(out, names[i]);
-    await writeSafetensors(file, tensors, { format: 'pt', ...metadata });
+    await writeSafetensors(file, lazyTensors(shards[i], merge, written), { format: 'pt', ...metadata });
     files.push(file);
     for (const t of shards[i]) weightMap[t.name] = names[i];
-    written(shards[i].length);
   }
   if (shards.length > 1) {
     const index = path.join(out, INDEX_FILE);
@@ -209,24 +207,25 @@ async function writeShards(
   return files;
 }
 
-// The shard's tensors as bytes in their output dtype.
-async function materialise(shard: PlannedTensor[], merge: (engineNames: string[]) => Promise<Map<string, Float32Array>>): Promise<TensorToWrite[]> {
-  const merged = await merge(shard.flatMap((t) => (t.kind === 'merged' ? [t.engine] : [])));
-  const copies = shard.filter((t) => t.kind !== 'merged') as (PlannedTensor & { entry: TensorEntry })[];
-  const raw = await readTensors(copies.map((t) => t.entry));
-  const byName = new Map(copies.map((t, i) => [t.name, raw[i]]));
-  const out: TensorToWrite[] = [];
-  for (const t of shard) {
-    let data: ArrayBufferView;
-    if (t.kind === 'merged') {
-      const values = merged.get(t.engine);
-      if (!values) throw new Error(`internal: the trainer returned no merged weight for ${t.engine}`);
-      data = await toDtype(values, 'F32', t.dtype);
-    }
-    else data = await toDtype(byName.get(t.name) as ArrayBufferView, t.kind === 'convert' ? (t.entry as TensorEntry).dtype : t.dtype, t.dtype);
-    out.push({ name: t.name, dtype: t.dtype, shape: t.shape, data });
+// The shard's tensors, each produced in its output dtype only when the writer reaches it: one
+// tensor's values are in memory at a time (a 7B model's 500 MB embedding, not a 5 GB shard).
+function lazyTensors(shard: PlannedTensor[], merge: (engineNames: string[]) => Promise<Map<string, Float32Array>>, written: () => void): TensorToWrite[] {
+  return shard.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: async () => {
+    const data = await tensorBytes(t, merge);
+    written();
+    return data;
+  } }));
+}
+
+// One planned tensor's bytes in its output dtype.
+async function tensorBytes(t: PlannedTensor, merge: (engineNames: string[]) => Promise<Map<string, Float32Array>>): Promise<ArrayBufferView> {
+  if (t.kind === 'merged') {
+    const values = (await merge([t.engine])).get(t.engine);
+    if (!values) throw new Error(`internal: the trainer returned no merged weight for ${t.engine}`);
+    return toDtype(values, 'F32', t.dtype);
   }
-  return out;
+  const [raw] = await readTensors([t.entry]);
+  return toDtype(raw, t.kind === 'convert' ? t.entry.dtype : t.dtype, t.dtype);
 }
 
 async function toDtype(src: ArrayBufferView, from: DTypeName, to: DTypeName): Promise<ArrayBufferView> {
