@@ -1,6 +1,8 @@
 // `stic export`: base model + trained adapter (and the projector it carries) -> merged full weights in
 // the base checkpoint's own Hugging Face layout, loadable without PEFT (by stic and by transformers),
 // with its own model card.
+import path from 'node:path';
+
 import type { CommandModule } from 'yargs';
 
 import { THREADS_FLAG } from '../../lib/stic/cli_common.ts';
@@ -37,7 +39,8 @@ export const command: CommandModule<object, ExportArgs> = {
   handler: async (args) => {
     const threads = checkThreads(args.threads);
     if (threads !== undefined) native().setThreads(threads);
-    const io = { inputs: modelInputs(args), outputs: [flagPath('out', args.out)] };
+    // The new folder itself is locked (as stic eval's): exports into other folders of one parent run side by side.
+    const io = { inputs: modelInputs(args), outputs: [flagPath('out', args.out)], lock: [path.resolve(args.out)] };
     const maxShardBytes = parseByteSize(args['max-shard-size'], '--max-shard-size');
     const r = await guardOutputs(io, () => exportMerged({ model: args.model, adapter: args.adapter, out: args.out, maxShardBytes, dtype: args.dtype, progress: progressFactory() }));
     const projector = r.projector ? ', projector from the adapter folder' : '';
