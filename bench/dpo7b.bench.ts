@@ -14,10 +14,9 @@ import { tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { openCheckpoint } from '../lib/model/safetensors.ts';
 import type { NativeStepMemory } from '../lib/native/contract.ts';
 import type { BenchRow } from './harness.ts';
-import { llava7bModel } from './llava7b_model.ts';
+import { llava7bModel, weightTotals } from './llava7b_model.ts';
 
 export const title = 'LoRA DPO step on LLaVA-1.5-7B on the CPU (bf16 weights as stored, gradient checkpointing, one pair of ~700 tokens)';
 export const explicitOnly = true;
@@ -38,18 +37,6 @@ interface StepResult {
   weightBytes: number;
 }
 
-/** Parameters of the decoder (embedding table aside: one row per token is read) and of the vision tower. */
-async function parameterCounts(model: string): Promise<{ decoder: number; vision: number }> {
-  let decoder = 0;
-  let vision = 0;
-  for (const [name, e] of (await openCheckpoint(model)).tensors) {
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    if (name.startsWith('language_model.') && !name.includes('embed_tokens')) decoder += n;
-    else if (name.startsWith('vision_tower.')) vision += n;
-  }
-  return { decoder, vision };
-}
-
 export async function run(): Promise<BenchRow[]> {
   const work = mkdtempSync(path.join(tmpdir(), 'stic-bench-dpo7b-'));
   try {
@@ -58,8 +45,8 @@ export async function run(): Promise<BenchRow[]> {
     if (r.status !== 0) throw new Error(`dpo7b_ours.ts failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
     const s = JSON.parse(r.stdout) as StepResult;
     log(`step ${(s.ms / 1e3).toFixed(1)} s, loss ${s.loss.toFixed(4)}, peak RSS ${(s.maxRssBytes / GB).toFixed(2)} GB, ${s.rows} rows`);
-    const p = await parameterCounts(model);
-    const flops = 2 * p.decoder * s.rows * 2 + 2 * p.vision * 577;
+    const p = await weightTotals(model);
+    const flops = 2 * p.decoderParams * s.rows * 2 + 2 * p.visionParams * 577;
     const total = (m: NativeStepMemory) => m.savedBytes + m.scratchBytes;
     const note = `${s.rows} rows (two ${s.sequenceTokens}-token sequences sharing the prompt), LoRA r=16 on 7 linears + projector, ${THREADS} threads, ${(s.weightBytes / GB).toFixed(1)} GB of weights`;
     return [

@@ -14,10 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { loadModelConfig } from '../lib/model/config.ts';
-import { openCheckpoint } from '../lib/model/safetensors.ts';
 import type { BenchRow } from './harness.ts';
 import { llavaPrompt, randomPixels } from './llava_inputs.ts';
-import { llava7bModel } from './llava7b_model.ts';
+import { llava7bModel, weightTotals } from './llava7b_model.ts';
 import { findTorchPython } from './torch_python.ts';
 
 export const title = 'LLaVA-1.5-7B on the CPU: bf16 weights as stored (random weights, 600-token prompt with an image, 32 new tokens)';
@@ -71,15 +70,6 @@ function runTorch(python: string, model: string, dir: string, ids: number[], pix
   return { prefillMs: out.prefill_ms[0], decodeMs: out.decode_ms[0], tokens: out.tokens[0], maxRssBytes: out.max_rss_bytes };
 }
 
-/** Bytes a decode step reads: every decoder weight but the embedding table (one row of it) - the lm_head included. */
-async function decodeBytes(model: string): Promise<number> {
-  let bytes = 0;
-  for (const [name, e] of (await openCheckpoint(model)).tensors) {
-    if (name.startsWith('language_model.') && !name.includes('embed_tokens')) bytes += e.nbytes;
-  }
-  return bytes;
-}
-
 export async function run(): Promise<BenchRow[]> {
   const work = mkdtempSync(path.join(tmpdir(), 'stic-bench-7b-'));
   try {
@@ -89,7 +79,7 @@ export async function run(): Promise<BenchRow[]> {
     const config = loadModelConfig(model);
     const ids = llavaPrompt(config.imageTokenId, config.imageTokenCount, PROMPT_TOKENS);
     const pixels = randomPixels(3 * 336 * 336, 7);
-    const perToken = await decodeBytes(model);
+    const perToken = (await weightTotals(model)).decoderBytes;
     const ours = runOurs(model);
     log(`stic: load ${(ours.loadMs / 1e3).toFixed(1)} s, prefill ${(ours.prefillMs / 1e3).toFixed(1)} s, decode ${(ours.decodeMs / 1e3).toFixed(1)} s, peak RSS ${(ours.maxRssBytes / GB).toFixed(2)} GB`);
     const torch = findTorchPython();

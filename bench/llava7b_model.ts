@@ -6,6 +6,7 @@ import { existsSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 
 import { type RandomLlavaSpec, writeRandomLlava } from '../lib/engine/random_model.ts';
+import { openCheckpoint } from '../lib/model/safetensors.ts';
 
 export const LLAVA_7B: RandomLlavaSpec = {
   vision: { imageSize: 336, patchSize: 14, hiddenSize: 1024, intermediateSize: 4096, numLayers: 24, numHeads: 16 },
@@ -27,4 +28,22 @@ export async function llava7bModel(work: string, log: (text: string) => void): P
   await writeRandomLlava(model, LLAVA_7B, 1);
   log(`wrote the random bf16 checkpoint in ${((performance.now() - t0) / 1e3).toFixed(0)} s: ${model}`);
   return model;
+}
+
+/**
+ * The decoder's weights as a decode step reads them (every one but the embedding table, of which one
+ * row per token is read; the lm_head included), in bytes and parameters, and the vision tower's parameters.
+ */
+export async function weightTotals(model: string): Promise<{ decoderBytes: number; decoderParams: number; visionParams: number }> {
+  const t = { decoderBytes: 0, decoderParams: 0, visionParams: 0 };
+  for (const [name, e] of (await openCheckpoint(model)).tensors) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    if (name.startsWith('language_model.') && !name.includes('embed_tokens')) {
+      t.decoderBytes += e.nbytes;
+      t.decoderParams += n;
+    } else if (name.startsWith('vision_tower.')) {
+      t.visionParams += n;
+    }
+  }
+  return t;
 }

@@ -20,7 +20,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { DecoderConfig } from '../model/engine_config.ts';
-import { type TensorEntry, openSafetensors, readTensors, writeSafetensors } from '../model/safetensors.ts';
+import { type SafetensorsFile, type TensorEntry, openSafetensors, readTensors, writeSafetensors } from '../model/safetensors.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { LORA_TARGETS, type LoraTarget } from './train_options.ts';
 
@@ -219,7 +219,7 @@ export async function readAdapter(dir: string, decoder: DecoderConfig): Promise<
     if (!['F32', 'F64', 'BF16', 'F16'].includes(f.entry.dtype)) throw new AdapterError(weightsFile, `tensor "${f.entry.name}": expected a float dtype but found ${f.entry.dtype}`);
   }
   const data = await readTensors(shapes.map((s) => (found.get(s.name) as { entry: TensorEntry }).entry), { as: 'F32' });
-  const projectorEntries = await adapterProjector(dir);
+  const projectorEntries = await projectorOf(st, dir);
   const projectorData = await readTensors(projectorEntries, { as: 'F32' });
   return {
     spec,
@@ -237,12 +237,15 @@ export async function readAdapter(dir: string, decoder: DecoderConfig): Promise<
  */
 export async function adapterProjector(dir: string): Promise<TensorEntry[]> {
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS);
+  return projectorOf(existsSync(weightsFile) ? await openSafetensors(weightsFile) : null, dir);
+}
+
+// The projector of the adapter file `weights` (already open), else the older file beside it.
+async function projectorOf(weights: SafetensorsFile | null, dir: string): Promise<TensorEntry[]> {
   const inAdapter: TensorEntry[] = [];
-  if (existsSync(weightsFile)) {
-    for (const [name, entry] of (await openSafetensors(weightsFile)).tensors) {
-      const m = PROJECTOR_NAME.exec(name);
-      if (m) inAdapter.push({ ...entry, name: m[1] });
-    }
+  for (const [name, entry] of weights?.tensors ?? []) {
+    const m = PROJECTOR_NAME.exec(name);
+    if (m) inAdapter.push({ ...entry, name: m[1] });
   }
   if (inAdapter.length > 0) return inAdapter;
   const legacy = path.join(dir, PROJECTOR_WEIGHTS);

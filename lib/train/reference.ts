@@ -60,7 +60,8 @@ export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o
   });
   if (todo.size > 0) {
     const writer = isWriter() ? await JsonlWriter.open(o.file, { idField: 'key' }) : null;
-    const bar = isWriter() ? (o.progress ?? silentProgress)('reference log-probs', new Set(keys).size, new Set(keys).size - todo.size, 'pairs') : null;
+    const distinct = new Set(keys).size;
+    const bar = isWriter() ? (o.progress ?? silentProgress)('reference log-probs', distinct, distinct - todo.size, 'pairs') : null;
     const list = [...todo.entries()];
     const batches: [string, TokenizedPair][][] = [];
     for (let b = 0; b < list.length; b += o.batch) batches.push(list.slice(b, b + o.batch));

@@ -7,15 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { DEFAULT_PROMPTS, formatInfusion, loadPrompts } from '../../lib/data/prompts.ts';
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectionOf } from '../helpers/rejection.ts';
 
 describe('prompts', () => {
   let dir: string;

@@ -27,14 +27,7 @@ export function writeText(file: string, text: string): void {
 export const jsonl = (rows: object[]): string => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 
 /** A message-capturing assertion helper: the error a promise rejects with. */
-export async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject but it resolved');
-}
+export { rejectionOf as rejection } from '../helpers/rejection.ts';
 
 export interface JudgeServer {
   url: string;

@@ -27,14 +27,7 @@ export function writeRaw(dir: string, name: string, header: string, data: Uint8A
 }
 
 /** Rejection of `p` (fails the test if it resolves). */
-export async function rejectionOf(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
+export { rejectionOf } from '../helpers/rejection.ts';
 
 /** Random bytes from a seeded generator (never all zeros). */
 export function randomBytesSeeded(n: number, next: () => number): Uint8Array {

@@ -10,15 +10,7 @@ import type { DpoJob, SftJob } from '../../lib/stic/engine_api.ts';
 import { type RunDeps, runPipeline, stageOutputs, withDownstream } from '../../lib/stic/pipeline.ts';
 import { parseRunConfig } from '../../lib/stic/run_config.ts';
 import { FakeEngine, FakeImages, FakeTrainer, writeImages } from './fakes.ts';
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectionOf } from '../helpers/rejection.ts';
 
 describe('stic run pipeline', () => {
   let dir: string;

@@ -11,18 +11,10 @@ import { planPreference, userTurn } from '../../lib/stic/pref_plan.ts';
 import { type PrefStageInput, runPrefStage } from '../../lib/stic/pref_stage.ts';
 import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 import { FakeEngine, FakeEngineNoLogprobs, FakeImages, fakeAnswer, fakeLogprob, writeImages } from './fakes.ts';
+import { rejectionOf } from '../helpers/rejection.ts';
 
 const lowres: CorruptionSpec = { kind: 'lowres', size: 20 };
 const jitter: CorruptionSpec = { kind: 'jitter', brightness: [0.5, 1.5], hue: [-0.3, 0.3] };
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('pref stage', () => {
   let dir: string;

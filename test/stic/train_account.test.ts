@@ -12,15 +12,7 @@ import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 import { type StageEnv, executeDpo } from '../../lib/stic/stages.ts';
 import { validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { FakeTrainer, writeImages } from './fakes.ts';
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectionOf } from '../helpers/rejection.ts';
 
 describe('training stages count what they leave out', () => {
   let dir: string;

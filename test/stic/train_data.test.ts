@@ -12,17 +12,9 @@ import { DPO_OPTIONS, validateDpoOptions } from '../../lib/stic/train_options.ts
 import { cliProblem } from '../../lib/stic/options.ts';
 import { runTraining } from '../../lib/stic/train_run.ts';
 import { FakeTrainer, writeImages } from './fakes.ts';
+import { rejectionOf } from '../helpers/rejection.ts';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('training data', () => {
   let dir: string;

@@ -6,15 +6,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectionOf as rejection } from '../helpers/rejection.ts';
 
 describe('trainer: errors', function () {
   this.timeout(60_000);
