@@ -12,18 +12,18 @@ import { loadRecords } from '../data/records/load.ts';
 import { listUnlabeledImages } from '../data/records/unlabeled.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import type { ProgressFactory } from '../util/progress.ts';
-import { type DescribeReport, runDescribeStage } from './describe_stage.ts';
+import { type DescribeReport, runDescribeStage } from './stages/describe.ts';
 import type { ImageApi, InferenceEngine, OpenInference, TrainHooks, TrainResult, TrainingEngine } from './engine_api.ts';
-import { type InfuseReport, idSample, infuseSamples } from './infuse.ts';
+import { type InfuseReport, idSample, infuseSamples } from './stages/infuse.ts';
 import { claimOutputSettings, settingsPath } from './output_settings.ts';
-import { runPrefStage } from './pref_stage.ts';
+import { runPrefStage } from './stages/pref.ts';
 import type { PromptSet } from '../data/prompts.ts';
-import { type StageReport, formatStageReport } from './stage_io.ts';
+import { type StageReport, formatStageReport } from './stages/stage_io.ts';
 import { type DescribeOptions, type InfuseOptions, type PrefOptions, corruptionSpecs, samplingOf } from './stage_options.ts';
-import { type DpoData, loadDpoData, loadSftData } from './train_data.ts';
+import { type DpoData, loadDpoData, loadSftData } from './stages/train_data.ts';
 import type { DpoOptions, SftOptions } from './train_options.ts';
-import { TrainAccount } from './train_account.ts';
-import { type TrainRunOutput, runTraining } from './train_run.ts';
+import { TrainAccount } from './stages/train_account.ts';
+import { type TrainRunOutput, runTraining } from './stages/train_run.ts';
 
 export interface StageEnv {
   model: string;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { instructionFormat } from '../../lib/data/records/instructions.ts';
 import { loadRecords } from '../../lib/data/records/load.ts';
 import { MAX_RECORD_DEPTH, firstInvalidUtf8, readRecords, tooDeep } from '../../lib/data/records/read.ts';
-import { loadDpoData } from '../../lib/stic/train_data.ts';
+import { loadDpoData } from '../../lib/stic/stages/train_data.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { rejectionOf } from '../helpers/rejection.ts';
 

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 
 import { parsePreference } from '../../lib/data/records/preference.ts';
 import type { CorruptionSpec } from '../../lib/stic/engine_api.ts';
-import { type PrefPlanOptions, planPreference, preferenceRecord } from '../../lib/stic/pref_plan.ts';
+import { type PrefPlanOptions, planPreference, preferenceRecord } from '../../lib/stic/stages/pref_plan.ts';
 import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
 
 const lowres: CorruptionSpec = { kind: 'lowres', size: 20 };

@@ -7,7 +7,7 @@ import path from 'node:path';
 
 import { loadImage as decodeImage } from '../../lib/data/image_load.ts';
 import type { ImageApi } from '../../lib/stic/engine_api.ts';
-import { loadImage } from '../../lib/stic/stage_io.ts';
+import { loadImage } from '../../lib/stic/stages/stage_io.ts';
 
 describe('stage image loading', () => {
   let dir: string;

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { loadDpoData, loadSftData } from '../../lib/stic/train_data.ts';
+import { loadDpoData, loadSftData } from '../../lib/stic/stages/train_data.ts';
 import { DPO_OPTIONS, validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { cliProblem } from '../../lib/stic/options.ts';
-import { runTraining } from '../../lib/stic/train_run.ts';
+import { runTraining } from '../../lib/stic/stages/train_run.ts';
 import { FakeTrainer, writeImages } from './fakes.ts';
 import { rejectionOf } from '../helpers/rejection.ts';
 

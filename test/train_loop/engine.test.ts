@@ -18,7 +18,7 @@ import { native } from '../../lib/native/index.ts';
 import type { DpoJob, TrainHooks } from '../../lib/stic/engine_api.ts';
 import { loadImage } from '../../lib/data/image_load.ts';
 import { openLlavaInference } from '../../lib/stic/engine_adapters.ts';
-import { loadDpoData } from '../../lib/stic/train_data.ts';
+import { loadDpoData } from '../../lib/stic/stages/train_data.ts';
 import { DPO_OPTIONS, type DpoOptions, validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { adapterForLoad } from '../../lib/train/adapted_model.ts';
 import { readAdapter, writeAdapter } from '../../lib/train/adapter_io.ts';

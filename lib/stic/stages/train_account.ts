@@ -6,10 +6,10 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 
-import { SkipLog, makeFault } from '../data/records/faults.ts';
-import { isWriter } from '../dist/launch.ts';
-import { writeFileAtomic } from '../util/atomic_write.ts';
-import type { TrainDataReport } from './engine_api.ts';
+import { SkipLog, makeFault } from '../../data/records/faults.ts';
+import { isWriter } from '../../dist/launch.ts';
+import { writeFileAtomic } from '../../util/atomic_write.ts';
+import type { TrainDataReport } from '../engine_api.ts';
 
 export const SKIPPED_FILE = 'skipped.jsonl';
 

@@ -8,10 +8,10 @@
 // - the stored user turn: one plain prompt, with the image token, for both chosen and rejected.
 // The draws happen in a fixed order and all of them always happen, so changing one option (say the
 // hallucination probability) never shifts the other choices of an image.
-import { IMAGE_TOKEN, type ChatMessage, type CorruptionProvenance, type DispreferredKind, type PreferenceRecord, type SamplingProvenance } from '../data/records/preference.ts';
-import { seededRandom } from '../util/seeded.ts';
-import type { CorruptionSpec, GenerateResult, SamplingOptions } from './engine_api.ts';
-import type { PromptSet } from '../data/prompts.ts';
+import { IMAGE_TOKEN, type ChatMessage, type CorruptionProvenance, type DispreferredKind, type PreferenceRecord, type SamplingProvenance } from '../../data/records/preference.ts';
+import { seededRandom } from '../../util/seeded.ts';
+import type { CorruptionSpec, GenerateResult, SamplingOptions } from '../engine_api.ts';
+import type { PromptSet } from '../../data/prompts.ts';
 
 export interface PrefPlanOptions {
   seed: number;

@@ -4,13 +4,13 @@
 // loss/reward chart (<out>/training.svg and .png) and a one-screen summary (<out>/summary.txt).
 import path from 'node:path';
 
-import { isWriter } from '../dist/launch.ts';
-import { ADAPTER_WEIGHTS } from '../train/adapter_io.ts';
-import { writeFileAtomic } from '../util/atomic_write.ts';
-import { writeChart } from '../util/chart.ts';
-import { MetricsLog, type MetricsRow, readMetrics, trainingChartSpec, trainingSummary } from '../util/metrics_log.ts';
-import { type Progress, type ProgressFactory, silentProgress } from '../util/progress.ts';
-import type { DpoJob, SftJob, TrainHooks, TrainResult, TrainingEngine } from './engine_api.ts';
+import { isWriter } from '../../dist/launch.ts';
+import { ADAPTER_WEIGHTS } from '../../train/adapter_io.ts';
+import { writeFileAtomic } from '../../util/atomic_write.ts';
+import { writeChart } from '../../util/chart.ts';
+import { MetricsLog, type MetricsRow, readMetrics, trainingChartSpec, trainingSummary } from '../../util/metrics_log.ts';
+import { type Progress, type ProgressFactory, silentProgress } from '../../util/progress.ts';
+import type { DpoJob, SftJob, TrainHooks, TrainResult, TrainingEngine } from '../engine_api.ts';
 
 export interface TrainRunOutput {
   result: TrainResult;

@@ -5,21 +5,21 @@
 // so a killed run resumes to the same file; under several ranks, batches are sharded as in stage 1a.
 import path from 'node:path';
 
-import { SkipLog, makeFault } from '../data/records/faults.ts';
-import type { RecordFault } from '../data/records/faults.ts';
-import { currentWorld, isWriter } from '../dist/launch.ts';
-import { forEachBatchSharded, sharedDoneIds } from '../dist/shard.ts';
-import type { DescriptionRecord } from '../data/records/descriptions.ts';
-import { imageRootField, recordImageRoot } from '../data/records/image_root.ts';
-import type { InstructionSample } from '../data/records/instructions.ts';
-import type { Located } from '../data/records/load.ts';
-import { JsonlWriter } from '../util/jsonl_writer.ts';
-import { silentProgress } from '../util/progress.ts';
-import { seededRandom } from '../util/seeded.ts';
-import type { GenerateRequest, RgbImage, SamplingOptions } from './engine_api.ts';
-import type { StageDeps } from './pref_stage.ts';
+import { SkipLog, makeFault } from '../../data/records/faults.ts';
+import type { RecordFault } from '../../data/records/faults.ts';
+import { currentWorld, isWriter } from '../../dist/launch.ts';
+import { forEachBatchSharded, sharedDoneIds } from '../../dist/shard.ts';
+import type { DescriptionRecord } from '../../data/records/descriptions.ts';
+import { imageRootField, recordImageRoot } from '../../data/records/image_root.ts';
+import type { InstructionSample } from '../../data/records/instructions.ts';
+import type { Located } from '../../data/records/load.ts';
+import { JsonlWriter } from '../../util/jsonl_writer.ts';
+import { silentProgress } from '../../util/progress.ts';
+import { seededRandom } from '../../util/seeded.ts';
+import type { GenerateRequest, RgbImage, SamplingOptions } from '../engine_api.ts';
+import type { StageDeps } from './pref.ts';
 import { userTurn } from './pref_plan.ts';
-import type { PromptSet } from '../data/prompts.ts';
+import type { PromptSet } from '../../data/prompts.ts';
 import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface DescribeStageInput {

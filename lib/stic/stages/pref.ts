@@ -6,17 +6,17 @@
 // written in input order; a re-run skips ids already in the output, so a killed run resumes to the
 // same file. Under several ranks (lib/dist/shard.ts) each rank generates every W-th batch and rank 0
 // alone writes, in the same order: the same file again.
-import { SkipLog, makeFault } from '../data/records/faults.ts';
-import { imageRootField } from '../data/records/image_root.ts';
-import type { RecordFault } from '../data/records/faults.ts';
-import { currentWorld, isWriter } from '../dist/launch.ts';
-import { forEachBatchSharded, sharedDoneIds } from '../dist/shard.ts';
-import type { UnlabeledImage } from '../data/records/unlabeled.ts';
-import { JsonlWriter } from '../util/jsonl_writer.ts';
-import { type ProgressFactory, silentProgress } from '../util/progress.ts';
-import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceEngine, RgbImage, SamplingOptions } from './engine_api.ts';
+import { SkipLog, makeFault } from '../../data/records/faults.ts';
+import { imageRootField } from '../../data/records/image_root.ts';
+import type { RecordFault } from '../../data/records/faults.ts';
+import { currentWorld, isWriter } from '../../dist/launch.ts';
+import { forEachBatchSharded, sharedDoneIds } from '../../dist/shard.ts';
+import type { UnlabeledImage } from '../../data/records/unlabeled.ts';
+import { JsonlWriter } from '../../util/jsonl_writer.ts';
+import { type ProgressFactory, silentProgress } from '../../util/progress.ts';
+import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceEngine, RgbImage, SamplingOptions } from '../engine_api.ts';
 import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord, userTurn } from './pref_plan.ts';
-import type { PromptSet } from '../data/prompts.ts';
+import type { PromptSet } from '../../data/prompts.ts';
 import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface PrefStageInput {

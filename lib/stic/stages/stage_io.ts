@@ -3,10 +3,10 @@
 // reason (so a summary line "3 records skipped" can always be followed up).
 import { access, rm } from 'node:fs/promises';
 
-import { type RecordFault, SkipLog, makeFault } from '../data/records/faults.ts';
-import { imageNotFoundProblem } from '../data/records/image_root.ts';
-import { writeFileAtomic } from '../util/atomic_write.ts';
-import type { ImageApi, RgbImage } from './engine_api.ts';
+import { type RecordFault, SkipLog, makeFault } from '../../data/records/faults.ts';
+import { imageNotFoundProblem } from '../../data/records/image_root.ts';
+import { writeFileAtomic } from '../../util/atomic_write.ts';
+import type { ImageApi, RgbImage } from '../engine_api.ts';
 
 export interface StageReport {
   stage: string;

@@ -3,12 +3,12 @@
 // Tokenising with the chat template happens in the engine, which owns the tokenizer.
 import { access } from 'node:fs/promises';
 
-import { InputFileError, type RecordFault, SkipLog, locate, makeFault } from '../data/records/faults.ts';
-import { imageNotFoundProblem, resolveRecordImage } from '../data/records/image_root.ts';
-import { type InstructionSample, instructionFormat } from '../data/records/instructions.ts';
-import { type Located, loadRecords } from '../data/records/load.ts';
-import { IMAGE_TOKEN, type ChatMessage, PREFERENCE_FORMATS, type PreferenceFormat, type PreferencePair, preferenceFormat, withImageToken } from '../data/records/preference.ts';
-import type { DpoExample, SftExample } from './engine_api.ts';
+import { InputFileError, type RecordFault, SkipLog, locate, makeFault } from '../../data/records/faults.ts';
+import { imageNotFoundProblem, resolveRecordImage } from '../../data/records/image_root.ts';
+import { type InstructionSample, instructionFormat } from '../../data/records/instructions.ts';
+import { type Located, loadRecords } from '../../data/records/load.ts';
+import { IMAGE_TOKEN, type ChatMessage, PREFERENCE_FORMATS, type PreferenceFormat, type PreferencePair, preferenceFormat, withImageToken } from '../../data/records/preference.ts';
+import type { DpoExample, SftExample } from '../engine_api.ts';
 
 export interface DpoData {
   examples: DpoExample[];

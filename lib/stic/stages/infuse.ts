@@ -4,12 +4,12 @@
 // (prepended when the turn has no image token). Descriptions are joined to samples by sample id
 // (or, for description files without ids, by image path) and never by list position: a shuffled,
 // filtered or partially resumed description file still lands on the right samples.
-import { IMAGE_ROOT_FIELD } from '../data/records/image_root.ts';
-import { IMAGE_TOKEN } from '../data/records/preference.ts';
-import type { DescriptionRecord } from '../data/records/descriptions.ts';
-import type { InstructionSample } from '../data/records/instructions.ts';
-import type { Located } from '../data/records/load.ts';
-import { formatInfusion } from '../data/prompts.ts';
+import { IMAGE_ROOT_FIELD } from '../../data/records/image_root.ts';
+import { IMAGE_TOKEN } from '../../data/records/preference.ts';
+import type { DescriptionRecord } from '../../data/records/descriptions.ts';
+import type { InstructionSample } from '../../data/records/instructions.ts';
+import type { Located } from '../../data/records/load.ts';
+import { formatInfusion } from '../../data/prompts.ts';
 
 export interface InfuseSettings {
   missing: 'drop' | 'keep' | 'error';
