@@ -23,7 +23,12 @@ export type {
 } from './stic/engine_api.ts';
 export { type PlannedStage, type RunDeps, type RunOptions, runPipeline, stageOutputs } from './stic/pipeline.ts';
 export { type RunConfig, STAGES, type StageName, loadRunConfig, parseRunConfig } from './stic/run_config.ts';
-export { type StageEnv, type StageResult, executeDescribe, executeDpo, executeInfuse, executePref, executeSft } from './stic/stages.ts';
+export { executeDescribe } from './stic/stages/describe.ts';
+export { executeDpo } from './stic/stages/dpo.ts';
+export { executeInfuse } from './stic/stages/infuse.ts';
+export { executePref } from './stic/stages/pref.ts';
+export { executeSft } from './stic/stages/sft.ts';
+export type { StageEnv, StageResult } from './stic/stages/stage_io.ts';
 export {
   type DescribeOptions,
   type InfuseOptions,

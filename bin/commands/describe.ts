@@ -8,7 +8,7 @@ import { type OptionTable, tableValues, yargsOptions } from '../../lib/stic/opti
 import { DESCRIBE_OPTIONS, type DescribeOptions } from '../../lib/stic/stage_options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { startFresh } from '../../lib/stic/output_settings.ts';
-import { executeDescribe } from '../../lib/stic/stages.ts';
+import { executeDescribe } from '../../lib/stic/stages/describe.ts';
 
 interface DescribeCommandOptions extends DescribeOptions {
   model: string;

@@ -6,7 +6,7 @@ import { resolveOptions } from '../../lib/stic/command_options.ts';
 import { openTraining } from '../../lib/stic/engines.ts';
 import { type OptionTable, tableValues, yargsOptions } from '../../lib/stic/options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
-import { executeDpo } from '../../lib/stic/stages.ts';
+import { executeDpo } from '../../lib/stic/stages/dpo.ts';
 import { DPO_OPTIONS, type DpoOptions, checkTrainOptions } from '../../lib/stic/train_options.ts';
 
 interface DpoCommandOptions extends DpoOptions {

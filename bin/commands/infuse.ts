@@ -6,7 +6,7 @@ import { resolveOptions } from '../../lib/stic/command_options.ts';
 import { type OptionTable, tableValues, yargsOptions } from '../../lib/stic/options.ts';
 import { INFUSE_OPTIONS, type InfuseOptions } from '../../lib/stic/stage_options.ts';
 import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
-import { executeInfuse } from '../../lib/stic/stages.ts';
+import { executeInfuse } from '../../lib/stic/stages/infuse.ts';
 
 interface InfuseCommandOptions extends InfuseOptions {
   out: string;

@@ -8,7 +8,7 @@ import { type OptionTable, tableValues, yargsOptions } from '../../lib/stic/opti
 import { PREF_OPTIONS, type PrefOptions } from '../../lib/stic/stage_options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
 import { startFresh } from '../../lib/stic/output_settings.ts';
-import { executePref } from '../../lib/stic/stages.ts';
+import { executePref } from '../../lib/stic/stages/pref.ts';
 
 interface PrefCommandOptions extends PrefOptions {
   model: string;

@@ -6,7 +6,7 @@ import { resolveOptions } from '../../lib/stic/command_options.ts';
 import { openTraining } from '../../lib/stic/engines.ts';
 import { type OptionTable, tableValues, yargsOptions } from '../../lib/stic/options.ts';
 import { flagPath, guardOutputs, modelInputs } from '../../lib/stic/output_guard.ts';
-import { executeSft } from '../../lib/stic/stages.ts';
+import { executeSft } from '../../lib/stic/stages/sft.ts';
 import { SFT_OPTIONS, type SftOptions, checkTrainOptions } from '../../lib/stic/train_options.ts';
 
 interface SftCommandOptions extends SftOptions {

@@ -6,7 +6,7 @@ import { type ProgressFactory, progressFactory, startProgress } from '../util/pr
 import { type ResolvedOptions, resolvedLines } from './command_options.ts';
 import { type OptionSpec, type OptionTable, THREADS_SPEC, checkThreads } from './options.ts';
 import { loadPrompts } from '../data/prompts.ts';
-import type { StageEnv } from './stages.ts';
+import type { StageEnv } from './stages/stage_io.ts';
 
 export const MODEL_FLAG: YargsOption = { type: 'string', demandOption: true, describe: 'Model directory in Hugging Face layout (config.json, *.safetensors, tokenizer files)' };
 export const PROMPTS_FLAG: YargsOption = { type: 'string', describe: 'JSON file overriding any of the prompts: {"detailed", "plain", "hallucination", "infusion"} (default: the built-in prompts, lib/data/prompts.ts)' };

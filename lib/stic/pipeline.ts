@@ -18,7 +18,12 @@ import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageSt
 import { loadPrompts } from '../data/prompts.ts';
 import { type RunConfig, STAGES, type StageName } from './run_config.ts';
 import { runEvalSection } from './run_eval.ts';
-import { type StageEnv, type StageResult, executeDescribe, executeDpo, executeInfuse, executePref, executeSft, prefImageRoot } from './stages.ts';
+import { executeDescribe } from './stages/describe.ts';
+import { executeDpo } from './stages/dpo.ts';
+import { executeInfuse } from './stages/infuse.ts';
+import { executePref, prefImageRoot } from './stages/pref.ts';
+import { executeSft } from './stages/sft.ts';
+import type { StageEnv, StageResult } from './stages/stage_io.ts';
 
 export interface RunDeps {
   openInference: OpenInference;

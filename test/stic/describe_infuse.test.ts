@@ -14,7 +14,7 @@ import { planDescription, runDescribeStage } from '../../lib/stic/stages/describ
 import { infuseSamples, insertDescription } from '../../lib/stic/stages/infuse.ts';
 import { userTurn } from '../../lib/stic/stages/pref_plan.ts';
 import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
-import { executeInfuse } from '../../lib/stic/stages.ts';
+import { executeInfuse } from '../../lib/stic/stages/infuse.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { FakeEngine, FakeImages, fakeAnswer, writeImages } from './fakes.ts';
 

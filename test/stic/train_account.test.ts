@@ -9,7 +9,8 @@ import path from 'node:path';
 
 import { cliProblem } from '../../lib/stic/options.ts';
 import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
-import { type StageEnv, executeDpo } from '../../lib/stic/stages.ts';
+import { executeDpo } from '../../lib/stic/stages/dpo.ts';
+import type { StageEnv } from '../../lib/stic/stages/stage_io.ts';
 import { validateDpoOptions } from '../../lib/stic/train_options.ts';
 import { FakeTrainer, writeImages } from './fakes.ts';
 import { rejectionOf } from '../helpers/rejection.ts';

@@ -3,6 +3,7 @@
 // drawn per sample from (run seed, sample id), at the paper's temperature 0.2. Text-only samples
 // need no description and are counted, not sent. Batches are appended and fsync'ed like stage 1a,
 // so a killed run resumes to the same file; under several ranks, batches are sharded as in stage 1a.
+// executeDescribe is the stage as `stic describe` and `stic run` call it.
 import path from 'node:path';
 
 import { SkipLog, makeFault } from '../../data/records/faults.ts';
@@ -11,16 +12,17 @@ import { currentWorld, isWriter } from '../../dist/launch.ts';
 import { forEachBatchSharded, sharedDoneIds } from '../../dist/shard.ts';
 import type { DescriptionRecord } from '../../data/records/descriptions.ts';
 import { imageRootField, recordImageRoot } from '../../data/records/image_root.ts';
-import type { InstructionSample } from '../../data/records/instructions.ts';
-import type { Located } from '../../data/records/load.ts';
+import { type InstructionSample, instructionFormat } from '../../data/records/instructions.ts';
+import { type Located, loadRecords } from '../../data/records/load.ts';
 import { JsonlWriter } from '../../util/jsonl_writer.ts';
 import { silentProgress } from '../../util/progress.ts';
 import { seededRandom } from '../../util/seeded.ts';
-import type { GenerateRequest, RgbImage, SamplingOptions } from '../engine_api.ts';
-import type { StageDeps } from './pref.ts';
+import type { GenerateRequest, ImageApi, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
+import { claimOutputSettings, settingsPath } from '../output_settings.ts';
+import { type DescribeOptions, samplingOf } from '../stage_options.ts';
 import { userTurn } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
-import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { type StageDeps, type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface DescribeStageInput {
   samples: (InstructionSample & Located)[];
@@ -43,6 +45,34 @@ export function planDescription(id: string, prompts: PromptSet, seed: number): {
   const rng = seededRandom(seed, 'describe', id);
   const prompt = prompts.plain[rng.int(prompts.plain.length)];
   return { prompt, seed: rng.u32() };
+}
+
+export async function executeDescribe(env: StageEnv, o: DescribeOptions, out: string, adapter: string | undefined, engines: { open: OpenInference; images: () => Promise<ImageApi> }): Promise<StageResult> {
+  const { records, skips } = await loadRecords(o.instructions, instructionFormat);
+  const samples = o.limit ? records.slice(0, o.limit) : records;
+  await claimOutputSettings('describe', out, { model: settingsPath(env.model, out), adapter: settingsPath(adapter, out), prompts: env.prompts, sampling: samplingOf(o), seed: o.seed, imageAspect: o.imageAspect });
+  const imageApi = await engines.images();
+  const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log, imageAspect: o.imageAspect });
+  let report: DescribeReport;
+  try {
+    report = await runDescribeStage(
+      {
+        samples,
+        listingSkips: skips,
+        imageRoot: o.imageRoot,
+        out,
+        prompts: env.prompts,
+        sampling: samplingOf(o),
+        batchSize: o.batchSize,
+        seed: o.seed,
+      },
+      { engine, images: imageApi, progress: env.progress },
+    );
+  } finally {
+    await closeEngine(engine);
+  }
+  const text = formatStageReport(report) + (report.textOnly ? `describe: ${report.textOnly} text-only samples need no description\n` : '');
+  return { report: text, counts: { inputs: report.total, descriptions: report.resumed + report.written, skipped: report.skips.count, text_only: report.textOnly } };
 }
 
 export async function runDescribeStage(input: DescribeStageInput, deps: StageDeps): Promise<DescribeReport> {

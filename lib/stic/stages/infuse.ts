@@ -3,13 +3,45 @@
 //   "<image>\nImage description:\n{description}\n\n{original question}"
 // (prepended when the turn has no image token). Descriptions are joined to samples by sample id
 // (or, for description files without ids, by image path) and never by list position: a shuffled,
-// filtered or partially resumed description file still lands on the right samples.
-import { IMAGE_ROOT_FIELD } from '../../data/records/image_root.ts';
+// filtered or partially resumed description file still lands on the right samples. executeInfuse is the
+// stage as `stic infuse` and `stic run` call it: read both files, infuse, write the output atomically.
+import { SkipLog } from '../../data/records/faults.ts';
+import { IMAGE_ROOT_FIELD, imageRootField, recordImageRoot } from '../../data/records/image_root.ts';
 import { IMAGE_TOKEN } from '../../data/records/preference.ts';
-import type { DescriptionRecord } from '../../data/records/descriptions.ts';
-import type { InstructionSample } from '../../data/records/instructions.ts';
-import type { Located } from '../../data/records/load.ts';
+import { type DescriptionRecord, descriptionFormat } from '../../data/records/descriptions.ts';
+import { type InstructionSample, instructionFormat } from '../../data/records/instructions.ts';
+import { type Located, loadRecords } from '../../data/records/load.ts';
 import { formatInfusion } from '../../data/prompts.ts';
+import { writeJsonAtomic } from '../../util/atomic_write.ts';
+import type { InfuseOptions } from '../stage_options.ts';
+import type { StageEnv, StageResult } from './stage_io.ts';
+
+export async function executeInfuse(env: StageEnv, o: InfuseOptions, out: string): Promise<StageResult & { infuse: InfuseReport }> {
+  const samples = await loadRecords(o.instructions, instructionFormat);
+  const descs = await loadRecords(o.descriptions, descriptionFormat(o.joinBy === 'id'));
+  // Each written sample says where its image is, so stic sft needs no --image-root (image_root.ts).
+  const imageRootOf = (s: InstructionSample, d?: DescriptionRecord): string => {
+    const from = o.imageRoot === undefined && d?.image_root !== undefined ? recordImageRoot(o.descriptions, d.image_root, undefined) : recordImageRoot(o.instructions, s.imageRoot, o.imageRoot);
+    return imageRootField(out, from.root);
+  };
+  const { output, report } = infuseSamples(samples.records, descs.records, { missing: o.missing, joinBy: o.joinBy, template: env.prompts.infusion, imageRootOf });
+  await writeJsonAtomic(out, output);
+  const skips = new SkipLog();
+  skips.addAll(samples.skips);
+  skips.addAll(descs.skips);
+  const lines = [
+    `infuse: ${report.written} samples written to ${out} (${report.infused} with a description, ${report.textOnly} text-only unchanged${o.missing === 'keep' ? `, ${report.missing.length} without a description kept unchanged` : ''})`,
+  ];
+  if (report.missing.length) lines.push(`infuse: ${report.missing.length} samples with an image have no description${o.missing === 'drop' ? ' and were left out' : ''}: ${idSample(report.missing)}`);
+  if (report.unused.length) lines.push(`infuse: ${report.unused.length} descriptions match no sample: ${idSample(report.unused)}`);
+  if (report.ambiguous) lines.push(`infuse: ${report.ambiguous} samples matched several descriptions by image; the first in file order was used`);
+  lines.push(...skips.report(5).map((l) => `infuse: ${l}`));
+  return {
+    report: `${lines.join('\n')}\n`,
+    infuse: report,
+    counts: { samples: report.samples, written: report.written, infused: report.infused, missing: report.missing.length, unused: report.unused.length, skipped: skips.count },
+  };
+}
 
 export interface InfuseSettings {
   missing: 'drop' | 'keep' | 'error';

@@ -5,19 +5,25 @@
 // training needs no reference forward), then append the batch's records and fsync. Records are
 // written in input order; a re-run skips ids already in the output, so a killed run resumes to the
 // same file. Under several ranks (lib/dist/shard.ts) each rank generates every W-th batch and rank 0
-// alone writes, in the same order: the same file again.
+// alone writes, in the same order: the same file again. executePref is the stage as `stic pref` and
+// `stic run` call it: the images listed, the output's settings claimed, the engine opened, the runner run.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+
 import { SkipLog, makeFault } from '../../data/records/faults.ts';
 import { imageRootField } from '../../data/records/image_root.ts';
 import type { RecordFault } from '../../data/records/faults.ts';
 import { currentWorld, isWriter } from '../../dist/launch.ts';
 import { forEachBatchSharded, sharedDoneIds } from '../../dist/shard.ts';
-import type { UnlabeledImage } from '../../data/records/unlabeled.ts';
+import { type UnlabeledImage, listUnlabeledImages } from '../../data/records/unlabeled.ts';
 import { JsonlWriter } from '../../util/jsonl_writer.ts';
-import { type ProgressFactory, silentProgress } from '../../util/progress.ts';
-import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceEngine, RgbImage, SamplingOptions } from '../engine_api.ts';
+import { silentProgress } from '../../util/progress.ts';
+import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceEngine, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
+import { claimOutputSettings, settingsPath } from '../output_settings.ts';
+import { type PrefOptions, corruptionSpecs, samplingOf } from '../stage_options.ts';
 import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord, userTurn } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
-import { type StageReport, chunks, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { type StageDeps, type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface PrefStageInput {
   images: UnlabeledImage[];
@@ -34,10 +40,40 @@ export interface PrefStageInput {
   adapter?: string;
 }
 
-export interface StageDeps {
-  engine: InferenceEngine;
-  images: ImageApi;
-  progress?: ProgressFactory;
+/** The folder relative image paths of a pref image source resolve against. */
+export async function prefImageRoot(images: string, imageRoot?: string): Promise<string> {
+  if (imageRoot !== undefined) return path.resolve(imageRoot);
+  return (await stat(images)).isDirectory() ? path.resolve(images) : path.dirname(path.resolve(images));
+}
+
+export async function executePref(env: StageEnv, o: PrefOptions, out: string, engines: { open: OpenInference; images: () => Promise<ImageApi> }, adapter?: string): Promise<StageResult> {
+  const set = await listUnlabeledImages(o.images, { imageRoot: o.imageRoot });
+  const images = o.limit ? set.images.slice(0, o.limit) : set.images;
+  const plan = { seed: o.seed, hallucinationProb: o.hallucinationProb, corruptions: corruptionSpecs(o), reproduceUncorrupted: o.reproduceUncorrupted };
+  await claimOutputSettings('pref', out, { model: settingsPath(env.model, out), adapter: settingsPath(adapter, out), prompts: env.prompts, plan, sampling: samplingOf(o), refLogps: o.refLogps, imageAspect: o.imageAspect });
+  const imageApi = await engines.images();
+  const engine = await engines.open({ model: env.model, adapter, threads: env.threads, log: env.log, imageAspect: o.imageAspect });
+  let report: StageReport;
+  try {
+    report = await runPrefStage(
+      {
+        images,
+        imageRoot: set.root,
+        listingSkips: set.skips,
+        out,
+        prompts: env.prompts,
+        plan,
+        sampling: samplingOf(o),
+        batchSize: o.batchSize,
+        refLogps: o.refLogps,
+        adapter,
+      },
+      { engine, images: imageApi, progress: env.progress },
+    );
+  } finally {
+    await closeEngine(engine);
+  }
+  return { report: formatStageReport(report), counts: { inputs: report.total, pairs: report.resumed + report.written, skipped: report.skips.count } };
 }
 
 interface Item {

@@ -1,12 +1,36 @@
-// Pieces every generation stage shares: loading an image as a record-level fault when it fails,
-// the stage report, and the `<output>.skipped.jsonl` file that lists every skipped record with its
-// reason (so a summary line "3 records skipped" can always be followed up).
+// Pieces the stages share: the environment a stage runs in and what it returns (StageEnv,
+// StageResult), the engines a generation stage uses, loading an image as a record-level fault when
+// it fails, the stage report, and the `<output>.skipped.jsonl` file that lists every skipped record
+// with its reason (so a summary line "3 records skipped" can always be followed up).
 import { access, rm } from 'node:fs/promises';
 
 import { type RecordFault, SkipLog, makeFault } from '../../data/records/faults.ts';
 import { imageNotFoundProblem } from '../../data/records/image_root.ts';
 import { writeFileAtomic } from '../../util/atomic_write.ts';
-import type { ImageApi, RgbImage } from '../engine_api.ts';
+import type { PromptSet } from '../../data/prompts.ts';
+import type { ProgressFactory } from '../../util/progress.ts';
+import type { ImageApi, InferenceEngine, RgbImage } from '../engine_api.ts';
+
+export interface StageEnv {
+  model: string;
+  threads?: number;
+  prompts: PromptSet;
+  progress?: ProgressFactory;
+  /** Where messages for the user go (stderr in the CLI). */
+  log: (text: string) => void;
+}
+
+export interface StageResult {
+  report: string;
+  counts: Record<string, number>;
+}
+
+/** What a generation stage's runner (runPrefStage, runDescribeStage) works with. */
+export interface StageDeps {
+  engine: InferenceEngine;
+  images: ImageApi;
+  progress?: ProgressFactory;
+}
 
 export interface StageReport {
   stage: string;
@@ -83,4 +107,9 @@ export function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
+}
+
+/** Closes an inference engine that holds resources (the fakes in tests hold none). */
+export async function closeEngine(engine: InferenceEngine): Promise<void> {
+  if (engine.close) await engine.close();
 }

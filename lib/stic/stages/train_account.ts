@@ -9,7 +9,8 @@ import path from 'node:path';
 import { SkipLog, makeFault } from '../../data/records/faults.ts';
 import { isWriter } from '../../dist/launch.ts';
 import { writeFileAtomic } from '../../util/atomic_write.ts';
-import type { TrainDataReport } from '../engine_api.ts';
+import type { TrainDataReport, TrainHooks, TrainResult } from '../engine_api.ts';
+import type { TrainRunOutput } from './train_run.ts';
 
 export const SKIPPED_FILE = 'skipped.jsonl';
 
@@ -82,6 +83,32 @@ export class TrainAccount {
     }
     await writeFileAtomic(file, this.skips.faults.map((f) => `${JSON.stringify({ id: f.id, kind: f.kind, file: f.file, ...(f.line !== undefined ? { line: f.line } : {}), reason: f.message })}\n`).join(''));
   }
+}
+
+// Runs training with the --min-kept check between tokenisation and the first step; the summary's
+// count line includes every record skipped or truncated, all listed in <out>/skipped.jsonl (also
+// when the check stops the run).
+export async function trainAccounted(
+  account: TrainAccount,
+  out: string,
+  minKept: number,
+  train: (header: (r: TrainResult) => [string, string], onData: TrainHooks['onData']) => Promise<TrainRunOutput>,
+): Promise<TrainRunOutput> {
+  const header = (r: TrainResult): [string, string] => {
+    account.addTraining(r);
+    return [account.noun, account.headline()];
+  };
+  const run = await train(header, async (d) => {
+    try {
+      account.checkKept(d.kept, d.skipped, minKept);
+    } catch (err) {
+      account.addTraining(d);
+      await account.write(out);
+      throw err;
+    }
+  });
+  await account.write(out);
+  return run;
 }
 
 function percent(a: number, b: number): string {
