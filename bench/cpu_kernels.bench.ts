@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { native } from '../lib/native/index.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import type { BenchRow } from './harness.ts';
+import { lab } from '../test/helpers/lab.ts';
 
 export const title = 'CPU kernels: SGEMM and attention vs PyTorch (same threads)';
 
@@ -88,9 +89,9 @@ async function gemmMs(c: GemmCase): Promise<number> {
   const rng = makeRng(c.M * 7 + c.N);
   const inp = rng.normalArray(c.M * c.K), weight = rng.normalArray(c.N * c.K, 0.05), out = new Float32Array(c.M * c.N);
   const probeT0 = process.hrtime.bigint();
-  await native().kernels.linear({ out, inp, weight, T: c.M, K: c.K, N: c.N });
+  await lab().kernels.linear({ out, inp, weight, T: c.M, K: c.K, N: c.N });
   const probe = Number(process.hrtime.bigint() - probeT0) / 1e6;
-  return kernelMs((repeats) => native().kernels.linear({ out, inp, weight, T: c.M, K: c.K, N: c.N, repeats }), probe);
+  return kernelMs((repeats) => lab().kernels.linear({ out, inp, weight, T: c.M, K: c.K, N: c.N, repeats }), probe);
 }
 
 async function attentionMs(c: AttentionCase): Promise<number> {
@@ -99,23 +100,23 @@ async function attentionMs(c: AttentionCase): Promise<number> {
   const out = new Float32Array(c.T * c.Hq * c.hd);
   const args = { out, q, k, v, T: c.T, S: c.S, Hq: c.Hq, Hkv: c.Hkv, hd: c.hd, causal: c.causal, qOffset: c.causal ? c.S - c.T : 0 };
   const probeT0 = process.hrtime.bigint();
-  await native().kernels.attention(args);
+  await lab().kernels.attention(args);
   const probe = Number(process.hrtime.bigint() - probeT0) / 1e6;
-  return kernelMs((repeats) => native().kernels.attention({ ...args, repeats }), probe);
+  return kernelMs((repeats) => lab().kernels.attention({ ...args, repeats }), probe);
 }
 
 // One round: PyTorch for every case, then ours for every case (ms per call).
 async function measureRound(): Promise<{ torch: ReturnType<typeof runTorch>; gemm: number[]; gemmFallback: number[]; attention: number[] }> {
-  const n = native();
+  const k = lab().kernels;
   const torch = runTorch();
   const gemm: number[] = [];
   for (const c of gemmCases) gemm.push(await gemmMs(c));
   // The AVX2 tiles, for CPUs without AVX-512 (the baseline still uses its best kernels).
   const gemmFallback: number[] = [];
-  if (n.kernels.gemmKernels() !== 'avx2' && n.kernels.gemmKernelsSupported().includes('avx2')) {
-    n.kernels.gemmKernels('avx2');
+  if (k.gemmKernels() !== 'avx2' && k.gemmKernelsSupported().includes('avx2')) {
+    k.gemmKernels('avx2');
     for (const i of FALLBACK_CASES) gemmFallback.push(await gemmMs(gemmCases[i]));
-    n.kernels.gemmKernels('');
+    k.gemmKernels('');
   }
   const attention: number[] = [];
   for (const c of attentionCases) attention.push(await attentionMs(c));
@@ -139,7 +140,7 @@ export async function run(): Promise<BenchRow[]> {
   const gemm = bestOf(rounds.map((r) => r.gemm));
   const fallback = rounds[0].gemmFallback.length ? bestOf(rounds.map((r) => r.gemmFallback)) : [];
   const attention = bestOf(rounds.map((r) => r.attention));
-  const tiles = n.kernels.gemmKernels();
+  const tiles = lab().kernels.gemmKernels();
   const gflops = (c: GemmCase, ms: number) => (2 * c.M * c.N * c.K) / (ms * 1e6);
   const rows: BenchRow[] = [];
   // Other processes on the same cores slow both sides; say how busy the machine was.

@@ -12,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 
 import { corruptionSpec } from '../lib/data/corrupt.ts';
 import { native } from '../lib/native/index.ts';
-import type { CudaKernels, RgbImage } from '../lib/native/index.ts';
+import type { RgbImage } from '../lib/native/index.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import type { BenchRow } from './harness.ts';
+import { lab, type CudaKernels } from '../test/helpers/lab.ts';
 
 export const title = 'CUDA kernels vs PyTorch on the same GPU (bf16)';
 
@@ -127,7 +128,7 @@ function cases(): Case[] {
 }
 
 export async function run(): Promise<BenchRow[]> {
-  const cuda = native().cuda;
+  const cuda = lab().cuda;
   let device = '';
   try {
     if (!cuda) throw new Error('the addon was built without the CUDA backend');

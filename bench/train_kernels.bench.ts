@@ -6,9 +6,9 @@
 // counted where it allocates them (fused: [chunk, vocabChunk] logits + packed rows + row statistics +
 // lse/index, plus the [T, D] Jacobian in the saved-Jacobian variant; naive: the [T, V] logits).
 // Legend: T rows, D hidden, V vocab.
-import { native } from '../lib/native/index.ts';
 import type { BenchRow } from './harness.ts';
 import { makeRng } from '../test/helpers/rng.ts';
+import { lab } from '../test/helpers/lab.ts';
 
 export const title = 'Fused linear + log-softmax + gather head vs naive logits (CPU, fwd + bwd)';
 
@@ -20,7 +20,7 @@ interface Run { ms: number; bytes: number; logp: Float32Array; dh: Float32Array 
 /** One forward + backward of `path`: native wall time and counted scratch. */
 async function once(path: Path, D: number, h: Float32Array, W: Float32Array, targets: BigInt64Array, dlogp: Float32Array, into?: Run): Promise<Run> {
   const r = into ?? { ms: Infinity, bytes: 0, logp: new Float32Array(T), dh: new Float32Array(T * D) };
-  const rep = await native().trainKernels.headStep({ path, logp: r.logp, dh: r.dh, dlogp, h, W, targets, T, D, V });
+  const rep = await lab().trainKernels.headStep({ path, logp: r.logp, dh: r.dh, dlogp, h, W, targets, T, D, V });
   r.ms = Math.min(r.ms, rep.forwardMs + rep.backwardMs);
   r.bytes = rep.workspaceBytes;
   return r;

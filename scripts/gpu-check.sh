@@ -67,18 +67,22 @@ unpack() {
   log "node $(node --version) from the bundle; node_modules unpacked"
 }
 
-# Configures and builds the addon in $1/build/$2 with STIC_CUDA=$3 using $4 jobs; the library
-# lands in $1/build/$2/Release/stic.node. Plain cmake with the include dirs cmake-js would pass.
+# Configures and builds the addon in $1/build/$2 with STIC_CUDA=$3 using $4 jobs, with the kernel
+# lab the GPU tests and benchmarks call (STIC_LAB=ON); the libraries land in $1/build/$2/Release/
+# (stic.node, stic_lab.node). Plain cmake with the include dirs cmake-js would pass.
 build_addon() {
   local tree="$1" dir="$2" cuda="$3" jobs="$4"
   local gen=()
   command -v ninja >/dev/null && gen=(-G Ninja)
   local inc="$tree/node_modules/node-api-headers/include;$tree/node_modules/node-addon-api"
   cmake -S "$tree" -B "$tree/build/$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DSTIC_CUDA="$cuda" \
-    -DCMAKE_CUDA_ARCHITECTURES="${STIC_CUDA_ARCH:-90}" -DCMAKE_JS_INC="$inc" -DCMAKE_JS_SRC= -DCMAKE_JS_LIB= \
+    -DCMAKE_CUDA_ARCHITECTURES="${STIC_CUDA_ARCH:-90}" -DCMAKE_JS_INC="$inc" -DCMAKE_JS_SRC= -DCMAKE_JS_LIB= -DSTIC_LAB=ON \
     -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$tree/build/$dir/Release" || die "cmake configure failed"
   cmake --build "$tree/build/$dir" -j "$jobs" || die "cmake build failed"
-  [ -f "$tree/build/$dir/Release/stic.node" ] || die "the build produced no $tree/build/$dir/Release/stic.node"
+  local f
+  for f in stic.node stic_lab.node; do
+    [ -f "$tree/build/$dir/Release/$f" ] || die "the build produced no $tree/build/$dir/Release/$f"
+  done
 }
 
 # The GPU suite (npm run test:gpu's files and options), one mocha process per file: a kernel that
@@ -108,14 +112,15 @@ bench_gpu() {
 }
 
 # ---- cpu-check (this machine) ------------------------------------------------------------------
-# A CUDA-linked addon without cuBLASLt, linked from a CPU build's objects: addon.cpp and the
-# cuda_binding*.cpp files recompiled with STIC_WITH_CUDA, a stub in place of makeCublasLtGemm, the
-# stic_cuda_check kernels and the static CUDA runtime. It loads anywhere; without a driver every
-# CUDA call fails cleanly, which is what the binding tests check.
+# A CUDA-linked addon pair without cuBLASLt, linked from a CPU build's objects: stic.node with
+# addon.cpp recompiled with STIC_WITH_CUDA (buildInfo().cuda), and the kernel lab stic_lab.node with
+# the lab's cuda_binding*.cpp files recompiled with it, a stub in place of makeCublasLtGemm, the
+# stic_cuda_check kernels and the static CUDA runtime, linked against that stic.node. They load
+# anywhere; without a driver every CUDA call fails cleanly, which is what the binding tests check.
 link_nodevice_addon() {
   local tree="$1" bdir="$1/build/$2" out="$1/build/$2/nodevice"
   mkdir -p "$out"
-  cat > "$out/stub_cublaslt.cpp" <<'EOF'
+  cat > "$out/stub_cublaslt.cpp" <<'EOF2'
 // cpu-check only: this build has no cuBLASLt (see scripts/gpu-check.sh).
 #include "cuda/gemm.cuh"
 namespace stic::cuda {
@@ -123,24 +128,30 @@ Result<std::unique_ptr<Gemm>> makeCublasLtGemm(size_t) {
   return error(Code::Unsupported, "cuBLASLt is not linked into this CPU-side check build");
 }
 }  // namespace stic::cuda
-EOF
+EOF2
   local cuda_inc="${CUDA_HOME:-/usr/local/cuda}/include" cudart="${CUDA_HOME:-/usr/local/cuda}/lib64/libcudart_static.a"
   [ -f "$cudart" ] || die "no $cudart: cannot link the CUDA-enabled check addon"
   local flags=(-std=c++17 -O1 -fPIC -fopenmp -mavx2 -mfma -mf16c -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DSTIC_WITH_CUDA=1
     -I"$tree/node_modules/node-addon-api" -I"$tree/node_modules/node-api-headers/include" -I"$tree/native" -I"$cuda_inc")
-  local f objs=()
-  for f in "$tree"/native/addon/addon.cpp "$tree"/native/addon/cuda_binding*.cpp "$out/stub_cublaslt.cpp"; do
+  local libs=(-fopenmp -ldl -lrt -lpthread)
+  local f objs=() labobjs=()
+  g++ "${flags[@]}" -c "$tree/native/addon/addon.cpp" -o "$out/addon.cpp.o"
+  objs+=("$out/addon.cpp.o")
+  while IFS= read -r f; do objs+=("$f"); done < <(find "$bdir/CMakeFiles/stic.dir" -name '*.o' | grep -v -E '/addon/addon\.cpp\.o$')
+  g++ -shared -Wl,-soname,stic.node -o "$out/stic.node" "${objs[@]}" "${libs[@]}"
+  for f in "$tree"/native/addon/lab/cuda_binding*.cpp "$out/stub_cublaslt.cpp"; do
     g++ "${flags[@]}" -c "$f" -o "$out/$(basename "$f").o"
-    objs+=("$out/$(basename "$f").o")
+    labobjs+=("$out/$(basename "$f").o")
   done
-  while IFS= read -r f; do objs+=("$f"); done < <(find "$bdir/CMakeFiles/stic.dir" -name '*.o' | grep -v -E '/addon/addon\.cpp\.o$|/addon/cuda_binding')
+  while IFS= read -r f; do labobjs+=("$f"); done < <(find "$bdir/CMakeFiles/stic_lab.dir" -name '*.o' | grep -v -E '/lab/cuda_binding')
   local lib
   lib="$(find "$bdir" -name 'libstic_cuda_check.a' | head -1)"
   [ -n "$lib" ] || die "no libstic_cuda_check.a in $bdir (nvcc missing?)"
-  g++ -shared -o "$out/stic.node" "${objs[@]}" "$lib" "$cudart" -fopenmp -ldl -lrt -lpthread
-  # Every symbol but Node-API's must be defined: the addon is complete apart from cuBLASLt.
+  g++ -shared -Wl,-soname,stic_lab.node -Wl,-rpath,'$ORIGIN' -o "$out/stic_lab.node" "${labobjs[@]}" "$lib" "$cudart" "$out/stic.node" "${libs[@]}"
+  # Every symbol but Node-API's must be defined: the pair is complete apart from cuBLASLt.
   local missing
-  missing="$(g++ -shared -o "$out/closure-check.node" "${objs[@]}" "$lib" "$cudart" -fopenmp -ldl -lrt -lpthread -Wl,--no-undefined 2>&1 \
+  missing="$( { g++ -shared -o "$out/closure-check.node" "${objs[@]}" "${libs[@]}" -Wl,--no-undefined 2>&1;
+                g++ -shared -o "$out/closure-check.node" "${labobjs[@]}" "$lib" "$cudart" "$out/stic.node" "${libs[@]}" -Wl,--no-undefined 2>&1; } \
     | grep 'undefined reference' | grep -v -E 'napi_|node_api_' | sort -u || true)"
   rm -f "$out/closure-check.node"
   [ -z "$missing" ] || die "unresolved symbols besides Node-API: $missing"

@@ -17,8 +17,8 @@ cd "$ROOT"
 LEAK=1
 [[ "${1:-}" == "--no-leak" ]] && LEAK=0
 
-echo "[sanitize] building build-sanitize/ (STIC_SANITIZE=address,undefined, CUDA off)" >&2
-npx cmake-js compile --out build-sanitize --CDSTIC_SANITIZE=address,undefined --CDSTIC_CUDA=off >&2
+echo "[sanitize] building build-sanitize/ (STIC_SANITIZE=address,undefined, CUDA off, with the kernel lab)" >&2
+bash scripts/build_lab.sh build-sanitize --CDSTIC_SANITIZE=address,undefined --CDSTIC_CUDA=off >&2
 
 CXX_BIN="${CXX:-c++}"
 ASAN_RT="$("$CXX_BIN" -print-file-name=libasan.so)"
@@ -34,7 +34,7 @@ TESTS=(
   'test/data/corrupt.test.ts' 'test/data/preprocess.test.ts' 'test/data/color.test.ts'
   'test/pretrain/gradients.test.ts' 'test/stic/cli_e2e.test.ts'
 )
-echo "[sanitize] running ${#TESTS[@]} test groups against build-sanitize/Release/stic.node" >&2
+echo "[sanitize] running ${#TESTS[@]} test groups against build-sanitize/Release/stic.node (and stic_lab.node beside it)" >&2
 env LD_PRELOAD="$ASAN_RT $UBSAN_RT" \
   ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:allocator_may_return_null=1" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \

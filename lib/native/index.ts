@@ -1,2 +1,2 @@
-export { native, loadAddonFrom, addonCandidates, checkThreadVariables, AddonLoadError, packageRoot } from './loader.ts';
+export { native, addonPath, loadAddonFrom, addonCandidates, checkThreadVariables, AddonLoadError, packageRoot } from './loader.ts';
 export type * from './contract.ts';

@@ -56,6 +56,10 @@ export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] 
 
 /** Tries each candidate; throws AddonLoadError naming all of them when none loads. */
 export function loadAddonFrom(candidates: string[]): NativeBinding {
+  return loadFirst(candidates).binding;
+}
+
+function loadFirst(candidates: string[]): { binding: NativeBinding; file: string } {
   const attempts: { path: string; reason: string }[] = [];
   for (const file of candidates) {
     if (!existsSync(file)) {
@@ -63,7 +67,7 @@ export function loadAddonFrom(candidates: string[]): NativeBinding {
       continue;
     }
     try {
-      return require(file) as NativeBinding;
+      return { binding: require(file) as NativeBinding, file };
     } catch (err) {
       attempts.push({ path: file, reason: err instanceof Error ? err.message.split('\n')[0] : String(err) });
     }
@@ -71,15 +75,24 @@ export function loadAddonFrom(candidates: string[]): NativeBinding {
   throw new AddonLoadError(attempts);
 }
 
-let cached: NativeBinding | undefined;
+let cached: { binding: NativeBinding; file: string } | undefined;
+
+function loaded(): { binding: NativeBinding; file: string } {
+  if (cached === undefined) {
+    checkThreadVariables(process.env);
+    cached = loadFirst(addonCandidates());
+  }
+  return cached;
+}
 
 /** The process-wide binding, loaded on first use. */
 export function native(): NativeBinding {
-  if (cached === undefined) {
-    checkThreadVariables(process.env);
-    cached = loadAddonFrom(addonCandidates());
-  }
-  return cached;
+  return loaded().binding;
+}
+
+/** The file native() loaded (loading it first if need be). */
+export function addonPath(): string {
+  return loaded().file;
 }
 
 /**

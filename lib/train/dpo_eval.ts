@@ -1,12 +1,12 @@
 // Held-out pairs for DPO (--eval-prefs): every N optimizer steps and at the end, the policy's summed
 // log-probs of their responses (no dropout, no gradient) against the reference's, through the same
-// loss code as a training step (the native dpo_loss that dpoStep ends with, trainKernels.dpoLoss):
+// loss code as a training step (the native dpo_loss that dpoStep ends with, through native().dpoLoss):
 // the DPO loss with its regulariser, reward accuracy, margin and the rewards, as eval_* fields of
 // the metrics row of the step after whose update they were measured. The reference log-probs come
 // from the same reference as training's (stored in the pairs, the cached pre-pass, or, with
 // --reproduce-reference-drift, the trained projector at evaluation time).
 // Legend: B held-out pairs.
-import { native } from '../native/index.ts';
+import { native, type NativeDpoLossPair } from '../native/index.ts';
 import type { DpoOptions } from './train_options.ts';
 import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
 import type { ReferenceMap } from './reference.ts';
@@ -38,9 +38,7 @@ export function evalDue(stepsDone: number, interval: number, totalSteps: number)
 /** The held-out metrics with the trainer's current weights. Pairs whose image cannot be loaded are left out (eval_pairs counts those measured). */
 export async function evaluateDpo(trainer: Trainer, set: DpoEvalSet): Promise<DpoEvalFields> {
   const o = set.options;
-  const policy: number[][] = [[], []];
-  const reference: number[][] = [[], []];
-  const chosenTokens: number[] = [];
+  const measured: NativeDpoLossPair[] = [];
   for (let b = 0; b < set.pairs.length; b += set.batch) {
     const chunk = set.pairs.slice(b, b + set.batch);
     const images = await StepImages.load(chunk.map((p) => p.image), set.pixels);
@@ -53,29 +51,12 @@ export async function evaluateDpo(trainer: Trainer, set: DpoEvalSet): Promise<Dp
     ok.forEach((p, i) => {
       const r = ref ? { chosen: ref.chosen[i], rejected: ref.rejected[i] } : set.refs?.get(p.index);
       if (r === undefined) return; // no reference: its image failed in the pre-pass too
-      policy[0].push(pol.chosen[i]);
-      policy[1].push(pol.rejected[i]);
-      reference[0].push(r.chosen);
-      reference[1].push(r.rejected);
-      chosenTokens.push(p.chosenIds.length);
+      measured.push({ policyChosen: pol.chosen[i], policyRejected: pol.rejected[i], refChosen: r.chosen, refRejected: r.rejected, chosenTokens: p.chosenIds.length });
     });
   }
-  const B = chosenTokens.length;
+  const B = measured.length;
   if (B === 0) throw new Error(`none of the ${set.pairs.length} held-out pairs (--eval-prefs) has a loadable image`);
-  const m = await native().trainKernels.dpoLoss({
-    B,
-    policyChosen: Float32Array.from(policy[0]),
-    policyRejected: Float32Array.from(policy[1]),
-    refChosen: Float32Array.from(reference[0]),
-    refRejected: Float32Array.from(reference[1]),
-    chosenTokens: BigInt64Array.from(chosenTokens.map((n) => BigInt(n))),
-    dChosen: new Float32Array(B),
-    dRejected: new Float32Array(B),
-    loss: o.loss,
-    beta: o.beta,
-    sftWeight: o.sftWeight,
-    sftNorm: o.sftNorm,
-  });
+  const m = native().dpoLoss(measured, { loss: o.loss, beta: o.beta, sftWeight: o.sftWeight, sftNorm: o.sftNorm });
   return {
     eval_loss: m.loss,
     eval_reward_accuracy: m.rewardAccuracy,

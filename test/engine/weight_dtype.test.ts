@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { type LlavaModel, loadModel } from '../../lib/engine/index.ts';
-import { native } from '../../lib/native/index.ts';
 import { type Fixture, loadFixture, relError, roundedCopy } from './fixture_util.ts';
+import { lab } from '../helpers/lab.ts';
 
 // Stored BF16/F16 vs the same values in F32: only the summation order may differ (measured on
 // AVX-512 here: bit-identical).
@@ -66,13 +66,13 @@ for (const name of ['llava-tiny-llama', 'llava-tiny-mistral-gqa'] as const) {
       it('gives those logits with every GEMM register-tile set this CPU runs (scalar, AVX2, AVX-512)', async () => {
         const seqs = logitSequences(fx).slice(0, 2);
         try {
-          for (const tiles of native().kernels.gemmKernelsSupported()) {
-            native().kernels.gemmKernels(tiles);
+          for (const tiles of lab().kernels.gemmKernelsSupported()) {
+            lab().kernels.gemmKernels(tiles);
             const [a, b] = [await stored.fullLogits(seqs), await rounded.fullLogits(seqs)];
             seqs.forEach((s, j) => expect(relError(a[j], b[j]), `${tiles}: ${s.key}`).to.be.below(SAME_VALUES_TOL));
           }
         } finally {
-          native().kernels.gemmKernels('');
+          lab().kernels.gemmKernels('');
         }
       });
 

@@ -5,10 +5,9 @@
 // Legend: T queries, S keys, Hq/Hkv heads, hd head dim, B sequences.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
-import type { CudaDType } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { asStored, cudaKernels, describeCuda, DTYPES, expectNear } from './helpers.ts';
+import { lab, type CudaDType } from '../helpers/lab.ts';
 
 const rng = makeRng(77);
 
@@ -39,7 +38,7 @@ describeCuda('cuda: attention forward vs the CPU twin', () => {
         const { q, k, v } = inputs(c, dt);
         const cpu = { out: new Float32Array(c.T * c.Hq * c.hd), lse: new Float32Array(c.Hq * c.T) };
         const gpu = { out: new Float32Array(c.T * c.Hq * c.hd), lse: new Float32Array(c.Hq * c.T) };
-        await native().trainKernels.attentionForwardLse({ ...cpu, q, k, v, ...c });
+        await lab().trainKernels.attentionForwardLse({ ...cpu, q, k, v, ...c });
         await cudaKernels().attentionForwardLse({ ...gpu, q, k, v, ...c, dtype: dt });
         expectNear(gpu.out, cpu.out, dt, 'out');
         expectNear(gpu.lse, cpu.lse, 'F32', 'lse (fp32 from identical inputs)', { rel: 1e-5, abs: 1e-5 });
@@ -54,7 +53,7 @@ describeCuda('cuda: attention forward vs the CPU twin', () => {
       const o0 = rng.normalArray((T - 1) * ldo + Hq * hd);
       const cpu = Float32Array.from(o0), gpu = Float32Array.from(o0);
       const shape = { T, S: T, Hq, Hkv, hd, ldq: ld, ldk: ld, ldv: ld, ldo, causal: true };
-      await native().kernels.attention({ out: cpu, q, k, v, ...shape });
+      await lab().kernels.attention({ out: cpu, q, k, v, ...shape });
       await cudaKernels().attention({ out: gpu, q, k, v, ...shape, dtype: dt });
       expectNear(gpu, cpu, dt, 'strided out');
     });
@@ -109,11 +108,11 @@ describeCuda('cuda: variable-length attention vs per-sequence CPU calls', () => 
         const vs = v.subarray(cuK[b] * rowK, cuK[b + 1] * rowK);
         const shape = { T: Tb, S: Sb, Hq, Hkv, hd, causal: true, qOffset: Sb - Tb };
         const out = new Float32Array(Tb * rowQ), lse = new Float32Array(Hq * Tb);
-        await native().trainKernels.attentionForwardLse({ out, lse, q: qs, k: ks, v: vs, ...shape });
+        await lab().trainKernels.attentionForwardLse({ out, lse, q: qs, k: ks, v: vs, ...shape });
         cpu.out.set(out, cuQ[b] * rowQ);
         for (let h = 0; h < Hq; h++) cpu.lse.set(lse.subarray(h * Tb, (h + 1) * Tb), h * T + cuQ[b]);
         const dq = new Float32Array(Tb * rowQ);
-        await native().trainKernels.attentionBackward({
+        await lab().trainKernels.attentionBackward({
           dq, dk: grads.dk.subarray(cuK[b] * rowK, cuK[b + 1] * rowK), dv: grads.dv.subarray(cuK[b] * rowK, cuK[b + 1] * rowK),
           dout: dout.subarray(cuQ[b] * rowQ, cuQ[b + 1] * rowQ), q: qs, k: ks, v: vs, out: asStored(out, dt), lse, ...shape,
         });
@@ -140,12 +139,12 @@ describeCuda('cuda: attention backward vs the CPU twin', () => {
       it(`${label(c)} (${dt})`, async () => {
         const { q, k, v } = inputs(c, dt);
         const out = new Float32Array(c.T * c.Hq * c.hd), lse = new Float32Array(c.Hq * c.T);
-        await native().trainKernels.attentionForwardLse({ out, lse, q, k, v, ...c });
+        await lab().trainKernels.attentionForwardLse({ out, lse, q, k, v, ...c });
         const outStored = asStored(out, dt), dout = asStored(rng.normalArray(out.length), dt);
         const dk0 = rng.normalArray(k.length), dv0 = rng.normalArray(v.length);
         const cpu = { dq: new Float32Array(q.length), dk: Float32Array.from(dk0), dv: Float32Array.from(dv0) };
         const gpu = { dq: new Float32Array(q.length), dk: Float32Array.from(dk0), dv: Float32Array.from(dv0) };
-        await native().trainKernels.attentionBackward({ ...cpu, dout, q, k, v, out: outStored, lse, ...c });
+        await lab().trainKernels.attentionBackward({ ...cpu, dout, q, k, v, out: outStored, lse, ...c });
         await cudaKernels().attentionBackward({ ...gpu, dout, q, k, v, out: outStored, lse, ...c, dtype: dt });
         expectNear(gpu.dq, cpu.dq, dt, 'dq');
         expectNear(gpu.dk, cpu.dk, dt, 'dk (accumulated onto a random start)');

@@ -5,8 +5,8 @@
 import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
-import type { CudaKernels } from '../../lib/native/index.ts';
 import { cudaUnavailableReason } from './helpers.ts';
+import { lab, type CudaKernels } from '../helpers/lab.ts';
 
 function hasDevice(): boolean {
   return cudaUnavailableReason() === null;
@@ -15,7 +15,7 @@ function hasDevice(): boolean {
 describe('cuda binding: presence', () => {
   it('exports `cuda` exactly when buildInfo() says the CUDA backend is built in', () => {
     const info = native().buildInfo();
-    expect(native().cuda !== undefined, 'cuda exported').to.equal(info.cuda);
+    expect(lab().cuda !== undefined, 'cuda exported').to.equal(info.cuda);
     expect(info.backends.includes('cuda')).to.equal(info.cuda);
   });
 });
@@ -23,11 +23,11 @@ describe('cuda binding: presence', () => {
 describe('cuda binding: argument checks', function () {
   let cuda: CudaKernels;
   before(function () {
-    if (!native().cuda) {
+    if (!lab().cuda) {
       console.log('      skipped: the addon was built without the CUDA backend (no `cuda` export to check)');
       this.skip();
     }
-    cuda = native().cuda as CudaKernels;
+    cuda = lab().cuda as CudaKernels;
   });
 
   it('names an array that is too short, with the sizes that needed more', () => {

@@ -5,8 +5,9 @@
 // outputs to bf16 as the device would store them.
 import { corruptionSpec } from '../../lib/data/corrupt.ts';
 import { native } from '../../lib/native/index.ts';
-import type { CudaKernels, NativeCorruptionParams, RgbImage } from '../../lib/native/index.ts';
+import type { NativeCorruptionParams, RgbImage } from '../../lib/native/index.ts';
 import { roundBf16 } from './helpers.ts';
+import { lab, type CudaKernels } from '../helpers/lab.ts';
 
 type Any = Record<string, any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -45,12 +46,12 @@ async function attentionVarlen(a: Any, backward: boolean): Promise<void> {
     for (let h = 0; h < Hq; h++) lse.set(a.lse.subarray(h * a.T + cuQ[b], h * a.T + cuQ[b] + Tb), h * Tb);
     if (!backward) {
       const out = new Float32Array(Tb * rowQ);
-      await native().trainKernels.attentionForwardLse({ out, lse, q, k, v, ...shape });
+      await lab().trainKernels.attentionForwardLse({ out, lse, q, k, v, ...shape });
       a.out.set(out, cuQ[b] * rowQ);
       for (let h = 0; h < Hq; h++) a.lse.set(lse.subarray(h * Tb, (h + 1) * Tb), h * a.T + cuQ[b]);
     } else {
       const dq = new Float32Array(Tb * rowQ);
-      await native().trainKernels.attentionBackward({
+      await lab().trainKernels.attentionBackward({
         dq, dk: a.dk.subarray(cuK[b] * rowK, cuK[b + 1] * rowK), dv: a.dv.subarray(cuK[b] * rowK, cuK[b + 1] * rowK),
         dout: a.dout.subarray(cuQ[b] * rowQ, cuQ[b + 1] * rowQ), q, k, v, out: a.out.subarray(cuQ[b] * rowQ, cuQ[b + 1] * rowQ), lse, ...shape,
       });
@@ -82,7 +83,7 @@ async function corruptOne(image: RgbImage, seed: number, p: NativeCorruptionPara
 }
 
 export function emulatedCuda(): CudaKernels {
-  const k = native().kernels, t = native().trainKernels;
+  const k = lab().kernels, t = lab().trainKernels;
   const e: Any = {
     deviceInfo: () => ({ name: 'CPU emulation', computeCapability: '0.0', multiprocessors: 0, totalMemory: 0, freeMemory: 0, driverVersion: 0, runtimeVersion: 0 }),
     layernorm: twin(k.layernorm, ['out']),

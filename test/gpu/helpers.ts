@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
-import type { CudaDType, CudaKernels } from '../../lib/native/index.ts';
 import { emulatedCuda } from './emulate.ts';
+import { lab, type CudaDType, type CudaKernels } from '../helpers/lab.ts';
 
 // STIC_GPU_TEST_EMULATE=cpu runs the GPU tests against a CPU emulation of cuda.* (emulate.ts): a
 // check of the tests themselves on a machine without a GPU, never of the CUDA kernels.
@@ -21,7 +21,7 @@ export function cudaUnavailableReason(): string | null {
   if (!info.cuda) {
     return 'the addon was built without the CUDA backend (buildInfo().cuda is false: no nvcc with cuBLASLt at build time)';
   }
-  const cuda = native().cuda;
+  const cuda = lab().cuda;
   if (!cuda) return 'buildInfo().cuda is true but the addon exports no `cuda` object';
   try {
     cuda.deviceInfo();
@@ -34,8 +34,8 @@ export function cudaUnavailableReason(): string | null {
 /** The cuda.* kernels; only call inside a describeCuda body's tests. */
 export function cudaKernels(): CudaKernels {
   if (EMULATE) return emulatedCuda();
-  const cuda = native().cuda;
-  if (!cuda) throw new Error('native().cuda is absent: describeCuda should have skipped this test');
+  const cuda = lab().cuda;
+  if (!cuda) throw new Error('lab().cuda is absent: describeCuda should have skipped this test');
   return cuda;
 }
 

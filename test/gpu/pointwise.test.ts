@@ -5,9 +5,9 @@
 // Legend: T tokens, C channels, H heads, hd head dim, V vocab, n elements.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { asStored, cudaKernels, describeCuda, DTYPES, expectNear } from './helpers.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(2024);
 
@@ -18,10 +18,10 @@ describeCuda('cuda: norms vs the CPU twins', () => {
       const inp = asStored(Float32Array.from(rng.normalArray(T * C), (x) => 3 * x + 4), dt);
       const weight = asStored(rng.normalArray(C), dt), bias = asStored(rng.normalArray(C), dt);
       const cpu = new Float32Array(T * C), gpu = new Float32Array(T * C);
-      await native().kernels.layernorm({ out: cpu, inp, weight, bias, T, C, eps });
+      await lab().kernels.layernorm({ out: cpu, inp, weight, bias, T, C, eps });
       await cudaKernels().layernorm({ out: gpu, inp, weight, bias, T, C, eps, dtype: dt });
       expectNear(gpu, cpu, dt, 'layernorm');
-      await native().kernels.rmsnorm({ out: cpu, inp, weight, T, C, eps });
+      await lab().kernels.rmsnorm({ out: cpu, inp, weight, T, C, eps });
       await cudaKernels().rmsnorm({ out: gpu, inp, weight, T, C, eps, dtype: dt });
       expectNear(gpu, cpu, dt, 'rmsnorm');
     });
@@ -34,10 +34,10 @@ describeCuda('cuda: norms vs the CPU twins', () => {
       for (const kind of ['rms', 'layer'] as const) {
         const res = Float32Array.from(res0), cpu = new Float32Array(T * C), gpu = new Float32Array(T * C);
         if (kind === 'rms') {
-          await native().kernels.rmsnorm({ out: cpu, inp: sum, weight, T, C, eps });
+          await lab().kernels.rmsnorm({ out: cpu, inp: sum, weight, T, C, eps });
           await cudaKernels().addRmsnorm({ out: gpu, res, inp, weight, T, C, eps, dtype: dt });
         } else {
-          await native().kernels.layernorm({ out: cpu, inp: sum, weight, bias, T, C, eps });
+          await lab().kernels.layernorm({ out: cpu, inp: sum, weight, bias, T, C, eps });
           await cudaKernels().addLayernorm({ out: gpu, res, inp, weight, bias, T, C, eps, dtype: dt });
         }
         expect(Array.from(res), `${kind}: the stored residual`).to.deep.equal(Array.from(sum));
@@ -52,12 +52,12 @@ describeCuda('cuda: norms vs the CPU twins', () => {
       const dw0 = rng.normalArray(C), db0 = rng.normalArray(C);
       const cpu = { dinp: new Float32Array(T * C), dweight: Float32Array.from(dw0), dbias: Float32Array.from(db0) };
       const gpu = { dinp: new Float32Array(T * C), dweight: Float32Array.from(dw0), dbias: Float32Array.from(db0) };
-      await native().trainKernels.rmsnormBackward({ ...cpu, dout, inp, weight, T, C, eps });
+      await lab().trainKernels.rmsnormBackward({ ...cpu, dout, inp, weight, T, C, eps });
       await cudaKernels().rmsnormBackward({ ...gpu, dout, inp, weight, T, C, eps, dtype: dt });
       expectNear(gpu.dinp, cpu.dinp, dt, 'rmsnorm dinp');
       expectNear(gpu.dweight, cpu.dweight, 'F32', 'rmsnorm dweight (fp32 accumulation)', { rel: 1e-4, abs: 1e-5 });
       cpu.dweight.set(dw0), gpu.dweight.set(dw0);
-      await native().trainKernels.layernormBackward({ ...cpu, dout, inp, weight, T, C, eps });
+      await lab().trainKernels.layernormBackward({ ...cpu, dout, inp, weight, T, C, eps });
       await cudaKernels().layernormBackward({ ...gpu, dout, inp, weight, T, C, eps, dtype: dt });
       expectNear(gpu.dinp, cpu.dinp, dt, 'layernorm dinp');
       expectNear(gpu.dweight, cpu.dweight, 'F32', 'layernorm dweight', { rel: 1e-4, abs: 1e-5 });
@@ -76,13 +76,13 @@ describeCuda('cuda: activations vs the CPU twins', () => {
       const dout = asStored(rng.normalArray(n), dt);
       for (const op of forward) {
         const cpu = new Float32Array(n), gpu = new Float32Array(n);
-        await native().kernels[op]({ out: cpu, inp, n });
+        await lab().kernels[op]({ out: cpu, inp, n });
         await cudaKernels()[op]({ out: gpu, inp, n, dtype: dt });
         expectNear(gpu, cpu, dt, op);
       }
       for (const op of backward) {
         const cpu = new Float32Array(n), gpu = new Float32Array(n);
-        await native().trainKernels[op]({ dinp: cpu, dout, inp, n });
+        await lab().trainKernels[op]({ dinp: cpu, dout, inp, n });
         await cudaKernels()[op]({ dinp: gpu, dout, inp, n, dtype: dt });
         expectNear(gpu, cpu, dt, op);
       }
@@ -91,16 +91,16 @@ describeCuda('cuda: activations vs the CPU twins', () => {
     it(`swiglu forward and backward, residual add (${dt})`, async () => {
       const gate = asStored(rng.normalArray(n, 3), dt), up = asStored(rng.normalArray(n), dt), dout = asStored(rng.normalArray(n), dt);
       const cpu = new Float32Array(n), gpu = new Float32Array(n);
-      await native().kernels.swiglu({ out: cpu, gate, up, n });
+      await lab().kernels.swiglu({ out: cpu, gate, up, n });
       await cudaKernels().swiglu({ out: gpu, gate, up, n, dtype: dt });
       expectNear(gpu, cpu, dt, 'swiglu');
       const c = { dgate: new Float32Array(n), dup: new Float32Array(n) }, g = { dgate: new Float32Array(n), dup: new Float32Array(n) };
-      await native().trainKernels.swigluBackward({ ...c, dout, gate, up, n });
+      await lab().trainKernels.swigluBackward({ ...c, dout, gate, up, n });
       await cudaKernels().swigluBackward({ ...g, dout, gate, up, n, dtype: dt });
       expectNear(g.dgate, c.dgate, dt, 'swiglu dgate');
       expectNear(g.dup, c.dup, dt, 'swiglu dup');
       const a = Float32Array.from(gate), aGpu = Float32Array.from(gate);
-      await native().kernels.add({ a, b: up, n });
+      await lab().kernels.add({ a, b: up, n });
       await cudaKernels().add({ a: aGpu, b: up, n, dtype: dt });
       expectNear(aGpu, a, dt, 'add');
     });
@@ -116,10 +116,10 @@ describeCuda('cuda: rope, embeddings, log-softmax gather vs the CPU twins', () =
       for (const op of ['rope', 'ropeBackward'] as const) {
         const cpu = Float32Array.from(x), gpu = Float32Array.from(x);
         if (op === 'rope') {
-          await native().kernels.rope({ x: cpu, positions, T, H, hd, ldx, theta });
+          await lab().kernels.rope({ x: cpu, positions, T, H, hd, ldx, theta });
           await cudaKernels().rope({ x: gpu, positions, T, H, hd, ldx, theta, dtype: dt });
         } else {
-          await native().trainKernels.ropeBackward({ dx: cpu, positions, T, H, hd, ldx, theta });
+          await lab().trainKernels.ropeBackward({ dx: cpu, positions, T, H, hd, ldx, theta });
           await cudaKernels().ropeBackward({ dx: gpu, positions, T, H, hd, ldx, theta, dtype: dt });
         }
         expectNear(gpu, cpu, dt, op);
@@ -134,12 +134,12 @@ describeCuda('cuda: rope, embeddings, log-softmax gather vs the CPU twins', () =
       const ids = BigInt64Array.from({ length: T }, (_, t) => BigInt(t % 4 === 0 ? 5 : rng.int(0, V)));
       const table = asStored(rng.normalArray(V * C), dt), dout = asStored(rng.normalArray(T * C), dt);
       const cpu = new Float32Array(T * C), gpu = new Float32Array(T * C);
-      await native().kernels.embedding({ out: cpu, ids, table, T, C, V });
+      await lab().kernels.embedding({ out: cpu, ids, table, T, C, V });
       await cudaKernels().embedding({ out: gpu, ids, table, T, C, V, dtype: dt });
       expect(Array.from(gpu)).to.deep.equal(Array.from(cpu));  // a copy: exact
       const d0 = rng.normalArray(V * C);
       const dc = Float32Array.from(d0), dg = Float32Array.from(d0);
-      await native().trainKernels.embeddingBackward({ dtable: dc, dout, ids, T, C, V });
+      await lab().trainKernels.embeddingBackward({ dtable: dc, dout, ids, T, C, V });
       await cudaKernels().embeddingBackward({ dtable: dg, dout, ids, T, C, V, dtype: dt });
       expect(Array.from(dg), 'token-order fp32 sums: the CPU result bit for bit').to.deep.equal(Array.from(dc));
     });
@@ -149,7 +149,7 @@ describeCuda('cuda: rope, embeddings, log-softmax gather vs the CPU twins', () =
       const logits = asStored(Float32Array.from(rng.normalArray(T * V), (x) => 30 * x), dt);
       const targets = BigInt64Array.from({ length: T }, () => BigInt(rng.int(0, V)));
       const cpu = new Float32Array(T), gpu = new Float32Array(T);
-      await native().kernels.logSoftmaxGather({ logp: cpu, logits, targets, T, V });
+      await lab().kernels.logSoftmaxGather({ logp: cpu, logits, targets, T, V });
       await cudaKernels().logSoftmaxGather({ logp: gpu, logits, targets, T, V, dtype: dt });
       expectNear(gpu, cpu, 'F32', 'logp (fp32 output from identical inputs)');
     });

@@ -5,9 +5,9 @@
 // Legend: M, N, K matrix sizes; T rows, D hidden, V vocab, B pairs, n elements.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { asStored, cudaKernels, describeCuda, DTYPES, expectNear } from './helpers.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(31337);
 
@@ -28,7 +28,7 @@ describeCuda('cuda: GEMM vs the CPU sgemm', () => {
           const C0 = rng.normalArray(s.M * ldc);
           const cpu = Float32Array.from(C0), gpu = Float32Array.from(C0);
           const args = { ...s, alpha: 0.75, beta: 0.5, A, lda, B, ldb, ldc };
-          await native().kernels.sgemm({ ...args, C: cpu });
+          await lab().kernels.sgemm({ ...args, C: cpu });
           await cudaKernels().gemm({ ...args, C: gpu, dtype: dt, impl });
           expectNear(gpu, cpu, 'F32', `${impl} gemm ${JSON.stringify(s)}`, { rel: 1e-4, abs: 1e-5 });
         }
@@ -49,7 +49,7 @@ describeCuda('cuda: fused head vs the CPU twin', () => {
           const shape = { T, D, V, chunk, vocabChunk };
           const cpu = { logp: new Float32Array(T), gathered: new BigInt64Array(T), lse: new Float32Array(T), jac: new Float32Array(T * D) };
           const gpu = { logp: new Float32Array(T), gathered: new BigInt64Array(T), lse: new Float32Array(T), jac: new Float32Array(T * D) };
-          await native().trainKernels.fusedHeadForward({ ...cpu, h, W, targets, ...shape, mode });
+          await lab().trainKernels.fusedHeadForward({ ...cpu, h, W, targets, ...shape, mode });
           const report = await cudaKernels().fusedHeadForward({ ...gpu, h, W, targets, ...shape, mode, dtype: dt, gemm });
           expect(report.workspaceBytes).to.be.greaterThan(0);
           expect(Array.from(gpu.gathered), 'gathered indices').to.deep.equal(Array.from(cpu.gathered));
@@ -58,11 +58,11 @@ describeCuda('cuda: fused head vs the CPU twin', () => {
           expectNear(gpu.jac, cpu.jac, dt, 'jacobian');
           const dlogp = Float32Array.from({ length: T }, (_, t) => (targets[t] < 0n ? 0 : rng.normal()));
           const c = new Float32Array(T * D), g = new Float32Array(T * D);
-          await native().trainKernels.fusedHeadBackward({ dh: c, dlogp, h, W, gathered: cpu.gathered, lse: cpu.lse, ...shape });
+          await lab().trainKernels.fusedHeadBackward({ dh: c, dlogp, h, W, gathered: cpu.gathered, lse: cpu.lse, ...shape });
           await cudaKernels().fusedHeadBackward({ dh: g, dlogp, h, W, gathered: cpu.gathered, lse: cpu.lse, ...shape, dtype: dt, gemm });
           expectNear(g, c, dt, 'dh (recomputed logits)');
           const jac = asStored(cpu.jac, dt);
-          await native().trainKernels.fusedHeadBackwardSaved({ dh: c, dlogp, jac, T, D });
+          await lab().trainKernels.fusedHeadBackwardSaved({ dh: c, dlogp, jac, T, D });
           await cudaKernels().fusedHeadBackwardSaved({ dh: g, dlogp, jac, T, D, dtype: dt });
           expectNear(g, c, dt, 'dh (saved Jacobian)');
         });
@@ -88,7 +88,7 @@ describeCuda('cuda: losses vs the CPU twins', () => {
         const opts = { loss, sftNorm, beta: 0.1, sftWeight: 1 / 1024, meanOver: 12 };
         const c = { dChosen: new Float32Array(B), dRejected: new Float32Array(B) };
         const g = { dChosen: new Float32Array(B), dRejected: new Float32Array(B) };
-        const mc = await native().trainKernels.dpoLoss({ ...b, ...c, ...opts });
+        const mc = await lab().trainKernels.dpoLoss({ ...b, ...c, ...opts });
         const mg = await cudaKernels().dpoLoss({ ...b, ...g, ...opts });
         for (const key of Object.keys(mc) as (keyof typeof mc)[]) {
           expect(mg[key], key).to.be.closeTo(mc[key], 1e-12 * Math.max(1, Math.abs(mc[key])));
@@ -105,18 +105,18 @@ describeCuda('cuda: losses vs the CPU twins', () => {
     const targets = BigInt64Array.from({ length: T }, (_, t) => BigInt(t % 3 === 0 ? -100 : 7));
     const c = new Float32Array(T), g = new Float32Array(T);
     for (const meanOver of [0, 250]) {
-      const lc = await native().trainKernels.sftLoss({ dlogp: c, logp, targets, T, meanOver });
+      const lc = await lab().trainKernels.sftLoss({ dlogp: c, logp, targets, T, meanOver });
       const lg = await cudaKernels().sftLoss({ dlogp: g, logp, targets, T, meanOver });
       expect(lg).to.be.closeTo(lc, 1e-12 * Math.abs(lc));
       expect(Array.from(g)).to.deep.equal(Array.from(c));
     }
     const seq = BigInt64Array.from({ length: T }, () => BigInt(rng.int(-1, Bs)));
     const sc = new Float32Array(Bs), sg = new Float32Array(Bs);
-    await native().trainKernels.sumBySequence({ sums: sc, logp, seq, T, B: Bs });
+    await lab().trainKernels.sumBySequence({ sums: sc, logp, seq, T, B: Bs });
     await cudaKernels().sumBySequence({ sums: sg, logp, seq, T, B: Bs });
     expectNear(sg, sc, 'F32', 'per-sequence sums (fp64 accumulation)', { rel: 1e-7, abs: 1e-7 });
     const dseq = rng.normalArray(Bs);
-    await native().trainKernels.sequenceGradToTokens({ dlogp: c, dseq, seq, T, B: Bs });
+    await lab().trainKernels.sequenceGradToTokens({ dlogp: c, dseq, seq, T, B: Bs });
     await cudaKernels().sequenceGradToTokens({ dlogp: g, dseq, seq, T, B: Bs });
     expect(Array.from(g)).to.deep.equal(Array.from(c));
   });
@@ -134,7 +134,7 @@ describeCuda('cuda: AdamW and clipping vs the CPU twins', () => {
 
   it('one step of every tensor matches torch-arithmetic AdamW on the CPU', async () => {
     const p0 = make(), cpu = copy(p0), gpu = copy(p0);
-    await native().trainKernels.adamwStep({ params: cpu, groups, step: 3 });
+    await lab().trainKernels.adamwStep({ params: cpu, groups, step: 3 });
     const r = await cudaKernels().adamwStep({ params: gpu, groups, step: 3 });
     expect(r.gradNorm).to.equal(null);
     for (let i = 0; i < sizes.length; i++) {
@@ -144,8 +144,8 @@ describeCuda('cuda: AdamW and clipping vs the CPU twins', () => {
 
   it('clipping decided on the device, then AdamW, matches clipGradNorm + adamwStep on the CPU', async () => {
     const p0 = make(), cpu = copy(p0), gpu = copy(p0);
-    const norm = await native().trainKernels.clipGradNorm({ grads: cpu.map((p) => p.grad), maxNorm: 0.5 });
-    await native().trainKernels.adamwStep({ params: cpu, groups, step: 1 });
+    const norm = await lab().trainKernels.clipGradNorm({ grads: cpu.map((p) => p.grad), maxNorm: 0.5 });
+    await lab().trainKernels.adamwStep({ params: cpu, groups, step: 1 });
     const r = await cudaKernels().adamwStep({ params: gpu, groups, step: 1, maxGradNorm: 0.5 });
     expect(r.skipped).to.equal(false);
     expect(r.gradNorm).to.be.closeTo(norm, 1e-9 * norm);

@@ -3,9 +3,9 @@
 // and large scores (stability). Legend: T queries, S keys, Hq/Hkv heads, hd head dim.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { expectClose, gather, refAttention } from './reference.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(7);
 
@@ -30,7 +30,7 @@ async function checkAttention(c: Case): Promise<void> {
   const ldo = c.fused ? Hq * hd + 3 : Hq * hd;
   const out = rng.normalArray(T * ldo);
   const ref = refAttention({ q, k, v, ldq, ldk, ldv, T, S, Hq, Hkv, hd, causal, qOffset, scale });
-  await native().kernels.attention({ out, ldo, q, ldq, k, ldk, v, ldv, T, S, Hq, Hkv, hd, causal, qOffset, scale });
+  await lab().kernels.attention({ out, ldo, q, ldq, k, ldk, v, ldv, T, S, Hq, Hkv, hd, causal, qOffset, scale });
   const idx: number[] = [];
   for (let t = 0; t < T; t++) for (let j = 0; j < Hq * hd; j++) idx.push(t * ldo + j);
   const label = `attention T=${T} S=${S} Hq=${Hq} Hkv=${Hkv} hd=${hd} causal=${causal} qOffset=${qOffset}`;
@@ -38,10 +38,10 @@ async function checkAttention(c: Case): Promise<void> {
 }
 
 // The AVX-512 block products run when the SGEMM tiles in force are 'avx512'; other tiles take AVX2.
-for (const tiles of native().kernels.gemmKernelsSupported()) {
+for (const tiles of lab().kernels.gemmKernelsSupported()) {
   describe(`kernels.attention (cpu, ${tiles} tiles)`, () => {
-    before(() => native().kernels.gemmKernels(tiles));
-    after(() => native().kernels.gemmKernels(''));
+    before(() => lab().kernels.gemmKernels(tiles));
+    after(() => lab().kernels.gemmKernels(''));
 
     it('causal prefill with grouped-query heads (T=S=13, Hq=4, Hkv=2, hd=16)', async () => {
       await checkAttention({ T: 13, S: 13, Hq: 4, Hkv: 2, hd: 16, causal: true });
@@ -78,9 +78,9 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
 describe('kernels.attention arguments', () => {
   it('rejects Hq that is not a multiple of Hkv and a causal window longer than S', async () => {
     const a = new Float32Array(1000);
-    expect(() => native().kernels.attention({ out: a, q: a, k: a, v: a, T: 2, S: 2, Hq: 3, Hkv: 2, hd: 4 })).to.throw(
+    expect(() => lab().kernels.attention({ out: a, q: a, k: a, v: a, T: 2, S: 2, Hq: 3, Hkv: 2, hd: 4 })).to.throw(
       RangeError, 'kernels.attention.Hq is 3 but grouped-query attention needs a multiple of Hkv=2');
-    expect(() => native().kernels.attention({ out: a, q: a, k: a, v: a, T: 2, S: 5, Hq: 2, Hkv: 2, hd: 4, causal: true, qOffset: 4 })).to.throw(
+    expect(() => lab().kernels.attention({ out: a, q: a, k: a, v: a, T: 2, S: 5, Hq: 2, Hkv: 2, hd: 4, causal: true, qOffset: 4 })).to.throw(
       RangeError, 'kernels.attention: causal queries at positions 4..5 need S >= 6 keys but S=5');
   });
 });

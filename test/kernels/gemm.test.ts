@@ -3,9 +3,9 @@
 // sizes that cross every cache block. Legend: M, N, K matrix sizes; T tokens.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { expectClose, gather, matrixIndices, refSgemm } from './reference.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(20261126);
 const TOL = 1e-5;
@@ -24,17 +24,17 @@ async function checkSgemm(c: Case): Promise<void> {
   const ref = refSgemm({ transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc });
   const idx = matrixIndices(M, N, ldc);
   const padding = C.filter((_, i) => i % ldc >= N);
-  await native().kernels.sgemm({ transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc });
+  await lab().kernels.sgemm({ transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc });
   const label = `sgemm tA=${transA} tB=${transB} M=${M} N=${N} K=${K} lda=${lda} ldb=${ldb} ldc=${ldc}`;
   expectClose(gather(C, idx), ref, TOL, label, (i) => `C[${Math.floor(i / N)},${i % N}]`);
   expect(C.filter((_, i) => i % ldc >= N), `${label}: padding columns of C are untouched`).to.deep.equal(padding);
 }
 
 // Every register-tile set this CPU runs (AVX-512, AVX2, portable) goes through the same checks.
-for (const tiles of native().kernels.gemmKernelsSupported()) {
+for (const tiles of lab().kernels.gemmKernelsSupported()) {
   describe(`kernels.sgemm (cpu, ${tiles} tiles)`, () => {
-    before(() => native().kernels.gemmKernels(tiles));
-    after(() => native().kernels.gemmKernels(''));
+    before(() => lab().kernels.gemmKernels(tiles));
+    after(() => lab().kernels.gemmKernels(''));
 
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
@@ -66,14 +66,14 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
       const A = rng.normalArray(M * K), B = rng.normalArray(K * N);
       const C = new Float32Array(M * N).fill(NaN);
       const ref = refSgemm({ transA: false, transB: false, M, N, K, alpha: 1, beta: 0, A, lda: K, B, ldb: N, C, ldc: N });
-      await native().kernels.sgemm({ M, N, K, A, B, C });
+      await lab().kernels.sgemm({ M, N, K, A, B, C });
       expectClose(C, ref, TOL, 'sgemm beta=0 over NaN');
     });
 
     it('alpha = 0 only scales C by beta', async () => {
       const M = 5, N = 7, K = 3;
       const A = rng.normalArray(M * K), B = rng.normalArray(K * N), C = rng.normalArray(M * N), C0 = C.slice();
-      await native().kernels.sgemm({ M, N, K, alpha: 0, A, B, beta: 0.5, C });
+      await lab().kernels.sgemm({ M, N, K, alpha: 0, A, B, beta: 0.5, C });
       expect(Array.from(C)).to.deep.equal(Array.from(C0, (c) => Math.fround(0.5 * c)));
     });
 
@@ -82,7 +82,7 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
       const A = rng.normalArray(batch * M * K), B = rng.normalArray(batch * K * N), C = rng.normalArray(batch * M * N);
       const refs = Array.from({ length: batch }, (_, b) =>
         refSgemm({ transA: false, transB: false, M, N, K, alpha: 1, beta: 0, A, lda: K, offA: b * M * K, B, ldb: N, offB: b * K * N, C, ldc: N, offC: b * M * N }));
-      await native().kernels.sgemm({ M, N, K, A, B, C, batch });
+      await lab().kernels.sgemm({ M, N, K, A, B, C, batch });
       for (let b = 0; b < batch; b++) expectClose(C.subarray(b * M * N, (b + 1) * M * N), refs[b], TOL, `sgemm large batch ${b}`);
     });
 
@@ -93,27 +93,27 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
       const refs = Array.from({ length: batch }, (_, b) =>
         refSgemm({ transA: false, transB: true, M, N, K, alpha: 1.5, beta: 0.25, A, lda, offA: b * strideA, B, ldb, offB: b * strideB, C, ldc, offC: b * strideC }));
       const gapBefore = C.slice(M * ldc, strideC);
-      await native().kernels.sgemm({ transB: true, M, N, K, alpha: 1.5, beta: 0.25, A, lda, B, ldb, C, ldc, batch, strideA, strideB, strideC });
+      await lab().kernels.sgemm({ transB: true, M, N, K, alpha: 1.5, beta: 0.25, A, lda, B, ldb, C, ldc, batch, strideA, strideB, strideC });
       for (let b = 0; b < batch; b++) expectClose(gather(C, matrixIndices(M, N, ldc, b * strideC)), refs[b], TOL, `sgemm batch ${b}`);
       expect(C.slice(M * ldc, strideC)).to.deep.equal(gapBefore);
     });
 
     it('rejects arrays that are too small and leading dimensions below the row length', async () => {
       const A = new Float32Array(100), B = new Float32Array(71 * 53), C = new Float32Array(37 * 53);
-      expect(() => native().kernels.sgemm({ M: 37, N: 53, K: 71, A, B, C })).to.throw(
+      expect(() => lab().kernels.sgemm({ M: 37, N: 53, K: 71, A, B, C })).to.throw(
         RangeError, 'kernels.sgemm.A holds 100 elements but M=37, N=53, K=71, batch=1, lda=71 need 2627');
-      expect(() => native().kernels.sgemm({ M: 37, N: 53, K: 71, A: new Float32Array(37 * 71), lda: 70, B, C })).to.throw(
+      expect(() => lab().kernels.sgemm({ M: 37, N: 53, K: 71, A: new Float32Array(37 * 71), lda: 70, B, C })).to.throw(
         TypeError, 'Expected an integer >= 71 (the row length of A) for kernels.sgemm.lda but received 70');
-      expect(() => native().kernels.sgemm({ M: 2, N: 3, K: 4, A, B, C, batch: 2, strideC: 5 })).to.throw(
+      expect(() => lab().kernels.sgemm({ M: 2, N: 3, K: 4, A, B, C, batch: 2, strideC: 5 })).to.throw(
         RangeError, 'kernels.sgemm.strideC is 5 but each 2x3 C with ldc=3 spans 6 elements, so batches would overlap');
-      expect(() => native().kernels.sgemm({ M: 0, N: 53, K: 71, A, B, C })).to.throw(
+      expect(() => lab().kernels.sgemm({ M: 0, N: 53, K: 71, A, B, C })).to.throw(
         TypeError, 'Expected a positive integer for kernels.sgemm.M but received 0');
     });
   });
 
   describe(`kernels.linear (cpu, ${tiles} tiles)`, () => {
-    before(() => native().kernels.gemmKernels(tiles));
-    after(() => native().kernels.gemmKernels(''));
+    before(() => lab().kernels.gemmKernels(tiles));
+    after(() => lab().kernels.gemmKernels(''));
 
     async function checkLinear(T: number, K: number, N: number, withBias: boolean): Promise<void> {
       const inp = rng.normalArray(T * K), weight = rng.normalArray(N * K, 0.1), bias = rng.normalArray(N);
@@ -125,7 +125,7 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
           ref.mag[i] += Math.abs(bias[i % N]);
         }
       }
-      await native().kernels.linear({ out, inp, weight, bias: withBias ? bias : null, T, K, N });
+      await lab().kernels.linear({ out, inp, weight, bias: withBias ? bias : null, T, K, N });
       expectClose(out, ref, TOL, `linear T=${T} K=${K} N=${N} bias=${withBias}`, (i) => `out[${Math.floor(i / N)},${i % N}]`);
     }
 
@@ -137,7 +137,7 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
       for (const T of [1, 3, 8, 16]) await checkLinear(T, 129, 263, T !== 3);
     });
     it('rejects a short weight', async () => {
-      expect(() => native().kernels.linear({ out: new Float32Array(6), inp: new Float32Array(8), weight: new Float32Array(11), T: 2, K: 4, N: 3 })).to.throw(
+      expect(() => lab().kernels.linear({ out: new Float32Array(6), inp: new Float32Array(8), weight: new Float32Array(11), T: 2, K: 4, N: 3 })).to.throw(
         RangeError, 'kernels.linear.weight holds 11 elements but T=2, K=4, N=3 need 12');
     });
   });
@@ -145,11 +145,11 @@ for (const tiles of native().kernels.gemmKernelsSupported()) {
 
 describe('kernels.gemmKernels', () => {
   it('reports the tiles in force and refuses an unknown name', () => {
-    const supported = native().kernels.gemmKernelsSupported();
+    const supported = lab().kernels.gemmKernelsSupported();
     expect(supported.at(-1)).to.equal('scalar');
-    expect(native().kernels.gemmKernels()).to.equal(supported[0]);
-    expect(() => native().kernels.gemmKernels('sse9' as never)).to.throw(
+    expect(lab().kernels.gemmKernels()).to.equal(supported[0]);
+    expect(() => lab().kernels.gemmKernels('sse9' as never)).to.throw(
       TypeError, `Expected one of ${supported.join(', ')} or "" (the kernels this CPU runs) for kernels.gemmKernels name but received a string "sse9"`);
-    expect(native().kernels.gemmKernels()).to.equal(supported[0]);
+    expect(lab().kernels.gemmKernels()).to.equal(supported[0]);
   });
 });

@@ -4,9 +4,9 @@
 // Legend: T tokens, C channels, H heads, hd head dim, V vocab, P patches, p patch side, D hidden.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { expectClose, type Ref } from './reference.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(99);
 const TOL = 1e-5;
@@ -22,7 +22,7 @@ describe('kernels: norms (cpu)', () => {
     const T = 13, C = 771, eps = 1e-5;
     const inp = Float32Array.from(rng.normalArray(T * C), (x) => 3 * x + 40);
     const weight = rng.normalArray(C), bias = rng.normalArray(C), out = new Float32Array(T * C);
-    await native().kernels.layernorm({ out, inp, weight, bias, T, C, eps });
+    await lab().kernels.layernorm({ out, inp, weight, bias, T, C, eps });
     const stats = Array.from({ length: T }, (_, t) => {
       const row = Array.from(inp.subarray(t * C, (t + 1) * C));
       const mean = row.reduce((a, b) => a + b, 0) / C;
@@ -39,7 +39,7 @@ describe('kernels: norms (cpu)', () => {
   it('rmsnorm over odd rows', async () => {
     const T = 11, C = 515, eps = 1e-6;
     const inp = rng.normalArray(T * C, 2), weight = rng.normalArray(C), out = new Float32Array(T * C);
-    await native().kernels.rmsnorm({ out, inp, weight, T, C, eps });
+    await lab().kernels.rmsnorm({ out, inp, weight, T, C, eps });
     const inv = Array.from({ length: T }, (_, t) => 1 / Math.sqrt(inp.subarray(t * C, (t + 1) * C).reduce((a, b) => a + b * b, 0) / C + eps));
     expectClose(out, refOf(T * C, (i) => {
       const y = inp[i] * inv[Math.floor(i / C)] * weight[i % C];
@@ -79,13 +79,13 @@ describe('kernels: activations (cpu)', () => {
     // Relative to |f(x)| everywhere, far tails included; the 1e-36 floor is where fp32 exp flushes to 0.
     it(`${name} matches within ${TOL} of |f(x)|, tails included`, async () => {
       const out = new Float32Array(n);
-      await native().kernels[fn]({ out, inp, n });
+      await lab().kernels[fn]({ out, inp, n });
       expectClose(out, refOf(n, (i) => [f(inp[i]), Math.abs(f(inp[i])) + 1e-36 / TOL]), TOL, name, (i) => `x=${inp[i]}`);
     });
   }
   it('swiglu = silu(gate) * up, in place over gate', async () => {
     const gate = rng.normalArray(n, 4), up = rng.normalArray(n), g0 = gate.slice();
-    await native().kernels.swiglu({ out: gate, gate, up, n });
+    await lab().kernels.swiglu({ out: gate, gate, up, n });
     expectClose(gate, refOf(n, (i) => {
       const y = (g0[i] / (1 + Math.exp(-g0[i]))) * up[i];
       return [y, Math.abs(y)];
@@ -93,7 +93,7 @@ describe('kernels: activations (cpu)', () => {
   });
   it('add is a += b', async () => {
     const a = rng.normalArray(n), b = rng.normalArray(n), a0 = a.slice();
-    await native().kernels.add({ a, b, n });
+    await lab().kernels.add({ a, b, n });
     for (let i = 0; i < n; i++) expect(a[i]).to.equal(Math.fround(a0[i] + b[i]));
   });
 });
@@ -126,12 +126,12 @@ describe('kernels.rope (cpu)', () => {
       const x = rng.normalArray(T * ldx);
       const pos = BigInt64Array.from({ length: T }, (_, t) => BigInt(t === 0 ? 0 : rng.int(1, 4000)));
       const ref = refRope(x, pos, T, H, hd, ldx, theta);
-      await native().kernels.rope({ x, positions: pos, T, H, hd, ldx, theta });
+      await lab().kernels.rope({ x, positions: pos, T, H, hd, ldx, theta });
       expectClose(x, ref, TOL, `rope theta=${theta}`, (i) => `x[t=${Math.floor(i / ldx)}, col ${i % ldx}]`);
     });
   }
   it('rejects an odd head dim', async () => {
-    expect(() => native().kernels.rope({ x: new Float32Array(30), positions: new BigInt64Array(2), T: 2, H: 1, hd: 15, theta: 1e4 })).to.throw(
+    expect(() => lab().kernels.rope({ x: new Float32Array(30), positions: new BigInt64Array(2), T: 2, H: 1, hd: 15, theta: 1e4 })).to.throw(
       RangeError, 'kernels.rope.hd is 15 but rotate_half needs an even head dim');
   });
 });
@@ -141,10 +141,10 @@ describe('kernels: embeddings and log-softmax (cpu)', () => {
     const V = 37, C = 19, T = 11;
     const table = rng.normalArray(V * C), ids = BigInt64Array.from({ length: T }, () => BigInt(rng.int(0, V)));
     const out = new Float32Array(T * C);
-    await native().kernels.embedding({ out, ids, table, T, C, V });
+    await lab().kernels.embedding({ out, ids, table, T, C, V });
     for (let t = 0; t < T; t++) expect(out.subarray(t * C, (t + 1) * C)).to.deep.equal(table.subarray(Number(ids[t]) * C, (Number(ids[t]) + 1) * C));
     ids[4] = 37n;
-    expect(() => native().kernels.embedding({ out, ids, table, T, C, V })).to.throw(
+    expect(() => lab().kernels.embedding({ out, ids, table, T, C, V })).to.throw(
       RangeError, 'kernels.embedding.ids[4] is 37 but must be in [0, 37) (the vocab size V)');
   });
 
@@ -154,7 +154,7 @@ describe('kernels: embeddings and log-softmax (cpu)', () => {
       const img = rng.normalArray(3 * Hs * Ws), weight = rng.normalArray(D * 3 * p * p);
       const gw = Ws / p, P = (Hs / p) * gw;
       const out = new Float32Array(P * D);
-      await native().kernels.patchEmbed({ out, img, weight, Hs, Ws, p, D });
+      await lab().kernels.patchEmbed({ out, img, weight, Hs, Ws, p, D });
       expectClose(out, refOf(P * D, (i) => {
         const pi = Math.floor(i / D), d = i % D, py = Math.floor(pi / gw), px = pi % gw;
         let s = 0, m = 0;
@@ -174,7 +174,7 @@ describe('kernels: embeddings and log-softmax (cpu)', () => {
     const logits = Float32Array.from(rng.normalArray(T * V, 20), (x, i) => x + [0, 1e4, -1e4, 50, 3e3, -7, 88][Math.floor(i / V)]);
     const targets = BigInt64Array.from({ length: T }, (_, t) => BigInt(t === 0 ? V - 1 : rng.int(0, V)));
     const logp = new Float32Array(T);
-    await native().kernels.logSoftmaxGather({ logp, logits, targets, T, V });
+    await lab().kernels.logSoftmaxGather({ logp, logits, targets, T, V });
     expectClose(logp, refOf(T, (t) => {
       const row = logits.subarray(t * V, (t + 1) * V);
       const mx = row.reduce((a, b) => Math.max(a, b), -Infinity);

@@ -3,8 +3,8 @@
 // Legend: N images, S image side, p patch side, P patches per image, D hidden.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
+import { lab } from '../helpers/lab.ts';
 
 function reference(dw0: Float32Array, dout: Float32Array, img: Float32Array, N: number, S: number, p: number, D: number): Float64Array {
   const g = S / p;
@@ -36,7 +36,7 @@ describe('pretrainKernels.patchEmbedBackward (cpu)', () => {
       const dout = rng.normalArray(N * P * D);
       const img = rng.normalArray(N * 3 * S * S);
       const want = reference(dweight, dout, img, N, S, p, D);
-      await native().pretrainKernels.patchEmbedBackward({ dweight, dout, img, N, S, p, D });
+      await lab().pretrainKernels.patchEmbedBackward({ dweight, dout, img, N, S, p, D });
       let worst = 0;
       for (let k = 0; k < want.length; k++) worst = Math.max(worst, Math.abs(dweight[k] - want[k]) / (1 + Math.abs(want[k])));
       // fp32 sums of N*P products of unit normals: a few ulps of sqrt(N*P).
@@ -46,6 +46,6 @@ describe('pretrainKernels.patchEmbedBackward (cpu)', () => {
 
   it('refuses a dout of the wrong size, naming it', async () => {
     const args = { dweight: new Float32Array(16 * 3 * 14 * 14), dout: new Float32Array(5), img: new Float32Array(3 * 28 * 28), N: 1, S: 28, p: 14, D: 16 };
-    expect(() => native().pretrainKernels.patchEmbedBackward(args)).to.throw(RangeError, 'args.dout: expected 64 values but found 5');
+    expect(() => lab().pretrainKernels.patchEmbedBackward(args)).to.throw(RangeError, 'args.dout: expected 64 values but found 5');
   });
 });

@@ -9,12 +9,12 @@ import { expect } from 'chai';
 
 import { openSafetensors, readTensor } from '../../lib/model/safetensors.ts';
 import { native, packageRoot } from '../../lib/native/index.ts';
-import type { AdamWParam } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { expectGrad } from './reference.ts';
+import { lab, type AdamWParam } from '../helpers/lab.ts';
 
 const rng = makeRng(909);
-const tk = () => native().trainKernels;
+const tk = () => lab().trainKernels;
 
 interface Group { lr: number; weightDecay: number }
 interface RefState { p: Float64Array; m: Float64Array; v: Float64Array }

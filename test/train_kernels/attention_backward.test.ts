@@ -9,9 +9,10 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { type AttnShape, attentionBackwardF, attentionF, dot, expectGrad, expectThrowExact, f64, finiteDiff } from './reference.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(2024);
-const tk = () => native().trainKernels;
+const tk = () => lab().trainKernels;
 
 interface Case { T: number; S: number; Hq: number; Hkv: number; hd: number; causal: boolean; qOffset?: number; fused?: boolean }
 

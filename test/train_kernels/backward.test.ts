@@ -8,9 +8,10 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { activationsF, dot, expectGrad, expectThrowExact, f64, finiteDiff, layernormF, linearF, rmsnormF, ropeF } from './reference.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(4242);
-const tk = () => native().trainKernels;
+const tk = () => lab().trainKernels;
 
 /** prior + delta, element by element: what an accumulated (+=) gradient must equal. */
 const plus = (prior: Float32Array, delta: ArrayLike<number>) => Float64Array.from(delta, (d, i) => prior[i] + d);

@@ -7,13 +7,13 @@
 // Legend: T rows, D hidden, V vocab, j_t the gathered index, g_t = dL/dlogp_t.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
 import type { RejectedLogpMode } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { expectGrad, expectThrowExact, f64, finiteDiff, linearF, logSoftmaxRows } from './reference.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(31337);
-const tk = () => native().trainKernels;
+const tk = () => lab().trainKernels;
 const IGNORE = -100n;
 
 interface Ref { logp: Float64Array; lse: Float64Array; gathered: BigInt64Array; dh: Float64Array }

@@ -5,13 +5,12 @@
 // Legend: T rows, K in, N out, r rank.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
-import type { DropoutKey } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { dot, expectGrad, expectThrowExact, f64, finiteDiff, linearF } from './reference.ts';
+import { lab, type DropoutKey } from '../helpers/lab.ts';
 
 const rng = makeRng(77);
-const tk = () => native().trainKernels;
+const tk = () => lab().trainKernels;
 
 // ---- TypeScript twin of native/train/counter_rng.h ----------------------------------------------
 const MASK64 = (1n << 64n) - 1n;

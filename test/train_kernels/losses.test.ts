@@ -8,12 +8,13 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import { native, packageRoot } from '../../lib/native/index.ts';
+import { packageRoot } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { expectGrad, expectThrowExact, f32, finiteDiff } from './reference.ts';
+import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(515);
-const tk = () => native().trainKernels;
+const tk = () => lab().trainKernels;
 
 type Kind = 'sigmoid' | 'hinge' | 'ipo';
 interface Opt { loss: Kind; beta: number; sftWeight: number; sftNorm: 'sum' | 'mean' }

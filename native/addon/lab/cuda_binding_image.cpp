@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "addon/cuda_binding_args.h"
-#include "addon/registry.h"
+#include "addon/lab/cuda_binding_args.h"
+#include "addon/lab/lab_registry.h"
 #include "cuda/corrupt.cuh"
 #include "image/blur.h"
 #include "image/resample.h"
@@ -251,7 +251,7 @@ void initCudaImageExports(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-STIC_REGISTER_EXPORTS(cuda_image, initCudaImageExports);
+STIC_REGISTER_LAB_EXPORTS(cuda_image, initCudaImageExports);
 
 }  // namespace stic::addon::cuda_binding
 #endif  // STIC_WITH_CUDA

@@ -11,8 +11,8 @@
 #include <cmath>
 #include <string>
 
-#include "addon/registry.h"
-#include "addon/train_kernels_args.h"
+#include "addon/lab/lab_registry.h"
+#include "addon/lab/train_kernels_args.h"
 #include "cpu/ops_backward.h"
 
 namespace stic::addon {
@@ -202,6 +202,6 @@ void initTrainKernelsExports(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-STIC_REGISTER_EXPORTS(trainKernels, initTrainKernelsExports);
+STIC_REGISTER_LAB_EXPORTS(trainKernels, initTrainKernelsExports);
 
 }  // namespace stic::addon

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "addon/cuda_binding_args.h"
-#include "addon/registry.h"
+#include "addon/lab/cuda_binding_args.h"
+#include "addon/lab/lab_registry.h"
 #include "cuda/adamw.cuh"
 #include "cuda/gemm.cuh"
 #include "cuda/head.cuh"
@@ -514,7 +514,7 @@ void initCudaTrainExports(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-STIC_REGISTER_EXPORTS(cuda_train, initCudaTrainExports);
+STIC_REGISTER_LAB_EXPORTS(cuda_train, initCudaTrainExports);
 
 }  // namespace stic::addon::cuda_binding
 #endif  // STIC_WITH_CUDA

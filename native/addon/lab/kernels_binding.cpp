@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "addon/convert.h"
-#include "addon/registry.h"
+#include "addon/lab/lab_registry.h"
 #include "addon/worker.h"
 #include "cpu/ops.h"
 
@@ -353,6 +353,6 @@ void initKernelsExports(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-STIC_REGISTER_EXPORTS(kernels, initKernelsExports);
+STIC_REGISTER_LAB_EXPORTS(kernels, initKernelsExports);
 
 }  // namespace stic::addon

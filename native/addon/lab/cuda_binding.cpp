@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <string>
 
-#include "addon/cuda_binding_args.h"
-#include "addon/registry.h"
+#include "addon/lab/cuda_binding_args.h"
+#include "addon/lab/lab_registry.h"
 #include "cuda/attention.cuh"
 #include "cuda/ops.cuh"
 
@@ -434,7 +434,7 @@ void initCudaExports(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-STIC_REGISTER_EXPORTS(cuda, initCudaExports);
+STIC_REGISTER_LAB_EXPORTS(cuda, initCudaExports);
 
 }  // namespace stic::addon::cuda_binding
 #endif  // STIC_WITH_CUDA

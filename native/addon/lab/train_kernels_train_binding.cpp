@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "addon/train_kernels_args.h"
+#include "addon/lab/train_kernels_args.h"
 #include "train/adamw.h"
 #include "train/fused_head.h"
 #include "train/lora.h"
