@@ -97,6 +97,41 @@ function numIn(v: number, name: string, min: number, max: number): number {
   return v;
 }
 
+/**
+ * One corruption as the STIC pipeline configures it: a single kind with its parameters (the 'stic'
+ * mixture is the pipeline's own draw between kinds, lib/stic/stages/pref_plan.ts). These field names
+ * are what `stic pref` stores in its output's settings and in the provenance of a pair whose
+ * corruption was not applied; specOptions gives this library's options for one.
+ */
+export type CorruptionSpec =
+  | { kind: 'lowres'; size: number } // shorter side to `size` px; preprocessing scales it back up
+  | { kind: 'jitter'; brightness: [number, number]; hue: [number, number] } // factor range, hue-circle fraction range
+  | { kind: 'noise'; std: number } // additive Gaussian noise on [0, 1] pixels
+  | { kind: 'diffusion'; step: number; steps: number } // forward diffusion noise at `step` of a linear beta schedule
+  | { kind: 'blur'; sigma: number } // Gaussian blur, pixels
+  | { kind: 'mask'; patch: number; ratio: number }; // square patches of `patch` px, fraction `ratio` masked
+
+/** The kinds a CorruptionSpec names: every kind but the 'stic' mixture, in CORRUPTION_KINDS' order. */
+export const SPEC_KINDS = CORRUPTION_KINDS.filter((k): k is CorruptionSpec['kind'] => k !== 'stic');
+
+/** A spec in this library's option names (unset options keep their defaults). */
+export function specOptions(spec: CorruptionSpec): CorruptionOptions {
+  switch (spec.kind) {
+    case 'lowres':
+      return { lowresSize: spec.size };
+    case 'jitter':
+      return { brightness: spec.brightness, hue: spec.hue };
+    case 'noise':
+      return { noiseSigma: spec.std };
+    case 'diffusion':
+      return { diffusionStep: spec.step, diffusionSteps: spec.steps };
+    case 'blur':
+      return { blurSigma: spec.sigma };
+    case 'mask':
+      return { patchSize: spec.patch, maskRatio: spec.ratio };
+  }
+}
+
 /** The full native spec for `kind`: defaults, then `options`, validated with the option names. */
 export function corruptionSpec(kind: CorruptionKind, options: CorruptionOptions = {}): NativeCorruptionSpec {
   if (!CORRUPTION_KINDS.includes(kind)) throw new TypeError(`Expected one of ${CORRUPTION_KINDS.join(', ')} for kind but received ${show(kind)}`);

@@ -1,23 +1,21 @@
 // What the pipeline's stages and the evaluation need from the inference engine and the image
 // library, as interfaces: the stages take these as parameters, so they run against small fakes in
 // tests and against lib/engine and lib/data through the adapters in lib/stic/engine_adapters.ts.
+// The requests here are chat-level (turns of text, a decoded image, named by id); LlavaModel's
+// GenerateRequest and LogprobItem (llava_model.ts) are the token-level ones the adapters turn them
+// into (prompt ids with the image tokens expanded, processed pixels). Sampling and finish reasons are
+// lib/generate's types; corruption specs are lib/data/corrupt.ts's.
 // Legend for shape comments: H height, W width, 3 colour channels (RGB).
 import type { ImageAspect } from '../data/model_image.ts';
+import type { CorruptionSpec } from '../data/corrupt.ts';
 import type { ChatMessage } from '../data/records/preference.ts';
+import type { FinishReason } from '../generate/driver.ts';
+import type { SamplingOptions as GenerationSampling } from '../generate/sampling.ts';
 import type { RgbImage } from '../native/contract.ts';
 
 export type { RgbImage };
 
-/** Corruptions of the dispreferred branch; STIC's are lowres and jitter (STIC.md stage 1a). */
-export type CorruptionSpec =
-  | { kind: 'lowres'; size: number } // shorter side to `size` px; preprocessing scales it back up
-  | { kind: 'jitter'; brightness: [number, number]; hue: [number, number] } // factor range, hue-circle fraction range
-  | { kind: 'noise'; std: number } // additive Gaussian noise on [0, 1] pixels
-  | { kind: 'diffusion'; step: number; steps: number } // forward diffusion noise at `step` of a linear beta schedule
-  | { kind: 'blur'; sigma: number } // Gaussian blur, pixels
-  | { kind: 'mask'; patch: number; ratio: number }; // square patches of `patch` px, fraction `ratio` masked
-
-export type CorruptionKind = CorruptionSpec['kind'];
+export type { CorruptionSpec };
 
 export interface CorruptedImage {
   image: RgbImage;
@@ -32,16 +30,11 @@ export interface ImageApi {
   corrupt(images: RgbImage[], spec: CorruptionSpec, seeds: number[]): Promise<CorruptedImage[]>;
 }
 
-export interface SamplingOptions {
-  /** 0: greedy. STIC: 0.2. */
-  temperature: number;
-  /** 1: off. */
-  topP: number;
-  /** 0: off. */
-  topK: number;
-  /** STIC: 1024. */
-  maxNewTokens: number;
-}
+/**
+ * The sampling of a stage's requests: lib/generate's SamplingOptions, every field given (STIC:
+ * temperature 0.2, up to 1024 new tokens); a request's seed is its own field.
+ */
+export type SamplingOptions = Required<Pick<GenerationSampling, 'temperature' | 'topP' | 'topK' | 'maxNewTokens'>>;
 
 export interface GenerateRequest {
   /** For error messages. */
@@ -56,7 +49,7 @@ export interface GenerateRequest {
 
 export interface GenerateResult {
   text: string;
-  finish: 'eos' | 'length' | 'stop';
+  finish: FinishReason;
   newTokens: number;
 }
 

@@ -2,7 +2,7 @@
 // (lib/engine: chat template, tokenizer, batched generation, log-probs) and the image library
 // (lib/data: sharp decoding, native preprocessing and corruption kernels).
 // Legend: N images, S image side.
-import { provenance, corruptImages, corruptionSpec, type CorruptionOptions } from '../data/corrupt.ts';
+import { provenance, corruptImages, corruptionSpec, specOptions } from '../data/corrupt.ts';
 import { loadImage } from '../data/image_load.ts';
 import { type ImageProcessor, imageProcessor } from '../data/image_processor.ts';
 import type { ModelImage } from '../data/model_image.ts';
@@ -101,25 +101,7 @@ class LlavaInference implements InferenceEngine {
 export const llavaImages: ImageApi = {
   load: (file) => loadImage(file),
   async corrupt(images: RgbImage[], spec: CorruptionSpec, seeds: number[]): Promise<CorruptedImage[]> {
-    const out = await corruptImages(images, seeds, corruptionSpec(spec.kind, corruptionOptions(spec)));
+    const out = await corruptImages(images, seeds, corruptionSpec(spec.kind, specOptions(spec)));
     return out.map((r) => ({ image: r.image, params: provenance(r.params) }));
   },
 };
-
-// Our corruption specs in the image library's option names (unset options keep its defaults).
-function corruptionOptions(spec: CorruptionSpec): CorruptionOptions {
-  switch (spec.kind) {
-    case 'lowres':
-      return { lowresSize: spec.size };
-    case 'jitter':
-      return { brightness: spec.brightness, hue: spec.hue };
-    case 'noise':
-      return { noiseSigma: spec.std };
-    case 'diffusion':
-      return { diffusionStep: spec.step, diffusionSteps: spec.steps };
-    case 'blur':
-      return { blurSigma: spec.sigma };
-    case 'mask':
-      return { patchSize: spec.patch, maskRatio: spec.ratio };
-  }
-}

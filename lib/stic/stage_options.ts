@@ -3,19 +3,14 @@
 // (STIC.md): temperature 0.2, up to 1024 new tokens, 50/50 dispreferred branches, 50/50 low-res
 // (20 px) / colour jitter (brightness x[0.5, 1.5], hue +-0.3).
 import type { ImageAspect } from '../data/model_image.ts';
-import type { CorruptionKind, CorruptionSpec, SamplingOptions } from './engine_api.ts';
+import { type CorruptionSpec, SPEC_KINDS } from '../data/corrupt.ts';
+import type { SamplingOptions } from './engine_api.ts';
 import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
 import { DEFAULT_SEED } from '../util/seeded.ts';
 
-export const CORRUPTION_KINDS: readonly CorruptionKind[] = ['lowres', 'jitter', 'noise', 'diffusion', 'blur', 'mask'];
-
-export interface SamplingFlags {
+export interface SamplingFlags extends SamplingOptions {
   imageAspect: ImageAspect;
   batchSize: number;
-  temperature: number;
-  topP: number;
-  topK: number;
-  maxNewTokens: number;
   limit?: number;
   seed: number;
 }
@@ -24,7 +19,7 @@ export interface PrefOptions extends SamplingFlags {
   images: string;
   imageRoot?: string;
   hallucinationProb: number;
-  corruptions: CorruptionKind[];
+  corruptions: CorruptionSpec['kind'][];
   lowresSize: number;
   jitterBrightness: number;
   jitterHue: number;
@@ -74,7 +69,7 @@ export const PREF_OPTIONS: OptionTable<PrefOptions> = {
   imageRoot: { type: 'string', path: true, describe: 'Folder that relative image paths are resolved against (default: the folder, or the list file\'s folder)' },
   ...SAMPLING,
   hallucinationProb: { type: 'number', min: 0, max: 1, default: 0.5, describe: 'Probability that the dispreferred answer comes from a hallucination prompt (else from a corrupted image)' },
-  corruptions: { type: 'list', choices: CORRUPTION_KINDS, default: ['lowres', 'jitter'], describe: 'Corruptions drawn with equal probability for the corrupted-image branch' },
+  corruptions: { type: 'list', choices: SPEC_KINDS, default: ['lowres', 'jitter'], describe: 'Corruptions drawn with equal probability for the corrupted-image branch' },
   lowresSize: { type: 'integer', min: 1, default: 20, describe: 'lowres: the shorter side is resized to this many pixels' },
   jitterBrightness: { type: 'number', min: 0, max: 1, maxExclusive: true, default: 0.5, describe: 'jitter: brightness factor drawn from [1-b, 1+b]' },
   jitterHue: { type: 'number', min: 0, max: 0.5, default: 0.3, describe: 'jitter: hue shift drawn from [-h, h] of the hue circle' },
