@@ -16,8 +16,7 @@ import path from 'node:path';
 
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { type Progress, type ProgressFactory, silentProgress } from '../util/progress.ts';
-import type { ImageApi, OpenInference, TrainingEngine } from '../stic/engine_api.ts';
-import { runPipeline } from '../stic/pipeline.ts';
+import { type RunDeps, runPipeline } from '../stic/pipeline.ts';
 import { type StageName, loadRunConfig } from '../stic/run_config.ts';
 import { formatComparisonTable } from '../toy/compare_table.ts';
 import { writeComparisonChart } from './compare_chart.ts';
@@ -41,13 +40,8 @@ export interface DemoOptions extends DemoSizes {
   training?: Partial<typeof DEMO_TRAINING>;
 }
 
-export interface DemoDeps {
-  openInference: OpenInference;
-  openImages: () => Promise<ImageApi>;
-  openTraining: () => Promise<TrainingEngine>;
-  progress?: ProgressFactory;
-  log: (text: string) => void;
-}
+/** The demo runs `stic run` twice and evaluates: a run's engines, progress bars and messages. */
+export type DemoDeps = RunDeps;
 
 export interface DemoResult {
   evals: ModelEval[];

@@ -17,6 +17,7 @@ import { userTurn } from '../stic/stages/pref_plan.ts';
 import { chunks } from '../stic/stages/stage_io.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
 import { type DescriptionOutput, type QaResponse, type ToyEvalReport, evaluateToy } from '../toy/eval.ts';
+import type { ToyEvalOptions } from '../toy/pretrain_eval.ts';
 import type { ToyQa } from '../toy/text.ts';
 import type { ToyScene } from '../toy/world.ts';
 
@@ -27,14 +28,8 @@ export interface HeldoutSet {
   questions: ToyQa[];
 }
 
-export interface EvalSettings {
-  /** New tokens for a short answer (the longest canonical answer is two words). */
-  answerTokens: number;
-  /** New tokens for a description (a six-shape caption is about 70 toy tokens). */
-  describeTokens: number;
-  /** Requests per generate call. */
-  batchSize: number;
-}
+/** The toy evaluation's token budgets and batch size (lib/toy/pretrain_eval.ts), every one given. */
+export type EvalSettings = Required<ToyEvalOptions>;
 
 export interface ModelUnderTest {
   /** Column name in the table, e.g. "stic final"; the eval file is its slug ("stic-final.json"). */

@@ -12,6 +12,7 @@ import type { ChatMessage } from '../data/records/preference.ts';
 import type { FinishReason } from '../generate/driver.ts';
 import type { SamplingOptions as GenerationSampling } from '../generate/sampling.ts';
 import type { RgbImage } from '../native/contract.ts';
+import type { ProgressFactory } from '../util/progress.ts';
 
 export type { RgbImage };
 
@@ -84,6 +85,13 @@ export interface InferenceOpenOptions {
   imageAspect?: ImageAspect;
   /** Where to say what opening costs (merging an adapter into a full copy of the model). */
   log?: (text: string) => void;
+}
+
+/** What a generation run works with (a generation stage of the pipeline, a benchmark's predictions). */
+export interface InferenceDeps {
+  engine: InferenceEngine;
+  images: ImageApi;
+  progress?: ProgressFactory;
 }
 
 export type OpenInference = (options: InferenceOpenOptions) => Promise<InferenceEngine>;

@@ -8,10 +8,10 @@
 // resumable too), and the description is put before the question of every item about that image.
 import { readFile } from 'node:fs/promises';
 
-import type { GenerateRequest, ImageApi, InferenceEngine, RgbImage } from '../engine/inference_api.ts';
+import type { GenerateRequest, ImageApi, InferenceDeps, RgbImage } from '../engine/inference_api.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
-import { type ProgressFactory, silentProgress } from '../util/progress.ts';
+import { silentProgress } from '../util/progress.ts';
 import { DESCRIBE_PROMPT, DESCRIPTION_PREFIX } from './prompts.ts';
 import { readJsonLines } from './read_util.ts';
 import type { EvalItem } from './types.ts';
@@ -21,12 +21,6 @@ export interface PredictOptions {
   describeFirst: boolean;
   /** New tokens of a describe-first description. */
   describeTokens: number;
-}
-
-export interface PredictDeps {
-  engine: InferenceEngine;
-  images: ImageApi;
-  progress?: ProgressFactory;
 }
 
 /** What the answers depend on; a stored predictions file is reused only when this is equal. */
@@ -42,7 +36,7 @@ export interface PredictionRecord {
 }
 
 /** Answers for every item (id -> text), generating only those `dir`'s files do not hold yet. */
-export async function predict(items: EvalItem[], files: { predictions: string; descriptions: string; meta: string }, key: PredictionsKey, o: PredictOptions, deps: PredictDeps): Promise<Map<string, string>> {
+export async function predict(items: EvalItem[], files: { predictions: string; descriptions: string; meta: string }, key: PredictionsKey, o: PredictOptions, deps: InferenceDeps): Promise<Map<string, string>> {
   await checkKey(files.meta, key);
   await writeJsonAtomic(files.meta, key);
   let asked = items;
@@ -72,7 +66,7 @@ async function checkKey(file: string, key: PredictionsKey): Promise<void> {
 }
 
 // Generates the items missing from `file` and returns every answer the file then holds for `items`.
-async function generateAll(items: EvalItem[], file: string, deps: PredictDeps, batchSize: number, label: string): Promise<Map<string, string>> {
+async function generateAll(items: EvalItem[], file: string, deps: InferenceDeps, batchSize: number, label: string): Promise<Map<string, string>> {
   const writer = await JsonlWriter.open(file);
   const answers = new Map<string, string>();
   try {

@@ -12,12 +12,11 @@ import path from 'node:path';
 import { ioProblem } from '../data/records/faults.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
 import { portablePaths } from '../util/portable_path.ts';
-import type { ProgressFactory } from '../util/progress.ts';
-import type { ImageApi, OpenInference, TrainingEngine } from './engine_api.ts';
+import type { TrainingEngine } from './engine_api.ts';
 import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
 import { loadPrompts } from '../data/prompts.ts';
 import { type RunConfig, STAGES, type StageName } from './run_config.ts';
-import { runEvalSection } from './run_eval.ts';
+import { type RunEvalDeps, runEvalSection } from './run_eval.ts';
 import { executeDescribe } from './stages/describe.ts';
 import { executeDpo } from './stages/dpo.ts';
 import { executeInfuse } from './stages/infuse.ts';
@@ -25,12 +24,9 @@ import { executePref, prefImageRoot } from './stages/pref.ts';
 import { executeSft } from './stages/sft.ts';
 import type { StageEnv, StageResult } from './stages/stage_io.ts';
 
-export interface RunDeps {
-  openInference: OpenInference;
-  openImages: () => Promise<ImageApi>;
+/** The engines of a run (the trainer besides those its eval section uses), its progress bars and messages. */
+export interface RunDeps extends RunEvalDeps {
   openTraining: () => Promise<TrainingEngine>;
-  progress?: ProgressFactory;
-  log: (text: string) => void;
 }
 
 export function stageOutputs(out: string): Record<StageName, string> {

@@ -17,12 +17,12 @@ import { type Located, loadRecords } from '../../data/records/load.ts';
 import { JsonlWriter } from '../../util/jsonl_writer.ts';
 import { silentProgress } from '../../util/progress.ts';
 import { seededRandom } from '../../util/seeded.ts';
-import type { GenerateRequest, ImageApi, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
+import type { GenerateRequest, ImageApi, InferenceDeps, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
 import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type DescribeOptions, samplingOf } from '../stage_options.ts';
 import { userTurn } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
-import { type StageDeps, type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface DescribeStageInput {
   samples: (InstructionSample & Located)[];
@@ -75,7 +75,7 @@ export async function executeDescribe(env: StageEnv, o: DescribeOptions, out: st
   return { report: text, counts: { inputs: report.total, descriptions: report.resumed + report.written, skipped: report.skips.count, text_only: report.textOnly } };
 }
 
-export async function runDescribeStage(input: DescribeStageInput, deps: StageDeps): Promise<DescribeReport> {
+export async function runDescribeStage(input: DescribeStageInput, deps: InferenceDeps): Promise<DescribeReport> {
   const skips = new SkipLog();
   if (input.listingSkips) skips.addAll(input.listingSkips);
   const withImage = input.samples.filter((s) => s.image !== undefined);
@@ -109,7 +109,7 @@ export async function runDescribeStage(input: DescribeStageInput, deps: StageDep
   return { stage: 'describe', out: input.out, total: withImage.length, resumed, written, skips, textOnly: input.samples.length - withImage.length };
 }
 
-async function describeBatch(batch: (InstructionSample & Located)[], input: DescribeStageInput, deps: StageDeps, skips: SkipLog): Promise<DescriptionRecord[]> {
+async function describeBatch(batch: (InstructionSample & Located)[], input: DescribeStageInput, deps: InferenceDeps, skips: SkipLog): Promise<DescriptionRecord[]> {
   const ready: { s: InstructionSample; prompt: string; seed: number; image: RgbImage; root: string }[] = [];
   for (const s of batch) {
     const root = recordImageRoot(s.file, s.imageRoot, input.imageRoot);

@@ -18,12 +18,12 @@ import { forEachBatchSharded, sharedDoneIds } from '../../dist/shard.ts';
 import { type UnlabeledImage, listUnlabeledImages } from '../../data/records/unlabeled.ts';
 import { JsonlWriter } from '../../util/jsonl_writer.ts';
 import { silentProgress } from '../../util/progress.ts';
-import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceEngine, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
+import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceDeps, InferenceEngine, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
 import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type PrefOptions, corruptionSpecs, samplingOf } from '../stage_options.ts';
 import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord, userTurn } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
-import { type StageDeps, type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface PrefStageInput {
   images: UnlabeledImage[];
@@ -84,7 +84,7 @@ interface Item {
   corruptionParams: Record<string, unknown>;
 }
 
-export async function runPrefStage(input: PrefStageInput, deps: StageDeps): Promise<StageReport> {
+export async function runPrefStage(input: PrefStageInput, deps: InferenceDeps): Promise<StageReport> {
   if (input.refLogps && !deps.engine.logprobs) throw new Error('--ref-logps needs an engine that computes log-probs, and this one does not');
   const skips = new SkipLog();
   if (input.listingSkips) skips.addAll(input.listingSkips);

@@ -25,12 +25,6 @@ export interface StageResult {
   counts: Record<string, number>;
 }
 
-/** What a generation stage's runner (runPrefStage, runDescribeStage) works with. */
-export interface StageDeps {
-  engine: InferenceEngine;
-  images: ImageApi;
-  progress?: ProgressFactory;
-}
 
 export interface StageReport {
   stage: string;
