@@ -1,5 +1,6 @@
 // Scoring one model (base, or base + an adapter) on the demo's held-out toy set, as the paper
-// evaluates: greedy decoding (temperature 0), one question per conversation with the image.
+// evaluates: greedy decoding (temperature 0), one question per conversation with the image, each
+// question put as the benchmarks put theirs (lib/eval/predict.ts evalRequest).
 //   VQA: every short-answer question of qa.jsonl, asked as "<image>\n<question>";
 //   descriptions: each scene's "describe" question (one of the world's description prompts).
 // Answers are scored with lib/toy/eval.ts (VQA accuracy, CHAIR hallucination, description
@@ -11,9 +12,9 @@ import path from 'node:path';
 
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
-import type { GenerateRequest, ImageApi, InferenceEngine, OpenInference, RgbImage, SamplingOptions } from '../stic/engine_api.ts';
+import { evalRequest } from '../eval/predict.ts';
+import type { ImageApi, InferenceEngine, OpenInference, RgbImage } from '../stic/engine_api.ts';
 import { hashFile, hashOptions } from '../stic/manifest.ts';
-import { userTurn } from '../stic/stages/pref_plan.ts';
 import { chunks } from '../stic/stages/stage_io.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
 import { type DescriptionOutput, type QaResponse, type ToyEvalReport, evaluateToy } from '../toy/eval.ts';
@@ -109,13 +110,7 @@ async function runEval(engine: InferenceEngine, m: ModelUnderTest, key: string, 
   const bar = (deps.progress ?? silentProgress)(`eval ${m.name}`, asks.length);
   try {
     for (const batch of chunks(asks, s.batchSize)) {
-      const requests: GenerateRequest[] = batch.map((a) => ({
-        id: a.q.id,
-        image: a.image,
-        messages: [userTurn(a.q.question)],
-        sampling: greedy(a.q.type === 'describe' ? s.describeTokens : s.answerTokens),
-        seed: 0,
-      }));
+      const requests = batch.map((a) => evalRequest(a.q.id, a.image, a.q.question, a.q.type === 'describe' ? s.describeTokens : s.answerTokens));
       const out = await engine.generate(requests);
       batch.forEach((a, i) => texts.set(a.q.id, out[i].text.trim()));
       bar.tick(batch.length);
@@ -127,8 +122,4 @@ async function runEval(engine: InferenceEngine, m: ModelUnderTest, key: string, 
   const descriptions = asks.filter((a) => a.q.type === 'describe').map((a) => ({ sceneId: a.q.sceneId, prompt: a.q.question, text: texts.get(a.q.id) as string }));
   const report = evaluateToy(set.scenes, set.questions, answers, descriptions);
   return { name: m.name, model: m.model, adapter: m.adapter ?? null, key, answers, descriptions, report };
-}
-
-function greedy(maxNewTokens: number): SamplingOptions {
-  return { temperature: 0, topP: 1, topK: 0, maxNewTokens };
 }

@@ -85,13 +85,7 @@ async function generateAll(items: EvalItem[], file: string, deps: InferenceDeps,
       for (let i = 0; i < todo.length; i += batchSize) {
         const batch = todo.slice(i, i + batchSize);
         const decoded = await loadBatchImages(batch, deps.images);
-        const requests: GenerateRequest[] = batch.map((it) => ({
-          id: it.id,
-          image: decoded.get(it.image) as RgbImage,
-          messages: [{ role: 'user', content: `<image>\n${it.question}` }],
-          sampling: { temperature: 0, topP: 1, topK: 0, maxNewTokens: it.maxNewTokens },
-          seed: 0,
-        }));
+        const requests = batch.map((it) => evalRequest(it.id, decoded.get(it.image) as RgbImage, it.question, it.maxNewTokens));
         const out = await deps.engine.generate(requests);
         const records: PredictionRecord[] = batch.map((it, k) => ({ id: it.id, question: it.question, text: out[k].text, finish: out[k].finish, new_tokens: out[k].newTokens }));
         await writer.append(records);
@@ -105,6 +99,21 @@ async function generateAll(items: EvalItem[], file: string, deps: InferenceDeps,
     await writer.close();
   }
   return answers;
+}
+
+/**
+ * A question as the paper's evaluation asks it: alone in one user turn after the image token, answered
+ * greedily (seed 0, so the answer does not depend on the batch). The benchmarks and the demo's toy
+ * evaluation (lib/demo/evaluate.ts) ask theirs this way.
+ */
+export function evalRequest(id: string, image: RgbImage, question: string, maxNewTokens: number): GenerateRequest {
+  return {
+    id,
+    image,
+    messages: [{ role: 'user', content: `<image>\n${question}` }],
+    sampling: { temperature: 0, topP: 1, topK: 0, maxNewTokens },
+    seed: 0,
+  };
 }
 
 // Each distinct image of a batch decoded once (MMBench's rotations of one question share it).
