@@ -7,18 +7,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { descriptionFormat } from '../../lib/data/records/descriptions.ts';
-import { instructionFormat } from '../../lib/data/records/instructions.ts';
-import { loadRecords } from '../../lib/data/records/load.ts';
-import { planDescription, runDescribeStage } from '../../lib/stic/stages/describe.ts';
-import { infuseSamples, insertDescription } from '../../lib/stic/stages/infuse.ts';
-import { userTurn } from '../../lib/stic/stages/pref_plan.ts';
-import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
-import { executeInfuse } from '../../lib/stic/stages/infuse.ts';
-import { makeRng } from '../helpers/rng.ts';
-import { FakeEngine, FakeImages, fakeAnswer, writeImages } from './fakes.ts';
+import { descriptionFormat } from '../../../lib/data/records/descriptions.ts';
+import { instructionFormat } from '../../../lib/data/records/instructions.ts';
+import { loadRecords } from '../../../lib/data/records/load.ts';
+import { planDescription, runDescribeStage } from '../../../lib/stic/stages/describe.ts';
+import { infuseSamples, insertDescription } from '../../../lib/stic/stages/infuse.ts';
+import { userTurn } from '../../../lib/stic/stages/pref_plan.ts';
+import { DEFAULT_PROMPTS } from '../../../lib/data/prompts.ts';
+import { executeInfuse } from '../../../lib/stic/stages/infuse.ts';
+import { makeRng } from '../../helpers/rng.ts';
+import { FakeEngine, FakeImages, fakeAnswer, writeImages } from '../fakes.ts';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'stic');
 const settings = { missing: 'drop' as const, joinBy: 'id' as const, template: DEFAULT_PROMPTS.infusion };
 
 describe('insertDescription', () => {

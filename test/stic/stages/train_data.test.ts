@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { loadDpoData, loadSftData } from '../../lib/stic/stages/train_data.ts';
-import { DPO_OPTIONS, validateDpoOptions } from '../../lib/stic/train_options.ts';
-import { cliProblem } from '../../lib/stic/options.ts';
-import { runTraining } from '../../lib/stic/stages/train_run.ts';
-import { FakeTrainer, writeImages } from './fakes.ts';
-import { rejectionOf } from '../helpers/rejection.ts';
+import { loadDpoData, loadSftData } from '../../../lib/stic/stages/train_data.ts';
+import { DPO_OPTIONS, validateDpoOptions } from '../../../lib/stic/train_options.ts';
+import { cliProblem } from '../../../lib/stic/options.ts';
+import { runTraining } from '../../../lib/stic/stages/train_run.ts';
+import { FakeTrainer, writeImages } from '../fakes.ts';
+import { rejectionOf } from '../../helpers/rejection.ts';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'stic');
 
 describe('training data', () => {
   let dir: string;

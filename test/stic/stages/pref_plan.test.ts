@@ -3,10 +3,10 @@
 // public layout plus provenance.
 import { expect } from 'chai';
 
-import { parsePreference } from '../../lib/data/records/preference.ts';
-import type { CorruptionSpec } from '../../lib/stic/engine_api.ts';
-import { type PrefPlanOptions, planPreference, preferenceRecord } from '../../lib/stic/stages/pref_plan.ts';
-import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
+import { parsePreference } from '../../../lib/data/records/preference.ts';
+import type { CorruptionSpec } from '../../../lib/stic/engine_api.ts';
+import { type PrefPlanOptions, planPreference, preferenceRecord } from '../../../lib/stic/stages/pref_plan.ts';
+import { DEFAULT_PROMPTS } from '../../../lib/data/prompts.ts';
 
 const lowres: CorruptionSpec = { kind: 'lowres', size: 20 };
 const jitter: CorruptionSpec = { kind: 'jitter', brightness: [0.5, 1.5], hue: [-0.3, 0.3] };

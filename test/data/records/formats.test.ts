@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { descriptionFormat } from '../../lib/data/records/descriptions.ts';
-import { instructionFormat } from '../../lib/data/records/instructions.ts';
-import { loadRecords } from '../../lib/data/records/load.ts';
-import { preferenceFormat, withImageToken } from '../../lib/data/records/preference.ts';
-import { rejectionOf } from '../helpers/rejection.ts';
+import { descriptionFormat } from '../../../lib/data/records/descriptions.ts';
+import { instructionFormat } from '../../../lib/data/records/instructions.ts';
+import { loadRecords } from '../../../lib/data/records/load.ts';
+import { preferenceFormat, withImageToken } from '../../../lib/data/records/preference.ts';
+import { rejectionOf } from '../../helpers/rejection.ts';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'stic');
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'stic');
 
 const turn = (content: string) => ({ role: 'user', content });
 const answer = (content: string) => ({ role: 'assistant', content });

@@ -5,13 +5,13 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncate
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { listUnlabeledImages } from '../../lib/data/records/unlabeled.ts';
-import type { CorruptionSpec, RgbImage } from '../../lib/stic/engine_api.ts';
-import { planPreference, userTurn } from '../../lib/stic/stages/pref_plan.ts';
-import { type PrefStageInput, runPrefStage } from '../../lib/stic/stages/pref.ts';
-import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
-import { FakeEngine, FakeEngineNoLogprobs, FakeImages, fakeAnswer, fakeLogprob, writeImages } from './fakes.ts';
-import { rejectionOf } from '../helpers/rejection.ts';
+import { listUnlabeledImages } from '../../../lib/data/records/unlabeled.ts';
+import type { CorruptionSpec, RgbImage } from '../../../lib/stic/engine_api.ts';
+import { planPreference, userTurn } from '../../../lib/stic/stages/pref_plan.ts';
+import { type PrefStageInput, runPrefStage } from '../../../lib/stic/stages/pref.ts';
+import { DEFAULT_PROMPTS } from '../../../lib/data/prompts.ts';
+import { FakeEngine, FakeEngineNoLogprobs, FakeImages, fakeAnswer, fakeLogprob, writeImages } from '../fakes.ts';
+import { rejectionOf } from '../../helpers/rejection.ts';
 
 const lowres: CorruptionSpec = { kind: 'lowres', size: 20 };
 const jitter: CorruptionSpec = { kind: 'jitter', brightness: [0.5, 1.5], hue: [-0.3, 0.3] };

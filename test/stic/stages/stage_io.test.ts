@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { loadImage as decodeImage } from '../../lib/data/image_load.ts';
-import type { ImageApi } from '../../lib/stic/engine_api.ts';
-import { loadImage } from '../../lib/stic/stages/stage_io.ts';
+import { loadImage as decodeImage } from '../../../lib/data/image_load.ts';
+import type { ImageApi } from '../../../lib/stic/engine_api.ts';
+import { loadImage } from '../../../lib/stic/stages/stage_io.ts';
 
 describe('stage image loading', () => {
   let dir: string;

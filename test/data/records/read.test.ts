@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { elementLines, readRecords } from '../../lib/data/records/read.ts';
-import { makeRng } from '../helpers/rng.ts';
-import { rejectionOf } from '../helpers/rejection.ts';
+import { elementLines, readRecords } from '../../../lib/data/records/read.ts';
+import { makeRng } from '../../helpers/rng.ts';
+import { rejectionOf } from '../../helpers/rejection.ts';
 
 async function collect(file: string) {
   const out: { line?: number; value?: unknown; fault?: string; kind?: string }[] = [];

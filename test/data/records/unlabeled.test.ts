@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { listUnlabeledImages } from '../../lib/data/records/unlabeled.ts';
-import { rejectionOf } from '../helpers/rejection.ts';
+import { listUnlabeledImages } from '../../../lib/data/records/unlabeled.ts';
+import { rejectionOf } from '../../helpers/rejection.ts';
 
 describe('unlabeled image sources', () => {
   let dir: string;

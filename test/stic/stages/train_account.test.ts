@@ -7,13 +7,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { cliProblem } from '../../lib/stic/options.ts';
-import { DEFAULT_PROMPTS } from '../../lib/data/prompts.ts';
-import { executeDpo } from '../../lib/stic/stages/dpo.ts';
-import type { StageEnv } from '../../lib/stic/stages/stage_io.ts';
-import { validateDpoOptions } from '../../lib/stic/train_options.ts';
-import { FakeTrainer, writeImages } from './fakes.ts';
-import { rejectionOf } from '../helpers/rejection.ts';
+import { cliProblem } from '../../../lib/stic/options.ts';
+import { DEFAULT_PROMPTS } from '../../../lib/data/prompts.ts';
+import { executeDpo } from '../../../lib/stic/stages/dpo.ts';
+import type { StageEnv } from '../../../lib/stic/stages/stage_io.ts';
+import { validateDpoOptions } from '../../../lib/stic/train_options.ts';
+import { FakeTrainer, writeImages } from '../fakes.ts';
+import { rejectionOf } from '../../helpers/rejection.ts';
 
 describe('training stages count what they leave out', () => {
   let dir: string;

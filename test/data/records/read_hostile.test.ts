@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { instructionFormat } from '../../lib/data/records/instructions.ts';
-import { loadRecords } from '../../lib/data/records/load.ts';
-import { MAX_RECORD_DEPTH, firstInvalidUtf8, readRecords, tooDeep } from '../../lib/data/records/read.ts';
-import { loadDpoData } from '../../lib/stic/stages/train_data.ts';
-import { makeRng } from '../helpers/rng.ts';
-import { rejectionOf } from '../helpers/rejection.ts';
+import { instructionFormat } from '../../../lib/data/records/instructions.ts';
+import { loadRecords } from '../../../lib/data/records/load.ts';
+import { MAX_RECORD_DEPTH, firstInvalidUtf8, readRecords, tooDeep } from '../../../lib/data/records/read.ts';
+import { loadDpoData } from '../../../lib/stic/stages/train_data.ts';
+import { makeRng } from '../../helpers/rng.ts';
+import { rejectionOf } from '../../helpers/rejection.ts';
 
 const deepArray = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
 const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
