@@ -8,6 +8,7 @@
 // resumable too), and the description is put before the question of every item about that image.
 import { readFile } from 'node:fs/promises';
 
+import { userTurn } from '../data/records/preference.ts';
 import type { GenerateRequest, ImageApi, InferenceDeps, RgbImage } from '../engine/inference_api.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
@@ -110,7 +111,7 @@ export function evalRequest(id: string, image: RgbImage, question: string, maxNe
   return {
     id,
     image,
-    messages: [{ role: 'user', content: `<image>\n${question}` }],
+    messages: [userTurn(question)],
     sampling: { temperature: 0, topP: 1, topK: 0, maxNewTokens },
     seed: 0,
   };

@@ -20,6 +20,11 @@ export const IMAGE_TOKEN = '<image>';
 /** A chat turn of a record: the chat template's message (lib/model/chat_template.ts) with text content. */
 export type ChatMessage = TemplateMessage & { content: string };
 
+/** A user turn showing the image: the image token on its own line, then the text (LLaVA's layout). */
+export function userTurn(text: string): ChatMessage {
+  return { role: 'user', content: `${IMAGE_TOKEN}\n${text}` };
+}
+
 export const DISPREFERRED_KINDS = ['hallucination', 'corruption'] as const;
 export type DispreferredKind = (typeof DISPREFERRED_KINDS)[number];
 

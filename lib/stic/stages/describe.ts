@@ -14,13 +14,13 @@ import type { DescriptionRecord } from '../../data/records/descriptions.ts';
 import { imageRootField, recordImageRoot } from '../../data/records/image_root.ts';
 import { type InstructionSample, instructionFormat } from '../../data/records/instructions.ts';
 import { type Located, loadRecords } from '../../data/records/load.ts';
+import { userTurn } from '../../data/records/preference.ts';
 import { JsonlWriter } from '../../util/jsonl_writer.ts';
 import { silentProgress } from '../../util/progress.ts';
 import { seededRandom } from '../../util/seeded.ts';
 import type { GenerateRequest, ImageApi, InferenceDeps, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
 import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type DescribeOptions, samplingOf } from '../stage_options.ts';
-import { userTurn } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
 import { type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 

@@ -21,7 +21,8 @@ import { silentProgress } from '../../util/progress.ts';
 import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceDeps, InferenceEngine, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
 import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type PrefOptions, corruptionSpecs, samplingOf } from '../stage_options.ts';
-import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord, userTurn } from './pref_plan.ts';
+import { userTurn } from '../../data/records/preference.ts';
+import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
 import { type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 

@@ -8,7 +8,7 @@
 // - the stored user turn: one plain prompt, with the image token, for both chosen and rejected.
 // The draws happen in a fixed order and all of them always happen, so changing one option (say the
 // hallucination probability) never shifts the other choices of an image.
-import { IMAGE_TOKEN, type ChatMessage, type CorruptionProvenance, type DispreferredKind, type PreferenceRecord, type SamplingProvenance } from '../../data/records/preference.ts';
+import { type CorruptionProvenance, type DispreferredKind, type PreferenceRecord, type SamplingProvenance, userTurn } from '../../data/records/preference.ts';
 import { seededRandom } from '../../util/seeded.ts';
 import type { CorruptionSpec, GenerateResult, SamplingOptions } from '../engine_api.ts';
 import type { PromptSet } from '../../data/prompts.ts';
@@ -53,11 +53,6 @@ export function planPreference(id: string, prompts: PromptSet, o: PrefPlanOption
     corruption: hallucinate ? null : { spec, seed: corruptionSeed, apply: !o.reproduceUncorrupted },
     seeds,
   };
-}
-
-/** A user turn showing the image: the image token on its own line, then the text (LLaVA's layout). */
-export function userTurn(text: string): ChatMessage {
-  return { role: 'user', content: `${IMAGE_TOKEN}\n${text}` };
 }
 
 export interface PairOutputs {

@@ -12,7 +12,7 @@ import { instructionFormat } from '../../../lib/data/records/instructions.ts';
 import { loadRecords } from '../../../lib/data/records/load.ts';
 import { planDescription, runDescribeStage } from '../../../lib/stic/stages/describe.ts';
 import { infuseSamples, insertDescription } from '../../../lib/stic/stages/infuse.ts';
-import { userTurn } from '../../../lib/stic/stages/pref_plan.ts';
+import { userTurn } from '../../../lib/data/records/preference.ts';
 import { DEFAULT_PROMPTS } from '../../../lib/data/prompts.ts';
 import { executeInfuse } from '../../../lib/stic/stages/infuse.ts';
 import { makeRng } from '../../helpers/rng.ts';

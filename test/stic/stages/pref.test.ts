@@ -7,7 +7,8 @@ import path from 'node:path';
 
 import { listUnlabeledImages } from '../../../lib/data/records/unlabeled.ts';
 import type { CorruptionSpec, RgbImage } from '../../../lib/stic/engine_api.ts';
-import { planPreference, userTurn } from '../../../lib/stic/stages/pref_plan.ts';
+import { userTurn } from '../../../lib/data/records/preference.ts';
+import { planPreference } from '../../../lib/stic/stages/pref_plan.ts';
 import { type PrefStageInput, runPrefStage } from '../../../lib/stic/stages/pref.ts';
 import { DEFAULT_PROMPTS } from '../../../lib/data/prompts.ts';
 import { FakeEngine, FakeEngineNoLogprobs, FakeImages, fakeAnswer, fakeLogprob, writeImages } from '../fakes.ts';
