@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cpu/ops.h"
+#include "cpu/ops_backward.h"
 
 namespace stic::model {
 
@@ -25,6 +26,19 @@ void applyAct(Act act, float* x, int64_t n) {
       // ops.h has no relu kernel: it is a max, not worth one.
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; i++) x[i] = std::max(x[i], 0.0f);
+      return;
+  }
+}
+
+void actBackward(Act act, float* dinp, const float* dout, const float* inp, int64_t n) {
+  switch (act) {
+    case Act::QuickGelu: cpu::quick_gelu_backward(dinp, dout, inp, n); return;
+    case Act::Gelu: cpu::gelu_backward(dinp, dout, inp, n); return;
+    case Act::GeluTanh: cpu::gelu_tanh_backward(dinp, dout, inp, n); return;
+    case Act::Silu: cpu::silu_backward(dinp, dout, inp, n); return;
+    case Act::Relu:
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
       return;
   }
 }

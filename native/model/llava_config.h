@@ -17,6 +17,8 @@ Result<Act> parseAct(const std::string& name);  // HF spellings: quick_gelu, gel
 
 // Applies `act` elementwise to x[n] in place.
 void applyAct(Act act, float* x, int64_t n);
+// Its backward: dinp[i] = dout[i] * act'(inp[i]), inp the activation's input (dinp may alias dout).
+void actBackward(Act act, float* dinp, const float* dout, const float* inp, int64_t n);
 
 struct VisionConfig {
   int64_t imageSize = 0;     // S

@@ -12,6 +12,7 @@
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
 #include "cpu/patch_embed_backward.h"
+#include "model/projector.h"
 
 namespace stic::model {
 namespace {
@@ -132,20 +133,9 @@ void embedPatchesBackward(VisionActs& a, const float* pixels, const VisionPtrs& 
   cpu::patch_embed_backward(g.patchW, a.dxn, pixels, a.N, S, S, v.patchSize, Dv);
 }
 
-}  // namespace
+ProjectorView projectorView(const ProjectorPtrs& p) { return {p.w1, p.b1, p.w2, p.b2}; }
 
-void actBackward(Act act, float* dinp, const float* dout, const float* inp, int64_t n) {
-  switch (act) {
-    case Act::QuickGelu: cpu::quick_gelu_backward(dinp, dout, inp, n); return;
-    case Act::Gelu: cpu::gelu_backward(dinp, dout, inp, n); return;
-    case Act::GeluTanh: cpu::gelu_tanh_backward(dinp, dout, inp, n); return;
-    case Act::Silu: cpu::silu_backward(dinp, dout, inp, n); return;
-    case Act::Relu:
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
-      return;
-  }
-}
+}  // namespace
 
 void planVisionActs(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N, bool backward) {
   const VisionSizes s = sizesOf(cfg, N);
@@ -172,41 +162,23 @@ Result<VisionActs> allocVisionActs(Arena& arena, const LlavaConfig& cfg, int64_t
 
 void visionTrainForward(VisionActs& a, const float* pixels, const ModelPtrs& w, const LlavaConfig& cfg) {
   const VisionConfig& v = cfg.vision;
-  const int64_t N = a.N, Tv = v.tokens(), Ti = v.featureTokens(), Dv = v.hiddenSize, D = cfg.decoder.hiddenSize, M = N * Ti;
+  const int64_t N = a.N, Tv = v.tokens(), Dv = v.hiddenSize, M = N * v.featureTokens();
   if (N == 0) return;
   embedPatches(a, pixels, w.vision, v);
   cpu::layernorm_forward(a.hidden[0], a.embIn, w.vision.preLnW, w.vision.preLnB, N * Tv, Dv, v.layerNormEps);
   for (size_t l = 0; l < a.layers.size(); l++) encoderLayerForward(a.hidden[l + 1], a.hidden[l], a.layers[l], w.vision.layers[l], v, N);
-  const float* state = a.hidden.back();
-  const int64_t skip = Tv - Ti;  // 1 drops the CLS row ('default'), 0 keeps it ('full')
-  for (int64_t n = 0; n < N; n++) std::memcpy(a.sel + n * Ti * Dv, state + (n * Tv + skip) * Dv, Ti * Dv * sizeof(float));
-  const ProjectorPtrs& p = w.projector;
-  if (!cfg.projector.mlp2x) {
-    cpu::linear_forward(a.features, a.sel, p.w1, p.b1, M, Dv, D);
-    return;
-  }
-  cpu::linear_forward(a.h1, a.sel, p.w1, p.b1, M, Dv, D);
-  std::memcpy(a.a1, a.h1, M * D * sizeof(float));
-  applyAct(cfg.projector.act, a.a1, M * D);
-  cpu::linear_forward(a.features, a.a1, p.w2, p.b2, M, D, D);
+  selectFeatureRows(a.sel, a.hidden.back(), v, N);
+  projectorForward(a.features, a.h1, a.a1, a.sel, projectorView(w.projector), cfg, M);
 }
 
 void visionTrainBackward(VisionActs& a, const float* dfeatures, const float* pixels, const ModelPtrs& w, const ModelPtrs& g,
                          const LlavaConfig& cfg) {
   const VisionConfig& v = cfg.vision;
-  const int64_t N = a.N, Tv = v.tokens(), Ti = v.featureTokens(), Dv = v.hiddenSize, D = cfg.decoder.hiddenSize, M = N * Ti;
+  const int64_t N = a.N, Tv = v.tokens(), Dv = v.hiddenSize, M = N * v.featureTokens();
   if (N == 0) return;
-  const ProjectorPtrs &p = w.projector, &gp = g.projector;
-  if (cfg.projector.mlp2x) {
-    cpu::linear_backward(a.dh1, gp.w2, gp.b2, dfeatures, a.a1, p.w2, M, D, D);
-    actBackward(cfg.projector.act, a.dh1, a.dh1, a.h1, M * D);
-    cpu::linear_backward(a.dsel, gp.w1, gp.b1, a.dh1, a.sel, p.w1, M, Dv, D);
-  } else {
-    cpu::linear_backward(a.dsel, gp.w1, gp.b1, dfeatures, a.sel, p.w1, M, Dv, D);
-  }
-  std::memset(a.dx, 0, N * Tv * Dv * sizeof(float));  // unselected rows (CLS) get no gradient
-  const int64_t skip = Tv - Ti;
-  for (int64_t n = 0; n < N; n++) std::memcpy(a.dx + (n * Tv + skip) * Dv, a.dsel + n * Ti * Dv, Ti * Dv * sizeof(float));
+  const ProjectorPtrs& gp = g.projector;
+  projectorBackward(a.dsel, {gp.w1, gp.b1, gp.w2, gp.b2}, a.dh1, dfeatures, a.sel, a.h1, a.a1, projectorView(w.projector), cfg, M);
+  scatterFeatureRows(a.dx, a.dsel, v, N);
   for (size_t l = a.layers.size(); l-- > 0;) encoderLayerBackward(a, a.hidden[l], a.layers[l], w.vision.layers[l], g.vision.layers[l], v);
   cpu::layernorm_backward(a.dtmp, g.vision.preLnW, g.vision.preLnB, a.dx, a.embIn, w.vision.preLnW, N * Tv, Dv, v.layerNormEps);
   embedPatchesBackward(a, pixels, g.vision, v);

@@ -56,7 +56,4 @@ void visionTrainForward(VisionActs& acts, const float* pixels, const ModelPtrs& 
 void visionTrainBackward(VisionActs& acts, const float* dfeatures, const float* pixels, const ModelPtrs& w, const ModelPtrs& g,
                          const LlavaConfig& cfg);
 
-// dinp[n] = dout[n] * act'(inp[n]) (overwritten; may alias dout).
-void actBackward(Act act, float* dinp, const float* dout, const float* inp, int64_t n);
-
 }  // namespace stic::model

@@ -155,10 +155,10 @@ void projectFeatures(TrainCall& c, const LlavaModel& m, const TrainableParams& p
   const ProjectorView policy = p.trainProjector() ? projectorView(p.projector()) : frozen;
   // The reference first: it borrows h1 as scratch, which the policy's pass then keeps.
   if (refSeparate && c.featRef != c.featPolicy) {
-    projectorTrainForward(c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
+    projectorForward(c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
     addNewlineRow(c.featRef, m, M);
   }
-  projectorTrainForward(c.featPolicy, c.h1, c.a1, c.sel, policy, cfg, M);
+  projectorForward(c.featPolicy, c.h1, c.a1, c.sel, policy, cfg, M);
   addNewlineRow(c.featPolicy, m, M);
 }
 
@@ -241,7 +241,7 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& 
   // One projector output: the trained one for the policy (or the reference when asked), else the original.
   const bool trained = params_->trainProjector() && (policy || trainedProjector);
   const ProjectorView view = trained ? projectorView(params_->projector()) : projectorView(model_->weights().projector);
-  projectorTrainForward(c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.featureRows);
+  projectorForward(c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.featureRows);
   addNewlineRow(c.featPolicy, *model_, sizes.featureRows);
   LoraUse lora;
   if (policy) lora.params = params_.get();

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "model/projector.h"
 #include "model/weight_ops.h"
 
 namespace stic::model {
@@ -105,24 +106,15 @@ void planProjector(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N) {
 
 Status projectImageFeatures(float* out, const float* state, const ProjectorWeights& w, const LlavaConfig& cfg, int64_t N,
                             Arena& scratch) {
-  const VisionConfig& v = cfg.vision;
-  const int64_t T = v.tokens(), Ti = v.featureTokens(), Dv = v.hiddenSize, D = cfg.decoder.hiddenSize, rows = N * Ti;
-  auto sel = scratch.allocate(DType::F32, {rows, Dv}, "selected vision rows");
+  const int64_t rows = N * cfg.vision.featureTokens();
+  auto sel = scratch.allocate(DType::F32, {rows, cfg.vision.hiddenSize}, "selected vision rows");
   if (!sel.isOk()) return sel.status();
-  auto mid = scratch.allocate(DType::F32, {rows, D}, "projector hidden");
+  auto mid = scratch.allocate(DType::F32, {rows, cfg.decoder.hiddenSize}, "projector hidden");
   if (!mid.isOk()) return mid.status();
   float* s = sel.value().data<float>();
-  const int64_t skip = T - Ti;  // 1 drops the CLS row ('default'), 0 keeps it ('full')
-  for (int64_t n = 0; n < N; n++) std::memcpy(s + n * Ti * Dv, state + (n * T + skip) * Dv, Ti * Dv * sizeof(float));
-  const float* b1 = w.b1.defined() ? w.b1.data<float>() : nullptr;
-  if (!cfg.projector.mlp2x) {
-    cpu::linear_forward(out, s, w.w1.data<float>(), b1, rows, Dv, D);
-    return Status::ok();
-  }
   float* h = mid.value().data<float>();
-  cpu::linear_forward(h, s, w.w1.data<float>(), b1, rows, Dv, D);
-  applyAct(cfg.projector.act, h, rows * D);
-  cpu::linear_forward(out, h, w.w2.data<float>(), w.b2.defined() ? w.b2.data<float>() : nullptr, rows, D, D);
+  selectFeatureRows(s, state, cfg.vision, N);
+  projectorForward(out, h, h, s, projectorView(w), cfg, rows);
   return Status::ok();
 }
 
