@@ -65,35 +65,13 @@ VisionActs emptyActs(const VisionSizes& s, int64_t N) {
 
 float attnScale(const VisionConfig& v) { return 1.0f / std::sqrt(static_cast<float>(v.headDim())); }
 
-// embIn rows of each image: [cls; patches] + positions.
-void embedPatches(VisionActs& a, const float* pixels, const VisionPtrs& w, const VisionConfig& v) {
-  const int64_t Dv = v.hiddenSize, S = v.imageSize, Tv = v.tokens();
-  for (int64_t n = 0; n < a.N; n++) {
-    float* rows = a.embIn + n * Tv * Dv;
-    cpu::patch_embed_forward(rows + Dv, pixels + n * 3 * S * S, w.patchW, S, S, v.patchSize, Dv);
-    std::memcpy(rows, w.classEmbed, Dv * sizeof(float));
-    cpu::add_inplace(rows, w.posEmbed, Tv * Dv);
-  }
-}
-
-void encoderLayerForward(float* out, const float* x, VisionLayerActs& L, const VisionLayerPtrs& w, const VisionConfig& v, int64_t N) {
-  const int64_t Tv = v.tokens(), Rv = N * Tv, Dv = v.hiddenSize, Iv = v.intermediateSize, H = v.numHeads;
-  const float eps = v.layerNormEps;
-  cpu::layernorm_forward(L.xn1, x, w.ln1W, w.ln1B, Rv, Dv, eps);
-  cpu::linear_forward(L.qkv, L.xn1, w.qkvW, w.qkvB, Rv, Dv, 3 * Dv);
-  for (int64_t n = 0; n < N; n++) {  // bidirectional, within each image
-    const float* q = L.qkv + n * Tv * 3 * Dv;
-    cpu::attention_forward_lse(L.attn + n * Tv * Dv, Dv, L.lse + n * H * Tv, q, 3 * Dv, q + Dv, 3 * Dv, q + 2 * Dv, 3 * Dv, Tv, Tv,
-                               H, H, v.headDim(), false, 0, attnScale(v));
-  }
-  cpu::linear_forward(L.xmid, L.attn, w.outW, w.outB, Rv, Dv, Dv);
-  cpu::add_inplace(L.xmid, x, Rv * Dv);
-  cpu::layernorm_forward(L.xn2, L.xmid, w.ln2W, w.ln2B, Rv, Dv, eps);
-  cpu::linear_forward(L.h, L.xn2, w.fc1W, w.fc1B, Rv, Dv, Iv);
-  std::memcpy(L.a, L.h, Rv * Iv * sizeof(float));
-  applyAct(v.act, L.a, Rv * Iv);
-  cpu::linear_forward(out, L.a, w.fc2W, w.fc2B, Rv, Iv, Dv);
-  cpu::add_inplace(out, L.xmid, Rv * Dv);
+// The tower's float32 parameters as the weight tensors encoderLayerForward reads (views, no copy).
+VisionLayerWeights layerWeights(const VisionLayerPtrs& p, const VisionConfig& v) {
+  const int64_t Dv = v.hiddenSize, Iv = v.intermediateSize;
+  auto t = [](float* data, Shape shape) { return Tensor(DType::F32, std::move(shape), data, nullptr); };
+  return {t(p.ln1W, {Dv}),     t(p.ln1B, {Dv}), t(p.qkvW, {3 * Dv, Dv}), t(p.qkvB, {3 * Dv}), t(p.outW, {Dv, Dv}),
+          t(p.outB, {Dv}),     t(p.ln2W, {Dv}), t(p.ln2B, {Dv}),         t(p.fc1W, {Iv, Dv}), t(p.fc1B, {Iv}),
+          t(p.fc2W, {Dv, Iv}), t(p.fc2B, {Dv})};
 }
 
 // dx (Rv, Dv): in, d loss / d (layer output); out, d loss / d (layer input x). Accumulates g.
@@ -164,9 +142,11 @@ void visionTrainForward(VisionActs& a, const float* pixels, const ModelPtrs& w, 
   const VisionConfig& v = cfg.vision;
   const int64_t N = a.N, Tv = v.tokens(), Dv = v.hiddenSize, M = N * v.featureTokens();
   if (N == 0) return;
-  embedPatches(a, pixels, w.vision, v);
+  embedPatches(a.embIn, pixels, w.vision.patchW, w.vision.classEmbed, w.vision.posEmbed, v, N);
   cpu::layernorm_forward(a.hidden[0], a.embIn, w.vision.preLnW, w.vision.preLnB, N * Tv, Dv, v.layerNormEps);
-  for (size_t l = 0; l < a.layers.size(); l++) encoderLayerForward(a.hidden[l + 1], a.hidden[l], a.layers[l], w.vision.layers[l], v, N);
+  for (size_t l = 0; l < a.layers.size(); l++) {
+    encoderLayerForward(a.hidden[l + 1], a.hidden[l], a.layers[l], layerWeights(w.vision.layers[l], v), v, N);
+  }
   selectFeatureRows(a.sel, a.hidden.back(), v, N);
   projectorForward(a.features, a.h1, a.a1, a.sel, projectorView(w.projector), cfg, M);
 }

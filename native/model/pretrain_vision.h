@@ -1,7 +1,8 @@
 // The image side of full-parameter pretraining: the CLIP tower (up to the selected hidden state)
 // and the projector, forward with every activation the backward needs saved, and the backward
-// into every weight (patch, class and position embeddings included). The inference twin is
-// vision_tower.h; this one keeps what that one discards.
+// into every weight (patch, class and position embeddings included). The forward is the
+// inference tower's (vision_tower.h: embedPatches, encoderLayerForward) with a saved activation
+// set per layer; the backward lives here.
 // Saved per used layer: LN1 output, q|k|v, the attention output and its log-sum-exp, the
 // mid-layer residual, LN2 output, fc1's output and its activation; layer inputs are the hidden
 // states. Norms are not recomputed: the tower is small next to the decoder.
@@ -14,19 +15,9 @@
 #include "core/arena.h"
 #include "model/llava_config.h"
 #include "model/pretrain_params.h"
+#include "model/vision_tower.h"
 
 namespace stic::model {
-
-struct VisionLayerActs {
-  float* xn1;   // (Rv, Dv) layer_norm1 output
-  float* qkv;   // (Rv, 3Dv)
-  float* attn;  // (Rv, Dv) attention output (out_proj input)
-  float* lse;   // (N, H, Tv) per image
-  float* xmid;  // (Rv, Dv) residual stream after the attention block
-  float* xn2;   // (Rv, Dv) layer_norm2 output
-  float* h;     // (Rv, Iv) fc1 output (pre-activation)
-  float* a;     // (Rv, Iv) activation (fc2 input)
-};
 
 struct VisionActs {
   int64_t N = 0;

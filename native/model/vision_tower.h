@@ -10,6 +10,29 @@
 
 namespace stic::model {
 
+// One encoder layer's activations. Training (pretrain_vision.cpp) saves one set per layer for the
+// backward; inference shares one scratch set across layers, with xn1 = xn2, h = a and lse null.
+struct VisionLayerActs {
+  float* xn1;   // (R, Dv) layer_norm1 output
+  float* qkv;   // (R, 3Dv)
+  float* attn;  // (R, Dv) attention output (out_proj input)
+  float* lse;   // (N, H, T) per image, or null: not kept
+  float* xmid;  // (R, Dv) residual stream after the attention block
+  float* xn2;   // (R, Dv) layer_norm2 output
+  float* h;     // (R, Iv) fc1 output (pre-activation)
+  float* a;     // (R, Iv) activation (fc2 input); may be h (applied in place)
+};
+
+// embIn (R, Dv) = [class_embedding; patch_embed(img)] + position_embedding, for pixels (N, 3, S, S).
+// patchW (Dv, 3, p, p), cls (Dv), pos (P+1, Dv).
+void embedPatches(float* embIn, const float* pixels, const float* patchW, const float* cls, const float* pos, const VisionConfig& cfg,
+                  int64_t N);
+
+// out (R, Dv) = one CLIP encoder layer of x (R, Dv); out may be x:
+//   xmid = x + out_proj(attn(LN1(x)));  out = xmid + fc2(act(fc1(LN2(xmid))))
+void encoderLayerForward(float* out, const float* x, const VisionLayerActs& L, const VisionLayerWeights& w, const VisionConfig& cfg,
+                         int64_t N);
+
 // Scratch bytes visionForward needs for N images (hidden states and output not included).
 void planVision(ArenaPlan& plan, const VisionConfig& cfg, int64_t N);
 
