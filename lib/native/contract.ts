@@ -157,8 +157,6 @@ export interface ModelBinding {
    * (W += alpha/r * B A), each weight then a private F32 copy.
    */
   loadLlava(config: LlavaNativeConfig, sources: TensorSourceEntry[], options?: LlavaLoadOptions): Promise<LlavaModelNative>;
-  /** The sampler alone, for tests: the token chosen for generation step `step`. */
-  sampleTokenForTest(logits: Float32Array, params: { temperature: number; topK: number; topP: number; seed: number }, step: number): number;
 }
 
 // ---- images: preprocessing and corruptions (native/addon/image_binding.cpp) --------------------
@@ -227,9 +225,6 @@ export interface ImageBinding {
     seeds: number[],
     spec: NativeCorruptionSpec,
   ): Promise<{ image: RgbImage; params: NativeCorruptionParams }[]>;
-  /** The corruptions' counter-based RNG: words or normals [first, first + count) of one stream of a seed. */
-  corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'words'): Uint32Array;
-  corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'normals'): Float32Array;
 }
 
 // ---- LLaVA-NeXT anyres preprocessing (native/addon/anyres_binding.cpp) -------------------------

@@ -63,6 +63,15 @@ int64_t requireIntValue(const Napi::Value& v, const std::string& name) {
   return static_cast<int64_t>(d);
 }
 
+uint64_t requireSeedValue(const Napi::Value& v, const std::string& name) {
+  if (!v.IsNumber()) throwExpected(v.Env(), "a non-negative integer below 2^53", name, v);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || std::floor(d) != d || d > 9007199254740991.0) {
+    throwExpected(v.Env(), "a non-negative integer below 2^53", name, v);
+  }
+  return static_cast<uint64_t>(d);
+}
+
 int64_t requireInt(const Napi::Object& o, const char* key, const std::string& where) {
   return requireIntValue(o.Get(key), where + "." + key);
 }

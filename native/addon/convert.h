@@ -19,6 +19,8 @@ std::string requireString(const Napi::Object& o, const char* key, const std::str
 double requireNumber(const Napi::Object& o, const char* key, const std::string& where);
 int64_t requireInt(const Napi::Object& o, const char* key, const std::string& where);
 int64_t requireIntValue(const Napi::Value& v, const std::string& name);
+// A random seed: an integer in [0, 2^53) (what a JS number holds exactly).
+uint64_t requireSeedValue(const Napi::Value& v, const std::string& name);
 std::vector<int64_t> requireIntArray(const Napi::Object& o, const char* key, const std::string& where);
 DType requireDType(const Napi::Object& o, const char* key, const std::string& where);
 // An array of tensor names (argument `names`); each entry must be a string ("names[i]" in errors).

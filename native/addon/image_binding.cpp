@@ -2,8 +2,6 @@
 // {data: Uint8Array (H, W, C), width, height}; preprocessImages returns Float32Array (N, C, S, S).
 //   preprocessImages(images, options): Promise<Float32Array>
 //   corruptImages(images, seeds, spec): Promise<{image, params}[]>
-//   corruptionRandom(seed, stream, first, count, dist): Uint32Array | Float32Array  (the RNG, for
-//     TypeScript references and tests)
 #include <napi.h>
 
 #include <algorithm>
@@ -17,7 +15,6 @@
 #include "addon/worker.h"
 #include "image/corrupt.h"
 #include "image/preprocess.h"
-#include "image/random.h"
 
 namespace stic::addon {
 namespace {
@@ -124,15 +121,6 @@ image::CorruptionSpec specArg(const Napi::Value& v) {
   return s;
 }
 
-uint64_t seedArg(const Napi::Value& v, const std::string& name) {
-  if (!v.IsNumber()) throwExpected(v.Env(), "a non-negative integer below 2^53", name, v);
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || std::floor(d) != d || d > 9007199254740991.0) {
-    throwExpected(v.Env(), "a non-negative integer below 2^53", name, v);
-  }
-  return static_cast<uint64_t>(d);
-}
-
 // A JS Uint8Array that owns a native image's pixels (external: no copy).
 Napi::Object imageToJs(Napi::Env env, image::Image& img) {
   auto* holder = new std::vector<uint8_t>(std::move(img.data));
@@ -237,7 +225,7 @@ Napi::Value corruptImages(const Napi::CallbackInfo& info) {
                                          ") for seeds but received " + std::to_string(seedArray.Length()));
   }
   std::vector<uint64_t> seeds(images.size());
-  for (uint32_t i = 0; i < seedArray.Length(); ++i) seeds[i] = seedArg(seedArray.Get(i), "seeds[" + std::to_string(i) + "]");
+  for (uint32_t i = 0; i < seedArray.Length(); ++i) seeds[i] = requireSeedValue(seedArray.Get(i), "seeds[" + std::to_string(i) + "]");
   const image::CorruptionSpec spec = specArg(info[2]);
   Status valid = image::validateCorruptionSpec(spec);
   if (!valid.isOk()) throw Napi::RangeError::New(env, valid.message());
@@ -257,40 +245,9 @@ Napi::Value corruptImages(const Napi::CallbackInfo& info) {
       keepAlive);
 }
 
-Napi::Value corruptionRandom(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const uint64_t seed = seedArg(info[0], "seed");
-  if (!info[1].IsString()) throwExpected(env, "one of params, pixels, mask", "stream", info[1]);
-  const std::string streamName = info[1].As<Napi::String>().Utf8Value();
-  image::Stream stream;
-  if (streamName == "params") stream = image::Stream::Params;
-  else if (streamName == "pixels") stream = image::Stream::Pixels;
-  else if (streamName == "mask") stream = image::Stream::Mask;
-  else throwExpected(env, "one of params, pixels, mask", "stream", info[1]);
-  const int64_t first = requireIntValue(info[2], "first");
-  const int64_t count = requireIntValue(info[3], "count");
-  if (first < 0) throwExpected(env, "a non-negative integer", "first", info[2]);
-  if (count < 0 || count > (1 << 22)) throwExpected(env, "an integer between 0 and 4194304", "count", info[3]);
-  if (!info[4].IsString()) throwExpected(env, "\"words\" or \"normals\"", "dist", info[4]);
-  const std::string dist = info[4].As<Napi::String>().Utf8Value();
-  const auto key = image::PhiloxKey::fromSeed(seed);
-  if (dist == "words") {
-    Napi::Uint32Array out = Napi::Uint32Array::New(env, static_cast<size_t>(count));
-    image::philoxWords(key, stream, static_cast<uint64_t>(first), static_cast<size_t>(count), out.Data());
-    return out;
-  }
-  if (dist == "normals") {
-    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(count));
-    image::normalsFromStream(key, stream, static_cast<uint64_t>(first), static_cast<size_t>(count), out.Data());
-    return out;
-  }
-  throwExpected(env, "\"words\" or \"normals\"", "dist", info[4]);
-}
-
 void initImageExports(Napi::Env env, Napi::Object exports) {
   exports.Set("preprocessImages", Napi::Function::New(env, preprocessImages, "preprocessImages"));
   exports.Set("corruptImages", Napi::Function::New(env, corruptImages, "corruptImages"));
-  exports.Set("corruptionRandom", Napi::Function::New(env, corruptionRandom, "corruptionRandom"));
 }
 
 }  // namespace

@@ -406,24 +406,6 @@ Napi::Value loadLlava(const Napi::CallbackInfo& info) {
       });
 }
 
-// Test hook for the sampler: the token sampleToken picks for (logits, params, step).
-Napi::Value sampleTokenForTest(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throwExpected(env, "a Float32Array of logits", "logits", info[0]);
-  }
-  Napi::Float32Array logits = info[0].As<Napi::Float32Array>();
-  Napi::Object p = requireObject(info[1], "params");
-  model::SamplingParams sp;
-  sp.temperature = static_cast<float>(requireNumber(p, "temperature", "params"));
-  sp.topK = requireInt(p, "topK", "params");
-  sp.topP = static_cast<float>(requireNumber(p, "topP", "params"));
-  sp.seed = static_cast<uint64_t>(requireInt(p, "seed", "params"));
-  int64_t step = requireIntValue(info[2], "step");
-  model::SamplerScratch scratch;
-  return Napi::Number::New(env, static_cast<double>(model::sampleToken(logits.Data(), logits.ElementLength(), sp, step, scratch)));
-}
-
 void initModelExports(Napi::Env env, Napi::Object exports) {
   auto* c = new Constructors();
   c->model = Napi::Persistent(ModelWrap::define(env));
@@ -440,7 +422,6 @@ void initModelExports(Napi::Env env, Napi::Object exports) {
   });
   exports.Set("llavaTensorSpecs", Napi::Function::New(env, llavaTensorSpecs, "llavaTensorSpecs"));
   exports.Set("loadLlava", Napi::Function::New(env, loadLlava, "loadLlava"));
-  exports.Set("sampleTokenForTest", Napi::Function::New(env, sampleTokenForTest, "sampleTokenForTest"));
 }
 
 }  // namespace

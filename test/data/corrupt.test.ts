@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { corruptImages, corruptionSpec, describeCorruption, imageSeed } from '../../lib/data/corrupt.ts';
 import { native } from '../../lib/native/index.ts';
 import type { RgbImage } from '../../lib/native/index.ts';
+import { lab } from '../helpers/lab.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { compare, randomImage } from './helpers.ts';
 import {
@@ -37,14 +38,14 @@ describe('corruption RNG (Philox4x32-10)', () => {
 
   it('native words equal the reference for any seed, stream and offset', () => {
     for (const [seed, stream, first, count] of [[0, 'params', 0, 70], [BIG_SEED, 'pixels', 3, 141], [99, 'mask', 1001, 37]] as const) {
-      const got = native().corruptionRandom(seed, stream, first, count, 'words');
+      const got = lab().kernels.corruptionRandom(seed, stream, first, count, 'words');
       expect(Array.from(got)).to.deep.equal(Array.from(streamWords(seed, stream, first, count)));
     }
   });
 
   it('native normals are Phi^-1(((w >> 8) + 0.5) / 2^24) to float precision', () => {
     const n = 4000;
-    const got = native().corruptionRandom(5, 'pixels', 17, n, 'normals');
+    const got = lab().kernels.corruptionRandom(5, 'pixels', 17, n, 'normals');
     const w = streamWords(5, 'pixels', 17, n);
     let worst = 0;
     for (let i = 0; i < n; i++) {

@@ -1,12 +1,12 @@
 // The native sampler against the plain reference (sampler_ref.ts) and against its distribution.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
+import { lab } from '../helpers/lab.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { philox4x32Ref, sampleRef } from './sampler_ref.ts';
 
 const sample = (logits: Float32Array, p: { temperature: number; topK: number; topP: number; seed: number }, step: number) =>
-  native().sampleTokenForTest(logits, p, step);
+  lab().kernels.sampleToken(logits, p, step);
 
 function softmax(logits: Float32Array, temperature: number): number[] {
   const mx = Math.max(...logits);

@@ -145,7 +145,7 @@ export function emulatedCuda(): CudaKernels {
       const ld = a.ld ?? a.V;
       a.items.forEach((it: Any, b: number) => {
         const { step, ...params } = it;
-        a.tokens[b] = native().sampleTokenForTest(a.logits.subarray(b * ld, b * ld + a.V), params as never, step);
+        a.tokens[b] = lab().kernels.sampleToken(a.logits.subarray(b * ld, b * ld + a.V), params as never, step);
       });
       return timing;
     },

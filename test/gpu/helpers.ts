@@ -1,7 +1,7 @@
 // Shared by the GPU tests (`npm run test:gpu`, .mocharc.gpu.json): whether this process can run
 // them (and why not), the per-dtype tolerance table, bf16 rounding of inputs, and one closeness
 // check that names the worst element. Every CUDA op is compared with its CPU twin (native()
-// kernels.*, trainKernels.*, corruptImages, sampleTokenForTest) on the same inputs: for BF16 the
+// kernels.*, trainKernels.*, corruptImages, kernels.sampleToken) on the same inputs: for BF16 the
 // inputs are rounded to bf16 first, so both sides see identical values and the tolerance only has
 // to cover the GPU's bf16 stores (and fp32 summation order).
 import { expect } from 'chai';

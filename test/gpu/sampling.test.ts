@@ -1,4 +1,4 @@
-// CUDA token sampling against the CPU sampler (sampleTokenForTest): greedy with ties, temperature,
+// CUDA token sampling against the CPU sampler (lab().kernels.sampleToken): greedy with ties, temperature,
 // top-k, top-p and their combination, one Philox stream per (seed, step) so each row's token depends
 // only on its own parameters. The GPU sums probabilities in a fixed tree where the CPU sums them in
 // sorted order, so a draw landing within a few ulps of a boundary could differ; with these random
@@ -6,7 +6,7 @@
 // Legend: B rows (items), V vocab.
 import { expect } from 'chai';
 
-import { native } from '../../lib/native/index.ts';
+import { lab } from '../helpers/lab.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { asStored, cudaKernels, describeCuda, DTYPES } from './helpers.ts';
 
@@ -36,7 +36,7 @@ describeCuda('cuda: sampling vs the CPU sampler', () => {
       await cudaKernels().sampleTokens({ logits, B, V, items, tokens, dtype: dt });
       for (let b = 0; b < B; b++) {
         const { step, ...params } = items[b];
-        const want = native().sampleTokenForTest(logits.subarray(b * V, (b + 1) * V), params, step);
+        const want = lab().kernels.sampleToken(logits.subarray(b * V, (b + 1) * V), params, step);
         expect(tokens[b], `row ${b} ${JSON.stringify(items[b])}`).to.equal(want);
       }
     });

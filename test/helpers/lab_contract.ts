@@ -65,6 +65,11 @@ export interface KernelsBinding {
     gemmKernels(name?: GemmKernelsName | ''): GemmKernelsName;
     /** The register-tile sets this CPU can run, best first. */
     gemmKernelsSupported(): GemmKernelsName[];
+    /** The engine's sampler alone (native/addon/lab/sampler_rng_binding.cpp): the token chosen for generation step `step`. */
+    sampleToken(logits: Float32Array, params: { temperature: number; topK: number; topP: number; seed: number }, step: number): number;
+    /** The corruptions' counter-based RNG: words or normals [first, first + count) of one stream of a seed. */
+    corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'words'): Uint32Array;
+    corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'normals'): Float32Array;
   };
 }
 

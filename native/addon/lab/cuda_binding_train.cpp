@@ -1,6 +1,6 @@
 // The training half of the cuda.* test bindings (see cuda_binding.cpp): GEMM (reference kernel or
 // cuBLASLt), the fused head, the DPO/SFT losses, multi-tensor AdamW with clipping, and sampling.
-// Same option objects as the CPU twins in trainKernels.* / sampleTokenForTest, plus `dtype`,
+// Same option objects as the CPU twins in trainKernels.* / kernels.sampleToken, plus `dtype`,
 // `repeats` and, for GEMM users, `gemm`: 'cublaslt' (default) or 'reference'.
 // Legend: M, N, K matrix sizes; T tokens, D hidden, V vocab, B pairs / sequences / items, n elements.
 #ifdef STIC_WITH_CUDA
