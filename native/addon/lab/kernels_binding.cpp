@@ -11,109 +11,20 @@
 #include <vector>
 
 #include "addon/convert.h"
+#include "addon/lab/lab_args.h"
 #include "addon/lab/lab_registry.h"
-#include "addon/worker.h"
 #include "cpu/ops.h"
 
 namespace stic::addon {
 namespace {
 
-// The options object of one call, with the checks every kernel needs. Every typed array read is
-// remembered so the worker keeps it alive while the kernel runs.
-class Args {
+// The lab's argument reader (lab_args.h) under the "kernels.<op>" name.
+class Args : public lab::Args {
  public:
-  Args(const Napi::CallbackInfo& info, const std::string& op) : where_("kernels." + op) {
-    obj_ = requireObject(info[0], where_ + " options");
-  }
-
-  // A positive integer size.
-  int64_t size(const char* key, int64_t min = 1) {
-    Napi::Value v = obj_.Get(key);
-    int64_t x = requireIntValue(v, name(key));
-    if (x < min) throwExpected(env(), min == 0 ? "a non-negative integer" : "a positive integer", name(key), v);
-    return x;
-  }
-  // An optional size (a default when absent), e.g. a leading dimension.
-  int64_t sizeOr(const char* key, int64_t dflt, int64_t min) { return has(key) ? size(key, min) : dflt; }
-  // A leading dimension (row stride) of at least `rowLen`, `rowLen` when absent.
-  int64_t ld(const char* key, int64_t rowLen, const char* of) {
-    if (!has(key)) return rowLen;
-    Napi::Value v = obj_.Get(key);
-    int64_t x = requireIntValue(v, name(key));
-    if (x < rowLen) {
-      throwExpected(env(), "an integer >= " + std::to_string(rowLen) + " (the row length of " + of + ")", name(key), v);
-    }
-    return x;
-  }
-  bool flag(const char* key) {
-    Napi::Value v = obj_.Get(key);
-    if (v.IsUndefined()) return false;
-    if (!v.IsBoolean()) throwExpected(env(), "a boolean", name(key), v);
-    return v.As<Napi::Boolean>().Value();
-  }
-  float number(const char* key) { return static_cast<float>(requireNumber(obj_, key, where_)); }
-  float numberOr(const char* key, float dflt) { return has(key) ? number(key) : dflt; }
-
-  // A Float32Array of at least `need` elements; `sizes` describes what made `need`.
-  float* f32(const char* key, int64_t need, const std::string& sizes) {
-    Napi::Value v = obj_.Get(key);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throwExpected(env(), "a Float32Array", name(key), v);
-    }
-    auto a = v.As<Napi::Float32Array>();
-    checkLength(key, static_cast<int64_t>(a.ElementLength()), need, sizes);
-    keep_.push_back(v);
-    return a.Data();
-  }
-  float* f32OrNull(const char* key, int64_t need, const std::string& sizes) {
-    Napi::Value v = obj_.Get(key);
-    return v.IsUndefined() || v.IsNull() ? nullptr : f32(key, need, sizes);
-  }
-  // A BigInt64Array of at least `need` elements, each in [0, bound) when bound > 0.
-  int64_t* i64(const char* key, int64_t need, const std::string& sizes, int64_t bound = 0, const char* boundName = "") {
-    Napi::Value v = obj_.Get(key);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array) {
-      throwExpected(env(), "a BigInt64Array", name(key), v);
-    }
-    auto a = v.As<Napi::TypedArray>();
-    checkLength(key, static_cast<int64_t>(a.ElementLength()), need, sizes);
-    auto* data = reinterpret_cast<int64_t*>(static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset());
-    for (int64_t i = 0; bound > 0 && i < need; i++) {
-      if (data[i] < 0 || data[i] >= bound) {
-        throw Napi::RangeError::New(env(), name(key) + "[" + std::to_string(i) + "] is " + std::to_string(data[i]) +
-                                               " but must be in [0, " + std::to_string(bound) + ") (" + boundName + ")");
-      }
-    }
-    keep_.push_back(v);
-    return data;
-  }
-
-  // Queues `work` on the thread pool; the promise resolves to undefined.
-  Napi::Promise run(std::function<void()> work) {
-    return PromiseWorker<int>::queue(
-        env(), [work](int&) { work(); return Status::ok(); }, [](Napi::Env e, int&) { return e.Undefined(); }, keep_);
-  }
-
-  std::string name(const char* key) const { return where_ + "." + key; }
-
- private:
-  Napi::Env env() const { return obj_.Env(); }
-  bool has(const char* key) const { return !obj_.Get(key).IsUndefined(); }
-  void checkLength(const char* key, int64_t have, int64_t need, const std::string& sizes) {
-    if (have < need) {
-      throw Napi::RangeError::New(env(), name(key) + " holds " + std::to_string(have) + " elements but " + sizes +
-                                             " need " + std::to_string(need));
-    }
-  }
-
-  std::string where_;
-  Napi::Object obj_;
-  std::vector<Napi::Value> keep_;
+  Args(const Napi::CallbackInfo& info, const std::string& op) : lab::Args(info, "kernels." + op) {}
 };
-
-std::string kv(const char* k, int64_t v) { return std::string(k) + "=" + std::to_string(v); }
-// Elements a [rows, cols] matrix with row stride ld spans: the last row needs only `cols`.
-int64_t span(int64_t rows, int64_t cols, int64_t ld) { return (rows - 1) * ld + cols; }
+using lab::kv;
+using lab::span;
 
 // sgemm({transA?, transB?, M, N, K, alpha?=1, A, lda?, B, ldb?, beta?=0, C, ldc?,
 //        batch?=1, strideA?, strideB?, strideC?, repeats?=1})
