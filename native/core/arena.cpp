@@ -1,6 +1,50 @@
 #include "core/arena.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
 namespace stic {
+
+void ArenaPlan::addBytes(size_t bytes, const char* what) {
+  const size_t aligned = alignUp(bytes);
+  bytes_ += aligned;
+  named_.emplace_back(what ? what : "other", aligned);
+}
+
+void ArenaPlan::append(const ArenaPlan& other) {
+  bytes_ += other.bytes_;
+  named_.insert(named_.end(), other.named_.begin(), other.named_.end());
+}
+
+namespace {
+std::string mib(size_t bytes) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(bytes < (size_t{1} << 20) ? 3 : 1);
+  s << static_cast<double>(bytes) / (1 << 20) << " MiB";
+  return s.str();
+}
+}  // namespace
+
+std::string ArenaPlan::summary() const {
+  std::map<std::string, size_t> byName;
+  for (const auto& [what, bytes] : named_) byName[what] += bytes;
+  std::vector<std::pair<std::string, size_t>> parts(byName.begin(), byName.end());
+  std::stable_sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string out = mib(bytes_);
+  for (size_t i = 0; i < parts.size(); i++) out += (i == 0 ? " = " : " + ") + mib(parts[i].second) + " " + parts[i].first;
+  return out;
+}
+
+Result<std::unique_ptr<Arena>> Arena::create(Backend& backend, Lifetime lifetime, const ArenaPlan& plan) {
+  // STIC_LOG_ARENAS=1: one stderr line per arena, what it holds (as llm.c reports its allocations).
+  const char* log = std::getenv("STIC_LOG_ARENAS");
+  if (log && *log && std::string(log) != "0") std::fprintf(stderr, "stic: %s arena %s\n", lifetimeName(lifetime), plan.summary().c_str());
+  return create(backend, lifetime, plan.bytes());
+}
 
 const char* lifetimeName(Lifetime l) {
   switch (l) {

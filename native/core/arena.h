@@ -15,22 +15,32 @@ const char* lifetimeName(Lifetime l);
 
 constexpr size_t kArenaAlign = 256;  // satisfies every SIMD width and CUDA's vectorised loads
 
-// Collects the sizes a component will need before anything is allocated.
+// Collects the sizes a component will need before anything is allocated (core/carver.h plans and
+// carves from one description). Named requests are kept, so a plan can say where its bytes go.
 class ArenaPlan {
  public:
-  void add(DType dtype, const Shape& shape) { bytes_ += alignUp(static_cast<size_t>(shapeNumel(shape)) * dtypeSize(dtype)); }
-  void addBytes(size_t bytes) { bytes_ += alignUp(bytes); }
+  void add(DType dtype, const Shape& shape, const char* what = nullptr) {
+    addBytes(static_cast<size_t>(shapeNumel(shape)) * dtypeSize(dtype), what);
+  }
+  void addBytes(size_t bytes, const char* what = nullptr);
+  // Adds every request of `other` (two plans that share one arena).
+  void append(const ArenaPlan& other);
   size_t bytes() const { return bytes_; }
+  // "<total> = <bytes> <what> + ..." with the bytes of each name summed, largest first.
+  std::string summary() const;
   static size_t alignUp(size_t n) { return (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
 
  private:
   size_t bytes_ = 0;
+  std::vector<std::pair<std::string, size_t>> named_;  // (what, aligned bytes), in request order
 };
 
 class Arena {
  public:
   // Reserves `capacity` bytes on `backend` in a single allocation.
   static Result<std::unique_ptr<Arena>> create(Backend& backend, Lifetime lifetime, size_t capacity);
+  // An arena of the plan's size; with STIC_LOG_ARENAS=1 it logs the plan's summary to stderr first.
+  static Result<std::unique_ptr<Arena>> create(Backend& backend, Lifetime lifetime, const ArenaPlan& plan);
 
   // A tensor carved from the arena. Fails with OutOfMemory naming the arena, the request and what is left.
   Result<Tensor> allocate(DType dtype, const Shape& shape, const char* what);

@@ -4,31 +4,33 @@
 
 namespace stic::model {
 
+namespace {
+
+// Every buffer of a call, from this one list (planned, then carved from the arena the plan sized).
+void carveCall(Carver& c, CallBuffers& b, const LlavaConfig& cfg, int64_t featureRows, int64_t R, int64_t C) {
+  const int64_t D = cfg.decoder.hiddenSize, V = cfg.decoder.vocabSize;
+  c.f32(&b.features, {featureRows, D}, "image features");
+  c.f32(&b.x, {R, D}, "residual stream");
+  c.f32(&b.logits, {C, V}, "logits");
+  c.f32(&b.logitScratch, {2 * C, D}, "logit scratch");
+  c.f32(&b.logp, {C}, "log-probs");
+  carveDecoderBuffers(c, b.dec, cfg.decoder, R);
+}
+
+}  // namespace
+
 Result<CallBuffers> CallBuffers::create(const LlavaConfig& cfg, int64_t imageRows, int64_t maxRows, int64_t logitRows) {
-  const int64_t D = cfg.decoder.hiddenSize, V = cfg.decoder.vocabSize, C = std::max<int64_t>(logitRows, 1);
-  const int64_t featureRows = std::max<int64_t>(imageRows, 1), R = std::max<int64_t>(maxRows, 1);
-  ArenaPlan plan;
-  plan.add(DType::F32, {featureRows, D});
-  plan.add(DType::F32, {R, D});
-  planDecoderBuffers(plan, cfg.decoder, R);
-  plan.add(DType::F32, {C, V});
-  plan.add(DType::F32, {2 * C, D});
-  plan.add(DType::F32, {C});
-  auto arena = Arena::create(cpuBackend(), Lifetime::Activations, plan.bytes());
-  if (!arena.isOk()) return arena.status().withContext("activations");
+  const int64_t C = std::max<int64_t>(logitRows, 1), featureRows = std::max<int64_t>(imageRows, 1), R = std::max<int64_t>(maxRows, 1);
   CallBuffers b;
+  ArenaPlan plan;
+  Carver planning = Carver::planning(plan);
+  carveCall(planning, b, cfg, featureRows, R, C);
+  auto arena = Arena::create(cpuBackend(), Lifetime::Activations, plan);
+  if (!arena.isOk()) return arena.status().withContext("activations");
   b.arena = arena.take();
-  Arena& a = *b.arena;
-  float** slots[] = {&b.features, &b.x, &b.logits, &b.logitScratch, &b.logp};
-  const Shape shapes[] = {{featureRows, D}, {R, D}, {C, V}, {2 * C, D}, {C}};
-  for (int i = 0; i < 5; i++) {
-    auto t = a.allocate(DType::F32, shapes[i], "activations");
-    if (!t.isOk()) return t.status();
-    *slots[i] = t.value().data<float>();
-  }
-  auto dec = allocDecoderBuffers(a, cfg.decoder, R);
-  if (!dec.isOk()) return dec.status();
-  b.dec = dec.value();
+  Carver carving = Carver::carving(*b.arena);
+  carveCall(carving, b, cfg, featureRows, R, C);
+  STIC_RETURN_IF_ERROR(carving.status());
   return b;
 }
 

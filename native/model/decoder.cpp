@@ -22,8 +22,8 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const DecoderConfig& cfg, const
     rows += cap;
   }
   ArenaPlan plan;
-  for (int64_t l = 0; l < 2 * cfg.numLayers; l++) plan.add(DType::F32, {rows, c->kvDim_});
-  auto arena = Arena::create(cpuBackend(), Lifetime::KvCache, plan.bytes());
+  for (int64_t l = 0; l < 2 * cfg.numLayers; l++) plan.add(DType::F32, {rows, c->kvDim_}, l % 2 ? "values" : "keys");
+  auto arena = Arena::create(cpuBackend(), Lifetime::KvCache, plan);
   if (!arena.isOk()) return arena.status().withContext("KV cache");
   c->arena_ = arena.take();
   for (int64_t l = 0; l < cfg.numLayers; l++) {
@@ -37,32 +37,16 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const DecoderConfig& cfg, const
   return c;
 }
 
-void planDecoderBuffers(ArenaPlan& plan, const DecoderConfig& cfg, int64_t T) {
+void carveDecoderBuffers(Carver& c, DecoderBuffers& b, const DecoderConfig& cfg, int64_t T) {
   const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
-  plan.add(DType::F32, {T, D});
-  plan.add(DType::F32, {T, cfg.qkvDim()});
-  plan.add(DType::F32, {T, cfg.qDim()});
-  plan.add(DType::F32, {T, D});
-  plan.add(DType::F32, {T, 2 * F});
-  plan.add(DType::F32, {T, F});
-  plan.add(DType::I64, {T});
-}
-
-Result<DecoderBuffers> allocDecoderBuffers(Arena& arena, const DecoderConfig& cfg, int64_t T) {
-  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
-  DecoderBuffers b{};
   b.maxRows = T;
-  float** slots[] = {&b.xn, &b.qkv, &b.attn, &b.out, &b.gateUp, &b.act};
-  const int64_t cols[] = {D, cfg.qkvDim(), cfg.qDim(), D, 2 * F, F};
-  for (int i = 0; i < 6; i++) {
-    auto t = arena.allocate(DType::F32, {T, cols[i]}, "decoder activations");
-    if (!t.isOk()) return t.status();
-    *slots[i] = t.value().data<float>();
-  }
-  auto pos = arena.allocate(DType::I64, {T}, "rotary positions");
-  if (!pos.isOk()) return pos.status();
-  b.pos = pos.value().data<int64_t>();
-  return b;
+  c.f32(&b.xn, {T, D}, "decoder activations");
+  c.f32(&b.qkv, {T, cfg.qkvDim()}, "decoder activations");
+  c.f32(&b.attn, {T, cfg.qDim()}, "decoder activations");
+  c.f32(&b.out, {T, D}, "decoder activations");
+  c.f32(&b.gateUp, {T, 2 * F}, "decoder activations");
+  c.f32(&b.act, {T, F}, "decoder activations");
+  c.i64(&b.pos, {T}, "rotary positions");
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "core/carver.h"
 #include "model/llava_config.h"
 #include "model/llava_weights.h"
 
@@ -51,8 +52,8 @@ struct DecoderBuffers {
   float* act;       // (T, F)
   int64_t* pos;     // (T) rotary positions
 };
-void planDecoderBuffers(ArenaPlan& plan, const DecoderConfig& cfg, int64_t maxRows);
-Result<DecoderBuffers> allocDecoderBuffers(Arena& arena, const DecoderConfig& cfg, int64_t maxRows);
+// Plans or carves (core/carver.h) the buffers of passes of up to maxRows rows.
+void carveDecoderBuffers(Carver& c, DecoderBuffers& b, const DecoderConfig& cfg, int64_t maxRows);
 
 // x (T, D): in, the input embeddings; out, the last layer's output (before the final norm).
 // With a cache, each segment's keys/values are written to its slot rows [pos0, pos0 + len) and its

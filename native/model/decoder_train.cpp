@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/carver.h"
 #include "cpu/ops.h"
 #include "model/weight_ops.h"
 #include "cpu/ops_backward.h"
@@ -19,12 +20,6 @@ namespace {
 int64_t loraWorkFloats(const DecoderConfig& cfg, const LoraSpec& lora, int64_t T) {
   const int64_t maxK = std::max({cfg.hiddenSize, cfg.qDim(), cfg.intermediateSize});
   return T * lora.r + (lora.dropout > 0.0f ? T * maxK : 0);
-}
-
-int countTargets(const LoraSpec& lora) {
-  int n = 0;
-  for (bool t : lora.targets) n += t ? 1 : 0;
-  return n;
 }
 
 const float* bias(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
@@ -214,100 +209,73 @@ void layerBackward(float* dx, const SavedLayer& L, const DecoderLayerWeights& W,
 
 namespace {
 
-// A saved layer set but its xin, in allocation order: xmid, qkv, attn, lse, gateUp, each target's xa.
-std::vector<Shape> layerSetShapes(const DecoderConfig& cfg, const LoraSpec& lora, int64_t T) {
-  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
-  std::vector<Shape> s{{T, D}, {T, cfg.qkvDim()}, {T, cfg.qDim()}, {cfg.numHeads, T}, {2 * T, F}};
-  for (int m = 0; m < countTargets(lora); m++) s.push_back({T, lora.r});
-  return s;
-}
-
-}  // namespace
-
-void planTrainActivations(ArenaPlan& saved, ArenaPlan& scratch, const DecoderConfig& cfg, const LoraSpec& lora,
-                          const TrainShape& sh) {
+// Every buffer of a pass, from this one list: into `saved` what the forward keeps for the backward
+// (every layer's set, or with checkpointing every layer's xin), into `scratch` the rest (the
+// recomputed layer's set included). Planning, they are two plans; carving, one arena.
+void carveTrainActivations(Carver& saved, Carver& scratch, TrainActivations& a, const DecoderConfig& cfg, const LoraSpec& lora,
+                           const TrainShape& sh) {
   const int64_t T = std::max<int64_t>(sh.rows, 1), S = std::max<int64_t>(sh.maxKeys, 1), D = cfg.hiddenSize,
                 F = cfg.intermediateSize, kv = cfg.kvDim();
   const bool ckpt = sh.backward && sh.checkpointed;
-  const std::vector<Shape> set = layerSetShapes(cfg, lora, T);
-  for (int64_t l = 0; l < sh.layers; l++) saved.add(DType::F32, {T, D});  // every layer's xin
-  // The rest of a set: every layer's, or (checkpointed) one shared set and xrec.
-  ArenaPlan& rest = ckpt ? scratch : saved;
-  for (int64_t l = 0; l < (ckpt ? 1 : sh.layers); l++) {
-    for (const Shape& s : set) rest.add(DType::F32, s);
-  }
-  if (ckpt) scratch.add(DType::F32, {T, D});  // xrec
-  for (const Shape& s : std::vector<Shape>{{T, D}, {T, D}, {T, F}, {loraWorkFloats(cfg, lora, T)}, {S, kv}, {S, kv}}) {
-    scratch.add(DType::F32, s);
-  }
-  scratch.add(DType::I64, {T});
-  if (!sh.backward) return;
-  for (const Shape& s : std::vector<Shape>{{T, D}, {T, cfg.qkvDim()}, {T, cfg.qDim()}, {T, F}, {2 * T, F}, {S, kv}, {S, kv}}) {
-    scratch.add(DType::F32, s);
-  }
-}
-
-Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig& cfg, const LoraSpec& lora,
-                                               const TrainShape& sh) {
-  const int64_t T = std::max<int64_t>(sh.rows, 1), S = std::max<int64_t>(sh.maxKeys, 1), D = cfg.hiddenSize,
-                F = cfg.intermediateSize, kv = cfg.kvDim();
-  const bool ckpt = sh.backward && sh.checkpointed;
-  TrainActivations a{};
   a.shape = sh;
-  Status failed;
-  auto take = [&](const Shape& s, const char* what) -> float* {
-    auto t = arena.allocate(DType::F32, s, what);
-    if (!t.isOk()) {
-      if (failed.isOk()) failed = t.status();
-      return nullptr;
-    }
-    return t.value().data<float>();
-  };
-  // Everything of a set but xin (shapes as layerSetShapes).
-  auto takeSet = [&](SavedLayer& L) {
-    L.xmid = take({T, D}, "saved activations");
-    L.qkv = take({T, cfg.qkvDim()}, "saved activations");
-    L.attn = take({T, cfg.qDim()}, "saved activations");
-    L.lse = take({cfg.numHeads, T}, "saved activations");
-    L.gateUp = take({2 * T, F}, "saved activations");
+  // Everything of a set but xin.
+  auto carveSet = [&](Carver& c, SavedLayer& L) {
+    c.f32(&L.xmid, {T, D}, "saved activations");
+    c.f32(&L.qkv, {T, cfg.qkvDim()}, "saved activations");
+    c.f32(&L.attn, {T, cfg.qDim()}, "saved activations");
+    c.f32(&L.lse, {cfg.numHeads, T}, "saved activations");
+    c.f32(&L.gateUp, {2 * T, F}, "saved activations");
     L.xa.fill(nullptr);
     for (int m = 0; m < kLoraModules; m++) {
-      if (lora.targets[m]) L.xa[m] = take({T, lora.r}, "saved LoRA activations");
+      if (lora.targets[m]) c.f32(&L.xa[m], {T, lora.r}, "saved LoRA activations");
     }
   };
   SavedLayer shared{};
   if (ckpt) {
-    takeSet(shared);
-    a.xrec = take({T, D}, "recomputed layer input");
+    carveSet(scratch, shared);
+    scratch.f32(&a.xrec, {T, D}, "recomputed layer input");
   }
   a.saved.resize(sh.layers);
   for (SavedLayer& L : a.saved) {
     if (ckpt) {
       L = shared;
     } else {
-      takeSet(L);
+      carveSet(saved, L);
     }
-    L.xin = take({T, D}, "saved activations");
+    saved.f32(&L.xin, {T, D}, "saved activations");
   }
-  a.xn = take({T, D}, "activations");
-  a.out = take({T, D}, "activations");
-  a.act = take({T, F}, "activations");
-  a.loraWork = take({loraWorkFloats(cfg, lora, T)}, "LoRA scratch");
-  a.kStage = take({S, kv}, "key staging");
-  a.vStage = take({S, kv}, "value staging");
-  auto pos = arena.allocate(DType::I64, {T}, "rotary positions");
-  if (!pos.isOk()) return pos.status();
-  a.pos = pos.value().data<int64_t>();
-  if (sh.backward) {
-    a.dxn = take({T, D}, "gradients of activations");
-    a.dqkv = take({T, cfg.qkvDim()}, "gradients of activations");
-    a.dattn = take({T, cfg.qDim()}, "gradients of activations");
-    a.dact = take({T, F}, "gradients of activations");
-    a.dgateUp = take({2 * T, F}, "gradients of activations");
-    a.dkStage = take({S, kv}, "key gradient staging");
-    a.dvStage = take({S, kv}, "value gradient staging");
-  }
-  if (!failed.isOk()) return failed;
+  scratch.f32(&a.xn, {T, D}, "activations");
+  scratch.f32(&a.out, {T, D}, "activations");
+  scratch.f32(&a.act, {T, F}, "activations");
+  scratch.f32(&a.loraWork, {loraWorkFloats(cfg, lora, T)}, "LoRA scratch");
+  scratch.f32(&a.kStage, {S, kv}, "key staging");
+  scratch.f32(&a.vStage, {S, kv}, "value staging");
+  scratch.i64(&a.pos, {T}, "rotary positions");
+  if (!sh.backward) return;
+  scratch.f32(&a.dxn, {T, D}, "gradients of activations");
+  scratch.f32(&a.dqkv, {T, cfg.qkvDim()}, "gradients of activations");
+  scratch.f32(&a.dattn, {T, cfg.qDim()}, "gradients of activations");
+  scratch.f32(&a.dact, {T, F}, "gradients of activations");
+  scratch.f32(&a.dgateUp, {2 * T, F}, "gradients of activations");
+  scratch.f32(&a.dkStage, {S, kv}, "key gradient staging");
+  scratch.f32(&a.dvStage, {S, kv}, "value gradient staging");
+}
+
+}  // namespace
+
+void planTrainActivations(ArenaPlan& saved, ArenaPlan& scratch, const DecoderConfig& cfg, const LoraSpec& lora,
+                          const TrainShape& shape) {
+  TrainActivations a{};
+  Carver s = Carver::planning(saved), r = Carver::planning(scratch);
+  carveTrainActivations(s, r, a, cfg, lora, shape);
+}
+
+Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig& cfg, const LoraSpec& lora,
+                                               const TrainShape& shape) {
+  TrainActivations a{};
+  Carver c = Carver::carving(arena);
+  carveTrainActivations(c, c, a, cfg, lora, shape);
+  STIC_RETURN_IF_ERROR(c.status());
   return a;
 }
 

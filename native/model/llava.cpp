@@ -67,8 +67,8 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
   ArenaPlan plan;
   planVision(plan, v, chunk);
   planProjector(plan, cfg_, chunk);
-  plan.add(DType::F32, {chunk * T, Dv});
-  auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan.bytes());
+  plan.add(DType::F32, {chunk * T, Dv}, "vision hidden state");
+  auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan);
   if (!arena.isOk()) return arena.status().withContext("vision tower");
   Arena& a = *arena.value();
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {  // a few images at a time bounds the scratch memory

@@ -174,14 +174,14 @@ Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(const LlavaConfig& cfg, c
     bool locked = false;
     for (auto& part : slot.parts) locked = locked || writable.count(part.first) > 0;
     p.map = isMatrix(slot) && p.dtype == stored && !locked && adjacent(p.parts);
-    if (!p.map) arenaPlan.add(p.dtype, slot.shape);
+    if (!p.map) arenaPlan.add(p.dtype, slot.shape, isMatrix(slot) ? "matrices" : "float32 vectors and tables");
     if (isMatrix(slot)) matrixBytes[p.dtype == DType::BF16 ? 1 : p.dtype == DType::F16 ? 2 : 0] += shapeNumel(slot.shape) * dtypeSize(p.dtype);
     plans.push_back(std::move(p));
   }
   w->matrixDType = matrixBytes[1] >= std::max(matrixBytes[0], matrixBytes[2]) && matrixBytes[1] > 0 ? DType::BF16
                    : matrixBytes[2] > matrixBytes[0]                                                ? DType::F16
                                                                                                     : DType::F32;
-  auto arena = Arena::create(cpuBackend(), Lifetime::Weights, arenaPlan.bytes());
+  auto arena = Arena::create(cpuBackend(), Lifetime::Weights, arenaPlan);
   if (!arena.isOk()) return arena.status().withContext("loading LLaVA weights");
   w->arena = arena.take();
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/carver.h"
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
 #include "train/fused_head.h"
@@ -27,67 +28,43 @@ train::HeadDims headDims(const DecoderConfig& cfg, int64_t E) {
   return d;
 }
 
-// Plans (arena null) or carves (arena set) every buffer, in one order so the two cannot drift.
-class Carver {
- public:
-  Carver(ArenaPlan* plan, Arena* arena) : plan_(plan), arena_(arena) {}
-  void f32(float** slot, int64_t n) { *slot = static_cast<float*>(take(static_cast<size_t>(std::max<int64_t>(n, 1)) * 4)); }
-  void i64(int64_t** slot, int64_t n) { *slot = static_cast<int64_t*>(take(static_cast<size_t>(std::max<int64_t>(n, 1)) * 8)); }
-  void bytes(void** slot, size_t n) { *slot = take(std::max<size_t>(n, 1)); }
-  const Status& status() const { return status_; }
-
- private:
-  void* take(size_t bytes) {
-    if (plan_) {
-      plan_->addBytes(bytes);
-      return nullptr;
-    }
-    if (!status_.isOk()) return nullptr;
-    auto t = arena_->allocate(DType::U8, {static_cast<int64_t>(bytes)}, "decoder activations");
-    if (!t.isOk()) {
-      status_ = t.status();
-      return nullptr;
-    }
-    return t.value().raw();
-  }
-  ArenaPlan* plan_;
-  Arena* arena_;
-  Status status_;
-};
-
+// Plans or carves (core/carver.h) every buffer, from this one list.
 void carveDecoder(Carver& c, DecoderActs& a, const DecoderConfig& cfg, bool backward) {
+  // Flat buffers of n elements, each at least one.
+  auto f32 = [&c](float** slot, int64_t n) { c.f32(slot, {std::max<int64_t>(n, 1)}, "decoder activations"); };
+  auto i64 = [&c](int64_t** slot, int64_t n) { c.i64(slot, {std::max<int64_t>(n, 1)}, "decoder activations"); };
   const int64_t T = a.T, E = a.E, D = cfg.hiddenSize, F = cfg.intermediateSize, V = cfg.vocabSize;
   a.hidden.assign(cfg.numLayers + 1, nullptr);
   a.layers.assign(cfg.numLayers, DecoderLayerActs{});
-  for (float*& h : a.hidden) c.f32(&h, T * D);
+  for (float*& h : a.hidden) f32(&h, T * D);
   for (DecoderLayerActs& L : a.layers) {
-    c.f32(&L.xn1, T * D);
-    c.f32(&L.qkv, T * cfg.qkvDim());
-    c.f32(&L.attn, T * cfg.qDim());
-    c.f32(&L.lse, T * cfg.numHeads);
-    c.f32(&L.xmid, T * D);
-    c.f32(&L.xn2, T * D);
-    c.f32(&L.gate, T * F);
-    c.f32(&L.up, T * F);
-    c.f32(&L.act, T * F);
+    f32(&L.xn1, T * D);
+    f32(&L.qkv, T * cfg.qkvDim());
+    f32(&L.attn, T * cfg.qDim());
+    f32(&L.lse, T * cfg.numHeads);
+    f32(&L.xmid, T * D);
+    f32(&L.xn2, T * D);
+    f32(&L.gate, T * F);
+    f32(&L.up, T * F);
+    f32(&L.act, T * F);
   }
-  c.i64(&a.pos, T);
-  c.i64(&a.embedIds, T);
-  c.f32(&a.hg, E * D);
-  c.f32(&a.hn, E * D);
-  c.f32(&a.logp, E);
-  c.f32(&a.lse, E);
-  c.f32(&a.dlogp, E);
-  c.i64(&a.gathered, E);
-  c.bytes(&a.headWork, train::fused_head_workspace_bytes(headDims(cfg, E)));
+  i64(&a.pos, T);
+  i64(&a.embedIds, T);
+  f32(&a.hg, E * D);
+  f32(&a.hn, E * D);
+  f32(&a.logp, E);
+  f32(&a.lse, E);
+  f32(&a.dlogp, E);
+  i64(&a.gathered, E);
+  c.bytes(&a.headWork, std::max<size_t>(train::fused_head_workspace_bytes(headDims(cfg, E)), 1), "decoder activations");
   if (!backward) return;
-  c.f32(&a.logits, std::min(E, kHeadBackwardRows) * V);
-  for (float** d : {&a.dx, &a.dtmp, &a.dxn}) c.f32(d, T * D);
-  c.f32(&a.dqkv, T * cfg.qkvDim());
-  c.f32(&a.dattn, T * cfg.qDim());
-  for (float** d : {&a.dgate, &a.dup, &a.dact}) c.f32(d, T * F);
-  c.f32(&a.dhn, E * D);
-  c.f32(&a.dhg, E * D);
+  f32(&a.logits, std::min(E, kHeadBackwardRows) * V);
+  for (float** d : {&a.dx, &a.dtmp, &a.dxn}) f32(d, T * D);
+  f32(&a.dqkv, T * cfg.qkvDim());
+  f32(&a.dattn, T * cfg.qDim());
+  for (float** d : {&a.dgate, &a.dup, &a.dact}) f32(d, T * F);
+  f32(&a.dhn, E * D);
+  f32(&a.dhg, E * D);
 }
 
 float attnScale(const DecoderConfig& cfg) { return 1.0f / std::sqrt(static_cast<float>(cfg.headDim)); }
@@ -180,7 +157,7 @@ void planDecoderActs(ArenaPlan& plan, const DecoderConfig& cfg, int64_t T, int64
   DecoderActs a{};
   a.T = T;
   a.E = E;
-  Carver c(&plan, nullptr);
+  Carver c = Carver::planning(plan);
   carveDecoder(c, a, cfg, backward);
 }
 
@@ -188,7 +165,7 @@ Result<DecoderActs> allocDecoderActs(Arena& arena, const DecoderConfig& cfg, int
   DecoderActs a{};
   a.T = T;
   a.E = E;
-  Carver c(nullptr, &arena);
+  Carver c = Carver::carving(arena);
   carveDecoder(c, a, cfg, backward);
   if (!c.status().isOk()) return c.status();
   return a;

@@ -77,7 +77,7 @@ Result<std::unique_ptr<PretrainParams>> PretrainParams::create(const LlavaConfig
   for (int k = 0; k < 4; k++) {
     ArenaPlan plan;
     plan.add(DType::F32, {p->numel_});
-    auto arena = Arena::create(cpuBackend(), lifetimes[k], plan.bytes());
+    auto arena = Arena::create(cpuBackend(), lifetimes[k], plan);
     if (!arena.isOk()) return arena.status().withContext(std::string("pretraining ") + what[k]);
     p->arenas_[k] = arena.take();
     auto flat = p->arenas_[k]->allocate(DType::F32, {p->numel_}, what[k]);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/carver.h"
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
 #include "cpu/patch_embed_backward.h"
@@ -28,9 +29,9 @@ VisionSizes sizesOf(const LlavaConfig& cfg, int64_t N) {
           v.tokens(),     v.featureIndex()};
 }
 
-// Calls f(pointer slot, floats) for every buffer, forward ones first.
-template <typename F>
-void forEachBuffer(VisionActs& a, const VisionSizes& s, bool backward, F f) {
+// Every buffer, forward ones first (each at least one float).
+void carveVisionActs(Carver& c, VisionActs& a, const VisionSizes& s, bool backward) {
+  auto f = [&c](float** slot, int64_t n) { c.f32(slot, {std::max<int64_t>(n, 1)}, "vision activations"); };
   f(&a.embIn, s.Rv * s.Dv);
   for (float*& h : a.hidden) f(&h, s.Rv * s.Dv);
   for (VisionLayerActs& L : a.layers) {
@@ -118,23 +119,16 @@ ProjectorView projectorView(const ProjectorPtrs& p) { return {p.w1, p.b1, p.w2, 
 void planVisionActs(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N, bool backward) {
   const VisionSizes s = sizesOf(cfg, N);
   VisionActs a = emptyActs(s, N);
-  forEachBuffer(a, s, backward, [&](float**, int64_t n) { plan.add(DType::F32, {std::max<int64_t>(n, 1)}); });
+  Carver c = Carver::planning(plan);
+  carveVisionActs(c, a, s, backward);
 }
 
 Result<VisionActs> allocVisionActs(Arena& arena, const LlavaConfig& cfg, int64_t N, bool backward) {
   const VisionSizes s = sizesOf(cfg, N);
   VisionActs a = emptyActs(s, N);
-  Status st;
-  forEachBuffer(a, s, backward, [&](float** slot, int64_t n) {
-    if (!st.isOk()) return;
-    auto t = arena.allocate(DType::F32, {std::max<int64_t>(n, 1)}, "vision activations");
-    if (!t.isOk()) {
-      st = t.status();
-      return;
-    }
-    *slot = t.value().data<float>();
-  });
-  if (!st.isOk()) return st;
+  Carver c = Carver::carving(arena);
+  carveVisionActs(c, a, s, backward);
+  STIC_RETURN_IF_ERROR(c.status());
   return a;
 }
 

@@ -93,13 +93,13 @@ Status Pretrainer::validateItem(const PretrainItem& item, int64_t N, const std::
   return Status::ok();
 }
 
-Status Pretrainer::ensureArena(size_t bytes) {
-  if (arena_ && arena_->capacity() >= bytes) {
+Status Pretrainer::ensureArena(const ArenaPlan& plan) {
+  if (arena_ && arena_->capacity() >= plan.bytes()) {
     arena_->reset();
     return Status::ok();
   }
   arena_.reset();  // free the old one first: peak memory is the new size, not both
-  auto a = Arena::create(cpuBackend(), Lifetime::Activations, bytes);
+  auto a = Arena::create(cpuBackend(), Lifetime::Activations, plan);
   if (!a.isOk()) return a.status().withContext("pretraining activations");
   arena_ = a.take();
   return Status::ok();
@@ -115,8 +115,8 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
   ArenaPlan plan;
   planVisionActs(plan, cfg, N, backward);
   planDecoderActs(plan, cfg.decoder, T, E, backward);
-  plan.add(DType::F32, {std::max<int64_t>(M * D, 1)});  // d features
-  STIC_RETURN_IF_ERROR(ensureArena(plan.bytes()));
+  plan.add(DType::F32, {std::max<int64_t>(M * D, 1)}, "feature gradients");
+  STIC_RETURN_IF_ERROR(ensureArena(plan));
   lastActivationBytes_ = plan.bytes();
   auto vision = allocVisionActs(*arena_, cfg, N, backward);
   if (!vision.isOk()) return vision.status();

@@ -74,7 +74,7 @@ class Pretrainer {
   Status optimizerStep(PretrainOptimizerResult& out, const PretrainOptimizer& opt);
 
  private:
-  Status ensureArena(size_t bytes);
+  Status ensureArena(const ArenaPlan& plan);
 
   std::unique_ptr<PretrainParams> params_;
   std::unique_ptr<Arena> arena_;

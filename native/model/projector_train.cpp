@@ -22,8 +22,8 @@ Status visionSelectedRows(float* sel, const LlavaModel& model, const float* pixe
   const int64_t Ti = v.featureTokens();
   ArenaPlan plan;
   planVision(plan, v, chunk);
-  plan.add(DType::F32, {chunk * T, Dv});
-  auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan.bytes());
+  plan.add(DType::F32, {chunk * T, Dv}, "vision hidden state");
+  auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan);
   if (!arena.isOk()) return arena.status().withContext("vision tower");
   Arena& a = *arena.value();
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/carver.h"
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
 
@@ -18,42 +19,28 @@ train::HeadDims headDims(const DecoderConfig& cfg, int64_t E) {
   return d;
 }
 
+void carveHead(Carver& c, HeadBuffers& b, const DecoderConfig& cfg, int64_t E) {
+  const int64_t n = std::max<int64_t>(E, 1), D = cfg.hiddenSize;
+  b.maxEntries = n;
+  for (float** p : {&b.gathered, &b.normed, &b.jac}) c.f32(p, {n, D}, "head rows");
+  for (float** p : {&b.logp, &b.lse, &b.dlogp}) c.f32(p, {n}, "head log-probs");
+  for (int64_t** p : {&b.targets, &b.chosen}) c.i64(p, {n}, "head targets");
+  c.bytes(&b.work, train::fused_head_workspace_bytes(headDims(cfg, E)), "fused head workspace");
+}
+
 }  // namespace
 
 void planHead(ArenaPlan& plan, const DecoderConfig& cfg, int64_t E) {
-  const int64_t n = std::max<int64_t>(E, 1), D = cfg.hiddenSize;
-  for (int i = 0; i < 3; i++) plan.add(DType::F32, {n, D});
-  for (int i = 0; i < 3; i++) plan.add(DType::F32, {n});
-  for (int i = 0; i < 2; i++) plan.add(DType::I64, {n});
-  plan.addBytes(train::fused_head_workspace_bytes(headDims(cfg, E)));
+  HeadBuffers b{};
+  Carver c = Carver::planning(plan);
+  carveHead(c, b, cfg, E);
 }
 
 Result<HeadBuffers> allocHead(Arena& arena, const DecoderConfig& cfg, int64_t E) {
-  const int64_t n = std::max<int64_t>(E, 1), D = cfg.hiddenSize;
   HeadBuffers b{};
-  b.maxEntries = n;
-  float** rows[] = {&b.gathered, &b.normed, &b.jac};
-  for (float** p : rows) {
-    auto t = arena.allocate(DType::F32, {n, D}, "head rows");
-    if (!t.isOk()) return t.status();
-    *p = t.value().data<float>();
-  }
-  float** vecs[] = {&b.logp, &b.lse, &b.dlogp};
-  for (float** p : vecs) {
-    auto t = arena.allocate(DType::F32, {n}, "head log-probs");
-    if (!t.isOk()) return t.status();
-    *p = t.value().data<float>();
-  }
-  int64_t** ids[] = {&b.targets, &b.chosen};
-  for (int64_t** p : ids) {
-    auto t = arena.allocate(DType::I64, {n}, "head targets");
-    if (!t.isOk()) return t.status();
-    *p = t.value().data<int64_t>();
-  }
-  const size_t bytes = train::fused_head_workspace_bytes(headDims(cfg, E));
-  auto work = arena.allocate(DType::U8, {static_cast<int64_t>(bytes)}, "fused head workspace");
-  if (!work.isOk()) return work.status();
-  b.work = work.value().raw();
+  Carver c = Carver::carving(arena);
+  carveHead(c, b, cfg, E);
+  STIC_RETURN_IF_ERROR(c.status());
   return b;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "train/counter_rng.h"
 
@@ -104,16 +105,18 @@ Result<std::unique_ptr<TrainableParams>> TrainableParams::create(const LlavaMode
       if (t->defined()) p->tensors_.push_back({name, t->shape(), ParamGroupId::Projector});
     }
   }
-  ArenaPlan plan;
+  ArenaPlan params, grads, moments;
   for (TrainTensor& t : p->tensors_) {
     t.numel = shapeNumel(t.shape);
-    plan.add(DType::F32, t.shape);
+    params.add(DType::F32, t.shape, "trainable parameters");
+    grads.add(DType::F32, t.shape, "gradients");
+    for (const char* m : {"AdamW m", "AdamW v"}) moments.add(DType::F32, t.shape, m);
   }
-  const std::pair<std::unique_ptr<Arena>*, Lifetime> arenas[] = {
-      {&p->params_, Lifetime::Weights}, {&p->grads_, Lifetime::Gradients}, {&p->moments_, Lifetime::OptimizerState}};
-  for (auto& [slot, lifetime] : arenas) {
-    const size_t bytes = lifetime == Lifetime::OptimizerState ? 2 * plan.bytes() : plan.bytes();
-    auto a = Arena::create(cpuBackend(), lifetime, bytes);
+  const std::tuple<std::unique_ptr<Arena>*, Lifetime, const ArenaPlan*> arenas[] = {{&p->params_, Lifetime::Weights, &params},
+                                                                                     {&p->grads_, Lifetime::Gradients, &grads},
+                                                                                     {&p->moments_, Lifetime::OptimizerState, &moments}};
+  for (auto& [slot, lifetime, plan] : arenas) {
+    auto a = Arena::create(cpuBackend(), lifetime, *plan);
     if (!a.isOk()) return a.status().withContext("trainer");
     *slot = a.take();
   }

@@ -99,29 +99,36 @@ std::vector<std::pair<float**, Shape>> callSlots(TrainCall& c, const LlavaConfig
   return slots;
 }
 
-StepMemory planCall(const LlavaConfig& cfg, const TrainableParams& params, const StepShape& s) {
-  ArenaPlan saved, scratch;
+// What a call's arena holds: `saved` what the forward keeps for the backward, `scratch` the rest.
+void planCallArenas(ArenaPlan& saved, ArenaPlan& scratch, const LlavaConfig& cfg, const TrainableParams& params, const StepShape& s) {
   TrainCall unused;
-  for (auto& slot : callSlots(unused, cfg, params, s)) scratch.add(DType::F32, slot.second);
+  for (auto& slot : callSlots(unused, cfg, params, s)) scratch.add(DType::F32, slot.second, "call buffers");
   planTrainActivations(saved, scratch, cfg.decoder, params.spec(), decoderShape(cfg, s));
   planHead(scratch, cfg.decoder, s.entries);
+}
+
+StepMemory planCall(const LlavaConfig& cfg, const TrainableParams& params, const StepShape& s) {
+  ArenaPlan saved, scratch;
+  planCallArenas(saved, scratch, cfg, params, s);
   return {saved.bytes(), scratch.bytes()};
 }
 
 Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& cfg, const TrainableParams& params,
                              const StepShape& s) {
   const int64_t M = std::max<int64_t>(s.featureRows, 1), D = cfg.decoder.hiddenSize;
-  const size_t bytes = planCall(cfg, params, s).total();
-  if (!arena || arena->capacity() < bytes) {
+  ArenaPlan plan, scratch;
+  planCallArenas(plan, scratch, cfg, params, s);
+  plan.append(scratch);
+  if (!arena || arena->capacity() < plan.bytes()) {
     arena.reset();  // free the old one first: peak memory is the larger arena, not both
-    auto created = Arena::create(cpuBackend(), Lifetime::Activations, bytes);
+    auto created = Arena::create(cpuBackend(), Lifetime::Activations, plan);
     if (!created.isOk()) return created.status().withContext("training step activations");
     arena = created.take();
   }
   arena->reset();
   TrainCall c;
   c.arena = arena.get();
-  c.bytes = bytes;
+  c.bytes = plan.bytes();
   for (auto& [p, shape] : callSlots(c, cfg, params, s)) {
     auto t = c.arena->allocate(DType::F32, shape, "training step buffers");
     if (!t.isOk()) return t.status();

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/carver.h"
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
 #include "model/projector.h"
@@ -14,13 +15,27 @@
 
 namespace stic::model {
 
-void planVision(ArenaPlan& plan, const VisionConfig& cfg, int64_t N) {
+namespace {
+
+// The one scratch set the inference layers share (see VisionLayerActs): xn1 = xn2, h = a, no lse.
+void carveVision(Carver& c, VisionLayerActs& b, const VisionConfig& cfg, int64_t N) {
   const int64_t R = N * cfg.tokens(), Dv = cfg.hiddenSize;
-  plan.add(DType::F32, {R, Dv});                    // xn1 = xn2: normed input of a sublayer
-  plan.add(DType::F32, {R, 3 * Dv});                // qkv
-  plan.add(DType::F32, {R, Dv});                    // attn
-  plan.add(DType::F32, {R, cfg.intermediateSize});  // h = a: mlp hidden
-  plan.add(DType::F32, {R, Dv});                    // xmid: residual stream after the attention block
+  c.f32(&b.xn1, {R, Dv}, "vision activations");
+  c.f32(&b.qkv, {R, 3 * Dv}, "vision activations");
+  c.f32(&b.attn, {R, Dv}, "vision activations");
+  c.f32(&b.h, {R, cfg.intermediateSize}, "vision activations");
+  c.f32(&b.xmid, {R, Dv}, "vision activations");
+  b.xn2 = b.xn1;
+  b.a = b.h;
+  b.lse = nullptr;
+}
+
+}  // namespace
+
+void planVision(ArenaPlan& plan, const VisionConfig& cfg, int64_t N) {
+  VisionLayerActs b{};
+  Carver c = Carver::planning(plan);
+  carveVision(c, b, cfg, N);
 }
 
 void embedPatches(float* embIn, const float* pixels, const float* patchW, const float* cls, const float* pos, const VisionConfig& cfg,
@@ -59,30 +74,14 @@ void encoderLayerForward(float* out, const float* x, const VisionLayerActs& L, c
   cpu::add_inplace(out, L.xmid, R * Dv);
 }
 
-namespace {
-
-// One scratch set shared by every layer (see VisionLayerActs).
-Result<VisionLayerActs> allocVision(Arena& a, const VisionConfig& cfg, int64_t N) {
-  const int64_t R = N * cfg.tokens(), Dv = cfg.hiddenSize;
-  float* bufs[5];
-  const int64_t cols[] = {Dv, 3 * Dv, Dv, cfg.intermediateSize, Dv};
-  for (int i = 0; i < 5; i++) {
-    auto t = a.allocate(DType::F32, {R, cols[i]}, "vision activations");
-    if (!t.isOk()) return t.status();
-    bufs[i] = t.value().data<float>();
-  }
-  return VisionLayerActs{bufs[0], bufs[1], bufs[2], nullptr, bufs[4], bufs[0], bufs[3], bufs[3]};
-}
-
-}  // namespace
-
 Status visionForward(float* state, std::vector<float*>* hidden, const float* pixels, const VisionWeights& w,
                      const VisionConfig& cfg, int64_t N, int64_t lastIndex, Arena& scratch) {
   STIC_CHECK_ARG(lastIndex >= 0 && lastIndex <= cfg.numLayers, "internal: vision hidden state ", lastIndex, " of ",
                  cfg.numLayers + 1);
-  auto bufs = allocVision(scratch, cfg, N);
-  if (!bufs.isOk()) return bufs.status();
-  const VisionLayerActs& b = bufs.value();
+  VisionLayerActs b{};
+  Carver c = Carver::carving(scratch);
+  carveVision(c, b, cfg, N);
+  STIC_RETURN_IF_ERROR(c.status());
   const size_t stateBytes = static_cast<size_t>(N * cfg.tokens() * cfg.hiddenSize) * sizeof(float);
   embedPatches(b.xn1, pixels, w.patchW.data<float>(), w.classEmbed.data<float>(), w.posEmbed.data<float>(), cfg, N);
   cpu::layernorm_forward(state, b.xn1, w.preLnW.data<float>(), w.preLnB.data<float>(), N * cfg.tokens(), cfg.hiddenSize,
@@ -95,23 +94,35 @@ Status visionForward(float* state, std::vector<float*>* hidden, const float* pix
   return Status::ok();
 }
 
-void planProjector(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N) {
+namespace {
+
+struct ProjectorScratch {
+  float* sel;  // (M, Dv) selected rows
+  float* h;    // (M, D) linear_1 output (and its activation)
+};
+
+void carveProjector(Carver& c, ProjectorScratch& p, const LlavaConfig& cfg, int64_t N) {
   const int64_t rows = N * cfg.vision.featureTokens();
-  plan.add(DType::F32, {rows, cfg.vision.hiddenSize});  // selected rows
-  plan.add(DType::F32, {rows, cfg.decoder.hiddenSize});  // linear_1 output
+  c.f32(&p.sel, {rows, cfg.vision.hiddenSize}, "selected vision rows");
+  c.f32(&p.h, {rows, cfg.decoder.hiddenSize}, "projector hidden");
+}
+
+}  // namespace
+
+void planProjector(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N) {
+  ProjectorScratch p{};
+  Carver c = Carver::planning(plan);
+  carveProjector(c, p, cfg, N);
 }
 
 Status projectImageFeatures(float* out, const float* state, const ProjectorWeights& w, const LlavaConfig& cfg, int64_t N,
                             Arena& scratch) {
-  const int64_t rows = N * cfg.vision.featureTokens();
-  auto sel = scratch.allocate(DType::F32, {rows, cfg.vision.hiddenSize}, "selected vision rows");
-  if (!sel.isOk()) return sel.status();
-  auto mid = scratch.allocate(DType::F32, {rows, cfg.decoder.hiddenSize}, "projector hidden");
-  if (!mid.isOk()) return mid.status();
-  float* s = sel.value().data<float>();
-  float* h = mid.value().data<float>();
-  selectFeatureRows(s, state, cfg.vision, N);
-  projectorForward(out, h, h, s, projectorView(w), cfg, rows);
+  ProjectorScratch p{};
+  Carver c = Carver::carving(scratch);
+  carveProjector(c, p, cfg, N);
+  STIC_RETURN_IF_ERROR(c.status());
+  selectFeatureRows(p.sel, state, cfg.vision, N);
+  projectorForward(out, p.h, p.h, p.sel, projectorView(w), cfg, N * cfg.vision.featureTokens());
   return Status::ok();
 }
 
