@@ -1,5 +1,5 @@
 // Sampling options: defaults, per-request overrides, and their validation. The sampler itself is
-// native (native/model/sampling.cpp): temperature, then top-k, then top-p, as the Hugging Face
+// native (native/cpu/sampling.cpp): temperature, then top-k, then top-p, as the Hugging Face
 // logits warpers apply them; temperature 0 is greedy.
 import { checkInt, checkNumber, expectedError } from '../util/expect.ts';
 import { DEFAULT_SEED } from '../util/seeded.ts';

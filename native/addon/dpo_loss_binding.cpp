@@ -13,7 +13,7 @@
 #include "addon/convert.h"
 #include "addon/registry.h"
 #include "addon/trainer_args.h"
-#include "train/losses.h"
+#include "cpu/losses.h"
 
 namespace stic::addon {
 namespace {

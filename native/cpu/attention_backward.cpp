@@ -18,14 +18,10 @@
 
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
-#include "train/vec_math.h"
+#include "cpu/vec_math.h"
 
 namespace stic::cpu {
 namespace {
-
-using train::expMinus;
-using train::rowMax;
-using train::rowSumExp;
 
 constexpr int64_t kQueryBlock = 64;  // Bq: query rows per forward / dQ item
 constexpr int64_t kKeyBlock = 64;    // Bk: key rows per dK/dV item

@@ -1,5 +1,5 @@
 // Multi-tensor AdamW and gradient-norm clipping on the GPU (see adamw.cuh; the arithmetic is
-// native/train/adamw.cpp's, op for op). Legend: nb blocks, one CUDA block per AdamW block.
+// native/cpu/adamw.cpp's, op for op). Legend: nb blocks, one CUDA block per AdamW block.
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,5 @@
 // Fused multi-tensor AdamW and global-norm gradient clipping on the GPU: the CUDA twins of
-// native/train/adamw.h (torch.optim.AdamW's arithmetic, torch.nn.utils.clip_grad_norm_).
+// native/cpu/adamw.h (torch.optim.AdamW's arithmetic, torch.nn.utils.clip_grad_norm_).
 // All trainable tensors are described once by a device table of AdamWTensor and cut into fixed
 // blocks of elements (adamw_blocks, on the host, uploaded with the table when the trainer is
 // built); then one launch updates every tensor ("multi-tensor apply"), whatever their count.
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "train/adamw.h"
+#include "cpu/adamw.h"
 
 namespace stic::cuda {
 

@@ -1,4 +1,4 @@
-// Gaussian blur on the GPU, bit-exact with native/image/blur.cpp: two 1-D passes with reflect
+// Gaussian blur on the GPU, bit-exact with native/cpu/blur.cpp: two 1-D passes with reflect
 // padding (edge not repeated), each output a chain of fused multiply-adds over the taps in order
 // from zero — what the CPU's AVX2 body (explicit FMA) and its scalar tail (contracted by the
 // compiler, checked in its object code) both compute — then round half to even and clamp.

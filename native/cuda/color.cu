@@ -1,5 +1,5 @@
 // Colour jitter on the GPU with torchvision's uint8 tensor semantics, bit-exact with
-// native/image/color.cpp (read its header for the torchvision formulas). The CPU file compiles
+// native/cpu/color.cpp (read its header for the torchvision formulas). The CPU file compiles
 // with floating-point contraction off so that every torch op rounds once; here the same is made
 // explicit with __fmul_rn / __fadd_rn / __fdiv_rn (nvcc fuses a * b + c by default).
 // Each image applies its four ops in its own drawn order, so the batch runs in four stages: at

@@ -56,7 +56,7 @@ Status corrupt_jitter(uint8_t* images, const JitterJob* jobs, int64_t N, int64_t
                       cudaStream_t stream);
 
 // ---- additive noise: Gaussian and diffusion (noise.cu) ------------------------------------------
-// y = round(clamp(a x + b + c z)) with z the image seed's Pixels-stream normals (image/noise.h):
+// y = round(clamp(a x + b + c z)) with z the image seed's Pixels-stream normals (cpu/noise.h):
 // Gaussian a = 1, b = 0, c = 255 sigma; diffusion a = sqrt(abar), b = 127.5 (1 - a), c = 127.5 sqrt(1 - abar).
 struct NoiseJob {
   int64_t offset, bytes;

@@ -1,5 +1,5 @@
 // The fused head's composites (head.cuh): the chunk and vocabulary-block loops of the CPU twin
-// (native/train/fused_head.cpp), with the GEMMs on a Gemm (cuBLASLt, or the reference kernel) and
+// (native/cpu/fused_head.cpp), with the GEMMs on a Gemm (cuBLASLt, or the reference kernel) and
 // the rest in head.cu's kernels. Host code only: it enqueues, never waits.
 // Legend: head.cuh. Workspace, carved in this order with 256-byte alignment:
 //   stats[c] (HeadRowStats) | logits[c,b] fp32 | probs or G [c,b] (dt) | rows[c,D] (dt) | acc[c,D] fp32

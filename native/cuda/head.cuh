@@ -1,5 +1,5 @@
 // The fused, chunked "linear + log-softmax + gather" head on the GPU: the CUDA twin of
-// native/train/fused_head.h (read it first: same formulas, same gather modes, same skipped rows).
+// native/cpu/fused_head.h (read it first: same formulas, same gather modes, same skipped rows).
 // The two GEMMs per vocabulary block go through the Gemm interface (cuBLASLt in production);
 // everything between them is one of the small kernels below, so the [T, V] logits never exist:
 // only one [c, b] block of fp32 logits and its [c, b] probabilities (dt) at a time.
@@ -30,7 +30,7 @@
 
 #include "core/dtype.h"
 #include "cuda/gemm.cuh"
-#include "train/fused_head.h"
+#include "cpu/fused_head.h"
 
 namespace stic::cuda {
 

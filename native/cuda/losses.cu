@@ -1,5 +1,5 @@
 // DPO-family and SFT losses on the GPU (see losses.cuh; the formulas and their papers are in
-// native/train/losses.h/.cpp). Legend: B pairs or sequences, T tokens, h the pair's log-ratio margin.
+// native/cpu/losses.h/.cpp). Legend: B pairs or sequences, T tokens, h the pair's log-ratio margin.
 #include "cuda/common.cuh"
 #include "cuda/losses.cuh"
 

@@ -1,4 +1,4 @@
-// Device twins of native/train/losses.h: the DPO-family and SFT losses on per-sequence / per-token
+// Device twins of native/cpu/losses.h: the DPO-family and SFT losses on per-sequence / per-token
 // log-probs and their gradients, plus the per-sequence sums that feed them. Same structs (DpoBatch
 // and DpoOptions, with *device* pointers in the batch), same formulas, scalar math in fp64.
 // Results stay on the device (metrics, loss), so a training step never waits for them; the host
@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "core/status.h"
-#include "train/losses.h"
+#include "cpu/losses.h"
 
 namespace stic::cuda {
 

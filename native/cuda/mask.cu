@@ -1,4 +1,4 @@
-// Random patch masking on the GPU (native/image/mask.h): the patches were chosen on the host
+// Random patch masking on the GPU (native/cpu/mask.h): the patches were chosen on the host
 // (image::choosePatches, the Mask stream of the image's seed) and arrive as one flag per patch;
 // every pixel of a flagged patch, partial edge patches included, takes the fill colour.
 // Legend: corrupt.cuh.

@@ -1,4 +1,4 @@
-// Additive Gaussian and diffusion noise on the GPU, bit-exact with native/image/noise.cpp: byte i
+// Additive Gaussian and diffusion noise on the GPU, bit-exact with native/cpu/noise.cpp: byte i
 // of an image gets normal i of its seed's Pixels stream (philox.cuh), then
 // y = round_half_even(clamp(fma(c, z, fma(a, x, b)), 0, 255)) — the two fused multiply-adds the CPU
 // build compiles `a * x + b + c * z` into (checked in its object code; see philox.cuh for the

@@ -1,8 +1,8 @@
 // Philox4x32-10 on the device (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as
 // 1, 2, 3", SC 2011) with the two keyings of the CPU twins, so GPU and CPU draw the same numbers:
-//   - sampling (native/model/sampling.cpp): key = seed, counter = (step lo, step hi, 0, 0); a 53-bit
+//   - sampling (native/cpu/sampling.cpp): key = seed, counter = (step lo, step hi, 0, 0); a 53-bit
 //     uniform from words 0 and 1;
-//   - corruptions (native/image/random.h): key = seed, counter = (block lo, block hi, stream, 0),
+//   - corruptions (native/cpu/random.h): key = seed, counter = (block lo, block hi, stream, 0),
 //     block = word index >> 2; per-pixel normals with Giles' erfinv.
 // The normal transform mirrors the CPU code operation by operation, including *which* roundings
 // are fused: the CPU's AVX2 path (every word but a tail) uses explicit FMA intrinsics, its scalar
@@ -51,7 +51,7 @@ __host__ __device__ __forceinline__ PhiloxOut corruptionBlock(uint64_t seed, uin
 }
 
 // ---- normals (image::normalsFromStream) ---------------------------------------------------------
-// Coefficients copied from native/image/random.cpp (Cephes logf; Giles' single-precision erfinv).
+// Coefficients copied from native/cpu/random.cpp (Cephes logf; Giles' single-precision erfinv).
 __device__ __constant__ const float kLogP[9] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
                                                 -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
                                                 2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};

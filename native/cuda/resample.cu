@@ -1,5 +1,5 @@
 // The low-resolution corruption on the GPU: Pillow's bilinear Image.resize, bit-exact with
-// native/image/resample.cpp (which explains why Pillow and not libvips). Three kernels per batch:
+// native/cpu/resample.cpp (which explains why Pillow and not libvips). Three kernels per batch:
 //   weights     one thread per output column / row of each job: Pillow's precompute_coeffs in
 //               fp64 with explicitly rounded operations (__dadd_rn, __dmul_rn...: nvcc would
 //               otherwise fuse a multiply and an add and move a weight across a rounding boundary;

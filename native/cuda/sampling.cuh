@@ -1,4 +1,4 @@
-// Next-token selection on the GPU: the CUDA twin of native/model/sampling.h (greedy, or
+// Next-token selection on the GPU: the CUDA twin of native/cpu/sampling.h (greedy, or
 // temperature -> top-k -> top-p in the Hugging Face warper order) with the same counter-based RNG:
 // item b's draw for generation step s is Philox4x32-10 keyed by (seed_b, s), so the token depends
 // only on the item's own seed and step, never on its batch slot — a continuous-batching slot refill

@@ -10,8 +10,8 @@
 // Legend: S crop side, Hb x Wb the canvas (a multiple of S on both sides), K = 1 + (Hb/S)(Wb/S) crops.
 #pragma once
 #include "core/status.h"
-#include "image/image.h"
-#include "image/resample.h"
+#include "cpu/image.h"
+#include "cpu/resample.h"
 
 namespace stic::image {
 

@@ -6,12 +6,12 @@
 #include <exception>
 #include <utility>
 
-#include "image/blur.h"
-#include "image/color.h"
-#include "image/mask.h"
-#include "image/noise.h"
-#include "image/random.h"
-#include "image/resample.h"
+#include "cpu/blur.h"
+#include "cpu/color.h"
+#include "cpu/mask.h"
+#include "cpu/noise.h"
+#include "cpu/random.h"
+#include "cpu/resample.h"
 
 namespace stic::image {
 namespace {

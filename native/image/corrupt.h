@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "image/image.h"
+#include "cpu/image.h"
 
 namespace stic::image {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "core/status.h"
-#include "image/image.h"
-#include "image/resample.h"
+#include "cpu/image.h"
+#include "cpu/resample.h"
 
 namespace stic::image {
 

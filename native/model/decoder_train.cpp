@@ -12,7 +12,7 @@
 #include "cpu/ops.h"
 #include "model/weight_ops.h"
 #include "cpu/ops_backward.h"
-#include "train/lora.h"
+#include "cpu/lora.h"
 
 namespace stic::model {
 namespace {

@@ -20,7 +20,7 @@
 #include "model/llava_weights.h"
 #include "model/train_params.h"
 #include "model/train_pass.h"
-#include "train/counter_rng.h"
+#include "cpu/counter_rng.h"
 
 namespace stic::model {
 

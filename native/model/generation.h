@@ -14,7 +14,7 @@
 
 #include "model/call_buffers.h"
 #include "model/llava.h"
-#include "model/sampling.h"
+#include "cpu/sampling.h"
 
 namespace stic::model {
 

@@ -12,8 +12,8 @@
 #include "core/carver.h"
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
-#include "train/fused_head.h"
-#include "train/losses.h"
+#include "cpu/fused_head.h"
+#include "cpu/losses.h"
 
 namespace stic::model {
 namespace {

@@ -4,7 +4,7 @@
 // weight (embeddings and lm_head included) and into the image features. The inference twin is
 // decoder.h; the LoRA twin (frozen base) is decoder_train.h.
 // Head: only the E rows that predict a target go through the final norm and the fused linear +
-// log-softmax + gather head (train/fused_head.h: logp and log-sum-exp without the [E, V] logits).
+// log-softmax + gather head (cpu/fused_head.h: logp and log-sum-exp without the [E, V] logits).
 // The fused head's W is frozen by design; pretraining also needs d lm_head, so the backward
 // recomputes the logits a row chunk at a time from the saved log-sum-exp, forms
 // d logits = dlogp (onehot - softmax) and gets d h and d W from one linear_backward per chunk.

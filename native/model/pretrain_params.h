@@ -18,7 +18,7 @@
 
 #include "core/arena.h"
 #include "model/llava_config.h"
-#include "train/adamw.h"
+#include "cpu/adamw.h"
 
 namespace stic::model {
 

@@ -17,7 +17,7 @@
 #include "io/safetensors_read.h"
 #include "model/llava_config.h"
 #include "model/pretrain_params.h"
-#include "train/adamw.h"
+#include "cpu/adamw.h"
 
 namespace stic::model {
 

@@ -1,5 +1,5 @@
 // The scored rows of a training pass through the final RMSNorm and the fused linear + log-softmax
-// + gather head (train/fused_head.h): per-entry log-probs, and the gradient back into the decoder's
+// + gather head (cpu/fused_head.h): per-entry log-probs, and the gradient back into the decoder's
 // output rows. A row can be scored more than once (the shared prefix's last row predicts the first
 // token of both responses), so the scored rows are gathered into their own buffer, one per entry,
 // and their gradients are scatter-added back in entry order (deterministic).
@@ -10,7 +10,7 @@
 #include "core/arena.h"
 #include "model/llava_weights.h"
 #include "model/train_pass.h"
-#include "train/fused_head.h"
+#include "cpu/fused_head.h"
 
 namespace stic::model {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <tuple>
 
-#include "train/counter_rng.h"
+#include "cpu/counter_rng.h"
 
 namespace stic::model {
 namespace {

@@ -23,9 +23,9 @@
 #include "model/llava.h"
 #include "model/train_params.h"
 #include "model/train_pass.h"
-#include "train/adamw.h"
-#include "train/fused_head.h"
-#include "train/losses.h"
+#include "cpu/adamw.h"
+#include "cpu/fused_head.h"
+#include "cpu/losses.h"
 
 namespace stic::model {
 

@@ -1,4 +1,4 @@
-// A plain reference of the native sampler (native/model/sampling.cpp), written from the
+// A plain reference of the native sampler (native/cpu/sampling.cpp), written from the
 // definitions rather than the C++: Philox4x32-10 (Salmon et al., SC 2011) in BigInt arithmetic,
 // and temperature -> top-k -> top-p sampling as the Hugging Face logits warpers define it
 // (top-p keeps a token while the probability mass of the tokens ranked above it is < p).

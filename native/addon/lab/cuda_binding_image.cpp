@@ -15,8 +15,8 @@
 #include "addon/lab/cuda_binding_args.h"
 #include "addon/lab/lab_registry.h"
 #include "cuda/corrupt.cuh"
-#include "image/blur.h"
-#include "image/resample.h"
+#include "cpu/blur.h"
+#include "cpu/resample.h"
 
 namespace stic::addon::cuda_binding {
 namespace {

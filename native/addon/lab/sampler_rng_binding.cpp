@@ -1,7 +1,7 @@
 // The token sampler and the corruptions' counter-based RNG on their own, for the tests that check
 // them against TypeScript references and their CUDA twins (test/engine/sampling.test.ts,
 // test/data/corrupt.test.ts, test/gpu/sampling.test.ts); the engine and corruptImages call the same
-// native functions (model/sampling.h, image/random.h).
+// native functions (cpu/sampling.h, cpu/random.h).
 //   kernels.sampleToken(logits, {temperature, topK, topP, seed}, step) -> token id
 //   kernels.corruptionRandom(seed, stream, first, count, dist) -> Uint32Array (words) | Float32Array (normals)
 // Legend: V vocab.
@@ -11,8 +11,8 @@
 
 #include "addon/convert.h"
 #include "addon/lab/lab_registry.h"
-#include "image/random.h"
-#include "model/sampling.h"
+#include "cpu/random.h"
+#include "cpu/sampling.h"
 
 namespace stic::addon {
 namespace {

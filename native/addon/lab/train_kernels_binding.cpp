@@ -1,5 +1,5 @@
 // trainKernels.<op>({...}): Promise — the training kernels (native/cpu/ops_backward.h here, and
-// native/train/*.h in train_kernels_train_binding.cpp) exposed to JS over Float32Array / BigInt64Array, for tests and benchmarks (a
+// native/cpu/{adamw,fused_head,lora,losses}.h in train_kernels_train_binding.cpp) exposed to JS over Float32Array / BigInt64Array, for tests and benchmarks (a
 // training step never calls these from JS). Outputs are written into arrays the caller passes;
 // accumulated gradients (+=) follow the native contract, so pass zeroed arrays for a fresh gradient.
 // Sizes are checked eagerly: a wrong size is a RangeError naming the array, its length and the

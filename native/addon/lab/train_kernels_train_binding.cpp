@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "addon/lab/train_kernels_args.h"
-#include "train/adamw.h"
-#include "train/fused_head.h"
-#include "train/lora.h"
-#include "train/losses.h"
+#include "cpu/adamw.h"
+#include "cpu/fused_head.h"
+#include "cpu/lora.h"
+#include "cpu/losses.h"
 
 namespace stic::addon::train_binding {
 namespace {

@@ -7,7 +7,7 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#include "image/random.h"
+#include "cpu/random.h"
 
 #include <algorithm>
 

@@ -5,7 +5,7 @@
 #pragma once
 #include <vector>
 
-#include "image/image.h"
+#include "cpu/image.h"
 
 namespace stic::image {
 

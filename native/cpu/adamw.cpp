@@ -1,5 +1,5 @@
 // AdamW and gradient-norm clipping on the CPU (see adamw.h). Legend: n elements of a tensor.
-#include "train/adamw.h"
+#include "cpu/adamw.h"
 
 #include <algorithm>
 #include <cmath>

@@ -7,7 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#include "train/counter_rng.h"
+#include "cpu/counter_rng.h"
 
 namespace stic::train {
 

@@ -1,5 +1,5 @@
 // LoRA linear forward/backward on the CPU over stic::cpu::sgemm. Legend: T rows, K in, N out, r rank.
-#include "train/lora.h"
+#include "cpu/lora.h"
 
 #include <cmath>
 #include <cstring>

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "image/image.h"
+#include "cpu/image.h"
 
 namespace stic::image {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "image/image.h"
+#include "cpu/image.h"
 
 namespace stic::image {
 

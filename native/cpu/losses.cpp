@@ -1,5 +1,5 @@
 // DPO-family and SFT losses (see losses.h). Legend: B pairs, T tokens, h the pair's log-ratio margin.
-#include "train/losses.h"
+#include "cpu/losses.h"
 
 #include <cmath>
 #include <vector>

@@ -2,7 +2,7 @@
 // materialise-all-logits twin it is benchmarked against. Legend: T rows, D hidden, V vocab, c rows
 // of a chunk, b entries of a vocabulary block, j_t the gathered index, g_t = d loss / d logp_t,
 // m_t / s_t the running max and sum of exp(logit - m_t) of row t, U_t = sum_v exp(logit_v - m_t) W[v].
-#include "train/fused_head.h"
+#include "cpu/fused_head.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,10 +10,13 @@
 #include <limits>
 
 #include "cpu/ops.h"
-#include "train/vec_math.h"
+#include "cpu/vec_math.h"
 
 namespace stic::train {
 namespace {
+
+using cpu::rowMax;  // cpu/vec_math.h
+using cpu::rowSumExp;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 

@@ -1,4 +1,4 @@
-#include "image/noise.h"
+#include "cpu/noise.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "model/sampling.h"
+#include "cpu/sampling.h"
 
 #include <algorithm>
 #include <cmath>

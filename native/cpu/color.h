@@ -7,7 +7,7 @@
 // Note this differs from torchvision on *PIL* images (which shifts hue in uint8 HSV).
 // Images are (H, W, C) uint8, modified in place.
 #pragma once
-#include "image/image.h"
+#include "cpu/image.h"
 
 namespace stic::image {
 

@@ -7,7 +7,7 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#include "image/color.h"
+#include "cpu/color.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Pillow-style separable resampling (see resample.h for why). Weights follow Pillow's
 // precompute_coeffs: output pixel xx samples the input around center = (xx + 0.5) * scale with the
 // filter stretched by max(scale, 1), normalised to sum 1, then rounded to 22-bit fixed point.
-#include "image/resample.h"
+#include "cpu/resample.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "image/blur.h"
+#include "cpu/blur.h"
 
 #include <algorithm>
 #include <cmath>

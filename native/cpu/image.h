@@ -1,5 +1,6 @@
 // Image types shared by the CPU image kernels (preprocessing and corruptions).
-// Legend for shape comments in native/image/: N images, H height, W width, C = 3 colour channels
+// Legend for shape comments in the image kernels (native/cpu/{blur,color,mask,noise,resample}.h)
+// and in native/image/: N images, H height, W width, C = 3 colour channels
 // (R, G, B), S square output side. Pixels are uint8 RGB, interleaved (HWC): that is what sharp
 // decodes to and encodes from, so no transpose happens on the way in or out; only the final
 // float tensor for the vision tower is planar (CHW).

@@ -6,8 +6,8 @@
 //                   y = round((x_t + 1) * 127.5)      (DDPM forward process q(x_t | x_0), Ho et al. 2020)
 // Both clamp to [0, 255] and round half to even.
 #pragma once
-#include "image/image.h"
-#include "image/random.h"
+#include "cpu/image.h"
+#include "cpu/random.h"
 
 namespace stic::image {
 

@@ -1,10 +1,10 @@
-#include "image/mask.h"
+#include "cpu/mask.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "image/random.h"
+#include "cpu/random.h"
 
 namespace stic::image {
 
