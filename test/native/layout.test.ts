@@ -1,0 +1,95 @@
+// native/cpu mirrors native/cuda file for file (native/cpu/README.md): every CUDA kernel file
+// cuda/<stem>.cu has its CPU twin cpu/<stem>.cpp, the reference it is tested against; the README's
+// table names every CUDA file and only CPU files that exist; a backward sits beside its forward.
+import { expect } from 'chai';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const cudaDir = path.join(root, 'native/cuda');
+const cpuDir = path.join(root, 'native/cpu');
+
+// CUDA kernel files whose CPU twin has another stem. Keep this list short and say why.
+const TWIN_EXCEPTIONS: Record<string, string> = {
+  // The fused head's device row kernels; fused_head.cu holds its host-side chunk loop. The CPU
+  // does both in one file.
+  head: 'fused_head',
+};
+
+// Backward files whose forward lives under another stem.
+const FORWARD_OF_BACKWARD: Record<string, string> = {
+  linear: 'gemm', // nn.Linear's forward is a GEMM
+  patch_embed: 'embedding', // patch_embed_forward sits with the token embedding
+};
+
+// The CPU stem a CUDA file needs: its name less `.cu` and the `.blas` / `.nccl` suffix that only
+// decides where it compiles (native/cuda/README.md), then the exception list.
+function cpuTwinStem(cudaFile: string): string {
+  const stem = cudaFile.replace(/\.cu$/, '').replace(/\.(blas|nccl)$/, '');
+  return TWIN_EXCEPTIONS[stem] ?? stem;
+}
+
+// The CUDA kernel files (among cudaFiles) that have no cpu/<stem>.cpp in cpuFiles.
+function missingTwins(cudaFiles: string[], cpuFiles: string[]): string[] {
+  const cpu = new Set(cpuFiles);
+  return cudaFiles.filter((f) => f.endsWith('.cu') && !cpu.has(`${cpuTwinStem(f)}.cpp`));
+}
+
+const cudaFiles = readdirSync(cudaDir).sort();
+const cpuFiles = readdirSync(cpuDir).sort();
+
+describe('native layout: native/cpu mirrors native/cuda', () => {
+  it('finds the kernel files it checks', () => {
+    expect(cudaFiles.filter((f) => f.endsWith('.cu')).length).to.be.greaterThan(10);
+    expect(cpuFiles).to.include('ops.h');
+  });
+
+  it('every native/cuda/*.cu has its CPU twin native/cpu/<stem>.cpp', () => {
+    expect(missingTwins(cudaFiles, cpuFiles)).to.deep.equal([]);
+  });
+
+  it('reports a missing twin (the check can fail)', () => {
+    expect(missingTwins(['adamw.cu', 'gemm.blas.cu', 'head.cu', 'warp.cu', 'x.cuh'], ['adamw.cpp', 'gemm.cpp', 'fused_head.cpp'])).to.deep.equal([
+      'warp.cu',
+    ]);
+  });
+
+  it('the exception lists name files that exist', () => {
+    for (const [cuda, cpu] of Object.entries(TWIN_EXCEPTIONS)) {
+      expect(existsSync(path.join(cudaDir, `${cuda}.cu`)), `native/cuda/${cuda}.cu`).to.equal(true);
+      expect(existsSync(path.join(cpuDir, `${cpu}.cpp`)), `native/cpu/${cpu}.cpp`).to.equal(true);
+    }
+  });
+
+  it('every *_backward.cpp sits beside its forward', () => {
+    const backward = cpuFiles.filter((f) => f.endsWith('_backward.cpp'));
+    expect(backward.length).to.be.greaterThan(3);
+    for (const f of backward) {
+      const op = f.replace(/_backward\.cpp$/, '');
+      const forward = `${FORWARD_OF_BACKWARD[op] ?? op}.cpp`;
+      expect(cpuFiles, `native/cpu/${f}: its forward native/cpu/${forward}`).to.include(forward);
+    }
+  });
+
+  it("native/cpu/README.md's table names every CUDA file, and only CPU files that exist", () => {
+    const readme = readFileSync(path.join(cpuDir, 'README.md'), 'utf8');
+    const rows = readme.split('\n').filter((l) => /^\| `/.test(l));
+    const named = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+    const cudaNamed = new Set(rows.flatMap((r) => named(r.split('|')[1])));
+    for (const f of cudaFiles.filter((f) => /\.(cu|cuh|h)$/.test(f))) expect(cudaNamed.has(f), `native/cuda/${f} in the table`).to.equal(true);
+    const cpuNamed = rows.flatMap((r) => named(r.split('|').slice(2).join('|'))).filter((f) => /^[\w.]+\.(cpp|h)$/.test(f));
+    expect(cpuNamed.length).to.be.greaterThan(20);
+    for (const f of cpuNamed) expect(existsSync(path.join(cpuDir, f)), `native/cpu/${f} (named in the table)`).to.equal(true);
+  });
+
+  it('native/train holds no kernels any more (they moved here) and there is one vec_math.h', () => {
+    const train = path.join(root, 'native/train');
+    expect(existsSync(train) ? readdirSync(train).filter((f) => /\.(cpp|h)$/.test(f)) : []).to.deep.equal([]);
+    const vecMath = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? vecMath(path.join(dir, e.name)) : e.name === 'vec_math.h' ? [path.relative(root, path.join(dir, e.name))] : [],
+      );
+    expect(vecMath(path.join(root, 'native'))).to.deep.equal(['native/cpu/vec_math.h']);
+  });
+});
