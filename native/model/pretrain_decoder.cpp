@@ -72,12 +72,12 @@ float attnScale(const DecoderConfig& cfg) { return 1.0f / std::sqrt(static_cast<
 void embedTokens(DecoderActs& a, const PackedBatch& b, const float* features, const float* table, int64_t D) {
   float* x = a.hidden[0];
   for (int64_t t = 0; t < a.T; t++) {
-    const bool image = b.featureRow[t] >= 0;
-    a.embedIds[t] = image ? 0 : b.ids[t];
+    const bool image = b.layout.featureRow[t] >= 0;
+    a.embedIds[t] = image ? 0 : b.layout.ids[t];
     if (image) {
-      std::memcpy(x + t * D, features + b.featureRow[t] * D, D * sizeof(float));
+      std::memcpy(x + t * D, features + b.layout.featureRow[t] * D, D * sizeof(float));
     } else {
-      cpu::embedding_forward(x + t * D, &b.ids[t], table, 1, D);
+      cpu::embedding_forward(x + t * D, &b.layout.ids[t], table, 1, D);
     }
   }
 }
@@ -89,10 +89,10 @@ void layerForward(float* out, const float* x, DecoderLayerActs& L, const Decoder
   cpu::linear_forward(L.qkv, L.xn1, w.qkvW, w.qkvB, T, D, Nqkv);
   cpu::rope_forward(L.qkv, a.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
   cpu::rope_forward(L.qkv + qDim, a.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  for (const PackedBatch::Segment& s : b.segments) {
-    const float* q = L.qkv + s.row * Nqkv;
-    cpu::attention_forward_lse(L.attn + s.row * qDim, qDim, L.lse + cfg.numHeads * s.row, q, Nqkv, q + qDim, Nqkv, q + qDim + kvDim,
-                               Nqkv, s.len, s.len, cfg.numHeads, cfg.numKvHeads, cfg.headDim, true, 0, attnScale(cfg));
+  for (const AttnSegment& s : b.layout.segments) {  // each a whole causal sequence (its own keys)
+    const float* q = L.qkv + s.qRow * Nqkv;
+    cpu::attention_forward_lse(L.attn + s.qRow * qDim, qDim, L.lse + cfg.numHeads * s.qRow, q, Nqkv, q + qDim, Nqkv, q + qDim + kvDim,
+                               Nqkv, s.qLen, s.qLen, cfg.numHeads, cfg.numKvHeads, cfg.headDim, true, 0, attnScale(cfg));
   }
   cpu::linear_forward(L.xmid, L.attn, w.oW, w.oB, T, qDim, D);
   cpu::add_inplace(L.xmid, x, T * D);
@@ -119,11 +119,11 @@ void layerBackward(DecoderActs& a, const float* x, const DecoderLayerActs& L, co
   // Attention block: xmid = x + o_proj(attn(rope(q), rope(k), v)), q|k|v = qkv(RMSNorm(x))
   cpu::linear_backward(a.dattn, g.oW, g.oB, a.dx, L.attn, w.oW, T, qDim, D);
   std::memset(a.dqkv, 0, T * Nqkv * sizeof(float));  // dk, dv accumulate
-  for (const PackedBatch::Segment& s : b.segments) {
-    const float* q = L.qkv + s.row * Nqkv;
-    float* dq = a.dqkv + s.row * Nqkv;
-    cpu::attention_backward(dq, dq + qDim, dq + qDim + kvDim, a.dattn + s.row * qDim, q, Nqkv, q + qDim, Nqkv, q + qDim + kvDim, Nqkv,
-                            L.attn + s.row * qDim, qDim, L.lse + cfg.numHeads * s.row, s.len, s.len, cfg.numHeads, cfg.numKvHeads,
+  for (const AttnSegment& s : b.layout.segments) {
+    const float* q = L.qkv + s.qRow * Nqkv;
+    float* dq = a.dqkv + s.qRow * Nqkv;
+    cpu::attention_backward(dq, dq + qDim, dq + qDim + kvDim, a.dattn + s.qRow * qDim, q, Nqkv, q + qDim, Nqkv, q + qDim + kvDim, Nqkv,
+                            L.attn + s.qRow * qDim, qDim, L.lse + cfg.numHeads * s.qRow, s.qLen, s.qLen, cfg.numHeads, cfg.numKvHeads,
                             cfg.headDim, true, 0, attnScale(cfg));
   }
   cpu::rope_backward(a.dqkv, a.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
@@ -174,13 +174,11 @@ Result<DecoderActs> allocDecoderActs(Arena& arena, const DecoderConfig& cfg, int
 double decoderTrainForward(DecoderActs& a, const PackedBatch& b, const float* features, const ModelPtrs& w, const DecoderConfig& cfg,
                            double meanOver, double gradScale) {
   const int64_t D = cfg.hiddenSize, E = a.E;
-  for (const PackedBatch::Segment& s : b.segments) {
-    for (int64_t t = 0; t < s.len; t++) a.pos[s.row + t] = t;
-  }
+  std::copy(b.layout.pos.begin(), b.layout.pos.end(), a.pos);
   embedTokens(a, b, features, w.decoder.embed, D);
   for (int64_t l = 0; l < cfg.numLayers; l++) layerForward(a.hidden[l + 1], a.hidden[l], a.layers[l], w.decoder.layers[l], b, a, cfg);
   const float* last = a.hidden[cfg.numLayers];
-  for (int64_t e = 0; e < E; e++) std::memcpy(a.hg + e * D, last + b.headRows[e] * D, D * sizeof(float));
+  for (int64_t e = 0; e < E; e++) std::memcpy(a.hg + e * D, last + b.heads[e].row * D, D * sizeof(float));
   cpu::rmsnorm_forward(a.hn, a.hg, w.decoder.norm, E, D, cfg.rmsNormEps);
   if (E == 0) return 0.0;
   train::fused_head_forward(a.logp, a.gathered, a.lse, nullptr, a.headWork, a.hn, w.decoder.lmHead, b.targets.data(), headDims(cfg, E),
@@ -197,13 +195,13 @@ void decoderTrainBackward(DecoderActs& a, float* dfeatures, const PackedBatch& b
   if (E > 0) {
     headBackward(a, b, w, g, cfg);
     cpu::rmsnorm_backward(a.dhg, g.decoder.norm, a.dhn, a.hg, w.decoder.norm, E, D, cfg.rmsNormEps);
-    for (int64_t e = 0; e < E; e++) cpu::add_inplace(a.dx + b.headRows[e] * D, a.dhg + e * D, D);
+    for (int64_t e = 0; e < E; e++) cpu::add_inplace(a.dx + b.heads[e].row * D, a.dhg + e * D, D);
   }
   for (int64_t l = cfg.numLayers; l-- > 0;) layerBackward(a, a.hidden[l], a.layers[l], w.decoder.layers[l], g.decoder.layers[l], b, cfg);
   // a.dx = d (input embeddings): image rows go to their features, text rows to the table.
   for (int64_t t = 0; t < T; t++) {
-    if (b.featureRow[t] < 0) continue;
-    cpu::add_inplace(dfeatures + b.featureRow[t] * D, a.dx + t * D, D);
+    if (b.layout.featureRow[t] < 0) continue;
+    cpu::add_inplace(dfeatures + b.layout.featureRow[t] * D, a.dx + t * D, D);
     std::memset(a.dx + t * D, 0, D * sizeof(float));
   }
   cpu::embedding_backward(g.decoder.embed, a.dx, a.embedIds, T, D);

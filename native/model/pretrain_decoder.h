@@ -16,22 +16,19 @@
 #include "core/arena.h"
 #include "model/llava_config.h"
 #include "model/pretrain_params.h"
+#include "model/train_pass.h"
 
 namespace stic::model {
 
-// Packed sequences of one step. Row t holds token ids[t]; rows of a segment attend causally
-// within it only, at positions 0..len-1.
+// The sequences of one step, packed into one pass of the layout type the LoRA trainer uses
+// (train_pass.h: appendSequence, one causal segment per sequence, positions 0..len-1), and the
+// scored tokens: the output of row heads[e].row predicts heads[e].target.
 struct PackedBatch {
-  struct Segment {
-    int64_t row = 0, len = 0;
-  };
-  std::vector<int64_t> ids;         // (T) token ids (image tokens included)
-  std::vector<int64_t> featureRow;  // (T) row of the image features for an image token, -1 for text
-  std::vector<Segment> segments;
-  std::vector<int64_t> headRows;  // (E) the row whose output predicts each target
-  std::vector<int64_t> targets;   // (E) the target token ids
-  int64_t rows() const { return static_cast<int64_t>(ids.size()); }
-  int64_t targetCount() const { return static_cast<int64_t>(targets.size()); }
+  PassLayout layout;
+  std::vector<HeadEntry> heads;   // (E)
+  std::vector<int64_t> targets;   // (E) heads' targets, contiguous for the fused head
+  int64_t rows() const { return layout.rows(); }
+  int64_t targetCount() const { return static_cast<int64_t>(heads.size()); }
 };
 
 struct DecoderLayerActs {

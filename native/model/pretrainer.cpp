@@ -13,22 +13,21 @@ namespace {
 
 // Packs the items into rows, one segment each; image token k of an item reads feature row
 // images[k / Ti] * Ti + k % Ti; the row before each target predicts it.
-PackedBatch pack(const std::vector<PretrainItem>& items, const LlavaConfig& cfg) {
+// One causal sequence per item (train_pass.h), its image tokens reading the rows of its images:
+// image k's features are rows k*Ti .. k*Ti + Ti - 1 of the call's (N*Ti, D) features.
+PackedBatch pack(const std::vector<PretrainItem>& items, const LlavaConfig& cfg, int64_t N) {
   PackedBatch b;
   const int64_t Ti = cfg.imageTokenCount;
+  TokenRows tokenRows(N);
+  for (int64_t k = 0; k < N; k++) {
+    for (int64_t i = 0; i < Ti; i++) tokenRows[k].push_back(k * Ti + i);
+  }
   for (const PretrainItem& it : items) {
-    const int64_t row = b.rows(), len = static_cast<int64_t>(it.ids.size());
-    b.segments.push_back({row, len});
-    int64_t imageToken = 0;
-    for (int64_t t = 0; t < len; t++) {
-      b.ids.push_back(it.ids[t]);
-      const bool image = it.ids[t] == cfg.imageTokenId;
-      b.featureRow.push_back(image ? it.images[imageToken / Ti] * Ti + imageToken % Ti : -1);
-      imageToken += image ? 1 : 0;
-      if (t > 0 && it.mask[t]) {
-        b.headRows.push_back(row + t - 1);
-        b.targets.push_back(it.ids[t]);
-      }
+    const int64_t row = appendSequence(b.layout, it.ids, it.images, cfg.imageTokenId, tokenRows);
+    for (size_t t = 1; t < it.ids.size(); t++) {
+      if (!it.mask[t]) continue;
+      b.heads.push_back({row + static_cast<int64_t>(t) - 1, it.ids[t]});
+      b.targets.push_back(it.ids[t]);
     }
   }
   return b;
@@ -110,7 +109,7 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
   const LlavaConfig& cfg = config();
   STIC_CHECK_ARG(!items.empty(), "items: expected at least one item but received none");
   for (size_t i = 0; i < items.size(); i++) STIC_RETURN_IF_ERROR(validateItem(items[i], N, "items[" + std::to_string(i) + "]"));
-  const PackedBatch b = pack(items, cfg);
+  const PackedBatch b = pack(items, cfg, N);
   const int64_t T = b.rows(), E = b.targetCount(), M = N * cfg.imageTokenCount, D = cfg.decoder.hiddenSize;
   ArenaPlan plan;
   planVisionActs(plan, cfg, N, backward);
