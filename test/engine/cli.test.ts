@@ -6,7 +6,6 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { main } from '../../bin/cli.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
@@ -14,22 +13,8 @@ import { loraTensorShapes, writeAdapter } from '../../lib/train/adapter_io.ts';
 import { exportMerged } from '../../lib/train/merge_export.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { hfFixtures } from './fixture_util.ts';
+import { runCli } from '../stic/cli_helpers.ts';
 
-/** Runs the CLI, capturing what it writes. */
-async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-}
 
 describe('stic generate / stic score', () => {
   let dir: string;

@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { main } from '../../bin/cli.ts';
 import { loadModel } from '../../lib/engine/llava_model.ts';
 import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
@@ -30,23 +29,10 @@ import type { MetricsRow } from '../../lib/util/metrics_log.ts';
 import { loadFixture, relError } from '../engine/fixture_util.ts';
 import { writeImages } from '../stic/fakes.ts';
 import { makeRng } from '../helpers/rng.ts';
+import { runCli } from '../stic/cli_helpers.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 
-/** Runs the CLI in-process, capturing what it writes. */
-async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-}
 const hasTrainer = () => typeof (native() as { createTrainer?: unknown }).createTrainer === 'function';
 
 const WORDS = ['red', 'blue', 'green', 'ball', 'dog', 'cat', 'tree', 'sky', 'car', 'house', 'small', 'large', 'two', 'one', 'on', 'the', 'grass', 'table'];
