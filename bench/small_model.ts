@@ -55,17 +55,22 @@ export interface ChildJob {
   task: 'generate' | 'dpo';
   gradCheckpointing?: boolean;
   threads: number;
+  /** Run on this stic.node instead of the build (STIC_ADDON_PATH; bench/addon_ab.bench.ts). */
+  addon?: string;
 }
 export interface ChildResult {
   peakRssBytes: number;
   weightBytes: number;
   activationBytes: number;
+  /** Wall time of the task itself (the generation's 32 tokens with its prefill, or the DPO micro-step), model load excluded. */
+  ms: number;
 }
 
 /** Runs `job` in a fresh Node process and returns its peak RSS (VmHWM) and the engine's byte counts. */
 export function runChild(job: ChildJob): ChildResult {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'small_model_child.ts');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, JSON.stringify(job)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const env = job.addon ? { ...process.env, STIC_ADDON_PATH: job.addon } : process.env;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, JSON.stringify(job)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.status !== 0) throw new Error(`small_model_child.ts ${JSON.stringify(job)} failed: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ChildResult;
 }

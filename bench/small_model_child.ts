@@ -2,7 +2,7 @@
 // (the high-water mark, which only grows) is its alone: load the model (as stored, or widened to
 // F32), then either generate (a 602-token prompt with an image, 32 new tokens) or take one DPO
 // micro-step (2 pairs, LoRA r=16 on every linear, trainable projector). Prints one JSON line
-// {peakRssBytes, weightBytes, activationBytes} (a generation's: its activations and KV cache). Run by bench/small_model.ts runChild().
+// {peakRssBytes, weightBytes, activationBytes, ms} (a generation's: its activations and KV cache). Run by bench/small_model.ts runChild().
 
 import { resolveWeights } from '../lib/engine/weight_names.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
@@ -19,8 +19,10 @@ const config = loadModelConfig(job.model);
 const sources = resolveWeights(native().llavaTensorSpecs(config), [await openCheckpoint(job.model)], config);
 const model = await native().loadLlava(config, sources, { dtype: job.dtype });
 let activationBytes = 0;
+let t0 = 0;
 if (job.task === 'generate') {
   const ids = llavaPrompt(config.imageTokenId, config.imageTokenCount);
+  t0 = performance.now();
   const gen = model.startGeneration(makeRng(7).normalArray(IMAGE_FLOATS), 1, [{ ids, images: [0], maxNewTokens: 32, temperature: 0, topK: 0, topP: 1, seed: 0 }], []);
   await gen.step(32);
   const g = gen.memory();
@@ -31,8 +33,11 @@ if (job.task === 'generate') {
     trainProjector: true,
   });
   const pairs = benchPairs(config.imageTokenId, 2);
-  await trainer.dpoStep(makeRng(9).normalArray(2 * IMAGE_FLOATS), 2, pairs, { key: { step: 0, micro: 0 }, gradCheckpointing: job.gradCheckpointing ?? false });
+  const pixels = makeRng(9).normalArray(2 * IMAGE_FLOATS);
+  t0 = performance.now();
+  await trainer.dpoStep(pixels, 2, pairs, { key: { step: 0, micro: 0 }, gradCheckpointing: job.gradCheckpointing ?? false });
   activationBytes = trainer.memory().lastStepActivationBytes;
 }
-const result: ChildResult = { peakRssBytes: peakRss(), weightBytes: model.memory().weightBytes, activationBytes };
+const ms = performance.now() - t0;
+const result: ChildResult = { peakRssBytes: peakRss(), weightBytes: model.memory().weightBytes, activationBytes, ms };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,0 +1,69 @@
+// The addon against an earlier build of itself, for refactors that must not cost speed or memory
+// (issue 11: "not slower than before the refactor, within 5%; DPO-step activation memory not
+// larger"). The same two workloads of bench/small_model_child.ts, each in a fresh process:
+// a generation (602-token prompt with a 336 px image, 32 new tokens, greedy) and one DPO
+// micro-step (2 pairs, LoRA r=16 on every linear, trainable projector), run on the baseline
+// addon and on this build alternately, round after round, so both see the same machine load.
+// Prints medians, the spread of each, the engine's activation bytes and the peak RSS.
+//   STIC_BASELINE_ADDON=/path/to/old/build/Release/stic.node npm run bench -- addon_ab
+// (an earlier build: `git worktree add /tmp/base <commit> && cd /tmp/base && npm ci`).
+// Runs only when named (it needs the baseline).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { median } from './harness.ts';
+import type { BenchRow } from './harness.ts';
+import { type ChildResult, loadAverage, runChild, spread, writeSmallModel } from './small_model.ts';
+
+export const title = 'This build vs an earlier build of the addon (STIC_BASELINE_ADDON), small random model, CPU, 1 thread';
+export const explicitOnly = true;
+
+const ROUNDS = 5;
+const THREADS = 1;
+
+export async function run(): Promise<BenchRow[]> {
+  const baseline = process.env.STIC_BASELINE_ADDON;
+  if (!baseline || !existsSync(baseline)) {
+    throw new Error(`addon_ab: set STIC_BASELINE_ADDON to the stic.node of an earlier build (received ${baseline === undefined ? 'nothing' : JSON.stringify(baseline)})`);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'stic-bench-ab-'));
+  try {
+    await writeSmallModel(dir, 'F32', 3);
+    const rows: BenchRow[] = [];
+    for (const task of ['generate', 'dpo'] as const) {
+      const base: ChildResult[] = [];
+      const ours: ChildResult[] = [];
+      const loads: string[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        base.push(runChild({ model: dir, dtype: 'stored', task, threads: THREADS, addon: path.resolve(baseline) }));
+        ours.push(runChild({ model: dir, dtype: 'stored', task, threads: THREADS }));
+        loads.push(loadAverage());
+      }
+      const ms = (xs: ChildResult[]) => xs.map((x) => x.ms);
+      const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+      const label = task === 'generate' ? 'generation (prefill + 32 tokens)' : 'DPO micro-step (2 pairs)';
+      rows.push({
+        name: label,
+        unit: 'ms',
+        baselineName: 'earlier build',
+        baseline: median(ms(base)),
+        ours: median(ms(ours)),
+        higherIsBetter: false,
+        note: `medians of ${ROUNDS} interleaved rounds; spread ${spread(ms(base))} vs ${spread(ms(ours))} ms; load average ${loads.join(', ')}`,
+      });
+      rows.push({
+        name: `${label}: activation bytes`,
+        unit: 'MiB',
+        baselineName: 'earlier build',
+        baseline: Number(mib(base[0].activationBytes)),
+        ours: Number(mib(ours[0].activationBytes)),
+        higherIsBetter: false,
+        note: `peak RSS medians ${mib(median(base.map((x) => x.peakRssBytes)))} vs ${mib(median(ours.map((x) => x.peakRssBytes)))} MiB`,
+      });
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
