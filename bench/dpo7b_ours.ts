@@ -11,6 +11,7 @@ import { native } from '../lib/native/index.ts';
 import { largestStep, pairExtent } from '../lib/train/memory_plan.ts';
 import { llavaPrompt, randomPixels } from './llava_inputs.ts';
 import { peakRss } from './peak_rss.ts';
+import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 const [dir, threadsArg, ckptArg] = process.argv.slice(2);
 const gradCheckpointing = ckptArg === '1';
@@ -36,7 +37,7 @@ const shape = largestStep([extent], 1, native().trainPassRowBudget, config.image
 const plan = trainer.memoryPlan(shape);
 const size = config.vision.imageSize;
 const t0 = performance.now();
-const r = await trainer.dpoStep(randomPixels(3 * size * size, 7), 1, [pair], { key: { step: 0, micro: 0 }, gradCheckpointing });
+const r = await trainer.dpoStep(randomPixels(3 * size * size, 7), 1, [pair], dpoStepOptions({ key: { step: 0, micro: 0 }, gradCheckpointing }));
 const ms = performance.now() - t0;
 const mem = trainer.memory();
 process.stdout.write(`${JSON.stringify({

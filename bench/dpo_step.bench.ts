@@ -18,6 +18,7 @@ import { loadNativeModel } from '../test/train/train_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import type { BenchRow } from './harness.ts';
 import { SMALL_SPEC, benchPairs } from './small_model.ts';
+import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 export const title = 'DPO step per pair: shared-prefix branches vs two full sequences (CPU, small random model)';
 
@@ -37,7 +38,7 @@ interface Run {
 async function once(trainer: LlavaTrainerNative, pixels: Float32Array, ps: NativePreferencePair[], sharedPrefix: boolean, best?: Run): Promise<Run> {
   await trainer.zeroGrad();
   const t0 = performance.now();
-  const res = await trainer.dpoStep(pixels, ps.length, ps, { key: { step: 0, micro: 0 }, sharedPrefix });
+  const res = await trainer.dpoStep(pixels, ps.length, ps, dpoStepOptions({ key: { step: 0, micro: 0 }, sharedPrefix }));
   const ms = performance.now() - t0;
   const run = { ms: Math.min(ms, best?.ms ?? Infinity), grads: best?.grads ?? [], loss: res.loss };
   if (!best) run.grads = await trainer.getTensors('grad');
@@ -71,7 +72,7 @@ export async function run(): Promise<BenchRow[]> {
     // Make B nonzero (one update) so every LoRA gradient path carries signal.
     const ps = benchPairs(SPEC.decoder.vocabSize - 1, PAIRS);
     const pixels = makeRng(9).normalArray(PAIRS * 3 * 336 * 336);
-    await trainer.dpoStep(pixels, PAIRS, ps.slice(0, 1), { key: { step: 0, micro: 0 } });
+    await trainer.dpoStep(pixels, PAIRS, ps.slice(0, 1), dpoStepOptions({ key: { step: 0, micro: 0 } }));
     await trainer.optimizerStep({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 } });
     let separate: Run | undefined;
     let shared: Run | undefined;
@@ -83,7 +84,7 @@ export async function run(): Promise<BenchRow[]> {
     // Activation memory of one pair per step (a step with several pairs packs as many as fit in a
     // 2048-row pass, so its arena size depends on how the pairs happen to pack).
     const onePair = async (sharedPrefix: boolean) => {
-      await trainer.dpoStep(pixels, PAIRS, ps.slice(0, 1), { key: { step: 0, micro: 0 }, sharedPrefix });
+      await trainer.dpoStep(pixels, PAIRS, ps.slice(0, 1), dpoStepOptions({ key: { step: 0, micro: 0 }, sharedPrefix }));
       return trainer.memory().lastStepActivationBytes;
     };
     const memSeparate = await onePair(false);

@@ -17,6 +17,7 @@ import type { LlavaTrainerNative, NativePreferencePair } from '../lib/native/con
 import { makeRng } from '../test/helpers/rng.ts';
 import { type BenchRow, median } from './harness.ts';
 import { IMAGE_FLOATS, benchPairs, loadAverage, runChild, spread, writeSmallModel } from './small_model.ts';
+import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 export const title = 'DPO micro-step: gradient checkpointing vs every activation kept (CPU, small random model)';
 
@@ -29,7 +30,7 @@ const MiB = 2 ** 20;
 async function step(trainer: LlavaTrainerNative, pixels: Float32Array, pairs: NativePreferencePair[], gradCheckpointing: boolean) {
   await trainer.zeroGrad();
   const t0 = performance.now();
-  await trainer.dpoStep(pixels, pairs.length, pairs, { key: { step: 0, micro: 0 }, gradCheckpointing });
+  await trainer.dpoStep(pixels, pairs.length, pairs, dpoStepOptions({ key: { step: 0, micro: 0 }, gradCheckpointing }));
   return { ms: performance.now() - t0, bytes: trainer.memory().lastStepActivationBytes };
 }
 

@@ -12,6 +12,7 @@ import { llavaPrompt } from './llava_inputs.ts';
 import { peakRss } from './peak_rss.ts';
 import { IMAGE_FLOATS, type ChildJob, type ChildResult, benchPairs } from './small_model.ts';
 import { makeRng } from '../test/helpers/rng.ts';
+import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 const job = JSON.parse(process.argv[2] ?? '') as ChildJob;
 native().setThreads(job.threads);
@@ -35,7 +36,7 @@ if (job.task === 'generate') {
   const pairs = benchPairs(config.imageTokenId, 2);
   const pixels = makeRng(9).normalArray(2 * IMAGE_FLOATS);
   t0 = performance.now();
-  await trainer.dpoStep(pixels, 2, pairs, { key: { step: 0, micro: 0 }, gradCheckpointing: job.gradCheckpointing ?? false });
+  await trainer.dpoStep(pixels, 2, pairs, dpoStepOptions({ key: { step: 0, micro: 0 }, gradCheckpointing: job.gradCheckpointing ?? false }));
   activationBytes = trainer.memory().lastStepActivationBytes;
 }
 const ms = performance.now() - t0;

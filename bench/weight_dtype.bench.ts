@@ -18,6 +18,7 @@ import { makeRng } from '../test/helpers/rng.ts';
 import { type BenchRow, median } from './harness.ts';
 import { llavaPrompt } from './llava_inputs.ts';
 import { IMAGE_FLOATS, benchPairs, loadAverage, runChild, spread, writeSmallModel } from './small_model.ts';
+import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 export const title = 'BF16 weights as stored vs widened to F32 (CPU, small random model, same values)';
 
@@ -48,7 +49,7 @@ async function timeRound(v: Variant, ids: number[], pixels: Float32Array, pairs:
   v.decode.push((NEW_TOKENS - 1) / ((t2 - t1) / 1e3));
   await v.trainer.zeroGrad();
   const t3 = performance.now();
-  await v.trainer.dpoStep(pairPixels, 2, pairs, { key: { step: 0, micro: 0 } });
+  await v.trainer.dpoStep(pairPixels, 2, pairs, dpoStepOptions({ key: { step: 0, micro: 0 } }));
   v.step.push(performance.now() - t3);
 }
 

@@ -310,16 +310,16 @@ export interface NativeSftItem {
 export interface NativeStepKey { step: number; micro: number }
 export interface NativeDpoStepOptions {
   key: NativeStepKey;
-  /** 'sigmoid' (DPO), 'hinge', 'ipo'. Default sigmoid. */
-  loss?: 'sigmoid' | 'hinge' | 'ipo';
-  /** Default 0.1. */
-  beta?: number;
-  /** Weight of -logp(chosen); default 1/1024. */
-  sftWeight?: number;
-  /** Regularise the summed chosen log-prob or its per-token mean; default 'sum'. */
-  sftNorm?: 'sum' | 'mean';
-  /** Rejected log-prob of the label tokens or of the model's own top alternative (STIC.md); default 'label'. */
-  rejectedMode?: RejectedLogpMode;
+  // The loss hyperparameters are required; their defaults are the option tables' (lib/stic/train_options.ts).
+  /** 'sigmoid' (DPO), 'hinge', 'ipo'. */
+  loss: 'sigmoid' | 'hinge' | 'ipo';
+  beta: number;
+  /** Weight of -logp(chosen). */
+  sftWeight: number;
+  /** Regularise the summed chosen log-prob or its per-token mean. */
+  sftNorm: 'sum' | 'mean';
+  /** Rejected log-prob of the label tokens or of the model's own top alternative (STIC.md). */
+  rejectedMode: RejectedLogpMode;
   /** Gradients are of gradScale x (mean over this call's pairs); 1/accumulation for accumulated steps. Default 1. */
   gradScale?: number;
   /** true (default): prompt once, chosen and rejected as two branches over its KV; false: two full sequences. */

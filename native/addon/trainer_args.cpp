@@ -18,7 +18,10 @@ bool boolOr(const Napi::Object& o, const char* key, const std::string& where, bo
 }
 
 int choiceOr(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices, int dflt) {
-  if (!has(o, key)) return dflt;
+  return has(o, key) ? requireChoice(o, key, where, choices) : dflt;
+}
+
+int requireChoice(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices) {
   Napi::Value v = o.Get(key);
   for (size_t i = 0; v.IsString() && i < choices.size(); i++) {
     if (v.As<Napi::String>().Utf8Value() == choices[i]) return static_cast<int>(i);
@@ -135,11 +138,13 @@ model::DpoStepOptions parseDpoOptions(const Napi::Value& value) {
   StepKey key = parseKey(o, where);
   opt.step = key.step;
   opt.micro = key.micro;
-  opt.loss.loss = static_cast<train::PreferenceLoss>(choiceOr(o, "loss", where, {"sigmoid", "hinge", "ipo"}, 0));
-  opt.loss.beta = checkedNumber(o, "beta", where, positiveFinite, "a positive number", 0.1, false);
-  opt.loss.sftWeight = checkedNumber(o, "sftWeight", where, nonNegativeFinite, "a non-negative number", 1.0 / 1024, false);
-  opt.loss.sftNorm = choiceOr(o, "sftNorm", where, {"sum", "mean"}, 0) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
-  opt.rejectedMode = choiceOr(o, "rejectedMode", where, {"label", "top-alt"}, 0) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
+  // The loss hyperparameters are required: their defaults live in the TypeScript option tables
+  // (lib/stic/train_options.ts), the one place a user reads and changes them.
+  opt.loss.loss = static_cast<train::PreferenceLoss>(requireChoice(o, "loss", where, {"sigmoid", "hinge", "ipo"}));
+  opt.loss.beta = checkedNumber(o, "beta", where, positiveFinite, "a positive number", 0, true);
+  opt.loss.sftWeight = checkedNumber(o, "sftWeight", where, nonNegativeFinite, "a non-negative number", 0, true);
+  opt.loss.sftNorm = requireChoice(o, "sftNorm", where, {"sum", "mean"}) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
+  opt.rejectedMode = requireChoice(o, "rejectedMode", where, {"label", "top-alt"}) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
   opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
   opt.sharedPrefix = boolOr(o, "sharedPrefix", where, true);
   opt.gradCheckpointing = boolOr(o, "gradCheckpointing", where, false);

@@ -20,6 +20,7 @@ bool has(const Napi::Object& o, const char* key);
 bool boolOr(const Napi::Object& o, const char* key, const std::string& where, bool dflt);
 // The index of o[key] among `choices`, or dflt when absent.
 int choiceOr(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices, int dflt);
+int requireChoice(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices);
 // o[key] checked by ok(); dflt when absent and not required.
 double checkedNumber(const Napi::Object& o, const char* key, const std::string& where, bool (*ok)(double), const char* what,
                      double dflt, bool required);

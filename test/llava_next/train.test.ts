@@ -12,6 +12,7 @@ import type { LlavaTrainerNative, NativePreferencePair } from '../../lib/native/
 import { relError } from '../engine/fixture_util.ts';
 import { ADAPTER_FILE, loadNativeModel, readAll } from '../train/train_util.ts';
 import { NEXT_DIR, type NextFixture, loadNextFixture } from './next_fixture.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 // fp32 engine against a float64 reference. Measured (2 cores, AVX2): 28 of the 32 tensors within
 // 1e-6, the worst (layer 1 gate_proj lora_B, two full sequences) 1.7e-6; the reference itself moves by
@@ -57,7 +58,7 @@ describe('trainer vs the LLaVA-NeXT reference (anyres, LoRA + trainable projecto
     it(`DPO (label): loss, log-probs and every gradient (${label})`, async () => {
       await trainer.zeroGrad();
       const { pixels, layouts, pairs } = inputs(reversed);
-      const res = await trainer.dpoStep(pixels, layouts, pairs, { key: { step: 0, micro: 0 }, sharedPrefix: shared });
+      const res = await trainer.dpoStep(pixels, layouts, pairs, dpoStepOptions({ key: { step: 0, micro: 0 }, sharedPrefix: shared }));
       const exp = fx.json.dpo.label;
       expect(Math.abs(res.loss - exp.loss) / exp.loss).to.be.below(1e-5);
       exp['per_pair[loss,pc,pr,rc,rr]'].forEach(([, pc, pr, rc, rr], i) => {

@@ -17,6 +17,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const ABS_TOL = 5e-4;
 const REL_TOL = 2e-3;
@@ -74,7 +75,7 @@ describe('trainer: whole-model backward vs finite differences', function () {
     const pixels = rng.normalArray(2 * m.pixelsPerImage);
     const pairs = [randomPair(rng, m, 0, 3, 5, 4), randomPair(rng, m, 1, 2, 1, 6)];
     // Same key every evaluation: the dropout masks are fixed, so the loss is a smooth function.
-    const loss = async () => (await trainer.dpoStep(pixels, 2, pairs, { key: { step: 3, micro: 1 }, beta: 0.5, sftWeight: 0.05 })).loss;
+    const loss = async () => (await trainer.dpoStep(pixels, 2, pairs, dpoStepOptions({ key: { step: 3, micro: 1 }, beta: 0.5, sftWeight: 0.05 }))).loss;
     const { checked } = await checkAgainstFiniteDifferences(trainer, loss, 17);
     expect(checked).to.equal(3 * trainer.tensorInfo().length);
   });
@@ -101,7 +102,7 @@ describe('trainer: whole-model backward vs finite differences', function () {
     const pixels = rng.normalArray(2 * m.pixelsPerImage);
     const pairs = [randomPair(rng, m, 1, 4, 3, 5), randomPair(rng, m, 0, 1, 6, 2)];
     const loss = async () =>
-      (await trainer.dpoStep(pixels, 2, pairs, { key: { step: 0, micro: 0 }, loss: 'ipo', beta: 1, sftWeight: 0.1, sftNorm: 'mean', sharedPrefix: false })).loss;
+      (await trainer.dpoStep(pixels, 2, pairs, dpoStepOptions({ key: { step: 0, micro: 0 }, loss: 'ipo', beta: 1, sftWeight: 0.1, sftNorm: 'mean', sharedPrefix: false }))).loss;
     await checkAgainstFiniteDifferences(trainer, loss, 29);
   });
 });

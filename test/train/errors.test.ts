@@ -7,6 +7,7 @@ import type { LlavaTrainerNative, NativePreferencePair } from '../../lib/native/
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
 import { rejectionOf as rejection } from '../helpers/rejection.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: errors', function () {
   this.timeout(60_000);
@@ -43,7 +44,7 @@ describe('trainer: errors', function () {
   });
 
   it('names the pair and token of a bad preference pair', async () => {
-    const bad = (p: Partial<NativePreferencePair>) => rejection(trainer.dpoStep(pixels, 1, [pair, { ...pair, ...p }], { key }));
+    const bad = (p: Partial<NativePreferencePair>) => rejection(trainer.dpoStep(pixels, 1, [pair, { ...pair, ...p }], dpoStepOptions({ key })));
     expect((await bad({ chosenIds: [5, 6, m.imageTokenId] })).message).to.equal(
       `pairs[1].chosenIds[2]: expected a text token but found the image token ${m.imageTokenId} (images belong in the prompt)`,
     );
@@ -54,17 +55,29 @@ describe('trainer: errors', function () {
       `pairs[1].promptIds: expected ${TINY_TI} image tokens (id ${m.imageTokenId}) for 1 image(s) x ${TINY_TI} but found ${TINY_TI - 1}`,
     );
     expect((await bad({ images: [1] })).message).to.equal('pairs[1].promptIds: image index 1 is out of range for a batch of 1 image(s)');
-    expect((await rejection(trainer.dpoStep(pixels, 1, [], { key }))).message).to.equal('pairs: expected at least one preference pair but found none');
-    expect(() => trainer.dpoStep(pixels, 1, [{ ...pair, refChosen: -3 }], { key })).to.throw(
+    expect((await rejection(trainer.dpoStep(pixels, 1, [], dpoStepOptions({ key })))).message).to.equal('pairs: expected at least one preference pair but found none');
+    expect(() => trainer.dpoStep(pixels, 1, [{ ...pair, refChosen: -3 }], dpoStepOptions({ key }))).to.throw(
       TypeError,
       'pairs[0]: expected refChosen and refRejected together (or neither) but received only refChosen',
     );
-    expect(() => trainer.dpoStep(pixels, 1, [pair], { key, rejectedMode: 'top2' as never })).to.throw(
+    expect(() => trainer.dpoStep(pixels, 1, [pair], dpoStepOptions({ key, rejectedMode: 'top2' as never }))).to.throw(
       TypeError,
       `Expected 'label' or 'top-alt' for options.rejectedMode but received a string "top2"`,
     );
     expect(() => trainer.dpoStep(pixels, 1, [pair], {} as never)).to.throw(TypeError, 'Expected an object for options.key but received undefined');
-    expect(() => trainer.dpoStep(pixels.subarray(1), 1, [pair], { key })).to.throw(RangeError, 'pixels: expected 1 x 3 x 28 x 28 = 2352 values but found 2351');
+    // The loss hyperparameters have no native default (the option tables hold them): each is required.
+    for (const [name, expected] of [
+      ['loss', "Expected 'sigmoid', 'hinge' or 'ipo' for options.loss but received undefined"],
+      ['beta', 'options.beta'],
+      ['sftWeight', 'options.sftWeight'],
+      ['sftNorm', "Expected 'sum' or 'mean' for options.sftNorm but received undefined"],
+      ['rejectedMode', "Expected 'label' or 'top-alt' for options.rejectedMode but received undefined"],
+    ] as const) {
+      const o: Record<string, unknown> = { ...dpoStepOptions({ key }) };
+      delete o[name];
+      expect(() => trainer.dpoStep(pixels, 1, [pair], o as never), name).to.throw(TypeError, expected);
+    }
+    expect(() => trainer.dpoStep(pixels.subarray(1), 1, [pair], dpoStepOptions({ key }))).to.throw(RangeError, 'pixels: expected 1 x 3 x 28 x 28 = 2352 values but found 2351');
   });
 
   it('names the item of a bad SFT mask', async () => {
@@ -96,7 +109,7 @@ describe('trainer: errors', function () {
 
   it('refuses a second call while one runs on the same trainer', async () => {
     // Enough pairs that the step is still running when the next statements execute.
-    const running = trainer.dpoStep(pixels, 1, Array(200).fill(pair), { key });
+    const running = trainer.dpoStep(pixels, 1, Array(200).fill(pair), dpoStepOptions({ key }));
     expect(() => trainer.setStep(3)).to.throw('LlavaTrainer.setStep: a call on this trainer is running; wait for it');
     const second = trainer.getTensors('grad');
     expect((await rejection(second)).message).to.equal(

@@ -12,6 +12,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaModelNative, LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { FIXTURE_MODELS, type Fixture, loadFixture, relError } from '../engine/fixture_util.ts';
 import { ADAPTER_FILE, loadNativeModel, pairsOf, pixelsOf, readAll, sftItemsOf } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const GRAD_TOL = 1e-4;
 const LOSS_TOL = 1e-5; // relative, on losses of order 1 computed from fp32 log-probs of order 50
@@ -63,14 +64,14 @@ for (const name of FIXTURE_MODELS) {
 
     it('DPO (label): loss, log-probs and every gradient', async () => {
       await trainer.zeroGrad();
-      const res = await trainer.dpoStep(pixels(), 2, pairsOf(fx), { key: { step: 0, micro: 0 } });
+      const res = await trainer.dpoStep(pixels(), 2, pairsOf(fx), dpoStepOptions({ key: { step: 0, micro: 0 } }));
       expectDpo(res, expected.dpo.label);
       await expectGrads('dpo_grads_label.safetensors');
     });
 
     it('DPO (top-alt rejected log-probs): loss, log-probs and every gradient', async () => {
       await trainer.zeroGrad();
-      const res = await trainer.dpoStep(pixels(), 2, pairsOf(fx), { key: { step: 0, micro: 0 }, rejectedMode: 'top-alt' });
+      const res = await trainer.dpoStep(pixels(), 2, pairsOf(fx), dpoStepOptions({ key: { step: 0, micro: 0 }, rejectedMode: 'top-alt' }));
       expectDpo(res, expected.dpo.topalt);
       await expectGrads('dpo_grads_topalt.safetensors');
     });
@@ -92,7 +93,7 @@ for (const name of FIXTURE_MODELS) {
     it('one AdamW step on the DPO (label) gradients gives the parameters torch gives', async () => {
       const lr = 1e-3, wd = 0.01, eps = 1e-8;
       await trainer.zeroGrad();
-      await trainer.dpoStep(pixels(), 2, pairsOf(fx), { key: { step: 0, micro: 0 } });
+      await trainer.dpoStep(pixels(), 2, pairsOf(fx), dpoStepOptions({ key: { step: 0, micro: 0 } }));
       const ref = await readAll(path.join(fx.dir, 'after_adamw_step.safetensors'));
       const refGrads = await readAll(path.join(fx.dir, 'dpo_grads_label.safetensors'));
       const names = [...ref.keys()];

@@ -12,6 +12,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair, NativeSftItem } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_SPEC, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const LAYERS = 3;
 const ALIGN = 256;
@@ -49,7 +50,7 @@ describe('trainer: gradient checkpointing', function () {
 
   async function dpo(gradCheckpointing: boolean, sharedPrefix: boolean, ps = pairs) {
     await trainer.zeroGrad();
-    const res = await trainer.dpoStep(pixels, 3, ps, { key: { step: 3, micro: 1 }, beta: 0.5, sftWeight: 0.05, sharedPrefix, gradCheckpointing });
+    const res = await trainer.dpoStep(pixels, 3, ps, dpoStepOptions({ key: { step: 3, micro: 1 }, beta: 0.5, sftWeight: 0.05, sharedPrefix, gradCheckpointing }));
     return { res, grads: await trainer.getTensors('grad'), bytes: trainer.memory().lastStepActivationBytes };
   }
 
@@ -113,7 +114,7 @@ describe('trainer: gradient checkpointing', function () {
     expect(plan.checkpointed.scratchBytes).to.be.above(plan.full.scratchBytes); // the recomputed layer's set
     for (const [gradCheckpointing, want] of [[false, plan.full], [true, plan.checkpointed]] as const) {
       await trainer.zeroGrad();
-      await trainer.dpoStep(pixels, 3, [pair], { key: { step: 0, micro: 0 }, gradCheckpointing });
+      await trainer.dpoStep(pixels, 3, [pair], dpoStepOptions({ key: { step: 0, micro: 0 }, gradCheckpointing }));
       expect(trainer.memory().lastStepActivationBytes, `gradCheckpointing ${gradCheckpointing}`).to.equal(want.savedBytes + want.scratchBytes);
     }
   });

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: learning', function () {
   this.timeout(120_000);
@@ -35,7 +36,7 @@ describe('trainer: learning', function () {
     for (let step = 0; step < 30; step++) {
       // Two micro-batches of 4 pairs per step (gradient accumulation).
       for (let micro = 0; micro < 2; micro++) {
-        const res = await trainer.dpoStep(pixels, 3, pairs.slice(4 * micro, 4 * micro + 4), { key: { step, micro }, beta, gradScale: 0.5 });
+        const res = await trainer.dpoStep(pixels, 3, pairs.slice(4 * micro, 4 * micro + 4), dpoStepOptions({ key: { step, micro }, beta, gradScale: 0.5 }));
         losses.push(res.loss);
       }
       await trainer.optimizerStep({ lora: { lr: 2e-2, weightDecay: 0 }, projector: { lr: 2e-3, weightDecay: 0 }, maxGradNorm: 1 });

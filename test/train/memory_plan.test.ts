@@ -13,6 +13,7 @@ import type { LlavaTrainerNative, NativeStepMemory } from '../../lib/native/cont
 import { type MemoryPlan, choosePlan, formatPlan, largestStep, memAvailable, memoryBudget, pairExtent, planTotal, sftExtent, trainingMemoryPlan } from '../../lib/train/memory_plan.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -83,7 +84,7 @@ describe('training memory plan: the largest step against the native trainer', fu
   async function stepBytes(pairs: ReturnType<typeof randomPair>[], gradCheckpointing: boolean): Promise<number> {
     const pixels = rng.normalArray(pairs.length * m.pixelsPerImage);
     const withRefs = pairs.map((p, i) => ({ ...p, images: [i], refChosen: -3, refRejected: -4 }));
-    await trainer.dpoStep(pixels, pairs.length, withRefs, { key: { step: 0, micro: 0 }, gradCheckpointing });
+    await trainer.dpoStep(pixels, pairs.length, withRefs, dpoStepOptions({ key: { step: 0, micro: 0 }, gradCheckpointing }));
     return trainer.memory().lastStepActivationBytes;
   }
 

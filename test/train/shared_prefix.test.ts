@@ -11,6 +11,7 @@ import type { LlavaTrainerNative, NativeDpoStepOptions, NativePreferencePair } f
 import { relError } from '../engine/fixture_util.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const REL_TOL = 1e-5;
 
@@ -39,7 +40,7 @@ describe('trainer: shared-prefix pair step', function () {
 
   async function step(opts: Partial<NativeDpoStepOptions>, ps = pairs) {
     await trainer.zeroGrad();
-    const res = await trainer.dpoStep(pixels, 3, ps, { key: { step: 0, micro: 0 }, beta: 0.5, sftWeight: 0.05, ...opts });
+    const res = await trainer.dpoStep(pixels, 3, ps, dpoStepOptions({ key: { step: 0, micro: 0 }, beta: 0.5, sftWeight: 0.05, ...opts }));
     return { res, grads: await trainer.getTensors('grad') };
   }
 
@@ -67,7 +68,7 @@ describe('trainer: shared-prefix pair step', function () {
     const all = await step({}, big);
     await trainer.zeroGrad();
     let loss = 0;
-    for (const p of big) loss += (await trainer.dpoStep(pixels, 3, [p], { key: { step: 0, micro: 0 }, beta: 0.5, sftWeight: 0.05, gradScale: 1 / big.length })).loss;
+    for (const p of big) loss += (await trainer.dpoStep(pixels, 3, [p], dpoStepOptions({ key: { step: 0, micro: 0 }, beta: 0.5, sftWeight: 0.05, gradScale: 1 / big.length }))).loss;
     const oneByOne = await trainer.getTensors('grad');
     expect(Math.abs(all.res.loss - loss / big.length)).to.be.below(1e-6);
     const names = trainer.tensorInfo().map((t) => t.name);

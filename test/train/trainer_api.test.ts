@@ -10,6 +10,7 @@ import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { relError } from '../engine/fixture_util.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_SPEC, type TinyModel, makeTinyModel, randomPair, randomizeParams, readAll, removeTinyModel } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: state, optimizer and merged weights', function () {
   this.timeout(60_000);
@@ -169,7 +170,7 @@ describe('trainer: state, optimizer and merged weights', function () {
     expect(trained.chosen[0]).to.not.be.closeTo(ref0.chosen[0], 1e-3);
     // LoRA B is zero after init, so the policy is the reference with the trained projector.
     expect(policy).to.deep.equal(trained);
-    const step = await fresh.dpoStep(pixels, 1, pairs, { key: { step: 0, micro: 0 }, refProjector: 'trained' });
+    const step = await fresh.dpoStep(pixels, 1, pairs, dpoStepOptions({ key: { step: 0, micro: 0 }, refProjector: 'trained' }));
     expect(step.refChosen[0]).to.be.closeTo(trained.chosen[0], 1e-5);
     const mem = fresh.memory();
     expect(mem.parameterBytes).to.be.at.least(info.reduce((s, t) => s + 4 * t.shape.reduce((a, b) => a * b, 1), 0));

@@ -11,6 +11,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { type Fixture, loadFixture, relError, roundedCopy } from '../engine/fixture_util.ts';
 import { ADAPTER_FILE, loadNativeModel, pairsOf, pixelsOf, readAll, sftItemsOf } from './train_util.ts';
+import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const TOL = 1e-5;
 
@@ -53,7 +54,7 @@ for (const half of ['BF16', 'F16'] as const) {
       const losses = [];
       for (const t of [stored, rounded]) {
         await t.zeroGrad();
-        losses.push((await t.dpoStep(pixelsOf(fx), 2, pairsOf(fx), { key: { step: 0, micro: 0 } })).loss);
+        losses.push((await t.dpoStep(pixelsOf(fx), 2, pairsOf(fx), dpoStepOptions({ key: { step: 0, micro: 0 } }))).loss);
       }
       expect(Math.abs(losses[0] - losses[1]) / Math.abs(losses[1])).to.be.below(TOL);
       await expectSameGrads();
