@@ -10,7 +10,6 @@
 // and checkpoints holding all the rest (parameters, AdamW moments and step count).
 // Under several ranks (lib/dist/data_parallel.ts) each rank computes every W-th micro-batch, the
 // gradients are summed across ranks before the update, and rank 0 alone reads and writes files.
-import path from 'node:path';
 
 import { allReduceGradients, broadcastTrainerState, mergeFailures, ownsMicro, sumMicroMetrics } from '../dist/data_parallel.ts';
 import { currentWorld, isWriter } from '../dist/launch.ts';
