@@ -41,7 +41,7 @@ export async function run(): Promise<BenchRow[]> {
         loads.push(loadAverage());
       }
       const ms = (xs: ChildResult[]) => xs.map((x) => x.ms);
-      const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+      const mib = (b: number) => Math.round((10 * b) / 2 ** 20) / 10;
       const label = task === 'generate' ? 'generation (prefill + 32 tokens)' : 'DPO micro-step (2 pairs)';
       rows.push({
         name: label,
@@ -56,8 +56,8 @@ export async function run(): Promise<BenchRow[]> {
         name: `${label}: activation bytes`,
         unit: 'MiB',
         baselineName: 'earlier build',
-        baseline: Number(mib(base[0].activationBytes)),
-        ours: Number(mib(ours[0].activationBytes)),
+        baseline: mib(base[0].activationBytes),
+        ours: mib(ours[0].activationBytes),
         higherIsBetter: false,
         note: `peak RSS medians ${mib(median(base.map((x) => x.peakRssBytes)))} vs ${mib(median(ours.map((x) => x.peakRssBytes)))} MiB`,
       });

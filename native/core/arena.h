@@ -16,7 +16,8 @@ const char* lifetimeName(Lifetime l);
 constexpr size_t kArenaAlign = 256;  // satisfies every SIMD width and CUDA's vectorised loads
 
 // Collects the sizes a component will need before anything is allocated (core/carver.h plans and
-// carves from one description). Named requests are kept, so a plan can say where its bytes go.
+// carves from one description). Named requests are kept, so a plan can say where its bytes go;
+// names are string literals, kept by pointer.
 class ArenaPlan {
  public:
   void add(DType dtype, const Shape& shape, const char* what = nullptr) {
@@ -32,7 +33,8 @@ class ArenaPlan {
 
  private:
   size_t bytes_ = 0;
-  std::vector<std::pair<std::string, size_t>> named_;  // (what, aligned bytes), in request order
+  // (what, aligned bytes), in request order; `what` is a string literal (no copy on the step path).
+  std::vector<std::pair<const char*, size_t>> named_;
 };
 
 class Arena {

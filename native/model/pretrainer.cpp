@@ -11,10 +11,9 @@
 namespace stic::model {
 namespace {
 
-// Packs the items into rows, one segment each; image token k of an item reads feature row
-// images[k / Ti] * Ti + k % Ti; the row before each target predicts it.
-// One causal sequence per item (train_pass.h), its image tokens reading the rows of its images:
-// image k's features are rows k*Ti .. k*Ti + Ti - 1 of the call's (N*Ti, D) features.
+// One causal sequence per item (train_pass.h), its image tokens reading the rows of its images
+// (image k's features are rows k*Ti .. k*Ti + Ti - 1 of the call's (N*Ti, D) features); the row
+// before each target predicts it.
 PackedBatch pack(const std::vector<PretrainItem>& items, const LlavaConfig& cfg, int64_t N) {
   PackedBatch b;
   const int64_t Ti = cfg.imageTokenCount;
