@@ -18,7 +18,7 @@ import type { LlavaTrainerNative, NativeImageLayout, NativePreferencePair } from
 import { loadNativeModel } from '../test/train/train_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import { type BenchRow, median } from './harness.ts';
-import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 export const title = 'DPO step per pair, LLaVA-NeXT prefix (one 672x672 anyres image, 2928 image tokens): shared prefix vs two full sequences (CPU)';
 
@@ -90,7 +90,7 @@ export async function run(): Promise<BenchRow[]> {
     const pixels = makeRng(9).normalArray(geo.layout.crops * 3 * 336 * 336);
     // Make B nonzero (one update) so every LoRA gradient path carries signal.
     await trainer.dpoStep(pixels, [geo.layout], [p], dpoStepOptions({ key: { step: 0, micro: 0 } }));
-    await trainer.optimizerStep({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 } });
+    await trainer.optimizerStep(adamWOptions({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 }, maxGradNorm: 0 }));
     const loadBefore = loadAverage();
     const times = { separate: [] as number[], shared: [] as number[] };
     let separate = await once(trainer, pixels, geo.layout, p, false);

@@ -18,7 +18,7 @@ import { loadNativeModel } from '../test/train/train_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import type { BenchRow } from './harness.ts';
 import { SMALL_SPEC, benchPairs } from './small_model.ts';
-import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 export const title = 'DPO step per pair: shared-prefix branches vs two full sequences (CPU, small random model)';
 
@@ -73,7 +73,7 @@ export async function run(): Promise<BenchRow[]> {
     const ps = benchPairs(SPEC.decoder.vocabSize - 1, PAIRS);
     const pixels = makeRng(9).normalArray(PAIRS * 3 * 336 * 336);
     await trainer.dpoStep(pixels, PAIRS, ps.slice(0, 1), dpoStepOptions({ key: { step: 0, micro: 0 } }));
-    await trainer.optimizerStep({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 } });
+    await trainer.optimizerStep(adamWOptions({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 }, maxGradNorm: 0 }));
     let separate: Run | undefined;
     let shared: Run | undefined;
     for (let r = 0; r < ROUNDS; r++) {

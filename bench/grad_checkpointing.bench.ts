@@ -17,7 +17,7 @@ import type { LlavaTrainerNative, NativePreferencePair } from '../lib/native/con
 import { makeRng } from '../test/helpers/rng.ts';
 import { type BenchRow, median } from './harness.ts';
 import { IMAGE_FLOATS, benchPairs, loadAverage, runChild, spread, writeSmallModel } from './small_model.ts';
-import { dpoStepOptions } from '../test/helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions } from '../test/helpers/dpo_options.ts';
 
 export const title = 'DPO micro-step: gradient checkpointing vs every activation kept (CPU, small random model)';
 
@@ -54,7 +54,7 @@ export async function run(): Promise<BenchRow[]> {
     const pixels = makeRng(9).normalArray(2 * IMAGE_FLOATS);
     // One update, so LoRA B is nonzero and every gradient path carries signal.
     await step(trainer, pixels, pairs, false);
-    await trainer.optimizerStep({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 } });
+    await trainer.optimizerStep(adamWOptions({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 }, maxGradNorm: 0 }));
     const full: number[] = [];
     const ckpt: number[] = [];
     const bytes = { full: 0, ckpt: 0 };

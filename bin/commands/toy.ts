@@ -62,6 +62,9 @@ interface PretrainArgs {
   'warmup-ratio': number;
   'weight-decay': number;
   'max-grad-norm': number;
+  'adam-beta1': number;
+  'adam-beta2': number;
+  'adam-eps': number;
   'single-turn': number;
   curriculum: number;
   'eval-every': number;
@@ -91,6 +94,9 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         'warmup-ratio': { type: 'number', default: d.warmupRatio, describe: 'Fraction of the steps spent warming up' },
         'weight-decay': { type: 'number', default: d.weightDecay, describe: 'AdamW weight decay on matrices (norms, biases: none)' },
         'max-grad-norm': { type: 'number', default: d.maxGradNorm, describe: 'Global gradient-norm clipping (0: none)' },
+        'adam-beta1': { type: 'number', default: d.adamBeta1, describe: 'AdamW beta1: decay of the running mean of the gradient' },
+        'adam-beta2': { type: 'number', default: d.adamBeta2, describe: 'AdamW beta2: decay of the running mean of the squared gradient' },
+        'adam-eps': { type: 'number', default: d.adamEps, describe: 'AdamW epsilon: added to the root of the second moment in the update\'s denominator' },
         'single-turn': { type: 'number', default: d.singleTurn, describe: 'Share of conversations with one question (the rest ask all of a scene)' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'eval-every': { type: 'number', default: d.evalEvery, describe: 'Evaluate on held-out scenes every this many steps (0: only at the end)' },
@@ -116,6 +122,9 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       warmupRatio: args['warmup-ratio'],
       weightDecay: args['weight-decay'],
       maxGradNorm: args['max-grad-norm'],
+      adamBeta1: args['adam-beta1'],
+      adamBeta2: args['adam-beta2'],
+      adamEps: args['adam-eps'],
       singleTurn: args['single-turn'],
       curriculum: args.curriculum,
       evalEvery: args['eval-every'],

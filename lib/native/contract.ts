@@ -322,13 +322,18 @@ export interface NativeDpoStepOptions {
   rejectedMode: RejectedLogpMode;
   /** Gradients are of gradScale x (mean over this call's pairs); 1/accumulation for accumulated steps. Default 1. */
   gradScale?: number;
-  /** true (default): prompt once, chosen and rejected as two branches over its KV; false: two full sequences. */
-  sharedPrefix?: boolean;
-  /** Gradient checkpointing: keep only each decoder layer's input and recompute the layer in the backward (same gradients, bitwise; less memory, about one more forward). Default false. */
-  gradCheckpointing?: boolean;
-  /** Which projector the reference uses when refs are computed here: 'original' (default) or 'trained' (reproduces STIC defect (c)). */
-  refProjector?: 'original' | 'trained';
+  // How the step runs is required too: lib/train says it (tasks.ts, memory_plan.ts).
+  /** true: prompt once, chosen and rejected as two branches over its KV; false: two full sequences (the same result). */
+  sharedPrefix: boolean;
+  /** Gradient checkpointing: keep only each decoder layer's input and recompute the layer in the backward (same gradients, bitwise; less memory, about one more forward). */
+  gradCheckpointing: boolean;
+  /** Which projector the reference uses when refs are computed here: 'original' or 'trained' (reproduces STIC defect (c)). */
+  refProjector: 'original' | 'trained';
 }
+/** Which model scores the pairs, and how (every field required; refProjector only for the reference). */
+export type NativePairLogprobsOptions =
+  | { model: 'policy'; rejectedMode: RejectedLogpMode }
+  | { model: 'reference'; rejectedMode: RejectedLogpMode; refProjector: 'original' | 'trained' };
 export interface NativeDpoStepResult extends DpoMetrics {
   /** Per pair: summed policy and reference log-probs, response token counts. */
   policyChosen: number[];
@@ -344,19 +349,19 @@ export interface NativeSftStepOptions {
   meanOver?: number;
   /** Default 1. */
   gradScale?: number;
-  /** As NativeDpoStepOptions.gradCheckpointing. Default false. */
-  gradCheckpointing?: boolean;
+  /** As NativeDpoStepOptions.gradCheckpointing (required). */
+  gradCheckpointing: boolean;
 }
 export interface NativeAdamWOptions {
   lora: { lr: number; weightDecay: number };
   /** Required when the projector is trainable. */
   projector?: { lr: number; weightDecay: number };
-  /** Defaults 0.9, 0.999, 1e-8. */
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  /** Global-norm clipping (torch clip_grad_norm_); absent or <= 0: none. */
-  maxGradNorm?: number;
+  // The AdamW hyperparameters are required: their defaults are the option tables' (lib/stic/train_options.ts).
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Global-norm clipping (torch clip_grad_norm_); <= 0: none. */
+  maxGradNorm: number;
 }
 export interface NativeTrainerMemory { parameterBytes: number; gradientBytes: number; optimizerBytes: number; lastStepActivationBytes: number }
 /**
@@ -378,10 +383,7 @@ export interface LlavaTrainerNative {
   getStep(): number;
   setStep(step: number): void;
   /** Summed response log-probs per pair: 'reference' = LoRA off + original projector (or refProjector), 'policy' = LoRA on. No dropout. */
-  pairLogprobs(
-    pixels: Float32Array, images: NativeImages, pairs: NativePreferencePair[],
-    options?: { model?: 'reference' | 'policy'; rejectedMode?: RejectedLogpMode; refProjector?: 'original' | 'trained' },
-  ): Promise<{ chosen: number[]; rejected: number[] }>;
+  pairLogprobs(pixels: Float32Array, images: NativeImages, pairs: NativePreferencePair[], options: NativePairLogprobsOptions): Promise<{ chosen: number[]; rejected: number[] }>;
   /** One DPO micro-step: forward, loss, backward; gradients ACCUMULATE. Each distinct image is encoded once. */
   dpoStep(pixels: Float32Array, images: NativeImages, pairs: NativePreferencePair[], options: NativeDpoStepOptions): Promise<NativeDpoStepResult>;
   /** One SFT micro-step (masked mean cross-entropy); gradients ACCUMULATE. */
@@ -431,16 +433,16 @@ export interface PretrainStepOptions {
   /** Gradients of gradScale x loss. Default 1. */
   gradScale?: number;
 }
+// Every field is required: the defaults are lib/toy/pretrain.ts's (TOY_PRETRAIN_DEFAULTS).
 export interface PretrainOptimizerOptions {
   lr: number;
-  /** Decoupled weight decay on the 'decay' group only. Default 0. */
-  weightDecay?: number;
-  /** Defaults 0.9, 0.999, 1e-8. */
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  /** Global-norm clipping (torch clip_grad_norm_); absent or <= 0: none. */
-  maxGradNorm?: number;
+  /** Decoupled weight decay on the 'decay' group only. */
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Global-norm clipping (torch clip_grad_norm_); <= 0: none. */
+  maxGradNorm: number;
 }
 export interface PretrainerNative {
   tensorInfo(): PretrainTensorInfo[];

@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import { ioProblem } from '../data/records/faults.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
+import { ADAMW_DEFAULTS } from '../train/train_options.ts';
 import { portablePaths } from '../util/portable_path.ts';
 import type { TrainingEngine } from './engine_api.ts';
 import { type StageState, hashFile, hashOptions, hashPath, manifestPath, stageState, writeManifest } from './manifest.ts';
@@ -183,7 +184,7 @@ async function fingerprintParts(cfg: RunConfig, stage: StageName, outputs: Recor
           prefs: await hashFile(outputs.pref),
           ...(cfg.dpo.evalPrefs !== undefined ? { eval_prefs: await givenInput(cfg, 'dpo.eval-prefs', cfg.dpo.evalPrefs, () => hashFile(cfg.dpo.evalPrefs as string)) } : {}),
         },
-        options: { model: cfg.model, options: withoutIdleEval(cfg.dpo) },
+        options: { model: cfg.model, options: withoutDefaultAdamW(withoutIdleEval(cfg.dpo)) },
       };
     case 'describe':
       return {
@@ -196,7 +197,7 @@ async function fingerprintParts(cfg: RunConfig, stage: StageName, outputs: Recor
         options: { options: cfg.infuse, infusion: p.infusion },
       };
     case 'sft':
-      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: { model: cfg.model, options: cfg.sft } };
+      return { inputs: { data: await hashFile(outputs.infuse), adapter: await hashAdapter(outputs.dpo) }, options: { model: cfg.model, options: withoutDefaultAdamW(cfg.sft) } };
   }
 }
 
@@ -206,6 +207,14 @@ function withoutIdleEval(o: RunConfig['dpo']): Record<string, unknown> {
   if (o.evalPrefs !== undefined) return o as unknown as Record<string, unknown>;
   const { evalEvery: _every, ...rest } = o;
   return rest;
+}
+
+// The training options without the AdamW ones at their defaults: a stage finished before they
+// were options (it ran with the defaults) stays complete.
+function withoutDefaultAdamW<T extends object>(o: T): Record<string, unknown> {
+  const out = { ...o } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(ADAMW_DEFAULTS)) if (out[k] === v) delete out[k];
+  return out;
 }
 
 // A hash of an input the config names; a path that cannot be read says which key and file.

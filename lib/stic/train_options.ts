@@ -2,7 +2,7 @@
 // (STIC.md): DPO (stage 1b) and description-infused SFT (stage 2b). One table per stage feeds the
 // `stic dpo` / `stic sft` flags and the `dpo:` / `sft:` sections of a `stic run` config.
 import { SCHEDULE_KINDS } from '../util/lr_schedule.ts';
-import { type CommonTrainOptions, type DpoOptions, GRAD_CHECKPOINTING, LORA_TARGETS, type SftOptions } from '../train/train_options.ts';
+import { ADAMW_DEFAULTS, type CommonTrainOptions, type DpoOptions, GRAD_CHECKPOINTING, LORA_TARGETS, type SftOptions } from '../train/train_options.ts';
 import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
 import { IMAGE_ASPECT_OPTION } from './stage_options.ts';
 import { DEFAULT_SEED } from '../util/seeded.ts';
@@ -29,6 +29,9 @@ function commonTable(lr: number, batchSize: number): OptionTable<CommonTrainOpti
     maxLength: { type: 'integer', min: 16, default: 2048, describe: 'Maximum tokens per sequence (prompt, image tokens and answer); longer examples are cut at the end of the answer (DPO) or conversation (SFT), as TRL does, and counted; never inside the prompt' },
     weightDecay: { type: 'number', min: 0, default: 0, describe: 'AdamW decoupled weight decay' },
     maxGradNorm: { type: 'number', min: 0, default: 1, describe: 'Clip the global gradient norm to this (0: no clipping)' },
+    adamBeta1: { type: 'number', min: 0, max: 1, maxExclusive: true, default: ADAMW_DEFAULTS.adamBeta1, describe: 'AdamW beta1: decay of the running mean of the gradient' },
+    adamBeta2: { type: 'number', min: 0, max: 1, maxExclusive: true, default: ADAMW_DEFAULTS.adamBeta2, describe: 'AdamW beta2: decay of the running mean of the squared gradient' },
+    adamEps: { type: 'number', min: 0, minExclusive: true, default: ADAMW_DEFAULTS.adamEps, describe: 'AdamW epsilon: added to the root of the second moment in the update\'s denominator' },
     checkpointEvery: { type: 'integer', min: 1, default: 50, describe: 'Optimizer steps between resumable checkpoints' },
     saveTotalLimit: { type: 'integer', min: 1, default: 2, describe: 'Checkpoints kept in <out>/work/checkpoints, the newest ones (as TRL\'s save_total_limit)' },
     maxSteps: { type: 'integer', min: 0, default: 0, describe: 'Stop after this many optimizer steps, the learning-rate schedule spanning them (as TRL\'s max_steps, but never beyond --epochs; 0: no limit)' },

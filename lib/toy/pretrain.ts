@@ -55,6 +55,10 @@ export interface ToyPretrainOptions {
   warmupRatio?: number;
   weightDecay?: number;
   maxGradNorm?: number;
+  /** AdamW's moment decays and epsilon. */
+  adamBeta1?: number;
+  adamBeta2?: number;
+  adamEps?: number;
   singleTurn?: number;
   /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
   curriculum?: number;
@@ -91,6 +95,9 @@ export const TOY_PRETRAIN_DEFAULTS = {
   warmupRatio: 0.03,
   weightDecay: 0.05,
   maxGradNorm: 1.0,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEps: 1e-8,
   singleTurn: 0.25,
   curriculum: 0.5,
   evalEvery: 250,
@@ -132,6 +139,10 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
   for (const [name, v] of [['singleTurn', r.singleTurn], ['curriculum', r.curriculum]] as const) {
     if (!(v >= 0 && v <= 1)) throw new RangeError(`Expected a number in [0, 1] for ${name} but received ${String(v)}`);
   }
+  for (const [name, v] of [['adamBeta1', r.adamBeta1], ['adamBeta2', r.adamBeta2]] as const) {
+    if (!(v >= 0 && v < 1)) throw new RangeError(`Expected a number in [0, 1) for ${name} but received ${String(v)}`);
+  }
+  if (!(Number.isFinite(r.adamEps) && r.adamEps > 0)) throw new RangeError(`Expected a positive number for adamEps but received ${String(r.adamEps)}`);
   return r;
 }
 
@@ -139,8 +150,19 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
 function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unknown> {
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
-    weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, singleTurn: r.singleTurn, curriculum: r.curriculum, init: r.init ?? null, size,
+    weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, adamBeta1: r.adamBeta1, adamBeta2: r.adamBeta2, adamEps: r.adamEps,
+    singleTurn: r.singleTurn, curriculum: r.curriculum, init: r.init ?? null, size,
   };
+}
+
+/** The AdamW options, which a checkpoint written before they were options lacks: it ran with the defaults. */
+const ADAMW_KEYS = ['adamBeta1', 'adamBeta2', 'adamEps'] as const;
+
+/** A checkpoint's trajectory options as this version records them. */
+function savedTrajectory(saved: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...saved };
+  for (const k of ADAMW_KEYS) if (!(k in out)) out[k] = TOY_PRETRAIN_DEFAULTS[k];
+  return out;
 }
 
 function chatEncoder(tok: ToyTokenizer, config: EngineConfig): ChatEncoder {
@@ -197,7 +219,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
     let seconds = 0;
     const ckpt = r.resume ? await latestPretrainCheckpoint(r.out) : null;
     if (ckpt) {
-      const diff = optionMismatch(ckpt.state.options, options);
+      const diff = optionMismatch(savedTrajectory(ckpt.state.options), options);
       if (diff !== null) throw new Error(`cannot resume from ${ckpt.dir}: ${diff} (start without --resume, or repeat the checkpoint's options)`);
       await restorePretrainCheckpoint(p, ckpt.dir, ckpt.state);
       start = ckpt.state.step;
@@ -236,7 +258,7 @@ async function trainSteps(run: Run, start: number, seconds: number): Promise<num
       const running = p.step(batch.pixels, batch.count, batch.items);
       next = step + 1 < r.steps ? toyBatch(data, step + 1, enc, pre, maxLength) : null; // overlaps the native step
       const { loss, tokens } = await running;
-      const opt = await p.optimizerStep({ lr, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm });
+      const opt = await p.optimizerStep({ lr, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, beta1: r.adamBeta1, beta2: r.adamBeta2, eps: r.adamEps });
       const ms = Date.now() - t0;
       seconds += ms / 1000;
       await metrics.append([{ step, lr, loss, grad_norm: opt.gradNorm, tokens, ms, ...(opt.skipped ? { skipped: 1 } : {}) }]);

@@ -58,6 +58,7 @@ function commonRunOptions(o: CommonTrainOptions): Record<string, unknown> {
   return {
     lr: o.lr, projectorLr: o.projectorLr, schedule: o.schedule, warmupRatio: o.warmupRatio, epochs: o.epochs, batchSize: o.batchSize,
     gradAccum: o.gradAccum, maxLength: o.maxLength, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, seed: o.seed,
+    adamBeta1: o.adamBeta1, adamBeta2: o.adamBeta2, adamEps: o.adamEps,
   };
 }
 

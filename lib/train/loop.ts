@@ -14,7 +14,7 @@
 import { allReduceGradients, broadcastTrainerState, mergeFailures, ownsMicro, sumMicroMetrics } from '../dist/data_parallel.ts';
 import { currentWorld, isWriter } from '../dist/launch.ts';
 import type { DecoderConfig } from '../model/engine_config.ts';
-import type { CommonTrainOptions } from './train_options.ts';
+import { ADAMW_DEFAULTS, type CommonTrainOptions } from './train_options.ts';
 import type { TrainHooks } from './training_api.ts';
 import { learningRateAt, warmupSteps } from '../util/lr_schedule.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
@@ -113,6 +113,9 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
       lora: { lr, weightDecay: o.weightDecay },
       ...(job.trainProjector ? { projector: { lr: projectorLr, weightDecay: o.weightDecay } } : {}),
       maxGradNorm: o.maxGradNorm,
+      beta1: o.adamBeta1,
+      beta2: o.adamBeta2,
+      eps: o.adamEps,
     });
     const seconds = (performance.now() - t0) / 1000;
     const row: MetricsRow = {
@@ -211,8 +214,11 @@ function checkpointDifferences(had: RunState, now: RunState, total: number): str
   cmp('total steps', had.totalSteps, total);
   cmp('lora', had.lora, now.lora);
   cmp('train projector', had.trainProjector, now.trainProjector);
-  const keys = new Set([...Object.keys(had.options), ...Object.keys(now.options)]);
-  for (const k of [...keys].sort()) cmp(k, had.options[k], now.options[k]);
+  // A checkpoint written before the AdamW options existed ran with their defaults (ADAMW_DEFAULTS).
+  const hadOptions: Record<string, unknown> = { ...had.options };
+  for (const [k, v] of Object.entries(ADAMW_DEFAULTS)) if (!(k in hadOptions) && k in now.options) hadOptions[k] = v;
+  const keys = new Set([...Object.keys(hadOptions), ...Object.keys(now.options)]);
+  for (const k of [...keys].sort()) cmp(k, hadOptions[k], now.options[k]);
   return d;
 }
 

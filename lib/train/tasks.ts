@@ -10,6 +10,12 @@ import type { StepImages, TokenizedPair, TokenizedSft } from './collate.ts';
 import type { MicroTask } from './loop.ts';
 import type { Trainer } from './trainer_api.ts';
 
+/**
+ * How a DPO step runs a pair: its prompt once, chosen and rejected as two branches over the
+ * prompt's KV (the same loss and gradients as two full sequences, with less compute and memory).
+ */
+export const SHARED_PREFIX = true;
+
 export interface DpoTaskOptions {
   options: Pick<DpoOptions, 'loss' | 'beta' | 'sftWeight' | 'sftNorm' | 'rejectedLogp' | 'reproduceReferenceDrift'>;
   /** Reference log-probs by example index; absent: computed inside each step (reference drift mode). */
@@ -41,6 +47,7 @@ export function dpoTask(t: DpoTaskOptions): MicroTask<TokenizedPair> {
         gradScale: w,
         refProjector: o.reproduceReferenceDrift ? 'trained' : 'original',
         gradCheckpointing: t.gradCheckpointing,
+        sharedPrefix: SHARED_PREFIX,
       });
       return {
         loss: w * r.loss,

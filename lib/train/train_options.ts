@@ -9,6 +9,13 @@ export type LoraTarget = (typeof LORA_TARGETS)[number];
 export const GRAD_CHECKPOINTING = ['auto', 'on', 'off'] as const;
 export type GradCheckpointing = (typeof GRAD_CHECKPOINTING)[number];
 
+/**
+ * AdamW's moment decays and epsilon (torch's): the option tables' defaults of --adam-beta1,
+ * --adam-beta2 and --adam-eps (lib/stic/train_options.ts), and what a run ran with before they were
+ * options, so that its checkpoints, which do not record them, still resume (loop.ts).
+ */
+export const ADAMW_DEFAULTS = { adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8 } as const;
+
 /** Options both training stages share. */
 export interface CommonTrainOptions {
   imageRoot?: string;
@@ -28,6 +35,9 @@ export interface CommonTrainOptions {
   maxLength: number;
   weightDecay: number;
   maxGradNorm: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEps: number;
   checkpointEvery: number;
   saveTotalLimit: number;
   maxSteps: number;

@@ -1,7 +1,7 @@
 // dpoLoss(pairs, options) -> metrics: the DPO loss and reward metrics of summed response log-probs,
 // through train::dpo_loss, the code a training step (LlavaTrainer::dpoStep) ends with. Used by the
 // held-out evaluation of `stic dpo --eval-prefs` (lib/train/dpo_eval.ts). Every hyperparameter is
-// required: lib/train's option table holds the defaults.
+// required: the option tables (lib/stic/train_options.ts) hold the defaults.
 //   pairs:   [{policyChosen, policyRejected, refChosen, refRejected, chosenTokens}] (B >= 1)
 //   options: {loss: 'sigmoid'|'hinge'|'ipo', beta > 0, sftWeight >= 0, sftNorm: 'sum'|'mean'}
 // O(B) scalar work: it runs on the calling thread and returns the metrics object.

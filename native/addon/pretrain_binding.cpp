@@ -110,11 +110,12 @@ model::PretrainOptimizer parseOptimizer(const Napi::Value& value) {
   Napi::Object o = requireObject(value, where);
   model::PretrainOptimizer opt;
   opt.lr = numberOr(o, "lr", where, nonNegativeFinite, "a non-negative number", 0, true);
-  opt.weightDecay = numberOr(o, "weightDecay", where, nonNegativeFinite, "a non-negative number", 0, false);
-  opt.hyper.beta1 = numberOr(o, "beta1", where, unitOpen, "a number in [0, 1)", 0.9, false);
-  opt.hyper.beta2 = numberOr(o, "beta2", where, unitOpen, "a number in [0, 1)", 0.999, false);
-  opt.hyper.eps = numberOr(o, "eps", where, positiveFinite, "a positive number", 1e-8, false);
-  opt.maxGradNorm = numberOr(o, "maxGradNorm", where, std::isfinite, "a finite number", 0, false);
+  // Every hyperparameter is required: the defaults are lib/toy/pretrain.ts's (TOY_PRETRAIN_DEFAULTS).
+  opt.weightDecay = numberOr(o, "weightDecay", where, nonNegativeFinite, "a non-negative number", 0, true);
+  opt.hyper.beta1 = numberOr(o, "beta1", where, unitOpen, "a number in [0, 1)", 0, true);
+  opt.hyper.beta2 = numberOr(o, "beta2", where, unitOpen, "a number in [0, 1)", 0, true);
+  opt.hyper.eps = numberOr(o, "eps", where, positiveFinite, "a positive number", 0, true);
+  opt.maxGradNorm = numberOr(o, "maxGradNorm", where, std::isfinite, "a finite number", 0, true);
   return opt;
 }
 

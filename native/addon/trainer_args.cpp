@@ -39,6 +39,12 @@ double checkedNumber(const Napi::Object& o, const char* key, const std::string& 
   return x;
 }
 
+bool requireBoolKey(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throwExpected(o.Env(), "a boolean", where + "." + key, v);
+  return v.As<Napi::Boolean>().Value();
+}
+
 bool positiveFinite(double x) { return std::isfinite(x) && x > 0; }
 bool nonNegativeFinite(double x) { return std::isfinite(x) && x >= 0; }
 bool finite(double x) { return std::isfinite(x); }
@@ -146,9 +152,10 @@ model::DpoStepOptions parseDpoOptions(const Napi::Value& value) {
   opt.loss.sftNorm = requireChoice(o, "sftNorm", where, {"sum", "mean"}) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
   opt.rejectedMode = requireChoice(o, "rejectedMode", where, {"label", "top-alt"}) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
   opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
-  opt.sharedPrefix = boolOr(o, "sharedPrefix", where, true);
-  opt.gradCheckpointing = boolOr(o, "gradCheckpointing", where, false);
-  opt.refTrainedProjector = choiceOr(o, "refProjector", where, {"original", "trained"}, 0) == 1;
+  // How the step runs is required too (lib/train/tasks.ts says it).
+  opt.sharedPrefix = requireBoolKey(o, "sharedPrefix", where);
+  opt.gradCheckpointing = requireBoolKey(o, "gradCheckpointing", where);
+  opt.refTrainedProjector = requireChoice(o, "refProjector", where, {"original", "trained"}) == 1;
   return opt;
 }
 
@@ -184,7 +191,7 @@ model::SftStepOptions parseSftOptions(const Napi::Value& value) {
   opt.micro = key.micro;
   opt.meanOver = checkedNumber(o, "meanOver", where, positiveFinite, "a positive number", 0, false);
   opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
-  opt.gradCheckpointing = boolOr(o, "gradCheckpointing", where, false);
+  opt.gradCheckpointing = requireBoolKey(o, "gradCheckpointing", where);
   return opt;
 }
 
@@ -209,10 +216,11 @@ model::OptimizerOptions parseOptimizerOptions(const Napi::Value& value, bool pro
   model::OptimizerOptions opt;
   opt.lora = parseGroup(o, "lora", where);
   if (projectorRequired || has(o, "projector")) opt.projector = parseGroup(o, "projector", where);
-  opt.hyper.beta1 = checkedNumber(o, "beta1", where, probability, "a number in [0, 1)", 0.9, false);
-  opt.hyper.beta2 = checkedNumber(o, "beta2", where, probability, "a number in [0, 1)", 0.999, false);
-  opt.hyper.eps = checkedNumber(o, "eps", where, positiveFinite, "a positive number", 1e-8, false);
-  opt.maxGradNorm = checkedNumber(o, "maxGradNorm", where, finite, "a finite number", 0, false);
+  // Required: the defaults are the option tables' (lib/stic/train_options.ts).
+  opt.hyper.beta1 = checkedNumber(o, "beta1", where, probability, "a number in [0, 1)", 0, true);
+  opt.hyper.beta2 = checkedNumber(o, "beta2", where, probability, "a number in [0, 1)", 0, true);
+  opt.hyper.eps = checkedNumber(o, "eps", where, positiveFinite, "a positive number", 0, true);
+  opt.maxGradNorm = checkedNumber(o, "maxGradNorm", where, finite, "a finite number", 0, true);
   return opt;
 }
 

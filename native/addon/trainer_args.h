@@ -17,6 +17,7 @@ struct StepKey {
 };
 
 bool has(const Napi::Object& o, const char* key);
+bool requireBoolKey(const Napi::Object& o, const char* key, const std::string& where);
 bool boolOr(const Napi::Object& o, const char* key, const std::string& where, bool dflt);
 // The index of o[key] among `choices`, or dflt when absent.
 int choiceOr(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices, int dflt);

@@ -263,10 +263,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
     std::vector<model::PairInput> pairs = parsePairs(info[2], nullptr);
     const std::string where = "options";
-    Napi::Object o = info[3].IsUndefined() ? Napi::Object::New(env) : requireObject(info[3], where);
-    const bool policy = choiceOr(o, "model", where, {"reference", "policy"}, 0) == 1;
-    const auto mode = choiceOr(o, "rejectedMode", where, {"label", "top-alt"}, 0) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
-    const bool trained = choiceOr(o, "refProjector", where, {"original", "trained"}, 0) == 1;
+    Napi::Object o = requireObject(info[3], where);
+    const bool policy = requireChoice(o, "model", where, {"reference", "policy"}) == 1;
+    const auto mode = requireChoice(o, "rejectedMode", where, {"label", "top-alt"}) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
+    // The reference's projector; the policy always uses the trained one.
+    const bool trained = !policy && requireChoice(o, "refProjector", where, {"original", "trained"}) == 1;
     using Out = std::vector<model::RefLogps>;
     return queue<Out>(
         env, "pairLogprobs",

@@ -15,7 +15,7 @@ import { loadModel } from '../../lib/engine/index.ts';
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { TINY_SPEC, TINY_TI, loadNativeModel, randomPair } from '../train/train_util.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const CALLS = Number(process.argv[2] ?? 1000);
 const WARMUP = 300;
@@ -70,7 +70,7 @@ try {
   const pairs = [randomPair(rng, m, 0, 3, 6, 4), randomPair(rng, m, 1, 5, 2, 7)];
   allOk = (await measure('training step', async (i) => {
     await trainer.dpoStep(pixels, 2, pairs, dpoStepOptions({ key: { step: i, micro: 0 } }));
-    await trainer.optimizerStep({ lora: { lr: 1e-4, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 }, maxGradNorm: 1 });
+    await trainer.optimizerStep(adamWOptions({ lora: { lr: 1e-4, weightDecay: 0 }, projector: { lr: 1e-5, weightDecay: 0 }, maxGradNorm: 1 }));
   })) && allOk;
 
   const images = Array.from({ length: 4 }, () => ({ data: Uint8Array.from({ length: 64 * 48 * 3 }, () => rng.int(0, 256)), width: 64, height: 48 }));

@@ -9,6 +9,7 @@ import { native } from '../../lib/native/index.ts';
 import type { PretrainItem, PretrainerNative } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { createTiny, randomItem, randomPixels, randomizeParams, tinyConfig } from './helpers.ts';
+import { pretrainOptimizerOptions } from '../helpers/dpo_options.ts';
 
 const config = tinyConfig();
 
@@ -38,7 +39,7 @@ describe('pretrainer: training steps (cpu)', function () {
     let last = first;
     for (let s = 0; s < 60; s++) {
       last = (await p.step(pixels, 3, items)).loss;
-      await p.optimizerStep({ lr: 1e-2, weightDecay: 0.01, maxGradNorm: 1 });
+      await p.optimizerStep(pretrainOptimizerOptions({ lr: 1e-2, weightDecay: 0.01, maxGradNorm: 1 }));
     }
     last = (await p.loss(pixels, 3, items)).loss;
     // log(40) = 3.7 at the start; a memorised batch ends near 0.
@@ -56,7 +57,7 @@ describe('pretrainer: training steps (cpu)', function () {
     const gnorm = norm(grads);
     const maxNorm = gnorm / 4; // clipping active
     const lr = 1e-3, wd = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    const r = await p.optimizerStep({ lr, weightDecay: wd, maxGradNorm: maxNorm });
+    const r = await p.optimizerStep(pretrainOptimizerOptions({ lr, weightDecay: wd, maxGradNorm: maxNorm }));
     expect(r.skipped).to.equal(false);
     expect(r.step).to.equal(1);
     expect(Math.abs(r.gradNorm - gnorm) / gnorm).to.be.below(1e-5);
@@ -120,7 +121,7 @@ describe('pretrainer: training steps (cpu)', function () {
     for (const [r, run] of runs.entries()) {
       for (let s = 0; s < 3; s++) {
         losses[r].push((await run.p.step(run.pixels, 3, run.items)).loss);
-        await run.p.optimizerStep({ lr: 3e-3, weightDecay: 0.01, maxGradNorm: 1 });
+        await run.p.optimizerStep(pretrainOptimizerOptions({ lr: 3e-3, weightDecay: 0.01, maxGradNorm: 1 }));
       }
     }
     expect(losses[1]).to.deep.equal(losses[0]);
@@ -137,7 +138,7 @@ describe('pretrainer: training steps (cpu)', function () {
     g[0][0] = Number.NaN;
     await p.setTensors('grad', [{ name: 'language_model.model.norm.weight', data: g[0] }]);
     const before = await p.getTensors('param');
-    const r = await p.optimizerStep({ lr: 1e-3 });
+    const r = await p.optimizerStep(pretrainOptimizerOptions({ lr: 1e-3, weightDecay: 0, maxGradNorm: 0 }));
     expect(r.skipped).to.equal(true);
     expect(r.step).to.equal(0);
     expect(await p.getTensors('param')).to.deep.equal(before);
@@ -182,6 +183,14 @@ describe('pretrainer: training steps (cpu)', function () {
       expect(second?.message).to.equal('Pretrainer.zeroGrad: another call on this pretrainer is still running; await it before starting the next');
       await running;
       await p.zeroGrad();
+    });
+
+    it('requires every optimizer hyperparameter (TOY_PRETRAIN_DEFAULTS holds the defaults)', () => {
+      for (const name of ['weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm'] as const) {
+        const o: Record<string, unknown> = { ...pretrainOptimizerOptions({ lr: 1e-3, weightDecay: 0, maxGradNorm: 1 }) };
+        delete o[name];
+        expect(() => p.optimizerStep(o as never), name).to.throw(TypeError, `for options.${name} but received undefined`);
+      }
     });
 
     it('refuses a checkpoint tensor of another shape, naming the tensor and the file', async () => {

@@ -156,6 +156,20 @@ describe('stic run pipeline', () => {
     expect(redo.map((p) => p.action.split(' ')[0])).to.deep.equal(['skip', 'skip', 'skip', 'run', 'run']);
   });
 
+  it('AdamW options at their defaults leave the training stages as complete as before they were options; another value makes them stale', async () => {
+    const cfg = config('run-adam');
+    await runPipeline(cfg, fakes().deps);
+    const out = stageOutputs(cfg.out);
+    // A manifest written before the options existed has none of them: neither has one at the defaults.
+    for (const stage of [out.dpo, out.sft]) {
+      const m = JSON.parse(readFileSync(`${stage}.done.json`, 'utf8'));
+      expect(Object.keys(m.optionValues.options).filter((k) => k.startsWith('adam')), stage).to.deep.equal([]);
+    }
+    expect((await runPipeline(config('run-adam'), fakes().deps, { dryRun: true })).map((p) => p.action.split(' ')[0])).to.deep.equal(['skip', 'skip', 'skip', 'skip', 'skip']);
+    const changed = await runPipeline(config('run-adam', '', ['sft.adam_beta2=0.99']), fakes().deps, { dryRun: true });
+    expect(changed[4].action).to.equal('stale (its options changed since it finished: options.adamBeta2: (not set) -> 0.99)');
+  });
+
   it('dpo.eval_prefs: held-out pairs (here in TRL format) reach the trainer with their own image paths; editing them makes dpo stale', async () => {
     const held = path.join(dir, 'held', 'heldout.jsonl');
     mkdirSync(path.dirname(held), { recursive: true });

@@ -17,7 +17,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { dpoStepOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 
 const ABS_TOL = 5e-4;
 const REL_TOL = 2e-3;
@@ -90,7 +90,7 @@ describe('trainer: whole-model backward vs finite differences', function () {
       { images: [0], ids: withImage, mask: withImage.map((_, t) => (t >= 8 ? 1 : 0)) },
       { images: [], ids: textOnly, mask: textOnly.map((_, t) => (t % 3 === 1 ? 1 : 0)) },
     ];
-    const loss = async () => (await trainer.sftStep(pixels, 1, items, { key: { step: 0, micro: 0 } })).loss;
+    const loss = async () => (await trainer.sftStep(pixels, 1, items, sftStepOptions({ key: { step: 0, micro: 0 } }))).loss;
     await checkAgainstFiniteDifferences(trainer, loss, 23);
   });
 

@@ -7,7 +7,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativeTrainerSpec } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: determinism', function () {
   this.timeout(60_000);
@@ -58,9 +58,9 @@ describe('trainer: determinism', function () {
     await trainer.zeroGrad();
     // One step first so B is nonzero and every gradient path is live.
     await trainer.dpoStep(pixels, 2, pairs, dpoStepOptions({ key: { step: 0, micro: 0 } }));
-    await trainer.optimizerStep({ lora: { lr: 1e-2, weightDecay: 0 }, projector: { lr: 1e-3, weightDecay: 0 } });
+    await trainer.optimizerStep(adamWOptions({ lora: { lr: 1e-2, weightDecay: 0 }, projector: { lr: 1e-3, weightDecay: 0 }, maxGradNorm: 0 }));
     const res = await trainer.dpoStep(pixels, 2, pairs, dpoStepOptions({ key: { step: 1, micro }, rejectedMode: 'top-alt' }));
-    const sft = await trainer.sftStep(pixels, 2, [{ images: [1], ids: [...pairs[1].promptIds, ...pairs[1].chosenIds], mask: [...Array(pairs[1].promptIds.length).fill(0), 1, 1] }], { key: { step: 1, micro: micro + 1 } });
+    const sft = await trainer.sftStep(pixels, 2, [{ images: [1], ids: [...pairs[1].promptIds, ...pairs[1].chosenIds], mask: [...Array(pairs[1].promptIds.length).fill(0), 1, 1] }], sftStepOptions({ key: { step: 1, micro: micro + 1 } }));
     return { loss: res.loss + sft.loss, grads: await trainer.getTensors('grad') };
   }
 

@@ -30,6 +30,7 @@ import { loadFixture, relError } from '../engine/fixture_util.ts';
 import { writeImages } from '../stic/fakes.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { runCli } from '../stic/cli_helpers.ts';
+import { pairLogprobsOptions } from '../helpers/dpo_options.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 
@@ -314,8 +315,8 @@ describe('training engine on a tiny random model (native trainer)', function () 
         const a = await readAdapter(adapterDir, m.config.decoder);
         await t.setTensors('param', [...a.tensors, ...a.projector].map((x) => ({ name: x.name, data: x.data })));
       }
-      const pol = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, { model: 'policy' });
-      const ref = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, { model: 'reference' });
+      const pol = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, pairLogprobsOptions('policy'));
+      const ref = await t.pairLogprobs(g.pixels, g.layouts, nativePairs, pairLogprobsOptions('reference'));
       const margins = pairs.map((_, i) => 0.1 * (pol.chosen[i] - ref.chosen[i] - (pol.rejected[i] - ref.rejected[i])));
       const r = { accuracy: margins.filter((x) => x > 0).length / margins.length, margin: margins.reduce((a, b) => a + b, 0) / margins.length };
       if (process.env.STIC_TEST_VERBOSE) console.log('learning', adapterDir ? 'after' : 'before', r, margins);

@@ -7,7 +7,7 @@ import type { LlavaTrainerNative, NativePreferencePair } from '../../lib/native/
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
 import { rejectionOf as rejection } from '../helpers/rejection.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions, pairLogprobsOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: errors', function () {
   this.timeout(60_000);
@@ -72,6 +72,9 @@ describe('trainer: errors', function () {
       ['sftWeight', 'options.sftWeight'],
       ['sftNorm', "Expected 'sum' or 'mean' for options.sftNorm but received undefined"],
       ['rejectedMode', "Expected 'label' or 'top-alt' for options.rejectedMode but received undefined"],
+      ['sharedPrefix', 'Expected a boolean for options.sharedPrefix but received undefined'],
+      ['gradCheckpointing', 'Expected a boolean for options.gradCheckpointing but received undefined'],
+      ['refProjector', "Expected 'original' or 'trained' for options.refProjector but received undefined"],
     ] as const) {
       const o: Record<string, unknown> = { ...dpoStepOptions({ key }) };
       delete o[name];
@@ -80,9 +83,33 @@ describe('trainer: errors', function () {
     expect(() => trainer.dpoStep(pixels.subarray(1), 1, [pair], dpoStepOptions({ key }))).to.throw(RangeError, 'pixels: expected 1 x 3 x 28 x 28 = 2352 values but found 2351');
   });
 
+  it('requires every hyperparameter of an SFT step, a pair scoring and an optimizer step (the TypeScript tables hold the defaults)', () => {
+    const sft = { ...sftStepOptions({ key }) } as Record<string, unknown>;
+    delete sft.gradCheckpointing;
+    expect(() => trainer.sftStep(pixels, 1, [{ images: [], ids: [1, 8, 9], mask: [0, 1, 1] }], sft as never)).to.throw(
+      TypeError,
+      'Expected a boolean for options.gradCheckpointing but received undefined',
+    );
+    expect(() => trainer.pairLogprobs(pixels, 1, [pair], undefined as never)).to.throw(TypeError, 'Expected an object for options but received undefined');
+    for (const [name, expected] of [
+      ['model', "Expected 'reference' or 'policy' for options.model but received undefined"],
+      ['rejectedMode', "Expected 'label' or 'top-alt' for options.rejectedMode but received undefined"],
+      ['refProjector', "Expected 'original' or 'trained' for options.refProjector but received undefined"],
+    ] as const) {
+      const o: Record<string, unknown> = { ...pairLogprobsOptions('reference') };
+      delete o[name];
+      expect(() => trainer.pairLogprobs(pixels, 1, [pair], o as never), name).to.throw(TypeError, expected);
+    }
+    for (const name of ['beta1', 'beta2', 'eps', 'maxGradNorm'] as const) {
+      const o: Record<string, unknown> = { ...adamWOptions({ lora: { lr: 1e-3, weightDecay: 0 }, projector: { lr: 1e-3, weightDecay: 0 }, maxGradNorm: 1 }) };
+      delete o[name];
+      expect(() => trainer.optimizerStep(o as never), name).to.throw(TypeError, `for options.${name} but received undefined`);
+    }
+  });
+
   it('names the item of a bad SFT mask', async () => {
     const ids = [1, 8, 9, 10];
-    const sft = (mask: number[]) => rejection(trainer.sftStep(pixels, 1, [{ images: [], ids, mask }], { key }));
+    const sft = (mask: number[]) => rejection(trainer.sftStep(pixels, 1, [{ images: [], ids, mask }], sftStepOptions({ key })));
     expect((await sft([0, 1, 1])).message).to.equal('items[0].mask: expected 4 values (one per token) but found 3');
     expect((await sft([1, 0, 0, 1])).message).to.equal(
       'items[0].mask[0]: the first token has no context to be predicted from, so it cannot be a target',
@@ -104,7 +131,7 @@ describe('trainer: errors', function () {
       'mergedWeights: no merged tensor is named "language_model.model.layers.0.mlp.up_proj.bias" (expected a LoRA-targeted linear such as ' +
         'language_model.model.layers.0.self_attn.q_proj.weight, or a trainable projector tensor)',
     );
-    expect(() => trainer.optimizerStep({ lora: { lr: 1e-3, weightDecay: 0 } })).to.throw(TypeError, 'Expected an object for options.projector but received undefined');
+    expect(() => trainer.optimizerStep(adamWOptions({ lora: { lr: 1e-3, weightDecay: 0 }, maxGradNorm: 0 }))).to.throw(TypeError, 'Expected an object for options.projector but received undefined');
   });
 
   it('refuses a second call while one runs on the same trainer', async () => {

@@ -139,17 +139,17 @@ export class FakeTrainer implements Trainer {
     return { loss: tokens / (o.meanOver ?? tokens), tokens };
   }
 
-  // torch.optim.AdamW (betas 0.9/0.999, eps 1e-8) after clip_grad_norm_, float32 storage.
+  // torch.optim.AdamW after clip_grad_norm_, float32 storage.
   async optimizerStep(o: NativeAdamWOptions): Promise<{ gradNorm: number; step: number; skipped: boolean }> {
     this.calls.push({ op: 'opt', lr: o.lora.lr, projectorLr: o.projector?.lr });
     let sq = 0;
     for (const g of this.t.grad) for (const v of g) sq += v * v;
     const norm = Math.sqrt(sq);
-    const clip = o.maxGradNorm && o.maxGradNorm > 0 ? Math.min(1, o.maxGradNorm / (norm + 1e-6)) : 1;
+    const clip = o.maxGradNorm > 0 ? Math.min(1, o.maxGradNorm / (norm + 1e-6)) : 1;
     this.adamStep += 1;
-    const b1 = o.beta1 ?? 0.9;
-    const b2 = o.beta2 ?? 0.999;
-    const eps = o.eps ?? 1e-8;
+    const b1 = o.beta1;
+    const b2 = o.beta2;
+    const eps = o.eps;
     const bc1 = 1 - b1 ** this.adamStep;
     const bc2 = 1 - b2 ** this.adamStep;
     this.info.forEach((t, i) => {

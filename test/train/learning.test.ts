@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions, pairLogprobsOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: learning', function () {
   this.timeout(120_000);
@@ -23,10 +23,10 @@ describe('trainer: learning', function () {
     const rng = makeRng(31);
     const pixels = rng.normalArray(3 * m.pixelsPerImage);
     const base = Array.from({ length: 8 }, (_, i) => randomPair(rng, m, i % 3, 3, 4 + (i % 3), 3 + (i % 4)));
-    const ref = await trainer.pairLogprobs(pixels, 3, base);
+    const ref = await trainer.pairLogprobs(pixels, 3, base, pairLogprobsOptions('reference'));
     const pairs = base.map((p, i) => ({ ...p, refChosen: ref.chosen[i], refRejected: ref.rejected[i] }));
     const rewards = async () => {
-      const pol = await trainer.pairLogprobs(pixels, 3, pairs, { model: 'policy' });
+      const pol = await trainer.pairLogprobs(pixels, 3, pairs, pairLogprobsOptions('policy'));
       const margins = pairs.map((p, i) => beta * (pol.chosen[i] - p.refChosen) - beta * (pol.rejected[i] - p.refRejected));
       return { accuracy: margins.filter((x) => x > 0).length / margins.length, margin: margins.reduce((a, b) => a + b, 0) / margins.length };
     };
@@ -39,7 +39,7 @@ describe('trainer: learning', function () {
         const res = await trainer.dpoStep(pixels, 3, pairs.slice(4 * micro, 4 * micro + 4), dpoStepOptions({ key: { step, micro }, beta, gradScale: 0.5 }));
         losses.push(res.loss);
       }
-      await trainer.optimizerStep({ lora: { lr: 2e-2, weightDecay: 0 }, projector: { lr: 2e-3, weightDecay: 0 }, maxGradNorm: 1 });
+      await trainer.optimizerStep(adamWOptions({ lora: { lr: 2e-2, weightDecay: 0 }, projector: { lr: 2e-3, weightDecay: 0 }, maxGradNorm: 1 }));
     }
     const after = await rewards();
     expect(after.accuracy).to.be.at.least(0.875);

@@ -41,7 +41,7 @@ function pairs(n: number, seed: number, images = 4): TokenizedPair[] {
 
 const OPTIONS: CommonTrainOptions = {
   imageAspect: 'anyres', loraR: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: [...LORA_TARGETS], lr: 1e-2, trainProjector: true, projectorLr: 3e-3, schedule: 'cosine',
-  warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 2, saveTotalLimit: 2, maxSteps: 0, minKept: 0.95, seed: 7,
+  warmupRatio: 0.2, epochs: 2, batchSize: 4, gradAccum: 2, maxLength: 2048, weightDecay: 0.01, maxGradNorm: 1, adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, checkpointEvery: 2, saveTotalLimit: 2, maxSteps: 0, minKept: 0.95, seed: 7,
   gradCheckpointing: 'auto', memoryBudget: 0,
 };
 
@@ -189,6 +189,21 @@ describe('training loop (fake trainer)', () => {
     expect((err as Error).message).to.equal(
       `${path.join(dir, 'work', 'checkpoints', 'step-00000001')}: this checkpoint belongs to a different run (total steps: checkpoint 2, now 3; batchSize: checkpoint 4, now 2); train into another --out, or move ${path.join(dir, 'work', 'checkpoints')} away to start over`,
     );
+  });
+
+  it('resumes a checkpoint written before the AdamW options existed at their defaults, and only at them', async () => {
+    const ex = pairs(6, 4);
+    // This version records the AdamW options among the run's options; the earlier one did not.
+    const now = (o: Partial<CommonTrainOptions>) => {
+      const j = job(dir, ex, { epochs: 1, checkpointEvery: 1, ...o });
+      return { ...j, runOptions: { ...j.runOptions, adamBeta1: j.options.adamBeta1, adamBeta2: j.options.adamBeta2, adamEps: j.options.adamEps } };
+    };
+    await runLoop(newTrainer(), job(dir, ex, { epochs: 1, checkpointEvery: 1 }), dpo(), recorder(2).hooks).catch(() => undefined);
+    const err = await runLoop(newTrainer(), now({ adamBeta2: 0.99 }), dpo(), recorder().hooks).catch((e: Error) => e);
+    expect((err as Error).message).to.contain('this checkpoint belongs to a different run (adamBeta2: checkpoint 0.999, now 0.99)');
+    const rec = recorder();
+    await runLoop(newTrainer(), now({}), dpo(), rec.hooks);
+    expect(rec.starts).to.deep.equal([[1, 2]]);
   });
 
   it('ignores the temporary folder of a killed checkpoint writer and starts over when resume is off', async () => {

@@ -11,7 +11,7 @@ import type { LlavaTrainerNative, NativeDpoStepOptions, NativePreferencePair } f
 import { relError } from '../engine/fixture_util.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { dpoStepOptions, pairLogprobsOptions } from '../helpers/dpo_options.ts';
 
 const REL_TOL = 1e-5;
 
@@ -88,8 +88,8 @@ describe('trainer: shared-prefix pair step', function () {
 
   it('pairLogprobs gives the step its reference and policy log-probs', async () => {
     const { res } = await step({ rejectedMode: 'top-alt' });
-    const ref = await trainer.pairLogprobs(pixels, 3, pairs, { model: 'reference', rejectedMode: 'top-alt' });
-    const pol = await trainer.pairLogprobs(pixels, 3, pairs, { model: 'policy', rejectedMode: 'top-alt' });
+    const ref = await trainer.pairLogprobs(pixels, 3, pairs, pairLogprobsOptions('reference', { rejectedMode: 'top-alt' }));
+    const pol = await trainer.pairLogprobs(pixels, 3, pairs, pairLogprobsOptions('policy', { rejectedMode: 'top-alt' }));
     pairs.forEach((_, i) => {
       expect(ref.chosen[i]).to.be.closeTo(res.refChosen[i], 1e-5);
       expect(ref.rejected[i]).to.be.closeTo(res.refRejected[i], 1e-5);

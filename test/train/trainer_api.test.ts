@@ -10,7 +10,7 @@ import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { relError } from '../engine/fixture_util.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_SPEC, type TinyModel, makeTinyModel, randomPair, randomizeParams, readAll, removeTinyModel } from './train_util.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { adamWOptions, dpoStepOptions, pairLogprobsOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: state, optimizer and merged weights', function () {
   this.timeout(60_000);
@@ -113,7 +113,7 @@ describe('trainer: state, optimizer and merged weights', function () {
     await trainer.setTensors('grad', [{ name: info[5].name, data: g }]);
     const before = await trainer.getTensors('param');
     const step = trainer.getStep();
-    const res = await trainer.optimizerStep({ lora: { lr: 1e-2, weightDecay: 0 }, projector: { lr: 1e-2, weightDecay: 0 }, maxGradNorm: 1 });
+    const res = await trainer.optimizerStep(adamWOptions({ lora: { lr: 1e-2, weightDecay: 0 }, projector: { lr: 1e-2, weightDecay: 0 }, maxGradNorm: 1 }));
     expect(res.skipped).to.equal(true);
     expect(res.gradNorm).to.be.NaN;
     expect(res.step).to.equal(step);
@@ -158,14 +158,14 @@ describe('trainer: state, optimizer and merged weights', function () {
     const pixels = rng.normalArray(m.pixelsPerImage);
     const pairs = [randomPair(rng, m, 0, 3, 4, 4)];
     const fresh = await native().createTrainer(m.model, { lora: { r: 3, alpha: 5, dropout: 0, targets: ['q_proj'], seed: 1 }, trainProjector: true });
-    const ref0 = await fresh.pairLogprobs(pixels, 1, pairs);
+    const ref0 = await fresh.pairLogprobs(pixels, 1, pairs, pairLogprobsOptions('reference'));
     const info = fresh.tensorInfo();
     const proj = await fresh.getTensors('param', ['multi_modal_projector.linear_2.bias']);
     await fresh.setTensors('param', [{ name: 'multi_modal_projector.linear_2.bias', data: proj[0].map((x) => x + 0.5) }]);
     expect(info.length).to.equal(L * 2 + 4);
-    const ref1 = await fresh.pairLogprobs(pixels, 1, pairs);
-    const trained = await fresh.pairLogprobs(pixels, 1, pairs, { refProjector: 'trained' });
-    const policy = await fresh.pairLogprobs(pixels, 1, pairs, { model: 'policy' });
+    const ref1 = await fresh.pairLogprobs(pixels, 1, pairs, pairLogprobsOptions('reference'));
+    const trained = await fresh.pairLogprobs(pixels, 1, pairs, pairLogprobsOptions('reference', { refProjector: 'trained' }));
+    const policy = await fresh.pairLogprobs(pixels, 1, pairs, pairLogprobsOptions('policy'));
     expect(ref1).to.deep.equal(ref0);
     expect(trained.chosen[0]).to.not.be.closeTo(ref0.chosen[0], 1e-3);
     // LoRA B is zero after init, so the policy is the reference with the trained projector.

@@ -11,7 +11,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { type Fixture, loadFixture, relError, roundedCopy } from '../engine/fixture_util.ts';
 import { ADAPTER_FILE, loadNativeModel, pairsOf, pixelsOf, readAll, sftItemsOf } from './train_util.ts';
-import { dpoStepOptions } from '../helpers/dpo_options.ts';
+import { dpoStepOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 
 const TOL = 1e-5;
 
@@ -64,7 +64,7 @@ for (const half of ['BF16', 'F16'] as const) {
       const losses = [];
       for (const t of [stored, rounded]) {
         await t.zeroGrad();
-        losses.push((await t.sftStep(pixelsOf(fx), 2, sftItemsOf(fx), { key: { step: 0, micro: 0 } })).loss);
+        losses.push((await t.sftStep(pixelsOf(fx), 2, sftItemsOf(fx), sftStepOptions({ key: { step: 0, micro: 0 } }))).loss);
       }
       expect(Math.abs(losses[0] - losses[1]) / Math.abs(losses[1])).to.be.below(TOL);
       await expectSameGrads();
