@@ -1,6 +1,7 @@
-// Backend: where tensor memory lives and how bytes move. Kernels are free functions with the same
-// operation name per backend (cpu::rmsnorm_forward, cuda::rmsnorm_forward); this interface only
-// owns memory and synchronisation, so the model code can be written once against it.
+// Backend: where tensor memory lives, how bytes move, and which ops table computes on that memory.
+// Kernels are free functions with the same operation name per backend (cpu::rmsnorm_forward,
+// cuda::rmsnorm_forward); the model never names them, it calls backend.ops() (core/ops.h), so the
+// model code is written once against this interface.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -8,6 +9,8 @@
 #include "core/status.h"
 
 namespace stic {
+
+struct Ops;  // core/ops.h
 
 enum class Device : uint8_t { Cpu, Cuda };
 
@@ -27,6 +30,8 @@ class Backend {
   virtual Status synchronize() = 0;
   // Free and total bytes of this backend's memory (host RAM for cpu).
   virtual Status memoryInfo(size_t* freeBytes, size_t* totalBytes) = 0;
+  // The operations that compute on this backend's memory (possibly incomplete: see missingOps).
+  virtual const Ops& ops() const = 0;
 };
 
 // The process-wide CPU backend (64-byte aligned allocations).

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "core/backend.h"
+#include "core/ops.h"
 
 namespace stic {
 namespace {
@@ -49,6 +50,7 @@ class CpuBackend final : public Backend {
     *freeBytes = availableHostBytes(totalBytes);
     return Status::ok();
   }
+  const Ops& ops() const override { return cpuOps(); }
 
  private:
   static Status copy(void* dst, const void* src, size_t bytes) {

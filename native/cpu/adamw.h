@@ -10,28 +10,10 @@
 #pragma once
 #include <cstdint>
 
+#include "core/ops_train.h"  // AdamWHyper, ParamGroup, ParamSlot
 #include "core/status.h"
 
 namespace stic::train {
-
-struct AdamWHyper {
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // torch's defaults
-};
-
-struct ParamGroup {
-  double lr = 1e-3;
-  double weightDecay = 0.01;  // torch.optim.AdamW's default
-};
-
-// One trainable tensor: parameter, gradient and the two moment buffers, all [n], and its group.
-struct ParamSlot {
-  float* param = nullptr;
-  float* grad = nullptr;
-  float* m = nullptr;  // exp_avg, zero before the first step
-  float* v = nullptr;  // exp_avg_sq, zero before the first step
-  int64_t n = 0;
-  int64_t group = 0;
-};
 
 // One update of every slot. step: this update's number, 1 for the first (bias correction).
 // Fails (InvalidArgument) on a group index out of range or step < 1, before touching anything.

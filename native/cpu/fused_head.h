@@ -21,17 +21,9 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "core/ops_train.h"  // GatherMode, HeadDims
 
 namespace stic::train {
-
-enum class GatherMode { Label, TopAlt };
-
-struct HeadDims {
-  int64_t T = 0, D = 0, V = 0;
-  int64_t chunk = 1024;      // rows per chunk (large: W is packed once per chunk)
-  int64_t vocabChunk = 2048;  // vocabulary entries per block: the [chunk, vocabChunk] logits
-  DType wType = DType::F32;   // W's stored dtype (F32, BF16 or F16; widened to f32 as it is read)
-};
 
 // Scratch bytes of the forward and of the backward, for c = min(chunk, T), b = min(vocabChunk, V):
 // c*b logits + 2*c*D packed rows and their gradient (floats), and per row an id and 48 bytes of

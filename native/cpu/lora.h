@@ -7,15 +7,10 @@
 #pragma once
 #include <cstdint>
 
-#include "cpu/counter_rng.h"
+#include "core/counter_rng.h"
+#include "core/ops_train.h"  // LoraDims
 
 namespace stic::train {
-
-struct LoraDims {
-  int64_t T = 0, K = 0, N = 0, r = 0;
-  float scale = 1.0f;    // alpha / r
-  float dropout = 0.0f;  // probability of zeroing an input element, in [0, 1)
-};
 
 // Floats of scratch the forward and backward need (the same for both): T*r, plus T*K when
 // dropout > 0 (the dropped input, or the low-rank dx before its mask).

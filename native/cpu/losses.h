@@ -16,6 +16,8 @@
 #pragma once
 #include <cstdint>
 
+#include "core/ops_train.h"  // DpoOptions, DpoBatch, DpoMetrics
+
 namespace stic::train {
 
 // The value and the derivative dL/dh of one pair's preference loss.
@@ -33,40 +35,6 @@ PairLoss dpo_hinge(double h, double beta);
 // Preferences", eq. 17): (h - 1/(2 beta))^2, beta playing the role of tau. The paper (and TRL)
 // feed it length-averaged log-probs: pass those in when that is what you want.
 PairLoss dpo_ipo(double h, double beta);
-
-enum class PreferenceLoss { Sigmoid, Hinge, Ipo };
-enum class SftNorm { Sum, Mean };
-
-struct DpoOptions {
-  PreferenceLoss loss = PreferenceLoss::Sigmoid;
-  double beta = 0.1;               // STIC stage 1 (STIC.md)
-  double sftWeight = 1.0 / 1024;   // alpha of the regulariser -alpha * logp_w (STIC's official code)
-  SftNorm sftNorm = SftNorm::Sum;  // regularise the summed chosen log-prob, or its per-token mean
-};
-
-// One batch of pairs: summed response log-probs of the policy and of the reference.
-struct DpoBatch {
-  int64_t B = 0;
-  const float* policyChosen = nullptr;    // [B]
-  const float* policyRejected = nullptr;  // [B]
-  const float* refChosen = nullptr;       // [B]
-  const float* refRejected = nullptr;     // [B]
-  const int64_t* chosenTokens = nullptr;  // [B] response token counts (read for SftNorm::Mean)
-  // The loss is the mean over this many pairs: B for one batch; the global batch size when a step
-  // accumulates several micro-batches, so their gradients add up to the full batch's.
-  double meanOver = 0;  // 0: B
-};
-
-// Batch metrics, each averaged over the B pairs of the call (TRL's names in comments).
-struct DpoMetrics {
-  double loss = 0;            // preference loss + regulariser, mean over meanOver pairs
-  double rewardChosen = 0;    // rewards/chosen: beta (logp_w - ref_w)
-  double rewardRejected = 0;  // rewards/rejected: beta (logp_l - ref_l)
-  double rewardAccuracy = 0;  // rewards/accuracies: fraction with reward chosen > rejected
-  double rewardMargin = 0;    // rewards/margins: chosen - rejected
-  double logpChosen = 0;      // logps/chosen (policy)
-  double logpRejected = 0;    // logps/rejected (policy)
-};
 
 // L = (1/meanOver) sum_b [ loss(h_b) - alpha * n(logp_w,b) ], n = identity (Sum) or / tokens (Mean).
 // dChosen[B], dRejected[B] = dL / d policy logp (overwritten).

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "cpu/ops.h"
 #include "model/weight_ops.h"
 
 namespace stic::model {
@@ -52,7 +51,8 @@ void carveDecoderBuffers(Carver& c, DecoderBuffers& b, const DecoderConfig& cfg,
 namespace {
 
 // Self-attention of one layer over every segment; reads buf.qkv (roped), writes buf.attn.
-void attendSegments(const DecoderBuffers& buf, const std::vector<Segment>& segments, const DecoderConfig& cfg, KvCache* cache,
+void attendSegments(const Ops& ops, const DecoderBuffers& buf, const std::vector<Segment>& segments, const DecoderConfig& cfg,
+                    KvCache* cache,
                     int64_t layer) {
   const int64_t Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
   const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
@@ -72,39 +72,39 @@ void attendSegments(const DecoderBuffers& buf, const std::vector<Segment>& segme
       v = vc;
       ldkv = kvDim;
     }
-    cpu::attention_forward(buf.attn + s.row * qDim, qDim, q, Nqkv, k, ldkv, v, ldkv, s.len, s.pos0 + s.len, cfg.numHeads,
+    ops.attention.attention_forward(buf.attn + s.row * qDim, qDim, q, Nqkv, k, ldkv, v, ldkv, s.len, s.pos0 + s.len, cfg.numHeads,
                            cfg.numKvHeads, cfg.headDim, true, s.pos0, scale);
   }
 }
 
-void decoderLayer(float* x, int64_t T, const std::vector<Segment>& segments, const DecoderLayerWeights& L,
+void decoderLayer(const Ops& ops, float* x, int64_t T, const std::vector<Segment>& segments, const DecoderLayerWeights& L,
                   const DecoderConfig& cfg, KvCache* cache, int64_t layer, const DecoderBuffers& buf) {
   const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim();
   auto bias = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
-  cpu::rmsnorm_forward(buf.xn, x, L.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
-  linearW(buf.qkv, buf.xn, L.qkvW, 0, bias(L.qkvB), T, D, Nqkv);
-  cpu::rope_forward(buf.qkv, buf.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  cpu::rope_forward(buf.qkv + cfg.qDim(), buf.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  attendSegments(buf, segments, cfg, cache, layer);
-  linearW(buf.out, buf.attn, L.oW, 0, bias(L.oB), T, cfg.qDim(), D);
-  cpu::add_inplace(x, buf.out, T * D);
+  ops.norm.rmsnorm_forward(buf.xn, x, L.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
+  linearW(ops, buf.qkv, buf.xn, L.qkvW, 0, bias(L.qkvB), T, D, Nqkv);
+  ops.rope.rope_forward(buf.qkv, buf.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  ops.rope.rope_forward(buf.qkv + cfg.qDim(), buf.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  attendSegments(ops, buf, segments, cfg, cache, layer);
+  linearW(ops, buf.out, buf.attn, L.oW, 0, bias(L.oB), T, cfg.qDim(), D);
+  ops.elementwise.add_inplace(x, buf.out, T * D);
 
-  cpu::rmsnorm_forward(buf.xn, x, L.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
+  ops.norm.rmsnorm_forward(buf.xn, x, L.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
   // Two GEMMs into the halves of buf.gateUp (gate (T, F), then up (T, F)) so SwiGLU is one
   // contiguous elementwise pass; the weight rows are stored fused [gate; up].
   float* gate = buf.gateUp;
   float* up = buf.gateUp + T * F;
   const float* gateUpB = bias(L.gateUpB);
-  linearW(gate, buf.xn, L.gateUpW, 0, gateUpB, T, D, F);
-  linearW(up, buf.xn, L.gateUpW, F, gateUpB ? gateUpB + F : nullptr, T, D, F);
-  cpu::swiglu_forward(buf.act, gate, up, T * F);
-  linearW(buf.out, buf.act, L.downW, 0, bias(L.downB), T, F, D);
-  cpu::add_inplace(x, buf.out, T * D);
+  linearW(ops, gate, buf.xn, L.gateUpW, 0, gateUpB, T, D, F);
+  linearW(ops, up, buf.xn, L.gateUpW, F, gateUpB ? gateUpB + F : nullptr, T, D, F);
+  ops.elementwise.swiglu_forward(buf.act, gate, up, T * F);
+  linearW(ops, buf.out, buf.act, L.downW, 0, bias(L.downB), T, F, D);
+  ops.elementwise.add_inplace(x, buf.out, T * D);
 }
 
 }  // namespace
 
-Status decoderForward(float* x, int64_t T, const std::vector<Segment>& segments, const DecoderWeights& w,
+Status decoderForward(const Ops& ops, float* x, int64_t T, const std::vector<Segment>& segments, const DecoderWeights& w,
                       const DecoderConfig& cfg, KvCache* cache, const DecoderBuffers& buf) {
   STIC_CHECK_ARG(T <= buf.maxRows, "internal: decoder pass of ", T, " rows but buffers for ", buf.maxRows);
   int64_t covered = 0;
@@ -120,18 +120,19 @@ Status decoderForward(float* x, int64_t T, const std::vector<Segment>& segments,
     covered += s.len;
   }
   STIC_CHECK_ARG(covered == T, "internal: decoder segments cover ", covered, " of ", T, " rows");
-  for (int64_t l = 0; l < cfg.numLayers; l++) decoderLayer(x, T, segments, w.layers[l], cfg, cache, l, buf);
+  for (int64_t l = 0; l < cfg.numLayers; l++) decoderLayer(ops, x, T, segments, w.layers[l], cfg, cache, l, buf);
   return Status::ok();
 }
 
-void decoderLogits(float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n, const DecoderWeights& w,
+void decoderLogits(const Ops& ops, float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n,
+                   const DecoderWeights& w,
                    const DecoderConfig& cfg) {
   const int64_t D = cfg.hiddenSize;
   float* gathered = scratch;
   float* normed = scratch + n * D;
   for (int64_t i = 0; i < n; i++) std::memcpy(gathered + i * D, x + rows[i] * D, D * sizeof(float));
-  cpu::rmsnorm_forward(normed, gathered, w.norm.data<float>(), n, D, cfg.rmsNormEps);
-  linearW(logits, normed, w.lmHead, 0, nullptr, n, D, cfg.vocabSize);
+  ops.norm.rmsnorm_forward(normed, gathered, w.norm.data<float>(), n, D, cfg.rmsNormEps);
+  linearW(ops, logits, normed, w.lmHead, 0, nullptr, n, D, cfg.vocabSize);
 }
 
 }  // namespace stic::model

@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "core/carver.h"
+#include "core/ops.h"
 #include "model/llava_config.h"
 #include "model/llava_weights.h"
 
@@ -58,11 +59,12 @@ void carveDecoderBuffers(Carver& c, DecoderBuffers& b, const DecoderConfig& cfg,
 // x (T, D): in, the input embeddings; out, the last layer's output (before the final norm).
 // With a cache, each segment's keys/values are written to its slot rows [pos0, pos0 + len) and its
 // queries attend to rows [0, pos0 + len) of that slot (causally).
-Status decoderForward(float* x, int64_t T, const std::vector<Segment>& segments, const DecoderWeights& w,
+Status decoderForward(const Ops& ops, float* x, int64_t T, const std::vector<Segment>& segments, const DecoderWeights& w,
                       const DecoderConfig& cfg, KvCache* cache, const DecoderBuffers& buf);
 
 // logits (n, V) = lm_head(norm(x[rows[i]])) for the n rows listed. scratch: (2n, D).
-void decoderLogits(float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n, const DecoderWeights& w,
+void decoderLogits(const Ops& ops, float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n,
+                   const DecoderWeights& w,
                    const DecoderConfig& cfg);
 
 }  // namespace stic::model

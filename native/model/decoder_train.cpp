@@ -9,10 +9,7 @@
 #include <cstring>
 
 #include "core/carver.h"
-#include "cpu/ops.h"
 #include "model/weight_ops.h"
-#include "cpu/ops_backward.h"
-#include "cpu/lora.h"
 
 namespace stic::model {
 namespace {
@@ -53,19 +50,19 @@ bool loraCall(LoraCall& c, const LoraUse& lora, const DecoderConfig& cfg, int64_
 }
 
 // out (T, ld) += the module's low-rank path on x (T, K); xa saved.
-void loraForward(float* out, int64_t ld, float* xa, const float* x, const LoraUse& lora, const DecoderConfig& cfg,
+void loraForward(const Ops& ops, float* out, int64_t ld, float* xa, const float* x, const LoraUse& lora, const DecoderConfig& cfg,
                  int64_t layer, int module, int64_t T, float* work) {
   LoraCall c;
   if (!loraCall(c, lora, cfg, layer, module, T)) return;
-  train::lora_delta_forward(out, ld, xa, work, x, c.A->param, c.B->param, c.dims, c.key);
+  ops.lora.lora_delta_forward(out, ld, xa, work, x, c.A->param, c.B->param, c.dims, c.key);
 }
 
 // dx (T, K) += the low-rank path's input gradient; dA, dB accumulated. dout (T, ld).
-void loraBackward(float* dx, const float* dout, int64_t ld, const float* x, const float* xa, const LoraUse& lora,
+void loraBackward(const Ops& ops, float* dx, const float* dout, int64_t ld, const float* x, const float* xa, const LoraUse& lora,
                   const DecoderConfig& cfg, int64_t layer, int module, int64_t T, float* work) {
   LoraCall c;
   if (!loraCall(c, lora, cfg, layer, module, T)) return;
-  train::lora_delta_backward(dx, c.A->grad, c.B->grad, work, dout, ld, x, xa, c.A->param, c.B->param, c.dims, c.key);
+  ops.lora.lora_delta_backward(dx, c.A->grad, c.B->grad, work, dout, ld, x, xa, c.A->param, c.B->param, c.dims, c.key);
 }
 
 // K and V of a segment: read in place when its key pieces are adjacent rows, else staged.
@@ -93,20 +90,23 @@ SegmentKv segmentKv(const AttnSegment& s, const float* qkv, const DecoderConfig&
   return {kStage, vStage, kvDim, true};
 }
 
-void attendForward(const SavedLayer& L, const PassLayout& layout, const DecoderConfig& cfg, TrainActivations& act) {
+void attendForward(const Ops& ops, const SavedLayer& L, const PassLayout& layout, const DecoderConfig& cfg,
+                   TrainActivations& act) {
   const int64_t Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), Hq = cfg.numHeads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
   for (const AttnSegment& s : layout.segments) {
     const int64_t S = s.keyLen();
     SegmentKv kv = segmentKv(s, L.qkv, cfg, act.kStage, act.vStage);
-    cpu::attention_forward_lse(L.attn + s.qRow * qDim, qDim, L.lse + Hq * s.qRow, L.qkv + s.qRow * Nqkv, Nqkv, kv.k, kv.ld,
+    ops.attention.attention_forward_lse(L.attn + s.qRow * qDim, qDim, L.lse + Hq * s.qRow, L.qkv + s.qRow * Nqkv, Nqkv, kv.k,
+                                        kv.ld,
                                kv.v, kv.ld, s.qLen, S, Hq, cfg.numKvHeads, cfg.headDim, true, S - s.qLen, scale);
   }
 }
 
 // dqkv (T, Nqkv): q columns overwritten per segment, k/v columns accumulated (zeroed first here),
 // so keys shared by two branches collect both branches' gradients.
-void attendBackward(const SavedLayer& L, const PassLayout& layout, const DecoderConfig& cfg, TrainActivations& act) {
+void attendBackward(const Ops& ops, const SavedLayer& L, const PassLayout& layout, const DecoderConfig& cfg,
+                    TrainActivations& act) {
   const int64_t T = layout.rows(), Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim(), Hq = cfg.numHeads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
   std::memset(act.dqkv, 0, T * Nqkv * sizeof(float));
@@ -121,7 +121,8 @@ void attendBackward(const SavedLayer& L, const PassLayout& layout, const Decoder
       dk = act.dkStage;
       dv = act.dvStage;
     }
-    cpu::attention_backward(act.dqkv + s.qRow * Nqkv, dk, dv, act.dattn + s.qRow * qDim, L.qkv + s.qRow * Nqkv, Nqkv, kv.k, kv.ld,
+    ops.attention.attention_backward(act.dqkv + s.qRow * Nqkv, dk, dv, act.dattn + s.qRow * qDim, L.qkv + s.qRow * Nqkv, Nqkv,
+                                     kv.k, kv.ld,
                             kv.v, kv.ld, L.attn + s.qRow * qDim, qDim, L.lse + Hq * s.qRow, s.qLen, S, Hq, cfg.numKvHeads,
                             cfg.headDim, true, S - s.qLen, scale);
     if (!kv.staged) continue;
@@ -129,46 +130,46 @@ void attendBackward(const SavedLayer& L, const PassLayout& layout, const Decoder
     for (const KeyPiece& p : s.keys) {
       for (int64_t t = 0; t < p.len; t++, at++) {
         float* row = act.dqkv + (p.row + t) * Nqkv;
-        cpu::add_inplace(row + qDim, act.dkStage + at * kvDim, kvDim);
-        cpu::add_inplace(row + qDim + kvDim, act.dvStage + at * kvDim, kvDim);
+        ops.elementwise.add_inplace(row + qDim, act.dkStage + at * kvDim, kvDim);
+        ops.elementwise.add_inplace(row + qDim + kvDim, act.dvStage + at * kvDim, kvDim);
       }
     }
   }
 }
 
-void layerForward(float* x, const SavedLayer& L, const DecoderLayerWeights& W, const PassLayout& layout,
+void layerForward(const Ops& ops, float* x, const SavedLayer& L, const DecoderLayerWeights& W, const PassLayout& layout,
                   const DecoderConfig& cfg, const LoraUse& lora, int64_t l, TrainActivations& act) {
   const int64_t T = layout.rows(), D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim();
   if (L.xin != x) std::memcpy(L.xin, x, T * D * sizeof(float));
-  cpu::rmsnorm_forward(act.xn, x, W.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
-  linearW(L.qkv, act.xn, W.qkvW, 0, bias(W.qkvB), T, D, Nqkv);
+  ops.norm.rmsnorm_forward(act.xn, x, W.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
+  linearW(ops, L.qkv, act.xn, W.qkvW, 0, bias(W.qkvB), T, D, Nqkv);
   for (int m : {kLoraQ, kLoraK, kLoraV}) {
-    loraForward(L.qkv + fusedColumn(cfg, m), Nqkv, L.xa[m], act.xn, lora, cfg, l, m, T, act.loraWork);
+    loraForward(ops, L.qkv + fusedColumn(cfg, m), Nqkv, L.xa[m], act.xn, lora, cfg, l, m, T, act.loraWork);
   }
-  cpu::rope_forward(L.qkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  cpu::rope_forward(L.qkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  attendForward(L, layout, cfg, act);
-  linearW(act.out, L.attn, W.oW, 0, bias(W.oB), T, qDim, D);
-  loraForward(act.out, D, L.xa[kLoraO], L.attn, lora, cfg, l, kLoraO, T, act.loraWork);
-  cpu::add_inplace(x, act.out, T * D);
+  ops.rope.rope_forward(L.qkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  ops.rope.rope_forward(L.qkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  attendForward(ops, L, layout, cfg, act);
+  linearW(ops, act.out, L.attn, W.oW, 0, bias(W.oB), T, qDim, D);
+  loraForward(ops, act.out, D, L.xa[kLoraO], L.attn, lora, cfg, l, kLoraO, T, act.loraWork);
+  ops.elementwise.add_inplace(x, act.out, T * D);
 
   std::memcpy(L.xmid, x, T * D * sizeof(float));
-  cpu::rmsnorm_forward(act.xn, x, W.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
+  ops.norm.rmsnorm_forward(act.xn, x, W.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
   float* gate = L.gateUp;
   float* up = L.gateUp + T * F;
   const float* gub = bias(W.gateUpB);
-  linearW(gate, act.xn, W.gateUpW, 0, gub, T, D, F);
-  linearW(up, act.xn, W.gateUpW, F, gub ? gub + F : nullptr, T, D, F);
-  loraForward(gate, F, L.xa[kLoraGate], act.xn, lora, cfg, l, kLoraGate, T, act.loraWork);
-  loraForward(up, F, L.xa[kLoraUp], act.xn, lora, cfg, l, kLoraUp, T, act.loraWork);
-  cpu::swiglu_forward(act.act, gate, up, T * F);
-  linearW(act.out, act.act, W.downW, 0, bias(W.downB), T, F, D);
-  loraForward(act.out, D, L.xa[kLoraDown], act.act, lora, cfg, l, kLoraDown, T, act.loraWork);
-  cpu::add_inplace(x, act.out, T * D);
+  linearW(ops, gate, act.xn, W.gateUpW, 0, gub, T, D, F);
+  linearW(ops, up, act.xn, W.gateUpW, F, gub ? gub + F : nullptr, T, D, F);
+  loraForward(ops, gate, F, L.xa[kLoraGate], act.xn, lora, cfg, l, kLoraGate, T, act.loraWork);
+  loraForward(ops, up, F, L.xa[kLoraUp], act.xn, lora, cfg, l, kLoraUp, T, act.loraWork);
+  ops.elementwise.swiglu_forward(act.act, gate, up, T * F);
+  linearW(ops, act.out, act.act, W.downW, 0, bias(W.downB), T, F, D);
+  loraForward(ops, act.out, D, L.xa[kLoraDown], act.act, lora, cfg, l, kLoraDown, T, act.loraWork);
+  ops.elementwise.add_inplace(x, act.out, T * D);
 }
 
 // dx: in, d (layer output); out, d (layer input).
-void layerBackward(float* dx, const SavedLayer& L, const DecoderLayerWeights& W, const PassLayout& layout,
+void layerBackward(const Ops& ops, float* dx, const SavedLayer& L, const DecoderLayerWeights& W, const PassLayout& layout,
                    const DecoderConfig& cfg, const LoraUse& lora, int64_t l, TrainActivations& act) {
   const int64_t T = layout.rows(), D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim();
   const float eps = cfg.rmsNormEps;
@@ -176,33 +177,33 @@ void layerBackward(float* dx, const SavedLayer& L, const DecoderLayerWeights& W,
   // MLP block: recompute n2 and the SwiGLU output rather than keeping them.
   const float* gate = L.gateUp;
   const float* up = L.gateUp + T * F;
-  cpu::rmsnorm_forward(act.xn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
-  cpu::swiglu_forward(act.act, gate, up, T * F);
-  linearInputGrad(act.dact, dx, W.downW, 0, T, F, D, 0.0f);
-  loraBackward(act.dact, dx, D, act.act, L.xa[kLoraDown], lora, cfg, l, kLoraDown, T, work);
+  ops.norm.rmsnorm_forward(act.xn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
+  ops.elementwise.swiglu_forward(act.act, gate, up, T * F);
+  linearInputGrad(ops, act.dact, dx, W.downW, 0, T, F, D, 0.0f);
+  loraBackward(ops, act.dact, dx, D, act.act, L.xa[kLoraDown], lora, cfg, l, kLoraDown, T, work);
   float* dgate = act.dgateUp;
   float* dup = act.dgateUp + T * F;
-  cpu::swiglu_backward(dgate, dup, act.dact, gate, up, T * F);
-  linearInputGrad(act.dxn, dgate, W.gateUpW, 0, T, D, F, 0.0f);
-  linearInputGrad(act.dxn, dup, W.gateUpW, F, T, D, F, 1.0f);  // += dup W_up
-  loraBackward(act.dxn, dgate, F, act.xn, L.xa[kLoraGate], lora, cfg, l, kLoraGate, T, work);
-  loraBackward(act.dxn, dup, F, act.xn, L.xa[kLoraUp], lora, cfg, l, kLoraUp, T, work);
-  cpu::rmsnorm_backward(act.dxn, nullptr, act.dxn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
-  cpu::add_inplace(dx, act.dxn, T * D);  // dx is now d (mid-layer residual)
+  ops.elementwise.swiglu_backward(dgate, dup, act.dact, gate, up, T * F);
+  linearInputGrad(ops, act.dxn, dgate, W.gateUpW, 0, T, D, F, 0.0f);
+  linearInputGrad(ops, act.dxn, dup, W.gateUpW, F, T, D, F, 1.0f);  // += dup W_up
+  loraBackward(ops, act.dxn, dgate, F, act.xn, L.xa[kLoraGate], lora, cfg, l, kLoraGate, T, work);
+  loraBackward(ops, act.dxn, dup, F, act.xn, L.xa[kLoraUp], lora, cfg, l, kLoraUp, T, work);
+  ops.norm.rmsnorm_backward(act.dxn, nullptr, act.dxn, L.xmid, W.mlpNorm.data<float>(), T, D, eps);
+  ops.elementwise.add_inplace(dx, act.dxn, T * D);  // dx is now d (mid-layer residual)
 
   // Attention block.
-  cpu::rmsnorm_forward(act.xn, L.xin, W.attnNorm.data<float>(), T, D, eps);
-  linearInputGrad(act.dattn, dx, W.oW, 0, T, qDim, D, 0.0f);
-  loraBackward(act.dattn, dx, D, L.attn, L.xa[kLoraO], lora, cfg, l, kLoraO, T, work);
-  attendBackward(L, layout, cfg, act);
-  cpu::rope_backward(act.dqkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  cpu::rope_backward(act.dqkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  linearInputGrad(act.dxn, act.dqkv, W.qkvW, 0, T, D, Nqkv, 0.0f);
+  ops.norm.rmsnorm_forward(act.xn, L.xin, W.attnNorm.data<float>(), T, D, eps);
+  linearInputGrad(ops, act.dattn, dx, W.oW, 0, T, qDim, D, 0.0f);
+  loraBackward(ops, act.dattn, dx, D, L.attn, L.xa[kLoraO], lora, cfg, l, kLoraO, T, work);
+  attendBackward(ops, L, layout, cfg, act);
+  ops.rope.rope_backward(act.dqkv, act.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  ops.rope.rope_backward(act.dqkv + qDim, act.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
+  linearInputGrad(ops, act.dxn, act.dqkv, W.qkvW, 0, T, D, Nqkv, 0.0f);
   for (int m : {kLoraQ, kLoraK, kLoraV}) {
-    loraBackward(act.dxn, act.dqkv + fusedColumn(cfg, m), Nqkv, act.xn, L.xa[m], lora, cfg, l, m, T, work);
+    loraBackward(ops, act.dxn, act.dqkv + fusedColumn(cfg, m), Nqkv, act.xn, L.xa[m], lora, cfg, l, m, T, work);
   }
-  cpu::rmsnorm_backward(act.dxn, nullptr, act.dxn, L.xin, W.attnNorm.data<float>(), T, D, eps);
-  cpu::add_inplace(dx, act.dxn, T * D);
+  ops.norm.rmsnorm_backward(act.dxn, nullptr, act.dxn, L.xin, W.attnNorm.data<float>(), T, D, eps);
+  ops.elementwise.add_inplace(dx, act.dxn, T * D);
 }
 
 }  // namespace
@@ -279,18 +280,19 @@ Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig
   return a;
 }
 
-void embedPass(float* x, const PassLayout& layout, const float* features, const DecoderWeights& w, const DecoderConfig& cfg) {
+void embedPass(const Ops& ops, float* x, const PassLayout& layout, const float* features, const DecoderWeights& w,
+               const DecoderConfig& cfg) {
   const int64_t D = cfg.hiddenSize;
   for (int64_t t = 0; t < layout.rows(); t++) {
     if (layout.featureRow[t] >= 0) {
       std::memcpy(x + t * D, features + layout.featureRow[t] * D, D * sizeof(float));
     } else {
-      embedRow(x + t * D, w.embed, layout.ids[t]);
+      embedRow(ops, x + t * D, w.embed, layout.ids[t]);
     }
   }
 }
 
-Status decoderTrainForward(float* x, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
+Status decoderTrainForward(const Ops& ops, float* x, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
                            const LoraUse& lora, TrainActivations& act) {
   const int64_t T = layout.rows();
   STIC_CHECK_ARG(T <= act.shape.rows && layout.maxKeys() <= act.shape.maxKeys, "internal: training pass of ", T,
@@ -304,12 +306,12 @@ Status decoderTrainForward(float* x, const PassLayout& layout, const DecoderWeig
   std::copy(layout.pos.begin(), layout.pos.end(), act.pos);
   for (int64_t l = 0; l < cfg.numLayers; l++) {
     const SavedLayer& L = act.saved[std::min<int64_t>(l, act.shape.layers - 1)];
-    layerForward(x, L, w.layers[l], layout, cfg, lora, l, act);
+    layerForward(ops, x, L, w.layers[l], layout, cfg, lora, l, act);
   }
   return Status::ok();
 }
 
-void decoderTrainBackward(float* dx, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
+void decoderTrainBackward(const Ops& ops, float* dx, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
                           const LoraUse& lora, TrainActivations& act) {
   const int64_t T = layout.rows(), D = cfg.hiddenSize;
   const bool ckpt = act.shape.checkpointed;
@@ -318,9 +320,9 @@ void decoderTrainBackward(float* dx, const PassLayout& layout, const DecoderWeig
     const SavedLayer& L = act.saved[l];
     if (ckpt && l < cfg.numLayers - 1) {  // the last layer's set is still the forward's
       std::memcpy(act.xrec, L.xin, T * D * sizeof(float));
-      layerForward(act.xrec, L, w.layers[l], layout, cfg, lora, l, act);
+      layerForward(ops, act.xrec, L, w.layers[l], layout, cfg, lora, l, act);
     }
-    layerBackward(dx, L, w.layers[l], layout, cfg, lora, l, act);
+    layerBackward(ops, dx, L, w.layers[l], layout, cfg, lora, l, act);
   }
 }
 

@@ -17,10 +17,11 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "core/ops.h"
 #include "model/llava_weights.h"
 #include "model/train_params.h"
 #include "model/train_pass.h"
-#include "cpu/counter_rng.h"
+#include "core/counter_rng.h"
 
 namespace stic::model {
 
@@ -76,7 +77,8 @@ Result<TrainActivations> allocTrainActivations(Arena& arena, const DecoderConfig
 
 // x (T, D) = the input embeddings of the layout: token embeddings, image tokens replaced by rows
 // of features (N*Ti, D).
-void embedPass(float* x, const PassLayout& layout, const float* features, const DecoderWeights& w, const DecoderConfig& cfg);
+void embedPass(const Ops& ops, float* x, const PassLayout& layout, const float* features, const DecoderWeights& w,
+               const DecoderConfig& cfg);
 
 // How LoRA takes part in a pass: params null = LoRA off (the reference model); dropout applies
 // only when `train` (the key's layer and module are filled in per application).
@@ -88,14 +90,14 @@ struct LoraUse {
 
 // x (T, D): in, the input embeddings; out, the last layer's output (before the final norm).
 // Saves into act.saved[l] (or reuses saved[0] for every layer when only one set exists).
-Status decoderTrainForward(float* x, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
+Status decoderTrainForward(const Ops& ops, float* x, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
                            const LoraUse& lora, TrainActivations& act);
 
 // dx (T, D): in, d loss / d (last layer's output); out, d loss / d (input embeddings).
 // Accumulates d loss / d LoRA A, B into the params' gradients; `lora` must be the forward's.
 // Checkpointed activations: each layer but the last (whose set the forward left in place) is
 // recomputed from its saved xin first.
-void decoderTrainBackward(float* dx, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
+void decoderTrainBackward(const Ops& ops, float* dx, const PassLayout& layout, const DecoderWeights& w, const DecoderConfig& cfg,
                           const LoraUse& lora, TrainActivations& act);
 
 }  // namespace stic::model

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "cpu/ops.h"
 #include "model/weight_ops.h"
 
 namespace stic::model {
@@ -56,7 +55,8 @@ void Generation::stop(size_t i) {
 void Generation::accept(size_t i, const float* logits, std::vector<std::vector<int32_t>>& fresh) {
   ItemState& s = state_[i];
   const GenerationItem& item = items_[i];
-  int64_t tok = sampleToken(logits, model_->config().decoder.vocabSize, item.sampling, static_cast<uint64_t>(s.generated), sampler_);
+  int64_t tok = model_->ops().sampling.sample_token(logits, model_->config().decoder.vocabSize, item.sampling,
+                                                    static_cast<uint64_t>(s.generated), sampler_);
   if (std::find(eos_.begin(), eos_.end(), tok) != eos_.end()) {
     s.finish = Finish::Eos;
     return;
@@ -105,9 +105,11 @@ Status Generation::prefill(std::vector<std::vector<int32_t>>& fresh) {
       lastRows.push_back(row - 1);
       state_[i].cached = lengths[i];
     }
-    STIC_RETURN_IF_ERROR(decoderForward(bufs_.x, row, segs, model_->weights().decoder, cfg.decoder, cache_.get(), bufs_.dec));
+    STIC_RETURN_IF_ERROR(decoderForward(model_->ops(), bufs_.x, row, segs, model_->weights().decoder, cfg.decoder, cache_.get(),
+                                        bufs_.dec));
     const int64_t n = static_cast<int64_t>(e - b);
-    decoderLogits(bufs_.logits, bufs_.logitScratch, bufs_.x, lastRows.data(), n, model_->weights().decoder, cfg.decoder);
+    decoderLogits(model_->ops(), bufs_.logits, bufs_.logitScratch, bufs_.x, lastRows.data(), n, model_->weights().decoder,
+                  cfg.decoder);
     for (size_t i = b; i < e; i++) accept(i, bufs_.logits + (i - b) * V, fresh);
   }
   prefilled_ = true;
@@ -124,7 +126,7 @@ Status Generation::decodeStep(std::vector<std::vector<int32_t>>& fresh) {
     ItemState& s = state_[i];
     if (s.finish != Finish::None) continue;
     const int64_t row = static_cast<int64_t>(who.size());
-    embedRow(bufs_.x + row * D, model_->weights().decoder.embed, s.pending);
+    embedRow(model_->ops(), bufs_.x + row * D, model_->weights().decoder.embed, s.pending);
     segs.push_back({row, 1, s.cached, static_cast<int64_t>(i)});
     rows.push_back(row);
     who.push_back(i);
@@ -132,8 +134,9 @@ Status Generation::decodeStep(std::vector<std::vector<int32_t>>& fresh) {
   }
   if (who.empty()) return Status::ok();
   const int64_t B = static_cast<int64_t>(who.size());
-  STIC_RETURN_IF_ERROR(decoderForward(bufs_.x, B, segs, model_->weights().decoder, cfg.decoder, cache_.get(), bufs_.dec));
-  decoderLogits(bufs_.logits, bufs_.logitScratch, bufs_.x, rows.data(), B, model_->weights().decoder, cfg.decoder);
+  STIC_RETURN_IF_ERROR(decoderForward(model_->ops(), bufs_.x, B, segs, model_->weights().decoder, cfg.decoder, cache_.get(),
+                                      bufs_.dec));
+  decoderLogits(model_->ops(), bufs_.logits, bufs_.logitScratch, bufs_.x, rows.data(), B, model_->weights().decoder, cfg.decoder);
   for (int64_t j = 0; j < B; j++) accept(who[j], bufs_.logits + j * V, fresh);
   return Status::ok();
 }

@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
+#include "core/ops.h"
 #include "model/call_buffers.h"
 #include "model/llava.h"
-#include "cpu/sampling.h"
 
 namespace stic::model {
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cpu/ops.h"
 #include "model/weight_ops.h"
 #include "model/call_buffers.h"
 #include "model/vision_tower.h"
@@ -13,13 +12,16 @@ namespace stic::model {
 
 Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources,
                                                      bool forceF32, const std::vector<LoraDelta>& adapter, double alpha) {
+  const Ops& ops = cpuBackend().ops();  // the backend loadLlavaWeights allocates on
+  STIC_RETURN_IF_ERROR(requireOps(ops, "the LLaVA model"));
   WeightLoadOptions opt;
   opt.forceF32 = forceF32;
   for (const LoraDelta& d : adapter) opt.writable.push_back(d.weight);
   auto w = loadLlavaWeights(cfg, sources, opt);
   if (!w.isOk()) return w.status();
-  STIC_RETURN_IF_ERROR(mergeLora(*w.value(), cfg, adapter, alpha).withContext("applying the adapter"));
+  STIC_RETURN_IF_ERROR(mergeLora(ops, *w.value(), cfg, adapter, alpha).withContext("applying the adapter"));
   auto m = std::make_shared<LlavaModel>();
+  m->ops_ = &ops;
   m->cfg_ = cfg;
   m->w_ = w.take();
   return m;
@@ -80,10 +82,11 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
     if (hidden) {
       for (auto& h : *hidden) hid.push_back(h.data() + n0 * T * Dv);
     }
-    STIC_RETURN_IF_ERROR(visionForward(state.value().data<float>(), hidden ? &hid : nullptr, pixels + n0 * 3 * S * S, w_->vision, v, n,
+    STIC_RETURN_IF_ERROR(visionForward(ops(), state.value().data<float>(), hidden ? &hid : nullptr, pixels + n0 * 3 * S * S,
+                                       w_->vision, v, n,
                                        lastIndex, a));
     const float* selected = hidden ? hid[v.featureIndex()] : state.value().data<float>();
-    STIC_RETURN_IF_ERROR(projectImageFeatures(features + n0 * Ti * D, selected, w_->projector, cfg_, n, a));
+    STIC_RETURN_IF_ERROR(projectImageFeatures(ops(), features + n0 * Ti * D, selected, w_->projector, cfg_, n, a));
   }
   return Status::ok();
 }
@@ -96,7 +99,7 @@ void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* featu
   for (size_t t = 0; t < seq.ids.size(); t++) {
     float* dst = x + t * D;
     if (seq.ids[t] != cfg_.imageTokenId) {
-      embedRow(dst, w_->decoder.embed, seq.ids[t]);
+      embedRow(ops(), dst, w_->decoder.embed, seq.ids[t]);
       continue;
     }
     const std::vector<int64_t>& rows = tokenRows[seq.images[image]];
@@ -148,7 +151,7 @@ Status forEachPass(const LlavaModel& m, const ImageBatch& images, const std::vec
       rowOf.push_back(row);
       row += lengths[i];
     }
-    STIC_RETURN_IF_ERROR(decoderForward(cb.x, row, segs, m.weights().decoder, cfg.decoder, nullptr, cb.dec));
+    STIC_RETURN_IF_ERROR(decoderForward(m.ops(), cb.x, row, segs, m.weights().decoder, cfg.decoder, nullptr, cb.dec));
     STIC_RETURN_IF_ERROR(onPass(b, e, rowOf, cb));
   }
   return Status::ok();
@@ -169,7 +172,7 @@ Status LlavaModel::logits(std::vector<std::vector<float>>& out, const ImageBatch
       for (int64_t t = 0; t < T; t++) rows[t] = rowOf[i - b] + t;
       for (int64_t t0 = 0; t0 < T; t0 += kLogitChunk) {
         const int64_t n = std::min(kLogitChunk, T - t0);
-        decoderLogits(out[i].data() + t0 * V, cb.logitScratch, cb.x, rows.data() + t0, n, w_->decoder, cfg_.decoder);
+        decoderLogits(ops(), out[i].data() + t0 * V, cb.logitScratch, cb.x, rows.data() + t0, n, w_->decoder, cfg_.decoder);
       }
     }
     return Status::ok();
@@ -205,8 +208,8 @@ Status LlavaModel::logprobs(std::vector<std::vector<float>>& out, const ImageBat
     const int64_t total = static_cast<int64_t>(rows.size());
     for (int64_t r0 = 0; r0 < total; r0 += kLogitChunk) {  // (C, V) logits at a time, never (R, V)
       const int64_t n = std::min(kLogitChunk, total - r0);
-      decoderLogits(cb.logits, cb.logitScratch, cb.x, rows.data() + r0, n, w_->decoder, cfg_.decoder);
-      cpu::log_softmax_gather(cb.logp, cb.logits, targets.data() + r0, n, V);
+      decoderLogits(ops(), cb.logits, cb.logitScratch, cb.x, rows.data() + r0, n, w_->decoder, cfg_.decoder);
+      ops().head.log_softmax_gather(cb.logp, cb.logits, targets.data() + r0, n, V);
       for (int64_t j = 0; j < n; j++) out[owner[r0 + j].first][owner[r0 + j].second] = cb.logp[j];
     }
     return Status::ok();

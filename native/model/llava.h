@@ -38,6 +38,8 @@ class LlavaModel {
                                                   double alpha = 0);
 
   const LlavaConfig& config() const { return cfg_; }
+  // The ops table of the backend the weights live on.
+  const Ops& ops() const { return *ops_; }
   const LlavaWeights& weights() const { return *w_; }
   // Bytes of every weight: the private copies (arena) and those mapped from the checkpoint files.
   size_t weightBytes() const { return w_->arena->capacity() + w_->mappedBytes; }
@@ -62,6 +64,7 @@ class LlavaModel {
   Status logprobs(std::vector<std::vector<float>>& out, const ImageBatch& images, const std::vector<ScoredSequence>& items) const;
 
  private:
+  const Ops* ops_ = nullptr;
   LlavaConfig cfg_;
   std::unique_ptr<LlavaWeights> w_;
 };

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "cpu/ops.h"
-#include "cpu/ops_backward.h"
 
 namespace stic::model {
 
@@ -16,26 +14,26 @@ Result<Act> parseAct(const std::string& name) {
   return error(Code::Unsupported, "activation \"", name, "\" is not supported (expected quick_gelu, gelu, gelu_pytorch_tanh, relu or silu)");
 }
 
-void applyAct(Act act, float* x, int64_t n) {
+void applyAct(const Ops& ops, Act act, float* x, int64_t n) {
   switch (act) {
-    case Act::QuickGelu: cpu::quick_gelu_forward(x, x, n); return;
-    case Act::Gelu: cpu::gelu_forward(x, x, n); return;
-    case Act::GeluTanh: cpu::gelu_tanh_forward(x, x, n); return;
-    case Act::Silu: cpu::silu_forward(x, x, n); return;
+    case Act::QuickGelu: ops.elementwise.quick_gelu_forward(x, x, n); return;
+    case Act::Gelu: ops.elementwise.gelu_forward(x, x, n); return;
+    case Act::GeluTanh: ops.elementwise.gelu_tanh_forward(x, x, n); return;
+    case Act::Silu: ops.elementwise.silu_forward(x, x, n); return;
     case Act::Relu:
-      // ops.h has no relu kernel: it is a max, not worth one.
+      // The ops table has no relu: it is a max, not worth a kernel: it is a max, not worth one.
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; i++) x[i] = std::max(x[i], 0.0f);
       return;
   }
 }
 
-void actBackward(Act act, float* dinp, const float* dout, const float* inp, int64_t n) {
+void actBackward(const Ops& ops, Act act, float* dinp, const float* dout, const float* inp, int64_t n) {
   switch (act) {
-    case Act::QuickGelu: cpu::quick_gelu_backward(dinp, dout, inp, n); return;
-    case Act::Gelu: cpu::gelu_backward(dinp, dout, inp, n); return;
-    case Act::GeluTanh: cpu::gelu_tanh_backward(dinp, dout, inp, n); return;
-    case Act::Silu: cpu::silu_backward(dinp, dout, inp, n); return;
+    case Act::QuickGelu: ops.elementwise.quick_gelu_backward(dinp, dout, inp, n); return;
+    case Act::Gelu: ops.elementwise.gelu_backward(dinp, dout, inp, n); return;
+    case Act::GeluTanh: ops.elementwise.gelu_tanh_backward(dinp, dout, inp, n); return;
+    case Act::Silu: ops.elementwise.silu_backward(dinp, dout, inp, n); return;
     case Act::Relu:
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;

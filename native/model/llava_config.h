@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ops.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -16,9 +17,9 @@ enum class Act : uint8_t { QuickGelu, Gelu, GeluTanh, Relu, Silu };
 Result<Act> parseAct(const std::string& name);  // HF spellings: quick_gelu, gelu, gelu_pytorch_tanh, relu, silu
 
 // Applies `act` elementwise to x[n] in place.
-void applyAct(Act act, float* x, int64_t n);
+void applyAct(const Ops& ops, Act act, float* x, int64_t n);
 // Its backward: dinp[i] = dout[i] * act'(inp[i]), inp the activation's input (dinp may alias dout).
-void actBackward(Act act, float* dinp, const float* dout, const float* inp, int64_t n);
+void actBackward(const Ops& ops, Act act, float* dinp, const float* dout, const float* inp, int64_t n);
 
 struct VisionConfig {
   int64_t imageSize = 0;     // S

@@ -7,7 +7,6 @@
 #include <set>
 #include <unordered_map>
 
-#include "cpu/convert.h"
 #include "model/weight_ops.h"
 
 namespace stic::model {
@@ -234,13 +233,13 @@ Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(const LlavaConfig& cfg, c
   return w;
 }
 
-void embedRow(float* dst, const Tensor& table, int64_t id) {
+void embedRow(const Ops& ops, float* dst, const Tensor& table, int64_t id) {
   const int64_t C = table.dim(-1);
   const void* row = matrixRows(table, id);
   if (table.dtype() == DType::F32) {
     std::memcpy(dst, row, C * sizeof(float));
   } else {
-    (void)cpu::convert(dst, DType::F32, row, table.dtype(), static_cast<size_t>(C));  // F32 <- BF16/F16 cannot fail
+    (void)ops.convert.convert(dst, DType::F32, row, table.dtype(), static_cast<size_t>(C));  // F32 <- BF16/F16 cannot fail
   }
 }
 

@@ -3,8 +3,6 @@
 
 #include <cstring>
 
-#include "cpu/convert.h"
-#include "cpu/ops.h"
 #include "model/train_params.h"
 
 namespace stic::model {
@@ -38,16 +36,16 @@ LinearRef decoderLinear(const DecoderWeights& w, const DecoderConfig& cfg, const
   return {};
 }
 
-void widenRows(float* dst, const Tensor& w, int64_t row0, int64_t N) {
+void widenRows(const Ops& ops, float* dst, const Tensor& w, int64_t row0, int64_t N) {
   const size_t n = static_cast<size_t>(N * w.dim(-1));
   if (w.dtype() == DType::F32) {
     std::memcpy(dst, matrixRows(w, row0), n * sizeof(float));
   } else {
-    (void)cpu::convert(dst, DType::F32, matrixRows(w, row0), w.dtype(), n);  // F32 <- BF16/F16 cannot fail
+    (void)ops.convert.convert(dst, DType::F32, matrixRows(w, row0), w.dtype(), n);  // F32 <- BF16/F16 cannot fail
   }
 }
 
-Status mergeLora(LlavaWeights& w, const LlavaConfig& cfg, const std::vector<LoraDelta>& deltas, double alpha) {
+Status mergeLora(const Ops& ops, LlavaWeights& w, const LlavaConfig& cfg, const std::vector<LoraDelta>& deltas, double alpha) {
   const DecoderConfig& d = cfg.decoder;
   std::vector<float> merged;
   for (const LoraDelta& delta : deltas) {
@@ -62,12 +60,12 @@ Status mergeLora(LlavaWeights& w, const LlavaConfig& cfg, const std::vector<Lora
                    delta.A.size(), " and ", delta.B.size(), " values");
     STIC_CHECK_ARG(tensor->backend() != nullptr, "internal: ", delta.weight, " is mapped read-only and cannot take an adapter");
     merged.resize(static_cast<size_t>(N * K));
-    widenRows(merged.data(), *tensor, row0, N);
+    widenRows(ops, merged.data(), *tensor, row0, N);
     // W (N, K) += (alpha / r) B (N, r) A (r, K): PEFT's merge, the same GEMM the trainer's export uses.
     const float scale = static_cast<float>(alpha / static_cast<double>(r));
-    cpu::sgemm(false, false, N, K, r, scale, delta.B.data(), r, delta.A.data(), K, 1.0f, merged.data(), K);
+    ops.linear.sgemm(false, false, N, K, r, scale, delta.B.data(), r, delta.A.data(), K, 1.0f, merged.data(), K);
     void* dst = const_cast<void*>(matrixRows(*tensor, row0));
-    STIC_RETURN_IF_ERROR(cpu::convert(dst, tensor->dtype(), merged.data(), DType::F32, merged.size()));
+    STIC_RETURN_IF_ERROR(ops.convert.convert(dst, tensor->dtype(), merged.data(), DType::F32, merged.size()));
   }
   return Status::ok();
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ops.h"
 #include "model/llava_config.h"
 #include "model/llava_weights.h"
 
@@ -28,11 +29,11 @@ struct LinearRef {
 LinearRef decoderLinear(const DecoderWeights& w, const DecoderConfig& cfg, const std::string& name);
 
 // Rows [row0, row0 + N) of a matrix widened to f32: dst (N, K).
-void widenRows(float* dst, const Tensor& w, int64_t row0, int64_t N);
+void widenRows(const Ops& ops, float* dst, const Tensor& w, int64_t row0, int64_t N);
 
 // Merges every delta into `w` (whose targeted linears were loaded as private copies). Errors name
 // the tensor: not a decoder linear, or A/B sizes that do not match its shape and r.
 // alpha: the LoRA alpha (scale alpha / r, as LoraSpec::scale computes it).
-Status mergeLora(LlavaWeights& w, const LlavaConfig& cfg, const std::vector<LoraDelta>& deltas, double alpha);
+Status mergeLora(const Ops& ops, LlavaWeights& w, const LlavaConfig& cfg, const std::vector<LoraDelta>& deltas, double alpha);
 
 }  // namespace stic::model

@@ -65,19 +65,20 @@ struct DecoderActs {
   float *dhn, *dhg;        // (E, D)
 };
 
-void planDecoderActs(ArenaPlan& plan, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward);
-Result<DecoderActs> allocDecoderActs(Arena& arena, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward);
+void planDecoderActs(const Ops& ops, ArenaPlan& plan, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward);
+Result<DecoderActs> allocDecoderActs(const Ops& ops, Arena& arena, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward);
 
 // hidden[0] = embeddings of b (image rows from features (M, D)), then every layer, then the head:
 // acts.logp (E) of each target. Returns the SFT loss -(1/meanOver) sum logp (meanOver <= 0: E) and
 // leaves acts.dlogp = gradScale * d loss / d logp for the backward.
-double decoderTrainForward(DecoderActs& acts, const PackedBatch& b, const float* features, const ModelPtrs& w,
+double decoderTrainForward(const Ops& ops, DecoderActs& acts, const PackedBatch& b, const float* features, const ModelPtrs& w,
                            const DecoderConfig& cfg, double meanOver, double gradScale);
 
 // Backward of everything decoderTrainForward did: accumulates every decoder weight's gradient into
 // g and d loss / d features into dfeatures (M, D) (ACCUMULATED: an image shared by several
 // sequences collects all of them).
-void decoderTrainBackward(DecoderActs& acts, float* dfeatures, const PackedBatch& b, const ModelPtrs& w, const ModelPtrs& g,
+void decoderTrainBackward(const Ops& ops, DecoderActs& acts, float* dfeatures, const PackedBatch& b, const ModelPtrs& w,
+                          const ModelPtrs& g,
                           const DecoderConfig& cfg);
 
 }  // namespace stic::model

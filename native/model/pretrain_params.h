@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "core/ops_train.h"  // ParamSlot
 #include "model/llava_config.h"
-#include "cpu/adamw.h"
 
 namespace stic::model {
 

@@ -10,9 +10,6 @@
 #include <cstring>
 
 #include "core/carver.h"
-#include "cpu/ops.h"
-#include "cpu/ops_backward.h"
-#include "cpu/patch_embed_backward.h"
 #include "model/projector.h"
 
 namespace stic::model {
@@ -76,40 +73,41 @@ VisionLayerWeights layerWeights(const VisionLayerPtrs& p, const VisionConfig& v)
 }
 
 // dx (Rv, Dv): in, d loss / d (layer output); out, d loss / d (layer input x). Accumulates g.
-void encoderLayerBackward(VisionActs& a, const float* x, const VisionLayerActs& L, const VisionLayerPtrs& w,
+void encoderLayerBackward(const Ops& ops, VisionActs& a, const float* x, const VisionLayerActs& L, const VisionLayerPtrs& w,
                           const VisionLayerPtrs& g, const VisionConfig& v) {
   const int64_t N = a.N, Tv = v.tokens(), Rv = N * Tv, Dv = v.hiddenSize, Iv = v.intermediateSize, H = v.numHeads;
   const float eps = v.layerNormEps;
   // MLP block: out = xmid + fc2(act(fc1(LN2(xmid))))
-  cpu::linear_backward(a.dh, g.fc2W, g.fc2B, a.dx, L.a, w.fc2W, Rv, Iv, Dv);
-  actBackward(v.act, a.dh, a.dh, L.h, Rv * Iv);
-  cpu::linear_backward(a.dxn, g.fc1W, g.fc1B, a.dh, L.xn2, w.fc1W, Rv, Dv, Iv);
-  cpu::layernorm_backward(a.dtmp, g.ln2W, g.ln2B, a.dxn, L.xmid, w.ln2W, Rv, Dv, eps);
-  cpu::add_inplace(a.dx, a.dtmp, Rv * Dv);  // d xmid
+  ops.linear.linear_backward(a.dh, g.fc2W, g.fc2B, a.dx, L.a, w.fc2W, Rv, Iv, Dv);
+  actBackward(ops, v.act, a.dh, a.dh, L.h, Rv * Iv);
+  ops.linear.linear_backward(a.dxn, g.fc1W, g.fc1B, a.dh, L.xn2, w.fc1W, Rv, Dv, Iv);
+  ops.norm.layernorm_backward(a.dtmp, g.ln2W, g.ln2B, a.dxn, L.xmid, w.ln2W, Rv, Dv, eps);
+  ops.elementwise.add_inplace(a.dx, a.dtmp, Rv * Dv);  // d xmid
   // Attention block: xmid = x + out_proj(attn(LN1(x)))
-  cpu::linear_backward(a.dattn, g.outW, g.outB, a.dx, L.attn, w.outW, Rv, Dv, Dv);
+  ops.linear.linear_backward(a.dattn, g.outW, g.outB, a.dx, L.attn, w.outW, Rv, Dv, Dv);
   std::memset(a.dqkv, 0, Rv * 3 * Dv * sizeof(float));  // dk, dv accumulate
   for (int64_t n = 0; n < N; n++) {
     const float* q = L.qkv + n * Tv * 3 * Dv;
     float* dq = a.dqkv + n * Tv * 3 * Dv;
-    cpu::attention_backward(dq, dq + Dv, dq + 2 * Dv, a.dattn + n * Tv * Dv, q, 3 * Dv, q + Dv, 3 * Dv, q + 2 * Dv, 3 * Dv,
+    ops.attention.attention_backward(dq, dq + Dv, dq + 2 * Dv, a.dattn + n * Tv * Dv, q, 3 * Dv, q + Dv, 3 * Dv, q + 2 * Dv,
+                                     3 * Dv,
                             L.attn + n * Tv * Dv, Dv, L.lse + n * H * Tv, Tv, Tv, H, H, v.headDim(), false, 0, attnScale(v));
   }
-  cpu::linear_backward(a.dxn, g.qkvW, g.qkvB, a.dqkv, L.xn1, w.qkvW, Rv, Dv, 3 * Dv);
-  cpu::layernorm_backward(a.dtmp, g.ln1W, g.ln1B, a.dxn, x, w.ln1W, Rv, Dv, eps);
-  cpu::add_inplace(a.dx, a.dtmp, Rv * Dv);  // d x
+  ops.linear.linear_backward(a.dxn, g.qkvW, g.qkvB, a.dqkv, L.xn1, w.qkvW, Rv, Dv, 3 * Dv);
+  ops.norm.layernorm_backward(a.dtmp, g.ln1W, g.ln1B, a.dxn, x, w.ln1W, Rv, Dv, eps);
+  ops.elementwise.add_inplace(a.dx, a.dtmp, Rv * Dv);  // d x
 }
 
 // From d embIn (in a.dtmp) into the class, position and patch embeddings.
-void embedPatchesBackward(VisionActs& a, const float* pixels, const VisionPtrs& g, const VisionConfig& v) {
+void embedPatchesBackward(const Ops& ops, VisionActs& a, const float* pixels, const VisionPtrs& g, const VisionConfig& v) {
   const int64_t Dv = v.hiddenSize, S = v.imageSize, Tv = v.tokens(), P = v.numPatches();
   for (int64_t n = 0; n < a.N; n++) {  // images in order: a fixed summation order
     const float* rows = a.dtmp + n * Tv * Dv;
-    cpu::add_inplace(g.posEmbed, rows, Tv * Dv);
-    cpu::add_inplace(g.classEmbed, rows, Dv);
+    ops.elementwise.add_inplace(g.posEmbed, rows, Tv * Dv);
+    ops.elementwise.add_inplace(g.classEmbed, rows, Dv);
     std::memcpy(a.dxn + n * P * Dv, rows + Dv, P * Dv * sizeof(float));  // the patch rows, packed (N, P, Dv)
   }
-  cpu::patch_embed_backward(g.patchW, a.dxn, pixels, a.N, S, S, v.patchSize, Dv);
+  ops.embedding.patch_embed_backward(g.patchW, a.dxn, pixels, a.N, S, S, v.patchSize, Dv);
 }
 
 ProjectorView projectorView(const ProjectorPtrs& p) { return {p.w1, p.b1, p.w2, p.b2}; }
@@ -132,30 +130,34 @@ Result<VisionActs> allocVisionActs(Arena& arena, const LlavaConfig& cfg, int64_t
   return a;
 }
 
-void visionTrainForward(VisionActs& a, const float* pixels, const ModelPtrs& w, const LlavaConfig& cfg) {
+void visionTrainForward(const Ops& ops, VisionActs& a, const float* pixels, const ModelPtrs& w, const LlavaConfig& cfg) {
   const VisionConfig& v = cfg.vision;
   const int64_t N = a.N, Tv = v.tokens(), Dv = v.hiddenSize, M = N * v.featureTokens();
   if (N == 0) return;
-  embedPatches(a.embIn, pixels, w.vision.patchW, w.vision.classEmbed, w.vision.posEmbed, v, N);
-  cpu::layernorm_forward(a.hidden[0], a.embIn, w.vision.preLnW, w.vision.preLnB, N * Tv, Dv, v.layerNormEps);
+  embedPatches(ops, a.embIn, pixels, w.vision.patchW, w.vision.classEmbed, w.vision.posEmbed, v, N);
+  ops.norm.layernorm_forward(a.hidden[0], a.embIn, w.vision.preLnW, w.vision.preLnB, N * Tv, Dv, v.layerNormEps);
   for (size_t l = 0; l < a.layers.size(); l++) {
-    encoderLayerForward(a.hidden[l + 1], a.hidden[l], a.layers[l], layerWeights(w.vision.layers[l], v), v, N);
+    encoderLayerForward(ops, a.hidden[l + 1], a.hidden[l], a.layers[l], layerWeights(w.vision.layers[l], v), v, N);
   }
   selectFeatureRows(a.sel, a.hidden.back(), v, N);
-  projectorForward(a.features, a.h1, a.a1, a.sel, projectorView(w.projector), cfg, M);
+  projectorForward(ops, a.features, a.h1, a.a1, a.sel, projectorView(w.projector), cfg, M);
 }
 
-void visionTrainBackward(VisionActs& a, const float* dfeatures, const float* pixels, const ModelPtrs& w, const ModelPtrs& g,
+void visionTrainBackward(const Ops& ops, VisionActs& a, const float* dfeatures, const float* pixels, const ModelPtrs& w,
+                         const ModelPtrs& g,
                          const LlavaConfig& cfg) {
   const VisionConfig& v = cfg.vision;
   const int64_t N = a.N, Tv = v.tokens(), Dv = v.hiddenSize, M = N * v.featureTokens();
   if (N == 0) return;
   const ProjectorPtrs& gp = g.projector;
-  projectorBackward(a.dsel, {gp.w1, gp.b1, gp.w2, gp.b2}, a.dh1, dfeatures, a.sel, a.h1, a.a1, projectorView(w.projector), cfg, M);
+  projectorBackward(ops, a.dsel, {gp.w1, gp.b1, gp.w2, gp.b2}, a.dh1, dfeatures, a.sel, a.h1, a.a1, projectorView(w.projector),
+                    cfg, M);
   scatterFeatureRows(a.dx, a.dsel, v, N);
-  for (size_t l = a.layers.size(); l-- > 0;) encoderLayerBackward(a, a.hidden[l], a.layers[l], w.vision.layers[l], g.vision.layers[l], v);
-  cpu::layernorm_backward(a.dtmp, g.vision.preLnW, g.vision.preLnB, a.dx, a.embIn, w.vision.preLnW, N * Tv, Dv, v.layerNormEps);
-  embedPatchesBackward(a, pixels, g.vision, v);
+  for (size_t l = a.layers.size(); l-- > 0;) encoderLayerBackward(ops, a, a.hidden[l], a.layers[l], w.vision.layers[l],
+                                                                  g.vision.layers[l], v);
+  ops.norm.layernorm_backward(a.dtmp, g.vision.preLnW, g.vision.preLnB, a.dx, a.embIn, w.vision.preLnW, N * Tv, Dv,
+                              v.layerNormEps);
+  embedPatchesBackward(ops, a, pixels, g.vision, v);
 }
 
 }  // namespace stic::model

@@ -40,11 +40,12 @@ void planVisionActs(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N, bool bac
 Result<VisionActs> allocVisionActs(Arena& arena, const LlavaConfig& cfg, int64_t N, bool backward);
 
 // acts.features (M, D) from pixels (N, 3, S, S), saving the activations.
-void visionTrainForward(VisionActs& acts, const float* pixels, const ModelPtrs& w, const LlavaConfig& cfg);
+void visionTrainForward(const Ops& ops, VisionActs& acts, const float* pixels, const ModelPtrs& w, const LlavaConfig& cfg);
 
 // Accumulates d loss / d every vision and projector weight into g from dfeatures (M, D).
 // Overwrites the backward scratch of acts.
-void visionTrainBackward(VisionActs& acts, const float* dfeatures, const float* pixels, const ModelPtrs& w, const ModelPtrs& g,
+void visionTrainBackward(const Ops& ops, VisionActs& acts, const float* dfeatures, const float* pixels, const ModelPtrs& w,
+                         const ModelPtrs& g,
                          const LlavaConfig& cfg);
 
 }  // namespace stic::model

@@ -38,6 +38,8 @@ Result<std::unique_ptr<Pretrainer>> Pretrainer::create(const LlavaConfig& cfg) {
   auto params = PretrainParams::create(cfg);
   if (!params.isOk()) return params.status();
   auto p = std::unique_ptr<Pretrainer>(new Pretrainer());
+  p->ops_ = &cpuBackend().ops();  // the backend PretrainParams allocates on
+  STIC_RETURN_IF_ERROR(requireOps(*p->ops_, "the pretrainer"));
   p->params_ = params.take();
   return p;
 }
@@ -106,45 +108,47 @@ Status Pretrainer::ensureArena(const ArenaPlan& plan) {
 Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N, const std::vector<PretrainItem>& items,
                         const PretrainStepOptions& opt, bool backward) {
   const LlavaConfig& cfg = config();
+  const Ops& ops = *ops_;
   STIC_CHECK_ARG(!items.empty(), "items: expected at least one item but received none");
   for (size_t i = 0; i < items.size(); i++) STIC_RETURN_IF_ERROR(validateItem(items[i], N, "items[" + std::to_string(i) + "]"));
   const PackedBatch b = pack(items, cfg, N);
   const int64_t T = b.rows(), E = b.targetCount(), M = N * cfg.imageTokenCount, D = cfg.decoder.hiddenSize;
   ArenaPlan plan;
   planVisionActs(plan, cfg, N, backward);
-  planDecoderActs(plan, cfg.decoder, T, E, backward);
+  planDecoderActs(ops, plan, cfg.decoder, T, E, backward);
   plan.add(DType::F32, {std::max<int64_t>(M * D, 1)}, "feature gradients");
   STIC_RETURN_IF_ERROR(ensureArena(plan));
   lastActivationBytes_ = plan.bytes();
   auto vision = allocVisionActs(*arena_, cfg, N, backward);
   if (!vision.isOk()) return vision.status();
-  auto decoder = allocDecoderActs(*arena_, cfg.decoder, T, E, backward);
+  auto decoder = allocDecoderActs(ops, *arena_, cfg.decoder, T, E, backward);
   if (!decoder.isOk()) return decoder.status();
   auto dfeat = arena_->allocate(DType::F32, {std::max<int64_t>(M * D, 1)}, "feature gradients");
   if (!dfeat.isOk()) return dfeat.status();
   VisionActs& va = vision.value();
   DecoderActs& da = decoder.value();
   const ModelPtrs w = params_->ptrs(PretrainKind::Param);
-  visionTrainForward(va, pixels, w, cfg);
-  out.loss = decoderTrainForward(da, b, va.features, w, cfg.decoder, opt.meanOver, opt.gradScale);
+  visionTrainForward(ops, va, pixels, w, cfg);
+  out.loss = decoderTrainForward(ops, da, b, va.features, w, cfg.decoder, opt.meanOver, opt.gradScale);
   out.tokens = E;
   if (!backward) return Status::ok();
   const ModelPtrs g = params_->ptrs(PretrainKind::Grad);
   float* dfeatures = dfeat.value().data<float>();
   std::memset(dfeatures, 0, M * D * sizeof(float));
-  decoderTrainBackward(da, dfeatures, b, w, g, cfg.decoder);
-  visionTrainBackward(va, dfeatures, pixels, w, g, cfg);
+  decoderTrainBackward(ops, da, dfeatures, b, w, g, cfg.decoder);
+  visionTrainBackward(ops, va, dfeatures, pixels, w, g, cfg);
   return Status::ok();
 }
 
 Status Pretrainer::optimizerStep(PretrainOptimizerResult& out, const PretrainOptimizer& opt) {
   const std::vector<train::ParamSlot> slots = params_->slots();
   const int64_t n = static_cast<int64_t>(slots.size());
-  out.gradNorm = opt.maxGradNorm > 0 ? train::clip_grad_norm(slots.data(), n, opt.maxGradNorm) : train::grad_global_norm(slots.data(), n);
+  out.gradNorm = opt.maxGradNorm > 0 ? ops_->optimizer.clip_grad_norm(slots.data(), n,
+                                                                      opt.maxGradNorm) : ops_->optimizer.grad_global_norm(slots.data(), n);
   out.skipped = !std::isfinite(out.gradNorm);
   if (!out.skipped) {
     const train::ParamGroup groups[2] = {{opt.lr, opt.weightDecay}, {opt.lr, 0.0}};  // kDecayGroup, kNoDecayGroup
-    STIC_RETURN_IF_ERROR(train::adamw_step(slots.data(), n, groups, 2, opt.hyper, params_->step + 1));
+    STIC_RETURN_IF_ERROR(ops_->optimizer.adamw_step(slots.data(), n, groups, 2, opt.hyper, params_->step + 1));
     params_->step++;
   }
   params_->zeroGrad();

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "core/ops.h"
 #include "io/safetensors_read.h"
 #include "model/llava_config.h"
 #include "model/pretrain_params.h"
-#include "cpu/adamw.h"
 
 namespace stic::model {
 
@@ -76,6 +76,7 @@ class Pretrainer {
  private:
   Status ensureArena(const ArenaPlan& plan);
 
+  const Ops* ops_ = nullptr;  // the table of the backend params_ live on
   std::unique_ptr<PretrainParams> params_;
   std::unique_ptr<Arena> arena_;
   size_t lastActivationBytes_ = 0;

@@ -3,8 +3,6 @@
 
 #include <cstring>
 
-#include "cpu/ops.h"
-#include "cpu/ops_backward.h"
 
 namespace stic::model {
 
@@ -25,29 +23,30 @@ void scatterFeatureRows(float* dstate, const float* dsel, const VisionConfig& v,
   for (int64_t n = 0; n < N; n++) std::memcpy(dstate + (n * T + skip) * Dv, dsel + n * Ti * Dv, Ti * Dv * sizeof(float));
 }
 
-void projectorForward(float* features, float* h1, float* a1, const float* sel, const ProjectorView& w, const LlavaConfig& cfg,
-                      int64_t M) {
+void projectorForward(const Ops& ops, float* features, float* h1, float* a1, const float* sel, const ProjectorView& w,
+                      const LlavaConfig& cfg, int64_t M) {
   const int64_t Dv = cfg.vision.hiddenSize, D = cfg.decoder.hiddenSize;
   if (!cfg.projector.mlp2x) {
-    cpu::linear_forward(features, sel, w.w1, w.b1, M, Dv, D);
+    ops.linear.linear_forward(features, sel, w.w1, DType::F32, w.b1, M, Dv, D);
     return;
   }
-  cpu::linear_forward(h1, sel, w.w1, w.b1, M, Dv, D);
+  ops.linear.linear_forward(h1, sel, w.w1, DType::F32, w.b1, M, Dv, D);
   if (a1 != h1) std::memcpy(a1, h1, M * D * sizeof(float));
-  applyAct(cfg.projector.act, a1, M * D);
-  cpu::linear_forward(features, a1, w.w2, w.b2, M, D, D);
+  applyAct(ops, cfg.projector.act, a1, M * D);
+  ops.linear.linear_forward(features, a1, w.w2, DType::F32, w.b2, M, D, D);
 }
 
-void projectorBackward(float* dsel, const ProjectorGrads& g, float* scratch, const float* dfeatures, const float* sel, const float* h1,
+void projectorBackward(const Ops& ops, float* dsel, const ProjectorGrads& g, float* scratch, const float* dfeatures,
+                       const float* sel, const float* h1,
                        const float* a1, const ProjectorView& w, const LlavaConfig& cfg, int64_t M) {
   const int64_t Dv = cfg.vision.hiddenSize, D = cfg.decoder.hiddenSize;
   if (!cfg.projector.mlp2x) {
-    cpu::linear_backward(dsel, g.w1, g.b1, dfeatures, sel, w.w1, M, Dv, D);
+    ops.linear.linear_backward(dsel, g.w1, g.b1, dfeatures, sel, w.w1, M, Dv, D);
     return;
   }
-  cpu::linear_backward(scratch, g.w2, g.b2, dfeatures, a1, w.w2, M, D, D);
-  actBackward(cfg.projector.act, scratch, scratch, h1, M * D);
-  cpu::linear_backward(dsel, g.w1, g.b1, scratch, sel, w.w1, M, Dv, D);
+  ops.linear.linear_backward(scratch, g.w2, g.b2, dfeatures, a1, w.w2, M, D, D);
+  actBackward(ops, cfg.projector.act, scratch, scratch, h1, M * D);
+  ops.linear.linear_backward(dsel, g.w1, g.b1, scratch, sel, w.w1, M, Dv, D);
 }
 
 }  // namespace stic::model

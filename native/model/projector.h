@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/ops.h"
 #include "model/llava_weights.h"
 
 namespace stic::model {
@@ -37,12 +38,13 @@ void scatterFeatureRows(float* dstate, const float* dsel, const VisionConfig& v,
 
 // features (M, D) from sel (M, Dv). h1, a1 (M, D): linear_1's output and its activation, kept for
 // the backward (unused by a linear projector; the same scratch when no backward follows).
-void projectorForward(float* features, float* h1, float* a1, const float* sel, const ProjectorView& w, const LlavaConfig& cfg,
-                      int64_t M);
+void projectorForward(const Ops& ops, float* features, float* h1, float* a1, const float* sel, const ProjectorView& w,
+                      const LlavaConfig& cfg, int64_t M);
 
 // From dfeatures (M, D): accumulates the gradients g names, and writes dsel (M, Dv) unless null.
 // scratch (M, D) receives the gradient of the activation (mlp2x only).
-void projectorBackward(float* dsel, const ProjectorGrads& g, float* scratch, const float* dfeatures, const float* sel, const float* h1,
+void projectorBackward(const Ops& ops, float* dsel, const ProjectorGrads& g, float* scratch, const float* dfeatures,
+                       const float* sel, const float* h1,
                        const float* a1, const ProjectorView& w, const LlavaConfig& cfg, int64_t M);
 
 }  // namespace stic::model

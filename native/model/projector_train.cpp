@@ -32,7 +32,8 @@ Status visionSelectedRows(float* sel, const LlavaModel& model, const float* pixe
     auto state = a.allocate(DType::F32, {n * T, Dv}, "vision hidden state");
     if (!state.isOk()) return state.status();
     const float* st = state.value().data<float>();
-    STIC_RETURN_IF_ERROR(visionForward(state.value().data<float>(), nullptr, pixels + n0 * 3 * S * S, model.weights().vision, v, n,
+    STIC_RETURN_IF_ERROR(visionForward(model.ops(), state.value().data<float>(), nullptr, pixels + n0 * 3 * S * S,
+                                       model.weights().vision, v, n,
                                        v.featureIndex(), a));
     selectFeatureRows(sel + n0 * Ti * Dv, st, v, n);
   }
@@ -41,11 +42,11 @@ Status visionSelectedRows(float* sel, const LlavaModel& model, const float* pixe
 
 ProjectorView projectorView(const ProjectorParams& p) { return {paramOr(p.w1), paramOr(p.b1), paramOr(p.w2), paramOr(p.b2)}; }
 
-void projectorTrainBackward(const ProjectorParams& p, float* scratch, const float* dfeatures, const float* sel,
+void projectorTrainBackward(const Ops& ops, const ProjectorParams& p, float* scratch, const float* dfeatures, const float* sel,
                             const float* h1, const float* a1, const LlavaConfig& cfg, int64_t M) {
   auto grad = [](const TrainTensor* t) { return t ? t->grad : nullptr; };
   const ProjectorGrads g{grad(p.w1), grad(p.b1), grad(p.w2), grad(p.b2)};
-  projectorBackward(nullptr, g, scratch, dfeatures, sel, h1, a1, projectorView(p), cfg, M);
+  projectorBackward(ops, nullptr, g, scratch, dfeatures, sel, h1, a1, projectorView(p), cfg, M);
 }
 
 }  // namespace stic::model

@@ -18,7 +18,7 @@ Status visionSelectedRows(float* sel, const LlavaModel& model, const float* pixe
 ProjectorView projectorView(const ProjectorParams& p);
 
 // projectorBackward into p's gradients (frozen ones: none); no input gradient (the tower is frozen).
-void projectorTrainBackward(const ProjectorParams& p, float* scratch, const float* dfeatures, const float* sel,
+void projectorTrainBackward(const Ops& ops, const ProjectorParams& p, float* scratch, const float* dfeatures, const float* sel,
                             const float* h1, const float* a1, const LlavaConfig& cfg, int64_t M);
 
 }  // namespace stic::model

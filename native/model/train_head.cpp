@@ -5,8 +5,6 @@
 #include <cstring>
 
 #include "core/carver.h"
-#include "cpu/ops.h"
-#include "cpu/ops_backward.h"
 
 namespace stic::model {
 namespace {
@@ -19,56 +17,58 @@ train::HeadDims headDims(const DecoderConfig& cfg, int64_t E) {
   return d;
 }
 
-void carveHead(Carver& c, HeadBuffers& b, const DecoderConfig& cfg, int64_t E) {
+void carveHead(const Ops& ops, Carver& c, HeadBuffers& b, const DecoderConfig& cfg, int64_t E) {
   const int64_t n = std::max<int64_t>(E, 1), D = cfg.hiddenSize;
   b.maxEntries = n;
   for (float** p : {&b.gathered, &b.normed, &b.jac}) c.f32(p, {n, D}, "head rows");
   for (float** p : {&b.logp, &b.lse, &b.dlogp}) c.f32(p, {n}, "head log-probs");
   for (int64_t** p : {&b.targets, &b.chosen}) c.i64(p, {n}, "head targets");
-  c.bytes(&b.work, train::fused_head_workspace_bytes(headDims(cfg, E)), "fused head workspace");
+  c.bytes(&b.work, ops.head.fused_head_workspace_bytes(headDims(cfg, E)), "fused head workspace");
 }
 
 }  // namespace
 
-void planHead(ArenaPlan& plan, const DecoderConfig& cfg, int64_t E) {
+void planHead(const Ops& ops, ArenaPlan& plan, const DecoderConfig& cfg, int64_t E) {
   HeadBuffers b{};
   Carver c = Carver::planning(plan);
-  carveHead(c, b, cfg, E);
+  carveHead(ops, c, b, cfg, E);
 }
 
-Result<HeadBuffers> allocHead(Arena& arena, const DecoderConfig& cfg, int64_t E) {
+Result<HeadBuffers> allocHead(const Ops& ops, Arena& arena, const DecoderConfig& cfg, int64_t E) {
   HeadBuffers b{};
   Carver c = Carver::carving(arena);
-  carveHead(c, b, cfg, E);
+  carveHead(ops, c, b, cfg, E);
   STIC_RETURN_IF_ERROR(c.status());
   return b;
 }
 
-void headForward(HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries, const std::vector<HeadRun>& runs,
+void headForward(const Ops& ops, HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries,
+                 const std::vector<HeadRun>& runs,
                  const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac) {
   const int64_t E = static_cast<int64_t>(entries.size()), D = cfg.hiddenSize;
   for (int64_t e = 0; e < E; e++) {
     std::memcpy(b.gathered + e * D, x + entries[e].row * D, D * sizeof(float));
     b.targets[e] = entries[e].target;
   }
-  cpu::rmsnorm_forward(b.normed, b.gathered, w.norm.data<float>(), E, D, cfg.rmsNormEps);
+  ops.norm.rmsnorm_forward(b.normed, b.gathered, w.norm.data<float>(), E, D, cfg.rmsNormEps);
   for (const HeadRun& r : runs) {
     if (r.end <= r.begin) continue;
     train::HeadDims d = headDims(cfg, r.end - r.begin);
     d.wType = w.lmHead.dtype();
-    train::fused_head_forward(b.logp + r.begin, b.chosen + r.begin, b.lse + r.begin, wantJac ? b.jac + r.begin * D : nullptr,
+    ops.head.fused_head_forward(b.logp + r.begin, b.chosen + r.begin, b.lse + r.begin, wantJac ? b.jac + r.begin * D : nullptr,
                               b.work, b.normed + r.begin * D, w.lmHead.raw(), b.targets + r.begin, d, r.mode);
   }
 }
 
-void headBackward(float* dx, int64_t T, HeadBuffers& b, const std::vector<HeadEntry>& entries, const DecoderWeights& w,
+void headBackward(const Ops& ops, float* dx, int64_t T, HeadBuffers& b, const std::vector<HeadEntry>& entries,
+                  const DecoderWeights& w,
                   const DecoderConfig& cfg) {
   const int64_t E = static_cast<int64_t>(entries.size()), D = cfg.hiddenSize;
   float* dh = b.normed;  // the normed rows are not needed any more: reuse them for their gradient
-  train::fused_head_backward_saved(dh, b.dlogp, b.jac, E, D);
-  cpu::rmsnorm_backward(dh, nullptr, dh, b.gathered, w.norm.data<float>(), E, D, cfg.rmsNormEps);
+  ops.head.fused_head_backward_saved(dh, b.dlogp, b.jac, E, D);
+  ops.norm.rmsnorm_backward(dh, nullptr, dh, b.gathered, w.norm.data<float>(), E, D, cfg.rmsNormEps);
   std::memset(dx, 0, T * D * sizeof(float));
-  for (int64_t e = 0; e < E; e++) cpu::add_inplace(dx + entries[e].row * D, dh + e * D, D);
+  for (int64_t e = 0; e < E; e++) ops.elementwise.add_inplace(dx + entries[e].row * D, dh + e * D, D);
 }
 
 }  // namespace stic::model

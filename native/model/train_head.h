@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "core/ops.h"
 #include "model/llava_weights.h"
 #include "model/train_pass.h"
-#include "cpu/fused_head.h"
 
 namespace stic::model {
 
@@ -27,8 +27,8 @@ struct HeadBuffers {
   void* work;        // fused head workspace
 };
 
-void planHead(ArenaPlan& plan, const DecoderConfig& cfg, int64_t E);
-Result<HeadBuffers> allocHead(Arena& arena, const DecoderConfig& cfg, int64_t E);
+void planHead(const Ops& ops, ArenaPlan& plan, const DecoderConfig& cfg, int64_t E);
+Result<HeadBuffers> allocHead(const Ops& ops, Arena& arena, const DecoderConfig& cfg, int64_t E);
 
 // A run of entries [begin, end) gathered in one mode.
 struct HeadRun {
@@ -39,11 +39,13 @@ struct HeadRun {
 
 // b.logp[e] for every entry, from x (T, D) the decoder output. With wantJac, b.jac is kept for
 // headBackward.
-void headForward(HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries, const std::vector<HeadRun>& runs,
+void headForward(const Ops& ops, HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries,
+                 const std::vector<HeadRun>& runs,
                  const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac);
 
 // dx (T, D) = d loss / d x from b.dlogp (overwritten: zero on rows no entry reads).
-void headBackward(float* dx, int64_t T, HeadBuffers& b, const std::vector<HeadEntry>& entries, const DecoderWeights& w,
+void headBackward(const Ops& ops, float* dx, int64_t T, HeadBuffers& b, const std::vector<HeadEntry>& entries,
+                  const DecoderWeights& w,
                   const DecoderConfig& cfg);
 
 }  // namespace stic::model

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <tuple>
 
-#include "cpu/counter_rng.h"
+#include "core/counter_rng.h"
 
 namespace stic::model {
 namespace {

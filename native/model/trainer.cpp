@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cpu/ops.h"
 #include "model/call_buffers.h"
 #include "model/decoder_train.h"
 #include "model/projector_train.h"
@@ -100,24 +99,25 @@ std::vector<std::pair<float**, Shape>> callSlots(TrainCall& c, const LlavaConfig
 }
 
 // What a call's arena holds: `saved` what the forward keeps for the backward, `scratch` the rest.
-void planCallArenas(ArenaPlan& saved, ArenaPlan& scratch, const LlavaConfig& cfg, const TrainableParams& params, const StepShape& s) {
+void planCallArenas(const Ops& ops, ArenaPlan& saved, ArenaPlan& scratch, const LlavaConfig& cfg, const TrainableParams& params,
+                    const StepShape& s) {
   TrainCall unused;
   for (auto& slot : callSlots(unused, cfg, params, s)) scratch.add(DType::F32, slot.second, "call buffers");
   planTrainActivations(saved, scratch, cfg.decoder, params.spec(), decoderShape(cfg, s));
-  planHead(scratch, cfg.decoder, s.entries);
+  planHead(ops, scratch, cfg.decoder, s.entries);
 }
 
-StepMemory planCall(const LlavaConfig& cfg, const TrainableParams& params, const StepShape& s) {
+StepMemory planCall(const Ops& ops, const LlavaConfig& cfg, const TrainableParams& params, const StepShape& s) {
   ArenaPlan saved, scratch;
-  planCallArenas(saved, scratch, cfg, params, s);
+  planCallArenas(ops, saved, scratch, cfg, params, s);
   return {saved.bytes(), scratch.bytes()};
 }
 
-Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& cfg, const TrainableParams& params,
+Result<TrainCall> createCall(const Ops& ops, std::unique_ptr<Arena>& arena, const LlavaConfig& cfg, const TrainableParams& params,
                              const StepShape& s) {
   const int64_t M = std::max<int64_t>(s.featureRows, 1), D = cfg.decoder.hiddenSize;
   ArenaPlan plan, scratch;
-  planCallArenas(plan, scratch, cfg, params, s);
+  planCallArenas(ops, plan, scratch, cfg, params, s);
   plan.append(scratch);
   if (!arena || arena->capacity() < plan.bytes()) {
     arena.reset();  // free the old one first: peak memory is the larger arena, not both
@@ -138,7 +138,7 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   auto act = allocTrainActivations(*c.arena, cfg.decoder, params.spec(), decoderShape(cfg, s));
   if (!act.isOk()) return act.status();
   c.act = act.take();
-  auto head = allocHead(*c.arena, cfg.decoder, s.entries);
+  auto head = allocHead(ops, *c.arena, cfg.decoder, s.entries);
   if (!head.isOk()) return head.status();
   c.head = head.take();
   if (c.dfeat) std::memset(c.dfeat, 0, (M + 1) * D * sizeof(float));
@@ -158,14 +158,15 @@ void addNewlineRow(float* features, const LlavaModel& m, int64_t M) {
 // trains) and, when the reference needs a different projector, the reference's.
 void projectFeatures(TrainCall& c, const LlavaModel& m, const TrainableParams& p, int64_t M, bool refSeparate) {
   const LlavaConfig& cfg = m.config();
+  const Ops& ops = m.ops();
   const ProjectorView frozen = projectorView(m.weights().projector);
   const ProjectorView policy = p.trainProjector() ? projectorView(p.projector()) : frozen;
   // The reference first: it borrows h1 as scratch, which the policy's pass then keeps.
   if (refSeparate && c.featRef != c.featPolicy) {
-    projectorForward(c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
+    projectorForward(ops, c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
     addNewlineRow(c.featRef, m, M);
   }
-  projectorForward(c.featPolicy, c.h1, c.a1, c.sel, policy, cfg, M);
+  projectorForward(ops, c.featPolicy, c.h1, c.a1, c.sel, policy, cfg, M);
   addNewlineRow(c.featPolicy, m, M);
 }
 
@@ -174,13 +175,15 @@ Status groupForward(TrainCall& c, const LlavaModel& m, const PassGroup& g, const
                     train::GatherMode rejectedMode, bool wantJac, std::vector<float>& sums) {
   const LlavaConfig& cfg = m.config();
   const DecoderWeights& w = m.weights().decoder;
-  embedPass(c.x, g.layout, features, w, cfg.decoder);
-  STIC_RETURN_IF_ERROR(decoderTrainForward(c.x, g.layout, w, cfg.decoder, lora, c.act));
+  const Ops& ops = m.ops();
+  embedPass(ops, c.x, g.layout, features, w, cfg.decoder);
+  STIC_RETURN_IF_ERROR(decoderTrainForward(ops, c.x, g.layout, w, cfg.decoder, lora, c.act));
   const int64_t E = static_cast<int64_t>(g.entries.size());
-  headForward(c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}}, w,
+  headForward(ops, c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}},
+              w,
               cfg.decoder, wantJac);
   sums.assign(2 * g.size(), 0.0f);
-  train::sum_by_sequence(sums.data(), c.head.logp, g.seq.data(), E, static_cast<int64_t>(sums.size()));
+  ops.loss.sum_by_sequence(sums.data(), c.head.logp, g.seq.data(), E, static_cast<int64_t>(sums.size()));
   return Status::ok();
 }
 
@@ -190,12 +193,13 @@ void groupBackward(TrainCall& c, const LlavaModel& m, const PassLayout& layout, 
                    const LoraUse& lora) {
   const LlavaConfig& cfg = m.config();
   const DecoderWeights& w = m.weights().decoder;
+  const Ops& ops = m.ops();
   const int64_t T = layout.rows(), D = cfg.decoder.hiddenSize;
-  headBackward(c.dx, T, c.head, entries, w, cfg.decoder);
-  decoderTrainBackward(c.dx, layout, w, cfg.decoder, lora, c.act);
+  headBackward(ops, c.dx, T, c.head, entries, w, cfg.decoder);
+  decoderTrainBackward(ops, c.dx, layout, w, cfg.decoder, lora, c.act);
   if (!c.dfeat) return;
   for (int64_t t = 0; t < T; t++) {  // in row order: a fixed summation order
-    if (layout.featureRow[t] >= 0) cpu::add_inplace(c.dfeat + layout.featureRow[t] * D, c.dx + t * D, D);
+    if (layout.featureRow[t] >= 0) ops.elementwise.add_inplace(c.dfeat + layout.featureRow[t] * D, c.dx + t * D, D);
   }
 }
 
@@ -211,7 +215,8 @@ Result<std::unique_ptr<LlavaTrainer>> LlavaTrainer::create(std::shared_ptr<const
   return t;
 }
 
-StepMemory LlavaTrainer::planStep(const StepShape& shape) const { return planCall(model_->config(), *params_, shape); }
+StepMemory LlavaTrainer::planStep(const StepShape& shape) const { return planCall(model_->ops(), model_->config(), *params_,
+                                                                                  shape); }
 
 Status LlavaTrainer::validatePair(const PairInput& pair, const TokenRows& tokenRows, const std::string& where) const {
   const LlavaConfig& cfg = model_->config();
@@ -241,14 +246,14 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& 
   StepShape sizes;
   sizes.featureRows = images.crops * cfg.imageTokenCount;
   sizeGroups(sizes, groups);
-  auto call = createCall(callArena_, cfg, *params_, sizes);
+  auto call = createCall(model_->ops(), callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
   // One projector output: the trained one for the policy (or the reference when asked), else the original.
   const bool trained = params_->trainProjector() && (policy || trainedProjector);
   const ProjectorView view = trained ? projectorView(params_->projector()) : projectorView(model_->weights().projector);
-  projectorForward(c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.featureRows);
+  projectorForward(model_->ops(), c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.featureRows);
   addNewlineRow(c.featPolicy, *model_, sizes.featureRows);
   LoraUse lora;
   if (policy) lora.params = params_.get();
@@ -282,7 +287,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
   // The reference reads the frozen projector; it differs from the policy's only when that one trains.
   sizes.refFeatures = needRef && params_->trainProjector() && !opt.refTrainedProjector;
   sizeGroups(sizes, groups);
-  auto call = createCall(callArena_, cfg, *params_, sizes);
+  auto call = createCall(model_->ops(), callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
@@ -319,18 +324,19 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
     train::DpoBatch batch{static_cast<int64_t>(Bg), &out.policyChosen[g.begin], &out.policyRejected[g.begin], &out.refChosen[g.begin],
                           &out.refRejected[g.begin], &out.chosenTokens[g.begin], static_cast<double>(B)};
     dseq.assign(2 * Bg, 0.0f);
-    train::dpo_loss(dseq.data(), dseq.data() + Bg, batch, opt.loss);
+    model_->ops().loss.dpo_loss(dseq.data(), dseq.data() + Bg, batch, opt.loss);
     for (float& d : dseq) d = static_cast<float>(d * opt.gradScale);
     const int64_t E = static_cast<int64_t>(g.entries.size());
-    train::sequence_grad_to_tokens(c.head.dlogp, dseq.data(), g.seq.data(), E);
+    model_->ops().loss.sequence_grad_to_tokens(c.head.dlogp, dseq.data(), g.seq.data(), E);
     groupBackward(c, *model_, g.layout, g.entries, policy);
   }
-  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.featureRows);
+  if (c.dfeat) projectorTrainBackward(model_->ops(), params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg,
+                                      sizes.featureRows);
   // Metrics over the whole call (the per-group calls above only produced gradients).
   std::vector<float> unused(2 * B);
   train::DpoBatch all{B, out.policyChosen.data(), out.policyRejected.data(), out.refChosen.data(), out.refRejected.data(),
                       out.chosenTokens.data(), 0};
-  out.metrics = train::dpo_loss(unused.data(), unused.data() + B, all, opt.loss);
+  out.metrics = model_->ops().loss.dpo_loss(unused.data(), unused.data() + B, all, opt.loss);
   lastActivationBytes_ = c.bytes;
   return Status::ok();
 }
@@ -384,7 +390,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
   sizes.backward = true;
   sizes.checkpointed = opt.gradCheckpointing;
   sizeGroups(sizes, groups);
-  auto call = createCall(callArena_, cfg, *params_, sizes);
+  auto call = createCall(model_->ops(), callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
   STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
@@ -394,15 +400,16 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
   const DecoderWeights& w = model_->weights().decoder;
   loss = 0;
   for (const SftGroup& g : groups) {
-    embedPass(c.x, g.layout, c.featPolicy, w, cfg.decoder);
-    STIC_RETURN_IF_ERROR(decoderTrainForward(c.x, g.layout, w, cfg.decoder, policy, c.act));
+    embedPass(model_->ops(), c.x, g.layout, c.featPolicy, w, cfg.decoder);
+    STIC_RETURN_IF_ERROR(decoderTrainForward(model_->ops(), c.x, g.layout, w, cfg.decoder, policy, c.act));
     const int64_t E = static_cast<int64_t>(g.entries.size());
-    headForward(c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, w, cfg.decoder, true);
-    loss += train::sft_loss(c.head.dlogp, c.head.logp, c.head.targets, E, over);
+    headForward(model_->ops(), c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, w, cfg.decoder, true);
+    loss += model_->ops().loss.sft_loss(c.head.dlogp, c.head.logp, c.head.targets, E, over);
     for (int64_t e = 0; e < E; e++) c.head.dlogp[e] = static_cast<float>(c.head.dlogp[e] * opt.gradScale);
     groupBackward(c, *model_, g.layout, g.entries, policy);
   }
-  if (c.dfeat) projectorTrainBackward(params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg, sizes.featureRows);
+  if (c.dfeat) projectorTrainBackward(model_->ops(), params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg,
+                                      sizes.featureRows);
   lastActivationBytes_ = c.bytes;
   return Status::ok();
 }

@@ -23,9 +23,6 @@
 #include "model/llava.h"
 #include "model/train_params.h"
 #include "model/train_pass.h"
-#include "cpu/adamw.h"
-#include "cpu/fused_head.h"
-#include "cpu/losses.h"
 
 namespace stic::model {
 

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "cpu/ops.h"
 #include "model/lora_merge.h"
 #include "model/trainer.h"
 
@@ -25,11 +24,11 @@ Status LlavaTrainer::optimizerStep(OptimizerResult& out, const OptimizerOptions&
   }
   const train::ParamGroup groups[] = {opt.lora, opt.projector};
   const int64_t count = static_cast<int64_t>(slots.size());
-  out.gradNorm = opt.maxGradNorm > 0 ? train::clip_grad_norm(slots.data(), count, opt.maxGradNorm)
-                                     : train::grad_global_norm(slots.data(), count);
+  out.gradNorm = opt.maxGradNorm > 0 ? model_->ops().optimizer.clip_grad_norm(slots.data(), count, opt.maxGradNorm)
+                                     : model_->ops().optimizer.grad_global_norm(slots.data(), count);
   out.skipped = !std::isfinite(out.gradNorm);
   if (!out.skipped) {
-    STIC_RETURN_IF_ERROR(train::adamw_step(slots.data(), count, groups, 2, opt.hyper, params_->step + 1));
+    STIC_RETURN_IF_ERROR(model_->ops().optimizer.adamw_step(slots.data(), count, groups, 2, opt.hyper, params_->step + 1));
     params_->step++;
   }
   params_->zeroGrad();
@@ -66,10 +65,11 @@ Status LlavaTrainer::mergedWeights(std::vector<NamedTensor>& out, const std::vec
         auto [K, N] = loraModuleDims(cfg, m);
         NamedTensor t{name, {N, K}, std::vector<float>(N * K)};
         const LinearRef base = decoderLinear(model_->weights().decoder, cfg, name);
-        widenRows(t.data.data(), *base.tensor, base.row0, N);
+        widenRows(model_->ops(), t.data.data(), *base.tensor, base.row0, N);
         // W (N, K) += (alpha / r) B (N, r) A (r, K): PEFT's merge.
         const int64_t r = params_->spec().r;
-        cpu::sgemm(false, false, N, K, r, params_->spec().scale(), B->param, r, A->param, K, 1.0f, t.data.data(), K);
+        model_->ops().linear.sgemm(false, false, N, K, r, params_->spec().scale(), B->param, r, A->param, K, 1.0f, t.data.data(),
+                                   K);
         out.push_back(std::move(t));
         found = true;
       }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "core/ops.h"
 #include "model/llava_config.h"
 #include "model/llava_weights.h"
 
@@ -25,12 +26,14 @@ struct VisionLayerActs {
 
 // embIn (R, Dv) = [class_embedding; patch_embed(img)] + position_embedding, for pixels (N, 3, S, S).
 // patchW (Dv, 3, p, p), cls (Dv), pos (P+1, Dv).
-void embedPatches(float* embIn, const float* pixels, const float* patchW, const float* cls, const float* pos, const VisionConfig& cfg,
+void embedPatches(const Ops& ops, float* embIn, const float* pixels, const float* patchW, const float* cls, const float* pos,
+                  const VisionConfig& cfg,
                   int64_t N);
 
 // out (R, Dv) = one CLIP encoder layer of x (R, Dv); out may be x:
 //   xmid = x + out_proj(attn(LN1(x)));  out = xmid + fc2(act(fc1(LN2(xmid))))
-void encoderLayerForward(float* out, const float* x, const VisionLayerActs& L, const VisionLayerWeights& w, const VisionConfig& cfg,
+void encoderLayerForward(const Ops& ops, float* out, const float* x, const VisionLayerActs& L, const VisionLayerWeights& w,
+                         const VisionConfig& cfg,
                          int64_t N);
 
 // Scratch bytes visionForward needs for N images (hidden states and output not included).
@@ -40,13 +43,14 @@ void planVision(ArenaPlan& plan, const VisionConfig& cfg, int64_t N);
 // (0 = embeddings after pre-layernorm, numLayers = last layer) and leaves that state in
 // `state` (R, Dv). When `hidden` is given, hidden state k is copied to (*hidden)[k] (N, P+1, Dv),
 // for k = 0..lastIndex. Only the layers needed are computed.
-Status visionForward(float* state, std::vector<float*>* hidden, const float* pixels, const VisionWeights& w,
+Status visionForward(const Ops& ops, float* state, std::vector<float*>* hidden, const float* pixels, const VisionWeights& w,
                      const VisionConfig& cfg, int64_t N, int64_t lastIndex, Arena& scratch);
 
 // Image features: the selected rows of state (R, Dv) through the projector -> out (N*Ti, D).
 // `scratch` must hold planProjector's bytes.
 void planProjector(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N);
-Status projectImageFeatures(float* out, const float* state, const ProjectorWeights& w, const LlavaConfig& cfg, int64_t N,
+Status projectImageFeatures(const Ops& ops, float* out, const float* state, const ProjectorWeights& w, const LlavaConfig& cfg,
+                            int64_t N,
                             Arena& scratch);
 
 }  // namespace stic::model

@@ -93,3 +93,42 @@ describe('native layout: native/cpu mirrors native/cuda', () => {
     expect(vecMath(path.join(root, 'native'))).to.deep.equal(['native/cpu/vec_math.h']);
   });
 });
+
+// The model is written once against the ops table (native/core/ops.h): no file of native/model
+// names a CPU kernel (`cpu::`) or includes a header of native/cpu, so a backend is a table, not a
+// change to the model.
+const modelDir = path.join(root, 'native/model');
+
+// "file:line: text" for each line of `files` that calls into native/cpu directly.
+function kernelReferences(files: { name: string; text: string }[]): string[] {
+  return files.flatMap(({ name, text }) =>
+    text
+      .split('\n')
+      .map((line, i) => ({ line, at: `${name}:${i + 1}` }))
+      .filter(({ line }) => /cpu::|#include\s+"cpu\//.test(line))
+      .map(({ line, at }) => `${at}: ${line.trim()}`),
+  );
+}
+
+describe('native layout: native/model computes only through the ops table', () => {
+  const modelFiles = readdirSync(modelDir)
+    .filter((f) => /\.(cpp|h)$/.test(f))
+    .map((f) => ({ name: `native/model/${f}`, text: readFileSync(path.join(modelDir, f), 'utf8') }));
+
+  it('finds the model files it checks', () => {
+    expect(modelFiles.length).to.be.greaterThan(30);
+    expect(modelFiles.map((f) => f.name)).to.include('native/model/decoder.cpp');
+  });
+
+  it('no file in native/model calls a cpu:: function or includes a native/cpu header', () => {
+    expect(kernelReferences(modelFiles)).to.deep.equal([]);
+  });
+
+  it('reports a direct kernel call and a kernel include (the check can fail)', () => {
+    const text = '#include "core/ops.h"\n#include "cpu/ops.h"\n  ops.norm.rmsnorm_forward(x);\n  cpu::add_inplace(a, b, n);\n';
+    expect(kernelReferences([{ name: 'native/model/x.cpp', text }])).to.deep.equal([
+      'native/model/x.cpp:2: #include "cpu/ops.h"',
+      'native/model/x.cpp:4: cpu::add_inplace(a, b, n);',
+    ]);
+  });
+});

@@ -1,6 +1,6 @@
 // LoRA linear y = x W^T + bias + scale (dropout(x) A^T) B^T: forward against a float64 reference,
 // backward (dx, dA, dB) against central finite differences, with dropout 0 and with dropout (the
-// mask from a TypeScript twin of native/cpu/counter_rng.h, bit-exact); the mask is a pure
+// mask from a TypeScript twin of native/core/counter_rng.h, bit-exact); the mask is a pure
 // function of its key (same key, same mask; any field changed, another mask) at the right rate.
 // Legend: T rows, K in, N out, r rank.
 import { expect } from 'chai';
@@ -12,7 +12,7 @@ import { lab, type DropoutKey } from '../helpers/lab.ts';
 const rng = makeRng(77);
 const tk = () => lab().trainKernels;
 
-// ---- TypeScript twin of native/cpu/counter_rng.h ------------------------------------------------
+// ---- TypeScript twin of native/core/counter_rng.h ------------------------------------------------
 const MASK64 = (1n << 64n) - 1n;
 const GOLDEN = 0x9e3779b97f4a7c15n;
 function mix64(z: bigint): bigint {

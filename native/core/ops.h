@@ -1,0 +1,59 @@
+// The ops table: every operation native/model computes with, as one dispatch struct per backend.
+// The model is written once against it (no file in native/model names a kernel); a backend is a
+// table implementation: native/cpu/ops_table.cpp wires the CPU kernels (cpuOps()), native/cuda/
+// ops_table.cu the CUDA kernels that exist (cuda::OpsTable). Families, one struct each, with their
+// signatures and shapes: ops_layer.h (products, norms, elementwise, rope, attention, embeddings,
+// dtype conversion), ops_train.h (fused head, losses, LoRA, AdamW), ops_sampling.h (sampling).
+//
+// Why a table owned by the backend, reached as backend.ops(): the model gets its table from the
+// Backend its weights and activations live on (LlavaModel, Pretrainer), so a CUDA backend is a new
+// table behind the same call sites, not a change to the model. Why std::function entries and not a
+// virtual interface: a table can be incomplete and say so (an empty entry is a missing op, and
+// missingOps() names them, so a model is refused at creation instead of failing mid-step), and a
+// device table binds its stream and workspaces into its entries.
+//
+// Errors: the CPU kernels cannot fail (bad shapes are the caller's bug, checked before); a device
+// op's launch failure is kept by its table and returned by check() (the first since the last call).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/ops_layer.h"
+#include "core/ops_sampling.h"
+#include "core/ops_train.h"
+#include "core/status.h"
+
+namespace stic {
+
+struct Ops {
+  const char* backend = "";  // "cpu", "cuda": names the table in messages
+  LinearOps linear;
+  NormOps norm;
+  ElementwiseOps elementwise;
+  RopeOps rope;
+  AttentionOps attention;
+  EmbeddingOps embedding;
+  ConvertOps convert;
+  HeadOps head;
+  LossOps loss;
+  LoraOps lora;
+  OptimizerOps optimizer;
+  SamplingOps sampling;
+  // The first failure of an op since the last call (empty entry: the ops cannot fail).
+  std::function<Status()> firstError;
+
+  Status check() const { return firstError ? firstError() : Status::ok(); }
+};
+
+// The entries of `ops` that are empty, as "family.op" names (e.g. "lora.lora_delta_forward").
+std::vector<std::string> missingOps(const Ops& ops);
+
+// Ok when every entry is filled in; else Unsupported naming the backend, `what` needs it for, and
+// every missing op.
+Status requireOps(const Ops& ops, const char* what);
+
+// The CPU kernels' table (native/cpu/ops_table.cpp): complete, process-wide, immutable.
+const Ops& cpuOps();
+
+}  // namespace stic
