@@ -1,0 +1,45 @@
+// The CUDA backend's ops table (core/ops.h), the twin of native/cpu/ops_table.cpp: each entry is
+// this folder's kernel of the same name, bound to one stream, one Gemm and the table's own device
+// scratch (the workspaces the CUDA kernels take and the CPU ones do not). Activations are f32, as
+// the table's signatures say; a weight as stored must be F32 too (the Gemm takes A and B in one
+// dtype, gemm.cuh), anything else is refused through check().
+//
+// Not in this table yet (empty entries: missingOps names them, requireOps refuses a model):
+//   - lora.lora_delta_forward / lora_delta_backward: no CUDA LoRA composite (native/cuda/README.md);
+//   - embedding.patch_embed_forward / patch_embed_backward: no CUDA patch embedding (the CLIP
+//     tower's conv) and no patch-embedding weight gradient.
+//
+// Host synchronisation: ops that return a value (dpo_loss, sft_loss, the gradient norms,
+// sample_token) and fused_head_forward (its row list is built from the targets on the host) wait
+// for the stream; every other op only enqueues. Launch failures are kept, first one wins, and
+// returned by ops().check().
+// Legend: core/ops_layer.h, core/ops_train.h.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "core/ops.h"
+#include "cuda/gemm.cuh"
+
+namespace stic::cuda {
+
+class OpsTable {
+ public:
+  // gemm (cuBLASLt: makeCublasLtGemm; or referenceGemm()) must outlive the table.
+  static Result<std::unique_ptr<OpsTable>> create(cudaStream_t stream, const Gemm& gemm);
+  ~OpsTable();
+  OpsTable(const OpsTable&) = delete;
+  OpsTable& operator=(const OpsTable&) = delete;
+
+  const Ops& ops() const { return ops_; }
+
+  struct State;  // stream, gemm, scratch, first error (ops_table.cu)
+
+ private:
+  OpsTable() = default;
+  std::unique_ptr<State> state_;
+  Ops ops_;
+};
+
+}  // namespace stic::cuda
