@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include "addon/args.h"
 #include "addon/registry.h"
 #include "core/threads.h"
 
@@ -43,14 +44,12 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
 
 Napi::Value setThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    throw Napi::TypeError::New(env, "Expected a positive integer (or 0 for the default) for threads");
-  }
   // Checked before the int conversion: a huge or fractional value must not wrap into a thread count
-  // (OpenMP would try to start that many threads and crash).
-  double n = info[0].As<Napi::Number>().DoubleValue();
+  // (OpenMP would try to start that many threads and crash). Out of range is a RangeError.
+  if (!info[0].IsNumber()) throwExpected(env, "a positive integer (or 0 for the default)", "threads", info[0]);
+  const double n = info[0].As<Napi::Number>().DoubleValue();
   if (!(n >= 0 && n <= kMaxThreads && n == static_cast<double>(static_cast<int>(n)))) {
-    throw Napi::RangeError::New(env, "Expected an integer in [0, " + std::to_string(kMaxThreads) + "] for threads but received " + Napi::Number::New(env, n).ToString().Utf8Value());
+    throw Napi::RangeError::New(env, "Expected an integer in [0, " + std::to_string(kMaxThreads) + "] for threads but received " + describeValue(info[0]));
   }
   setNumThreads(static_cast<int>(n));
   return Napi::Number::New(env, numThreads());

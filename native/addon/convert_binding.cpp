@@ -2,7 +2,7 @@
 // arrays on the CPU backend (the host side of checkpoint load/save).
 #include <napi.h>
 
-#include "addon/convert.h"
+#include "addon/args.h"
 #include "addon/registry.h"
 #include "addon/worker.h"
 #include "cpu/convert.h"
@@ -16,17 +16,12 @@ struct Bytes {
 };
 
 Bytes typedArrayBytes(const Napi::Value& v, const std::string& name) {
-  if (!v.IsTypedArray()) throwExpected(v.Env(), "a typed array", name, v);
-  auto ta = v.As<Napi::TypedArray>();
-  auto* base = static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  return {base, ta.ByteLength()};
+  Napi::TypedArray a = requireAnyTypedArray(v, name);
+  return {typedData<char>(a), a.ByteLength()};
 }
 
 DType dtypeArg(const Napi::Value& v, const std::string& name) {
-  if (!v.IsString()) throwExpected(v.Env(), "a dtype name (F32, BF16, F16, F64, I32, I64, U8)", name, v);
-  auto d = parseDType(v.As<Napi::String>().Utf8Value());
-  if (!d.isOk()) throwExpected(v.Env(), "a dtype name (F32, BF16, F16, F64, I32, I64, U8)", name, v);
-  return d.value();
+  return requireDType(v, name, std::string("a dtype name (") + kDTypeNames + ")");
 }
 
 Napi::Value convertDType(const Napi::CallbackInfo& info) {

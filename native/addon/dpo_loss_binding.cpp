@@ -10,33 +10,20 @@
 #include <string>
 #include <vector>
 
-#include "addon/convert.h"
+#include "addon/args.h"
 #include "addon/registry.h"
-#include "addon/trainer_args.h"
 #include "cpu/losses.h"
 
 namespace stic::addon {
 namespace {
 
-using namespace trainer_args;
-
-int requireChoice(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices) {
-  if (!has(o, key)) {
-    std::string list;
-    for (size_t i = 0; i < choices.size(); i++) list += (i ? (i + 1 == choices.size() ? " or " : ", ") : "") + ("'" + choices[i] + "'");
-    throwExpected(o.Env(), list, where + "." + key, o.Get(key));
-  }
-  return choiceOr(o, key, where, choices, 0);
-}
-
 train::DpoOptions parseLossOptions(const Napi::Value& value) {
-  const std::string where = "options";
-  Napi::Object o = requireObject(value, where);
+  const Args o(value, "options");
   train::DpoOptions opt;
-  opt.loss = static_cast<train::PreferenceLoss>(requireChoice(o, "loss", where, {"sigmoid", "hinge", "ipo"}));
-  opt.beta = checkedNumber(o, "beta", where, positiveFinite, "a positive number", 0, true);
-  opt.sftWeight = checkedNumber(o, "sftWeight", where, nonNegativeFinite, "a non-negative number", 0, true);
-  opt.sftNorm = requireChoice(o, "sftNorm", where, {"sum", "mean"}) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
+  opt.loss = static_cast<train::PreferenceLoss>(o.choice("loss", {"sigmoid", "hinge", "ipo"}));
+  opt.beta = o.number("beta", Num::Positive);
+  opt.sftWeight = o.number("sftWeight", Num::NonNegative);
+  opt.sftNorm = o.choice("sftNorm", {"sum", "mean"}) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
   return opt;
 }
 
@@ -51,16 +38,15 @@ LossColumns parseLossPairs(const Napi::Value& value) {
   Napi::Array a = value.As<Napi::Array>();
   LossColumns c;
   for (uint32_t i = 0; i < a.Length(); i++) {
-    const std::string where = "pairs[" + std::to_string(i) + "]";
-    Napi::Object p = requireObject(a.Get(i), where);
+    const Args p(a.Get(i), "pairs[" + std::to_string(i) + "]");
     // Not range-checked: a diverged policy's NaN shows in the metrics, as in a training step's.
-    auto logp = [&](const char* key) { return static_cast<float>(requireNumber(p, key, where)); };
+    auto logp = [&](const char* key) { return static_cast<float>(p.number(key)); };
     c.policyChosen.push_back(logp("policyChosen"));
     c.policyRejected.push_back(logp("policyRejected"));
     c.refChosen.push_back(logp("refChosen"));
     c.refRejected.push_back(logp("refRejected"));
-    const int64_t n = requireInt(p, "chosenTokens", where);
-    if (n < 1) throwExpected(p.Env(), "a positive token count (a chosen response has at least 1 token)", where + ".chosenTokens", p.Get("chosenTokens"));
+    const int64_t n = p.integer("chosenTokens");
+    if (n < 1) p.fail("chosenTokens", "a positive token count (a chosen response has at least 1 token)");
     c.chosenTokens.push_back(n);
   }
   return c;

@@ -10,112 +10,103 @@
 #include <string>
 #include <vector>
 
-#include "addon/convert.h"
+#include "addon/args.h"
+#include "addon/image_args.h"
 #include "addon/registry.h"
 #include "addon/worker.h"
 #include "image/corrupt.h"
 #include "image/preprocess.h"
 
 namespace stic::addon {
+
+image::ImageView parseImage(const Napi::Value& value, const std::string& where, std::vector<Napi::Value>& keepAlive) {
+  const Args o(value, where);
+  const int64_t w = o.integer("width"), h = o.integer("height");
+  if (w < 1 || w > 65535) o.fail("width", "an integer between 1 and 65535");
+  if (h < 1 || h > 65535) o.fail("height", "an integer between 1 and 65535");
+  Napi::TypedArray bytes = requireTypedArray(o.get("data"), o.name("data"), napi_uint8_array);
+  const size_t want = static_cast<size_t>(w) * h * image::kChannels;
+  if (bytes.ByteLength() != want) {
+    throw Napi::RangeError::New(o.env(), "Expected " + std::to_string(want) + " bytes (" + std::to_string(w) + " x " + std::to_string(h) +
+                                             " x 3 RGB) for " + o.name("data") + " but received " + std::to_string(bytes.ByteLength()));
+  }
+  keepAlive.push_back(o.get("data"));
+  return image::ImageView{typedData<const uint8_t>(bytes), static_cast<int>(w), static_cast<int>(h)};
+}
+
+void parseChannelFloats(const Args& o, const char* key, float out[image::kChannels]) {
+  const std::vector<double> v = o.numbers(key, image::kChannels);
+  for (int c = 0; c < image::kChannels; ++c) out[c] = static_cast<float>(v[c]);
+}
+
 namespace {
 
 using image::ImageView;
 
 // JS images -> views; every data buffer is kept alive by the worker until it finishes.
 std::vector<ImageView> imagesArg(const Napi::Value& v, const std::string& name, std::vector<Napi::Value>& keepAlive) {
-  if (!v.IsArray()) throwExpected(v.Env(), "an array of images {data, width, height}", name, v);
-  Napi::Array a = v.As<Napi::Array>();
+  Napi::Array a = requireArray(v, name, "an array of images {data, width, height}");
   std::vector<ImageView> out(a.Length());
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    const std::string where = name + "[" + std::to_string(i) + "]";
-    Napi::Object o = requireObject(a.Get(i), where);
-    const int64_t w = requireInt(o, "width", where), h = requireInt(o, "height", where);
-    if (w < 1 || w > 65535) throwExpected(v.Env(), "an integer between 1 and 65535", where + ".width", o.Get("width"));
-    if (h < 1 || h > 65535) throwExpected(v.Env(), "an integer between 1 and 65535", where + ".height", o.Get("height"));
-    Napi::Value d = o.Get("data");
-    if (!d.IsTypedArray() || d.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      throwExpected(v.Env(), "a Uint8Array", where + ".data", d);
-    }
-    auto bytes = d.As<Napi::Uint8Array>();
-    const size_t want = static_cast<size_t>(w) * h * image::kChannels;
-    if (bytes.ByteLength() != want) {
-      throw Napi::RangeError::New(v.Env(), "Expected " + std::to_string(want) + " bytes (" + std::to_string(w) + " x " +
-                                               std::to_string(h) + " x 3 RGB) for " + where + ".data but received " +
-                                               std::to_string(bytes.ByteLength()));
-    }
-    out[i] = ImageView{bytes.Data(), static_cast<int>(w), static_cast<int>(h)};
-    keepAlive.push_back(d);
-  }
+  for (uint32_t i = 0; i < a.Length(); ++i) out[i] = parseImage(a.Get(i), name + "[" + std::to_string(i) + "]", keepAlive);
   return out;
 }
 
-void floatTriple(const Napi::Object& o, const char* key, const std::string& where, float out[3]) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsArray() || v.As<Napi::Array>().Length() != 3) throwExpected(o.Env(), "an array of 3 numbers", where + "." + key, v);
-  for (uint32_t c = 0; c < 3; ++c) {
-    Napi::Value x = v.As<Napi::Array>().Get(c);
-    if (!x.IsNumber()) throwExpected(o.Env(), "a number", where + "." + key + "[" + std::to_string(c) + "]", x);
-    out[c] = x.As<Napi::Number>().FloatValue();
-  }
-}
-
-void byteTriple(const Napi::Object& o, const char* key, const std::string& where, uint8_t out[3]) {
-  std::vector<int64_t> v = requireIntArray(o, key, where);
-  if (v.size() != 3) throwExpected(o.Env(), "an array of 3 integers in [0, 255]", where + "." + key, o.Get(key));
+void byteTriple(const Args& o, const char* key, uint8_t out[3]) {
+  const std::vector<int64_t> v = o.intArray(key);
+  const char* what = "an array of 3 integers in [0, 255]";
+  if (v.size() != 3) o.fail(key, what);
   for (int c = 0; c < 3; ++c) {
-    if (v[c] < 0 || v[c] > 255) throwExpected(o.Env(), "an array of 3 integers in [0, 255]", where + "." + key, o.Get(key));
+    if (v[c] < 0 || v[c] > 255) o.fail(key, what);
     out[c] = static_cast<uint8_t>(v[c]);
   }
 }
 
-// [lo, hi] or null (disabled).
-image::Range rangeArg(const Napi::Object& o, const char* key, const std::string& where) {
-  Napi::Value v = o.Get(key);
-  if (v.IsNull()) return {};
-  const std::string name = where + "." + key;
-  if (!v.IsArray() || v.As<Napi::Array>().Length() != 2) throwExpected(o.Env(), "[lo, hi] or null", name, v);
+// [lo, hi], or absent (null): disabled.
+image::Range rangeArg(const Args& o, const char* key) {
+  if (!o.has(key)) return {};
+  const Napi::Value v = o.get(key);
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 2) o.fail(key, "[lo, hi] or null");
   Napi::Array a = v.As<Napi::Array>();
-  if (!a.Get(0u).IsNumber() || !a.Get(1u).IsNumber()) throwExpected(o.Env(), "[lo, hi] or null", name, v);
+  if (!a.Get(0u).IsNumber() || !a.Get(1u).IsNumber()) o.fail(key, "[lo, hi] or null");
   return {a.Get(0u).As<Napi::Number>().DoubleValue(), a.Get(1u).As<Napi::Number>().DoubleValue(), true};
 }
 
-void intRange(const Napi::Object& o, const char* key, const std::string& where, int& lo, int& hi) {
-  std::vector<int64_t> v = requireIntArray(o, key, where);
-  if (v.size() != 2) throwExpected(o.Env(), "[lo, hi] integers", where + "." + key, o.Get(key));
+void intRange(const Args& o, const char* key, int& lo, int& hi) {
+  const std::vector<int64_t> v = o.intArray(key);
+  if (v.size() != 2) o.fail(key, "[lo, hi] integers");
   lo = static_cast<int>(v[0]);
   hi = static_cast<int>(v[1]);
 }
 
-image::CorruptionKind kindArg(const Napi::Object& o, const std::string& where) {
-  const std::string k = requireString(o, "kind", where);
+image::CorruptionKind kindArg(const Args& o) {
+  const std::string k = o.string("kind");
   using K = image::CorruptionKind;
   for (K kind : {K::LowRes, K::Jitter, K::Noise, K::Diffusion, K::Blur, K::Mask, K::Stic}) {
     if (k == image::corruptionKindName(kind)) return kind;
   }
-  throwExpected(o.Env(), "one of lowres, jitter, noise, diffusion, blur, mask, stic", where + ".kind", o.Get("kind"));
+  o.fail("kind", "one of lowres, jitter, noise, diffusion, blur, mask, stic");
 }
 
 image::CorruptionSpec specArg(const Napi::Value& v) {
-  const std::string where = "spec";
-  Napi::Object o = requireObject(v, where);
+  const Args o(v, "spec");
   image::CorruptionSpec s;
-  s.kind = kindArg(o, where);
-  intRange(o, "lowres", where, s.lowresMin, s.lowresMax);
-  s.jitter[0] = rangeArg(o, "brightness", where);
-  s.jitter[1] = rangeArg(o, "contrast", where);
-  s.jitter[2] = rangeArg(o, "saturation", where);
-  s.jitter[3] = rangeArg(o, "hue", where);
-  s.noiseSigma = rangeArg(o, "noiseSigma", where);
-  intRange(o, "diffusionStep", where, s.stepMin, s.stepMax);
-  s.steps = static_cast<int>(requireInt(o, "diffusionSteps", where));
-  s.betaStart = requireNumber(o, "betaStart", where);
-  s.betaEnd = requireNumber(o, "betaEnd", where);
-  s.blurSigma = rangeArg(o, "blurSigma", where);
-  s.blurKernel = static_cast<int>(requireInt(o, "blurKernel", where));
-  s.patchSize = static_cast<int>(requireInt(o, "patchSize", where));
-  s.maskRatio = rangeArg(o, "maskRatio", where);
-  byteTriple(o, "maskFill", where, s.maskFill);
-  s.lowresProbability = requireNumber(o, "lowresProbability", where);
+  s.kind = kindArg(o);
+  intRange(o, "lowres", s.lowresMin, s.lowresMax);
+  s.jitter[0] = rangeArg(o, "brightness");
+  s.jitter[1] = rangeArg(o, "contrast");
+  s.jitter[2] = rangeArg(o, "saturation");
+  s.jitter[3] = rangeArg(o, "hue");
+  s.noiseSigma = rangeArg(o, "noiseSigma");
+  intRange(o, "diffusionStep", s.stepMin, s.stepMax);
+  s.steps = static_cast<int>(o.integer("diffusionSteps"));
+  s.betaStart = o.number("betaStart");
+  s.betaEnd = o.number("betaEnd");
+  s.blurSigma = rangeArg(o, "blurSigma");
+  s.blurKernel = static_cast<int>(o.integer("blurKernel"));
+  s.patchSize = static_cast<int>(o.integer("patchSize"));
+  s.maskRatio = rangeArg(o, "maskRatio");
+  byteTriple(o, "maskFill", s.maskFill);
+  s.lowresProbability = o.number("lowresProbability");
   if (!s.noiseSigma.enabled) s.noiseSigma = {0.0, 0.0, true};
   if (!s.maskRatio.enabled) s.maskRatio = {0.0, 0.0, true};
   return s;
@@ -178,21 +169,15 @@ Napi::Value preprocessImages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::Value> keepAlive;
   auto images = imagesArg(info[0], "images", keepAlive);
-  Napi::Object o = requireObject(info[1], "options");
+  const Args o(info[1], "options");
   image::PreprocessOptions opts;
-  const std::string mode = requireString(o, "mode", "options");
-  if (mode == "pad") opts.mode = image::PreprocessMode::Pad;
-  else if (mode == "clip") opts.mode = image::PreprocessMode::Clip;
-  else throwExpected(env, "\"pad\" or \"clip\"", "options.mode", o.Get("mode"));
-  opts.size = static_cast<int>(requireInt(o, "size", "options"));
-  opts.crop = static_cast<int>(requireInt(o, "crop", "options"));
-  floatTriple(o, "mean", "options", opts.mean);
-  floatTriple(o, "std", "options", opts.std);
-  byteTriple(o, "padColor", "options", opts.padColor);
-  const std::string resample = requireString(o, "resample", "options");
-  if (resample == "bicubic") opts.filter = image::Filter::Bicubic;
-  else if (resample == "bilinear") opts.filter = image::Filter::Bilinear;
-  else throwExpected(env, "\"bicubic\" or \"bilinear\"", "options.resample", o.Get("resample"));
+  opts.mode = o.choice("mode", {"pad", "clip"}) == 0 ? image::PreprocessMode::Pad : image::PreprocessMode::Clip;
+  opts.size = static_cast<int>(o.integer("size"));
+  opts.crop = static_cast<int>(o.integer("crop"));
+  parseChannelFloats(o, "mean", opts.mean);
+  parseChannelFloats(o, "std", opts.std);
+  byteTriple(o, "padColor", opts.padColor);
+  opts.filter = o.choice("resample", {"bicubic", "bilinear"}) == 0 ? image::Filter::Bicubic : image::Filter::Bilinear;
   Status valid = image::validatePreprocessOptions(opts);
   if (!valid.isOk()) throw Napi::RangeError::New(env, valid.message());
   struct Out {
@@ -218,14 +203,13 @@ Napi::Value corruptImages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::Value> keepAlive;
   auto images = imagesArg(info[0], "images", keepAlive);
-  if (!info[1].IsArray()) throwExpected(env, "an array of seeds", "seeds", info[1]);
-  Napi::Array seedArray = info[1].As<Napi::Array>();
+  Napi::Array seedArray = requireArray(info[1], "seeds", "an array of seeds");
   if (seedArray.Length() != images.size()) {
     throw Napi::RangeError::New(env, "Expected one seed per image (" + std::to_string(images.size()) +
                                          ") for seeds but received " + std::to_string(seedArray.Length()));
   }
   std::vector<uint64_t> seeds(images.size());
-  for (uint32_t i = 0; i < seedArray.Length(); ++i) seeds[i] = requireSeedValue(seedArray.Get(i), "seeds[" + std::to_string(i) + "]");
+  for (uint32_t i = 0; i < seedArray.Length(); ++i) seeds[i] = requireSeed(seedArray.Get(i), "seeds[" + std::to_string(i) + "]");
   const image::CorruptionSpec spec = specArg(info[2]);
   Status valid = image::validateCorruptionSpec(spec);
   if (!valid.isOk()) throw Napi::RangeError::New(env, valid.message());

@@ -13,8 +13,8 @@
 #include <map>
 #include <mutex>
 
+#include "addon/args.h"
 #include "addon/call_guard.h"
-#include "addon/convert.h"
 #include "addon/llava_args.h"
 #include "addon/model_wrap.h"
 #include "addon/registry.h"
@@ -30,44 +30,25 @@ using model::LlavaModel;
 
 // ---- JS -> C++ ----------------------------------------------------------------------------
 
-
-// Token ids from an Int32Array or an array of integers.
-std::vector<int64_t> requireIds(const Napi::Object& o, const char* key, const std::string& where) {
-  Napi::Value v = o.Get(key);
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-  if (v.IsArray()) return requireIntArray(o, key, where);
-  throwExpected(o.Env(), "an Int32Array or an array of token ids", where + "." + key, v);
-}
-
-model::Sequence parseSequence(const Napi::Object& o, const std::string& where) {
-  return {requireIds(o, "ids", where), requireIntArray(o, "images", where)};
-}
+model::Sequence parseSequence(const Args& o) { return {o.tokenIds("ids"), o.intArray("images")}; }
 
 template <typename T, typename Parse>
 std::vector<T> parseItems(const Napi::Value& value, Parse parse) {
-  if (!value.IsArray()) throwExpected(value.Env(), "an array of items", "items", value);
-  Napi::Array a = value.As<Napi::Array>();
+  Napi::Array a = requireArray(value, "items", "an array of items");
   std::vector<T> out;
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    std::string where = "items[" + std::to_string(i) + "]";
-    out.push_back(parse(requireObject(a.Get(i), where), where));
-  }
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(parse(Args(a.Get(i), "items[" + std::to_string(i) + "]")));
   return out;
 }
 
-model::ImageLayout parseLayout(const Napi::Value& v, const std::string& where) {
-  Napi::Object o = requireObject(v, where);
+model::ImageLayout parseLayout(const Args& o) {
   model::ImageLayout L;
-  L.crops = requireInt(o, "crops", where);
-  L.gridRows = requireInt(o, "gridRows", where);
-  L.gridCols = requireInt(o, "gridCols", where);
-  L.keepRow0 = requireInt(o, "keepRow0", where);
-  L.keepRows = requireInt(o, "keepRows", where);
-  L.keepCol0 = requireInt(o, "keepCol0", where);
-  L.keepCols = requireInt(o, "keepCols", where);
+  L.crops = o.integer("crops");
+  L.gridRows = o.integer("gridRows");
+  L.gridCols = o.integer("gridCols");
+  L.keepRow0 = o.integer("keepRow0");
+  L.keepRows = o.integer("keepRows");
+  L.keepCol0 = o.integer("keepCol0");
+  L.keepCols = o.integer("keepCols");
   return L;
 }
 
@@ -78,19 +59,16 @@ CallImages parseCallImages(const Napi::Value& pixels, const Napi::Value& images,
   if (images.IsArray()) {
     Napi::Array a = images.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); i++) {
-      out.layouts.push_back(parseLayout(a.Get(i), "images[" + std::to_string(i) + "]"));
+      out.layouts.push_back(parseLayout(Args(a.Get(i), "images[" + std::to_string(i) + "]")));
       out.crops += out.layouts.back().crops;
     }
   } else {
-    const int64_t N = requireIntValue(images, "count");
+    const int64_t N = requireInt(images, "count");
     if (N < 0) throwExpected(images.Env(), "a non-negative image count", "count", images);
     out.layouts.assign(static_cast<size_t>(N), model::ImageLayout{});
     out.crops = N;
   }
-  if (!pixels.IsTypedArray() || pixels.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throwExpected(pixels.Env(), "a Float32Array of pixel values", "pixels", pixels);
-  }
-  Napi::Float32Array a = pixels.As<Napi::Float32Array>();
+  Napi::Float32Array a = requireTypedArray(pixels, "pixels", napi_float32_array).As<Napi::Float32Array>();
   const int64_t S = cfg.vision.imageSize, want = out.crops * 3 * S * S;
   if (static_cast<int64_t>(a.ElementLength()) != want) {
     throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(out.crops) + " x 3 x " + std::to_string(S) +
@@ -161,8 +139,7 @@ class GenerationWrap : public Napi::ObjectWrap<GenerationWrap> {
 
   Napi::Value step(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int64_t maxTokens = requireIntValue(info[0], "maxTokens");
-    if (maxTokens < 1) throwExpected(env, "a positive integer", "maxTokens", info[0]);
+    const int64_t maxTokens = requireInt(info[0], "maxTokens", 1);
     auto gen = gen_;
     return guard_.queue<StepOut>(
         env, "step",
@@ -190,7 +167,7 @@ class GenerationWrap : public Napi::ObjectWrap<GenerationWrap> {
   }
 
   Napi::Value stop(const Napi::CallbackInfo& info) {
-    int64_t i = requireIntValue(info[0], "index");
+    const int64_t i = requireInt(info[0], "index");
     if (i < 0 || i >= static_cast<int64_t>(gen_->size())) {
       throw Napi::RangeError::New(info.Env(), "stop: index " + std::to_string(i) + " is out of range for " +
                                                   std::to_string(gen_->size()) + " items");
@@ -245,7 +222,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // features: each image's token rows in order (image_layout.h), images concatenated: (sum of tokens, D).
   Napi::Value encodeImages(const Napi::CallbackInfo& info) {
     auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], model_->config()));
-    const bool wantHidden = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    const bool wantHidden = !isAbsent(info[2]) && requireBool(info[2], "hidden");
     auto m = model_;
     return PromiseWorker<Encoded>::queue(
         info.Env(),
@@ -281,9 +258,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   Napi::Value logprobs(const Napi::CallbackInfo& info) {
     auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], model_->config()));
-    auto items = parseItems<model::ScoredSequence>(info[2], [](const Napi::Object& o, const std::string& where) {
-      return model::ScoredSequence{parseSequence(o, where), requireInt(o, "responseStart", where)};
-    });
+    auto items = parseItems<model::ScoredSequence>(info[2], [](const Args& o) { return model::ScoredSequence{parseSequence(o), o.integer("responseStart")}; });
     auto m = model_;
     return PromiseWorker<std::vector<std::vector<float>>>::queue(
         info.Env(),
@@ -294,20 +269,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value startGeneration(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CallImages images = parseCallImages(info[0], info[1], model_->config());
-    auto items = parseItems<model::GenerationItem>(info[2], [](const Napi::Object& o, const std::string& where) {
+    auto items = parseItems<model::GenerationItem>(info[2], [](const Args& o) {
       model::GenerationItem it;
-      it.prompt = parseSequence(o, where);
-      it.maxNewTokens = requireInt(o, "maxNewTokens", where);
-      it.sampling.temperature = static_cast<float>(requireNumber(o, "temperature", where));
-      it.sampling.topK = requireInt(o, "topK", where);
-      it.sampling.topP = static_cast<float>(requireNumber(o, "topP", where));
-      it.sampling.seed = static_cast<uint64_t>(requireInt(o, "seed", where));
+      it.prompt = parseSequence(o);
+      it.maxNewTokens = o.integer("maxNewTokens");
+      it.sampling.temperature = static_cast<float>(o.number("temperature"));
+      it.sampling.topK = o.integer("topK");
+      it.sampling.topP = static_cast<float>(o.number("topP"));
+      it.sampling.seed = o.seed("seed");
       return it;
     });
-    if (!info[3].IsArray()) throwExpected(env, "an array of token ids", "eosIds", info[3]);
-    Napi::Array eosArray = info[3].As<Napi::Array>();
-    std::vector<int64_t> eos;
-    for (uint32_t i = 0; i < eosArray.Length(); i++) eos.push_back(requireIntValue(eosArray.Get(i), "eosIds[" + std::to_string(i) + "]"));
+    requireArray(info[3], "eosIds", "an array of token ids");
+    std::vector<int64_t> eos = requireIntArray(info[3], "eosIds");
     auto g = model::Generation::create(model_, std::move(images.pixels), std::move(images.layouts), std::move(items), std::move(eos));
     if (!g.isOk()) throw statusToError(env, g.status());
     auto ext = Napi::External<model::Generation>::New(env, g.take().release());
@@ -344,44 +317,23 @@ struct LoadOptions {
   double alpha = 0;
 };
 
-std::vector<float> requireFloats(const Napi::Object& o, const char* key, const std::string& where) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throwExpected(o.Env(), "a Float32Array", where + "." + key, v);
-  }
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
-  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
-}
-
 LoadOptions parseLoadOptions(const Napi::Value& value) {
   LoadOptions opt;
-  if (value.IsUndefined()) return opt;
-  Napi::Object o = requireObject(value, "options");
-  Napi::Value dtype = o.Get("dtype");
-  if (!dtype.IsUndefined()) {
-    const std::string d = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
-    if (d != "stored" && d != "F32") throwExpected(o.Env(), "'stored' or 'F32'", "options.dtype", dtype);
-    opt.forceF32 = d == "F32";
-  }
-  Napi::Value adapter = o.Get("adapter");
-  if (adapter.IsUndefined()) return opt;
-  Napi::Object a = requireObject(adapter, "options.adapter");
-  Napi::Value alpha = a.Get("alpha");
-  if (!alpha.IsNumber()) throwExpected(o.Env(), "a number", "options.adapter.alpha", alpha);
-  opt.alpha = alpha.As<Napi::Number>().DoubleValue();
-  Napi::Value tensors = a.Get("tensors");
-  if (!tensors.IsArray()) throwExpected(o.Env(), "an array of LoRA deltas", "options.adapter.tensors", tensors);
-  Napi::Array arr = tensors.As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    const std::string where = "options.adapter.tensors[" + std::to_string(i) + "]";
-    Napi::Object t = requireObject(arr.Get(i), where);
-    Napi::Value weight = t.Get("weight");
-    if (!weight.IsString()) throwExpected(o.Env(), "an engine tensor name", where + ".weight", weight);
+  if (isAbsent(value)) return opt;
+  const Args o(value, "options");
+  opt.forceF32 = o.choiceOr("dtype", {"stored", "F32"}, 0) == 1;
+  if (!o.has("adapter")) return opt;
+  const Args a = o.object("adapter");
+  opt.alpha = a.number("alpha");
+  Napi::Array tensors = a.array("tensors", "an array of LoRA deltas");
+  for (uint32_t i = 0; i < tensors.Length(); i++) {
+    const Args t(tensors.Get(i), a.name("tensors") + "[" + std::to_string(i) + "]");
     model::LoraDelta d;
-    d.weight = weight.As<Napi::String>().Utf8Value();
-    d.r = requireIntValue(t.Get("r"), where + ".r");
-    d.A = requireFloats(t, "A", where);
-    d.B = requireFloats(t, "B", where);
+    if (!t.get("weight").IsString()) t.fail("weight", "an engine tensor name");
+    d.weight = t.string("weight");
+    d.r = t.integer("r");
+    d.A = t.float32s("A");
+    d.B = t.float32s("B");
     opt.adapter.push_back(std::move(d));
   }
   return opt;
@@ -432,10 +384,6 @@ std::shared_ptr<LlavaModel> unwrapLlavaModel(const Napi::Value& value, const std
     throwExpected(env, "a LlavaModel (from loadLlava)", name, value);
   }
   return ModelWrap::Unwrap(value.As<Napi::Object>())->model_;
-}
-
-std::vector<int64_t> parseTokenIds(const Napi::Object& o, const char* key, const std::string& where) {
-  return requireIds(o, key, where);
 }
 
 STIC_REGISTER_EXPORTS(model, initModelExports);

@@ -1,5 +1,5 @@
 // What other binding files share with model_binding.cpp: the native model behind a JS
-// LlavaModel object, and the conversions of pixels and token ids (one message shape everywhere).
+// LlavaModel object, and the conversion of a call's images (one message shape everywhere).
 // Legend: N images, S image side.
 #pragma once
 #include <napi.h>
@@ -28,8 +28,5 @@ struct CallImages {
 // array of layouts {crops, gridRows, gridCols, keepRow0, keepRows, keepCol0, keepCols} (one per
 // image, their crops summing to C). Throws TypeError/RangeError naming the argument.
 CallImages parseCallImages(const Napi::Value& pixels, const Napi::Value& images, const model::LlavaConfig& cfg);
-
-// Token ids from an Int32Array or an array of integers at o[key].
-std::vector<int64_t> parseTokenIds(const Napi::Object& o, const char* key, const std::string& where);
 
 }  // namespace stic::addon

@@ -5,19 +5,20 @@
 //               optimizerStep, zeroGrad, memory
 // Inputs are copied into plain structs here (the one conversion point); every slow call is a
 // PromiseWorker. One call at a time per pretrainer: a call while another runs is refused.
-// The config and tensor sources are parsed by llava_args.h, shared with model_binding.cpp.
+// The config and tensor sources are parsed by llava_args.h and the pixels by model_wrap.h, shared with
+// model_binding.cpp; everything else by the one argument reader (args.h).
 // Legend: N images, S image side, T tokens of an item, D hidden, p patch side, P patches.
 #include <napi.h>
 
 #include <atomic>
-#include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
 
+#include "addon/args.h"
 #include "addon/call_guard.h"
-#include "addon/convert.h"
 #include "addon/llava_args.h"
+#include "addon/model_wrap.h"
 #include "addon/registry.h"
 #include "addon/worker.h"
 #include "model/pretrainer.h"
@@ -30,92 +31,41 @@ using model::PretrainKind;
 
 // ---- JS -> C++ ----------------------------------------------------------------------------
 
-bool has(const Napi::Object& o, const char* key) { return !o.Get(key).IsUndefined(); }
-
-
-// pixels (N, 3, S, S) as a Float32Array of exactly N*3*S*S values, copied (the worker reads no JS memory).
-std::vector<float> parsePixels(const Napi::Value& pixels, const Napi::Value& count, const model::LlavaConfig& cfg, int64_t* N) {
-  *N = requireIntValue(count, "count");
-  if (!pixels.IsTypedArray() || pixels.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throwExpected(pixels.Env(), "a Float32Array of pixel values", "pixels", pixels);
-  }
-  Napi::Float32Array a = pixels.As<Napi::Float32Array>();
-  const int64_t S = cfg.vision.imageSize, want = *N * 3 * S * S;
-  if (*N < 0 || static_cast<int64_t>(a.ElementLength()) != want) {
-    throw Napi::RangeError::New(pixels.Env(), "pixels: expected " + std::to_string(*N) + " x 3 x " + std::to_string(S) + " x " +
-                                                  std::to_string(S) + " = " + std::to_string(want) + " values but found " +
-                                                  std::to_string(a.ElementLength()));
-  }
-  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
-}
-
-std::vector<int64_t> parseIds(const Napi::Object& o, const std::string& where) {
-  Napi::Value v = o.Get("ids");
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-  if (v.IsArray()) return requireIntArray(o, "ids", where);
-  throwExpected(o.Env(), "an Int32Array or an array of token ids", where + ".ids", v);
-}
-
-std::vector<uint8_t> parseMask(const Napi::Object& o, const std::string& where) {
-  Napi::Value v = o.Get("mask");
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-    return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-  if (!v.IsArray()) throwExpected(o.Env(), "a Uint8Array or an array of 0/1 flags", where + ".mask", v);
-  std::vector<uint8_t> out;
-  for (int64_t x : requireIntArray(o, "mask", where)) out.push_back(x != 0 ? 1 : 0);
-  return out;
+// pixels (N, 3, S, S) for `count` N single-tile images, copied (the worker reads no JS memory).
+CallImages parsePixels(const Napi::Value& pixels, const Napi::Value& count, const model::LlavaConfig& cfg) {
+  requireInt(count, "count", 0);  // a number of images: no tiled layouts here
+  return parseCallImages(pixels, count, cfg);
 }
 
 std::vector<model::PretrainItem> parseItems(const Napi::Value& value) {
-  if (!value.IsArray()) throwExpected(value.Env(), "an array of items", "items", value);
-  Napi::Array a = value.As<Napi::Array>();
+  Napi::Array a = requireArray(value, "items", "an array of items");
   std::vector<model::PretrainItem> out;
   for (uint32_t i = 0; i < a.Length(); i++) {
-    const std::string where = "items[" + std::to_string(i) + "]";
-    Napi::Object o = requireObject(a.Get(i), where);
-    out.push_back({parseIds(o, where), parseMask(o, where), requireIntArray(o, "images", where)});
+    const Args o(a.Get(i), "items[" + std::to_string(i) + "]");
+    out.push_back({o.tokenIds("ids"), o.mask("mask"), o.intArray("images")});
   }
   return out;
 }
 
-double numberOr(const Napi::Object& o, const char* key, const std::string& where, bool (*ok)(double), const char* what, double dflt,
-                bool required) {
-  if (!required && !has(o, key)) return dflt;
-  const double x = requireNumber(o, key, where);
-  if (!ok(x)) throwExpected(o.Env(), what, where + "." + key, o.Get(key));
-  return x;
-}
-
-bool positiveFinite(double x) { return std::isfinite(x) && x > 0; }
-bool nonNegativeFinite(double x) { return std::isfinite(x) && x >= 0; }
-bool unitOpen(double x) { return x >= 0 && x < 1; }
-
 model::PretrainStepOptions parseStepOptions(const Napi::Value& value) {
   model::PretrainStepOptions opt;
-  if (value.IsUndefined()) return opt;
-  const std::string where = "options";
-  Napi::Object o = requireObject(value, where);
-  opt.meanOver = numberOr(o, "meanOver", where, positiveFinite, "a positive number", 0, false);
-  opt.gradScale = numberOr(o, "gradScale", where, positiveFinite, "a positive number", 1, false);
+  if (isAbsent(value)) return opt;
+  const Args o(value, "options");
+  opt.meanOver = o.numberOr("meanOver", 0, Num::Positive);
+  opt.gradScale = o.numberOr("gradScale", 1, Num::Positive);
   return opt;
 }
 
 model::PretrainOptimizer parseOptimizer(const Napi::Value& value) {
-  const std::string where = "options";
-  Napi::Object o = requireObject(value, where);
+  const Args o(value, "options");
   model::PretrainOptimizer opt;
-  opt.lr = numberOr(o, "lr", where, nonNegativeFinite, "a non-negative number", 0, true);
   // Every hyperparameter is required: the defaults are lib/toy/pretrain.ts's (TOY_PRETRAIN_DEFAULTS).
-  opt.weightDecay = numberOr(o, "weightDecay", where, nonNegativeFinite, "a non-negative number", 0, true);
-  opt.hyper.beta1 = numberOr(o, "beta1", where, unitOpen, "a number in [0, 1)", 0, true);
-  opt.hyper.beta2 = numberOr(o, "beta2", where, unitOpen, "a number in [0, 1)", 0, true);
-  opt.hyper.eps = numberOr(o, "eps", where, positiveFinite, "a positive number", 0, true);
-  opt.maxGradNorm = numberOr(o, "maxGradNorm", where, std::isfinite, "a finite number", 0, true);
+  opt.lr = o.number("lr", Num::NonNegative);
+  opt.weightDecay = o.number("weightDecay", Num::NonNegative);
+  opt.hyper.beta1 = o.number("beta1", Num::UnitOpen);
+  opt.hyper.beta2 = o.number("beta2", Num::UnitOpen);
+  opt.hyper.eps = o.number("eps", Num::Positive);
+  opt.maxGradNorm = o.number("maxGradNorm", Num::Finite);
   return opt;
 }
 
@@ -139,7 +89,7 @@ Napi::FunctionReference& pretrainerCtor(Napi::Env env) {
 
 // ---- Pretrainer ---------------------------------------------------------------------------
 
-const char* kKinds[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+const std::vector<std::string> kKinds = {"param", "grad", "exp_avg", "exp_avg_sq"};
 
 class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
  public:
@@ -169,12 +119,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     return guard_.queue<Out>(env, method, [p, work = std::move(work)](Out& out) { return work(*p, out); }, std::move(toJs), std::move(keep));
   }
   void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
-  PretrainKind parseKind(const Napi::Value& v) const {
-    for (int k = 0; k < 4; k++) {
-      if (v.IsString() && v.As<Napi::String>().Utf8Value() == kKinds[k]) return static_cast<PretrainKind>(k);
-    }
-    throwExpected(v.Env(), "'param', 'grad', 'exp_avg' or 'exp_avg_sq'", "kind", v);
-  }
+  PretrainKind parseKind(const Napi::Value& v) const { return static_cast<PretrainKind>(requireChoice(v, "kind", kKinds)); }
   const model::PretrainTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
     const model::PretrainTensor* t = p_->params().find(name);
     if (!t) {
@@ -202,10 +147,10 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     Napi::Env env = info.Env();
     const PretrainKind kind = parseKind(info[0]);
     std::vector<const model::PretrainTensor*> which;
-    if (info[1].IsUndefined()) {
+    if (isAbsent(info[1])) {
       for (const auto& t : p_->params().tensors()) which.push_back(&t);
     } else {
-      const std::vector<std::string> names = requireTensorNames(info[1]);
+      const std::vector<std::string> names = requireStringArray(info[1], "names", "an array of tensor names", "a tensor name");
       for (size_t i = 0; i < names.size(); i++) which.push_back(&lookup(env, names[i], "getTensors: names[" + std::to_string(i) + "]"));
     }
     using Out = std::vector<std::vector<float>>;
@@ -232,33 +177,22 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   Napi::Value setTensors(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const PretrainKind kind = parseKind(info[0]);
-    if (!info[1].IsArray()) throwExpected(env, "an array of {name, data} tensors", "tensors", info[1]);
-    Napi::Array a = info[1].As<Napi::Array>();
+    Napi::Array a = requireArray(info[1], "tensors", "an array of {name, data} tensors");
     struct Write {
       const model::PretrainTensor* t;
       std::vector<float> data;
     };
     std::vector<Write> writes;
     for (uint32_t i = 0; i < a.Length(); i++) {
-      const std::string where = "tensors[" + std::to_string(i) + "]";
-      Napi::Object o = requireObject(a.Get(i), where);
-      const model::PretrainTensor& t = lookup(env, requireString(o, "name", where), "setTensors: " + where + ".name");
-      Napi::Value d = o.Get("data");
-      const bool typed = d.IsTypedArray();
-      const napi_typedarray_type ty = typed ? d.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
-      if (!typed || (ty != napi_float32_array && ty != napi_float64_array)) throwExpected(env, "a Float32Array or Float64Array", where + ".data", d);
-      Napi::TypedArray ta = d.As<Napi::TypedArray>();
-      if (static_cast<int64_t>(ta.ElementLength()) != t.numel) {
-        throw Napi::RangeError::New(env, "setTensors: " + where + ".data (" + t.name + "): expected " + std::to_string(t.numel) +
-                                             " values (shape " + shapeString(t.shape) + ") but found " + std::to_string(ta.ElementLength()));
+      const Args o(a.Get(i), "tensors[" + std::to_string(i) + "]");
+      const model::PretrainTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
+      const FloatView data = requireFloatView(o.get("data"), o.name("data"));
+      if (data.length != t.numel) {
+        throw Napi::RangeError::New(env, "setTensors: " + o.name("data") + " (" + t.name + "): expected " + std::to_string(t.numel) +
+                                             " values (shape " + shapeString(t.shape) + ") but found " + std::to_string(data.length));
       }
       std::vector<float> copy(t.numel);  // copied on this thread: the worker reads no JS memory
-      if (ty == napi_float32_array) {
-        std::memcpy(copy.data(), d.As<Napi::Float32Array>().Data(), t.numel * sizeof(float));
-      } else {
-        const double* s = d.As<Napi::Float64Array>().Data();
-        for (int64_t k = 0; k < t.numel; k++) copy[k] = static_cast<float>(s[k]);
-      }
+      data.copyTo(copy.data());
       writes.push_back({&t, std::move(copy)});
     }
     return queue<bool>(
@@ -284,23 +218,21 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   }
 
   Napi::Value setStep(const Napi::CallbackInfo& info) {
-    const int64_t step = requireIntValue(info[0], "step");
-    if (step < 0) throwExpected(info.Env(), "a non-negative integer", "step", info[0]);
+    const int64_t step = requireInt(info[0], "step", 0);
     requireIdle(info.Env(), "setStep");
     p_->params().step = step;
     return info.Env().Undefined();
   }
 
   Napi::Value runStep(const Napi::CallbackInfo& info, const char* method, bool backward) {
-    int64_t N = 0;
-    std::vector<float> pixels = parsePixels(info[0], info[1], p_->config(), &N);
+    auto images = std::make_shared<CallImages>(parsePixels(info[0], info[1], p_->config()));
     std::vector<model::PretrainItem> items = parseItems(info[2]);
     const model::PretrainStepOptions opt = parseStepOptions(info[3]);
     using Out = model::PretrainStepResult;
     return queue<Out>(
         info.Env(), method,
-        [pixels = std::move(pixels), N, items = std::move(items), opt, backward](Pretrainer& p, Out& out) {
-          return p.step(out, pixels.data(), N, items, opt, backward);
+        [images, items = std::move(items), opt, backward](Pretrainer& p, Out& out) {
+          return p.step(out, images->pixels.data(), images->crops, items, opt, backward);
         },
         [](Napi::Env e, Out& out) {
           Napi::Object o = Napi::Object::New(e);

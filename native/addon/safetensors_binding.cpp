@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "addon/convert.h"
+#include "addon/args.h"
 #include "addon/registry.h"
 #include "addon/worker.h"
 #include "io/safetensors_read.h"
@@ -15,40 +15,36 @@
 namespace stic::addon {
 namespace {
 
-uint64_t requireNonNegative(const Napi::Object& o, const char* key, const std::string& where) {
-  int64_t v = requireInt(o, key, where);
-  if (v < 0) throwExpected(o.Env(), "a non-negative integer", where + "." + key, o.Get(key));
-  return static_cast<uint64_t>(v);
-}
-
 // A TensorEntry of lib/model/safetensors_header.ts -> the plain struct stic::io reads.
 io::TensorSource toSource(const Napi::Value& v, const std::string& where) {
-  Napi::Object o = requireObject(v, where);
+  const Args o(v, where);
   io::TensorSource s;
-  s.name = requireString(o, "name", where);
-  s.file = requireString(o, "file", where);
-  s.dtype = requireDType(o, "dtype", where);
-  s.shape = requireIntArray(o, "shape", where);
+  s.name = o.string("name");
+  s.file = o.string("file");
+  s.dtype = o.dtype("dtype");
+  s.shape = o.intArray("shape");
   for (size_t i = 0; i < s.shape.size(); ++i) {
-    if (s.shape[i] < 0) {
-      throwExpected(o.Env(), "a non-negative integer", where + ".shape[" + std::to_string(i) + "]",
-                    o.Get("shape").As<Napi::Array>().Get(static_cast<uint32_t>(i)));
-    }
+    const uint32_t k = static_cast<uint32_t>(i);
+    if (s.shape[i] < 0) throwExpected(o.env(), "a non-negative integer", o.name("shape") + "[" + std::to_string(i) + "]", o.get("shape").As<Napi::Array>().Get(k));
   }
-  s.offset = requireNonNegative(o, "offset", where);
-  s.nbytes = requireNonNegative(o, "nbytes", where);
+  s.offset = static_cast<uint64_t>(o.size("offset", 0));
+  s.nbytes = static_cast<uint64_t>(o.size("nbytes", 0));
   return s;
 }
 
-// Absent or undefined: keep each tensor's own dtype.
+// Absent: keep each tensor's own dtype.
 bool optionalDType(const Napi::Value& v, DType* out) {
-  if (v.IsUndefined()) return false;
-  const char* expected = "a dtype name (F32, BF16, F16, F64, I32, I64, U8) or undefined";
-  if (!v.IsString()) throwExpected(v.Env(), expected, "outDtype", v);
-  auto d = parseDType(v.As<Napi::String>().Utf8Value());
-  if (!d.isOk()) throwExpected(v.Env(), expected, "outDtype", v);
-  *out = d.value();
+  if (isAbsent(v)) return false;
+  *out = requireDType(v, "outDtype", std::string("a dtype name (") + kDTypeNames + ") or undefined");
   return true;
+}
+
+// A JS ArrayBuffer that owns a native Tensor's bytes (external: not copied into the JS heap).
+Napi::ArrayBuffer tensorToArrayBuffer(Napi::Env env, const Tensor& t) {
+  if (t.device() != Device::Cpu) throw Napi::Error::New(env, "internal: tensorToArrayBuffer needs a cpu tensor");
+  // The ArrayBuffer keeps the tensor (and so its buffer) alive until V8 collects it.
+  auto* holder = new Tensor(t);
+  return Napi::ArrayBuffer::New(env, t.raw(), t.bytes(), [](Napi::Env, void*, Tensor* h) { delete h; }, holder);
 }
 
 Result<Tensor> allocFor(const io::TensorSource& s, bool convert, DType outType) {
@@ -73,8 +69,7 @@ Napi::Value readTensorData(const Napi::CallbackInfo& info) {
 
 Napi::Value readTensorsData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) throwExpected(env, "an array of tensor entries", "entries", info[0]);
-  Napi::Array arr = info[0].As<Napi::Array>();
+  Napi::Array arr = requireArray(info[0], "entries", "an array of tensor entries");
   std::vector<io::TensorSource> srcs;
   srcs.reserve(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) srcs.push_back(toSource(arr.Get(i), "entries[" + std::to_string(i) + "]"));

@@ -1,226 +1,153 @@
 // Argument parsing of the trainer binding (see trainer_args.h).
 #include "addon/trainer_args.h"
 
-#include <cmath>
-
-#include "addon/convert.h"
-#include "addon/model_wrap.h"
+#include "addon/args.h"
 
 namespace stic::addon::trainer_args {
 
-bool has(const Napi::Object& o, const char* key) { return !o.Get(key).IsUndefined(); }
+namespace {
 
-bool boolOr(const Napi::Object& o, const char* key, const std::string& where, bool dflt) {
-  if (!has(o, key)) return dflt;
-  Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) throwExpected(o.Env(), "a boolean", where + "." + key, v);
-  return v.As<Napi::Boolean>().Value();
+const std::vector<std::string> kLoss = {"sigmoid", "hinge", "ipo"};
+const std::vector<std::string> kSftNorm = {"sum", "mean"};
+const std::vector<std::string> kRejectedMode = {"label", "top-alt"};
+const std::vector<std::string> kRefProjector = {"original", "trained"};
+
+train::GatherMode rejectedMode(const Args& o) {
+  return o.choice("rejectedMode", kRejectedMode) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
 }
 
-int choiceOr(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices, int dflt) {
-  return has(o, key) ? requireChoice(o, key, where, choices) : dflt;
+// o.key: the dropout key of a micro-step.
+void parseKey(const Args& o, int64_t* step, int64_t* micro) {
+  const Args k = o.object("key");
+  *step = k.size("step", 0);
+  *micro = k.size("micro", 0);
 }
 
-int requireChoice(const Napi::Object& o, const char* key, const std::string& where, const std::vector<std::string>& choices) {
-  Napi::Value v = o.Get(key);
-  for (size_t i = 0; v.IsString() && i < choices.size(); i++) {
-    if (v.As<Napi::String>().Utf8Value() == choices[i]) return static_cast<int>(i);
+model::PairInput parsePair(const Args& o, std::optional<model::RefLogps>* ref) {
+  model::PairInput p;
+  p.images = o.intArray("images");
+  p.prompt = o.tokenIds("promptIds");
+  p.chosen = o.tokenIds("chosenIds");
+  p.rejected = o.tokenIds("rejectedIds");
+  const bool hasC = o.has("refChosen"), hasR = o.has("refRejected");
+  if (hasC != hasR) {
+    throw Napi::TypeError::New(o.env(), o.where() + ": expected refChosen and refRejected together (or neither) but received only " +
+                                            (hasC ? "refChosen" : "refRejected"));
   }
-  std::string list;
-  for (size_t i = 0; i < choices.size(); i++) list += (i ? (i + 1 == choices.size() ? " or " : ", ") : "") + ("'" + choices[i] + "'");
-  throwExpected(o.Env(), list, where + "." + key, v);
+  if (ref && hasC) {
+    *ref = model::RefLogps{static_cast<float>(o.number("refChosen", Num::Finite)), static_cast<float>(o.number("refRejected", Num::Finite))};
+  }
+  return p;
 }
 
-double checkedNumber(const Napi::Object& o, const char* key, const std::string& where, bool (*ok)(double), const char* what,
-                     double dflt, bool required) {
-  if (!required && !has(o, key)) return dflt;
-  const double x = requireNumber(o, key, where);
-  if (!ok(x)) throwExpected(o.Env(), what, where + "." + key, o.Get(key));
-  return x;
-}
+train::ParamGroup parseGroup(const Args& g) { return {g.number("lr", Num::NonNegative), g.number("weightDecay", Num::NonNegative)}; }
 
-bool requireBoolKey(const Napi::Object& o, const char* key, const std::string& where) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) throwExpected(o.Env(), "a boolean", where + "." + key, v);
-  return v.As<Napi::Boolean>().Value();
-}
-
-bool positiveFinite(double x) { return std::isfinite(x) && x > 0; }
-bool nonNegativeFinite(double x) { return std::isfinite(x) && x >= 0; }
-bool finite(double x) { return std::isfinite(x); }
-bool probability(double x) { return x >= 0 && x < 1; }
+}  // namespace
 
 model::LoraSpec parseLoraSpec(const Napi::Value& value) {
-  const std::string where = "spec.lora";
-  Napi::Object o = requireObject(value, where);
+  const Args o(value, "spec.lora");
   model::LoraSpec s;
-  s.r = requireInt(o, "r", where);
-  if (s.r < 1) throwExpected(o.Env(), "a positive integer", where + ".r", o.Get("r"));
-  s.alpha = checkedNumber(o, "alpha", where, positiveFinite, "a positive number", 0, true);
-  s.dropout = static_cast<float>(checkedNumber(o, "dropout", where, probability, "a probability in [0, 1)", 0, true));
-  const int64_t seed = requireInt(o, "seed", where);
-  if (seed < 0) throwExpected(o.Env(), "an integer in [0, 2^53)", where + ".seed", o.Get("seed"));
-  s.seed = static_cast<uint64_t>(seed);
-  Napi::Value targets = o.Get("targets");
+  s.r = o.size("r");
+  s.alpha = o.number("alpha", Num::Positive);
+  s.dropout = static_cast<float>(o.number("dropout", Num::Probability));
+  s.seed = o.seed("seed");
+  Napi::Value targets = o.get("targets");
   if (!targets.IsArray() || targets.As<Napi::Array>().Length() == 0) {
-    throwExpected(o.Env(), "a non-empty array of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)",
-                  where + ".targets", targets);
+    o.fail("targets", "a non-empty array of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
   }
   Napi::Array a = targets.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) {
-    const std::string name = where + ".targets[" + std::to_string(i) + "]";
+    const std::string name = o.name("targets") + "[" + std::to_string(i) + "]";
     Napi::Value v = a.Get(i);
     const int m = v.IsString() ? model::loraModuleByName(v.As<Napi::String>().Utf8Value()) : -1;
-    if (m < 0) throwExpected(o.Env(), "one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj", name, v);
-    if (s.targets[m]) throwExpected(o.Env(), "a module not listed before", name, v);
+    if (m < 0) throwExpected(o.env(), "one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj", name, v);
+    if (s.targets[m]) throwExpected(o.env(), "a module not listed before", name, v);
     s.targets[m] = true;
   }
   return s;
 }
 
-namespace {
-
-model::PairInput parsePair(const Napi::Object& o, const std::string& where, std::optional<model::RefLogps>* ref) {
-  model::PairInput p;
-  p.images = requireIntArray(o, "images", where);
-  p.prompt = parseTokenIds(o, "promptIds", where);
-  p.chosen = parseTokenIds(o, "chosenIds", where);
-  p.rejected = parseTokenIds(o, "rejectedIds", where);
-  const bool hasC = has(o, "refChosen"), hasR = has(o, "refRejected");
-  if (hasC != hasR) {
-    throw Napi::TypeError::New(o.Env(), where + ": expected refChosen and refRejected together (or neither) but received only " +
-                                            (hasC ? "refChosen" : "refRejected"));
-  }
-  if (ref && hasC) {
-    const float c = static_cast<float>(checkedNumber(o, "refChosen", where, finite, "a finite number", 0, true));
-    const float r = static_cast<float>(checkedNumber(o, "refRejected", where, finite, "a finite number", 0, true));
-    *ref = model::RefLogps{c, r};
-  }
-  return p;
-}
-
-}  // namespace
-
 std::vector<model::PairInput> parsePairs(const Napi::Value& value, std::vector<std::optional<model::RefLogps>>* refs) {
-  if (!value.IsArray()) throwExpected(value.Env(), "an array of preference pairs", "pairs", value);
-  Napi::Array a = value.As<Napi::Array>();
+  Napi::Array a = requireArray(value, "pairs", "an array of preference pairs");
   std::vector<model::PairInput> out;
   if (refs) refs->assign(a.Length(), std::nullopt);
   for (uint32_t i = 0; i < a.Length(); i++) {
-    const std::string where = "pairs[" + std::to_string(i) + "]";
-    out.push_back(parsePair(requireObject(a.Get(i), where), where, refs ? &(*refs)[i] : nullptr));
+    out.push_back(parsePair(Args(a.Get(i), "pairs[" + std::to_string(i) + "]"), refs ? &(*refs)[i] : nullptr));
   }
   return out;
 }
-
-namespace {
-
-std::vector<uint8_t> parseMask(const Napi::Object& o, const std::string& where) {
-  Napi::Value v = o.Get("mask");
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-    return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-  if (!v.IsArray()) throwExpected(o.Env(), "a Uint8Array or an array of 0/1 flags", where + ".mask", v);
-  std::vector<uint8_t> out;
-  for (int64_t x : requireIntArray(o, "mask", where)) out.push_back(x != 0 ? 1 : 0);
-  return out;
-}
-
-}  // namespace
-
-StepKey parseKey(const Napi::Object& o, const std::string& where) {
-  Napi::Object k = requireObject(o.Get("key"), where + ".key");
-  StepKey key{requireInt(k, "step", where + ".key"), requireInt(k, "micro", where + ".key")};
-  if (key.step < 0) throwExpected(o.Env(), "a non-negative integer", where + ".key.step", k.Get("step"));
-  if (key.micro < 0) throwExpected(o.Env(), "a non-negative integer", where + ".key.micro", k.Get("micro"));
-  return key;
-}
-
-model::DpoStepOptions parseDpoOptions(const Napi::Value& value) {
-  const std::string where = "options";
-  Napi::Object o = requireObject(value, where);
-  model::DpoStepOptions opt;
-  StepKey key = parseKey(o, where);
-  opt.step = key.step;
-  opt.micro = key.micro;
-  // The loss hyperparameters are required: their defaults live in the TypeScript option tables
-  // (lib/stic/train_options.ts), the one place a user reads and changes them.
-  opt.loss.loss = static_cast<train::PreferenceLoss>(requireChoice(o, "loss", where, {"sigmoid", "hinge", "ipo"}));
-  opt.loss.beta = checkedNumber(o, "beta", where, positiveFinite, "a positive number", 0, true);
-  opt.loss.sftWeight = checkedNumber(o, "sftWeight", where, nonNegativeFinite, "a non-negative number", 0, true);
-  opt.loss.sftNorm = requireChoice(o, "sftNorm", where, {"sum", "mean"}) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
-  opt.rejectedMode = requireChoice(o, "rejectedMode", where, {"label", "top-alt"}) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
-  opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
-  // How the step runs is required too (lib/train/tasks.ts says it).
-  opt.sharedPrefix = requireBoolKey(o, "sharedPrefix", where);
-  opt.gradCheckpointing = requireBoolKey(o, "gradCheckpointing", where);
-  opt.refTrainedProjector = requireChoice(o, "refProjector", where, {"original", "trained"}) == 1;
-  return opt;
-}
-
-namespace {
-
-train::ParamGroup parseGroup(const Napi::Object& o, const char* key, const std::string& where) {
-  const std::string w = where + "." + key;
-  Napi::Object g = requireObject(o.Get(key), w);
-  return {checkedNumber(g, "lr", w, nonNegativeFinite, "a non-negative number", 0, true),
-          checkedNumber(g, "weightDecay", w, nonNegativeFinite, "a non-negative number", 0, true)};
-}
-
-}  // namespace
 
 std::vector<model::SftItem> parseSftItems(const Napi::Value& value) {
-  if (!value.IsArray()) throwExpected(value.Env(), "an array of SFT items", "items", value);
-  Napi::Array a = value.As<Napi::Array>();
+  Napi::Array a = requireArray(value, "items", "an array of SFT items");
   std::vector<model::SftItem> items;
   for (uint32_t i = 0; i < a.Length(); i++) {
-    const std::string where = "items[" + std::to_string(i) + "]";
-    Napi::Object o = requireObject(a.Get(i), where);
-    items.push_back({{parseTokenIds(o, "ids", where), requireIntArray(o, "images", where)}, parseMask(o, where)});
+    const Args o(a.Get(i), "items[" + std::to_string(i) + "]");
+    items.push_back({{o.tokenIds("ids"), o.intArray("images")}, o.mask("mask")});
   }
   return items;
 }
 
+PairLogprobsOptions parsePairLogprobsOptions(const Napi::Value& value) {
+  const Args o(value, "options");
+  PairLogprobsOptions opt;
+  opt.policy = o.choice("model", {"reference", "policy"}) == 1;
+  opt.rejectedMode = rejectedMode(o);
+  // The reference's projector; the policy always uses the trained one.
+  opt.trainedProjector = !opt.policy && o.choice("refProjector", kRefProjector) == 1;
+  return opt;
+}
+
+model::DpoStepOptions parseDpoOptions(const Napi::Value& value) {
+  const Args o(value, "options");
+  model::DpoStepOptions opt;
+  parseKey(o, &opt.step, &opt.micro);
+  // The loss hyperparameters are required: their defaults live in the TypeScript option tables
+  // (lib/stic/train_options.ts), the one place a user reads and changes them; how the step runs is
+  // required too (lib/train/tasks.ts says it).
+  opt.loss.loss = static_cast<train::PreferenceLoss>(o.choice("loss", kLoss));
+  opt.loss.beta = o.number("beta", Num::Positive);
+  opt.loss.sftWeight = o.number("sftWeight", Num::NonNegative);
+  opt.loss.sftNorm = o.choice("sftNorm", kSftNorm) == 0 ? train::SftNorm::Sum : train::SftNorm::Mean;
+  opt.rejectedMode = rejectedMode(o);
+  opt.gradScale = o.numberOr("gradScale", 1.0, Num::Positive);
+  opt.sharedPrefix = o.boolean("sharedPrefix");
+  opt.gradCheckpointing = o.boolean("gradCheckpointing");
+  opt.refTrainedProjector = o.choice("refProjector", kRefProjector) == 1;
+  return opt;
+}
+
 model::SftStepOptions parseSftOptions(const Napi::Value& value) {
-  const std::string where = "options";
-  Napi::Object o = requireObject(value, where);
-  StepKey key = parseKey(o, where);
+  const Args o(value, "options");
   model::SftStepOptions opt;
-  opt.step = key.step;
-  opt.micro = key.micro;
-  opt.meanOver = checkedNumber(o, "meanOver", where, positiveFinite, "a positive number", 0, false);
-  opt.gradScale = checkedNumber(o, "gradScale", where, positiveFinite, "a positive number", 1.0, false);
-  opt.gradCheckpointing = requireBoolKey(o, "gradCheckpointing", where);
+  parseKey(o, &opt.step, &opt.micro);
+  opt.meanOver = o.numberOr("meanOver", 0, Num::Positive);
+  opt.gradScale = o.numberOr("gradScale", 1.0, Num::Positive);
+  opt.gradCheckpointing = o.boolean("gradCheckpointing");
   return opt;
 }
 
 model::StepShape parseStepShape(const Napi::Value& value) {
-  const std::string where = "shape";
-  Napi::Object o = requireObject(value, where);
+  const Args o(value, "shape");
   model::StepShape s;
-  const std::pair<const char*, int64_t*> sizes[] = {
-      {"featureRows", &s.featureRows}, {"rows", &s.rows}, {"keys", &s.keys}, {"entries", &s.entries}};
-  for (auto [key, dst] : sizes) {
-    *dst = requireInt(o, key, where);
-    if (*dst < 0) throwExpected(o.Env(), "a non-negative integer", where + "." + key, o.Get(key));
-  }
+  s.featureRows = o.size("featureRows", 0);
+  s.rows = o.size("rows", 0);
+  s.keys = o.size("keys", 0);
+  s.entries = o.size("entries", 0);
   s.backward = true;
-  s.refFeatures = boolOr(o, "refFeatures", where, false);
+  s.refFeatures = o.boolOr("refFeatures", false);
   return s;
 }
 
 model::OptimizerOptions parseOptimizerOptions(const Napi::Value& value, bool projectorRequired) {
-  const std::string where = "options";
-  Napi::Object o = requireObject(value, where);
+  const Args o(value, "options");
   model::OptimizerOptions opt;
-  opt.lora = parseGroup(o, "lora", where);
-  if (projectorRequired || has(o, "projector")) opt.projector = parseGroup(o, "projector", where);
+  opt.lora = parseGroup(o.object("lora"));
+  if (projectorRequired || o.has("projector")) opt.projector = parseGroup(o.object("projector"));
   // Required: the defaults are the option tables' (lib/stic/train_options.ts).
-  opt.hyper.beta1 = checkedNumber(o, "beta1", where, probability, "a number in [0, 1)", 0, true);
-  opt.hyper.beta2 = checkedNumber(o, "beta2", where, probability, "a number in [0, 1)", 0, true);
-  opt.hyper.eps = checkedNumber(o, "eps", where, positiveFinite, "a positive number", 0, true);
-  opt.maxGradNorm = checkedNumber(o, "maxGradNorm", where, finite, "a finite number", 0, true);
+  opt.hyper.beta1 = o.number("beta1", Num::UnitOpen);
+  opt.hyper.beta2 = o.number("beta2", Num::UnitOpen);
+  opt.hyper.eps = o.number("eps", Num::Positive);
+  opt.maxGradNorm = o.number("maxGradNorm", Num::Finite);
   return opt;
 }
 

@@ -9,14 +9,13 @@
 #include <napi.h>
 
 #include <atomic>
-#include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
 
+#include "addon/args.h"
 #include "addon/call_guard.h"
-#include "addon/convert.h"
 #include "addon/model_wrap.h"
 #include "addon/registry.h"
 #include "addon/trainer_args.h"
@@ -79,7 +78,7 @@ Napi::FunctionReference& trainerCtor(Napi::Env env) {
 
 // ---- LlavaTrainer -------------------------------------------------------------------------
 
-const char* kKinds[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+const std::vector<std::string> kKinds = {"param", "grad", "exp_avg", "exp_avg_sq"};
 
 float* kindData(const model::TrainTensor& t, int kind) {
   float* p[] = {t.param, t.grad, t.m, t.v};
@@ -118,12 +117,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
 
-  int parseKind(const Napi::Value& v) const {
-    for (int k = 0; k < 4; k++) {
-      if (v.IsString() && v.As<Napi::String>().Utf8Value() == kKinds[k]) return k;
-    }
-    throwExpected(v.Env(), "'param', 'grad', 'exp_avg' or 'exp_avg_sq'", "kind", v);
-  }
+  int parseKind(const Napi::Value& v) const { return requireChoice(v, "kind", kKinds); }
 
   const model::TrainTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
     const model::TrainTensor* t = trainer_->params().find(name);
@@ -171,10 +165,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Napi::Env env = info.Env();
     const int kind = parseKind(info[0]);
     std::vector<const model::TrainTensor*> which;
-    if (info[1].IsUndefined()) {
+    if (isAbsent(info[1])) {
       for (const auto& t : trainer_->params().tensors()) which.push_back(&t);
     } else {
-      const std::vector<std::string> names = requireTensorNames(info[1]);
+      const std::vector<std::string> names = requireStringArray(info[1], "names", "an array of tensor names", "a tensor name");
       for (size_t i = 0; i < names.size(); i++) which.push_back(&lookup(env, names[i], "getTensors: names[" + std::to_string(i) + "]"));
     }
     using Out = std::vector<std::vector<float>>;
@@ -199,47 +193,28 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value setTensors(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const int kind = parseKind(info[0]);
-    if (!info[1].IsArray()) throwExpected(env, "an array of {name, data} tensors", "tensors", info[1]);
-    Napi::Array a = info[1].As<Napi::Array>();
+    Napi::Array a = requireArray(info[1], "tensors", "an array of {name, data} tensors");
     struct Write {
       float* dst;
-      const void* src;
-      bool f64;
-      int64_t n;
+      FloatView src;
     };
     std::vector<Write> writes;
     std::vector<Napi::Value> keep;
     for (uint32_t i = 0; i < a.Length(); i++) {
-      const std::string where = "tensors[" + std::to_string(i) + "]";
-      Napi::Object o = requireObject(a.Get(i), where);
-      const model::TrainTensor& t = lookup(env, requireString(o, "name", where), "setTensors: " + where + ".name");
-      Napi::Value d = o.Get("data");
-      const bool typed = d.IsTypedArray();
-      const napi_typedarray_type ty = typed ? d.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
-      if (!typed || (ty != napi_float32_array && ty != napi_float64_array)) {
-        throwExpected(env, "a Float32Array or Float64Array", where + ".data", d);
+      const Args o(a.Get(i), "tensors[" + std::to_string(i) + "]");
+      const model::TrainTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
+      const FloatView data = requireFloatView(o.get("data"), o.name("data"));
+      if (data.length != t.numel) {
+        throw Napi::RangeError::New(env, "setTensors: " + o.name("data") + " (" + t.name + "): expected " + std::to_string(t.numel) +
+                                             " values (shape " + shapeString(t.shape) + ") but found " + std::to_string(data.length));
       }
-      Napi::TypedArray ta = d.As<Napi::TypedArray>();
-      if (static_cast<int64_t>(ta.ElementLength()) != t.numel) {
-        throw Napi::RangeError::New(env, "setTensors: " + where + ".data (" + t.name + "): expected " + std::to_string(t.numel) +
-                                             " values (shape " + shapeString(t.shape) + ") but found " +
-                                             std::to_string(ta.ElementLength()));
-      }
-      const void* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-      writes.push_back({kindData(t, kind), src, ty == napi_float64_array, t.numel});
-      keep.push_back(d);
+      writes.push_back({kindData(t, kind), data});
+      keep.push_back(o.get("data"));
     }
     return queue<bool>(
         env, "setTensors",
         [writes](LlavaTrainer&, bool&) {
-          for (const Write& w : writes) {
-            if (!w.f64) {
-              std::memcpy(w.dst, w.src, w.n * sizeof(float));
-              continue;
-            }
-            const double* s = static_cast<const double*>(w.src);
-            for (int64_t k = 0; k < w.n; k++) w.dst[k] = static_cast<float>(s[k]);
-          }
+          for (const Write& w : writes) w.src.copyTo(w.dst);
           return Status::ok();
         },
         [](Napi::Env e, bool&) { return e.Undefined(); }, keep);
@@ -251,8 +226,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::Value setStep(const Napi::CallbackInfo& info) {
-    const int64_t step = requireIntValue(info[0], "step");
-    if (step < 0) throwExpected(info.Env(), "a non-negative integer", "step", info[0]);
+    const int64_t step = requireInt(info[0], "step", 0);
     requireIdle(info.Env(), "setStep");
     trainer_->params().step = step;
     return info.Env().Undefined();
@@ -262,17 +236,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Napi::Env env = info.Env();
     auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
     std::vector<model::PairInput> pairs = parsePairs(info[2], nullptr);
-    const std::string where = "options";
-    Napi::Object o = requireObject(info[3], where);
-    const bool policy = requireChoice(o, "model", where, {"reference", "policy"}) == 1;
-    const auto mode = requireChoice(o, "rejectedMode", where, {"label", "top-alt"}) == 0 ? train::GatherMode::Label : train::GatherMode::TopAlt;
-    // The reference's projector; the policy always uses the trained one.
-    const bool trained = !policy && requireChoice(o, "refProjector", where, {"original", "trained"}) == 1;
+    const PairLogprobsOptions o = parsePairLogprobsOptions(info[3]);
     using Out = std::vector<model::RefLogps>;
     return queue<Out>(
         env, "pairLogprobs",
-        [images, pairs = std::move(pairs), policy, mode, trained](LlavaTrainer& t, Out& out) {
-          return t.pairLogprobs(out, images->batch(), pairs, policy, mode, trained);
+        [images, pairs = std::move(pairs), o](LlavaTrainer& t, Out& out) {
+          return t.pairLogprobs(out, images->batch(), pairs, o.policy, o.rejectedMode, o.trainedProjector);
         },
         [](Napi::Env e, Out& out) {
           std::vector<float> c, r;
@@ -359,7 +328,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value mergedWeights(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::vector<std::string> names;
-    if (!info[0].IsUndefined()) names = requireTensorNames(info[0]);
+    if (!isAbsent(info[0])) names = requireStringArray(info[0], "names", "an array of tensor names", "a tensor name");
     using Out = std::vector<model::NamedTensor>;
     return queue<Out>(
         env, "mergedWeights", [names](LlavaTrainer& t, Out& out) { return t.mergedWeights(out, names); },
@@ -410,11 +379,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
 Napi::Value createTrainer(const Napi::CallbackInfo& info) {
   std::shared_ptr<model::LlavaModel> m = unwrapLlavaModel(info[0], "model");
-  Napi::Object spec = requireObject(info[1], "spec");
-  model::LoraSpec lora = parseLoraSpec(spec.Get("lora"));
-  Napi::Value tp = spec.Get("trainProjector");
-  if (!tp.IsBoolean()) throwExpected(info.Env(), "a boolean", "spec.trainProjector", tp);
-  const bool trainProjector = tp.As<Napi::Boolean>().Value();
+  const Args spec(info[1], "spec");
+  model::LoraSpec lora = parseLoraSpec(spec.get("lora"));
+  const bool trainProjector = spec.boolean("trainProjector");
   return PromiseWorker<std::shared_ptr<LlavaTrainer>>::queue(
       info.Env(),
       [m, lora, trainProjector](std::shared_ptr<LlavaTrainer>& out) {

@@ -304,7 +304,7 @@ AttentionShape attentionShape(Args& a) {
   d.ldk = a.ld("ldk", d.Hkv * d.hd, "k");
   d.ldv = a.ld("ldv", d.Hkv * d.hd, "v");
   d.ldo = a.ld("ldo", d.Hq * d.hd, "out");
-  d.causal = a.flag("causal");
+  d.causal = a.boolOr("causal", false);
   d.qOffset = a.sizeOr("qOffset", 0, 0);
   d.scale = static_cast<float>(a.numberOr("scale", 0.0));
   if (a.has("cuSeqlensQ")) {

@@ -1,5 +1,6 @@
 // Shared by the cuda.* test bindings (cuda_binding*.cpp; built only with STIC_WITH_CUDA): the
-// options object of one call (the lab's reader, lab_args.h; messages "cuda.<op>.<key> ..."), and
+// options object of one call (the lab's reader, lab_args.h over addon/args.h; messages
+// "cuda.<op>.<key> ..."), and
 // DeviceCall, the copy-in / run / copy-out frame of one call: host Float32Arrays are uploaded and
 // converted to the call's storage type (F32 or BF16) on the device, the kernel runs on a private
 // stream, outputs are converted back to fp32 and copied into the caller's arrays, and everything
@@ -15,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "addon/convert.h"
 #include "addon/lab/lab_args.h"
 #include "addon/worker.h"
 #include "core/dtype.h"
@@ -141,7 +141,7 @@ class Args : public lab::Args {
   // Kernel runs of a timed call (DeviceCall::timed), 1 when absent.
   int64_t repeats() { return sizeOr("repeats", 1, 1); }
   // Storage type of the call's activations: 'F32' (default) or 'BF16'.
-  DType dtype() { return choice("dtype", {"F32", "BF16"}) == 1 ? DType::BF16 : DType::F32; }
+  DType dtype() { return choiceOr("dtype", {"F32", "BF16"}, 0) == 1 ? DType::BF16 : DType::F32; }
 
   HostArray<float> f32(const char* key, int64_t need, const std::string& sizes) { return {lab::Args::f32(key, need, sizes), need}; }
   HostArray<float> f32OrNull(const char* key, int64_t need, const std::string& sizes) {
@@ -153,9 +153,8 @@ class Args : public lab::Args {
     return {lab::Args::i64(key, need, sizes, bound, boundName, negativeOk), need};
   }
   template <typename T>
-  HostArray<T> typed(Napi::Value v, const std::string& label, napi_typedarray_type type, const char* what, int64_t need,
-                     const std::string& sizes) {
-    return {lab::Args::typed<T>(v, label, type, what, need, sizes), need};
+  HostArray<T> typed(Napi::Value v, const std::string& label, napi_typedarray_type type, int64_t need, const std::string& sizes) {
+    return {lab::Args::typed<T>(v, label, type, need, sizes), need};
   }
 
   // Runs body(call, out) on a libuv thread (not the CPU compute thread: the GPU does the work)

@@ -44,26 +44,22 @@ struct Batch {
   int64_t maxBytes = 0;
 };
 
-double field(const Napi::Object& o, const char* key, const std::string& where) { return requireNumber(o, key, where); }
-
-void addJitter(Batch& b, int i, const Napi::Object& p, const std::string& where) {
+void addJitter(Batch& b, int i, const addon::Args& p) {
   static const char* kNames[4] = {"brightness", "contrast", "saturation", "hue"};
   cuda::JitterJob j{};
   const HostImage& im = b.images[i];
   j.offset = im.offset, j.width = im.width, j.height = im.height;
-  Napi::Value ov = p.Get("order");
-  if (!ov.IsArray()) throwExpected(p.Env(), "an array of jitter op names", where + ".order", ov);
-  Napi::Array order = ov.As<Napi::Array>();
+  Napi::Array order = p.array("order", "an array of jitter op names");
   int stage = 0;
   bool used[4] = {false, false, false, false};
   for (uint32_t s = 0; s < order.Length(); s++) {
     const std::string name = order.Get(s).IsString() ? order.Get(s).As<Napi::String>().Utf8Value() : "";
     const int op = static_cast<int>(std::find(kNames, kNames + 4, name) - kNames);
-    if (op >= 4 || used[op]) throwExpected(p.Env(), "distinct names among brightness, contrast, saturation, hue", where + ".order[" + std::to_string(s) + "]", order.Get(s));
+    if (op >= 4 || used[op]) throwExpected(p.env(), "distinct names among brightness, contrast, saturation, hue", p.name("order") + "[" + std::to_string(s) + "]", order.Get(s));
     used[op] = true;
     j.order[stage++] = op;
     j.enabled[op] = 1;
-    j.factor[op] = field(p, kNames[op], where);
+    j.factor[op] = p.number(kNames[op]);
   }
   for (int op = 0; op < 4; op++) {
     if (!used[op]) j.order[stage++] = op;  // disabled: its stage does nothing
@@ -75,10 +71,9 @@ void addJitter(Batch& b, int i, const Napi::Object& p, const std::string& where)
 Batch parseBatch(Args& a, const Napi::CallbackInfo& info) {
   Batch b;
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) throwExpected(env, "an array of images", "images", info[0]);
-  if (!info[1].IsArray()) throwExpected(env, "an array of seeds", "seeds", info[1]);
-  if (!info[2].IsArray()) throwExpected(env, "an array of corruption params", "params", info[2]);
-  Napi::Array images = info[0].As<Napi::Array>(), seeds = info[1].As<Napi::Array>(), params = info[2].As<Napi::Array>();
+  Napi::Array images = requireArray(info[0], "images", "an array of images");
+  Napi::Array seeds = requireArray(info[1], "seeds", "an array of seeds");
+  Napi::Array params = requireArray(info[2], "params", "an array of corruption params");
   a.keep(images), a.keep(params);
   if (seeds.Length() != images.Length() || params.Length() != images.Length()) {
     throw Napi::RangeError::New(env, "cuda.corruptImagesWithParams: expected one seed and one params object per image (" +
@@ -86,19 +81,19 @@ Batch parseBatch(Args& a, const Napi::CallbackInfo& info) {
                                          " seeds and " + std::to_string(params.Length()) + " params");
   }
   uint8_t fill[3] = {0, 0, 0};
-  if (info.Length() > 3 && info[3].IsObject() && info[3].As<Napi::Object>().Has("maskFill")) {
-    Napi::Value f = info[3].As<Napi::Object>().Get("maskFill");
-    if (!f.IsArray() || f.As<Napi::Array>().Length() != 3) throwExpected(env, "[r, g, b]", "options.maskFill", f);
-    for (uint32_t c = 0; c < 3; c++) fill[c] = static_cast<uint8_t>(requireIntValue(f.As<Napi::Array>().Get(c), "options.maskFill"));
+  if (!isAbsent(info[3]) && addon::Args(info[3], "options").has("maskFill")) {
+    const addon::Args options(info[3], "options");
+    const std::vector<int64_t> f = options.intArray("maskFill");
+    if (f.size() != 3) options.fail("maskFill", "[r, g, b]");
+    for (uint32_t c = 0; c < 3; c++) fill[c] = static_cast<uint8_t>(f[c]);
   }
   for (uint32_t i = 0; i < images.Length(); i++) {
-    const std::string where = "images[" + std::to_string(i) + "]";
-    Napi::Object o = requireObject(images.Get(i), where);
+    const addon::Args o(images.Get(i), "images[" + std::to_string(i) + "]");
     HostImage im;
-    im.width = static_cast<int>(requireIntValue(o.Get("width"), where + ".width"));
-    im.height = static_cast<int>(requireIntValue(o.Get("height"), where + ".height"));
-    auto data = a.typed<uint8_t>(o.Get("data"), where + ".data", napi_uint8_array, "a Uint8Array",
-                                 static_cast<int64_t>(im.width) * im.height * 3, "width x height x 3");
+    im.width = static_cast<int>(o.integer("width"));
+    im.height = static_cast<int>(o.integer("height"));
+    auto data = a.typed<uint8_t>(o.get("data"), o.name("data"), napi_uint8_array, static_cast<int64_t>(im.width) * im.height * 3,
+                                 "width x height x 3");
     im.data = data.data;
     im.offset = b.totalBytes;
     b.totalBytes += static_cast<int64_t>(im.bytes());
@@ -106,42 +101,41 @@ Batch parseBatch(Args& a, const Napi::CallbackInfo& info) {
     b.images.push_back(im);
   }
   for (uint32_t i = 0; i < params.Length(); i++) {
-    const std::string where = "params[" + std::to_string(i) + "]";
-    Napi::Object p = requireObject(params.Get(i), where);
-    const std::string kind = requireString(p, "kind", where);
+    const addon::Args p(params.Get(i), "params[" + std::to_string(i) + "]");
+    const std::string kind = p.string("kind");
     const HostImage& im = b.images[i];
-    const uint64_t seed = static_cast<uint64_t>(requireIntValue(seeds.Get(i), "seeds[" + std::to_string(i) + "]"));
+    const uint64_t seed = static_cast<uint64_t>(requireInt(seeds.Get(i), "seeds[" + std::to_string(i) + "]"));
     if (kind == "lowres") {
       int w = 0, h = 0;
-      image::shorterSideSize(im.width, im.height, static_cast<int>(field(p, "size", where)), w, h);
+      image::shorterSideSize(im.width, im.height, static_cast<int>(p.number("size")), w, h);
       b.lowres.push_back(static_cast<int>(i)), b.outW.push_back(w), b.outH.push_back(h);
     } else if (kind == "jitter") {
-      addJitter(b, static_cast<int>(i), p, where);
+      addJitter(b, static_cast<int>(i), p);
     } else if (kind == "noise") {
-      b.noise.push_back(cuda::gaussian_noise_job(im.offset, im.bytes(), seed, field(p, "sigma", where)));
+      b.noise.push_back(cuda::gaussian_noise_job(im.offset, im.bytes(), seed, p.number("sigma")));
     } else if (kind == "diffusion") {
-      b.noise.push_back(cuda::diffusion_noise_job(im.offset, im.bytes(), seed, field(p, "alphaBar", where)));
+      b.noise.push_back(cuda::diffusion_noise_job(im.offset, im.bytes(), seed, p.number("alphaBar")));
     } else if (kind == "blur") {
-      const int k = static_cast<int>(field(p, "kernelSize", where));
-      const std::vector<float> w = image::gaussianKernel1d(k, field(p, "sigma", where));
+      const int k = static_cast<int>(p.number("kernelSize"));
+      const std::vector<float> w = image::gaussianKernel1d(k, p.number("sigma"));
       b.blur.push_back({im.offset, b.blurTmpFloats, im.width, im.height, k, static_cast<int32_t>(b.blurWeights.size())});
       b.blurWeights.insert(b.blurWeights.end(), w.begin(), w.end());
       b.blurTmpFloats += static_cast<int64_t>(im.bytes());
     } else if (kind == "mask") {
-      const int patch = static_cast<int>(field(p, "patchSize", where));
+      const int patch = static_cast<int>(p.number("patchSize"));
       const int gw = (im.width + patch - 1) / patch, gh = (im.height + patch - 1) / patch;
       cuda::MaskJob j{im.offset, static_cast<int64_t>(b.maskFlags.size()), im.width, im.height, patch, gw, {fill[0], fill[1], fill[2], 0}};
       b.maskFlags.resize(b.maskFlags.size() + static_cast<size_t>(gw) * gh, 0);
-      auto masked = a.typed<int32_t>(p.Get("masked"), where + ".masked", napi_int32_array, "an Int32Array", 0, "");
-      Napi::TypedArray ta = p.Get("masked").As<Napi::TypedArray>();
+      auto masked = a.typed<int32_t>(p.get("masked"), p.name("masked"), napi_int32_array, 0, "");
+      Napi::TypedArray ta = p.get("masked").As<Napi::TypedArray>();
       for (size_t m = 0; m < ta.ElementLength(); m++) {
         const int32_t idx = masked.data[m];
-        if (idx < 0 || idx >= gw * gh) throw Napi::RangeError::New(env, where + ".masked[" + std::to_string(m) + "] is outside the patch grid");
+        if (idx < 0 || idx >= gw * gh) throw Napi::RangeError::New(env, p.name("masked") + "[" + std::to_string(m) + "] is outside the patch grid");
         b.maskFlags[j.flagOffset + idx] = 1;
       }
       b.mask.push_back(j);
     } else {
-      throwExpected(env, "one of lowres, jitter, noise, diffusion, blur, mask", where + ".kind", p.Get("kind"));
+      p.fail("kind", "one of lowres, jitter, noise, diffusion, blur, mask");
     }
   }
   return b;
@@ -169,11 +163,9 @@ Status runKernels(DeviceCall& c, const Batch& b, uint8_t* src, uint8_t* work, co
 }
 
 Napi::Value corruptImagesWithParams(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object options = info.Length() > 3 && info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
   Args a(info, "corruptImagesWithParams");  // used for its typed-array checks and keep-alive list
   Batch b = parseBatch(a, info);
-  const int64_t reps = options.Has("repeats") ? requireIntValue(options.Get("repeats"), "options.repeats") : 1;
+  const int64_t reps = isAbsent(info[3]) ? 1 : addon::Args(info[3], "options").sizeOr("repeats", 1, 1);
   std::vector<int64_t> srcOffsets;
   std::vector<int32_t> inW, inH;
   for (int i : b.lowres) srcOffsets.push_back(b.images[i].offset), inW.push_back(b.images[i].width), inH.push_back(b.images[i].height);

@@ -40,14 +40,14 @@ Status makeGemm(bool reference, GemmChoice& g) {
   g.gemm = g.owned.get();
   return Status::ok();
 }
-bool wantsReference(Args& a) { return a.choice("gemm", {"cublaslt", "reference"}) == 1; }
+bool wantsReference(Args& a) { return a.choiceOr("gemm", {"cublaslt", "reference"}, 0) == 1; }
 
 // gemm({transA?, transB?, M, N, K, alpha?, A, lda?, B, ldb?, beta?, C, ldc?, dtype?, impl?, repeats?}):
 // C (fp32) = alpha op(A) op(B) + beta C with A, B stored as dtype.
 Napi::Value gemm(const Napi::CallbackInfo& info) {
   Args a(info, "gemm");
   cuda::GemmArgs g;
-  g.transA = a.flag("transA"), g.transB = a.flag("transB");
+  g.transA = a.boolOr("transA", false), g.transB = a.boolOr("transB", false);
   g.M = a.size("M"), g.N = a.size("N"), g.K = a.size("K");
   g.alpha = static_cast<float>(a.numberOr("alpha", 1.0));
   g.beta = static_cast<float>(a.numberOr("beta", 0.0));
@@ -55,7 +55,7 @@ Napi::Value gemm(const Napi::CallbackInfo& info) {
   g.ldb = a.ld("ldb", g.transB ? g.K : g.N, "B");
   g.ldc = a.ld("ldc", g.N, "C");
   g.ab = a.dtype();
-  const bool reference = a.choice("impl", {"cublaslt", "reference"}) == 1;
+  const bool reference = a.choiceOr("impl", {"cublaslt", "reference"}, 0) == 1;
   const int64_t reps = a.repeats();
   const std::string sz = kv("M", g.M) + ", " + kv("N", g.N) + ", " + kv("K", g.K);
   auto A = a.f32("A", g.transA ? span(g.K, g.M, g.lda) : span(g.M, g.K, g.lda), sz);
@@ -110,7 +110,7 @@ Napi::Value headOutToJs(Napi::Env env, HeadOut& o) {
 Napi::Value fusedHeadForward(const Napi::CallbackInfo& info) {
   Args a(info, "fusedHeadForward");
   const cuda::HeadDims d = headDims(a);
-  const cuda::GatherMode mode = a.choice("mode", {"label", "top-alt"}) == 1 ? cuda::GatherMode::TopAlt : cuda::GatherMode::Label;
+  const cuda::GatherMode mode = a.choiceOr("mode", {"label", "top-alt"}, 0) == 1 ? cuda::GatherMode::TopAlt : cuda::GatherMode::Label;
   const DType dt = a.dtype();
   const bool reference = wantsReference(a);
   const int64_t reps = a.repeats();
@@ -218,10 +218,10 @@ Napi::Value dpoLoss(const Napi::CallbackInfo& info) {
   train::DpoBatch b;
   train::DpoOptions o;
   b.B = a.size("B");
-  o.loss = static_cast<train::PreferenceLoss>(a.choice("loss", {"sigmoid", "hinge", "ipo"}));
+  o.loss = static_cast<train::PreferenceLoss>(a.choiceOr("loss", {"sigmoid", "hinge", "ipo"}, 0));
   o.beta = a.numberOr("beta", o.beta);
   o.sftWeight = a.numberOr("sftWeight", o.sftWeight);
-  o.sftNorm = a.choice("sftNorm", {"sum", "mean"}) == 1 ? train::SftNorm::Mean : train::SftNorm::Sum;
+  o.sftNorm = a.choiceOr("sftNorm", {"sum", "mean"}, 0) == 1 ? train::SftNorm::Mean : train::SftNorm::Sum;
   b.meanOver = a.numberOr("meanOver", 0);
   const std::string s = kv("B", b.B);
   auto pw = a.f32("policyChosen", b.B, s), pl = a.f32("policyRejected", b.B, s);
@@ -341,7 +341,7 @@ OptimizerTensors gradsOnly(Args& a) {
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value v = arr.Get(i);
     const int64_t n = v.IsTypedArray() ? static_cast<int64_t>(v.As<Napi::TypedArray>().ElementLength()) : 0;
-    t.grad.push_back(a.typed<float>(v, a.name("grads") + "[" + std::to_string(i) + "]", napi_float32_array, "a Float32Array", n, ""));
+    t.grad.push_back(a.typed<float>(v, a.name("grads") + "[" + std::to_string(i) + "]", napi_float32_array, n, ""));
   }
   return t;
 }
@@ -388,23 +388,21 @@ Napi::Value adamwStep(const Napi::CallbackInfo& info) {
   OptimizerTensors t;
   Napi::Array params = a.array("params");
   for (uint32_t i = 0; i < params.Length(); i++) {
-    const std::string where = a.name("params") + "[" + std::to_string(i) + "]";
-    Napi::Object p = requireObject(params.Get(i), where);
-    Napi::Value g = p.Get("grad");
+    const addon::Args p(params.Get(i), a.name("params") + "[" + std::to_string(i) + "]");
+    Napi::Value g = p.get("grad");
     const int64_t n = g.IsTypedArray() ? static_cast<int64_t>(g.As<Napi::TypedArray>().ElementLength()) : 0;
     const std::string sz = "the gradient's " + kv("n", n);
-    t.grad.push_back(a.typed<float>(g, where + ".grad", napi_float32_array, "a Float32Array", n, sz));
-    t.param.push_back(a.typed<float>(p.Get("param"), where + ".param", napi_float32_array, "a Float32Array", n, sz));
-    t.m.push_back(a.typed<float>(p.Get("m"), where + ".m", napi_float32_array, "a Float32Array", n, sz));
-    t.v.push_back(a.typed<float>(p.Get("v"), where + ".v", napi_float32_array, "a Float32Array", n, sz));
-    t.group.push_back(p.Get("group").IsUndefined() ? 0 : static_cast<int32_t>(requireIntValue(p.Get("group"), where + ".group")));
+    t.grad.push_back(a.typed<float>(g, p.name("grad"), napi_float32_array, n, sz));
+    t.param.push_back(a.typed<float>(p.get("param"), p.name("param"), napi_float32_array, n, sz));
+    t.m.push_back(a.typed<float>(p.get("m"), p.name("m"), napi_float32_array, n, sz));
+    t.v.push_back(a.typed<float>(p.get("v"), p.name("v"), napi_float32_array, n, sz));
+    t.group.push_back(static_cast<int32_t>(p.has("group") ? p.integer("group") : 0));
   }
   std::vector<train::ParamGroup> groups;
   Napi::Array ga = a.array("groups");
   for (uint32_t i = 0; i < ga.Length(); i++) {
-    const std::string where = a.name("groups") + "[" + std::to_string(i) + "]";
-    Napi::Object g = requireObject(ga.Get(i), where);
-    groups.push_back({requireNumber(g, "lr", where), requireNumber(g, "weightDecay", where)});
+    const addon::Args g(ga.Get(i), a.name("groups") + "[" + std::to_string(i) + "]");
+    groups.push_back({g.number("lr"), g.number("weightDecay")});
   }
   for (size_t i = 0; i < t.group.size(); i++) {
     if (t.group[i] < 0 || t.group[i] >= static_cast<int32_t>(groups.size())) {
@@ -473,13 +471,12 @@ Napi::Value sampleTokens(const Napi::CallbackInfo& info) {
   }
   std::vector<cuda::SampleItem> items(B);
   for (int64_t i = 0; i < B; i++) {
-    const std::string where = a.name("items") + "[" + std::to_string(i) + "]";
-    Napi::Object o = requireObject(arr.Get(static_cast<uint32_t>(i)), where);
-    items[i].temperature = static_cast<float>(requireNumber(o, "temperature", where));
-    items[i].topK = static_cast<int32_t>(requireIntValue(o.Get("topK"), where + ".topK"));
-    items[i].topP = static_cast<float>(requireNumber(o, "topP", where));
-    items[i].seed = static_cast<uint64_t>(requireIntValue(o.Get("seed"), where + ".seed"));
-    items[i].step = static_cast<uint64_t>(requireIntValue(o.Get("step"), where + ".step"));
+    const addon::Args o(arr.Get(static_cast<uint32_t>(i)), a.name("items") + "[" + std::to_string(i) + "]");
+    items[i].temperature = static_cast<float>(o.number("temperature"));
+    items[i].topK = static_cast<int32_t>(o.integer("topK"));
+    items[i].topP = static_cast<float>(o.number("topP"));
+    items[i].seed = static_cast<uint64_t>(o.integer("seed"));
+    items[i].step = static_cast<uint64_t>(o.integer("step"));
     items[i].pad = 0;
   }
   return a.run([=](DeviceCall& c) {

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "addon/convert.h"
 #include "addon/lab/lab_args.h"
 #include "addon/lab/lab_registry.h"
 #include "cpu/ops.h"
@@ -32,7 +31,7 @@ using lab::span;
 // can time the kernel without the per-call Promise round trip.
 Napi::Value sgemm(const Napi::CallbackInfo& info) {
   Args a(info, "sgemm");
-  bool tA = a.flag("transA"), tB = a.flag("transB");
+  bool tA = a.boolOr("transA", false), tB = a.boolOr("transB", false);
   int64_t M = a.size("M"), N = a.size("N"), K = a.size("K");
   float alpha = a.numberOr("alpha", 1.0f), beta = a.numberOr("beta", 0.0f);
   // Stored shapes: A is [M,K] or [K,M] (transA), B is [K,N] or [N,K] (transB), C is [M,N].
@@ -151,7 +150,7 @@ Napi::Value attention(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), "kernels.attention.Hq is " + std::to_string(Hq) +
                                                 " but grouped-query attention needs a multiple of Hkv=" + std::to_string(Hkv));
   }
-  bool causal = a.flag("causal");
+  bool causal = a.boolOr("causal", false);
   int64_t qOffset = a.sizeOr("qOffset", 0, 0);
   if (causal && qOffset + T > S) {
     throw Napi::RangeError::New(info.Env(), "kernels.attention: causal queries at positions " + std::to_string(qOffset) +
@@ -216,7 +215,7 @@ Napi::Value logSoftmaxGather(const Napi::CallbackInfo& info) {
 // the best this CPU runs) and returns the name in force; with no argument only reports it.
 Napi::Value gemmKernels(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() > 0 && !info[0].IsUndefined()) {
+  if (!isAbsent(info[0])) {
     std::string supported;
     for (const char* n : {"avx512", "avx2", "scalar"}) {
       if (cpu::gemm_kernels_supported(n)) supported += supported.empty() ? n : std::string(", ") + n;

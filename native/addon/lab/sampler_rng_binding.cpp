@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "addon/convert.h"
+#include "addon/args.h"
 #include "addon/lab/lab_registry.h"
 #include "cpu/random.h"
 #include "cpu/sampling.h"
@@ -20,17 +20,14 @@ namespace {
 // The token model::sampleToken picks for (logits[V], params, step).
 Napi::Value sampleToken(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throwExpected(env, "a Float32Array of logits", "logits", info[0]);
-  }
-  Napi::Float32Array logits = info[0].As<Napi::Float32Array>();
-  Napi::Object p = requireObject(info[1], "params");
+  Napi::Float32Array logits = requireTypedArray(info[0], "logits", napi_float32_array).As<Napi::Float32Array>();
+  const Args p(info[1], "params");
   model::SamplingParams sp;
-  sp.temperature = static_cast<float>(requireNumber(p, "temperature", "params"));
-  sp.topK = requireInt(p, "topK", "params");
-  sp.topP = static_cast<float>(requireNumber(p, "topP", "params"));
-  sp.seed = static_cast<uint64_t>(requireInt(p, "seed", "params"));
-  int64_t step = requireIntValue(info[2], "step");
+  sp.temperature = static_cast<float>(p.number("temperature"));
+  sp.topK = p.integer("topK");
+  sp.topP = static_cast<float>(p.number("topP"));
+  sp.seed = static_cast<uint64_t>(p.integer("seed"));
+  const int64_t step = requireInt(info[2], "step");
   model::SamplerScratch scratch;
   return Napi::Number::New(env, static_cast<double>(model::sampleToken(logits.Data(), logits.ElementLength(), sp, step, scratch)));
 }
@@ -38,32 +35,22 @@ Napi::Value sampleToken(const Napi::CallbackInfo& info) {
 // Words or normals [first, first + count) of one stream of a seed's Philox generator.
 Napi::Value corruptionRandom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint64_t seed = requireSeedValue(info[0], "seed");
-  if (!info[1].IsString()) throwExpected(env, "one of params, pixels, mask", "stream", info[1]);
-  const std::string streamName = info[1].As<Napi::String>().Utf8Value();
-  image::Stream stream;
-  if (streamName == "params") stream = image::Stream::Params;
-  else if (streamName == "pixels") stream = image::Stream::Pixels;
-  else if (streamName == "mask") stream = image::Stream::Mask;
-  else throwExpected(env, "one of params, pixels, mask", "stream", info[1]);
-  const int64_t first = requireIntValue(info[2], "first");
-  const int64_t count = requireIntValue(info[3], "count");
-  if (first < 0) throwExpected(env, "a non-negative integer", "first", info[2]);
+  const uint64_t seed = requireSeed(info[0], "seed");
+  const image::Stream streams[] = {image::Stream::Params, image::Stream::Pixels, image::Stream::Mask};
+  const image::Stream stream = streams[requireChoice(info[1], "stream", {"params", "pixels", "mask"})];
+  const int64_t first = requireInt(info[2], "first", 0);
+  const int64_t count = requireInt(info[3], "count");
   if (count < 0 || count > (1 << 22)) throwExpected(env, "an integer between 0 and 4194304", "count", info[3]);
-  if (!info[4].IsString()) throwExpected(env, "\"words\" or \"normals\"", "dist", info[4]);
-  const std::string dist = info[4].As<Napi::String>().Utf8Value();
+  const bool words = requireChoice(info[4], "dist", {"words", "normals"}) == 0;
   const auto key = image::PhiloxKey::fromSeed(seed);
-  if (dist == "words") {
+  if (words) {
     Napi::Uint32Array out = Napi::Uint32Array::New(env, static_cast<size_t>(count));
     image::philoxWords(key, stream, static_cast<uint64_t>(first), static_cast<size_t>(count), out.Data());
     return out;
   }
-  if (dist == "normals") {
-    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(count));
-    image::normalsFromStream(key, stream, static_cast<uint64_t>(first), static_cast<size_t>(count), out.Data());
-    return out;
-  }
-  throwExpected(env, "\"words\" or \"normals\"", "dist", info[4]);
+  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(count));
+  image::normalsFromStream(key, stream, static_cast<uint64_t>(first), static_cast<size_t>(count), out.Data());
+  return out;
 }
 
 void initSamplerRngExports(Napi::Env env, Napi::Object exports) {

@@ -1,6 +1,6 @@
 // Shared by the two halves of the trainKernels binding (train_kernels_binding.cpp: op-level
 // backward kernels; train_kernels_train_binding.cpp: LoRA, fused head, losses, AdamW): the lab's
-// argument reader (lab_args.h) under the "trainKernels.<op>" name.
+// argument reader (lab_args.h, over addon/args.h) under the "trainKernels.<op>" name.
 #pragma once
 #include <napi.h>
 

@@ -117,7 +117,7 @@ AttnDims attnDims(Args& a) {
   if (d.Hq % d.Hkv != 0) {
     a.range("Hq is " + std::to_string(d.Hq) + " but grouped-query attention needs a multiple of Hkv=" + std::to_string(d.Hkv));
   }
-  d.causal = a.flag("causal");
+  d.causal = a.boolOr("causal", false);
   d.qOffset = a.sizeOr("qOffset", 0, 0);
   if (d.causal && d.qOffset + d.T > d.S) {
     a.range("causal queries at positions " + std::to_string(d.qOffset) + ".." + std::to_string(d.qOffset + d.T - 1) +

@@ -38,10 +38,9 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 train::DropoutKey dropoutKey(Args& a) {
   train::DropoutKey key;
   if (!a.has("key")) return key;
-  Napi::Object o = a.object("key");
-  const std::string where = a.name("key");
-  key.seed = static_cast<uint64_t>(requireInt(o, "seed", where));
-  auto field = [&](const char* f) { return o.Get(f).IsUndefined() ? 0 : requireInt(o, f, where); };
+  const addon::Args o = a.object("key");
+  key.seed = static_cast<uint64_t>(o.integer("seed"));
+  auto field = [&](const char* f) { return o.has(f) ? o.integer(f) : 0; };
   key.step = field("step"), key.micro = field("micro"), key.layer = field("layer"), key.module = field("module");
   return key;
 }
@@ -50,8 +49,7 @@ train::LoraDims loraDims(Args& a) {
   train::LoraDims d;
   d.T = a.size("T"), d.K = a.size("K"), d.N = a.size("N"), d.r = a.size("r");
   d.scale = static_cast<float>(a.number("scale"));
-  d.dropout = static_cast<float>(a.numberOr("dropout", 0.0));
-  if (!(d.dropout >= 0.0f && d.dropout < 1.0f)) throwExpected(a.env(), "a probability in [0, 1)", a.name("dropout"), Napi::Number::New(a.env(), d.dropout));
+  d.dropout = static_cast<float>(a.numberOr("dropout", 0.0, addon::Num::Probability));
   if (d.T * d.K >= (int64_t{1} << 32)) a.range("T*K must be below 2^32 (the dropout counter)");
   return d;
 }
@@ -104,8 +102,7 @@ Napi::Value loraBackward(const Napi::CallbackInfo& info) {
 Napi::Value loraDropout(const Napi::CallbackInfo& info) {
   Args a(info, "loraDropout");
   int64_t T = a.size("T"), K = a.size("K");
-  float p = static_cast<float>(a.number("p"));
-  if (!(p >= 0.0f && p < 1.0f)) throwExpected(a.env(), "a probability in [0, 1)", a.name("p"), Napi::Number::New(a.env(), p));
+  const float p = static_cast<float>(a.number("p", addon::Num::Probability));
   train::DropoutKey key = dropoutKey(a);
   float* out = a.f32("out", T * K, kv("T", T) + ", " + kv("K", K));
   const float* x = a.f32("x", T * K, kv("T", T) + ", " + kv("K", K));
@@ -123,7 +120,7 @@ train::HeadDims headDims(Args& a) {
 }
 std::string headSizes(const train::HeadDims& d) { return kv("T", d.T) + ", " + kv("D", d.D) + ", " + kv("V", d.V); }
 train::GatherMode gatherMode(Args& a) {
-  return a.choice("mode", {"label", "top-alt"}) == 1 ? train::GatherMode::TopAlt : train::GatherMode::Label;
+  return a.choiceOr("mode", {"label", "top-alt"}, 0) == 1 ? train::GatherMode::TopAlt : train::GatherMode::Label;
 }
 
 struct Report {
@@ -198,7 +195,7 @@ Napi::Value fusedHeadBackwardSaved(const Napi::CallbackInfo& info) {
 // scratch; resolves to {workspaceBytes, forwardMs, backwardMs} (native wall time). For benchmarks.
 Napi::Value headStep(const Napi::CallbackInfo& info) {
   Args a(info, "headStep");
-  const int path = a.choice("path", {"fused", "fused-recompute", "naive"});
+  const int path = a.choiceOr("path", {"fused", "fused-recompute", "naive"}, 0);
   train::HeadDims d = headDims(a);
   std::string s = headSizes(d);
   float* logp = a.f32("logp", d.T, s);
@@ -247,10 +244,10 @@ Napi::Value dpoLoss(const Napi::CallbackInfo& info) {
   train::DpoBatch b;
   train::DpoOptions o;
   b.B = a.size("B");
-  o.loss = static_cast<train::PreferenceLoss>(a.choice("loss", {"sigmoid", "hinge", "ipo"}));
+  o.loss = static_cast<train::PreferenceLoss>(a.choiceOr("loss", {"sigmoid", "hinge", "ipo"}, 0));
   o.beta = a.numberOr("beta", o.beta);
   o.sftWeight = a.numberOr("sftWeight", o.sftWeight);
-  o.sftNorm = a.choice("sftNorm", {"sum", "mean"}) == 1 ? train::SftNorm::Mean : train::SftNorm::Sum;
+  o.sftNorm = a.choiceOr("sftNorm", {"sum", "mean"}, 0) == 1 ? train::SftNorm::Mean : train::SftNorm::Sum;
   b.meanOver = a.numberOr("meanOver", 0);
   std::string s = kv("B", b.B);
   b.policyChosen = a.f32("policyChosen", b.B, s);
@@ -335,27 +332,25 @@ Napi::Value adamwStep(const Napi::CallbackInfo& info) {
   Napi::Array ga = a.array("groups");
   std::vector<train::ParamGroup> groups(ga.Length());
   for (uint32_t i = 0; i < ga.Length(); i++) {
-    std::string where = a.name("groups") + "[" + std::to_string(i) + "]";
-    Napi::Object g = requireObject(ga.Get(i), where);
-    groups[i].lr = requireNumber(g, "lr", where);
-    groups[i].weightDecay = requireNumber(g, "weightDecay", where);
+    const addon::Args g(ga.Get(i), a.name("groups") + "[" + std::to_string(i) + "]");
+    groups[i].lr = g.number("lr");
+    groups[i].weightDecay = g.number("weightDecay");
   }
   Napi::Array pa = a.array("params");
   std::vector<train::ParamSlot> slots(pa.Length());
   for (uint32_t i = 0; i < pa.Length(); i++) {
-    std::string where = a.name("params") + "[" + std::to_string(i) + "]";
-    Napi::Object p = requireObject(pa.Get(i), where);
+    const addon::Args p(pa.Get(i), a.name("params") + "[" + std::to_string(i) + "]");
     train::ParamSlot& s = slots[i];
-    s.param = a.f32Any(p.Get("param"), where + ".param", &s.n);
+    s.param = a.f32Any(p.get("param"), p.name("param"), &s.n);
     int64_t n = 0;
     for (auto [key, ptr] : {std::pair<const char*, float**>{"grad", &s.grad}, {"m", &s.m}, {"v", &s.v}}) {
-      *ptr = a.f32Any(p.Get(key), where + "." + key, &n);
+      *ptr = a.f32Any(p.get(key), p.name(key), &n);
       if (n != s.n) {
         const std::string at = "params[" + std::to_string(i) + "].";
         a.range(at + key + " holds " + std::to_string(n) + " elements but " + at + "param holds " + std::to_string(s.n));
       }
     }
-    s.group = p.Get("group").IsUndefined() ? 0 : requireInt(p, "group", where);
+    s.group = p.has("group") ? p.integer("group") : 0;
   }
   return a.run<int>(
       [=](int&) { return train::adamw_step(slots.data(), static_cast<int64_t>(slots.size()), groups.data(),
@@ -378,7 +373,7 @@ Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
   Args a(info, "clipGradNorm");
   std::vector<train::ParamSlot> slots = gradSlots(a);
   double maxNorm = a.number("maxNorm");
-  if (!(maxNorm > 0)) throwExpected(a.env(), "a positive number", a.name("maxNorm"), Napi::Number::New(a.env(), maxNorm));
+  if (!(maxNorm > 0)) a.fail("maxNorm", "a positive number");
   return a.run<double>(
       [=](double& norm) {
         norm = train::clip_grad_norm(slots.data(), static_cast<int64_t>(slots.size()), maxNorm);
