@@ -1,6 +1,7 @@
-// The one argument reader of every binding: the shipped addon's (native/addon/*.cpp) and the
-// kernel lab's (native/addon/lab/, which links against stic.node and reads its arguments with
-// these). JS values become plain C++ values here, on the JS thread, before any work is queued.
+// The one argument reader of every binding: the shipped addon's (native/addon/*.cpp), the kernel
+// lab's (native/addon/lab/, which links against stic.node and reads its arguments with these) and
+// the MPI addon's (native/dist/dist_binding.cpp, which compiles args.cpp in). JS values become plain
+// C++ values here, on the JS thread, before any work is queued.
 //
 // Every refusal is a TypeError of one form:
 //   "Expected <what> for <where> but received <value>"

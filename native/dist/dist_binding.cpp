@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "addon/args.h"
 #include "dist/mpi_comm.h"
 #ifdef STIC_WITH_NCCL
 #include "dist/nccl_comm.h"
@@ -20,6 +21,9 @@ namespace stic::dist {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+using addon::isAbsent;
+using addon::requireInt;
+using addon::requireTypedArray;
 
 // One collective on a worker thread: `work` returns "" or an error message; `toJs` builds the value.
 class CollectiveWorker : public Napi::AsyncWorker {
@@ -57,18 +61,17 @@ class CollectiveWorker : public Napi::AsyncWorker {
   Napi::Reference<Napi::Value> ref_;
 };
 
-Bytes bytesArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(info.Env(), std::string("Expected a Uint8Array for ") + name);
-  }
-  auto a = info[i].As<Napi::Uint8Array>();
-  return Bytes(a.Data(), a.Data() + a.ElementLength());
+// Arguments are read by the one argument reader of every binding (addon/args.h, compiled into this
+// module too: it does not link stic.node).
+Bytes bytesArg(const Napi::Value& v, const char* name) {
+  Napi::TypedArray a = requireTypedArray(v, name, napi_uint8_array);
+  const uint8_t* p = addon::typedData<uint8_t>(a);
+  return Bytes(p, p + a.ElementLength());
 }
 
-int rootArg(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "Expected a rank number for root");
-  return info[0].As<Napi::Number>().Int32Value();
-}
+int rankArg(const Napi::Value& v, const char* name) { return static_cast<int>(requireInt(v, name, 0)); }
+
+Napi::Float32Array floatsArg(const Napi::Value& v) { return requireTypedArray(v, "data", napi_float32_array).As<Napi::Float32Array>(); }
 
 void requireInit(Napi::Env env) {
   if (!initialized()) throw Napi::Error::New(env, "MPI is not initialised: call init() first");
@@ -102,7 +105,7 @@ Napi::Value Finalize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Abort(const Napi::CallbackInfo& info) {
-  int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
+  const int code = isAbsent(info[0]) ? 1 : static_cast<int>(requireInt(info[0], "code"));
   if (initialized()) abortAll(code);
   return info.Env().Undefined();
 }
@@ -115,16 +118,16 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
 // broadcast(root, bytes | null) -> Buffer (root's bytes on every rank)
 Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   requireInit(info.Env());
-  int root = rootArg(info);
+  const int root = rankArg(info[0], "root");
   auto data = std::make_shared<Bytes>();
-  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) *data = bytesArg(info, 1, "data");
+  if (!isAbsent(info[1])) *data = bytesArg(info[1], "data");
   return CollectiveWorker::queue(info.Env(), [root, data] { return broadcast(root, *data); }, [data](Napi::Env env) { return toBuffer(env, *data); });
 }
 
 // allgather(bytes) -> Buffer[] (every rank's, rank order)
 Napi::Value Allgather(const Napi::CallbackInfo& info) {
   requireInit(info.Env());
-  auto mine = std::make_shared<Bytes>(bytesArg(info, 0, "data"));
+  auto mine = std::make_shared<Bytes>(bytesArg(info[0], "data"));
   auto all = std::make_shared<std::vector<Bytes>>();
   return CollectiveWorker::queue(info.Env(), [mine, all] { return allgather(*mine, *all); }, [all](Napi::Env env) { return toBufferList(env, *all); });
 }
@@ -132,8 +135,8 @@ Napi::Value Allgather(const Napi::CallbackInfo& info) {
 // gather(root, bytes) -> Buffer[] on root, null elsewhere
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   requireInit(info.Env());
-  int root = rootArg(info);
-  auto mine = std::make_shared<Bytes>(bytesArg(info, 1, "data"));
+  const int root = rankArg(info[0], "root");
+  auto mine = std::make_shared<Bytes>(bytesArg(info[1], "data"));
   auto all = std::make_shared<std::vector<Bytes>>();
   WorldInfo w;
   init(w);  // already initialised: only reads this rank
@@ -146,10 +149,7 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
 // allreduceSumF32(Float32Array) -> undefined; the array holds the sum over ranks afterwards
 Napi::Value AllreduceSumF32(const Napi::CallbackInfo& info) {
   requireInit(info.Env());
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), "Expected a Float32Array for data");
-  }
-  auto a = info[0].As<Napi::Float32Array>();
+  Napi::Float32Array a = floatsArg(info[0]);
   float* p = a.Data();
   int64_t n = static_cast<int64_t>(a.ElementLength());
   return CollectiveWorker::queue(info.Env(), [p, n] { return allreduceSumF32(p, n); }, [](Napi::Env env) { return env.Undefined(); }, a);
@@ -159,9 +159,9 @@ Napi::Value AllreduceSumF32(const Napi::CallbackInfo& info) {
 // ncclInit(localRank) -> { device }: joins the NCCL communicator of every rank (after init()).
 Napi::Value NcclInit(const Napi::CallbackInfo& info) {
   requireInit(info.Env());
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "Expected the local rank number");
+  const int localRank = rankArg(info[0], "localRank");
   int device = -1;
-  std::string e = ncclInit(info[0].As<Napi::Number>().Int32Value(), device);
+  std::string e = ncclInit(localRank, device);
   if (!e.empty()) throw Napi::Error::New(info.Env(), e);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("device", device);
@@ -177,10 +177,7 @@ Napi::Value NcclFinalize(const Napi::CallbackInfo& info) {
 // ncclAllreduceSumF32(Float32Array) -> undefined; the array holds the sum over ranks afterwards
 Napi::Value NcclAllreduceSumF32(const Napi::CallbackInfo& info) {
   if (!ncclInitialized()) throw Napi::Error::New(info.Env(), "NCCL is not initialised: call ncclInit() first");
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), "Expected a Float32Array for data");
-  }
-  auto a = info[0].As<Napi::Float32Array>();
+  Napi::Float32Array a = floatsArg(info[0]);
   float* p = a.Data();
   int64_t n = static_cast<int64_t>(a.ElementLength());
   return CollectiveWorker::queue(info.Env(), [p, n] { return ncclAllreduceSumHostF32(p, n); }, [](Napi::Env env) { return env.Undefined(); }, a);
