@@ -13,7 +13,8 @@
 // device table binds its stream and workspaces into its entries.
 //
 // Errors: the CPU kernels cannot fail (bad shapes are the caller's bug, checked before); a device
-// op's launch failure is kept by its table and returned by check() (the first since the last call).
+// op's launch failure is kept by its table and returned by check() (the first since the last call),
+// which every model entry point (a forward, a step, an optimizer update) returns at its end.
 #pragma once
 #include <functional>
 #include <string>

@@ -150,7 +150,7 @@ Status Generation::step(int64_t maxTokens, std::vector<std::vector<int32_t>>& fr
     produced = 1;
   }
   for (; produced < maxTokens && !done(); produced++) STIC_RETURN_IF_ERROR(decodeStep(fresh));
-  return Status::ok();
+  return model_->ops().check();
 }
 
 }  // namespace stic::model

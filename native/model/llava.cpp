@@ -88,7 +88,7 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
     const float* selected = hidden ? hid[v.featureIndex()] : state.value().data<float>();
     STIC_RETURN_IF_ERROR(projectImageFeatures(ops(), features + n0 * Ti * D, selected, w_->projector, cfg_, n, a));
   }
-  return Status::ok();
+  return ops().check();
 }
 
 void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* features,
@@ -175,7 +175,7 @@ Status LlavaModel::logits(std::vector<std::vector<float>>& out, const ImageBatch
         decoderLogits(ops(), out[i].data() + t0 * V, cb.logitScratch, cb.x, rows.data() + t0, n, w_->decoder, cfg_.decoder);
       }
     }
-    return Status::ok();
+    return ops().check();
   });
 }
 
@@ -212,7 +212,7 @@ Status LlavaModel::logprobs(std::vector<std::vector<float>>& out, const ImageBat
       ops().head.log_softmax_gather(cb.logp, cb.logits, targets.data() + r0, n, V);
       for (int64_t j = 0; j < n; j++) out[owner[r0 + j].first][owner[r0 + j].second] = cb.logp[j];
     }
-    return Status::ok();
+    return ops().check();
   });
 }
 

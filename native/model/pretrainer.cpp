@@ -131,13 +131,13 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
   visionTrainForward(ops, va, pixels, w, cfg);
   out.loss = decoderTrainForward(ops, da, b, va.features, w, cfg.decoder, opt.meanOver, opt.gradScale);
   out.tokens = E;
-  if (!backward) return Status::ok();
+  if (!backward) return ops_->check();
   const ModelPtrs g = params_->ptrs(PretrainKind::Grad);
   float* dfeatures = dfeat.value().data<float>();
   std::memset(dfeatures, 0, M * D * sizeof(float));
   decoderTrainBackward(ops, da, dfeatures, b, w, g, cfg.decoder);
   visionTrainBackward(ops, va, dfeatures, pixels, w, g, cfg);
-  return Status::ok();
+  return ops_->check();
 }
 
 Status Pretrainer::optimizerStep(PretrainOptimizerResult& out, const PretrainOptimizer& opt) {
@@ -153,7 +153,7 @@ Status Pretrainer::optimizerStep(PretrainOptimizerResult& out, const PretrainOpt
   }
   params_->zeroGrad();
   out.step = params_->step;
-  return Status::ok();
+  return ops_->check();
 }
 
 }  // namespace stic::model

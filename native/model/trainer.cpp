@@ -264,7 +264,7 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& 
     for (size_t i = 0; i < g.size(); i++) out[g.begin + i] = {sums[i], sums[g.size() + i]};
   }
   lastActivationBytes_ = c.bytes;
-  return Status::ok();
+  return model_->ops().check();
 }
 
 Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const std::vector<PairInput>& pairs,
@@ -338,7 +338,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
                       out.chosenTokens.data(), 0};
   out.metrics = model_->ops().loss.dpo_loss(unused.data(), unused.data() + B, all, opt.loss);
   lastActivationBytes_ = c.bytes;
-  return Status::ok();
+  return model_->ops().check();
 }
 
 Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& images, const std::vector<SftItem>& items,
@@ -411,7 +411,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
   if (c.dfeat) projectorTrainBackward(model_->ops(), params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg,
                                       sizes.featureRows);
   lastActivationBytes_ = c.bytes;
-  return Status::ok();
+  return model_->ops().check();
 }
 
 }  // namespace stic::model

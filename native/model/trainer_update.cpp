@@ -33,7 +33,7 @@ Status LlavaTrainer::optimizerStep(OptimizerResult& out, const OptimizerOptions&
   }
   params_->zeroGrad();
   out.step = params_->step;
-  return Status::ok();
+  return model_->ops().check();
 }
 
 std::vector<std::string> LlavaTrainer::mergedWeightNames() const {
