@@ -52,8 +52,7 @@ namespace {
 
 // Self-attention of one layer over every segment; reads buf.qkv (roped), writes buf.attn.
 void attendSegments(const Ops& ops, const DecoderBuffers& buf, const std::vector<Segment>& segments, const DecoderConfig& cfg,
-                    KvCache* cache,
-                    int64_t layer) {
+                    KvCache* cache, int64_t layer) {
   const int64_t Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
   const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
   for (const Segment& s : segments) {
@@ -125,8 +124,7 @@ Status decoderForward(const Ops& ops, float* x, int64_t T, const std::vector<Seg
 }
 
 void decoderLogits(const Ops& ops, float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n,
-                   const DecoderWeights& w,
-                   const DecoderConfig& cfg) {
+                   const DecoderWeights& w, const DecoderConfig& cfg) {
   const int64_t D = cfg.hiddenSize;
   float* gathered = scratch;
   float* normed = scratch + n * D;

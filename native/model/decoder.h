@@ -64,7 +64,6 @@ Status decoderForward(const Ops& ops, float* x, int64_t T, const std::vector<Seg
 
 // logits (n, V) = lm_head(norm(x[rows[i]])) for the n rows listed. scratch: (2n, D).
 void decoderLogits(const Ops& ops, float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n,
-                   const DecoderWeights& w,
-                   const DecoderConfig& cfg);
+                   const DecoderWeights& w, const DecoderConfig& cfg);
 
 }  // namespace stic::model

@@ -83,8 +83,7 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
       for (auto& h : *hidden) hid.push_back(h.data() + n0 * T * Dv);
     }
     STIC_RETURN_IF_ERROR(visionForward(ops(), state.value().data<float>(), hidden ? &hid : nullptr, pixels + n0 * 3 * S * S,
-                                       w_->vision, v, n,
-                                       lastIndex, a));
+                                       w_->vision, v, n, lastIndex, a));
     const float* selected = hidden ? hid[v.featureIndex()] : state.value().data<float>();
     STIC_RETURN_IF_ERROR(projectImageFeatures(ops(), features + n0 * Ti * D, selected, w_->projector, cfg_, n, a));
   }

@@ -79,8 +79,7 @@ void embedTokens(const Ops& ops, DecoderActs& a, const PackedBatch& b, const flo
 }
 
 void layerForward(const Ops& ops, float* out, const float* x, DecoderLayerActs& L, const DecoderLayerPtrs& w,
-                  const PackedBatch& b,
-                  const DecoderActs& a, const DecoderConfig& cfg) {
+                  const PackedBatch& b, const DecoderActs& a, const DecoderConfig& cfg) {
   const int64_t T = a.T, D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
   ops.norm.rmsnorm_forward(L.xn1, x, w.attnNorm, T, D, cfg.rmsNormEps);
   ops.linear.linear_forward(L.qkv, L.xn1, w.qkvW, DType::F32, w.qkvB, T, D, Nqkv);
@@ -104,8 +103,7 @@ void layerForward(const Ops& ops, float* out, const float* x, DecoderLayerActs& 
 
 // a.dx (T, D): in, d loss / d (layer output); out, d loss / d (layer input x). Accumulates g.
 void layerBackward(const Ops& ops, DecoderActs& a, const float* x, const DecoderLayerActs& L, const DecoderLayerPtrs& w,
-                   const DecoderLayerPtrs& g,
-                   const PackedBatch& b, const DecoderConfig& cfg) {
+                   const DecoderLayerPtrs& g, const PackedBatch& b, const DecoderConfig& cfg) {
   const int64_t T = a.T, D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
   // MLP block: out = xmid + down(silu(gate(xn2)) * up(xn2)), xn2 = RMSNorm(xmid)
   ops.linear.linear_backward(a.dact, g.downW, g.downB, a.dx, L.act, w.downW, T, F, D);
@@ -175,8 +173,7 @@ Result<DecoderActs> allocDecoderActs(const Ops& ops, Arena& arena, const Decoder
 }
 
 double decoderTrainForward(const Ops& ops, DecoderActs& a, const PackedBatch& b, const float* features, const ModelPtrs& w,
-                           const DecoderConfig& cfg,
-                           double meanOver, double gradScale) {
+                           const DecoderConfig& cfg, double meanOver, double gradScale) {
   const int64_t D = cfg.hiddenSize, E = a.E;
   std::copy(b.layout.pos.begin(), b.layout.pos.end(), a.pos);
   embedTokens(ops, a, b, features, w.decoder.embed, D);
@@ -195,8 +192,7 @@ double decoderTrainForward(const Ops& ops, DecoderActs& a, const PackedBatch& b,
 }
 
 void decoderTrainBackward(const Ops& ops, DecoderActs& a, float* dfeatures, const PackedBatch& b, const ModelPtrs& w,
-                          const ModelPtrs& g,
-                          const DecoderConfig& cfg) {
+                          const ModelPtrs& g, const DecoderConfig& cfg) {
   const int64_t T = a.T, D = cfg.hiddenSize, E = a.E;
   std::memset(a.dx, 0, T * D * sizeof(float));
   if (E > 0) {

@@ -78,7 +78,6 @@ double decoderTrainForward(const Ops& ops, DecoderActs& acts, const PackedBatch&
 // g and d loss / d features into dfeatures (M, D) (ACCUMULATED: an image shared by several
 // sequences collects all of them).
 void decoderTrainBackward(const Ops& ops, DecoderActs& acts, float* dfeatures, const PackedBatch& b, const ModelPtrs& w,
-                          const ModelPtrs& g,
-                          const DecoderConfig& cfg);
+                          const ModelPtrs& g, const DecoderConfig& cfg);
 
 }  // namespace stic::model

@@ -144,8 +144,7 @@ void visionTrainForward(const Ops& ops, VisionActs& a, const float* pixels, cons
 }
 
 void visionTrainBackward(const Ops& ops, VisionActs& a, const float* dfeatures, const float* pixels, const ModelPtrs& w,
-                         const ModelPtrs& g,
-                         const LlavaConfig& cfg) {
+                         const ModelPtrs& g, const LlavaConfig& cfg) {
   const VisionConfig& v = cfg.vision;
   const int64_t N = a.N, Tv = v.tokens(), Dv = v.hiddenSize, M = N * v.featureTokens();
   if (N == 0) return;

@@ -45,7 +45,6 @@ void visionTrainForward(const Ops& ops, VisionActs& acts, const float* pixels, c
 // Accumulates d loss / d every vision and projector weight into g from dfeatures (M, D).
 // Overwrites the backward scratch of acts.
 void visionTrainBackward(const Ops& ops, VisionActs& acts, const float* dfeatures, const float* pixels, const ModelPtrs& w,
-                         const ModelPtrs& g,
-                         const LlavaConfig& cfg);
+                         const ModelPtrs& g, const LlavaConfig& cfg);
 
 }  // namespace stic::model

@@ -33,8 +33,7 @@ Status visionSelectedRows(float* sel, const LlavaModel& model, const float* pixe
     if (!state.isOk()) return state.status();
     const float* st = state.value().data<float>();
     STIC_RETURN_IF_ERROR(visionForward(model.ops(), state.value().data<float>(), nullptr, pixels + n0 * 3 * S * S,
-                                       model.weights().vision, v, n,
-                                       v.featureIndex(), a));
+                                       model.weights().vision, v, n, v.featureIndex(), a));
     selectFeatureRows(sel + n0 * Ti * Dv, st, v, n);
   }
   return Status::ok();

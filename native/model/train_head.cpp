@@ -43,8 +43,7 @@ Result<HeadBuffers> allocHead(const Ops& ops, Arena& arena, const DecoderConfig&
 }
 
 void headForward(const Ops& ops, HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries,
-                 const std::vector<HeadRun>& runs,
-                 const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac) {
+                 const std::vector<HeadRun>& runs, const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac) {
   const int64_t E = static_cast<int64_t>(entries.size()), D = cfg.hiddenSize;
   for (int64_t e = 0; e < E; e++) {
     std::memcpy(b.gathered + e * D, x + entries[e].row * D, D * sizeof(float));
@@ -61,8 +60,7 @@ void headForward(const Ops& ops, HeadBuffers& b, const float* x, const std::vect
 }
 
 void headBackward(const Ops& ops, float* dx, int64_t T, HeadBuffers& b, const std::vector<HeadEntry>& entries,
-                  const DecoderWeights& w,
-                  const DecoderConfig& cfg) {
+                  const DecoderWeights& w, const DecoderConfig& cfg) {
   const int64_t E = static_cast<int64_t>(entries.size()), D = cfg.hiddenSize;
   float* dh = b.normed;  // the normed rows are not needed any more: reuse them for their gradient
   ops.head.fused_head_backward_saved(dh, b.dlogp, b.jac, E, D);

@@ -40,12 +40,10 @@ struct HeadRun {
 // b.logp[e] for every entry, from x (T, D) the decoder output. With wantJac, b.jac is kept for
 // headBackward.
 void headForward(const Ops& ops, HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries,
-                 const std::vector<HeadRun>& runs,
-                 const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac);
+                 const std::vector<HeadRun>& runs, const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac);
 
 // dx (T, D) = d loss / d x from b.dlogp (overwritten: zero on rows no entry reads).
 void headBackward(const Ops& ops, float* dx, int64_t T, HeadBuffers& b, const std::vector<HeadEntry>& entries,
-                  const DecoderWeights& w,
-                  const DecoderConfig& cfg);
+                  const DecoderWeights& w, const DecoderConfig& cfg);
 
 }  // namespace stic::model

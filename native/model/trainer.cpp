@@ -180,8 +180,7 @@ Status groupForward(TrainCall& c, const LlavaModel& m, const PassGroup& g, const
   STIC_RETURN_IF_ERROR(decoderTrainForward(ops, c.x, g.layout, w, cfg.decoder, lora, c.act));
   const int64_t E = static_cast<int64_t>(g.entries.size());
   headForward(ops, c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}},
-              w,
-              cfg.decoder, wantJac);
+              w, cfg.decoder, wantJac);
   sums.assign(2 * g.size(), 0.0f);
   ops.loss.sum_by_sequence(sums.data(), c.head.logp, g.seq.data(), E, static_cast<int64_t>(sums.size()));
   return Status::ok();

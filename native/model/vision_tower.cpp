@@ -37,8 +37,7 @@ void planVision(ArenaPlan& plan, const VisionConfig& cfg, int64_t N) {
 }
 
 void embedPatches(const Ops& ops, float* embIn, const float* pixels, const float* patchW, const float* cls, const float* pos,
-                  const VisionConfig& cfg,
-                  int64_t N) {
+                  const VisionConfig& cfg, int64_t N) {
   const int64_t Dv = cfg.hiddenSize, S = cfg.imageSize, T = cfg.tokens();
   for (int64_t n = 0; n < N; n++) {
     float* rows = embIn + n * T * Dv;
@@ -49,8 +48,7 @@ void embedPatches(const Ops& ops, float* embIn, const float* pixels, const float
 }
 
 void encoderLayerForward(const Ops& ops, float* out, const float* x, const VisionLayerActs& L, const VisionLayerWeights& w,
-                         const VisionConfig& cfg,
-                         int64_t N) {
+                         const VisionConfig& cfg, int64_t N) {
   const int64_t T = cfg.tokens(), R = N * T, Dv = cfg.hiddenSize, Iv = cfg.intermediateSize, H = cfg.numHeads, hd = cfg.headDim();
   const float eps = cfg.layerNormEps, scale = 1.0f / std::sqrt(static_cast<float>(hd));
   ops.norm.layernorm_forward(L.xn1, x, w.ln1W.data<float>(), w.ln1B.data<float>(), R, Dv, eps);
@@ -117,8 +115,7 @@ void planProjector(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N) {
 }
 
 Status projectImageFeatures(const Ops& ops, float* out, const float* state, const ProjectorWeights& w, const LlavaConfig& cfg,
-                            int64_t N,
-                            Arena& scratch) {
+                            int64_t N, Arena& scratch) {
   ProjectorScratch p{};
   Carver c = Carver::carving(scratch);
   carveProjector(c, p, cfg, N);

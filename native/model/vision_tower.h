@@ -27,14 +27,12 @@ struct VisionLayerActs {
 // embIn (R, Dv) = [class_embedding; patch_embed(img)] + position_embedding, for pixels (N, 3, S, S).
 // patchW (Dv, 3, p, p), cls (Dv), pos (P+1, Dv).
 void embedPatches(const Ops& ops, float* embIn, const float* pixels, const float* patchW, const float* cls, const float* pos,
-                  const VisionConfig& cfg,
-                  int64_t N);
+                  const VisionConfig& cfg, int64_t N);
 
 // out (R, Dv) = one CLIP encoder layer of x (R, Dv); out may be x:
 //   xmid = x + out_proj(attn(LN1(x)));  out = xmid + fc2(act(fc1(LN2(xmid))))
 void encoderLayerForward(const Ops& ops, float* out, const float* x, const VisionLayerActs& L, const VisionLayerWeights& w,
-                         const VisionConfig& cfg,
-                         int64_t N);
+                         const VisionConfig& cfg, int64_t N);
 
 // Scratch bytes visionForward needs for N images (hidden states and output not included).
 void planVision(ArenaPlan& plan, const VisionConfig& cfg, int64_t N);
@@ -50,7 +48,6 @@ Status visionForward(const Ops& ops, float* state, std::vector<float*>* hidden, 
 // `scratch` must hold planProjector's bytes.
 void planProjector(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N);
 Status projectImageFeatures(const Ops& ops, float* out, const float* state, const ProjectorWeights& w, const LlavaConfig& cfg,
-                            int64_t N,
-                            Arena& scratch);
+                            int64_t N, Arena& scratch);
 
 }  // namespace stic::model

@@ -12,15 +12,13 @@ namespace stic::model {
 
 // out[T,N] = inp[T,K] @ W[row0 : row0 + N, :]^T + bias[N] (bias may be null).
 inline void linearW(const Ops& ops, float* out, const float* inp, const Tensor& W, int64_t row0, const float* bias, int64_t T,
-                    int64_t K,
-                    int64_t N) {
+                    int64_t K, int64_t N) {
   ops.linear.linear_forward(out, inp, matrixRows(W, row0), W.dtype(), bias, T, K, N);
 }
 
 // dinp[T,K] = beta * dinp + dout[T,N] @ W[row0 : row0 + N, :].
 inline void linearInputGrad(const Ops& ops, float* dinp, const float* dout, const Tensor& W, int64_t row0, int64_t T, int64_t K,
-                            int64_t N,
-                            float beta) {
+                            int64_t N, float beta) {
   ops.linear.gemm_typed_b(false, false, T, K, N, 1.0f, dout, N, matrixRows(W, row0), W.dtype(), K, beta, dinp, K);
 }
 
