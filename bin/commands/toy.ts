@@ -67,6 +67,7 @@ interface PretrainArgs {
   'adam-eps': number;
   'single-turn': number;
   curriculum: number;
+  'drill-steps': number;
   'eval-every': number;
   'eval-scenes': number;
   'final-eval-scenes': number;
@@ -99,6 +100,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         'adam-eps': { type: 'number', default: d.adamEps, describe: 'AdamW epsilon: added to the root of the second moment in the update\'s denominator' },
         'single-turn': { type: 'number', default: d.singleTurn, describe: 'Share of conversations with one question (the rest ask all of a scene)' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
+        'drill-steps': { type: 'number', default: d.drillSteps, describe: 'Steps at the start spent on one-shape "What shape is this?" scenes, palette widening from white-on-black to the world\'s colours (0: none)' },
         'eval-every': { type: 'number', default: d.evalEvery, describe: 'Evaluate on held-out scenes every this many steps (0: only at the end)' },
         'eval-scenes': { type: 'number', default: d.evalScenes, describe: 'Held-out scenes of the periodic evaluation' },
         'final-eval-scenes': { type: 'number', default: d.finalEvalScenes, describe: 'Held-out scenes of the final evaluation' },
@@ -127,6 +129,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       adamEps: args['adam-eps'],
       singleTurn: args['single-turn'],
       curriculum: args.curriculum,
+      drillSteps: args['drill-steps'],
       evalEvery: args['eval-every'],
       evalScenes: args['eval-scenes'],
       finalEvalScenes: args['final-eval-scenes'],

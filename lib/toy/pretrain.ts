@@ -14,7 +14,8 @@
 //   checkpoints/               resumable state (pretrain_checkpoint.ts)
 // Schedule: AdamW at `lr` with linear warmup and cosine decay (lib/util/lr_schedule.ts), weight
 // decay on matrices, global-norm clipping; each step is one batch of fresh scenes (pretrain_data.ts),
-// with a curriculum on the number of shapes per scene over the first half of the run.
+// with an optional kind drill first (one-shape "What shape is this?" scenes, kind_drill.ts) and a
+// curriculum on the number of shapes per scene over the first half of the conversation steps.
 // The next batch is tokenised and rendered while the native step runs.
 // Legend: B scenes per step.
 import { mkdir } from 'node:fs/promises';
@@ -62,6 +63,8 @@ export interface ToyPretrainOptions {
   singleTurn?: number;
   /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
   curriculum?: number;
+  /** Kind-drill steps at the start of the run (kind_drill.ts; 0: none); fewer than `steps`. */
+  drillSteps?: number;
   /** Evaluate every this many steps (0: only at the end). */
   evalEvery?: number;
   /** Held-out scenes of the periodic and of the final evaluation. */
@@ -100,6 +103,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   adamEps: 1e-8,
   singleTurn: 0.25,
   curriculum: 0.5,
+  drillSteps: 0,
   evalEvery: 250,
   evalScenes: 24,
   finalEvalScenes: 100,
@@ -132,6 +136,8 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
   int(r.evalSeed, 'evalSeed', 0);
   int(r.checkpointEvery, 'checkpointEvery', 1);
   int(r.threads, 'threads', 1);
+  int(r.drillSteps, 'drillSteps', 0);
+  if (r.drillSteps >= r.steps) throw new RangeError(`Expected fewer drill steps than steps (${r.steps}) but received ${r.drillSteps}`);
   if (r.evalSeed === r.seed) throw new RangeError(`Expected an evalSeed other than the training seed (${r.seed}): held-out scenes must not be training scenes`);
   for (const [name, v] of [['lr', r.lr], ['weightDecay', r.weightDecay], ['maxGradNorm', r.maxGradNorm]] as const) {
     if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`Expected a non-negative number for ${name} but received ${String(v)}`);
@@ -151,17 +157,17 @@ function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unkn
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
     weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, adamBeta1: r.adamBeta1, adamBeta2: r.adamBeta2, adamEps: r.adamEps,
-    singleTurn: r.singleTurn, curriculum: r.curriculum, init: r.init ?? null, size,
+    singleTurn: r.singleTurn, curriculum: r.curriculum, drillSteps: r.drillSteps, init: r.init ?? null, size,
   };
 }
 
-/** The AdamW options, which a checkpoint written before they were options lacks: it ran with the defaults. */
-const ADAMW_KEYS = ['adamBeta1', 'adamBeta2', 'adamEps'] as const;
+/** Options added after checkpoints were first written (AdamW's, the drill): one that lacks them ran with the defaults. */
+const LATER_KEYS = ['adamBeta1', 'adamBeta2', 'adamEps', 'drillSteps'] as const;
 
 /** A checkpoint's trajectory options as this version records them. */
 function savedTrajectory(saved: Record<string, unknown>): Record<string, unknown> {
   const out = { ...saved };
-  for (const k of ADAMW_KEYS) if (!(k in out)) out[k] = TOY_PRETRAIN_DEFAULTS[k];
+  for (const k of LATER_KEYS) if (!(k in out)) out[k] = TOY_PRETRAIN_DEFAULTS[k];
   return out;
 }
 
@@ -246,7 +252,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
 /** Steps start..steps-1 with their metrics, evaluations and checkpoints; returns the training seconds. */
 async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
   const { r, o, p, enc, pre, maxLength } = run;
-  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, curriculum: r.curriculum, totalSteps: r.steps };
+  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
   const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
   const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
   let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;

@@ -1,7 +1,8 @@
 // Training data of `stic toy pretrain`: conversations about toy scenes, rendered with the toy chat
 // template, tokenised with the assistant tokens marked as targets, and the scenes' pixels.
 //
-// Every step draws fresh scenes: step s trains on scenes s*B .. s*B + B - 1 of the training world
+// The first `drillSteps` steps (default none) are the kind drill of kind_drill.ts: one-shape
+// scenes asked "What shape is this?". Every step draws fresh scenes: step s trains on scenes s*B .. s*B + B - 1 of the training world
 // seed (with at most curriculumMaxShapes(s) shapes), so no scene is seen twice, a batch is a pure function of (seed, step) (a resumed run draws
 // exactly what an uninterrupted one would), and held-out scenes are simply another world seed.
 // One conversation per scene (choices keyed by the run seed and the scene id):
@@ -22,6 +23,7 @@ import type { ChatMessage } from '../data/records/preference.ts';
 import { type PreprocessConfig, preprocessImages } from '../data/preprocess.ts';
 import type { PretrainItem, RgbImage } from '../native/index.ts';
 import { type SeededRandom, seededRandom } from '../util/seeded.ts';
+import { drillConversation, drillPalette, drillScene } from './kind_drill.ts';
 import { sceneToSvg } from './render.ts';
 import { DESCRIBE_PROMPTS, type ToyQa, caption, CAPTION_VARIANTS, questions } from './text.ts';
 import { MAX_SHAPES } from './vocab.ts';
@@ -38,6 +40,8 @@ export interface ToyDataOptions {
   curriculum?: number;
   /** Steps of the whole run (the curriculum's time base). */
   totalSteps?: number;
+  /** Steps at the start of the run that are kind-drill steps (kind_drill.ts; default 0: none). */
+  drillSteps?: number;
 }
 
 export interface ToySample {
@@ -65,15 +69,27 @@ export interface ToyBatch {
  * two shapes per caption) while the vision tower is still random.
  */
 export function curriculumMaxShapes(o: ToyDataOptions, step: number): number {
-  const ramp = (o.curriculum ?? 0) * (o.totalSteps ?? 0);
+  // The conversation steps (after the drill) are the curriculum's run.
+  const drill = o.drillSteps ?? 0;
+  const ramp = (o.curriculum ?? 0) * ((o.totalSteps ?? 0) - drill);
   if (ramp <= 0) return MAX_SHAPES;
-  return Math.min(MAX_SHAPES, 2 + Math.floor(((MAX_SHAPES - 2) * step) / ramp));
+  return Math.min(MAX_SHAPES, 2 + Math.floor(((MAX_SHAPES - 2) * Math.max(0, step - drill)) / ramp));
+}
+
+/** Whether optimizer step `step` is a kind-drill step. */
+export function isDrillStep(o: ToyDataOptions, step: number): boolean {
+  return step < (o.drillSteps ?? 0);
 }
 
 /** The training scenes of optimizer step `step`. */
 export function stepScenes(o: ToyDataOptions, step: number): ToyScene[] {
+  const index = (i: number) => step * o.batchSize + i;
+  if (isDrillStep(o, step)) {
+    const palette = drillPalette(step, o.drillSteps ?? 0);
+    return Array.from({ length: o.batchSize }, (_, i) => drillScene(o.seed, index(i), palette));
+  }
   const maxShapes = curriculumMaxShapes(o, step);
-  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, step * o.batchSize + i, { maxShapes }));
+  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, index(i), { maxShapes }));
 }
 
 /** The question as asked: "describe" turns get a random description prompt and caption phrasing. */
@@ -133,7 +149,9 @@ export async function scenePixels(scenes: readonly ToyScene[], pre: PreprocessCo
 /** Everything optimizer step `step` trains on. */
 export async function toyBatch(o: ToyDataOptions, step: number, enc: ChatEncoder, pre: PreprocessConfig, maxLength: number): Promise<ToyBatch> {
   const scenes = stepScenes(o, step);
-  const samples = scenes.map((scene) => tokenizeSample(enc, scene, conversationFor(scene, o.seed, o.singleTurn), maxLength));
+  const drill = isDrillStep(o, step);
+  const messages = (scene: ToyScene) => (drill ? drillConversation(scene) : conversationFor(scene, o.seed, o.singleTurn));
+  const samples = scenes.map((scene) => tokenizeSample(enc, scene, messages(scene), maxLength));
   const pixels = await scenePixels(scenes, pre);
   const items: PretrainItem[] = samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask }));
   return { pixels, count: scenes.length, items, samples, targets: samples.reduce((n, s) => n + s.targets, 0) };

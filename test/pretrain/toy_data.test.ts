@@ -14,6 +14,7 @@ import { loadAndPreprocess, preprocessConfigFromVision } from '../../lib/data/pr
 import { selectChatTemplate } from '../../lib/model/chat_template.ts';
 import { tokenizerFromFiles } from '../../lib/model/tokenizer.ts';
 import type { ChatEncoder } from '../../lib/train/collate.ts';
+import { DRILL_QUESTION, drillPalette, drillScene } from '../../lib/toy/kind_drill.ts';
 import { conversationFor, curriculumMaxShapes, scenePixels, stepScenes, tokenizeSample, toyBatch } from '../../lib/toy/pretrain_data.ts';
 import { toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../../lib/toy/pretrain_model.ts';
 import { renderScenePng } from '../../lib/toy/render.ts';
@@ -92,6 +93,38 @@ describe('toy pretraining data', () => {
       const max = curriculumMaxShapes(o, step);
       expect(Math.max(...stepScenes(o, step).map((s) => s.shapes.length)), `step ${step}`).to.be.at.most(max);
     }
+  });
+
+  it('the kind drill: one-shape scenes asked their kind, the palette widening from white on black to the world', async () => {
+    expect([0, 19, 20, 39, 40, 99].map((s) => drillPalette(s, 100))).to.deep.equal(['mono', 'mono', 'black', 'black', 'world', 'world']);
+    for (let i = 0; i < 40; i++) {
+      const world = generateScene(5, i, { maxShapes: 1 });
+      const mono = drillScene(5, i, 'mono');
+      const black = drillScene(5, i, 'black');
+      expect(drillScene(5, i, 'world')).to.deep.equal(world);
+      expect([mono.background, mono.shapes[0].colour]).to.deep.equal(['black', 'white']);
+      expect(black.background).to.equal('black');
+      expect(black.shapes[0].colour).to.equal(world.shapes[0].colour === 'black' ? 'white' : world.shapes[0].colour);
+      for (const s of [mono, black]) {
+        const { colour, ...place } = s.shapes[0];
+        expect(colour).to.not.equal(undefined);
+        expect(place).to.deep.equal((({ colour: _, ...p }) => p)(world.shapes[0]));
+        expect(s.id).to.not.equal(world.id);
+      }
+    }
+    // Drill steps 0-9 of 10, then conversations whose shape-count curriculum starts after the drill.
+    const o = { seed: 4, batchSize: 4, curriculum: 0.5, totalSteps: 410, drillSteps: 10 };
+    const batch = await toyBatch(o, 3, enc, pre, 512);
+    expect(batch.samples.map((x) => x.scene.shapes.length)).to.deep.equal([1, 1, 1, 1]);
+    for (const x of batch.samples) {
+      expect(x.messages).to.deep.equal([{ role: 'user', content: `<image>\n${DRILL_QUESTION}` }, { role: 'assistant', content: x.scene.shapes[0].kind }]);
+      const answer = text.decode(Array.from(x.ids).filter((_, t) => x.mask[t] === 1));
+      expect(answer.replace('</s>', '').trim()).to.equal(x.scene.shapes[0].kind);
+    }
+    // 400 conversation steps, ramp 200: one more shape every 50 steps after the drill.
+    expect([10, 59, 60, 160, 210].map((s) => curriculumMaxShapes(o, s))).to.deep.equal([2, 2, 3, 5, 6]);
+    const after = await toyBatch(o, 10, enc, pre, 512);
+    expect(after.samples.every((x) => x.messages.length >= 2 && x.messages[0].content !== `<image>\n${DRILL_QUESTION}`)).to.equal(true);
   });
 
   it('pixels equal those of the rendered PNG files through the engine preprocessing', async () => {

@@ -86,15 +86,22 @@ describe('stic toy pretrain (lib/toy/pretrain.ts)', function () {
     expect(err?.message).to.equal(
       `cannot resume from ${path.join(out, 'checkpoints', 'step-00000002')}: lr: the checkpoint was written with 0.002, this run has 0.001 (start without --resume, or repeat the checkpoint's options)`,
     );
-    // A checkpoint written before the AdamW options existed (its state has none) ran at their defaults.
+    // A checkpoint written before the AdamW and drill options existed (its state has none) ran at their defaults.
     const stateFile = path.join(out, 'checkpoints', 'step-00000002', 'state.json');
     const state = JSON.parse(readFileSync(stateFile, 'utf8'));
-    for (const k of ['adamBeta1', 'adamBeta2', 'adamEps']) delete state.options[k];
+    for (const k of ['adamBeta1', 'adamBeta2', 'adamEps', 'drillSteps']) delete state.options[k];
     writeFileSync(stateFile, JSON.stringify(state));
     const e3 = await runToyPretrain({ ...SMALL, out, steps: 2, adamBeta2: 0.99, resume: true }).then(() => null, (e: Error) => e);
     expect(e3?.message).to.contain(': adamBeta2: the checkpoint was written with 0.999, this run has 0.99 (');
     expect((await runToyPretrain({ ...SMALL, out, steps: 2, resume: true })).steps).to.equal(2);
     const e2 = await runToyPretrain({ ...SMALL, out, evalSeed: 11 }).then(() => null, (e: Error) => e);
     expect(e2?.message).to.equal('Expected an evalSeed other than the training seed (11): held-out scenes must not be training scenes');
+    const e4 = await runToyPretrain({ ...SMALL, out, steps: 2, drillSteps: 2 }).then(() => null, (e: Error) => e);
+    expect(e4?.message).to.equal('Expected fewer drill steps than steps (2) but received 2');
+    // A resumed run must repeat the drill of its checkpoint.
+    const e5 = await runToyPretrain({ ...SMALL, out, steps: 2, drillSteps: 1, resume: true }).then(() => null, (e: Error) => e);
+    expect(e5?.message).to.equal(
+      `cannot resume from ${path.join(out, 'checkpoints', 'step-00000002')}: drillSteps: the checkpoint was written with 0, this run has 1 (start without --resume, or repeat the checkpoint's options)`,
+    );
   });
 });
