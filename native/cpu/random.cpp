@@ -19,8 +19,10 @@ namespace stic::image {
 namespace {
 
 constexpr int kBlocks = 16;  // Philox blocks per step (two AVX2 registers of 32-bit lanes)
-constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // Philox4x32 multipliers
-constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
+using philox::kM0;  // multipliers and Weyl key increments of cpu/philox.h, for the AVX2 rounds
+using philox::kM1;
+using philox::kW0;
+using philox::kW1;
 
 inline uint32_t floatBits(float x) {
   uint32_t b;

@@ -3,29 +3,16 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/philox.h"
+
 namespace stic::model {
 
 void philox4x32(uint32_t out[4], uint64_t seed, uint64_t counter) {
-  // Multipliers and Weyl key increments from the paper (Random123's philox4x32 defaults).
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-  uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  for (int round = 0; round < 10; round++) {
-    uint64_t p0 = static_cast<uint64_t>(M0) * c0;
-    uint64_t p1 = static_cast<uint64_t>(M1) * c2;
-    uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
-    uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
-    c0 = hi1 ^ c1 ^ k0;
-    c1 = lo1;
-    c2 = hi0 ^ c3 ^ k1;
-    c3 = lo0;
-    k0 += W0;
-    k1 += W1;
-  }
-  out[0] = c0;
-  out[1] = c1;
-  out[2] = c2;
-  out[3] = c3;
+  out[0] = static_cast<uint32_t>(counter);
+  out[1] = static_cast<uint32_t>(counter >> 32);
+  out[2] = 0;
+  out[3] = 0;
+  philox::philox4x32_10(out, philox::Key::fromSeed(seed));
 }
 
 double counterUniform(uint64_t seed, uint64_t counter) {

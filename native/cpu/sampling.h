@@ -10,8 +10,8 @@
 
 namespace stic::model {
 
-// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011) with
-// key = seed and counter = (counter, 0): four 32-bit words.
+// Philox4x32-10 (cpu/philox.h) with key = seed and counter = (counter lo, counter hi, 0, 0): four
+// 32-bit words.
 void philox4x32(uint32_t out[4], uint64_t seed, uint64_t counter);
 // A uniform double in [0, 1) with 53 random bits, from the first two Philox words of (seed, counter).
 double counterUniform(uint64_t seed, uint64_t counter);

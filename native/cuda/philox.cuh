@@ -1,5 +1,5 @@
-// Philox4x32-10 on the device (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as
-// 1, 2, 3", SC 2011) with the two keyings of the CPU twins, so GPU and CPU draw the same numbers:
+// Philox4x32-10 on the device: cpu/philox.h's block function (one implementation, host and
+// device) with the two keyings of the CPU twins, so GPU and CPU draw the same numbers:
 //   - sampling (native/cpu/sampling.cpp): key = seed, counter = (step lo, step hi, 0, 0); a 53-bit
 //     uniform from words 0 and 1;
 //   - corruptions (native/cpu/random.h): key = seed, counter = (block lo, block hi, stream, 0),
@@ -11,30 +11,18 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/philox.h"
+
 namespace stic::cuda {
 
 struct PhiloxOut {
   uint32_t w[4];
 };
 
+// The block function of cpu/philox.h (the project's one Philox) on counter (c0, c1, c2, c3).
 __host__ __device__ __forceinline__ PhiloxOut philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
                                                           uint64_t seed) {
-  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // multipliers (Salmon et al., Table 2)
-  constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-#pragma unroll
-  for (int round = 0; round < 10; ++round) {
-    const uint64_t p0 = static_cast<uint64_t>(kM0) * c0;
-    const uint64_t p1 = static_cast<uint64_t>(kM1) * c2;
-    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ k0;
-    const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ k1;
-    c0 = n0;
-    c1 = static_cast<uint32_t>(p1);
-    c2 = n2;
-    c3 = static_cast<uint32_t>(p0);
-    k0 += kW0;
-    k1 += kW1;
-  }
+  philox::philoxRounds(c0, c1, c2, c3, philox::Key::fromSeed(seed));
   return {{c0, c1, c2, c3}};
 }
 
