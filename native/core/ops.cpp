@@ -14,7 +14,7 @@ static_assert(sizeof(RopeOps) == 2 * kEntry, "RopeOps changed: update missingOps
 static_assert(sizeof(AttentionOps) == 3 * kEntry, "AttentionOps changed: update missingOps");
 static_assert(sizeof(EmbeddingOps) == 4 * kEntry, "EmbeddingOps changed: update missingOps");
 static_assert(sizeof(ConvertOps) == 1 * kEntry, "ConvertOps changed: update missingOps");
-static_assert(sizeof(HeadOps) == 4 * kEntry, "HeadOps changed: update missingOps");
+static_assert(sizeof(HeadOps) == 5 * kEntry, "HeadOps changed: update missingOps");
 static_assert(sizeof(LossOps) == 4 * kEntry, "LossOps changed: update missingOps");
 static_assert(sizeof(LoraOps) == 2 * kEntry, "LoraOps changed: update missingOps");
 static_assert(sizeof(OptimizerOps) == 3 * kEntry, "OptimizerOps changed: update missingOps");
@@ -57,6 +57,7 @@ std::vector<std::string> missingOps(const Ops& ops) {
   STIC_OP(convert, convert);
   STIC_OP(head, fused_head_workspace_bytes);
   STIC_OP(head, fused_head_forward);
+  STIC_OP(head, fused_head_backward);
   STIC_OP(head, fused_head_backward_saved);
   STIC_OP(head, log_softmax_gather);
   STIC_OP(loss, dpo_loss);

@@ -102,6 +102,11 @@ struct HeadOps {
   std::function<void(float* logp, int64_t* gathered, float* lse, float* jac, void* work, const float* h, const void* W,
                      const int64_t* targets, const train::HeadDims& d, train::GatherMode mode)>
       fused_head_forward;
+  // The backward from the forward's gathered[T] and lse[T], recomputing the logits: dh[T,D]
+  // OVERWRITTEN; dW[V,D] (f32) = d loss / d W ACCUMULATED when not null (a trained lm_head).
+  std::function<void(float* dh, float* dW, void* work, const float* dlogp, const float* h, const void* W,
+                     const int64_t* gathered, const float* lse, const train::HeadDims& d)>
+      fused_head_backward;
   // dh[T,D] = dlogp[t] * jac[t,:], OVERWRITTEN.
   std::function<void(float* dh, const float* dlogp, const float* jac, int64_t T, int64_t D)> fused_head_backward_saved;
   // The unfused head's gather: logp[T] = log_softmax(logits[T,V])[t, targets[t]].

@@ -187,7 +187,7 @@ void fused_head_forward(float* logp, int64_t* gathered, float* lse, float* jac, 
   }
 }
 
-void fused_head_backward(float* dh, void* work, const float* dlogp, const float* h, const void* W,
+void fused_head_backward(float* dh, float* dW, void* work, const float* dlogp, const float* h, const void* W,
                          const int64_t* gathered, const float* lse, const HeadDims& d) {
   const int64_t D = d.D, V = d.V, B = vocabPerBlock(d);
   std::memset(dh, 0, d.T * D * sizeof(float));
@@ -203,6 +203,8 @@ void fused_head_backward(float* dh, void* work, const float* dlogp, const float*
         const int64_t t = w.index[i];
         softmaxGradBlock(w.logits + i * b, b, v0, lse[t], gathered[t], dlogp[t]);
       }
+      // d W_blk[b,D] += G_blk^T rows
+      if (dW) cpu::sgemm(true, false, b, D, c, 1.0f, w.logits, b, w.rows, D, 1.0f, dW + v0 * D, D);
       // d h rows += G_blk W_blk (the first block overwrites)
       cpu::gemm_typed_b(false, false, c, D, b, 1.0f, w.logits, b, wRow(W, v0, d), d.wType, D, v0 == 0 ? 0.0f : 1.0f, w.acc, D);
     }

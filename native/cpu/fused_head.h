@@ -40,7 +40,10 @@ void fused_head_forward(float* logp, int64_t* gathered, float* lse, float* jac, 
 
 // dh[T,D] = dlogp[t] * (W[j_t] - softmax(logits_t) @ W), OVERWRITTEN (zero rows where gathered < 0
 // or dlogp is 0), recomputing the logits block by block from h and the forward's lse.
-void fused_head_backward(float* dh, void* work, const float* dlogp, const float* h, const void* W,
+// dW[V,D] (f32, whatever d.wType) or null: the lm_head weight gradient
+// sum_t dlogp[t] (onehot(j_t) - softmax(logits_t))^T h_t, ACCUMULATED (for a trained head; the
+// same G blocks as dh, so it costs one more GEMM per block and no scratch).
+void fused_head_backward(float* dh, float* dW, void* work, const float* dlogp, const float* h, const void* W,
                          const int64_t* gathered, const float* lse, const HeadDims& d);
 
 // dh[T,D] = dlogp[t] * jac[t,:], OVERWRITTEN (jac from fused_head_forward).

@@ -57,6 +57,7 @@ Ops makeCpuOps() {
 
   t.head.fused_head_workspace_bytes = train::fused_head_workspace_bytes;
   t.head.fused_head_forward = train::fused_head_forward;
+  t.head.fused_head_backward = train::fused_head_backward;
   t.head.fused_head_backward_saved = train::fused_head_backward_saved;
   t.head.log_softmax_gather = cpu::log_softmax_gather;
 

@@ -79,6 +79,20 @@ Status blockAccumulate(const Gemm& gemm, const Work& w, const void* W, int64_t v
   return gemm.run(g, stream);
 }
 
+// dW[v0:v0+b, D] (fp32) += G[c,b]^T @ rows[c,D]   (G in w.probs)
+Status blockWeightGrad(const Gemm& gemm, const Work& w, float* dW, int64_t v0, int64_t c, int64_t b, const HeadDims& d, DType dt,
+                       cudaStream_t stream) {
+  GemmArgs g;
+  g.transA = true;
+  g.M = b, g.N = d.D, g.K = c;
+  g.A = w.probs, g.lda = b;
+  g.B = w.rows, g.ldb = d.D;
+  g.beta = 1.0f;
+  g.C = dW + v0 * d.D, g.ldc = d.D;
+  g.ab = dt;
+  return gemm.run(g, stream);
+}
+
 }  // namespace
 
 size_t fused_head_workspace_bytes(const HeadDims& d, DType dt) {
@@ -113,7 +127,7 @@ Status fused_head_forward(float* logp, int64_t* gathered, float* lse, void* jac,
   return Status::ok();
 }
 
-Status fused_head_backward(void* dh, void* work, const float* dlogp, const void* h, const void* W, const int64_t* gathered,
+Status fused_head_backward(void* dh, float* dW, void* work, const float* dlogp, const void* h, const void* W, const int64_t* gathered,
                            const float* lse, const int64_t* active, int64_t nActive, const HeadDims& d, DType dt,
                            const Gemm& gemm, cudaStream_t stream) {
   STIC_RETURN_IF_ERROR(checkDims(d, dt, "fused_head_backward"));
@@ -129,6 +143,7 @@ Status fused_head_backward(void* dh, void* work, const float* dlogp, const void*
       const int64_t b = std::min(B, d.V - v0);
       STIC_RETURN_IF_ERROR(blockLogits(gemm, w, W, v0, c, b, d, dt, stream));
       STIC_RETURN_IF_ERROR(head_softmax_grad_block(w.probs, w.logits, v0, b, index, lse, gathered, dlogp, c, dt, stream));
+      if (dW) STIC_RETURN_IF_ERROR(blockWeightGrad(gemm, w, dW, v0, c, b, d, dt, stream));
       STIC_RETURN_IF_ERROR(blockAccumulate(gemm, w, W, v0, c, b, d, dt, v0 == 0, stream));  // dH (+)= G W_blk
     }
     STIC_RETURN_IF_ERROR(head_scatter_rows(dh, w.acc, index, c, d.D, dt, stream));

@@ -17,6 +17,7 @@
 //     GEMM                      logits = rows @ W_blk^T
 //     head_softmax_grad_block   G = dlogp (onehot(j) - exp(logits - lse))          (dt)
 //     GEMM                      dH[c,D] (+)= G @ W_blk
+//     GEMM                      dW[v0:v0+b] += G^T @ rows                          (only with dW)
 //   head_scatter_rows           dh[index] = dH
 // Active rows (targets >= 0) are listed on the host, where the targets come from, and uploaded with
 // the batch: chunk sizes are then host values and no step needs a device-to-host copy.
@@ -86,8 +87,9 @@ size_t fused_head_workspace_bytes(const HeadDims& d, DType dt);
 Status fused_head_forward(float* logp, int64_t* gathered, float* lse, void* jac, void* work, const void* h, const void* W,
                           const int64_t* targets, const int64_t* active, int64_t nActive, const HeadDims& d,
                           GatherMode mode, DType dt, const Gemm& gemm, cudaStream_t stream);
-// The CPU twin's fused_head_backward: dh[T,D] (dt) overwritten, rows not in `active` zero.
-Status fused_head_backward(void* dh, void* work, const float* dlogp, const void* h, const void* W, const int64_t* gathered,
+// The CPU twin's fused_head_backward: dh[T,D] (dt) overwritten, rows not in `active` zero;
+// dW[V,D] (fp32) += G^T rows block by block when not null (a trained lm_head).
+Status fused_head_backward(void* dh, float* dW, void* work, const float* dlogp, const void* h, const void* W, const int64_t* gathered,
                            const float* lse, const int64_t* active, int64_t nActive, const HeadDims& d, DType dt,
                            const Gemm& gemm, cudaStream_t stream);
 

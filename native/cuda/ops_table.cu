@@ -253,22 +253,38 @@ void wireEmbedding(Ops& t, State* s) {
   };
 }
 
+// The rows of `sel` (device, [T]) that are >= 0, increasing, staged on the device: the row list
+// the CUDA head composites take (the CPU twin finds the rows itself). Waits for the stream.
+// Null when a step failed (kept in s->first).
+const int64_t* activeRows(State* s, const int64_t* sel, int64_t T, const char* who, int64_t* count) {
+  std::vector<int64_t> host(T), active;
+  s->fetch(host.data(), sel, T * sizeof(int64_t), who);
+  for (int64_t i = 0; i < T; i++) {
+    if (host[i] >= 0) active.push_back(i);
+  }
+  s->keep(s->staging.reserve(std::max<size_t>(active.size(), 1) * sizeof(int64_t), who));
+  if (!s->first.isOk()) return nullptr;
+  *count = static_cast<int64_t>(active.size());
+  return static_cast<const int64_t*>(s->stage(active.data(), active.size() * sizeof(int64_t), 0, who));
+}
+
 void wireHead(Ops& t, State* s) {
   t.head.fused_head_workspace_bytes = [](const train::HeadDims& d) { return fused_head_workspace_bytes(d, DType::F32); };
-  // The CUDA composite takes the rows with a target (device list); the CPU twin finds them itself.
   t.head.fused_head_forward = [s](float* logp, int64_t* gathered, float* lse, float* jac, void* work, const float* h,
                                   const void* W, const int64_t* targets, const train::HeadDims& d, train::GatherMode mode) {
     if (!s->requireF32(d.wType, "fused_head_forward")) return;
-    std::vector<int64_t> host(d.T), active;
-    s->fetch(host.data(), targets, d.T * sizeof(int64_t), "fused_head_forward: targets");
-    for (int64_t i = 0; i < d.T; i++) {
-      if (host[i] >= 0) active.push_back(i);
-    }
-    s->keep(s->staging.reserve(std::max<size_t>(active.size(), 1) * sizeof(int64_t), "fused_head_forward: row list"));
-    if (!s->first.isOk()) return;
-    auto* list = static_cast<const int64_t*>(s->stage(active.data(), active.size() * sizeof(int64_t), 0, "fused_head_forward"));
-    s->keep(fused_head_forward(logp, gathered, lse, jac, work, h, W, targets, list, static_cast<int64_t>(active.size()), d, mode,
-                               DType::F32, *s->gemm, s->stream));
+    int64_t n = 0;
+    const int64_t* list = activeRows(s, targets, d.T, "fused_head_forward: targets", &n);
+    if (!list) return;
+    s->keep(fused_head_forward(logp, gathered, lse, jac, work, h, W, targets, list, n, d, mode, DType::F32, *s->gemm, s->stream));
+  };
+  t.head.fused_head_backward = [s](float* dh, float* dW, void* work, const float* dlogp, const float* h, const void* W,
+                                   const int64_t* gathered, const float* lse, const train::HeadDims& d) {
+    if (!s->requireF32(d.wType, "fused_head_backward")) return;
+    int64_t n = 0;
+    const int64_t* list = activeRows(s, gathered, d.T, "fused_head_backward: gathered", &n);
+    if (!list) return;
+    s->keep(fused_head_backward(dh, dW, work, dlogp, h, W, gathered, lse, list, n, d, DType::F32, *s->gemm, s->stream));
   };
   t.head.fused_head_backward_saved = [s](float* dh, const float* dlogp, const float* jac, int64_t T, int64_t D) {
     s->keep(fused_head_backward_saved(dh, dlogp, jac, T, D, DType::F32, s->stream));

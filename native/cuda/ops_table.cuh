@@ -10,7 +10,8 @@
 //     tower's conv) and no patch-embedding weight gradient.
 //
 // Host synchronisation: ops that return a value (dpo_loss, sft_loss, the gradient norms,
-// sample_token) and fused_head_forward (its row list is built from the targets on the host) wait
+// sample_token) and fused_head_forward / fused_head_backward (their row list is built on the host
+// from the targets / gathered indices) wait
 // for the stream; every other op only enqueues. Launch failures are kept, first one wins, and
 // returned by ops().check().
 // Legend: core/ops_layer.h, core/ops_train.h.

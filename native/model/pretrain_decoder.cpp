@@ -14,8 +14,6 @@
 namespace stic::model {
 namespace {
 
-constexpr int64_t kHeadBackwardRows = 256;  // c: rows of logits recomputed at once, (c, V) floats
-
 train::HeadDims headDims(const DecoderConfig& cfg, int64_t E) {
   train::HeadDims d;
   d.T = E;
@@ -29,7 +27,7 @@ void carveDecoder(const Ops& ops, Carver& c, DecoderActs& a, const DecoderConfig
   // Flat buffers of n elements, each at least one.
   auto f32 = [&c](float** slot, int64_t n) { c.f32(slot, {std::max<int64_t>(n, 1)}, "decoder activations"); };
   auto i64 = [&c](int64_t** slot, int64_t n) { c.i64(slot, {std::max<int64_t>(n, 1)}, "decoder activations"); };
-  const int64_t T = a.T, E = a.E, D = cfg.hiddenSize, F = cfg.intermediateSize, V = cfg.vocabSize;
+  const int64_t T = a.T, E = a.E, D = cfg.hiddenSize, F = cfg.intermediateSize;
   a.hidden.assign(cfg.numLayers + 1, nullptr);
   a.layers.assign(cfg.numLayers, DecoderLayerActs{});
   for (float*& h : a.hidden) f32(&h, T * D);
@@ -54,7 +52,6 @@ void carveDecoder(const Ops& ops, Carver& c, DecoderActs& a, const DecoderConfig
   i64(&a.gathered, E);
   c.bytes(&a.headWork, std::max<size_t>(ops.head.fused_head_workspace_bytes(headDims(cfg, E)), 1), "decoder activations");
   if (!backward) return;
-  f32(&a.logits, std::min(E, kHeadBackwardRows) * V);
   for (float** d : {&a.dx, &a.dtmp, &a.dxn}) f32(d, T * D);
   f32(&a.dqkv, T * cfg.qkvDim());
   f32(&a.dattn, T * cfg.qDim());
@@ -132,25 +129,6 @@ void layerBackward(const Ops& ops, DecoderActs& a, const float* x, const Decoder
   ops.elementwise.add_inplace(a.dx, a.dtmp, T * D);  // d x
 }
 
-// d logits = dlogp (onehot(target) - softmax), a chunk of rows at a time from the saved lse, and
-// through lm_head: dhn (E, D) overwritten, g.lmHead accumulated.
-void headBackward(const Ops& ops, DecoderActs& a, const PackedBatch& b, const ModelPtrs& w, const ModelPtrs& g,
-                  const DecoderConfig& cfg) {
-  const int64_t E = a.E, D = cfg.hiddenSize, V = cfg.vocabSize;
-  for (int64_t e0 = 0; e0 < E; e0 += kHeadBackwardRows) {
-    const int64_t c = std::min(kHeadBackwardRows, E - e0);
-    ops.linear.linear_forward(a.logits, a.hn + e0 * D, w.decoder.lmHead, DType::F32, nullptr, c, D, V);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < c; i++) {
-      float* row = a.logits + i * V;
-      const float lse = a.lse[e0 + i], dl = a.dlogp[e0 + i];
-      for (int64_t v = 0; v < V; v++) row[v] = -dl * std::exp(row[v] - lse);
-      row[b.targets[e0 + i]] += dl;
-    }
-    ops.linear.linear_backward(a.dhn + e0 * D, g.decoder.lmHead, nullptr, a.logits, a.hn + e0 * D, w.decoder.lmHead, c, D, V);
-  }
-}
-
 }  // namespace
 
 void planDecoderActs(const Ops& ops, ArenaPlan& plan, const DecoderConfig& cfg, int64_t T, int64_t E, bool backward) {
@@ -196,7 +174,9 @@ void decoderTrainBackward(const Ops& ops, DecoderActs& a, float* dfeatures, cons
   const int64_t T = a.T, D = cfg.hiddenSize, E = a.E;
   std::memset(a.dx, 0, T * D * sizeof(float));
   if (E > 0) {
-    headBackward(ops, a, b, w, g, cfg);
+    // dhn (E, D) overwritten, g.lmHead accumulated: the logits recomputed block by block from the saved lse
+    ops.head.fused_head_backward(a.dhn, g.decoder.lmHead, a.headWork, a.dlogp, a.hn, w.decoder.lmHead, a.gathered, a.lse,
+                                 headDims(cfg, E));
     ops.norm.rmsnorm_backward(a.dhg, g.decoder.norm, a.dhn, a.hg, w.decoder.norm, E, D, cfg.rmsNormEps);
     for (int64_t e = 0; e < E; e++) ops.elementwise.add_inplace(a.dx + b.heads[e].row * D, a.dhg + e * D, D);
   }

@@ -5,11 +5,10 @@
 // decoder.h; the LoRA twin (frozen base) is decoder_train.h.
 // Head: only the E rows that predict a target go through the final norm and the fused linear +
 // log-softmax + gather head (cpu/fused_head.h: logp and log-sum-exp without the [E, V] logits).
-// The fused head's W is frozen by design; pretraining also needs d lm_head, so the backward
-// recomputes the logits a row chunk at a time from the saved log-sum-exp, forms
-// d logits = dlogp (onehot - softmax) and gets d h and d W from one linear_backward per chunk.
+// The backward is the same fused head's, recomputing the logits block by block from the saved
+// log-sum-exp and giving d h and, as pretraining trains the lm_head, d lm_head (its dW output).
 // Legend: T packed rows, E target rows, D hidden, F MLP, Hq/Hkv heads, hd head dim,
-// Nqkv = (Hq + 2 Hkv) hd, V vocab, L layers, M image feature rows, c head row chunk.
+// Nqkv = (Hq + 2 Hkv) hd, V vocab, L layers, M image feature rows.
 #pragma once
 #include <vector>
 
@@ -56,7 +55,6 @@ struct DecoderActs {
   float* dlogp;       // (E)
   int64_t* gathered;  // (E)
   void* headWork;     // fused head workspace
-  float* logits;      // (c, V) one chunk of the head backward
   // backward scratch
   float *dx, *dtmp, *dxn;  // (T, D)
   float* dqkv;             // (T, Nqkv)

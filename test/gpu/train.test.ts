@@ -1,6 +1,7 @@
 // CUDA training kernels against their CPU twins: GEMM (the tiled reference kernel and cuBLASLt),
 // the fused linear + log-softmax + gather head (label and top-alt modes, with and without the saved
-// Jacobian, several row chunks and vocabulary blocks, ignored rows), the DPO/SFT losses and the
+// Jacobian, the recompute backward with and without the lm_head gradient dW, several row chunks and
+// vocabulary blocks, ignored rows), the DPO/SFT losses and the
 // per-sequence sums, and multi-tensor AdamW with device-side global-norm clipping.
 // Legend: M, N, K matrix sizes; T rows, D hidden, V vocab, B pairs, n elements.
 import { expect } from 'chai';
@@ -61,6 +62,11 @@ describeCuda('cuda: fused head vs the CPU twin', () => {
           await lab().trainKernels.fusedHeadBackward({ dh: c, dlogp, h, W, gathered: cpu.gathered, lse: cpu.lse, ...shape });
           await cudaKernels().fusedHeadBackward({ dh: g, dlogp, h, W, gathered: cpu.gathered, lse: cpu.lse, ...shape, dtype: dt, gemm });
           expectNear(g, c, dt, 'dh (recomputed logits)');
+          const dW0 = rng.normalArray(V * D), cW = Float32Array.from(dW0), gW = Float32Array.from(dW0);
+          await lab().trainKernels.fusedHeadBackward({ dh: c, dW: cW, dlogp, h, W, gathered: cpu.gathered, lse: cpu.lse, ...shape });
+          await cudaKernels().fusedHeadBackward({ dh: g, dW: gW, dlogp, h, W, gathered: cpu.gathered, lse: cpu.lse, ...shape, dtype: dt, gemm });
+          expectNear(g, c, dt, 'dh (recomputed logits, with dW)');
+          expectNear(gW, cW, dt, 'dW (accumulated lm_head gradient)');
           const jac = asStored(cpu.jac, dt);
           await lab().trainKernels.fusedHeadBackwardSaved({ dh: c, dlogp, jac, T, D });
           await cudaKernels().fusedHeadBackwardSaved({ dh: g, dlogp, jac, T, D, dtype: dt });

@@ -135,7 +135,7 @@ export interface TrainKernelsBinding {
     /** logp[T], gathered[T] (-1 where targets < 0), lse[T]; jac[T,D] = d logp / d h when given. */
     fusedHeadForward(a: HeadShapeArgs & { logp: Float32Array; gathered: BigInt64Array; lse: Float32Array; jac?: Float32Array | null; h: Float32Array; W: Float32Array; targets: BigInt64Array; mode?: RejectedLogpMode }): Promise<HeadReport>;
     /** dh[T,D] = dlogp[t] (W[gathered_t] - softmax_t W), recomputing the logits chunk by chunk. */
-    fusedHeadBackward(a: HeadShapeArgs & { dh: Float32Array; dlogp: Float32Array; h: Float32Array; W: Float32Array; gathered: BigInt64Array; lse: Float32Array }): Promise<HeadReport>;
+    fusedHeadBackward(a: HeadShapeArgs & { dh: Float32Array; dW?: Float32Array | null; dlogp: Float32Array; h: Float32Array; W: Float32Array; gathered: BigInt64Array; lse: Float32Array }): Promise<HeadReport>;
     /** dh[T,D] = dlogp[t] jac[t]. */
     fusedHeadBackwardSaved(a: { dh: Float32Array; dlogp: Float32Array; jac: Float32Array; T: number; D: number }): Promise<void>;
     /** Forward + backward (label mode) of one head path, allocating and counting its own scratch. For benchmarks. */

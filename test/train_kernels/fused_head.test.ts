@@ -3,7 +3,9 @@
 // modes, for row chunks that do not divide T and vocabulary blocks that do not divide V (the
 // online softmax across blocks), ignored rows (target < 0), rows with a zero
 // gradient, the saved-Jacobian and the recompute backward, large logits; dh also against finite
-// differences; the benchmark's three paths (fused, fused-recompute, naive) and their byte counts.
+// differences; the recompute backward's optional lm_head gradient dW (accumulated) against the
+// reference and finite differences; the benchmark's three paths (fused, fused-recompute, naive)
+// and their byte counts.
 // Legend: T rows, D hidden, V vocab, j_t the gathered index, g_t = dL/dlogp_t.
 import { expect } from 'chai';
 
@@ -16,13 +18,14 @@ const rng = makeRng(31337);
 const tk = () => lab().trainKernels;
 const IGNORE = -100n;
 
-interface Ref { logp: Float64Array; lse: Float64Array; gathered: BigInt64Array; dh: Float64Array }
+interface Ref { logp: Float64Array; lse: Float64Array; gathered: BigInt64Array; dh: Float64Array; dW: Float64Array }
 
-/** Float64 reference: materialise logits, log-softmax, gather j_t, dh_t = g_t (W[j_t] - softmax_t W). */
-function headRef(h: ArrayLike<number>, W: Float32Array, targets: BigInt64Array, g: Float32Array, T: number, D: number, V: number, mode: RejectedLogpMode): Ref {
+/** Float64 reference: materialise logits, log-softmax, gather j_t, dh_t = g_t (W[j_t] - softmax_t W),
+ *  dW = sum_t g_t (onehot(j_t) - softmax_t)^T h_t. */
+function headRef(h: ArrayLike<number>, W: ArrayLike<number>, targets: BigInt64Array, g: Float32Array, T: number, D: number, V: number, mode: RejectedLogpMode): Ref {
   const logits = linearF(h, W, null, T, D, V);
   const ls = logSoftmaxRows(logits, T, V);
-  const ref: Ref = { logp: new Float64Array(T), lse: new Float64Array(T), gathered: new BigInt64Array(T).fill(-1n), dh: new Float64Array(T * D) };
+  const ref: Ref = { logp: new Float64Array(T), lse: new Float64Array(T), gathered: new BigInt64Array(T).fill(-1n), dh: new Float64Array(T * D), dW: new Float64Array(V * D) };
   for (let t = 0; t < T; t++) {
     const target = Number(targets[t]);
     if (target < 0) continue;
@@ -36,7 +39,10 @@ function headRef(h: ArrayLike<number>, W: Float32Array, targets: BigInt64Array, 
     ref.lse[t] = logits[t * V + j] - ls[t * V + j];
     for (let v = 0; v < V; v++) {
       const coef = g[t] * ((v === j ? 1 : 0) - Math.exp(ls[t * V + v]));
-      for (let d = 0; d < D; d++) ref.dh[t * D + d] += coef * W[v * D + d];
+      for (let d = 0; d < D; d++) {
+        ref.dh[t * D + d] += coef * W[v * D + d];
+        ref.dW[v * D + d] += coef * h[t * D + d];
+      }
     }
   }
   return ref;
@@ -76,6 +82,11 @@ async function checkHead(T: number, D: number, V: number, chunk: number, vocabCh
   await tk().fusedHeadBackward({ dh: recomputed, dlogp: g, h, W, gathered, lse, T, D, V, chunk, vocabChunk });
   expectGrad(saved, ref.dh, `${label} dh (saved Jacobian)`);
   expectGrad(recomputed, ref.dh, `${label} dh (recomputed logits)`);
+  // With dW: the same dh, and dW accumulated onto what it held.
+  const dW0 = rng.normalArray(V * D), dW = Float32Array.from(dW0), dh2 = new Float32Array(T * D);
+  await tk().fusedHeadBackward({ dh: dh2, dW, dlogp: g, h, W, gathered, lse, T, D, V, chunk, vocabChunk });
+  expect(Array.from(dh2), `${label} dh with dW`).to.deep.equal(Array.from(recomputed));
+  expectGrad(Float64Array.from(dW, (x, i) => x - dW0[i]), ref.dW, `${label} dW (accumulated)`, 1e-4, 1e-5);
   // logp without the Jacobian is the same computation.
   const logp2 = new Float32Array(T);
   await tk().fusedHeadForward({ logp: logp2, gathered, lse, h, W, targets, T, D, V, chunk, vocabChunk, mode });
@@ -130,6 +141,23 @@ describe('trainKernels: fused linear + log-softmax + gather head (cpu)', () => {
     expectGrad(dh, finiteDiff(hh, loss), 'fused head dh vs finite differences');
   });
 
+  it('dW (the lm_head gradient) matches finite differences of sum_t g_t logp_t in float64', async () => {
+    const T = 8, D = 24, V = 97;
+    const { h, W, targets, g } = makeCase(T, D, V);
+    const logp = new Float32Array(T), lse = new Float32Array(T), gathered = new BigInt64Array(T);
+    const dh = new Float32Array(T * D), dW = new Float32Array(V * D);
+    await tk().fusedHeadForward({ logp, gathered, lse, h, W, targets, T, D, V, chunk: 3, vocabChunk: 30 });
+    await tk().fusedHeadBackward({ dh, dW, dlogp: g, h, W, gathered, lse, T, D, V, chunk: 3, vocabChunk: 30 });
+    const ww = f64(W);
+    const loss = () => {
+      const r = headRef(h, ww, targets, g, T, D, V, 'label');
+      let s = 0;
+      for (let t = 0; t < T; t++) s += g[t] * r.logp[t];
+      return s;
+    };
+    expectGrad(dW, finiteDiff(ww, loss), 'fused head dW vs finite differences');
+  });
+
   it('the benchmark paths (fused, fused-recompute, naive) agree with the reference and count their bytes', async () => {
     const T = 10, D = 24, V = 97, chunk = 4, vocabChunk = 32;
     const { h, W, targets, g } = makeCase(T, D, V);
@@ -146,7 +174,7 @@ describe('trainKernels: fused linear + log-softmax + gather head (cpu)', () => {
     }
   });
 
-  it('rejects targets beyond the vocab and an unknown mode with exact messages', () => {
+  it('rejects targets beyond the vocab, an unknown mode and a short dW with exact messages', () => {
     const a = new Float32Array(256), T = 4, D = 2, V = 7;
     const targets = BigInt64Array.from([1n, -100n, 6n, 7n]);
     expectThrowExact(() => tk().fusedHeadForward({ logp: a, gathered: new BigInt64Array(T), lse: a, h: a, W: a, targets, T, D, V }), RangeError,
@@ -155,5 +183,7 @@ describe('trainKernels: fused linear + log-softmax + gather head (cpu)', () => {
       'Expected \'label\' or \'top-alt\' for trainKernels.fusedHeadForward.mode but received a string "top2"');
     expectThrowExact(() => tk().fusedHeadBackward({ dh: a, dlogp: a, h: a, W: new Float32Array(13), gathered: new BigInt64Array(T), lse: a, T, D, V }), RangeError,
       'trainKernels.fusedHeadBackward.W holds 13 elements but T=4, D=2, V=7 need 14');
+    expectThrowExact(() => tk().fusedHeadBackward({ dh: a, dW: new Float32Array(13), dlogp: a, h: a, W: a, gathered: new BigInt64Array(T), lse: a, T, D, V }), RangeError,
+      'trainKernels.fusedHeadBackward.dW holds 13 elements but T=4, D=2, V=7 need 14');
   });
 });

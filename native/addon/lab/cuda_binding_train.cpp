@@ -152,7 +152,8 @@ Napi::Value fusedHeadForward(const Napi::CallbackInfo& info) {
       headOutToJs);
 }
 
-// fusedHeadBackward({dh[T,D], dlogp[T], h, W, gathered[T], lse[T], T, D, V, chunk?, vocabChunk?, dtype?, gemm?, repeats?})
+// fusedHeadBackward({dh[T,D], dW?[V,D] (fp32, accumulated by every repeat), dlogp[T], h, W, gathered[T], lse[T], T, D, V,
+//                    chunk?, vocabChunk?, dtype?, gemm?, repeats?})
 Napi::Value fusedHeadBackward(const Napi::CallbackInfo& info) {
   Args a(info, "fusedHeadBackward");
   const cuda::HeadDims d = headDims(a);
@@ -161,6 +162,7 @@ Napi::Value fusedHeadBackward(const Napi::CallbackInfo& info) {
   const int64_t reps = a.repeats();
   const std::string s = headSizes(d);
   auto dh = a.f32("dh", d.T * d.D, s), dlogp = a.f32("dlogp", d.T, s), lse = a.f32("lse", d.T, s);
+  auto dWeight = a.f32OrNull("dW", d.V * d.D, s);
   auto h = a.f32("h", d.T * d.D, s), W = a.f32("W", d.V * d.D, s);
   auto gathered = a.i64("gathered", d.T, s, d.V, "the vocab size V", true);
   const std::vector<int64_t> active = activeRows(gathered.data, d.T);
@@ -168,6 +170,8 @@ Napi::Value fusedHeadBackward(const Napi::CallbackInfo& info) {
       [=](DeviceCall& c, HeadOut& out) {
         GemmChoice choice;
         STIC_RETURN_IF_ERROR(makeGemm(reference, choice));
+        float* dDW = nullptr;
+        if (dWeight.data) STIC_RETURN_IF_ERROR(c.put(dWeight.data, d.V * d.D, &dDW));
         float *dDlogp, *dLse;
         int64_t *dGathered, *dActive;
         void *dDh, *dH, *dW, *work;
@@ -182,10 +186,11 @@ Napi::Value fusedHeadBackward(const Napi::CallbackInfo& info) {
         STIC_RETURN_IF_ERROR(c.alloc(wsBytes, &work));
         out.workspaceBytes = static_cast<double>(wsBytes);
         STIC_RETURN_IF_ERROR(c.timed(reps, [&] {
-          return cuda::fused_head_backward(dDh, work, dDlogp, dH, dW, dGathered, dLse, dActive,
+          return cuda::fused_head_backward(dDh, dDW, work, dDlogp, dH, dW, dGathered, dLse, dActive,
                                            static_cast<int64_t>(active.size()), d, dt, *choice.gemm, c.stream());
         }));
         out.ms = c.ms();
+        if (dDW) STIC_RETURN_IF_ERROR(c.getFloats(dWeight.data, dDW, d.V * d.D, DType::F32));
         return c.getFloats(dh.data, dDh, d.T * d.D, dt);
       },
       headOutToJs);

@@ -158,12 +158,13 @@ Napi::Value fusedHeadForward(const Napi::CallbackInfo& info) {
       reportToJs);
 }
 
-// fusedHeadBackward({dh[T,D], dlogp[T], h, W, gathered[T], lse[T], T, D, V, chunk?, vocabChunk?})
+// fusedHeadBackward({dh[T,D], dW?[V,D] (accumulated), dlogp[T], h, W, gathered[T], lse[T], T, D, V, chunk?, vocabChunk?})
 Napi::Value fusedHeadBackward(const Napi::CallbackInfo& info) {
   Args a(info, "fusedHeadBackward");
   train::HeadDims d = headDims(a);
   std::string s = headSizes(d);
   float* dh = a.f32("dh", d.T * d.D, s);
+  float* dW = a.f32OrNull("dW", d.V * d.D, s);
   const float* dlogp = a.f32("dlogp", d.T, s);
   const float* h = a.f32("h", d.T * d.D, s);
   const float* W = a.f32("W", d.V * d.D, s);
@@ -173,7 +174,7 @@ Napi::Value fusedHeadBackward(const Napi::CallbackInfo& info) {
       [=](Report& r) {
         Buffer work;
         void* ws = work.alloc<void>(train::fused_head_workspace_bytes(d), r.bytes);
-        train::fused_head_backward(dh, ws, dlogp, h, W, gathered, lse, d);
+        train::fused_head_backward(dh, dW, ws, dlogp, h, W, gathered, lse, d);
         return Status::ok();
       },
       reportToJs);
@@ -227,7 +228,7 @@ Napi::Value headStep(const Napi::CallbackInfo& info) {
         if (j) {
           train::fused_head_backward_saved(dh, dlogp, j, d.T, d.D);
         } else {
-          train::fused_head_backward(dh, ws, dlogp, h, W, g, l, d);
+          train::fused_head_backward(dh, nullptr, ws, dlogp, h, W, g, l, d);
         }
         r.backwardMs = msSince(t0);
         return Status::ok();
