@@ -97,7 +97,7 @@ namespace stic {
 struct HeadOps {
   // Scratch bytes of fused_head_forward for these dims.
   std::function<size_t(const train::HeadDims& d)> fused_head_workspace_bytes;
-  // h[T,D] (after the final norm), W[V,D] (d.wType, frozen), targets[T] (< 0: skipped) ->
+  // h[T,D] (after the final norm), W[V,D] (d.wType), targets[T] (< 0: skipped) ->
   // logp[T], gathered[T] (j_t or -1), lse[T]; jac[T,D] = d logp_t / d h_t when not null.
   std::function<void(float* logp, int64_t* gathered, float* lse, float* jac, void* work, const float* h, const void* W,
                      const int64_t* targets, const train::HeadDims& d, train::GatherMode mode)>

@@ -30,7 +30,7 @@ namespace stic::train {
 // running statistics.
 size_t fused_head_workspace_bytes(const HeadDims& d);
 
-// h[T,D] hidden states (after the final norm), W[V,D] lm_head weight (frozen), targets[T].
+// h[T,D] hidden states (after the final norm), W[V,D] lm_head weight, targets[T].
 // Outputs: logp[T], gathered[T] (j_t or -1), lse[T] (kept for the backward).
 // jac[T,D] or null: when given, also d logp_t / d h_t, so that the backward is a per-row scale
 // (fused_head_backward_saved) instead of recomputing the logits: 2 GEMMs in all instead of 3, for
