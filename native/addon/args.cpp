@@ -199,6 +199,15 @@ FloatView requireFloatView(const Napi::Value& v, const std::string& where) {
   return {typedData<const char>(a), f64, static_cast<int64_t>(a.ElementLength())};
 }
 
+FloatView requireTensorValues(const Args& o, const char* method, const std::string& tensor, int64_t numel, const std::string& shape) {
+  const FloatView data = requireFloatView(o.get("data"), o.name("data"));
+  if (data.length != numel) {
+    throw Napi::RangeError::New(o.env(), std::string(method) + ": " + o.name("data") + " (" + tensor + "): expected " +
+                                                         std::to_string(numel) + " values (shape " + shape + ") but found " + std::to_string(data.length));
+  }
+  return data;
+}
+
 void FloatView::copyTo(float* dst) const {
   if (!f64) {
     if (length > 0) std::memcpy(dst, data, length * sizeof(float));

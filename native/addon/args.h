@@ -130,6 +130,10 @@ class Args {
   std::string where_;
 };
 
+// o.data of a tensor write (`method`: "setTensors"): a Float32Array or Float64Array of exactly
+// `numel` values, else a RangeError naming the tensor and its shape (`shape`, as shapeString prints it).
+FloatView requireTensorValues(const Args& o, const char* method, const std::string& tensor, int64_t numel, const std::string& shape);
+
 // ---- errors of the work itself ---------------------------------------------------------------
 
 // statusToError (worker.h): a non-OK Status as a JS Error with code "STIC_<CODE>".

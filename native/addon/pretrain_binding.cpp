@@ -186,11 +186,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     for (uint32_t i = 0; i < a.Length(); i++) {
       const Args o(a.Get(i), "tensors[" + std::to_string(i) + "]");
       const model::PretrainTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
-      const FloatView data = requireFloatView(o.get("data"), o.name("data"));
-      if (data.length != t.numel) {
-        throw Napi::RangeError::New(env, "setTensors: " + o.name("data") + " (" + t.name + "): expected " + std::to_string(t.numel) +
-                                             " values (shape " + shapeString(t.shape) + ") but found " + std::to_string(data.length));
-      }
+      const FloatView data = requireTensorValues(o, "setTensors", t.name, t.numel, shapeString(t.shape));
       std::vector<float> copy(t.numel);  // copied on this thread: the worker reads no JS memory
       data.copyTo(copy.data());
       writes.push_back({&t, std::move(copy)});

@@ -203,11 +203,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     for (uint32_t i = 0; i < a.Length(); i++) {
       const Args o(a.Get(i), "tensors[" + std::to_string(i) + "]");
       const model::TrainTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
-      const FloatView data = requireFloatView(o.get("data"), o.name("data"));
-      if (data.length != t.numel) {
-        throw Napi::RangeError::New(env, "setTensors: " + o.name("data") + " (" + t.name + "): expected " + std::to_string(t.numel) +
-                                             " values (shape " + shapeString(t.shape) + ") but found " + std::to_string(data.length));
-      }
+      const FloatView data = requireTensorValues(o, "setTensors", t.name, t.numel, shapeString(t.shape));
       writes.push_back({kindData(t, kind), data});
       keep.push_back(o.get("data"));
     }

@@ -178,6 +178,10 @@ describe('pretrainer: training steps (cpu)', function () {
         'getTensors: names[0]: the model has no tensor named "lm_head.weight" (expected a name from tensorInfo(), e.g. vision_tower.embeddings.patch_embedding.weight)',
       );
       expect(() => p.getTensors('momentum' as never)).to.throw(TypeError, "Expected 'param', 'grad', 'exp_avg' or 'exp_avg_sq' for kind but received a string \"momentum\"");
+      const norm = p.tensorInfo().find((t) => t.name === 'language_model.model.norm.weight');
+      expect(() => p.setTensors('param', [{ name: norm!.name, data: new Float32Array(3) }])).to.throw(
+        RangeError, `setTensors: tensors[0].data (${norm!.name}): expected ${norm!.shape[0]} values (shape [${norm!.shape[0]}]) but found 3`,
+      );
       const running = p.step(pixels, 3, items);
       const second = await p.zeroGrad().then(() => null, (e: Error) => e); // refused through its Promise (call_guard.h)
       expect(second?.message).to.equal('Pretrainer.zeroGrad: another call on this pretrainer is still running; await it before starting the next');
