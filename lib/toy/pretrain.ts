@@ -32,6 +32,7 @@ import { type PreprocessConfig, preprocessConfigFromVision } from '../data/prepr
 import { native } from '../native/index.ts';
 import type { PretrainerNative } from '../native/index.ts';
 import type { ChatEncoder } from '../train/collate.ts';
+import { ADAMW_DEFAULTS } from '../train/train_options.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ScheduleKind, learningRateAt } from '../util/lr_schedule.ts';
 import { MetricsLog } from '../util/metrics_log.ts';
@@ -98,9 +99,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   warmupRatio: 0.03,
   weightDecay: 0.05,
   maxGradNorm: 1.0,
-  adamBeta1: 0.9,
-  adamBeta2: 0.999,
-  adamEps: 1e-8,
+  ...ADAMW_DEFAULTS, // the LoRA stages' AdamW defaults: one value for each
   singleTurn: 0.25,
   curriculum: 0.5,
   drillSteps: 0,
