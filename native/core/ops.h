@@ -47,6 +47,54 @@ struct Ops {
   Status check() const { return firstError ? firstError() : Status::ok(); }
 };
 
+// Every entry of the table as X(family, op), in table order: missingOps() names the empty ones from
+// this list, and the kernel lab clears entries by these names to test requireOps() (ops_table_binding.cpp).
+#define STIC_OPS_ENTRIES(X) \
+  X(linear, sgemm) \
+  X(linear, gemm_typed_b) \
+  X(linear, linear_forward) \
+  X(linear, linear_backward) \
+  X(norm, layernorm_forward) \
+  X(norm, layernorm_backward) \
+  X(norm, rmsnorm_forward) \
+  X(norm, rmsnorm_backward) \
+  X(elementwise, quick_gelu_forward) \
+  X(elementwise, quick_gelu_backward) \
+  X(elementwise, gelu_forward) \
+  X(elementwise, gelu_backward) \
+  X(elementwise, gelu_tanh_forward) \
+  X(elementwise, gelu_tanh_backward) \
+  X(elementwise, silu_forward) \
+  X(elementwise, silu_backward) \
+  X(elementwise, swiglu_forward) \
+  X(elementwise, swiglu_backward) \
+  X(elementwise, add_inplace) \
+  X(rope, rope_forward) \
+  X(rope, rope_backward) \
+  X(attention, attention_forward) \
+  X(attention, attention_forward_lse) \
+  X(attention, attention_backward) \
+  X(embedding, embedding_forward) \
+  X(embedding, embedding_backward) \
+  X(embedding, patch_embed_forward) \
+  X(embedding, patch_embed_backward) \
+  X(convert, convert) \
+  X(head, fused_head_workspace_bytes) \
+  X(head, fused_head_forward) \
+  X(head, fused_head_backward) \
+  X(head, fused_head_backward_saved) \
+  X(head, log_softmax_gather) \
+  X(loss, dpo_loss) \
+  X(loss, sft_loss) \
+  X(loss, sum_by_sequence) \
+  X(loss, sequence_grad_to_tokens) \
+  X(lora, lora_delta_forward) \
+  X(lora, lora_delta_backward) \
+  X(optimizer, adamw_step) \
+  X(optimizer, grad_global_norm) \
+  X(optimizer, clip_grad_norm) \
+  X(sampling, sample_token)
+
 // The entries of `ops` that are empty, as "family.op" names (e.g. "lora.lora_delta_forward").
 std::vector<std::string> missingOps(const Ops& ops);
 

@@ -70,6 +70,10 @@ export interface KernelsBinding {
     /** The corruptions' counter-based RNG: words or normals [first, first + count) of one stream of a seed. */
     corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'words'): Uint32Array;
     corruptionRandom(seed: number, stream: 'params' | 'pixels' | 'mask', first: number, count: number, dist: 'normals'): Float32Array;
+    /** Every entry of the ops table as "family.op", in table order (native/addon/lab/ops_table_binding.cpp). */
+    opsTableEntries(): string[];
+    /** requireOps(table, what) on the CPU table with the entries named in `clear` emptied: "<CODE>: <message>", or null when it accepts. */
+    requireOps(clear: string[], what: string): string | null;
   };
 }
 
