@@ -6,7 +6,7 @@
 //   npx tsx scripts/toy_probe.ts [model folder] [scenes per k, default 40]
 import { loadChatModel } from '../lib/engine/chat_input.ts';
 import { native } from '../lib/native/index.ts';
-import { evaluateToyModel } from '../lib/toy/pretrain_eval.ts';
+import { evaluateToyModel } from '../lib/toy/eval_run.ts';
 import { questions } from '../lib/toy/text.ts';
 import { generateScenes } from '../lib/toy/world.ts';
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { imagePath, writeToyDataset } from '../toy/dataset.ts';
+import type { ToyEvalSet } from '../toy/eval_run.ts';
 import { renderScenePng } from '../toy/render.ts';
 import type { ToyQa } from '../toy/text.ts';
 import { type ToyScene, generateScenes } from '../toy/world.ts';
@@ -32,8 +33,11 @@ export interface DemoData {
   unlabeled: string;
   /** LLaVA instruction JSONL; image paths relative to its folder. */
   instructions: string;
-  heldout: { dir: string; scenes: ToyScene[]; questions: ToyQa[] };
+  heldout: HeldoutSet;
 }
+
+/** The held-out set as read back from its folder: the scenes' images are <dir>/images/<id>.png. */
+export type HeldoutSet = ToyEvalSet & { dir: string };
 
 export function demoWorldSeed(seed: number): number {
   return DEMO_WORLD_SEED + seed;

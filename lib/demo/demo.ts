@@ -19,11 +19,12 @@ import { type Progress, type ProgressFactory, silentProgress } from '../util/pro
 import { type RunDeps, runPipeline } from '../stic/pipeline.ts';
 import { type StageName, loadRunConfig } from '../stic/run_config.ts';
 import { formatComparisonTable } from '../toy/compare_table.ts';
+import type { ToyEvalSettings } from '../toy/eval_run.ts';
 import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
 import { type DemoSizes, demoWorldSeed, prepareDemoData, unlabeledScenes } from './data.ts';
 import { type PairQuality, pairQuality, pairQualityLines, pairQualityMarkdown } from './pair_quality.ts';
-import { type EvalSettings, type ModelEval, type ModelUnderTest, evaluateModel } from './evaluate.ts';
+import { type ModelEval, type ModelUnderTest, evaluateModel } from './evaluate.ts';
 import { DEMO_PROMPTS, DEMO_TRAINING, type RecipeScale, recipeConfig, recipeYaml } from './recipe.ts';
 
 export interface DemoOptions extends DemoSizes {
@@ -84,7 +85,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     models.push({ name: `${arm.name} stage 1`, model: o.model, adapter: path.join(arm.dir, 'dpo') });
     models.push({ name: `${arm.name} final`, model: o.model, adapter: path.join(arm.dir, 'sft') });
   }
-  const settings: EvalSettings = { answerTokens: o.answerTokens, describeTokens: o.scale.describeTokens, batchSize: o.scale.genBatch };
+  const settings: ToyEvalSettings = { answerTokens: o.answerTokens, describeTokens: o.scale.describeTokens, batchSize: o.scale.genBatch };
   const evalDeps = { open: deps.openInference, images: await deps.openImages(), threads: o.threads, progress: deps.progress };
   const evals: ModelEval[] = [];
   for (const m of models) {

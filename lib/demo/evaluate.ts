@@ -1,11 +1,9 @@
-// Scoring one model (base, or base + an adapter) on the demo's held-out toy set, as the paper
-// evaluates: greedy decoding (temperature 0), one question per conversation with the image, each
-// question put as the benchmarks put theirs (lib/eval/predict.ts evalRequest).
-//   VQA: every short-answer question of qa.jsonl, asked as "<image>\n<question>";
-//   descriptions: each scene's "describe" question (one of the world's description prompts).
-// Answers are scored with lib/toy/eval.ts (VQA accuracy, CHAIR hallucination, description
-// precision/recall). The result, with every answer and description, is written to
-// <eval>/<name>.json; a re-run reuses it while the model, adapter files and settings are the same.
+// Scoring one model (base, or base + an adapter) on the demo's held-out toy set with the toy
+// evaluation (lib/toy/eval_run.ts runToyEval: every question of qa.jsonl alone with its scene's
+// image, greedy, scored by lib/toy/eval.ts), each question put to the pipeline's inference engine as
+// the benchmarks put theirs (lib/eval/predict.ts evalRequest), the images read from the scenes' PNG
+// files. The result, with every answer and description, is written to <eval>/<name>.json; a re-run
+// reuses it while the model, adapter files and settings are the same.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,22 +13,11 @@ import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { evalRequest } from '../eval/predict.ts';
 import type { ImageApi, InferenceEngine, OpenInference, RgbImage } from '../stic/engine_api.ts';
 import { hashFile, hashOptions } from '../stic/manifest.ts';
-import { chunks } from '../stic/stages/stage_io.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
-import { type DescriptionOutput, type QaResponse, type ToyEvalReport, evaluateToy } from '../toy/eval.ts';
-import type { ToyEvalOptions } from '../toy/pretrain_eval.ts';
+import type { DescriptionOutput, QaResponse, ToyEvalReport } from '../toy/eval.ts';
+import { type ToyEvalOutput, type ToyEvalSettings, runToyEval } from '../toy/eval_run.ts';
 import type { ToyQa } from '../toy/text.ts';
-import type { ToyScene } from '../toy/world.ts';
-
-export interface HeldoutSet {
-  /** Folder the scenes' image paths (images/<id>.png) are relative to. */
-  dir: string;
-  scenes: ToyScene[];
-  questions: ToyQa[];
-}
-
-/** The toy evaluation's token budgets and batch size (lib/toy/pretrain_eval.ts), every one given. */
-export type EvalSettings = Required<ToyEvalOptions>;
+import type { HeldoutSet } from './data.ts';
 
 export interface ModelUnderTest {
   /** Column name in the table, e.g. "stic final"; the eval file is its slug ("stic-final.json"). */
@@ -57,7 +44,7 @@ export interface EvalDeps {
 }
 
 /** Scores `m` on `set`, or returns the stored result of an identical earlier evaluation. */
-export async function evaluateModel(m: ModelUnderTest, set: HeldoutSet, s: EvalSettings, outDir: string, deps: EvalDeps): Promise<ModelEval> {
+export async function evaluateModel(m: ModelUnderTest, set: HeldoutSet, s: ToyEvalSettings, outDir: string, deps: EvalDeps): Promise<ModelEval> {
   const file = path.join(outDir, `${m.name.replace(/[^A-Za-z0-9]+/g, '-')}.json`);
   const key = await evalKey(m, set, s);
   const stored = await readStored(file);
@@ -74,7 +61,7 @@ export async function evaluateModel(m: ModelUnderTest, set: HeldoutSet, s: EvalS
 }
 
 // What the result depends on: the model folder, the adapter's files, the questions and settings.
-async function evalKey(m: ModelUnderTest, set: HeldoutSet, s: EvalSettings): Promise<string> {
+async function evalKey(m: ModelUnderTest, set: HeldoutSet, s: ToyEvalSettings): Promise<string> {
   const adapterFiles: Record<string, string | null> = {};
   if (m.adapter !== undefined) {
     for (const f of [ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS]) {
@@ -93,33 +80,36 @@ async function readStored(file: string): Promise<ModelEval | null> {
   }
 }
 
-interface Ask {
-  q: ToyQa;
-  image: RgbImage;
-}
-
-async function runEval(engine: InferenceEngine, m: ModelUnderTest, key: string, set: HeldoutSet, s: EvalSettings, deps: EvalDeps): Promise<ModelEval> {
-  const images = new Map<string, RgbImage>();
-  for (const scene of set.scenes) images.set(scene.id, await deps.images.load(path.join(set.dir, 'images', `${scene.id}.png`)));
-  const asks: Ask[] = set.questions.map((q) => {
-    const image = images.get(q.sceneId);
-    if (image === undefined) throw new Error(`${path.join(set.dir, 'qa.jsonl')}: question "${q.id}" is about scene "${q.sceneId}", which is not in truth.jsonl`);
-    return { q, image };
-  });
-  const texts = new Map<string, string>();
-  const bar = (deps.progress ?? silentProgress)(`eval ${m.name}`, asks.length);
+async function runEval(engine: InferenceEngine, m: ModelUnderTest, key: string, set: HeldoutSet, s: ToyEvalSettings, deps: EvalDeps): Promise<ModelEval> {
+  const images = await sceneImages(set, deps.images);
+  const bar = (deps.progress ?? silentProgress)(`eval ${m.name}`, set.questions.length);
+  let out: ToyEvalOutput;
   try {
-    for (const batch of chunks(asks, s.batchSize)) {
-      const requests = batch.map((a) => evalRequest(a.q.id, a.image, a.q.question, a.q.type === 'describe' ? s.describeTokens : s.answerTokens));
-      const out = await engine.generate(requests);
-      batch.forEach((a, i) => texts.set(a.q.id, out[i].text.trim()));
+    out = await runToyEval(set, s, async (batch) => {
+      const results = await engine.generate(batch.map((a) => evalRequest(a.qa.id, images.get(a.qa.sceneId) as RgbImage, a.qa.question, a.maxNewTokens)));
       bar.tick(batch.length);
-    }
+      return results.map((r) => r.text.trim());
+    });
   } finally {
     bar.stop();
   }
-  const answers = asks.filter((a) => a.q.type !== 'describe').map((a) => ({ id: a.q.id, question: a.q.question, expected: a.q.answer, response: texts.get(a.q.id) as string }));
-  const descriptions = asks.filter((a) => a.q.type === 'describe').map((a) => ({ sceneId: a.q.sceneId, prompt: a.q.question, text: texts.get(a.q.id) as string }));
-  const report = evaluateToy(set.scenes, set.questions, answers, descriptions);
-  return { name: m.name, model: m.model, adapter: m.adapter ?? null, key, answers, descriptions, report };
+  // The stored file keeps each answer's question and expected answer, and each description's prompt.
+  const byId = new Map(set.questions.map((q) => [q.id, q]));
+  const answers = out.answers.map((a) => {
+    const q = byId.get(a.id) as ToyQa;
+    return { id: a.id, question: q.question, expected: q.answer, response: a.response };
+  });
+  const prompts = set.questions.filter((q) => q.type === 'describe').map((q) => q.question);
+  const descriptions = out.descriptions.map((d, i) => ({ sceneId: d.sceneId, prompt: prompts[i], text: d.text }));
+  return { name: m.name, model: m.model, adapter: m.adapter ?? null, key, answers, descriptions, report: out.report };
+}
+
+// Each scene's image, decoded once; every question must be about one of the scenes.
+async function sceneImages(set: HeldoutSet, api: ImageApi): Promise<Map<string, RgbImage>> {
+  const images = new Map<string, RgbImage>();
+  for (const scene of set.scenes) images.set(scene.id, await api.load(path.join(set.dir, 'images', `${scene.id}.png`)));
+  for (const q of set.questions) {
+    if (!images.has(q.sceneId)) throw new Error(`${path.join(set.dir, 'qa.jsonl')}: question "${q.id}" is about scene "${q.sceneId}", which is not in truth.jsonl`);
+  }
+  return images;
 }

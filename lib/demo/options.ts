@@ -8,6 +8,7 @@ import { packageRoot } from '../native/loader.ts';
 import { type OptionTable, validateOptions } from '../stic/options.ts';
 import { MAX_SET_SIZE } from './data.ts';
 import type { DemoOptions } from './demo.ts';
+import { TOY_EVAL_DEFAULTS } from '../toy/eval_run.ts';
 import { DEMO_SCALE, DEMO_TRAINING } from './recipe.ts';
 
 /** The built-in model, committed with the repository. */
@@ -47,7 +48,7 @@ export const DEMO_FLAGS: OptionTable<DemoFlags> = {
   dpoLr: { type: 'number', min: 0, minExclusive: true, default: DEMO_TRAINING.dpoLr, describe: 'Peak learning rate of stage 1 (the paper\'s 1e-7 is for 7B models)' },
   sftLr: { type: 'number', min: 0, minExclusive: true, default: DEMO_TRAINING.sftLr, describe: 'Peak learning rate of stage 2 (the paper\'s 2e-5 is for 7B models)' },
   describeTokens: { type: 'integer', min: 1, default: DEMO_SCALE.describeTokens, describe: 'Maximum new tokens of a description (pairs, stage 2a, evaluation)' },
-  answerTokens: { type: 'integer', min: 1, default: 8, describe: 'Maximum new tokens of a short answer in the evaluation' },
+  answerTokens: { type: 'integer', min: 1, default: TOY_EVAL_DEFAULTS.answerTokens, describe: 'Maximum new tokens of a short answer in the evaluation' },
   batchSize: { type: 'integer', min: 1, default: DEMO_SCALE.genBatch, describe: 'Generation requests per batch' },
 };
 

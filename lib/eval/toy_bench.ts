@@ -17,7 +17,7 @@ import { seededRandom } from '../util/seeded.ts';
 import { renderScenePng } from '../toy/render.ts';
 import { type ToyQa, questions } from '../toy/text.ts';
 import { COLOUR_NAMES, POSITIONS } from '../toy/vocab.ts';
-import { type ToyScene, generateScene } from '../toy/world.ts';
+import { type ToyScene, generateScenes } from '../toy/world.ts';
 
 export interface ToyBenchOptions {
   out: string;
@@ -37,7 +37,7 @@ export interface ToyBenchFiles {
 }
 
 export async function writeToyBenchmarks(o: ToyBenchOptions): Promise<ToyBenchFiles> {
-  const scenes = Array.from({ length: o.count }, (_, i) => generateScene(o.seed, i));
+  const scenes = generateScenes(o.seed, o.count);
   const pngs = await Promise.all(scenes.map((s) => renderScenePng(s)));
   const qa = scenes.map((s) => questions(s));
   const dirs = Object.fromEntries(['pope', 'textvqa', 'scienceqa', 'chartqa', 'mmbench', 'mmvet'].map((b) => [b, path.join(o.out, b)]));

@@ -39,7 +39,7 @@ import { MetricsLog } from '../util/metrics_log.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { latestPretrainCheckpoint, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from './pretrain_checkpoint.ts';
 import { type ToyBatch, type ToyDataOptions, toyBatch } from './pretrain_data.ts';
-import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from './pretrain_eval.ts';
+import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from './eval_run.ts';
 import { TOY_MODEL_SIZE, type ToyModelSize, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson, writeToyModel } from './pretrain_model.ts';
 import { questions } from './text.ts';
 import { buildToyModelTokenizer } from './toy_tokenizer.ts';
