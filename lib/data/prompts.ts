@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 
 import { ioProblem } from './records/faults.ts';
-import { IMAGE_TOKEN } from './records/preference.ts';
+import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 
 export interface PromptSet {
   detailed: string;

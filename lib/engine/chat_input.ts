@@ -7,7 +7,7 @@ import type { PreprocessConfig } from '../data/preprocess.ts';
 import { type ChatMessage, type ChatTemplate, chatPromptIds, selectChatTemplate } from '../model/chat_template.ts';
 import { requireModelFolder } from '../model/config.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
-import { IMAGE_PLACEHOLDER, type TextTokenizer, loadTokenizer } from '../model/tokenizer.ts';
+import { IMAGE_TOKEN, type TextTokenizer, loadTokenizer } from '../model/tokenizer.ts';
 import { type InMemoryAdapter, type LlavaModel, type WeightDTypeOption, loadModel } from './llava_model.ts';
 
 export interface ChatModel {
@@ -62,7 +62,7 @@ export async function imagePixels(config: EngineConfig, file: string, opts: Imag
  */
 export function userPromptIds(chat: ChatModel, text: string, image: boolean | ModelImage | null, system?: string): number[] {
   const withImage = image !== false && image !== null;
-  const content = withImage && !text.includes(IMAGE_PLACEHOLDER) ? `${IMAGE_PLACEHOLDER}\n${text}` : text;
+  const content = withImage && !text.includes(IMAGE_TOKEN) ? `${IMAGE_TOKEN}\n${text}` : text;
   const messages: ChatMessage[] = system ? [{ role: 'system', content: system }] : [];
   messages.push({ role: 'user', content });
   const config = chat.model.config;

@@ -235,7 +235,7 @@ export function parseChatTemplateSpec(r: FieldReader, name: string): ChatTemplat
 }
 
 /** The placeholder users write where an image goes (LLaVA's DEFAULT_IMAGE_TOKEN). */
-export const IMAGE_PLACEHOLDER = '<image>';
+export const IMAGE_TOKEN = '<image>';
 
 export interface PromptEncodeOptions {
   /** Id the model uses for image positions (EngineConfig.imageTokenId). */
@@ -256,16 +256,16 @@ export interface PromptEncodeOptions {
  */
 export function encodePrompt(tok: TextTokenizer, text: string, opts: PromptEncodeOptions): number[] {
   const addSpecialTokens = opts.addSpecialTokens ?? !(tok.bosToken !== null && text.startsWith(tok.bosToken));
-  const placeholderId = tok.tokenToId(IMAGE_PLACEHOLDER);
+  const placeholderId = tok.tokenToId(IMAGE_TOKEN);
   if (placeholderId !== null) {
     if (placeholderId !== opts.imageTokenId) {
       throw new Error(
-        `Expected the tokenizer's ${IMAGE_PLACEHOLDER} token (${tok.source}) to have the model's image token id ${opts.imageTokenId} but it has id ${placeholderId}`,
+        `Expected the tokenizer's ${IMAGE_TOKEN} token (${tok.source}) to have the model's image token id ${opts.imageTokenId} but it has id ${placeholderId}`,
       );
     }
     return tok.encode(text, { addSpecialTokens });
   }
-  const pieces = text.split(IMAGE_PLACEHOLDER);
+  const pieces = text.split(IMAGE_TOKEN);
   const out = tok.encode(pieces[0], { addSpecialTokens });
   for (const piece of pieces.slice(1)) {
     out.push(opts.imageTokenId);

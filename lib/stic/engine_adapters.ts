@@ -11,7 +11,7 @@ import { type ChatMessage as TemplateMessage, chatPromptIds } from '../model/cha
 import { native } from '../native/index.ts';
 import { adapterForLoad } from '../train/adapted_model.ts';
 import type { ChatMessage } from '../data/records/preference.ts';
-import { IMAGE_TOKEN } from '../data/records/preference.ts';
+import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 import type {
   CorruptedImage, CorruptionSpec, GenerateRequest, GenerateResult, ImageApi, InferenceEngine, InferenceOpenOptions, LogprobItem, LogprobResult, RgbImage,
 } from './engine_api.ts';

@@ -9,6 +9,7 @@
 //   world.json              how the set was drawn (seed, first index, count, sizes, shape range)
 import path from 'node:path';
 
+import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { TOY_IMAGE_SIZE, renderScenePng } from './render.ts';
 import { type ToyQa, captions, questions } from './text.ts';
@@ -68,7 +69,7 @@ export function instructionSample(scene: ToyScene, qa: readonly ToyQa[]): Record
     id: scene.id,
     image: imagePath(scene),
     conversations: turns.flatMap((q, i) => [
-      { from: 'human', value: i === 0 ? `<image>\n${q.question}` : q.question },
+      { from: 'human', value: i === 0 ? `${IMAGE_TOKEN}\n${q.question}` : q.question },
       { from: 'gpt', value: q.answer },
     ]),
   };

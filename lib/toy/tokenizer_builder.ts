@@ -19,8 +19,9 @@
 import path from 'node:path';
 
 import { writeJsonAtomic } from '../util/atomic_write.ts';
+import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 
-export const TOY_SPECIAL_TOKENS = { unk: '<unk>', bos: '<s>', eos: '</s>', pad: '<pad>', image: '<image>' } as const;
+export const TOY_SPECIAL_TOKENS = { unk: '<unk>', bos: '<s>', eos: '</s>', pad: '<pad>', image: IMAGE_TOKEN } as const;
 
 /** SentencePiece's whitespace mark. */
 const SPACE = '\u2581';

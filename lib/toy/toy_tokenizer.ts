@@ -6,6 +6,7 @@
 import { renderChat } from '../model/chat_template.ts';
 import { BUILTIN_TEMPLATES } from '../model/templates/index.ts';
 import { DEFAULT_PROMPTS, formatInfusion } from '../data/prompts.ts';
+import { userTurn } from '../data/records/preference.ts';
 import { DESCRIBE_PROMPTS, captions, questions } from './text.ts';
 import { type ToyTokenizer, buildToyTokenizer } from './tokenizer_builder.ts';
 import { BACKGROUND_NAMES, COLOUR_NAMES, KIND_PLURALS, NUMBER_WORDS, POSITIONS, SHAPE_KINDS, SIZES } from './vocab.ts';
@@ -31,7 +32,7 @@ export interface ToyCorpus {
 
 /** One user turn with the image and, when given, the assistant's answer, as the template renders it. */
 export function toyChatText(question: string, answer?: string): string {
-  const messages = [{ role: 'user' as const, content: `<image>\n${question}` }];
+  const messages = [userTurn(question)];
   if (answer === undefined) return renderChat(messages, { template: TEMPLATE, addGenerationPrompt: true });
   return renderChat([...messages, { role: 'assistant', content: answer }], { template: TEMPLATE, eosToken: '</s>' });
 }

@@ -18,7 +18,8 @@
 // With a LLaVA-NeXT model (anyres), an image's token count depends on its size: `imageTokens` gives
 // it per file (read from the file headers before tokenising, lib/data/image_tokens.ts).
 // Legend: T tokens of a sequence, N distinct images of a micro-batch, C their crops, S image side.
-import { IMAGE_TOKEN, type ChatMessage } from '../data/records/preference.ts';
+import type { ChatMessage } from '../data/records/preference.ts';
+import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 import { type ImageProcessor, type ProcessedBatch, loadAndProcess } from '../data/image_processor.ts';
 import { type ModelImage, nativeLayout } from '../data/model_image.ts';
 import type { NativeImageLayout } from '../native/contract.ts';

@@ -7,7 +7,7 @@
 // stage as `stic infuse` and `stic run` call it: read both files, infuse, write the output atomically.
 import { SkipLog } from '../../data/records/faults.ts';
 import { IMAGE_ROOT_FIELD, imageRootField, recordImageRoot } from '../../data/records/image_root.ts';
-import { IMAGE_TOKEN } from '../../data/records/preference.ts';
+import { IMAGE_TOKEN } from '../../model/tokenizer.ts';
 import { type DescriptionRecord, descriptionFormat } from '../../data/records/descriptions.ts';
 import { type InstructionSample, instructionFormat } from '../../data/records/instructions.ts';
 import { type Located, loadRecords } from '../../data/records/load.ts';
