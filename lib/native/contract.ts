@@ -177,9 +177,11 @@ export interface NativePreprocessOptions {
 }
 /** [lo, hi]: a value is drawn uniformly per image; null disables (jitter ops only). */
 export type NativeRange = [number, number] | null;
-/** Every field is required; lib/data/corrupt.ts fills the defaults. */
+/** The corruptions an image can be drawn with (lib/data/corrupt.ts describes each). */
+export type NativeCorruptionKind = 'lowres' | 'jitter' | 'noise' | 'diffusion' | 'blur' | 'mask';
+/** Every field is required; lib/data/corrupt.ts fills the defaults. 'stic' draws lowres or jitter per image (STIC's mix). */
 export interface NativeCorruptionSpec {
-  kind: 'lowres' | 'jitter' | 'noise' | 'diffusion' | 'blur' | 'mask' | 'stic';
+  kind: NativeCorruptionKind | 'stic';
   lowres: [number, number];
   brightness: NativeRange;
   contrast: NativeRange;
@@ -200,7 +202,7 @@ export interface NativeCorruptionSpec {
 }
 /** What one image drew; only the fields of its kind are present. */
 export interface NativeCorruptionParams {
-  kind: 'lowres' | 'jitter' | 'noise' | 'diffusion' | 'blur' | 'mask';
+  kind: NativeCorruptionKind;
   size?: number;
   order?: ('brightness' | 'contrast' | 'saturation' | 'hue')[];
   brightness?: number;
