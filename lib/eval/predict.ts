@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 
 import { userTurn } from '../data/records/preference.ts';
 import type { GenerateRequest, ImageApi, InferenceDeps, RgbImage } from '../engine/inference_api.ts';
+import { chunks } from '../generate/batching.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { silentProgress } from '../util/progress.ts';
@@ -83,8 +84,7 @@ async function generateAll(items: EvalItem[], file: string, deps: InferenceDeps,
     const todo = items.filter((it) => !answers.has(it.id));
     const bar = (deps.progress ?? silentProgress)(label, items.length, items.length - todo.length);
     try {
-      for (let i = 0; i < todo.length; i += batchSize) {
-        const batch = todo.slice(i, i + batchSize);
+      for (const batch of chunks(todo, batchSize)) {
         const decoded = await loadBatchImages(batch, deps.images);
         const requests = batch.map((it) => evalRequest(it.id, decoded.get(it.image) as RgbImage, it.question, it.maxNewTokens));
         const out = await deps.engine.generate(requests);

@@ -12,6 +12,11 @@ export function batchRanges(count: number, size: number): [number, number][] {
   return out;
 }
 
+/** xs as consecutive batches of at most `size` items (the batches of batchRanges). */
+export function chunks<T>(xs: readonly T[], size: number): T[][] {
+  return batchRanges(xs.length, size).map(([start, end]) => xs.slice(start, end));
+}
+
 export interface PackedImages {
   /** (C, 3, S, S): the crops of the distinct images, in order of first use. */
   pixels: Float32Array;

@@ -8,6 +8,7 @@
 // the demo reads the scenes' image files and asks an InferenceEngine (lib/demo/evaluate.ts).
 // Legend: N scenes, S image side.
 import { type ChatModel, preprocessFor, userPromptIds } from '../engine/chat_input.ts';
+import { chunks } from '../generate/batching.ts';
 import { checkInt } from '../util/expect.ts';
 import { type DescriptionOutput, type QaResponse, type ToyEvalReport, evaluateToy } from './eval.ts';
 import { scenePixels } from './pretrain_data.ts';
@@ -59,8 +60,7 @@ export async function runToyEval(set: ToyEvalSet, s: ToyEvalSettings, ask: AskBa
   for (const key of ['answerTokens', 'describeTokens', 'batchSize'] as const) checkInt(s[key], `toy evaluation ${key}`, 1);
   const asks = set.questions.map((qa) => ({ qa, maxNewTokens: qa.type === 'describe' ? s.describeTokens : s.answerTokens }));
   const texts: string[] = [];
-  for (let i = 0; i < asks.length; i += s.batchSize) {
-    const batch = asks.slice(i, i + s.batchSize);
+  for (const batch of chunks(asks, s.batchSize)) {
     const out = await ask(batch);
     if (out.length !== batch.length) throw new Error(`Expected ${batch.length} responses to a batch of toy questions but received ${out.length}`);
     texts.push(...out);

@@ -3,6 +3,7 @@
 // with another checkpoint interval, trains on exactly what an uninterrupted one would. A global
 // batch of B examples is split into micro-batches of B / gradAccum; the last batch of an epoch may
 // be smaller (nothing is dropped, as the Hugging Face Trainer does by default).
+import { chunks } from '../generate/batching.ts';
 import { seededRandom } from '../util/seeded.ts';
 
 export interface OrderOptions {
@@ -61,9 +62,7 @@ export class DataOrder {
     const start = (s % this.stepsPerEpoch) * this.o.batchSize;
     const end = Math.min(this.o.examples, start + this.o.batchSize);
     const ids = Array.from(this.permutation(epoch).subarray(start, end));
-    const micro: number[][] = [];
-    for (let i = 0; i < ids.length; i += this.microSize) micro.push(ids.slice(i, i + this.microSize));
-    return { epoch, start, micro };
+    return { epoch, start, micro: chunks(ids, this.microSize) };
   }
 
   /** Data position after `stepsDone` steps (what a checkpoint records). */

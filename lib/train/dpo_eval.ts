@@ -6,6 +6,7 @@
 // from the same reference as training's (stored in the pairs, the cached pre-pass, or, with
 // --reproduce-reference-drift, the trained projector at evaluation time).
 // Legend: B held-out pairs.
+import { chunks } from '../generate/batching.ts';
 import { native, type NativeDpoLossPair } from '../native/index.ts';
 import type { DpoOptions } from './train_options.ts';
 import { type PixelLoader, StepImages, type TokenizedPair } from './collate.ts';
@@ -39,8 +40,7 @@ export function evalDue(stepsDone: number, interval: number, totalSteps: number)
 export async function evaluateDpo(trainer: Trainer, set: DpoEvalSet): Promise<DpoEvalFields> {
   const o = set.options;
   const measured: NativeDpoLossPair[] = [];
-  for (let b = 0; b < set.pairs.length; b += set.batch) {
-    const chunk = set.pairs.slice(b, b + set.batch);
+  for (const chunk of chunks(set.pairs, set.batch)) {
     const images = await StepImages.load(chunk.map((p) => p.image), set.pixels);
     const ok = chunk.filter((p) => images.has(p.image));
     if (ok.length === 0) continue;

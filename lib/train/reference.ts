@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import { currentWorld, isWriter } from '../dist/launch.ts';
 import { forEachBatchSharded } from '../dist/shard.ts';
+import { chunks } from '../generate/batching.ts';
 import type { RejectedLogpMode } from '../native/contract.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
@@ -62,9 +63,7 @@ export async function referenceLogps(trainer: Trainer, pairs: TokenizedPair[], o
     const writer = isWriter() ? await JsonlWriter.open(o.file, { idField: 'key' }) : null;
     const distinct = new Set(keys).size;
     const bar = isWriter() ? (o.progress ?? silentProgress)('reference log-probs', distinct, distinct - todo.size, 'pairs') : null;
-    const list = [...todo.entries()];
-    const batches: [string, TokenizedPair][][] = [];
-    for (let b = 0; b < list.length; b += o.batch) batches.push(list.slice(b, b + o.batch));
+    const batches = chunks([...todo.entries()], o.batch);
     try {
       await forEachBatchSharded(world, batches, (chunk) => scoreBatch(trainer, chunk, o), async (lines, chunk) => {
         await writer?.append(lines);

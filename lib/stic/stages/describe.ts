@@ -22,7 +22,8 @@ import type { GenerateRequest, ImageApi, InferenceDeps, OpenInference, RgbImage,
 import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type DescribeOptions, samplingOf } from '../stage_options.ts';
 import type { PromptSet } from '../../data/prompts.ts';
-import { type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { chunks } from '../../generate/batching.ts';
+import { type StageEnv, type StageReport, type StageResult, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface DescribeStageInput {
   samples: (InstructionSample & Located)[];

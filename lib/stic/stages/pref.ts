@@ -24,7 +24,8 @@ import { type PrefOptions, corruptionSpecs, samplingOf } from '../stage_options.
 import { userTurn } from '../../data/records/preference.ts';
 import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
-import { type StageEnv, type StageReport, type StageResult, chunks, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { chunks } from '../../generate/batching.ts';
+import { type StageEnv, type StageReport, type StageResult, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
 
 export interface PrefStageInput {
   images: UnlabeledImage[];

@@ -96,13 +96,6 @@ export function formatStageReport(r: StageReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Splits xs into consecutive chunks of at most n. */
-export function chunks<T>(xs: readonly T[], n: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
-  return out;
-}
-
 /** Closes an inference engine that holds resources (the fakes in tests hold none). */
 export async function closeEngine(engine: InferenceEngine): Promise<void> {
   if (engine.close) await engine.close();
