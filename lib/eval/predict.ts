@@ -8,13 +8,14 @@
 // resumable too), and the description is put before the question of every item about that image.
 import { readFile } from 'node:fs/promises';
 
+import { DEFAULT_PROMPTS, formatInfusion } from '../data/prompts.ts';
 import { userTurn } from '../data/records/preference.ts';
 import type { GenerateRequest, ImageApi, InferenceDeps, RgbImage } from '../engine/inference_api.ts';
 import { chunks } from '../generate/batching.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
 import { silentProgress } from '../util/progress.ts';
-import { DESCRIBE_PROMPT, DESCRIPTION_PREFIX } from './prompts.ts';
+import { DESCRIBE_PROMPT } from './prompts.ts';
 import { readJsonLines } from './read_util.ts';
 import type { EvalItem } from './types.ts';
 
@@ -46,7 +47,7 @@ export async function predict(items: EvalItem[], files: { predictions: string; d
     const images = [...new Set(items.map((it) => it.image))];
     const describeItems = images.map((image) => ({ id: image, image, question: DESCRIBE_PROMPT, maxNewTokens: o.describeTokens }));
     const descriptions = await generateAll(describeItems, files.descriptions, deps, o.batchSize, 'describe');
-    asked = items.map((it) => ({ ...it, question: `${DESCRIPTION_PREFIX.replace('{description}', () => descriptions.get(it.image) as string)}${it.question}` }));
+    asked = items.map((it) => ({ ...it, question: `${formatInfusion(DEFAULT_PROMPTS.infusion, descriptions.get(it.image) as string)}${it.question}` }));
   }
   return generateAll(asked, files.predictions, deps, o.batchSize, 'answer');
 }

@@ -6,11 +6,11 @@ export const SHORT_ANSWER = 'Answer the question using a single word or phrase.'
 
 export const OPTION_LETTER = "Answer with the option's letter from the given choices directly.";
 
-/** Describe-and-respond (STIC.md, evaluation): the model's own description goes before the question. */
+/**
+ * Describe-and-respond (STIC.md, evaluation): the model's own description goes before the question,
+ * written as stage 2b infuses one (lib/data/prompts.ts DEFAULT_PROMPTS.infusion).
+ */
 export const DESCRIBE_PROMPT = 'Describe the image in detail.';
-
-/** How a description is put before the question; "{description}" marks it (the infusion format of stage 2b). */
-export const DESCRIPTION_PREFIX = 'Image description:\n{description}\n\n';
 
 /** The question with the instruction on its own line ("" = no instruction). */
 export function withInstruction(question: string, instruction: string): string {
