@@ -7,10 +7,11 @@
 import { loadChatModel } from '../lib/engine/chat_input.ts';
 import { native } from '../lib/native/index.ts';
 import { evaluateToyModel } from '../lib/toy/eval_run.ts';
+import { TOY_PRETRAIN_DEFAULTS } from '../lib/toy/pretrain.ts';
 import { questions } from '../lib/toy/text.ts';
 import { generateScenes } from '../lib/toy/world.ts';
 
-const HELD_OUT_SEED = 9001; // the pretraining's evaluation world (training drew seed 1)
+const HELD_OUT_SEED = TOY_PRETRAIN_DEFAULTS.evalSeed; // the pretraining's evaluation world (training drew seed 1)
 const [model = 'models/toy-llava', perK = '40'] = process.argv.slice(2);
 native().setThreads(1);
 const chat = await loadChatModel(model);

@@ -6,6 +6,7 @@ import type { CommandModule } from 'yargs';
 
 import { writeToyBenchmarks } from '../../lib/eval/toy_bench.ts';
 import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
+import { TOY_PRETRAIN_DEFAULTS } from '../../lib/toy/pretrain.ts';
 
 interface ToyBenchArgs {
   out: string;
@@ -21,7 +22,7 @@ export const command: CommandModule<object, ToyBenchArgs> = {
       .options({
         out: { type: 'string', demandOption: true, describe: 'Output folder (one subfolder per benchmark; files in it are replaced)' },
         count: { type: 'number', default: 20, describe: 'Toy scenes (each gives one to four questions per benchmark)' },
-        seed: { type: 'number', default: 9001, describe: 'World seed (the built-in model was trained on seed 1)' },
+        seed: { type: 'number', default: TOY_PRETRAIN_DEFAULTS.evalSeed, describe: 'World seed (the built-in model was trained on seed 1; the default is the held-out seed of its evaluations)' },
       })
       .example('$0 toy-bench --out data/toy-bench', '') as never,
   handler: async (args) => {

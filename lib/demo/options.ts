@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { packageRoot } from '../native/loader.ts';
 import { type OptionTable, validateOptions } from '../stic/options.ts';
-import { MAX_SET_SIZE } from './data.ts';
+import { DEMO_WORLD_SEED, MAX_SET_SIZE } from './data.ts';
 import type { DemoOptions } from './demo.ts';
 import { TOY_EVAL_DEFAULTS } from '../toy/eval_run.ts';
 import { DEMO_SCALE, DEMO_TRAINING } from './recipe.ts';
@@ -39,7 +39,7 @@ export const DEMO_FLAGS: OptionTable<DemoFlags> = {
   images: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 400, describe: 'Unlabeled toy images for stage 1 (preference pairs)' },
   instructions: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 200, describe: 'Toy instruction samples (QA conversations) for stage 2' },
   heldout: { type: 'integer', min: 1, max: MAX_SET_SIZE, default: 200, describe: 'Held-out toy scenes the models are evaluated on (each: its questions and one description)' },
-  seed: { type: 'integer', min: 0, max: 1_000_000, default: 0, describe: 'Seed of the toy world drawn (world seed 70000 + seed) and of every stage' },
+  seed: { type: 'integer', min: 0, max: 1_000_000, default: 0, describe: `Seed of the toy world drawn (world seed ${DEMO_WORLD_SEED} + seed) and of every stage` },
   control: { type: 'boolean', default: false, describe: 'Also train a control arm on the same pairs with chosen/rejected assigned by a coin flip per pair, and evaluate it' },
   seeds: { type: 'integer', min: 1, max: 100, default: 1, describe: 'Run the whole demo this many times, seeds --seed .. --seed + N - 1 (each into <out>/seed-<k>), and report the mean and seed-to-seed spread of every metric (with --control: STIC minus control, paired by seed)' },
   prompts: { type: 'string', describe: 'JSON file overriding any of the STIC prompts, as for stic run (default: the toy world\'s description requests, written to <out>/prompts.json; see lib/demo/recipe.ts)' },

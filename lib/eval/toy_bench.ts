@@ -23,7 +23,7 @@ export interface ToyBenchOptions {
   out: string;
   /** Scenes (each gives a few questions per benchmark). */
   count: number;
-  /** World seed (the built-in model was trained on seed 1; the default 9001 is held out). */
+  /** World seed (the built-in model was trained on seed 1; `stic toy-bench` defaults to its held-out evaluation seed). */
   seed: number;
 }
 
