@@ -10,10 +10,11 @@ namespace {
 constexpr size_t kEntry = sizeof(std::function<void()>);
 static_assert(sizeof(LinearOps) == 4 * kEntry, "LinearOps changed: update STIC_OPS_ENTRIES (ops.h)");
 static_assert(sizeof(NormOps) == 4 * kEntry, "NormOps changed: update STIC_OPS_ENTRIES (ops.h)");
-static_assert(sizeof(ElementwiseOps) == 11 * kEntry, "ElementwiseOps changed: update STIC_OPS_ENTRIES (ops.h)");
+static_assert(sizeof(ElementwiseOps) == 13 * kEntry, "ElementwiseOps changed: update STIC_OPS_ENTRIES (ops.h)");
 static_assert(sizeof(RopeOps) == 2 * kEntry, "RopeOps changed: update STIC_OPS_ENTRIES (ops.h)");
 static_assert(sizeof(AttentionOps) == 3 * kEntry, "AttentionOps changed: update STIC_OPS_ENTRIES (ops.h)");
 static_assert(sizeof(EmbeddingOps) == 4 * kEntry, "EmbeddingOps changed: update STIC_OPS_ENTRIES (ops.h)");
+static_assert(sizeof(MemoryOps) == 2 * kEntry, "MemoryOps changed: update STIC_OPS_ENTRIES (ops.h)");
 static_assert(sizeof(ConvertOps) == 1 * kEntry, "ConvertOps changed: update STIC_OPS_ENTRIES (ops.h)");
 static_assert(sizeof(HeadOps) == 5 * kEntry, "HeadOps changed: update STIC_OPS_ENTRIES (ops.h)");
 static_assert(sizeof(LossOps) == 4 * kEntry, "LossOps changed: update STIC_OPS_ENTRIES (ops.h)");
@@ -24,8 +25,8 @@ static_assert(sizeof(SamplingOps) == 1 * kEntry, "SamplingOps changed: update ST
 #define STIC_COUNT_OP(family, op) +1
 static_assert((0 STIC_OPS_ENTRIES(STIC_COUNT_OP)) * kEntry ==
                   sizeof(LinearOps) + sizeof(NormOps) + sizeof(ElementwiseOps) + sizeof(RopeOps) + sizeof(AttentionOps) +
-                      sizeof(EmbeddingOps) + sizeof(ConvertOps) + sizeof(HeadOps) + sizeof(LossOps) + sizeof(LoraOps) +
-                      sizeof(OptimizerOps) + sizeof(SamplingOps),
+                      sizeof(EmbeddingOps) + sizeof(MemoryOps) + sizeof(ConvertOps) + sizeof(HeadOps) + sizeof(LossOps) +
+                      sizeof(LoraOps) + sizeof(OptimizerOps) + sizeof(SamplingOps),
               "an ops family entry is missing from STIC_OPS_ENTRIES (ops.h)");
 #undef STIC_COUNT_OP
 

@@ -3,7 +3,7 @@
 // table implementation: native/cpu/ops_table.cpp wires the CPU kernels (cpuOps()), native/cuda/
 // ops_table.cu the CUDA kernels that exist (cuda::OpsTable). Families, one struct each, with their
 // signatures and shapes: ops_layer.h (products, norms, elementwise, rope, attention, embeddings,
-// dtype conversion), ops_train.h (fused head, losses, LoRA, AdamW), ops_sampling.h (sampling).
+// copies and fills, dtype conversion), ops_train.h (fused head, losses, LoRA, AdamW), ops_sampling.h (sampling).
 //
 // Why a table owned by the backend, reached as backend.ops(): the model gets its table from the
 // Backend its weights and activations live on (LlavaModel, Pretrainer), so a CUDA backend is a new
@@ -35,6 +35,7 @@ struct Ops {
   RopeOps rope;
   AttentionOps attention;
   EmbeddingOps embedding;
+  MemoryOps memory;
   ConvertOps convert;
   HeadOps head;
   LossOps loss;
@@ -66,6 +67,8 @@ struct Ops {
   X(elementwise, gelu_tanh_backward) \
   X(elementwise, silu_forward) \
   X(elementwise, silu_backward) \
+  X(elementwise, relu_forward) \
+  X(elementwise, relu_backward) \
   X(elementwise, swiglu_forward) \
   X(elementwise, swiglu_backward) \
   X(elementwise, add_inplace) \
@@ -78,6 +81,8 @@ struct Ops {
   X(embedding, embedding_backward) \
   X(embedding, patch_embed_forward) \
   X(embedding, patch_embed_backward) \
+  X(memory, copy) \
+  X(memory, fill) \
   X(convert, convert) \
   X(head, fused_head_workspace_bytes) \
   X(head, fused_head_forward) \

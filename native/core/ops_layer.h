@@ -1,5 +1,6 @@
 // The layer operations of the ops table (core/ops.h): products, norms, elementwise ops, rotary
-// embedding, attention, embeddings and dtype conversion, each with its backward beside it.
+// embedding, attention, embeddings, buffer copies and fills, and dtype conversion, each with its
+// backward beside it.
 // Semantics are those of the CPU kernels they are wired to (native/cpu/ops.h, ops_backward.h,
 // patch_embed_backward.h, convert.h: read them for the exact contracts), in short:
 //   - argument order (after llm.c): outputs, inputs, weights, sizes;
@@ -70,6 +71,8 @@ struct ElementwiseOps {
   Backward gelu_tanh_backward;
   Forward silu_forward;  // x sigmoid(x)
   Backward silu_backward;
+  Forward relu_forward;  // max(x, 0)
+  Backward relu_backward;  // dout where x > 0, else 0
   // out[n] = silu(gate[n]) * up[n] (out may alias gate).
   std::function<void(float* out, const float* gate, const float* up, int64_t n)> swiglu_forward;
   // dgate[n], dup[n] overwritten (each may alias dout).
@@ -121,6 +124,16 @@ struct EmbeddingOps {
   std::function<void(float* dweight, const float* dout, const float* img, int64_t N, int64_t Hs, int64_t Ws, int64_t p,
                      int64_t D)>
       patch_embed_backward;
+};
+
+// The model's copies and fills of its own buffers, so that a device backend runs them in order
+// with its kernels (on the CPU: memcpy, fill).
+struct MemoryOps {
+  // dst[bytes] = src[bytes] (no overlap). Either side may be host memory or this backend's (the
+  // CUDA table lets the runtime infer the direction); a host source may be released on return.
+  std::function<void(void* dst, const void* src, size_t bytes)> copy;
+  // dst[n] = value.
+  std::function<void(float* dst, float value, int64_t n)> fill;
 };
 
 struct ConvertOps {

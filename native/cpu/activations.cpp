@@ -4,6 +4,7 @@
 // both tails (no 1 + tanh cancellation); the erf GELU uses erfc for negative inputs for the same reason.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -144,6 +145,11 @@ void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
 #endif
     for (; i < end; i++) out[i] = sigmoidTimes(gate[i], 1.0f) * up[i];
   }
+}
+
+void relu_forward(float* out, const float* inp, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) out[i] = std::max(inp[i], 0.0f);
 }
 
 void add_inplace(float* a, const float* b, int64_t n) {

@@ -53,6 +53,11 @@ void silu_backward(float* dinp, const float* dout, const float* inp, int64_t n) 
   }
 }
 
+void relu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
+}
+
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {

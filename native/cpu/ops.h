@@ -4,6 +4,7 @@
 // Legend: T tokens (rows), C channels, K inner dim, N output features, V vocab, H heads (Hq query,
 // Hkv key/value), hd head dim, S key length, P patches, p patch side.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -48,6 +49,7 @@ void quick_gelu_forward(float* out, const float* inp, int64_t n);  // x * sigmoi
 void gelu_forward(float* out, const float* inp, int64_t n);        // exact: 0.5 x (1 + erf(x / sqrt 2))
 void gelu_tanh_forward(float* out, const float* inp, int64_t n);   // tanh approximation
 void silu_forward(float* out, const float* inp, int64_t n);        // x * sigmoid(x)
+void relu_forward(float* out, const float* inp, int64_t n);        // max(x, 0)
 // out[n] = silu(gate[n]) * up[n]  (SwiGLU; out may alias gate)
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n);
 
@@ -75,5 +77,10 @@ void log_softmax_gather(float* logp, const float* logits, const int64_t* targets
 
 // a[n] += b[n]
 void add_inplace(float* a, const float* b, int64_t n);
+
+// Buffer copies and fills (memory.cpp). dst[bytes] = src[bytes] (no overlap).
+void copy_bytes(void* dst, const void* src, size_t bytes);
+// dst[n] = value.
+void fill(float* dst, float value, int64_t n);
 
 }  // namespace stic::cpu

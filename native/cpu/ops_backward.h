@@ -37,6 +37,7 @@ void gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n);
 void gelu_tanh_backward(float* dinp, const float* dout, const float* inp, int64_t n);   // tanh approximation
 void quick_gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n);  // x * sigmoid(1.702 x)
 void silu_backward(float* dinp, const float* dout, const float* inp, int64_t n);        // x * sigmoid(x)
+void relu_backward(float* dinp, const float* dout, const float* inp, int64_t n);        // max(x, 0): dout where x > 0
 // Forward: out = silu(gate) * up. dgate[n], dup[n] overwritten; each may alias dout.
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n);
 

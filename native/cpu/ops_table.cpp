@@ -37,6 +37,8 @@ Ops makeCpuOps() {
   t.elementwise.gelu_tanh_backward = cpu::gelu_tanh_backward;
   t.elementwise.silu_forward = cpu::silu_forward;
   t.elementwise.silu_backward = cpu::silu_backward;
+  t.elementwise.relu_forward = cpu::relu_forward;
+  t.elementwise.relu_backward = cpu::relu_backward;
   t.elementwise.swiglu_forward = cpu::swiglu_forward;
   t.elementwise.swiglu_backward = cpu::swiglu_backward;
   t.elementwise.add_inplace = cpu::add_inplace;
@@ -52,6 +54,9 @@ Ops makeCpuOps() {
   t.embedding.embedding_backward = cpu::embedding_backward;
   t.embedding.patch_embed_forward = cpu::patch_embed_forward;
   t.embedding.patch_embed_backward = cpu::patch_embed_backward;
+
+  t.memory.copy = cpu::copy_bytes;
+  t.memory.fill = cpu::fill;
 
   t.convert.convert = cpu::convert;
 

@@ -38,6 +38,9 @@ struct GeluTanh {
 struct Silu {
   __device__ float operator()(float x) const { return x / (1.0f + expf(-x)); }
 };
+struct Relu {
+  __device__ float operator()(float x) const { return x < 0.0f ? 0.0f : x; }  // as std::max(x, 0): NaN passes
+};
 struct Swiglu {
   __device__ float operator()(float gate, float up) const { return gate / (1.0f + expf(-gate)) * up; }
 };
@@ -64,6 +67,9 @@ struct QuickGeluGrad {
     const float s = sigmoidf(1.702f * x);
     return s + 1.702f * x * s * (1.0f - s);
   }
+};
+struct ReluGrad {
+  __device__ float operator()(float x) const { return x > 0.0f ? 1.0f : 0.0f; }
 };
 struct SiluGrad {
   __device__ float operator()(float x) const {
@@ -143,6 +149,9 @@ Status gelu_tanh_forward(void* out, const void* inp, int64_t n, DType dt, cudaSt
 Status silu_forward(void* out, const void* inp, int64_t n, DType dt, cudaStream_t s) {
   return unary(out, inp, n, dt, s, Silu{}, "silu_forward");
 }
+Status relu_forward(void* out, const void* inp, int64_t n, DType dt, cudaStream_t s) {
+  return unary(out, inp, n, dt, s, Relu{}, "relu_forward");
+}
 Status swiglu_forward(void* out, const void* gate, const void* up, int64_t n, DType dt, cudaStream_t s) {
   return binary(out, gate, up, n, dt, s, Swiglu{}, "swiglu_forward");
 }
@@ -161,6 +170,9 @@ Status quick_gelu_backward(void* dinp, const void* dout, const void* inp, int64_
 }
 Status silu_backward(void* dinp, const void* dout, const void* inp, int64_t n, DType dt, cudaStream_t s) {
   return grad(dinp, dout, inp, n, dt, s, SiluGrad{}, "silu_backward");
+}
+Status relu_backward(void* dinp, const void* dout, const void* inp, int64_t n, DType dt, cudaStream_t s) {
+  return grad(dinp, dout, inp, n, dt, s, ReluGrad{}, "relu_backward");
 }
 Status swiglu_backward(void* dgate, void* dup, const void* dout, const void* gate, const void* up, int64_t n, DType dt,
                        cudaStream_t s) {

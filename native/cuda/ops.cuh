@@ -48,6 +48,7 @@ Status quick_gelu_forward(void* out, const void* inp, int64_t n, DType dt, cudaS
 Status gelu_forward(void* out, const void* inp, int64_t n, DType dt, cudaStream_t stream);        // exact erf GELU
 Status gelu_tanh_forward(void* out, const void* inp, int64_t n, DType dt, cudaStream_t stream);   // tanh approximation
 Status silu_forward(void* out, const void* inp, int64_t n, DType dt, cudaStream_t stream);        // x sigmoid(x)
+Status relu_forward(void* out, const void* inp, int64_t n, DType dt, cudaStream_t stream);        // max(x, 0)
 // out[n] = silu(gate[n]) * up[n]; out may alias gate.
 Status swiglu_forward(void* out, const void* gate, const void* up, int64_t n, DType dt, cudaStream_t stream);
 // a[n] += b[n]
@@ -58,9 +59,18 @@ Status gelu_backward(void* dinp, const void* dout, const void* inp, int64_t n, D
 Status gelu_tanh_backward(void* dinp, const void* dout, const void* inp, int64_t n, DType dt, cudaStream_t stream);
 Status quick_gelu_backward(void* dinp, const void* dout, const void* inp, int64_t n, DType dt, cudaStream_t stream);
 Status silu_backward(void* dinp, const void* dout, const void* inp, int64_t n, DType dt, cudaStream_t stream);
+Status relu_backward(void* dinp, const void* dout, const void* inp, int64_t n, DType dt, cudaStream_t stream);
 // Forward out = silu(gate) * up: dgate[n], dup[n] overwritten (each may alias dout).
 Status swiglu_backward(void* dgate, void* dup, const void* dout, const void* gate, const void* up, int64_t n, DType dt,
                        cudaStream_t stream);
+
+// ---- buffer copies and fills (memory.cu) ---------------------------------------------------------
+// dst[bytes] = src[bytes] (no overlap), either side host or device (the runtime infers the direction
+// from the unified address space). A pageable host source is staged before this returns, so it may be
+// released at once; a host destination is written when the stream reaches the copy.
+Status copy_bytes(void* dst, const void* src, size_t bytes, cudaStream_t stream);
+// dst[n] (fp32, device) = value.
+Status fill(float* dst, float value, int64_t n, cudaStream_t stream);
 
 // ---- rotary embedding (rope.cu) -----------------------------------------------------------------
 // In place on x[T,H,hd] (dt, token stride ldx elements), positions[T] (int64, device): HF "default"

@@ -177,6 +177,8 @@ void wireElementwise(Ops& t, State* s) {
   t.elementwise.gelu_tanh_backward = backwardOf(s, gelu_tanh_backward);
   t.elementwise.silu_forward = forwardOf(s, silu_forward);
   t.elementwise.silu_backward = backwardOf(s, silu_backward);
+  t.elementwise.relu_forward = forwardOf(s, relu_forward);
+  t.elementwise.relu_backward = backwardOf(s, relu_backward);
   t.elementwise.swiglu_forward = [s](float* out, const float* gate, const float* up, int64_t n) {
     s->keep(swiglu_forward(out, gate, up, n, DType::F32, s->stream));
   };
@@ -186,6 +188,11 @@ void wireElementwise(Ops& t, State* s) {
   t.elementwise.add_inplace = [s](float* a, const float* b, int64_t n) {
     s->keep(add_inplace(a, b, n, DType::F32, s->stream));
   };
+}
+
+void wireMemory(Ops& t, State* s) {
+  t.memory.copy = [s](void* dst, const void* src, size_t bytes) { s->keep(copy_bytes(dst, src, bytes, s->stream)); };
+  t.memory.fill = [s](float* dst, float value, int64_t n) { s->keep(fill(dst, value, n, s->stream)); };
 }
 
 void wireRope(Ops& t, State* s) {
@@ -406,6 +413,7 @@ Result<std::unique_ptr<OpsTable>> OpsTable::create(cudaStream_t stream, const Ge
   wireLinear(t, s);
   wireNorms(t, s);
   wireElementwise(t, s);
+  wireMemory(t, s);
   wireRope(t, s);
   wireAttention(t, s);
   wireEmbedding(t, s);

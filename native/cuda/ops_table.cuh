@@ -12,7 +12,8 @@
 // Host synchronisation: ops that return a value (dpo_loss, sft_loss, the gradient norms,
 // sample_token) and fused_head_forward / fused_head_backward (their row list is built on the host
 // from the targets / gathered indices) wait
-// for the stream; every other op only enqueues. Launch failures are kept, first one wins, and
+// for the stream; every other op only enqueues (memory.copy from pageable host memory returns once the
+// runtime has staged the source). Launch failures are kept, first one wins, and
 // returned by ops().check().
 // Legend: core/ops_layer.h, core/ops_train.h.
 #pragma once

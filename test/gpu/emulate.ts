@@ -154,7 +154,7 @@ export function emulatedCuda(): CudaKernels {
       ms: 0,
     }),
   };
-  for (const op of ['quickGelu', 'gelu', 'geluTanh', 'silu'] as const) e[op] = twin(k[op], ['out']);
-  for (const op of ['quickGeluBackward', 'geluBackward', 'geluTanhBackward', 'siluBackward'] as const) e[op] = twin(t[op], ['dinp']);
+  for (const op of ['quickGelu', 'gelu', 'geluTanh', 'silu', 'relu'] as const) e[op] = twin(k[op], ['out']);
+  for (const op of ['quickGeluBackward', 'geluBackward', 'geluTanhBackward', 'siluBackward', 'reluBackward'] as const) e[op] = twin(t[op], ['dinp']);
   return e as CudaKernels;
 }

@@ -68,8 +68,8 @@ describeCuda('cuda: norms vs the CPU twins', () => {
 
 describeCuda('cuda: activations vs the CPU twins', () => {
   const n = 10007;
-  const forward = ['quickGelu', 'gelu', 'geluTanh', 'silu'] as const;
-  const backward = ['quickGeluBackward', 'geluBackward', 'geluTanhBackward', 'siluBackward'] as const;
+  const forward = ['quickGelu', 'gelu', 'geluTanh', 'silu', 'relu'] as const;
+  const backward = ['quickGeluBackward', 'geluBackward', 'geluTanhBackward', 'siluBackward', 'reluBackward'] as const;
   for (const dt of DTYPES) {
     it(`forward and backward over wide inputs (${dt})`, async () => {
       const inp = asStored(Float32Array.from(rng.normalArray(n), (x) => 5 * x), dt);

@@ -48,6 +48,8 @@ export interface KernelsBinding {
     gelu(a: ElementwiseArgs): Promise<void>;
     geluTanh(a: ElementwiseArgs): Promise<void>;
     silu(a: ElementwiseArgs): Promise<void>;
+    /** out[n] = max(inp[n], 0). */
+    relu(a: ElementwiseArgs): Promise<void>;
     /** out[n] = silu(gate[n]) * up[n]. */
     swiglu(a: { out: Float32Array; gate: Float32Array; up: Float32Array; n: number }): Promise<void>;
     /** a[n] += b[n]. */
@@ -120,6 +122,8 @@ export interface TrainKernelsBinding {
     geluTanhBackward(a: ElementwiseBackwardArgs): Promise<void>;
     quickGeluBackward(a: ElementwiseBackwardArgs): Promise<void>;
     siluBackward(a: ElementwiseBackwardArgs): Promise<void>;
+    /** dinp[n] = dout[n] where inp[n] > 0, else 0. */
+    reluBackward(a: ElementwiseBackwardArgs): Promise<void>;
     /** Backward of out = silu(gate) * up. */
     swigluBackward(a: { dgate: Float32Array; dup: Float32Array; dout: Float32Array; gate: Float32Array; up: Float32Array; n: number }): Promise<void>;
     /** In place on dx[T,H,hd]: the inverse rotation of the forward's. */
@@ -218,12 +222,14 @@ export interface CudaKernels {
   gelu(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
   geluTanh(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
   silu(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
+  relu(a: ElementwiseArgs & CudaCallOptions): Promise<CudaTiming>;
   swiglu(a: CpuKernelArgs<'swiglu'> & CudaCallOptions): Promise<CudaTiming>;
   add(a: CpuKernelArgs<'add'> & CudaCallOptions): Promise<CudaTiming>;
   geluBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
   geluTanhBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
   quickGeluBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
   siluBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
+  reluBackward(a: ElementwiseBackwardArgs & CudaCallOptions): Promise<CudaTiming>;
   swigluBackward(a: CpuTrainArgs<'swigluBackward'> & CudaCallOptions): Promise<CudaTiming>;
   rope(a: CpuKernelArgs<'rope'> & CudaCallOptions): Promise<CudaTiming>;
   ropeBackward(a: CpuTrainArgs<'ropeBackward'> & CudaCallOptions): Promise<CudaTiming>;

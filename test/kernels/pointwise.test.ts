@@ -91,6 +91,17 @@ describe('kernels: activations (cpu)', () => {
       return [y, Math.abs(y)];
     }), TOL, 'swiglu');
   });
+  it('relu is max(x, 0), exactly, and its backward passes dout where x > 0', async () => {
+    const x = Float32Array.from([...inp.subarray(0, 1000), 0, -0, 1e-30, -1e-30]);
+    const out = new Float32Array(x.length), dout = rng.normalArray(x.length), dinp = new Float32Array(x.length);
+    await lab().kernels.relu({ out, inp: x, n: x.length });
+    await lab().trainKernels.reluBackward({ dinp, dout, inp: x, n: x.length });
+    for (let i = 0; i < x.length; i++) {
+      expect(out[i], `relu(${x[i]})`).to.equal(x[i] > 0 ? x[i] : x[i] === 0 ? x[i] : 0);
+      expect(dinp[i], `relu'(${x[i]})`).to.equal(x[i] > 0 ? dout[i] : 0);
+    }
+    expect(out.filter((v) => v > 0).length).to.be.within(400, 600);  // the inputs have both signs
+  });
   it('add is a += b', async () => {
     const a = rng.normalArray(n), b = rng.normalArray(n), a0 = a.slice();
     await lab().kernels.add({ a, b, n });

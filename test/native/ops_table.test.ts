@@ -16,12 +16,12 @@ describe('requireOps: an incomplete ops table is refused, naming what it lacks',
     expect(k().requireOps([], 'the LLaVA model')).to.equal(null);
   });
 
-  it('lists every entry once: the twelve families, the LoRA and patch-embedding ones among them', () => {
+  it('lists every entry once: the thirteen families, the LoRA and patch-embedding ones among them', () => {
     const entries = k().opsTableEntries();
-    expect(entries).to.have.length(44);
+    expect(entries).to.have.length(48);
     expect(new Set(entries).size).to.equal(entries.length);
     const families = [...new Set(entries.map((e) => e.split('.')[0]))];
-    expect(families).to.deep.equal(['linear', 'norm', 'elementwise', 'rope', 'attention', 'embedding', 'convert', 'head', 'loss', 'lora', 'optimizer', 'sampling']);
+    expect(families).to.deep.equal(['linear', 'norm', 'elementwise', 'rope', 'attention', 'embedding', 'memory', 'convert', 'head', 'loss', 'lora', 'optimizer', 'sampling']);
     expect(entries).to.include.members(['lora.lora_delta_forward', 'lora.lora_delta_backward', 'embedding.patch_embed_forward', 'embedding.patch_embed_backward']);
   });
 

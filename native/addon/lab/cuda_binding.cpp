@@ -415,10 +415,12 @@ void initCudaExports(Napi::Env env, Napi::Object exports) {
   fn("gelu", [](const Napi::CallbackInfo& i) { return unary(i, "gelu", cuda::gelu_forward); });
   fn("geluTanh", [](const Napi::CallbackInfo& i) { return unary(i, "geluTanh", cuda::gelu_tanh_forward); });
   fn("silu", [](const Napi::CallbackInfo& i) { return unary(i, "silu", cuda::silu_forward); });
+  fn("relu", [](const Napi::CallbackInfo& i) { return unary(i, "relu", cuda::relu_forward); });
   fn("geluBackward", [](const Napi::CallbackInfo& i) { return unaryGrad(i, "geluBackward", cuda::gelu_backward); });
   fn("geluTanhBackward", [](const Napi::CallbackInfo& i) { return unaryGrad(i, "geluTanhBackward", cuda::gelu_tanh_backward); });
   fn("quickGeluBackward", [](const Napi::CallbackInfo& i) { return unaryGrad(i, "quickGeluBackward", cuda::quick_gelu_backward); });
   fn("siluBackward", [](const Napi::CallbackInfo& i) { return unaryGrad(i, "siluBackward", cuda::silu_backward); });
+  fn("reluBackward", [](const Napi::CallbackInfo& i) { return unaryGrad(i, "reluBackward", cuda::relu_backward); });
   fn("swiglu", swiglu);
   fn("swigluBackward", swigluBackward);
   fn("add", add);

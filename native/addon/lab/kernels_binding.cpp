@@ -249,6 +249,7 @@ void initKernelsExports(Napi::Env env, Napi::Object exports) {
   fn("gelu", [](const Napi::CallbackInfo& i) { return elementwise<cpu::gelu_forward>(i, "gelu"); });
   fn("geluTanh", [](const Napi::CallbackInfo& i) { return elementwise<cpu::gelu_tanh_forward>(i, "geluTanh"); });
   fn("silu", [](const Napi::CallbackInfo& i) { return elementwise<cpu::silu_forward>(i, "silu"); });
+  fn("relu", [](const Napi::CallbackInfo& i) { return elementwise<cpu::relu_forward>(i, "relu"); });
   fn("swiglu", swiglu);
   fn("add", add);
   fn("rope", rope);

@@ -191,6 +191,7 @@ void initTrainKernelsExports(Napi::Env env, Napi::Object exports) {
   fn("quickGeluBackward",
      [](const Napi::CallbackInfo& i) { return elementwiseBackward<cpu::quick_gelu_backward>(i, "quickGeluBackward"); });
   fn("siluBackward", [](const Napi::CallbackInfo& i) { return elementwiseBackward<cpu::silu_backward>(i, "siluBackward"); });
+  fn("reluBackward", [](const Napi::CallbackInfo& i) { return elementwiseBackward<cpu::relu_backward>(i, "reluBackward"); });
   fn("swigluBackward", swigluBackward);
   fn("ropeBackward", ropeBackward);
   fn("attentionForwardLse", attentionForwardLse);
