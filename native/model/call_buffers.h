@@ -11,8 +11,6 @@
 
 namespace stic::model {
 
-// Images through the vision tower at once (bounds its scratch memory: R = 8 * 577 rows for CLIP-L/336).
-constexpr int64_t kImageChunk = 8;
 // Logit rows materialised at once: (C, V) instead of (R, V) for a whole pass.
 constexpr int64_t kLogitChunk = 256;
 

@@ -1,8 +1,6 @@
 // Image layouts of a call (see image_layout.h). Legend: g feature grid side of one crop.
 #include "model/image_layout.h"
 
-#include <cstring>
-
 namespace stic::model {
 
 ImageBatch singleTileBatch(const float* pixels, int64_t N) {
@@ -62,13 +60,13 @@ std::vector<std::vector<int64_t>> imageTokenRows(const ImageBatch& batch, const 
   return out;
 }
 
-void fillNewlineRow(float* features, const ImageBatch& batch, const LlavaConfig& cfg, const float* imageNewline) {
+void fillNewlineRow(const Ops& ops, float* features, const ImageBatch& batch, const LlavaConfig& cfg, const float* imageNewline) {
   const int64_t D = cfg.decoder.hiddenSize;
   float* row = features + batch.newlineRow(cfg) * D;
   if (imageNewline) {
-    std::memcpy(row, imageNewline, D * sizeof(float));
+    ops.memory.copy(row, imageNewline, D * sizeof(float));
   } else {
-    std::memset(row, 0, D * sizeof(float));
+    ops.memory.fill(row, 0.0f, D);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ops.h"
 #include "core/status.h"
 #include "model/llava_config.h"
 
@@ -52,6 +53,6 @@ Status validateImageBatch(const ImageBatch& batch, const LlavaConfig& cfg);
 std::vector<std::vector<int64_t>> imageTokenRows(const ImageBatch& batch, const LlavaConfig& cfg);
 
 // Writes image_newline (or zeros when the model has none) into the newline row of features.
-void fillNewlineRow(float* features, const ImageBatch& batch, const LlavaConfig& cfg, const float* imageNewline);
+void fillNewlineRow(const Ops& ops, float* features, const ImageBatch& batch, const LlavaConfig& cfg, const float* imageNewline);
 
 }  // namespace stic::model

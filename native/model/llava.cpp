@@ -2,10 +2,10 @@
 #include "model/llava.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "model/weight_ops.h"
 #include "model/call_buffers.h"
+#include "model/projector.h"
 #include "model/vision_tower.h"
 
 namespace stic::model {
@@ -60,32 +60,32 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
   const VisionConfig& v = cfg_.vision;
   const int64_t N = images.crops;
   const float* pixels = images.pixels;
-  fillNewlineRow(features, images, cfg_, w_->imageNewline.defined() ? w_->imageNewline.data<float>() : nullptr);
+  fillNewlineRow(ops(), features, images, cfg_, w_->imageNewline.defined() ? w_->imageNewline.data<float>() : nullptr);
   const int64_t chunk = std::min<int64_t>(N, kImageChunk);
-  if (N == 0) return Status::ok();
+  if (N == 0) return ops().check();
   const int64_t T = v.tokens(), Dv = v.hiddenSize, S = v.imageSize, Ti = v.featureTokens(), D = cfg_.decoder.hiddenSize;
   const int64_t lastIndex = hidden ? v.numLayers : v.featureIndex();
   if (hidden) hidden->assign(v.numLayers + 1, std::vector<float>(N * T * Dv));
   ArenaPlan plan;
-  planVision(plan, v, chunk);
-  planProjector(plan, cfg_, chunk);
-  plan.add(DType::F32, {chunk * T, Dv}, "vision hidden state");
+  planVisionActs(plan, v, chunk, lastIndex, VisionPass::Infer);
+  planProjectorActs(plan, cfg_, chunk * Ti, ProjectorPass::Infer);
   auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan);
   if (!arena.isOk()) return arena.status().withContext("vision tower");
   Arena& a = *arena.value();
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {  // a few images at a time bounds the scratch memory
     const int64_t n = std::min(chunk, N - n0);
     a.reset();
-    auto state = a.allocate(DType::F32, {n * T, Dv}, "vision hidden state");
-    if (!state.isOk()) return state.status();
+    auto tower = carveVisionActs(a, v, n, lastIndex, VisionPass::Infer);
+    if (!tower.isOk()) return tower.status();
+    auto proj = carveProjectorActs(a, cfg_, n * Ti, ProjectorPass::Infer);
+    if (!proj.isOk()) return proj.status();
     std::vector<float*> hid;
     if (hidden) {
       for (auto& h : *hidden) hid.push_back(h.data() + n0 * T * Dv);
     }
-    STIC_RETURN_IF_ERROR(visionForward(ops(), state.value().data<float>(), hidden ? &hid : nullptr, pixels + n0 * 3 * S * S,
-                                       w_->vision, v, n, lastIndex, a));
-    const float* selected = hidden ? hid[v.featureIndex()] : state.value().data<float>();
-    STIC_RETURN_IF_ERROR(projectImageFeatures(ops(), features + n0 * Ti * D, selected, w_->projector, cfg_, n, a));
+    visionForward(ops(), tower.value(), pixels + n0 * 3 * S * S, w_->vision, v, hidden ? &hid : nullptr);
+    const float* selected = hidden ? hid[v.featureIndex()] : tower.value().state();
+    projectImageFeatures(ops(), features + n0 * Ti * D, selected, proj.value(), w_->projector, cfg_, n);
   }
   return ops().check();
 }
@@ -102,7 +102,7 @@ void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* featu
       continue;
     }
     const std::vector<int64_t>& rows = tokenRows[seq.images[image]];
-    std::memcpy(dst, features + rows[row] * D, D * sizeof(float));
+    ops().memory.copy(dst, features + rows[row] * D, D * sizeof(float));
     if (++row == rows.size()) {
       row = 0;
       image++;

@@ -1,8 +1,5 @@
 #include "model/llava_config.h"
 
-#include <algorithm>
-
-
 namespace stic::model {
 
 Result<Act> parseAct(const std::string& name) {
@@ -14,17 +11,13 @@ Result<Act> parseAct(const std::string& name) {
   return error(Code::Unsupported, "activation \"", name, "\" is not supported (expected quick_gelu, gelu, gelu_pytorch_tanh, relu or silu)");
 }
 
-void applyAct(const Ops& ops, Act act, float* x, int64_t n) {
+void applyAct(const Ops& ops, Act act, float* out, const float* inp, int64_t n) {
   switch (act) {
-    case Act::QuickGelu: ops.elementwise.quick_gelu_forward(x, x, n); return;
-    case Act::Gelu: ops.elementwise.gelu_forward(x, x, n); return;
-    case Act::GeluTanh: ops.elementwise.gelu_tanh_forward(x, x, n); return;
-    case Act::Silu: ops.elementwise.silu_forward(x, x, n); return;
-    case Act::Relu:
-      // The ops table has no relu: it is a max, not worth a kernel: it is a max, not worth one.
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++) x[i] = std::max(x[i], 0.0f);
-      return;
+    case Act::QuickGelu: ops.elementwise.quick_gelu_forward(out, inp, n); return;
+    case Act::Gelu: ops.elementwise.gelu_forward(out, inp, n); return;
+    case Act::GeluTanh: ops.elementwise.gelu_tanh_forward(out, inp, n); return;
+    case Act::Relu: ops.elementwise.relu_forward(out, inp, n); return;
+    case Act::Silu: ops.elementwise.silu_forward(out, inp, n); return;
   }
 }
 
@@ -33,11 +26,8 @@ void actBackward(const Ops& ops, Act act, float* dinp, const float* dout, const 
     case Act::QuickGelu: ops.elementwise.quick_gelu_backward(dinp, dout, inp, n); return;
     case Act::Gelu: ops.elementwise.gelu_backward(dinp, dout, inp, n); return;
     case Act::GeluTanh: ops.elementwise.gelu_tanh_backward(dinp, dout, inp, n); return;
+    case Act::Relu: ops.elementwise.relu_backward(dinp, dout, inp, n); return;
     case Act::Silu: ops.elementwise.silu_backward(dinp, dout, inp, n); return;
-    case Act::Relu:
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
-      return;
   }
 }
 

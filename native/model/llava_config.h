@@ -16,8 +16,8 @@ namespace stic::model {
 enum class Act : uint8_t { QuickGelu, Gelu, GeluTanh, Relu, Silu };
 Result<Act> parseAct(const std::string& name);  // HF spellings: quick_gelu, gelu, gelu_pytorch_tanh, relu, silu
 
-// Applies `act` elementwise to x[n] in place.
-void applyAct(const Ops& ops, Act act, float* x, int64_t n);
+// out[n] = act(inp[n]) (out may be inp).
+void applyAct(const Ops& ops, Act act, float* out, const float* inp, int64_t n);
 // Its backward: dinp[i] = dout[i] * act'(inp[i]), inp the activation's input (dinp may alias dout).
 void actBackward(const Ops& ops, Act act, float* dinp, const float* dout, const float* inp, int64_t n);
 

@@ -1,7 +1,5 @@
 #include "model/llava_weights.h"
 
-#include <cstring>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -237,7 +235,7 @@ void embedRow(const Ops& ops, float* dst, const Tensor& table, int64_t id) {
   const int64_t C = table.dim(-1);
   const void* row = matrixRows(table, id);
   if (table.dtype() == DType::F32) {
-    std::memcpy(dst, row, C * sizeof(float));
+    ops.memory.copy(dst, row, C * sizeof(float));
   } else {
     (void)ops.convert.convert(dst, DType::F32, row, table.dtype(), static_cast<size_t>(C));  // F32 <- BF16/F16 cannot fail
   }

@@ -2,11 +2,11 @@
 #include "model/pretrainer.h"
 
 #include <cmath>
-#include <cstring>
 #include <map>
 
 #include "model/pretrain_decoder.h"
-#include "model/pretrain_vision.h"
+#include "model/projector.h"
+#include "model/vision_tower.h"
 
 namespace stic::model {
 namespace {
@@ -30,6 +30,52 @@ PackedBatch pack(const std::vector<PretrainItem>& items, const LlavaConfig& cfg,
     }
   }
   return b;
+}
+
+// The image side of a call: the tower's and the projector's activations, kept for the backward.
+struct ImageActs {
+  VisionActs tower;
+  ProjectorActs proj;  // proj.features (M, D): the decoder's image rows
+};
+
+VisionPass visionPass(bool backward) { return backward ? VisionPass::Backward : VisionPass::Save; }
+ProjectorPass projectorPass(bool backward) { return backward ? ProjectorPass::Backward : ProjectorPass::Save; }
+
+void planImages(ArenaPlan& plan, const LlavaConfig& cfg, int64_t N, bool backward) {
+  planVisionActs(plan, cfg.vision, N, cfg.vision.featureIndex(), visionPass(backward));
+  planProjectorActs(plan, cfg, N * cfg.vision.featureTokens(), projectorPass(backward));
+}
+
+Result<ImageActs> carveImages(Arena& arena, const LlavaConfig& cfg, int64_t N, bool backward) {
+  ImageActs a;
+  auto tower = carveVisionActs(arena, cfg.vision, N, cfg.vision.featureIndex(), visionPass(backward));
+  if (!tower.isOk()) return tower.status();
+  auto proj = carveProjectorActs(arena, cfg, N * cfg.vision.featureTokens(), projectorPass(backward));
+  if (!proj.isOk()) return proj.status();
+  a.tower = tower.take();
+  a.proj = proj.value();
+  return a;
+}
+
+// a.proj.features (M, D) from pixels (N, 3, S, S): the tower, the row selection, the projector.
+void imagesForward(const Ops& ops, ImageActs& a, const float* pixels, const VisionWeights& vw, const ModelPtrs& w,
+                   const LlavaConfig& cfg) {
+  const int64_t N = a.tower.N;
+  if (N == 0) return;
+  visionForward(ops, a.tower, pixels, vw, cfg.vision);
+  selectFeatureRows(ops, a.proj.sel, a.tower.state(), cfg.vision, N);
+  projectorForward(ops, a.proj.features, a.proj, projectorView(w.projector), cfg, N * cfg.vision.featureTokens());
+}
+
+// From dfeatures (M, D) into every projector and tower gradient in g.
+Status imagesBackward(const Ops& ops, ImageActs& a, const float* dfeatures, const float* pixels, const VisionWeights& vw,
+                      const ModelPtrs& w, const ModelPtrs& g, const LlavaConfig& cfg) {
+  const int64_t N = a.tower.N;
+  if (N == 0) return Status::ok();
+  projectorBackward(ops, a.proj, projectorGrads(g.projector), dfeatures, projectorView(w.projector), cfg,
+                    N * cfg.vision.featureTokens());
+  scatterFeatureRows(ops, a.tower.dx, a.proj.dsel, cfg.vision, N);
+  return visionBackward(ops, a.tower, pixels, vw, g.vision, cfg.vision);
 }
 
 }  // namespace
@@ -114,29 +160,30 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
   const PackedBatch b = pack(items, cfg, N);
   const int64_t T = b.rows(), E = b.targetCount(), M = N * cfg.imageTokenCount, D = cfg.decoder.hiddenSize;
   ArenaPlan plan;
-  planVisionActs(plan, cfg, N, backward);
+  planImages(plan, cfg, N, backward);
   planDecoderActs(ops, plan, cfg.decoder, T, E, backward);
   plan.add(DType::F32, {std::max<int64_t>(M * D, 1)}, "feature gradients");
   STIC_RETURN_IF_ERROR(ensureArena(plan));
   lastActivationBytes_ = plan.bytes();
-  auto vision = allocVisionActs(*arena_, cfg, N, backward);
-  if (!vision.isOk()) return vision.status();
+  auto images = carveImages(*arena_, cfg, N, backward);
+  if (!images.isOk()) return images.status();
   auto decoder = allocDecoderActs(ops, *arena_, cfg.decoder, T, E, backward);
   if (!decoder.isOk()) return decoder.status();
   auto dfeat = arena_->allocate(DType::F32, {std::max<int64_t>(M * D, 1)}, "feature gradients");
   if (!dfeat.isOk()) return dfeat.status();
-  VisionActs& va = vision.value();
+  ImageActs& ia = images.value();
   DecoderActs& da = decoder.value();
   const ModelPtrs w = params_->ptrs(PretrainKind::Param);
-  visionTrainForward(ops, va, pixels, w, cfg);
-  out.loss = decoderTrainForward(ops, da, b, va.features, w, cfg.decoder, opt.meanOver, opt.gradScale);
+  const VisionWeights vw = visionWeightsOf(w.vision, cfg.vision);
+  imagesForward(ops, ia, pixels, vw, w, cfg);
+  out.loss = decoderTrainForward(ops, da, b, ia.proj.features, w, cfg.decoder, opt.meanOver, opt.gradScale);
   out.tokens = E;
   if (!backward) return ops_->check();
   const ModelPtrs g = params_->ptrs(PretrainKind::Grad);
   float* dfeatures = dfeat.value().data<float>();
-  std::memset(dfeatures, 0, M * D * sizeof(float));
+  ops.memory.fill(dfeatures, 0.0f, M * D);
   decoderTrainBackward(ops, da, dfeatures, b, w, g, cfg.decoder);
-  visionTrainBackward(ops, va, dfeatures, pixels, w, g, cfg);
+  STIC_RETURN_IF_ERROR(imagesBackward(ops, ia, dfeatures, pixels, vw, w, g, cfg));
   return ops_->check();
 }
 

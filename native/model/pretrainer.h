@@ -2,8 +2,9 @@
 // of the vision tower, projector and decoder trains, on the SFT loss (mean cross-entropy of the
 // masked target tokens, the assistant's), with AdamW and global-norm clipping.
 //   step: validate and pack the items (one row range per sequence, no padding), encode each image
-//     of the call once (pretrain_vision.h), splice the features into the token embeddings, run the
-//     decoder and the head (pretrain_decoder.h), and when training, the backward through all of it.
+//     of the call once (vision_tower.h, projector.h, keeping their activations), splice the features
+//     into the token embeddings, run the decoder and the head (pretrain_decoder.h), and when
+//     training, the backward through all of it.
 //     Gradients ACCUMULATE until optimizerStep or zeroGrad.
 //   optimizerStep: clip, AdamW (weight decay on matrices only, pretrain_params.h), zero the grads.
 // Activations live in one arena that is kept between calls and regrown only when a call needs more.

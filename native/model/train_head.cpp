@@ -2,7 +2,6 @@
 #include "model/train_head.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/carver.h"
 
@@ -45,10 +44,12 @@ Result<HeadBuffers> allocHead(const Ops& ops, Arena& arena, const DecoderConfig&
 void headForward(const Ops& ops, HeadBuffers& b, const float* x, const std::vector<HeadEntry>& entries,
                  const std::vector<HeadRun>& runs, const DecoderWeights& w, const DecoderConfig& cfg, bool wantJac) {
   const int64_t E = static_cast<int64_t>(entries.size()), D = cfg.hiddenSize;
+  std::vector<int64_t> targets(E);
   for (int64_t e = 0; e < E; e++) {
-    std::memcpy(b.gathered + e * D, x + entries[e].row * D, D * sizeof(float));
-    b.targets[e] = entries[e].target;
+    ops.memory.copy(b.gathered + e * D, x + entries[e].row * D, D * sizeof(float));
+    targets[e] = entries[e].target;
   }
+  ops.memory.copy(b.targets, targets.data(), E * sizeof(int64_t));  // the host's list into the head's buffer
   ops.norm.rmsnorm_forward(b.normed, b.gathered, w.norm.data<float>(), E, D, cfg.rmsNormEps);
   for (const HeadRun& r : runs) {
     if (r.end <= r.begin) continue;
@@ -65,7 +66,7 @@ void headBackward(const Ops& ops, float* dx, int64_t T, HeadBuffers& b, const st
   float* dh = b.normed;  // the normed rows are not needed any more: reuse them for their gradient
   ops.head.fused_head_backward_saved(dh, b.dlogp, b.jac, E, D);
   ops.norm.rmsnorm_backward(dh, nullptr, dh, b.gathered, w.norm.data<float>(), E, D, cfg.rmsNormEps);
-  std::memset(dx, 0, T * D * sizeof(float));
+  ops.memory.fill(dx, 0.0f, T * D);
   for (int64_t e = 0; e < E; e++) ops.elementwise.add_inplace(dx + entries[e].row * D, dh + e * D, D);
 }
 

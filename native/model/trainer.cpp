@@ -3,12 +3,12 @@
 #include "model/trainer.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "model/call_buffers.h"
 #include "model/decoder_train.h"
-#include "model/projector_train.h"
+#include "model/projector.h"
 #include "model/train_head.h"
+#include "model/vision_tower.h"
 
 namespace stic::model {
 namespace {
@@ -53,13 +53,10 @@ std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const Lla
 struct TrainCall {
   Arena* arena = nullptr;
   size_t bytes = 0;             // what this call planned (the arena may be larger)
-  float* sel = nullptr;         // (M, Dv) selected vision rows
+  ProjectorActs proj;           // sel (M, Dv), h1 and a1 (M, D) saved, dh1 (M, D) when the projector trains; no dsel
   float* featPolicy = nullptr;  // (M + 1, D): the crops' features, then image_newline
   float* featRef = nullptr;     // (M + 1, D), or featPolicy when they coincide
-  float* h1 = nullptr;          // (M, D) projector pre-activation (saved)
-  float* a1 = nullptr;          // (M, D) projector activation (saved)
   float* dfeat = nullptr;       // (M + 1, D) d loss / d policy features (the newline row's is unused: it is frozen)
-  float* projScratch = nullptr; // (M, D)
   float* x = nullptr;           // (T, D) residual stream
   float* dx = nullptr;          // (T, D) its gradient
   TrainActivations act;
@@ -87,12 +84,12 @@ std::vector<std::pair<float**, Shape>> callSlots(TrainCall& c, const LlavaConfig
                 Dv = cfg.vision.hiddenSize;
   const bool trainProj = params.trainProjector() && s.backward;
   std::vector<std::pair<float**, Shape>> slots;
-  slots.push_back({&c.sel, {M, Dv}});
+  slots.push_back({&c.proj.sel, {M, Dv}});
   slots.push_back({&c.featPolicy, {M + 1, D}});
   if (s.refFeatures) slots.push_back({&c.featRef, {M + 1, D}});
-  slots.push_back({&c.h1, {M, D}});
-  slots.push_back({&c.a1, {M, D}});
-  if (trainProj) slots.push_back({&c.dfeat, {M + 1, D}}), slots.push_back({&c.projScratch, {M, D}});
+  slots.push_back({&c.proj.h1, {M, D}});
+  slots.push_back({&c.proj.a1, {M, D}});
+  if (trainProj) slots.push_back({&c.dfeat, {M + 1, D}}), slots.push_back({&c.proj.dh1, {M, D}});
   slots.push_back({&c.x, {T, D}});
   if (s.backward) slots.push_back({&c.dx, {T, D}});
   return slots;
@@ -141,7 +138,7 @@ Result<TrainCall> createCall(const Ops& ops, std::unique_ptr<Arena>& arena, cons
   auto head = allocHead(ops, *c.arena, cfg.decoder, s.entries);
   if (!head.isOk()) return head.status();
   c.head = head.take();
-  if (c.dfeat) std::memset(c.dfeat, 0, (M + 1) * D * sizeof(float));
+  if (c.dfeat) ops.memory.fill(c.dfeat, 0.0f, (M + 1) * D);
   return c;
 }
 
@@ -151,7 +148,24 @@ void addNewlineRow(float* features, const LlavaModel& m, int64_t M) {
   const Tensor& nl = m.weights().imageNewline;
   ImageBatch rows;
   rows.crops = M / std::max<int64_t>(cfg.imageTokenCount, 1);
-  fillNewlineRow(features, rows, cfg, nl.defined() ? nl.data<float>() : nullptr);
+  fillNewlineRow(m.ops(), features, rows, cfg, nl.defined() ? nl.data<float>() : nullptr);
+}
+
+// The call's projector buffers with the activation applied in place in h1 (a pass no backward reads).
+ProjectorActs unsaved(const ProjectorActs& a) {
+  ProjectorActs u = a;
+  u.a1 = u.h1;
+  return u;
+}
+
+// c.proj.sel: the selected tower rows of the call's crops (the frozen tower, no gradient).
+Status selectedRows(TrainCall& c, const LlavaModel& m, const ImageBatch& images) {
+  return visionSelectedRows(m.ops(), c.proj.sel, m.weights().vision, m.config().vision, images.pixels, images.crops);
+}
+
+// From c.dfeat into the trained projector's gradients (no input gradient: the tower is frozen).
+void projectorTrainBackward(TrainCall& c, const LlavaModel& m, const TrainableParams& p, int64_t M) {
+  projectorBackward(m.ops(), c.proj, projectorGrads(p.projector()), c.dfeat, projectorView(p.projector()), m.config(), M);
 }
 
 // Projects the call's images: the policy's features (saving the projector's activations when it
@@ -161,12 +175,12 @@ void projectFeatures(TrainCall& c, const LlavaModel& m, const TrainableParams& p
   const Ops& ops = m.ops();
   const ProjectorView frozen = projectorView(m.weights().projector);
   const ProjectorView policy = p.trainProjector() ? projectorView(p.projector()) : frozen;
-  // The reference first: it borrows h1 as scratch, which the policy's pass then keeps.
+  // The reference first: it borrows h1 as scratch (its activation in place), which the policy's pass then keeps.
   if (refSeparate && c.featRef != c.featPolicy) {
-    projectorForward(ops, c.featRef, c.h1, c.h1, c.sel, frozen, cfg, M);
+    projectorForward(ops, c.featRef, unsaved(c.proj), frozen, cfg, M);
     addNewlineRow(c.featRef, m, M);
   }
-  projectorForward(ops, c.featPolicy, c.h1, c.a1, c.sel, policy, cfg, M);
+  projectorForward(ops, c.featPolicy, c.proj, policy, cfg, M);
   addNewlineRow(c.featPolicy, m, M);
 }
 
@@ -248,11 +262,11 @@ Status LlavaTrainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& 
   auto call = createCall(model_->ops(), callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
-  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
+  STIC_RETURN_IF_ERROR(selectedRows(c, *model_, images));
   // One projector output: the trained one for the policy (or the reference when asked), else the original.
   const bool trained = params_->trainProjector() && (policy || trainedProjector);
   const ProjectorView view = trained ? projectorView(params_->projector()) : projectorView(model_->weights().projector);
-  projectorForward(model_->ops(), c.featPolicy, c.h1, c.h1, c.sel, view, cfg, sizes.featureRows);
+  projectorForward(model_->ops(), c.featPolicy, unsaved(c.proj), view, cfg, sizes.featureRows);
   addNewlineRow(c.featPolicy, *model_, sizes.featureRows);
   LoraUse lora;
   if (policy) lora.params = params_.get();
@@ -289,7 +303,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
   auto call = createCall(model_->ops(), callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
-  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
+  STIC_RETURN_IF_ERROR(selectedRows(c, *model_, images));
   projectFeatures(c, *model_, *params_, sizes.featureRows, sizes.refFeatures);
 
   LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
@@ -329,8 +343,7 @@ Status LlavaTrainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const
     model_->ops().loss.sequence_grad_to_tokens(c.head.dlogp, dseq.data(), g.seq.data(), E);
     groupBackward(c, *model_, g.layout, g.entries, policy);
   }
-  if (c.dfeat) projectorTrainBackward(model_->ops(), params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg,
-                                      sizes.featureRows);
+  if (c.dfeat) projectorTrainBackward(c, *model_, *params_, sizes.featureRows);
   // Metrics over the whole call (the per-group calls above only produced gradients).
   std::vector<float> unused(2 * B);
   train::DpoBatch all{B, out.policyChosen.data(), out.policyRejected.data(), out.refChosen.data(), out.refRejected.data(),
@@ -392,7 +405,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
   auto call = createCall(model_->ops(), callArena_, cfg, *params_, sizes);
   if (!call.isOk()) return call.status();
   TrainCall& c = call.value();
-  STIC_RETURN_IF_ERROR(visionSelectedRows(c.sel, *model_, images.pixels, images.crops));
+  STIC_RETURN_IF_ERROR(selectedRows(c, *model_, images));
   projectFeatures(c, *model_, *params_, sizes.featureRows, false);
   const LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
   const double over = opt.meanOver > 0 ? opt.meanOver : static_cast<double>(tokens);
@@ -407,8 +420,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
     for (int64_t e = 0; e < E; e++) c.head.dlogp[e] = static_cast<float>(c.head.dlogp[e] * opt.gradScale);
     groupBackward(c, *model_, g.layout, g.entries, policy);
   }
-  if (c.dfeat) projectorTrainBackward(model_->ops(), params_->projector(), c.projScratch, c.dfeat, c.sel, c.h1, c.a1, cfg,
-                                      sizes.featureRows);
+  if (c.dfeat) projectorTrainBackward(c, *model_, *params_, sizes.featureRows);
   lastActivationBytes_ = c.bytes;
   return model_->ops().check();
 }

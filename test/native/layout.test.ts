@@ -132,3 +132,45 @@ describe('native layout: native/model computes only through the ops table', () =
     ]);
   });
 });
+
+// The model's activations move through the ops table too (memory.copy / memory.fill), so a device
+// backend can run the model: the files that compute on activations make no host memcpy / memset /
+// std::fill / std::copy (load-time copies of weights and configuration live elsewhere: the
+// weight loader, the parameter stores, the LoRA merge).
+const ACTIVATION_FILES = ['vision_tower', 'projector', 'llava', 'image_layout', 'trainer', 'train_head', 'pretrainer'].flatMap((stem) =>
+  ['cpp', 'h'].map((ext) => `${stem}.${ext}`),
+);
+
+// "file:line: text" for each line of `files` that moves memory on the host.
+function hostMemoryOps(files: { name: string; text: string }[]): string[] {
+  return files.flatMap(({ name, text }) =>
+    text
+      .split('\n')
+      .map((line, i) => ({ line, at: `${name}:${i + 1}` }))
+      .filter(({ line }) => /\b(memcpy|memset|memmove)\s*\(|std::(fill|fill_n|copy|copy_n)\s*\(/.test(line.replace(/\/\/.*$/, '')))
+      .map(({ line, at }) => `${at}: ${line.trim()}`),
+  );
+}
+
+describe('native layout: the model moves its activations through the ops table', () => {
+  const files = ACTIVATION_FILES.filter((f) => existsSync(path.join(modelDir, f))).map((f) => ({
+    name: `native/model/${f}`,
+    text: readFileSync(path.join(modelDir, f), 'utf8'),
+  }));
+
+  it('finds the files it checks', () => {
+    expect(files.map((f) => f.name)).to.include.members(['native/model/vision_tower.cpp', 'native/model/projector.cpp', 'native/model/trainer.cpp']);
+  });
+
+  it('no memcpy / memset / std::fill / std::copy in the vision, projector, llava, trainer and pretrainer files', () => {
+    expect(hostMemoryOps(files)).to.deep.equal([]);
+  });
+
+  it('reports a host copy and fill (the check can fail), not one in a comment or through the table', () => {
+    const text = '  std::memcpy(a, b, n);\n  ops.memory.copy(a, b, n);\n  // memset(a, 0, n) was here\n  std::fill_n(a, n, 0.0f);\n';
+    expect(hostMemoryOps([{ name: 'native/model/x.cpp', text }])).to.deep.equal([
+      'native/model/x.cpp:1: std::memcpy(a, b, n);',
+      'native/model/x.cpp:4: std::fill_n(a, n, 0.0f);',
+    ]);
+  });
+});
