@@ -2,7 +2,8 @@
 // `stic info`: what a checkpoint costs to load, to generate with, and to train with STIC's LoRA
 // recipe, before a user commits a GPU to it. Counts are exact for the tensors the engine loads;
 // activation memory is an estimate whose assumptions are stated next to it.
-import type { EngineConfig } from './engine_config.ts';
+import type { LoraTargetModule } from '../native/contract.ts';
+import type { DecoderConfig, EngineConfig } from './engine_config.ts';
 
 export interface ParamCounts {
   vision: number;
@@ -13,9 +14,27 @@ export interface ParamCounts {
   total: number;
 }
 
-/** LoRA targets by their PEFT module names. */
-export type LoraTarget = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
-export const ALL_LORA_TARGETS: LoraTarget[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+/** Every LoRA-targetable decoder linear, by its PEFT module name (the native trainer's names). */
+export const ALL_LORA_TARGETS: LoraTargetModule[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** (K, N) of a LoRA-targeted decoder linear: its in and out features (LoRA's A is (r, K), B (N, r)). */
+export function loraTargetDims(d: Pick<DecoderConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'headDim'>, m: LoraTargetModule): [number, number] {
+  const D = d.hiddenSize;
+  switch (m) {
+    case 'q_proj':
+      return [D, d.numHeads * d.headDim];
+    case 'k_proj':
+    case 'v_proj':
+      return [D, d.numKvHeads * d.headDim];
+    case 'o_proj':
+      return [d.numHeads * d.headDim, D];
+    case 'gate_proj':
+    case 'up_proj':
+      return [D, d.intermediateSize];
+    case 'down_proj':
+      return [d.intermediateSize, D];
+  }
+}
 
 /** Parameters of every tensor a LLaVA checkpoint of this config holds (the vision tower's post_layernorm included). */
 export function countParams(c: EngineConfig): ParamCounts {
@@ -47,24 +66,13 @@ export function countParams(c: EngineConfig): ParamCounts {
 }
 
 /** Trainable LoRA parameters: r * (in + out) per targeted linear per layer. */
-export function countLoraParams(c: EngineConfig, r: number, targets: LoraTarget[] = ALL_LORA_TARGETS): number {
-  const d = c.decoder;
-  const D = d.hiddenSize;
-  const F = d.intermediateSize;
-  const q = d.numHeads * d.headDim;
-  const kv = d.numKvHeads * d.headDim;
-  const dims: Record<LoraTarget, [number, number]> = {
-    q_proj: [D, q],
-    k_proj: [D, kv],
-    v_proj: [D, kv],
-    o_proj: [q, D],
-    gate_proj: [D, F],
-    up_proj: [D, F],
-    down_proj: [F, D],
-  };
+export function countLoraParams(c: EngineConfig, r: number, targets: LoraTargetModule[] = ALL_LORA_TARGETS): number {
   let perLayer = 0;
-  for (const t of targets) perLayer += r * (dims[t][0] + dims[t][1]);
-  return perLayer * d.numLayers;
+  for (const t of targets) {
+    const [K, N] = loraTargetDims(c.decoder, t);
+    perLayer += r * (K + N);
+  }
+  return perLayer * c.decoder.numLayers;
 }
 
 /** Bytes of KV cache per token of context (all layers, keys and values). */

@@ -20,6 +20,8 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { DecoderConfig } from '../model/engine_config.ts';
+import { loraTargetDims } from '../model/memory_estimate.ts';
+import type { LoraTargetModule } from '../native/contract.ts';
 import { type SafetensorsFile, type TensorEntry, openSafetensors, readTensors, writeSafetensors } from '../model/safetensors.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { LORA_TARGETS, type LoraTarget } from './train_options.ts';
@@ -80,23 +82,14 @@ export function loraTensorName(layer: number, target: LoraTarget, which: 'A' | '
   return `base_model.model.model.language_model.layers.${layer}.${TARGET_MODULES[target]}.lora_${which}.weight`;
 }
 
+/** The PEFT module name of a target ('q' -> 'q_proj'), as the native trainer names it. */
+export function targetModule(t: LoraTarget): LoraTargetModule {
+  return TARGET_MODULES[t].split('.')[1] as LoraTargetModule;
+}
+
 /** (K, N) of a targeted linear layer: in and out features. */
 export function targetDims(d: Pick<DecoderConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'headDim'>, t: LoraTarget): [number, number] {
-  const D = d.hiddenSize;
-  switch (t) {
-    case 'q':
-      return [D, d.numHeads * d.headDim];
-    case 'k':
-    case 'v':
-      return [D, d.numKvHeads * d.headDim];
-    case 'o':
-      return [d.numHeads * d.headDim, D];
-    case 'gate':
-    case 'up':
-      return [D, d.intermediateSize];
-    case 'down':
-      return [d.intermediateSize, D];
-  }
+  return loraTargetDims(d, targetModule(t));
 }
 
 /** Every LoRA tensor name and shape of a spec on a decoder: A (r, K), B (N, r), layer by layer. */
@@ -118,7 +111,7 @@ export function loraTensorShapes(d: DecoderConfig, spec: Pick<LoraSpec, 'r' | 't
  * names such as "model.language_model.layers.0.self_attn.q_proj".
  */
 export function targetModulesPattern(targets: readonly LoraTarget[]): string {
-  const names = targets.map((t) => TARGET_MODULES[t].split('.')[1]);
+  const names = targets.map(targetModule);
   return `.*language_model.*\\.(${names.join('|')})`;
 }
 

@@ -3,7 +3,7 @@
 // library, pipeline, tags), what differs from the base, how to load it, and the run's summary when
 // the adapter folder has one. Nothing in it is an absolute local path.
 import type { LoraSpec } from './adapter_io.ts';
-import { TARGET_MODULES } from './adapter_io.ts';
+import { targetModule } from './adapter_io.ts';
 
 export interface CardFacts {
   /** The base model's hub id, or its folder's name (lib/model/model_name.ts). */
@@ -22,7 +22,7 @@ export interface CardFacts {
 /** README.md of a merged export. */
 export function exportCard(f: CardFacts): string {
   const s = f.adapter.spec;
-  const targets = s.targets.map((t) => TARGET_MODULES[t].split('.')[1]).join(', ');
+  const targets = s.targets.map(targetModule).join(', ');
   const lines = [
     '---',
     `base_model: ${f.baseModel}`,

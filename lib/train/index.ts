@@ -15,7 +15,7 @@ import type { LlavaTrainerNative, LoraTargetModule } from '../native/contract.ts
 import type { DpoExample, DpoJob, SftJob, TrainDataReport, TrainHooks, TrainResult, TrainingEngine } from './training_api.ts';
 import type { CommonTrainOptions } from './train_options.ts';
 import { portablePath } from '../util/portable_path.ts';
-import { type Adapter, type LoraSpec, TARGET_MODULES, adapterProjector, readAdapter } from './adapter_io.ts';
+import { type Adapter, type LoraSpec, adapterProjector, readAdapter, targetModule } from './adapter_io.ts';
 import { CHECKPOINTS_DIR } from './checkpoint.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
 import { type DpoEvalSet, evaluateDpo } from './dpo_eval.ts';
@@ -38,7 +38,7 @@ export async function sticTrainingEngine(): Promise<TrainingEngine> {
 }
 
 function nativeTargets(spec: LoraSpec): LoraTargetModule[] {
-  return spec.targets.map((t) => TARGET_MODULES[t].split('.')[1] as LoraTargetModule);
+  return spec.targets.map(targetModule);
 }
 
 async function createTrainer(m: TrainingModel, spec: LoraSpec, trainProjector: boolean, seed: number): Promise<LlavaTrainerNative> {

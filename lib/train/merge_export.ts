@@ -16,12 +16,11 @@ import { checkpointNames } from '../engine/weight_names.ts';
 import { type DTypeName, dtypeSize, typedArrayView } from '../model/dtype.ts';
 import { INDEX_FILE, SINGLE_FILE, type TensorEntry, type TensorToWrite, readTensors, writeSafetensors } from '../model/safetensors.ts';
 import { native } from '../native/index.ts';
-import type { LoraTargetModule } from '../native/contract.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { baseModelName } from '../model/model_name.ts';
 import { packageRoot } from '../native/loader.ts';
-import { TARGET_MODULES, adapterProjector, isProjectorName, readAdapter } from './adapter_io.ts';
+import { TARGET_MODULES, adapterProjector, isProjectorName, readAdapter, targetModule } from './adapter_io.ts';
 import { exportCard } from './export_card.ts';
 import { type LoadedWeights, loadWeights } from './model_load.ts';
 
@@ -74,7 +73,7 @@ export async function exportMerged(o: ExportOptions): Promise<ExportReport> {
   const w = await loadWeights(model, projector);
   const adapter = await readAdapter(o.adapter, w.config.decoder);
   const trainer = await native().createTrainer(w.model, {
-    lora: { r: adapter.spec.r, alpha: adapter.spec.alpha, dropout: 0, targets: adapter.spec.targets.map((t) => TARGET_MODULES[t].split('.')[1] as LoraTargetModule), seed: 0 },
+    lora: { r: adapter.spec.r, alpha: adapter.spec.alpha, dropout: 0, targets: adapter.spec.targets.map(targetModule), seed: 0 },
     trainProjector: false,
   });
   await trainer.setTensors('param', adapter.tensors.map((t) => ({ name: t.name, data: t.data })));
