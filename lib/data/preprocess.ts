@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../model/config_defaults.ts';
 import type { VisionConfig } from '../model/engine_config.ts';
 import { native } from '../native/index.ts';
 import type { NativePreprocessOptions, RgbImage } from '../native/index.ts';
@@ -17,9 +18,9 @@ import { type LoadOptions, type LoadOutcome, loadImages } from './image_load.ts'
 
 export type Triple = [number, number, number];
 
-/** OpenAI CLIP's normalisation (openai/clip-vit-large-patch14-336 preprocessor_config.json). */
-export const OPENAI_CLIP_MEAN: Triple = [0.48145466, 0.4578275, 0.40821073];
-export const OPENAI_CLIP_STD: Triple = [0.26862954, 0.26130258, 0.27577711];
+// OpenAI CLIP's normalisation, the defaults here: lib/model/config_defaults.ts's (re-exported for
+// the preprocessing's users).
+export { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD };
 
 export interface PreprocessConfig {
   mode: 'pad' | 'clip';
