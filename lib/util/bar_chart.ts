@@ -1,10 +1,9 @@
 // Grouped bar charts as SVG (and PNG by sharp, as lib/util/chart.ts does for line charts): one group
-// per category (a benchmark), one bar per series (a model) with its value printed on it. The value
-// axis starts at 0 and ends at `max` (default: 100, or above when a value is larger). A missing
-// value gets no bar and an "n/a" label.
-import sharp from 'sharp';
-
-import { writeFileAtomic } from './atomic_write.ts';
+// per category (a benchmark, a metric), one bar per series (a model) with its value printed on it.
+// The value axis starts at 0 and ends at `max` (default: 100, or above when a value is larger). A
+// missing value gets no bar and an "n/a" label; a long group label is broken into lines at spaces.
+// `stic eval`'s comparison of benchmarks and `stic demo`'s comparison of models both draw one.
+import { escapeXml, writeSvgAndPng } from './chart.ts';
 
 export interface BarChartSpec {
   title: string;
@@ -18,7 +17,9 @@ export interface BarChartSpec {
 }
 
 const PALETTE = ['#7f7f7f', '#1f77b4', '#2ca02c', '#d62728', '#ff7f0e', '#9467bd', '#17becf', '#8c564b'];
-const M = { left: 56, right: 16, top: 70, bottom: 84 };
+const M = { left: 56, right: 16, top: 70, bottom: 96 };
+/** Characters per line of a group label (three lines fit under the axis). */
+const LABEL_WIDTH = 20;
 const PLOT_H = 300;
 
 export function barChartSvg(spec: BarChartSpec): string {
@@ -28,7 +29,7 @@ export function barChartSvg(spec: BarChartSpec): string {
   }
   const finite = spec.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v));
   const max = spec.max ?? Math.max(100, ...finite.map((v) => Math.ceil(v / 20) * 20));
-  const groupW = Math.max(110, 24 * spec.series.length + 30);
+  const groupW = Math.max(120, 26 * spec.series.length + 30);
   const width = M.left + spec.groups.length * groupW + M.right;
   const height = M.top + PLOT_H + M.bottom;
   const barW = (groupW - 30) / spec.series.length;
@@ -37,15 +38,15 @@ export function barChartSvg(spec: BarChartSpec): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(spec.title)}</text>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`,
   ];
   spec.series.forEach((s, i) => {
     const lx = M.left + i * 150;
-    out.push(`<rect x="${lx}" y="36" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`, `<text x="${lx + 16}" y="46">${esc(s.name)}</text>`);
+    out.push(`<rect x="${lx}" y="36" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`, `<text x="${lx + 16}" y="46">${escapeXml(s.name)}</text>`);
   });
   for (let k = 0; k <= 5; k++) {
     const t = (max * k) / 5;
-    out.push(`<line x1="${M.left}" x2="${width - M.right}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#e0e0e0"/>`, `<text x="${M.left - 6}" y="${f(y(t) + 4)}" text-anchor="end">${Number(t.toFixed(1))}${esc(unit)}</text>`);
+    out.push(`<line x1="${M.left}" x2="${width - M.right}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#e0e0e0"/>`, `<text x="${M.left - 6}" y="${f(y(t) + 4)}" text-anchor="end">${Number(t.toFixed(1))}${escapeXml(unit)}</text>`);
   }
   spec.groups.forEach((g, gi) => {
     const gx = M.left + gi * groupW + 15;
@@ -61,7 +62,7 @@ export function barChartSvg(spec: BarChartSpec): string {
         `<text x="${f(x + barW / 2)}" y="${f(y(v) - 3)}" text-anchor="middle" font-size="9">${v.toFixed(1)}</text>`,
       );
     });
-    out.push(`<text x="${f(gx + (groupW - 30) / 2)}" y="${M.top + PLOT_H + 18}" text-anchor="middle">${esc(g)}</text>`);
+    out.push(...wrapLabel(g, LABEL_WIDTH).map((line, k) => `<text x="${f(gx + (groupW - 30) / 2)}" y="${M.top + PLOT_H + 18 + 13 * k}" text-anchor="middle">${escapeXml(line)}</text>`));
   });
   out.push(`<line x1="${M.left}" x2="${width - M.right}" y1="${y(0)}" y2="${y(0)}" stroke="#000000"/>`, '</svg>');
   return `${out.join('\n')}\n`;
@@ -69,15 +70,18 @@ export function barChartSvg(spec: BarChartSpec): string {
 
 /** Writes `<base>.svg` and `<base>.png`; returns both paths. */
 export async function writeBarChart(base: string, spec: BarChartSpec): Promise<{ svg: string; png: string }> {
-  const svg = barChartSvg(spec);
-  const paths = { svg: `${base}.svg`, png: `${base}.png` };
-  await writeFileAtomic(paths.svg, svg);
-  await writeFileAtomic(paths.png, await sharp(Buffer.from(svg)).png().toBuffer());
-  return paths;
+  return writeSvgAndPng(base, barChartSvg(spec));
+}
+
+// A label as lines of at most `width` characters, broken at spaces.
+function wrapLabel(label: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const word of label.split(' ')) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 1 + word.length <= width) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  return lines;
 }
 
 const f = (v: number): string => v.toFixed(1);
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}

@@ -47,7 +47,7 @@ export function chartSvg(spec: ChartSpec): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${esc(spec.title)}</text>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(spec.title)}</text>`,
   ];
   spec.panels.forEach((panel, i) => {
     const top = MARGIN.top + i * (ph + MARGIN.gap);
@@ -69,8 +69,8 @@ function panelSvg(panel: Panel, box: Box, xTicks: number[], xLabel: string | nul
   const px = (x: number) => box.x + ((x - x0) / (x1 - x0)) * box.w;
   const py = (y: number) => box.y + box.h - ((y - y0) / (y1 - y0)) * box.h;
   const out = [
-    `<g class="panel" data-title="${esc(panel.title)}">`,
-    `<text x="${box.x}" y="${box.y - 6}" font-weight="bold">${esc(panel.title)}</text>`,
+    `<g class="panel" data-title="${escapeXml(panel.title)}">`,
+    `<text x="${box.x}" y="${box.y - 6}" font-weight="bold">${escapeXml(panel.title)}</text>`,
     `<rect class="frame" x="${box.x}" y="${box.y}" width="${box.w}" height="${box.h}" fill="none" stroke="#444"/>`,
   ];
   for (const t of yTicks) {
@@ -80,11 +80,11 @@ function panelSvg(panel: Panel, box: Box, xTicks: number[], xLabel: string | nul
   for (const t of xTicks) {
     out.push(`<text class="xtick" x="${f(px(t))}" y="${box.y + box.h + 15}" text-anchor="middle">${tickLabel(t)}</text>`);
   }
-  if (xLabel !== null) out.push(`<text x="${box.x + box.w / 2}" y="${box.y + box.h + 32}" text-anchor="middle">${esc(xLabel)}</text>`);
+  if (xLabel !== null) out.push(`<text x="${box.x + box.w / 2}" y="${box.y + box.h + 32}" text-anchor="middle">${escapeXml(xLabel)}</text>`);
   for (const m of marks) {
     if (!(m.x > x0 && m.x < x1)) continue;
     out.push(`<line class="mark" x1="${f(px(m.x))}" x2="${f(px(m.x))}" y1="${box.y}" y2="${box.y + box.h}" stroke="#999" stroke-dasharray="4 3"/>`);
-    if (labelMarks) out.push(`<text class="mark" x="${f(px(m.x) + 3)}" y="${box.y + box.h - 4}" font-size="10" fill="#777">${esc(m.label)}</text>`);
+    if (labelMarks) out.push(`<text class="mark" x="${f(px(m.x) + 3)}" y="${box.y + box.h - 4}" font-size="10" fill="#777">${escapeXml(m.label)}</text>`);
   }
   // Faint series first, so that the lines drawn over them stay readable.
   const order = panel.series.map((s, k) => ({ s, k })).sort((a, b) => Number(b.s.faint ?? false) - Number(a.s.faint ?? false));
@@ -93,14 +93,14 @@ function panelSvg(panel: Panel, box: Box, xTicks: number[], xLabel: string | nul
     const stroke = s.faint ? `stroke="${color}" stroke-opacity="0.3" stroke-width="1"` : `stroke="${color}" stroke-width="1.6"`;
     for (const run of finiteRuns(s.points)) {
       const pts = run.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ');
-      out.push(`<polyline data-series="${esc(s.name)}" points="${pts}" fill="none" ${stroke}/>`);
+      out.push(`<polyline data-series="${escapeXml(s.name)}" points="${pts}" fill="none" ${stroke}/>`);
     }
   }
   panel.series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
     const ly = box.y + 14 + 16 * k;
     out.push(`<line x1="${box.x + box.w - 150}" x2="${box.x + box.w - 130}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
-    out.push(`<text class="legend" x="${box.x + box.w - 124}" y="${ly}">${esc(s.name)}</text>`);
+    out.push(`<text class="legend" x="${box.x + box.w - 124}" y="${ly}">${escapeXml(s.name)}</text>`);
   });
   out.push('</g>');
   return out;
@@ -145,13 +145,18 @@ function tickLabel(t: number): string {
 
 const f = (v: number): string => v.toFixed(1);
 
-function esc(s: string): string {
+/** Text as it may appear in SVG text and attribute values. */
+export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Writes `<base>.svg` and `<base>.png` (rendered by sharp at the SVG's own size); returns both paths. */
+/** Writes `<base>.svg` and `<base>.png`; returns both paths. */
 export async function writeChart(base: string, spec: ChartSpec): Promise<{ svg: string; png: string }> {
-  const svg = chartSvg(spec);
+  return writeSvgAndPng(base, chartSvg(spec));
+}
+
+/** Writes an SVG document as `<base>.svg` and `<base>.png` (rendered by sharp at the SVG's own size); returns both paths. */
+export async function writeSvgAndPng(base: string, svg: string): Promise<{ svg: string; png: string }> {
   const png = await sharp(Buffer.from(svg)).png().toBuffer();
   const paths = { svg: `${base}.svg`, png: `${base}.png` };
   await writeFileAtomic(paths.svg, svg);
