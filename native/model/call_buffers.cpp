@@ -14,7 +14,8 @@ void carveCall(Carver& c, CallBuffers& b, const LlavaConfig& cfg, int64_t featur
   c.f32(&b.logits, {C, V}, "logits");
   c.f32(&b.logitScratch, {2 * C, D}, "logit scratch");
   c.f32(&b.logp, {C}, "log-probs");
-  carveDecoderBuffers(c, b.dec, cfg.decoder, R);
+  const DecoderShape inference{R, 0, 1, false, false, false};  // one working set, nothing kept, nothing staged
+  carveDecoderActs(c, c, b.dec, cfg.decoder, nullptr, inference);
 }
 
 }  // namespace

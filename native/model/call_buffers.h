@@ -18,7 +18,7 @@ struct CallBuffers {
   std::unique_ptr<Arena> arena;
   float* features = nullptr;      // (featureRows, D) image features of the call (image_layout.h)
   float* x = nullptr;             // (R, D) residual stream of a pass
-  DecoderBuffers dec{};           // for up to R rows
+  DecoderActs dec{};              // an inference pass of up to R rows
   float* logits = nullptr;        // (C, V)
   float* logitScratch = nullptr;  // (2C, D)
   float* logp = nullptr;          // (C)

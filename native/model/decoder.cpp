@@ -1,136 +1,186 @@
-// Llama/Mistral decoder layer (HF LlamaDecoderLayer / MistralDecoderLayer):
-//   x += o_proj(attn(rope(q), rope(k), v))   on RMSNorm(x)
-//   x += down(silu(gate(h)) * up(h))          on h = RMSNorm(x)
+// The decoder over packed passes (see decoder.h): weight views, the activations' one carve list,
+// embeddings, the layer loops forward and backward, and the logits of chosen rows.
 // Legend: see decoder.h.
 #include "model/decoder.h"
 
-#include <cmath>
+#include <algorithm>
 #include <cstring>
 
-#include "model/weight_ops.h"
-
 namespace stic::model {
-
-Result<std::unique_ptr<KvCache>> KvCache::create(const DecoderConfig& cfg, const std::vector<int64_t>& capacities) {
-  auto c = std::unique_ptr<KvCache>(new KvCache());
-  c->kvDim_ = cfg.kvDim();
-  int64_t rows = 0;
-  for (int64_t cap : capacities) {
-    c->base_.push_back(rows);
-    c->capacity_.push_back(cap);
-    rows += cap;
-  }
-  ArenaPlan plan;
-  for (int64_t l = 0; l < 2 * cfg.numLayers; l++) plan.add(DType::F32, {rows, c->kvDim_}, l % 2 ? "values" : "keys");
-  auto arena = Arena::create(cpuBackend(), Lifetime::KvCache, plan);
-  if (!arena.isOk()) return arena.status().withContext("KV cache");
-  c->arena_ = arena.take();
-  for (int64_t l = 0; l < cfg.numLayers; l++) {
-    auto k = c->arena_->allocate(DType::F32, {rows, c->kvDim_}, "keys");
-    auto v = c->arena_->allocate(DType::F32, {rows, c->kvDim_}, "values");
-    if (!k.isOk()) return k.status();
-    if (!v.isOk()) return v.status();
-    c->k_.push_back(k.take());
-    c->v_.push_back(v.take());
-  }
-  return c;
-}
-
-void carveDecoderBuffers(Carver& c, DecoderBuffers& b, const DecoderConfig& cfg, int64_t T) {
-  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
-  b.maxRows = T;
-  c.f32(&b.xn, {T, D}, "decoder activations");
-  c.f32(&b.qkv, {T, cfg.qkvDim()}, "decoder activations");
-  c.f32(&b.attn, {T, cfg.qDim()}, "decoder activations");
-  c.f32(&b.out, {T, D}, "decoder activations");
-  c.f32(&b.gateUp, {T, 2 * F}, "decoder activations");
-  c.f32(&b.act, {T, F}, "decoder activations");
-  c.i64(&b.pos, {T}, "rotary positions");
-}
-
 namespace {
 
-// Self-attention of one layer over every segment; reads buf.qkv (roped), writes buf.attn.
-void attendSegments(const Ops& ops, const DecoderBuffers& buf, const std::vector<Segment>& segments, const DecoderConfig& cfg,
-                    KvCache* cache, int64_t layer) {
-  const int64_t Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cfg.headDim));
-  for (const Segment& s : segments) {
-    const float* q = buf.qkv + s.row * Nqkv;
-    const float* k = q + qDim;
-    const float* v = q + qDim + kvDim;
-    int64_t ldkv = Nqkv;
-    if (cache) {
-      float* kc = cache->k(layer, s.slot);
-      float* vc = cache->v(layer, s.slot);
-      for (int64_t t = 0; t < s.len; t++) {
-        std::memcpy(kc + (s.pos0 + t) * kvDim, k + t * Nqkv, kvDim * sizeof(float));
-        std::memcpy(vc + (s.pos0 + t) * kvDim, v + t * Nqkv, kvDim * sizeof(float));
-      }
-      k = kc;
-      v = vc;
-      ldkv = kvDim;
-    }
-    ops.attention.attention_forward(buf.attn + s.row * qDim, qDim, q, Nqkv, k, ldkv, v, ldkv, s.len, s.pos0 + s.len, cfg.numHeads,
-                           cfg.numKvHeads, cfg.headDim, true, s.pos0, scale);
+const float* bias(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+MatrixRef matrix(const Tensor& t) { return {t.raw(), t.dtype()}; }
+MatrixRef matrix(const float* p) { return {p, DType::F32}; }
+
+int64_t loraWorkFloats(const DecoderConfig& cfg, const LoraSpec& lora, int64_t T) {
+  const int64_t maxK = std::max({cfg.hiddenSize, cfg.qDim(), cfg.intermediateSize});
+  return T * lora.r + (lora.dropout > 0.0f ? T * maxK : 0);
+}
+
+// A layer's set but xin: what the forward writes (xmid and lse only when kept for a backward).
+void carveSet(Carver& c, LayerActs& L, const DecoderConfig& cfg, const LoraSpec* lora, const DecoderShape& sh, int64_t T) {
+  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
+  L = LayerActs{};
+  if (sh.saves) c.f32(&L.xmid, {T, D}, "saved activations");
+  c.f32(&L.qkv, {T, cfg.qkvDim()}, "saved activations");
+  c.f32(&L.attn, {T, cfg.qDim()}, "saved activations");
+  if (sh.saves) c.f32(&L.lse, {cfg.numHeads, T}, "saved activations");
+  c.f32(&L.gateUp, {2 * T, F}, "saved activations");
+  for (int m = 0; lora && m < kLoraModules; m++) {
+    if (lora->targets[m]) c.f32(&L.xa[m], {T, lora->r}, "saved LoRA activations");
   }
 }
 
-void decoderLayer(const Ops& ops, float* x, int64_t T, const std::vector<Segment>& segments, const DecoderLayerWeights& L,
-                  const DecoderConfig& cfg, KvCache* cache, int64_t layer, const DecoderBuffers& buf) {
-  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize, Nqkv = cfg.qkvDim();
-  auto bias = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
-  ops.norm.rmsnorm_forward(buf.xn, x, L.attnNorm.data<float>(), T, D, cfg.rmsNormEps);
-  linearW(ops, buf.qkv, buf.xn, L.qkvW, 0, bias(L.qkvB), T, D, Nqkv);
-  ops.rope.rope_forward(buf.qkv, buf.pos, T, cfg.numHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  ops.rope.rope_forward(buf.qkv + cfg.qDim(), buf.pos, T, cfg.numKvHeads, cfg.headDim, Nqkv, cfg.ropeTheta);
-  attendSegments(ops, buf, segments, cfg, cache, layer);
-  linearW(ops, buf.out, buf.attn, L.oW, 0, bias(L.oB), T, cfg.qDim(), D);
-  ops.elementwise.add_inplace(x, buf.out, T * D);
+void carveScratch(Carver& c, LayerScratch& s, const DecoderConfig& cfg, const LoraSpec* lora, const DecoderShape& sh, int64_t T) {
+  const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize, kv = cfg.kvDim(), S = sh.maxKeys;
+  s = LayerScratch{};
+  c.f32(&s.xn, {T, D}, "activations");
+  c.f32(&s.out, {T, D}, "activations");
+  c.f32(&s.act, {T, F}, "activations");
+  if (lora) c.f32(&s.loraWork, {loraWorkFloats(cfg, *lora, T)}, "LoRA scratch");
+  if (S > 0) c.f32(&s.kStage, {S, kv}, "key staging");
+  if (S > 0) c.f32(&s.vStage, {S, kv}, "value staging");
+  c.i64(&s.pos, {T}, "rotary positions");
+  if (!sh.backward) return;
+  c.f32(&s.dxn, {T, D}, "gradients of activations");
+  c.f32(&s.dqkv, {T, cfg.qkvDim()}, "gradients of activations");
+  c.f32(&s.dattn, {T, cfg.qDim()}, "gradients of activations");
+  c.f32(&s.dact, {T, F}, "gradients of activations");
+  c.f32(&s.dgateUp, {2 * T, F}, "gradients of activations");
+  if (S > 0) c.f32(&s.dkStage, {S, kv}, "key gradient staging");
+  if (S > 0) c.f32(&s.dvStage, {S, kv}, "value gradient staging");
+}
 
-  ops.norm.rmsnorm_forward(buf.xn, x, L.mlpNorm.data<float>(), T, D, cfg.rmsNormEps);
-  // Two GEMMs into the halves of buf.gateUp (gate (T, F), then up (T, F)) so SwiGLU is one
-  // contiguous elementwise pass; the weight rows are stored fused [gate; up].
-  float* gate = buf.gateUp;
-  float* up = buf.gateUp + T * F;
-  const float* gateUpB = bias(L.gateUpB);
-  linearW(ops, gate, buf.xn, L.gateUpW, 0, gateUpB, T, D, F);
-  linearW(ops, up, buf.xn, L.gateUpW, F, gateUpB ? gateUpB + F : nullptr, T, D, F);
-  ops.elementwise.swiglu_forward(buf.act, gate, up, T * F);
-  linearW(ops, buf.out, buf.act, L.downW, 0, bias(L.downB), T, F, D);
-  ops.elementwise.add_inplace(x, buf.out, T * D);
+// Internal errors for a layout the activations or the cache cannot run: segments must tile the
+// rows in order, staged keys fit the staging buffers, a slot's segment appends its own rows.
+Status checkLayout(const PassLayout& layout, const DecoderShape& sh, const KvCache* cache) {
+  const int64_t T = layout.rows();
+  STIC_CHECK_ARG(T <= sh.rows, "internal: decoder pass of ", T, " rows but activations for ", sh.rows);
+  int64_t covered = 0;
+  for (const AttnSegment& s : layout.segments) {
+    STIC_CHECK_ARG(s.qRow == covered && s.qLen > 0 && s.keyLen() >= s.qLen && !s.keys.empty(),
+                   "internal: attention segments must tile the rows in order");
+    STIC_CHECK_ARG(s.contiguous() || s.keyLen() <= sh.maxKeys, "internal: a segment stages ", s.keyLen(),
+                   " keys but the activations hold ", sh.maxKeys);
+    if (s.slot >= 0) {
+      STIC_CHECK_ARG(cache && s.slot < cache->slots() && s.cached + s.qLen <= cache->capacity(s.slot), "internal: KV-cache slot ",
+                     s.slot, " cannot hold positions up to ", s.cached + s.qLen);
+      STIC_CHECK_ARG(s.keys.size() == 1 && s.keys[0].row == s.qRow && s.keys[0].len == s.qLen,
+                     "internal: a segment with a KV-cache slot appends its own rows' keys only");
+    } else {
+      STIC_CHECK_ARG(s.cached == 0, "internal: a segment without a KV-cache slot has no cached keys");
+    }
+    covered += s.qLen;
+  }
+  STIC_CHECK_ARG(covered == T, "internal: attention segments cover ", covered, " of ", T, " rows");
+  return Status::ok();
 }
 
 }  // namespace
 
-Status decoderForward(const Ops& ops, float* x, int64_t T, const std::vector<Segment>& segments, const DecoderWeights& w,
-                      const DecoderConfig& cfg, KvCache* cache, const DecoderBuffers& buf) {
-  STIC_CHECK_ARG(T <= buf.maxRows, "internal: decoder pass of ", T, " rows but buffers for ", buf.maxRows);
-  int64_t covered = 0;
-  for (const Segment& s : segments) {
-    STIC_CHECK_ARG(s.row == covered && s.len > 0, "internal: decoder segments must tile the packed rows in order");
-    if (cache) {
-      STIC_CHECK_ARG(s.slot >= 0 && s.slot < cache->slots() && s.pos0 + s.len <= cache->capacity(s.slot),
-                     "internal: KV-cache slot ", s.slot, " cannot hold positions up to ", s.pos0 + s.len);
-    } else {
-      STIC_CHECK_ARG(s.pos0 == 0, "internal: a pass without a KV cache must start every sequence at position 0");
-    }
-    for (int64_t t = 0; t < s.len; t++) buf.pos[s.row + t] = s.pos0 + t;
-    covered += s.len;
+DecoderView decoderView(const DecoderWeights& w) {
+  DecoderView v;
+  v.embed = matrix(w.embed);
+  for (const DecoderLayerWeights& L : w.layers) {
+    v.layers.push_back({L.attnNorm.data<float>(), matrix(L.qkvW), bias(L.qkvB), matrix(L.oW), bias(L.oB), L.mlpNorm.data<float>(),
+                        matrix(L.gateUpW), bias(L.gateUpB), matrix(L.downW), bias(L.downB)});
   }
-  STIC_CHECK_ARG(covered == T, "internal: decoder segments cover ", covered, " of ", T, " rows");
-  for (int64_t l = 0; l < cfg.numLayers; l++) decoderLayer(ops, x, T, segments, w.layers[l], cfg, cache, l, buf);
+  v.norm = w.norm.data<float>();
+  v.lmHead = matrix(w.lmHead);
+  return v;
+}
+
+DecoderView decoderView(const DecoderPtrs& p) {
+  DecoderView v;
+  v.embed = matrix(p.embed);
+  for (const DecoderLayerPtrs& L : p.layers) {
+    v.layers.push_back({L.attnNorm, matrix(L.qkvW), L.qkvB, matrix(L.oW), L.oB, L.mlpNorm, matrix(L.gateUpW), L.gateUpB,
+                        matrix(L.downW), L.downB});
+  }
+  v.norm = p.norm;
+  v.lmHead = matrix(p.lmHead);
+  return v;
+}
+
+void carveDecoderActs(Carver& saved, Carver& scratch, DecoderActs& a, const DecoderConfig& cfg, const LoraSpec* lora,
+                      const DecoderShape& sh) {
+  const int64_t T = std::max<int64_t>(sh.rows, 1), D = cfg.hiddenSize;
+  const bool ckpt = sh.backward && sh.checkpointed;
+  a.shape = sh;
+  LayerActs shared{};
+  if (ckpt) {
+    carveSet(scratch, shared, cfg, lora, sh, T);
+    scratch.f32(&a.xrec, {T, D}, "recomputed layer input");
+  }
+  a.saved.resize(sh.layers);
+  for (LayerActs& L : a.saved) {
+    if (ckpt) {
+      L = shared;
+    } else {
+      carveSet(saved, L, cfg, lora, sh, T);
+    }
+    if (sh.saves) saved.f32(&L.xin, {T, D}, "saved activations");
+  }
+  carveScratch(scratch, a.scratch, cfg, lora, sh, T);
+}
+
+Result<DecoderActs> allocDecoderActs(Arena& arena, const DecoderConfig& cfg, const LoraSpec* lora, const DecoderShape& shape) {
+  DecoderActs a{};
+  Carver c = Carver::carving(arena);
+  carveDecoderActs(c, c, a, cfg, lora, shape);
+  STIC_RETURN_IF_ERROR(c.status());
+  return a;
+}
+
+void embedPass(const Ops& ops, float* x, const PassLayout& layout, const float* features, const MatrixRef& table, int64_t D) {
+  for (int64_t t = 0; t < layout.rows(); t++) {
+    float* dst = x + t * D;
+    const void* src = layout.featureRow[t] >= 0 ? features + layout.featureRow[t] * D : table.rows(layout.ids[t], D);
+    const DType type = layout.featureRow[t] >= 0 ? DType::F32 : table.dtype;
+    if (type == DType::F32) {
+      std::memcpy(dst, src, D * sizeof(float));
+    } else {
+      (void)ops.convert.convert(dst, DType::F32, src, type, static_cast<size_t>(D));  // F32 <- BF16/F16 cannot fail
+    }
+  }
+}
+
+Status decoderForward(const Ops& ops, float* x, const PassLayout& layout, const DecoderView& w, const DecoderConfig& cfg,
+                      const LoraUse& lora, KvCache* cache, DecoderActs& act) {
+  STIC_RETURN_IF_ERROR(checkLayout(layout, act.shape, cache));
+  std::copy(layout.pos.begin(), layout.pos.end(), act.scratch.pos);
+  const LayerPass pass{ops, cfg, layout, lora, cache, act.scratch};
+  for (int64_t l = 0; l < cfg.numLayers; l++) {
+    layerForward(pass, x, act.saved[std::min<int64_t>(l, act.shape.layers - 1)], w.layers[l], l);
+  }
   return Status::ok();
 }
 
+void decoderBackward(const Ops& ops, float* dx, const PassLayout& layout, const DecoderView& w, const DecoderConfig& cfg,
+                     const LoraUse& lora, const DecoderPtrs* grads, DecoderActs& act) {
+  const int64_t T = layout.rows(), D = cfg.hiddenSize;
+  const bool ckpt = act.shape.checkpointed;
+  std::copy(layout.pos.begin(), layout.pos.end(), act.scratch.pos);
+  const LayerPass pass{ops, cfg, layout, lora, nullptr, act.scratch};
+  for (int64_t l = cfg.numLayers - 1; l >= 0; l--) {
+    const LayerActs& L = act.saved[l];
+    if (ckpt && l < cfg.numLayers - 1) {  // the last layer's set is still the forward's
+      std::memcpy(act.xrec, L.xin, T * D * sizeof(float));
+      layerForward(pass, act.xrec, L, w.layers[l], l);
+    }
+    layerBackward(pass, dx, L, w.layers[l], grads ? &grads->layers[l] : nullptr, l);
+  }
+}
+
 void decoderLogits(const Ops& ops, float* logits, float* scratch, const float* x, const int64_t* rows, int64_t n,
-                   const DecoderWeights& w, const DecoderConfig& cfg) {
+                   const DecoderView& w, const DecoderConfig& cfg) {
   const int64_t D = cfg.hiddenSize;
   float* gathered = scratch;
   float* normed = scratch + n * D;
   for (int64_t i = 0; i < n; i++) std::memcpy(gathered + i * D, x + rows[i] * D, D * sizeof(float));
-  ops.norm.rmsnorm_forward(normed, gathered, w.norm.data<float>(), n, D, cfg.rmsNormEps);
-  linearW(ops, logits, normed, w.lmHead, 0, nullptr, n, D, cfg.vocabSize);
+  ops.norm.rmsnorm_forward(normed, gathered, w.norm, n, D, cfg.rmsNormEps);
+  ops.linear.linear_forward(logits, normed, w.lmHead.data, w.lmHead.dtype, nullptr, n, D, cfg.vocabSize);
 }
 
 }  // namespace stic::model

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "model/weight_ops.h"
 
 namespace stic::model {
 
@@ -67,9 +66,15 @@ void Generation::accept(size_t i, const float* logits, std::vector<std::vector<i
   if (s.generated >= item.maxNewTokens) s.finish = Finish::Length;
 }
 
+Status Generation::runPass(const PassLayout& layout) {
+  const DecoderConfig& cfg = model_->config().decoder;
+  embedPass(model_->ops(), bufs_.x, layout, bufs_.features, model_->decoder().embed, cfg.hiddenSize);
+  return decoderForward(model_->ops(), bufs_.x, layout, model_->decoder(), cfg, LoraUse{}, cache_.get(), bufs_.dec);
+}
+
 Status Generation::prefill(std::vector<std::vector<int32_t>>& fresh) {
   const LlavaConfig& cfg = model_->config();
-  const int64_t D = cfg.decoder.hiddenSize, V = cfg.decoder.vocabSize, B = static_cast<int64_t>(items_.size());
+  const int64_t V = cfg.decoder.vocabSize, B = static_cast<int64_t>(items_.size());
   std::vector<int64_t> lengths, capacities;
   for (const GenerationItem& it : items_) {
     lengths.push_back(static_cast<int64_t>(it.prompt.ids.size()));
@@ -95,21 +100,17 @@ Status Generation::prefill(std::vector<std::vector<int32_t>>& fresh) {
   images_.pixels = nullptr;
 
   for (auto [b, e] : groups) {
-    std::vector<Segment> segs;
+    PassLayout layout;
     std::vector<int64_t> lastRows;
-    int64_t row = 0;
     for (size_t i = b; i < e; i++) {
-      model_->embedSequence(bufs_.x + row * D, items_[i].prompt, bufs_.features, tokenRows_);
-      segs.push_back({row, lengths[i], 0, static_cast<int64_t>(i)});
-      row += lengths[i];
-      lastRows.push_back(row - 1);
+      const Sequence& prompt = items_[i].prompt;
+      appendSequence(layout, prompt.ids, prompt.images, cfg.imageTokenId, tokenRows_, static_cast<int64_t>(i));
+      lastRows.push_back(layout.rows() - 1);
       state_[i].cached = lengths[i];
     }
-    STIC_RETURN_IF_ERROR(decoderForward(model_->ops(), bufs_.x, row, segs, model_->weights().decoder, cfg.decoder, cache_.get(),
-                                        bufs_.dec));
+    STIC_RETURN_IF_ERROR(runPass(layout));
     const int64_t n = static_cast<int64_t>(e - b);
-    decoderLogits(model_->ops(), bufs_.logits, bufs_.logitScratch, bufs_.x, lastRows.data(), n, model_->weights().decoder,
-                  cfg.decoder);
+    decoderLogits(model_->ops(), bufs_.logits, bufs_.logitScratch, bufs_.x, lastRows.data(), n, model_->decoder(), cfg.decoder);
     for (size_t i = b; i < e; i++) accept(i, bufs_.logits + (i - b) * V, fresh);
   }
   prefilled_ = true;
@@ -118,25 +119,21 @@ Status Generation::prefill(std::vector<std::vector<int32_t>>& fresh) {
 
 Status Generation::decodeStep(std::vector<std::vector<int32_t>>& fresh) {
   const LlavaConfig& cfg = model_->config();
-  const int64_t D = cfg.decoder.hiddenSize, V = cfg.decoder.vocabSize;
-  std::vector<Segment> segs;
+  const int64_t V = cfg.decoder.vocabSize;
+  PassLayout layout;
   std::vector<int64_t> rows;
   std::vector<size_t> who;
   for (size_t i = 0; i < items_.size(); i++) {
     ItemState& s = state_[i];
     if (s.finish != Finish::None) continue;
-    const int64_t row = static_cast<int64_t>(who.size());
-    embedRow(model_->ops(), bufs_.x + row * D, model_->weights().decoder.embed, s.pending);
-    segs.push_back({row, 1, s.cached, static_cast<int64_t>(i)});
-    rows.push_back(row);
+    rows.push_back(appendCachedToken(layout, s.pending, static_cast<int64_t>(i), s.cached));
     who.push_back(i);
     s.cached++;
   }
   if (who.empty()) return Status::ok();
   const int64_t B = static_cast<int64_t>(who.size());
-  STIC_RETURN_IF_ERROR(decoderForward(model_->ops(), bufs_.x, B, segs, model_->weights().decoder, cfg.decoder, cache_.get(),
-                                      bufs_.dec));
-  decoderLogits(model_->ops(), bufs_.logits, bufs_.logitScratch, bufs_.x, rows.data(), B, model_->weights().decoder, cfg.decoder);
+  STIC_RETURN_IF_ERROR(runPass(layout));
+  decoderLogits(model_->ops(), bufs_.logits, bufs_.logitScratch, bufs_.x, rows.data(), B, model_->decoder(), cfg.decoder);
   for (int64_t j = 0; j < B; j++) accept(who[j], bufs_.logits + j * V, fresh);
   return Status::ok();
 }

@@ -55,6 +55,8 @@ class Generation {
     int64_t pending = -1;   // last produced token, not yet fed to the decoder
     Finish finish = Finish::None;
   };
+  // bufs_.x = the decoder's output for the layout's rows, their keys and values into the cache.
+  Status runPass(const PassLayout& layout);
   Status prefill(std::vector<std::vector<int32_t>>& fresh);
   Status decodeStep(std::vector<std::vector<int32_t>>& fresh);
   // Samples item i's next token from logits (V) and records it.

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "model/weight_ops.h"
 #include "model/call_buffers.h"
 #include "model/projector.h"
 #include "model/vision_tower.h"
@@ -24,6 +23,7 @@ Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, con
   m->ops_ = &ops;
   m->cfg_ = cfg;
   m->w_ = w.take();
+  m->decoder_ = decoderView(m->w_->decoder);
   return m;
 }
 
@@ -90,26 +90,6 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
   return ops().check();
 }
 
-void LlavaModel::embedSequence(float* x, const Sequence& seq, const float* features,
-                               const std::vector<std::vector<int64_t>>& tokenRows) const {
-  const int64_t D = cfg_.decoder.hiddenSize;
-  size_t image = 0;  // which of seq.images the next image token belongs to
-  size_t row = 0;    // which of its rows
-  for (size_t t = 0; t < seq.ids.size(); t++) {
-    float* dst = x + t * D;
-    if (seq.ids[t] != cfg_.imageTokenId) {
-      embedRow(ops(), dst, w_->decoder.embed, seq.ids[t]);
-      continue;
-    }
-    const std::vector<int64_t>& rows = tokenRows[seq.images[image]];
-    ops().memory.copy(dst, features + rows[row] * D, D * sizeof(float));
-    if (++row == rows.size()) {
-      row = 0;
-      image++;
-    }
-  }
-}
-
 namespace {
 
 std::vector<int64_t> lengthsOf(const std::vector<const Sequence*>& seqs) {
@@ -141,16 +121,11 @@ Status forEachPass(const LlavaModel& m, const ImageBatch& images, const std::vec
   CallBuffers& cb = bufs.value();
   STIC_RETURN_IF_ERROR(m.encodeImages(cb.features, nullptr, images));
   for (auto [b, e] : groups) {
-    std::vector<Segment> segs;
+    PassLayout layout;
     std::vector<int64_t> rowOf;
-    int64_t row = 0;
-    for (size_t i = b; i < e; i++) {
-      m.embedSequence(cb.x + row * cfg.decoder.hiddenSize, *seqs[i], cb.features, tokenRows);
-      segs.push_back({row, lengths[i], 0, -1});
-      rowOf.push_back(row);
-      row += lengths[i];
-    }
-    STIC_RETURN_IF_ERROR(decoderForward(m.ops(), cb.x, row, segs, m.weights().decoder, cfg.decoder, nullptr, cb.dec));
+    for (size_t i = b; i < e; i++) rowOf.push_back(appendSequence(layout, seqs[i]->ids, seqs[i]->images, cfg.imageTokenId, tokenRows));
+    embedPass(m.ops(), cb.x, layout, cb.features, m.decoder().embed, cfg.decoder.hiddenSize);
+    STIC_RETURN_IF_ERROR(decoderForward(m.ops(), cb.x, layout, m.decoder(), cfg.decoder, LoraUse{}, nullptr, cb.dec));
     STIC_RETURN_IF_ERROR(onPass(b, e, rowOf, cb));
   }
   return Status::ok();
@@ -171,7 +146,7 @@ Status LlavaModel::logits(std::vector<std::vector<float>>& out, const ImageBatch
       for (int64_t t = 0; t < T; t++) rows[t] = rowOf[i - b] + t;
       for (int64_t t0 = 0; t0 < T; t0 += kLogitChunk) {
         const int64_t n = std::min(kLogitChunk, T - t0);
-        decoderLogits(ops(), out[i].data() + t0 * V, cb.logitScratch, cb.x, rows.data() + t0, n, w_->decoder, cfg_.decoder);
+        decoderLogits(ops(), out[i].data() + t0 * V, cb.logitScratch, cb.x, rows.data() + t0, n, decoder_, cfg_.decoder);
       }
     }
     return ops().check();
@@ -207,7 +182,7 @@ Status LlavaModel::logprobs(std::vector<std::vector<float>>& out, const ImageBat
     const int64_t total = static_cast<int64_t>(rows.size());
     for (int64_t r0 = 0; r0 < total; r0 += kLogitChunk) {  // (C, V) logits at a time, never (R, V)
       const int64_t n = std::min(kLogitChunk, total - r0);
-      decoderLogits(ops(), cb.logits, cb.logitScratch, cb.x, rows.data() + r0, n, w_->decoder, cfg_.decoder);
+      decoderLogits(ops(), cb.logits, cb.logitScratch, cb.x, rows.data() + r0, n, decoder_, cfg_.decoder);
       ops().head.log_softmax_gather(cb.logp, cb.logits, targets.data() + r0, n, V);
       for (int64_t j = 0; j < n; j++) out[owner[r0 + j].first][owner[r0 + j].second] = cb.logp[j];
     }

@@ -41,6 +41,8 @@ class LlavaModel {
   // The ops table of the backend the weights live on.
   const Ops& ops() const { return *ops_; }
   const LlavaWeights& weights() const { return *w_; }
+  // The decoder's weights as its layers read them (decoder.h).
+  const DecoderView& decoder() const { return decoder_; }
   // Bytes of every weight: the private copies (arena) and those mapped from the checkpoint files.
   size_t weightBytes() const { return w_->arena->capacity() + w_->mappedBytes; }
   size_t mappedWeightBytes() const { return w_->mappedBytes; }
@@ -54,9 +56,6 @@ class LlavaModel {
   // state (numLayers + 1 of them, each (C, P+1, Dv)); otherwise only the layers needed run.
   Status encodeImages(float* features, std::vector<std::vector<float>>* hidden, const ImageBatch& images) const;
 
-  // x (T, D): token embeddings of seq, image tokens replaced by their rows of features.
-  void embedSequence(float* x, const Sequence& seq, const float* features, const std::vector<std::vector<int64_t>>& tokenRows) const;
-
   // Full logits (T, V) of each sequence, each with its own images.
   Status logits(std::vector<std::vector<float>>& out, const ImageBatch& images, const std::vector<Sequence>& seqs) const;
 
@@ -67,6 +66,7 @@ class LlavaModel {
   const Ops* ops_ = nullptr;
   LlavaConfig cfg_;
   std::unique_ptr<LlavaWeights> w_;
+  DecoderView decoder_;  // into *w_
 };
 
 // Consecutive items grouped so each group has at most `budget` tokens (an item longer than the

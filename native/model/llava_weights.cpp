@@ -5,8 +5,6 @@
 #include <set>
 #include <unordered_map>
 
-#include "model/weight_ops.h"
-
 namespace stic::model {
 namespace {
 
@@ -229,16 +227,6 @@ Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(const LlavaConfig& cfg, c
   STIC_RETURN_IF_ERROR(io::readTensorsMapped(reads, dsts, files));
   if (cfg.decoder.tieWordEmbeddings) w->decoder.lmHead = w->decoder.embed;
   return w;
-}
-
-void embedRow(const Ops& ops, float* dst, const Tensor& table, int64_t id) {
-  const int64_t C = table.dim(-1);
-  const void* row = matrixRows(table, id);
-  if (table.dtype() == DType::F32) {
-    ops.memory.copy(dst, row, C * sizeof(float));
-  } else {
-    (void)ops.convert.convert(dst, DType::F32, row, table.dtype(), static_cast<size_t>(C));  // F32 <- BF16/F16 cannot fail
-  }
 }
 
 }  // namespace stic::model

@@ -11,7 +11,7 @@
 namespace stic::model {
 namespace {
 
-// One causal sequence per item (train_pass.h), its image tokens reading the rows of its images
+// One causal sequence per item (pass_layout.h), its image tokens reading the rows of its images
 // (image k's features are rows k*Ti .. k*Ti + Ti - 1 of the call's (N*Ti, D) features); the row
 // before each target predicts it.
 PackedBatch pack(const std::vector<PretrainItem>& items, const LlavaConfig& cfg, int64_t N) {
@@ -161,28 +161,28 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
   const int64_t T = b.rows(), E = b.targetCount(), M = N * cfg.imageTokenCount, D = cfg.decoder.hiddenSize;
   ArenaPlan plan;
   planImages(plan, cfg, N, backward);
-  planDecoderActs(ops, plan, cfg.decoder, T, E, backward);
+  planPretrainActs(ops, plan, cfg.decoder, T, E, backward);
   plan.add(DType::F32, {std::max<int64_t>(M * D, 1)}, "feature gradients");
   STIC_RETURN_IF_ERROR(ensureArena(plan));
   lastActivationBytes_ = plan.bytes();
   auto images = carveImages(*arena_, cfg, N, backward);
   if (!images.isOk()) return images.status();
-  auto decoder = allocDecoderActs(ops, *arena_, cfg.decoder, T, E, backward);
+  auto decoder = allocPretrainActs(ops, *arena_, cfg.decoder, T, E, backward);
   if (!decoder.isOk()) return decoder.status();
   auto dfeat = arena_->allocate(DType::F32, {std::max<int64_t>(M * D, 1)}, "feature gradients");
   if (!dfeat.isOk()) return dfeat.status();
   ImageActs& ia = images.value();
-  DecoderActs& da = decoder.value();
+  PretrainActs& da = decoder.value();
   const ModelPtrs w = params_->ptrs(PretrainKind::Param);
   const VisionWeights vw = visionWeightsOf(w.vision, cfg.vision);
   imagesForward(ops, ia, pixels, vw, w, cfg);
-  out.loss = decoderTrainForward(ops, da, b, ia.proj.features, w, cfg.decoder, opt.meanOver, opt.gradScale);
+  STIC_RETURN_IF_ERROR(pretrainForward(ops, da, out.loss, b, ia.proj.features, w, cfg.decoder, opt.meanOver, opt.gradScale));
   out.tokens = E;
   if (!backward) return ops_->check();
   const ModelPtrs g = params_->ptrs(PretrainKind::Grad);
   float* dfeatures = dfeat.value().data<float>();
   ops.memory.fill(dfeatures, 0.0f, M * D);
-  decoderTrainBackward(ops, da, dfeatures, b, w, g, cfg.decoder);
+  pretrainBackward(ops, da, dfeatures, b, w, g, cfg.decoder);
   STIC_RETURN_IF_ERROR(imagesBackward(ops, ia, dfeatures, pixels, vw, w, g, cfg));
   return ops_->check();
 }

@@ -10,7 +10,7 @@
 #include "core/arena.h"
 #include "core/ops.h"
 #include "model/llava_weights.h"
-#include "model/train_pass.h"
+#include "model/pass_layout.h"
 
 namespace stic::model {
 

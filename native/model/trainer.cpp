@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "model/call_buffers.h"
-#include "model/decoder_train.h"
+#include "model/decoder.h"
 #include "model/projector.h"
 #include "model/train_head.h"
 #include "model/vision_tower.h"
@@ -59,7 +59,7 @@ struct TrainCall {
   float* dfeat = nullptr;       // (M + 1, D) d loss / d policy features (the newline row's is unused: it is frozen)
   float* x = nullptr;           // (T, D) residual stream
   float* dx = nullptr;          // (T, D) its gradient
-  TrainActivations act;
+  DecoderActs act;
   HeadBuffers head;
 };
 
@@ -72,8 +72,8 @@ void sizeGroups(StepShape& s, const std::vector<Group>& groups) {
   }
 }
 
-TrainShape decoderShape(const LlavaConfig& cfg, const StepShape& s) {
-  return {std::max<int64_t>(s.rows, 1), std::max<int64_t>(s.keys, 1), s.backward ? cfg.decoder.numLayers : 1, s.backward,
+DecoderShape decoderShape(const LlavaConfig& cfg, const StepShape& s) {
+  return {std::max<int64_t>(s.rows, 1), std::max<int64_t>(s.keys, 1), s.backward ? cfg.decoder.numLayers : 1, true, s.backward,
           s.backward && s.checkpointed};
 }
 
@@ -100,7 +100,9 @@ void planCallArenas(const Ops& ops, ArenaPlan& saved, ArenaPlan& scratch, const 
                     const StepShape& s) {
   TrainCall unused;
   for (auto& slot : callSlots(unused, cfg, params, s)) scratch.add(DType::F32, slot.second, "call buffers");
-  planTrainActivations(saved, scratch, cfg.decoder, params.spec(), decoderShape(cfg, s));
+  DecoderActs unusedActs;
+  Carver savedPlan = Carver::planning(saved), scratchPlan = Carver::planning(scratch);
+  carveDecoderActs(savedPlan, scratchPlan, unusedActs, cfg.decoder, &params.spec(), decoderShape(cfg, s));
   planHead(ops, scratch, cfg.decoder, s.entries);
 }
 
@@ -132,7 +134,7 @@ Result<TrainCall> createCall(const Ops& ops, std::unique_ptr<Arena>& arena, cons
     *p = t.value().data<float>();
   }
   if (!c.featRef) c.featRef = c.featPolicy;
-  auto act = allocTrainActivations(*c.arena, cfg.decoder, params.spec(), decoderShape(cfg, s));
+  auto act = allocDecoderActs(*c.arena, cfg.decoder, &params.spec(), decoderShape(cfg, s));
   if (!act.isOk()) return act.status();
   c.act = act.take();
   auto head = allocHead(ops, *c.arena, cfg.decoder, s.entries);
@@ -184,14 +186,20 @@ void projectFeatures(TrainCall& c, const LlavaModel& m, const TrainableParams& p
   addNewlineRow(c.featPolicy, m, M);
 }
 
+// c.x (T, D) = the decoder's output for the layout's embeddings (image rows from features).
+Status passForward(TrainCall& c, const LlavaModel& m, const PassLayout& layout, const float* features, const LoraUse& lora) {
+  const DecoderConfig& cfg = m.config().decoder;
+  embedPass(m.ops(), c.x, layout, features, m.decoder().embed, cfg.hiddenSize);
+  return decoderForward(m.ops(), c.x, layout, m.decoder(), cfg, lora, nullptr, c.act);
+}
+
 // Forward of a group: logps of every entry into c.head.logp and per-sequence sums (2 Bg).
 Status groupForward(TrainCall& c, const LlavaModel& m, const PassGroup& g, const float* features, const LoraUse& lora,
                     train::GatherMode rejectedMode, bool wantJac, std::vector<float>& sums) {
   const LlavaConfig& cfg = m.config();
   const DecoderWeights& w = m.weights().decoder;
   const Ops& ops = m.ops();
-  embedPass(ops, c.x, g.layout, features, w, cfg.decoder);
-  STIC_RETURN_IF_ERROR(decoderTrainForward(ops, c.x, g.layout, w, cfg.decoder, lora, c.act));
+  STIC_RETURN_IF_ERROR(passForward(c, m, g.layout, features, lora));
   const int64_t E = static_cast<int64_t>(g.entries.size());
   headForward(ops, c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}},
               w, cfg.decoder, wantJac);
@@ -209,7 +217,7 @@ void groupBackward(TrainCall& c, const LlavaModel& m, const PassLayout& layout, 
   const Ops& ops = m.ops();
   const int64_t T = layout.rows(), D = cfg.decoder.hiddenSize;
   headBackward(ops, c.dx, T, c.head, entries, w, cfg.decoder);
-  decoderTrainBackward(ops, c.dx, layout, w, cfg.decoder, lora, c.act);
+  decoderBackward(ops, c.dx, layout, m.decoder(), cfg.decoder, lora, nullptr, c.act);
   if (!c.dfeat) return;
   for (int64_t t = 0; t < T; t++) {  // in row order: a fixed summation order
     if (layout.featureRow[t] >= 0) ops.elementwise.add_inplace(c.dfeat + layout.featureRow[t] * D, c.dx + t * D, D);
@@ -412,8 +420,7 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
   const DecoderWeights& w = model_->weights().decoder;
   loss = 0;
   for (const SftGroup& g : groups) {
-    embedPass(model_->ops(), c.x, g.layout, c.featPolicy, w, cfg.decoder);
-    STIC_RETURN_IF_ERROR(decoderTrainForward(model_->ops(), c.x, g.layout, w, cfg.decoder, policy, c.act));
+    STIC_RETURN_IF_ERROR(passForward(c, *model_, g.layout, c.featPolicy, policy));
     const int64_t E = static_cast<int64_t>(g.entries.size());
     headForward(model_->ops(), c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, w, cfg.decoder, true);
     loss += model_->ops().loss.sft_loss(c.head.dlogp, c.head.logp, c.head.targets, E, over);

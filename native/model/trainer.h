@@ -9,7 +9,7 @@
 // Groups bound activation memory: a pair's loss gradient depends only on its own log-probs, so
 // each group runs forward and backward before the next starts.
 // gradCheckpointing (either step): the policy pass keeps only each decoder layer's input and the
-// backward recomputes the layer first (decoder_train.h); planStep gives a call's activation bytes
+// backward recomputes the layer first (decoder.h); planStep gives a call's activation bytes
 // either way, as the call allocates them.
 // Images come as an ImageBatch (image_layout.h): C crops, single-tile or anyres images.
 // Legend: B pairs, C crops, M = C*Ti feature rows, T rows of a pass, E scored tokens, D hidden.
@@ -22,7 +22,7 @@
 
 #include "model/llava.h"
 #include "model/train_params.h"
-#include "model/train_pass.h"
+#include "model/pass_layout.h"
 
 namespace stic::model {
 

@@ -1,12 +1,12 @@
-// Packed training pass layouts (see train_pass.h). Legend: T rows, P prompt, C/R response tokens.
-#include "model/train_pass.h"
+// Packed pass layouts (see pass_layout.h). Legend: T rows, P prompt, C/R response tokens.
+#include "model/pass_layout.h"
 
 #include <algorithm>
 
 namespace stic::model {
 
 int64_t AttnSegment::keyLen() const {
-  int64_t n = 0;
+  int64_t n = cached;
   for (const KeyPiece& k : keys) n += k.len;
   return n;
 }
@@ -65,11 +65,20 @@ std::vector<HeadEntry> appendBranch(PassLayout& layout, const std::vector<KeyPie
 }  // namespace
 
 int64_t appendSequence(PassLayout& layout, const std::vector<int64_t>& ids, const std::vector<int64_t>& images,
-                       int64_t imageTokenId, const TokenRows& tokenRows) {
+                       int64_t imageTokenId, const TokenRows& tokenRows, int64_t slot) {
   const int64_t first = appendRows(layout, ids, 0, ids.size(), 0, images, imageTokenId, tokenRows);
   const int64_t n = static_cast<int64_t>(ids.size());
-  layout.segments.push_back({first, n, {{first, n}}});
+  layout.segments.push_back({first, n, {{first, n}}, slot, 0});
   return first;
+}
+
+int64_t appendCachedToken(PassLayout& layout, int64_t id, int64_t slot, int64_t cached) {
+  const int64_t row = layout.rows();
+  layout.ids.push_back(id);
+  layout.pos.push_back(cached);
+  layout.featureRow.push_back(-1);
+  layout.segments.push_back({row, 1, {{row, 1}}, slot, cached});
+  return row;
 }
 
 PairRows appendPair(PassLayout& layout, const PairInput& pair, int64_t imageTokenId, const TokenRows& tokenRows, bool sharedPrefix) {
