@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace stic::model {
 
 const char* finishName(Finish f) {

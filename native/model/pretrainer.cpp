@@ -26,7 +26,6 @@ PackedBatch pack(const std::vector<PretrainItem>& items, const LlavaConfig& cfg,
     for (size_t t = 1; t < it.ids.size(); t++) {
       if (!it.mask[t]) continue;
       b.heads.push_back({row + static_cast<int64_t>(t) - 1, it.ids[t]});
-      b.targets.push_back(it.ids[t]);
     }
   }
   return b;

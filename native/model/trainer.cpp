@@ -197,12 +197,11 @@ Status passForward(TrainCall& c, const LlavaModel& m, const PassLayout& layout, 
 Status groupForward(TrainCall& c, const LlavaModel& m, const PassGroup& g, const float* features, const LoraUse& lora,
                     train::GatherMode rejectedMode, bool wantJac, std::vector<float>& sums) {
   const LlavaConfig& cfg = m.config();
-  const DecoderWeights& w = m.weights().decoder;
   const Ops& ops = m.ops();
   STIC_RETURN_IF_ERROR(passForward(c, m, g.layout, features, lora));
   const int64_t E = static_cast<int64_t>(g.entries.size());
   headForward(ops, c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}},
-              w, cfg.decoder, wantJac);
+              m.decoder(), cfg.decoder, wantJac);
   sums.assign(2 * g.size(), 0.0f);
   ops.loss.sum_by_sequence(sums.data(), c.head.logp, g.seq.data(), E, static_cast<int64_t>(sums.size()));
   return Status::ok();
@@ -213,10 +212,9 @@ Status groupForward(TrainCall& c, const LlavaModel& m, const PassGroup& g, const
 void groupBackward(TrainCall& c, const LlavaModel& m, const PassLayout& layout, const std::vector<HeadEntry>& entries,
                    const LoraUse& lora) {
   const LlavaConfig& cfg = m.config();
-  const DecoderWeights& w = m.weights().decoder;
   const Ops& ops = m.ops();
   const int64_t T = layout.rows(), D = cfg.decoder.hiddenSize;
-  headBackward(ops, c.dx, T, c.head, entries, w, cfg.decoder);
+  headBackward(ops, c.dx, T, c.head, entries, m.decoder(), cfg.decoder);
   decoderBackward(ops, c.dx, layout, m.decoder(), cfg.decoder, lora, nullptr, c.act);
   if (!c.dfeat) return;
   for (int64_t t = 0; t < T; t++) {  // in row order: a fixed summation order
@@ -417,12 +415,12 @@ Status LlavaTrainer::sftStep(double& loss, int64_t& tokens, const ImageBatch& im
   projectFeatures(c, *model_, *params_, sizes.featureRows, false);
   const LoraUse policy{params_.get(), true, {params_->spec().seed, opt.step, opt.micro, 0, 0}};
   const double over = opt.meanOver > 0 ? opt.meanOver : static_cast<double>(tokens);
-  const DecoderWeights& w = model_->weights().decoder;
   loss = 0;
   for (const SftGroup& g : groups) {
     STIC_RETURN_IF_ERROR(passForward(c, *model_, g.layout, c.featPolicy, policy));
     const int64_t E = static_cast<int64_t>(g.entries.size());
-    headForward(model_->ops(), c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, w, cfg.decoder, true);
+    headForward(model_->ops(), c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, model_->decoder(), cfg.decoder,
+                true);
     loss += model_->ops().loss.sft_loss(c.head.dlogp, c.head.logp, c.head.targets, E, over);
     for (int64_t e = 0; e < E; e++) c.head.dlogp[e] = static_cast<float>(c.head.dlogp[e] * opt.gradScale);
     groupBackward(c, *model_, g.layout, g.entries, policy);
