@@ -22,34 +22,34 @@ int64_t loraWorkFloats(const DecoderConfig& cfg, const LoraSpec& lora, int64_t T
 void carveSet(Carver& c, LayerActs& L, const DecoderConfig& cfg, const LoraSpec* lora, const DecoderShape& sh, int64_t T) {
   const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize;
   L = LayerActs{};
-  if (sh.saves) c.f32(&L.xmid, {T, D}, "saved activations");
-  c.f32(&L.qkv, {T, cfg.qkvDim()}, "saved activations");
-  c.f32(&L.attn, {T, cfg.qDim()}, "saved activations");
-  if (sh.saves) c.f32(&L.lse, {cfg.numHeads, T}, "saved activations");
-  c.f32(&L.gateUp, {2 * T, F}, "saved activations");
+  if (sh.saves) c.f32(&L.xmid, {T, D}, "decoder activations");
+  c.f32(&L.qkv, {T, cfg.qkvDim()}, "decoder activations");
+  c.f32(&L.attn, {T, cfg.qDim()}, "decoder activations");
+  if (sh.saves) c.f32(&L.lse, {cfg.numHeads, T}, "decoder activations");
+  c.f32(&L.gateUp, {2 * T, F}, "decoder activations");
   for (int m = 0; lora && m < kLoraModules; m++) {
-    if (lora->targets[m]) c.f32(&L.xa[m], {T, lora->r}, "saved LoRA activations");
+    if (lora->targets[m]) c.f32(&L.xa[m], {T, lora->r}, "LoRA activations");
   }
 }
 
 void carveScratch(Carver& c, LayerScratch& s, const DecoderConfig& cfg, const LoraSpec* lora, const DecoderShape& sh, int64_t T) {
   const int64_t D = cfg.hiddenSize, F = cfg.intermediateSize, kv = cfg.kvDim(), S = sh.maxKeys;
   s = LayerScratch{};
-  c.f32(&s.xn, {T, D}, "activations");
-  c.f32(&s.out, {T, D}, "activations");
-  c.f32(&s.act, {T, F}, "activations");
+  c.f32(&s.xn, {T, D}, "decoder activations");
+  c.f32(&s.out, {T, D}, "decoder activations");
+  c.f32(&s.act, {T, F}, "decoder activations");
   if (lora) c.f32(&s.loraWork, {loraWorkFloats(cfg, *lora, T)}, "LoRA scratch");
-  if (S > 0) c.f32(&s.kStage, {S, kv}, "key staging");
-  if (S > 0) c.f32(&s.vStage, {S, kv}, "value staging");
+  if (S > 0) c.f32(&s.kStage, {S, kv}, "key/value staging");
+  if (S > 0) c.f32(&s.vStage, {S, kv}, "key/value staging");
   c.i64(&s.pos, {T}, "rotary positions");
   if (!sh.backward) return;
-  c.f32(&s.dxn, {T, D}, "gradients of activations");
-  c.f32(&s.dqkv, {T, cfg.qkvDim()}, "gradients of activations");
-  c.f32(&s.dattn, {T, cfg.qDim()}, "gradients of activations");
-  c.f32(&s.dact, {T, F}, "gradients of activations");
-  c.f32(&s.dgateUp, {2 * T, F}, "gradients of activations");
-  if (S > 0) c.f32(&s.dkStage, {S, kv}, "key gradient staging");
-  if (S > 0) c.f32(&s.dvStage, {S, kv}, "value gradient staging");
+  c.f32(&s.dxn, {T, D}, "decoder gradients");
+  c.f32(&s.dqkv, {T, cfg.qkvDim()}, "decoder gradients");
+  c.f32(&s.dattn, {T, cfg.qDim()}, "decoder gradients");
+  c.f32(&s.dact, {T, F}, "decoder gradients");
+  c.f32(&s.dgateUp, {2 * T, F}, "decoder gradients");
+  if (S > 0) c.f32(&s.dkStage, {S, kv}, "key/value gradient staging");
+  if (S > 0) c.f32(&s.dvStage, {S, kv}, "key/value gradient staging");
 }
 
 // Internal errors for a layout the activations or the cache cannot run: segments must tile the
@@ -111,7 +111,7 @@ void carveDecoderActs(Carver& saved, Carver& scratch, DecoderActs& a, const Deco
   LayerActs shared{};
   if (ckpt) {
     carveSet(scratch, shared, cfg, lora, sh, T);
-    scratch.f32(&a.xrec, {T, D}, "recomputed layer input");
+    scratch.f32(&a.xrec, {T, D}, "decoder recomputed layer input");
   }
   a.saved.resize(sh.layers);
   for (LayerActs& L : a.saved) {
@@ -120,7 +120,7 @@ void carveDecoderActs(Carver& saved, Carver& scratch, DecoderActs& a, const Deco
     } else {
       carveSet(saved, L, cfg, lora, sh, T);
     }
-    if (sh.saves) saved.f32(&L.xin, {T, D}, "saved activations");
+    if (sh.saves) saved.f32(&L.xin, {T, D}, "decoder activations");
   }
   carveScratch(scratch, a.scratch, cfg, lora, sh, T);
 }

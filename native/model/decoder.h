@@ -47,10 +47,10 @@ struct DecoderActs {
   LayerScratch scratch;
 };
 
-// Every buffer of a pass, from this one list: into `saved` what the forward keeps for the backward
-// (every layer's set, or with checkpointing every layer's xin), into `scratch` the rest (the
-// recomputed layer's set included). Planning, two plans; carving, the same carver twice is fine.
-// lora: the adapter whose x A^T are kept (null: no LoRA).
+// Every buffer of a pass, from this one list (core/carver.h): into `saved` what the forward keeps
+// for the backward (every layer's set, or with checkpointing every layer's xin), into `scratch` the
+// rest (the recomputed layer's set included). To plan, two planning carvers (two plans); to carve,
+// one carving carver passed as both. lora: the adapter whose x A^T are kept (null: no LoRA).
 void carveDecoderActs(Carver& saved, Carver& scratch, DecoderActs& a, const DecoderConfig& cfg, const LoraSpec* lora,
                       const DecoderShape& shape);
 Result<DecoderActs> allocDecoderActs(Arena& arena, const DecoderConfig& cfg, const LoraSpec* lora, const DecoderShape& shape);

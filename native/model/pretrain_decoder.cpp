@@ -23,7 +23,7 @@ void carvePass(Carver& c, PretrainActs& a, const DecoderConfig& cfg, bool backwa
   const int64_t T = std::max<int64_t>(a.T, 1), D = cfg.hiddenSize;
   c.f32(&a.x, {T, D}, "residual stream");
   c.i64(&a.embedIds, {T}, "embedding ids");
-  if (backward) c.f32(&a.dx, {T, D}, "gradients of activations");
+  if (backward) c.f32(&a.dx, {T, D}, "decoder gradients");
 }
 
 // The ids the embedding table's backward scatters to: image rows read features, so they map to 0
