@@ -4,7 +4,6 @@
 #include "model/decoder.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace stic::model {
 namespace {
@@ -139,7 +138,7 @@ void embedPass(const Ops& ops, float* x, const PassLayout& layout, const float* 
     const void* src = layout.featureRow[t] >= 0 ? features + layout.featureRow[t] * D : table.rows(layout.ids[t], D);
     const DType type = layout.featureRow[t] >= 0 ? DType::F32 : table.dtype;
     if (type == DType::F32) {
-      std::memcpy(dst, src, D * sizeof(float));
+      ops.memory.copy(dst, src, D * sizeof(float));
     } else {
       (void)ops.convert.convert(dst, DType::F32, src, type, static_cast<size_t>(D));  // F32 <- BF16/F16 cannot fail
     }
@@ -149,7 +148,7 @@ void embedPass(const Ops& ops, float* x, const PassLayout& layout, const float* 
 Status decoderForward(const Ops& ops, float* x, const PassLayout& layout, const DecoderView& w, const DecoderConfig& cfg,
                       const LoraUse& lora, KvCache* cache, DecoderActs& act) {
   STIC_RETURN_IF_ERROR(checkLayout(layout, act.shape, cache));
-  std::copy(layout.pos.begin(), layout.pos.end(), act.scratch.pos);
+  ops.memory.copy(act.scratch.pos, layout.pos.data(), layout.pos.size() * sizeof(int64_t));
   const LayerPass pass{ops, cfg, layout, lora, cache, act.scratch};
   for (int64_t l = 0; l < cfg.numLayers; l++) {
     layerForward(pass, x, act.saved[std::min<int64_t>(l, act.shape.layers - 1)], w.layers[l], l);
@@ -161,12 +160,12 @@ void decoderBackward(const Ops& ops, float* dx, const PassLayout& layout, const 
                      const LoraUse& lora, const DecoderPtrs* grads, DecoderActs& act) {
   const int64_t T = layout.rows(), D = cfg.hiddenSize;
   const bool ckpt = act.shape.checkpointed;
-  std::copy(layout.pos.begin(), layout.pos.end(), act.scratch.pos);
+  ops.memory.copy(act.scratch.pos, layout.pos.data(), layout.pos.size() * sizeof(int64_t));
   const LayerPass pass{ops, cfg, layout, lora, nullptr, act.scratch};
   for (int64_t l = cfg.numLayers - 1; l >= 0; l--) {
     const LayerActs& L = act.saved[l];
     if (ckpt && l < cfg.numLayers - 1) {  // the last layer's set is still the forward's
-      std::memcpy(act.xrec, L.xin, T * D * sizeof(float));
+      ops.memory.copy(act.xrec, L.xin, T * D * sizeof(float));
       layerForward(pass, act.xrec, L, w.layers[l], l);
     }
     layerBackward(pass, dx, L, w.layers[l], grads ? &grads->layers[l] : nullptr, l);
@@ -178,7 +177,7 @@ void decoderLogits(const Ops& ops, float* logits, float* scratch, const float* x
   const int64_t D = cfg.hiddenSize;
   float* gathered = scratch;
   float* normed = scratch + n * D;
-  for (int64_t i = 0; i < n; i++) std::memcpy(gathered + i * D, x + rows[i] * D, D * sizeof(float));
+  for (int64_t i = 0; i < n; i++) ops.memory.copy(gathered + i * D, x + rows[i] * D, D * sizeof(float));
   ops.norm.rmsnorm_forward(normed, gathered, w.norm, n, D, cfg.rmsNormEps);
   ops.linear.linear_forward(logits, normed, w.lmHead.data, w.lmHead.dtype, nullptr, n, D, cfg.vocabSize);
 }

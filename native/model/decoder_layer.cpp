@@ -5,7 +5,6 @@
 #include "model/decoder_layer.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "model/train_params.h"
 
@@ -88,8 +87,8 @@ SegmentKv cachedKv(const LayerPass& p, const AttnSegment& s, const float* qkv, i
   float* vc = p.cache->v(layer, s.slot);
   for (int64_t t = 0; t < s.qLen; t++) {
     const float* row = qkv + (s.qRow + t) * Nqkv;
-    std::memcpy(kc + (s.cached + t) * kvDim, row + qDim, kvDim * sizeof(float));
-    std::memcpy(vc + (s.cached + t) * kvDim, row + qDim + kvDim, kvDim * sizeof(float));
+    p.ops.memory.copy(kc + (s.cached + t) * kvDim, row + qDim, kvDim * sizeof(float));
+    p.ops.memory.copy(vc + (s.cached + t) * kvDim, row + qDim + kvDim, kvDim * sizeof(float));
   }
   return {kc, vc, kvDim, false};
 }
@@ -105,8 +104,8 @@ SegmentKv segmentKv(const LayerPass& p, const AttnSegment& s, const float* qkv, 
   for (const KeyPiece& piece : s.keys) {
     for (int64_t t = 0; t < piece.len; t++, at++) {
       const float* row = qkv + (piece.row + t) * Nqkv;
-      std::memcpy(p.s.kStage + at * kvDim, row + qDim, kvDim * sizeof(float));
-      std::memcpy(p.s.vStage + at * kvDim, row + qDim + kvDim, kvDim * sizeof(float));
+      p.ops.memory.copy(p.s.kStage + at * kvDim, row + qDim, kvDim * sizeof(float));
+      p.ops.memory.copy(p.s.vStage + at * kvDim, row + qDim + kvDim, kvDim * sizeof(float));
     }
   }
   return {p.s.kStage, p.s.vStage, kvDim, true};
@@ -150,15 +149,15 @@ void attendBackward(const LayerPass& p, const LayerActs& L, int64_t layer) {
   const DecoderConfig& cfg = p.cfg;
   const int64_t T = p.layout.rows(), Nqkv = cfg.qkvDim(), qDim = cfg.qDim(), kvDim = cfg.kvDim(), Hq = cfg.numHeads;
   const LayerScratch& sc = p.s;
-  std::memset(sc.dqkv, 0, T * Nqkv * sizeof(float));
+  p.ops.memory.fill(sc.dqkv, 0.0f, T * Nqkv);
   for (const AttnSegment& s : p.layout.segments) {
     const int64_t S = s.keyLen();
     const SegmentKv kv = segmentKv(p, s, L.qkv, layer);
     float* dk = sc.dqkv + s.keys.front().row * Nqkv + qDim;
     float* dv = dk + kvDim;
     if (kv.staged) {
-      std::memset(sc.dkStage, 0, S * kvDim * sizeof(float));
-      std::memset(sc.dvStage, 0, S * kvDim * sizeof(float));
+      p.ops.memory.fill(sc.dkStage, 0.0f, S * kvDim);
+      p.ops.memory.fill(sc.dvStage, 0.0f, S * kvDim);
       dk = sc.dkStage;
       dv = sc.dvStage;
     }
@@ -253,9 +252,9 @@ void attentionBlockBackward(const LayerPass& p, float* dx, const LayerActs& L, c
 
 void layerForward(const LayerPass& p, float* x, const LayerActs& L, const LayerWeights& w, int64_t layer) {
   const int64_t T = p.layout.rows(), D = p.cfg.hiddenSize;
-  if (L.xin && L.xin != x) std::memcpy(L.xin, x, T * D * sizeof(float));
+  if (L.xin && L.xin != x) p.ops.memory.copy(L.xin, x, T * D * sizeof(float));
   attentionBlockForward(p, x, L, w, layer);
-  if (L.xmid) std::memcpy(L.xmid, x, T * D * sizeof(float));
+  if (L.xmid) p.ops.memory.copy(L.xmid, x, T * D * sizeof(float));
   mlpBlockForward(p, x, L, w, layer);
 }
 

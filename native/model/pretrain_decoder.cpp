@@ -5,7 +5,6 @@
 #include "model/pretrain_decoder.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/carver.h"
 
@@ -82,7 +81,7 @@ void pretrainBackward(const Ops& ops, PretrainActs& a, float* dfeatures, const P
   for (int64_t t = 0; t < T; t++) {
     if (b.layout.featureRow[t] < 0) continue;
     ops.elementwise.add_inplace(dfeatures + b.layout.featureRow[t] * D, a.dx + t * D, D);
-    std::memset(a.dx + t * D, 0, D * sizeof(float));
+    ops.memory.fill(a.dx + t * D, 0.0f, D);
   }
   ops.embedding.embedding_backward(g.decoder.embed, a.dx, a.embedIds, T, D);
 }

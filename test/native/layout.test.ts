@@ -137,7 +137,10 @@ describe('native layout: native/model computes only through the ops table', () =
 // backend can run the model: the files that compute on activations make no host memcpy / memset /
 // std::fill / std::copy (load-time copies of weights and configuration live elsewhere: the
 // weight loader, the parameter stores, the LoRA merge).
-const ACTIVATION_FILES = ['vision_tower', 'projector', 'llava', 'image_layout', 'trainer', 'train_head', 'pretrainer'].flatMap((stem) =>
+const ACTIVATION_FILES = [
+  'vision_tower', 'projector', 'llava', 'image_layout', 'trainer', 'train_head', 'pretrainer',
+  'decoder', 'decoder_layer', 'pretrain_decoder', 'generation', 'kv_cache', 'call_buffers',
+].flatMap((stem) =>
   ['cpp', 'h'].map((ext) => `${stem}.${ext}`),
 );
 
@@ -162,7 +165,7 @@ describe('native layout: the model moves its activations through the ops table',
     expect(files.map((f) => f.name)).to.include.members(['native/model/vision_tower.cpp', 'native/model/projector.cpp', 'native/model/trainer.cpp']);
   });
 
-  it('no memcpy / memset / std::fill / std::copy in the vision, projector, llava, trainer and pretrainer files', () => {
+  it('no memcpy / memset / std::fill / std::copy in the vision, projector, llava, decoder, generation, trainer and pretrainer files', () => {
     expect(hostMemoryOps(files)).to.deep.equal([]);
   });
 
