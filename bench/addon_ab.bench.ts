@@ -2,10 +2,12 @@
 // (issue 11: "not slower than before the refactor, within 5%; DPO-step activation memory not
 // larger"). The same two workloads of bench/small_model_child.ts, each in a fresh process:
 // a generation (602-token prompt with a 336 px image, 32 new tokens, greedy) and one DPO
-// micro-step (2 pairs, LoRA r=16 on every linear, trainable projector), run on the baseline
+// micro-step (2 pairs, LoRA r=16 on every linear, trainable projector), and one full-parameter
+// pretraining step with its optimizer step (2 text-only items of 64 tokens), run on the baseline
 // addon and on this build alternately, round after round, so both see the same machine load.
 // Prints medians, the spread of each, the engine's activation bytes and the peak RSS.
 //   STIC_BASELINE_ADDON=/path/to/old/build/Release/stic.node npm run bench -- addon_ab
+// STIC_AB_TASKS=dpo,pretrain runs only those workloads (default: all three).
 // (an earlier build: `git worktree add /tmp/base <commit> && cd /tmp/base && npm ci`).
 // Runs only when named (it needs the baseline).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +24,17 @@ export const explicitOnly = true;
 const ROUNDS = 5;
 const THREADS = 1;
 
+const TASKS = ['generate', 'dpo', 'pretrain'] as const;
+type Task = (typeof TASKS)[number];
+
+function abTasks(): Task[] {
+  const named = (process.env.STIC_AB_TASKS ?? TASKS.join(',')).split(',');
+  for (const t of named) {
+    if (!(TASKS as readonly string[]).includes(t)) throw new Error(`STIC_AB_TASKS: expected a list of ${TASKS.join(', ')} but found '${t}'`);
+  }
+  return TASKS.filter((t) => named.includes(t));
+}
+
 export async function run(): Promise<BenchRow[]> {
   const baseline = process.env.STIC_BASELINE_ADDON;
   if (!baseline || !existsSync(baseline)) {
@@ -31,7 +44,7 @@ export async function run(): Promise<BenchRow[]> {
   try {
     await writeSmallModel(dir, 'F32', 3);
     const rows: BenchRow[] = [];
-    for (const task of ['generate', 'dpo'] as const) {
+    for (const task of abTasks()) {
       const base: ChildResult[] = [];
       const ours: ChildResult[] = [];
       const loads: string[] = [];
@@ -42,7 +55,7 @@ export async function run(): Promise<BenchRow[]> {
       }
       const ms = (xs: ChildResult[]) => xs.map((x) => x.ms);
       const mib = (b: number) => Math.round((10 * b) / 2 ** 20) / 10;
-      const label = task === 'generate' ? 'generation (prefill + 32 tokens)' : 'DPO micro-step (2 pairs)';
+      const label = { generate: 'generation (prefill + 32 tokens)', dpo: 'DPO micro-step (2 pairs)', pretrain: 'pretraining step + AdamW (2 x 64 tokens)' }[task];
       rows.push({
         name: label,
         unit: 'ms',

@@ -52,7 +52,7 @@ export function loadAverage(): string {
 export interface ChildJob {
   model: string;
   dtype: 'stored' | 'F32';
-  task: 'generate' | 'dpo';
+  task: 'generate' | 'dpo' | 'pretrain';
   gradCheckpointing?: boolean;
   threads: number;
   /** Run on this stic.node instead of the build (STIC_ADDON_PATH; bench/addon_ab.bench.ts). */
@@ -62,7 +62,7 @@ export interface ChildResult {
   peakRssBytes: number;
   weightBytes: number;
   activationBytes: number;
-  /** Wall time of the task itself (the generation's 32 tokens with its prefill, or the DPO micro-step), model load excluded. */
+  /** Wall time of the task itself (the generation's 32 tokens with its prefill, the DPO micro-step, or the pretraining step with its optimizer step), model load excluded. */
   ms: number;
 }
 

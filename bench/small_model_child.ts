@@ -1,7 +1,9 @@
 // One workload on the small benchmark model in a process of its own, so that its peak RSS
 // (the high-water mark, which only grows) is its alone: load the model (as stored, or widened to
 // F32), then either generate (a 602-token prompt with an image, 32 new tokens) or take one DPO
-// micro-step (2 pairs, LoRA r=16 on every linear, trainable projector). Prints one JSON line
+// micro-step (2 pairs, LoRA r=16 on every linear, trainable projector), or take one full-parameter
+// pretraining step (the pretrainer loaded with the checkpoint; 2 text-only items of 64 tokens, then
+// clipping and AdamW over every weight). Prints one JSON line
 // {peakRssBytes, weightBytes, activationBytes, ms} (a generation's: its activations and KV cache). Run by bench/small_model.ts runChild().
 
 import { resolveWeights } from '../lib/engine/weight_names.ts';
@@ -28,6 +30,15 @@ if (job.task === 'generate') {
   await gen.step(32);
   const g = gen.memory();
   activationBytes = g.activationBytes + g.kvCacheBytes; // with the KV cache
+} else if (job.task === 'pretrain') {
+  const p = await native().createPretrainer(config);
+  await p.readTensors('param', sources);
+  const rng = makeRng(11);
+  const item = () => ({ images: [], ids: Array.from({ length: 64 }, () => rng.int(0, config.decoder.vocabSize)), mask: [0, ...Array(63).fill(1)] });
+  t0 = performance.now();
+  await p.step(new Float32Array(0), 0, [item(), item()]);
+  await p.optimizerStep({ lr: 1e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, maxGradNorm: 1 });
+  activationBytes = p.memory().lastStepActivationBytes;
 } else {
   const trainer = await native().createTrainer(model, {
     lora: { r: 16, alpha: 32, dropout: 0.05, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 1 },

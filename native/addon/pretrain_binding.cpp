@@ -27,7 +27,7 @@ namespace stic::addon {
 namespace {
 
 using model::Pretrainer;
-using model::PretrainKind;
+using model::ParamKind;
 
 // ---- JS -> C++ ----------------------------------------------------------------------------
 
@@ -119,9 +119,9 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     return guard_.queue<Out>(env, method, [p, work = std::move(work)](Out& out) { return work(*p, out); }, std::move(toJs), std::move(keep));
   }
   void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
-  PretrainKind parseKind(const Napi::Value& v) const { return static_cast<PretrainKind>(requireChoice(v, "kind", kKinds)); }
-  const model::PretrainTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
-    const model::PretrainTensor* t = p_->params().find(name);
+  ParamKind parseKind(const Napi::Value& v) const { return static_cast<ParamKind>(requireChoice(v, "kind", kKinds)); }
+  const model::ParamTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
+    const model::ParamTensor* t = p_->params().find(name);
     if (!t) {
       throw Napi::Error::New(env, where + ": the model has no tensor named \"" + name + "\" (expected a name from tensorInfo(), e.g. " +
                                       p_->params().tensors().front().name + ")");
@@ -145,8 +145,8 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
 
   Napi::Value getTensors(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const PretrainKind kind = parseKind(info[0]);
-    std::vector<const model::PretrainTensor*> which;
+    const ParamKind kind = parseKind(info[0]);
+    std::vector<const model::ParamTensor*> which;
     if (isAbsent(info[1])) {
       for (const auto& t : p_->params().tensors()) which.push_back(&t);
     } else {
@@ -157,7 +157,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     return queue<Out>(
         env, "getTensors",
         [which, kind](Pretrainer& p, Out& out) {
-          for (const model::PretrainTensor* t : which) {
+          for (const model::ParamTensor* t : which) {
             const float* d = p.params().data(kind, *t);
             out.emplace_back(d, d + t->numel);
           }
@@ -176,16 +176,16 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
 
   Napi::Value setTensors(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const PretrainKind kind = parseKind(info[0]);
+    const ParamKind kind = parseKind(info[0]);
     Napi::Array a = requireArray(info[1], "tensors", "an array of {name, data} tensors");
     struct Write {
-      const model::PretrainTensor* t;
+      const model::ParamTensor* t;
       std::vector<float> data;
     };
     std::vector<Write> writes;
     for (uint32_t i = 0; i < a.Length(); i++) {
       const Args o(a.Get(i), "tensors[" + std::to_string(i) + "]");
-      const model::PretrainTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
+      const model::ParamTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
       const FloatView data = requireTensorValues(o, "setTensors", t.name, t.numel, shapeString(t.shape));
       std::vector<float> copy(t.numel);  // copied on this thread: the worker reads no JS memory
       data.copyTo(copy.data());
@@ -201,7 +201,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   }
 
   Napi::Value readTensors(const Napi::CallbackInfo& info) {
-    const PretrainKind kind = parseKind(info[0]);
+    const ParamKind kind = parseKind(info[0]);
     std::vector<io::TensorSource> sources = parseTensorSources(info[1]);
     return queue<bool>(
         info.Env(), "readTensors", [sources = std::move(sources), kind](Pretrainer& p, bool&) { return p.readTensors(kind, sources); },
@@ -242,7 +242,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
 
   Napi::Value optimizerStep(const Napi::CallbackInfo& info) {
     const model::PretrainOptimizer opt = parseOptimizer(info[0]);
-    using Out = model::PretrainOptimizerResult;
+    using Out = model::OptimizerResult;
     return queue<Out>(
         info.Env(), "optimizerStep", [opt](Pretrainer& p, Out& out) { return p.optimizerStep(out, opt); },
         [](Napi::Env e, Out& out) {

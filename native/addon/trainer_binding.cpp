@@ -155,7 +155,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", ts[i].name);
       o.Set("shape", shapeArray(env, ts[i].shape));
-      o.Set("group", ts[i].group == model::ParamGroupId::Lora ? "lora" : "projector");
+      o.Set("group", ts[i].group == model::kLoraGroup ? "lora" : "projector");
       a.Set(static_cast<uint32_t>(i), o);
     }
     return a;
@@ -218,13 +218,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value getStep(const Napi::CallbackInfo& info) {
     requireIdle(info.Env(), "getStep");
-    return Napi::Number::New(info.Env(), static_cast<double>(trainer_->params().step));
+    return Napi::Number::New(info.Env(), static_cast<double>(trainer_->params().store().step));
   }
 
   Napi::Value setStep(const Napi::CallbackInfo& info) {
     const int64_t step = requireInt(info[0], "step", 0);
     requireIdle(info.Env(), "setStep");
-    trainer_->params().step = step;
+    trainer_->params().store().step = step;
     return info.Env().Undefined();
   }
 
@@ -315,7 +315,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return queue<bool>(
         info.Env(), "zeroGrad",
         [](LlavaTrainer& t, bool&) {
-          t.params().zeroGrad();
+          t.params().store().zeroGrad();
           return Status::ok();
         },
         [](Napi::Env e, bool&) { return e.Undefined(); });
@@ -343,7 +343,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value memory(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
-    model::TrainableParams& p = trainer_->params();
+    model::ParamStore& p = trainer_->params().store();
     o.Set("parameterBytes", static_cast<double>(p.parameterBytes()));
     o.Set("gradientBytes", static_cast<double>(p.gradientBytes()));
     o.Set("optimizerBytes", static_cast<double>(p.optimizerBytes()));

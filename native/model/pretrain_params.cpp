@@ -2,8 +2,7 @@
 // Legend: n elements of a tensor.
 #include "model/pretrain_params.h"
 
-#include <cstring>
-#include <set>
+#include <map>
 
 namespace stic::model {
 namespace {
@@ -26,30 +25,34 @@ std::vector<std::vector<std::string>> fusedGroups(const LlavaConfig& cfg) {
   return g;
 }
 
-// The specs in storage order: each fused group emitted whole where its first member appears.
-std::vector<TensorSpec> storageOrder(const LlavaConfig& cfg, const std::vector<TensorSpec>& specs) {
-  std::map<std::string, const TensorSpec*> byName;
-  for (const TensorSpec& s : specs) byName[s.name] = &s;
+// The table of every weight (llavaTensorSpecs order, groups by rank) and its storage order: each
+// fused group laid out whole, members after the first `fused`, where its first member appears.
+std::vector<size_t> storageOrder(const LlavaConfig& cfg, std::vector<ParamSpec>& table) {
+  std::map<std::string, size_t> byName;
+  for (size_t i = 0; i < table.size(); i++) byName[table[i].name] = i;
   std::map<std::string, size_t> groupOf;
   const auto groups = fusedGroups(cfg);
   for (size_t i = 0; i < groups.size(); i++) {
     for (const std::string& n : groups[i]) groupOf[n] = i;
   }
-  std::vector<TensorSpec> out;
-  std::set<std::string> placed;
-  for (const TensorSpec& s : specs) {
-    if (placed.count(s.name)) continue;
-    auto g = groupOf.find(s.name);
+  std::vector<size_t> out;
+  std::vector<bool> placed(table.size(), false);
+  for (size_t i = 0; i < table.size(); i++) {
+    if (placed[i]) continue;
+    auto g = groupOf.find(table[i].name);
     if (g == groupOf.end()) {
-      out.push_back(s);
-      placed.insert(s.name);
+      out.push_back(i);
+      placed[i] = true;
       continue;
     }
+    bool first = true;
     for (const std::string& n : groups[g->second]) {
       auto it = byName.find(n);
       if (it == byName.end()) continue;  // biases absent from this config
-      out.push_back(*it->second);
-      placed.insert(n);
+      table[it->second].fused = !first;
+      first = false;
+      out.push_back(it->second);
+      placed[it->second] = true;
     }
   }
   return out;
@@ -57,54 +60,22 @@ std::vector<TensorSpec> storageOrder(const LlavaConfig& cfg, const std::vector<T
 
 }  // namespace
 
-Result<std::unique_ptr<PretrainParams>> PretrainParams::create(const LlavaConfig& cfg) {
+Result<std::unique_ptr<ParamStore>> createPretrainStore(const LlavaConfig& cfg) {
   STIC_RETURN_IF_ERROR(cfg.validate());
-  auto p = std::unique_ptr<PretrainParams>(new PretrainParams());
-  p->cfg_ = cfg;
-  const std::vector<TensorSpec> specs = llavaTensorSpecs(cfg);
-  std::map<std::string, int64_t> offsetOf;
-  for (const TensorSpec& s : storageOrder(cfg, specs)) {
-    offsetOf[s.name] = p->numel_;
-    p->numel_ += shapeNumel(s.shape);
+  std::vector<ParamSpec> table;
+  for (const TensorSpec& s : llavaTensorSpecs(cfg)) {
+    table.push_back({s.name, s.shape, s.shape.size() >= 2 ? kDecayGroup : kNoDecayGroup});
   }
-  for (const TensorSpec& s : specs) {
-    const int64_t group = s.shape.size() >= 2 ? kDecayGroup : kNoDecayGroup;
-    p->index_[s.name] = p->tensors_.size();
-    p->tensors_.push_back({s.name, s.shape, offsetOf.at(s.name), shapeNumel(s.shape), group});
-  }
-  const Lifetime lifetimes[4] = {Lifetime::Weights, Lifetime::Gradients, Lifetime::OptimizerState, Lifetime::OptimizerState};
-  const char* what[4] = {"parameters", "gradients", "exp_avg", "exp_avg_sq"};
-  for (int k = 0; k < 4; k++) {
-    ArenaPlan plan;
-    plan.add(DType::F32, {p->numel_});
-    auto arena = Arena::create(cpuBackend(), lifetimes[k], plan);
-    if (!arena.isOk()) return arena.status().withContext(std::string("pretraining ") + what[k]);
-    p->arenas_[k] = arena.take();
-    auto flat = p->arenas_[k]->allocate(DType::F32, {p->numel_}, what[k]);
-    if (!flat.isOk()) return flat.status();
-    p->flat_[k] = flat.take();
-    std::memset(p->flat_[k].raw(), 0, p->flat_[k].bytes());
-  }
-  return p;
+  const std::vector<size_t> storage = storageOrder(cfg, table);
+  auto store = ParamStore::create(cpuBackend(), std::move(table), storage);
+  if (!store.isOk()) return store.status().withContext("pretraining parameters");
+  return store;
 }
 
-const PretrainTensor* PretrainParams::find(const std::string& name) const {
-  auto it = index_.find(name);
-  return it == index_.end() ? nullptr : &tensors_[it->second];
-}
-
-float* PretrainParams::data(PretrainKind kind) const { return flat_[static_cast<int>(kind)].data<float>(); }
-
-Result<Tensor> PretrainParams::view(PretrainKind kind, const PretrainTensor& t) const {
-  auto range = flat_[static_cast<int>(kind)].slice0(t.offset, t.offset + t.numel);
-  if (!range.isOk()) return range.status();
-  return range.value().reshape(t.shape);
-}
-
-ModelPtrs PretrainParams::ptrs(PretrainKind kind) const {
-  float* base = data(kind);
+ModelPtrs modelPtrs(const ParamStore& store, const LlavaConfig& cfg, ParamKind kind) {
+  float* base = store.data(kind);
   auto at = [&](const std::string& name) -> float* {
-    const PretrainTensor* t = find(name);
+    const ParamTensor* t = store.find(name);
     return t ? base + t->offset : nullptr;
   };
   ModelPtrs m{};
@@ -115,7 +86,7 @@ ModelPtrs PretrainParams::ptrs(PretrainKind kind) const {
   v.posEmbed = at(e + "position_embedding.weight");
   v.preLnW = at("vision_tower.pre_layrnorm.weight");
   v.preLnB = at("vision_tower.pre_layrnorm.bias");
-  for (int64_t l = 0; l < cfg_.vision.numLayers; l++) {
+  for (int64_t l = 0; l < cfg.vision.numLayers; l++) {
     const std::string p = "vision_tower.encoder.layers." + std::to_string(l) + ".";
     VisionLayerPtrs L{};
     L.ln1W = at(p + "layer_norm1.weight");
@@ -136,7 +107,7 @@ ModelPtrs PretrainParams::ptrs(PretrainKind kind) const {
                  at("multi_modal_projector.linear_2.weight"), at("multi_modal_projector.linear_2.bias")};
   DecoderPtrs& d = m.decoder;
   d.embed = at("language_model.model.embed_tokens.weight");
-  for (int64_t l = 0; l < cfg_.decoder.numLayers; l++) {
+  for (int64_t l = 0; l < cfg.decoder.numLayers; l++) {
     const std::string p = "language_model.model.layers." + std::to_string(l) + ".";
     DecoderLayerPtrs L{};
     L.attnNorm = at(p + "input_layernorm.weight");
@@ -152,19 +123,8 @@ ModelPtrs PretrainParams::ptrs(PretrainKind kind) const {
     d.layers.push_back(L);
   }
   d.norm = at("language_model.model.norm.weight");
-  d.lmHead = cfg_.decoder.tieWordEmbeddings ? d.embed : at("language_model.lm_head.weight");
+  d.lmHead = cfg.decoder.tieWordEmbeddings ? d.embed : at("language_model.lm_head.weight");
   return m;
 }
-
-std::vector<train::ParamSlot> PretrainParams::slots() const {
-  std::vector<train::ParamSlot> out;
-  for (const PretrainTensor& t : tensors_) {
-    out.push_back({data(PretrainKind::Param, t), data(PretrainKind::Grad, t), data(PretrainKind::ExpAvg, t),
-                   data(PretrainKind::ExpAvgSq, t), t.numel, t.group});
-  }
-  return out;
-}
-
-void PretrainParams::zeroGrad() { std::memset(flat_[1].raw(), 0, flat_[1].bytes()); }
 
 }  // namespace stic::model

@@ -80,20 +80,21 @@ Status imagesBackward(const Ops& ops, ImageActs& a, const float* dfeatures, cons
 }  // namespace
 
 Result<std::unique_ptr<Pretrainer>> Pretrainer::create(const LlavaConfig& cfg) {
-  auto params = PretrainParams::create(cfg);
+  auto params = createPretrainStore(cfg);
   if (!params.isOk()) return params.status();
   auto p = std::unique_ptr<Pretrainer>(new Pretrainer());
-  p->ops_ = &cpuBackend().ops();  // the backend PretrainParams allocates on
+  p->cfg_ = cfg;
+  p->ops_ = &cpuBackend().ops();  // the backend createPretrainStore allocates on
   STIC_RETURN_IF_ERROR(requireOps(*p->ops_, "the pretrainer"));
   p->params_ = params.take();
   return p;
 }
 
-Status Pretrainer::readTensors(PretrainKind kind, const std::vector<io::TensorSource>& sources) {
+Status Pretrainer::readTensors(ParamKind kind, const std::vector<io::TensorSource>& sources) {
   std::vector<Tensor> views;
   views.reserve(sources.size());
   for (const io::TensorSource& s : sources) {
-    const PretrainTensor* t = params_->find(s.name);
+    const ParamTensor* t = params_->find(s.name);
     if (!t) {
       return error(Code::NotFound, "tensor ", s.name, " in ", s.file, ": the model has no tensor of that name (expected an engine name such as ",
                    params_->tensors().front().name, ")");
@@ -172,13 +173,13 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
   if (!dfeat.isOk()) return dfeat.status();
   ImageActs& ia = images.value();
   PretrainActs& da = decoder.value();
-  const ModelPtrs w = params_->ptrs(PretrainKind::Param);
+  const ModelPtrs w = modelPtrs(*params_, cfg, ParamKind::Param);
   const VisionWeights vw = visionWeightsOf(w.vision, cfg.vision);
   imagesForward(ops, ia, pixels, vw, w, cfg);
   STIC_RETURN_IF_ERROR(pretrainForward(ops, da, out.loss, b, ia.proj.features, w, cfg.decoder, opt.meanOver, opt.gradScale));
   out.tokens = E;
   if (!backward) return ops_->check();
-  const ModelPtrs g = params_->ptrs(PretrainKind::Grad);
+  const ModelPtrs g = modelPtrs(*params_, cfg, ParamKind::Grad);
   float* dfeatures = dfeat.value().data<float>();
   ops.memory.fill(dfeatures, 0.0f, M * D);
   pretrainBackward(ops, da, dfeatures, b, w, g, cfg.decoder);
@@ -186,20 +187,9 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
   return ops_->check();
 }
 
-Status Pretrainer::optimizerStep(PretrainOptimizerResult& out, const PretrainOptimizer& opt) {
-  const std::vector<train::ParamSlot> slots = params_->slots();
-  const int64_t n = static_cast<int64_t>(slots.size());
-  out.gradNorm = opt.maxGradNorm > 0 ? ops_->optimizer.clip_grad_norm(slots.data(), n,
-                                                                      opt.maxGradNorm) : ops_->optimizer.grad_global_norm(slots.data(), n);
-  out.skipped = !std::isfinite(out.gradNorm);
-  if (!out.skipped) {
-    const train::ParamGroup groups[2] = {{opt.lr, opt.weightDecay}, {opt.lr, 0.0}};  // kDecayGroup, kNoDecayGroup
-    STIC_RETURN_IF_ERROR(ops_->optimizer.adamw_step(slots.data(), n, groups, 2, opt.hyper, params_->step + 1));
-    params_->step++;
-  }
-  params_->zeroGrad();
-  out.step = params_->step;
-  return ops_->check();
+Status Pretrainer::optimizerStep(OptimizerResult& out, const PretrainOptimizer& opt) {
+  // kDecayGroup, kNoDecayGroup (pretrain_params.h)
+  return model::optimizerStep(*params_, {{{opt.lr, opt.weightDecay}, {opt.lr, 0.0}}, opt.hyper, opt.maxGradNorm, {}}, out);
 }
 
 }  // namespace stic::model

@@ -45,23 +45,17 @@ struct PretrainOptimizer {
   double maxGradNorm = 0;  // <= 0: no clipping
 };
 
-struct PretrainOptimizerResult {
-  double gradNorm = 0;
-  int64_t step = 0;
-  bool skipped = false;
-};
-
 class Pretrainer {
  public:
   static Result<std::unique_ptr<Pretrainer>> create(const LlavaConfig& cfg);
 
-  const LlavaConfig& config() const { return params_->config(); }
-  PretrainParams& params() { return *params_; }
+  const LlavaConfig& config() const { return cfg_; }
+  ParamStore& params() { return *params_; }
   size_t lastActivationBytes() const { return lastActivationBytes_; }
 
   // Reads the named tensors of `kind` from checkpoint files (engine names); every source must name
   // a tensor of the model with its shape. Floating dtypes are converted.
-  Status readTensors(PretrainKind kind, const std::vector<io::TensorSource>& sources);
+  Status readTensors(ParamKind kind, const std::vector<io::TensorSource>& sources);
 
   // Checks an item against the config and an image batch of N; `where` names it ("items[2]").
   Status validateItem(const PretrainItem& item, int64_t N, const std::string& where) const;
@@ -72,13 +66,14 @@ class Pretrainer {
 
   // Clips, updates every tensor, zeroes the gradients. A non-finite gradient norm skips the update
   // and the step count (the gradients are still zeroed).
-  Status optimizerStep(PretrainOptimizerResult& out, const PretrainOptimizer& opt);
+  Status optimizerStep(OptimizerResult& out, const PretrainOptimizer& opt);
 
  private:
   Status ensureArena(const ArenaPlan& plan);
 
+  LlavaConfig cfg_;
   const Ops* ops_ = nullptr;  // the table of the backend params_ live on
-  std::unique_ptr<PretrainParams> params_;
+  std::unique_ptr<ParamStore> params_;  // createPretrainStore
   std::unique_ptr<Arena> arena_;
   size_t lastActivationBytes_ = 0;
 };

@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <tuple>
 
 #include "core/counter_rng.h"
 
@@ -87,13 +86,14 @@ Result<std::unique_ptr<TrainableParams>> TrainableParams::create(const LlavaMode
   auto p = std::unique_ptr<TrainableParams>(new TrainableParams());
   p->spec_ = spec;
   p->trainProjector_ = trainProjector;
-  // The table of tensors first (names, shapes), then one allocation per lifetime class.
+  // The table of tensors first (names, shapes), then the store allocates every buffer, all zero.
+  std::vector<ParamSpec> table;
   for (int64_t l = 0; l < d.numLayers; l++) {
     for (int m = 0; m < kLoraModules; m++) {
       if (!spec.targets[m]) continue;
       auto [K, N] = loraModuleDims(d, m);
-      p->tensors_.push_back({loraTensorName(l, m, 'A'), {spec.r, K}, ParamGroupId::Lora});
-      p->tensors_.push_back({loraTensorName(l, m, 'B'), {N, spec.r}, ParamGroupId::Lora});
+      table.push_back({loraTensorName(l, m, 'A'), {spec.r, K}, kLoraGroup});
+      table.push_back({loraTensorName(l, m, 'B'), {N, spec.r}, kLoraGroup});
     }
   }
   const ProjectorWeights& pw = model.weights().projector;
@@ -102,52 +102,30 @@ Result<std::unique_ptr<TrainableParams>> TrainableParams::create(const LlavaMode
       {"multi_modal_projector.linear_2.weight", &pw.w2}, {"multi_modal_projector.linear_2.bias", &pw.b2}};
   if (trainProjector) {
     for (auto& [name, t] : projector) {
-      if (t->defined()) p->tensors_.push_back({name, t->shape(), ParamGroupId::Projector});
+      if (t->defined()) table.push_back({name, t->shape(), kProjectorGroup});
     }
   }
-  ArenaPlan params, grads, moments;
-  for (TrainTensor& t : p->tensors_) {
-    t.numel = shapeNumel(t.shape);
-    params.add(DType::F32, t.shape, "trainable parameters");
-    grads.add(DType::F32, t.shape, "gradients");
-    for (const char* m : {"AdamW m", "AdamW v"}) moments.add(DType::F32, t.shape, m);
-  }
-  const std::tuple<std::unique_ptr<Arena>*, Lifetime, const ArenaPlan*> arenas[] = {{&p->params_, Lifetime::Weights, &params},
-                                                                                     {&p->grads_, Lifetime::Gradients, &grads},
-                                                                                     {&p->moments_, Lifetime::OptimizerState, &moments}};
-  for (auto& [slot, lifetime, plan] : arenas) {
-    auto a = Arena::create(cpuBackend(), lifetime, *plan);
-    if (!a.isOk()) return a.status().withContext("trainer");
-    *slot = a.take();
-  }
-  for (TrainTensor& t : p->tensors_) {
-    float** dsts[] = {&t.param, &t.grad, &t.m, &t.v};
-    Arena* from[] = {p->params_.get(), p->grads_.get(), p->moments_.get(), p->moments_.get()};
-    for (int i = 0; i < 4; i++) {
-      auto a = from[i]->allocate(DType::F32, t.shape, "trainable tensor");
-      if (!a.isOk()) return a.status().withContext(t.name);
-      *dsts[i] = a.value().data<float>();
-      if (i > 0) std::memset(*dsts[i], 0, t.numel * sizeof(float));
-    }
-  }
-  // Index the LoRA pairs and the projector, and initialise.
+  auto store = ParamStore::create(cpuBackend(), std::move(table));
+  if (!store.isOk()) return store.status().withContext("trainer");
+  p->store_ = store.take();
+  // Index the LoRA pairs and the projector, and initialise (B stays zero).
+  const std::vector<TrainTensor>& ts = p->store_->tensors();
   p->lora_.assign(d.numLayers, {});
   size_t i = 0;
   for (int64_t l = 0; l < d.numLayers; l++) {
     for (int m = 0; m < kLoraModules; m++) {
       p->lora_[l][m] = {nullptr, nullptr};
       if (!spec.targets[m]) continue;
-      TrainTensor& A = p->tensors_[i++];
-      TrainTensor& B = p->tensors_[i++];
+      const TrainTensor& A = ts[i++];
+      const TrainTensor& B = ts[i++];
       initLoraA(A.param, A.shape[0], A.shape[1], initStream(spec.seed, l, m));
-      std::memset(B.param, 0, B.numel * sizeof(float));
       p->lora_[l][m] = {&A, &B};
     }
   }
   const TrainTensor** proj[] = {&p->projector_.w1, &p->projector_.b1, &p->projector_.w2, &p->projector_.b2};
   for (size_t k = 0; k < projector.size(); k++) {
     if (!trainProjector || !projector[k].second->defined()) continue;
-    TrainTensor& t = p->tensors_[i++];
+    const TrainTensor& t = ts[i++];
     std::memcpy(t.param, projector[k].second->data<float>(), t.numel * sizeof(float));
     *proj[k] = &t;
   }
@@ -156,14 +134,7 @@ Result<std::unique_ptr<TrainableParams>> TrainableParams::create(const LlavaMode
 
 const TrainTensor* TrainableParams::find(const std::string& name) const {
   const std::string c = canonicalTrainName(name);
-  for (const TrainTensor& t : tensors_) {
-    if (t.name == c) return &t;
-  }
-  return nullptr;
-}
-
-void TrainableParams::zeroGrad() {
-  for (TrainTensor& t : tensors_) std::memset(t.grad, 0, t.numel * sizeof(float));
+  return store_->find(c);
 }
 
 }  // namespace stic::model

@@ -2,7 +2,7 @@
 // with PEFT's layout and init), optionally a trainable copy of the projector, and for each tensor
 // its gradient and AdamW moments. The model's own weights are never written: the frozen projector
 // stays the reference's "original projector" (STIC.md, defect (c)).
-// One arena per lifetime class (parameters: Weights, gradients: Gradients, moments: OptimizerState).
+// Storage: one ParamStore (param_store.h), every tensor at an aligned offset of its four flat buffers.
 // Legend: r LoRA rank, K a module's input features, N its output features, D decoder hidden,
 // Dv vision hidden, F decoder MLP, L layers.
 #pragma once
@@ -11,25 +11,19 @@
 #include <string>
 #include <vector>
 
-#include "core/arena.h"
 #include "model/llava.h"
 #include "model/lora_spec.h"
+#include "model/param_store.h"
 
 namespace stic::model {
 
-enum class ParamGroupId : int { Lora = 0, Projector = 1 };
+// The AdamW groups of the trainer's tensors (OptimizerOptions' lora and projector).
+constexpr int64_t kLoraGroup = 0;
+constexpr int64_t kProjectorGroup = 1;
 
-// One trainable tensor and its companions, all of `shape`.
-struct TrainTensor {
-  std::string name;  // PEFT saved name (LoRA) or engine name (projector)
-  Shape shape;
-  ParamGroupId group = ParamGroupId::Lora;
-  int64_t numel = 0;
-  float* param = nullptr;
-  float* grad = nullptr;
-  float* m = nullptr;  // exp_avg
-  float* v = nullptr;  // exp_avg_sq
-};
+// One trainable tensor: the store's (param_store.h), named by its PEFT saved name (LoRA) or engine
+// name (projector).
+using TrainTensor = ParamTensor;
 
 // The trainable projector: pointers into TrainTensors (null where the config has no such tensor).
 struct ProjectorParams {
@@ -48,8 +42,10 @@ class TrainableParams {
 
   const LoraSpec& spec() const { return spec_; }
   bool trainProjector() const { return trainProjector_; }
-  std::vector<TrainTensor>& tensors() { return tensors_; }
-  const std::vector<TrainTensor>& tensors() const { return tensors_; }
+  // Every tensor, its gradient and moments, the step count, zeroGrad and the byte counts.
+  ParamStore& store() { return *store_; }
+  const ParamStore& store() const { return *store_; }
+  const std::vector<TrainTensor>& tensors() const { return store_->tensors(); }
   // The tensor of a name or an accepted alias (PEFT in-memory `.default.` names,
   // `base_model.model.model.multi_modal_projector.*`); null when unknown.
   const TrainTensor* find(const std::string& name) const;
@@ -58,20 +54,12 @@ class TrainableParams {
   const TrainTensor* loraB(int64_t layer, int module) const { return lora_[layer][module][1]; }
   const ProjectorParams& projector() const { return projector_; }
 
-  int64_t step = 0;  // AdamW updates done
-
-  void zeroGrad();
-  size_t parameterBytes() const { return params_->capacity(); }
-  size_t gradientBytes() const { return grads_->capacity(); }
-  size_t optimizerBytes() const { return moments_->capacity(); }
-
  private:
   LoraSpec spec_;
   bool trainProjector_ = false;
-  std::vector<TrainTensor> tensors_;
+  std::unique_ptr<ParamStore> store_;
   std::vector<std::array<std::array<const TrainTensor*, 2>, kLoraModules>> lora_;  // [L][module][A, B]
   ProjectorParams projector_;
-  std::unique_ptr<Arena> params_, grads_, moments_;
 };
 
 // The PEFT saved name of LoRA `which` ('A' or 'B') of (layer, module), e.g.

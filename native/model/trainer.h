@@ -83,12 +83,6 @@ struct OptimizerOptions {
   double maxGradNorm = 0;  // <= 0: no clipping
 };
 
-struct OptimizerResult {
-  double gradNorm = 0;
-  int64_t step = 0;
-  bool skipped = false;
-};
-
 struct NamedTensor {
   std::string name;
   Shape shape;

@@ -1,8 +1,5 @@
 // LlavaTrainer: the optimizer step and merged weights for export (see trainer.h).
 // Legend: r LoRA rank, K a module's input features, N its output features, F decoder MLP.
-#include <cmath>
-#include <cstring>
-
 #include "model/lora_merge.h"
 #include "model/trainer.h"
 
@@ -18,22 +15,7 @@ std::string linearName(int64_t layer, int module) {
 }  // namespace
 
 Status LlavaTrainer::optimizerStep(OptimizerResult& out, const OptimizerOptions& opt) {
-  std::vector<train::ParamSlot> slots;
-  for (TrainTensor& t : params_->tensors()) {
-    slots.push_back({t.param, t.grad, t.m, t.v, t.numel, static_cast<int64_t>(t.group)});
-  }
-  const train::ParamGroup groups[] = {opt.lora, opt.projector};
-  const int64_t count = static_cast<int64_t>(slots.size());
-  out.gradNorm = opt.maxGradNorm > 0 ? model_->ops().optimizer.clip_grad_norm(slots.data(), count, opt.maxGradNorm)
-                                     : model_->ops().optimizer.grad_global_norm(slots.data(), count);
-  out.skipped = !std::isfinite(out.gradNorm);
-  if (!out.skipped) {
-    STIC_RETURN_IF_ERROR(model_->ops().optimizer.adamw_step(slots.data(), count, groups, 2, opt.hyper, params_->step + 1));
-    params_->step++;
-  }
-  params_->zeroGrad();
-  out.step = params_->step;
-  return model_->ops().check();
+  return model::optimizerStep(params_->store(), {{opt.lora, opt.projector}, opt.hyper, opt.maxGradNorm, {}}, out);
 }
 
 std::vector<std::string> LlavaTrainer::mergedWeightNames() const {
@@ -45,7 +27,7 @@ std::vector<std::string> LlavaTrainer::mergedWeightNames() const {
     }
   }
   for (const TrainTensor& t : params_->tensors()) {
-    if (t.group == ParamGroupId::Projector) names.push_back(t.name);
+    if (t.group == kProjectorGroup) names.push_back(t.name);
   }
   return names;
 }
@@ -75,7 +57,7 @@ Status LlavaTrainer::mergedWeights(std::vector<NamedTensor>& out, const std::vec
       }
     }
     const TrainTensor* p = params_->find(name);
-    if (!found && p && p->group == ParamGroupId::Projector) {
+    if (!found && p && p->group == kProjectorGroup) {
       out.push_back({p->name, p->shape, std::vector<float>(p->param, p->param + p->numel)});
       found = true;
     }
