@@ -8,6 +8,7 @@ import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { progressFactory } from '../../lib/util/progress.ts';
 import { writeToyDataset } from '../../lib/toy/dataset.ts';
 import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/toy/pretrain.ts';
+import { PATCH_EMBEDDINGS, type PatchEmbedding } from '../../lib/toy/pretrain_model.ts';
 import { TOY_IMAGE_SIZE } from '../../lib/toy/render.ts';
 import { MAX_SHAPES, MIN_SHAPES } from '../../lib/toy/vocab.ts';
 
@@ -68,6 +69,7 @@ interface PretrainArgs {
   'single-turn': number;
   curriculum: number;
   'drill-steps': number;
+  'patch-embedding': PatchEmbedding;
   'eval-every': number;
   'eval-scenes': number;
   'final-eval-scenes': number;
@@ -101,6 +103,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         'single-turn': { type: 'number', default: d.singleTurn, describe: 'Share of conversations with one question (the rest ask all of a scene)' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'drill-steps': { type: 'number', default: d.drillSteps, describe: 'Steps at the start spent on one-shape "What shape is this?" scenes, palette widening from white-on-black to the world\'s colours (0: none)' },
+        'patch-embedding': { choices: PATCH_EMBEDDINGS, default: d.patchEmbedding, describe: 'fixed: the vision tower\'s patch filters start as one zero-mean pattern shared by the colour channels (plus a smaller per-channel part) and stay frozen, so an outline looks the same in any colour on any background; learned: drawn per channel and trained (the model card says why fixed)' },
         'eval-every': { type: 'number', default: d.evalEvery, describe: 'Evaluate on held-out scenes every this many steps (0: only at the end)' },
         'eval-scenes': { type: 'number', default: d.evalScenes, describe: 'Held-out scenes of the periodic evaluation' },
         'final-eval-scenes': { type: 'number', default: d.finalEvalScenes, describe: 'Held-out scenes of the final evaluation' },
@@ -130,6 +133,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       singleTurn: args['single-turn'],
       curriculum: args.curriculum,
       drillSteps: args['drill-steps'],
+      patchEmbedding: args['patch-embedding'],
       evalEvery: args['eval-every'],
       evalScenes: args['eval-scenes'],
       finalEvalScenes: args['final-eval-scenes'],

@@ -445,6 +445,8 @@ export interface PretrainOptimizerOptions {
   eps: number;
   /** Global-norm clipping (torch clip_grad_norm_); <= 0: none. */
   maxGradNorm: number;
+  /** Tensors (engine names) left unchanged: no update, no decay, outside the clipped norm. */
+  frozen: string[];
 }
 export interface PretrainerNative {
   tensorInfo(): PretrainTensorInfo[];

@@ -40,7 +40,18 @@ import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { latestPretrainCheckpoint, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from './pretrain_checkpoint.ts';
 import { type ToyBatch, type ToyDataOptions, toyBatch } from './pretrain_data.ts';
 import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from './eval_run.ts';
-import { TOY_MODEL_SIZE, type ToyModelSize, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson, writeToyModel } from './pretrain_model.ts';
+import {
+  PATCH_EMBEDDINGS,
+  type PatchEmbedding,
+  TOY_MODEL_SIZE,
+  type ToyModelSize,
+  frozenTensors,
+  initialWeights,
+  toyConfigJson,
+  toyEngineConfig,
+  toyPreprocessorJson,
+  writeToyModel,
+} from './pretrain_model.ts';
 import { questions } from './text.ts';
 import { buildToyModelTokenizer } from './toy_tokenizer.ts';
 import { generateScenes } from './world.ts';
@@ -66,6 +77,8 @@ export interface ToyPretrainOptions {
   curriculum?: number;
   /** Kind-drill steps at the start of the run (kind_drill.ts; 0: none); fewer than `steps`. */
   drillSteps?: number;
+  /** The patch embedding's recipe (pretrain_model.ts: 'fixed' is frozen at its channel-shared init). */
+  patchEmbedding?: PatchEmbedding;
   /** Evaluate every this many steps (0: only at the end). */
   evalEvery?: number;
   /** Held-out scenes of the periodic and of the final evaluation. */
@@ -103,6 +116,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   singleTurn: 0.25,
   curriculum: 0.5,
   drillSteps: 0,
+  patchEmbedding: 'fixed' as PatchEmbedding,
   evalEvery: 250,
   evalScenes: 24,
   finalEvalScenes: 100,
@@ -136,6 +150,7 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
   int(r.checkpointEvery, 'checkpointEvery', 1);
   int(r.threads, 'threads', 1);
   int(r.drillSteps, 'drillSteps', 0);
+  if (!PATCH_EMBEDDINGS.includes(r.patchEmbedding)) throw new RangeError(`Expected one of ${PATCH_EMBEDDINGS.join(', ')} for patchEmbedding but received ${String(r.patchEmbedding)}`);
   if (r.drillSteps >= r.steps) throw new RangeError(`Expected fewer drill steps than steps (${r.steps}) but received ${r.drillSteps}`);
   if (r.evalSeed === r.seed) throw new RangeError(`Expected an evalSeed other than the training seed (${r.seed}): held-out scenes must not be training scenes`);
   for (const [name, v] of [['lr', r.lr], ['weightDecay', r.weightDecay], ['maxGradNorm', r.maxGradNorm]] as const) {
@@ -156,17 +171,26 @@ function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unkn
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
     weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, adamBeta1: r.adamBeta1, adamBeta2: r.adamBeta2, adamEps: r.adamEps,
-    singleTurn: r.singleTurn, curriculum: r.curriculum, drillSteps: r.drillSteps, init: r.init ?? null, size,
+    singleTurn: r.singleTurn, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
   };
 }
 
-/** Options added after checkpoints were first written (AdamW's, the drill): one that lacks them ran with the defaults. */
-const LATER_KEYS = ['adamBeta1', 'adamBeta2', 'adamEps', 'drillSteps'] as const;
+/**
+ * Options added after checkpoints were first written, with the value a checkpoint that lacks one
+ * ran with: the defaults of the time (AdamW's, no drill) and the learned patch embedding.
+ */
+const LATER_KEYS: Record<string, unknown> = {
+  adamBeta1: TOY_PRETRAIN_DEFAULTS.adamBeta1,
+  adamBeta2: TOY_PRETRAIN_DEFAULTS.adamBeta2,
+  adamEps: TOY_PRETRAIN_DEFAULTS.adamEps,
+  drillSteps: 0,
+  patchEmbedding: 'learned',
+};
 
 /** A checkpoint's trajectory options as this version records them. */
 function savedTrajectory(saved: Record<string, unknown>): Record<string, unknown> {
   const out = { ...saved };
-  for (const k of LATER_KEYS) if (!(k in out)) out[k] = TOY_PRETRAIN_DEFAULTS[k];
+  for (const [k, v] of Object.entries(LATER_KEYS)) if (!(k in out)) out[k] = v;
   return out;
 }
 
@@ -178,7 +202,7 @@ function chatEncoder(tok: ToyTokenizer, config: EngineConfig): ChatEncoder {
 async function initialise(p: PretrainerNative, r: Resolved, config: EngineConfig): Promise<void> {
   const specs = native().llavaTensorSpecs(config);
   if (r.init === undefined) {
-    await p.setTensors('param', initialWeights(specs, config, r.seed));
+    await p.setTensors('param', initialWeights(specs, config, r.seed, r.patchEmbedding));
     return;
   }
   const initConfig = loadModelConfig(r.init);
@@ -202,6 +226,8 @@ interface Run {
   heldOut: ToyBatch;
   evals: MetricsLog;
   log: (line: string) => void;
+  /** Tensors the optimizer leaves as they are (the 'fixed' patch embedding). */
+  frozen: string[];
 }
 
 export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrainResult> {
@@ -236,7 +262,8 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
     const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn }, 0, enc, pre, maxLength);
     // Rows of evaluations after the checkpoint are dropped (a finished run's final row too: it is redone).
     const evals = await MetricsLog.open(path.join(r.out, 'eval.jsonl'), Math.min(start + 1, r.steps));
-    const run: Run = { r, o, p, tok, configJson, preprocessorJson, enc, pre, maxLength, options, heldOut, evals, log };
+    const frozen = frozenTensors(p.tensorInfo(), r.patchEmbedding);
+    const run: Run = { r, o, p, tok, configJson, preprocessorJson, enc, pre, maxLength, options, heldOut, evals, log, frozen };
     try {
       seconds = await trainSteps(run, start, seconds);
       return await finish(run, seconds);
@@ -263,7 +290,7 @@ async function trainSteps(run: Run, start: number, seconds: number): Promise<num
       const running = p.step(batch.pixels, batch.count, batch.items);
       next = step + 1 < r.steps ? toyBatch(data, step + 1, enc, pre, maxLength) : null; // overlaps the native step
       const { loss, tokens } = await running;
-      const opt = await p.optimizerStep({ lr, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, beta1: r.adamBeta1, beta2: r.adamBeta2, eps: r.adamEps });
+      const opt = await p.optimizerStep({ lr, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, beta1: r.adamBeta1, beta2: r.adamBeta2, eps: r.adamEps, frozen: run.frozen });
       const ms = Date.now() - t0;
       seconds += ms / 1000;
       await metrics.append([{ step, lr, loss, grad_norm: opt.gradNorm, tokens, ms, ...(opt.skipped ? { skipped: 1 } : {}) }]);

@@ -131,8 +131,37 @@ const RESIDUAL_OUTPUTS = /(self_attn\.out_proj|mlp\.fc2|self_attn\.o_proj|mlp\.d
 const EMBEDDINGS = /(embed_tokens|patch_embedding|position_embedding)\.weight$|class_embedding$/;
 const GAINS = /(norm|layrnorm|layer_norm\d)\.weight$/;
 
+/**
+ * How the patch embedding starts and whether it trains:
+ *   fixed    each filter is one zero-mean pattern shared by the three colour channels plus a smaller
+ *            independent part per channel (PATCH_COLOUR_SHARE of the shared one), and it is frozen
+ *            (the pretrainer leaves it out of the optimizer, as MoCo v3 freezes its random patch
+ *            projection). The shared part sees an outline the same way whatever its colour and
+ *            ignores a flat background; the per-channel part carries the colours.
+ *   learned  every weight drawn independently and trained (the recipe before 2026-12-07).
+ * Why: with learned filters the toy world's constant backgrounds (black and white are -1.8 and +1.9
+ * after CLIP normalisation, over every pixel) dominate the patch embedding's gradient, and the tower
+ * never learned shape kinds: in 400-step one-shape pilots ("What shape is this?", held-out loss per
+ * kind token, chance 1.79) a red shape on black stayed at 1.80, and 1.34 once black was shifted to
+ * 0; the whole world stayed at 1.72 with learned filters and reached 1.50 with fixed ones.
+ */
+export const PATCH_EMBEDDINGS = ['fixed', 'learned'] as const;
+export type PatchEmbedding = (typeof PATCH_EMBEDDINGS)[number];
+export const PATCH_COLOUR_SHARE = 0.3;
+const PATCH_WEIGHT = /patch_embedding\.weight$/;
+
+/** The names of the tensors a pretraining run with this patch embedding recipe keeps frozen. */
+export function frozenTensors(specs: readonly { name: string }[], patchEmbedding: PatchEmbedding): string[] {
+  return patchEmbedding === 'fixed' ? specs.filter((t) => PATCH_WEIGHT.test(t.name)).map((t) => t.name) : [];
+}
+
 /** From-scratch weights (see the header) for every tensor the engine loads, by engine name. */
-export function initialWeights(specs: readonly { name: string; shape: number[] }[], config: EngineConfig, seed: number): { name: string; data: Float32Array }[] {
+export function initialWeights(
+  specs: readonly { name: string; shape: number[] }[],
+  config: EngineConfig,
+  seed: number,
+  patchEmbedding: PatchEmbedding = 'fixed',
+): { name: string; data: Float32Array }[] {
   return specs.map(({ name, shape }) => {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (GAINS.test(name)) return { name, data: data.fill(1) };
@@ -142,15 +171,42 @@ export function initialWeights(specs: readonly { name: string; shape: number[] }
     const base = EMBEDDINGS.test(name) ? 0.02 : 1 / Math.sqrt(fanIn);
     const std = RESIDUAL_OUTPUTS.test(name) ? base / Math.sqrt(2 * layers) : base;
     const rng = seededRandom('stic-toy-init', seed, name);
-    for (let i = 0; i < data.length; i += 2) {
-      // Box-Muller: two normals per pair of uniforms.
-      const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
-      const a = 2 * Math.PI * rng.next();
-      data[i] = std * r * Math.cos(a);
-      if (i + 1 < data.length) data[i + 1] = std * r * Math.sin(a);
-    }
-    return { name, data };
+    if (patchEmbedding === 'fixed' && PATCH_WEIGHT.test(name)) return { name, data: sharedChannelFilters(normals(data, rng, 1), shape, std, seed, name) };
+    return { name, data: normals(data, rng, std) };
   });
+}
+
+/** Fills `out` with normals of std `std` (Box-Muller: two per pair of uniforms); returns it. */
+function normals(out: Float32Array, rng: { next(): number }, std: number): Float32Array {
+  for (let i = 0; i < out.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
+    const a = 2 * Math.PI * rng.next();
+    out[i] = std * r * Math.cos(a);
+    if (i + 1 < out.length) out[i + 1] = std * r * Math.sin(a);
+  }
+  return out;
+}
+
+/**
+ * 'fixed' patch filters (O, C, p, p) of overall std `std`: a zero-mean (p, p) pattern per output
+ * shared by the C channels, plus `own` (standard normals, per channel) at PATCH_COLOUR_SHARE of it.
+ */
+function sharedChannelFilters(own: Float32Array, shape: number[], std: number, seed: number, name: string): Float32Array {
+  const [outputs, channels] = shape;
+  const pixels = own.length / (outputs * channels); // p * p
+  const shared = new Float32Array(outputs * pixels);
+  normals(shared, seededRandom('stic-toy-init', seed, `${name}#shared`), 1);
+  const sharedStd = std / Math.sqrt(1 + PATCH_COLOUR_SHARE ** 2);
+  const out = new Float32Array(own.length);
+  for (let o = 0; o < outputs; o++) {
+    const pattern = shared.subarray(o * pixels, (o + 1) * pixels);
+    const mean = pattern.reduce((a, b) => a + b, 0) / pixels;
+    for (let c = 0; c < channels; c++) {
+      const at = (o * channels + c) * pixels;
+      for (let i = 0; i < pixels; i++) out[at + i] = sharedStd * (pattern[i] - mean + PATCH_COLOUR_SHARE * own[at + i]);
+    }
+  }
+  return out;
 }
 
 export interface ToyModelFiles {

@@ -66,6 +66,7 @@ model::PretrainOptimizer parseOptimizer(const Napi::Value& value) {
   opt.hyper.beta2 = o.number("beta2", Num::UnitOpen);
   opt.hyper.eps = o.number("eps", Num::Positive);
   opt.maxGradNorm = o.number("maxGradNorm", Num::Finite);
+  opt.frozen = requireStringArray(o.get("frozen"), o.name("frozen"), "an array of tensor names", "a tensor name");
   return opt;
 }
 

@@ -189,7 +189,7 @@ Status Pretrainer::step(PretrainStepResult& out, const float* pixels, int64_t N,
 
 Status Pretrainer::optimizerStep(OptimizerResult& out, const PretrainOptimizer& opt) {
   // kDecayGroup, kNoDecayGroup (pretrain_params.h)
-  return model::optimizerStep(*params_, {{{opt.lr, opt.weightDecay}, {opt.lr, 0.0}}, opt.hyper, opt.maxGradNorm, {}}, out);
+  return model::optimizerStep(*params_, {{{opt.lr, opt.weightDecay}, {opt.lr, 0.0}}, opt.hyper, opt.maxGradNorm, opt.frozen}, out);
 }
 
 }  // namespace stic::model

@@ -6,7 +6,8 @@
 //     into the token embeddings, run the decoder and the head (pretrain_decoder.h), and when
 //     training, the backward through all of it.
 //     Gradients ACCUMULATE until optimizerStep or zeroGrad.
-//   optimizerStep: clip, AdamW (weight decay on matrices only, pretrain_params.h), zero the grads.
+//   optimizerStep: clip, AdamW (weight decay on matrices only, pretrain_params.h; frozen tensors left
+//                  out), zero the grads.
 // Activations live in one arena that is kept between calls and regrown only when a call needs more.
 // Legend: N images of a call, S image side, T packed rows, E target tokens, M = N*Ti feature rows,
 // D decoder hidden.
@@ -43,6 +44,9 @@ struct PretrainOptimizer {
   double weightDecay = 0.0;  // on matrices only
   train::AdamWHyper hyper;
   double maxGradNorm = 0;  // <= 0: no clipping
+  // Tensors left as they are (by engine name): no update, no weight decay, and outside the gradient
+  // norm that clipping measures (their gradients are still computed and then dropped).
+  std::vector<std::string> frozen;
 };
 
 class Pretrainer {

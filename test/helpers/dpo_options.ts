@@ -49,8 +49,8 @@ export function adamWOptions(o: Omit<NativeAdamWOptions, AdamKey> & Partial<Pick
   return { beta1: DPO_OPTIONS.adamBeta1.default as number, beta2: DPO_OPTIONS.adamBeta2.default as number, eps: DPO_OPTIONS.adamEps.default as number, ...given(o) };
 }
 
-/** The pretrainer's AdamW options: beta1, beta2 and eps at TOY_PRETRAIN_DEFAULTS unless given. */
-export function pretrainOptimizerOptions(o: Omit<PretrainOptimizerOptions, AdamKey> & Partial<Pick<PretrainOptimizerOptions, AdamKey>>): PretrainOptimizerOptions {
+/** The pretrainer's AdamW options: beta1, beta2 and eps at TOY_PRETRAIN_DEFAULTS and nothing frozen unless given. */
+export function pretrainOptimizerOptions(o: Omit<PretrainOptimizerOptions, AdamKey | 'frozen'> & Partial<Pick<PretrainOptimizerOptions, AdamKey | 'frozen'>>): PretrainOptimizerOptions {
   const d = TOY_PRETRAIN_DEFAULTS;
-  return { beta1: d.adamBeta1, beta2: d.adamBeta2, eps: d.adamEps, ...given(o) };
+  return { beta1: d.adamBeta1, beta2: d.adamBeta2, eps: d.adamEps, frozen: [], ...given(o) };
 }

@@ -9,9 +9,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
-import { openSafetensors } from '../../lib/model/safetensors.ts';
+import { openSafetensors, readTensor } from '../../lib/model/safetensors.ts';
 import { runToyPretrain } from '../../lib/toy/pretrain.ts';
-import { TOY_MODEL_SIZE } from '../../lib/toy/pretrain_model.ts';
+import { native } from '../../lib/native/index.ts';
+import { TOY_MODEL_SIZE, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../../lib/toy/pretrain_model.ts';
+import { buildToyModelTokenizer } from '../../lib/toy/toy_tokenizer.ts';
 import { readMetrics } from '../../lib/util/metrics_log.ts';
 
 const SMALL = { steps: 4, batchSize: 2, evalEvery: 2, evalScenes: 2, finalEvalScenes: 2, checkpointEvery: 2, seed: 11 };
@@ -103,5 +105,40 @@ describe('stic toy pretrain (lib/toy/pretrain.ts)', function () {
     expect(e5?.message).to.equal(
       `cannot resume from ${path.join(out, 'checkpoints', 'step-00000002')}: drillSteps: the checkpoint was written with 0, this run has 1 (start without --resume, or repeat the checkpoint's options)`,
     );
+  });
+
+  it('the fixed patch embedding: channel-shared filters that training leaves as drawn; an older checkpoint ran with learned ones', async () => {
+    const config = toyEngineConfig(toyConfigJson(buildToyModelTokenizer()), toyPreprocessorJson());
+    const specs = native().llavaTensorSpecs(config);
+    const patch = (kind: 'fixed' | 'learned') => initialWeights(specs, config, SMALL.seed, kind).find((t) => t.name.endsWith('patch_embedding.weight'))!.data;
+    // (64 filters, 3 channels, 14 x 14): the mean correlation of a filter's channels.
+    const channelCorrelation = (w: Float32Array) => {
+      const P = 14 * 14;
+      let sum = 0;
+      for (let o = 0; o < 64; o++) {
+        const [r, g] = [w.subarray(o * 3 * P, o * 3 * P + P), w.subarray(o * 3 * P + P, o * 3 * P + 2 * P)];
+        const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+        sum += dot(r, g) / Math.sqrt(dot(r, r) * dot(g, g));
+      }
+      return sum / 64;
+    };
+    expect(channelCorrelation(patch('fixed'))).to.be.above(0.85); // 1 / (1 + 0.3^2) = 0.92 expected
+    expect(Math.abs(channelCorrelation(patch('learned')))).to.be.below(0.05);
+    const out = tmp();
+    await runToyPretrain({ ...SMALL, steps: 2, evalEvery: 0, out });
+    const saved = await openSafetensors(path.join(out, 'model.safetensors'));
+    const entry = [...saved.tensors.values()].find((t) => t.name.endsWith('patch_embedding.weight'))!;
+    const half = (await readTensor(entry)) as Uint16Array;
+    const want = new Uint16Array(half.length);
+    await native().convertDType(patch('fixed'), 'F32', want, 'F16');
+    expect(Buffer.from(want.buffer).equals(Buffer.from(half.buffer, half.byteOffset, half.byteLength)), 'patch embedding after 2 steps').to.equal(true);
+    // A checkpoint from before the option existed ran with learned filters: resuming must say so.
+    const stateFile = path.join(out, 'checkpoints', 'step-00000002', 'state.json');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    delete state.options.patchEmbedding;
+    writeFileSync(stateFile, JSON.stringify(state));
+    const err = await runToyPretrain({ ...SMALL, steps: 2, evalEvery: 0, out, resume: true }).then(() => null, (e: Error) => e);
+    expect(err?.message).to.contain(': patchEmbedding: the checkpoint was written with "learned", this run has "fixed" (');
+    expect((await runToyPretrain({ ...SMALL, steps: 2, evalEvery: 0, out, resume: true, patchEmbedding: 'learned' })).steps).to.equal(2);
   });
 });

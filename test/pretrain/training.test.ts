@@ -48,6 +48,35 @@ describe('pretrainer: training steps (cpu)', function () {
     expect(p.getStep()).to.equal(60);
   });
 
+  it('optimizerStep leaves frozen tensors as they are and outside the clipped norm', async () => {
+    const { p, pixels, items } = await setup(2);
+    await p.step(pixels, 3, items);
+    const info = p.tensorInfo();
+    const frozen = info.filter((t) => /patch_embedding|layers\.1\.mlp\.down_proj/.test(t.name)).map((t) => t.name);
+    expect(frozen).to.have.length(2);
+    const before = await p.getTensors('param');
+    const grads = await p.getTensors('grad');
+    const isFrozen = info.map((t) => frozen.includes(t.name));
+    expect(norm(grads.filter((_, i) => isFrozen[i]))).to.be.above(0); // they have gradients, which are dropped
+    const r = await p.optimizerStep(pretrainOptimizerOptions({ lr: 1e-3, weightDecay: 0.1, maxGradNorm: 1e-3, frozen }));
+    const live = norm(grads.filter((_, i) => !isFrozen[i]));
+    expect(Math.abs(r.gradNorm - live) / live).to.be.below(1e-5);
+    const after = await p.getTensors('param');
+    const m = await p.getTensors('exp_avg');
+    info.forEach((t, i) => {
+      if (isFrozen[i]) {
+        expect(Buffer.from(after[i].buffer).equals(Buffer.from(before[i].buffer)), t.name).to.equal(true);
+        expect(m[i].every((x) => x === 0), `${t.name} exp_avg`).to.equal(true);
+      } else if (grads[i].some((g) => g !== 0)) {
+        // (the tower's last layer is never read at feature layer -2: no gradient, no update)
+        expect(after[i].some((x, k) => x !== before[i][k]), t.name).to.equal(true);
+      }
+    });
+    await p.step(pixels, 3, items);
+    const bad = await p.optimizerStep(pretrainOptimizerOptions({ lr: 1e-3, weightDecay: 0, maxGradNorm: 0, frozen: ['vision_tower.no_such.weight'] })).then(() => null, (e: Error) => e);
+    expect(bad?.message).to.contain("frozen: expected the name of a tensor of the model but found 'vision_tower.no_such.weight'");
+  });
+
   it('optimizerStep is AdamW with decay on matrices only, after clipping to maxGradNorm', async () => {
     const { p, pixels, items } = await setup(2);
     await p.step(pixels, 3, items);
@@ -190,7 +219,7 @@ describe('pretrainer: training steps (cpu)', function () {
     });
 
     it('requires every optimizer hyperparameter (TOY_PRETRAIN_DEFAULTS holds the defaults)', () => {
-      for (const name of ['weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm'] as const) {
+      for (const name of ['weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm', 'frozen'] as const) {
         const o: Record<string, unknown> = { ...pretrainOptimizerOptions({ lr: 1e-3, weightDecay: 0, maxGradNorm: 1 }) };
         delete o[name];
         expect(() => p.optimizerStep(o as never), name).to.throw(TypeError, `for options.${name} but received undefined`);
