@@ -37,7 +37,7 @@ if (job.task === 'generate') {
   const item = () => ({ images: [], ids: Array.from({ length: 64 }, () => rng.int(0, config.decoder.vocabSize)), mask: [0, ...Array(63).fill(1)] });
   t0 = performance.now();
   await p.step(new Float32Array(0), 0, [item(), item()]);
-  await p.optimizerStep({ lr: 1e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, maxGradNorm: 1 });
+  await p.optimizerStep({ lr: 1e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, maxGradNorm: 1, frozen: [] });
   activationBytes = p.memory().lastStepActivationBytes;
 } else {
   const trainer = await native().createTrainer(model, {
