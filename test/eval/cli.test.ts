@@ -67,6 +67,14 @@ describe('stic eval on the built-in toy model', function () {
     expect(ok.code, ok.stderr).to.equal(0);
     const comparison = JSON.parse(readFileSync(path.join(dir, 'out', 'comparison.json'), 'utf8'));
     expect(comparison.models).to.deep.equal(['toy-llava', 'other-model']);
+    // The second model's answers made to say "Yes" once (stored answers are reused), so its F1 is a
+    // number whatever the built-in model answers (the model of 2026-12-07 says "No" to all eight).
+    const otherRun = path.join(dir, 'out', 'other-model', 'pope-random');
+    const otherLines = readFileSync(path.join(otherRun, 'predictions.jsonl'), 'utf8').trimEnd().split('\n');
+    otherLines[0] = JSON.stringify({ ...JSON.parse(otherLines[0]), text: 'Yes' });
+    writeFileSync(path.join(otherRun, 'predictions.jsonl'), `${otherLines.join('\n')}\n`);
+    const rescored = await runCli(evalArgs('pope', 'pope/coco_pope_random.json').map((a) => (a === TOY ? other : a)));
+    expect(rescored.code, rescored.stderr).to.equal(0);
     // the first model's answers were all edited to "No" above: no "yes" at all, so precision (and
     // F1) is 0/0, shown as n/a (the official script would divide by zero); no difference is shown then
     expect(readFileSync(path.join(dir, 'out', 'comparison.md'), 'utf8')).to.match(/\| pope random \| F1 \| n\/a \| [\d.]+ \|\n/);
