@@ -6,12 +6,12 @@
 // Inputs are copied into plain structs here (the one conversion point); every slow call is a
 // PromiseWorker. One call at a time per pretrainer: a call while another runs is refused.
 // The config and tensor sources are parsed by llava_args.h and the pixels by model_wrap.h, shared with
-// model_binding.cpp; everything else by the one argument reader (args.h).
+// model_binding.cpp, the tensor kinds and names by param_args.h, shared with trainer_binding.cpp;
+// everything else by the one argument reader (args.h).
 // Legend: N images, S image side, T tokens of an item, D hidden, p patch side, P patches.
 #include <napi.h>
 
 #include <atomic>
-#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -19,6 +19,7 @@
 #include "addon/call_guard.h"
 #include "addon/llava_args.h"
 #include "addon/model_wrap.h"
+#include "addon/param_args.h"
 #include "addon/registry.h"
 #include "addon/worker.h"
 #include "model/pretrainer.h"
@@ -90,8 +91,6 @@ Napi::FunctionReference& pretrainerCtor(Napi::Env env) {
 
 // ---- Pretrainer ---------------------------------------------------------------------------
 
-const std::vector<std::string> kKinds = {"param", "grad", "exp_avg", "exp_avg_sq"};
-
 class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -120,14 +119,10 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     return guard_.queue<Out>(env, method, [p, work = std::move(work)](Out& out) { return work(*p, out); }, std::move(toJs), std::move(keep));
   }
   void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
-  ParamKind parseKind(const Napi::Value& v) const { return static_cast<ParamKind>(requireChoice(v, "kind", kKinds)); }
-  const model::ParamTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
-    const model::ParamTensor* t = p_->params().find(name);
-    if (!t) {
-      throw Napi::Error::New(env, where + ": the model has no tensor named \"" + name + "\" (expected a name from tensorInfo(), e.g. " +
-                                      p_->params().tensors().front().name + ")");
-    }
-    return *t;
+  // The model's tensors by their engine names.
+  TensorTable table() const {
+    const model::ParamStore& s = p_->params();
+    return {s, [ps = &s](const std::string& name) { return ps->find(name); }, "the model has no tensor named"};
   }
 
   Napi::Value tensorInfo(const Napi::CallbackInfo& info) {
@@ -145,64 +140,32 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   }
 
   Napi::Value getTensors(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const ParamKind kind = parseKind(info[0]);
-    std::vector<const model::ParamTensor*> which;
-    if (isAbsent(info[1])) {
-      for (const auto& t : p_->params().tensors()) which.push_back(&t);
-    } else {
-      const std::vector<std::string> names = requireStringArray(info[1], "names", "an array of tensor names", "a tensor name");
-      for (size_t i = 0; i < names.size(); i++) which.push_back(&lookup(env, names[i], "getTensors: names[" + std::to_string(i) + "]"));
-    }
+    const ParamKind kind = requireParamKind(info[0]);
+    std::vector<const model::ParamTensor*> which = requireTensorList(table(), info[1], "getTensors");
     using Out = std::vector<std::vector<float>>;
     return queue<Out>(
-        env, "getTensors",
-        [which, kind](Pretrainer& p, Out& out) {
-          for (const model::ParamTensor* t : which) {
-            const float* d = p.params().data(kind, *t);
-            out.emplace_back(d, d + t->numel);
-          }
+        info.Env(), "getTensors",
+        [which = std::move(which), kind](Pretrainer& p, Out& out) {
+          out = readKind(p.params(), kind, which);
           return Status::ok();
         },
-        [](Napi::Env e, Out& out) {
-          Napi::Array a = Napi::Array::New(e, out.size());
-          for (size_t i = 0; i < out.size(); i++) {
-            Napi::Float32Array f = Napi::Float32Array::New(e, out[i].size());
-            if (!out[i].empty()) std::memcpy(f.Data(), out[i].data(), out[i].size() * sizeof(float));
-            a.Set(static_cast<uint32_t>(i), f);
-          }
-          return a;
-        });
+        float32Arrays);
   }
 
   Napi::Value setTensors(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const ParamKind kind = parseKind(info[0]);
-    Napi::Array a = requireArray(info[1], "tensors", "an array of {name, data} tensors");
-    struct Write {
-      const model::ParamTensor* t;
-      std::vector<float> data;
-    };
-    std::vector<Write> writes;
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      const Args o(a.Get(i), "tensors[" + std::to_string(i) + "]");
-      const model::ParamTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
-      const FloatView data = requireTensorValues(o, "setTensors", t.name, t.numel, shapeString(t.shape));
-      std::vector<float> copy(t.numel);  // copied on this thread: the worker reads no JS memory
-      data.copyTo(copy.data());
-      writes.push_back({&t, std::move(copy)});
-    }
+    const ParamKind kind = requireParamKind(info[0]);
+    std::vector<TensorWrite> writes = requireTensorWrites(table(), info[1], "setTensors");
     return queue<bool>(
-        env, "setTensors",
+        info.Env(), "setTensors",
         [writes = std::move(writes), kind](Pretrainer& p, bool&) {
-          for (const Write& w : writes) std::memcpy(p.params().data(kind, *w.t), w.data.data(), w.t->numel * sizeof(float));
+          writeKind(p.params(), kind, writes);
           return Status::ok();
         },
         [](Napi::Env e, bool&) { return e.Undefined(); });
   }
 
   Napi::Value readTensors(const Napi::CallbackInfo& info) {
-    const ParamKind kind = parseKind(info[0]);
+    const ParamKind kind = requireParamKind(info[0]);
     std::vector<io::TensorSource> sources = parseTensorSources(info[1]);
     return queue<bool>(
         info.Env(), "readTensors", [sources = std::move(sources), kind](Pretrainer& p, bool&) { return p.readTensors(kind, sources); },

@@ -17,6 +17,7 @@
 #include "addon/args.h"
 #include "addon/call_guard.h"
 #include "addon/model_wrap.h"
+#include "addon/param_args.h"
 #include "addon/registry.h"
 #include "addon/trainer_args.h"
 #include "addon/worker.h"
@@ -78,13 +79,6 @@ Napi::FunctionReference& trainerCtor(Napi::Env env) {
 
 // ---- LlavaTrainer -------------------------------------------------------------------------
 
-const std::vector<std::string> kKinds = {"param", "grad", "exp_avg", "exp_avg_sq"};
-
-float* kindData(const model::TrainTensor& t, int kind) {
-  float* p[] = {t.param, t.grad, t.m, t.v};
-  return p[kind];
-}
-
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -117,15 +111,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
 
-  int parseKind(const Napi::Value& v) const { return requireChoice(v, "kind", kKinds); }
-
-  const model::TrainTensor& lookup(Napi::Env env, const std::string& name, const std::string& where) const {
-    const model::TrainTensor* t = trainer_->params().find(name);
-    if (!t) {
-      throw Napi::Error::New(env, where + ": no trainable tensor is named \"" + name + "\" (expected a name from tensorInfo(), e.g. " +
-                                      trainer_->params().tensors().front().name + ")");
-    }
-    return *t;
+  // The trainable tensors by name, PEFT's names included (TrainableParams::find).
+  TensorTable table() const {
+    const model::TrainableParams& p = trainer_->params();
+    return {p.store(), [pp = &p](const std::string& name) { return pp->find(name); }, "no trainable tensor is named"};
   }
 
   Napi::Value spec(const Napi::CallbackInfo& info) {
@@ -162,58 +151,28 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::Value getTensors(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const int kind = parseKind(info[0]);
-    std::vector<const model::TrainTensor*> which;
-    if (isAbsent(info[1])) {
-      for (const auto& t : trainer_->params().tensors()) which.push_back(&t);
-    } else {
-      const std::vector<std::string> names = requireStringArray(info[1], "names", "an array of tensor names", "a tensor name");
-      for (size_t i = 0; i < names.size(); i++) which.push_back(&lookup(env, names[i], "getTensors: names[" + std::to_string(i) + "]"));
-    }
+    const model::ParamKind kind = requireParamKind(info[0]);
+    std::vector<const model::ParamTensor*> which = requireTensorList(table(), info[1], "getTensors");
     using Out = std::vector<std::vector<float>>;
     return queue<Out>(
-        env, "getTensors",
-        [which, kind](LlavaTrainer&, Out& out) {
-          for (const model::TrainTensor* t : which) {
-            const float* d = kindData(*t, kind);
-            out.emplace_back(d, d + t->numel);
-          }
+        info.Env(), "getTensors",
+        [which = std::move(which), kind](LlavaTrainer& t, Out& out) {
+          out = readKind(t.params().store(), kind, which);
           return Status::ok();
         },
-        [](Napi::Env e, Out& out) {
-          Napi::Array a = Napi::Array::New(e, out.size());
-          for (size_t i = 0; i < out.size(); i++) {
-            a.Set(static_cast<uint32_t>(i), floats(e, out[i].data(), static_cast<int64_t>(out[i].size())));
-          }
-          return a;
-        });
+        float32Arrays);
   }
 
   Napi::Value setTensors(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const int kind = parseKind(info[0]);
-    Napi::Array a = requireArray(info[1], "tensors", "an array of {name, data} tensors");
-    struct Write {
-      float* dst;
-      FloatView src;
-    };
-    std::vector<Write> writes;
-    std::vector<Napi::Value> keep;
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      const Args o(a.Get(i), "tensors[" + std::to_string(i) + "]");
-      const model::TrainTensor& t = lookup(env, o.string("name"), "setTensors: " + o.where() + ".name");
-      const FloatView data = requireTensorValues(o, "setTensors", t.name, t.numel, shapeString(t.shape));
-      writes.push_back({kindData(t, kind), data});
-      keep.push_back(o.get("data"));
-    }
+    const model::ParamKind kind = requireParamKind(info[0]);
+    std::vector<TensorWrite> writes = requireTensorWrites(table(), info[1], "setTensors");
     return queue<bool>(
-        env, "setTensors",
-        [writes](LlavaTrainer&, bool&) {
-          for (const Write& w : writes) w.src.copyTo(w.dst);
+        info.Env(), "setTensors",
+        [writes = std::move(writes), kind](LlavaTrainer& t, bool&) {
+          writeKind(t.params().store(), kind, writes);
           return Status::ok();
         },
-        [](Napi::Env e, bool&) { return e.Undefined(); }, keep);
+        [](Napi::Env e, bool&) { return e.Undefined(); });
   }
 
   Napi::Value getStep(const Napi::CallbackInfo& info) {

@@ -24,6 +24,8 @@ namespace stic::model {
 
 enum class ParamKind : int { Param = 0, Grad, ExpAvg, ExpAvgSq };
 constexpr int kParamKinds = 4;
+// The kinds as the bindings name them (addon/param_args.h), in ParamKind order.
+constexpr const char* kParamKindNames[kParamKinds] = {"param", "grad", "exp_avg", "exp_avg_sq"};
 
 // What to store: one tensor of the table.
 struct ParamSpec {
