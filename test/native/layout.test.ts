@@ -99,15 +99,20 @@ describe('native layout: native/cpu mirrors native/cuda', () => {
 // change to the model.
 const modelDir = path.join(root, 'native/model');
 
-// "file:line: text" for each line of `files` that calls into native/cpu directly.
-function kernelReferences(files: { name: string; text: string }[]): string[] {
+// "file:line: text" for each line of `files` that `matches`.
+function matchingLines(files: { name: string; text: string }[], matches: (line: string) => boolean): string[] {
   return files.flatMap(({ name, text }) =>
     text
       .split('\n')
       .map((line, i) => ({ line, at: `${name}:${i + 1}` }))
-      .filter(({ line }) => /cpu::|#include\s+"cpu\//.test(line))
+      .filter(({ line }) => matches(line))
       .map(({ line, at }) => `${at}: ${line.trim()}`),
   );
+}
+
+// The lines of `files` that call into native/cpu directly.
+function kernelReferences(files: { name: string; text: string }[]): string[] {
+  return matchingLines(files, (line) => /cpu::|#include\s+"cpu\//.test(line));
 }
 
 describe('native layout: native/model computes only through the ops table', () => {
@@ -144,15 +149,9 @@ const ACTIVATION_FILES = [
   ['cpp', 'h'].map((ext) => `${stem}.${ext}`),
 );
 
-// "file:line: text" for each line of `files` that moves memory on the host.
+// The lines of `files` that move memory on the host (comments aside).
 function hostMemoryOps(files: { name: string; text: string }[]): string[] {
-  return files.flatMap(({ name, text }) =>
-    text
-      .split('\n')
-      .map((line, i) => ({ line, at: `${name}:${i + 1}` }))
-      .filter(({ line }) => /\b(memcpy|memset|memmove)\s*\(|std::(fill|fill_n|copy|copy_n)\s*\(/.test(line.replace(/\/\/.*$/, '')))
-      .map(({ line, at }) => `${at}: ${line.trim()}`),
-  );
+  return matchingLines(files, (line) => /\b(memcpy|memset|memmove)\s*\(|std::(fill|fill_n|copy|copy_n)\s*\(/.test(line.replace(/\/\/.*$/, '')));
 }
 
 describe('native layout: the model moves its activations through the ops table', () => {

@@ -48,6 +48,14 @@ function headRef(h: ArrayLike<number>, W: ArrayLike<number>, targets: BigInt64Ar
   return ref;
 }
 
+// sum_t g_t logp_t of the reference head (the scalar whose gradients the backward computes).
+function weightedLogp(h: ArrayLike<number>, W: ArrayLike<number>, targets: BigInt64Array, g: Float32Array, T: number, D: number, V: number): number {
+  const r = headRef(h, W, targets, g, T, D, V, 'label');
+  let s = 0;
+  for (let t = 0; t < T; t++) s += g[t] * r.logp[t];
+  return s;
+}
+
 function makeCase(T: number, D: number, V: number, spread = 1) {
   const h = rng.normalArray(T * D, spread), W = rng.normalArray(V * D, 0.5);
   const targets = BigInt64Array.from({ length: T }, (_, t) => (t % 5 === 2 ? IGNORE : BigInt(rng.int(0, V))));
@@ -132,13 +140,7 @@ describe('trainKernels: fused linear + log-softmax + gather head (cpu)', () => {
     await tk().fusedHeadForward({ logp, gathered, lse, h, W, targets, T, D, V, chunk: 3, vocabChunk: 30 });
     await tk().fusedHeadBackward({ dh, dlogp: g, h, W, gathered, lse, T, D, V, chunk: 3, vocabChunk: 30 });
     const hh = f64(h);
-    const loss = () => {
-      const r = headRef(hh, W, targets, g, T, D, V, 'label');
-      let s = 0;
-      for (let t = 0; t < T; t++) s += g[t] * r.logp[t];
-      return s;
-    };
-    expectGrad(dh, finiteDiff(hh, loss), 'fused head dh vs finite differences');
+    expectGrad(dh, finiteDiff(hh, () => weightedLogp(hh, W, targets, g, T, D, V)), 'fused head dh vs finite differences');
   });
 
   it('dW (the lm_head gradient) matches finite differences of sum_t g_t logp_t in float64', async () => {
@@ -149,13 +151,7 @@ describe('trainKernels: fused linear + log-softmax + gather head (cpu)', () => {
     await tk().fusedHeadForward({ logp, gathered, lse, h, W, targets, T, D, V, chunk: 3, vocabChunk: 30 });
     await tk().fusedHeadBackward({ dh, dW, dlogp: g, h, W, gathered, lse, T, D, V, chunk: 3, vocabChunk: 30 });
     const ww = f64(W);
-    const loss = () => {
-      const r = headRef(h, ww, targets, g, T, D, V, 'label');
-      let s = 0;
-      for (let t = 0; t < T; t++) s += g[t] * r.logp[t];
-      return s;
-    };
-    expectGrad(dW, finiteDiff(ww, loss), 'fused head dW vs finite differences');
+    expectGrad(dW, finiteDiff(ww, () => weightedLogp(h, ww, targets, g, T, D, V)), 'fused head dW vs finite differences');
   });
 
   it('the benchmark paths (fused, fused-recompute, naive) agree with the reference and count their bytes', async () => {

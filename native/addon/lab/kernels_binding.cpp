@@ -239,7 +239,7 @@ Napi::Value gemmKernelsSupported(const Napi::CallbackInfo& info) {
 }
 
 void initKernelsExports(Napi::Env env, Napi::Object exports) {
-  Napi::Object k = Napi::Object::New(env);
+  Napi::Object k = stic::lab::labObject(env, exports, "kernels");
   auto fn = [&](const char* name, Napi::Function::Callback cb) { k.Set(name, Napi::Function::New(env, cb, name)); };
   fn("sgemm", sgemm);
   fn("linear", linear);
@@ -259,7 +259,6 @@ void initKernelsExports(Napi::Env env, Napi::Object exports) {
   fn("logSoftmaxGather", logSoftmaxGather);
   fn("gemmKernels", gemmKernels);
   fn("gemmKernelsSupported", gemmKernelsSupported);
-  exports.Set("kernels", k);
 }
 
 }  // namespace

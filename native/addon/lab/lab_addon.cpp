@@ -24,6 +24,11 @@ void initLabExports(Napi::Env env, Napi::Object exports) {
   for (auto& [name, init] : registry()) init(env, exports);
 }
 
+Napi::Object labObject(Napi::Env env, Napi::Object exports, const char* key) {
+  if (!exports.Has(key)) exports.Set(key, Napi::Object::New(env));
+  return exports.Get(key).As<Napi::Object>();
+}
+
 }  // namespace stic::lab
 
 static Napi::Object InitSticLab(Napi::Env env, Napi::Object exports) {

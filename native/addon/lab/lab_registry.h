@@ -16,6 +16,10 @@ struct LabExportRegistrar {
 // Calls every registered initialiser, in name order.
 void initLabExports(Napi::Env env, Napi::Object exports);
 
+// exports[key], created empty by whichever initialiser asks first, so that several binding files
+// can add functions to one namespace (exports.kernels) whatever their registration order.
+Napi::Object labObject(Napi::Env env, Napi::Object exports, const char* key);
+
 }  // namespace stic::lab
 
 #define STIC_REGISTER_LAB_EXPORTS(name, fn) \

@@ -57,8 +57,7 @@ Napi::Value requireOpsOf(const Napi::CallbackInfo& info) {
 }
 
 void initOpsTableExports(Napi::Env env, Napi::Object exports) {
-  if (!exports.Has("kernels")) exports.Set("kernels", Napi::Object::New(env));
-  Napi::Object k = exports.Get("kernels").As<Napi::Object>();
+  Napi::Object k = stic::lab::labObject(env, exports, "kernels");
   k.Set("opsTableEntries", Napi::Function::New(env, opsTableEntries, "opsTableEntries"));
   k.Set("requireOps", Napi::Function::New(env, requireOpsOf, "requireOps"));
 }

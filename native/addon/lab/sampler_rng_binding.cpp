@@ -54,8 +54,7 @@ Napi::Value corruptionRandom(const Napi::CallbackInfo& info) {
 }
 
 void initSamplerRngExports(Napi::Env env, Napi::Object exports) {
-  if (!exports.Has("kernels")) exports.Set("kernels", Napi::Object::New(env));
-  Napi::Object k = exports.Get("kernels").As<Napi::Object>();
+  Napi::Object k = stic::lab::labObject(env, exports, "kernels");
   k.Set("sampleToken", Napi::Function::New(env, sampleToken, "sampleToken"));
   k.Set("corruptionRandom", Napi::Function::New(env, corruptionRandom, "corruptionRandom"));
 }
