@@ -9,9 +9,18 @@
 //   u(i)    = (word(i) >> 8) / 2^24         (uniform in [0, 1), 24 bits)
 // The per-element hash is 32-bit on purpose: it vectorises with AVX2 (8 lanes), and dropout needs
 // independence between elements, not cryptographic strength.
+// The per-element functions (hash32, counterBits24, counterUniform) are host and device code, so
+// the CUDA dropout (cuda/lora.cu) draws the CPU's masks bit for bit.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
+
+#if defined(__CUDACC__)
+#define STIC_COUNTER_FN __host__ __device__ __forceinline__
+#else
+#define STIC_COUNTER_FN inline
+#endif
 
 namespace stic::train {
 
@@ -23,7 +32,7 @@ inline uint64_t mix64(uint64_t z) {
 }
 
 // A 32-bit integer hash with low bias (C. Wellons' "lowbias32", hash-prospector): multiply-xorshift.
-inline uint32_t hash32(uint32_t x) {
+STIC_COUNTER_FN uint32_t hash32(uint32_t x) {
   x ^= x >> 16;
   x *= 0x7FEB352Du;
   x ^= x >> 15;
@@ -50,14 +59,20 @@ inline uint64_t streamOf(const DropoutKey& key) {
 }
 
 // The 24 random bits of element i: u(i) = counterBits24(i) / 2^24.
-inline uint32_t counterBits24(uint64_t stream, uint32_t i) {
+STIC_COUNTER_FN uint32_t counterBits24(uint64_t stream, uint32_t i) {
   const uint32_t k0 = static_cast<uint32_t>(stream), k1 = static_cast<uint32_t>(stream >> 32);
   return hash32(hash32(i ^ k0) + k1) >> 8;
 }
 
 // u(i) in [0, 1) for element i of the stream.
-inline float counterUniform(uint64_t stream, uint32_t i) {
+STIC_COUNTER_FN float counterUniform(uint64_t stream, uint32_t i) {
   return static_cast<float>(counterBits24(stream, i)) * (1.0f / 16777216.0f);
 }
+
+// Dropout with probability p keeps element i when u(i) >= p, i.e. when counterBits24(i) >=
+// ceil(p 2^24) (p 2^24 is exact in float, so the integer compare is the float one), and scales the
+// survivors by 1/(1-p) (torch.nn.Dropout). One definition for the CPU and CUDA kernels.
+inline uint32_t dropoutThreshold24(float p) { return static_cast<uint32_t>(std::ceil(static_cast<double>(p) * 16777216.0)); }
+inline float dropoutKeepScale(float p) { return 1.0f / (1.0f - p); }
 
 }  // namespace stic::train

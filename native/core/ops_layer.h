@@ -2,7 +2,7 @@
 // embedding, attention, embeddings, buffer copies and fills, and dtype conversion, each with its
 // backward beside it.
 // Semantics are those of the CPU kernels they are wired to (native/cpu/ops.h, ops_backward.h,
-// patch_embed_backward.h, convert.h: read them for the exact contracts), in short:
+// patch_embed.h, convert.h: read them for the exact contracts), in short:
 //   - argument order (after llm.c): outputs, inputs, weights, sizes;
 //   - parameter gradients (dweight, dbias, dtable) ACCUMULATE, activation gradients (dinp, dq...)
 //     are OVERWRITTEN unless an entry says otherwise; a null parameter gradient means frozen;

@@ -1,33 +1,17 @@
-// Patch embedding, token embedding lookup and log-softmax/gather on the CPU.
-// Legend: P patches, p patch side, D hidden, T tokens, C channels, V vocab.
+// Token embedding lookup and log-softmax/gather on the CPU (the patch embedding: patch_embed.cpp).
+// Legend: T tokens, C channels, V vocab.
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "cpu/ops.h"
 #include "cpu/vec_math.h"
 
 namespace stic::cpu {
 namespace {
-
-thread_local std::vector<float> tlsCols;  // im2col scratch, grows only
-
-// cols[P, 3 p p] with patch pi's row in the weight's (c, y, x) order, so the conv is one GEMM.
-void im2col(float* cols, const float* img, int64_t Hs, int64_t Ws, int64_t p) {
-  const int64_t gw = Ws / p, P = (Hs / p) * gw, K = 3 * p * p;
-#pragma omp parallel for schedule(static) if (P * K >= (1 << 16))
-  for (int64_t pi = 0; pi < P; pi++) {
-    const int64_t py = pi / gw, px = pi % gw;
-    float* dst = cols + pi * K;
-    for (int64_t c = 0; c < 3; c++) {
-      for (int64_t y = 0; y < p; y++) std::memcpy(dst + (c * p + y) * p, img + (c * Hs + py * p + y) * Ws + px * p, p * sizeof(float));
-    }
-  }
-}
 
 // max over x[V] and sum_i exp(x[i] - max) in fp64.
 void rowMaxSumExp(const float* x, int64_t V, float& mxOut, double& sumOut) {
@@ -59,15 +43,6 @@ void rowMaxSumExp(const float* x, int64_t V, float& mxOut, double& sumOut) {
 }
 
 }  // namespace
-
-void patch_embed_forward(float* out, const float* img, const float* weight, int64_t Hs, int64_t Ws, int64_t p, int64_t D) {
-  const int64_t P = (Hs / p) * (Ws / p), K = 3 * p * p;
-  std::vector<float>& cols = tlsCols;
-  if (static_cast<int64_t>(cols.size()) < P * K) cols.resize(P * K);
-  im2col(cols.data(), img, Hs, Ws, p);
-  // out[P, D] = cols[P, K] @ weight[D, K]^T: the stride-p convolution as one SGEMM.
-  linear_forward(out, cols.data(), weight, nullptr, P, K, D);
-}
 
 void embedding_forward(float* out, const int64_t* ids, const float* table, int64_t T, int64_t C) {
 #pragma omp parallel for schedule(static) if (T * C >= (1 << 16))

@@ -1,7 +1,6 @@
 // LoRA linear forward/backward on the CPU over stic::cpu::sgemm. Legend: T rows, K in, N out, r rank.
 #include "cpu/lora.h"
 
-#include <cmath>
 #include <cstring>
 
 #include "cpu/ops.h"
@@ -17,11 +16,10 @@ void lora_dropout(float* out, const float* x, int64_t T, int64_t K, float p, con
     return;
   }
   const uint64_t stream = streamOf(key);
-  // u >= p  <=>  bits24 >= ceil(p 2^24) (p 2^24 is exact in float): an integer compare and an
-  // integer select of the multiplier keep the loop vectorisable (float compares do not vectorise
-  // under -ftrapping-math).
-  const uint32_t threshold = static_cast<uint32_t>(std::ceil(static_cast<double>(p) * 16777216.0));
-  const float keepScale = 1.0f / (1.0f - p);
+  // An integer compare (dropoutThreshold24) and an integer select of the multiplier keep the loop
+  // vectorisable (float compares do not vectorise under -ftrapping-math).
+  const uint32_t threshold = dropoutThreshold24(p);
+  const float keepScale = dropoutKeepScale(p);
   uint32_t keepBits;
   std::memcpy(&keepBits, &keepScale, sizeof keepBits);
 #pragma omp parallel for schedule(static)

@@ -65,10 +65,6 @@ void attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, con
                        int64_t ldv, int64_t T, int64_t S, int64_t Hq, int64_t Hkv, int64_t hd, bool causal, int64_t qOffset,
                        float scale);
 
-// CLIP patch embedding (conv2d, kernel = stride = p, no bias):
-// img[3, Hs, Ws] (normalised pixels), weight[D, 3, p, p] -> out[P, D], P = (Hs/p) * (Ws/p), row-major patches.
-void patch_embed_forward(float* out, const float* img, const float* weight, int64_t Hs, int64_t Ws, int64_t p, int64_t D);
-
 // out[T, C] = table[ids[t], :]. Ids are validated by the caller.
 void embedding_forward(float* out, const int64_t* ids, const float* table, int64_t T, int64_t C);
 

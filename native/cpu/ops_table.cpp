@@ -8,7 +8,7 @@
 #include "cpu/losses.h"
 #include "cpu/ops.h"
 #include "cpu/ops_backward.h"
-#include "cpu/patch_embed_backward.h"
+#include "cpu/patch_embed.h"
 #include "cpu/sampling.h"
 
 namespace stic {

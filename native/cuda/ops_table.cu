@@ -14,9 +14,11 @@
 #include "cuda/convert.cuh"
 #include "cuda/cuda_status.h"
 #include "cuda/head.cuh"
+#include "cuda/lora.cuh"
 #include "cuda/losses.cuh"
 #include "cuda/ops.cuh"
 #include "cuda/ops_table.cuh"
+#include "cuda/patch_embed.cuh"
 #include "cuda/sampling.cuh"
 
 namespace stic::cuda {
@@ -44,7 +46,7 @@ struct OpsTable::State {
   cudaStream_t stream = nullptr;
   const Gemm* gemm = nullptr;
   Status first;           // the first failure since the last check()
-  Scratch work;           // a kernel's workspace (norm / attention backward, fused head, norms of AdamW, sampler)
+  Scratch work;           // a kernel's workspace (norm / attention backward, patch im2col, norms of AdamW, sampler)
   Scratch ones;           // ones[n] (fp32) for the bias products
   Scratch staging;        // small host-built arrays: head row list, AdamW tensors and blocks, sampler item
   Scratch result;         // device-side results copied back: loss, metrics, norm, token
@@ -254,7 +256,16 @@ void wireEmbedding(Ops& t, State* s) {
   t.embedding.embedding_backward = [s](float* dtable, const float* dout, const int64_t* ids, int64_t T, int64_t C) {
     s->keep(embedding_backward(dtable, dout, ids, T, C, DType::F32, s->stream));
   };
-  // patch_embed_forward / patch_embed_backward: no CUDA kernel (ops_table.cuh).
+  t.embedding.patch_embed_forward = [s](float* out, const float* img, const float* weight, int64_t Hs, int64_t Ws, int64_t p,
+                                        int64_t D) {
+    void* work = s->workOf(patch_embed_workspace_bytes(1, Hs, Ws, p), "patch_embed_forward workspace");
+    if (s->first.isOk()) s->keep(patch_embed_forward(out, img, weight, Hs, Ws, p, D, work, *s->gemm, s->stream));
+  };
+  t.embedding.patch_embed_backward = [s](float* dweight, const float* dout, const float* img, int64_t N, int64_t Hs,
+                                         int64_t Ws, int64_t p, int64_t D) {
+    void* work = s->workOf(patch_embed_workspace_bytes(N, Hs, Ws, p), "patch_embed_backward workspace");
+    if (s->first.isOk()) s->keep(patch_embed_backward(dweight, dout, img, N, Hs, Ws, p, D, work, *s->gemm, s->stream));
+  };
   t.convert.convert = [s](void* dst, DType dstType, const void* src, DType srcType, size_t n) {
     return convert(dst, dstType, src, srcType, n, s->stream);
   };
@@ -323,6 +334,19 @@ void wireLosses(Ops& t, State* s) {
   };
   t.loss.sequence_grad_to_tokens = [s](float* dlogp, const float* dseq, const int64_t* seq, int64_t T) {
     s->keep(sequence_grad_to_tokens(dlogp, dseq, seq, T, s->stream));
+  };
+}
+
+// The caller's workspace (lora_workspace_floats(d) floats, the CPU twin's) is the composite's.
+void wireLora(Ops& t, State* s) {
+  t.lora.lora_delta_forward = [s](float* out, int64_t ldo, float* xa, float* work, const float* x, const float* A,
+                                  const float* B, const train::LoraDims& d, const train::DropoutKey& key) {
+    s->keep(lora_delta_forward(out, ldo, xa, work, x, A, B, d, key, *s->gemm, s->stream));
+  };
+  t.lora.lora_delta_backward = [s](float* dx, float* dA, float* dB, float* work, const float* dout, int64_t ldd,
+                                   const float* x, const float* xa, const float* A, const float* B, const train::LoraDims& d,
+                                   const train::DropoutKey& key) {
+    s->keep(lora_delta_backward(dx, dA, dB, work, dout, ldd, x, xa, A, B, d, key, *s->gemm, s->stream));
   };
 }
 
@@ -419,6 +443,7 @@ Result<std::unique_ptr<OpsTable>> OpsTable::create(cudaStream_t stream, const Ge
   wireEmbedding(t, s);
   wireHead(t, s);
   wireLosses(t, s);
+  wireLora(t, s);
   wireOptimizer(t, s);
   wireSampling(t, s);
   t.firstError = [s]() {

@@ -4,10 +4,9 @@
 // the table's signatures say; a weight as stored must be F32 too (the Gemm takes A and B in one
 // dtype, gemm.cuh), anything else is refused through check().
 //
-// Not in this table yet (empty entries: missingOps names them, requireOps refuses a model):
-//   - lora.lora_delta_forward / lora_delta_backward: no CUDA LoRA composite (native/cuda/README.md);
-//   - embedding.patch_embed_forward / patch_embed_backward: no CUDA patch embedding (the CLIP
-//     tower's conv) and no patch-embedding weight gradient.
+// Every entry of core/ops.h is filled in (missingOps is empty). The LoRA entries run on the caller's
+// workspace (lora_workspace_floats, as on the CPU); the patch embedding's im2col uses the table's
+// scratch.
 //
 // Host synchronisation: ops that return a value (dpo_loss, sft_loss, the gradient norms,
 // sample_token) and fused_head_forward / fused_head_backward (their row list is built on the host

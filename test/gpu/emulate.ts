@@ -149,6 +149,15 @@ export function emulatedCuda(): CudaKernels {
       });
       return timing;
     },
+    opsTableMissing: () => [],  // the CPU table is complete (test/native/ops_table.test.ts)
+    loraDeltaForward: twin(t.loraDeltaForward, []),
+    loraDeltaBackward: twin(t.loraDeltaBackward, []),
+    patchEmbedForward: twin(k.patchEmbed, []),
+    patchEmbedBackward: async (a: Any) => {
+      if (a.Hs !== a.Ws) throw new Error(`emulated patchEmbedBackward: the CPU twin takes square images but received ${a.Hs}x${a.Ws}`);
+      await lab().pretrainKernels.patchEmbedBackward({ dweight: a.dweight, dout: a.dout, img: a.img, N: a.N, S: a.Hs, p: a.p, D: a.D });
+      return timing;
+    },
     corruptImagesWithParams: async (images: RgbImage[], seeds: number[], params: NativeCorruptionParams[], o?: Any) => ({
       images: await Promise.all(images.map((img, i) => corruptOne(img, seeds[i], params[i], o?.maskFill ?? [0, 0, 0]))),
       ms: 0,

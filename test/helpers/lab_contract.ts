@@ -138,6 +138,10 @@ export interface TrainKernelsBinding {
     loraForward(a: LoraShapeArgs & { out: Float32Array; xa: Float32Array; x: Float32Array; W: Float32Array; bias?: Float32Array | null; A: Float32Array; B: Float32Array }): Promise<void>;
     /** dx overwritten (base + low-rank path); dA[r,K], dB[N,r] accumulated. Same key as the forward. */
     loraBackward(a: LoraShapeArgs & { dx?: Float32Array | null; dA?: Float32Array | null; dB?: Float32Array | null; dout: Float32Array; x: Float32Array; xa: Float32Array; W: Float32Array; A: Float32Array; B: Float32Array }): Promise<void>;
+    /** The ops table's lora.lora_delta_forward: out[T,N] (row stride ldo, default N) += scale (dropout(x) A^T) B^T; xa[T,r] written. */
+    loraDeltaForward(a: LoraShapeArgs & { out: Float32Array; ldo?: number; xa: Float32Array; x: Float32Array; A: Float32Array; B: Float32Array }): Promise<void>;
+    /** The ops table's lora.lora_delta_backward: dx[T,K], dA[r,K], dB[N,r] ACCUMULATED (omit to skip); dout row stride ldd (default N). */
+    loraDeltaBackward(a: LoraShapeArgs & { dx?: Float32Array | null; dA?: Float32Array | null; dB?: Float32Array | null; dout: Float32Array; ldd?: number; x: Float32Array; xa: Float32Array; A: Float32Array; B: Float32Array }): Promise<void>;
     /** out[T,K] = x with elements zeroed with probability p (survivors / (1-p)), mask from the key. */
     loraDropout(a: { out: Float32Array; x: Float32Array; T: number; K: number; p: number; key?: DropoutKey }): Promise<void>;
     /** logp[T], gathered[T] (-1 where targets < 0), lse[T]; jac[T,D] = d logp / d h when given. */
@@ -258,6 +262,17 @@ export interface CudaKernels {
     logits: Float32Array; B: number; V: number; ld?: number; tokens: Int32Array;
     items: { temperature: number; topK: number; topP: number; seed: number; step: number }[];
   } & CudaCallOptions): Promise<CudaTiming>;
+  /** The CUDA ops table's empty entries ("family.op"), [] when it is complete (core/ops.h missingOps). */
+  opsTableMissing(): string[];
+  // Through the CUDA ops table (native/cuda/ops_table.cu, cuda_binding_ops_table.cpp): the entry and its kernel together, fp32 only.
+  /** The table's lora.lora_delta_forward; the options of trainKernels.loraDeltaForward. */
+  loraDeltaForward(a: CpuTrainArgs<'loraDeltaForward'> & CudaGemmChoice): Promise<CudaTiming>;
+  /** The table's lora.lora_delta_backward; the options of trainKernels.loraDeltaBackward. */
+  loraDeltaBackward(a: CpuTrainArgs<'loraDeltaBackward'> & CudaGemmChoice): Promise<CudaTiming>;
+  /** The table's embedding.patch_embed_forward; the options of kernels.patchEmbed. */
+  patchEmbedForward(a: CpuKernelArgs<'patchEmbed'> & CudaGemmChoice): Promise<CudaTiming>;
+  /** The table's embedding.patch_embed_backward: dweight[D,3,p,p] += over N images img[N,3,Hs,Ws], dout[N,P,D]. */
+  patchEmbedBackward(a: Omit<PatchEmbedBackwardArgs, 'S'> & { Hs: number; Ws: number } & CudaGemmChoice): Promise<CudaTiming>;
   /** The GPU pixel work of corruptImages, given the parameters the CPU drew (its `params`, one per image). */
   corruptImagesWithParams(
     images: RgbImage[], seeds: number[], params: NativeCorruptionParams[],

@@ -20,7 +20,6 @@ const TWIN_EXCEPTIONS: Record<string, string> = {
 // Backward files whose forward lives under another stem.
 const FORWARD_OF_BACKWARD: Record<string, string> = {
   linear: 'gemm', // nn.Linear's forward is a GEMM
-  patch_embed: 'embedding', // patch_embed_forward sits with the token embedding
 };
 
 // The CPU stem a CUDA file needs: its name less `.cu` and the `.blas` / `.nccl` suffix that only
@@ -81,6 +80,17 @@ describe('native layout: native/cpu mirrors native/cuda', () => {
     const cpuNamed = rows.flatMap((r) => named(r.split('|').slice(2).join('|'))).filter((f) => /^[\w.]+\.(cpp|h)$/.test(f));
     expect(cpuNamed.length).to.be.greaterThan(20);
     for (const f of cpuNamed) expect(existsSync(path.join(cpuDir, f)), `native/cpu/${f} (named in the table)`).to.equal(true);
+  });
+
+  it("every file of native/cpu is named in its README (the table, or the list of files with no CUDA twin)", () => {
+    const readme = readFileSync(path.join(cpuDir, 'README.md'), 'utf8');
+    // `gemm_kernels_{scalar,avx2}.cpp` names gemm_kernels_scalar.cpp and gemm_kernels_avx2.cpp.
+    const expand = (n: string): string[] => {
+      const m = /^(.*)\{([^}]*)\}(.*)$/.exec(n);
+      return m ? m[2].split(',').map((part) => `${m[1]}${part}${m[3]}`) : [n];
+    };
+    const named = new Set([...readme.matchAll(/`([^`]+)`/g)].flatMap((m) => expand(m[1])));
+    expect(cpuFiles.filter((f) => /\.(cpp|h)$/.test(f) && !named.has(f))).to.deep.equal([]);
   });
 
   it('native/train holds no kernels any more (they moved here) and there is one vec_math.h', () => {

@@ -1,7 +1,8 @@
 // The ops table's refusal (native/core/ops.cpp: missingOps, requireOps), through the kernel lab: a
-// model is refused at creation when its backend's table lacks an entry (the CUDA table has no LoRA
-// or patch-embedding entries yet), and the message names exactly the entries that are missing, in
-// table order, whichever order they were emptied in; the complete CPU table is accepted.
+// model is refused at creation when its backend's table lacks an entry (a backend whose kernels are
+// not all written yet), and the message names exactly the entries that are missing, in table order,
+// whichever order they were emptied in; the complete CPU table is accepted. (The CUDA table's
+// completeness is checked where it is built: test/gpu/ops_table.test.ts.)
 import { expect } from 'chai';
 
 import { lab } from '../helpers/lab.ts';
@@ -25,7 +26,7 @@ describe('requireOps: an incomplete ops table is refused, naming what it lacks',
     expect(entries).to.include.members(['lora.lora_delta_forward', 'lora.lora_delta_backward', 'embedding.patch_embed_forward', 'embedding.patch_embed_backward']);
   });
 
-  it("names the entries the CUDA table lacks, in table order, and only those", () => {
+  it('names the emptied entries in table order, and only those', () => {
     const cleared = ['lora.lora_delta_backward', 'embedding.patch_embed_forward', 'lora.lora_delta_forward', 'embedding.patch_embed_backward'];
     expect(k().requireOps(cleared, 'the LLaVA model')).to.equal(
       refusal(['embedding.patch_embed_forward', 'embedding.patch_embed_backward', 'lora.lora_delta_forward', 'lora.lora_delta_backward']),

@@ -118,6 +118,30 @@ describe('trainKernels: LoRA linear (cpu)', () => {
     }
   });
 
+  it("the ops table's delta pair is the linear's low-rank path, added into a strided output (dx accumulated)", async () => {
+    const T = 6, K = 20, N = 9, r = 3, scale = 2.5, ldo = 2 * N + 1;
+    const shape = { T, K, N, r, scale, dropout: 0.3, key: { seed: 77, step: 2, layer: 1 } };
+    const { x, A, B } = makeLayer(T, K, N, r), zeroW = new Float32Array(N * K);
+    const low = new Float32Array(T * N), xa = new Float32Array(T * r);
+    await tk().loraForward({ ...shape, out: low, xa, x, W: zeroW, A, B }); // x 0^T + the low-rank path
+    const fused0 = rng.normalArray(T * ldo), fused = Float32Array.from(fused0), xa2 = new Float32Array(T * r);
+    await tk().loraDeltaForward({ ...shape, out: fused.subarray(N), ldo, xa: xa2, x, A, B });
+    expect(Array.from(xa2)).to.deep.equal(Array.from(xa));
+    const want = Float64Array.from(fused0, (v, i) => (i % ldo >= N && i % ldo < 2 * N ? v + low[Math.floor(i / ldo) * N + (i % ldo) - N] : v));
+    expectGrad(fused, want, 'delta in its column range of the fused output', 1e-6, 1e-6);
+
+    const dout = rng.normalArray(T * N), prior = rng.normalArray(T * K);
+    const lin = { dx: new Float32Array(T * K), dA: new Float32Array(r * K), dB: new Float32Array(N * r) };
+    await tk().loraBackward({ ...shape, ...lin, dout, x, xa, W: zeroW, A, B }); // dx = dout 0 + the low-rank dx
+    const strided = new Float32Array(T * ldo);
+    for (let t = 0; t < T; t++) strided.set(dout.subarray(t * N, (t + 1) * N), t * ldo);
+    const delta = { dx: Float32Array.from(prior), dA: new Float32Array(r * K), dB: new Float32Array(N * r) };
+    await tk().loraDeltaBackward({ ...shape, ...delta, dout: strided, ldd: ldo, x, xa, A, B });
+    expectGrad(delta.dx, Float64Array.from(prior, (v, i) => v + lin.dx[i]), 'dx accumulated onto its prior', 1e-6, 1e-6);
+    expectGrad(delta.dA, lin.dA, 'dA', 1e-6, 1e-6);
+    expectGrad(delta.dB, lin.dB, 'dB', 1e-6, 1e-6);
+  });
+
   it('rejects a dropout outside [0, 1) and short arrays with exact messages', () => {
     const a = new Float32Array(64);
     expectThrowExact(() => tk().loraDropout({ out: a, x: a, T: 2, K: 3, p: 1 }), TypeError,

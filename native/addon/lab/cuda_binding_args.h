@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "core/dtype.h"
 #include "cuda/convert.cuh"
 #include "cuda/cuda_status.h"
+#include "cuda/gemm.cuh"
 
 namespace stic::addon::cuda_binding {
 
@@ -190,6 +192,27 @@ class Args : public lab::Args {
  private:
   std::string op_;
 };
+
+constexpr size_t kCublasLtWorkspace = size_t{32} << 20;  // cuBLASLt's recommended 32 MiB for Hopper
+
+// The GEMM a call asked for, owned for the duration of the call.
+struct GemmChoice {
+  std::unique_ptr<cuda::Gemm> owned;
+  const cuda::Gemm* gemm = nullptr;
+};
+inline Status makeGemm(bool reference, GemmChoice& g) {
+  if (reference) {
+    g.gemm = &cuda::referenceGemm();
+    return Status::ok();
+  }
+  auto made = cuda::makeCublasLtGemm(kCublasLtWorkspace);
+  STIC_RETURN_IF_ERROR(made.status());
+  g.owned = made.take();
+  g.gemm = g.owned.get();
+  return Status::ok();
+}
+// The `gemm` option of a GEMM user: 'cublaslt' (default) or 'reference'.
+inline bool wantsReference(Args& a) { return a.choiceOr("gemm", {"cublaslt", "reference"}, 0) == 1; }
 
 // The `cuda` object on the exports, created by whichever binding file initialises first.
 inline Napi::Object cudaExports(Napi::Env env, Napi::Object exports) {

@@ -22,26 +22,6 @@
 namespace stic::addon::cuda_binding {
 namespace {
 
-constexpr size_t kCublasLtWorkspace = size_t{32} << 20;  // cuBLASLt's recommended 32 MiB for Hopper
-
-// The GEMM a call asked for, owned for the duration of the call.
-struct GemmChoice {
-  std::unique_ptr<cuda::Gemm> owned;
-  const cuda::Gemm* gemm = nullptr;
-};
-Status makeGemm(bool reference, GemmChoice& g) {
-  if (reference) {
-    g.gemm = &cuda::referenceGemm();
-    return Status::ok();
-  }
-  auto made = cuda::makeCublasLtGemm(kCublasLtWorkspace);
-  STIC_RETURN_IF_ERROR(made.status());
-  g.owned = made.take();
-  g.gemm = g.owned.get();
-  return Status::ok();
-}
-bool wantsReference(Args& a) { return a.choiceOr("gemm", {"cublaslt", "reference"}, 0) == 1; }
-
 // gemm({transA?, transB?, M, N, K, alpha?, A, lda?, B, ldb?, beta?, C, ldc?, dtype?, impl?, repeats?}):
 // C (fp32) = alpha op(A) op(B) + beta C with A, B stored as dtype.
 Napi::Value gemm(const Napi::CallbackInfo& info) {

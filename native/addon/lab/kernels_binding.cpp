@@ -13,6 +13,7 @@
 #include "addon/lab/lab_args.h"
 #include "addon/lab/lab_registry.h"
 #include "cpu/ops.h"
+#include "cpu/patch_embed.h"
 
 namespace stic::addon {
 namespace {

@@ -1,6 +1,6 @@
 // The ops table's refusal on its own (core/ops.h: missingOps, requireOps), for the test that checks
 // it names exactly the entries an incomplete table lacks (test/native/ops_table.test.ts): a model is
-// refused at creation through it (the CUDA table has no LoRA or patch-embedding entries yet).
+// refused at creation through it.
 //   kernels.opsTableEntries() -> string[]                every entry's "family.op" name, in table order
 //   kernels.requireOps(clear, what) -> string | null     a copy of the CPU table with the entries named
 //                                                        in `clear` emptied; requireOps' refusal as

@@ -8,7 +8,7 @@
 #include "addon/args.h"
 #include "addon/lab/lab_registry.h"
 #include "addon/worker.h"
-#include "cpu/patch_embed_backward.h"
+#include "cpu/patch_embed.h"
 
 namespace stic::addon {
 namespace {

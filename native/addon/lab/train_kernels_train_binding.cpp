@@ -1,4 +1,4 @@
-// The second half of trainKernels (see train_kernels_binding.cpp): LoRA linear, the fused head
+// The second half of trainKernels (see train_kernels_binding.cpp): LoRA linear and the ops table's LoRA delta, the fused head
 // (and its naive twin for benchmarks), the DPO/SFT losses and AdamW, over typed arrays.
 // Legend: T tokens, K in, N out, r LoRA rank, D hidden, V vocab, B pairs / sequences, n elements.
 #include <napi.h>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "addon/lab/lora_args.h"
 #include "addon/lab/train_kernels_args.h"
 #include "cpu/adamw.h"
 #include "cpu/fused_head.h"
@@ -35,28 +36,9 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 
 // ---- LoRA -----------------------------------------------------------------------------------
 
-train::DropoutKey dropoutKey(Args& a) {
-  train::DropoutKey key;
-  if (!a.has("key")) return key;
-  const addon::Args o = a.object("key");
-  key.seed = static_cast<uint64_t>(o.integer("seed"));
-  auto field = [&](const char* f) { return o.has(f) ? o.integer(f) : 0; };
-  key.step = field("step"), key.micro = field("micro"), key.layer = field("layer"), key.module = field("module");
-  return key;
-}
-
-train::LoraDims loraDims(Args& a) {
-  train::LoraDims d;
-  d.T = a.size("T"), d.K = a.size("K"), d.N = a.size("N"), d.r = a.size("r");
-  d.scale = static_cast<float>(a.number("scale"));
-  d.dropout = static_cast<float>(a.numberOr("dropout", 0.0, addon::Num::Probability));
-  if (d.T * d.K >= (int64_t{1} << 32)) a.range("T*K must be below 2^32 (the dropout counter)");
-  return d;
-}
-
-std::string loraSizes(const train::LoraDims& d) {
-  return kv("T", d.T) + ", " + kv("K", d.K) + ", " + kv("N", d.N) + ", " + kv("r", d.r);
-}
+using lab::dropoutKey;
+using lab::loraDims;
+using lab::loraSizes;
 
 // loraForward({out[T,N], xa[T,r], x[T,K], W[N,K], bias?[N], A[r,K], B[N,r], T, K, N, r, scale, dropout?, key?})
 Napi::Value loraForward(const Napi::CallbackInfo& info) {
@@ -95,6 +77,47 @@ Napi::Value loraBackward(const Napi::CallbackInfo& info) {
   return a.run([=] {
     std::vector<float> work(train::lora_workspace_floats(d));
     train::lora_linear_backward(dx, dA, dB, work.data(), dout, x, xa, W, A, B, d, key);
+  });
+}
+
+// loraDeltaForward({out[T,N] (row stride ldo?, +=), xa[T,r], x[T,K], A[r,K], B[N,r], T, K, N, r, scale, dropout?, key?}):
+// the ops table's lora.lora_delta_forward.
+Napi::Value loraDeltaForward(const Napi::CallbackInfo& info) {
+  Args a(info, "loraDeltaForward");
+  train::LoraDims d = loraDims(a);
+  train::DropoutKey key = dropoutKey(a);
+  std::string s = loraSizes(d);
+  const int64_t ldo = a.ld("ldo", d.N, "out");
+  float* out = a.f32("out", span(d.T, d.N, ldo), s);
+  float* xa = a.f32("xa", d.T * d.r, s);
+  const float* x = a.f32("x", d.T * d.K, s);
+  const float* A = a.f32("A", d.r * d.K, s);
+  const float* B = a.f32("B", d.N * d.r, s);
+  return a.run([=] {
+    std::vector<float> work(train::lora_workspace_floats(d));
+    train::lora_delta_forward(out, ldo, xa, work.data(), x, A, B, d, key);
+  });
+}
+
+// loraDeltaBackward({dx?[T,K] (+=), dA?[r,K] (+=), dB?[N,r] (+=), dout[T,N] (row stride ldd?), x, xa, A, B, T, K, N, r,
+// scale, dropout?, key?}): the ops table's lora.lora_delta_backward.
+Napi::Value loraDeltaBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "loraDeltaBackward");
+  train::LoraDims d = loraDims(a);
+  train::DropoutKey key = dropoutKey(a);
+  std::string s = loraSizes(d);
+  const int64_t ldd = a.ld("ldd", d.N, "dout");
+  float* dx = a.f32OrNull("dx", d.T * d.K, s);
+  float* dA = a.f32OrNull("dA", d.r * d.K, s);
+  float* dB = a.f32OrNull("dB", d.N * d.r, s);
+  const float* dout = a.f32("dout", span(d.T, d.N, ldd), s);
+  const float* x = a.f32("x", d.T * d.K, s);
+  const float* xa = a.f32("xa", d.T * d.r, s);
+  const float* A = a.f32("A", d.r * d.K, s);
+  const float* B = a.f32("B", d.N * d.r, s);
+  return a.run([=] {
+    std::vector<float> work(train::lora_workspace_floats(d));
+    train::lora_delta_backward(dx, dA, dB, work.data(), dout, ldd, x, xa, A, B, d, key);
   });
 }
 
@@ -389,6 +412,8 @@ void addTrainStepFunctions(Napi::Env env, Napi::Object& k) {
   auto fn = [&](const char* name, Napi::Function::Callback cb) { k.Set(name, Napi::Function::New(env, cb, name)); };
   fn("loraForward", loraForward);
   fn("loraBackward", loraBackward);
+  fn("loraDeltaForward", loraDeltaForward);
+  fn("loraDeltaBackward", loraDeltaBackward);
   fn("loraDropout", loraDropout);
   fn("fusedHeadForward", fusedHeadForward);
   fn("fusedHeadBackward", fusedHeadBackward);
