@@ -66,6 +66,15 @@ describe('cuda binding: argument checks', function () {
       .to.throw(RangeError, 'cuda.corruptImagesWithParams: expected one seed and one params object per image (1) but received 2 seeds and 1 params');
   });
 
+  it('the CUDA ops table is complete (made without touching a device) and its entries check their arguments', () => {
+    expect(cuda.opsTableMissing()).to.deep.equal([]);
+    const f = (n: number) => new Float32Array(n);
+    expect(() => cuda.patchEmbedForward({ out: f(8), img: f(3 * 28 * 30), weight: f(2 * 3 * 14 * 14), Hs: 28, Ws: 30, p: 14, D: 2 }))
+      .to.throw(RangeError, 'cuda.patchEmbedForward: image 28x30 is not a whole number of 14x14 patches');
+    expect(() => cuda.loraDeltaForward({ out: f(8), ldo: 5, xa: f(2), x: f(6), A: f(3), B: f(4), T: 2, K: 3, N: 4, r: 1, scale: 1 }))
+      .to.throw(RangeError, 'cuda.loraDeltaForward.out holds 8 elements but T=2, K=3, N=4, r=1 need 9');
+  });
+
   it('without a usable device, a call rejects with STIC_DEVICE naming the operation', async function () {
     if (hasDevice()) this.skip();
     const f = (n: number) => new Float32Array(n);

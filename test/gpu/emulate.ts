@@ -149,7 +149,6 @@ export function emulatedCuda(): CudaKernels {
       });
       return timing;
     },
-    opsTableMissing: () => [],  // the CPU table is complete (test/native/ops_table.test.ts)
     loraDeltaForward: twin(t.loraDeltaForward, []),
     loraDeltaBackward: twin(t.loraDeltaBackward, []),
     patchEmbedForward: twin(k.patchEmbed, []),
