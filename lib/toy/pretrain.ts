@@ -1,5 +1,5 @@
 // `stic toy pretrain`: trains the built-in toy LLaVA from scratch on the toy world, every part of it
-// (CLIP tower, projector, decoder with embeddings and lm_head; native/model/pretrainer.h), and
+// (CLIP tower, projector, decoder with embeddings and lm_head; native/model/trainer.h, full parameters), and
 // leaves it in Hugging Face layout in the output folder, loadable by lib/engine and `stic generate`.
 //
 // Output folder:

@@ -1,5 +1,5 @@
 // dpoLoss(pairs, options) -> metrics: the DPO loss and reward metrics of summed response log-probs,
-// through train::dpo_loss, the code a training step (LlavaTrainer::dpoStep) ends with. Used by the
+// through train::dpo_loss, the code a training step (Trainer::dpoStep) ends with. Used by the
 // held-out evaluation of `stic dpo --eval-prefs` (lib/train/dpo_eval.ts). Every hyperparameter is
 // required: the option tables (lib/stic/train_options.ts) hold the defaults.
 //   pairs:   [{policyChosen, policyRejected, refChosen, refRejected, chosenTokens}] (B >= 1)

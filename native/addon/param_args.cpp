@@ -15,11 +15,12 @@ model::ParamKind requireParamKind(const Napi::Value& v, const std::string& where
 
 const model::ParamTensor& TensorTable::require(Napi::Env env, const std::string& name, const std::string& where) const {
   const model::ParamTensor* t = find(name);
-  if (!t) {
-    throw Napi::Error::New(env, where + ": " + missing + " \"" + name + "\" (expected a name from tensorInfo(), e.g. " +
-                                    store.tensors().front().name + ")");
-  }
+  if (!t) throw Napi::Error::New(env, where + ": " + unknown(name));
   return *t;
+}
+
+std::string TensorTable::unknown(const std::string& name) const {
+  return missing + " \"" + name + "\" (expected a name from tensorInfo(), e.g. " + store.tensors().front().name + ")";
 }
 
 std::vector<const model::ParamTensor*> requireTensorList(const TensorTable& table, const Napi::Value& names,
@@ -65,6 +66,25 @@ void writeKind(const model::ParamStore& store, model::ParamKind kind, const std:
   for (const TensorWrite& w : writes) {
     if (w.tensor->numel > 0) std::memcpy(store.data(kind, *w.tensor), w.data.data(), w.tensor->numel * sizeof(float));
   }
+}
+
+Status readSources(const TensorTable& table, model::ParamKind kind, const std::vector<io::TensorSource>& sources) {
+  std::vector<Tensor> views;
+  views.reserve(sources.size());
+  for (const io::TensorSource& s : sources) {
+    const model::ParamTensor* t = table.find(s.name);
+    if (!t) return error(Code::NotFound, "tensor ", s.name, " in ", s.file, ": ", table.unknown(s.name));
+    if (s.shape != t->shape) {
+      return error(Code::InvalidArgument, "tensor ", s.name, " in ", s.file, ": expected shape ", shapeString(t->shape),
+                   " but the file has ", shapeString(s.shape));
+    }
+    auto v = table.store.view(kind, *t);
+    if (!v.isOk()) return v.status();
+    views.push_back(v.take());
+  }
+  std::vector<Tensor*> dsts;
+  for (Tensor& v : views) dsts.push_back(&v);
+  return io::readTensors(sources, dsts);
 }
 
 Napi::Value float32Arrays(Napi::Env env, std::vector<std::vector<float>>& data) {

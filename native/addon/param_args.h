@@ -3,7 +3,9 @@
 // a kind ('param' | 'grad' | 'exp_avg' | 'exp_avg_sq') and tensors by name, and this file maps both
 // to the store's data. An unknown name is refused in one form, an Error:
 //   "<where>: <missing> \"<name>\" (expected a name from tensorInfo(), e.g. <the first tensor>)"
-// Names and values are read on the JS thread; the copies in and out run on the worker.
+// Names and values are read on the JS thread; the copies in and out run on the worker, and so does
+// readTensors' lookup of a checkpoint's names, which refuses through the Promise in the same form
+// ("tensor <name> in <file>: <missing> ...").
 #pragma once
 #include <napi.h>
 
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors_read.h"
 #include "model/param_store.h"
 
 namespace stic::addon {
@@ -26,6 +29,8 @@ struct TensorTable {
   std::string missing;
 
   const model::ParamTensor& require(Napi::Env env, const std::string& name, const std::string& where) const;
+  // "<missing> \"<name>\" (expected a name from tensorInfo(), e.g. <the first tensor>)"
+  std::string unknown(const std::string& name) const;
 };
 
 // getTensors(kind, names?): the tensors `names` lists, in its order (absent: every tensor, in table order).
@@ -43,6 +48,10 @@ std::vector<TensorWrite> requireTensorWrites(const TensorTable& table, const Nap
 std::vector<std::vector<float>> readKind(const model::ParamStore& store, model::ParamKind kind,
                                          const std::vector<const model::ParamTensor*>& which);
 void writeKind(const model::ParamStore& store, model::ParamKind kind, const std::vector<TensorWrite>& writes);
+
+// readTensors(kind, sources), on the worker: each source names a tensor of the table with its
+// shape (refused otherwise, naming the tensor and the file); floating dtypes are converted.
+Status readSources(const TensorTable& table, model::ParamKind kind, const std::vector<io::TensorSource>& sources);
 
 // Back on the JS thread: one Float32Array per tensor.
 Napi::Value float32Arrays(Napi::Env env, std::vector<std::vector<float>>& data);

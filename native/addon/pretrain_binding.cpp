@@ -1,5 +1,7 @@
 // Full-parameter pretraining of small LLaVA models on the CPU (contract: PretrainBinding in
-// lib/native/contract.ts).
+// lib/native/contract.ts): a thin configuration of the one trainer (model/trainer.h, a full
+// TrainSpec): its SFT step with the pretrainer's item rules, its optimizer step with the
+// pretrainer's two groups (decay, no_decay) and frozen tensors.
 //   createPretrainer(config) -> Promise<Pretrainer>      every weight zero until set or read
 //   Pretrainer: tensorInfo, getTensors, setTensors, readTensors, getStep, setStep, step, loss,
 //               optimizerStep, zeroGrad, memory
@@ -22,12 +24,13 @@
 #include "addon/param_args.h"
 #include "addon/registry.h"
 #include "addon/worker.h"
-#include "model/pretrainer.h"
+#include "model/full_params.h"
+#include "model/trainer.h"
 
 namespace stic::addon {
 namespace {
 
-using model::Pretrainer;
+using Pretrainer = model::Trainer;  // a full-parameter trainer
 using model::ParamKind;
 
 // ---- JS -> C++ ----------------------------------------------------------------------------
@@ -38,18 +41,21 @@ CallImages parsePixels(const Napi::Value& pixels, const Napi::Value& count, cons
   return parseCallImages(pixels, count, cfg);
 }
 
-std::vector<model::PretrainItem> parseItems(const Napi::Value& value) {
+// items[i] = {ids, mask, images}: an SFT item (its image indices into the call's N images).
+std::vector<model::SftItem> parseItems(const Napi::Value& value) {
   Napi::Array a = requireArray(value, "items", "an array of items");
-  std::vector<model::PretrainItem> out;
+  std::vector<model::SftItem> out;
   for (uint32_t i = 0; i < a.Length(); i++) {
     const Args o(a.Get(i), "items[" + std::to_string(i) + "]");
-    out.push_back({o.tokenIds("ids"), o.mask("mask"), o.intArray("images")});
+    out.push_back({{o.tokenIds("ids"), o.intArray("images")}, o.mask("mask")});
   }
   return out;
 }
 
-model::PretrainStepOptions parseStepOptions(const Napi::Value& value) {
-  model::PretrainStepOptions opt;
+model::SftStepOptions parseStepOptions(const Napi::Value& value, bool backward) {
+  model::SftStepOptions opt;
+  opt.rules = model::ItemRules::Pretrainer;
+  opt.backward = backward;
   if (isAbsent(value)) return opt;
   const Args o(value, "options");
   opt.meanOver = o.numberOr("meanOver", 0, Num::Positive);
@@ -57,12 +63,16 @@ model::PretrainStepOptions parseStepOptions(const Napi::Value& value) {
   return opt;
 }
 
-model::PretrainOptimizer parseOptimizer(const Napi::Value& value) {
+// The two groups (full_params.h: decay on matrices only) at one learning rate, and the frozen tensors.
+model::OptimizerSpec parseOptimizer(const Napi::Value& value) {
   const Args o(value, "options");
-  model::PretrainOptimizer opt;
+  model::OptimizerSpec opt;
   // Every hyperparameter is required: the defaults are lib/toy/pretrain.ts's (TOY_PRETRAIN_DEFAULTS).
-  opt.lr = o.number("lr", Num::NonNegative);
-  opt.weightDecay = o.number("weightDecay", Num::NonNegative);
+  const double lr = o.number("lr", Num::NonNegative);
+  const double weightDecay = o.number("weightDecay", Num::NonNegative);
+  opt.groups.resize(2);
+  opt.groups[model::kDecayGroup] = {lr, weightDecay};
+  opt.groups[model::kNoDecayGroup] = {lr, 0.0};
   opt.hyper.beta1 = o.number("beta1", Num::UnitOpen);
   opt.hyper.beta2 = o.number("beta2", Num::UnitOpen);
   opt.hyper.eps = o.number("eps", Num::Positive);
@@ -121,13 +131,13 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
   // The model's tensors by their engine names.
   TensorTable table() const {
-    const model::ParamStore& s = p_->params();
+    const model::ParamStore& s = p_->params().store();
     return {s, [ps = &s](const std::string& name) { return ps->find(name); }, "the model has no tensor named"};
   }
 
   Napi::Value tensorInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const auto& ts = p_->params().tensors();
+    const auto& ts = p_->params().store().tensors();
     Napi::Array a = Napi::Array::New(env, ts.size());
     for (size_t i = 0; i < ts.size(); i++) {
       Napi::Object o = Napi::Object::New(env);
@@ -146,7 +156,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     return queue<Out>(
         info.Env(), "getTensors",
         [which = std::move(which), kind](Pretrainer& p, Out& out) {
-          out = readKind(p.params(), kind, which);
+          out = readKind(p.params().store(), kind, which);
           return Status::ok();
         },
         float32Arrays);
@@ -158,7 +168,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     return queue<bool>(
         info.Env(), "setTensors",
         [writes = std::move(writes), kind](Pretrainer& p, bool&) {
-          writeKind(p.params(), kind, writes);
+          writeKind(p.params().store(), kind, writes);
           return Status::ok();
         },
         [](Napi::Env e, bool&) { return e.Undefined(); });
@@ -168,32 +178,31 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     const ParamKind kind = requireParamKind(info[0]);
     std::vector<io::TensorSource> sources = parseTensorSources(info[1]);
     return queue<bool>(
-        info.Env(), "readTensors", [sources = std::move(sources), kind](Pretrainer& p, bool&) { return p.readTensors(kind, sources); },
+        info.Env(), "readTensors",
+        [sources = std::move(sources), kind, table = table()](Pretrainer&, bool&) { return readSources(table, kind, sources); },
         [](Napi::Env e, bool&) { return e.Undefined(); });
   }
 
   Napi::Value getStep(const Napi::CallbackInfo& info) {
     requireIdle(info.Env(), "getStep");
-    return Napi::Number::New(info.Env(), static_cast<double>(p_->params().step));
+    return Napi::Number::New(info.Env(), static_cast<double>(p_->params().store().step));
   }
 
   Napi::Value setStep(const Napi::CallbackInfo& info) {
     const int64_t step = requireInt(info[0], "step", 0);
     requireIdle(info.Env(), "setStep");
-    p_->params().step = step;
+    p_->params().store().step = step;
     return info.Env().Undefined();
   }
 
   Napi::Value runStep(const Napi::CallbackInfo& info, const char* method, bool backward) {
     auto images = std::make_shared<CallImages>(parsePixels(info[0], info[1], p_->config()));
-    std::vector<model::PretrainItem> items = parseItems(info[2]);
-    const model::PretrainStepOptions opt = parseStepOptions(info[3]);
-    using Out = model::PretrainStepResult;
+    std::vector<model::SftItem> items = parseItems(info[2]);
+    const model::SftStepOptions opt = parseStepOptions(info[3], backward);
+    using Out = model::SftStepResult;
     return queue<Out>(
         info.Env(), method,
-        [images, items = std::move(items), opt, backward](Pretrainer& p, Out& out) {
-          return p.step(out, images->pixels.data(), images->crops, items, opt, backward);
-        },
+        [images, items = std::move(items), opt](Pretrainer& p, Out& out) { return p.sftStep(out, images->batch(), items, opt); },
         [](Napi::Env e, Out& out) {
           Napi::Object o = Napi::Object::New(e);
           o.Set("loss", out.loss);
@@ -205,7 +214,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   Napi::Value loss(const Napi::CallbackInfo& info) { return runStep(info, "loss", false); }
 
   Napi::Value optimizerStep(const Napi::CallbackInfo& info) {
-    const model::PretrainOptimizer opt = parseOptimizer(info[0]);
+    const model::OptimizerSpec opt = parseOptimizer(info[0]);
     using Out = model::OptimizerResult;
     return queue<Out>(
         info.Env(), "optimizerStep", [opt](Pretrainer& p, Out& out) { return p.optimizerStep(out, opt); },
@@ -222,7 +231,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     return queue<bool>(
         info.Env(), "zeroGrad",
         [](Pretrainer& p, bool&) {
-          p.params().zeroGrad();
+          p.params().store().zeroGrad();
           return Status::ok();
         },
         [](Napi::Env e, bool&) { return e.Undefined(); });
@@ -231,10 +240,11 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
   Napi::Value memory(const Napi::CallbackInfo& info) {
     requireIdle(info.Env(), "memory");
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("parameterBytes", static_cast<double>(p_->params().parameterBytes()));
-    o.Set("gradientBytes", static_cast<double>(p_->params().gradientBytes()));
-    o.Set("optimizerBytes", static_cast<double>(p_->params().optimizerBytes()));
-    o.Set("lastStepActivationBytes", static_cast<double>(p_->lastActivationBytes()));
+    const model::ParamStore& s = p_->params().store();
+    o.Set("parameterBytes", static_cast<double>(s.parameterBytes()));
+    o.Set("gradientBytes", static_cast<double>(s.gradientBytes()));
+    o.Set("optimizerBytes", static_cast<double>(s.optimizerBytes()));
+    o.Set("lastStepActivationBytes", static_cast<double>(p_->lastStepActivationBytes()));
     return o;
   }
 
@@ -247,7 +257,7 @@ Napi::Value createPretrainer(const Napi::CallbackInfo& info) {
   return PromiseWorker<std::shared_ptr<Pretrainer>>::queue(
       info.Env(),
       [cfg](std::shared_ptr<Pretrainer>& out) {
-        auto p = Pretrainer::create(cfg);
+        auto p = Pretrainer::createFull(cfg);
         if (!p.isOk()) return p.status();
         out = std::shared_ptr<Pretrainer>(p.take().release());
         return Status::ok();

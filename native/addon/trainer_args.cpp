@@ -138,11 +138,12 @@ model::StepShape parseStepShape(const Napi::Value& value) {
   return s;
 }
 
-model::OptimizerOptions parseOptimizerOptions(const Napi::Value& value, bool projectorRequired) {
+model::OptimizerSpec parseOptimizerOptions(const Napi::Value& value, bool projectorRequired) {
   const Args o(value, "options");
-  model::OptimizerOptions opt;
-  opt.lora = parseGroup(o.object("lora"));
-  if (projectorRequired || o.has("projector")) opt.projector = parseGroup(o.object("projector"));
+  model::OptimizerSpec opt;
+  opt.groups.resize(2);  // kLoraGroup, kProjectorGroup
+  opt.groups[model::kLoraGroup] = parseGroup(o.object("lora"));
+  if (projectorRequired || o.has("projector")) opt.groups[model::kProjectorGroup] = parseGroup(o.object("projector"));
   // Required: the defaults are the option tables' (lib/stic/train_options.ts).
   opt.hyper.beta1 = o.number("beta1", Num::UnitOpen);
   opt.hyper.beta2 = o.number("beta2", Num::UnitOpen);

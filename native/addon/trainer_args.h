@@ -29,6 +29,7 @@ model::DpoStepOptions parseDpoOptions(const Napi::Value& value);
 model::SftStepOptions parseSftOptions(const Napi::Value& value);
 // memoryPlan's shape: {featureRows, rows, keys, entries, refFeatures?} of a training step.
 model::StepShape parseStepShape(const Napi::Value& value);
-model::OptimizerOptions parseOptimizerOptions(const Napi::Value& value, bool projectorRequired);
+// The optimizer step of a LoRA trainer: AdamW groups lora and projector (train_params.h), nothing frozen.
+model::OptimizerSpec parseOptimizerOptions(const Napi::Value& value, bool projectorRequired);
 
 }  // namespace stic::addon::trainer_args

@@ -26,7 +26,7 @@
 namespace stic::addon {
 namespace {
 
-using model::LlavaTrainer;
+using model::Trainer;
 using namespace trainer_args;
 
 // ---- C++ -> JS ----------------------------------------------------------------------------
@@ -95,14 +95,14 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (info.Length() != 1 || !info[0].IsExternal()) {
       throw Napi::TypeError::New(info.Env(), "LlavaTrainer cannot be constructed directly: use createTrainer()");
     }
-    trainer_ = *info[0].As<Napi::External<std::shared_ptr<LlavaTrainer>>>().Data();
+    trainer_ = *info[0].As<Napi::External<std::shared_ptr<Trainer>>>().Data();
   }
 
  private:
   // Queues work on the trainer, one call at a time (call_guard.h): a step, an update and a
   // checkpoint read never interleave.
   template <typename Out>
-  Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(LlavaTrainer&, Out&)> work,
+  Napi::Promise queue(Napi::Env env, const char* method, std::function<Status(Trainer&, Out&)> work,
                       typename PromiseWorker<Out>::ToJs toJs, std::vector<Napi::Value> keep = {}) {
     keep.push_back(Value());
     auto t = trainer_;
@@ -156,7 +156,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     using Out = std::vector<std::vector<float>>;
     return queue<Out>(
         info.Env(), "getTensors",
-        [which = std::move(which), kind](LlavaTrainer& t, Out& out) {
+        [which = std::move(which), kind](Trainer& t, Out& out) {
           out = readKind(t.params().store(), kind, which);
           return Status::ok();
         },
@@ -168,7 +168,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     std::vector<TensorWrite> writes = requireTensorWrites(table(), info[1], "setTensors");
     return queue<bool>(
         info.Env(), "setTensors",
-        [writes = std::move(writes), kind](LlavaTrainer& t, bool&) {
+        [writes = std::move(writes), kind](Trainer& t, bool&) {
           writeKind(t.params().store(), kind, writes);
           return Status::ok();
         },
@@ -189,13 +189,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value pairLogprobs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->config()));
     std::vector<model::PairInput> pairs = parsePairs(info[2], nullptr);
     const PairLogprobsOptions o = parsePairLogprobsOptions(info[3]);
     using Out = std::vector<model::RefLogps>;
     return queue<Out>(
         env, "pairLogprobs",
-        [images, pairs = std::move(pairs), o](LlavaTrainer& t, Out& out) {
+        [images, pairs = std::move(pairs), o](Trainer& t, Out& out) {
           return t.pairLogprobs(out, images->batch(), pairs, o.policy, o.rejectedMode, o.trainedProjector);
         },
         [](Napi::Env e, Out& out) {
@@ -210,14 +210,14 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value dpoStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->config()));
     std::vector<std::optional<model::RefLogps>> refs;
     std::vector<model::PairInput> pairs = parsePairs(info[2], &refs);
     model::DpoStepOptions opt = parseDpoOptions(info[3]);
     using Out = model::DpoStepResult;
     return queue<Out>(
         env, "dpoStep",
-        [images, pairs = std::move(pairs), refs = std::move(refs), opt](LlavaTrainer& t, Out& out) {
+        [images, pairs = std::move(pairs), refs = std::move(refs), opt](Trainer& t, Out& out) {
           return t.dpoStep(out, images->batch(), pairs, refs, opt);
         },
         [](Napi::Env e, Out& out) {
@@ -235,18 +235,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value sftStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->model().config()));
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->config()));
     std::vector<model::SftItem> items = parseSftItems(info[2]);
     model::SftStepOptions opt = parseSftOptions(info[3]);
-    struct Out {
-      double loss = 0;
-      int64_t tokens = 0;
-    };
+    using Out = model::SftStepResult;
     return queue<Out>(
         env, "sftStep",
-        [images, items = std::move(items), opt](LlavaTrainer& t, Out& out) {
-          return t.sftStep(out.loss, out.tokens, images->batch(), items, opt);
-        },
+        [images, items = std::move(items), opt](Trainer& t, Out& out) { return t.sftStep(out, images->batch(), items, opt); },
         [](Napi::Env e, Out& out) {
           Napi::Object r = Napi::Object::New(e);
           r.Set("loss", out.loss);
@@ -257,10 +252,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value optimizerStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    model::OptimizerOptions opt = parseOptimizerOptions(info[0], trainer_->params().trainProjector());
+    const model::OptimizerSpec opt = parseOptimizerOptions(info[0], trainer_->params().trainProjector());
     using Out = model::OptimizerResult;
     return queue<Out>(
-        env, "optimizerStep", [opt](LlavaTrainer& t, Out& out) { return t.optimizerStep(out, opt); },
+        env, "optimizerStep", [opt](Trainer& t, Out& out) { return t.optimizerStep(out, opt); },
         [](Napi::Env e, Out& out) {
           Napi::Object r = Napi::Object::New(e);
           r.Set("gradNorm", out.gradNorm);
@@ -273,7 +268,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value zeroGrad(const Napi::CallbackInfo& info) {
     return queue<bool>(
         info.Env(), "zeroGrad",
-        [](LlavaTrainer& t, bool&) {
+        [](Trainer& t, bool&) {
           t.params().store().zeroGrad();
           return Status::ok();
         },
@@ -286,7 +281,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (!isAbsent(info[0])) names = requireStringArray(info[0], "names", "an array of tensor names", "a tensor name");
     using Out = std::vector<model::NamedTensor>;
     return queue<Out>(
-        env, "mergedWeights", [names](LlavaTrainer& t, Out& out) { return t.mergedWeights(out, names); },
+        env, "mergedWeights", [names](Trainer& t, Out& out) { return t.mergedWeights(out, names); },
         [](Napi::Env e, Out& out) {
           Napi::Array a = Napi::Array::New(e, out.size());
           for (size_t i = 0; i < out.size(); i++) {
@@ -326,7 +321,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return o;
   }
 
-  std::shared_ptr<LlavaTrainer> trainer_;
+  std::shared_ptr<Trainer> trainer_;
   CallGuard guard_{"LlavaTrainer", "trainer"};
 };
 
@@ -335,19 +330,20 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 Napi::Value createTrainer(const Napi::CallbackInfo& info) {
   std::shared_ptr<model::LlavaModel> m = unwrapLlavaModel(info[0], "model");
   const Args spec(info[1], "spec");
-  model::LoraSpec lora = parseLoraSpec(spec.get("lora"));
-  const bool trainProjector = spec.boolean("trainProjector");
-  return PromiseWorker<std::shared_ptr<LlavaTrainer>>::queue(
+  model::TrainSpec trains;
+  trains.lora = parseLoraSpec(spec.get("lora"));
+  trains.projector = spec.boolean("trainProjector");
+  return PromiseWorker<std::shared_ptr<Trainer>>::queue(
       info.Env(),
-      [m, lora, trainProjector](std::shared_ptr<LlavaTrainer>& out) {
-        auto t = LlavaTrainer::create(m, lora, trainProjector);
+      [m, trains](std::shared_ptr<Trainer>& out) {
+        auto t = Trainer::create(m, trains);
         if (!t.isOk()) return t.status();
-        out = std::shared_ptr<LlavaTrainer>(t.take().release());
+        out = std::shared_ptr<Trainer>(t.take().release());
         return Status::ok();
       },
-      [](Napi::Env e, std::shared_ptr<LlavaTrainer>& out) {
+      [](Napi::Env e, std::shared_ptr<Trainer>& out) {
         // The External lives only for the constructor call, which copies the shared_ptr.
-        auto ext = Napi::External<std::shared_ptr<LlavaTrainer>>::New(e, &out);
+        auto ext = Napi::External<std::shared_ptr<Trainer>>::New(e, &out);
         return trainerCtor(e).New({ext});
       });
 }

@@ -23,7 +23,7 @@
 #include "model/llava_config.h"
 #include "model/lora_spec.h"
 #include "model/pass_layout.h"
-#include "model/pretrain_params.h"  // DecoderLayerPtrs: the base weights' gradients
+#include "model/model_ptrs.h"  // DecoderLayerPtrs: the base weights' gradients
 
 namespace stic::model {
 

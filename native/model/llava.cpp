@@ -27,13 +27,14 @@ Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, con
   return m;
 }
 
-Status LlavaModel::validate(const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows, const std::string& where) const {
-  const int64_t V = cfg_.decoder.vocabSize, N = static_cast<int64_t>(tokenRows.size());
+Status validateSequence(const LlavaConfig& cfg, const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows,
+                        const std::string& where) {
+  const int64_t V = cfg.decoder.vocabSize, N = static_cast<int64_t>(tokenRows.size());
   STIC_CHECK_ARG(!seq.ids.empty(), where, ": expected at least one token id but found none");
   int64_t imageTokens = 0;
   for (size_t t = 0; t < seq.ids.size(); t++) {
     int64_t id = seq.ids[t];
-    if (id == cfg_.imageTokenId) {
+    if (id == cfg.imageTokenId) {
       imageTokens++;
       continue;
     }
@@ -50,8 +51,8 @@ Status LlavaModel::validate(const Sequence& seq, const std::vector<std::vector<i
     expected += n;
     counts += (counts.empty() ? "" : " + ") + std::to_string(n);
   }
-  const int64_t each = seq.images.empty() ? cfg_.imageTokenCount : static_cast<int64_t>(tokenRows[seq.images[0]].size());
-  STIC_CHECK_ARG(imageTokens == expected, where, ": expected ", expected, " image tokens (id ", cfg_.imageTokenId, ") for ",
+  const int64_t each = seq.images.empty() ? cfg.imageTokenCount : static_cast<int64_t>(tokenRows[seq.images[0]].size());
+  STIC_CHECK_ARG(imageTokens == expected, where, ": expected ", expected, " image tokens (id ", cfg.imageTokenId, ") for ",
                  seq.images.size(), " image(s)", same ? " x " + std::to_string(each) : " (" + counts + ")", " but found ", imageTokens);
   return Status::ok();
 }

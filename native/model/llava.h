@@ -30,6 +30,11 @@ struct ScoredSequence {
   int64_t responseStart = 0;  // ids[responseStart:] are scored, each given the ids before it
 };
 
+// Checks a sequence against the config and the call's images (tokenRows: imageTokenRows of the
+// batch); `where` names it in messages.
+Status validateSequence(const LlavaConfig& cfg, const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows,
+                        const std::string& where);
+
 class LlavaModel {
  public:
   // adapter: LoRA deltas merged into the weights at load (lora_merge.h), alpha their LoRA alpha.
@@ -47,9 +52,10 @@ class LlavaModel {
   size_t weightBytes() const { return w_->arena->capacity() + w_->mappedBytes; }
   size_t mappedWeightBytes() const { return w_->mappedBytes; }
 
-  // Checks a sequence against the config and the call's images (tokenRows: imageTokenRows of the
-  // batch); `where` names it in messages.
-  Status validate(const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows, const std::string& where) const;
+  // validateSequence against this model's config.
+  Status validate(const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows, const std::string& where) const {
+    return validateSequence(cfg_, seq, tokenRows, where);
+  }
 
   // features (C*Ti + 1, D): every crop of the batch through the tower in chunks, the projector,
   // then the image_newline row (image_layout.h). hidden, when given, receives every CLIP hidden

@@ -1,5 +1,5 @@
 // The one store of trainable tensors, for every trainer: the LoRA trainer's adapters and its
-// projector copy (train_params.h), the pretrainer's whole model (pretrain_params.h). Each tensor has
+// projector copy (train_params.h), the full-parameter trainer's whole model (full_params.h). Each tensor has
 // a name, a shape and an AdamW group, and lives at one offset of four flat buffers: parameters
 // (Lifetime Weights), gradients (Gradients), exp_avg and exp_avg_sq (OptimizerState), so its
 // gradient and moments are found by offset and one AdamW slot covers it in all four.

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "core/carver.h"
-#include "model/pretrain_params.h"
+#include "model/model_ptrs.h"
 #include "model/train_params.h"
 
 namespace stic::model {

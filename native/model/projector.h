@@ -1,5 +1,5 @@
 // The LLaVA projector, written once for inference (llava.cpp), the LoRA trainer (trainer.cpp) and
-// the toy pretrainer (pretrainer.cpp): the selection of the feature rows from the tower's hidden
+// the full-parameter trainer (trainer.cpp again): the selection of the feature rows from the tower's hidden
 // state, the forward, and the backward, over one activation struct planned and carved here.
 //   sel = select(state)   ('default' drops each image's CLS row, 'full' keeps it)
 //   features = linear_2(act(linear_1(sel)))   (mlp2x_gelu), or linear_1(sel) ('linear')
@@ -15,7 +15,7 @@
 namespace stic::model {
 
 struct ProjectorParams;  // train_params.h: a LoRA trainer's trainable copy
-struct ProjectorPtrs;    // pretrain_params.h: the pretrainer's parameters or gradients
+struct ProjectorPtrs;    // model_ptrs.h: the pretrainer's parameters or gradients
 
 // Projector weights as raw float32 pointers (the model's, a trainer's trainable copy, the pretrainer's).
 struct ProjectorView {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/counter_rng.h"
+#include "model/full_params.h"
 
 namespace stic::model {
 namespace {
@@ -129,6 +130,18 @@ Result<std::unique_ptr<TrainableParams>> TrainableParams::create(const LlavaMode
     std::memcpy(t.param, projector[k].second->data<float>(), t.numel * sizeof(float));
     *proj[k] = &t;
   }
+  return p;
+}
+
+Result<std::unique_ptr<TrainableParams>> TrainableParams::createFull(const LlavaConfig& cfg) {
+  auto store = createFullParamStore(cfg);
+  if (!store.isOk()) return store.status();
+  auto p = std::unique_ptr<TrainableParams>(new TrainableParams());
+  p->full_ = true;
+  p->store_ = store.take();
+  p->lora_.assign(cfg.decoder.numLayers, {});  // no LoRA: loraA / loraB give null
+  p->weights_ = modelPtrs(*p->store_, cfg, ParamKind::Param);
+  p->grads_ = modelPtrs(*p->store_, cfg, ParamKind::Grad);
   return p;
 }
 

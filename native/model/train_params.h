@@ -1,8 +1,11 @@
-// The trainable state of a LLaVA trainer: LoRA A/B on the chosen decoder linears (Hu et al. 2021,
-// with PEFT's layout and init), optionally a trainable copy of the projector, and for each tensor
-// its gradient and AdamW moments. The model's own weights are never written: the frozen projector
-// stays the reference's "original projector" (STIC.md, defect (c)).
-// Storage: one ParamStore (param_store.h), every tensor at an aligned offset of its four flat buffers.
+// The trainable state of a LLaVA trainer (trainer.h), as its spec says:
+//   adapters: LoRA A/B on the chosen decoder linears (Hu et al. 2021, with PEFT's layout and init),
+//     optionally a trainable copy of the projector. The model's own weights are never written: the
+//     frozen projector stays the reference's "original projector" (STIC.md, defect (c)).
+//     Every tensor at an aligned offset of the store's four flat buffers.
+//   full: every weight of the model (full_params.h: engine names, fused parts adjacent), with
+//     structured pointers to the parameters and the gradients (model_ptrs.h).
+// Storage: one ParamStore (param_store.h): each tensor, its gradient and AdamW moments.
 // Legend: r LoRA rank, K a module's input features, N its output features, D decoder hidden,
 // Dv vision hidden, F decoder MLP, L layers.
 #pragma once
@@ -13,6 +16,7 @@
 
 #include "model/llava.h"
 #include "model/lora_spec.h"
+#include "model/model_ptrs.h"
 #include "model/param_store.h"
 
 namespace stic::model {
@@ -39,9 +43,12 @@ class TrainableParams {
   // PEFT) from counter streams of spec.seed, B = 0; the projector copied from the model; gradients
   // and moments zero.
   static Result<std::unique_ptr<TrainableParams>> create(const LlavaModel& model, const LoraSpec& spec, bool trainProjector);
+  // Every weight of a model of `cfg`, all zero (the caller sets or reads the parameters).
+  static Result<std::unique_ptr<TrainableParams>> createFull(const LlavaConfig& cfg);
 
-  const LoraSpec& spec() const { return spec_; }
-  bool trainProjector() const { return trainProjector_; }
+  bool full() const { return full_; }
+  const LoraSpec& spec() const { return spec_; }  // adapters
+  bool trainProjector() const { return trainProjector_; }  // adapters
   // Every tensor, its gradient and moments, the step count, zeroGrad and the byte counts.
   ParamStore& store() { return *store_; }
   const ParamStore& store() const { return *store_; }
@@ -53,13 +60,18 @@ class TrainableParams {
   const TrainTensor* loraA(int64_t layer, int module) const { return lora_[layer][module][0]; }
   const TrainTensor* loraB(int64_t layer, int module) const { return lora_[layer][module][1]; }
   const ProjectorParams& projector() const { return projector_; }
+  // full: the parameters and the gradients of every weight.
+  const ModelPtrs& weights() const { return weights_; }
+  const ModelPtrs& grads() const { return grads_; }
 
  private:
+  bool full_ = false;
   LoraSpec spec_;
   bool trainProjector_ = false;
   std::unique_ptr<ParamStore> store_;
   std::vector<std::array<std::array<const TrainTensor*, 2>, kLoraModules>> lora_;  // [L][module][A, B]
   ProjectorParams projector_;
+  ModelPtrs weights_{}, grads_{};
 };
 
 // The PEFT saved name of LoRA `which` ('A' or 'B') of (layer, module), e.g.

@@ -1,12 +1,24 @@
-// A LLaVA trainer: LoRA (and optionally the projector) trained on DPO or SFT micro-steps over a
-// frozen model, with AdamW updates, tensor access by PEFT name, and merged weights for export.
-//   dpoStep: encode each distinct image once (frozen tower); project (trainable copy, saving its
-//     activations, and the frozen original for the reference when a reference is needed); then per
-//     group of pairs under a row budget: reference pass (LoRA off) if a pair came without
-//     reference log-probs, policy pass with saved activations, fused head, DPO loss, backward into
-//     LoRA and the image rows; finally the projector backward. Gradients ACCUMULATE.
-//   sftStep: the same with masked token cross-entropy.
-// Groups bound activation memory: a pair's loss gradient depends only on its own log-probs, so
+// One LLaVA trainer for every kind of training; its spec (TrainSpec) says what trains:
+//   adapters: LoRA on the chosen decoder linears, optionally with a trainable copy of the projector,
+//     over a frozen model (a LlavaModel, weights as stored); DPO and SFT micro-steps, pair scoring,
+//     merged weights for export. The frozen projector stays the reference's "original projector"
+//     (STIC.md, defect (c)).
+//   full: every weight (the CLIP tower, the projector, the decoder with its embeddings, final norm
+//     and lm_head) lives in the trainer's own fp32 store (full_params.h), all zero until set or
+//     read; SFT steps (stic toy pretrain). There is no frozen model, so no reference pass (DPO) and
+//     nothing to merge.
+// One step path serves both (trainer.cpp):
+//   encode each distinct image once (the frozen tower in chunks; a training tower keeps its
+//   activations), project (a trainable projector keeps its activations; a reference that needs the
+//   frozen original projects again), then per group of sequences under a row budget: the decoder
+//   pass with saved activations (or gradient checkpointing), the fused head, the loss, and the
+//   backward into whatever trains (LoRA; every decoder weight, the final norm, lm_head and the
+//   embeddings; the image rows); after the last group the projector's and the tower's backward.
+//   Gradients ACCUMULATE until optimizerStep or zeroGrad.
+//   dpoStep: per group a reference pass (LoRA off) if a pair came without reference log-probs,
+//     the policy pass, the DPO loss over the group's pairs, the backward.
+//   sftStep: masked token cross-entropy; each item's rows end at its last target.
+// Groups bound activation memory: a sequence's loss gradient depends only on its own log-probs, so
 // each group runs forward and backward before the next starts.
 // gradCheckpointing (either step): the policy pass keeps only each decoder layer's input and the
 // backward recomputes the layer first (decoder.h); planStep gives a call's activation bytes
@@ -21,16 +33,23 @@
 #include <vector>
 
 #include "model/llava.h"
-#include "model/train_params.h"
 #include "model/pass_layout.h"
+#include "model/train_params.h"
 
 namespace stic::model {
+
+// What a trainer trains.
+struct TrainSpec {
+  bool full = false;       // every weight of the model (then neither of the below)
+  LoraSpec lora;           // adapters: LoRA on lora.targets
+  bool projector = false;  // adapters: a trainable copy of the projector too
+};
 
 // The sizes of a step call's activation arena: its images and its largest pass.
 struct StepShape {
   int64_t featureRows = 0;  // M = C*Ti rows of the call's crops (the feature buffers add the image_newline row)
   int64_t rows = 0;         // T of the largest pass
-  int64_t keys = 0;         // S of the longest attention segment
+  int64_t keys = 0;         // S of the longest attention segment the call plans key staging for
   int64_t entries = 0;      // E, most scored tokens of a pass
   bool backward = false;
   bool refFeatures = false;   // the reference needs its own projector output
@@ -70,17 +89,24 @@ struct SftItem {
   std::vector<uint8_t> mask;  // (T) nonzero: ids[t] is a target
 };
 
+// How sftStep checks its items (the messages are part of each binding's API):
+//   Trainer: LlavaModel::validate's rules; every item has a target.
+//   Pretrainer: the toy pretrainer's (validatePretrainItem): single-tile images, "items[i].ids[t]"
+//     positions; an item may have no target (it then adds nothing).
+enum class ItemRules : uint8_t { Trainer, Pretrainer };
+
 struct SftStepOptions {
   double meanOver = 0;  // 0: the call's own target count
   double gradScale = 1.0;
+  bool backward = true;            // false: the loss only (no gradients)
   bool gradCheckpointing = false;  // as DpoStepOptions
+  ItemRules rules = ItemRules::Trainer;
   int64_t step = 0, micro = 0;
 };
 
-struct OptimizerOptions {
-  train::ParamGroup lora, projector;
-  train::AdamWHyper hyper;
-  double maxGradNorm = 0;  // <= 0: no clipping
+struct SftStepResult {
+  double loss = 0;     // -(1/meanOver) sum of target log-probs
+  int64_t tokens = 0;  // targets in this call
 };
 
 struct NamedTensor {
@@ -89,13 +115,20 @@ struct NamedTensor {
   std::vector<float> data;
 };
 
-class LlavaTrainer {
- public:
-  static Result<std::unique_ptr<LlavaTrainer>> create(std::shared_ptr<const LlavaModel> model, const LoraSpec& spec,
-                                                      bool trainProjector);
+struct TrainView;  // trainer.cpp: the weights a step reads and the gradients it writes
 
-  const LlavaModel& model() const { return *model_; }
+class Trainer {
+ public:
+  // Adapters (spec.full false) over a frozen model.
+  static Result<std::unique_ptr<Trainer>> create(std::shared_ptr<const LlavaModel> model, const TrainSpec& spec);
+  // Every weight of a model of `cfg` (spec.full), all zero until set or read.
+  static Result<std::unique_ptr<Trainer>> createFull(const LlavaConfig& cfg);
+  ~Trainer();
+
+  const LlavaConfig& config() const { return cfg_; }
+  const TrainSpec& spec() const { return spec_; }
   TrainableParams& params() { return *params_; }
+  const TrainableParams& params() const { return *params_; }
   // Activation bytes the last call planned (the arena kept for the next call is at least this).
   size_t lastStepActivationBytes() const { return lastActivationBytes_; }
   // What a call of this shape plans (the same arithmetic the call allocates by).
@@ -105,32 +138,41 @@ class LlavaTrainer {
   Status validatePair(const PairInput& pair, const TokenRows& tokenRows, const std::string& where) const;
 
   // Summed response log-probs per pair: policy (LoRA on, trained projector) or reference (LoRA off,
-  // original projector unless trainedProjector). No dropout, no gradients.
+  // original projector unless trainedProjector). No dropout, no gradients. Adapters only.
   Status pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& images, const std::vector<PairInput>& pairs, bool policy,
                       train::GatherMode rejectedMode, bool trainedProjector);
 
-  // refs[i]: given reference log-probs, or nullopt to compute them here.
+  // refs[i]: given reference log-probs, or nullopt to compute them here. Adapters only.
   Status dpoStep(DpoStepResult& out, const ImageBatch& images, const std::vector<PairInput>& pairs,
                  const std::vector<std::optional<RefLogps>>& refs, const DpoStepOptions& opt);
 
-  // out: loss (-(1/meanOver) sum of target log-probs), tokens: target count of this call.
-  Status sftStep(double& loss, int64_t& tokens, const ImageBatch& images, const std::vector<SftItem>& items,
-                 const SftStepOptions& opt);
+  // The SFT loss of the items and, with opt.backward, the gradients of everything that trains.
+  Status sftStep(SftStepResult& out, const ImageBatch& images, const std::vector<SftItem>& items, const SftStepOptions& opt);
 
-  // Clip (optional), AdamW on every trainable tensor, zero the gradients; a non-finite gradient
-  // norm skips the update and the step count.
-  Status optimizerStep(OptimizerResult& out, const OptimizerOptions& opt);
+  // Clip (optional), AdamW on every trainable tensor but the spec's frozen ones, zero the
+  // gradients; a non-finite gradient norm skips the update and the step count.
+  Status optimizerStep(OptimizerResult& out, const OptimizerSpec& opt);
 
   // W + (alpha/r) B A of each LoRA-targeted linear, and the trainable projector, by engine name;
-  // `names` empty: all of them.
+  // `names` empty: all of them. Adapters only.
   Status mergedWeights(std::vector<NamedTensor>& out, const std::vector<std::string>& names) const;
   std::vector<std::string> mergedWeightNames() const;
 
  private:
-  std::shared_ptr<const LlavaModel> model_;
+  Trainer();
+  Status requireAdapters(const char* method) const;
+
+  std::shared_ptr<const LlavaModel> model_;  // the frozen model (adapters); null when everything trains
+  LlavaConfig cfg_;
+  TrainSpec spec_;
   std::unique_ptr<TrainableParams> params_;
+  std::unique_ptr<TrainView> view_;
   std::unique_ptr<Arena> callArena_;  // activations of a step, reused by the next
   std::atomic<size_t> lastActivationBytes_{0};  // read by memory() on the JS thread
 };
+
+// The toy pretrainer's checks of an SFT item (ItemRules::Pretrainer) against a batch of N
+// single-tile images; `where` names it ("items[2]").
+Status validatePretrainItem(const SftItem& item, const LlavaConfig& cfg, int64_t N, const std::string& where);
 
 }  // namespace stic::model

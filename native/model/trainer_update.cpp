@@ -1,4 +1,4 @@
-// LlavaTrainer: the optimizer step and merged weights for export (see trainer.h).
+// Trainer: the optimizer step and merged weights for export (see trainer.h).
 // Legend: r LoRA rank, K a module's input features, N its output features, F decoder MLP.
 #include "model/lora_merge.h"
 #include "model/trainer.h"
@@ -14,13 +14,12 @@ std::string linearName(int64_t layer, int module) {
 
 }  // namespace
 
-Status LlavaTrainer::optimizerStep(OptimizerResult& out, const OptimizerOptions& opt) {
-  return model::optimizerStep(params_->store(), {{opt.lora, opt.projector}, opt.hyper, opt.maxGradNorm, {}}, out);
-}
+Status Trainer::optimizerStep(OptimizerResult& out, const OptimizerSpec& opt) { return model::optimizerStep(params_->store(), opt, out); }
 
-std::vector<std::string> LlavaTrainer::mergedWeightNames() const {
+std::vector<std::string> Trainer::mergedWeightNames() const {
   std::vector<std::string> names;
-  const DecoderConfig& cfg = model_->config().decoder;
+  if (spec_.full) return names;
+  const DecoderConfig& cfg = cfg_.decoder;
   for (int64_t l = 0; l < cfg.numLayers; l++) {
     for (int m = 0; m < kLoraModules; m++) {
       if (params_->loraA(l, m)) names.push_back(linearName(l, m));
@@ -32,8 +31,9 @@ std::vector<std::string> LlavaTrainer::mergedWeightNames() const {
   return names;
 }
 
-Status LlavaTrainer::mergedWeights(std::vector<NamedTensor>& out, const std::vector<std::string>& names) const {
-  const DecoderConfig& cfg = model_->config().decoder;
+Status Trainer::mergedWeights(std::vector<NamedTensor>& out, const std::vector<std::string>& names) const {
+  STIC_RETURN_IF_ERROR(requireAdapters("mergedWeights"));
+  const DecoderConfig& cfg = cfg_.decoder;
   const std::vector<std::string> all = mergedWeightNames();
   const std::vector<std::string>& want = names.empty() ? all : names;
   out.clear();

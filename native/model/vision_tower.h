@@ -19,7 +19,7 @@
 #include "core/ops.h"
 #include "model/llava_config.h"
 #include "model/llava_weights.h"
-#include "model/pretrain_params.h"  // VisionPtrs: the gradients' pointers
+#include "model/model_ptrs.h"  // VisionPtrs: the gradients' pointers
 
 namespace stic::model {
 

@@ -153,8 +153,8 @@ describe('native layout: native/model computes only through the ops table', () =
 // std::fill / std::copy (load-time copies of weights and configuration live elsewhere: the
 // weight loader, the parameter stores, the LoRA merge).
 const ACTIVATION_FILES = [
-  'vision_tower', 'projector', 'llava', 'image_layout', 'trainer', 'train_head', 'pretrainer',
-  'decoder', 'decoder_layer', 'pretrain_decoder', 'generation', 'kv_cache', 'call_buffers',
+  'vision_tower', 'projector', 'llava', 'image_layout', 'trainer', 'train_head',
+  'decoder', 'decoder_layer', 'generation', 'kv_cache', 'call_buffers',
 ].flatMap((stem) =>
   ['cpp', 'h'].map((ext) => `${stem}.${ext}`),
 );
