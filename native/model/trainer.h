@@ -7,7 +7,7 @@
 //     and lm_head) lives in the trainer's own fp32 store (full_params.h), all zero until set or
 //     read; SFT steps (stic toy pretrain). There is no frozen model, so no reference pass (DPO) and
 //     nothing to merge.
-// One step path serves both (trainer.cpp):
+// One step path serves both (trainer.cpp over train_call.h's pieces, inputs in train_items.h):
 //   encode each distinct image once (the frozen tower in chunks; a training tower keeps its
 //   activations), project (a trainable projector keeps its activations; a reference that needs the
 //   frozen original projects again), then per group of sequences under a row budget: the decoder
@@ -34,6 +34,8 @@
 
 #include "model/llava.h"
 #include "model/pass_layout.h"
+#include "model/train_call.h"
+#include "model/train_items.h"
 #include "model/train_params.h"
 
 namespace stic::model {
@@ -43,25 +45,6 @@ struct TrainSpec {
   bool full = false;       // every weight of the model (then neither of the below)
   LoraSpec lora;           // adapters: LoRA on lora.targets
   bool projector = false;  // adapters: a trainable copy of the projector too
-};
-
-// The sizes of a step call's activation arena: its images and its largest pass.
-struct StepShape {
-  int64_t featureRows = 0;  // M = C*Ti rows of the call's crops (the feature buffers add the image_newline row)
-  int64_t rows = 0;         // T of the largest pass
-  int64_t keys = 0;         // S of the longest attention segment the call plans key staging for
-  int64_t entries = 0;      // E, most scored tokens of a pass
-  bool backward = false;
-  bool refFeatures = false;   // the reference needs its own projector output
-  bool checkpointed = false;  // gradient checkpointing (with backward)
-};
-
-// A step call's activation arena, by what its bytes hold: the activations the forward keeps for the
-// backward, and everything else (working buffers, the recomputed layer's set, the head, the projector).
-struct StepMemory {
-  size_t saved = 0;
-  size_t scratch = 0;
-  size_t total() const { return saved + scratch; }
 };
 
 struct RefLogps {
@@ -84,17 +67,6 @@ struct DpoStepResult {
   std::vector<int64_t> chosenTokens, rejectedTokens;                          // (B)
 };
 
-struct SftItem {
-  Sequence seq;
-  std::vector<uint8_t> mask;  // (T) nonzero: ids[t] is a target
-};
-
-// How sftStep checks its items (the messages are part of each binding's API):
-//   Trainer: LlavaModel::validate's rules; every item has a target.
-//   Pretrainer: the toy pretrainer's (validatePretrainItem): single-tile images, "items[i].ids[t]"
-//     positions; an item may have no target (it then adds nothing).
-enum class ItemRules : uint8_t { Trainer, Pretrainer };
-
 struct SftStepOptions {
   double meanOver = 0;  // 0: the call's own target count
   double gradScale = 1.0;
@@ -115,15 +87,12 @@ struct NamedTensor {
   std::vector<float> data;
 };
 
-struct TrainView;  // trainer.cpp: the weights a step reads and the gradients it writes
-
 class Trainer {
  public:
   // Adapters (spec.full false) over a frozen model.
   static Result<std::unique_ptr<Trainer>> create(std::shared_ptr<const LlavaModel> model, const TrainSpec& spec);
   // Every weight of a model of `cfg` (spec.full), all zero until set or read.
   static Result<std::unique_ptr<Trainer>> createFull(const LlavaConfig& cfg);
-  ~Trainer();
 
   const LlavaConfig& config() const { return cfg_; }
   const TrainSpec& spec() const { return spec_; }
@@ -133,9 +102,6 @@ class Trainer {
   size_t lastStepActivationBytes() const { return lastActivationBytes_; }
   // What a call of this shape plans (the same arithmetic the call allocates by).
   StepMemory planStep(const StepShape& shape) const;
-
-  // Checks a pair against the model and the call's images (tokenRows); `where` names it ("pairs[2]").
-  Status validatePair(const PairInput& pair, const TokenRows& tokenRows, const std::string& where) const;
 
   // Summed response log-probs per pair: policy (LoRA on, trained projector) or reference (LoRA off,
   // original projector unless trainedProjector). No dropout, no gradients. Adapters only.
@@ -159,20 +125,16 @@ class Trainer {
   std::vector<std::string> mergedWeightNames() const;
 
  private:
-  Trainer();
+  Trainer() = default;
   Status requireAdapters(const char* method) const;
 
   std::shared_ptr<const LlavaModel> model_;  // the frozen model (adapters); null when everything trains
   LlavaConfig cfg_;
   TrainSpec spec_;
   std::unique_ptr<TrainableParams> params_;
-  std::unique_ptr<TrainView> view_;
+  TrainView view_;
   std::unique_ptr<Arena> callArena_;  // activations of a step, reused by the next
   std::atomic<size_t> lastActivationBytes_{0};  // read by memory() on the JS thread
 };
-
-// The toy pretrainer's checks of an SFT item (ItemRules::Pretrainer) against a batch of N
-// single-tile images; `where` names it ("items[2]").
-Status validatePretrainItem(const SftItem& item, const LlavaConfig& cfg, int64_t N, const std::string& where);
 
 }  // namespace stic::model
