@@ -1,13 +1,13 @@
 // Scores a toy model (default: the built-in models/toy-llava) on held-out scenes with exactly k
 // shapes, for k = 1, 2, 6: every question asked alone with its image, greedy, scored by
-// lib/toy/eval.ts, as `stic toy pretrain`'s evaluation does. Splitting by shape count separates
+// lib/eval/toy_score.ts, as `stic toy pretrain`'s evaluation does. Splitting by shape count separates
 // what the vision tower sees (one shape: no shape to pick out) from what the decoder must compose
 // (six shapes). The numbers in models/toy-llava/README.md ("Where it fails") come from
 //   npx tsx scripts/toy_probe.ts [model folder] [scenes per k, default 40]
 import { loadChatModel } from '../lib/engine/chat_input.ts';
 import { native } from '../lib/native/index.ts';
-import { evaluateToyModel } from '../lib/toy/eval_run.ts';
-import { TOY_PRETRAIN_DEFAULTS } from '../lib/toy/pretrain.ts';
+import { evaluateToyModel } from '../lib/eval/toy_run.ts';
+import { TOY_PRETRAIN_DEFAULTS } from '../lib/pretrain/toy_pretrain.ts';
 import { questions } from '../lib/toy/text.ts';
 import { generateScenes } from '../lib/toy/world.ts';
 

@@ -1,13 +1,13 @@
 // `stic toy ...`: the built-in toy world. `stic toy world` renders a dataset of scenes with their
 // ground truth, captions, questions and LLaVA instruction samples (layout in lib/toy/dataset.ts);
-// `stic toy pretrain` trains the tiny toy LLaVA from scratch on that world (lib/toy/pretrain.ts).
+// `stic toy pretrain` trains the tiny toy LLaVA from scratch on that world (lib/pretrain/toy_pretrain.ts).
 import type { Argv, CommandModule } from 'yargs';
 
 import { checkFlag, checkThreads } from '../../lib/stic/options.ts';
 import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { progressFactory } from '../../lib/util/progress.ts';
 import { writeToyDataset } from '../../lib/toy/dataset.ts';
-import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/toy/pretrain.ts';
+import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/pretrain/toy_pretrain.ts';
 import { PATCH_EMBEDDINGS, type PatchEmbedding } from '../../lib/toy/pretrain_model.ts';
 import { TOY_IMAGE_SIZE } from '../../lib/toy/render.ts';
 import { MAX_SHAPES, MIN_SHAPES } from '../../lib/toy/vocab.ts';

@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 
 import { writeToyBenchmarks } from '../../lib/eval/toy_bench.ts';
 import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
-import { TOY_PRETRAIN_DEFAULTS } from '../../lib/toy/pretrain.ts';
+import { TOY_PRETRAIN_DEFAULTS } from '../../lib/pretrain/toy_pretrain.ts';
 
 interface ToyBenchArgs {
   out: string;

@@ -2,7 +2,7 @@
 // (all ratios in [0, 1], drawn as percentages), one bar per evaluated model, each bar labelled with
 // its value. A metric a model has no value for (e.g. precision when nothing was described) gets no
 // bar and an "n/a" label.
-import type { ToyEvalReport } from '../toy/eval.ts';
+import type { ToyEvalReport } from '../eval/toy_score.ts';
 import { type BarChartSpec, barChartSvg, writeBarChart } from '../util/bar_chart.ts';
 
 export interface BarMetric {

@@ -12,7 +12,7 @@ import path from 'node:path';
 
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { imagePath, writeToyDataset } from '../toy/dataset.ts';
-import type { ToyEvalSet } from '../toy/eval_run.ts';
+import type { ToyEvalSet } from '../eval/toy_run.ts';
 import { renderScenePng } from '../toy/render.ts';
 import type { ToyQa } from '../toy/text.ts';
 import { type ToyScene, generateScenes } from '../toy/world.ts';

@@ -1,6 +1,6 @@
 // Scoring one model (base, or base + an adapter) on the demo's held-out toy set with the toy
-// evaluation (lib/toy/eval_run.ts runToyEval: every question of qa.jsonl alone with its scene's
-// image, greedy, scored by lib/toy/eval.ts), each question put to the pipeline's inference engine as
+// evaluation (lib/eval/toy_run.ts runToyEval: every question of qa.jsonl alone with its scene's
+// image, greedy, scored by lib/eval/toy_score.ts), each question put to the pipeline's inference engine as
 // the benchmarks put theirs (lib/eval/predict.ts evalRequest), the images read from the scenes' PNG
 // files. The result, with every answer and description, is written to <eval>/<name>.json; a re-run
 // reuses it while the model, adapter files and settings are the same.
@@ -14,8 +14,8 @@ import { evalRequest } from '../eval/predict.ts';
 import type { ImageApi, InferenceEngine, OpenInference, RgbImage } from '../stic/engine_api.ts';
 import { hashFile, hashOptions } from '../stic/manifest.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
-import type { DescriptionOutput, QaResponse, ToyEvalReport } from '../toy/eval.ts';
-import { type ToyEvalOutput, type ToyEvalSettings, runToyEval } from '../toy/eval_run.ts';
+import type { DescriptionOutput, QaResponse, ToyEvalReport } from '../eval/toy_score.ts';
+import { type ToyEvalOutput, type ToyEvalSettings, runToyEval } from '../eval/toy_run.ts';
 import type { ToyQa } from '../toy/text.ts';
 import type { HeldoutSet } from './data.ts';
 

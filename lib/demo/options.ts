@@ -8,7 +8,7 @@ import { packageRoot } from '../native/loader.ts';
 import { type OptionTable, validateOptions } from '../stic/options.ts';
 import { DEMO_WORLD_SEED, MAX_SET_SIZE } from './data.ts';
 import type { DemoOptions } from './demo.ts';
-import { TOY_EVAL_DEFAULTS } from '../toy/eval_run.ts';
+import { TOY_EVAL_DEFAULTS } from '../eval/toy_run.ts';
 import { DEMO_SCALE, DEMO_TRAINING } from './recipe.ts';
 
 /** The built-in model, committed with the repository. */

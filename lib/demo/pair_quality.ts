@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { imagePath } from '../toy/dataset.ts';
-import { type DescriptionResult, scoreDescriptions } from '../toy/eval.ts';
+import { type DescriptionResult, scoreDescriptions } from '../eval/toy_score.ts';
 import type { ToyScene } from '../toy/world.ts';
 
 export interface BranchQuality {

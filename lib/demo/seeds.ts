@@ -10,8 +10,8 @@
 import path from 'node:path';
 
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
-import { type MetricRow, metricRows } from '../toy/compare_table.ts';
-import type { ToyEvalReport } from '../toy/eval.ts';
+import { type MetricRow, metricRows } from '../eval/toy_table.ts';
+import type { ToyEvalReport } from '../eval/toy_score.ts';
 import type { DemoDeps, DemoOptions, DemoResult } from './demo.ts';
 
 export interface SeedRun {

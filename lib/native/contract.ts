@@ -435,7 +435,7 @@ export interface PretrainStepOptions {
   /** Gradients of gradScale x loss. Default 1. */
   gradScale?: number;
 }
-// Every field is required: the defaults are lib/toy/pretrain.ts's (TOY_PRETRAIN_DEFAULTS).
+// Every field is required: the defaults are lib/pretrain/toy_pretrain.ts's (TOY_PRETRAIN_DEFAULTS).
 export interface PretrainOptimizerOptions {
   lr: number;
   /** Decoupled weight decay on the 'decay' group only. */

@@ -1,6 +1,6 @@
 // Reading model outputs with the toy world's closed vocabulary: shape mentions in a free-form
 // description, and answers normalised for exact-match scoring. The rules are deliberately simple
-// and written down here, because the metrics of eval.ts are only as meaningful as this parser.
+// and written down here, because the metrics of lib/eval/toy_score.ts are only as meaningful as this parser.
 //
 // Words: the text is lowercased, hyphens become spaces, and it is split into words ([a-z0-9']+)
 // and clause marks (. , ; : ! ?). Synonyms are mapped first: grey->gray, centre->center,

@@ -1,9 +1,9 @@
 // The native trainers' hyperparameters at the TypeScript defaults (native requires every one): the
 // LoRA trainer's from the option tables (lib/stic/train_options.ts) and lib/train, the pretrainer's
-// from TOY_PRETRAIN_DEFAULTS (lib/toy/pretrain.ts), with the given options over them.
+// from TOY_PRETRAIN_DEFAULTS (lib/pretrain/toy_pretrain.ts), with the given options over them.
 import type { NativeAdamWOptions, NativeDpoStepOptions, NativePairLogprobsOptions, NativeSftStepOptions, PretrainOptimizerOptions } from '../../lib/native/contract.ts';
 import { DPO_OPTIONS } from '../../lib/stic/train_options.ts';
-import { TOY_PRETRAIN_DEFAULTS } from '../../lib/toy/pretrain.ts';
+import { TOY_PRETRAIN_DEFAULTS } from '../../lib/pretrain/toy_pretrain.ts';
 import { SHARED_PREFIX } from '../../lib/train/tasks.ts';
 
 type LossKey = 'loss' | 'beta' | 'sftWeight' | 'sftNorm' | 'rejectedMode' | 'sharedPrefix' | 'gradCheckpointing' | 'refProjector';

@@ -2,7 +2,7 @@
 // lib/engine and beats chance on a fixed held-out set: the first 40 scenes of world seed 9001 (never
 // trained on: training drew seed 1), every question asked alone with the image, answered greedily.
 // "Chance" is the blind baseline: always the most frequent training answer of each question type
-// (lib/toy/eval_run.ts majorityBaseline). Thresholds are the measured values on this set minus a
+// (lib/eval/toy_run.ts majorityBaseline). Thresholds are the measured values on this set minus a
 // margin of 5 points (a different CPU's kernels may round differently and flip a few greedy tokens);
 // measured numbers are in the README beside the model.
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { expect } from 'chai';
 
 import { loadChatModel } from '../../lib/engine/chat_input.ts';
 import { native, packageRoot } from '../../lib/native/index.ts';
-import { evaluateToyModel, majorityBaseline, toyEvalSet } from '../../lib/toy/eval_run.ts';
+import { evaluateToyModel, majorityBaseline, toyEvalSet } from '../../lib/eval/toy_run.ts';
 import { questions } from '../../lib/toy/text.ts';
 import { generateScenes } from '../../lib/toy/world.ts';
 

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 
 import { loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { openSafetensors, readTensor } from '../../lib/model/safetensors.ts';
-import { runToyPretrain } from '../../lib/toy/pretrain.ts';
+import { runToyPretrain } from '../../lib/pretrain/toy_pretrain.ts';
 import { native } from '../../lib/native/index.ts';
 import { TOY_MODEL_SIZE, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../../lib/toy/pretrain_model.ts';
 import { buildToyModelTokenizer } from '../../lib/toy/toy_tokenizer.ts';
@@ -18,7 +18,7 @@ import { readMetrics } from '../../lib/util/metrics_log.ts';
 
 const SMALL = { steps: 4, batchSize: 2, evalEvery: 2, evalScenes: 2, finalEvalScenes: 2, checkpointEvery: 2, seed: 11 };
 
-describe('stic toy pretrain (lib/toy/pretrain.ts)', function () {
+describe('stic toy pretrain (lib/pretrain/toy_pretrain.ts)', function () {
   this.timeout(60000);
   const dirs: string[] = [];
   const tmp = () => {

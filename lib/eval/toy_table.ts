@@ -1,8 +1,8 @@
-// The before/after table of the demo: one row per metric of eval.ts, one column per evaluated model
+// The before/after table of the demo: one row per metric of toy_score.ts, one column per evaluated model
 // (e.g. base, after STIC, control run), each later column also showing its change against the
 // first in percentage points. Plain aligned text for the terminal, or Markdown for the README.
-import { DESCRIPTION_LEVELS, type DescriptionLevel, type ToyEvalReport } from './eval.ts';
-import { QUESTION_TYPES } from './text.ts';
+import { DESCRIPTION_LEVELS, type DescriptionLevel, type ToyEvalReport } from './toy_score.ts';
+import { QUESTION_TYPES } from '../toy/text.ts';
 
 export interface ComparisonColumn {
   name: string;

@@ -11,10 +11,10 @@
 //                              description precision/recall, hallucination (CHAIR)
 //   eval/                      the final evaluation: report.json, responses.jsonl
 //   training.json              the record of the run: options, steps, wall time, final numbers
-//   checkpoints/               resumable state (pretrain_checkpoint.ts)
+//   checkpoints/               resumable state (lib/toy/pretrain_checkpoint.ts)
 // Schedule: AdamW at `lr` with linear warmup and cosine decay (lib/util/lr_schedule.ts), weight
-// decay on matrices, global-norm clipping; each step is one batch of fresh scenes (pretrain_data.ts),
-// with an optional kind drill first (one-shape "What shape is this?" scenes, kind_drill.ts) and a
+// decay on matrices, global-norm clipping; each step is one batch of fresh scenes (lib/toy/pretrain_data.ts),
+// with an optional kind drill first (one-shape "What shape is this?" scenes, lib/toy/kind_drill.ts) and a
 // curriculum on the number of shapes per scene over the first half of the conversation steps.
 // The next batch is tokenised and rendered while the native step runs.
 // Legend: B scenes per step.
@@ -37,9 +37,9 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ScheduleKind, learningRateAt } from '../util/lr_schedule.ts';
 import { MetricsLog } from '../util/metrics_log.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
-import { latestPretrainCheckpoint, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from './pretrain_checkpoint.ts';
-import { type ToyBatch, type ToyDataOptions, toyBatch } from './pretrain_data.ts';
-import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from './eval_run.ts';
+import { latestPretrainCheckpoint, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
+import { type ToyBatch, type ToyDataOptions, toyBatch } from '../toy/pretrain_data.ts';
+import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from '../eval/toy_run.ts';
 import {
   PATCH_EMBEDDINGS,
   type PatchEmbedding,
@@ -51,11 +51,11 @@ import {
   toyEngineConfig,
   toyPreprocessorJson,
   writeToyModel,
-} from './pretrain_model.ts';
-import { questions } from './text.ts';
-import { buildToyModelTokenizer } from './toy_tokenizer.ts';
-import { generateScenes } from './world.ts';
-import type { ToyTokenizer } from './tokenizer_builder.ts';
+} from '../toy/pretrain_model.ts';
+import { questions } from '../toy/text.ts';
+import { buildToyModelTokenizer } from '../toy/toy_tokenizer.ts';
+import { generateScenes } from '../toy/world.ts';
+import type { ToyTokenizer } from '../toy/tokenizer_builder.ts';
 
 export interface ToyPretrainOptions {
   out: string;
@@ -75,9 +75,9 @@ export interface ToyPretrainOptions {
   singleTurn?: number;
   /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
   curriculum?: number;
-  /** Kind-drill steps at the start of the run (kind_drill.ts; 0: none); fewer than `steps`. */
+  /** Kind-drill steps at the start of the run (lib/toy/kind_drill.ts; 0: none); fewer than `steps`. */
   drillSteps?: number;
-  /** The patch embedding's recipe (pretrain_model.ts: 'fixed' is frozen at its channel-shared init). */
+  /** The patch embedding's recipe (lib/toy/pretrain_model.ts: 'fixed' is frozen at its channel-shared init). */
   patchEmbedding?: PatchEmbedding;
   /** Evaluate every this many steps (0: only at the end). */
   evalEvery?: number;

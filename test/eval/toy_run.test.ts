@@ -1,11 +1,11 @@
-// The one toy evaluation runner (lib/toy/eval_run.ts runToyEval), against a fake model that answers
+// The one toy evaluation runner (lib/eval/toy_run.ts runToyEval), against a fake model that answers
 // every question with its expected answer and describes each scene with its caption: the batches it
 // asks (sizes, order, token budgets by question type), how the texts come back as answers and
 // descriptions, a perfect score for perfect answers, and its refusals.
 import { expect } from 'chai';
 
-import { evaluateToy } from '../../lib/toy/eval.ts';
-import { TOY_EVAL_DEFAULTS, type ToyAsk, runToyEval, toyEvalSet } from '../../lib/toy/eval_run.ts';
+import { evaluateToy } from '../../lib/eval/toy_score.ts';
+import { TOY_EVAL_DEFAULTS, type ToyAsk, runToyEval, toyEvalSet } from '../../lib/eval/toy_run.ts';
 import { caption } from '../../lib/toy/text.ts';
 
 const set = toyEvalSet(9001, 5);
@@ -26,7 +26,7 @@ describe('toy eval runner: every held-out question through one batch function', 
     expect(asked.map((a) => a.maxNewTokens)).to.deep.equal(set.questions.map((q) => (q.type === 'describe' ? 70 : 5)));
   });
 
-  it('returns the short answers and the descriptions in question order, scored by lib/toy/eval.ts', async () => {
+  it('returns the short answers and the descriptions in question order, scored by lib/eval/toy_score.ts', async () => {
     const out = await runToyEval(set, TOY_EVAL_DEFAULTS, async (batch) => batch.map(perfect));
     const short = set.questions.filter((q) => q.type !== 'describe');
     expect(out.answers).to.deep.equal(short.map((q) => ({ id: q.id, response: q.answer })));

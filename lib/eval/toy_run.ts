@@ -2,7 +2,7 @@
 // evaluations, `stic demo`'s table of models, scripts/toy_probe.ts): each question asked alone in a
 // single user turn with its scene's image, answered greedily, `batchSize` questions per generation
 // call (short answers and descriptions with their own token budgets), and the answers and
-// descriptions scored by ./eval.ts (VQA accuracy per question type, description precision/recall,
+// descriptions scored by ./toy_score.ts (VQA accuracy per question type, description precision/recall,
 // CHAIR hallucination). How a batch reaches the model is the caller's (AskBatch): evaluateToyModel
 // below renders the scenes and generates through a loaded ChatModel (the pretrainer, the probe);
 // the demo reads the scenes' image files and asks an InferenceEngine (lib/demo/evaluate.ts).
@@ -10,10 +10,10 @@
 import { type ChatModel, preprocessFor, userPromptIds } from '../engine/chat_input.ts';
 import { chunks } from '../generate/batching.ts';
 import { checkInt } from '../util/expect.ts';
-import { type DescriptionOutput, type QaResponse, type ToyEvalReport, evaluateToy } from './eval.ts';
-import { scenePixels } from './pretrain_data.ts';
-import { type ToyQa, questions } from './text.ts';
-import { type ToyScene, generateScenes } from './world.ts';
+import { type DescriptionOutput, type QaResponse, type ToyEvalReport, evaluateToy } from './toy_score.ts';
+import { scenePixels } from '../toy/pretrain_data.ts';
+import { type ToyQa, questions } from '../toy/text.ts';
+import { type ToyScene, generateScenes } from '../toy/world.ts';
 
 export interface ToyEvalSet {
   /** The world seed the scenes were drawn from, when they were drawn (not read from files). */

@@ -3,8 +3,8 @@
 // comparison table, and the error messages.
 import { expect } from 'chai';
 
-import { formatComparisonTable } from '../../lib/toy/compare_table.ts';
-import { type ToyEvalReport, evaluateToy, isCorrectAnswer, scoreDescriptions, scoreVqa } from '../../lib/toy/eval.ts';
+import { formatComparisonTable } from '../../lib/eval/toy_table.ts';
+import { type ToyEvalReport, evaluateToy, isCorrectAnswer, scoreDescriptions, scoreVqa } from '../../lib/eval/toy_score.ts';
 import { canonicalPositions, normaliseAnswer, parseMentions } from '../../lib/toy/parse.ts';
 import type { ToyQa } from '../../lib/toy/text.ts';
 import type { ToyScene } from '../../lib/toy/world.ts';

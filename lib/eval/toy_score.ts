@@ -1,5 +1,5 @@
 // Scoring a model on the toy world against the truth: VQA accuracy, object hallucination, and
-// description precision/recall. Outputs are read with the rules of parse.ts. Definitions:
+// description precision/recall. Outputs are read with the rules of lib/toy/parse.ts. Definitions:
 //
 // VQA (every question type but "describe"): an answer is correct when
 //   - exists: the first word of normaliseAnswer(response) equals the canonical "yes"/"no"
@@ -10,7 +10,7 @@
 //     match "red": the kind word is not filler).
 //   accuracy = correct / asked, overall and per type.
 //
-// Descriptions: for description d of scene s, with M(d) the non-negated mentions of parse.ts and
+// Descriptions: for description d of scene s, with M(d) the non-negated mentions of lib/toy/parse.ts and
 // S(s) the scene's shapes, three levels of sets (a set, so repeating a shape counts once):
 //   shape:          mentioned = {kind of m}                         truth = {kind of x in S}
 //   shape_colour:   mentioned = {(kind, colour) of m with a colour}   truth = {(kind, colour) of x}
@@ -25,9 +25,9 @@
 //   rate (CHAIR_i)    = sum_d |mentioned \ truth| / sum_d |mentioned| = 1 - shape precision
 //   descriptions (CHAIR_s) = share of descriptions with at least one hallucinated kind
 //   perDescription    = mean over descriptions that mention a kind of |mentioned \ truth| / |mentioned|
-import { canonicalPositions, normaliseAnswer, parseMentions } from './parse.ts';
-import { QUESTION_TYPES, type QuestionType, type ToyQa } from './text.ts';
-import type { ToyScene } from './world.ts';
+import { canonicalPositions, normaliseAnswer, parseMentions } from '../toy/parse.ts';
+import { QUESTION_TYPES, type QuestionType, type ToyQa } from '../toy/text.ts';
+import type { ToyScene } from '../toy/world.ts';
 
 /** A model's answer to one question (joined to the question by id, never by position). */
 export interface QaResponse {
