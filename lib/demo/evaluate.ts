@@ -1,21 +1,19 @@
 // Scoring one model (base, or base + an adapter) on the demo's held-out toy set with the toy
-// evaluation (lib/eval/toy_run.ts runToyEval: every question of qa.jsonl alone with its scene's
-// image, greedy, scored by lib/eval/toy_score.ts), each question put to the pipeline's inference engine as
-// the benchmarks put theirs (lib/eval/predict.ts evalRequest), the images read from the scenes' PNG
-// files. The result, with every answer and description, is written to <eval>/<name>.json; a re-run
-// reuses it while the model, adapter files and settings are the same.
+// evaluation through the pipeline's inference engine (lib/eval/toy_run.ts evaluateToyEngine: every
+// question of qa.jsonl alone with its scene's image, greedy, scored by lib/eval/toy_score.ts), the
+// images read from the scenes' PNG files. The result, with every answer and description, is written
+// to <eval>/<name>.json; a re-run reuses it while the model, adapter files and settings are the same.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
-import { evalRequest } from '../eval/predict.ts';
+import type { DescriptionOutput, QaResponse, ToyEvalReport } from '../eval/toy_score.ts';
+import { type ToyEvalOutput, type ToyEvalSettings, evaluateToyEngine } from '../eval/toy_run.ts';
 import type { ImageApi, InferenceEngine, OpenInference, RgbImage } from '../stic/engine_api.ts';
 import { hashFile, hashOptions } from '../stic/manifest.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/adapter_io.ts';
-import type { DescriptionOutput, QaResponse, ToyEvalReport } from '../eval/toy_score.ts';
-import { type ToyEvalOutput, type ToyEvalSettings, runToyEval } from '../eval/toy_run.ts';
 import type { ToyQa } from '../toy/text.ts';
 import type { HeldoutSet } from './data.ts';
 
@@ -85,11 +83,7 @@ async function runEval(engine: InferenceEngine, m: ModelUnderTest, key: string, 
   const bar = (deps.progress ?? silentProgress)(`eval ${m.name}`, set.questions.length);
   let out: ToyEvalOutput;
   try {
-    out = await runToyEval(set, s, async (batch) => {
-      const results = await engine.generate(batch.map((a) => evalRequest(a.qa.id, images.get(a.qa.sceneId) as RgbImage, a.qa.question, a.maxNewTokens)));
-      bar.tick(batch.length);
-      return results.map((r) => r.text.trim());
-    });
+    out = await evaluateToyEngine(engine, set, images, s, (answered) => bar.tick(answered));
   } finally {
     bar.stop();
   }

@@ -3,13 +3,16 @@
 // single user turn with its scene's image, answered greedily, `batchSize` questions per generation
 // call (short answers and descriptions with their own token budgets), and the answers and
 // descriptions scored by ./toy_score.ts (VQA accuracy per question type, description precision/recall,
-// CHAIR hallucination). How a batch reaches the model is the caller's (AskBatch): evaluateToyModel
-// below renders the scenes and generates through a loaded ChatModel (the pretrainer, the probe);
-// the demo reads the scenes' image files and asks an InferenceEngine (lib/demo/evaluate.ts).
+// CHAIR hallucination). How a batch reaches the model is one of two ways (AskBatch): evaluateToyModel
+// renders the scenes and generates through a loaded ChatModel (the pretrainer, the probe);
+// evaluateToyEngine asks an InferenceEngine with the scenes' decoded images, as the benchmarks ask
+// theirs (the demo, lib/demo/evaluate.ts, which reads the images from the scenes' PNG files).
 // Legend: N scenes, S image side.
 import { type ChatModel, preprocessFor, userPromptIds } from '../engine/chat_input.ts';
+import type { InferenceEngine, RgbImage } from '../engine/inference_api.ts';
 import { chunks } from '../generate/batching.ts';
 import { checkInt } from '../util/expect.ts';
+import { evalRequest } from './predict.ts';
 import { type DescriptionOutput, type QaResponse, type ToyEvalReport, evaluateToy } from './toy_score.ts';
 import { scenePixels } from '../toy/pretrain_data.ts';
 import { type ToyQa, questions } from '../toy/text.ts';
@@ -83,6 +86,27 @@ export async function evaluateToyModel(chat: ChatModel, set: ToyEvalSet, s: ToyE
     const requests = batch.map((a) => ({ ids: userPromptIds(chat, a.qa.question, true), image: imageOf.get(a.qa.sceneId) as Float32Array, maxNewTokens: a.maxNewTokens, temperature: 0 }));
     const results = await chat.model.generate(requests, { batchSize: s.batchSize });
     return results.map((r) => r.text ?? chat.tokenizer.decode(r.ids, { skipSpecialTokens: true }));
+  });
+}
+
+/**
+ * runToyEval through an inference engine: each question with its scene's image from `images` (by
+ * scene id; every scene of the set must have one), asked as predict.ts's evalRequest asks a
+ * benchmark's question, the answer trimmed. `onBatch` hears how many questions each batch answered.
+ */
+export async function evaluateToyEngine(
+  engine: InferenceEngine,
+  set: ToyEvalSet,
+  images: ReadonlyMap<string, RgbImage>,
+  s: ToyEvalSettings,
+  onBatch?: (answered: number) => void,
+): Promise<ToyEvalOutput> {
+  const missing = set.questions.find((q) => !images.has(q.sceneId));
+  if (missing) throw new Error(`Expected an image for every scene of the toy evaluation but question "${missing.id}" is about scene "${missing.sceneId}", which has none`);
+  return runToyEval(set, s, async (batch) => {
+    const results = await engine.generate(batch.map((a) => evalRequest(a.qa.id, images.get(a.qa.sceneId) as RgbImage, a.qa.question, a.maxNewTokens)));
+    onBatch?.(batch.length);
+    return results.map((r) => r.text.trim());
   });
 }
 

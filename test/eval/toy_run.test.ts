@@ -4,8 +4,10 @@
 // descriptions, a perfect score for perfect answers, and its refusals.
 import { expect } from 'chai';
 
+import { userTurn } from '../../lib/data/records/preference.ts';
 import { evaluateToy } from '../../lib/eval/toy_score.ts';
-import { TOY_EVAL_DEFAULTS, type ToyAsk, runToyEval, toyEvalSet } from '../../lib/eval/toy_run.ts';
+import { TOY_EVAL_DEFAULTS, type ToyAsk, evaluateToyEngine, runToyEval, toyEvalSet } from '../../lib/eval/toy_run.ts';
+import type { GenerateRequest, InferenceEngine, RgbImage } from '../../lib/engine/inference_api.ts';
 import { caption } from '../../lib/toy/text.ts';
 
 const set = toyEvalSet(9001, 5);
@@ -41,5 +43,49 @@ describe('toy eval runner: every held-out question through one batch function', 
     expect((err as Error).message).to.equal('Expected 4 responses to a batch of toy questions but received 3');
     err = await runToyEval(set, { ...TOY_EVAL_DEFAULTS, batchSize: 0 }, async (batch) => batch.map(perfect)).catch((e: Error) => e);
     expect((err as Error).message).to.equal('Expected an integer >= 1 for toy evaluation batchSize but received 0');
+  });
+});
+
+describe('toy eval runner through an inference engine (evaluateToyEngine)', () => {
+  const imageOf = (i: number): RgbImage => ({ width: 1, height: 1, data: new Uint8Array([i, i, i]) });
+  const images = new Map(set.scenes.map((s, i) => [s.id, imageOf(i)]));
+  const byId = new Map(set.questions.map((q) => [q.id, q]));
+
+  /** An engine that answers like `perfect`, with spaces around the text, and records its calls. */
+  function perfectEngine(calls: GenerateRequest[][]): InferenceEngine {
+    return {
+      modelId: 'fake',
+      async generate(requests) {
+        calls.push(requests);
+        return requests.map((r) => {
+          const qa = byId.get(r.id)!;
+          return { text: ` ${perfect({ qa, maxNewTokens: r.sampling.maxNewTokens })} `, finish: 'eos' as const, newTokens: 1 };
+        });
+      },
+    };
+  }
+
+  it("asks each question greedily with its scene's image and the budget of its type, and scores the trimmed answers", async () => {
+    const calls: GenerateRequest[][] = [];
+    const answered: number[] = [];
+    const s = { answerTokens: 5, describeTokens: 70, batchSize: 7 };
+    const out = await evaluateToyEngine(perfectEngine(calls), set, images, s, (n) => answered.push(n));
+    expect(calls.map((c) => c.length)).to.deep.equal(answered);
+    const asked = calls.flat();
+    expect(asked.map((r) => r.id)).to.deep.equal(set.questions.map((q) => q.id));
+    expect(asked.map((r) => r.image)).to.deep.equal(set.questions.map((q) => images.get(q.sceneId)));
+    expect(asked.map((r) => r.messages)).to.deep.equal(set.questions.map((q) => [userTurn(q.question)]));
+    expect(asked.map((r) => r.sampling)).to.deep.equal(set.questions.map((q) => ({ temperature: 0, topP: 1, topK: 0, maxNewTokens: q.type === 'describe' ? 70 : 5 })));
+    const direct = await runToyEval(set, s, async (batch) => batch.map(perfect));
+    expect(out).to.deep.equal(direct);
+  });
+
+  it('refuses a set with a scene that has no image, naming the question and the scene', async () => {
+    const some = new Map([...images].slice(1));
+    const first = set.questions.find((q) => q.sceneId === set.scenes[0].id)!;
+    const err = await evaluateToyEngine(perfectEngine([]), set, some, TOY_EVAL_DEFAULTS).catch((e: Error) => e);
+    expect((err as Error).message).to.equal(
+      `Expected an image for every scene of the toy evaluation but question "${first.id}" is about scene "${set.scenes[0].id}", which has none`,
+    );
   });
 });
