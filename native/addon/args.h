@@ -12,7 +12,7 @@
 // A required value that is absent is refused like any wrong value ("... but received undefined");
 // an optional one (the *Or readers, has()) takes the default its caller names. Hyperparameters are
 // never optional here: native code requires them, and their defaults live in the TypeScript option
-// tables (lib/stic/train_options.ts, lib/toy/pretrain.ts).
+// tables (lib/stic/train_options.ts, lib/pretrain/toy_pretrain.ts).
 #pragma once
 #include <napi.h>
 
