@@ -7,14 +7,14 @@ export { BUILTIN_MODEL } from './demo/options.ts';
 export { AddonLoadError } from './native/loader.ts';
 export { openImages, openInference, openTraining } from './stic/engines.ts';
 export type {
+  ChatGenerateRequest,
+  ChatGenerateResult,
   DpoExample,
   DpoJob,
-  GenerateRequest,
-  GenerateResult,
   ImageApi,
   InferenceEngine,
   InferenceOpenOptions,
-  SamplingOptions,
+  RequestSampling,
   SftExample,
   SftJob,
   TrainHooks,

@@ -1,16 +1,16 @@
 // What the pipeline's stages and the evaluation need from the inference engine and the image
 // library, as interfaces: the stages take these as parameters, so they run against small fakes in
 // tests and against lib/engine and lib/data through the adapters in lib/stic/engine_adapters.ts.
-// The requests here are chat-level (turns of text, a decoded image, named by id); LlavaModel's
-// GenerateRequest and LogprobItem (llava_model.ts) are the token-level ones the adapters turn them
-// into (prompt ids with the image tokens expanded, processed pixels). Sampling and finish reasons are
-// lib/generate's types; corruption specs are lib/data/corrupt.ts's.
+// The requests here are chat-level (turns of text, a decoded image, named by id: ChatGenerateRequest,
+// ChatLogprobItem); LlavaModel's GenerateRequest and LogprobItem (llava_model.ts) are the token-level
+// ones the adapters turn them into (prompt ids with the image tokens expanded, processed pixels).
+// Sampling and finish reasons are lib/generate's types; corruption specs are lib/data/corrupt.ts's.
 // Legend for shape comments: H height, W width, 3 colour channels (RGB).
 import type { ImageAspect } from '../data/model_image.ts';
 import type { CorruptionSpec } from '../data/corrupt.ts';
-import type { ChatMessage } from '../data/records/preference.ts';
+import type { ChatMessage } from '../model/chat_template.ts';
 import type { FinishReason } from '../generate/driver.ts';
-import type { SamplingOptions as GenerationSampling } from '../generate/sampling.ts';
+import type { SamplingOptions } from '../generate/sampling.ts';
 import type { RgbImage } from '../native/contract.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 
@@ -35,26 +35,26 @@ export interface ImageApi {
  * The sampling of a stage's requests: lib/generate's SamplingOptions, every field given (STIC:
  * temperature 0.2, up to 1024 new tokens); a request's seed is its own field.
  */
-export type SamplingOptions = Required<Pick<GenerationSampling, 'temperature' | 'topP' | 'topK' | 'maxNewTokens'>>;
+export type RequestSampling = Required<Pick<SamplingOptions, 'temperature' | 'topP' | 'topK' | 'maxNewTokens'>>;
 
-export interface GenerateRequest {
+export interface ChatGenerateRequest {
   /** For error messages. */
   id: string;
   image: RgbImage;
   /** Chat turns; the image token "<image>" in a user turn marks where the image goes. */
   messages: ChatMessage[];
-  sampling: SamplingOptions;
+  sampling: RequestSampling;
   /** Per-request seed: results do not depend on what else is in the batch. */
   seed: number;
 }
 
-export interface GenerateResult {
+export interface ChatGenerateResult {
   text: string;
   finish: FinishReason;
   newTokens: number;
 }
 
-export interface LogprobItem {
+export interface ChatLogprobItem {
   id: string;
   image: RgbImage;
   /** The prompt turns (the chat template is applied by the engine, generation prompt included). */
@@ -62,7 +62,7 @@ export interface LogprobItem {
   response: string;
 }
 
-export interface LogprobResult {
+export interface ChatLogprobResult {
   /** Sum of the response tokens' log-probs. */
   sum: number;
   tokens: number;
@@ -71,9 +71,9 @@ export interface LogprobResult {
 export interface InferenceEngine {
   /** Model (and adapter) identity for provenance, e.g. the model directory. */
   readonly modelId: string;
-  generate(requests: GenerateRequest[]): Promise<GenerateResult[]>;
+  generate(requests: ChatGenerateRequest[]): Promise<ChatGenerateResult[]>;
   /** Present when the engine can score responses (needed for --ref-logps). */
-  logprobs?(items: LogprobItem[]): Promise<LogprobResult[]>;
+  logprobs?(items: ChatLogprobItem[]): Promise<ChatLogprobResult[]>;
   close?(): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 
 import { DEFAULT_PROMPTS, formatInfusion } from '../data/prompts.ts';
 import { userTurn } from '../data/records/preference.ts';
-import type { GenerateRequest, ImageApi, InferenceDeps, RgbImage } from '../engine/inference_api.ts';
+import type { ChatGenerateRequest, ImageApi, InferenceDeps, RgbImage } from '../engine/inference_api.ts';
 import { chunks } from '../generate/batching.ts';
 import { writeJsonAtomic } from '../util/atomic_write.ts';
 import { JsonlWriter } from '../util/jsonl_writer.ts';
@@ -108,7 +108,7 @@ async function generateAll(items: EvalItem[], file: string, deps: InferenceDeps,
  * greedily (seed 0, so the answer does not depend on the batch). The benchmarks and the demo's toy
  * evaluation (lib/demo/evaluate.ts) ask theirs this way.
  */
-export function evalRequest(id: string, image: RgbImage, question: string, maxNewTokens: number): GenerateRequest {
+export function evalRequest(id: string, image: RgbImage, question: string, maxNewTokens: number): ChatGenerateRequest {
   return {
     id,
     image,

@@ -13,10 +13,14 @@ export type ChatRole = 'system' | 'user' | 'assistant';
 /** Multimodal content parts, as chat APIs and llava-hf processor templates use them. */
 export type ChatContentPart = { type: 'image' } | { type: 'text'; text: string };
 
-export interface ChatMessage {
+/** A message as a chat template takes it: text, or content parts. */
+export interface TemplateMessage {
   role: ChatRole;
   content: string | ChatContentPart[];
 }
+
+/** A chat turn of text (records, prompts, training conversations): a TemplateMessage with text content. */
+export type ChatMessage = TemplateMessage & { content: string };
 
 /** A template ready to render, with the name used in messages. */
 export interface ChatTemplate {
@@ -98,7 +102,7 @@ function compile(t: ChatTemplate): Template {
 }
 
 /** Renders `messages` with the template, as transformers' apply_chat_template(tokenize=False) does. */
-export function renderChat(messages: readonly ChatMessage[], opts: RenderOptions): string {
+export function renderChat(messages: readonly TemplateMessage[], opts: RenderOptions): string {
   checkMessages(messages);
   const tpl = compile(opts.template);
   try {
@@ -128,14 +132,14 @@ export interface ChatPromptOptions {
  * Messages -> the ids the engine consumes: render with the template (the tokenizer's BOS/EOS),
  * encode around the image placeholders, expand each to the image token count.
  */
-export function chatPromptIds(tok: TextTokenizer, messages: readonly ChatMessage[], opts: ChatPromptOptions): number[] {
+export function chatPromptIds(tok: TextTokenizer, messages: readonly TemplateMessage[], opts: ChatPromptOptions): number[] {
   const text = renderChat(messages, { template: opts.template, addGenerationPrompt: opts.addGenerationPrompt, bosToken: tok.bosToken, eosToken: tok.eosToken });
   const ids = encodePrompt(tok, text, { imageTokenId: opts.imageTokenId });
   return expandImageTokens(ids, opts.imageTokenId, opts.tokensPerImage, opts.numImages);
 }
 
 /** Messages are user data: check their shape here, where the index can be named. */
-function checkMessages(messages: readonly ChatMessage[]): void {
+function checkMessages(messages: readonly TemplateMessage[]): void {
   if (!Array.isArray(messages)) throw new TypeError(`Expected an array for messages but received ${describeValue(messages)}`);
   messages.forEach((m: unknown, i) => {
     if (!isPlainObject(m)) throw new TypeError(`Expected an object {role, content} for messages[${i}] but received ${describeValue(m)}`);

@@ -7,13 +7,12 @@ import { loadImage } from '../data/image_load.ts';
 import { type ImageProcessor, imageProcessor } from '../data/image_processor.ts';
 import type { ModelImage } from '../data/model_image.ts';
 import { type ChatModel, loadChatModel } from '../engine/chat_input.ts';
-import { type ChatMessage as TemplateMessage, chatPromptIds } from '../model/chat_template.ts';
+import { type ChatMessage, chatPromptIds } from '../model/chat_template.ts';
 import { native } from '../native/index.ts';
 import { adapterForLoad } from '../train/adapted_model.ts';
-import type { ChatMessage } from '../data/records/preference.ts';
 import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 import type {
-  CorruptedImage, CorruptionSpec, GenerateRequest, GenerateResult, ImageApi, InferenceEngine, InferenceOpenOptions, LogprobItem, LogprobResult, RgbImage,
+  CorruptedImage, CorruptionSpec, ChatGenerateRequest, ChatGenerateResult, ImageApi, InferenceEngine, InferenceOpenOptions, ChatLogprobItem, ChatLogprobResult, RgbImage,
 } from './engine_api.ts';
 
 /**
@@ -49,7 +48,7 @@ class LlavaInference implements InferenceEngine {
     private readonly processor: ImageProcessor,
   ) {}
 
-  async generate(requests: GenerateRequest[]): Promise<GenerateResult[]> {
+  async generate(requests: ChatGenerateRequest[]): Promise<ChatGenerateResult[]> {
     const pixels = await this.pixelsFor(requests.map((r) => r.image));
     const reqs = requests.map((r, i) => ({
       ids: this.promptIds(r.messages, r.id, pixels[i]),
@@ -64,7 +63,7 @@ class LlavaInference implements InferenceEngine {
     return out.map((o) => ({ text: (o.text ?? '').trim(), finish: o.finishReason, newTokens: o.ids.length }));
   }
 
-  async logprobs(items: LogprobItem[]): Promise<LogprobResult[]> {
+  async logprobs(items: ChatLogprobItem[]): Promise<ChatLogprobResult[]> {
     const pixels = await this.pixelsFor(items.map((it) => it.image));
     const reqs = items.map((it, i) => ({ promptIds: this.promptIds(it.prompt, it.id, pixels[i]), responseIds: responseTokenIds(this.chat, it.response), image: pixels[i] }));
     const out = await this.chat.model.logprobs(reqs);
@@ -78,7 +77,7 @@ class LlavaInference implements InferenceEngine {
     const images = messages.reduce((n, m) => n + m.content.split(IMAGE_TOKEN).length - 1, 0);
     if (images !== 1) throw new Error(`${id}: expected exactly one ${IMAGE_TOKEN} in the prompt (one image per request) but found ${images}`);
     const config = this.chat.model.config;
-    return chatPromptIds(this.chat.tokenizer, messages as TemplateMessage[], {
+    return chatPromptIds(this.chat.tokenizer, messages, {
       template: this.chat.template,
       addGenerationPrompt: true,
       imageTokenId: config.imageTokenId,

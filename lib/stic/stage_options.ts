@@ -4,11 +4,11 @@
 // (20 px) / colour jitter (brightness x[0.5, 1.5], hue +-0.3).
 import type { ImageAspect } from '../data/model_image.ts';
 import { type CorruptionSpec, SPEC_KINDS } from '../data/corrupt.ts';
-import type { SamplingOptions } from './engine_api.ts';
+import type { RequestSampling } from './engine_api.ts';
 import { type OptionSpec, type OptionTable, validateOptions } from './options.ts';
 import { DEFAULT_SEED } from '../util/seeded.ts';
 
-export interface SamplingFlags extends SamplingOptions {
+export interface SamplingFlags extends RequestSampling {
   imageAspect: ImageAspect;
   batchSize: number;
   limit?: number;
@@ -110,7 +110,7 @@ export function validateInfuseOptions(values: Record<string, unknown>, format: P
   return validateOptions(INFUSE_OPTIONS, values, format);
 }
 
-export function samplingOf(o: SamplingFlags): SamplingOptions {
+export function samplingOf(o: SamplingFlags): RequestSampling {
   return { temperature: o.temperature, topP: o.topP, topK: o.topK, maxNewTokens: o.maxNewTokens };
 }
 

@@ -17,7 +17,7 @@
 //   then DRILL_PHASES[1]: shapes in any colour on black ('black');
 //   the rest: the world's own colours and backgrounds ('world').
 // The question is not one of the world's (lib/toy/text.ts): evaluation never asks it.
-import type { ChatMessage } from '../data/records/preference.ts';
+import type { ChatMessage } from '../model/chat_template.ts';
 import { type ToyScene, generateScene } from './world.ts';
 
 export type DrillPalette = 'mono' | 'black' | 'world';

@@ -19,7 +19,7 @@
 import sharp from 'sharp';
 
 import { type ChatEncoder, conversationIds } from '../train/collate.ts';
-import type { ChatMessage } from '../data/records/preference.ts';
+import type { ChatMessage } from '../model/chat_template.ts';
 import { type PreprocessConfig, preprocessImages } from '../data/preprocess.ts';
 import type { PretrainItem, RgbImage } from '../native/index.ts';
 import { type SeededRandom, seededRandom } from '../util/seeded.ts';

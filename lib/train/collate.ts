@@ -18,12 +18,11 @@
 // With a LLaVA-NeXT model (anyres), an image's token count depends on its size: `imageTokens` gives
 // it per file (read from the file headers before tokenising, lib/data/image_tokens.ts).
 // Legend: T tokens of a sequence, N distinct images of a micro-batch, C their crops, S image side.
-import type { ChatMessage } from '../data/records/preference.ts';
 import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 import { type ImageProcessor, type ProcessedBatch, loadAndProcess } from '../data/image_processor.ts';
 import { type ModelImage, nativeLayout } from '../data/model_image.ts';
 import type { NativeImageLayout } from '../native/contract.ts';
-import { type ChatTemplate, chatPromptIds } from '../model/chat_template.ts';
+import { type ChatMessage, type ChatTemplate, chatPromptIds } from '../model/chat_template.ts';
 import type { EngineConfig } from '../model/engine_config.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { DpoExample, SftExample } from './training_api.ts';

@@ -1,7 +1,7 @@
 // What a training run is given and reports, as the trainer (lib/train/index.ts, sticTrainingEngine)
 // and its callers (lib/stic's stages, tests' fakes) share it: the examples, the job, the hooks the
 // caller follows the run with, the result.
-import type { ChatMessage } from '../data/records/preference.ts';
+import type { ChatMessage } from '../model/chat_template.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
 import type { ProgressFactory } from '../util/progress.ts';
 import type { DpoOptions, SftOptions } from './train_options.ts';

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { userTurn } from '../../lib/data/records/preference.ts';
 import { evaluateToy } from '../../lib/eval/toy_score.ts';
 import { TOY_EVAL_DEFAULTS, type ToyAsk, evaluateToyEngine, runToyEval, toyEvalSet } from '../../lib/eval/toy_run.ts';
-import type { GenerateRequest, InferenceEngine, RgbImage } from '../../lib/engine/inference_api.ts';
+import type { ChatGenerateRequest, InferenceEngine, RgbImage } from '../../lib/engine/inference_api.ts';
 import { caption } from '../../lib/toy/text.ts';
 
 const set = toyEvalSet(9001, 5);
@@ -52,7 +52,7 @@ describe('toy eval runner through an inference engine (evaluateToyEngine)', () =
   const byId = new Map(set.questions.map((q) => [q.id, q]));
 
   /** An engine that answers like `perfect`, with spaces around the text, and records its calls. */
-  function perfectEngine(calls: GenerateRequest[][]): InferenceEngine {
+  function perfectEngine(calls: ChatGenerateRequest[][]): InferenceEngine {
     return {
       modelId: 'fake',
       async generate(requests) {
@@ -66,7 +66,7 @@ describe('toy eval runner through an inference engine (evaluateToyEngine)', () =
   }
 
   it("asks each question greedily with its scene's image and the budget of its type, and scores the trimmed answers", async () => {
-    const calls: GenerateRequest[][] = [];
+    const calls: ChatGenerateRequest[][] = [];
     const answered: number[] = [];
     const s = { answerTokens: 5, describeTokens: 70, batchSize: 7 };
     const out = await evaluateToyEngine(perfectEngine(calls), set, images, s, (n) => answered.push(n));

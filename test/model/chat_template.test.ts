@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { type ChatMessage, builtinTemplate, chatPromptIds, renderChat, selectChatTemplate } from '../../lib/model/chat_template.ts';
+import { type TemplateMessage, builtinTemplate, chatPromptIds, renderChat, selectChatTemplate } from '../../lib/model/chat_template.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
 import { readJsonFile } from '../../lib/model/config_json.ts';
 import { VICUNA_V1_SYSTEM } from '../../lib/model/templates/index.ts';
@@ -12,10 +12,10 @@ import { encodePrompt, expandImageTokens, loadTokenizer } from '../../lib/model/
 
 const testDir = path.dirname(fileURLToPath(import.meta.url));
 const llamaDir = path.resolve(testDir, '..', 'fixtures', 'hf', 'tokenizer-llama-style');
-const fixtureChat = (readJsonFile(path.join(llamaDir, 'expected.json'), 'a test fixture') as { chat: { messages: ChatMessage[]; text: string; ids: number[] } }).chat;
+const fixtureChat = (readJsonFile(path.join(llamaDir, 'expected.json'), 'a test fixture') as { chat: { messages: TemplateMessage[]; text: string; ids: number[] } }).chat;
 
-const user = (content: ChatMessage['content']): ChatMessage => ({ role: 'user', content });
-const assistant = (content: string): ChatMessage => ({ role: 'assistant', content });
+const user = (content: TemplateMessage['content']): TemplateMessage => ({ role: 'user', content });
+const assistant = (content: string): TemplateMessage => ({ role: 'assistant', content });
 const special = { bosToken: '<s>', eosToken: '</s>' };
 
 describe('chat template: the fixture checkpoint', () => {
@@ -65,7 +65,7 @@ describe('chat template: built-in vicuna_v1 (LLaVA-1.5)', () => {
   });
 
   it('replaces the system line with a system message, and drops it when empty', () => {
-    const sys: ChatMessage = { role: 'system', content: 'Answer briefly.' };
+    const sys: TemplateMessage = { role: 'system', content: 'Answer briefly.' };
     expect(renderChat([sys, user('Hi')], { template, addGenerationPrompt: true, ...special })).to.equal('Answer briefly. USER: Hi ASSISTANT:');
     expect(renderChat([{ role: 'system', content: '' }, user('Hi')], { template, addGenerationPrompt: true, ...special })).to.equal('USER: Hi ASSISTANT:');
   });
@@ -85,7 +85,7 @@ describe('chat template: built-in mistral_instruct (LLaVA-1.6-Mistral)', () => {
   });
 
   it('folds a system message into the first user turn', () => {
-    const messages: ChatMessage[] = [{ role: 'system', content: 'Answer briefly.' }, user('Hi'), assistant('Hello.'), user('Bye')];
+    const messages: TemplateMessage[] = [{ role: 'system', content: 'Answer briefly.' }, user('Hi'), assistant('Hello.'), user('Bye')];
     expect(renderChat(messages, { template, ...special })).to.equal('[INST] Answer briefly.\n\nHi [/INST] Hello.</s>[INST] Bye [/INST]');
   });
 });
@@ -122,15 +122,15 @@ describe('chat template: errors', () => {
   const template = builtinTemplate('vicuna_v1');
 
   it('checks message shapes and names the message', () => {
-    expect(() => renderChat([{ role: 'bot', content: 'x' } as unknown as ChatMessage], { template })).to.throw(
+    expect(() => renderChat([{ role: 'bot', content: 'x' } as unknown as TemplateMessage], { template })).to.throw(
       TypeError,
       'Expected one of "system", "user", "assistant" for messages[0].role but received "bot"',
     );
-    expect(() => renderChat([user('a'), { role: 'assistant', content: 7 } as unknown as ChatMessage], { template })).to.throw(
+    expect(() => renderChat([user('a'), { role: 'assistant', content: 7 } as unknown as TemplateMessage], { template })).to.throw(
       TypeError,
       'Expected a string or a list of {type: "image"} / {type: "text", text} parts for messages[1].content but received 7',
     );
-    expect(() => renderChat('hi' as unknown as ChatMessage[], { template })).to.throw(TypeError, 'Expected an array for messages but received "hi"');
+    expect(() => renderChat('hi' as unknown as TemplateMessage[], { template })).to.throw(TypeError, 'Expected an array for messages but received "hi"');
   });
 
   it('refuses conversations the built-in formats cannot express', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 
 import type {
-  CorruptedImage, CorruptionSpec, DpoJob, GenerateRequest, GenerateResult, ImageApi, InferenceEngine, LogprobItem, LogprobResult, RgbImage, SftJob, TrainHooks, TrainResult, TrainingEngine,
+  CorruptedImage, CorruptionSpec, DpoJob, ChatGenerateRequest, ChatGenerateResult, ImageApi, InferenceEngine, ChatLogprobItem, ChatLogprobResult, RgbImage, SftJob, TrainHooks, TrainResult, TrainingEngine,
 } from '../../lib/stic/engine_api.ts';
 import type { MetricsRow } from '../../lib/util/metrics_log.ts';
 import { seededRandom } from '../../lib/util/seeded.ts';
@@ -63,14 +63,14 @@ export function fakeAnswer(messages: { content: string }[], image: RgbImage, see
 
 export class FakeEngine implements InferenceEngine {
   readonly modelId = 'fake-model';
-  generateCalls: GenerateRequest[][] = [];
-  logprobCalls: LogprobItem[][] = [];
+  generateCalls: ChatGenerateRequest[][] = [];
+  logprobCalls: ChatLogprobItem[][] = [];
   /** Throw on the generate call with this index (0-based), simulating a crash mid-run. */
   failOnCall: number | null = null;
   /** Ids (request id prefix) whose answers are empty. */
   emptyFor = new Set<string>();
 
-  async generate(requests: GenerateRequest[]): Promise<GenerateResult[]> {
+  async generate(requests: ChatGenerateRequest[]): Promise<ChatGenerateResult[]> {
     if (this.failOnCall === this.generateCalls.length) throw new Error('simulated crash');
     this.generateCalls.push(requests);
     return requests.map((r) => {
@@ -79,13 +79,13 @@ export class FakeEngine implements InferenceEngine {
     });
   }
 
-  async logprobs(items: LogprobItem[]): Promise<LogprobResult[]> {
+  async logprobs(items: ChatLogprobItem[]): Promise<ChatLogprobResult[]> {
     this.logprobCalls.push(items);
     return items.map((it) => fakeLogprob(it));
   }
 }
 
-export function fakeLogprob(it: { prompt: { content: string }[]; response: string; image: RgbImage }): LogprobResult {
+export function fakeLogprob(it: { prompt: { content: string }[]; response: string; image: RgbImage }): ChatLogprobResult {
   const h = digest(it.prompt.map((m) => m.content).join('|'), it.response, it.image.data);
   return { sum: -(parseInt(h.slice(0, 6), 16) / 0xffffff) * 50 - 1, tokens: it.response.split(' ').length };
 }
@@ -93,7 +93,7 @@ export function fakeLogprob(it: { prompt: { content: string }[]; response: strin
 /** A fake engine without log-probs. */
 export class FakeEngineNoLogprobs implements InferenceEngine {
   readonly modelId = 'fake-model';
-  async generate(requests: GenerateRequest[]): Promise<GenerateResult[]> {
+  async generate(requests: ChatGenerateRequest[]): Promise<ChatGenerateResult[]> {
     return requests.map((r) => ({ text: fakeAnswer(r.messages, r.image, r.seed), finish: 'length', newTokens: 1 }));
   }
 }

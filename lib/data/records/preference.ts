@@ -8,16 +8,13 @@
 //   (trl_preference.ts), told apart by its "prompt" or "images" field.
 // chosen/rejected are message lists [{role, content}, ...] ending with the assistant's answer; the
 // turns before it (the prompt) must be the same in both, since a pair is two answers to one prompt.
-import type { ChatMessage as TemplateMessage } from '../../model/chat_template.ts';
+import type { ChatMessage } from '../../model/chat_template.ts';
 import { IMAGE_TOKEN } from '../../model/tokenizer.ts';
 import { RecordError, shown } from './faults.ts';
 import { type Obj, asObject, enumField, idField, optionalBoolean, optionalNumber, optionalString, stringField } from './fields.ts';
 import { IMAGE_ROOT_FIELD } from './image_root.ts';
 import type { Located, RecordFormat } from './load.ts';
 import { isTrlRecord, parseTrlPreference } from './trl_preference.ts';
-
-/** A chat turn of a record: the chat template's message (lib/model/chat_template.ts) with text content. */
-export type ChatMessage = TemplateMessage & { content: string };
 
 /** A user turn showing the image: the image token on its own line, then the text (LLaVA's layout). */
 export function userTurn(text: string): ChatMessage {

@@ -16,7 +16,8 @@ import { type Obj, idField, optionalString } from './fields.ts';
 import { IMAGE_ROOT_FIELD } from './image_root.ts';
 import type { Located } from './load.ts';
 import { IMAGE_TOKEN } from '../../model/tokenizer.ts';
-import { type ChatMessage, type PreferencePair, withImageToken } from './preference.ts';
+import type { ChatMessage } from '../../model/chat_template.ts';
+import { type PreferencePair, withImageToken } from './preference.ts';
 
 /** Whether a record is in TRL's format: it has a "prompt" or an "images" field (ours and the public STIC files have neither). */
 export function isTrlRecord(o: Obj): boolean {

@@ -18,7 +18,7 @@ import { userTurn } from '../../data/records/preference.ts';
 import { JsonlWriter } from '../../util/jsonl_writer.ts';
 import { silentProgress } from '../../util/progress.ts';
 import { seededRandom } from '../../util/seeded.ts';
-import type { GenerateRequest, ImageApi, InferenceDeps, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
+import type { ChatGenerateRequest, ImageApi, InferenceDeps, OpenInference, RgbImage, RequestSampling } from '../engine_api.ts';
 import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type DescribeOptions, samplingOf } from '../stage_options.ts';
 import type { PromptSet } from '../../data/prompts.ts';
@@ -32,7 +32,7 @@ export interface DescribeStageInput {
   imageRoot?: string;
   out: string;
   prompts: PromptSet;
-  sampling: SamplingOptions;
+  sampling: RequestSampling;
   batchSize: number;
   seed: number;
 }
@@ -121,7 +121,7 @@ async function describeBatch(batch: (InstructionSample & Located)[], input: Desc
     }
     ready.push({ s, image, root: imageRootField(input.out, root.root), ...planDescription(s.id, input.prompts, input.seed) });
   }
-  const requests: GenerateRequest[] = ready.map((r) => ({ id: r.s.id, image: r.image, messages: [userTurn(r.prompt)], sampling: input.sampling, seed: r.seed }));
+  const requests: ChatGenerateRequest[] = ready.map((r) => ({ id: r.s.id, image: r.image, messages: [userTurn(r.prompt)], sampling: input.sampling, seed: r.seed }));
   const results = requests.length ? await deps.engine.generate(requests) : [];
   if (results.length !== requests.length) throw new Error(`internal: generate returned ${results.length} results for ${requests.length} requests`);
   const out: DescriptionRecord[] = [];

@@ -18,7 +18,7 @@ import { forEachBatchSharded, sharedDoneIds } from '../../dist/shard.ts';
 import { type UnlabeledImage, listUnlabeledImages } from '../../data/records/unlabeled.ts';
 import { JsonlWriter } from '../../util/jsonl_writer.ts';
 import { silentProgress } from '../../util/progress.ts';
-import type { CorruptionSpec, GenerateRequest, ImageApi, InferenceDeps, InferenceEngine, OpenInference, RgbImage, SamplingOptions } from '../engine_api.ts';
+import type { CorruptionSpec, ChatGenerateRequest, ImageApi, InferenceDeps, InferenceEngine, OpenInference, RgbImage, RequestSampling } from '../engine_api.ts';
 import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type PrefOptions, corruptionSpecs, samplingOf } from '../stage_options.ts';
 import { userTurn } from '../../data/records/preference.ts';
@@ -36,7 +36,7 @@ export interface PrefStageInput {
   out: string;
   prompts: PromptSet;
   plan: PrefPlanOptions;
-  sampling: SamplingOptions;
+  sampling: RequestSampling;
   batchSize: number;
   refLogps: boolean;
   adapter?: string;
@@ -154,7 +154,7 @@ async function prepareBatch(batch: UnlabeledImage[], input: PrefStageInput, api:
 
 // Both answers of every item in one generate call (and one log-prob call), then the records.
 async function generateBatch(items: Item[], input: PrefStageInput, engine: InferenceEngine, skips: SkipLog) {
-  const requests: GenerateRequest[] = items.flatMap((it) => [
+  const requests: ChatGenerateRequest[] = items.flatMap((it) => [
     { id: `${it.plan.id}#chosen`, image: it.clean, messages: [userTurn(it.plan.preferredPrompt)], sampling: input.sampling, seed: it.plan.seeds.chosen },
     { id: `${it.plan.id}#rejected`, image: it.dispreferredImage, messages: [userTurn(it.plan.dispreferredPrompt)], sampling: input.sampling, seed: it.plan.seeds.rejected },
   ]);

@@ -10,7 +10,7 @@
 // hallucination probability) never shifts the other choices of an image.
 import { type CorruptionProvenance, type DispreferredKind, type PreferenceRecord, type SamplingProvenance, userTurn } from '../../data/records/preference.ts';
 import { seededRandom } from '../../util/seeded.ts';
-import type { CorruptionSpec, GenerateResult, SamplingOptions } from '../engine_api.ts';
+import type { CorruptionSpec, ChatGenerateResult, RequestSampling } from '../engine_api.ts';
 import type { PromptSet } from '../../data/prompts.ts';
 
 export interface PrefPlanOptions {
@@ -56,8 +56,8 @@ export function planPreference(id: string, prompts: PromptSet, o: PrefPlanOption
 }
 
 export interface PairOutputs {
-  chosen: GenerateResult;
-  rejected: GenerateResult;
+  chosen: ChatGenerateResult;
+  rejected: ChatGenerateResult;
   /** The parameters the corruption kernel drew (empty when none was applied). */
   corruptionParams: Record<string, unknown>;
   ref?: { chosen: number; rejected: number };
@@ -67,7 +67,7 @@ export interface RecordContext {
   image: string;
   /** The folder `image` is relative to, relative to the output file's folder (image_root.ts). */
   imageRoot: string;
-  sampling: SamplingOptions;
+  sampling: RequestSampling;
   model: string;
   adapter: string | null;
   runSeed: number;

@@ -7,7 +7,8 @@ import { InputFileError, type RecordFault, SkipLog, locate, makeFault } from '..
 import { imageNotFoundProblem, resolveRecordImage } from '../../data/records/image_root.ts';
 import { type InstructionSample, instructionFormat } from '../../data/records/instructions.ts';
 import { type Located, loadRecords } from '../../data/records/load.ts';
-import { type ChatMessage, PREFERENCE_FORMATS, type PreferenceFormat, type PreferencePair, preferenceFormat, withImageToken } from '../../data/records/preference.ts';
+import { PREFERENCE_FORMATS, type PreferenceFormat, type PreferencePair, preferenceFormat, withImageToken } from '../../data/records/preference.ts';
+import type { ChatMessage } from '../../model/chat_template.ts';
 import { IMAGE_TOKEN } from '../../model/tokenizer.ts';
 import type { DpoExample, SftExample } from '../engine_api.ts';
 
