@@ -168,14 +168,15 @@ export function corruptionSpec(kind: CorruptionKind, options: CorruptionOptions 
   };
 }
 
-export interface CorruptedImage {
+/** A corrupted image with its seed and what the kernel drew (the pipeline's ImageApi turns the params into provenance JSON). */
+export interface SeededCorruption {
   image: RgbImage;
   seed: number;
   params: NativeCorruptionParams;
 }
 
 /** Corrupts a batch in one native call; seeds[i] belongs to images[i]. */
-export async function corruptImages(images: RgbImage[], seeds: number[], spec: NativeCorruptionSpec): Promise<CorruptedImage[]> {
+export async function corruptImages(images: RgbImage[], seeds: number[], spec: NativeCorruptionSpec): Promise<SeededCorruption[]> {
   if (seeds.length !== images.length) {
     throw new RangeError(`Expected one seed per image (${images.length}) for seeds but received ${seeds.length}`);
   }

@@ -34,7 +34,7 @@ export interface ModelEval {
   report: ToyEvalReport;
 }
 
-export interface EvalDeps {
+export interface ModelEvalDeps {
   open: OpenInference;
   images: ImageApi;
   threads?: number;
@@ -42,7 +42,7 @@ export interface EvalDeps {
 }
 
 /** Scores `m` on `set`, or returns the stored result of an identical earlier evaluation. */
-export async function evaluateModel(m: ModelUnderTest, set: HeldoutSet, s: ToyEvalSettings, outDir: string, deps: EvalDeps): Promise<ModelEval> {
+export async function evaluateModel(m: ModelUnderTest, set: HeldoutSet, s: ToyEvalSettings, outDir: string, deps: ModelEvalDeps): Promise<ModelEval> {
   const file = path.join(outDir, `${m.name.replace(/[^A-Za-z0-9]+/g, '-')}.json`);
   const key = await evalKey(m, set, s);
   const stored = await readStored(file);
@@ -78,7 +78,7 @@ async function readStored(file: string): Promise<ModelEval | null> {
   }
 }
 
-async function runEval(engine: InferenceEngine, m: ModelUnderTest, key: string, set: HeldoutSet, s: ToyEvalSettings, deps: EvalDeps): Promise<ModelEval> {
+async function runEval(engine: InferenceEngine, m: ModelUnderTest, key: string, set: HeldoutSet, s: ToyEvalSettings, deps: ModelEvalDeps): Promise<ModelEval> {
   const images = await sceneImages(set, deps.images);
   const bar = (deps.progress ?? silentProgress)(`eval ${m.name}`, set.questions.length);
   let out: ToyEvalOutput;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { SHORT_ANSWER, withInstruction } from './prompts.ts';
 import { pyFloat } from './python_numbers.ts';
 import { Fields, limited, readJsonArray, requireImage } from './read_util.ts';
-import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable, percent } from './types.ts';
+import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, type ScoreTable, percent } from './types.ts';
 
 const MAX_RELATIVE_CHANGE = 0.05;
 
@@ -45,7 +45,7 @@ export function relaxedCorrect(label: string, prediction: string): boolean {
  * Reads one set file, or both sets of a test folder (test_human.json, test_augmented.json, images
  * in png/). `imageRoot` defaults to <folder of the json>/png.
  */
-export async function readChartQa(data: string, imageRoot?: string, o: ReadOptions = {}): Promise<ChartQaQuestion[]> {
+export async function readChartQa(data: string, imageRoot?: string, o: BenchReadOptions = {}): Promise<ChartQaQuestion[]> {
   const isDir = (await stat(data).catch(() => null))?.isDirectory() ?? false;
   const files = isDir ? ['test_human.json', 'test_augmented.json'].map((f) => path.join(data, f)) : [data];
   const present = isDir ? (await Promise.all(files.map((f) => stat(f).then(() => f, () => null)))).filter((f): f is string => f !== null) : files;
@@ -65,7 +65,7 @@ export async function readChartQa(data: string, imageRoot?: string, o: ReadOptio
   return limited(out, o.limit);
 }
 
-export async function chartQaBenchmark(data: string, imageRoot: string | undefined, o: ReadOptions = {}): Promise<Benchmark> {
+export async function chartQaBenchmark(data: string, imageRoot: string | undefined, o: BenchReadOptions = {}): Promise<Benchmark> {
   const questions = await readChartQa(data, imageRoot, o);
   const items: EvalItem[] = questions.map((q) => ({ id: q.id, image: q.image, question: withInstruction(q.question, o.instruction ?? SHORT_ANSWER), maxNewTokens: o.maxNewTokens ?? 16 }));
   const split = o.split ?? 'test';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { defaultJudgePromptFile, fillTemplate, loadJudgePrompt } from './judge_prompt.ts';
 import { pyFloat, pyRound } from './python_numbers.ts';
 import { Fields, limited, readJsonLines, requireImage } from './read_util.ts';
-import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable } from './types.ts';
+import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, type ScoreTable } from './types.ts';
 
 export const LLAVA_BENCH_CATEGORIES = ['conv', 'detail', 'complex'];
 
@@ -25,7 +25,7 @@ export interface LlavaBenchQuestion {
 }
 
 /** `dir` holds questions.jsonl, context.jsonl, answers_gpt4.jsonl and images/. */
-export async function readLlavaBench(dir: string, imageRoot?: string, o: ReadOptions = {}): Promise<LlavaBenchQuestion[]> {
+export async function readLlavaBench(dir: string, imageRoot?: string, o: BenchReadOptions = {}): Promise<LlavaBenchQuestion[]> {
   const qFile = path.join(dir, 'questions.jsonl');
   const cFile = path.join(dir, 'context.jsonl');
   const aFile = path.join(dir, 'answers_gpt4.jsonl');
@@ -65,7 +65,7 @@ export function parseReviewScores(review: string): [number, number] {
   return a === null || b === null ? [-1, -1] : [a, b];
 }
 
-export async function llavaBenchBenchmark(dir: string, imageRoot: string | undefined, o: ReadOptions & { judgePrompt?: string } = {}): Promise<Benchmark> {
+export async function llavaBenchBenchmark(dir: string, imageRoot: string | undefined, o: BenchReadOptions & { judgePrompt?: string } = {}): Promise<Benchmark> {
   const questions = await readLlavaBench(dir, imageRoot, o);
   const prompt = await loadJudgePrompt(o.judgePrompt ?? defaultJudgePromptFile('llava_bench'), ['context', 'question', 'reference', 'prediction', 'rule'], LLAVA_BENCH_CATEGORIES);
   const items: EvalItem[] = questions.map((q) => ({ id: q.id, image: q.image, question: q.question, maxNewTokens: o.maxNewTokens ?? 512 }));

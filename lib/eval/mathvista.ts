@@ -18,7 +18,7 @@ import { defaultJudgePromptFile, fillTemplate, loadJudgePrompt } from './judge_p
 import type { JudgeClient } from './judge.ts';
 import { pyFloat, pyFloatStr, pyInt, pyIntStr, pyRound, pyTrunc } from './python_numbers.ts';
 import { Fields, kindOf, limited, readJson, requireImage } from './read_util.ts';
-import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable, percent } from './types.ts';
+import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, type ScoreTable, percent } from './types.ts';
 import { levenshtein } from '../util/edit_distance.ts';
 
 export interface MathVistaProblem {
@@ -36,7 +36,7 @@ export interface MathVistaProblem {
 
 const ANSWER_TYPES = ['text', 'integer', 'float', 'list'];
 
-export async function readMathVista(file: string, imageRoot?: string, o: ReadOptions = {}): Promise<MathVistaProblem[]> {
+export async function readMathVista(file: string, imageRoot?: string, o: BenchReadOptions = {}): Promise<MathVistaProblem[]> {
   const { value } = await readJson(file);
   if (value === null || typeof value !== 'object') throw new BenchFileError(file, null, `expected an object of problems keyed by pid (or an array) but received ${kindOf(value)}`);
   const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : Object.entries(value);
@@ -121,7 +121,7 @@ export async function extractAnswer(judge: JudgeClient | undefined, template: st
   return { extraction: reply.trim(), byJudge: true };
 }
 
-export async function mathVistaBenchmark(file: string, imageRoot: string | undefined, o: ReadOptions & { judgePrompt?: string } = {}): Promise<Benchmark> {
+export async function mathVistaBenchmark(file: string, imageRoot: string | undefined, o: BenchReadOptions & { judgePrompt?: string } = {}): Promise<Benchmark> {
   const problems = await readMathVista(file, imageRoot, o);
   const prompt = await loadJudgePrompt(o.judgePrompt ?? defaultJudgePromptFile('mathvista'), ['query', 'response']);
   const items: EvalItem[] = problems.map((p) => ({ id: p.id, image: p.image, question: p.query, maxNewTokens: o.maxNewTokens ?? 512 }));

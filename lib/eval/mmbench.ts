@@ -16,7 +16,7 @@ import { extractOption } from './option_extract.ts';
 import { OPTION_LETTER, multipleChoicePrompt } from './prompts.ts';
 import { readText } from './read_util.ts';
 import { isPandasNa, parseTsv, type TsvRow } from './tsv.ts';
-import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable, percent } from './types.ts';
+import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, type ScoreTable, percent } from './types.ts';
 
 const CIRCULAR_OFFSET = 1_000_000;
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('');
@@ -39,7 +39,7 @@ export interface MmbenchPass {
  * Reads the TSV into passes. Images are decoded from base64 once into `imageDir/<content hash>.<ext>`
  * (the engine reads files; the folder is reused by later runs).
  */
-export async function readMmbench(file: string, imageDir: string, o: ReadOptions = {}): Promise<MmbenchPass[]> {
+export async function readMmbench(file: string, imageDir: string, o: BenchReadOptions = {}): Promise<MmbenchPass[]> {
   const instruction = o.instruction ?? OPTION_LETTER;
   const { header, rows } = parseTsv(file, await readText(file));
   for (const col of ['index', 'question', 'image', 'A', 'B']) {
@@ -133,7 +133,7 @@ async function decodeImage(file: string, row: TsvRow, byIndex: Map<number, TsvRo
   return out;
 }
 
-export async function mmbenchBenchmark(file: string, imageDir: string, o: ReadOptions = {}): Promise<Benchmark> {
+export async function mmbenchBenchmark(file: string, imageDir: string, o: BenchReadOptions = {}): Promise<Benchmark> {
   const passes = await readMmbench(file, imageDir, o);
   const items: EvalItem[] = passes.map((p) => ({ id: p.id, image: p.image, question: p.prompt, maxNewTokens: o.maxNewTokens ?? 16 }));
   const split = o.split ?? 'dev';

@@ -11,7 +11,7 @@ import { defaultJudgePromptFile, fillTemplate, loadJudgePrompt } from './judge_p
 import type { JudgeClient } from './judge.ts';
 import { pyFloat } from './python_numbers.ts';
 import { Fields, limited, readJsonObject, requireImage } from './read_util.ts';
-import { type Benchmark, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable, percent } from './types.ts';
+import { type Benchmark, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, type ScoreTable, percent } from './types.ts';
 
 const TRIES = 5;
 
@@ -23,7 +23,7 @@ export interface MmvetQuestion {
   image: string;
 }
 
-export async function readMmvet(file: string, imageRoot?: string, o: ReadOptions = {}): Promise<MmvetQuestion[]> {
+export async function readMmvet(file: string, imageRoot?: string, o: BenchReadOptions = {}): Promise<MmvetQuestion[]> {
   const all = await readJsonObject(file, 'questions');
   const root = imageRoot ?? path.join(path.dirname(file), 'images');
   const out: MmvetQuestion[] = [];
@@ -61,7 +61,7 @@ export async function gradeMmvet(judge: JudgeClient, template: string, system: s
   return { grade: 0, reply };
 }
 
-export async function mmvetBenchmark(file: string, imageRoot: string | undefined, o: ReadOptions & { judgePrompt?: string } = {}): Promise<Benchmark> {
+export async function mmvetBenchmark(file: string, imageRoot: string | undefined, o: BenchReadOptions & { judgePrompt?: string } = {}): Promise<Benchmark> {
   const questions = await readMmvet(file, imageRoot, o);
   const prompt = await loadJudgePrompt(o.judgePrompt ?? defaultJudgePromptFile('mmvet'), ['question', 'answer', 'prediction']);
   const items: EvalItem[] = questions.map((q) => ({ id: q.id, image: q.image, question: q.question, maxNewTokens: o.maxNewTokens ?? 512 }));

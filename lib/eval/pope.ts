@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { SHORT_ANSWER, withInstruction } from './prompts.ts';
 import { Fields, limited, readJsonLines, requireImage } from './read_util.ts';
-import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable, percent } from './types.ts';
+import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, type ScoreTable, percent } from './types.ts';
 
 export const POPE_SPLITS = ['random', 'popular', 'adversarial'] as const;
 
@@ -56,7 +56,7 @@ export function popeMetrics(c: PopeCounts): PopeMetrics {
  * Reads one split file, or every coco_pope_<split>.json of a folder. The split of a file is the
  * last "_"-separated word of its name. `imageRoot` defaults to <folder of the file>/val2014.
  */
-export async function readPope(data: string, imageRoot?: string, o: ReadOptions = {}): Promise<PopeQuestion[]> {
+export async function readPope(data: string, imageRoot?: string, o: BenchReadOptions = {}): Promise<PopeQuestion[]> {
   const isDir = (await stat(data).catch(() => null))?.isDirectory() ?? false;
   let files = [data];
   if (isDir) {
@@ -88,7 +88,7 @@ function splitOf(file: string): string {
   return path.basename(file).replace(/\.jsonl?$/, '').split('_').pop() as string;
 }
 
-export async function popeBenchmark(data: string, imageRoot: string | undefined, o: ReadOptions = {}): Promise<Benchmark> {
+export async function popeBenchmark(data: string, imageRoot: string | undefined, o: BenchReadOptions = {}): Promise<Benchmark> {
   const questions = await readPope(data, imageRoot, o);
   const items: EvalItem[] = questions.map((q) => ({ id: q.id, image: q.image, question: withInstruction(q.question, o.instruction ?? SHORT_ANSWER), maxNewTokens: o.maxNewTokens ?? 8 }));
   const splits = [...new Set(questions.map((q) => q.split))];

@@ -9,7 +9,7 @@ import { mmvetBenchmark } from './mmvet.ts';
 import { popeBenchmark } from './pope.ts';
 import { scienceQaBenchmark } from './scienceqa.ts';
 import { textVqaBenchmark } from './textvqa.ts';
-import type { Benchmark, ReadOptions } from './types.ts';
+import type { Benchmark, BenchReadOptions } from './types.ts';
 
 export const BENCHMARKS = ['scienceqa', 'mmbench', 'textvqa', 'chartqa', 'pope', 'mmvet', 'llava-bench', 'mathvista'] as const;
 export type BenchName = (typeof BENCHMARKS)[number];
@@ -26,7 +26,7 @@ export const DATA_HELP: Record<BenchName, string> = {
   mathvista: 'testmini.json (image paths relative to it)',
 };
 
-export interface LoadOptions extends ReadOptions {
+export interface BenchLoadOptions extends BenchReadOptions {
   imageRoot?: string;
   /** Judge prompt file replacing the default (mmvet, llava-bench, mathvista). */
   judgePrompt?: string;
@@ -38,7 +38,7 @@ export function isBenchName(s: string): s is BenchName {
   return (BENCHMARKS as readonly string[]).includes(s);
 }
 
-export async function loadBenchmark(name: BenchName, data: string, o: LoadOptions): Promise<Benchmark> {
+export async function loadBenchmark(name: BenchName, data: string, o: BenchLoadOptions): Promise<Benchmark> {
   const root = o.imageRoot === undefined ? undefined : path.resolve(o.imageRoot);
   switch (name) {
     case 'scienceqa':

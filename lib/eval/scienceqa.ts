@@ -15,7 +15,7 @@ import path from 'node:path';
 
 import { OPTION_LETTER, multipleChoicePrompt } from './prompts.ts';
 import { Fields, kindOf, limited, readJsonObject, requireImage } from './read_util.ts';
-import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, type ScoreTable, percent } from './types.ts';
+import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, type ScoreTable, percent } from './types.ts';
 
 const OPTIONS = ['A', 'B', 'C', 'D', 'E'];
 
@@ -45,7 +45,7 @@ export function scienceQaChoice(letter: string, choices: number): number {
 }
 
 /** Reads the image problems of a split; `dir` holds problems.json and pid_splits.json. */
-export async function readScienceQa(dir: string, imageRoot?: string, o: ReadOptions = {}): Promise<ScienceQaProblem[]> {
+export async function readScienceQa(dir: string, imageRoot?: string, o: BenchReadOptions = {}): Promise<ScienceQaProblem[]> {
   const split = o.split ?? 'test';
   const problemsFile = path.join(dir, 'problems.json');
   const splitsFile = path.join(dir, 'pid_splits.json');
@@ -86,7 +86,7 @@ export function scienceQaPrompt(p: ScienceQaProblem, instruction: string = OPTIO
   return multipleChoicePrompt(lines, p.choices, instruction);
 }
 
-export async function scienceQaBenchmark(dir: string, imageRoot: string | undefined, o: ReadOptions = {}): Promise<Benchmark> {
+export async function scienceQaBenchmark(dir: string, imageRoot: string | undefined, o: BenchReadOptions = {}): Promise<Benchmark> {
   const problems = await readScienceQa(dir, imageRoot, o);
   const split = o.split ?? 'test';
   const items: EvalItem[] = problems.map((p) => ({ id: p.id, image: p.image, question: scienceQaPrompt(p, o.instruction), maxNewTokens: o.maxNewTokens ?? 16 }));

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { SHORT_ANSWER, withInstruction } from './prompts.ts';
 import { Fields, kindOf, limited, readJson, requireImage } from './read_util.ts';
-import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type ReadOptions, percent } from './types.ts';
+import { type Benchmark, BenchFileError, type BenchResult, type EvalItem, type ItemScore, type BenchReadOptions, percent } from './types.ts';
 import { normalizeVqaAnswer, vqaAccuracy } from './vqa_normalize.ts';
 
 export interface TextVqaQuestion {
@@ -17,7 +17,7 @@ export interface TextVqaQuestion {
 }
 
 /** Reads the questions; `imageRoot` defaults to <json folder>/train_images. */
-export async function readTextVqa(file: string, imageRoot?: string, o: ReadOptions = {}): Promise<TextVqaQuestion[]> {
+export async function readTextVqa(file: string, imageRoot?: string, o: BenchReadOptions = {}): Promise<TextVqaQuestion[]> {
   const { value } = await readJson(file);
   const data = (value as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) throw new BenchFileError(file, null, `expected a JSON object with a "data" array of questions but received ${kindOf(data === undefined ? value : data)}`);
@@ -37,7 +37,7 @@ export async function readTextVqa(file: string, imageRoot?: string, o: ReadOptio
   return out;
 }
 
-export async function textVqaBenchmark(file: string, imageRoot: string | undefined, o: ReadOptions = {}): Promise<Benchmark> {
+export async function textVqaBenchmark(file: string, imageRoot: string | undefined, o: BenchReadOptions = {}): Promise<Benchmark> {
   const questions = await readTextVqa(file, imageRoot, o);
   const items: EvalItem[] = questions.map((q) => ({ id: q.id, image: q.image, question: withInstruction(q.question, o.instruction ?? SHORT_ANSWER), maxNewTokens: o.maxNewTokens ?? 16 }));
   return {

@@ -74,7 +74,7 @@ export interface Benchmark {
 }
 
 /** Options every reader takes. */
-export interface ReadOptions {
+export interface BenchReadOptions {
   /** New tokens for a short answer (default per benchmark). */
   maxNewTokens?: number;
   /** Split to read when the files hold several (ScienceQA: test; POPE: random...). */
