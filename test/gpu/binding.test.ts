@@ -84,6 +84,13 @@ describe('cuda binding: argument checks', function () {
     expect(err?.message).to.match(/^cuda: cuda\.silu: cudaError\w+: /);
   });
 
+  it('without a usable device, creating the CUDA backend rejects with STIC_DEVICE', async function () {
+    if (hasDevice()) this.skip();
+    const err = await cuda.backendRoundTrip({ values: Float32Array.of(1, 2), gemm: 'reference' }).then(() => null, (e: Error & { code?: string }) => e);
+    expect(err?.code).to.equal('STIC_DEVICE');
+    expect(err?.message).to.match(/^cuda: CudaBackend: device count: cudaError\w+: /);
+  });
+
   it('with a device, a kernel-side refusal rejects with STIC_INVALID_ARGUMENT and the limit', async function () {
     if (!hasDevice()) this.skip();
     const f = (n: number) => new Float32Array(n);

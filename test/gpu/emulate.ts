@@ -149,6 +149,7 @@ export function emulatedCuda(): CudaKernels {
       });
       return timing;
     },
+    backendRoundTrip: async (a: Any) => ({ name: 'cuda:0 (CPU emulation)', freeBytes: 1, totalBytes: 1, doubled: Float32Array.from(a.values, (v: number) => v + v) }),
     loraDeltaForward: twin(t.loraDeltaForward, []),
     loraDeltaBackward: twin(t.loraDeltaBackward, []),
     patchEmbedForward: twin(k.patchEmbed, []),

@@ -4,6 +4,7 @@
 // random values, each optional), without and with dropout (the keyed mask must be the CPU's bit for
 // bit, or xa and every gradient move far beyond the tolerance), and the patch embedding forward on
 // a non-square image and its weight gradient over a batch. Both GEMMs; fp32 only, as the table.
+// Then the CUDA Backend (cuda_backend.cu) end to end: an arena on the device, copies, its table.
 // (The table's completeness is checked without a device: binding.test.ts.)
 // Legend: T rows, K in, N out, r rank; N images, S image side, p patch side, P patches, D hidden.
 import { expect } from 'chai';
@@ -74,4 +75,15 @@ describeCuda('cuda ops table: embedding.patch_embed_forward / patch_embed_backwa
       expectNear(gpu, cpu, 'F32', 'dweight (accumulated)', TOL);
     });
   }
+});
+
+describeCuda('cuda backend: an arena on the device, host copies and the ops table', () => {
+  it('copies values in, doubles them on the device through its table, copies them back exactly', async () => {
+    const values = rng.normalArray(1000);
+    const r = await cudaKernels().backendRoundTrip({ values, gemm: 'reference' });
+    expect(r.name).to.match(/^cuda:0 \(.+\)$/);
+    expect(r.freeBytes).to.be.greaterThan(0);
+    expect(r.totalBytes).to.be.at.least(r.freeBytes);
+    expect(Array.from(r.doubled)).to.deep.equal(Array.from(values, (v) => Math.fround(v + v)));
+  });
 });

@@ -262,6 +262,11 @@ export interface CudaKernels {
     logits: Float32Array; B: number; V: number; ld?: number; tokens: Int32Array;
     items: { temperature: number; topK: number; topP: number; seed: number; step: number }[];
   } & CudaCallOptions): Promise<CudaTiming>;
+  /**
+   * The CUDA Backend end to end (cuda_binding_backend.cpp): a backend on device 0, an arena carved on it, the values copied
+   * in, copied within the device and doubled through its ops table, then copied back.
+   */
+  backendRoundTrip(a: { values: Float32Array } & CudaGemmChoice): Promise<{ name: string; freeBytes: number; totalBytes: number; doubled: Float32Array }>;
   /** The CUDA ops table's empty entries ("family.op"), [] when it is complete (core/ops.h missingOps). */
   opsTableMissing(): string[];
   // Through the CUDA ops table (native/cuda/ops_table.cu, cuda_binding_ops_table.cpp): the entry and its kernel together, fp32 only.

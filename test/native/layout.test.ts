@@ -17,6 +17,11 @@ const TWIN_EXCEPTIONS: Record<string, string> = {
   head: 'fused_head',
 };
 
+// CUDA files that are not kernels, whose CPU twin therefore lives outside native/cpu.
+const TWINS_OUTSIDE_CPU: Record<string, string> = {
+  cuda_backend: 'native/core/cpu_backend.cpp', // the Backend (memory, copies, ops table) of core/backend.h
+};
+
 // Backward files whose forward lives under another stem.
 const FORWARD_OF_BACKWARD: Record<string, string> = {
   linear: 'gemm', // nn.Linear's forward is a GEMM
@@ -32,7 +37,7 @@ function cpuTwinStem(cudaFile: string): string {
 // The CUDA kernel files (among cudaFiles) that have no cpu/<stem>.cpp in cpuFiles.
 function missingTwins(cudaFiles: string[], cpuFiles: string[]): string[] {
   const cpu = new Set(cpuFiles);
-  return cudaFiles.filter((f) => f.endsWith('.cu') && !cpu.has(`${cpuTwinStem(f)}.cpp`));
+  return cudaFiles.filter((f) => f.endsWith('.cu') && !(cpuTwinStem(f) in TWINS_OUTSIDE_CPU) && !cpu.has(`${cpuTwinStem(f)}.cpp`));
 }
 
 const cudaFiles = readdirSync(cudaDir).sort();
@@ -58,6 +63,10 @@ describe('native layout: native/cpu mirrors native/cuda', () => {
     for (const [cuda, cpu] of Object.entries(TWIN_EXCEPTIONS)) {
       expect(existsSync(path.join(cudaDir, `${cuda}.cu`)), `native/cuda/${cuda}.cu`).to.equal(true);
       expect(existsSync(path.join(cpuDir, `${cpu}.cpp`)), `native/cpu/${cpu}.cpp`).to.equal(true);
+    }
+    for (const [cuda, twin] of Object.entries(TWINS_OUTSIDE_CPU)) {
+      expect(existsSync(path.join(cudaDir, `${cuda}.cu`)), `native/cuda/${cuda}.cu`).to.equal(true);
+      expect(existsSync(path.join(root, twin)), twin).to.equal(true);
     }
   });
 
