@@ -346,7 +346,7 @@ Napi::Value loadLlava(const Napi::CallbackInfo& info) {
   return PromiseWorker<std::shared_ptr<LlavaModel>>::queue(
       info.Env(),
       [cfg, sources = std::move(sources), opt = std::move(opt)](std::shared_ptr<LlavaModel>& out) {
-        auto m = LlavaModel::load(cfg, sources, opt.forceF32, opt.adapter, opt.alpha);
+        auto m = LlavaModel::load(cpuBackend(), cfg, sources, opt.forceF32, opt.adapter, opt.alpha);
         if (!m.isOk()) return m.status();
         out = m.take();
         return Status::ok();

@@ -20,13 +20,14 @@ void carveCall(Carver& c, CallBuffers& b, const LlavaConfig& cfg, int64_t featur
 
 }  // namespace
 
-Result<CallBuffers> CallBuffers::create(const LlavaConfig& cfg, int64_t imageRows, int64_t maxRows, int64_t logitRows) {
+Result<CallBuffers> CallBuffers::create(Backend& backend, const LlavaConfig& cfg, int64_t imageRows, int64_t maxRows,
+                                        int64_t logitRows) {
   const int64_t C = std::max<int64_t>(logitRows, 1), featureRows = std::max<int64_t>(imageRows, 1), R = std::max<int64_t>(maxRows, 1);
   CallBuffers b;
   ArenaPlan plan;
   Carver planning = Carver::planning(plan);
   carveCall(planning, b, cfg, featureRows, R, C);
-  auto arena = Arena::create(cpuBackend(), Lifetime::Activations, plan);
+  auto arena = Arena::create(backend, Lifetime::Activations, plan);
   if (!arena.isOk()) return arena.status().withContext("activations");
   b.arena = arena.take();
   Carver carving = Carver::carving(*b.arena);

@@ -23,7 +23,9 @@ struct CallBuffers {
   float* logitScratch = nullptr;  // (2C, D)
   float* logp = nullptr;          // (C)
 
-  static Result<CallBuffers> create(const LlavaConfig& cfg, int64_t featureRows, int64_t maxRows, int64_t logitRows);
+  // One arena on `backend` (the model's) holding every buffer.
+  static Result<CallBuffers> create(Backend& backend, const LlavaConfig& cfg, int64_t featureRows, int64_t maxRows,
+                                    int64_t logitRows);
   size_t bytes() const { return arena ? arena->capacity() : 0; }
 };
 

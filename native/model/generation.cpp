@@ -88,10 +88,10 @@ Status Generation::prefill(std::vector<std::vector<int32_t>>& fresh) {
     maxRows = std::max(maxRows, rows);
     maxGroup = std::max<int64_t>(maxGroup, static_cast<int64_t>(e - b));
   }
-  auto cache = KvCache::create(cfg.decoder, capacities);
+  auto cache = KvCache::create(model_->backend(), cfg.decoder, capacities);
   if (!cache.isOk()) return cache.status();
   cache_ = cache.take();
-  auto bufs = CallBuffers::create(cfg, images_.featureRows(cfg), maxRows, std::max(B, maxGroup));
+  auto bufs = CallBuffers::create(model_->backend(), cfg, images_.featureRows(cfg), maxRows, std::max(B, maxGroup));
   if (!bufs.isOk()) return bufs.status();
   bufs_ = std::move(bufs.value());
   STIC_RETURN_IF_ERROR(model_->encodeImages(bufs_.features, nullptr, images_));

@@ -3,7 +3,7 @@
 
 namespace stic::model {
 
-Result<std::unique_ptr<KvCache>> KvCache::create(const DecoderConfig& cfg, const std::vector<int64_t>& capacities) {
+Result<std::unique_ptr<KvCache>> KvCache::create(Backend& backend, const DecoderConfig& cfg, const std::vector<int64_t>& capacities) {
   auto c = std::unique_ptr<KvCache>(new KvCache());
   c->kvDim_ = cfg.kvDim();
   int64_t rows = 0;
@@ -14,7 +14,7 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const DecoderConfig& cfg, const
   }
   ArenaPlan plan;
   for (int64_t l = 0; l < 2 * cfg.numLayers; l++) plan.add(DType::F32, {rows, c->kvDim_}, l % 2 ? "values" : "keys");
-  auto arena = Arena::create(cpuBackend(), Lifetime::KvCache, plan);
+  auto arena = Arena::create(backend, Lifetime::KvCache, plan);
   if (!arena.isOk()) return arena.status().withContext("KV cache");
   c->arena_ = arena.take();
   for (int64_t l = 0; l < cfg.numLayers; l++) {

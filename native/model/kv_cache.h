@@ -12,7 +12,8 @@ namespace stic::model {
 
 class KvCache {
  public:
-  static Result<std::unique_ptr<KvCache>> create(const DecoderConfig& cfg, const std::vector<int64_t>& capacities);
+  // One arena on `backend` (the model's): slot i gets capacities[i] rows of every layer.
+  static Result<std::unique_ptr<KvCache>> create(Backend& backend, const DecoderConfig& cfg, const std::vector<int64_t>& capacities);
   float* k(int64_t layer, int64_t slot) const { return k_[layer].data<float>() + base_[slot] * kvDim_; }  // (rows(slot), Hkv*hd)
   float* v(int64_t layer, int64_t slot) const { return v_[layer].data<float>() + base_[slot] * kvDim_; }  // (rows(slot), Hkv*hd)
   int64_t capacity(int64_t slot) const { return capacity_[slot]; }

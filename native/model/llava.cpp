@@ -1,4 +1,4 @@
-// LLaVA forward passes on the CPU. Legend: see llava.h; R packed rows of a pass, C logit rows per chunk.
+// LLaVA forward passes, on the model's backend. Legend: see llava.h; R packed rows of a pass, C logit rows per chunk.
 #include "model/llava.h"
 
 #include <algorithm>
@@ -9,18 +9,19 @@
 
 namespace stic::model {
 
-Result<std::shared_ptr<LlavaModel>> LlavaModel::load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources,
-                                                     bool forceF32, const std::vector<LoraDelta>& adapter, double alpha) {
-  const Ops& ops = cpuBackend().ops();  // the backend loadLlavaWeights allocates on
+Result<std::shared_ptr<LlavaModel>> LlavaModel::load(Backend& backend, const LlavaConfig& cfg,
+                                                     const std::vector<io::TensorSource>& sources, bool forceF32,
+                                                     const std::vector<LoraDelta>& adapter, double alpha) {
+  const Ops& ops = backend.ops();
   STIC_RETURN_IF_ERROR(requireOps(ops, "the LLaVA model"));
   WeightLoadOptions opt;
   opt.forceF32 = forceF32;
   for (const LoraDelta& d : adapter) opt.writable.push_back(d.weight);
-  auto w = loadLlavaWeights(cfg, sources, opt);
+  auto w = loadLlavaWeights(backend, cfg, sources, opt);
   if (!w.isOk()) return w.status();
   STIC_RETURN_IF_ERROR(mergeLora(ops, *w.value(), cfg, adapter, alpha).withContext("applying the adapter"));
   auto m = std::make_shared<LlavaModel>();
-  m->ops_ = &ops;
+  m->backend_ = &backend;
   m->cfg_ = cfg;
   m->w_ = w.take();
   m->decoder_ = decoderView(m->w_->decoder);
@@ -70,7 +71,7 @@ Status LlavaModel::encodeImages(float* features, std::vector<std::vector<float>>
   ArenaPlan plan;
   planVisionActs(plan, v, chunk, lastIndex, VisionPass::Infer);
   planProjectorActs(plan, cfg_, chunk * Ti, ProjectorPass::Infer);
-  auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan);
+  auto arena = Arena::create(backend(), Lifetime::Scratch, plan);
   if (!arena.isOk()) return arena.status().withContext("vision tower");
   Arena& a = *arena.value();
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {  // a few images at a time bounds the scratch memory
@@ -117,7 +118,7 @@ Status forEachPass(const LlavaModel& m, const ImageBatch& images, const std::vec
     for (size_t i = b; i < e; i++) rows += lengths[i];
     maxRows = std::max(maxRows, rows);
   }
-  auto bufs = CallBuffers::create(cfg, images.featureRows(cfg), maxRows, logitRows);
+  auto bufs = CallBuffers::create(m.backend(), cfg, images.featureRows(cfg), maxRows, logitRows);
   if (!bufs.isOk()) return bufs.status();
   CallBuffers& cb = bufs.value();
   STIC_RETURN_IF_ERROR(m.encodeImages(cb.features, nullptr, images));

@@ -1,4 +1,4 @@
-// The LLaVA model on the CPU backend: CLIP tower -> projector -> features spliced into the token
+// The LLaVA model on one backend (the CPU's today: see loadLlavaWeights): CLIP tower -> projector -> features spliced into the token
 // embeddings at the image-token positions -> Llama/Mistral decoder. Weights are immutable after
 // load, so one model serves any number of calls (they are serialised by the compute lock).
 // Legend: N images of a call, S image side, Ti feature rows per image, D decoder hidden, V vocab,
@@ -37,14 +37,16 @@ Status validateSequence(const LlavaConfig& cfg, const Sequence& seq, const std::
 
 class LlavaModel {
  public:
-  // adapter: LoRA deltas merged into the weights at load (lora_merge.h), alpha their LoRA alpha.
-  static Result<std::shared_ptr<LlavaModel>> load(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources,
-                                                  bool forceF32 = false, const std::vector<LoraDelta>& adapter = {},
-                                                  double alpha = 0);
+  // The model on `backend` (its weights, activations, KV caches and scratch; it must outlive the
+  // model). adapter: LoRA deltas merged into the weights at load (lora_merge.h), alpha their LoRA alpha.
+  static Result<std::shared_ptr<LlavaModel>> load(Backend& backend, const LlavaConfig& cfg,
+                                                  const std::vector<io::TensorSource>& sources, bool forceF32 = false,
+                                                  const std::vector<LoraDelta>& adapter = {}, double alpha = 0);
 
   const LlavaConfig& config() const { return cfg_; }
-  // The ops table of the backend the weights live on.
-  const Ops& ops() const { return *ops_; }
+  // The backend the weights live on, where every call allocates its buffers, and its ops table.
+  Backend& backend() const { return *backend_; }
+  const Ops& ops() const { return backend_->ops(); }
   const LlavaWeights& weights() const { return *w_; }
   // The decoder's weights as its layers read them (decoder.h).
   const DecoderView& decoder() const { return decoder_; }
@@ -69,7 +71,7 @@ class LlavaModel {
   Status logprobs(std::vector<std::vector<float>>& out, const ImageBatch& images, const std::vector<ScoredSequence>& items) const;
 
  private:
-  const Ops* ops_ = nullptr;
+  Backend* backend_ = nullptr;
   LlavaConfig cfg_;
   std::unique_ptr<LlavaWeights> w_;
   DecoderView decoder_;  // into *w_

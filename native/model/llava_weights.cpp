@@ -135,9 +135,14 @@ bool adjacent(const std::vector<const io::TensorSource*>& parts) {
 
 }  // namespace
 
-Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources,
+Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(Backend& backend, const LlavaConfig& cfg,
+                                                       const std::vector<io::TensorSource>& sources,
                                                        const WeightLoadOptions& opt) {
   STIC_RETURN_IF_ERROR(cfg.validate());
+  if (backend.device() != Device::Cpu) {
+    return error(Code::Unsupported, "loading LLaVA weights onto the ", backend.name(),
+                 " backend is not supported yet: weights are read and mapped straight into host memory (the cpu backend)");
+  }
   auto w = std::make_unique<LlavaWeights>();
   WeightBuilder b;
   buildVision(b, cfg.vision, w->vision);
@@ -176,7 +181,7 @@ Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(const LlavaConfig& cfg, c
   w->matrixDType = matrixBytes[1] >= std::max(matrixBytes[0], matrixBytes[2]) && matrixBytes[1] > 0 ? DType::BF16
                    : matrixBytes[2] > matrixBytes[0]                                                ? DType::F16
                                                                                                     : DType::F32;
-  auto arena = Arena::create(cpuBackend(), Lifetime::Weights, arenaPlan);
+  auto arena = Arena::create(backend, Lifetime::Weights, arenaPlan);
   if (!arena.isOk()) return arena.status().withContext("loading LLaVA weights");
   w->arena = arena.take();
 

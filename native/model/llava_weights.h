@@ -82,10 +82,12 @@ struct WeightLoadOptions {
   std::vector<std::string> writable;
 };
 
-// Allocates the weights for `cfg` and reads them from `sources` (engine names, see
+// Allocates the weights for `cfg` on `backend` and reads them from `sources` (engine names, see
 // llavaTensorSpecs). Errors: a missing source names the tensor; a shape mismatch names the
-// tensor, its file and both shapes; read failures name the tensor and the file.
-Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(const LlavaConfig& cfg, const std::vector<io::TensorSource>& sources,
+// tensor, its file and both shapes; read failures name the tensor and the file; a backend other
+// than the CPU is refused (Unsupported): weights are read and mapped straight into host memory.
+Result<std::unique_ptr<LlavaWeights>> loadLlavaWeights(Backend& backend, const LlavaConfig& cfg,
+                                                       const std::vector<io::TensorSource>& sources,
                                                        const WeightLoadOptions& opt = {});
 
 // Row `row` of a matrix held in its stored dtype (for the row ranges of fused tensors).
