@@ -259,12 +259,12 @@ void wireEmbedding(Ops& t, State* s) {
   t.embedding.patch_embed_forward = [s](float* out, const float* img, const float* weight, int64_t Hs, int64_t Ws, int64_t p,
                                         int64_t D) {
     void* work = s->workOf(patch_embed_workspace_bytes(1, Hs, Ws, p), "patch_embed_forward workspace");
-    if (s->first.isOk()) s->keep(patch_embed_forward(out, img, weight, Hs, Ws, p, D, work, *s->gemm, s->stream));
+    if (work) s->keep(patch_embed_forward(out, img, weight, Hs, Ws, p, D, work, *s->gemm, s->stream));
   };
   t.embedding.patch_embed_backward = [s](float* dweight, const float* dout, const float* img, int64_t N, int64_t Hs,
                                          int64_t Ws, int64_t p, int64_t D) {
     void* work = s->workOf(patch_embed_workspace_bytes(N, Hs, Ws, p), "patch_embed_backward workspace");
-    if (s->first.isOk()) s->keep(patch_embed_backward(dweight, dout, img, N, Hs, Ws, p, D, work, *s->gemm, s->stream));
+    if (work) s->keep(patch_embed_backward(dweight, dout, img, N, Hs, Ws, p, D, work, *s->gemm, s->stream));
   };
   t.convert.convert = [s](void* dst, DType dstType, const void* src, DType srcType, size_t n) {
     return convert(dst, dstType, src, srcType, n, s->stream);
