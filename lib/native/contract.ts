@@ -411,7 +411,7 @@ export interface TrainerBinding {
 export interface NativeDpoLossPair { policyChosen: number; policyRejected: number; refChosen: number; refRejected: number; chosenTokens: number }
 export interface NativeDpoLossOptions { loss: 'sigmoid' | 'hinge' | 'ipo'; beta: number; sftWeight: number; sftNorm: 'sum' | 'mean' }
 
-// ---- full-parameter pretraining of small LLaVA models (native/addon/pretrain_binding.cpp) -----
+// ---- full-parameter pretraining of small LLaVA models (native/addon/trainer_binding.cpp) ------
 // `stic toy pretrain`: every weight (vision tower, projector, decoder with embeddings and lm_head)
 // trains, fp32 on the CPU, on the SFT loss (mean cross-entropy of the masked target tokens), with
 // AdamW and global-norm clipping. A pretrainer starts with every tensor zero: set (setTensors) or

@@ -1,7 +1,7 @@
 // JS -> C++ parsing of what every LLaVA binding takes: the engine config (LlavaNativeConfig in
 // lib/native/contract.ts) and the list of tensor sources to load. Shared by model_binding.cpp
-// (inference, LoRA training) and pretrain_binding.cpp (full-parameter pretraining) so both give the
-// same messages; written over the one argument reader (args.h).
+// (inference, LoRA training) and trainer_binding.cpp's createPretrainer (full-parameter
+// pretraining) so both give the same messages; written over the one argument reader (args.h).
 #pragma once
 #include <napi.h>
 

@@ -1,5 +1,5 @@
 // The tensors of a parameter store (model/param_store.h) to and from JS, for the binding of every
-// trainer (trainer_binding.cpp, pretrain_binding.cpp): getTensors, setTensors and readTensors name
+// trainer (trainer_binding.cpp: LlavaTrainer and Pretrainer): getTensors, setTensors and readTensors name
 // a kind ('param' | 'grad' | 'exp_avg' | 'exp_avg_sq') and tensors by name, and this file maps both
 // to the store's data. An unknown name is refused in one form, an Error:
 //   "<where>: <missing> \"<name>\" (expected a name from tensorInfo(), e.g. <the first tensor>)"

@@ -2,6 +2,7 @@
 #include "addon/trainer_args.h"
 
 #include "addon/args.h"
+#include "model/full_params.h"
 
 namespace stic::addon::trainer_args {
 
@@ -149,6 +150,44 @@ model::OptimizerSpec parseOptimizerOptions(const Napi::Value& value, bool projec
   opt.hyper.beta2 = o.number("beta2", Num::UnitOpen);
   opt.hyper.eps = o.number("eps", Num::Positive);
   opt.maxGradNorm = o.number("maxGradNorm", Num::Finite);
+  return opt;
+}
+
+std::vector<model::SftItem> parsePretrainItems(const Napi::Value& value) {
+  Napi::Array a = requireArray(value, "items", "an array of items");
+  std::vector<model::SftItem> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    const Args o(a.Get(i), "items[" + std::to_string(i) + "]");
+    out.push_back({{o.tokenIds("ids"), o.intArray("images")}, o.mask("mask")});
+  }
+  return out;
+}
+
+model::SftStepOptions parsePretrainStepOptions(const Napi::Value& value, bool backward) {
+  model::SftStepOptions opt;
+  opt.rules = model::ItemRules::Pretrainer;
+  opt.backward = backward;
+  if (isAbsent(value)) return opt;
+  const Args o(value, "options");
+  opt.meanOver = o.numberOr("meanOver", 0, Num::Positive);
+  opt.gradScale = o.numberOr("gradScale", 1, Num::Positive);
+  return opt;
+}
+
+model::OptimizerSpec parsePretrainOptimizer(const Napi::Value& value) {
+  const Args o(value, "options");
+  model::OptimizerSpec opt;
+  // Every hyperparameter is required: the defaults are lib/toy/pretrain.ts's (TOY_PRETRAIN_DEFAULTS).
+  const double lr = o.number("lr", Num::NonNegative);
+  const double weightDecay = o.number("weightDecay", Num::NonNegative);
+  opt.groups.resize(2);
+  opt.groups[model::kDecayGroup] = {lr, weightDecay};
+  opt.groups[model::kNoDecayGroup] = {lr, 0.0};
+  opt.hyper.beta1 = o.number("beta1", Num::UnitOpen);
+  opt.hyper.beta2 = o.number("beta2", Num::UnitOpen);
+  opt.hyper.eps = o.number("eps", Num::Positive);
+  opt.maxGradNorm = o.number("maxGradNorm", Num::Finite);
+  opt.frozen = requireStringArray(o.get("frozen"), o.name("frozen"), "an array of tensor names", "a tensor name");
   return opt;
 }
 

@@ -1,5 +1,5 @@
-// The trainer binding's argument parsing (JS -> plain C++ structs, on the JS thread), shared by
-// native/addon/trainer_binding.cpp; written over the one argument reader (args.h), whose messages
+// The trainer binding's argument parsing (JS -> plain C++ structs, on the JS thread), for
+// native/addon/trainer_binding.cpp's two classes (LlavaTrainer: adapters; Pretrainer: full); written over the one argument reader (args.h), whose messages
 // these are ("Expected <what> for <where> but received <value>"), or naming the pair
 // ("pairs[2]: ..."). Every hyperparameter is required (the TypeScript option tables hold them).
 #pragma once
@@ -31,5 +31,11 @@ model::SftStepOptions parseSftOptions(const Napi::Value& value);
 model::StepShape parseStepShape(const Napi::Value& value);
 // The optimizer step of a LoRA trainer: AdamW groups lora and projector (train_params.h), nothing frozen.
 model::OptimizerSpec parseOptimizerOptions(const Napi::Value& value, bool projectorRequired);
+
+// The pretrainer's: items {ids, mask, images} (SFT items checked by the pretrainer's rules),
+// step/loss options, and the optimizer's one lr with decay on matrices only, and frozen tensors.
+std::vector<model::SftItem> parsePretrainItems(const Napi::Value& value);
+model::SftStepOptions parsePretrainStepOptions(const Napi::Value& value, bool backward);
+model::OptimizerSpec parsePretrainOptimizer(const Napi::Value& value);
 
 }  // namespace stic::addon::trainer_args

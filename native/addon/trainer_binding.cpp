@@ -1,7 +1,11 @@
-// LLaVA training on the CPU backend (contract: TrainerBinding in lib/native/contract.ts).
-//   createTrainer(model, spec) -> Promise<LlavaTrainer>
+// LLaVA training on the CPU backend: the one trainer (model/trainer.h) as two JS classes, by what
+// its spec trains (contract: TrainerBinding and PretrainBinding in lib/native/contract.ts):
+//   createTrainer(model, spec) -> Promise<LlavaTrainer>     LoRA adapters (+ projector) over a model
 //   LlavaTrainer: spec, tensorInfo, getTensors, setTensors, getStep, setStep, pairLogprobs, dpoStep,
 //                 sftStep, optimizerStep, zeroGrad, mergedWeights, memory, memoryPlan
+//   createPretrainer(config) -> Promise<Pretrainer>         every weight, zero until set or read
+//   Pretrainer: tensorInfo, getTensors, setTensors, readTensors, getStep, setStep, step, loss,
+//               optimizerStep, zeroGrad, memory
 // Inputs are copied into plain structs here (the one conversion point); every slow call is a
 // PromiseWorker. One call at a time per trainer: a call while another runs is refused, so a step,
 // an optimizer update and a checkpoint read can never interleave.
@@ -16,11 +20,13 @@
 
 #include "addon/args.h"
 #include "addon/call_guard.h"
+#include "addon/llava_args.h"
 #include "addon/model_wrap.h"
 #include "addon/param_args.h"
 #include "addon/registry.h"
 #include "addon/trainer_args.h"
 #include "addon/worker.h"
+#include "model/full_params.h"
 #include "model/trainer.h"
 
 namespace stic::addon {
@@ -65,37 +71,82 @@ void setMetrics(Napi::Object o, const train::DpoMetrics& m) {
   o.Set("logpRejected", m.logpRejected);
 }
 
+Napi::Value sftResult(Napi::Env env, model::SftStepResult& out) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", out.loss);
+  o.Set("tokens", static_cast<double>(out.tokens));
+  return o;
+}
+
+// ---- the two classes ----------------------------------------------------------------------
+
+// What a spec's JS class is called, how its messages name it, how it finds a tensor's name and
+// calls an unknown one, and its tensors' group names (tensorInfo).
+struct Flavour {
+  const char* jsClass;
+  const char* noun;
+  const char* factory;
+  bool pefts;  // names: the store's or PEFT's aliases too (TrainableParams::find)
+  const char* missing;
+  const char* groups[2];
+};
+const Flavour kAdapters{"LlavaTrainer", "trainer", "createTrainer", true, "no trainable tensor is named", {"lora", "projector"}};
+// kDecayGroup, kNoDecayGroup (full_params.h)
+const Flavour kFull{"Pretrainer", "pretrainer", "createPretrainer", false, "the model has no tensor named", {"decay", "no_decay"}};
+
 // ---- constructors per environment (worker threads each load the addon) ---------------------
 
+struct Ctors {
+  Napi::FunctionReference adapters, full;
+};
 std::mutex ctorMutex;
-std::map<napi_env, Napi::FunctionReference*>& ctorMap() {
-  static std::map<napi_env, Napi::FunctionReference*> m;
+std::map<napi_env, Ctors*>& ctorMap() {
+  static std::map<napi_env, Ctors*> m;
   return m;
 }
-Napi::FunctionReference& trainerCtor(Napi::Env env) {
+Napi::FunctionReference& trainerCtor(Napi::Env env, bool full) {
   std::lock_guard<std::mutex> lock(ctorMutex);
-  return *ctorMap().at(env);
+  Ctors* c = ctorMap().at(env);
+  return full ? c->full : c->adapters;
 }
 
-// ---- LlavaTrainer -------------------------------------------------------------------------
+// The trainer an External carries (the factories' constructor argument), or null.
+std::shared_ptr<Trainer> externalTrainer(const Napi::CallbackInfo& info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) return nullptr;
+  return *info[0].As<Napi::External<std::shared_ptr<Trainer>>>().Data();
+}
+
+// ---- the trainer ---------------------------------------------------------------------------
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
-  static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "LlavaTrainer",
-                       {InstanceMethod("spec", &TrainerWrap::spec), InstanceMethod("tensorInfo", &TrainerWrap::tensorInfo),
-                        InstanceMethod("getTensors", &TrainerWrap::getTensors), InstanceMethod("setTensors", &TrainerWrap::setTensors),
-                        InstanceMethod("getStep", &TrainerWrap::getStep), InstanceMethod("setStep", &TrainerWrap::setStep),
-                        InstanceMethod("pairLogprobs", &TrainerWrap::pairLogprobs), InstanceMethod("dpoStep", &TrainerWrap::dpoStep),
-                        InstanceMethod("sftStep", &TrainerWrap::sftStep), InstanceMethod("optimizerStep", &TrainerWrap::optimizerStep),
-                        InstanceMethod("zeroGrad", &TrainerWrap::zeroGrad), InstanceMethod("mergedWeights", &TrainerWrap::mergedWeights),
-                        InstanceMethod("memory", &TrainerWrap::memory), InstanceMethod("memoryPlan", &TrainerWrap::memoryPlan)});
+  static Napi::Function define(Napi::Env env, bool full) {
+    using W = TrainerWrap;
+    std::vector<PropertyDescriptor> methods = {
+        InstanceMethod("tensorInfo", &W::tensorInfo), InstanceMethod("getTensors", &W::getTensors),
+        InstanceMethod("setTensors", &W::setTensors), InstanceMethod("getStep", &W::getStep),
+        InstanceMethod("setStep", &W::setStep),       InstanceMethod("optimizerStep", &W::optimizerStep),
+        InstanceMethod("zeroGrad", &W::zeroGrad),     InstanceMethod("memory", &W::memory)};
+    const std::vector<PropertyDescriptor> own =
+        full ? std::vector<PropertyDescriptor>{InstanceMethod("readTensors", &W::readTensors), InstanceMethod("step", &W::step),
+                                               InstanceMethod("loss", &W::loss)}
+             : std::vector<PropertyDescriptor>{InstanceMethod("spec", &W::spec), InstanceMethod("pairLogprobs", &W::pairLogprobs),
+                                               InstanceMethod("dpoStep", &W::dpoStep), InstanceMethod("sftStep", &W::sftStep),
+                                               InstanceMethod("mergedWeights", &W::mergedWeights),
+                                               InstanceMethod("memoryPlan", &W::memoryPlan)};
+    methods.insert(methods.end(), own.begin(), own.end());
+    return DefineClass(env, full ? kFull.jsClass : kAdapters.jsClass, methods);
   }
-  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal()) {
-      throw Napi::TypeError::New(info.Env(), "LlavaTrainer cannot be constructed directly: use createTrainer()");
+  explicit TrainerWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<TrainerWrap>(info),
+        trainer_(externalTrainer(info)),
+        flavour_(trainer_ && trainer_->spec().full ? kFull : kAdapters),
+        guard_(flavour_.jsClass, flavour_.noun) {
+    if (!trainer_) {
+      const bool full = info.NewTarget().StrictEquals(trainerCtor(info.Env(), true).Value());
+      const Flavour& f = full ? kFull : kAdapters;
+      throw Napi::TypeError::New(info.Env(), std::string(f.jsClass) + " cannot be constructed directly: use " + f.factory + "()");
     }
-    trainer_ = *info[0].As<Napi::External<std::shared_ptr<Trainer>>>().Data();
   }
 
  private:
@@ -111,10 +162,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   void requireIdle(Napi::Env env, const char* method) const { guard_.requireIdle(env, method); }
 
-  // The trainable tensors by name, PEFT's names included (TrainableParams::find).
+  // The trainer's tensors by name (the adapters' PEFT names included: TrainableParams::find).
   TensorTable table() const {
     const model::TrainableParams& p = trainer_->params();
-    return {p.store(), [pp = &p](const std::string& name) { return pp->find(name); }, "no trainable tensor is named"};
+    if (flavour_.pefts) return {p.store(), [pp = &p](const std::string& name) { return pp->find(name); }, flavour_.missing};
+    return {p.store(), [ps = &p.store()](const std::string& name) { return ps->find(name); }, flavour_.missing};
   }
 
   Napi::Value spec(const Napi::CallbackInfo& info) {
@@ -144,7 +196,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", ts[i].name);
       o.Set("shape", shapeArray(env, ts[i].shape));
-      o.Set("group", ts[i].group == model::kLoraGroup ? "lora" : "projector");
+      o.Set("group", flavour_.groups[ts[i].group]);
       a.Set(static_cast<uint32_t>(i), o);
     }
     return a;
@@ -242,17 +294,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return queue<Out>(
         env, "sftStep",
         [images, items = std::move(items), opt](Trainer& t, Out& out) { return t.sftStep(out, images->batch(), items, opt); },
-        [](Napi::Env e, Out& out) {
-          Napi::Object r = Napi::Object::New(e);
-          r.Set("loss", out.loss);
-          r.Set("tokens", static_cast<double>(out.tokens));
-          return r;
-        });
+        sftResult);
   }
 
   Napi::Value optimizerStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const model::OptimizerSpec opt = parseOptimizerOptions(info[0], trainer_->params().trainProjector());
+    const model::OptimizerSpec opt = trainer_->spec().full ? parsePretrainOptimizer(info[0])
+                                                           : parseOptimizerOptions(info[0], trainer_->params().trainProjector());
     using Out = model::OptimizerResult;
     return queue<Out>(
         env, "optimizerStep", [opt](Trainer& t, Out& out) { return t.optimizerStep(out, opt); },
@@ -295,7 +343,32 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         });
   }
 
+  Napi::Value readTensors(const Napi::CallbackInfo& info) {
+    const model::ParamKind kind = requireParamKind(info[0]);
+    std::vector<io::TensorSource> sources = parseTensorSources(info[1]);
+    return queue<bool>(
+        info.Env(), "readTensors",
+        [sources = std::move(sources), kind, table = table()](Trainer&, bool&) { return readSources(table, kind, sources); },
+        [](Napi::Env e, bool&) { return e.Undefined(); });
+  }
+
+  // step (backward) and loss: the pretrainer's items on N single-tile images.
+  Napi::Value pretrainStep(const Napi::CallbackInfo& info, const char* method, bool backward) {
+    requireInt(info[1], "count", 0);  // a number of images: no tiled layouts here
+    auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->config()));
+    std::vector<model::SftItem> items = parsePretrainItems(info[2]);
+    const model::SftStepOptions opt = parsePretrainStepOptions(info[3], backward);
+    using Out = model::SftStepResult;
+    return queue<Out>(
+        info.Env(), method,
+        [images, items = std::move(items), opt](Trainer& t, Out& out) { return t.sftStep(out, images->batch(), items, opt); },
+        sftResult);
+  }
+  Napi::Value step(const Napi::CallbackInfo& info) { return pretrainStep(info, "step", true); }
+  Napi::Value loss(const Napi::CallbackInfo& info) { return pretrainStep(info, "loss", false); }
+
   Napi::Value memory(const Napi::CallbackInfo& info) {
+    if (trainer_->spec().full) requireIdle(info.Env(), "memory");
     Napi::Object o = Napi::Object::New(info.Env());
     model::ParamStore& p = trainer_->params().store();
     o.Set("parameterBytes", static_cast<double>(p.parameterBytes()));
@@ -322,10 +395,18 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   std::shared_ptr<Trainer> trainer_;
-  CallGuard guard_{"LlavaTrainer", "trainer"};
+  const Flavour& flavour_;
+  CallGuard guard_;
 };
 
-// ---- free functions -----------------------------------------------------------------------
+// ---- factories ----------------------------------------------------------------------------
+
+// A trainer's JS object: the class of its spec, constructed from an External (which lives only for
+// the constructor call, which copies the shared_ptr).
+Napi::Value wrap(Napi::Env env, std::shared_ptr<Trainer>& t) {
+  auto ext = Napi::External<std::shared_ptr<Trainer>>::New(env, &t);
+  return trainerCtor(env, t->spec().full).New({ext});
+}
 
 Napi::Value createTrainer(const Napi::CallbackInfo& info) {
   std::shared_ptr<model::LlavaModel> m = unwrapLlavaModel(info[0], "model");
@@ -341,26 +422,36 @@ Napi::Value createTrainer(const Napi::CallbackInfo& info) {
         out = std::shared_ptr<Trainer>(t.take().release());
         return Status::ok();
       },
-      [](Napi::Env e, std::shared_ptr<Trainer>& out) {
-        // The External lives only for the constructor call, which copies the shared_ptr.
-        auto ext = Napi::External<std::shared_ptr<Trainer>>::New(e, &out);
-        return trainerCtor(e).New({ext});
-      });
+      [](Napi::Env e, std::shared_ptr<Trainer>& out) { return wrap(e, out); });
+}
+
+Napi::Value createPretrainer(const Napi::CallbackInfo& info) {
+  const model::LlavaConfig cfg = parseLlavaConfig(info[0]);
+  return PromiseWorker<std::shared_ptr<Trainer>>::queue(
+      info.Env(),
+      [cfg](std::shared_ptr<Trainer>& out) {
+        auto t = Trainer::createFull(cfg);
+        if (!t.isOk()) return t.status();
+        out = std::shared_ptr<Trainer>(t.take().release());
+        return Status::ok();
+      },
+      [](Napi::Env e, std::shared_ptr<Trainer>& out) { return wrap(e, out); });
 }
 
 void initTrainerExports(Napi::Env env, Napi::Object exports) {
-  auto* ctor = new Napi::FunctionReference(Napi::Persistent(TrainerWrap::define(env)));
+  auto* ctors = new Ctors{Napi::Persistent(TrainerWrap::define(env, false)), Napi::Persistent(TrainerWrap::define(env, true))};
   {
     std::lock_guard<std::mutex> lock(ctorMutex);
-    ctorMap()[env] = ctor;
+    ctorMap()[env] = ctors;
   }
   napi_env raw = env;
-  env.AddCleanupHook([raw, ctor]() {
+  env.AddCleanupHook([raw, ctors]() {
     std::lock_guard<std::mutex> lock(ctorMutex);
     ctorMap().erase(raw);
-    delete ctor;
+    delete ctors;
   });
   exports.Set("createTrainer", Napi::Function::New(env, createTrainer, "createTrainer"));
+  exports.Set("createPretrainer", Napi::Function::New(env, createPretrainer, "createPretrainer"));
   exports.Set("trainPassRowBudget", Napi::Number::New(env, static_cast<double>(model::kPassTokenBudget)));
 }
 
