@@ -28,8 +28,8 @@ UBSAN_RT="$("$CXX_BIN" -print-file-name=libubsan.so)"
 # The tests that drive native code hardest: kernels and their backward passes, the engine and the
 # trainer end to end, image corruption and preprocessing, conversions and the stage commands.
 TESTS=(
-  'test/kernels/*.test.ts' 'test/train_kernels/*.test.ts' 'test/native/*.test.ts'
-  'test/engine/generation.test.ts' 'test/engine/errors.test.ts' 'test/engine/batching.test.ts'
+  'test/cpu/*.test.ts' 'test/native/*.test.ts'
+  'test/engine/generation.test.ts' 'test/engine/errors.test.ts' 'test/generate/batching.test.ts'
   'test/train/backward.test.ts' 'test/train/errors.test.ts' 'test/train/determinism.test.ts'
   'test/data/corrupt.test.ts' 'test/data/preprocess.test.ts' 'test/data/color.test.ts'
   'test/pretrain/gradients.test.ts' 'test/stic/cli_e2e.test.ts'

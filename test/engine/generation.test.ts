@@ -5,7 +5,7 @@ import { expect } from 'chai';
 
 import { type GenerateRequest, type LlavaModel, loadModel } from '../../lib/engine/index.ts';
 import { type Fixture, loadFixture } from './fixture_util.ts';
-import { sampleRef } from './sampler_ref.ts';
+import { sampleRef } from '../cpu/sampler_ref.ts';
 
 /** Requests of different prompt lengths: two images, one shared, one text-only prompt. */
 function mixedRequests(fx: Fixture): GenerateRequest[] {

@@ -1,5 +1,5 @@
 // native().dpoLoss, the shipped entry to the DPO loss code (held-out evaluation, lib/train/dpo_eval.ts):
-// the same metrics as the lab's trainKernels.dpoLoss (which test/train_kernels/losses.test.ts checks
+// the same metrics as the lab's trainKernels.dpoLoss (which test/cpu/losses.test.ts checks
 // against a float64 reference), every hyperparameter required, bad pairs named.
 // Legend: B pairs.
 import { expect } from 'chai';

@@ -1,5 +1,5 @@
 // pretrainKernels.patchEmbedBackward(args): the patch embedding's weight gradient alone (the kernel
-// the pretrainer's vision backward calls), for its test (test/pretrain/patch_embed.test.ts).
+// the pretrainer's vision backward calls), for its test (test/cpu/patch_embed.test.ts).
 // Legend: N images, S image side, p patch side, P patches, D hidden.
 #include <napi.h>
 

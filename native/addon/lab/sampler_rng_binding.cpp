@@ -1,5 +1,5 @@
 // The token sampler and the corruptions' counter-based RNG on their own, for the tests that check
-// them against TypeScript references and their CUDA twins (test/engine/sampling.test.ts,
+// them against TypeScript references and their CUDA twins (test/cpu/sampling.test.ts,
 // test/data/corrupt.test.ts, test/gpu/sampling.test.ts); the engine and corruptImages call the same
 // native functions (cpu/sampling.h, cpu/random.h).
 //   kernels.sampleToken(logits, {temperature, topK, topP, seed}, step) -> token id

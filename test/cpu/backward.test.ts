@@ -7,7 +7,7 @@ import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { activationsF, dot, expectGrad, expectThrowExact, f64, finiteDiff, layernormF, linearF, rmsnormF, ropeF } from './reference.ts';
+import { activationsF, dot, expectGrad, expectThrowExact, f64, finiteDiff, layernormF, linearF, rmsnormF, ropeF } from './grad_reference.ts';
 import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(4242);

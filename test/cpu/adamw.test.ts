@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { openSafetensors, readTensor } from '../../lib/model/safetensors.ts';
 import { native, packageRoot } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { expectGrad } from './reference.ts';
+import { expectGrad } from './grad_reference.ts';
 import { lab, type AdamWParam } from '../helpers/lab.ts';
 
 const rng = makeRng(909);

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { type AttnShape, attentionBackwardF, attentionF, dot, expectGrad, expectThrowExact, f64, finiteDiff } from './reference.ts';
+import { type AttnShape, attentionBackwardF, attentionF, dot, expectGrad, expectThrowExact, f64, finiteDiff } from './grad_reference.ts';
 import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(2024);

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 
 import { makeRng } from '../helpers/rng.ts';
-import { dot, expectGrad, expectThrowExact, f64, finiteDiff, linearF } from './reference.ts';
+import { dot, expectGrad, expectThrowExact, f64, finiteDiff, linearF } from './grad_reference.ts';
 import { lab, type DropoutKey } from '../helpers/lab.ts';
 
 const rng = makeRng(77);

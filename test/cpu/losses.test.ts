@@ -10,7 +10,7 @@ import { expect } from 'chai';
 
 import { packageRoot } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { expectGrad, expectThrowExact, f32, finiteDiff } from './reference.ts';
+import { expectGrad, expectThrowExact, f32, finiteDiff } from './grad_reference.ts';
 import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(515);

@@ -11,7 +11,7 @@ import { expect } from 'chai';
 
 import type { RejectedLogpMode } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { expectGrad, expectThrowExact, f64, finiteDiff, linearF, logSoftmaxRows } from './reference.ts';
+import { expectGrad, expectThrowExact, f64, finiteDiff, linearF, logSoftmaxRows } from './grad_reference.ts';
 import { lab } from '../helpers/lab.ts';
 
 const rng = makeRng(31337);
