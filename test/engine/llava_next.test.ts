@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 
 import { type LlavaModel, loadModel } from '../../lib/engine/index.ts';
-import { relError } from '../engine/fixture_util.ts';
+import { relError } from './fixture_util.ts';
 import { NEXT_DIR, type NextFixture, loadNextFixture } from './next_fixture.ts';
 
 const REL_TOL = 1e-5;

@@ -11,7 +11,7 @@ import { loadImage } from '../../lib/data/image_load.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
 import type { EngineConfig } from '../../lib/model/engine_config.ts';
 import type { RgbImage } from '../../lib/native/contract.ts';
-import { NEXT_DIR, type NextFixture, loadNextFixture } from './next_fixture.ts';
+import { NEXT_DIR, type NextFixture, loadNextFixture } from '../engine/next_fixture.ts';
 
 const S = 42;
 

@@ -10,8 +10,8 @@ import { nativeLayout } from '../../lib/data/model_image.ts';
 import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair } from '../../lib/native/contract.ts';
 import { relError } from '../engine/fixture_util.ts';
-import { ADAPTER_FILE, loadNativeModel, readAll } from '../train/train_util.ts';
-import { NEXT_DIR, type NextFixture, loadNextFixture } from './next_fixture.ts';
+import { ADAPTER_FILE, loadNativeModel, readAll } from './train_util.ts';
+import { NEXT_DIR, type NextFixture, loadNextFixture } from '../engine/next_fixture.ts';
 import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 // fp32 engine against a float64 reference. Measured (2 cores, AVX2): 28 of the 32 tensors within

@@ -10,8 +10,8 @@ import path from 'node:path';
 
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { responseTokenIds } from '../../lib/stic/engine_adapters.ts';
-import { runCli } from '../stic/cli_helpers.ts';
-import { NEXT_DIR } from './next_fixture.ts';
+import { runCli } from './cli_helpers.ts';
+import { NEXT_DIR } from '../engine/next_fixture.ts';
 
 describe('stages on a LLaVA-NeXT model (anyres)', function () {
   this.timeout(300_000);
