@@ -2,7 +2,7 @@
 // campaign of issue 20 found in the wild (a field dropped, retyped, replaced by a deep or huge
 // value; bytes flipped, cut or inserted). Every draw comes from one seed, so a failure names the
 // seed and case that reproduce it.
-import type { Rng } from '../helpers/rng.ts';
+import type { Rng } from './rng.ts';
 
 /** A JSON value unlike the one it replaces: wrong types, extremes, empty and nested shapes. */
 export function junkValue(rng: Rng): unknown {

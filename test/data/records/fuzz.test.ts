@@ -9,16 +9,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { descriptionFormat } from '../../lib/data/records/descriptions.ts';
-import { InputFileError } from '../../lib/data/records/faults.ts';
-import { instructionFormat } from '../../lib/data/records/instructions.ts';
-import { type RecordFormat, loadRecords } from '../../lib/data/records/load.ts';
-import { preferenceFormat } from '../../lib/data/records/preference.ts';
-import { listUnlabeledImages } from '../../lib/data/records/unlabeled.ts';
-import { parseRunConfig } from '../../lib/stic/run_config.ts';
-import { makeRng } from '../helpers/rng.ts';
-import { repo } from '../stic/cli_helpers.ts';
-import { expectCleanOutcome, mutateBytes, mutateJson } from './mutate.ts';
+import { descriptionFormat } from '../../../lib/data/records/descriptions.ts';
+import { InputFileError } from '../../../lib/data/records/faults.ts';
+import { instructionFormat } from '../../../lib/data/records/instructions.ts';
+import { type RecordFormat, loadRecords } from '../../../lib/data/records/load.ts';
+import { preferenceFormat } from '../../../lib/data/records/preference.ts';
+import { listUnlabeledImages } from '../../../lib/data/records/unlabeled.ts';
+import { parseRunConfig } from '../../../lib/stic/run_config.ts';
+import { makeRng } from '../../helpers/rng.ts';
+import { repo } from '../../stic/cli_helpers.ts';
+import { expectCleanOutcome, mutateBytes, mutateJson } from '../../helpers/mutate.ts';
 
 const fixture = (p: string) => readFileSync(path.join(repo, 'test/fixtures/stic', p), 'utf8');
 const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as unknown);

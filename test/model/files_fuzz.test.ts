@@ -12,7 +12,7 @@ import { openSafetensors, readTensors } from '../../lib/model/safetensors.ts';
 import { tokenizerFromFiles } from '../../lib/model/tokenizer.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { repo } from '../stic/cli_helpers.ts';
-import { expectCleanOutcome, mutateBytes, mutateJson } from './mutate.ts';
+import { expectCleanOutcome, mutateBytes, mutateJson } from '../helpers/mutate.ts';
 
 const fixture = (p: string) => path.join(repo, 'test/fixtures', p);
 const json = (p: string) => JSON.parse(readFileSync(fixture(p), 'utf8')) as unknown;
