@@ -1,11 +1,11 @@
-// Evaluation on hand-computed examples: the parser's rules one by one, VQA scoring with digit/word
-// and yes/no variants, description precision/recall and hallucination with exact numbers, the
-// comparison table, and the error messages.
+// Evaluation on hand-computed examples: VQA scoring with digit/word and yes/no variants, description
+// precision/recall and hallucination with exact numbers, the comparison table, and the error
+// messages (the description parser's rules one by one are in test/toy/parse.test.ts).
 import { expect } from 'chai';
 
 import { formatComparisonTable } from '../../lib/eval/toy_table.ts';
 import { type ToyEvalReport, evaluateToy, isCorrectAnswer, scoreDescriptions, scoreVqa } from '../../lib/eval/toy_score.ts';
-import { canonicalPositions, normaliseAnswer, parseMentions } from '../../lib/toy/parse.ts';
+import { canonicalPositions, normaliseAnswer } from '../../lib/toy/parse.ts';
 import type { ToyQa } from '../../lib/toy/text.ts';
 import type { ToyScene } from '../../lib/toy/world.ts';
 
@@ -30,40 +30,6 @@ const B: ToyScene = {
     { kind: 'cross', colour: 'black', size: 'large', row: 2, col: 0, position: 'bottom left', cx: 0.16, cy: 0.84, radius: 0.13 },
   ],
 };
-
-describe('toy eval: parsing descriptions', () => {
-  it('attaches preceding colour and size, and the position phrase of the same clause', () => {
-    expect(parseMentions('A large red circle is in the top left, and a star.')).to.deep.equal([
-      { kind: 'circle', colour: 'red', size: 'large', position: 'top left', plural: false, negated: false },
-      { kind: 'star', colour: null, size: null, position: null, plural: false, negated: false },
-    ]);
-  });
-
-  it('reads plurals, synonyms, hyphens and one-word positions', () => {
-    const m = parseMentions('Two big grey crosses sit in the upper-left corner; a hexagon at the centre; stars on the right');
-    expect(m.map((x) => [x.kind, x.colour, x.size, x.position, x.plural])).to.deep.equal([
-      ['cross', 'gray', 'large', 'top left', true],
-      ['hexagon', null, null, 'center', false],
-      ['star', null, null, 'middle right', true],
-    ]);
-  });
-
-  it('marks negated mentions: no, not a, without, zero', () => {
-    const m = parseMentions('There is no red circle, there is not a star, a square without a triangle, zero crosses, and one hexagon.');
-    expect(m.map((x) => [x.kind, x.negated])).to.deep.equal([
-      ['circle', true],
-      ['star', true],
-      ['square', false],
-      ['triangle', true],
-      ['cross', true],
-      ['hexagon', false],
-    ]);
-  });
-
-  it('ends a position search at the next kind word', () => {
-    expect(parseMentions('a circle next to a square in the bottom middle').map((x) => x.position)).to.deep.equal([null, 'bottom middle']);
-  });
-});
 
 describe('toy eval: answers', () => {
   it('normalises digits, yes/no variants, synonyms and filler', () => {
