@@ -4,7 +4,7 @@
 import { Template } from '@huggingface/jinja';
 
 import type { DecoderConfig } from './engine_config.ts';
-import { describeValue, isPlainObject } from './config_json.ts';
+import { showJsonValue, isPlainObject } from './config_json.ts';
 import { BUILTIN_TEMPLATES, type BuiltinTemplateName } from './templates/index.ts';
 import { type ChatTemplateSpec, type TextTokenizer, encodePrompt, expandImageTokens } from './tokenizer.ts';
 
@@ -74,7 +74,7 @@ export function selectChatTemplate(opts: SelectOptions): ChatTemplate {
     const found = named.find((t) => t.name === opts.override);
     if (found) return { name: found.name, source: found.template };
     const choices = [...Object.keys(BUILTIN_TEMPLATES), ...named.map((t) => t.name)].map((n) => `"${n}"`).join(', ');
-    throw new Error(`Expected one of ${choices} for the chat template name but received ${describeValue(opts.override)}`);
+    throw new Error(`Expected one of ${choices} for the chat template name but received ${showJsonValue(opts.override)}`);
   }
   if (typeof opts.checkpoint === 'string') return { name: 'checkpoint', source: opts.checkpoint };
   if (named.length > 0) {
@@ -140,17 +140,17 @@ export function chatPromptIds(tok: TextTokenizer, messages: readonly TemplateMes
 
 /** Messages are user data: check their shape here, where the index can be named. */
 function checkMessages(messages: readonly TemplateMessage[]): void {
-  if (!Array.isArray(messages)) throw new TypeError(`Expected an array for messages but received ${describeValue(messages)}`);
+  if (!Array.isArray(messages)) throw new TypeError(`Expected an array for messages but received ${showJsonValue(messages)}`);
   messages.forEach((m: unknown, i) => {
-    if (!isPlainObject(m)) throw new TypeError(`Expected an object {role, content} for messages[${i}] but received ${describeValue(m)}`);
+    if (!isPlainObject(m)) throw new TypeError(`Expected an object {role, content} for messages[${i}] but received ${showJsonValue(m)}`);
     if (typeof m.role !== 'string' || !(ROLES as readonly string[]).includes(m.role)) {
-      throw new TypeError(`Expected one of "system", "user", "assistant" for messages[${i}].role but received ${describeValue(m.role)}`);
+      throw new TypeError(`Expected one of "system", "user", "assistant" for messages[${i}].role but received ${showJsonValue(m.role)}`);
     }
     const c = m.content;
     const partsOk = Array.isArray(c) && c.every((p) => isPlainObject(p) && (p.type === 'image' || (p.type === 'text' && typeof p.text === 'string')));
     if (typeof c !== 'string' && !partsOk) {
       throw new TypeError(
-        `Expected a string or a list of {type: "image"} / {type: "text", text} parts for messages[${i}].content but received ${describeValue(c)}`,
+        `Expected a string or a list of {type: "image"} / {type: "text", text} parts for messages[${i}].content but received ${showJsonValue(c)}`,
       );
     }
   });

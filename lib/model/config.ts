@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { EngineConfig, ProjectorAct } from './engine_config.ts';
 import { LLAVA_DEFAULTS, LLAVA_DEFAULT_VISION } from './config_defaults.ts';
 import { parseDecoder } from './config_decoder.ts';
-import { FieldReader, type JsonDoc, ModelConfigError, describeValue, readJsonFile } from './config_json.ts';
+import { FieldReader, type JsonDoc, ModelConfigError, showJsonValue, readJsonFile } from './config_json.ts';
 import {
   type LocateOptions,
   type OriginalArchitecture,
@@ -74,7 +74,7 @@ export function detectArchitecture(json: unknown, source: string): Architecture 
   throw new ModelConfigError(
     source,
     'architectures',
-    `expected an architectures list with ${expected} (or a model_type among ${known}) but found architectures ${describeValue(list)} and model_type ${describeValue(modelType)}`,
+    `expected an architectures list with ${expected} (or a model_type among ${known}) but found architectures ${showJsonValue(list)} and model_type ${showJsonValue(modelType)}`,
   );
 }
 

@@ -3,7 +3,7 @@
 // Absent fields take transformers' LlamaConfig/MistralConfig defaults (config_defaults.ts).
 import type { DecoderConfig } from './engine_config.ts';
 import { LLAMA_DEFAULTS, MISTRAL_DEFAULTS } from './config_defaults.ts';
-import { FieldReader, ModelConfigError, describeValue, isPlainObject } from './config_json.ts';
+import { FieldReader, ModelConfigError, showJsonValue, isPlainObject } from './config_json.ts';
 
 export type DecoderFamily = DecoderConfig['family'];
 
@@ -93,7 +93,7 @@ function refuseRopeScaling(r: FieldReader, name: string): void {
     throw new ModelConfigError(
       r.file,
       field,
-      `expected "default" for ${field} but found ${describeValue(v[key])}: scaled RoPE variants are not supported yet`,
+      `expected "default" for ${field} but found ${showJsonValue(v[key])}: scaled RoPE variants are not supported yet`,
     );
   }
 }

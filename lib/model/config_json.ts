@@ -23,7 +23,7 @@ export interface JsonDoc {
 }
 
 /** A JSON value as it appears in an error message: short, and explicit about absence. */
-export function describeValue(v: unknown): string {
+export function showJsonValue(v: unknown): string {
   if (v === undefined) return 'nothing (the field is missing)';
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
@@ -68,7 +68,7 @@ export class FieldReader {
   constructor(obj: unknown, file: string, prefix = '') {
     if (!isPlainObject(obj)) {
       const where = prefix === '' ? 'the file' : prefix;
-      throw new ModelConfigError(file, prefix || null, `expected a JSON object for ${where} but found ${describeValue(obj)}`);
+      throw new ModelConfigError(file, prefix || null, `expected a JSON object for ${where} but found ${showJsonValue(obj)}`);
     }
     this.obj = obj;
     this.file = file;
@@ -88,7 +88,7 @@ export class FieldReader {
   }
 
   fail(name: string, expected: string, found: unknown = this.obj[name]): never {
-    throw new ModelConfigError(this.file, this.path(name), `expected ${expected} for ${this.path(name)} but found ${describeValue(found)}`);
+    throw new ModelConfigError(this.file, this.path(name), `expected ${expected} for ${this.path(name)} but found ${showJsonValue(found)}`);
   }
 
   /** The nested object `name`, as a reader of its own. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { EngineConfig, ProjectorConfig } from './engine_config.ts';
 import { LLAVA_NEXT_DEFAULT_GRID_PINPOINTS } from './config_defaults.ts';
 import { parseDecoder } from './config_decoder.ts';
-import { FieldReader, type JsonDoc, ModelConfigError, describeValue } from './config_json.ts';
+import { FieldReader, type JsonDoc, ModelConfigError, showJsonValue } from './config_json.ts';
 import { checkFeatureLayer, clipImageSize, imageTokenCount, parseClipVision, parsePreprocessor } from './config_vision.ts';
 
 /** The separate CLIP checkpoint of an original-layout model. */
@@ -30,7 +30,7 @@ export function parseOriginalLlava(r: FieldReader, architecture: OriginalArchite
     throw new ModelConfigError(
       r.file,
       'mm_vision_tower',
-      `expected the config of the CLIP checkpoint named by mm_vision_tower (${describeValue(towerName)}) but none was given: ` +
+      `expected the config of the CLIP checkpoint named by mm_vision_tower (${showJsonValue(towerName)}) but none was given: ` +
         'load the model with loadModelConfig(dir, {visionTowerPath}) or pass extras.visionTower',
     );
   }
@@ -121,7 +121,7 @@ export function locateVisionTower(modelDir: string, towerName: string, configFil
     configFile,
     'mm_vision_tower',
     [
-      `expected a local CLIP checkpoint (a directory with config.json) for mm_vision_tower ${describeValue(towerName)} but found none. Places tried:`,
+      `expected a local CLIP checkpoint (a directory with config.json) for mm_vision_tower ${showJsonValue(towerName)} but found none. Places tried:`,
       ...tried.map((d) => `  - ${d}`),
       'Possible solutions: pass the CLIP directory as visionTowerPath (CLI: --vision-tower <dir>), or download it into one of the places above.',
     ].join('\n'),

@@ -4,7 +4,7 @@
 // Legend: S image side in pixels, p patch side; the tower sees (S/p)^2 patches plus one CLS token.
 import type { ImagePreprocess, VisionAct, VisionConfig } from './engine_config.ts';
 import { CLIP_VISION_DEFAULTS, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from './config_defaults.ts';
-import { FieldReader, ModelConfigError, describeValue } from './config_json.ts';
+import { FieldReader, ModelConfigError, showJsonValue } from './config_json.ts';
 
 const VISION_ACTS: readonly VisionAct[] = ['quick_gelu', 'gelu', 'gelu_pytorch_tanh'];
 
@@ -139,7 +139,7 @@ function shortestEdge(r: FieldReader, dflt: number): number {
   if (typeof v === 'number') return r.positiveInt('size');
   const s = r.section('size');
   if (!s.has('shortest_edge')) {
-    throw new ModelConfigError(r.file, r.path('size'), `expected {"shortest_edge": n} for ${r.path('size')} but found ${describeValue(v)}`);
+    throw new ModelConfigError(r.file, r.path('size'), `expected {"shortest_edge": n} for ${r.path('size')} but found ${showJsonValue(v)}`);
   }
   return s.positiveInt('shortest_edge');
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 
-import { FieldReader, type JsonDoc, ModelConfigError, describeValue, isPlainObject, readJsonFile, readTextFile } from './config_json.ts';
+import { FieldReader, type JsonDoc, ModelConfigError, showJsonValue, isPlainObject, readJsonFile, readTextFile } from './config_json.ts';
 
 /** chat_template as stored: one Jinja string, or named templates ([{name, template}]). */
 export type ChatTemplateSpec = string | { name: string; template: string }[];
@@ -71,7 +71,7 @@ export class TextTokenizer {
 
   /** Ids and the token strings they stand for. */
   encodeWithTokens(text: string, opts: EncodeOptions = {}): { ids: number[]; tokens: string[] } {
-    if (typeof text !== 'string') throw new TypeError(`Expected a string for text but received ${describeValue(text)}`);
+    if (typeof text !== 'string') throw new TypeError(`Expected a string for text but received ${showJsonValue(text)}`);
     const enc = this.library('encode text', () => this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }));
     return { ids: enc.ids, tokens: enc.tokens };
   }
@@ -79,7 +79,7 @@ export class TextTokenizer {
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.hf.id_to_token(id) === undefined) {
-        throw new RangeError(`Expected token ids of ${this.source} (integers in [0, ${this.vocabSize})) but received ${describeValue(id)} at position ${i}`);
+        throw new RangeError(`Expected token ids of ${this.source} (integers in [0, ${this.vocabSize})) but received ${showJsonValue(id)} at position ${i}`);
       }
     });
     // The library refuses an empty list; the empty string is the honest answer.
@@ -192,7 +192,7 @@ function mergeAddedTokens(tj: FieldReader, cfg: FieldReader): unknown[] {
     }
     const existing = byId.get(id);
     if (existing !== undefined && existing.content !== value.content) {
-      cfg.fail(field, `the token tokenizer.json has for id ${id} (${describeValue(existing.content)})`, value.content);
+      cfg.fail(field, `the token tokenizer.json has for id ${id} (${showJsonValue(existing.content)})`, value.content);
     }
     if (existing === undefined) {
       extra.push({ single_word: false, lstrip: false, rstrip: false, normalized: false, special: false, ...value, id });
@@ -284,7 +284,7 @@ export function expandImageTokens(ids: readonly number[], imageTokenId: number, 
   const counts = typeof tokensPerImage === 'number' ? new Array<number>(numImages).fill(tokensPerImage) : [...tokensPerImage];
   const bad = typeof tokensPerImage === 'number' ? [tokensPerImage] : counts;
   if (bad.some((n) => !Number.isInteger(n) || n <= 0)) {
-    throw new RangeError(`Expected a positive integer for tokensPerImage but received ${describeValue(tokensPerImage)}`);
+    throw new RangeError(`Expected a positive integer for tokensPerImage but received ${showJsonValue(tokensPerImage)}`);
   }
   if (counts.length !== numImages) throw new RangeError(`Expected ${numImages} image token counts (one per image) but received ${counts.length}`);
   const found = ids.reduce((n, id) => n + (id === imageTokenId ? 1 : 0), 0);

@@ -23,7 +23,7 @@ import { claimOutputSettings, settingsPath } from '../output_settings.ts';
 import { type DescribeOptions, samplingOf } from '../stage_options.ts';
 import type { PromptSet } from '../../data/prompts.ts';
 import { chunks } from '../../generate/batching.ts';
-import { type StageEnv, type StageReport, type StageResult, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { type StageEnv, type StageReport, type StageResult, closeEngine, formatStageReport, isFault, loadRecordImage, writeSkipped } from './stage_io.ts';
 
 export interface DescribeStageInput {
   samples: (InstructionSample & Located)[];
@@ -114,7 +114,7 @@ async function describeBatch(batch: (InstructionSample & Located)[], input: Desc
   const ready: { s: InstructionSample; prompt: string; seed: number; image: RgbImage; root: string }[] = [];
   for (const s of batch) {
     const root = recordImageRoot(s.file, s.imageRoot, input.imageRoot);
-    const image = await loadImage(deps.images, { id: s.id, path: path.resolve(root.root, s.image as string), file: s.file, line: s.line, resolved: { image: s.image as string, against: root.against } });
+    const image = await loadRecordImage(deps.images, { id: s.id, path: path.resolve(root.root, s.image as string), file: s.file, line: s.line, resolved: { image: s.image as string, against: root.against } });
     if (isFault(image)) {
       skips.add(image);
       continue;

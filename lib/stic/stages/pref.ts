@@ -25,7 +25,7 @@ import { userTurn } from '../../data/records/preference.ts';
 import { type PairOutputs, type PrefPlan, type PrefPlanOptions, planPreference, preferenceRecord } from './pref_plan.ts';
 import type { PromptSet } from '../../data/prompts.ts';
 import { chunks } from '../../generate/batching.ts';
-import { type StageEnv, type StageReport, type StageResult, closeEngine, formatStageReport, isFault, loadImage, writeSkipped } from './stage_io.ts';
+import { type StageEnv, type StageReport, type StageResult, closeEngine, formatStageReport, isFault, loadRecordImage, writeSkipped } from './stage_io.ts';
 
 export interface PrefStageInput {
   images: UnlabeledImage[];
@@ -125,7 +125,7 @@ export async function runPrefStage(input: PrefStageInput, deps: InferenceDeps): 
 async function prepareBatch(batch: UnlabeledImage[], input: PrefStageInput, api: ImageApi, skips: SkipLog): Promise<Item[]> {
   const items: Item[] = [];
   for (const image of batch) {
-    const clean = await loadImage(api, image);
+    const clean = await loadRecordImage(api, image);
     if (isFault(clean)) {
       skips.add(clean);
       continue;

@@ -50,7 +50,7 @@ export interface ImageRef {
 }
 
 /** The decoded image, or the fault that skips its record ("image not found" / "image unreadable"). */
-export async function loadImage(api: ImageApi, ref: ImageRef): Promise<RgbImage | RecordFault> {
+export async function loadRecordImage(api: ImageApi, ref: ImageRef): Promise<RgbImage | RecordFault> {
   try {
     await access(ref.path);
   } catch {

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { loadImage as decodeImage } from '../../../lib/data/image_load.ts';
+import { loadImage } from '../../../lib/data/image_load.ts';
 import type { ImageApi } from '../../../lib/stic/engine_api.ts';
-import { loadImage } from '../../../lib/stic/stages/stage_io.ts';
+import { loadRecordImage } from '../../../lib/stic/stages/stage_io.ts';
 
 describe('stage image loading', () => {
   let dir: string;
@@ -19,8 +19,8 @@ describe('stage image loading', () => {
   it('an unreadable image is reported once, by the decoder\'s own message', async () => {
     const file = path.join(dir, 'broken.png');
     writeFileSync(file, 'not a png');
-    const api = { load: (p: string) => decodeImage(p) } as unknown as ImageApi;
-    const fault = await loadImage(api, { id: 'b', path: file, file: 'list.txt', line: 3 });
+    const api = { load: (p: string) => loadImage(p) } as unknown as ImageApi;
+    const fault = await loadRecordImage(api, { id: 'b', path: file, file: 'list.txt', line: 3 });
     expect(fault).to.have.property('kind', 'image unreadable');
     const message = (fault as { message: string }).message;
     expect(message.startsWith(`list.txt:3 (id "b"): Cannot load image ${file}: `), message).to.equal(true);
@@ -30,7 +30,7 @@ describe('stage image loading', () => {
   it('a missing image names the path tried, what it was resolved against and the flag that fixes it', async () => {
     const file = path.join(dir, 'gone.png');
     const api = { load: () => Promise.reject(new Error('not called')) } as unknown as ImageApi;
-    const fault = await loadImage(api, { id: 'g', path: file, file: 'd.json', line: 2, resolved: { image: 'gone.png', against: `--image-root ${dir}` } });
+    const fault = await loadRecordImage(api, { id: 'g', path: file, file: 'd.json', line: 2, resolved: { image: 'gone.png', against: `--image-root ${dir}` } });
     expect((fault as { message: string }).message).to.equal(`d.json:2 (id "g"): image not found: ${file} ("gone.png" resolved against --image-root ${dir}); pass --image-root DIR, the folder the image paths are relative to`);
   });
 });
