@@ -451,7 +451,7 @@ Result<std::unique_ptr<OpsTable>> OpsTable::create(cudaStream_t stream, const Ge
     std::swap(out, s->first);
     return out;
   };
-  return std::move(table);
+  return Result<std::unique_ptr<OpsTable>>(std::move(table));
 }
 
 OpsTable::~OpsTable() = default;
