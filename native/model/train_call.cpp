@@ -2,6 +2,8 @@
 // Legend: see train_call.h.
 #include "model/train_call.h"
 
+#include <limits>
+
 #include "core/carver.h"
 
 namespace stic::model {
@@ -14,7 +16,10 @@ DecoderShape decoderShape(const LlavaConfig& cfg, const TrainView& v, const Step
           true, s.backward, s.backward && s.checkpointed};
 }
 
-bool towerTrains(const TrainView& v, const StepShape& s) { return v.full() && s.backward; }
+// A full call keeps the tower's activations (with a backward, its scratch too); an adapters' call
+// runs the frozen tower in chunks of its own.
+bool towerKept(const TrainView& v) { return v.full(); }
+VisionPass towerPass(const StepShape& s) { return s.backward ? VisionPass::Backward : VisionPass::Save; }
 
 // The call's own buffers (TrainCall's fields but the tower's, the decoder's and the head's).
 void carveCallBuffers(Carver& c, TrainCall& t, const LlavaConfig& cfg, const TrainView& v, const StepShape& s) {
@@ -22,12 +27,13 @@ void carveCallBuffers(Carver& c, TrainCall& t, const LlavaConfig& cfg, const Tra
                 Dv = cfg.vision.hiddenSize;
   const bool trainProj = v.projectorTrains && s.backward;
   c.f32(&t.proj.sel, {M, Dv}, "training step buffers");
-  c.f32(&t.featPolicy, {M + 1, D}, "training step buffers");
-  if (s.refFeatures) c.f32(&t.featRef, {M + 1, D}, "training step buffers");
+  const int64_t F = M + v.newlineRows;
+  c.f32(&t.featPolicy, {F, D}, "training step buffers");
+  if (s.refFeatures) c.f32(&t.featRef, {F, D}, "training step buffers");
   c.f32(&t.proj.h1, {M, D}, "training step buffers");
   c.f32(&t.proj.a1, {M, D}, "training step buffers");
-  if (trainProj) c.f32(&t.dfeat, {M + 1, D}, "training step buffers"), c.f32(&t.proj.dh1, {M, D}, "training step buffers");
-  if (towerTrains(v, s)) c.f32(&t.proj.dsel, {M, Dv}, "training step buffers");
+  if (trainProj) c.f32(&t.dfeat, {F, D}, "training step buffers"), c.f32(&t.proj.dh1, {M, D}, "training step buffers");
+  if (towerKept(v) && s.backward) c.f32(&t.proj.dsel, {M, Dv}, "training step buffers");
   c.f32(&t.x, {T, D}, "training step buffers");
   if (s.backward) c.f32(&t.dx, {T, D}, "training step buffers");
   if (v.full() && s.backward) c.i64(&t.embedIds, {T}, "embedding ids");
@@ -41,13 +47,14 @@ void planCallArenas(ArenaPlan& saved, ArenaPlan& scratch, const LlavaConfig& cfg
   TrainCall unused;
   Carver scratchPlan = Carver::planning(scratch), savedPlan = Carver::planning(saved);
   carveCallBuffers(scratchPlan, unused, cfg, v, s);
-  if (towerTrains(v, s)) planVisionActs(scratch, cfg.vision, cropsOf(cfg, s), cfg.vision.featureIndex(), VisionPass::Backward);
+  if (towerKept(v)) planVisionActs(scratch, cfg.vision, cropsOf(cfg, s), cfg.vision.featureIndex(), towerPass(s));
   carveDecoderActs(savedPlan, scratchPlan, unused.act, cfg.decoder, v.lora, decoderShape(cfg, v, s));
   planHead(*v.ops, scratch, cfg.decoder, s.entries, v.full() && s.backward);
 }
 
-// Writes image_newline after the M crop rows of a feature buffer (image_layout.h).
+// Writes image_newline after the M crop rows of a feature buffer (image_layout.h), where it has one.
 void addNewlineRow(float* features, const TrainView& v, const LlavaConfig& cfg, int64_t M) {
+  if (v.newlineRows == 0) return;
   ImageBatch rows;
   rows.crops = M / std::max<int64_t>(cfg.imageTokenCount, 1);
   fillNewlineRow(*v.ops, features, rows, cfg, v.imageNewline);
@@ -104,6 +111,8 @@ TrainView fullView(const LlavaConfig& cfg, const TrainableParams& p) {
   v.decoderGrads = &g.decoder;
   v.visionGrads = &g.vision;
   v.headGrads = {g.decoder.lmHead, g.decoder.norm};
+  v.passRows = std::numeric_limits<int64_t>::max();
+  v.newlineRows = 0;
   return v;
 }
 
@@ -132,8 +141,8 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   carveCallBuffers(carver, c, cfg, v, s);
   STIC_RETURN_IF_ERROR(carver.status());
   if (!c.featRef) c.featRef = c.featPolicy;
-  if (towerTrains(v, s)) {
-    auto tower = carveVisionActs(*c.arena, cfg.vision, cropsOf(cfg, s), cfg.vision.featureIndex(), VisionPass::Backward);
+  if (towerKept(v)) {
+    auto tower = carveVisionActs(*c.arena, cfg.vision, cropsOf(cfg, s), cfg.vision.featureIndex(), towerPass(s));
     if (!tower.isOk()) return tower.status();
     c.tower = tower.take();
     c.towerKept = true;
@@ -144,7 +153,7 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   auto head = allocHead(*v.ops, *c.arena, cfg.decoder, s.entries, v.full() && s.backward);
   if (!head.isOk()) return head.status();
   c.head = head.take();
-  if (c.dfeat) v.ops->memory.fill(c.dfeat, 0.0f, (M + 1) * D);
+  if (c.dfeat) v.ops->memory.fill(c.dfeat, 0.0f, (M + v.newlineRows) * D);
   return c;
 }
 

@@ -60,6 +60,13 @@ struct TrainView {
   const DecoderPtrs* decoderGrads = nullptr;
   const VisionPtrs* visionGrads = nullptr;
   HeadGrads headGrads;
+  // Rows of one packed pass: kPassTokenBudget (adapters), or no bound (full: a call's items run as
+  // one pass of whole items, as the toy pretrainer always ran them, so its results are bit for bit
+  // the same: a GEMM's rounding depends on the rows it reduces over).
+  int64_t passRows = kPassTokenBudget;
+  // Rows after the crops' in a feature buffer: image_layout.h's image_newline row (adapters: any
+  // image layout), or none (full: single-tile images, whose tokens never read it).
+  int64_t newlineRows = 1;
   bool full() const { return decoderGrads != nullptr; }
 };
 
@@ -71,12 +78,12 @@ TrainView fullView(const LlavaConfig& cfg, const TrainableParams& p);
 struct TrainCall {
   Arena* arena = nullptr;
   size_t bytes = 0;             // what this call planned (the arena may be larger)
-  bool towerKept = false;       // the tower trains: its activations are kept (full, with a backward)
+  bool towerKept = false;       // the tower trains: its activations are kept (full)
   VisionActs tower;
   ProjectorActs proj;           // sel (M, Dv), h1 and a1 (M, D) saved; dh1 (M, D) when the projector trains, dsel (M, Dv) when the tower does
-  float* featPolicy = nullptr;  // (M + 1, D): the crops' features, then image_newline
-  float* featRef = nullptr;     // (M + 1, D), or featPolicy when they coincide
-  float* dfeat = nullptr;       // (M + 1, D) d loss / d policy features (the newline row's is unused: it is frozen)
+  float* featPolicy = nullptr;  // (M + nl, D): the crops' features, then image_newline (nl = TrainView::newlineRows)
+  float* featRef = nullptr;     // (M + nl, D), or featPolicy when they coincide
+  float* dfeat = nullptr;       // (M + nl, D) d loss / d policy features (the newline row's is unused: it is frozen)
   float* x = nullptr;           // (T, D) residual stream
   float* dx = nullptr;          // (T, D) its gradient
   int64_t* embedIds = nullptr;  // (T) the rows' token ids for the embeddings' backward (full)

@@ -1,6 +1,8 @@
 // A training step's inputs: checks and grouping (see train_items.h). Legend: see train_items.h.
 #include "model/train_items.h"
 
+#include <algorithm>
+
 namespace stic::model {
 
 Status validatePair(const LlavaConfig& cfg, const PairInput& pair, const TokenRows& tokenRows, const std::string& where) {
@@ -97,26 +99,35 @@ std::vector<PassGroup> groupPairs(const std::vector<PairInput>& pairs, const Lla
   return groups;
 }
 
-std::vector<SftGroup> groupItems(const std::vector<SftItem>& items, const LlavaConfig& cfg, const TokenRows& tokenRows) {
+// The rows each item takes: its ids up to its last target (none without a target), or all of them.
+int64_t itemRows(const SftItem& item, bool whole) {
+  if (whole) return static_cast<int64_t>(item.seq.ids.size());
+  int64_t last = 0;
+  for (size_t t = 0; t < item.mask.size(); t++) {
+    if (item.mask[t]) last = static_cast<int64_t>(t);
+  }
+  return last;
+}
+
+std::vector<SftGroup> groupItems(const std::vector<SftItem>& items, const LlavaConfig& cfg, const TokenRows& tokenRows,
+                                 int64_t rowBudget, bool whole) {
   std::vector<size_t> which;
   std::vector<int64_t> lengths;
   for (size_t i = 0; i < items.size(); i++) {
-    int64_t last = 0;
-    for (size_t t = 0; t < items[i].mask.size(); t++) {
-      if (items[i].mask[t]) last = static_cast<int64_t>(t);
-    }
-    if (last == 0) continue;
+    const int64_t rows = itemRows(items[i], whole);
+    if (rows == 0) continue;
     which.push_back(i);
-    lengths.push_back(last);
+    lengths.push_back(rows);
   }
   std::vector<SftGroup> groups;
-  for (auto [b, e] : packGroups(lengths, kPassTokenBudget)) {
+  for (auto [b, e] : packGroups(lengths, rowBudget)) {
     SftGroup g;
     for (size_t k = b; k < e; k++) {
       const SftItem& it = items[which[k]];
       std::vector<int64_t> ids(it.seq.ids.begin(), it.seq.ids.begin() + lengths[k]);
       const int64_t first = appendSequence(g.layout, ids, it.seq.images, cfg.imageTokenId, tokenRows);
-      for (int64_t t = 1; t <= lengths[k]; t++) {
+      const int64_t last = std::min<int64_t>(lengths[k], static_cast<int64_t>(it.seq.ids.size()) - 1);
+      for (int64_t t = 1; t <= last; t++) {
         if (it.mask[t]) g.entries.push_back({first + t - 1, it.seq.ids[t]});
       }
     }

@@ -1,9 +1,10 @@
 // A training step's inputs (trainer.h): their checks, with the messages each binding's API names,
-// and their grouping into packed passes under the row budget (kPassTokenBudget):
+// and their grouping into packed passes under a row budget:
 //   pairs: a prompt with its image tokens and two responses (DPO; pass_layout.h's shared prefix
 //     or two full sequences);
 //   SFT items: a sequence and its target mask; each item's rows end at its last target (later
-//     tokens influence no target), so an item without a target takes no rows.
+//     tokens influence no target), so an item without a target takes no rows; or (the full
+//     trainer's packing, kept so its results stay bit for bit the toy pretrainer's) whole items.
 // Legend: T tokens of an item, E scored tokens of a pass, Bg pairs of a group.
 #pragma once
 #include <string>
@@ -51,6 +52,9 @@ struct SftGroup {
   PassLayout layout;
   std::vector<HeadEntry> entries;
 };
-std::vector<SftGroup> groupItems(const std::vector<SftItem>& items, const LlavaConfig& cfg, const TokenRows& tokenRows);
+// Passes of at most `rowBudget` rows (an item longer than that is a pass of its own); `whole`:
+// every item with all its ids (the pretrainer's packing), not only up to its last target.
+std::vector<SftGroup> groupItems(const std::vector<SftItem>& items, const LlavaConfig& cfg, const TokenRows& tokenRows,
+                                 int64_t rowBudget, bool whole);
 
 }  // namespace stic::model

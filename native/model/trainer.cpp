@@ -163,12 +163,15 @@ Status Trainer::sftStep(SftStepResult& out, const ImageBatch& images, const std:
   const TrainView& v = view_;
   STIC_RETURN_IF_ERROR(validateImageBatch(images, cfg));
   const TokenRows tokenRows = imageTokenRows(images, cfg);
+  for (size_t k = 0; k < images.layouts.size() && v.newlineRows == 0; k++) {
+    STIC_CHECK_ARG(!images.layouts[k].anyres(), "images[", k, "]: a full-parameter trainer takes single-tile images but found an anyres layout");
+  }
   STIC_RETURN_IF_ERROR(validateSftItems(cfg, items, tokenRows, opt.rules));
   out.tokens = 0;
   for (const SftItem& it : items) {
     for (uint8_t m : it.mask) out.tokens += m ? 1 : 0;
   }
-  const std::vector<SftGroup> groups = groupItems(items, cfg, tokenRows);
+  const std::vector<SftGroup> groups = groupItems(items, cfg, tokenRows, v.passRows, v.full());
   StepShape sizes;
   sizes.featureRows = images.crops * cfg.imageTokenCount;
   sizes.backward = opt.backward;
