@@ -1,7 +1,7 @@
 // Counter-based random numbers for training (LoRA dropout): every value is a pure function of a
 // key and an element index, so a mask never depends on threads, batch order or how many values
 // were drawn before — a resumed run redraws exactly the masks it would have drawn.
-// test/train_kernels/ holds a TypeScript twin of these formulas; change both together.
+// test/cpu/lora.test.ts holds a TypeScript twin of these formulas; change both together.
 //
 //   stream  = mix64 chain over (seed, step, micro, layer, module)   (SplitMix64's finaliser)
 //   k0, k1  = low and high 32 bits of stream
