@@ -1,9 +1,9 @@
-// The library's layers import only downward (bin -> stic/pretrain -> eval -> toy -> train -> engine ->
+// The library's layers import only downward (bin -> demo -> stic/pretrain -> eval -> toy -> train -> engine ->
 // generate -> model/data -> native/util): every relative import of every lib/ file is read and checked
 // against the folders its own folder may use. lib/generate (batching, sampling, the generation driver)
 // sits under lib/engine, whose model object drives it; the toy world (lib/toy) sits under the
 // evaluation (lib/eval scores toy models), and the toy pretraining run (lib/pretrain), which evaluates
-// as it trains, above both; lib/demo sits above lib/stic and is not listed.
+// as it trains, above both; lib/demo (`stic demo`) sits above lib/stic.
 // Inside lib/stic, the stages (lib/stic/stages/) sit under the commands and the pipeline: of lib/stic's
 // own files they read only the option tables, the output settings and the engine types.
 import { expect } from 'chai';
@@ -26,6 +26,7 @@ const BELOW: Record<string, string[]> = {
   eval: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy'],
   stic: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'eval'],
   pretrain: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy', 'eval'],
+  demo: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy', 'eval', 'stic'],
 };
 
 /** The lib/ files of lib/stic outside stages/ that lib/stic/stages may import. */
