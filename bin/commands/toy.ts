@@ -8,6 +8,7 @@ import { flagPath, guardOutputs } from '../../lib/stic/output_guard.ts';
 import { progressFactory } from '../../lib/util/progress.ts';
 import { writeToyDataset } from '../../lib/toy/dataset.ts';
 import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/pretrain/toy_pretrain.ts';
+import { EXISTS_TURNS, type ExistsTurns } from '../../lib/toy/pretrain_data.ts';
 import { PATCH_EMBEDDINGS, type PatchEmbedding } from '../../lib/toy/pretrain_model.ts';
 import { TOY_IMAGE_SIZE } from '../../lib/toy/render.ts';
 import { MAX_SHAPES, MIN_SHAPES } from '../../lib/toy/vocab.ts';
@@ -67,6 +68,7 @@ interface PretrainArgs {
   'adam-beta2': number;
   'adam-eps': number;
   'single-turn': number;
+  'exists-turns': ExistsTurns;
   curriculum: number;
   'drill-steps': number;
   'patch-embedding': PatchEmbedding;
@@ -101,6 +103,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         'adam-beta2': { type: 'number', default: d.adamBeta2, describe: 'AdamW beta2: decay of the running mean of the squared gradient' },
         'adam-eps': { type: 'number', default: d.adamEps, describe: 'AdamW epsilon: added to the root of the second moment in the update\'s denominator' },
         'single-turn': { type: 'number', default: d.singleTurn, describe: 'Share of conversations with one question (the rest ask all of a scene)' },
+        'exists-turns': { choices: EXISTS_TURNS, default: d.existsTurns, describe: 'Existence questions ("Is there a ...?") per multi-turn conversation: 1 (one of the yes/no pair) or 2 (both, so the second answer is guessable without looking)' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'drill-steps': { type: 'number', default: d.drillSteps, describe: 'Steps at the start spent on one-shape "What shape is this?" scenes, palette widening from white-on-black to the world\'s colours (0: none)' },
         'patch-embedding': { choices: PATCH_EMBEDDINGS, default: d.patchEmbedding, describe: 'fixed: the vision tower\'s patch filters start as one zero-mean pattern shared by the colour channels (plus a smaller per-channel part) and stay frozen, so an outline looks the same in any colour on any background; learned: drawn per channel and trained (the model card says why fixed)' },
@@ -131,6 +134,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       adamBeta2: args['adam-beta2'],
       adamEps: args['adam-eps'],
       singleTurn: args['single-turn'],
+      existsTurns: args['exists-turns'],
       curriculum: args.curriculum,
       drillSteps: args['drill-steps'],
       patchEmbedding: args['patch-embedding'],

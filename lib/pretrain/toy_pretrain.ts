@@ -38,7 +38,7 @@ import { type ScheduleKind, learningRateAt } from '../util/lr_schedule.ts';
 import { MetricsLog } from '../util/metrics_log.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { latestPretrainCheckpoint, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
-import { type ToyBatch, type ToyDataOptions, toyBatch } from '../toy/pretrain_data.ts';
+import { EXISTS_TURNS, type ExistsTurns, type ToyBatch, type ToyDataOptions, toyBatch } from '../toy/pretrain_data.ts';
 import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from '../eval/toy_run.ts';
 import {
   PATCH_EMBEDDINGS,
@@ -73,6 +73,8 @@ export interface ToyPretrainOptions {
   adamBeta2?: number;
   adamEps?: number;
   singleTurn?: number;
+  /** Existence questions per multi-turn conversation (lib/toy/pretrain_data.ts: 1 avoids a yes/no shortcut). */
+  existsTurns?: ExistsTurns;
   /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
   curriculum?: number;
   /** Kind-drill steps at the start of the run (lib/toy/kind_drill.ts; 0: none); fewer than `steps`. */
@@ -114,6 +116,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   maxGradNorm: 1.0,
   ...ADAMW_DEFAULTS, // the LoRA stages' AdamW defaults: one value for each
   singleTurn: 0.25,
+  existsTurns: 1 as ExistsTurns,
   curriculum: 0.5,
   drillSteps: 0,
   patchEmbedding: 'fixed' as PatchEmbedding,
@@ -150,6 +153,7 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
   int(r.checkpointEvery, 'checkpointEvery', 1);
   int(r.threads, 'threads', 1);
   int(r.drillSteps, 'drillSteps', 0);
+  if (!EXISTS_TURNS.includes(r.existsTurns)) throw new RangeError(`Expected one of ${EXISTS_TURNS.join(', ')} for existsTurns but received ${String(r.existsTurns)}`);
   if (!PATCH_EMBEDDINGS.includes(r.patchEmbedding)) throw new RangeError(`Expected one of ${PATCH_EMBEDDINGS.join(', ')} for patchEmbedding but received ${String(r.patchEmbedding)}`);
   if (r.drillSteps >= r.steps) throw new RangeError(`Expected fewer drill steps than steps (${r.steps}) but received ${r.drillSteps}`);
   if (r.evalSeed === r.seed) throw new RangeError(`Expected an evalSeed other than the training seed (${r.seed}): held-out scenes must not be training scenes`);
@@ -171,13 +175,14 @@ function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unkn
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
     weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, adamBeta1: r.adamBeta1, adamBeta2: r.adamBeta2, adamEps: r.adamEps,
-    singleTurn: r.singleTurn, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
+    singleTurn: r.singleTurn, existsTurns: r.existsTurns, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
   };
 }
 
 /**
  * Options added after checkpoints were first written, with the value a checkpoint that lacks one
- * ran with: the defaults of the time (AdamW's, no drill) and the learned patch embedding.
+ * ran with: the defaults of the time (AdamW's, no drill), the learned patch embedding and both
+ * existence questions in a conversation.
  */
 const LATER_KEYS: Record<string, unknown> = {
   adamBeta1: TOY_PRETRAIN_DEFAULTS.adamBeta1,
@@ -185,6 +190,7 @@ const LATER_KEYS: Record<string, unknown> = {
   adamEps: TOY_PRETRAIN_DEFAULTS.adamEps,
   drillSteps: 0,
   patchEmbedding: 'learned',
+  existsTurns: 2,
 };
 
 /** A checkpoint's trajectory options as this version records them. */
@@ -259,7 +265,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
     } else {
       await initialise(p, r, config);
     }
-    const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn }, 0, enc, pre, maxLength);
+    const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn, existsTurns: r.existsTurns }, 0, enc, pre, maxLength);
     // Rows of evaluations after the checkpoint are dropped (a finished run's final row too: it is redone).
     const evals = await MetricsLog.open(path.join(r.out, 'eval.jsonl'), Math.min(start + 1, r.steps));
     const frozen = frozenTensors(p.tensorInfo(), r.patchEmbedding);
@@ -278,7 +284,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
 /** Steps start..steps-1 with their metrics, evaluations and checkpoints; returns the training seconds. */
 async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
   const { r, o, p, enc, pre, maxLength } = run;
-  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
+  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
   const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
   const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
   let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;

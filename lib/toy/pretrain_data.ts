@@ -9,7 +9,11 @@
 //   - with probability `singleTurn` (default 0.25), one question of the scene (any type, "describe"
 //     included) as the only turn: the form evaluation and the STIC stages ask in;
 //   - otherwise every question of the scene, in a random order, as one multi-turn conversation
-//     (8 supervised answers for one image and one system prompt: most targets per token).
+//     (7-8 supervised answers for one image and one system prompt: most targets per token). Of the
+//     scene's two existence questions (one "yes", one "no") such a conversation keeps one, drawn
+//     50/50 (`existsTurns` 1, the default): with both, the second answer is the opposite of the
+//     first and can be given without looking, a shortcut that taught the 2026-12 model to answer
+//     every existence question "no" (models/toy-llava/README.md). `existsTurns` 2 keeps both.
 // A "describe" turn uses a random description prompt and a random one of the three reference
 // caption phrasings as the answer. The image placeholder opens the first user turn ("<image>\n"),
 // as LLaVA puts it, and is expanded to the model's image-token count.
@@ -42,7 +46,12 @@ export interface ToyDataOptions {
   totalSteps?: number;
   /** Steps at the start of the run that are kind-drill steps (kind_drill.ts; default 0: none). */
   drillSteps?: number;
+  /** Existence questions of a multi-turn conversation: 1 (one of the two, default) or 2 (both). */
+  existsTurns?: ExistsTurns;
 }
+
+export const EXISTS_TURNS = [1, 2] as const;
+export type ExistsTurns = (typeof EXISTS_TURNS)[number];
 
 export interface ToySample {
   scene: ToyScene;
@@ -99,14 +108,14 @@ function turnOf(scene: ToyScene, qa: ToyQa, rng: SeededRandom): { question: stri
 }
 
 /** The conversation about `scene` (see the header), its choices keyed by (seed, scene id). */
-export function conversationFor(scene: ToyScene, seed: number, singleTurn = 0.25): ChatMessage[] {
+export function conversationFor(scene: ToyScene, seed: number, singleTurn = 0.25, existsTurns: ExistsTurns = 1): ChatMessage[] {
   const rng = seededRandom('stic-toy-pretrain-conversation', seed, scene.id);
   const all = questions(scene);
   let chosen: ToyQa[];
   if (rng.next() < singleTurn) {
     chosen = [all[rng.int(all.length)]];
   } else {
-    chosen = [...all];
+    chosen = existsTurns === 2 ? [...all] : oneExistence(all, rng);
     for (let i = chosen.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
       [chosen[i], chosen[j]] = [chosen[j], chosen[i]];
@@ -119,6 +128,12 @@ export function conversationFor(scene: ToyScene, seed: number, singleTurn = 0.25
       { role: 'assistant' as const, content: t.answer },
     ];
   });
+}
+
+/** The questions with one of the two existence questions left out (which one: 50/50). */
+function oneExistence(all: readonly ToyQa[], rng: SeededRandom): ToyQa[] {
+  const drop = rng.next() < 0.5 ? '-exists-yes' : '-exists-no';
+  return all.filter((q) => !q.id.endsWith(drop));
 }
 
 /** Ids and target mask of a conversation; throws (naming the scene) when it exceeds maxLength. */
@@ -150,7 +165,7 @@ export async function scenePixels(scenes: readonly ToyScene[], pre: PreprocessCo
 export async function toyBatch(o: ToyDataOptions, step: number, enc: ChatEncoder, pre: PreprocessConfig, maxLength: number): Promise<ToyBatch> {
   const scenes = stepScenes(o, step);
   const drill = isDrillStep(o, step);
-  const messages = (scene: ToyScene) => (drill ? drillConversation(scene) : conversationFor(scene, o.seed, o.singleTurn));
+  const messages = (scene: ToyScene) => (drill ? drillConversation(scene) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns));
   const samples = scenes.map((scene) => tokenizeSample(enc, scene, messages(scene), maxLength));
   const pixels = await scenePixels(scenes, pre);
   const items: PretrainItem[] = samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask }));

@@ -29,8 +29,9 @@ const enc: ChatEncoder = { tokenizer: text, template: selectChatTemplate({ check
 const pre = preprocessConfigFromVision(config.vision);
 
 describe('toy pretraining data', () => {
-  it('conversations: a quarter single-turn, the rest every question of the scene once, reproducible by (seed, scene)', () => {
+  it('conversations: a quarter single-turn, the rest every question of the scene once (one of the two existence questions), reproducible by (seed, scene)', () => {
     let single = 0;
+    let existsYes = 0;
     for (let i = 0; i < 200; i++) {
       const scene = generateScene(5, i);
       const msgs = conversationFor(scene, 3);
@@ -43,9 +44,13 @@ describe('toy pretraining data', () => {
         single++;
         continue;
       }
-      expect(asked.length).to.equal(qa.length);
-      // Every short question exactly once with its canonical answer; the describe turn with a caption phrasing.
-      for (const q of qa.filter((x) => x.type !== 'describe')) {
+      // Every question but one of the two existence ones.
+      expect(asked.length).to.equal(qa.length - 1);
+      const exists = qa.filter((x) => x.type === 'exists');
+      expect(exists.filter((q) => asked.includes(q.question))).to.have.length(1);
+      existsYes += asked.includes(exists.find((q) => q.answer === 'yes')!.question) ? 1 : 0;
+      // Every short question asked exactly once with its canonical answer; the describe turn with a caption phrasing.
+      for (const q of qa.filter((x) => x.type !== 'describe' && asked.includes(x.question))) {
         const k = asked.indexOf(q.question);
         expect(k, q.id).to.be.at.least(0);
         expect(msgs[2 * k + 1].content).to.equal(q.answer);
@@ -54,6 +59,16 @@ describe('toy pretraining data', () => {
       expect(Array.from({ length: CAPTION_VARIANTS }, (_, v) => caption(scene, v))).to.include(msgs[2 * d + 1].content);
     }
     expect(single).to.be.within(30, 70); // 200 x 0.25 = 50
+    expect(existsYes).to.be.within(50, 100); // ~150 multi-turn conversations, half keep the "yes" question
+  });
+
+  it('existsTurns 2: a multi-turn conversation asks both existence questions (the yes/no pair)', () => {
+    for (let i = 0; i < 20; i++) {
+      const scene = generateScene(5, i);
+      const asked = conversationFor(scene, 3, 0, 2).filter((m) => m.role === 'user').map((m) => m.content.replace('<image>\n', ''));
+      expect(asked.length).to.equal(questions(scene).length);
+      for (const q of questions(scene).filter((x) => x.type === 'exists')) expect(asked, q.id).to.include(q.question);
+    }
   });
 
   it('the target mask covers each assistant answer and its </s>, nothing else', () => {
