@@ -430,7 +430,7 @@ Napi::Value createPretrainer(const Napi::CallbackInfo& info) {
   return PromiseWorker<std::shared_ptr<Trainer>>::queue(
       info.Env(),
       [cfg](std::shared_ptr<Trainer>& out) {
-        auto t = Trainer::createFull(cfg);
+        auto t = Trainer::createFull(cpuBackend(), cfg);  // the backend the addon runs its models on (model_binding.cpp)
         if (!t.isOk()) return t.status();
         out = std::shared_ptr<Trainer>(t.take().release());
         return Status::ok();

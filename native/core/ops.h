@@ -6,7 +6,7 @@
 // copies and fills, dtype conversion), ops_train.h (fused head, losses, LoRA, AdamW), ops_sampling.h (sampling).
 //
 // Why a table owned by the backend, reached as backend.ops(): the model gets its table from the
-// Backend its weights and activations live on (LlavaModel, Pretrainer), so a CUDA backend is a new
+// Backend its weights and activations live on (a LlavaModel's, a Trainer's parameter store's), so a CUDA backend is a new
 // table behind the same call sites, not a change to the model. Why std::function entries and not a
 // virtual interface: a table can be incomplete and say so (an empty entry is a missing op, and
 // missingOps() names them, so a model is refused at creation instead of failing mid-step), and a

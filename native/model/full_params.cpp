@@ -60,14 +60,14 @@ std::vector<size_t> storageOrder(const LlavaConfig& cfg, std::vector<ParamSpec>&
 
 }  // namespace
 
-Result<std::unique_ptr<ParamStore>> createFullParamStore(const LlavaConfig& cfg) {
+Result<std::unique_ptr<ParamStore>> createFullParamStore(Backend& backend, const LlavaConfig& cfg) {
   STIC_RETURN_IF_ERROR(cfg.validate());
   std::vector<ParamSpec> table;
   for (const TensorSpec& s : llavaTensorSpecs(cfg)) {
     table.push_back({s.name, s.shape, s.shape.size() >= 2 ? kDecayGroup : kNoDecayGroup});
   }
   const std::vector<size_t> storage = storageOrder(cfg, table);
-  auto store = ParamStore::create(cpuBackend(), std::move(table), storage);
+  auto store = ParamStore::create(backend, std::move(table), storage);
   if (!store.isOk()) return store.status().withContext("pretraining parameters");
   return store;
 }

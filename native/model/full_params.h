@@ -1,7 +1,7 @@
 // The store of a full-parameter trainer (stic toy pretrain): every weight of the CLIP tower, the
-// projector and the decoder, with its gradient and AdamW moments, fp32 on the CPU. LoRA training
-// (train_params.h) freezes the base weights; full-parameter training trains all of them, so this
-// state is the whole model four times over (parameter, gradient, exp_avg, exp_avg_sq).
+// projector and the decoder, with its gradient and AdamW moments, fp32 on the backend it is given.
+// LoRA training (train_params.h) freezes the base weights; full-parameter training trains all of
+// them, so this state is the whole model four times over (parameter, gradient, exp_avg, exp_avg_sq).
 // Storage: one ParamStore (param_store.h), a tensor at the same offset of its four flat buffers.
 // Tensors the engine stores fused (q|k|v, gate|up; llava_weights.h) are placed adjacently,
 // so each fused projection is one contiguous (rows, K) matrix and one GEMM (model_ptrs.h points
@@ -21,9 +21,9 @@ namespace stic::model {
 constexpr int64_t kDecayGroup = 0;
 constexpr int64_t kNoDecayGroup = 1;
 
-// The store of every weight of `cfg`, all zero (the caller loads or sets the parameters): tensors
-// in llavaTensorSpecs order (the engine's load order), fused tensors adjacent in storage, groups by
-// rank.
-Result<std::unique_ptr<ParamStore>> createFullParamStore(const LlavaConfig& cfg);
+// The store of every weight of `cfg` on `backend`, all zero (the caller loads or sets the
+// parameters): tensors in llavaTensorSpecs order (the engine's load order), fused tensors adjacent
+// in storage, groups by rank.
+Result<std::unique_ptr<ParamStore>> createFullParamStore(Backend& backend, const LlavaConfig& cfg);
 
 }  // namespace stic::model

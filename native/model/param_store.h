@@ -75,6 +75,7 @@ class ParamStore {
   size_t optimizerBytes() const { return flat_[2].bytes() + flat_[3].bytes(); }
 
   int64_t step = 0;  // AdamW updates done
+  Backend& backend() const { return backend_; }  // where the four buffers live
   const Ops& ops() const { return backend_.ops(); }
 
  private:

@@ -49,7 +49,7 @@ void planCallArenas(ArenaPlan& saved, ArenaPlan& scratch, const LlavaConfig& cfg
   carveCallBuffers(scratchPlan, unused, cfg, v, s);
   if (towerKept(v)) planVisionActs(scratch, cfg.vision, cropsOf(cfg, s), cfg.vision.featureIndex(), towerPass(s));
   carveDecoderActs(savedPlan, scratchPlan, unused.act, cfg.decoder, v.lora, decoderShape(cfg, v, s));
-  planHead(*v.ops, scratch, cfg.decoder, s.entries, v.full() && s.backward);
+  planHead(v.ops(), scratch, cfg.decoder, s.entries, v.full() && s.backward);
 }
 
 // Writes image_newline after the M crop rows of a feature buffer (image_layout.h), where it has one.
@@ -57,7 +57,7 @@ void addNewlineRow(float* features, const TrainView& v, const LlavaConfig& cfg, 
   if (v.newlineRows == 0) return;
   ImageBatch rows;
   rows.crops = M / std::max<int64_t>(cfg.imageTokenCount, 1);
-  fillNewlineRow(*v.ops, features, rows, cfg, v.imageNewline);
+  fillNewlineRow(v.ops(), features, rows, cfg, v.imageNewline);
 }
 
 // The call's projector buffers with the activation applied in place in h1 (a pass no backward reads).
@@ -74,17 +74,17 @@ void embeddingBackward(TrainCall& c, const TrainView& v, const PassLayout& layou
   std::vector<int64_t> ids(T);
   for (int64_t t = 0; t < T; t++) {
     ids[t] = layout.featureRow[t] >= 0 ? 0 : layout.ids[t];
-    if (layout.featureRow[t] >= 0) v.ops->memory.fill(c.dx + t * D, 0.0f, D);
+    if (layout.featureRow[t] >= 0) v.ops().memory.fill(c.dx + t * D, 0.0f, D);
   }
-  v.ops->memory.copy(c.embedIds, ids.data(), T * sizeof(int64_t));  // the host's list into the call's buffer
-  v.ops->embedding.embedding_backward(v.decoderGrads->embed, c.dx, c.embedIds, T, D);
+  v.ops().memory.copy(c.embedIds, ids.data(), T * sizeof(int64_t));  // the host's list into the call's buffer
+  v.ops().embedding.embedding_backward(v.decoderGrads->embed, c.dx, c.embedIds, T, D);
 }
 
 }  // namespace
 
 TrainView adapterView(const LlavaModel& m, const TrainableParams& p) {
   TrainView v;
-  v.ops = &m.ops();
+  v.backend = &m.backend();
   v.decoder = m.decoder();
   v.vision = m.weights().vision;
   v.refProjector = projectorView(m.weights().projector);
@@ -99,7 +99,7 @@ TrainView adapterView(const LlavaModel& m, const TrainableParams& p) {
 
 TrainView fullView(const LlavaConfig& cfg, const TrainableParams& p) {
   TrainView v;
-  v.ops = &p.store().ops();
+  v.backend = &p.store().backend();
   const ModelPtrs& w = p.weights();
   const ModelPtrs& g = p.grads();
   v.decoder = decoderView(w.decoder);
@@ -129,7 +129,7 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   plan.append(scratch);
   if (!arena || arena->capacity() < plan.bytes()) {
     arena.reset();  // free the old one first: peak memory is the larger arena, not both
-    auto created = Arena::create(cpuBackend(), Lifetime::Activations, plan);
+    auto created = Arena::create(*v.backend, Lifetime::Activations, plan);
     if (!created.isOk()) return created.status().withContext("training step activations");
     arena = created.take();
   }
@@ -150,61 +150,61 @@ Result<TrainCall> createCall(std::unique_ptr<Arena>& arena, const LlavaConfig& c
   auto act = allocDecoderActs(*c.arena, cfg.decoder, v.lora, decoderShape(cfg, v, s));
   if (!act.isOk()) return act.status();
   c.act = act.take();
-  auto head = allocHead(*v.ops, *c.arena, cfg.decoder, s.entries, v.full() && s.backward);
+  auto head = allocHead(v.ops(), *c.arena, cfg.decoder, s.entries, v.full() && s.backward);
   if (!head.isOk()) return head.status();
   c.head = head.take();
-  if (c.dfeat) v.ops->memory.fill(c.dfeat, 0.0f, (M + v.newlineRows) * D);
+  if (c.dfeat) v.ops().memory.fill(c.dfeat, 0.0f, (M + v.newlineRows) * D);
   return c;
 }
 
 Status selectedRows(TrainCall& c, const TrainView& v, const LlavaConfig& cfg, const ImageBatch& images) {
   if (c.towerKept) {
     if (images.crops == 0) return Status::ok();
-    visionForward(*v.ops, c.tower, images.pixels, v.vision, cfg.vision);
-    selectFeatureRows(*v.ops, c.proj.sel, c.tower.state(), cfg.vision, images.crops);
+    visionForward(v.ops(), c.tower, images.pixels, v.vision, cfg.vision);
+    selectFeatureRows(v.ops(), c.proj.sel, c.tower.state(), cfg.vision, images.crops);
     return Status::ok();
   }
-  return visionSelectedRows(*v.ops, c.proj.sel, v.vision, cfg.vision, images.pixels, images.crops);
+  return visionSelectedRows(*v.backend, c.proj.sel, v.vision, cfg.vision, images.pixels, images.crops);
 }
 
 Status imagesBackward(TrainCall& c, const TrainView& v, const LlavaConfig& cfg, const ImageBatch& images) {
   const int64_t M = images.crops * cfg.imageTokenCount;
   if (!c.dfeat || M == 0) return Status::ok();
-  projectorBackward(*v.ops, c.proj, v.projectorGrads, c.dfeat, v.projector, cfg, M);
+  projectorBackward(v.ops(), c.proj, v.projectorGrads, c.dfeat, v.projector, cfg, M);
   if (!c.proj.dsel) return Status::ok();
-  scatterFeatureRows(*v.ops, c.tower.dx, c.proj.dsel, cfg.vision, images.crops);
-  return visionBackward(*v.ops, c.tower, images.pixels, v.vision, *v.visionGrads, cfg.vision);
+  scatterFeatureRows(v.ops(), c.tower.dx, c.proj.dsel, cfg.vision, images.crops);
+  return visionBackward(v.ops(), c.tower, images.pixels, v.vision, *v.visionGrads, cfg.vision);
 }
 
 void projectFeatures(TrainCall& c, const TrainView& v, const LlavaConfig& cfg, int64_t M, bool refSeparate) {
   // The reference first: it borrows h1 as scratch (its activation in place), which the policy's pass then keeps.
   if (refSeparate && c.featRef != c.featPolicy) {
-    projectorForward(*v.ops, c.featRef, unsaved(c.proj), v.refProjector, cfg, M);
+    projectorForward(v.ops(), c.featRef, unsaved(c.proj), v.refProjector, cfg, M);
     addNewlineRow(c.featRef, v, cfg, M);
   }
-  projectorForward(*v.ops, c.featPolicy, c.proj, v.projector, cfg, M);
+  projectorForward(v.ops(), c.featPolicy, c.proj, v.projector, cfg, M);
   addNewlineRow(c.featPolicy, v, cfg, M);
 }
 
 Status passForward(TrainCall& c, const TrainView& v, const LlavaConfig& cfg, const PassLayout& layout, const float* features,
                    const LoraUse& lora) {
-  embedPass(*v.ops, c.x, layout, features, v.decoder.embed, cfg.decoder.hiddenSize);
-  return decoderForward(*v.ops, c.x, layout, v.decoder, cfg.decoder, lora, nullptr, c.act);
+  embedPass(v.ops(), c.x, layout, features, v.decoder.embed, cfg.decoder.hiddenSize);
+  return decoderForward(v.ops(), c.x, layout, v.decoder, cfg.decoder, lora, nullptr, c.act);
 }
 
 void projectOnly(TrainCall& c, const TrainView& v, const LlavaConfig& cfg, int64_t M, const ProjectorView& w) {
-  projectorForward(*v.ops, c.featPolicy, unsaved(c.proj), w, cfg, M);
+  projectorForward(v.ops(), c.featPolicy, unsaved(c.proj), w, cfg, M);
   addNewlineRow(c.featPolicy, v, cfg, M);
 }
 
 void passBackward(TrainCall& c, const TrainView& v, const LlavaConfig& cfg, const PassLayout& layout,
                   const std::vector<HeadEntry>& entries, const LoraUse& lora) {
   const int64_t T = layout.rows(), D = cfg.decoder.hiddenSize;
-  headBackward(*v.ops, c.dx, T, c.head, entries, v.decoder, cfg.decoder, v.full() ? &v.headGrads : nullptr);
-  decoderBackward(*v.ops, c.dx, layout, v.decoder, cfg.decoder, lora, v.decoderGrads, c.act);
+  headBackward(v.ops(), c.dx, T, c.head, entries, v.decoder, cfg.decoder, v.full() ? &v.headGrads : nullptr);
+  decoderBackward(v.ops(), c.dx, layout, v.decoder, cfg.decoder, lora, v.decoderGrads, c.act);
   if (c.dfeat) {
     for (int64_t t = 0; t < T; t++) {  // in row order: a fixed summation order
-      if (layout.featureRow[t] >= 0) v.ops->elementwise.add_inplace(c.dfeat + layout.featureRow[t] * D, c.dx + t * D, D);
+      if (layout.featureRow[t] >= 0) v.ops().elementwise.add_inplace(c.dfeat + layout.featureRow[t] * D, c.dx + t * D, D);
     }
   }
   if (v.full()) embeddingBackward(c, v, layout, D);

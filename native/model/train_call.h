@@ -47,7 +47,8 @@ struct StepMemory {
 // What a step reads and where its gradients go (the model's weights and the store's buffers never
 // move, so this is resolved once).
 struct TrainView {
-  const Ops* ops = nullptr;
+  Backend* backend = nullptr;           // the one the weights and the trainable state live on; the call's arena too
+  const Ops& ops() const { return backend->ops(); }
   DecoderView decoder;                  // the weights every pass reads
   VisionWeights vision;                 // the tower's
   ProjectorView projector;              // the policy's projector

@@ -106,7 +106,7 @@ Result<std::unique_ptr<TrainableParams>> TrainableParams::create(const LlavaMode
       if (t->defined()) table.push_back({name, t->shape(), kProjectorGroup});
     }
   }
-  auto store = ParamStore::create(cpuBackend(), std::move(table));
+  auto store = ParamStore::create(model.backend(), std::move(table));
   if (!store.isOk()) return store.status().withContext("trainer");
   p->store_ = store.take();
   // Index the LoRA pairs and the projector, and initialise (B stays zero).
@@ -133,8 +133,8 @@ Result<std::unique_ptr<TrainableParams>> TrainableParams::create(const LlavaMode
   return p;
 }
 
-Result<std::unique_ptr<TrainableParams>> TrainableParams::createFull(const LlavaConfig& cfg) {
-  auto store = createFullParamStore(cfg);
+Result<std::unique_ptr<TrainableParams>> TrainableParams::createFull(Backend& backend, const LlavaConfig& cfg) {
+  auto store = createFullParamStore(backend, cfg);
   if (!store.isOk()) return store.status();
   auto p = std::unique_ptr<TrainableParams>(new TrainableParams());
   p->full_ = true;

@@ -41,10 +41,10 @@ class TrainableParams {
  public:
   // Allocates every tensor; LoRA A ~ U(-1/sqrt(K), 1/sqrt(K)) (kaiming_uniform_ with a = sqrt(5), as
   // PEFT) from counter streams of spec.seed, B = 0; the projector copied from the model; gradients
-  // and moments zero.
+  // and moments zero. On the model's backend.
   static Result<std::unique_ptr<TrainableParams>> create(const LlavaModel& model, const LoraSpec& spec, bool trainProjector);
-  // Every weight of a model of `cfg`, all zero (the caller sets or reads the parameters).
-  static Result<std::unique_ptr<TrainableParams>> createFull(const LlavaConfig& cfg);
+  // Every weight of a model of `cfg` on `backend`, all zero (the caller sets or reads the parameters).
+  static Result<std::unique_ptr<TrainableParams>> createFull(Backend& backend, const LlavaConfig& cfg);
 
   bool full() const { return full_; }
   const LoraSpec& spec() const { return spec_; }  // adapters

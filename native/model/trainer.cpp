@@ -11,10 +11,10 @@ Status groupForward(TrainCall& c, const TrainView& v, const LlavaConfig& cfg, co
                     const LoraUse& lora, train::GatherMode rejectedMode, bool wantJac, std::vector<float>& sums) {
   STIC_RETURN_IF_ERROR(passForward(c, v, cfg, g.layout, features, lora));
   const int64_t E = static_cast<int64_t>(g.entries.size());
-  headForward(*v.ops, c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}},
+  headForward(v.ops(), c.head, c.x, g.entries, {{0, g.firstRejected, train::GatherMode::Label}, {g.firstRejected, E, rejectedMode}},
               v.decoder, cfg.decoder, wantJac);
   sums.assign(2 * g.size(), 0.0f);
-  v.ops->loss.sum_by_sequence(sums.data(), c.head.logp, g.seq.data(), E, static_cast<int64_t>(sums.size()));
+  v.ops().loss.sum_by_sequence(sums.data(), c.head.logp, g.seq.data(), E, static_cast<int64_t>(sums.size()));
   return Status::ok();
 }
 
@@ -33,8 +33,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(std::shared_ptr<const LlavaMode
   return t;
 }
 
-Result<std::unique_ptr<Trainer>> Trainer::createFull(const LlavaConfig& cfg) {
-  auto params = TrainableParams::createFull(cfg);
+Result<std::unique_ptr<Trainer>> Trainer::createFull(Backend& backend, const LlavaConfig& cfg) {
+  auto params = TrainableParams::createFull(backend, cfg);
   if (!params.isOk()) return params.status().withContext("full-parameter training");
   STIC_RETURN_IF_ERROR(requireOps(params.value()->store().ops(), "the trainer"));
   auto t = std::unique_ptr<Trainer>(new Trainer());
@@ -80,7 +80,7 @@ Status Trainer::pairLogprobs(std::vector<RefLogps>& out, const ImageBatch& image
     for (size_t i = 0; i < g.size(); i++) out[g.begin + i] = {sums[i], sums[g.size() + i]};
   }
   lastActivationBytes_ = c.bytes;
-  return v.ops->check();
+  return v.ops().check();
 }
 
 Status Trainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const std::vector<PairInput>& pairs,
@@ -142,10 +142,10 @@ Status Trainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const std:
     train::DpoBatch batch{static_cast<int64_t>(Bg), &out.policyChosen[g.begin], &out.policyRejected[g.begin], &out.refChosen[g.begin],
                           &out.refRejected[g.begin], &out.chosenTokens[g.begin], static_cast<double>(B)};
     dseq.assign(2 * Bg, 0.0f);
-    v.ops->loss.dpo_loss(dseq.data(), dseq.data() + Bg, batch, opt.loss);
+    v.ops().loss.dpo_loss(dseq.data(), dseq.data() + Bg, batch, opt.loss);
     for (float& d : dseq) d = static_cast<float>(d * opt.gradScale);
     const int64_t E = static_cast<int64_t>(g.entries.size());
-    v.ops->loss.sequence_grad_to_tokens(c.head.dlogp, dseq.data(), g.seq.data(), E);
+    v.ops().loss.sequence_grad_to_tokens(c.head.dlogp, dseq.data(), g.seq.data(), E);
     passBackward(c, v, cfg, g.layout, g.entries, policy);
   }
   STIC_RETURN_IF_ERROR(imagesBackward(c, v, cfg, images));
@@ -153,9 +153,9 @@ Status Trainer::dpoStep(DpoStepResult& out, const ImageBatch& images, const std:
   std::vector<float> unused(2 * B);
   train::DpoBatch all{B, out.policyChosen.data(), out.policyRejected.data(), out.refChosen.data(), out.refRejected.data(),
                       out.chosenTokens.data(), 0};
-  out.metrics = v.ops->loss.dpo_loss(unused.data(), unused.data() + B, all, opt.loss);
+  out.metrics = v.ops().loss.dpo_loss(unused.data(), unused.data() + B, all, opt.loss);
   lastActivationBytes_ = c.bytes;
-  return v.ops->check();
+  return v.ops().check();
 }
 
 Status Trainer::sftStep(SftStepResult& out, const ImageBatch& images, const std::vector<SftItem>& items, const SftStepOptions& opt) {
@@ -194,15 +194,15 @@ Status Trainer::sftStep(SftStepResult& out, const ImageBatch& images, const std:
   for (const SftGroup& g : groups) {
     STIC_RETURN_IF_ERROR(passForward(c, v, cfg, g.layout, c.featPolicy, lora));
     const int64_t E = static_cast<int64_t>(g.entries.size());
-    headForward(*v.ops, c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, v.decoder, cfg.decoder, opt.backward && !v.full());
-    out.loss += v.ops->loss.sft_loss(c.head.dlogp, c.head.logp, c.head.targets, E, over);
+    headForward(v.ops(), c.head, c.x, g.entries, {{0, E, train::GatherMode::Label}}, v.decoder, cfg.decoder, opt.backward && !v.full());
+    out.loss += v.ops().loss.sft_loss(c.head.dlogp, c.head.logp, c.head.targets, E, over);
     if (!opt.backward) continue;
     for (int64_t e = 0; e < E; e++) c.head.dlogp[e] = static_cast<float>(c.head.dlogp[e] * opt.gradScale);
     passBackward(c, v, cfg, g.layout, g.entries, lora);
   }
   if (opt.backward) STIC_RETURN_IF_ERROR(imagesBackward(c, v, cfg, images));
   lastActivationBytes_ = c.bytes;
-  return v.ops->check();
+  return v.ops().check();
 }
 
 }  // namespace stic::model

@@ -91,8 +91,8 @@ class Trainer {
  public:
   // Adapters (spec.full false) over a frozen model.
   static Result<std::unique_ptr<Trainer>> create(std::shared_ptr<const LlavaModel> model, const TrainSpec& spec);
-  // Every weight of a model of `cfg` (spec.full), all zero until set or read.
-  static Result<std::unique_ptr<Trainer>> createFull(const LlavaConfig& cfg);
+  // Every weight of a model of `cfg` (spec.full) on `backend`, all zero until set or read.
+  static Result<std::unique_ptr<Trainer>> createFull(Backend& backend, const LlavaConfig& cfg);
 
   const LlavaConfig& config() const { return cfg_; }
   const TrainSpec& spec() const { return spec_; }

@@ -203,14 +203,15 @@ VisionWeights visionWeightsOf(const VisionPtrs& p, const VisionConfig& cfg) {
   return w;
 }
 
-Status visionSelectedRows(const Ops& ops, float* sel, const VisionWeights& w, const VisionConfig& cfg, const float* pixels,
+Status visionSelectedRows(Backend& backend, float* sel, const VisionWeights& w, const VisionConfig& cfg, const float* pixels,
                           int64_t N) {
   if (N == 0) return Status::ok();
   const int64_t chunk = std::min<int64_t>(N, kImageChunk), S = cfg.imageSize, rows = cfg.featureTokens() * cfg.hiddenSize;
   ArenaPlan plan;
   planVisionActs(plan, cfg, chunk, cfg.featureIndex(), VisionPass::Infer);
-  auto arena = Arena::create(cpuBackend(), Lifetime::Scratch, plan);
+  auto arena = Arena::create(backend, Lifetime::Scratch, plan);
   if (!arena.isOk()) return arena.status().withContext("vision tower");
+  const Ops& ops = backend.ops();
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {
     const int64_t n = std::min(chunk, N - n0);
     arena.value()->reset();

@@ -81,8 +81,9 @@ Status visionBackward(const Ops& ops, VisionActs& a, const float* pixels, const 
 VisionWeights visionWeightsOf(const VisionPtrs& p, const VisionConfig& cfg);
 
 // sel (N*Ti, Dv): the projector's input rows of pixels (N, 3, S, S), the tower run up to the
-// selected hidden state kImageChunk images at a time in scratch of its own.
-Status visionSelectedRows(const Ops& ops, float* sel, const VisionWeights& w, const VisionConfig& cfg, const float* pixels,
+// selected hidden state kImageChunk images at a time in scratch of its own on `backend` (the one
+// the weights and sel live on).
+Status visionSelectedRows(Backend& backend, float* sel, const VisionWeights& w, const VisionConfig& cfg, const float* pixels,
                           int64_t N);
 
 }  // namespace stic::model

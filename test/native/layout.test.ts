@@ -114,8 +114,9 @@ describe('native layout: native/cpu mirrors native/cuda', () => {
 });
 
 // The model is written once against the ops table (native/core/ops.h): no file of native/model
-// names a CPU kernel (`cpu::`) or includes a header of native/cpu, so a backend is a table, not a
-// change to the model.
+// names a CPU kernel (`cpu::`), includes a header of native/cpu or fetches the CPU backend
+// (`cpuBackend()`: the model computes on the Backend it was given, its weights' or its trainer's),
+// so a backend is a table, not a change to the model.
 const modelDir = path.join(root, 'native/model');
 
 // "file:line: text" for each line of `files` that `matches`.
@@ -129,9 +130,9 @@ function matchingLines(files: { name: string; text: string }[], matches: (line: 
   );
 }
 
-// The lines of `files` that call into native/cpu directly.
+// The lines of `files` that call into native/cpu directly or take the CPU backend.
 function kernelReferences(files: { name: string; text: string }[]): string[] {
-  return matchingLines(files, (line) => /cpu::|#include\s+"cpu\//.test(line));
+  return matchingLines(files, (line) => /cpu::|#include\s+"cpu\/|\bcpuBackend\s*\(/.test(line));
 }
 
 describe('native layout: native/model computes only through the ops table', () => {
@@ -144,15 +145,18 @@ describe('native layout: native/model computes only through the ops table', () =
     expect(modelFiles.map((f) => f.name)).to.include('native/model/decoder.cpp');
   });
 
-  it('no file in native/model calls a cpu:: function or includes a native/cpu header', () => {
+  it('no file in native/model calls a cpu:: function, includes a native/cpu header or takes cpuBackend()', () => {
     expect(kernelReferences(modelFiles)).to.deep.equal([]);
   });
 
-  it('reports a direct kernel call and a kernel include (the check can fail)', () => {
-    const text = '#include "core/ops.h"\n#include "cpu/ops.h"\n  ops.norm.rmsnorm_forward(x);\n  cpu::add_inplace(a, b, n);\n';
+  it('reports a direct kernel call, a kernel include and the CPU backend (the check can fail)', () => {
+    const text =
+      '#include "core/ops.h"\n#include "cpu/ops.h"\n  ops.norm.rmsnorm_forward(x);\n  cpu::add_inplace(a, b, n);\n' +
+      '  auto a = Arena::create(cpuBackend(), Lifetime::Scratch, plan);\n  auto b = Arena::create(backend, Lifetime::Scratch, plan);\n';
     expect(kernelReferences([{ name: 'native/model/x.cpp', text }])).to.deep.equal([
       'native/model/x.cpp:2: #include "cpu/ops.h"',
       'native/model/x.cpp:4: cpu::add_inplace(a, b, n);',
+      'native/model/x.cpp:5: auto a = Arena::create(cpuBackend(), Lifetime::Scratch, plan);',
     ]);
   });
 });
