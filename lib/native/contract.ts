@@ -304,8 +304,9 @@ export interface NativePreferencePair {
 }
 export interface NativeSftItem {
   images: number[];
+  /** Token ids, image tokens expanded. At least 2. */
   ids: Int32Array | number[];
-  /** Per token: nonzero where ids[t] is a target (an assistant token), predicted from ids[0..t). mask[0] must be 0. */
+  /** Per token: nonzero where ids[t] is a target (an assistant token), predicted from ids[0..t). mask[0] must be 0; image tokens cannot be targets; at least one target. */
   mask: Uint8Array | number[];
 }
 /** Dropout key of a micro-step (the trainer's seed completes it): the same key and inputs draw the same masks, whatever the thread count. */

@@ -153,19 +153,9 @@ model::OptimizerSpec parseOptimizerOptions(const Napi::Value& value, bool projec
   return opt;
 }
 
-std::vector<model::SftItem> parsePretrainItems(const Napi::Value& value) {
-  Napi::Array a = requireArray(value, "items", "an array of items");
-  std::vector<model::SftItem> out;
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    const Args o(a.Get(i), "items[" + std::to_string(i) + "]");
-    out.push_back({{o.tokenIds("ids"), o.intArray("images")}, o.mask("mask")});
-  }
-  return out;
-}
-
 model::SftStepOptions parsePretrainStepOptions(const Napi::Value& value, bool backward) {
   model::SftStepOptions opt;
-  opt.rules = model::ItemRules::Pretrainer;
+  opt.targetRequired = false;
   opt.backward = backward;
   if (isAbsent(value)) return opt;
   const Args o(value, "options");

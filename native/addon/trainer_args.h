@@ -23,6 +23,8 @@ struct PairLogprobsOptions {
 model::LoraSpec parseLoraSpec(const Napi::Value& value);  // spec.lora
 // pairs[i]; refs (when given) receives each pair's reference log-probs or nullopt.
 std::vector<model::PairInput> parsePairs(const Napi::Value& value, std::vector<std::optional<model::RefLogps>>* refs);
+// items[i] {ids, mask, images} of an SFT call, the trainer's and the pretrainer's (checked by
+// validateSftItems, train_items.h).
 std::vector<model::SftItem> parseSftItems(const Napi::Value& value);
 PairLogprobsOptions parsePairLogprobsOptions(const Napi::Value& value);
 model::DpoStepOptions parseDpoOptions(const Napi::Value& value);
@@ -32,9 +34,8 @@ model::StepShape parseStepShape(const Napi::Value& value);
 // The optimizer step of a LoRA trainer: AdamW groups lora and projector (train_params.h), nothing frozen.
 model::OptimizerSpec parseOptimizerOptions(const Napi::Value& value, bool projectorRequired);
 
-// The pretrainer's: items {ids, mask, images} (SFT items checked by the pretrainer's rules),
-// step/loss options, and the optimizer's one lr with decay on matrices only, and frozen tensors.
-std::vector<model::SftItem> parsePretrainItems(const Napi::Value& value);
+// The pretrainer's: step/loss options (an item may have no target), and the optimizer's one lr
+// with decay on matrices only, and frozen tensors.
 model::SftStepOptions parsePretrainStepOptions(const Napi::Value& value, bool backward);
 model::OptimizerSpec parsePretrainOptimizer(const Napi::Value& value);
 

@@ -356,7 +356,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value pretrainStep(const Napi::CallbackInfo& info, const char* method, bool backward) {
     requireInt(info[1], "count", 0);  // a number of images: no tiled layouts here
     auto images = std::make_shared<CallImages>(parseCallImages(info[0], info[1], trainer_->config()));
-    std::vector<model::SftItem> items = parsePretrainItems(info[2]);
+    std::vector<model::SftItem> items = parseSftItems(info[2]);
     const model::SftStepOptions opt = parsePretrainStepOptions(info[3], backward);
     using Out = model::SftStepResult;
     return queue<Out>(

@@ -41,20 +41,27 @@ Status validateSequence(const LlavaConfig& cfg, const Sequence& seq, const std::
     }
     STIC_CHECK_ARG(id >= 0 && id < V, where, ": token id ", id, " at position ", t, " is outside the vocabulary [0, ", V, ")");
   }
+  for (int64_t k : seq.images) {
+    STIC_CHECK_ARG(k >= 0 && k < N, where, ": image index ", k, " is out of range for a batch of ", N, " image(s)");
+  }
+  return validateImageTokenCount(cfg, seq.images, tokenRows, imageTokens, where);
+}
+
+Status validateImageTokenCount(const LlavaConfig& cfg, const std::vector<int64_t>& images,
+                               const std::vector<std::vector<int64_t>>& tokenRows, int64_t found, const std::string& where) {
   // "for 2 image(s) x 576" when the images have one count (single tiles), "(37 + 51)" otherwise.
   int64_t expected = 0;
   std::string counts;
   bool same = true;
-  for (int64_t k : seq.images) {
-    STIC_CHECK_ARG(k >= 0 && k < N, where, ": image index ", k, " is out of range for a batch of ", N, " image(s)");
+  for (int64_t k : images) {
     const int64_t n = static_cast<int64_t>(tokenRows[k].size());
-    same = same && n == static_cast<int64_t>(tokenRows[seq.images[0]].size());
+    same = same && n == static_cast<int64_t>(tokenRows[images[0]].size());
     expected += n;
     counts += (counts.empty() ? "" : " + ") + std::to_string(n);
   }
-  const int64_t each = seq.images.empty() ? cfg.imageTokenCount : static_cast<int64_t>(tokenRows[seq.images[0]].size());
-  STIC_CHECK_ARG(imageTokens == expected, where, ": expected ", expected, " image tokens (id ", cfg.imageTokenId, ") for ",
-                 seq.images.size(), " image(s)", same ? " x " + std::to_string(each) : " (" + counts + ")", " but found ", imageTokens);
+  const int64_t each = images.empty() ? cfg.imageTokenCount : static_cast<int64_t>(tokenRows[images[0]].size());
+  STIC_CHECK_ARG(found == expected, where, ": expected ", expected, " image tokens (id ", cfg.imageTokenId, ") for ", images.size(),
+                 " image(s)", same ? " x " + std::to_string(each) : " (" + counts + ")", " but found ", found);
   return Status::ok();
 }
 

@@ -34,6 +34,11 @@ struct ScoredSequence {
 // batch); `where` names it in messages.
 Status validateSequence(const LlavaConfig& cfg, const Sequence& seq, const std::vector<std::vector<int64_t>>& tokenRows,
                         const std::string& where);
+// The image-token count of a sequence of `images` (indices already checked against tokenRows):
+// `found` must be the sum of their token rows ("expected 32 image tokens (id 9) for 2 image(s) x 16
+// but found 16"; "(37 + 51)" when the counts differ).
+Status validateImageTokenCount(const LlavaConfig& cfg, const std::vector<int64_t>& images,
+                               const std::vector<std::vector<int64_t>>& tokenRows, int64_t found, const std::string& where);
 
 class LlavaModel {
  public:

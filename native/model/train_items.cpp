@@ -22,42 +22,17 @@ Status validatePair(const LlavaConfig& cfg, const PairInput& pair, const TokenRo
   return Status::ok();
 }
 
-Status validateSftItem(const LlavaConfig& cfg, const SftItem& item, const TokenRows& tokenRows, const std::string& where) {
-  STIC_RETURN_IF_ERROR(validateSequence(cfg, item.seq, tokenRows, where));
-  STIC_CHECK_ARG(item.mask.size() == item.seq.ids.size(), where, ".mask: expected ", item.seq.ids.size(),
-                 " values (one per token) but found ", item.mask.size());
-  STIC_CHECK_ARG(item.mask[0] == 0, where, ".mask[0]: the first token has no context to be predicted from, so it cannot be a target");
-  int64_t targets = 0;
-  for (size_t t = 0; t < item.mask.size(); t++) {
-    if (!item.mask[t]) continue;
-    STIC_CHECK_ARG(item.seq.ids[t] != cfg.imageTokenId, where, ".mask[", t, "]: an image token cannot be a target");
-    targets++;
-  }
-  STIC_CHECK_ARG(targets > 0, where, ".mask: expected at least one target token but found none");
-  return Status::ok();
-}
-
-Status validateSftItems(const LlavaConfig& cfg, const std::vector<SftItem>& items, const TokenRows& tokenRows, ItemRules rules) {
-  const bool pretrain = rules == ItemRules::Pretrainer;
-  STIC_CHECK_ARG(!items.empty(), pretrain ? "items: expected at least one item but received none"
-                                          : "items: expected at least one SFT item but found none");
-  for (size_t i = 0; i < items.size(); i++) {
-    const std::string where = "items[" + std::to_string(i) + "]";
-    const int64_t N = static_cast<int64_t>(tokenRows.size());
-    STIC_RETURN_IF_ERROR(pretrain ? validatePretrainItem(cfg, items[i], N, where) : validateSftItem(cfg, items[i], tokenRows, where));
-  }
-  return Status::ok();
-}
-
-Status validatePretrainItem(const LlavaConfig& cfg, const SftItem& item, int64_t N, const std::string& where) {
+Status validateSftItem(const LlavaConfig& cfg, const SftItem& item, const TokenRows& tokenRows, const std::string& where,
+                       bool targetRequired) {
   const std::vector<int64_t>& ids = item.seq.ids;
-  const int64_t V = cfg.decoder.vocabSize, Ti = cfg.imageTokenCount, T = static_cast<int64_t>(ids.size());
+  const int64_t V = cfg.decoder.vocabSize, T = static_cast<int64_t>(ids.size()), N = static_cast<int64_t>(tokenRows.size());
   STIC_CHECK_ARG(T >= 2, where, ".ids: expected at least 2 token ids (a context and a target) but found ", T);
-  STIC_CHECK_ARG(static_cast<int64_t>(item.mask.size()) == T, where, ".mask: expected one flag per token id (", T, ") but found ",
+  STIC_CHECK_ARG(static_cast<int64_t>(item.mask.size()) == T, where, ".mask: expected ", T, " values (one per token) but found ",
                  item.mask.size());
   STIC_CHECK_ARG(item.mask[0] == 0, where, ".mask[0]: the first token has no context to be predicted from, so it cannot be a target");
-  int64_t imageTokens = 0;
+  int64_t imageTokens = 0, targets = 0;
   for (int64_t t = 0; t < T; t++) {
+    targets += item.mask[t] ? 1 : 0;
     if (ids[t] == cfg.imageTokenId) {
       imageTokens++;
       STIC_CHECK_ARG(!item.mask[t], where, ".mask[", t, "]: token ", t, " is an image token, which cannot be a target");
@@ -66,12 +41,19 @@ Status validatePretrainItem(const LlavaConfig& cfg, const SftItem& item, int64_t
     STIC_CHECK_ARG(ids[t] >= 0 && ids[t] < V, where, ".ids[", t, "]: token id ", ids[t], " is outside the vocabulary [0, ", V, ")");
   }
   const std::vector<int64_t>& images = item.seq.images;
-  const int64_t nImages = static_cast<int64_t>(images.size());
-  STIC_CHECK_ARG(imageTokens == nImages * Ti, where, ": expected ", nImages * Ti, " image tokens (id ", cfg.imageTokenId, ") for ",
-                 nImages, " image(s) x ", Ti, " but found ", imageTokens);
   for (size_t k = 0; k < images.size(); k++) {
     STIC_CHECK_ARG(images[k] >= 0 && images[k] < N, where, ".images[", k, "]: image index ", images[k],
                    " is out of range for a batch of ", N, " image(s)");
+  }
+  STIC_RETURN_IF_ERROR(validateImageTokenCount(cfg, images, tokenRows, imageTokens, where));
+  STIC_CHECK_ARG(targets > 0 || !targetRequired, where, ".mask: expected at least one target token but found none");
+  return Status::ok();
+}
+
+Status validateSftItems(const LlavaConfig& cfg, const std::vector<SftItem>& items, const TokenRows& tokenRows, bool targetRequired) {
+  STIC_CHECK_ARG(!items.empty(), "items: expected at least one SFT item but found none");
+  for (size_t i = 0; i < items.size(); i++) {
+    STIC_RETURN_IF_ERROR(validateSftItem(cfg, items[i], tokenRows, "items[" + std::to_string(i) + "]", targetRequired));
   }
   return Status::ok();
 }

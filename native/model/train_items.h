@@ -1,5 +1,5 @@
-// A training step's inputs (trainer.h): their checks, with the messages each binding's API names,
-// and their grouping into packed passes under a row budget:
+// A training step's inputs (trainer.h): their checks (one set and one wording for every trainer and
+// binding), and their grouping into packed passes under a row budget:
 //   pairs: a prompt with its image tokens and two responses (DPO; pass_layout.h's shared prefix
 //     or two full sequences);
 //   SFT items: a sequence and its target mask; each item's rows end at its last target (later
@@ -20,19 +20,17 @@ struct SftItem {
   std::vector<uint8_t> mask;  // (T) nonzero: ids[t] is a target
 };
 
-// How an SFT step checks its items (the messages are part of each binding's API):
-//   Trainer: validateSequence's rules; every item has a target (validateSftItem).
-//   Pretrainer: the toy pretrainer's (validatePretrainItem): single-tile images, "items[i].ids[t]"
-//     positions; an item may have no target (it then adds nothing).
-enum class ItemRules : uint8_t { Trainer, Pretrainer };
-
 // Checks a pair against the config and the call's images (tokenRows); `where` names it ("pairs[2]").
 Status validatePair(const LlavaConfig& cfg, const PairInput& pair, const TokenRows& tokenRows, const std::string& where);
-// The items of one SFT call by `rules` against its images (tokenRows: one entry per image).
-Status validateSftItems(const LlavaConfig& cfg, const std::vector<SftItem>& items, const TokenRows& tokenRows, ItemRules rules);
-Status validateSftItem(const LlavaConfig& cfg, const SftItem& item, const TokenRows& tokenRows, const std::string& where);
-// The toy pretrainer's checks of an item against a batch of N single-tile images.
-Status validatePretrainItem(const LlavaConfig& cfg, const SftItem& item, int64_t N, const std::string& where);
+// The items of one SFT call against its images (tokenRows: one entry per image), at least one.
+// targetRequired: every item has a target (the LoRA trainer's sftStep); false: an item without
+// one is accepted and adds nothing (the pretrainer's step and loss).
+Status validateSftItems(const LlavaConfig& cfg, const std::vector<SftItem>& items, const TokenRows& tokenRows, bool targetRequired);
+// One item, named by `where` ("items[2]"): at least 2 ids (a context and a target), one mask flag
+// per id, no target at 0 or on an image token, text ids in the vocabulary, image indices in the
+// batch and their image tokens, and (targetRequired) a target.
+Status validateSftItem(const LlavaConfig& cfg, const SftItem& item, const TokenRows& tokenRows, const std::string& where,
+                       bool targetRequired);
 
 // Pairs [begin, end) of a call in one pass: the layout, the scored entries (every chosen token of
 // the group's pairs, then every rejected token) and the sequence of each entry (b: chosen of the

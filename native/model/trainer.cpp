@@ -166,7 +166,7 @@ Status Trainer::sftStep(SftStepResult& out, const ImageBatch& images, const std:
   for (size_t k = 0; k < images.layouts.size() && v.newlineRows == 0; k++) {
     STIC_CHECK_ARG(!images.layouts[k].anyres(), "images[", k, "]: a full-parameter trainer takes single-tile images but found an anyres layout");
   }
-  STIC_RETURN_IF_ERROR(validateSftItems(cfg, items, tokenRows, opt.rules));
+  STIC_RETURN_IF_ERROR(validateSftItems(cfg, items, tokenRows, opt.targetRequired));
   out.tokens = 0;
   for (const SftItem& it : items) {
     for (uint8_t m : it.mask) out.tokens += m ? 1 : 0;

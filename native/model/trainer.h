@@ -72,7 +72,7 @@ struct SftStepOptions {
   double gradScale = 1.0;
   bool backward = true;            // false: the loss only (no gradients)
   bool gradCheckpointing = false;  // as DpoStepOptions
-  ItemRules rules = ItemRules::Trainer;
+  bool targetRequired = true;      // every item has a target (false: one without adds nothing; the pretrainer's)
   int64_t step = 0, micro = 0;
 };
 

@@ -183,7 +183,7 @@ describe('pretrainer: training steps (cpu)', function () {
 
     const cases: [string, () => PretrainItem[], string][] = [
       ['a token outside the vocabulary', () => [{ images: [], ids: [1, 2, 99], mask: [0, 0, 1] }], 'items[0].ids[2]: token id 99 is outside the vocabulary [0, 40)'],
-      ['a mask of the wrong length', () => [items[0], { images: [], ids: [1, 2, 3], mask: [0, 1] }], 'items[1].mask: expected one flag per token id (3) but found 2'],
+      ['a mask of the wrong length', () => [items[0], { images: [], ids: [1, 2, 3], mask: [0, 1] }], 'items[1].mask: expected 3 values (one per token) but found 2'],
       ['a target at position 0', () => [{ images: [], ids: [1, 2], mask: [1, 1] }], 'items[0].mask[0]: the first token has no context to be predicted from, so it cannot be a target'],
       ['an image token as target', () => [{ images: [0], ids: [1, ...Array(Ti).fill(config.imageTokenId), 3], mask: [0, 1, 0, 0, 0, 1] }],
         'items[0].mask[1]: token 1 is an image token, which cannot be a target'],
@@ -192,6 +192,7 @@ describe('pretrainer: training steps (cpu)', function () {
       ['an image index past the batch', () => [{ images: [3], ids: [1, ...Array(Ti).fill(config.imageTokenId), 3], mask: [0, 0, 0, 0, 0, 1] }],
         'items[0].images[0]: image index 3 is out of range for a batch of 3 image(s)'],
       ['a single token', () => [{ images: [], ids: [1], mask: [0] }], 'items[0].ids: expected at least 2 token ids (a context and a target) but found 1'],
+      ['no item', () => [], 'items: expected at least one SFT item but found none'],
     ];
     for (const [what, make, message] of cases) {
       it(`refuses ${what}`, async () => {
@@ -200,6 +201,13 @@ describe('pretrainer: training steps (cpu)', function () {
         expect(err?.code).to.equal('STIC_INVALID_ARGUMENT');
       });
     }
+
+    it('accepts an item without a target (it adds nothing), which the LoRA trainer refuses', async () => {
+      const alone = await p.loss(pixels, 3, [items[0]]);
+      const withTargetless = await p.loss(pixels, 3, [items[0], { images: [], ids: [1, 2, 3], mask: [0, 0, 0] }]);
+      expect(withTargetless.tokens).to.equal(alone.tokens);
+      expect(withTargetless.loss).to.be.closeTo(alone.loss, 1e-6 * Math.abs(alone.loss));
+    });
 
     it('refuses pixels of the wrong size, unknown tensor names and kinds, and a second concurrent call', async () => {
       expect(() => p.step(new Float32Array(5), 1, items)).to.throw(RangeError, 'pixels: expected 1 x 3 x 28 x 28 = 2352 values but found 5');

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
-import type { LlavaTrainerNative, NativePreferencePair } from '../../lib/native/contract.ts';
+import type { LlavaTrainerNative, NativePreferencePair, NativeSftItem } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
 import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
 import { rejectionOf as rejection } from '../helpers/rejection.ts';
@@ -115,6 +115,20 @@ describe('trainer: errors', function () {
       'items[0].mask[0]: the first token has no context to be predicted from, so it cannot be a target',
     );
     expect((await sft([0, 0, 0, 0])).message).to.equal('items[0].mask: expected at least one target token but found none');
+  });
+
+  it("refuses a bad SFT item in the pretrainer's words (one set of item checks for both)", async () => {
+    const sft = (items: NativeSftItem[]) => rejection(trainer.sftStep(pixels, 1, items, sftStepOptions({ key })));
+    const image = Array(TINY_TI).fill(m.imageTokenId);
+    expect((await sft([{ images: [], ids: [1, 8, 99], mask: [0, 0, 1] }])).message).to.equal(`items[0].ids[2]: token id 99 is outside the vocabulary [0, ${m.vocab})`);
+    expect((await sft([{ images: [0], ids: [1, ...image, 3], mask: [0, 1, 0, 0, 0, 1] }])).message).to.equal(
+      'items[0].mask[1]: token 1 is an image token, which cannot be a target',
+    );
+    expect((await sft([{ images: [1], ids: [1, ...image, 3], mask: [0, 0, 0, 0, 0, 1] }])).message).to.equal(
+      'items[0].images[0]: image index 1 is out of range for a batch of 1 image(s)',
+    );
+    expect((await sft([{ images: [], ids: [1], mask: [0] }])).message).to.equal('items[0].ids: expected at least 2 token ids (a context and a target) but found 1');
+    expect((await sft([])).message).to.equal('items: expected at least one SFT item but found none');
   });
 
   it('names the tensor of a bad get/set and merge, and the missing optimizer group', async () => {
