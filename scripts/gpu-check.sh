@@ -9,7 +9,7 @@
 #                                    plain-cmake build (CUDA off: no cuBLASLt here), a CUDA-linked addon
 #                                    without cuBLASLt (a stub) from that build's objects, test:gpu and
 #                                    the GPU benchmarks against both (device tests skip, saying why),
-#                                    and test:gpu against a CPU emulation of cuda.* (test/gpu/emulate.ts)
+#                                    and test:gpu against a CPU emulation of cuda.* (test/cuda/emulate.ts)
 #   scripts/gpu-check.sh run         GPU machine: the whole check (~10 minutes at most)
 #
 # On the device tool, after `pack` here:
@@ -92,7 +92,7 @@ test_gpu() {
   local tree="$1" out="$2"
   local pass=0 fail=0 pend=0 rc=0 f r n
   : > "$out"
-  for f in "$tree"/test/gpu/*.test.ts; do
+  for f in "$tree"/test/cuda/*.test.ts; do
     r=0
     (cd "$tree" && node node_modules/mocha/bin/mocha.js --no-config --import=tsx --timeout 600000 --reporter spec "$f") \
       > "$out.part" 2>&1 || r=$?

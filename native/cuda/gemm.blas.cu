@@ -2,7 +2,7 @@
 //
 // NOT YET COMPILED: no cuBLAS headers on the CPU machine where this was written (CMake compiles
 // *.blas.cu only where cuBLASLt exists). The first GPU session builds it (scripts/gpu-check.sh)
-// and test/gpu/gemm.test.ts checks it against the reference kernel of gemm.cu.
+// and the GPU tests (test/cuda/) check it against the reference kernel of gemm.cu.
 //
 // Row-major to column-major: cuBLASLt is column-major, and a row-major [R, C] matrix with row
 // stride ld is the same memory as a column-major [C, R] matrix with leading dimension ld. So the

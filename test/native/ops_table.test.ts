@@ -2,7 +2,7 @@
 // model is refused at creation when its backend's table lacks an entry (a backend whose kernels are
 // not all written yet), and the message names exactly the entries that are missing, in table order,
 // whichever order they were emptied in; the complete CPU table is accepted. (The CUDA table's
-// completeness is checked where it is built: test/gpu/ops_table.test.ts.)
+// completeness is checked where it is built: test/cuda/ops_table.test.ts.)
 import { expect } from 'chai';
 
 import { lab } from '../helpers/lab.ts';

@@ -1,7 +1,8 @@
 // test/ mirrors lib/ and native/: every folder of test/ that holds tests is named after the lib/ or
 // native/ folder whose code its tests check (test/data/records for lib/data/records, test/cpu for
-// native/cpu, test/native for lib/native and the addon), so a test is found where its code is.
-// The folders that hold no code's tests, or are named otherwise, are listed with the reason.
+// native/cpu, test/cuda for native/cuda, test/model for lib/model and native/model, test/native for
+// lib/native and the addon), so a test is found where its code is. The folders that hold no code's
+// tests, or are named otherwise, are listed with the reason.
 import { expect } from 'chai';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,6 @@ const OWN: Record<string, string> = {
   package: 'the package as a whole: compiled output, layers, type names, this layout',
   readme: "the README's commands, run as written",
   leak: "the sanitizer run's leak check (npm run test:sanitize), a script, not a mocha test",
-  gpu: 'native/cuda on a GPU (npm run test:gpu, .mocharc.gpu.json): kept apart from the CPU-only npm test',
 };
 
 /** Folders (relative to test/, '/'-separated) that hold at least one *.test.ts, outside OWN's trees. */
@@ -39,7 +39,7 @@ describe('test/ mirrors lib/ and native/', () => {
   const folders = testFolders();
 
   it('finds the test folders it checks', () => {
-    expect(folders).to.include.members(['cpu', 'data', 'data/records', 'eval', 'stic/stages', 'toy']);
+    expect(folders).to.include.members(['cpu', 'cuda', 'data', 'data/records', 'eval', 'model', 'stic/stages', 'toy']);
   });
 
   it('names every test folder after a lib/ or native/ folder, or lists it with a reason', () => {

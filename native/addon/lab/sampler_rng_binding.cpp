@@ -1,6 +1,6 @@
 // The token sampler and the corruptions' counter-based RNG on their own, for the tests that check
 // them against TypeScript references and their CUDA twins (test/cpu/sampling.test.ts,
-// test/data/corrupt.test.ts, test/gpu/sampling.test.ts); the engine and corruptImages call the same
+// test/data/corrupt.test.ts, test/cuda/sampling.test.ts); the engine and corruptImages call the same
 // native functions (cpu/sampling.h, cpu/random.h).
 //   kernels.sampleToken(logits, {temperature, topK, topP, seed}, step) -> token id
 //   kernels.corruptionRandom(seed, stream, first, count, dist) -> Uint32Array (words) | Float32Array (normals)
