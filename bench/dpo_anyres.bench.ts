@@ -15,7 +15,7 @@ import { anyresGeometry } from '../lib/data/anyres.ts';
 import { type RandomLlavaSpec, writeRandomLlava } from '../lib/engine/random_model.ts';
 import { native } from '../lib/native/index.ts';
 import type { LlavaTrainerNative, NativeImageLayout, NativePreferencePair } from '../lib/native/contract.ts';
-import { loadNativeModel } from '../test/train/train_util.ts';
+import { loadNativeModel } from '../test/model/trainer_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import { type BenchRow, median } from './harness.ts';
 import { adamWOptions, dpoStepOptions } from '../test/helpers/dpo_options.ts';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { writeRandomLlava } from '../lib/engine/random_model.ts';
 import { native } from '../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair } from '../lib/native/contract.ts';
-import { loadNativeModel } from '../test/train/train_util.ts';
+import { loadNativeModel } from '../test/model/trainer_util.ts';
 import { makeRng } from '../test/helpers/rng.ts';
 import type { BenchRow } from './harness.ts';
 import { SMALL_SPEC, benchPairs } from './small_model.ts';

@@ -30,7 +30,7 @@ UBSAN_RT="$("$CXX_BIN" -print-file-name=libubsan.so)"
 TESTS=(
   'test/cpu/*.test.ts' 'test/native/*.test.ts'
   'test/engine/generation.test.ts' 'test/engine/errors.test.ts' 'test/generate/batching.test.ts'
-  'test/train/backward.test.ts' 'test/train/errors.test.ts' 'test/train/determinism.test.ts'
+  'test/model/trainer_backward.test.ts' 'test/model/trainer_errors.test.ts' 'test/model/trainer_determinism.test.ts'
   'test/data/corrupt.test.ts' 'test/data/preprocess.test.ts' 'test/data/color.test.ts'
   'test/pretrain/gradients.test.ts' 'test/stic/cli_e2e.test.ts'
 )

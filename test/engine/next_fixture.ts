@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import type { ModelImage } from '../../lib/data/model_image.ts';
 import { hfFixtures } from './fixture_util.ts';
-import { readAll } from '../train/train_util.ts';
+import { readAll } from '../model/trainer_util.ts';
 
 export const NEXT_DIR = path.join(hfFixtures, 'llava-next-tiny-mistral');
 

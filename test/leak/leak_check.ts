@@ -14,7 +14,7 @@ import { writeRandomLlava } from '../../lib/engine/random_model.ts';
 import { loadModel } from '../../lib/engine/index.ts';
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { TINY_SPEC, TINY_TI, loadNativeModel, randomPair } from '../train/train_util.ts';
+import { TINY_SPEC, TINY_TI, loadNativeModel, randomPair } from '../model/trainer_util.ts';
 import { adamWOptions, dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const CALLS = Number(process.argv[2] ?? 1000);

@@ -12,7 +12,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativeStepMemory } from '../../lib/native/contract.ts';
 import { type MemoryPlan, choosePlan, formatPlan, largestStep, memAvailable, memoryBudget, pairExtent, planTotal, sftExtent, trainingMemoryPlan } from '../../lib/train/memory_plan.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
+import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from '../model/trainer_util.ts';
 import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const MiB = 1024 ** 2;

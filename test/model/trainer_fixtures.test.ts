@@ -11,7 +11,7 @@ import path from 'node:path';
 import { native } from '../../lib/native/index.ts';
 import type { LlavaModelNative, LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { FIXTURE_MODELS, type Fixture, loadFixture, relError } from '../engine/fixture_util.ts';
-import { ADAPTER_FILE, loadNativeModel, pairsOf, pixelsOf, readAll, sftItemsOf } from './train_util.ts';
+import { ADAPTER_FILE, loadNativeModel, pairsOf, pixelsOf, readAll, sftItemsOf } from './trainer_util.ts';
 import { dpoStepOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 
 const GRAD_TOL = 1e-4;

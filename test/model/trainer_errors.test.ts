@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair, NativeSftItem } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
+import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './trainer_util.ts';
 import { rejectionOf as rejection } from '../helpers/rejection.ts';
 import { adamWOptions, dpoStepOptions, pairLogprobsOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 

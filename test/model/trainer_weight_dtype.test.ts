@@ -10,7 +10,7 @@ import path from 'node:path';
 import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { type Fixture, loadFixture, relError, roundedCopy } from '../engine/fixture_util.ts';
-import { ADAPTER_FILE, loadNativeModel, pairsOf, pixelsOf, readAll, sftItemsOf } from './train_util.ts';
+import { ADAPTER_FILE, loadNativeModel, pairsOf, pixelsOf, readAll, sftItemsOf } from './trainer_util.ts';
 import { dpoStepOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 
 const TOL = 1e-5;

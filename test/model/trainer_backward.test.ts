@@ -16,7 +16,7 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
+import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './trainer_util.ts';
 import { dpoStepOptions, sftStepOptions } from '../helpers/dpo_options.ts';
 
 const ABS_TOL = 5e-4;

@@ -9,7 +9,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative } from '../../lib/native/contract.ts';
 import { relError } from '../engine/fixture_util.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { ALL_TARGETS, TINY_SPEC, type TinyModel, makeTinyModel, randomPair, randomizeParams, readAll, removeTinyModel } from './train_util.ts';
+import { ALL_TARGETS, TINY_SPEC, type TinyModel, makeTinyModel, randomPair, randomizeParams, readAll, removeTinyModel } from './trainer_util.ts';
 import { adamWOptions, dpoStepOptions, pairLogprobsOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: state, optimizer and merged weights', function () {

@@ -10,7 +10,7 @@ import { nativeLayout } from '../../lib/data/model_image.ts';
 import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair } from '../../lib/native/contract.ts';
 import { relError } from '../engine/fixture_util.ts';
-import { ADAPTER_FILE, loadNativeModel, readAll } from './train_util.ts';
+import { ADAPTER_FILE, loadNativeModel, readAll } from './trainer_util.ts';
 import { NEXT_DIR, type NextFixture, loadNextFixture } from '../engine/next_fixture.ts';
 import { dpoStepOptions } from '../helpers/dpo_options.ts';
 

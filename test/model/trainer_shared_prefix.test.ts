@@ -10,7 +10,7 @@ import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativeDpoStepOptions, NativePreferencePair } from '../../lib/native/contract.ts';
 import { relError } from '../engine/fixture_util.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
+import { ALL_TARGETS, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './trainer_util.ts';
 import { dpoStepOptions, pairLogprobsOptions } from '../helpers/dpo_options.ts';
 
 const REL_TOL = 1e-5;

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { ALL_TARGETS, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './train_util.ts';
+import { ALL_TARGETS, type TinyModel, makeTinyModel, randomPair, removeTinyModel } from './trainer_util.ts';
 import { adamWOptions, dpoStepOptions, pairLogprobsOptions } from '../helpers/dpo_options.ts';
 
 describe('trainer: learning', function () {

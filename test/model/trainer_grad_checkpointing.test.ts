@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import type { LlavaTrainerNative, NativePreferencePair, NativeSftItem } from '../../lib/native/contract.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { ALL_TARGETS, TINY_SPEC, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './train_util.ts';
+import { ALL_TARGETS, TINY_SPEC, TINY_TI, type TinyModel, makeTinyModel, randomIds, randomPair, randomizeParams, removeTinyModel } from './trainer_util.ts';
 import { dpoStepOptions } from '../helpers/dpo_options.ts';
 
 const LAYERS = 3;
