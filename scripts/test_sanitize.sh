@@ -32,7 +32,7 @@ TESTS=(
   'test/engine/generation.test.ts' 'test/engine/errors.test.ts' 'test/generate/batching.test.ts'
   'test/model/trainer_backward.test.ts' 'test/model/trainer_errors.test.ts' 'test/model/trainer_determinism.test.ts'
   'test/data/corrupt.test.ts' 'test/data/preprocess.test.ts' 'test/data/color.test.ts'
-  'test/pretrain/gradients.test.ts' 'test/stic/cli_e2e.test.ts'
+  'test/model/pretrainer_gradients.test.ts' 'test/stic/cli_e2e.test.ts'
 )
 echo "[sanitize] running ${#TESTS[@]} test groups against build-sanitize/Release/stic.node (and stic_lab.node beside it)" >&2
 env LD_PRELOAD="$ASAN_RT $UBSAN_RT" \

@@ -15,7 +15,7 @@ import { native } from '../../lib/native/index.ts';
 import type { EngineConfig } from '../../lib/model/engine_config.ts';
 import type { PretrainItem, PretrainerNative } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { createTiny, randomItem, randomPixels, randomizeParams, tinyConfig } from './helpers.ts';
+import { createTiny, randomItem, randomPixels, randomizeParams, tinyConfig } from './pretrainer_util.ts';
 
 const H = 1e-2;
 const REL = 2e-2;

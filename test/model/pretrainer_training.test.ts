@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { native } from '../../lib/native/index.ts';
 import type { PretrainItem, PretrainerNative } from '../../lib/native/index.ts';
 import { makeRng } from '../helpers/rng.ts';
-import { createTiny, randomItem, randomPixels, randomizeParams, tinyConfig } from './helpers.ts';
+import { createTiny, randomItem, randomPixels, randomizeParams, tinyConfig } from './pretrainer_util.ts';
 import { pretrainOptimizerOptions } from '../helpers/dpo_options.ts';
 
 const config = tinyConfig();
