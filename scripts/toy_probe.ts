@@ -11,7 +11,7 @@ import { TOY_PRETRAIN_DEFAULTS } from '../lib/pretrain/toy_pretrain.ts';
 import { questions } from '../lib/toy/text.ts';
 import { generateScenes } from '../lib/toy/world.ts';
 
-const HELD_OUT_SEED = TOY_PRETRAIN_DEFAULTS.evalSeed; // the pretraining's evaluation world (training drew seed 1)
+const HELD_OUT_SEED = TOY_PRETRAIN_DEFAULTS.evalSeed; // the pretraining's evaluation world (training drew seeds 1 and 2)
 const [model = 'models/toy-llava', perK = '40'] = process.argv.slice(2);
 native().setThreads(1);
 const chat = await loadChatModel(model);

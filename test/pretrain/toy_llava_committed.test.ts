@@ -1,6 +1,6 @@
 // The built-in model (models/toy-llava, made by `stic toy pretrain`, see its README.md) loads through
 // lib/engine and beats chance on a fixed held-out set: the first 40 scenes of world seed 9001 (never
-// trained on: training drew seed 1), every question asked alone with the image, answered greedily.
+// trained on: training drew seeds 1 and 2), every question asked alone with the image, answered greedily.
 // "Chance" is the blind baseline: always the most frequent training answer of each question type
 // (lib/eval/toy_run.ts majorityBaseline). Thresholds are the measured values on this set minus a
 // margin of 5 points (a different CPU's kernels may round differently and flip a few greedy tokens);
@@ -18,7 +18,7 @@ import { generateScenes } from '../../lib/toy/world.ts';
 const MODEL = path.join(packageRoot, 'models', 'toy-llava');
 const MARGIN = 0.05;
 // Measured on the 40 scenes below (models/toy-llava/README.md).
-const MEASURED = { vqa: 0.549, count: 0.925, colour: 0.371, size: 0.625, position: 0.35, shapeRecall: 0.549, shapeColourPrecision: 0.367 };
+const MEASURED = { vqa: 0.582, count: 0.975, colour: 0.429, size: 0.725, position: 0.35, shapeRecall: 0.863, shapeColourPrecision: 0.787, shapeColourRecall: 0.782 };
 
 describe('the built-in toy model (models/toy-llava)', function () {
   this.timeout(60000);
@@ -33,7 +33,7 @@ describe('the built-in toy model (models/toy-llava)', function () {
     const vqa = report.vqa.accuracy as number;
     const byType = (t: string) => report.vqa.byType[t as 'count']?.accuracy as number;
     expect(vqa).to.be.at.least(MEASURED.vqa - MARGIN);
-    expect(vqa - blind.accuracy, `VQA ${vqa} vs blind ${blind.accuracy}`).to.be.at.least(0.17 - MARGIN); // measured +0.17
+    expect(vqa - blind.accuracy, `VQA ${vqa} vs blind ${blind.accuracy}`).to.be.at.least(0.2 - MARGIN); // measured +0.20
     // The types it learned: counting, colours and positions, far above their blind rates here (0.125, 0.114, 0.2); sizes.
     expect(byType('count')).to.be.at.least(MEASURED.count - MARGIN);
     expect(byType('colour')).to.be.at.least(MEASURED.colour - MARGIN);
@@ -41,11 +41,13 @@ describe('the built-in toy model (models/toy-llava)', function () {
     expect(byType('position')).to.be.at.least(MEASURED.position - MARGIN);
     expect(byType('count')).to.be.at.least(blind.byType.count + 0.2);
     expect(byType('colour')).to.be.at.least(blind.byType.colour + 0.2);
-    // Its descriptions name more than half the shape kinds of a scene (a blind guess of ~3.5 kinds among 6: ~40% precision).
+    // Its descriptions name most shape kinds of a scene (a blind guess of ~3.5 kinds among 6: ~40% precision).
     expect(report.descriptions.levels.shape.recall as number).to.be.at.least(MEASURED.shapeRecall - MARGIN);
     // Descriptions name (kind, colour) pairs that are in the scene more often than a blind guess would
     // (~8%: about 3.5 shapes among 6 kinds x 7 colours).
     expect(report.descriptions.levels.shape_colour.precision as number).to.be.at.least(MEASURED.shapeColourPrecision - MARGIN);
+    // ... and most of the scene's (kind, colour) pairs (issue 17's bar: recall >= 60%).
+    expect(report.descriptions.levels.shape_colour.recall as number).to.be.at.least(MEASURED.shapeColourRecall - MARGIN);
     // Imperfect on purpose (STIC needs room): far from every question right, hallucinations present.
     expect(vqa).to.be.below(0.9);
     expect(report.descriptions.hallucination.rate as number).to.be.above(0.1);

@@ -1,0 +1,95 @@
+// Pilots of models/toy-llava/README.md ("Where it fails: naming a shape in the question"): can the
+// toy model answer about a shape the question names? Continues training a model on one-shape scenes
+// (training world seed 7, held-out world seed 9001, 16 scenes per step, AdamW at a constant lr, the
+// patch filters frozen as `stic toy pretrain` freezes them) on one single-turn question form, and
+// prints the held-out loss per target (the answer word and </s>) every 50 steps:
+//   exists  "Is there a <kind>?" for a kind present (half) or absent; "yes"/"no" (chance ~0.35)
+//   copy    "Is there a <random kind>?" answered with that kind's name: reading the question alone
+//   equal   "Is there a <random kind> in the <the scene's kind or another>?": "yes" when the two
+//           words are the same; comparing two words of the text, no image needed
+//   kind    "What shape is this?" answered with the scene's kind: reading the image alone
+// `table` instead asks the unchanged model "Is there a <kind>?" for all six kinds on 30 held-out
+// one-shape scenes and prints how often it answers "yes", by the true kind and the asked kind.
+//   npx tsx scripts/toy_binding_pilot.ts <exists|copy|equal|kind|table> [model] [steps 300] [lr 1e-3]
+import { loadChatModel } from '../lib/engine/chat_input.ts';
+import { resolveWeights } from '../lib/engine/weight_names.ts';
+import { evaluateToyModel } from '../lib/eval/toy_run.ts';
+import { selectChatTemplate } from '../lib/model/chat_template.ts';
+import { loadModelConfig } from '../lib/model/config.ts';
+import { openCheckpoint } from '../lib/model/safetensors.ts';
+import { tokenizerFromFiles } from '../lib/model/tokenizer.ts';
+import { preprocessConfigFromVision } from '../lib/data/preprocess.ts';
+import { native } from '../lib/native/index.ts';
+import { scenePixels, tokenizeSample } from '../lib/toy/pretrain_data.ts';
+import { TOY_MODEL_SIZE, frozenTensors, toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../lib/toy/pretrain_model.ts';
+import type { ToyQa } from '../lib/toy/text.ts';
+import { buildToyModelTokenizer } from '../lib/toy/toy_tokenizer.ts';
+import { SHAPE_KINDS } from '../lib/toy/vocab.ts';
+import { type ToyScene, generateScene, generateScenes } from '../lib/toy/world.ts';
+import { seededRandom } from '../lib/util/seeded.ts';
+
+const FORMS = ['exists', 'copy', 'equal', 'kind', 'table'] as const;
+const [form, model = 'models/toy-llava', steps = '300', lr = '1e-3'] = process.argv.slice(2);
+if (!(FORMS as readonly string[]).includes(form)) throw new Error(`expected a form among ${FORMS.join(', ')} but received ${String(form)}`);
+native().setThreads(1);
+
+/** The question and answer of form `form` about one-shape scene `s`. */
+function turn(s: ToyScene, seed: number): { q: string; a: string } {
+  const rng = seededRandom('stic-toy-binding-pilot', seed, s.id);
+  const kind = s.shapes[0].kind;
+  const yes = rng.next() < 0.5;
+  const absent = SHAPE_KINDS.filter((k) => k !== kind);
+  const asked = yes ? kind : absent[rng.int(absent.length)];
+  const other = SHAPE_KINDS[rng.int(SHAPE_KINDS.length)];
+  if (form === 'exists') return { q: `Is there a ${asked}?`, a: yes ? 'yes' : 'no' };
+  if (form === 'copy') return { q: `Is there a ${other}?`, a: other };
+  if (form === 'equal') return { q: `Is there a ${other} in the ${asked}?`, a: other === asked ? 'yes' : 'no' };
+  return { q: 'What shape is this?', a: kind };
+}
+
+async function table(): Promise<void> {
+  const chat = await loadChatModel(model);
+  const scenes = generateScenes(9001, 30, 0, { minShapes: 1, maxShapes: 1 });
+  const qs: ToyQa[] = scenes.flatMap((s) =>
+    SHAPE_KINDS.map((k) => ({ id: `${s.id}-exists-${k}`, sceneId: s.id, type: 'exists' as const, question: `Is there a ${k}?`, answer: s.shapes[0].kind === k ? 'yes' : 'no' })),
+  );
+  const { answers } = await evaluateToyModel(chat, { scenes, questions: qs });
+  process.stdout.write(`"yes" / asked; rows: the scene's kind, columns: the kind asked about\n${' '.repeat(9)}${SHAPE_KINDS.map((k) => k.padStart(9)).join('')}\n`);
+  for (const truth of SHAPE_KINDS) {
+    const cells = SHAPE_KINDS.map((k) => {
+      const rows = answers.filter((a, i) => scenes.find((s) => s.id === qs[i].sceneId)!.shapes[0].kind === truth && qs[i].question.endsWith(` ${k}?`));
+      return `${rows.filter((a) => a.response.trim() === 'yes').length}/${rows.length}`.padStart(9);
+    });
+    process.stdout.write(`${truth.padEnd(9)}${cells.join('')}\n`);
+  }
+}
+
+async function pilot(): Promise<void> {
+  const tok = buildToyModelTokenizer();
+  const config = toyEngineConfig(toyConfigJson(tok, TOY_MODEL_SIZE), toyPreprocessorJson(TOY_MODEL_SIZE.vision.imageSize));
+  const text = tokenizerFromFiles({ tokenizer: { json: tok.tokenizer, source: 'tokenizer.json' }, config: { json: tok.config, source: 'tokenizer_config.json' } });
+  const enc = { tokenizer: text, template: selectChatTemplate({ checkpoint: text.chatTemplate, family: config.decoder.family }), config };
+  const pre = preprocessConfigFromVision(config.vision);
+  const p = await native().createPretrainer(config);
+  await p.readTensors('param', resolveWeights(native().llavaTensorSpecs(config), [await openCheckpoint(model)], loadModelConfig(model)));
+  const frozen = frozenTensors(p.tensorInfo(), 'fixed');
+  // (N, 3, S, S) pixels and one single-turn item per scene.
+  const batch = async (seed: number, start: number, n: number) => {
+    const scenes = Array.from({ length: n }, (_, i) => generateScene(seed, start + i, { minShapes: 1, maxShapes: 1 }));
+    const samples = scenes.map((s) => {
+      const t = turn(s, seed);
+      return tokenizeSample(enc, s, [{ role: 'user', content: `<image>\n${t.q}` }, { role: 'assistant', content: t.a }], config.decoder.maxPositionEmbeddings);
+    });
+    return { pixels: await scenePixels(scenes, pre), count: n, items: samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask })) };
+  };
+  const held = await batch(9001, 0, 96);
+  for (let step = 0; ; step++) {
+    if (step % 50 === 0) process.stdout.write(`step ${step}: held-out loss per target ${(await p.loss(held.pixels, held.count, held.items)).loss.toFixed(3)}\n`);
+    if (step === Number(steps)) break;
+    const b = await batch(7, step * 16, 16);
+    await p.step(b.pixels, b.count, b.items);
+    await p.optimizerStep({ lr: Number(lr), weightDecay: 0.05, maxGradNorm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, frozen });
+  }
+}
+
+await (form === 'table' ? table() : pilot());
