@@ -11,7 +11,7 @@
 //                              description precision/recall, hallucination (CHAIR)
 //   eval/                      the final evaluation: report.json, responses.jsonl
 //   training.json              the record of the run: options, steps, wall time, final numbers
-//   checkpoints/               resumable state (lib/toy/pretrain_checkpoint.ts)
+//   checkpoints/               resumable state (lib/toy/pretrain_checkpoint.ts over lib/train/checkpoint.ts)
 // Schedule: AdamW at `lr` with linear warmup and cosine decay (lib/util/lr_schedule.ts), weight
 // decay on matrices, global-norm clipping; each step is one batch of fresh scenes (lib/toy/pretrain_data.ts),
 // with an optional kind drill first (one-shape "What shape is this?" scenes, lib/toy/kind_drill.ts) and a
@@ -32,12 +32,13 @@ import { type PreprocessConfig, preprocessConfigFromVision } from '../data/prepr
 import { native } from '../native/index.ts';
 import type { PretrainerNative } from '../native/index.ts';
 import type { ChatEncoder } from '../train/collate.ts';
+import { latestCheckpoint } from '../train/checkpoint.ts';
 import { ADAMW_DEFAULTS } from '../train/train_options.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ScheduleKind, learningRateAt } from '../util/lr_schedule.ts';
 import { MetricsLog } from '../util/metrics_log.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
-import { latestPretrainCheckpoint, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
+import { PRETRAIN_CHECKPOINTS, type PretrainState, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
 import { EXISTS_TURNS, type ExistsTurns, type ToyBatch, type ToyDataOptions, toyBatch } from '../toy/pretrain_data.ts';
 import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from '../eval/toy_run.ts';
 import {
@@ -193,13 +194,6 @@ const LATER_KEYS: Record<string, unknown> = {
   existsTurns: 2,
 };
 
-/** A checkpoint's trajectory options as this version records them. */
-function savedTrajectory(saved: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...saved };
-  for (const [k, v] of Object.entries(LATER_KEYS)) if (!(k in out)) out[k] = v;
-  return out;
-}
-
 function chatEncoder(tok: ToyTokenizer, config: EngineConfig): ChatEncoder {
   const tokenizer = tokenizerFromFiles({ tokenizer: { json: tok.tokenizer, source: 'tokenizer.json' }, config: { json: tok.config, source: 'tokenizer_config.json' } });
   return { tokenizer, template: selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: config.decoder.family }), config };
@@ -254,9 +248,9 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
     const p = await native().createPretrainer(config);
     let start = 0;
     let seconds = 0;
-    const ckpt = r.resume ? await latestPretrainCheckpoint(r.out) : null;
+    const ckpt = r.resume ? await latestCheckpoint<PretrainState>(r.out, PRETRAIN_CHECKPOINTS) : null;
     if (ckpt) {
-      const diff = optionMismatch(savedTrajectory(ckpt.state.options), options);
+      const diff = optionMismatch(ckpt.state.options, options, LATER_KEYS);
       if (diff !== null) throw new Error(`cannot resume from ${ckpt.dir}: ${diff} (start without --resume, or repeat the checkpoint's options)`);
       await restorePretrainCheckpoint(p, ckpt.dir, ckpt.state);
       start = ckpt.state.step;

@@ -1,26 +1,21 @@
-// Resumable state of `stic toy pretrain`, one folder per checkpoint under <out>/checkpoints/:
-//   step-00000500/state.json              steps done, AdamW's step count, the options that shape the
-//                                          trajectory (a resume with others is refused), wall time so far
-//   step-00000500/model.safetensors       every parameter, engine (llava-hf) names
-//   step-00000500/optimizer.safetensors   AdamW moments: "exp_avg/<name>", "exp_avg_sq/<name>"
+// The checkpoints of `stic toy pretrain`, under <out>/checkpoints/, written and found by
+// lib/train/checkpoint.ts; what is theirs:
+//   step-00000500/state.json              PretrainState: besides the steps and options, the training
+//                                          wall time so far
+//   step-00000500/model.safetensors       every parameter, engine (llava-hf) names, float32
 // The data needs no state: step s trains on scenes that are a pure function of (seed, s).
-// A checkpoint is written into a hidden folder beside the others, every file fsync'ed, and renamed
-// into place in one step: a kill at any point leaves no new checkpoint or a complete one. Resume
-// reads the newest complete one; the two newest are kept.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { openSafetensors, writeSafetensors } from '../model/safetensors.ts';
-import type { PretrainerNative, TensorSourceEntry } from '../native/index.ts';
-import { syncDir, writeJsonAtomic } from '../util/atomic_write.ts';
+import type { PretrainerNative, PretrainTensorInfo, TensorSourceEntry } from '../native/index.ts';
+import { type CheckpointFormat, type TrainerSnapshot, checkedEntries, momentEntries, optionDifferences, snapshotTrainer, writeCheckpoint } from '../train/checkpoint.ts';
 
-export const PRETRAIN_CHECKPOINTS = 'checkpoints';
-const FORMAT = 'stic-toy-pretrain-checkpoint';
-const VERSION = 1;
+const MODEL_FILE = 'model.safetensors';
+
+export const PRETRAIN_CHECKPOINTS: CheckpointFormat = { format: 'stic-toy-pretrain-checkpoint', version: 1, root: (out) => path.join(out, 'checkpoints') };
 
 export interface PretrainState {
-  format: typeof FORMAT;
+  format: 'stic-toy-pretrain-checkpoint';
   version: number;
   /** Optimizer steps done. */
   step: number;
@@ -31,90 +26,39 @@ export interface PretrainState {
   seconds: number;
 }
 
-function folderName(step: number): string {
-  return `step-${String(step).padStart(8, '0')}`;
-}
-
 /** Writes the checkpoint of `state.step` atomically and keeps the `keep` newest. Returns its folder. */
 export async function writePretrainCheckpoint(out: string, state: Omit<PretrainState, 'format' | 'version' | 'adamStep'>, p: PretrainerNative, keep = 2): Promise<string> {
-  const root = path.join(out, PRETRAIN_CHECKPOINTS);
-  await mkdir(root, { recursive: true });
-  const final = path.join(root, folderName(state.step));
-  const tmp = path.join(root, `.tmp-${folderName(state.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp);
-  try {
-    const info = p.tensorInfo();
-    const [param, m, v] = [await p.getTensors('param'), await p.getTensors('exp_avg'), await p.getTensors('exp_avg_sq')];
-    await writeSafetensors(path.join(tmp, 'model.safetensors'), info.map((t, i) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: param[i] })));
-    const moments = info.flatMap((t, i) => [
-      { name: `exp_avg/${t.name}`, dtype: 'F32' as const, shape: t.shape, data: m[i] },
-      { name: `exp_avg_sq/${t.name}`, dtype: 'F32' as const, shape: t.shape, data: v[i] },
-    ]);
-    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
-    const full: PretrainState = { format: FORMAT, version: VERSION, ...state, adamStep: p.getStep() };
-    await writeJsonAtomic(path.join(tmp, 'state.json'), full);
-    await rm(final, { recursive: true, force: true }); // only a leftover of an earlier run over this folder
-    await rename(tmp, final);
-    await syncDir(root);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  const names = await readdir(root);
-  for (const n of names.filter((x) => x.startsWith('.tmp-step-') && !x.includes(`-${process.pid}-`))) await rm(path.join(root, n), { recursive: true, force: true });
-  for (const n of names.filter((x) => /^step-\d+$/.test(x)).sort().reverse().slice(keep)) await rm(path.join(root, n), { recursive: true, force: true });
-  return final;
+  const snap: TrainerSnapshot<PretrainTensorInfo> = await snapshotTrainer(p);
+  const full: PretrainState = { format: 'stic-toy-pretrain-checkpoint', version: PRETRAIN_CHECKPOINTS.version, ...state, adamStep: snap.adamStep };
+  const writeParams = (dir: string) =>
+    writeSafetensors(
+      path.join(dir, MODEL_FILE),
+      snap.info.map((t, i) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: snap.param[i] })),
+    );
+  return writeCheckpoint(out, PRETRAIN_CHECKPOINTS, full, snap, writeParams, keep);
 }
 
-/** The newest complete checkpoint of `out`, or null. */
-export async function latestPretrainCheckpoint(out: string): Promise<{ dir: string; state: PretrainState } | null> {
-  const root = path.join(out, PRETRAIN_CHECKPOINTS);
-  let names: string[];
-  try {
-    names = await readdir(root);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  const newest = names.filter((x) => /^step-\d+$/.test(x)).sort().reverse()[0];
-  if (newest === undefined) return null;
-  const dir = path.join(root, newest);
-  const file = path.join(dir, 'state.json');
-  let state: PretrainState;
-  try {
-    state = JSON.parse(await readFile(file, 'utf8')) as PretrainState;
-  } catch (err) {
-    throw new Error(`${file}: expected a pretraining checkpoint state (JSON) but it cannot be read (${(err as Error).message}); move ${dir} away to resume from an older one`);
-  }
-  if (state.format !== FORMAT || state.version !== VERSION) {
-    throw new Error(`${file}: expected a ${FORMAT} version ${VERSION} state but found format ${JSON.stringify(state.format)} version ${JSON.stringify(state.version)}`);
-  }
-  return { dir, state };
+/**
+ * Why a checkpoint written with `saved` options cannot be resumed by a run with `now`: the first
+ * option that differs, as "name: the checkpoint was written with X, this run has Y"; null when all
+ * match. `later`: options added after checkpoints were first written, with the value a checkpoint
+ * that lacks one ran with.
+ */
+export function optionMismatch(saved: Record<string, unknown>, now: Record<string, unknown>, later: Record<string, unknown>): string | null {
+  const d = optionDifferences(saved, now, later)[0];
+  return d === undefined ? null : `${d.name}: the checkpoint was written with ${d.saved ?? 'no value'}, this run has ${d.now ?? 'no value'}`;
 }
 
-/** The first option whose value differs, as "name: checkpoint X, now Y", or null when all match. */
-export function optionMismatch(saved: Record<string, unknown>, now: Record<string, unknown>): string | null {
-  for (const k of [...new Set([...Object.keys(saved), ...Object.keys(now)])].sort()) {
-    const a = JSON.stringify(saved[k]);
-    const b = JSON.stringify(now[k]);
-    if (a !== b) return `${k}: the checkpoint was written with ${a ?? 'no value'}, this run has ${b ?? 'no value'}`;
-  }
-  return null;
-}
-
-/** Loads a checkpoint's parameters and moments into `p` (native reads) and sets AdamW's step. */
+/** Loads a checkpoint's parameters and moments into `p` (native reads, no copy through JS) and sets AdamW's step. */
 export async function restorePretrainCheckpoint(p: PretrainerNative, dir: string, state: PretrainState): Promise<void> {
-  const model = await openSafetensors(path.join(dir, 'model.safetensors'));
-  const opt = await openSafetensors(path.join(dir, 'optimizer.safetensors'));
-  const entries = (file: typeof model, prefix: string): TensorSourceEntry[] =>
-    p.tensorInfo().map((t) => {
-      const e = file.tensors.get(`${prefix}${t.name}`);
-      if (!e) throw new Error(`${file.file}: expected tensor "${prefix}${t.name}" but it is missing`);
-      return { ...e, name: t.name };
-    });
-  await p.readTensors('param', entries(model, ''));
-  await p.readTensors('exp_avg', entries(opt, 'exp_avg/'));
-  await p.readTensors('exp_avg_sq', entries(opt, 'exp_avg_sq/'));
+  const info = p.tensorInfo();
+  // The native reads name each source by its tensor (a moment's entry is named "exp_avg/<name>").
+  const sources = (entries: TensorSourceEntry[]) => entries.map((e, i) => ({ ...e, name: info[i].name }));
+  const params = checkedEntries(await openSafetensors(path.join(dir, MODEL_FILE)), info);
+  const moments = await momentEntries(dir, info);
+  await p.readTensors('param', sources(params));
+  await p.readTensors('exp_avg', sources(moments.expAvg));
+  await p.readTensors('exp_avg_sq', sources(moments.expAvgSq));
   p.setStep(state.adamStep);
   await p.zeroGrad();
 }

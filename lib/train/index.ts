@@ -16,7 +16,7 @@ import type { DpoExample, DpoJob, SftJob, TrainDataReport, TrainHooks, TrainResu
 import type { CommonTrainOptions } from './train_options.ts';
 import { portablePath } from '../util/portable_path.ts';
 import { type Adapter, type LoraSpec, adapterProjector, readAdapter, targetModule } from './adapter_io.ts';
-import { CHECKPOINTS_DIR } from './checkpoint.ts';
+import { CHECKPOINTS_DIR } from './lora_checkpoint.ts';
 import { type Skip, type TokenizedPair, type TokenizedSft, tokenizePairs, tokenizeSft } from './collate.ts';
 import { type DpoEvalSet, evaluateDpo } from './dpo_eval.ts';
 import { type LoopJob, runLoop } from './loop.ts';

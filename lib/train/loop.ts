@@ -3,7 +3,7 @@
 // micro-batches whose gradients accumulate into the global batch's mean, one AdamW update with the
 // scheduled learning rate of each parameter group (LoRA, projector) and global-norm clipping, the
 // metrics row to the hooks (with the held-out evaluation's fields when one is due: dpo_eval.ts), and
-// a checkpoint every N steps and at the end. The loss-specific part
+// a checkpoint every N steps and at the end (in lora_checkpoint.ts's format). The loss-specific part
 // (what one micro-batch is, how its metrics combine) is a MicroTask (dpo_task.ts, sft_task.ts).
 // Bit-identical resumes follow from: the order (data_order.ts), the dropout keys (seed, step,
 // micro-batch) and the learning rate (a function of the step) being pure functions of the step,
@@ -14,12 +14,13 @@
 import { allReduceGradients, broadcastTrainerState, mergeFailures, ownsMicro, sumMicroMetrics } from '../dist/data_parallel.ts';
 import { currentWorld, isWriter } from '../dist/launch.ts';
 import type { DecoderConfig } from '../model/engine_config.ts';
-import { ADAMW_DEFAULTS, type CommonTrainOptions } from './train_options.ts';
+import type { CommonTrainOptions } from './train_options.ts';
 import type { TrainHooks } from './training_api.ts';
 import { learningRateAt, warmupSteps } from '../util/lr_schedule.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
 import { type LoraSpec, type NamedTensor, writeAdapter } from './adapter_io.ts';
-import { type RunState, checkpointsRoot, clearCheckpoints, latestCheckpoint, readCheckpoint, restoreTrainer, snapshotParams, snapshotTrainer, writeCheckpoint } from './checkpoint.ts';
+import { clearCheckpoints, latestCheckpoint, restoreTrainer, snapshotTrainer } from './checkpoint.ts';
+import { LORA_CHECKPOINTS, type RunState, readLoraCheckpoint, runDifferences, snapshotParams, writeLoraCheckpoint } from './lora_checkpoint.ts';
 import { type PixelLoader, type Skip, StepImages } from './collate.ts';
 import { DataOrder } from './data_order.ts';
 import { evalDue, evalInterval } from './dpo_eval.ts';
@@ -181,45 +182,25 @@ function runState(job: LoopJob<{ id: string; image: string | null }>, kind: 'dpo
 
 async function saveCheckpoint<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, kind: 'dpo' | 'sft', order: DataOrder, done: number): Promise<void> {
   const snap = await snapshotTrainer(trainer);
-  await writeCheckpoint(job.out, runState(job, kind, order, done, snap.adamStep), snap, job.baseModel, job.keepCheckpoints ?? job.options.saveTotalLimit);
+  await writeLoraCheckpoint(job.out, runState(job, kind, order, done, snap.adamStep), snap, job.baseModel, job.keepCheckpoints ?? job.options.saveTotalLimit);
 }
 
 /** Restores the newest compatible checkpoint (returns its step) or starts at 0. */
 async function resumeOrStart<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, kind: 'dpo' | 'sft', total: number): Promise<number> {
   if (!job.resume) {
-    await clearCheckpoints(job.out);
+    await clearCheckpoints(job.out, LORA_CHECKPOINTS);
     return 0;
   }
-  const found = await latestCheckpoint(job.out);
+  const found = await latestCheckpoint<RunState>(job.out, LORA_CHECKPOINTS);
   if (!found) return 0;
   const want = runState(job, kind, new DataOrder({ examples: job.examples.length, batchSize: job.options.batchSize, gradAccum: job.options.gradAccum, epochs: job.options.epochs, seed: job.options.seed }), 0, 0);
-  const diffs = checkpointDifferences(found.state, want, total);
+  const diffs = runDifferences(found.state, want, total);
   if (diffs.length > 0) {
-    throw new Error(`${found.dir}: this checkpoint belongs to a different run (${diffs.join('; ')}); train into another --out, or move ${checkpointsRoot(job.out)} away to start over`);
+    throw new Error(`${found.dir}: this checkpoint belongs to a different run (${diffs.join('; ')}); train into another --out, or move ${LORA_CHECKPOINTS.root(job.out)} away to start over`);
   }
-  const snap = await readCheckpoint(found.dir, trainer.tensorInfo(), job.decoder, found.state.adamStep);
+  const snap = await readLoraCheckpoint(found.dir, trainer.tensorInfo(), job.decoder, found.state.adamStep);
   await restoreTrainer(trainer, snap);
   return found.state.step;
-}
-
-// What differs between a checkpoint's run and this one, as "what: checkpoint X, now Y" phrases.
-function checkpointDifferences(had: RunState, now: RunState, total: number): string[] {
-  const d: string[] = [];
-  const cmp = (what: string, a: unknown, b: unknown) => {
-    if (JSON.stringify(a) !== JSON.stringify(b)) d.push(`${what}: checkpoint ${JSON.stringify(a)}, now ${JSON.stringify(b)}`);
-  };
-  cmp('stage', had.kind, now.kind);
-  cmp('examples', had.data.examples, now.data.examples);
-  if (had.data.examples === now.data.examples) cmp('data fingerprint', had.data.fingerprint, now.data.fingerprint);
-  cmp('total steps', had.totalSteps, total);
-  cmp('lora', had.lora, now.lora);
-  cmp('train projector', had.trainProjector, now.trainProjector);
-  // A checkpoint written before the AdamW options existed ran with their defaults (ADAMW_DEFAULTS).
-  const hadOptions: Record<string, unknown> = { ...had.options };
-  for (const [k, v] of Object.entries(ADAMW_DEFAULTS)) if (!(k in hadOptions) && k in now.options) hadOptions[k] = v;
-  const keys = new Set([...Object.keys(hadOptions), ...Object.keys(now.options)]);
-  for (const k of [...keys].sort()) cmp(k, hadOptions[k], now.options[k]);
-  return d;
 }
 
 /** The trained adapter (PEFT layout, the trained or carried projector as modules_to_save), written into job.out. */

@@ -1,6 +1,6 @@
 // What a training run keeps for itself lives under <out>/work/, apart from the results a user reads
 // (the adapter, metrics.jsonl, charts, summary.txt, skipped.jsonl):
-//   <out>/work/checkpoints/step-N/      resume state (lib/train/checkpoint.ts)
+//   <out>/work/checkpoints/step-N/      resume state (lib/train/lora_checkpoint.ts)
 //   <out>/work/reference_logps.jsonl    the reference pre-pass cache (lib/train/reference.ts)
 // Deleting work/ after a run loses nothing but the ability to resume it. Runs of stic before 0.2 kept
 // both at the top of <out>: adoptEarlierLayout moves them in, so those runs resume.

@@ -11,6 +11,7 @@ import type { CommonTrainOptions } from '../../lib/stic/train_options.ts';
 import type { TrainHooks } from '../../lib/stic/engine_api.ts';
 import { LORA_TARGETS } from '../../lib/stic/train_options.ts';
 import { latestCheckpoint } from '../../lib/train/checkpoint.ts';
+import { LORA_CHECKPOINTS } from '../../lib/train/lora_checkpoint.ts';
 import type { PixelLoader, TokenizedPair, TokenizedSft } from '../../lib/train/collate.ts';
 import { type LoopJob, runLoop } from '../../lib/train/loop.ts';
 import { referenceLogps } from '../../lib/train/reference.ts';
@@ -166,7 +167,7 @@ describe('training loop (fake trainer)', () => {
     let err: Error | null = null;
     await runLoop(newTrainer(), job(cut, ex), dpo(), first.hooks).catch((e: Error) => (err = e));
     expect(err).to.be.an('error');
-    expect((await latestCheckpoint(cut))?.state.step).to.equal(4);
+    expect((await latestCheckpoint(cut, LORA_CHECKPOINTS))?.state.step).to.equal(4);
     const second = recorder();
     const t2 = newTrainer();
     await runLoop(t2, job(cut, ex), dpo(), second.hooks);
@@ -213,7 +214,7 @@ describe('training loop (fake trainer)', () => {
     const tmp = path.join(dir, 'work', 'checkpoints', '.tmp-step-00000002-999999-abcd');
     mkdirSync(tmp);
     writeFileSync(path.join(tmp, 'adapter_config.json'), '{');
-    expect((await latestCheckpoint(dir))?.state.step).to.equal(1);
+    expect((await latestCheckpoint(dir, LORA_CHECKPOINTS))?.state.step).to.equal(1);
     const rec = recorder();
     await runLoop(newTrainer(), job(dir, ex, { epochs: 1, batchSize: 2, gradAccum: 1, checkpointEvery: 1 }), dpo(), rec.hooks);
     expect(rec.starts).to.deep.equal([[1, 2]]);
