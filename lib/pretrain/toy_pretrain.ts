@@ -16,7 +16,9 @@
 // decay on matrices, global-norm clipping; each step is one batch of fresh scenes (lib/toy/pretrain_data.ts),
 // with an optional kind drill first (one-shape "What shape is this?" scenes, lib/toy/kind_drill.ts) and a
 // curriculum on the number of shapes per scene over the first half of the conversation steps.
-// The next batch is tokenised and rendered while the native step runs.
+// The next batch is tokenised and rendered while the native step runs. After each step: the periodic
+// evaluation when due, the metrics row, the checkpoint when due, in the LoRA stages' order
+// (lib/train/step_driver.ts).
 // Legend: B scenes per step.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,10 +35,11 @@ import { native } from '../native/index.ts';
 import type { PretrainerNative } from '../native/index.ts';
 import type { ChatEncoder } from '../train/collate.ts';
 import { latestCheckpoint } from '../train/checkpoint.ts';
+import { runSteps } from '../train/step_driver.ts';
 import { ADAMW_DEFAULTS } from '../train/train_options.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ScheduleKind, learningRateAt } from '../util/lr_schedule.ts';
-import { MetricsLog } from '../util/metrics_log.ts';
+import { MetricsLog, type MetricsRow } from '../util/metrics_log.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { PRETRAIN_CHECKPOINTS, type PretrainState, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
 import { EXISTS_TURNS, type ExistsTurns, type ToyBatch, type ToyDataOptions, toyBatch } from '../toy/pretrain_data.ts';
@@ -275,33 +278,48 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
   }
 }
 
-/** Steps start..steps-1 with their metrics, evaluations and checkpoints; returns the training seconds. */
+/** Steps start..steps-1 with their metrics, evaluations and checkpoints (lib/train/step_driver.ts); returns the training seconds. */
 async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
   const { r, o, p, enc, pre, maxLength } = run;
   const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
   const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
   const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
   let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;
+  // One step: the prefetched batch, the native step (the next batch is tokenised and rendered meanwhile), AdamW.
+  const train = async (step: number): Promise<MetricsRow> => {
+    const batch = await (next as Promise<ToyBatch>);
+    const t0 = Date.now();
+    const lr = learningRateAt({ kind: r.schedule, lr: r.lr, totalSteps: r.steps, warmupRatio: r.warmupRatio }, step);
+    const running = p.step(batch.pixels, batch.count, batch.items);
+    next = step + 1 < r.steps ? toyBatch(data, step + 1, enc, pre, maxLength) : null; // overlaps the native step
+    const { loss, tokens } = await running;
+    const opt = await p.optimizerStep({ lr, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, beta1: r.adamBeta1, beta2: r.adamBeta2, eps: r.adamEps, frozen: run.frozen });
+    const ms = Date.now() - t0;
+    seconds += ms / 1000;
+    return { step, lr, loss, grad_norm: opt.gradNorm, tokens, ms, ...(opt.skipped ? { skipped: 1 } : {}) };
+  };
   try {
-    for (let step = start; step < r.steps; step++) {
-      const batch = await (next as Promise<ToyBatch>);
-      const t0 = Date.now();
-      const lr = learningRateAt({ kind: r.schedule, lr: r.lr, totalSteps: r.steps, warmupRatio: r.warmupRatio }, step);
-      const running = p.step(batch.pixels, batch.count, batch.items);
-      next = step + 1 < r.steps ? toyBatch(data, step + 1, enc, pre, maxLength) : null; // overlaps the native step
-      const { loss, tokens } = await running;
-      const opt = await p.optimizerStep({ lr, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, beta1: r.adamBeta1, beta2: r.adamBeta2, eps: r.adamEps, frozen: run.frozen });
-      const ms = Date.now() - t0;
-      seconds += ms / 1000;
-      await metrics.append([{ step, lr, loss, grad_norm: opt.gradNorm, tokens, ms, ...(opt.skipped ? { skipped: 1 } : {}) }]);
-      bar.tick();
-      const done = step + 1;
-      // Evaluation before the checkpoint: a run killed between the two redoes the evaluation.
-      if (r.evalEvery > 0 && done % r.evalEvery === 0 && done < r.steps) await evaluate(run, done, r.evalScenes);
-      if (done % r.checkpointEvery === 0 || done === r.steps) await writePretrainCheckpoint(r.out, { step: done, options: run.options, seconds }, p);
-      o.onStep?.(done);
-      if (o.signal?.aborted) throw new Error(`toy pretraining stopped after step ${done} of ${r.steps} (resume with --resume)`);
-    }
+    await runSteps({
+      start,
+      total: r.steps,
+      train,
+      // The periodic evaluations (the last step's is the final one, finish()): a row of eval.jsonl, none of metrics.jsonl.
+      evaluation: {
+        due: (done) => r.evalEvery > 0 && done % r.evalEvery === 0 && done < r.steps,
+        run: async (done) => {
+          await evaluate(run, done, r.evalScenes);
+          return {};
+        },
+      },
+      record: async (row) => {
+        await metrics.append([row]);
+        bar.tick();
+      },
+      checkpointEvery: r.checkpointEvery,
+      checkpoint: async (done) => void (await writePretrainCheckpoint(r.out, { step: done, options: run.options, seconds }, p)),
+      ...(o.onStep ? { onStep: o.onStep } : {}),
+      ...(o.signal ? { stop: { signal: o.signal, error: (done: number) => new Error(`toy pretraining stopped after step ${done} of ${r.steps} (resume with --resume)`) } } : {}),
+    });
   } finally {
     bar.stop();
     await metrics.close();

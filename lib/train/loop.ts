@@ -3,7 +3,8 @@
 // micro-batches whose gradients accumulate into the global batch's mean, one AdamW update with the
 // scheduled learning rate of each parameter group (LoRA, projector) and global-norm clipping, the
 // metrics row to the hooks (with the held-out evaluation's fields when one is due: dpo_eval.ts), and
-// a checkpoint every N steps and at the end (in lora_checkpoint.ts's format). The loss-specific part
+// a checkpoint every N steps and at the end (that bookkeeping's order is step_driver.ts's, shared with
+// the toy pretrainer; the checkpoints' format is lora_checkpoint.ts's). The loss-specific part
 // (what one micro-batch is, how its metrics combine) is a MicroTask (dpo_task.ts, sft_task.ts).
 // Bit-identical resumes follow from: the order (data_order.ts), the dropout keys (seed, step,
 // micro-batch) and the learning rate (a function of the step) being pure functions of the step,
@@ -12,6 +13,7 @@
 // gradients are summed across ranks before the update, and rank 0 alone reads and writes files.
 
 import { allReduceGradients, broadcastTrainerState, mergeFailures, ownsMicro, sumMicroMetrics } from '../dist/data_parallel.ts';
+import type { Comm } from '../dist/comm.ts';
 import { currentWorld, isWriter } from '../dist/launch.ts';
 import type { DecoderConfig } from '../model/engine_config.ts';
 import type { CommonTrainOptions } from './train_options.ts';
@@ -24,6 +26,7 @@ import { LORA_CHECKPOINTS, type RunState, readLoraCheckpoint, runDifferences, sn
 import { type PixelLoader, type Skip, StepImages } from './collate.ts';
 import { DataOrder } from './data_order.ts';
 import { evalDue, evalInterval } from './dpo_eval.ts';
+import { runSteps } from './step_driver.ts';
 import type { Trainer } from './trainer_api.ts';
 
 /** What a loss contributes: one micro-batch's work and how a step's micro-batches add up. */
@@ -80,66 +83,95 @@ export async function runLoop<E extends { id: string; image: string | null }>(tr
   const { comm } = currentWorld();
   const startStep = await comm.broadcastJson(0, isWriter() ? await resumeOrStart(trainer, job, task.kind, total) : 0);
   await broadcastTrainerState(comm, trainer);
-  const skips: Skip[] = [];
+  const at: StepContext<E> = { trainer, job, task, order, total, comm, skips: [] };
   if (isWriter()) await hooks.onStart(startStep, total);
-  for (let s = startStep; s < total; s++) {
-    const t0 = performance.now();
-    const slice = order.step(s);
-    const all = slice.micro.flat().map((i) => job.examples[i]);
-    const mine = slice.micro.filter((_, u) => ownsMicro(comm, u)).flat().map((i) => job.examples[i]);
-    const images = await StepImages.load(mine.map((e) => e.image), job.pixels);
-    const failures = await mergeFailures(comm, images.failures);
-    const usable = (ids: number[]) =>
-      ids.map((i) => job.examples[i]).filter((e) => {
-        if (e.image === null || !failures.has(e.image)) return true;
-        skips.push({ id: e.id, kind: 'image unreadable', reason: `image ${e.image} could not be loaded at step ${s}: ${failures.get(e.image)}` });
-        return false;
-      });
-    const micro = slice.micro.map((ids, u) => ({ u, examples: usable(ids) })).filter((m) => m.examples.length > 0);
-    const stepExamples = micro.reduce((n, m) => n + m.examples.length, 0);
-    if (stepExamples === 0) throw new Error(`step ${s}: none of its ${all.length} examples has a loadable image (first: ${skips[skips.length - 1]?.reason})`);
-    task.beginStep(micro.flatMap((m) => m.examples));
-    const done: { j: number; metrics: Record<string, number> }[] = [];
-    let tokens = 0;
-    for (let j = 0; j < micro.length; j++) {
-      tokens += micro[j].examples.reduce((n, e) => n + task.tokens(e), 0);
-      if (!ownsMicro(comm, micro[j].u)) continue;
-      done.push({ j, metrics: await task.micro(trainer, micro[j].examples, images, { step: s, micro: j }, stepExamples) });
-    }
-    const sums = await sumMicroMetrics(comm, done);
-    await allReduceGradients(comm, trainer);
-    const lr = learningRateAt({ kind: o.schedule, lr: o.lr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
-    const projectorLr = learningRateAt({ kind: o.schedule, lr: o.projectorLr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
-    const opt = await trainer.optimizerStep({
-      lora: { lr, weightDecay: o.weightDecay },
-      ...(job.trainProjector ? { projector: { lr: projectorLr, weightDecay: o.weightDecay } } : {}),
-      maxGradNorm: o.maxGradNorm,
-      beta1: o.adamBeta1,
-      beta2: o.adamBeta2,
-      eps: o.adamEps,
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    const row: MetricsRow = {
-      step: s,
-      epoch: (s + 1) / order.stepsPerEpoch,
-      lr,
-      ...(job.trainProjector ? { projector_lr: projectorLr } : {}),
-      loss: sums.loss,
-      ...withoutLoss(sums),
-      grad_norm: opt.gradNorm,
-      examples: stepExamples,
-      tokens,
-      tokens_per_s: tokens / seconds,
-      ...(opt.skipped ? { skipped_update: 1 } : {}),
-    };
-    if (!isWriter()) continue;
-    if (job.evaluate && evalDue(s + 1, evalInterval(job.evaluate.every, total), total)) Object.assign(row, await job.evaluate.run(trainer));
-    await hooks.onStep(row);
-    const stepsDone = s + 1;
-    if (stepsDone % o.checkpointEvery === 0 || stepsDone === total) await saveCheckpoint(trainer, job, task.kind, order, stepsDone);
-  }
+  const evaluate = job.evaluate;
+  await runSteps({
+    start: startStep,
+    total,
+    // Every rank trains every step (its share of the micro-batches); rank 0 alone evaluates, records and checkpoints.
+    train: async (s) => {
+      const row = await trainStep(at, s);
+      return isWriter() ? row : null;
+    },
+    ...(evaluate ? { evaluation: { due: (done: number) => evalDue(done, evalInterval(evaluate.every, total), total), run: () => evaluate.run(trainer) } } : {}),
+    record: (row) => hooks.onStep(row),
+    checkpointEvery: o.checkpointEvery,
+    checkpoint: (done) => saveCheckpoint(trainer, job, task.kind, order, done),
+  });
   const final = isWriter() ? await writeFinal(trainer, job) : { adapterDir: job.out, projector: job.trainProjector || (job.carriedProjector?.length ?? 0) > 0 };
-  return { ...final, steps: total, startStep, skips };
+  return { ...final, steps: total, startStep, skips: at.skips };
+}
+
+/** What every step of a run works with. */
+interface StepContext<E extends { id: string; image: string | null }> {
+  trainer: Trainer;
+  job: LoopJob<E>;
+  task: MicroTask<E>;
+  order: DataOrder;
+  total: number;
+  comm: Comm;
+  /** Examples left out so far (images that did not load), appended to by each step. */
+  skips: Skip[];
+}
+
+/**
+ * Optimizer step `s`: its examples from the seeded order, their images, the micro-batches this rank
+ * owns (gradients accumulate), the gradients and metrics summed over ranks, one AdamW update at the
+ * scheduled rates. Returns the step's metrics row.
+ */
+async function trainStep<E extends { id: string; image: string | null }>(at: StepContext<E>, s: number): Promise<MetricsRow> {
+  const { trainer, job, task, order, total, comm, skips } = at;
+  const o = job.options;
+  const t0 = performance.now();
+  const slice = order.step(s);
+  const all = slice.micro.flat().map((i) => job.examples[i]);
+  const mine = slice.micro.filter((_, u) => ownsMicro(comm, u)).flat().map((i) => job.examples[i]);
+  const images = await StepImages.load(mine.map((e) => e.image), job.pixels);
+  const failures = await mergeFailures(comm, images.failures);
+  const usable = (ids: number[]) =>
+    ids.map((i) => job.examples[i]).filter((e) => {
+      if (e.image === null || !failures.has(e.image)) return true;
+      skips.push({ id: e.id, kind: 'image unreadable', reason: `image ${e.image} could not be loaded at step ${s}: ${failures.get(e.image)}` });
+      return false;
+    });
+  const micro = slice.micro.map((ids, u) => ({ u, examples: usable(ids) })).filter((m) => m.examples.length > 0);
+  const stepExamples = micro.reduce((n, m) => n + m.examples.length, 0);
+  if (stepExamples === 0) throw new Error(`step ${s}: none of its ${all.length} examples has a loadable image (first: ${skips[skips.length - 1]?.reason})`);
+  task.beginStep(micro.flatMap((m) => m.examples));
+  const done: { j: number; metrics: Record<string, number> }[] = [];
+  let tokens = 0;
+  for (let j = 0; j < micro.length; j++) {
+    tokens += micro[j].examples.reduce((n, e) => n + task.tokens(e), 0);
+    if (!ownsMicro(comm, micro[j].u)) continue;
+    done.push({ j, metrics: await task.micro(trainer, micro[j].examples, images, { step: s, micro: j }, stepExamples) });
+  }
+  const sums = await sumMicroMetrics(comm, done);
+  await allReduceGradients(comm, trainer);
+  const lr = learningRateAt({ kind: o.schedule, lr: o.lr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
+  const projectorLr = learningRateAt({ kind: o.schedule, lr: o.projectorLr, totalSteps: total, warmupRatio: o.warmupRatio }, s);
+  const opt = await trainer.optimizerStep({
+    lora: { lr, weightDecay: o.weightDecay },
+    ...(job.trainProjector ? { projector: { lr: projectorLr, weightDecay: o.weightDecay } } : {}),
+    maxGradNorm: o.maxGradNorm,
+    beta1: o.adamBeta1,
+    beta2: o.adamBeta2,
+    eps: o.adamEps,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    step: s,
+    epoch: (s + 1) / order.stepsPerEpoch,
+    lr,
+    ...(job.trainProjector ? { projector_lr: projectorLr } : {}),
+    loss: sums.loss,
+    ...withoutLoss(sums),
+    grad_norm: opt.gradNorm,
+    examples: stepExamples,
+    tokens,
+    tokens_per_s: tokens / seconds,
+    ...(opt.skipped ? { skipped_update: 1 } : {}),
+  };
 }
 
 // Warm-up starts at learning rate 0 (lr_schedule.ts); when it spans every step, nothing trains at
