@@ -34,14 +34,14 @@ import { type PreprocessConfig, preprocessConfigFromVision } from '../data/prepr
 import { native } from '../native/index.ts';
 import type { PretrainerNative } from '../native/index.ts';
 import type { ChatEncoder } from '../train/collate.ts';
-import { latestCheckpoint } from '../train/checkpoint.ts';
+import { latestCheckpoint, pruneCheckpoints } from '../train/checkpoint.ts';
 import { runSteps } from '../train/step_driver.ts';
 import { ADAMW_DEFAULTS } from '../train/train_options.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { type ScheduleKind, learningRateAt } from '../util/lr_schedule.ts';
 import { MetricsLog, type MetricsRow } from '../util/metrics_log.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
-import { PRETRAIN_CHECKPOINTS, type PretrainState, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
+import { PRETRAIN_CHECKPOINTS, PRETRAIN_KEEP, type PretrainState, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
 import { EXISTS_TURNS, type ExistsTurns, type ToyBatch, type ToyDataOptions, toyBatch } from '../toy/pretrain_data.ts';
 import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from '../eval/toy_run.ts';
 import {
@@ -256,6 +256,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
       const diff = optionMismatch(ckpt.state.options, options, LATER_KEYS);
       if (diff !== null) throw new Error(`cannot resume from ${ckpt.dir}: ${diff} (start without --resume, or repeat the checkpoint's options)`);
       await restorePretrainCheckpoint(p, ckpt.dir, ckpt.state);
+      await pruneCheckpoints(r.out, PRETRAIN_CHECKPOINTS, PRETRAIN_KEEP);
       start = ckpt.state.step;
       seconds = ckpt.state.seconds;
       log(`resuming from ${ckpt.dir} (step ${start} of ${r.steps})`);

@@ -14,6 +14,9 @@ const MODEL_FILE = 'model.safetensors';
 
 export const PRETRAIN_CHECKPOINTS: CheckpointFormat = { format: 'stic-toy-pretrain-checkpoint', version: 1, root: (out) => path.join(out, 'checkpoints') };
 
+/** Checkpoints kept, the newest. */
+export const PRETRAIN_KEEP = 2;
+
 export interface PretrainState {
   format: 'stic-toy-pretrain-checkpoint';
   version: number;
@@ -27,7 +30,7 @@ export interface PretrainState {
 }
 
 /** Writes the checkpoint of `state.step` atomically and keeps the `keep` newest. Returns its folder. */
-export async function writePretrainCheckpoint(out: string, state: Omit<PretrainState, 'format' | 'version' | 'adamStep'>, p: PretrainerNative, keep = 2): Promise<string> {
+export async function writePretrainCheckpoint(out: string, state: Omit<PretrainState, 'format' | 'version' | 'adamStep'>, p: PretrainerNative, keep = PRETRAIN_KEEP): Promise<string> {
   const snap: TrainerSnapshot<PretrainTensorInfo> = await snapshotTrainer(p);
   const full: PretrainState = { format: 'stic-toy-pretrain-checkpoint', version: PRETRAIN_CHECKPOINTS.version, ...state, adamStep: snap.adamStep };
   const writeParams = (dir: string) =>

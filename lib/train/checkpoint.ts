@@ -124,7 +124,7 @@ export async function writeCheckpoint(
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
-  await prune(root, keep);
+  await pruneCheckpoints(out, format, keep);
   return final;
 }
 
@@ -137,8 +137,13 @@ async function writeMoments(file: string, snap: TrainerSnapshot): Promise<void> 
   await writeSafetensors(file, moments);
 }
 
-// Drops all but the `keep` newest checkpoints, and temporary folders of killed writers.
-async function prune(root: string, keep: number): Promise<void> {
+/**
+ * Drops all but the `keep` newest checkpoints of `out`, and temporary folders of killed writers.
+ * After every write, and on resume: a run killed between a checkpoint's rename and this leaves one
+ * too many, which a resumed run that writes no checkpoint (its last step's was that one) would keep.
+ */
+export async function pruneCheckpoints(out: string, format: CheckpointFormat, keep: number): Promise<void> {
+  const root = format.root(out);
   const names = await readdir(root);
   for (const n of names.filter((x) => x.startsWith('.tmp-step-') && !x.includes(`-${process.pid}-`))) await rm(path.join(root, n), { recursive: true, force: true });
   const steps = names.filter((n) => /^step-\d+$/.test(n)).sort().reverse();

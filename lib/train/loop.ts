@@ -21,7 +21,7 @@ import type { TrainHooks } from './training_api.ts';
 import { learningRateAt, warmupSteps } from '../util/lr_schedule.ts';
 import type { MetricsRow } from '../util/metrics_log.ts';
 import { type LoraSpec, type NamedTensor, writeAdapter } from './adapter_io.ts';
-import { clearCheckpoints, latestCheckpoint, restoreTrainer, snapshotTrainer } from './checkpoint.ts';
+import { clearCheckpoints, latestCheckpoint, pruneCheckpoints, restoreTrainer, snapshotTrainer } from './checkpoint.ts';
 import { LORA_CHECKPOINTS, type RunState, readLoraCheckpoint, runDifferences, snapshotParams, writeLoraCheckpoint } from './lora_checkpoint.ts';
 import { type PixelLoader, type Skip, StepImages } from './collate.ts';
 import { DataOrder } from './data_order.ts';
@@ -214,7 +214,11 @@ function runState(job: LoopJob<{ id: string; image: string | null }>, kind: 'dpo
 
 async function saveCheckpoint<E extends { id: string; image: string | null }>(trainer: Trainer, job: LoopJob<E>, kind: 'dpo' | 'sft', order: DataOrder, done: number): Promise<void> {
   const snap = await snapshotTrainer(trainer);
-  await writeLoraCheckpoint(job.out, runState(job, kind, order, done, snap.adamStep), snap, job.baseModel, job.keepCheckpoints ?? job.options.saveTotalLimit);
+  await writeLoraCheckpoint(job.out, runState(job, kind, order, done, snap.adamStep), snap, job.baseModel, keepCheckpoints(job));
+}
+
+function keepCheckpoints(job: LoopJob<{ id: string; image: string | null }>): number {
+  return job.keepCheckpoints ?? job.options.saveTotalLimit;
 }
 
 /** Restores the newest compatible checkpoint (returns its step) or starts at 0. */
@@ -232,6 +236,7 @@ async function resumeOrStart<E extends { id: string; image: string | null }>(tra
   }
   const snap = await readLoraCheckpoint(found.dir, trainer.tensorInfo(), job.decoder, found.state.adamStep);
   await restoreTrainer(trainer, snap);
+  await pruneCheckpoints(job.out, LORA_CHECKPOINTS, keepCheckpoints(job));
   return found.state.step;
 }
 

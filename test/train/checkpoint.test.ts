@@ -1,8 +1,8 @@
 // lib/train/checkpoint.ts, the checkpoint mechanics both formats use, on a small in-memory trainer:
 // a written checkpoint restores every parameter, moment and the step count; the newest complete one
 // is found (folders without a state are passed over, another format's state is refused); the
-// `keep` newest survive; broken moments are refused naming the tensor; option differences fill in
-// options added later. The formats themselves are tested through their runs (loop.test.ts,
+// `keep` newest survive, after a write and when pruned on its own (on resume); broken moments are
+// refused naming the tensor; option differences fill in options added later. The formats themselves are tested through their runs (loop.test.ts,
 // test/pretrain/toy_pretrain.test.ts).
 import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { writeSafetensors } from '../../lib/model/safetensors.ts';
 import type { NativeTrainTensorKind } from '../../lib/native/contract.ts';
 import {
-  type CheckpointFormat, type CheckpointState, type CheckpointTensor, type CheckpointTrainer, latestCheckpoint, momentEntries, optionDifferences, restoreTrainer,
+  type CheckpointFormat, type CheckpointState, type CheckpointTensor, type CheckpointTrainer, latestCheckpoint, momentEntries, optionDifferences, pruneCheckpoints, restoreTrainer,
   snapshotTrainer, writeCheckpoint,
 } from '../../lib/train/checkpoint.ts';
 
@@ -89,6 +89,14 @@ describe('checkpoint mechanics (lib/train/checkpoint.ts)', () => {
     const err = await latestCheckpoint(out, FORMAT).catch((e: Error) => e);
     expect((err as Error).message).to.equal(`${file}: expected a test-checkpoint version 3 state but found format "other" version 1`);
     expect(await latestCheckpoint(path.join(out, 'none'), FORMAT)).to.equal(null);
+  });
+
+  it('prunes to the `keep` newest and drops the temporary folders of other writers, on its own too', async () => {
+    const t = new MemoryTrainer(4);
+    for (const s of [1, 2, 3]) await write(t, s, 3);
+    mkdirSync(path.join(FORMAT.root(out), '.tmp-step-00000004-999999-abcd'));
+    await pruneCheckpoints(out, FORMAT, 1);
+    expect(readdirSync(FORMAT.root(out))).to.deep.equal(['step-00000003']);
   });
 
   it('refuses moments that are missing or of another shape, naming the file and the tensor', async () => {

@@ -1,7 +1,7 @@
 // The loop on the fake trainer: schedule, micro-batching and accumulation scales, checkpoints, and
 // kill-and-resume giving the bit-identical final adapter; the reference pre-pass cache.
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -222,6 +222,19 @@ describe('training loop (fake trainer)', () => {
     const fresh = recorder();
     await runLoop(newTrainer(), { ...job(dir, ex, { epochs: 1, batchSize: 2, gradAccum: 1, checkpointEvery: 1 }), resume: false }, dpo(), fresh.hooks);
     expect(fresh.starts).to.deep.equal([[0, 2]]);
+  });
+
+  it('a resume with nothing left to train drops the checkpoint a kill before pruning left over', async () => {
+    const ex = pairs(4, 5);
+    const o = { epochs: 1, batchSize: 2, gradAccum: 1, checkpointEvery: 1 };
+    await runLoop(newTrainer(), job(dir, ex, o), dpo(), recorder().hooks);
+    const root = path.join(dir, 'work', 'checkpoints');
+    // A writer killed after renaming step 2 into place and before pruning: steps 0 (as a stand-in), 1 and 2 remain.
+    cpSync(path.join(root, 'step-00000001'), path.join(root, 'step-00000000'), { recursive: true });
+    const rec = recorder();
+    await runLoop(newTrainer(), job(dir, ex, o), dpo(), rec.hooks);
+    expect(rec.starts).to.deep.equal([[2, 2]]);
+    expect(readdirSync(root)).to.deep.equal(['step-00000001', 'step-00000002']);
   });
 
   it('leaves an example whose image cannot be loaded out of its step and reports it', async () => {
