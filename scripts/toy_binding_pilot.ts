@@ -7,10 +7,17 @@
 //   copy    "Is there a <random kind>?" answered with that kind's name: reading the question alone
 //   equal   "Is there a <random kind> in the <the scene's kind or another>?": "yes" when the two
 //           words are the same; comparing two words of the text, no image needed
+//   copyfirst  "Is there a <random kind> in the <kind>?" answered with the first kind's name
+//   equalmix   a third each: "Say the first: <A> in the <B>?" (answer A), "Say the second: ..."
+//              (answer B) and the equal question; scored on the equal question alone
+//   existsmix  a third each: "Repeat: is there a <kind>?" (answer the kind), "What shape is this?"
+//              and the exists question; scored on the exists question alone
 //   kind    "What shape is this?" answered with the scene's kind: reading the image alone
+// A model argument `fresh:<hidden>x<layers>` starts from a seeded random initialisation of that
+// decoder size instead (MLP 2.7x hidden, 64-wide heads; the vision tower as the built-in model's).
 // `table` instead asks the unchanged model "Is there a <kind>?" for all six kinds on 30 held-out
 // one-shape scenes and prints how often it answers "yes", by the true kind and the asked kind.
-//   npx tsx scripts/toy_binding_pilot.ts <exists|copy|equal|kind|table> [model] [steps 300] [lr 1e-3]
+//   npx tsx scripts/toy_binding_pilot.ts <form|table> [model] [steps 300] [lr 1e-3]
 import { loadChatModel } from '../lib/engine/chat_input.ts';
 import { resolveWeights } from '../lib/engine/weight_names.ts';
 import { evaluateToyModel } from '../lib/eval/toy_run.ts';
@@ -21,29 +28,42 @@ import { tokenizerFromFiles } from '../lib/model/tokenizer.ts';
 import { preprocessConfigFromVision } from '../lib/data/preprocess.ts';
 import { native } from '../lib/native/index.ts';
 import { scenePixels, tokenizeSample } from '../lib/toy/pretrain_data.ts';
-import { TOY_MODEL_SIZE, frozenTensors, toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../lib/toy/pretrain_model.ts';
+import { TOY_MODEL_SIZE, type ToyModelSize, frozenTensors, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../lib/toy/pretrain_model.ts';
 import type { ToyQa } from '../lib/toy/text.ts';
 import { buildToyModelTokenizer } from '../lib/toy/toy_tokenizer.ts';
 import { SHAPE_KINDS } from '../lib/toy/vocab.ts';
 import { type ToyScene, generateScene, generateScenes } from '../lib/toy/world.ts';
 import { seededRandom } from '../lib/util/seeded.ts';
 
-const FORMS = ['exists', 'copy', 'equal', 'kind', 'table'] as const;
+const FORMS = ['exists', 'copy', 'copyfirst', 'equal', 'equalmix', 'existsmix', 'kind', 'table'] as const;
 const [form, model = 'models/toy-llava', steps = '300', lr = '1e-3'] = process.argv.slice(2);
 if (!(FORMS as readonly string[]).includes(form)) throw new Error(`expected a form among ${FORMS.join(', ')} but received ${String(form)}`);
 native().setThreads(1);
 
 /** The question and answer of form `form` about one-shape scene `s`. */
-function turn(s: ToyScene, seed: number): { q: string; a: string } {
+function turn(s: ToyScene, seed: number, f: string = form): { q: string; a: string } {
   const rng = seededRandom('stic-toy-binding-pilot', seed, s.id);
   const kind = s.shapes[0].kind;
   const yes = rng.next() < 0.5;
   const absent = SHAPE_KINDS.filter((k) => k !== kind);
   const asked = yes ? kind : absent[rng.int(absent.length)];
   const other = SHAPE_KINDS[rng.int(SHAPE_KINDS.length)];
-  if (form === 'exists') return { q: `Is there a ${asked}?`, a: yes ? 'yes' : 'no' };
-  if (form === 'copy') return { q: `Is there a ${other}?`, a: other };
-  if (form === 'equal') return { q: `Is there a ${other} in the ${asked}?`, a: other === asked ? 'yes' : 'no' };
+  if (f === 'existsmix') {
+    const pick = rng.int(3);
+    if (pick === 0) return { q: `Repeat: is there a ${asked}?`, a: asked };
+    if (pick === 1) return { q: 'What shape is this?', a: kind };
+    f = 'exists';
+  }
+  if (f === 'equalmix') {
+    const pick = rng.int(3);
+    if (pick === 0) return { q: `Say the first: ${other} in the ${asked}?`, a: other };
+    if (pick === 1) return { q: `Say the second: ${other} in the ${asked}?`, a: asked };
+    f = 'equal';
+  }
+  if (f === 'exists') return { q: `Is there a ${asked}?`, a: yes ? 'yes' : 'no' };
+  if (f === 'copy') return { q: `Is there a ${other}?`, a: other };
+  if (f === 'copyfirst') return { q: `Is there a ${other} in the ${asked}?`, a: other };
+  if (f === 'equal') return { q: `Is there a ${other} in the ${asked}?`, a: other === asked ? 'yes' : 'no' };
   return { q: 'What shape is this?', a: kind };
 }
 
@@ -64,25 +84,36 @@ async function table(): Promise<void> {
   }
 }
 
+/** The built-in model's size with a decoder `hidden` wide and `layers` deep. */
+function freshSize(hidden: number, layers: number): ToyModelSize {
+  const heads = Math.max(1, Math.round(hidden / 64));
+  return { ...TOY_MODEL_SIZE, decoder: { ...TOY_MODEL_SIZE.decoder, hiddenSize: hidden, intermediateSize: Math.round((hidden * 2.7) / 8) * 8, numLayers: layers, numHeads: heads, numKvHeads: heads } };
+}
+
 async function pilot(): Promise<void> {
   const tok = buildToyModelTokenizer();
-  const config = toyEngineConfig(toyConfigJson(tok, TOY_MODEL_SIZE), toyPreprocessorJson(TOY_MODEL_SIZE.vision.imageSize));
+  const fresh = /^fresh:(\d+)x(\d+)$/.exec(model);
+  const size = fresh ? freshSize(Number(fresh[1]), Number(fresh[2])) : TOY_MODEL_SIZE;
+  const config = toyEngineConfig(toyConfigJson(tok, size), toyPreprocessorJson(size.vision.imageSize));
   const text = tokenizerFromFiles({ tokenizer: { json: tok.tokenizer, source: 'tokenizer.json' }, config: { json: tok.config, source: 'tokenizer_config.json' } });
   const enc = { tokenizer: text, template: selectChatTemplate({ checkpoint: text.chatTemplate, family: config.decoder.family }), config };
   const pre = preprocessConfigFromVision(config.vision);
   const p = await native().createPretrainer(config);
-  await p.readTensors('param', resolveWeights(native().llavaTensorSpecs(config), [await openCheckpoint(model)], loadModelConfig(model)));
+  const specs = native().llavaTensorSpecs(config);
+  if (fresh) await p.setTensors('param', initialWeights(specs, config, 5, 'fixed'));
+  else await p.readTensors('param', resolveWeights(specs, [await openCheckpoint(model)], loadModelConfig(model)));
   const frozen = frozenTensors(p.tensorInfo(), 'fixed');
   // (N, 3, S, S) pixels and one single-turn item per scene.
-  const batch = async (seed: number, start: number, n: number) => {
+  const batch = async (seed: number, start: number, n: number, f: string = form) => {
     const scenes = Array.from({ length: n }, (_, i) => generateScene(seed, start + i, { minShapes: 1, maxShapes: 1 }));
     const samples = scenes.map((s) => {
-      const t = turn(s, seed);
+      const t = turn(s, seed, f);
       return tokenizeSample(enc, s, [{ role: 'user', content: `<image>\n${t.q}` }, { role: 'assistant', content: t.a }], config.decoder.maxPositionEmbeddings);
     });
     return { pixels: await scenePixels(scenes, pre), count: n, items: samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask })) };
   };
-  const held = await batch(9001, 0, 96);
+  // The mixed forms are scored on their comparison question alone.
+  const held = await batch(9001, 0, 96, form === 'equalmix' ? 'equal' : form === 'existsmix' ? 'exists' : form);
   for (let step = 0; ; step++) {
     if (step % 50 === 0) process.stdout.write(`step ${step}: held-out loss per target ${(await p.loss(held.pixels, held.count, held.items)).loss.toFixed(3)}\n`);
     if (step === Number(steps)) break;
