@@ -69,6 +69,7 @@ interface PretrainArgs {
   'adam-eps': number;
   'single-turn': number;
   'exists-turns': ExistsTurns;
+  footholds: number;
   curriculum: number;
   'drill-steps': number;
   'patch-embedding': PatchEmbedding;
@@ -104,6 +105,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         'adam-eps': { type: 'number', default: d.adamEps, describe: 'AdamW epsilon: added to the root of the second moment in the update\'s denominator' },
         'single-turn': { type: 'number', default: d.singleTurn, describe: 'Share of conversations with one question (the rest ask all of a scene)' },
         'exists-turns': { choices: EXISTS_TURNS, default: d.existsTurns, describe: 'Existence questions ("Is there a ...?") per multi-turn conversation: 1 (one of the yes/no pair) or 2 (both, so the second answer is guessable without looking)' },
+        footholds: { type: 'number', default: d.footholds, describe: 'Share of each step\'s scenes that are one-shape scenes asked "What shape is this?", "Repeat: is there a <kind>?" or "Is there a <kind>?" (lib/toy/footholds.ts: first-order questions the comparison builds on; 0: none)' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'drill-steps': { type: 'number', default: d.drillSteps, describe: 'Steps at the start spent on one-shape "What shape is this?" scenes, palette widening from white-on-black to the world\'s colours (0: none)' },
         'patch-embedding': { choices: PATCH_EMBEDDINGS, default: d.patchEmbedding, describe: 'fixed: the vision tower\'s patch filters start as one zero-mean pattern shared by the colour channels (plus a smaller per-channel part) and stay frozen, so an outline looks the same in any colour on any background; learned: drawn per channel and trained (the model card says why fixed)' },
@@ -136,6 +138,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       adamEps: args['adam-eps'],
       singleTurn: args['single-turn'],
       existsTurns: args['exists-turns'],
+      footholds: args.footholds,
       curriculum: args.curriculum,
       drillSteps: args['drill-steps'],
       patchEmbedding: args['patch-embedding'],

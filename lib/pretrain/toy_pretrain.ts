@@ -79,6 +79,8 @@ export interface ToyPretrainOptions {
   singleTurn?: number;
   /** Existence questions per multi-turn conversation (lib/toy/pretrain_data.ts: 1 avoids a yes/no shortcut). */
   existsTurns?: ExistsTurns;
+  /** Share of each step's scenes that are one-shape foothold scenes (lib/toy/footholds.ts; 0: none). */
+  footholds?: number;
   /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
   curriculum?: number;
   /** Kind-drill steps at the start of the run (lib/toy/kind_drill.ts; 0: none); fewer than `steps`. */
@@ -121,6 +123,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   ...ADAMW_DEFAULTS, // the LoRA stages' AdamW defaults: one value for each
   singleTurn: 0.25,
   existsTurns: 1 as ExistsTurns,
+  footholds: 0,
   curriculum: 0.5,
   drillSteps: 0,
   patchEmbedding: 'fixed' as PatchEmbedding,
@@ -164,7 +167,7 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
   for (const [name, v] of [['lr', r.lr], ['weightDecay', r.weightDecay], ['maxGradNorm', r.maxGradNorm]] as const) {
     if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`Expected a non-negative number for ${name} but received ${String(v)}`);
   }
-  for (const [name, v] of [['singleTurn', r.singleTurn], ['curriculum', r.curriculum]] as const) {
+  for (const [name, v] of [['singleTurn', r.singleTurn], ['curriculum', r.curriculum], ['footholds', r.footholds]] as const) {
     if (!(v >= 0 && v <= 1)) throw new RangeError(`Expected a number in [0, 1] for ${name} but received ${String(v)}`);
   }
   for (const [name, v] of [['adamBeta1', r.adamBeta1], ['adamBeta2', r.adamBeta2]] as const) {
@@ -179,7 +182,7 @@ function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unkn
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
     weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, adamBeta1: r.adamBeta1, adamBeta2: r.adamBeta2, adamEps: r.adamEps,
-    singleTurn: r.singleTurn, existsTurns: r.existsTurns, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
+    singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
   };
 }
 
@@ -195,6 +198,7 @@ const LATER_KEYS: Record<string, unknown> = {
   drillSteps: 0,
   patchEmbedding: 'learned',
   existsTurns: 2,
+  footholds: 0,
 };
 
 function chatEncoder(tok: ToyTokenizer, config: EngineConfig): ChatEncoder {
@@ -282,7 +286,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
 /** Steps start..steps-1 with their metrics, evaluations and checkpoints (lib/train/step_driver.ts); returns the training seconds. */
 async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
   const { r, o, p, enc, pre, maxLength } = run;
-  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
+  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
   const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
   const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
   let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;

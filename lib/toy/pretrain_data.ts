@@ -14,6 +14,8 @@
 //     50/50 (`existsTurns` 1, the default): with both, the second answer is the opposite of the
 //     first and can be given without looking, a shortcut that taught the 2026-12 model to answer
 //     every existence question "no" (models/toy-llava/README.md). `existsTurns` 2 keeps both.
+// With `footholds` F > 0, the last round(F x B) scenes of each conversation step are one-shape
+// scenes with a foothold question instead (footholds.ts).
 // A "describe" turn uses a random description prompt and a random one of the three reference
 // caption phrasings as the answer. The image placeholder opens the first user turn ("<image>\n"),
 // as LLaVA puts it, and is expanded to the model's image-token count.
@@ -27,6 +29,7 @@ import type { ChatMessage } from '../model/chat_template.ts';
 import { type PreprocessConfig, preprocessImages } from '../data/preprocess.ts';
 import type { PretrainItem, RgbImage } from '../native/index.ts';
 import { type SeededRandom, seededRandom } from '../util/seeded.ts';
+import { footholdConversation } from './footholds.ts';
 import { drillConversation, drillPalette, drillScene } from './kind_drill.ts';
 import { sceneToSvg } from './render.ts';
 import { DESCRIBE_PROMPTS, type ToyQa, caption, CAPTION_VARIANTS, questions } from './text.ts';
@@ -48,6 +51,8 @@ export interface ToyDataOptions {
   drillSteps?: number;
   /** Existence questions of a multi-turn conversation: 1 (one of the two, default) or 2 (both). */
   existsTurns?: ExistsTurns;
+  /** Share of each conversation step's scenes that are one-shape foothold scenes (footholds.ts; default 0). */
+  footholds?: number;
 }
 
 export const EXISTS_TURNS = [1, 2] as const;
@@ -98,7 +103,13 @@ export function stepScenes(o: ToyDataOptions, step: number): ToyScene[] {
     return Array.from({ length: o.batchSize }, (_, i) => drillScene(o.seed, index(i), palette));
   }
   const maxShapes = curriculumMaxShapes(o, step);
-  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, index(i), { maxShapes }));
+  const first = o.batchSize - footholdCount(o);
+  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, index(i), i < first ? { maxShapes } : { minShapes: 1, maxShapes: 1 }));
+}
+
+/** How many of a conversation step's scenes are foothold scenes (the last ones of the batch). */
+export function footholdCount(o: ToyDataOptions): number {
+  return Math.round((o.footholds ?? 0) * o.batchSize);
 }
 
 /** The question as asked: "describe" turns get a random description prompt and caption phrasing. */
@@ -165,8 +176,10 @@ export async function scenePixels(scenes: readonly ToyScene[], pre: PreprocessCo
 export async function toyBatch(o: ToyDataOptions, step: number, enc: ChatEncoder, pre: PreprocessConfig, maxLength: number): Promise<ToyBatch> {
   const scenes = stepScenes(o, step);
   const drill = isDrillStep(o, step);
-  const messages = (scene: ToyScene) => (drill ? drillConversation(scene) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns));
-  const samples = scenes.map((scene) => tokenizeSample(enc, scene, messages(scene), maxLength));
+  const firstFoothold = drill ? scenes.length : scenes.length - footholdCount(o);
+  const messages = (scene: ToyScene, i: number) =>
+    drill ? drillConversation(scene) : i >= firstFoothold ? footholdConversation(scene, o.seed) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns);
+  const samples = scenes.map((scene, i) => tokenizeSample(enc, scene, messages(scene, i), maxLength));
   const pixels = await scenePixels(scenes, pre);
   const items: PretrainItem[] = samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask }));
   return { pixels, count: scenes.length, items, samples, targets: samples.reduce((n, s) => n + s.targets, 0) };

@@ -99,6 +99,37 @@ describe('toy pretraining data', () => {
     expect(a.items.map((it) => it.images)).to.deep.equal([[0], [1], [2]]);
   });
 
+  it('footholds: the last round(F x B) scenes of a step are one-shape scenes asked a foothold question, the answer true of the scene', async () => {
+    const o = { seed: 4, batchSize: 8, footholds: 0.5 };
+    const forms = new Set<string>();
+    for (let step = 0; step < 12; step++) {
+      const batch = await toyBatch(o, step, enc, pre, 512);
+      batch.samples.forEach((s, i) => {
+        if (i < 4) {
+          expect(s.messages.length, s.scene.id).to.be.at.least(2); // an ordinary conversation
+          return;
+        }
+        expect(s.scene.shapes, s.scene.id).to.have.length(1);
+        expect(s.messages).to.have.length(2);
+        const q = s.messages[0].content.replace('<image>\n', '');
+        const a = s.messages[1].content;
+        const kind = s.scene.shapes[0].kind;
+        const asked = /(?:a|an) (\w+)\?$/.exec(q)?.[1];
+        if (q === 'What shape is this?') expect(a).to.equal(kind);
+        else if (q.startsWith('Repeat: is there ')) expect(a).to.equal(asked);
+        else {
+          expect(q).to.match(/^Is there an? \w+\?$/);
+          expect(a).to.equal(asked === kind ? 'yes' : 'no');
+        }
+        forms.add(q.startsWith('Repeat') ? 'repeat' : q.startsWith('What') ? 'kind' : `exists-${a}`);
+      });
+    }
+    expect([...forms].sort()).to.deep.equal(['exists-no', 'exists-yes', 'kind', 'repeat']);
+    // Pure function of (seed, step), and none without the option.
+    expect((await toyBatch(o, 3, enc, pre, 512)).items).to.deep.equal((await toyBatch(o, 3, enc, pre, 512)).items);
+    expect(stepScenes({ seed: 4, batchSize: 8 }, 3).map((s) => s.shapes.length).some((n) => n > 1)).to.equal(true);
+  });
+
   it('the curriculum grows scenes from at most 2 shapes to 6 over its share of the run', () => {
     const o = { seed: 4, batchSize: 8, curriculum: 0.5, totalSteps: 800 };
     // 2 + floor(4 s / 400): one more shape every 100 steps, all 6 from step 400.
