@@ -21,12 +21,11 @@
 import { loadChatModel } from '../lib/engine/chat_input.ts';
 import { resolveWeights } from '../lib/engine/weight_names.ts';
 import { evaluateToyModel } from '../lib/eval/toy_run.ts';
-import { selectChatTemplate } from '../lib/model/chat_template.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
 import { openCheckpoint } from '../lib/model/safetensors.ts';
-import { tokenizerFromFiles } from '../lib/model/tokenizer.ts';
 import { preprocessConfigFromVision } from '../lib/data/preprocess.ts';
 import { native } from '../lib/native/index.ts';
+import { toyChatEncoder } from '../lib/pretrain/toy_pretrain.ts';
 import { scenePixels, tokenizeSample } from '../lib/toy/pretrain_data.ts';
 import { TOY_MODEL_SIZE, type ToyModelSize, frozenTensors, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../lib/toy/pretrain_model.ts';
 import type { ToyQa } from '../lib/toy/text.ts';
@@ -95,8 +94,7 @@ async function pilot(): Promise<void> {
   const fresh = /^fresh:(\d+)x(\d+)$/.exec(model);
   const size = fresh ? freshSize(Number(fresh[1]), Number(fresh[2])) : TOY_MODEL_SIZE;
   const config = toyEngineConfig(toyConfigJson(tok, size), toyPreprocessorJson(size.vision.imageSize));
-  const text = tokenizerFromFiles({ tokenizer: { json: tok.tokenizer, source: 'tokenizer.json' }, config: { json: tok.config, source: 'tokenizer_config.json' } });
-  const enc = { tokenizer: text, template: selectChatTemplate({ checkpoint: text.chatTemplate, family: config.decoder.family }), config };
+  const enc = toyChatEncoder(tok, config);
   const pre = preprocessConfigFromVision(config.vision);
   const p = await native().createPretrainer(config);
   const specs = native().llavaTensorSpecs(config);

@@ -201,7 +201,8 @@ const LATER_KEYS: Record<string, unknown> = {
   footholds: 0,
 };
 
-function chatEncoder(tok: ToyTokenizer, config: EngineConfig): ChatEncoder {
+/** How the toy model's conversations are tokenised: its tokenizer and chat template. */
+export function toyChatEncoder(tok: ToyTokenizer, config: EngineConfig): ChatEncoder {
   const tokenizer = tokenizerFromFiles({ tokenizer: { json: tok.tokenizer, source: 'tokenizer.json' }, config: { json: tok.config, source: 'tokenizer_config.json' } });
   return { tokenizer, template: selectChatTemplate({ checkpoint: tokenizer.chatTemplate, family: config.decoder.family }), config };
 }
@@ -244,7 +245,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
   const configJson = toyConfigJson(tok, size);
   const preprocessorJson = toyPreprocessorJson(size.vision.imageSize);
   const config = toyEngineConfig(configJson, preprocessorJson);
-  const enc = chatEncoder(tok, config);
+  const enc = toyChatEncoder(tok, config);
   const pre = preprocessConfigFromVision(config.vision);
   const maxLength = config.decoder.maxPositionEmbeddings;
   const options = trajectoryOptions(r, size);
@@ -267,6 +268,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
     } else {
       await initialise(p, r, config);
     }
+    // Ordinary conversations only (no foothold scenes): the held-out loss measures the world's questions.
     const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn, existsTurns: r.existsTurns }, 0, enc, pre, maxLength);
     // Rows of evaluations after the checkpoint are dropped (a finished run's final row too: it is redone).
     const evals = await MetricsLog.open(path.join(r.out, 'eval.jsonl'), Math.min(start + 1, r.steps));

@@ -8,7 +8,8 @@
 // learned one (models/toy-llava/README.md, "Where it fails"); the two first-order questions teach
 // the answer position to read the noun and the shape, after which the comparison can be learned
 // (scripts/toy_binding_pilot.ts existsmix: at chance for 3000 steps, then learned).
-// Choices are keyed by (seed, scene id), so a step stays a pure function of (seed, step).
+// Choices are keyed by (seed, scene id), so a step stays a pure function of (seed, step). (The
+// pilot script keeps its own draws and phrasing, so that the card's pilot numbers reproduce.)
 import type { ChatMessage } from '../model/chat_template.ts';
 import { seededRandom } from '../util/seeded.ts';
 import { SHAPE_KINDS, article } from './vocab.ts';

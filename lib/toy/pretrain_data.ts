@@ -103,13 +103,12 @@ export function stepScenes(o: ToyDataOptions, step: number): ToyScene[] {
     return Array.from({ length: o.batchSize }, (_, i) => drillScene(o.seed, index(i), palette));
   }
   const maxShapes = curriculumMaxShapes(o, step);
-  const first = o.batchSize - footholdCount(o);
-  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, index(i), i < first ? { maxShapes } : { minShapes: 1, maxShapes: 1 }));
+  return Array.from({ length: o.batchSize }, (_, i) => generateScene(o.seed, index(i), isFootholdSlot(o, i) ? { minShapes: 1, maxShapes: 1 } : { maxShapes }));
 }
 
-/** How many of a conversation step's scenes are foothold scenes (the last ones of the batch). */
-export function footholdCount(o: ToyDataOptions): number {
-  return Math.round((o.footholds ?? 0) * o.batchSize);
+/** Whether scene `i` of a conversation step is a foothold scene: the last round(footholds x B) of the batch. */
+function isFootholdSlot(o: ToyDataOptions, i: number): boolean {
+  return i >= o.batchSize - Math.round((o.footholds ?? 0) * o.batchSize);
 }
 
 /** The question as asked: "describe" turns get a random description prompt and caption phrasing. */
@@ -176,9 +175,8 @@ export async function scenePixels(scenes: readonly ToyScene[], pre: PreprocessCo
 export async function toyBatch(o: ToyDataOptions, step: number, enc: ChatEncoder, pre: PreprocessConfig, maxLength: number): Promise<ToyBatch> {
   const scenes = stepScenes(o, step);
   const drill = isDrillStep(o, step);
-  const firstFoothold = drill ? scenes.length : scenes.length - footholdCount(o);
   const messages = (scene: ToyScene, i: number) =>
-    drill ? drillConversation(scene) : i >= firstFoothold ? footholdConversation(scene, o.seed) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns);
+    drill ? drillConversation(scene) : isFootholdSlot(o, i) ? footholdConversation(scene, o.seed) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns);
   const samples = scenes.map((scene, i) => tokenizeSample(enc, scene, messages(scene, i), maxLength));
   const pixels = await scenePixels(scenes, pre);
   const items: PretrainItem[] = samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask }));
