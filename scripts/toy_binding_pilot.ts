@@ -34,7 +34,7 @@ import { SHAPE_KINDS } from '../lib/toy/vocab.ts';
 import { type ToyScene, generateScene, generateScenes } from '../lib/toy/world.ts';
 import { seededRandom } from '../lib/util/seeded.ts';
 
-const FORMS = ['exists', 'copy', 'copyfirst', 'equal', 'equalmix', 'existsmix', 'kind', 'table'] as const;
+const FORMS = ['exists', 'copy', 'copyfirst', 'equal', 'equalmix', 'existsmix', 'kind', 'table', 'kinds'] as const;
 const [form, model = 'models/toy-llava', steps = '300', lr = '1e-3'] = process.argv.slice(2);
 if (!(FORMS as readonly string[]).includes(form)) throw new Error(`expected a form among ${FORMS.join(', ')} but received ${String(form)}`);
 native().setThreads(1);
@@ -83,16 +83,19 @@ async function table(): Promise<void> {
   }
 }
 
-/** The built-in model's size with a decoder `hidden` wide and `layers` deep. */
-function freshSize(hidden: number, layers: number): ToyModelSize {
+/** The built-in model's size with a decoder `hidden` wide and `layers` deep, and images `image` px wide (same 14 px patches). */
+function freshSize(hidden: number, layers: number, image: number): ToyModelSize {
   const heads = Math.max(1, Math.round(hidden / 64));
-  return { ...TOY_MODEL_SIZE, decoder: { ...TOY_MODEL_SIZE.decoder, hiddenSize: hidden, intermediateSize: Math.round((hidden * 2.7) / 8) * 8, numLayers: layers, numHeads: heads, numKvHeads: heads } };
+  return {
+    vision: { ...TOY_MODEL_SIZE.vision, imageSize: image },
+    decoder: { ...TOY_MODEL_SIZE.decoder, hiddenSize: hidden, intermediateSize: Math.round((hidden * 2.7) / 8) * 8, numLayers: layers, numHeads: heads, numKvHeads: heads },
+  };
 }
 
 async function pilot(): Promise<void> {
   const tok = buildToyModelTokenizer();
-  const fresh = /^fresh:(\d+)x(\d+)$/.exec(model);
-  const size = fresh ? freshSize(Number(fresh[1]), Number(fresh[2])) : TOY_MODEL_SIZE;
+  const fresh = /^fresh:(\d+)x(\d+)(?:@(\d+))?$/.exec(model);
+  const size = fresh ? freshSize(Number(fresh[1]), Number(fresh[2]), Number(fresh[3] ?? TOY_MODEL_SIZE.vision.imageSize)) : TOY_MODEL_SIZE;
   const config = toyEngineConfig(toyConfigJson(tok, size), toyPreprocessorJson(size.vision.imageSize));
   const enc = toyChatEncoder(tok, config);
   const pre = preprocessConfigFromVision(config.vision);
@@ -102,18 +105,25 @@ async function pilot(): Promise<void> {
   else await p.readTensors('param', resolveWeights(specs, [await openCheckpoint(model)], loadModelConfig(model)));
   const frozen = frozenTensors(p.tensorInfo(), 'fixed');
   // (N, 3, S, S) pixels and one single-turn item per scene.
-  const batch = async (seed: number, start: number, n: number, f: string = form) => {
-    const scenes = Array.from({ length: n }, (_, i) => generateScene(seed, start + i, { minShapes: 1, maxShapes: 1 }));
+  const batch = async (seed: number, start: number, n: number, f: string = form, keep: (s: ToyScene) => boolean = () => true) => {
+    const scenes = Array.from({ length: n }, (_, i) => generateScene(seed, start + i, { minShapes: 1, maxShapes: 1 })).filter(keep);
     const samples = scenes.map((s) => {
       const t = turn(s, seed, f);
       return tokenizeSample(enc, s, [{ role: 'user', content: `<image>\n${t.q}` }, { role: 'assistant', content: t.a }], config.decoder.maxPositionEmbeddings);
     });
-    return { pixels: await scenePixels(scenes, pre), count: n, items: samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask })) };
+    return { pixels: await scenePixels(scenes, pre), count: scenes.length, items: samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask })) };
   };
   // The mixed forms are scored on their comparison question alone.
   const held = await batch(9001, 0, 96, form === 'equalmix' ? 'equal' : form === 'existsmix' ? 'exists' : form);
+  // The kind form also reports small and large shapes apart (192 held-out scenes, about half each).
+  const sized = form === 'kind' ? await Promise.all(['small', 'large'].map((z) => batch(9001, 0, 192, form, (s) => s.shapes[0].size === z))) : [];
+  const bySize = async () => {
+    let line = '';
+    for (const [i, b] of sized.entries()) line += ` ${i ? 'large' : 'small'} ${(await p.loss(b.pixels, b.count, b.items)).loss.toFixed(3)}`;
+    return line;
+  };
   for (let step = 0; ; step++) {
-    if (step % 50 === 0) process.stdout.write(`step ${step}: held-out loss per target ${(await p.loss(held.pixels, held.count, held.items)).loss.toFixed(3)}\n`);
+    if (step % 50 === 0) process.stdout.write(`step ${step}: held-out loss per target ${(await p.loss(held.pixels, held.count, held.items)).loss.toFixed(3)}${await bySize()}\n`);
     if (step === Number(steps)) break;
     const b = await batch(7, step * 16, 16);
     await p.step(b.pixels, b.count, b.items);
@@ -121,4 +131,20 @@ async function pilot(): Promise<void> {
   }
 }
 
-await (form === 'table' ? table() : pilot());
+/** `kinds`: the unchanged model asked "What shape is this?" on 120 held-out one-shape scenes; prints its answers by true kind (and by size). */
+async function kinds(): Promise<void> {
+  const chat = await loadChatModel(model);
+  const scenes = generateScenes(9001, 120, 0, { minShapes: 1, maxShapes: 1 });
+  const qs: ToyQa[] = scenes.map((s) => ({ id: `${s.id}-kind`, sceneId: s.id, type: 'exists' as const, question: 'What shape is this?', answer: s.shapes[0].kind }));
+  const { answers } = await evaluateToyModel(chat, { scenes, questions: qs });
+  process.stdout.write(`answers / asked; rows: the scene's kind, columns: the answer\n${' '.repeat(9)}${SHAPE_KINDS.map((k) => k.padStart(9)).join('')}   small  large\n`);
+  for (const truth of SHAPE_KINDS) {
+    const rows = answers.map((a, i) => ({ a: a.response.trim(), s: scenes[i].shapes[0] })).filter((r) => r.s.kind === truth);
+    const cells = SHAPE_KINDS.map((k) => String(rows.filter((r) => r.a === k).length).padStart(9));
+    const bySize = (z: string) => { const rs = rows.filter((r) => r.s.size === z); return `${rs.filter((r) => r.a === truth).length}/${rs.length}`.padStart(7); };
+    process.stdout.write(`${truth.padEnd(9)}${cells.join('')}${bySize('small')}${bySize('large')}\n`);
+  }
+  process.stdout.write(`correct: ${answers.filter((a, i) => a.response.trim() === scenes[i].shapes[0].kind).length}/${scenes.length}\n`);
+}
+
+await (form === 'table' ? table() : form === 'kinds' ? kinds() : pilot());

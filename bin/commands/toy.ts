@@ -12,6 +12,7 @@ import { EXISTS_TURNS, type ExistsTurns } from '../../lib/toy/pretrain_data.ts';
 import { PATCH_EMBEDDINGS, type PatchEmbedding } from '../../lib/toy/pretrain_model.ts';
 import { TOY_IMAGE_SIZE } from '../../lib/toy/render.ts';
 import { MAX_SHAPES, MIN_SHAPES } from '../../lib/toy/vocab.ts';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../../lib/util/lr_schedule.ts';
 
 interface WorldArgs {
   out: string;
@@ -61,6 +62,7 @@ interface PretrainArgs {
   seed: number;
   'batch-size': number;
   lr: number;
+  schedule: ScheduleKind;
   'warmup-ratio': number;
   'weight-decay': number;
   'max-grad-norm': number;
@@ -96,7 +98,8 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         steps: { type: 'number', demandOption: true, describe: 'Optimizer steps (each on --batch-size fresh scenes)' },
         seed: { type: 'number', default: 0, describe: 'Seeds the initialisation, the training scenes and every per-scene choice' },
         'batch-size': { type: 'number', default: d.batchSize, describe: 'Scenes (one conversation each) per step' },
-        lr: { type: 'number', default: d.lr, describe: 'Peak learning rate (AdamW; linear warmup, cosine decay)' },
+        lr: { type: 'number', default: d.lr, describe: 'Peak learning rate (AdamW, after a linear warmup)' },
+        schedule: { choices: SCHEDULE_KINDS, default: d.schedule, describe: 'Learning rate after the warmup: cosine or linear decay to 0, or constant' },
         'warmup-ratio': { type: 'number', default: d.warmupRatio, describe: 'Fraction of the steps spent warming up' },
         'weight-decay': { type: 'number', default: d.weightDecay, describe: 'AdamW weight decay on matrices (norms, biases: none)' },
         'max-grad-norm': { type: 'number', default: d.maxGradNorm, describe: 'Global gradient-norm clipping (0: none)' },
@@ -130,6 +133,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       seed: args.seed,
       batchSize: args['batch-size'],
       lr: args.lr,
+      schedule: args.schedule,
       warmupRatio: args['warmup-ratio'],
       weightDecay: args['weight-decay'],
       maxGradNorm: args['max-grad-norm'],

@@ -3,6 +3,10 @@
 // checks every command's --threads and the config's `threads` against [0, 1024]; the addon checks
 // again and throws instead of wrapping the value into a thread count. Integer options without a
 // bound of their own stop at 2^31 - 1 (they are 32-bit ints in native code).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 import { expect } from 'chai';
 
 import { native } from '../../lib/native/index.ts';
@@ -37,6 +41,22 @@ describe('numeric flags are range-checked before native code', () => {
     const r = await runCli(['toy', 'pretrain', '--out', 'o', '--steps', '1', '--batch-size', '1e9']);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.equal('stic: Expected an integer in [1, 65536] for --batch-size but received 1000000000\n');
+  });
+
+  it('stic toy pretrain --schedule reaches the run: constant keeps the peak rate; an unknown kind is refused', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'stic-toy-schedule-'));
+    try {
+      const args = ['toy', 'pretrain', '--out', path.join(out, 'm'), '--steps', '3', '--batch-size', '1', '--warmup-ratio', '0', '--lr', '5e-4', '--eval-every', '0', '--final-eval-scenes', '1'];
+      const ok = await runCli([...args, '--schedule', 'constant']);
+      expect(ok.code, ok.stderr).to.equal(0);
+      const rows = readFileSync(path.join(out, 'm', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).lr);
+      expect(rows).to.deep.equal([5e-4, 5e-4, 5e-4]);
+      const bad = await runCli([...args, '--schedule', 'step']);
+      expect(bad.code).to.equal(2); // a usage error
+      expect(bad.stderr).to.contain('Invalid values:\n  Argument: schedule, Given: "step", Choices: "cosine", "linear", "constant"');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('the addon refuses an out-of-range thread count itself (RangeError, not a crash)', () => {
