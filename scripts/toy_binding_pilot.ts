@@ -27,16 +27,17 @@ import { preprocessConfigFromVision } from '../lib/data/preprocess.ts';
 import { native } from '../lib/native/index.ts';
 import { toyChatEncoder } from '../lib/pretrain/toy_pretrain.ts';
 import { scenePixels, tokenizeSample } from '../lib/toy/pretrain_data.ts';
-import { TOY_MODEL_SIZE, type ToyModelSize, frozenTensors, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../lib/toy/pretrain_model.ts';
+import { TOY_MODEL_SIZE, type ToyModelSize, frozenTensors, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson, writeToyModel } from '../lib/toy/pretrain_model.ts';
 import type { ToyQa } from '../lib/toy/text.ts';
 import { buildToyModelTokenizer } from '../lib/toy/toy_tokenizer.ts';
-import { SHAPE_KINDS } from '../lib/toy/vocab.ts';
+import { SHAPE_KINDS, article } from '../lib/toy/vocab.ts';
 import { type ToyScene, generateScene, generateScenes } from '../lib/toy/world.ts';
 import { seededRandom } from '../lib/util/seeded.ts';
 
-const FORMS = ['exists', 'copy', 'copyfirst', 'equal', 'equalmix', 'existsmix', 'kind', 'table', 'kinds'] as const;
-const [form, model = 'models/toy-llava', steps = '300', lr = '1e-3'] = process.argv.slice(2);
-if (!(FORMS as readonly string[]).includes(form)) throw new Error(`expected a form among ${FORMS.join(', ')} but received ${String(form)}`);
+const FORMS = ['exists', 'copy', 'copyfirst', 'equal', 'equalmix', 'existsmix', 'existscot', 'existscotq', 'existslist', 'existsitems', 'colourlist', 'colouritems', 'kind', 'table', 'kinds'] as const;
+const [form, model = 'models/toy-llava', steps = '300', lr = '1e-3', saveTo] = process.argv.slice(2);
+const asking = form.startsWith('ask:'); // ask:<form>: the unchanged model answers that form greedily
+if (!(FORMS as readonly string[]).includes(asking ? form.slice(4) : form)) throw new Error(`expected a form among ${FORMS.join(', ')} but received ${String(form)}`);
 native().setThreads(1);
 
 /** The question and answer of form `form` about one-shape scene `s`. */
@@ -59,6 +60,29 @@ function turn(s: ToyScene, seed: number, f: string = form): { q: string; a: stri
     if (pick === 1) return { q: `Say the second: ${other} in the ${asked}?`, a: asked };
     f = 'equal';
   }
+  // The answer says what it sees (and, with q, the kind asked) before its verdict: both compared
+  // words are then text at fixed places just before the verdict. Scored on the verdict alone.
+  // On scenes of 1-6 shapes: the answer lists what it sees, then its verdict.
+  if (f === 'existslist' || f === 'existsitems' || f === 'colourlist' || f === 'colouritems') {
+    const seen = s.shapes.map((x) => (f === 'existslist' ? `a ${x.kind}` : `${article(x.colour)} ${x.colour} ${x.kind}`));
+    const list = seen.length === 1 ? seen[0] : `${seen.slice(0, -1).join(', ')} and ${seen[seen.length - 1]}`;
+    const kinds = s.shapes.map((x) => x.kind);
+    if (f.startsWith('exists')) {
+      const missing = SHAPE_KINDS.filter((k) => !kinds.includes(k));
+      const ask = yes || missing.length === 0 ? kinds[rng.int(kinds.length)] : missing[rng.int(missing.length)];
+      const verdict = kinds.includes(ask) ? 'yes' : 'no';
+      // existsitems: each shape seen gets its own verdict ("a circle: no, a star: yes, so yes").
+      if (f === 'existsitems') return { q: `Is there a ${ask}?`, a: `${kinds.map((k) => `a ${k}: ${k === ask ? 'yes' : 'no'}`).join(', ')}, so ${verdict}` };
+      return { q: `Is there a ${ask}?`, a: `I see ${list}, so ${verdict}` };
+    }
+    const unique = s.shapes.filter((x) => kinds.filter((k) => k === x.kind).length === 1);
+    const pickS = unique.length > 0 ? unique[rng.int(unique.length)] : s.shapes[0];
+    // colouritems: each shape seen, in its colour, gets its own verdict on the kind asked.
+    if (f === 'colouritems') return { q: `What colour is the ${pickS.kind}?`, a: `${s.shapes.map((x) => `${article(x.colour)} ${x.colour} ${x.kind}: ${x === pickS ? 'yes' : 'no'}`).join(', ')}, so ${pickS.colour}` };
+    return { q: `What colour is the ${pickS.kind}?`, a: `I see ${list}, so ${pickS.colour}` };
+  }
+  if (f === 'existscot') return { q: `Is there a ${asked}?`, a: `It is a ${kind}, so ${yes ? 'yes' : 'no'}` };
+  if (f === 'existscotq') return { q: `Is there a ${asked}?`, a: `A ${asked}? It is a ${kind}, so ${yes ? 'yes' : 'no'}` };
   if (f === 'exists') return { q: `Is there a ${asked}?`, a: yes ? 'yes' : 'no' };
   if (f === 'copy') return { q: `Is there a ${other}?`, a: other };
   if (f === 'copyfirst') return { q: `Is there a ${other} in the ${asked}?`, a: other };
@@ -92,6 +116,21 @@ function freshSize(hidden: number, layers: number, image: number): ToyModelSize 
   };
 }
 
+/** `ask:<form>`: the unchanged model answers 96 held-out scenes of `form` greedily; scored on the last word (the verdict). */
+async function ask(f: string): Promise<void> {
+  const chat = await loadChatModel(model);
+  const shapes = f.endsWith('list') || f.endsWith('items') ? { minShapes: 1, maxShapes: 6 } : { minShapes: 1, maxShapes: 1 };
+  const scenes = generateScenes(9001, 96, 0, shapes);
+  const turns = scenes.map((s) => turn(s, 9001, f));
+  const qs: ToyQa[] = scenes.map((s, i) => ({ id: `${s.id}-ask`, sceneId: s.id, type: 'exists' as const, question: turns[i].q, answer: turns[i].a }));
+  const { answers } = await evaluateToyModel(chat, { scenes, questions: qs }, { answerTokens: 64, describeTokens: 8, batchSize: 32 });
+  const last = (t: string) => t.trim().split(/\s+/).pop() ?? '';
+  const right = answers.filter((a, i) => last(a.response) === last(turns[i].a)).length;
+  const whole = answers.filter((a, i) => a.response.trim() === turns[i].a).length;
+  for (const i of [0, 1, 2, 3]) process.stdout.write(`  ${turns[i].q} -> ${answers[i].response}   (truth: ${turns[i].a})\n`);
+  process.stdout.write(`verdict right ${right}/${answers.length}; whole answer right ${whole}/${answers.length}\n`);
+}
+
 async function pilot(): Promise<void> {
   const tok = buildToyModelTokenizer();
   const fresh = /^fresh:(\d+)x(\d+)(?:@(\d+))?$/.exec(model);
@@ -104,17 +143,25 @@ async function pilot(): Promise<void> {
   if (fresh) await p.setTensors('param', initialWeights(specs, config, 5, 'fixed'));
   else await p.readTensors('param', resolveWeights(specs, [await openCheckpoint(model)], loadModelConfig(model)));
   const frozen = frozenTensors(p.tensorInfo(), 'fixed');
+  const save = async () => {
+    const params = await p.getTensors('param');
+    const cj = toyConfigJson(tok, size);
+    await writeToyModel(saveTo as string, { configJson: cj, preprocessorJson: toyPreprocessorJson(size.vision.imageSize), tokenizer: tok, tensors: p.tensorInfo().map((t, i) => ({ name: t.name, shape: t.shape, data: params[i] })), metadata: {}, dtype: 'F16' });
+  };
   // (N, 3, S, S) pixels and one single-turn item per scene.
-  const batch = async (seed: number, start: number, n: number, f: string = form, keep: (s: ToyScene) => boolean = () => true) => {
-    const scenes = Array.from({ length: n }, (_, i) => generateScene(seed, start + i, { minShapes: 1, maxShapes: 1 })).filter(keep);
+  const batch = async (seed: number, start: number, n: number, f: string = form, keep: (s: ToyScene) => boolean = () => true, verdictOnly = false) => {
+    const shapes = f.endsWith('list') || f.endsWith('items') ? { minShapes: 1, maxShapes: 6 } : { minShapes: 1, maxShapes: 1 };
+    const scenes = Array.from({ length: n }, (_, i) => generateScene(seed, start + i, shapes)).filter(keep);
     const samples = scenes.map((s) => {
       const t = turn(s, seed, f);
       return tokenizeSample(enc, s, [{ role: 'user', content: `<image>\n${t.q}` }, { role: 'assistant', content: t.a }], config.decoder.maxPositionEmbeddings);
     });
+    // The reasoning forms are scored on their last two targets (the verdict and </s>).
+    if (verdictOnly) for (const smp of samples) smp.mask.forEach((v, j) => { if (v && smp.mask.slice(j + 1).reduce((n, x) => n + x, 0) >= 2) smp.mask[j] = 0; });
     return { pixels: await scenePixels(scenes, pre), count: scenes.length, items: samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask })) };
   };
   // The mixed forms are scored on their comparison question alone.
-  const held = await batch(9001, 0, 96, form === 'equalmix' ? 'equal' : form === 'existsmix' ? 'exists' : form);
+  const held = await batch(9001, 0, 96, form === 'equalmix' ? 'equal' : form === 'existsmix' ? 'exists' : form, undefined, form.startsWith('existscot') || form.endsWith('list') || form.endsWith('items'));
   // The kind form also reports small and large shapes apart (192 held-out scenes, about half each).
   const sized = form === 'kind' ? await Promise.all(['small', 'large'].map((z) => batch(9001, 0, 192, form, (s) => s.shapes[0].size === z))) : [];
   const bySize = async () => {
@@ -125,10 +172,12 @@ async function pilot(): Promise<void> {
   for (let step = 0; ; step++) {
     if (step % 50 === 0) process.stdout.write(`step ${step}: held-out loss per target ${(await p.loss(held.pixels, held.count, held.items)).loss.toFixed(3)}${await bySize()}\n`);
     if (step === Number(steps)) break;
+    if (saveTo && step > 0 && step % 500 === 0) await save();
     const b = await batch(7, step * 16, 16);
     await p.step(b.pixels, b.count, b.items);
     await p.optimizerStep({ lr: Number(lr), weightDecay: 0.05, maxGradNorm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, frozen });
   }
+  if (saveTo) await save();
 }
 
 /** `kinds`: the unchanged model asked "What shape is this?" on 120 held-out one-shape scenes; prints its answers by true kind (and by size). */
@@ -147,4 +196,4 @@ async function kinds(): Promise<void> {
   process.stdout.write(`correct: ${answers.filter((a, i) => a.response.trim() === scenes[i].shapes[0].kind).length}/${scenes.length}\n`);
 }
 
-await (form === 'table' ? table() : form === 'kinds' ? kinds() : pilot());
+await (asking ? ask(form.slice(4)) : form === 'table' ? table() : form === 'kinds' ? kinds() : pilot());

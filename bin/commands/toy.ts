@@ -9,7 +9,7 @@ import { progressFactory } from '../../lib/util/progress.ts';
 import { writeToyDataset } from '../../lib/toy/dataset.ts';
 import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/pretrain/toy_pretrain.ts';
 import { EXISTS_TURNS, type ExistsTurns } from '../../lib/toy/pretrain_data.ts';
-import { PATCH_EMBEDDINGS, type PatchEmbedding } from '../../lib/toy/pretrain_model.ts';
+import { PATCH_EMBEDDINGS, type PatchEmbedding, TOY_MODEL_SIZE } from '../../lib/toy/pretrain_model.ts';
 import { TOY_IMAGE_SIZE } from '../../lib/toy/render.ts';
 import { MAX_SHAPES, MIN_SHAPES } from '../../lib/toy/vocab.ts';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../lib/util/lr_schedule.ts';
@@ -63,6 +63,7 @@ interface PretrainArgs {
   'batch-size': number;
   lr: number;
   schedule: ScheduleKind;
+  'image-size': number;
   'warmup-ratio': number;
   'weight-decay': number;
   'max-grad-norm': number;
@@ -87,6 +88,7 @@ interface PretrainArgs {
 
 const d = TOY_PRETRAIN_DEFAULTS;
 const SCENES_SPEC = { type: 'integer', min: 1, max: 65536, describe: '' } as const;
+const IMAGE_SIZE_SPEC = { type: 'integer', min: TOY_MODEL_SIZE.vision.patchSize, max: 448, describe: '' } as const;
 
 const pretrain: CommandModule<object, PretrainArgs> = {
   command: 'pretrain',
@@ -111,6 +113,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         footholds: { type: 'number', default: d.footholds, describe: 'Share of each step\'s scenes that are one-shape scenes asked "What shape is this?", "Repeat: is there a <kind>?" or "Is there a <kind>?" (lib/toy/footholds.ts: first-order questions the comparison builds on; 0: none)' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'drill-steps': { type: 'number', default: d.drillSteps, describe: 'Steps at the start spent on one-shape "What shape is this?" scenes, palette widening from white-on-black to the world\'s colours (0: none)' },
+        'image-size': { type: 'number', default: TOY_MODEL_SIZE.vision.imageSize, describe: `Image side in pixels, a multiple of the ${TOY_MODEL_SIZE.vision.patchSize} px patch (168: 144 image tokens instead of 36; the model card compares the two)` },
         'patch-embedding': { choices: PATCH_EMBEDDINGS, default: d.patchEmbedding, describe: 'fixed: the vision tower\'s patch filters start as one zero-mean pattern shared by the colour channels (plus a smaller per-channel part) and stay frozen, so an outline looks the same in any colour on any background; learned: drawn per channel and trained (the model card says why fixed)' },
         'eval-every': { type: 'number', default: d.evalEvery, describe: 'Evaluate on held-out scenes every this many steps (0: only at the end)' },
         'eval-scenes': { type: 'number', default: d.evalScenes, describe: 'Held-out scenes of the periodic evaluation' },
@@ -126,6 +129,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
   handler: async (args) => {
     // Sizes that scenes and batches are built from: bounded here, before a billion scenes exhaust the heap.
     for (const flag of ['batch-size', 'eval-scenes', 'final-eval-scenes'] as const) checkFlag(flag, SCENES_SPEC, args[flag]);
+    const imageSize = checkFlag<number>('image-size', IMAGE_SIZE_SPEC, args['image-size']);
     const threads = checkThreads(args.threads) as number;
     const r = await guardOutputs({ inputs: [flagPath('init', args.init)], outputs: [flagPath('out', args.out)] }, () => runToyPretrain({
       out: args.out,
@@ -146,6 +150,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       curriculum: args.curriculum,
       drillSteps: args['drill-steps'],
       patchEmbedding: args['patch-embedding'],
+      size: { ...TOY_MODEL_SIZE, vision: { ...TOY_MODEL_SIZE.vision, imageSize } },
       evalEvery: args['eval-every'],
       evalScenes: args['eval-scenes'],
       finalEvalScenes: args['final-eval-scenes'],

@@ -52,6 +52,9 @@ export const TOY_MODEL_SIZE: ToyModelSize = {
 export function toyConfigJson(tok: ToyTokenizer, size: ToyModelSize = TOY_MODEL_SIZE): Record<string, unknown> {
   const v = size.vision;
   const d = size.decoder;
+  if (!Number.isInteger(v.imageSize / v.patchSize) || v.imageSize <= 0) {
+    throw new RangeError(`Expected an image size that is a positive multiple of the ${v.patchSize} px patch but received ${v.imageSize}`);
+  }
   const patches = (v.imageSize / v.patchSize) ** 2;
   return {
     architectures: ['LlavaForConditionalGeneration'],

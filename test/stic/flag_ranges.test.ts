@@ -59,6 +59,22 @@ describe('numeric flags are range-checked before native code', () => {
     }
   });
 
+  it('stic toy pretrain --image-size builds the tower for that image (a multiple of the patch), and refuses any other', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'stic-toy-image-size-'));
+    try {
+      const args = ['toy', 'pretrain', '--steps', '1', '--batch-size', '1', '--eval-every', '0', '--final-eval-scenes', '1'];
+      const ok = await runCli([...args, '--out', path.join(out, 'm'), '--image-size', '28']);
+      expect(ok.code, ok.stderr).to.equal(0);
+      const config = JSON.parse(readFileSync(path.join(out, 'm', 'config.json'), 'utf8'));
+      expect([config.vision_config.image_size, config.image_seq_length]).to.deep.equal([28, 4]);
+      const bad = await runCli([...args, '--out', path.join(out, 'n'), '--image-size', '100']);
+      expect(bad.code).to.equal(1);
+      expect(bad.stderr).to.equal('stic: Expected an image size that is a positive multiple of the 14 px patch but received 100\n');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('the addon refuses an out-of-range thread count itself (RangeError, not a crash)', () => {
     const before = native().buildInfo().threads;
     for (const v of [1e12, -1, 2.5, 1025, Number.NaN]) {
