@@ -1,8 +1,9 @@
 // Pilots of models/toy-llava/README.md ("Where it fails: naming a shape in the question"): can the
 // toy model answer about a shape the question names? Continues training a model on one-shape scenes
-// (training world seed 7, held-out world seed 9001, 16 scenes per step, AdamW at a constant lr, the
-// patch filters frozen as `stic toy pretrain` freezes them) on one single-turn question form, and
-// prints the held-out loss per target (the answer word and </s>) every 50 steps:
+// (1-6 shapes for the list and item forms; training world seed 7, held-out world seed 9001, 16
+// scenes per step, AdamW at a constant lr, the patch filters frozen as `stic toy pretrain` freezes
+// them) on one single-turn question form, and prints the held-out loss per target (the answer word
+// and </s>) every 50 steps:
 //   exists  "Is there a <kind>?" for a kind present (half) or absent; "yes"/"no" (chance ~0.35)
 //   copy    "Is there a <random kind>?" answered with that kind's name: reading the question alone
 //   equal   "Is there a <random kind> in the <the scene's kind or another>?": "yes" when the two
@@ -12,12 +13,28 @@
 //              (answer B) and the equal question; scored on the equal question alone
 //   existsmix  a third each: "Repeat: is there a <kind>?" (answer the kind), "What shape is this?"
 //              and the exists question; scored on the exists question alone
-//   kind    "What shape is this?" answered with the scene's kind: reading the image alone
-// A model argument `fresh:<hidden>x<layers>` starts from a seeded random initialisation of that
-// decoder size instead (MLP 2.7x hidden, 64-wide heads; the vision tower as the built-in model's).
-// `table` instead asks the unchanged model "Is there a <kind>?" for all six kinds on 30 held-out
-// one-shape scenes and prints how often it answers "yes", by the true kind and the asked kind.
-//   npx tsx scripts/toy_binding_pilot.ts <form|table> [model] [steps 300] [lr 1e-3]
+//   kind    "What shape is this?" answered with the scene's kind: reading the image alone (also
+//           prints the loss on small and on large shapes apart)
+// Answers that say what they see before the verdict, scored (teacher-forced) on the verdict alone:
+//   existscot   "Is there a <kind>?" -> "It is a <kind seen>, so yes|no"
+//   existscotq  the same, the answer starting "A <kind asked>? ..."
+//   existslist  1-6 shapes: "I see a circle, a star and a square, so yes|no"
+//   existsitems 1-6 shapes: "a circle: no, a star: yes, a square: no, so yes" (a verdict per shape;
+//               the teacher-forced final verdict is then trivial: judge these by `ask:`)
+//   colourlist  1-6 shapes, "What colour is the <kind>?" -> "I see a red circle and a blue star, so blue"
+//   colouritems the same with a verdict per shape: "a red circle: no, a blue star: yes, so blue"
+// A model argument `fresh:<hidden>x<layers>[@<image px>]` starts from a seeded random initialisation
+// of that decoder size (MLP 2.7x hidden, 64-wide heads) and image size instead (the vision tower
+// otherwise as the built-in model's). A fifth argument names a folder the trained model is written
+// to (every 500 steps and at the end), for the probes below.
+// Probes of an unchanged model:
+//   table       "Is there a <kind>?" for all six kinds on 30 held-out one-shape scenes: how often
+//               it answers "yes", by the true kind and the asked kind
+//   kinds       "What shape is this?" on 120 held-out one-shape scenes: answers by true kind, and
+//               right answers by size
+//   ask:<form>  96 held-out scenes of that form, answered greedily: how often the last word (the
+//               verdict) is right, and the whole answer
+//   npx tsx scripts/toy_binding_pilot.ts <form|table|kinds|ask:<form>> [model] [steps 300] [lr 1e-3] [save to]
 import { loadChatModel } from '../lib/engine/chat_input.ts';
 import { resolveWeights } from '../lib/engine/weight_names.ts';
 import { evaluateToyModel } from '../lib/eval/toy_run.ts';
