@@ -8,6 +8,8 @@
 //   - count, count_kind, colour, size: normaliseAnswer(response) equals normaliseAnswer(answer)
 //     (so "3", "three" and "There are 3 shapes." all match "three"; "The star is red." does not
 //     match "red": the kind word is not filler).
+//   A reasoned answer ("a red circle: no, a blue star: yes, so blue", lib/toy/text.ts) is scored on
+//   what follows its last ", so " (finalAnswer), the same rules applied to that.
 //   accuracy = correct / asked, overall and per type.
 //
 // Descriptions: for description d of scene s, with M(d) the non-negated mentions of lib/toy/parse.ts and
@@ -26,7 +28,7 @@
 //   descriptions (CHAIR_s) = share of descriptions with at least one hallucinated kind
 //   perDescription    = mean over descriptions that mention a kind of |mentioned \ truth| / |mentioned|
 import { canonicalPositions, normaliseAnswer, parseMentions } from '../toy/parse.ts';
-import { QUESTION_TYPES, type QuestionType, type ToyQa } from '../toy/text.ts';
+import { QUESTION_TYPES, type QuestionType, type ToyQa, finalAnswer } from '../toy/text.ts';
 import type { ToyScene } from '../toy/world.ts';
 
 /** A model's answer to one question (joined to the question by id, never by position). */
@@ -45,7 +47,7 @@ export interface VqaResult {
 
 /** True when `response` answers `qa` correctly under the rules above. */
 export function isCorrectAnswer(qa: Pick<ToyQa, 'type' | 'answer'>, response: string): boolean {
-  const got = normaliseAnswer(response);
+  const got = normaliseAnswer(finalAnswer(response));
   switch (qa.type) {
     case 'exists':
       return (got.split(' ')[0] ?? '') === qa.answer;

@@ -43,7 +43,7 @@ import { MetricsLog, type MetricsRow } from '../util/metrics_log.ts';
 import { type ProgressFactory, silentProgress } from '../util/progress.ts';
 import { PRETRAIN_CHECKPOINTS, PRETRAIN_KEEP, type PretrainState, optionMismatch, restorePretrainCheckpoint, writePretrainCheckpoint } from '../toy/pretrain_checkpoint.ts';
 import { EXISTS_TURNS, type ExistsTurns, type ToyBatch, type ToyDataOptions, toyBatch } from '../toy/pretrain_data.ts';
-import { type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from '../eval/toy_run.ts';
+import { TOY_EVAL_DEFAULTS, type ToyEvalOutput, evalSummary, evaluateToyModel, majorityBaseline, toyEvalSet } from '../eval/toy_run.ts';
 import {
   PATCH_EMBEDDINGS,
   type PatchEmbedding,
@@ -81,6 +81,8 @@ export interface ToyPretrainOptions {
   existsTurns?: ExistsTurns;
   /** Share of each step's scenes that are one-shape foothold scenes (lib/toy/footholds.ts; 0: none). */
   footholds?: number;
+  /** Answer the questions that name a shape with a verdict per shape first (lib/toy/text.ts reasonedAnswer). */
+  reasoned?: boolean;
   /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
   curriculum?: number;
   /** Kind-drill steps at the start of the run (lib/toy/kind_drill.ts; 0: none); fewer than `steps`. */
@@ -124,6 +126,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   singleTurn: 0.25,
   existsTurns: 1 as ExistsTurns,
   footholds: 0,
+  reasoned: false,
   curriculum: 0.5,
   drillSteps: 0,
   patchEmbedding: 'fixed' as PatchEmbedding,
@@ -134,6 +137,9 @@ export const TOY_PRETRAIN_DEFAULTS = {
   checkpointEvery: 100,
   threads: 1,
 };
+
+/** The evaluation's token budget for an answer of a `reasoned` run. */
+export const REASONED_ANSWER_TOKENS = 96;
 
 export interface ToyPretrainResult {
   out: string;
@@ -182,7 +188,7 @@ function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unkn
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
     weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, adamBeta1: r.adamBeta1, adamBeta2: r.adamBeta2, adamEps: r.adamEps,
-    singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
+    singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, reasoned: r.reasoned, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
   };
 }
 
@@ -199,6 +205,7 @@ const LATER_KEYS: Record<string, unknown> = {
   patchEmbedding: 'learned',
   existsTurns: 2,
   footholds: 0,
+  reasoned: false,
 };
 
 /** How the toy model's conversations are tokenised: its tokenizer and chat template. */
@@ -269,7 +276,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
       await initialise(p, r, config);
     }
     // Ordinary conversations only (no foothold scenes): the held-out loss measures the world's questions.
-    const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn, existsTurns: r.existsTurns }, 0, enc, pre, maxLength);
+    const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn, existsTurns: r.existsTurns, reasoned: r.reasoned }, 0, enc, pre, maxLength);
     // Rows of evaluations after the checkpoint are dropped (a finished run's final row too: it is redone).
     const evals = await MetricsLog.open(path.join(r.out, 'eval.jsonl'), Math.min(start + 1, r.steps));
     const frozen = frozenTensors(p.tensorInfo(), r.patchEmbedding);
@@ -288,7 +295,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
 /** Steps start..steps-1 with their metrics, evaluations and checkpoints (lib/train/step_driver.ts); returns the training seconds. */
 async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
   const { r, o, p, enc, pre, maxLength } = run;
-  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
+  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, reasoned: r.reasoned, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
   const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
   const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
   let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;
@@ -353,7 +360,9 @@ async function evaluate(run: Run, step: number, scenes: number): Promise<ToyEval
   await saveModel(run);
   const t0 = Date.now();
   const heldOutLoss = (await run.p.loss(run.heldOut.pixels, run.heldOut.count, run.heldOut.items)).loss;
-  const out = await evaluateToyModel(await loadChatModel(run.r.out), toyEvalSet(run.r.evalSeed, scenes));
+  // A reasoned answer names every shape before its verdict: up to 6 x 11 tokens, then the answer.
+  const settings = run.r.reasoned ? { ...TOY_EVAL_DEFAULTS, answerTokens: REASONED_ANSWER_TOKENS } : TOY_EVAL_DEFAULTS;
+  const out = await evaluateToyModel(await loadChatModel(run.r.out), toyEvalSet(run.r.evalSeed, scenes), settings);
   await run.evals.append([{ step, loss: heldOutLoss, scenes, ...evalSummary(out.report), eval_ms: Date.now() - t0 } as never]);
   const rep = out.report;
   run.log(

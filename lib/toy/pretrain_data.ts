@@ -16,6 +16,8 @@
 //     every existence question "no" (models/toy-llava/README.md). `existsTurns` 2 keeps both.
 // With `footholds` F > 0, the last round(F x B) scenes of each conversation step are one-shape
 // scenes with a foothold question instead (footholds.ts).
+// With `reasoned`, the questions that name a shape are answered with text.ts's reasonedAnswer (a
+// verdict per shape of the scene, then ", so <answer>") instead of the short answer.
 // A "describe" turn uses a random description prompt and a random one of the three reference
 // caption phrasings as the answer. The image placeholder opens the first user turn ("<image>\n"),
 // as LLaVA puts it, and is expanded to the model's image-token count.
@@ -32,7 +34,7 @@ import { type SeededRandom, seededRandom } from '../util/seeded.ts';
 import { footholdConversation } from './footholds.ts';
 import { drillConversation, drillPalette, drillScene } from './kind_drill.ts';
 import { sceneToSvg } from './render.ts';
-import { DESCRIBE_PROMPTS, type ToyQa, caption, CAPTION_VARIANTS, questions } from './text.ts';
+import { DESCRIBE_PROMPTS, type ToyQa, caption, CAPTION_VARIANTS, questions, reasonedAnswer } from './text.ts';
 import { MAX_SHAPES } from './vocab.ts';
 import { type ToyScene, generateScene } from './world.ts';
 
@@ -53,6 +55,8 @@ export interface ToyDataOptions {
   existsTurns?: ExistsTurns;
   /** Share of each conversation step's scenes that are one-shape foothold scenes (footholds.ts; default 0). */
   footholds?: number;
+  /** Answer the questions that name a shape with text.ts's reasonedAnswer (default false: the short answer). */
+  reasoned?: boolean;
 }
 
 export const EXISTS_TURNS = [1, 2] as const;
@@ -112,13 +116,13 @@ function isFootholdSlot(o: ToyDataOptions, i: number): boolean {
 }
 
 /** The question as asked: "describe" turns get a random description prompt and caption phrasing. */
-function turnOf(scene: ToyScene, qa: ToyQa, rng: SeededRandom): { question: string; answer: string } {
-  if (qa.type !== 'describe') return { question: qa.question, answer: qa.answer };
+function turnOf(scene: ToyScene, qa: ToyQa, rng: SeededRandom, reasoned: boolean): { question: string; answer: string } {
+  if (qa.type !== 'describe') return { question: qa.question, answer: reasoned ? reasonedAnswer(scene, qa) : qa.answer };
   return { question: DESCRIBE_PROMPTS[rng.int(DESCRIBE_PROMPTS.length)], answer: caption(scene, rng.int(CAPTION_VARIANTS)) };
 }
 
 /** The conversation about `scene` (see the header), its choices keyed by (seed, scene id). */
-export function conversationFor(scene: ToyScene, seed: number, singleTurn = 0.25, existsTurns: ExistsTurns = 1): ChatMessage[] {
+export function conversationFor(scene: ToyScene, seed: number, singleTurn = 0.25, existsTurns: ExistsTurns = 1, reasoned = false): ChatMessage[] {
   const rng = seededRandom('stic-toy-pretrain-conversation', seed, scene.id);
   const all = questions(scene);
   let chosen: ToyQa[];
@@ -132,7 +136,7 @@ export function conversationFor(scene: ToyScene, seed: number, singleTurn = 0.25
     }
   }
   return chosen.flatMap((qa, k) => {
-    const t = turnOf(scene, qa, rng);
+    const t = turnOf(scene, qa, rng, reasoned);
     return [
       { role: 'user' as const, content: k === 0 ? `<image>\n${t.question}` : t.question },
       { role: 'assistant' as const, content: t.answer },
@@ -176,7 +180,7 @@ export async function toyBatch(o: ToyDataOptions, step: number, enc: ChatEncoder
   const scenes = stepScenes(o, step);
   const drill = isDrillStep(o, step);
   const messages = (scene: ToyScene, i: number) =>
-    drill ? drillConversation(scene) : isFootholdSlot(o, i) ? footholdConversation(scene, o.seed) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns);
+    drill ? drillConversation(scene) : isFootholdSlot(o, i) ? footholdConversation(scene, o.seed) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns, o.reasoned);
   const samples = scenes.map((scene, i) => tokenizeSample(enc, scene, messages(scene, i), maxLength));
   const pixels = await scenePixels(scenes, pre);
   const items: PretrainItem[] = samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask }));

@@ -145,6 +145,52 @@ function negativeReferent(rng: SeededRandom, scene: ToyScene): Referent {
   return { kind, colour: pick(rng, COLOUR_NAMES.filter((c) => !used.has(c))) };
 }
 
+/** What a reasoned answer puts before the final answer: "..., so blue". */
+export const REASONED_SEPARATOR = ', so ';
+
+/** Question types whose question names a shape: the ones a reasoned answer walks the scene for. */
+export const NAMING_TYPES: readonly QuestionType[] = ['count_kind', 'colour', 'position', 'size', 'exists'];
+
+/**
+ * The answer to `qa` that first says, for every shape of the scene in reading order, whether it is
+ * the one the question names, then the canonical answer:
+ *   "What colour is the star?" -> "a red circle: no, a blue star: yes, so blue"
+ * Each shape is named with what the question's type needs (its position for "Where ...", its size
+ * for "Is the ... small or large?"). Why: answered directly, the verdict depends on the match of
+ * the question's noun and a shape seen, which the toy decoder never learned; here each comparison
+ * sits right before its verdict, which it learns (models/toy-llava/README.md, "What opens the
+ * comparison"). Types that name no shape (count, describe) keep their answer.
+ */
+export function reasonedAnswer(scene: ToyScene, qa: ToyQa): string {
+  if (!NAMING_TYPES.includes(qa.type)) return qa.answer;
+  const named = referentOf(qa);
+  const items = scene.shapes.map((s) => {
+    const base = qa.type === 'size' ? `${article(s.size)} ${s.size} ${s.colour} ${s.kind}` : `${article(s.colour)} ${s.colour} ${s.kind}`;
+    const phrase = qa.type === 'position' ? `${base} in the ${s.position}` : base;
+    const match = s.kind === named.kind && (named.colour === null || s.colour === named.colour);
+    return `${phrase}: ${match ? 'yes' : 'no'}`;
+  });
+  return `${items.join(', ')}${REASONED_SEPARATOR}${qa.answer}`;
+}
+
+/** The final answer of a response: what follows the last ", so " of a reasoned answer, else all of it. */
+export function finalAnswer(response: string): string {
+  const at = response.lastIndexOf(REASONED_SEPARATOR);
+  return at < 0 ? response : response.slice(at + REASONED_SEPARATOR.length);
+}
+
+/** The shape a question of a naming type names: its kind word, and the colour word before it if any. */
+function referentOf(qa: ToyQa): Referent {
+  const words = qa.question.replace(/[?.]/g, '').split(' ');
+  for (let i = 0; i < words.length; i++) {
+    const kind = SHAPE_KINDS.find((k) => k === words[i] || KIND_PLURALS[k] === words[i]);
+    if (kind === undefined) continue;
+    const before = words[i - 1] as ColourName;
+    return { kind, colour: COLOUR_NAMES.includes(before) ? before : null };
+  }
+  throw new Error(`question ${qa.id}: expected a shape kind in "${qa.question}" but found none`);
+}
+
 function pick<T>(rng: SeededRandom, items: readonly T[]): T {
   return items[rng.int(items.length)];
 }

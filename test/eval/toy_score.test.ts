@@ -60,9 +60,22 @@ describe('toy eval: answers', () => {
     [q('k2', 'colour', 'red'), 'The star is red.', false],
     [q('s1', 'size', 'large'), 'big', true],
   ];
+  // Reasoned answers (lib/toy/text.ts reasonedAnswer): scored on what follows the last ", so ".
+  const reasoned: [ToyQa, string, boolean][] = [
+    [q('r1', 'colour', 'blue'), 'a red circle: no, a blue star: yes, so blue', true],
+    [q('r2', 'colour', 'blue'), 'a red circle: yes, a blue star: no, so red', false],
+    [q('r3', 'exists', 'no'), 'a red circle: no, so no', true],
+    [q('r4', 'position', 'top left'), 'a red star in the top left: yes, so top left', true],
+    [q('r5', 'count_kind', 'two'), 'a star: yes, a star: yes, so two', true],
+    [q('r6', 'exists', 'yes'), 'a red circle: yes, so', false],
+  ];
 
   it('scores each answer form as documented', () => {
     for (const [question, response, ok] of cases) expect(isCorrectAnswer(question, response), `${question.id}: ${response}`).to.equal(ok);
+  });
+
+  it('scores a reasoned answer on its final answer', () => {
+    for (const [question, response, ok] of reasoned) expect(isCorrectAnswer(question, response), `${question.id}: ${response}`).to.equal(ok);
   });
 
   it('computes accuracy overall and per type', () => {

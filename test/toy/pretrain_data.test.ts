@@ -18,7 +18,7 @@ import { DRILL_QUESTION, drillPalette, drillScene } from '../../lib/toy/kind_dri
 import { conversationFor, curriculumMaxShapes, scenePixels, stepScenes, tokenizeSample, toyBatch } from '../../lib/toy/pretrain_data.ts';
 import { toyConfigJson, toyEngineConfig, toyPreprocessorJson } from '../../lib/toy/pretrain_model.ts';
 import { renderScenePng } from '../../lib/toy/render.ts';
-import { CAPTION_VARIANTS, DESCRIBE_PROMPTS, caption, questions } from '../../lib/toy/text.ts';
+import { CAPTION_VARIANTS, DESCRIBE_PROMPTS, NAMING_TYPES, caption, questions, reasonedAnswer } from '../../lib/toy/text.ts';
 import { buildToyModelTokenizer } from '../../lib/toy/toy_tokenizer.ts';
 import { generateScene } from '../../lib/toy/world.ts';
 
@@ -69,6 +69,23 @@ describe('toy pretraining data', () => {
       expect(asked.length).to.equal(questions(scene).length);
       for (const q of questions(scene).filter((x) => x.type === 'exists')) expect(asked, q.id).to.include(q.question);
     }
+  });
+
+  it('reasoned: the questions that name a shape get their reasoned answer, the others theirs; a six-shape conversation fits the model', () => {
+    let longest = 0;
+    for (let i = 0; i < 100; i++) {
+      const scene = generateScene(6, i, { minShapes: 6, maxShapes: 6 });
+      const msgs = conversationFor(scene, 3, 0, 1, true);
+      const byQuestion = new Map(questions(scene).map((q) => [q.question, q]));
+      for (let k = 0; k < msgs.length; k += 2) {
+        const q = byQuestion.get(msgs[k].content.replace('<image>\n', ''));
+        if (q === undefined || q.type === 'describe') continue; // describe turns draw their own prompt and phrasing
+        expect(msgs[k + 1].content, q.id).to.equal(NAMING_TYPES.includes(q.type) ? reasonedAnswer(scene, q) : q.answer);
+      }
+      expect(msgs.map((m) => m.content)).to.deep.equal(conversationFor(scene, 3, 0, 1, false).map((m, j) => (j % 2 === 1 ? msgs[j].content : m.content)));
+      longest = Math.max(longest, tokenizeSample(enc, scene, msgs, config.decoder.maxPositionEmbeddings).ids.length);
+    }
+    expect(longest).to.be.within(300, config.decoder.maxPositionEmbeddings);
   });
 
   it('the target mask covers each assistant answer and its </s>, nothing else', () => {

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 
 import { parseMentions, words } from '../../lib/toy/parse.ts';
-import { CAPTION_VARIANTS, DESCRIBE_PROMPTS, type ToyQa, caption, captions, questions } from '../../lib/toy/text.ts';
+import { CAPTION_VARIANTS, DESCRIBE_PROMPTS, NAMING_TYPES, type ToyQa, caption, captions, finalAnswer, questions, reasonedAnswer } from '../../lib/toy/text.ts';
 import { BACKGROUND_NAMES, COLOUR_NAMES, KIND_PLURALS, NUMBER_WORDS, POSITIONS, SHAPE_KINDS, SIZES, numberWord } from '../../lib/toy/vocab.ts';
 import { type ToyScene, generateScene, generateScenes } from '../../lib/toy/world.ts';
 
@@ -146,5 +146,42 @@ describe('toy texts: closed vocabulary', () => {
     }
     expect([...outside]).to.deep.equal([]);
     expect(vocab.size).to.be.lessThan(90);
+  });
+});
+
+describe('toy texts: reasoned answers', () => {
+  it('give every shape in reading order a verdict that is true of it, then the canonical answer (200 scenes)', () => {
+    for (const scene of SCENES) {
+      for (const q of questions(scene).filter((x) => NAMING_TYPES.includes(x.type))) {
+        const a = reasonedAnswer(scene, q);
+        expect(finalAnswer(a), `${q.id}: ${a}`).to.equal(q.answer);
+        const items = a.slice(0, a.lastIndexOf(', so ')).split(', ');
+        expect(items, `${q.id}: ${a}`).to.have.length(scene.shapes.length);
+        // Re-derived from the question's own words: the shapes it names, and each item's phrase.
+        const m = q.question.match(/(?:the|a|an|many) (?:(\w+) )?(\w+)(?: are there| small or large)?\?$/) as RegExpMatchArray;
+        const colour = (COLOUR_NAMES as readonly string[]).includes(m[1]) ? m[1] : undefined;
+        scene.shapes.forEach((s, i) => {
+          const yes = s.kind === kindOf(m[2]) && (colour === undefined || s.colour === colour);
+          const phrase = q.type === 'size' ? `${s.size} ${s.colour} ${s.kind}` : q.type === 'position' ? `${s.colour} ${s.kind} in the ${s.position}` : `${s.colour} ${s.kind}`;
+          expect(items[i], `${q.id} shape ${i}`).to.match(new RegExp(`^an? ${phrase}: ${yes ? 'yes' : 'no'}$`));
+        });
+        const yeses = items.filter((x) => x.endsWith(': yes')).length;
+        if (q.type === 'exists') expect(yeses > 0, q.id).to.equal(q.answer === 'yes');
+        if (q.type === 'colour' || q.type === 'position' || q.type === 'size') expect(yeses, q.id).to.equal(1);
+        if (q.type === 'count_kind') expect(numberWord(yeses), q.id).to.equal(q.answer);
+      }
+    }
+  });
+
+  it('leave the questions that name no shape as they are, and read a short answer whole', () => {
+    const scene = SCENES[0];
+    for (const q of questions(scene).filter((x) => !NAMING_TYPES.includes(x.type))) expect(reasonedAnswer(scene, q)).to.equal(q.answer);
+    expect(finalAnswer('blue')).to.equal('blue');
+    expect(finalAnswer('a star: yes, so one, so two')).to.equal('two');
+  });
+
+  it('refuse a naming question without a shape kind, naming it', () => {
+    const bad: ToyQa = { id: 'x-colour', sceneId: SCENES[0].id, type: 'colour', question: 'What colour is it?', answer: 'red' };
+    expect(() => reasonedAnswer(SCENES[0], bad)).to.throw('question x-colour: expected a shape kind in "What colour is it?" but found none');
   });
 });
