@@ -61,7 +61,10 @@ describe('stic run killed at random points of every stage resumes to the same fi
         }
       }
       if (process.env.STIC_TEST_VERBOSE) process.stderr.write(`seed ${seed}: ${kills.join(', ')}\n`);
-      expect(kills.filter((k) => k.endsWith('SIGKILL')).length, kills.join('; ')).to.be.at.least(6);
+      // Kills that land: 6 or 7 on an idle machine. describe, infuse and sft of this tiny run can all
+      // finish within one kill's random delay (a clean-clone CI run once saw pref x2, dpo x2, describe
+      // and nothing after), so 5 is the bound that still proves kills in three stages.
+      expect(kills.filter((k) => k.endsWith('SIGKILL')).length, kills.join('; ')).to.be.at.least(5);
 
       const last = await runCli(['run', cfg]);
       expect(last.code, last.stderr).to.equal(0);
