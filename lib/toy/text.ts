@@ -7,6 +7,7 @@
 //   position -> a cell name ("top left", "center"); size -> "small" | "large";
 //   exists -> "yes" | "no"; describe -> the first reference caption (scored by description metrics).
 import { seededRandom, type SeededRandom } from '../util/seeded.ts';
+import { parseMentions } from './parse.ts';
 import { COLOUR_NAMES, type ColourName, KIND_PLURALS, SHAPE_KINDS, type ShapeKind, article, numberWord } from './vocab.ts';
 import { type ToyScene, type ToyShape, kindsIn } from './world.ts';
 
@@ -179,16 +180,12 @@ export function finalAnswer(response: string): string {
   return at < 0 ? response : response.slice(at + REASONED_SEPARATOR.length);
 }
 
-/** The shape a question of a naming type names: its kind word, and the colour word before it if any. */
+/** The shape a question of a naming type names: its kind, and its colour when the question gives one (parse.ts reads them). */
 function referentOf(qa: ToyQa): Referent {
-  const words = qa.question.replace(/[?.]/g, '').split(' ');
-  for (let i = 0; i < words.length; i++) {
-    const kind = SHAPE_KINDS.find((k) => k === words[i] || KIND_PLURALS[k] === words[i]);
-    if (kind === undefined) continue;
-    const before = words[i - 1] as ColourName;
-    return { kind, colour: COLOUR_NAMES.includes(before) ? before : null };
-  }
-  throw new Error(`question ${qa.id}: expected a shape kind in "${qa.question}" but found none`);
+  const [named] = parseMentions(qa.question);
+  if (named === undefined) throw new Error(`question ${qa.id}: expected a shape kind in "${qa.question}" but found none`);
+  // A question's colour word is a shape colour (questions() names shapes, never backgrounds).
+  return { kind: named.kind, colour: named.colour as ColourName | null };
 }
 
 function pick<T>(rng: SeededRandom, items: readonly T[]): T {
