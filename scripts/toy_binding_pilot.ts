@@ -38,7 +38,7 @@
 import { loadChatModel } from '../lib/engine/chat_input.ts';
 import { resolveWeights } from '../lib/engine/weight_names.ts';
 import { evaluateToyModel } from '../lib/eval/toy_run.ts';
-import { loadModelConfig } from '../lib/model/config.ts';
+import { loadModelConfig, modelImageSide } from '../lib/model/config.ts';
 import { openCheckpoint } from '../lib/model/safetensors.ts';
 import { preprocessConfigFromVision } from '../lib/data/preprocess.ts';
 import { native } from '../lib/native/index.ts';
@@ -151,7 +151,7 @@ async function ask(f: string): Promise<void> {
 async function pilot(): Promise<void> {
   const tok = buildToyModelTokenizer();
   const fresh = /^fresh:(\d+)x(\d+)(?:@(\d+))?$/.exec(model);
-  const size = fresh ? freshSize(Number(fresh[1]), Number(fresh[2]), Number(fresh[3] ?? TOY_MODEL_SIZE.vision.imageSize)) : TOY_MODEL_SIZE;
+  const size = fresh ? freshSize(Number(fresh[1]), Number(fresh[2]), Number(fresh[3] ?? TOY_MODEL_SIZE.vision.imageSize)) : { ...TOY_MODEL_SIZE, vision: { ...TOY_MODEL_SIZE.vision, imageSize: modelImageSide(model) } };
   const config = toyEngineConfig(toyConfigJson(tok, size), toyPreprocessorJson(size.vision.imageSize));
   const enc = toyChatEncoder(tok, config);
   const pre = preprocessConfigFromVision(config.vision);

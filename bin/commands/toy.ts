@@ -10,7 +10,8 @@ import { writeToyDataset } from '../../lib/toy/dataset.ts';
 import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/pretrain/toy_pretrain.ts';
 import { EXISTS_TURNS, type ExistsTurns } from '../../lib/toy/pretrain_data.ts';
 import { PATCH_EMBEDDINGS, type PatchEmbedding, TOY_MODEL_SIZE } from '../../lib/toy/pretrain_model.ts';
-import { TOY_IMAGE_SIZE } from '../../lib/toy/render.ts';
+import { modelImageSide } from '../../lib/model/config.ts';
+import { BUILTIN_MODEL } from '../../lib/demo/options.ts';
 import { MAX_SHAPES, MIN_SHAPES } from '../../lib/toy/vocab.ts';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../lib/util/lr_schedule.ts';
 
@@ -35,7 +36,7 @@ const world: CommandModule<object, WorldArgs> = {
         count: { type: 'number', demandOption: true, describe: 'Number of scenes' },
         seed: { type: 'number', default: 0, describe: 'World seed: scene i of a seed is always the same scene' },
         start: { type: 'number', default: 0, describe: 'Index of the first scene (disjoint ranges give disjoint sets)' },
-        size: { type: 'number', default: TOY_IMAGE_SIZE, describe: 'Image side in pixels' },
+        size: { type: 'number', default: modelImageSide(BUILTIN_MODEL), describe: 'Image side in pixels (default: the built-in model\'s input side)' },
         'extra-size': { type: 'number', array: true, default: [], describe: 'Also render at these sides, into images_<S>px/' },
         'min-shapes': { type: 'number', default: MIN_SHAPES, describe: 'Fewest shapes per scene' },
         'max-shapes': { type: 'number', default: MAX_SHAPES, describe: 'Most shapes per scene' },

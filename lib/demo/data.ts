@@ -6,7 +6,9 @@
 //                  conversation of short-answer questions per scene) is stage 2's instruction set
 //   heldout/       the toy dataset layout: truth.jsonl and qa.jsonl score the models
 // The world seed is DEMO_WORLD_SEED + --seed: far from the seeds the built-in model was trained and
-// evaluated on (models/toy-llava/README.md), so every demo scene is new to it.
+// evaluated on (models/toy-llava/README.md), so every demo scene is new to it. Images are rendered at
+// the model's input side (imageSize), as its pretraining rendered them: a smaller render would reach
+// it upsampled and blurred.
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -44,14 +46,14 @@ export function demoWorldSeed(seed: number): number {
 }
 
 /** Writes (or finds already written) the three sets under `dir`. */
-export async function prepareDemoData(dir: string, seed: number, sizes: DemoSizes, onScene?: (set: string, done: number, total: number) => void): Promise<DemoData> {
+export async function prepareDemoData(dir: string, seed: number, sizes: DemoSizes, imageSize: number, onScene?: (set: string, done: number, total: number) => void): Promise<DemoData> {
   const world = demoWorldSeed(seed);
   const unlabeled = path.join(dir, 'unlabeled');
-  await writeUnlabeled(unlabeled, world, sizes.images, (d, t) => onScene?.('unlabeled', d, t));
+  await writeUnlabeled(unlabeled, world, sizes.images, imageSize, (d, t) => onScene?.('unlabeled', d, t));
   const instructions = path.join(dir, 'instructions');
-  await writeSet(instructions, world, SET_START.instructions, sizes.instructions, (d, t) => onScene?.('instructions', d, t));
+  await writeSet(instructions, world, SET_START.instructions, sizes.instructions, imageSize, (d, t) => onScene?.('instructions', d, t));
   const heldout = path.join(dir, 'heldout');
-  await writeSet(heldout, world, SET_START.heldout, sizes.heldout, (d, t) => onScene?.('heldout', d, t));
+  await writeSet(heldout, world, SET_START.heldout, sizes.heldout, imageSize, (d, t) => onScene?.('heldout', d, t));
   return {
     unlabeled: path.join(unlabeled, 'images'),
     instructions: path.join(instructions, 'instructions.jsonl'),
@@ -69,10 +71,10 @@ async function alreadyWritten(dir: string, want: Record<string, unknown>): Promi
   }
 }
 
-async function writeSet(dir: string, seed: number, start: number, count: number, onScene: (done: number, total: number) => void): Promise<void> {
-  if (await alreadyWritten(dir, { seed, start, count })) return;
-  await rm(path.join(dir, 'images'), { recursive: true, force: true }); // no scene of another size stays behind
-  await writeToyDataset({ outDir: dir, seed, start, count, onScene });
+async function writeSet(dir: string, seed: number, start: number, count: number, size: number, onScene: (done: number, total: number) => void): Promise<void> {
+  if (await alreadyWritten(dir, { seed, start, count, size })) return;
+  await rm(path.join(dir, 'images'), { recursive: true, force: true }); // no scene of another count or size stays behind
+  await writeToyDataset({ outDir: dir, seed, start, count, size, onScene });
 }
 
 /** The scenes behind the unlabeled images (for reporting on the pairs only; never trained on). */
@@ -82,13 +84,13 @@ export function unlabeledScenes(seed: number, count: number): ToyScene[] {
 
 // Images only: the truth of these scenes is never written, as unlabeled images have none. world.json
 // goes last, so an interrupted write is redone.
-async function writeUnlabeled(dir: string, seed: number, count: number, onScene: (done: number, total: number) => void): Promise<void> {
-  const want = { seed, start: SET_START.unlabeled, count, unlabeled: true };
+async function writeUnlabeled(dir: string, seed: number, count: number, size: number, onScene: (done: number, total: number) => void): Promise<void> {
+  const want = { seed, start: SET_START.unlabeled, count, size, unlabeled: true };
   if (await alreadyWritten(dir, want)) return;
   await rm(path.join(dir, 'images'), { recursive: true, force: true });
   const scenes = generateScenes(seed, count, SET_START.unlabeled);
   for (const [k, scene] of scenes.entries()) {
-    await writeFileAtomic(path.join(dir, imagePath(scene)), await renderScenePng(scene));
+    await writeFileAtomic(path.join(dir, imagePath(scene)), await renderScenePng(scene, size));
     onScene(k + 1, count);
   }
   await writeJsonAtomic(path.join(dir, 'world.json'), want);

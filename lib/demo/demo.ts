@@ -19,6 +19,7 @@ import { type Progress, type ProgressFactory, silentProgress } from '../util/pro
 import { type RunDeps, runPipeline } from '../stic/pipeline.ts';
 import { type StageName, loadRunConfig } from '../stic/run_config.ts';
 import { formatComparisonTable } from '../eval/toy_table.ts';
+import { modelImageSide } from '../model/config.ts';
 import type { ToyEvalSettings } from '../eval/toy_run.ts';
 import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
@@ -58,7 +59,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const started = Date.now();
   const out = path.resolve(o.out);
   deps.log(`demo: ${o.images} unlabeled images, ${o.instructions} instruction samples, ${o.heldout} held-out scenes (world seed ${demoWorldSeed(o.seed)}); model ${o.model}; output ${out}\n`);
-  const data = await withSceneBars(deps.progress, (onScene) => prepareDemoData(path.join(out, 'data'), o.seed, o, onScene));
+  const data = await withSceneBars(deps.progress, (onScene) => prepareDemoData(path.join(out, 'data'), o.seed, o, modelImageSide(o.model), onScene));
 
   if (o.prompts === undefined) {
     o = { ...o, prompts: path.join(out, 'prompts.json') };

@@ -25,6 +25,8 @@ export interface ToyBenchOptions {
   count: number;
   /** World seed (the built-in model was trained on seed 1; `stic toy-bench` defaults to its held-out evaluation seed). */
   seed: number;
+  /** Image side in pixels (`stic toy-bench`: the built-in model's input side). */
+  size: number;
 }
 
 export interface ToyBenchFiles {
@@ -38,7 +40,7 @@ export interface ToyBenchFiles {
 
 export async function writeToyBenchmarks(o: ToyBenchOptions): Promise<ToyBenchFiles> {
   const scenes = generateScenes(o.seed, o.count);
-  const pngs = await Promise.all(scenes.map((s) => renderScenePng(s)));
+  const pngs = await Promise.all(scenes.map((s) => renderScenePng(s, o.size)));
   const qa = scenes.map((s) => questions(s));
   const dirs = Object.fromEntries(['pope', 'textvqa', 'scienceqa', 'chartqa', 'mmbench', 'mmvet'].map((b) => [b, path.join(o.out, b)]));
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });

@@ -216,3 +216,9 @@ export function loadModelConfig(dir: string, opts: LoadConfigOptions = {}): Engi
 function optionalDoc(file: string, what: string): JsonDoc | null {
   return existsSync(file) ? { json: readJsonFile(file, what), source: file } : null;
 }
+
+/** The side of the square image the model's preprocessor hands its vision tower, in pixels. */
+export function modelImageSide(dir: string): number {
+  const vision = loadModelConfig(dir).vision;
+  return vision.preprocess?.cropSize ?? vision.imageSize;
+}

@@ -77,6 +77,11 @@ describe('stic demo (reduced setting, with the control arm)', function () {
     const unlabeled = readdirSync(path.join(out, 'data/unlabeled/images')).sort();
     expect(unlabeled).to.deep.equal(Array.from({ length: 8 }, (_, i) => `toy-${world}-${SET_START.unlabeled + i}.png`));
     expect(existsSync(path.join(out, 'data/unlabeled/truth.jsonl'))).to.equal(false); // unlabeled: no truth
+    // Rendered at the model's input side (168 px for the built-in model), never upsampled by its preprocessor.
+    for (const file of [path.join(out, 'data/unlabeled/images', unlabeled[0]), path.join(out, 'data/heldout/images', `toy-${world}-${SET_START.heldout}.png`)]) {
+      const meta = await sharp(file).metadata();
+      expect([meta.width, meta.height], file).to.deep.equal([168, 168]);
+    }
     expect(jsonl(path.join(out, 'data/instructions/instructions.jsonl')).map((s) => s.id)).to.deep.equal(Array.from({ length: 4 }, (_, i) => `toy-${world}-${SET_START.instructions + i}`));
     expect(jsonl(path.join(out, 'data/heldout/truth.jsonl'))).to.have.length(3);
 

@@ -1,11 +1,12 @@
 // `stic toy-bench` + `stic eval` end to end on the built-in toy model: results, comparison across two
 // models, resuming a killed run, refusing to mix settings, describe-and-respond, a judged benchmark
 // against a local judge server, and --help.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { expect } from 'chai';
+import sharp from 'sharp';
 import yargs, { type CommandModule } from 'yargs';
 
 import { command as evalCommand } from '../../bin/commands/eval.ts';
@@ -23,6 +24,10 @@ describe('stic eval on the built-in toy model', function () {
     dir = mkdtempSync(path.join(tmpdir(), 'stic-eval-cli-'));
     const r = await runCli(['toy-bench', '--out', path.join(dir, 'bench'), '--count', '4']);
     expect(r.code, r.stderr).to.equal(0);
+    // Rendered at the built-in model's input side by default.
+    const image = readdirSync(path.join(dir, 'bench', 'pope', 'val2014'))[0];
+    const meta = await sharp(path.join(dir, 'bench', 'pope', 'val2014', image)).metadata();
+    expect([meta.width, meta.height]).to.deep.equal([168, 168]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -18,7 +18,7 @@ import { generateScenes } from '../../lib/toy/world.ts';
 const MODEL = path.join(packageRoot, 'models', 'toy-llava');
 const MARGIN = 0.05;
 // Measured on the 40 scenes below (models/toy-llava/README.md).
-const MEASURED = { vqa: 0.582, count: 0.975, colour: 0.429, size: 0.725, position: 0.35, shapeRecall: 0.863, shapeColourPrecision: 0.787, shapeColourRecall: 0.782 };
+const MEASURED = { vqa: 0.644, count: 1, colour: 0.629, size: 0.75, position: 0.45, shapeRecall: 0.951, shapeColourPrecision: 0.958, shapeColourRecall: 0.958 };
 
 describe('the built-in toy model (models/toy-llava)', function () {
   this.timeout(60000);
@@ -33,7 +33,7 @@ describe('the built-in toy model (models/toy-llava)', function () {
     const vqa = report.vqa.accuracy as number;
     const byType = (t: string) => report.vqa.byType[t as 'count']?.accuracy as number;
     expect(vqa).to.be.at.least(MEASURED.vqa - MARGIN);
-    expect(vqa - blind.accuracy, `VQA ${vqa} vs blind ${blind.accuracy}`).to.be.at.least(0.2 - MARGIN); // measured +0.20
+    expect(vqa - blind.accuracy, `VQA ${vqa} vs blind ${blind.accuracy}`).to.be.at.least(0.27 - MARGIN); // measured +0.27
     // The types it learned: counting, colours and positions, far above their blind rates here (0.125, 0.114, 0.2); sizes.
     expect(byType('count')).to.be.at.least(MEASURED.count - MARGIN);
     expect(byType('colour')).to.be.at.least(MEASURED.colour - MARGIN);
@@ -48,8 +48,8 @@ describe('the built-in toy model (models/toy-llava)', function () {
     expect(report.descriptions.levels.shape_colour.precision as number).to.be.at.least(MEASURED.shapeColourPrecision - MARGIN);
     // ... and most of the scene's (kind, colour) pairs (issue 17's bar: recall >= 60%).
     expect(report.descriptions.levels.shape_colour.recall as number).to.be.at.least(MEASURED.shapeColourRecall - MARGIN);
-    // Imperfect on purpose (STIC needs room): far from every question right, hallucinations present.
+    // Imperfect (STIC needs room): far from every question right, and some hallucinated kinds (4.0% here).
     expect(vqa).to.be.below(0.9);
-    expect(report.descriptions.hallucination.rate as number).to.be.above(0.1);
+    expect(report.descriptions.hallucination.rate as number).to.be.above(0.01);
   });
 });
