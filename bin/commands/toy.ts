@@ -10,7 +10,7 @@ import { writeToyDataset } from '../../lib/toy/dataset.ts';
 import { TOY_PRETRAIN_DEFAULTS, runToyPretrain } from '../../lib/pretrain/toy_pretrain.ts';
 import { EXISTS_TURNS, type ExistsTurns } from '../../lib/toy/pretrain_data.ts';
 import { PATCH_EMBEDDINGS, type PatchEmbedding, TOY_MODEL_SIZE } from '../../lib/toy/pretrain_model.ts';
-import { modelImageSide } from '../../lib/model/config.ts';
+import { modelImageSide, requireModelFolder } from '../../lib/model/config.ts';
 import { BUILTIN_MODEL } from '../../lib/demo/options.ts';
 import { MAX_SHAPES, MIN_SHAPES } from '../../lib/toy/vocab.ts';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../lib/util/lr_schedule.ts';
@@ -64,7 +64,7 @@ interface PretrainArgs {
   'batch-size': number;
   lr: number;
   schedule: ScheduleKind;
-  'image-size': number;
+  'image-size'?: number;
   'warmup-ratio': number;
   'weight-decay': number;
   'max-grad-norm': number;
@@ -116,7 +116,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         reasoned: { type: 'boolean', default: d.reasoned, describe: 'Answer the questions that name a shape with a verdict per shape first ("a red circle: no, a blue star: yes, so blue"; lib/toy/text.ts): the form in which the toy decoder learns to compare a named shape with what it sees (model card). Scored on the answer after ", so "' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'drill-steps': { type: 'number', default: d.drillSteps, describe: 'Steps at the start spent on one-shape "What shape is this?" scenes, palette widening from white-on-black to the world\'s colours (0: none)' },
-        'image-size': { type: 'number', default: TOY_MODEL_SIZE.vision.imageSize, describe: `Image side in pixels, a multiple of the ${TOY_MODEL_SIZE.vision.patchSize} px patch (168: 144 image tokens instead of 36; the model card compares the two)` },
+        'image-size': { type: 'number', describe: `Image side in pixels, a multiple of the ${TOY_MODEL_SIZE.vision.patchSize} px patch (default: the --init model's, else ${TOY_MODEL_SIZE.vision.imageSize}; 168, the built-in model's: 144 image tokens instead of 36, the model card compares the two)` },
         'patch-embedding': { choices: PATCH_EMBEDDINGS, default: d.patchEmbedding, describe: 'fixed: the vision tower\'s patch filters start as one zero-mean pattern shared by the colour channels (plus a smaller per-channel part) and stay frozen, so an outline looks the same in any colour on any background; learned: drawn per channel and trained (the model card says why fixed)' },
         'eval-every': { type: 'number', default: d.evalEvery, describe: 'Evaluate on held-out scenes every this many steps (0: only at the end)' },
         'eval-scenes': { type: 'number', default: d.evalScenes, describe: 'Held-out scenes of the periodic evaluation' },
@@ -127,12 +127,15 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         threads: { type: 'number', default: d.threads, describe: 'CPU threads of the native steps' },
         init: { type: 'string', describe: 'Start from this model folder instead of a seeded random initialisation' },
       })
-      .example('$0 toy pretrain --out run1 --steps 4000 --seed 1 --eval-every 1000 --exists-turns 2', 'the built-in model, run 1 of 2 (models/toy-llava/README.md)')
-      .example('$0 toy pretrain --out models/toy-llava --steps 4000 --seed 2 --init run1 --lr 1e-3 --curriculum 0 --eval-every 1000', 'run 2: continues run 1 on fresh scenes') as never,
+      .example('$0 toy pretrain --out run1 --steps 4000 --seed 1 --eval-every 1000 --image-size 168', 'the built-in model, run 1 of 2 (models/toy-llava/README.md)')
+      .example('$0 toy pretrain --out models/toy-llava --steps 4000 --seed 2 --init run1 --lr 1e-3 --curriculum 0 --eval-every 1000 --image-size 168', 'run 2: continues run 1 on fresh scenes') as never,
   handler: async (args) => {
     // Sizes that scenes and batches are built from: bounded here, before a billion scenes exhaust the heap.
     for (const flag of ['batch-size', 'eval-scenes', 'final-eval-scenes'] as const) checkFlag(flag, SCENES_SPEC, args[flag]);
-    const imageSize = checkFlag<number>('image-size', IMAGE_SIZE_SPEC, args['image-size']);
+    const imageSize = checkFlag<number>('image-size', IMAGE_SIZE_SPEC, args['image-size'] ?? initImageSide(args.init));
+    if (args.init !== undefined && imageSize !== initImageSide(args.init)) {
+      throw new Error(`Expected --image-size to be the image side of the --init model ${args.init} (${initImageSide(args.init)} px) but received ${imageSize}`);
+    }
     const threads = checkThreads(args.threads) as number;
     const r = await guardOutputs({ inputs: [flagPath('init', args.init)], outputs: [flagPath('out', args.out)] }, () => runToyPretrain({
       out: args.out,
@@ -184,3 +187,11 @@ export const command: CommandModule = {
   builder: (y: Argv) => y.command(world).command(pretrain).demandCommand(1, 'Name a toy command (see the list above).'),
   handler: () => undefined,
 };
+
+// The image side of the model --init names (the default of --image-size with --init: continuing a
+// model at another side would not fit its position embeddings), else the toy default.
+function initImageSide(init: string | undefined): number {
+  if (init === undefined) return TOY_MODEL_SIZE.vision.imageSize;
+  requireModelFolder(init);
+  return modelImageSide(init);
+}

@@ -70,6 +70,13 @@ describe('numeric flags are range-checked before native code', () => {
       const bad = await runCli([...args, '--out', path.join(out, 'n'), '--image-size', '100']);
       expect(bad.code).to.equal(1);
       expect(bad.stderr).to.equal('stic: Expected an image size that is a positive multiple of the 14 px patch but received 100\n');
+      // --init: the model's side by default; another side is refused before anything trains.
+      const cont = await runCli([...args, '--out', path.join(out, 'c'), '--init', path.join(out, 'm')]);
+      expect(cont.code, cont.stderr).to.equal(0);
+      expect(JSON.parse(readFileSync(path.join(out, 'c', 'config.json'), 'utf8')).vision_config.image_size).to.equal(28);
+      const other = await runCli([...args, '--out', path.join(out, 'o'), '--init', path.join(out, 'm'), '--image-size', '42']);
+      expect(other.code).to.equal(1);
+      expect(other.stderr).to.equal(`stic: Expected --image-size to be the image side of the --init model ${path.join(out, 'm')} (28 px) but received 42\n`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
