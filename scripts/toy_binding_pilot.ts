@@ -23,6 +23,8 @@
 //               the teacher-forced final verdict is then trivial: judge these by `ask:`)
 //   colourlist  1-6 shapes, "What colour is the <kind>?" -> "I see a red circle and a blue star, so blue"
 //   colouritems the same with a verdict per shape: "a red circle: no, a blue star: yes, so blue"
+//   pairitems   1-6 shapes, "Is there a red star?" -> "a blue star: no, a red circle: no, so no": the
+//               colour and the kind compared, the absent shapes sharing one of the two with the scene
 // A model argument `fresh:<hidden>x<layers>[@<image px>]` starts from a seeded random initialisation
 // of that decoder size (MLP 2.7x hidden, 64-wide heads) and image size instead (the vision tower
 // otherwise as the built-in model's). A fifth argument names a folder the trained model is written
@@ -47,11 +49,11 @@ import { scenePixels, tokenizeSample } from '../lib/toy/pretrain_data.ts';
 import { TOY_MODEL_SIZE, type ToyModelSize, frozenTensors, initialWeights, toyConfigJson, toyEngineConfig, toyPreprocessorJson, writeToyModel } from '../lib/toy/pretrain_model.ts';
 import type { ToyQa } from '../lib/toy/text.ts';
 import { buildToyModelTokenizer } from '../lib/toy/toy_tokenizer.ts';
-import { SHAPE_KINDS, article } from '../lib/toy/vocab.ts';
+import { COLOUR_NAMES, SHAPE_KINDS, article } from '../lib/toy/vocab.ts';
 import { type ToyScene, generateScene, generateScenes } from '../lib/toy/world.ts';
 import { seededRandom } from '../lib/util/seeded.ts';
 
-const FORMS = ['exists', 'copy', 'copyfirst', 'equal', 'equalmix', 'existsmix', 'existscot', 'existscotq', 'existslist', 'existsitems', 'colourlist', 'colouritems', 'kind', 'table', 'kinds'] as const;
+const FORMS = ['exists', 'copy', 'copyfirst', 'equal', 'equalmix', 'existsmix', 'existscot', 'existscotq', 'existslist', 'existsitems', 'colourlist', 'colouritems', 'pairitems', 'kind', 'table', 'kinds'] as const;
 const [form, model = 'models/toy-llava', steps = '300', lr = '1e-3', saveTo] = process.argv.slice(2);
 const asking = form.startsWith('ask:'); // ask:<form>: the unchanged model answers that form greedily
 if (!(FORMS as readonly string[]).includes(asking ? form.slice(4) : form)) throw new Error(`expected a form among ${FORMS.join(', ')} but received ${String(form)}`);
@@ -80,6 +82,16 @@ function turn(s: ToyScene, seed: number, f: string = form): { q: string; a: stri
   // The answer says what it sees (and, with q, the kind asked) before its verdict: both compared
   // words are then text at fixed places just before the verdict. Scored on the verdict alone.
   // On scenes of 1-6 shapes: the answer lists what it sees, then its verdict.
+  // pairitems: "Is there a <colour> <kind>?" over 1-6 shapes, a verdict per shape in its colour; the
+  // shape asked is present (half), or absent with its kind or its colour in the scene on another shape.
+  if (f === 'pairitems') {
+    const target = s.shapes[rng.int(s.shapes.length)];
+    const has = (c: string, k: string) => s.shapes.some((x) => x.colour === c && x.kind === k);
+    const misses = COLOUR_NAMES.flatMap((c) => SHAPE_KINDS.map((k) => ({ c, k }))).filter(({ c, k }) => !has(c, k) && (k === target.kind || c === target.colour));
+    const ask = yes || misses.length === 0 ? { c: target.colour, k: target.kind } : misses[rng.int(misses.length)];
+    const items = s.shapes.map((x) => `${article(x.colour)} ${x.colour} ${x.kind}: ${x.colour === ask.c && x.kind === ask.k ? 'yes' : 'no'}`);
+    return { q: `Is there ${article(ask.c)} ${ask.c} ${ask.k}?`, a: `${items.join(', ')}, so ${has(ask.c, ask.k) ? 'yes' : 'no'}` };
+  }
   if (f === 'existslist' || f === 'existsitems' || f === 'colourlist' || f === 'colouritems') {
     const seen = s.shapes.map((x) => (f === 'existslist' ? `a ${x.kind}` : `${article(x.colour)} ${x.colour} ${x.kind}`));
     const list = seen.length === 1 ? seen[0] : `${seen.slice(0, -1).join(', ')} and ${seen[seen.length - 1]}`;

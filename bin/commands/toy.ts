@@ -132,9 +132,10 @@ const pretrain: CommandModule<object, PretrainArgs> = {
   handler: async (args) => {
     // Sizes that scenes and batches are built from: bounded here, before a billion scenes exhaust the heap.
     for (const flag of ['batch-size', 'eval-scenes', 'final-eval-scenes'] as const) checkFlag(flag, SCENES_SPEC, args[flag]);
-    const imageSize = checkFlag<number>('image-size', IMAGE_SIZE_SPEC, args['image-size'] ?? initImageSide(args.init));
-    if (args.init !== undefined && imageSize !== initImageSide(args.init)) {
-      throw new Error(`Expected --image-size to be the image side of the --init model ${args.init} (${initImageSide(args.init)} px) but received ${imageSize}`);
+    const initSide = args.init === undefined ? undefined : initImageSide(args.init);
+    const imageSize = checkFlag<number>('image-size', IMAGE_SIZE_SPEC, args['image-size'] ?? initSide ?? TOY_MODEL_SIZE.vision.imageSize);
+    if (initSide !== undefined && imageSize !== initSide) {
+      throw new Error(`Expected --image-size to be the image side of the --init model ${args.init} (${initSide} px) but received ${imageSize}`);
     }
     const threads = checkThreads(args.threads) as number;
     const r = await guardOutputs({ inputs: [flagPath('init', args.init)], outputs: [flagPath('out', args.out)] }, () => runToyPretrain({
@@ -188,10 +189,9 @@ export const command: CommandModule = {
   handler: () => undefined,
 };
 
-// The image side of the model --init names (the default of --image-size with --init: continuing a
-// model at another side would not fit its position embeddings), else the toy default.
-function initImageSide(init: string | undefined): number {
-  if (init === undefined) return TOY_MODEL_SIZE.vision.imageSize;
+// The image side of the model --init names: the default of --image-size with --init, and the only
+// side it takes (another would not fit the model's position embeddings).
+function initImageSide(init: string): number {
   requireModelFolder(init);
   return modelImageSide(init);
 }
