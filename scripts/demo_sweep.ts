@@ -7,7 +7,6 @@ import path from 'node:path';
 import { runDemo } from '../lib/demo/demo.ts';
 import { BUILTIN_MODEL } from '../lib/demo/options.ts';
 import { DEMO_SCALE } from '../lib/demo/recipe.ts';
-import { TOY_EVAL_DEFAULTS } from '../lib/eval/toy_run.ts';
 import { openImages, openInference, openTraining } from '../lib/stic/engines.ts';
 import { silentProgress } from '../lib/util/progress.ts';
 
@@ -20,7 +19,7 @@ for (const f of ['pref.jsonl', 'pref.jsonl.done.json', 'pref.jsonl.settings.json
 await mkdir(path.join(out, 'eval'), { recursive: true });
 await cp(path.join(from, 'eval', 'base.json'), path.join(out, 'eval', 'base.json'));
 const r = await runDemo(
-  { out, model: BUILTIN_MODEL, seed, control: false, images: 400, instructions: 200, heldout: 200, threads: 1, scale: DEMO_SCALE, answerTokens: TOY_EVAL_DEFAULTS.answerTokens, training: JSON.parse(json) },
+  { out, model: BUILTIN_MODEL, seed, control: false, images: 400, instructions: 200, heldout: 200, threads: 1, scale: DEMO_SCALE, training: JSON.parse(json) },
   { openInference, openImages, openTraining, progress: silentProgress, log: () => {} },
 );
 process.stdout.write(`${json}\n${r.table}\n`);

@@ -24,6 +24,7 @@ interface WorldArgs {
   'extra-size': number[];
   'min-shapes': number;
   'max-shapes': number;
+  reasoned: boolean;
 }
 
 const world: CommandModule<object, WorldArgs> = {
@@ -40,6 +41,7 @@ const world: CommandModule<object, WorldArgs> = {
         'extra-size': { type: 'number', array: true, default: [], describe: 'Also render at these sides, into images_<S>px/' },
         'min-shapes': { type: 'number', default: MIN_SHAPES, describe: 'Fewest shapes per scene' },
         'max-shapes': { type: 'number', default: MAX_SHAPES, describe: 'Most shapes per scene' },
+        reasoned: { type: 'boolean', default: false, describe: 'Write the instruction answers in the reasoned form ("a red circle: no, a blue star: yes, so blue"), for a model pretrained with --reasoned' },
       })
       .example('$0 toy world --out data/toy --count 200 --seed 1', '') as never,
   handler: async (args) => {
@@ -52,6 +54,7 @@ const world: CommandModule<object, WorldArgs> = {
       extraSizes: args['extra-size'],
       minShapes: args['min-shapes'],
       maxShapes: args['max-shapes'],
+      reasoned: args.reasoned,
     }));
     process.stdout.write(`wrote ${r.scenes} scenes and ${r.questions} questions to ${args.out} (${r.files.join(', ')}, images/)\n`);
   },

@@ -8,7 +8,8 @@
 // The world seed is DEMO_WORLD_SEED + --seed: far from the seeds the built-in model was trained and
 // evaluated on (models/toy-llava/README.md), so every demo scene is new to it. Images are rendered at
 // the model's input side (imageSize), as its pretraining rendered them: a smaller render would reach
-// it upsampled and blurred.
+// it upsampled and blurred. For a model pretrained with --reasoned, the instruction set answers in
+// that form too (stage 2 fine-tunes on it; short answers would teach it to drop its reasoning).
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -45,15 +46,21 @@ export function demoWorldSeed(seed: number): number {
   return DEMO_WORLD_SEED + seed;
 }
 
+/** How the model reads and answers: the side its images are rendered at; `reasoned`: instruction answers in the reasoned form. */
+export interface DemoModelStyle {
+  imageSize: number;
+  reasoned: boolean;
+}
+
 /** Writes (or finds already written) the three sets under `dir`. */
-export async function prepareDemoData(dir: string, seed: number, sizes: DemoSizes, imageSize: number, onScene?: (set: string, done: number, total: number) => void): Promise<DemoData> {
+export async function prepareDemoData(dir: string, seed: number, sizes: DemoSizes, style: DemoModelStyle, onScene?: (set: string, done: number, total: number) => void): Promise<DemoData> {
   const world = demoWorldSeed(seed);
   const unlabeled = path.join(dir, 'unlabeled');
-  await writeUnlabeled(unlabeled, world, sizes.images, imageSize, (d, t) => onScene?.('unlabeled', d, t));
+  await writeUnlabeled(unlabeled, world, sizes.images, style.imageSize, (d, t) => onScene?.('unlabeled', d, t));
   const instructions = path.join(dir, 'instructions');
-  await writeSet(instructions, world, SET_START.instructions, sizes.instructions, imageSize, (d, t) => onScene?.('instructions', d, t));
+  await writeSet(instructions, world, SET_START.instructions, sizes.instructions, style, (d, t) => onScene?.('instructions', d, t));
   const heldout = path.join(dir, 'heldout');
-  await writeSet(heldout, world, SET_START.heldout, sizes.heldout, imageSize, (d, t) => onScene?.('heldout', d, t));
+  await writeSet(heldout, world, SET_START.heldout, sizes.heldout, style, (d, t) => onScene?.('heldout', d, t));
   return {
     unlabeled: path.join(unlabeled, 'images'),
     instructions: path.join(instructions, 'instructions.jsonl'),
@@ -71,10 +78,11 @@ async function alreadyWritten(dir: string, want: Record<string, unknown>): Promi
   }
 }
 
-async function writeSet(dir: string, seed: number, start: number, count: number, size: number, onScene: (done: number, total: number) => void): Promise<void> {
-  if (await alreadyWritten(dir, { seed, start, count, size })) return;
+async function writeSet(dir: string, seed: number, start: number, count: number, style: DemoModelStyle, onScene: (done: number, total: number) => void): Promise<void> {
+  const { imageSize: size, reasoned } = style;
+  if (await alreadyWritten(dir, { seed, start, count, size, reasoned })) return;
   await rm(path.join(dir, 'images'), { recursive: true, force: true }); // no scene of another count or size stays behind
-  await writeToyDataset({ outDir: dir, seed, start, count, size, onScene });
+  await writeToyDataset({ outDir: dir, seed, start, count, size, reasoned, onScene });
 }
 
 /** The scenes behind the unlabeled images (for reporting on the pairs only; never trained on). */

@@ -20,7 +20,8 @@ import { type RunDeps, runPipeline } from '../stic/pipeline.ts';
 import { type StageName, loadRunConfig } from '../stic/run_config.ts';
 import { formatComparisonTable } from '../eval/toy_table.ts';
 import { modelImageSide } from '../model/config.ts';
-import type { ToyEvalSettings } from '../eval/toy_run.ts';
+import { TOY_EVAL_DEFAULTS, type ToyEvalSettings } from '../eval/toy_run.ts';
+import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../pretrain/toy_pretrain.ts';
 import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
 import { type DemoSizes, demoWorldSeed, prepareDemoData, unlabeledScenes } from './data.ts';
@@ -37,8 +38,8 @@ export interface DemoOptions extends DemoSizes {
   prompts?: string;
   threads?: number;
   scale: RecipeScale;
-  /** New tokens of a short answer in the evaluation. */
-  answerTokens: number;
+  /** New tokens of a short answer in the evaluation (default: REASONED_ANSWER_TOKENS for a model pretrained with --reasoned, else TOY_EVAL_DEFAULTS'). */
+  answerTokens?: number;
   training?: Partial<typeof DEMO_TRAINING>;
 }
 
@@ -59,7 +60,9 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const started = Date.now();
   const out = path.resolve(o.out);
   deps.log(`demo: ${o.images} unlabeled images, ${o.instructions} instruction samples, ${o.heldout} held-out scenes (world seed ${demoWorldSeed(o.seed)}); model ${o.model}; output ${out}\n`);
-  const data = await withSceneBars(deps.progress, (onScene) => prepareDemoData(path.join(out, 'data'), o.seed, o, modelImageSide(o.model), onScene));
+  const reasoned = toyAnswersReasoned(o.model);
+  const data = await withSceneBars(deps.progress, (onScene) => prepareDemoData(path.join(out, 'data'), o.seed, o, { imageSize: modelImageSide(o.model), reasoned }, onScene));
+  const answerTokens = o.answerTokens ?? (reasoned ? REASONED_ANSWER_TOKENS : TOY_EVAL_DEFAULTS.answerTokens);
 
   if (o.prompts === undefined) {
     o = { ...o, prompts: path.join(out, 'prompts.json') };
@@ -86,7 +89,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     models.push({ name: `${arm.name} stage 1`, model: o.model, adapter: path.join(arm.dir, 'dpo') });
     models.push({ name: `${arm.name} final`, model: o.model, adapter: path.join(arm.dir, 'sft') });
   }
-  const settings: ToyEvalSettings = { answerTokens: o.answerTokens, describeTokens: o.scale.describeTokens, batchSize: o.scale.genBatch };
+  const settings: ToyEvalSettings = { answerTokens, describeTokens: o.scale.describeTokens, batchSize: o.scale.genBatch };
   const evalDeps = { open: deps.openInference, images: await deps.openImages(), threads: o.threads, progress: deps.progress };
   const evals: ModelEval[] = [];
   for (const m of models) {

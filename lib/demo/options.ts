@@ -9,6 +9,7 @@ import { type OptionTable, validateOptions } from '../stic/options.ts';
 import { DEMO_WORLD_SEED, MAX_SET_SIZE } from './data.ts';
 import type { DemoOptions } from './demo.ts';
 import { TOY_EVAL_DEFAULTS } from '../eval/toy_run.ts';
+import { REASONED_ANSWER_TOKENS } from '../pretrain/toy_pretrain.ts';
 import { DEMO_SCALE, DEMO_TRAINING } from './recipe.ts';
 
 /** The built-in model, committed with the repository. */
@@ -29,7 +30,7 @@ export interface DemoFlags {
   dpoLr: number;
   sftLr: number;
   describeTokens: number;
-  answerTokens: number;
+  answerTokens?: number;
   batchSize: number;
 }
 
@@ -48,7 +49,7 @@ export const DEMO_FLAGS: OptionTable<DemoFlags> = {
   dpoLr: { type: 'number', min: 0, minExclusive: true, default: DEMO_TRAINING.dpoLr, describe: 'Peak learning rate of stage 1 (the paper\'s 1e-7 is for 7B models)' },
   sftLr: { type: 'number', min: 0, minExclusive: true, default: DEMO_TRAINING.sftLr, describe: 'Peak learning rate of stage 2 (the paper\'s 2e-5 is for 7B models)' },
   describeTokens: { type: 'integer', min: 1, default: DEMO_SCALE.describeTokens, describe: 'Maximum new tokens of a description (pairs, stage 2a, evaluation)' },
-  answerTokens: { type: 'integer', min: 1, default: TOY_EVAL_DEFAULTS.answerTokens, describe: 'Maximum new tokens of a short answer in the evaluation' },
+  answerTokens: { type: 'integer', min: 1, describe: `Maximum new tokens of a short answer in the evaluation (default: ${REASONED_ANSWER_TOKENS} for a model pretrained with --reasoned, whose answers name every shape first; else ${TOY_EVAL_DEFAULTS.answerTokens})` },
   batchSize: { type: 'integer', min: 1, default: DEMO_SCALE.genBatch, describe: 'Generation requests per batch' },
 };
 
@@ -69,7 +70,7 @@ export function demoOptions(values: Record<string, unknown>, threads: number | u
     ...(f.prompts !== undefined ? { prompts: path.resolve(f.prompts) } : {}),
     threads,
     scale: { describeTokens: f.describeTokens, dpoEpochs: f.dpoEpochs, sftEpochs: f.sftEpochs, genBatch: f.batchSize },
-    answerTokens: f.answerTokens,
+    ...(f.answerTokens !== undefined ? { answerTokens: f.answerTokens } : {}),
     training: { dpoLr: f.dpoLr, sftLr: f.sftLr },
   };
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { IMAGE_TOKEN } from '../model/tokenizer.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_write.ts';
 import { TOY_IMAGE_SIZE, renderScenePng } from './render.ts';
-import { type ToyQa, captions, questions } from './text.ts';
+import { type ToyQa, captions, questions, reasonedAnswer } from './text.ts';
 import { type ToyScene, type WorldOptions, generateScenes } from './world.ts';
 
 export interface ToyDatasetOptions extends WorldOptions {
@@ -25,6 +25,8 @@ export interface ToyDatasetOptions extends WorldOptions {
   size?: number;
   /** Further sides, each rendered into images_<S>px/ (e.g. 336 to look at them). */
   extraSizes?: number[];
+  /** instructions.jsonl in the reasoned form (text.ts reasonedAnswer), for a model pretrained with --reasoned. */
+  reasoned?: boolean;
   /** Called after each scene is rendered (progress). */
   onScene?: (done: number, total: number) => void;
 }
@@ -54,23 +56,23 @@ export async function writeToyDataset(opts: ToyDatasetOptions): Promise<ToyDatas
     ['truth.jsonl', jsonl(scenes)],
     ['captions.jsonl', jsonl(scenes.map((s) => ({ id: s.id, image: imagePath(s), captions: captions(s) })))],
     ['qa.jsonl', jsonl(qa)],
-    ['instructions.jsonl', jsonl(scenes.map((s) => instructionSample(s, questions(s))))],
+    ['instructions.jsonl', jsonl(scenes.map((s) => instructionSample(s, questions(s), opts.reasoned ?? false)))],
   ];
   for (const [name, text] of files) await writeFileAtomic(path.join(opts.outDir, name), text);
-  const world = { seed: opts.seed, start, count: opts.count, size, extraSizes: extra, minShapes: opts.minShapes ?? null, maxShapes: opts.maxShapes ?? null };
+  const world = { seed: opts.seed, start, count: opts.count, size, extraSizes: extra, minShapes: opts.minShapes ?? null, maxShapes: opts.maxShapes ?? null, reasoned: opts.reasoned ?? false };
   await writeJsonAtomic(path.join(opts.outDir, 'world.json'), world);
   return { scenes: scenes.length, questions: qa.length, files: [...files.map(([n]) => n), 'world.json'] };
 }
 
-/** A scene's short-answer questions as one LLaVA conversation (the image token on the first turn). */
-export function instructionSample(scene: ToyScene, qa: readonly ToyQa[]): Record<string, unknown> {
+/** A scene's short-answer questions as one LLaVA conversation (the image token on the first turn); `reasoned`: answers in the reasoned form. */
+export function instructionSample(scene: ToyScene, qa: readonly ToyQa[], reasoned = false): Record<string, unknown> {
   const turns = qa.filter((q) => q.type !== 'describe');
   return {
     id: scene.id,
     image: imagePath(scene),
     conversations: turns.flatMap((q, i) => [
       { from: 'human', value: i === 0 ? `${IMAGE_TOKEN}\n${q.question}` : q.question },
-      { from: 'gpt', value: q.answer },
+      { from: 'gpt', value: reasoned ? reasonedAnswer(scene, q) : q.answer },
     ]),
   };
 }

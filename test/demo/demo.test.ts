@@ -20,6 +20,8 @@ import { adapterForLoad } from '../../lib/train/adapted_model.ts';
 import { DEMO_PROMPTS } from '../../lib/demo/recipe.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { loadRunConfig } from '../../lib/stic/run_config.ts';
+import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../../lib/pretrain/toy_pretrain.ts';
+import { TOY_EVAL_DEFAULTS } from '../../lib/eval/toy_run.ts';
 import { formatComparisonTable } from '../../lib/eval/toy_table.ts';
 import { type ToyEvalReport, scoreDescriptions } from '../../lib/eval/toy_score.ts';
 import { caption } from '../../lib/toy/text.ts';
@@ -77,6 +79,8 @@ describe('stic demo (reduced setting, with the control arm)', function () {
     const unlabeled = readdirSync(path.join(out, 'data/unlabeled/images')).sort();
     expect(unlabeled).to.deep.equal(Array.from({ length: 8 }, (_, i) => `toy-${world}-${SET_START.unlabeled + i}.png`));
     expect(existsSync(path.join(out, 'data/unlabeled/truth.jsonl'))).to.equal(false); // unlabeled: no truth
+    // Instruction answers in the form the model was pretrained to answer in (training.json).
+    expect(JSON.parse(readFileSync(path.join(out, 'data/instructions/world.json'), 'utf8')).reasoned).to.equal(toyAnswersReasoned(model));
     // Rendered at the model's input side (168 px for the built-in model), never upsampled by its preprocessor.
     for (const file of [path.join(out, 'data/unlabeled/images', unlabeled[0]), path.join(out, 'data/heldout/images', `toy-${world}-${SET_START.heldout}.png`)]) {
       const meta = await sharp(file).metadata();
@@ -131,7 +135,8 @@ describe('stic demo (reduced setting, with the control arm)', function () {
     // Two answers and one description of the final STIC model, recomputed outside the demo.
     const chat = await loadChatModel(model, { adapter: await adapterForLoad(model, path.join(out, 'stic/sft')) });
     const final = evals[2];
-    const cases = [...final.answers.slice(0, 2).map((a) => ({ id: a.id, prompt: a.question, got: a.response, tokens: 8 })), { id: `${final.descriptions[0].sceneId}-describe`, prompt: final.descriptions[0].prompt, got: final.descriptions[0].text, tokens: 40 }];
+    const answerTokens = toyAnswersReasoned(model) ? REASONED_ANSWER_TOKENS : TOY_EVAL_DEFAULTS.answerTokens; // the demo's default budget for this model
+    const cases = [...final.answers.slice(0, 2).map((a) => ({ id: a.id, prompt: a.question, got: a.response, tokens: answerTokens })), { id: `${final.descriptions[0].sceneId}-describe`, prompt: final.descriptions[0].prompt, got: final.descriptions[0].text, tokens: 40 }];
     for (const c of cases) {
       const scene = (qa.find((q) => q.id === c.id) as { sceneId: string }).sceneId;
       const image = await imagePixels(chat.model.config, path.join(out, 'data/heldout/images', `${scene}.png`));

@@ -11,7 +11,8 @@ import { expect } from 'chai';
 
 import { loadChatModel } from '../../lib/engine/chat_input.ts';
 import { native, packageRoot } from '../../lib/native/index.ts';
-import { evaluateToyModel, majorityBaseline, toyEvalSet } from '../../lib/eval/toy_run.ts';
+import { TOY_EVAL_DEFAULTS, evaluateToyModel, majorityBaseline, toyEvalSet } from '../../lib/eval/toy_run.ts';
+import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../../lib/pretrain/toy_pretrain.ts';
 import { questions } from '../../lib/toy/text.ts';
 import { generateScenes } from '../../lib/toy/world.ts';
 
@@ -28,7 +29,8 @@ describe('the built-in toy model (models/toy-llava)', function () {
   it('answers held-out toy questions clearly better than the blind baseline, and is still imperfect', async () => {
     const chat = await loadChatModel(MODEL);
     const set = toyEvalSet(9001, 40);
-    const { report } = await evaluateToyModel(chat, set);
+    const settings = toyAnswersReasoned(MODEL) ? { ...TOY_EVAL_DEFAULTS, answerTokens: REASONED_ANSWER_TOKENS } : TOY_EVAL_DEFAULTS;
+    const { report } = await evaluateToyModel(chat, set, settings);
     const blind = majorityBaseline(generateScenes(1, 2000).flatMap((s) => questions(s)), set);
     const vqa = report.vqa.accuracy as number;
     const byType = (t: string) => report.vqa.byType[t as 'count']?.accuracy as number;

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 
 import { main } from '../../bin/cli.ts';
 import { writeToyDataset } from '../../lib/toy/dataset.ts';
-import { captions, questions } from '../../lib/toy/text.ts';
+import { captions, questions, reasonedAnswer } from '../../lib/toy/text.ts';
 import { generateScenes } from '../../lib/toy/world.ts';
 
 function readJsonl(file: string): Record<string, unknown>[] {
@@ -53,7 +53,21 @@ describe('toy dataset', () => {
       extraSizes: [112],
       minShapes: null,
       maxShapes: null,
+      reasoned: false,
     });
+  });
+
+  it('writes the instruction answers in the reasoned form for a model pretrained with --reasoned (the questions stay canonical)', async () => {
+    await writeToyDataset({ outDir: dir, seed: 9, count: 3, reasoned: true });
+    const scenes = generateScenes(9, 3);
+    const inst = readJsonl(path.join(dir, 'instructions.jsonl')) as { conversations: { from: string; value: string }[] }[];
+    scenes.forEach((scene, k) => {
+      const short = questions(scene).filter((q) => q.type !== 'describe');
+      expect(inst[k].conversations.filter((c) => c.from === 'gpt').map((c) => c.value)).to.deep.equal(short.map((q) => reasonedAnswer(scene, q)));
+    });
+    expect(inst.some((s) => s.conversations.some((c) => c.value.includes(': yes')))).to.equal(true);
+    expect(readJsonl(path.join(dir, 'qa.jsonl'))).to.deep.equal(scenes.flatMap((s) => questions(s).map((q) => ({ ...q, image: `images/${s.id}.png` }))));
+    expect(JSON.parse(readFileSync(path.join(dir, 'world.json'), 'utf8')).reasoned).to.equal(true);
   });
 
   it('is written by `stic toy world`, which exits 1 on a bad count and 0 otherwise', async () => {
