@@ -24,7 +24,7 @@ export const command: CommandModule<object, DemoArgs> = {
   builder: (y) =>
     y
       .options({ ...yargsOptions(DEMO_FLAGS), threads: THREADS_FLAG })
-      .example('$0 demo', 'the full demo (47 s on 2 CPU cores, measured; about 63 s per seed with --control)')
+      .example('$0 demo', 'the full demo (49 s on 2 CPU cores, measured; about 79 s per seed with --control)')
       .example('$0 demo --control --out stic-demo-control', 'also a control arm trained on coin-flipped pairs')
       .example('$0 demo --control --seeds 3 --out stic-demo-seeds', 'STIC and the control over 3 seeds: mean, spread and STIC minus control per metric')
       .example('$0 demo --images 16 --instructions 8 --heldout 8 --out /tmp/quick', 'a quick trial') as never,

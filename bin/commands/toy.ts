@@ -130,8 +130,9 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         threads: { type: 'number', default: d.threads, describe: 'CPU threads of the native steps' },
         init: { type: 'string', describe: 'Start from this model folder instead of a seeded random initialisation' },
       })
-      .example('$0 toy pretrain --out run1 --steps 4000 --seed 1 --eval-every 1000 --image-size 168', 'the built-in model, run 1 of 2 (models/toy-llava/README.md)')
-      .example('$0 toy pretrain --out models/toy-llava --steps 4000 --seed 2 --init run1 --lr 1e-3 --curriculum 0 --eval-every 1000 --image-size 168', 'run 2: continues run 1 on fresh scenes') as never,
+      .example('$0 toy pretrain --out run1 --steps 4000 --seed 1 --eval-every 1000 --image-size 168', 'the built-in model, run 1 of 5 (models/toy-llava/README.md has all five)')
+      .example('$0 toy pretrain --out run2 --steps 4000 --seed 2 --init run1 --lr 1e-3 --curriculum 0 --eval-every 1000', 'run 2: continues run 1 on fresh scenes (the image size follows --init)')
+      .example('$0 toy pretrain --out models/toy-llava --steps 4000 --seed 9 --init run4 --reasoned --single-turn 1 --lr 1e-3 --curriculum 0 --eval-every 1000', 'run 5: answers in the reasoned form') as never,
   handler: async (args) => {
     // Sizes that scenes and batches are built from: bounded here, before a billion scenes exhaust the heap.
     for (const flag of ['batch-size', 'eval-scenes', 'final-eval-scenes'] as const) checkFlag(flag, SCENES_SPEC, args[flag]);

@@ -1,6 +1,6 @@
 // The flags of `stic demo`, declared once (help text, defaults, ranges) with the option tables of
-// lib/stic/options.ts, and turned into the demo's options. The defaults are the full demo (47 s for
-// one seed, about 63 s per seed with --control, on 2 CPU cores, measured; README "Quick start");
+// lib/stic/options.ts, and turned into the demo's options. The defaults are the full demo (49 s for
+// one seed, about 79 s per seed with --control, on 2 CPU cores, measured; README "Quick start");
 // the smaller settings are for trials and CI.
 import path from 'node:path';
 
