@@ -51,6 +51,7 @@ export const command: CommandModule<object, Record<string, unknown>> = {
         limit: o.limit,
         instruction: o.instruction,
         maxNewTokens: o.maxNewTokens,
+        answerAfter: o.answerAfter,
         batchSize: o.batchSize,
         describeFirst: o.describeFirst,
         describeTokens: o.describeTokens,

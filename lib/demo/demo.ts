@@ -21,7 +21,7 @@ import { type StageName, loadRunConfig } from '../stic/run_config.ts';
 import { formatComparisonTable } from '../eval/toy_table.ts';
 import { modelImageSide } from '../model/config.ts';
 import { TOY_EVAL_DEFAULTS, type ToyEvalSettings } from '../eval/toy_run.ts';
-import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../pretrain/toy_pretrain.ts';
+import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../toy/answer_form.ts';
 import { writeComparisonChart } from './compare_chart.ts';
 import { writeControlPairs } from './control.ts';
 import { type DemoSizes, demoWorldSeed, prepareDemoData, unlabeledScenes } from './data.ts';

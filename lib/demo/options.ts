@@ -9,7 +9,7 @@ import { type OptionTable, validateOptions } from '../stic/options.ts';
 import { DEMO_WORLD_SEED, MAX_SET_SIZE } from './data.ts';
 import type { DemoOptions } from './demo.ts';
 import { TOY_EVAL_DEFAULTS } from '../eval/toy_run.ts';
-import { REASONED_ANSWER_TOKENS } from '../pretrain/toy_pretrain.ts';
+import { REASONED_ANSWER_TOKENS } from '../toy/answer_form.ts';
 import { DEMO_SCALE, DEMO_TRAINING } from './recipe.ts';
 
 /** The built-in model, committed with the repository. */

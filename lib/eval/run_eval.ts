@@ -13,6 +13,8 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, PROJECTOR_WEIGHTS } from '../train/ada
 import type { ProgressFactory } from '../util/progress.ts';
 import { JudgeClient, type JudgeOptions } from './judge.ts';
 import { predict } from './predict.ts';
+import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../toy/answer_form.ts';
+import { REASONED_SEPARATOR, finalAnswer } from '../toy/text.ts';
 import { type BenchName, loadBenchmark } from './registry.ts';
 import { type StoredResult, benchFolder, writeBenchResult, writeComparison } from './report.ts';
 
@@ -28,6 +30,8 @@ export interface EvalJob {
   limit?: number;
   instruction?: string;
   maxNewTokens?: number;
+  /** Score what follows the last occurrence of this text in an answer (default: answerFormOf). */
+  answerAfter?: string;
   batchSize: number;
   describeFirst: boolean;
   describeTokens: number;
@@ -53,12 +57,13 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export async function runEval(job: EvalJob, deps: EvalDeps): Promise<StoredResult> {
   if (!NAME_PATTERN.test(job.name)) throw new Error(`--name: expected letters, digits, ".", "_" or "-" (a folder name) but received ${JSON.stringify(job.name)}`);
+  const form = answerFormOf(job);
   const bench = await loadBenchmark(job.bench, path.resolve(job.data), {
     imageRoot: job.imageRoot,
     split: job.split,
     limit: job.limit,
     instruction: job.instruction,
-    maxNewTokens: job.maxNewTokens,
+    maxNewTokens: form.maxNewTokens,
     judgePrompt: job.judgePrompt,
     decodedImages: path.join(job.out, 'images', job.bench),
   });
@@ -93,7 +98,7 @@ export async function runEval(job: EvalJob, deps: EvalDeps): Promise<StoredResul
   const judge = job.judge === undefined || !bench.needsJudge ? undefined : await JudgeClient.open({ ...job.judge, cacheFile: path.join(job.out, 'judge-cache.jsonl'), log: deps.log });
   let stored: StoredResult;
   try {
-    const result = await bench.score(predictions, { judge, log: deps.log });
+    const result = await bench.score(form.answerAfter === undefined ? predictions : finalAnswers(predictions, form.answerAfter), { judge, log: deps.log });
     stored = await writeBenchResult(dir, result, { name: job.name, model: job.model, adapter: job.adapter ?? null, describeFirst: job.describeFirst });
   } finally {
     if (judge) {
@@ -103,6 +108,21 @@ export async function runEval(job: EvalJob, deps: EvalDeps): Promise<StoredResul
   }
   await writeComparison(job.out, job.order);
   return stored;
+}
+
+// The token budget and the answer marker: as given, else what a toy model pretrained with --reasoned
+// needs (lib/toy/answer_form.ts), else the benchmark's defaults and the whole answer.
+function answerFormOf(job: EvalJob): { maxNewTokens?: number; answerAfter?: string } {
+  const reasoned = toyAnswersReasoned(job.model);
+  return {
+    maxNewTokens: job.maxNewTokens ?? (reasoned ? REASONED_ANSWER_TOKENS : undefined),
+    answerAfter: job.answerAfter ?? (reasoned ? REASONED_SEPARATOR : undefined),
+  };
+}
+
+// Each answer cut to what follows the last `marker` (the whole answer where it has none).
+function finalAnswers(predictions: Map<string, string>, marker: string): Map<string, string> {
+  return new Map([...predictions].map(([id, text]) => [id, finalAnswer(text, marker)]));
 }
 
 // What the answers depend on in an adapter folder: its weights and projector.

@@ -20,7 +20,6 @@
 // evaluation when due, the metrics row, the checkpoint when due, in the LoRA stages' order
 // (lib/train/step_driver.ts).
 // Legend: B scenes per step.
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -58,6 +57,7 @@ import {
   writeToyModel,
 } from '../toy/pretrain_model.ts';
 import { questions } from '../toy/text.ts';
+import { REASONED_ANSWER_TOKENS } from '../toy/answer_form.ts';
 import { buildToyModelTokenizer } from '../toy/toy_tokenizer.ts';
 import { generateScenes } from '../toy/world.ts';
 import type { ToyTokenizer } from '../toy/tokenizer_builder.ts';
@@ -138,29 +138,6 @@ export const TOY_PRETRAIN_DEFAULTS = {
   checkpointEvery: 100,
   threads: 1,
 };
-
-/** The evaluation's token budget for an answer of a `reasoned` run. */
-export const REASONED_ANSWER_TOKENS = 96;
-
-/**
- * Whether the toy model in `dir` was pretrained to answer in the reasoned form (its training.json,
- * written by `stic toy pretrain`, records `reasoned: true`): its answers then need
- * REASONED_ANSWER_TOKENS, and instruction data for it is written in that form. A folder without
- * training.json (any other model) answers plainly.
- */
-export function toyAnswersReasoned(dir: string): boolean {
-  const file = path.join(dir, 'training.json');
-  if (!existsSync(file)) return false;
-  let record: unknown;
-  try {
-    record = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: expected the JSON record of a stic toy pretrain run but it does not parse (${(e as Error).message})`);
-  }
-  const reasoned = (record as { options?: { reasoned?: unknown } } | null)?.options?.reasoned;
-  if (reasoned !== undefined && typeof reasoned !== 'boolean') throw new Error(`${file}: expected options.reasoned to be true or false but found ${JSON.stringify(reasoned)}`);
-  return reasoned === true;
-}
 
 export interface ToyPretrainResult {
   out: string;

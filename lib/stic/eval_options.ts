@@ -15,6 +15,7 @@ export interface EvalBenchOptions {
   limit?: number;
   instruction?: string;
   maxNewTokens?: number;
+  answerAfter?: string;
   batchSize: number;
   describeFirst: boolean;
   describeTokens: number;
@@ -45,7 +46,8 @@ export const EVAL_BENCH_OPTIONS: OptionTable<EvalBenchOptions> = {
   split: { type: 'string', describe: 'Split (default: scienceqa test, mmbench dev, textvqa val, chartqa test, pope: every split file given, mathvista testmini)' },
   limit: { type: 'integer', min: 1, describe: 'Ask only the first N questions (default: all)' },
   instruction: { type: 'string', empty: true, describe: 'Replaces the instruction appended to each question, "" for none (default: LLaVA\'s: "Answer the question using a single word or phrase." or "Answer with the option\'s letter from the given choices directly.")' },
-  maxNewTokens: { type: 'integer', min: 1, describe: 'New tokens per answer (default: 16 for short answers and options, 8 for POPE, 512 for judged benchmarks)' },
+  maxNewTokens: { type: 'integer', min: 1, describe: 'New tokens per answer (default: 16 for short answers and options, 8 for POPE, 512 for judged benchmarks; 96 for a toy model pretrained with --reasoned)' },
+  answerAfter: { type: 'string', describe: 'Score only what follows the last occurrence of this text in each answer, for a model that reasons before it answers; predictions.jsonl keeps the whole answer (default: ", so " for a toy model pretrained with --reasoned, else the whole answer)' },
   batchSize: { type: 'integer', min: 1, default: 8, describe: 'Requests per generation batch' },
   describeFirst: { type: 'boolean', default: false, describe: 'Describe-and-respond: the model describes each image first and the description goes before the question' },
   describeTokens: { type: 'integer', min: 1, default: 256, describe: 'New tokens of a --describe-first description' },

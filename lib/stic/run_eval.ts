@@ -85,6 +85,7 @@ export async function runEvalSection(cfg: { model: string; out: string; threads?
       limit: e.limit,
       instruction: e.instruction,
       maxNewTokens: e.maxNewTokens,
+      answerAfter: e.answerAfter,
       batchSize: e.batchSize,
       describeFirst: e.describeFirst,
       describeTokens: e.describeTokens,

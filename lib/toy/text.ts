@@ -174,10 +174,10 @@ export function reasonedAnswer(scene: ToyScene, qa: ToyQa): string {
   return `${items.join(', ')}${REASONED_SEPARATOR}${qa.answer}`;
 }
 
-/** The final answer of a response: what follows the last ", so " of a reasoned answer, else all of it. */
-export function finalAnswer(response: string): string {
-  const at = response.lastIndexOf(REASONED_SEPARATOR);
-  return at < 0 ? response : response.slice(at + REASONED_SEPARATOR.length);
+/** The final answer of a response: what follows the last `marker` (", so " of a reasoned answer), else all of it. */
+export function finalAnswer(response: string, marker: string = REASONED_SEPARATOR): string {
+  const at = response.lastIndexOf(marker);
+  return at < 0 ? response : response.slice(at + marker.length);
 }
 
 /** The shape a question of a naming type names: its kind, and its colour when the question gives one (parse.ts reads them). */

@@ -20,7 +20,7 @@ import { adapterForLoad } from '../../lib/train/adapted_model.ts';
 import { DEMO_PROMPTS } from '../../lib/demo/recipe.ts';
 import { imagePixels, loadChatModel, userPromptIds } from '../../lib/engine/chat_input.ts';
 import { loadRunConfig } from '../../lib/stic/run_config.ts';
-import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../../lib/pretrain/toy_pretrain.ts';
+import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../../lib/toy/answer_form.ts';
 import { TOY_EVAL_DEFAULTS } from '../../lib/eval/toy_run.ts';
 import { formatComparisonTable } from '../../lib/eval/toy_table.ts';
 import { type ToyEvalReport, scoreDescriptions } from '../../lib/eval/toy_score.ts';

@@ -48,6 +48,17 @@ describe('stic eval on the built-in toy model', function () {
     expect(results.metrics['random accuracy']).to.equal((100 * scores.filter((s) => s.score === 1).length) / 8);
     expect(r.stdout).to.include('# pope (random): toy-llava');
     expect(r.stdout).to.include('| pope random | F1 |');
+    // The built-in model reasons before it answers (--reasoned): the whole answer is kept, and what
+    // follows its last ", so " is scored.
+    const texts = lines.map((l) => JSON.parse(l).text as string);
+    expect(texts.every((t) => t.includes(', so ')), texts.join(' | ')).to.equal(true);
+    expect(scores.map((s) => s.prediction)).to.deep.equal(texts.map((t) => t.slice(t.lastIndexOf(', so ') + 5)));
+    // --answer-after with a marker no answer holds scores the whole answer.
+    const wholeArgs = ['eval', '--model', TOY, '--bench', 'pope', '--data', path.join(dir, 'bench', 'pope/coco_pope_random.json'), '--out', path.join(dir, 'whole'), '--instruction', '', '--threads', '1', '--answer-after', ' => '];
+    const whole = await runCli(wholeArgs);
+    expect(whole.code, whole.stderr).to.equal(0);
+    const wholeScores = readFileSync(path.join(dir, 'whole', 'toy-llava', 'pope-random', 'scores.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(wholeScores.map((s) => s.prediction)).to.deep.equal(texts);
 
     // kill after two answers and half a line: the rerun cuts the torn line and answers the rest
     writeFileSync(path.join(run, 'predictions.jsonl'), `${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 20)}`);

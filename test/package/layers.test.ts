@@ -3,8 +3,7 @@
 // against the folders its own folder may use. lib/generate (batching, sampling, the generation driver)
 // sits under lib/engine, whose model object drives it; the toy world (lib/toy) sits under the
 // evaluation (lib/eval scores toy models), and the toy pretraining run (lib/pretrain), which evaluates
-// as it trains, above both; lib/demo (`stic demo`) sits above lib/stic and lib/pretrain (it reads how a
-// toy model was pretrained to answer).
+// as it trains, above both; lib/demo (`stic demo`) sits above lib/stic.
 // Inside lib/stic, the stages (lib/stic/stages/) sit under the commands and the pipeline: of lib/stic's
 // own files they read only the option tables, the output settings and the engine types.
 import { expect } from 'chai';
@@ -27,7 +26,7 @@ const BELOW: Record<string, string[]> = {
   eval: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy'],
   stic: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'eval'],
   pretrain: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy', 'eval'],
-  demo: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy', 'eval', 'stic', 'pretrain'],
+  demo: ['util', 'native', 'model', 'data', 'dist', 'engine', 'generate', 'train', 'toy', 'eval', 'stic'],
 };
 
 /** The lib/ files of lib/stic outside stages/ that lib/stic/stages may import. */

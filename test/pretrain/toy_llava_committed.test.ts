@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { loadChatModel } from '../../lib/engine/chat_input.ts';
 import { native, packageRoot } from '../../lib/native/index.ts';
 import { TOY_EVAL_DEFAULTS, evaluateToyModel, majorityBaseline, toyEvalSet } from '../../lib/eval/toy_run.ts';
-import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../../lib/pretrain/toy_pretrain.ts';
+import { REASONED_ANSWER_TOKENS, toyAnswersReasoned } from '../../lib/toy/answer_form.ts';
 import { questions } from '../../lib/toy/text.ts';
 import { generateScenes } from '../../lib/toy/world.ts';
 

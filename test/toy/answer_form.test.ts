@@ -1,4 +1,4 @@
-// toyAnswersReasoned (lib/pretrain/toy_pretrain.ts): a toy model answers in the reasoned form when
+// toyAnswersReasoned (lib/toy/answer_form.ts): a toy model answers in the reasoned form when
 // its training.json records --reasoned; no record means plain answers; a broken record is an error
 // that names the file.
 import { expect } from 'chai';
@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { toyAnswersReasoned } from '../../lib/pretrain/toy_pretrain.ts';
+import { toyAnswersReasoned } from '../../lib/toy/answer_form.ts';
 
 describe('toyAnswersReasoned', () => {
   let dir = '';
