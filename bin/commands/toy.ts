@@ -78,6 +78,7 @@ interface PretrainArgs {
   'exists-turns': ExistsTurns;
   footholds: number;
   reasoned: boolean;
+  'kind-items': boolean;
   curriculum: number;
   'drill-steps': number;
   'patch-embedding': PatchEmbedding;
@@ -117,6 +118,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
         'exists-turns': { choices: EXISTS_TURNS, default: d.existsTurns, describe: 'Existence questions ("Is there a ...?") per multi-turn conversation: 1 (one of the yes/no pair) or 2 (both, so the second answer is guessable without looking)' },
         footholds: { type: 'number', default: d.footholds, describe: 'Share of each step\'s scenes that are one-shape scenes asked "What shape is this?", "Repeat: is there a <kind>?" or "Is there a <kind>?" (lib/toy/footholds.ts: first-order questions the comparison builds on; 0: none)' },
         reasoned: { type: 'boolean', default: d.reasoned, describe: 'Answer the questions that name a shape with a verdict per shape first ("a red circle: no, a blue star: yes, so blue"; lib/toy/text.ts): the form in which the toy decoder learns to compare a named shape with what it sees (model card). Scored on the answer after ", so "' },
+        'kind-items': { type: 'boolean', default: d.kindItems, describe: 'Ask every scene "Is there a <kind>?" answered with a verdict on each shape by its kind alone ("a circle: no, a star: yes, so yes"; lib/toy/kind_items.ts): run 3 of the built-in model, where the decoder first learns to compare (model card). Not with --footholds' },
         curriculum: { type: 'number', default: d.curriculum, describe: 'Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: none)' },
         'drill-steps': { type: 'number', default: d.drillSteps, describe: 'Steps at the start spent on one-shape "What shape is this?" scenes, palette widening from white-on-black to the world\'s colours (0: none)' },
         'image-size': { type: 'number', describe: `Image side in pixels, a multiple of the ${TOY_MODEL_SIZE.vision.patchSize} px patch (default: the --init model's, else ${TOY_MODEL_SIZE.vision.imageSize}; 168, the built-in model's: 144 image tokens instead of 36, the model card compares the two)` },
@@ -159,6 +161,7 @@ const pretrain: CommandModule<object, PretrainArgs> = {
       existsTurns: args['exists-turns'],
       footholds: args.footholds,
       reasoned: args.reasoned,
+      kindItems: args['kind-items'],
       curriculum: args.curriculum,
       drillSteps: args['drill-steps'],
       patchEmbedding: args['patch-embedding'],

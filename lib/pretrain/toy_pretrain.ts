@@ -84,6 +84,8 @@ export interface ToyPretrainOptions {
   footholds?: number;
   /** Answer the questions that name a shape with a verdict per shape first (lib/toy/text.ts reasonedAnswer). */
   reasoned?: boolean;
+  /** Every scene asked one kind-item question (lib/toy/kind_items.ts: "a circle: no, a star: yes, so yes"). */
+  kindItems?: boolean;
   /** Fraction of the run over which scenes grow from at most 2 shapes to 6 (0: no curriculum). */
   curriculum?: number;
   /** Kind-drill steps at the start of the run (lib/toy/kind_drill.ts; 0: none); fewer than `steps`. */
@@ -128,6 +130,7 @@ export const TOY_PRETRAIN_DEFAULTS = {
   existsTurns: 1 as ExistsTurns,
   footholds: 0,
   reasoned: false,
+  kindItems: false,
   curriculum: 0.5,
   drillSteps: 0,
   patchEmbedding: 'fixed' as PatchEmbedding,
@@ -166,6 +169,7 @@ function resolveOptions(o: ToyPretrainOptions): Resolved {
   int(r.drillSteps, 'drillSteps', 0);
   if (!EXISTS_TURNS.includes(r.existsTurns)) throw new RangeError(`Expected one of ${EXISTS_TURNS.join(', ')} for existsTurns but received ${String(r.existsTurns)}`);
   if (!PATCH_EMBEDDINGS.includes(r.patchEmbedding)) throw new RangeError(`Expected one of ${PATCH_EMBEDDINGS.join(', ')} for patchEmbedding but received ${String(r.patchEmbedding)}`);
+  if (r.kindItems && r.footholds > 0) throw new RangeError(`Expected footholds 0 with kindItems (every scene is a kind-item scene) but received ${r.footholds}`);
   if (r.drillSteps >= r.steps) throw new RangeError(`Expected fewer drill steps than steps (${r.steps}) but received ${r.drillSteps}`);
   if (r.evalSeed === r.seed) throw new RangeError(`Expected an evalSeed other than the training seed (${r.seed}): held-out scenes must not be training scenes`);
   for (const [name, v] of [['lr', r.lr], ['weightDecay', r.weightDecay], ['maxGradNorm', r.maxGradNorm]] as const) {
@@ -186,7 +190,7 @@ function trajectoryOptions(r: Resolved, size: ToyModelSize): Record<string, unkn
   return {
     seed: r.seed, steps: r.steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, warmupRatio: r.warmupRatio,
     weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm, adamBeta1: r.adamBeta1, adamBeta2: r.adamBeta2, adamEps: r.adamEps,
-    singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, reasoned: r.reasoned, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
+    singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, reasoned: r.reasoned, kindItems: r.kindItems, curriculum: r.curriculum, drillSteps: r.drillSteps, patchEmbedding: r.patchEmbedding, init: r.init ?? null, size,
   };
 }
 
@@ -204,6 +208,7 @@ const LATER_KEYS: Record<string, unknown> = {
   existsTurns: 2,
   footholds: 0,
   reasoned: false,
+  kindItems: false,
 };
 
 /** How the toy model's conversations are tokenised: its tokenizer and chat template. */
@@ -274,7 +279,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
       await initialise(p, r, config);
     }
     // Ordinary conversations only (no foothold scenes): the held-out loss measures the world's questions.
-    const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn, existsTurns: r.existsTurns, reasoned: r.reasoned }, 0, enc, pre, maxLength);
+    const heldOut = await toyBatch({ seed: r.evalSeed, batchSize: r.evalScenes, singleTurn: r.singleTurn, existsTurns: r.existsTurns, reasoned: r.reasoned, kindItems: r.kindItems }, 0, enc, pre, maxLength);
     // Rows of evaluations after the checkpoint are dropped (a finished run's final row too: it is redone).
     const evals = await MetricsLog.open(path.join(r.out, 'eval.jsonl'), Math.min(start + 1, r.steps));
     const frozen = frozenTensors(p.tensorInfo(), r.patchEmbedding);
@@ -293,7 +298,7 @@ export async function runToyPretrain(o: ToyPretrainOptions): Promise<ToyPretrain
 /** Steps start..steps-1 with their metrics, evaluations and checkpoints (lib/train/step_driver.ts); returns the training seconds. */
 async function trainSteps(run: Run, start: number, seconds: number): Promise<number> {
   const { r, o, p, enc, pre, maxLength } = run;
-  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, reasoned: r.reasoned, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
+  const data: ToyDataOptions = { seed: r.seed, batchSize: r.batchSize, singleTurn: r.singleTurn, existsTurns: r.existsTurns, footholds: r.footholds, reasoned: r.reasoned, kindItems: r.kindItems, curriculum: r.curriculum, totalSteps: r.steps, drillSteps: r.drillSteps };
   const metrics = await MetricsLog.open(path.join(r.out, 'metrics.jsonl'), start);
   const bar = (o.progress ?? silentProgress)('toy pretrain', r.steps, start);
   let next: Promise<ToyBatch> | null = start < r.steps ? toyBatch(data, start, enc, pre, maxLength) : null;
@@ -358,8 +363,8 @@ async function evaluate(run: Run, step: number, scenes: number): Promise<ToyEval
   await saveModel(run);
   const t0 = Date.now();
   const heldOutLoss = (await run.p.loss(run.heldOut.pixels, run.heldOut.count, run.heldOut.items)).loss;
-  // A reasoned answer names every shape before its verdict: up to 6 x 11 tokens, then the answer.
-  const settings = run.r.reasoned ? { ...TOY_EVAL_DEFAULTS, answerTokens: REASONED_ANSWER_TOKENS } : TOY_EVAL_DEFAULTS;
+  // A reasoned (or kind-item) answer names every shape before its verdict: up to 6 x 11 tokens, then the answer.
+  const settings = run.r.reasoned || run.r.kindItems ? { ...TOY_EVAL_DEFAULTS, answerTokens: REASONED_ANSWER_TOKENS } : TOY_EVAL_DEFAULTS;
   const out = await evaluateToyModel(await loadChatModel(run.r.out), toyEvalSet(run.r.evalSeed, scenes), settings);
   await run.evals.append([{ step, loss: heldOutLoss, scenes, ...evalSummary(out.report), eval_ms: Date.now() - t0 } as never]);
   const rep = out.report;

@@ -16,6 +16,8 @@
 //     every existence question "no" (models/toy-llava/README.md). `existsTurns` 2 keeps both.
 // With `footholds` F > 0, the last round(F x B) scenes of each conversation step are one-shape
 // scenes with a foothold question instead (footholds.ts).
+// With `kindItems`, every conversation step's scene is asked one kind-item question instead
+// (kind_items.ts: "Is there a star?" -> "a circle: no, a star: yes, so yes").
 // With `reasoned`, the questions that name a shape are answered with text.ts's reasonedAnswer (a
 // verdict per shape of the scene, then ", so <answer>") instead of the short answer.
 // A "describe" turn uses a random description prompt and a random one of the three reference
@@ -32,6 +34,7 @@ import { type PreprocessConfig, preprocessImages } from '../data/preprocess.ts';
 import type { PretrainItem, RgbImage } from '../native/index.ts';
 import { type SeededRandom, seededRandom } from '../util/seeded.ts';
 import { footholdConversation } from './footholds.ts';
+import { kindItemsConversation } from './kind_items.ts';
 import { drillConversation, drillPalette, drillScene } from './kind_drill.ts';
 import { sceneToSvg } from './render.ts';
 import { DESCRIBE_PROMPTS, type ToyQa, caption, CAPTION_VARIANTS, questions, reasonedAnswer } from './text.ts';
@@ -57,6 +60,8 @@ export interface ToyDataOptions {
   footholds?: number;
   /** Answer the questions that name a shape with text.ts's reasonedAnswer (default false: the short answer). */
   reasoned?: boolean;
+  /** Ask every conversation step's scene one kind-item question (kind_items.ts; default false). */
+  kindItems?: boolean;
 }
 
 export const EXISTS_TURNS = [1, 2] as const;
@@ -180,7 +185,13 @@ export async function toyBatch(o: ToyDataOptions, step: number, enc: ChatEncoder
   const scenes = stepScenes(o, step);
   const drill = isDrillStep(o, step);
   const messages = (scene: ToyScene, i: number) =>
-    drill ? drillConversation(scene) : isFootholdSlot(o, i) ? footholdConversation(scene, o.seed) : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns, o.reasoned);
+    drill
+      ? drillConversation(scene)
+      : o.kindItems
+        ? kindItemsConversation(scene, o.seed)
+        : isFootholdSlot(o, i)
+          ? footholdConversation(scene, o.seed)
+          : conversationFor(scene, o.seed, o.singleTurn, o.existsTurns, o.reasoned);
   const samples = scenes.map((scene, i) => tokenizeSample(enc, scene, messages(scene, i), maxLength));
   const pixels = await scenePixels(scenes, pre);
   const items: PretrainItem[] = samples.map((s, i) => ({ images: [i], ids: s.ids, mask: s.mask }));

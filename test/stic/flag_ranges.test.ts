@@ -59,6 +59,21 @@ describe('numeric flags are range-checked before native code', () => {
     }
   });
 
+  it('stic toy pretrain --kind-items reaches the run (recorded, resumable as such); with --footholds it is refused', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'stic-toy-kind-items-'));
+    try {
+      const args = ['toy', 'pretrain', '--steps', '1', '--batch-size', '1', '--eval-every', '0', '--final-eval-scenes', '1', '--image-size', '28', '--kind-items'];
+      const ok = await runCli([...args, '--out', path.join(out, 'm')]);
+      expect(ok.code, ok.stderr).to.equal(0);
+      expect(JSON.parse(readFileSync(path.join(out, 'm', 'training.json'), 'utf8')).options.kindItems).to.equal(true);
+      const bad = await runCli([...args, '--out', path.join(out, 'n'), '--footholds', '0.5']);
+      expect(bad.code).to.equal(1);
+      expect(bad.stderr).to.equal('stic: Expected footholds 0 with kindItems (every scene is a kind-item scene) but received 0.5\n');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('stic toy pretrain --image-size builds the tower for that image (a multiple of the patch), and refuses any other', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'stic-toy-image-size-'));
     try {

@@ -147,6 +147,29 @@ describe('toy pretraining data', () => {
     expect(stepScenes({ seed: 4, batchSize: 8 }, 3).map((s) => s.shapes.length).some((n) => n > 1)).to.equal(true);
   });
 
+  it('kind items: every scene asked "Is there a <kind>?", a true verdict on each shape by its kind, then the true answer', async () => {
+    const o = { seed: 6, batchSize: 8, kindItems: true };
+    let yes = 0;
+    let asked = 0;
+    for (let step = 0; step < 25; step++) {
+      const batch = await toyBatch(o, step, enc, pre, 512);
+      for (const s of batch.samples) {
+        expect(s.messages).to.have.length(2);
+        const q = s.messages[0].content;
+        const kind = /^<image>\nIs there an? (\w+)\?$/.exec(q)?.[1] as string;
+        expect(kind, q).to.be.a('string');
+        const kinds = s.scene.shapes.map((x) => x.kind);
+        const items = kinds.map((k) => `a ${k}: ${k === kind ? 'yes' : 'no'}`).join(', ');
+        expect(s.messages[1].content, s.scene.id).to.equal(`${items}, so ${kinds.includes(kind as never) ? 'yes' : 'no'}`);
+        yes += Number(kinds.includes(kind as never));
+        asked += 1;
+      }
+    }
+    expect(yes / asked).to.be.within(0.4, 0.65); // a kind of the scene half the time (or when it lacks none)
+    // Pure function of (seed, step); one sample's conversation from the same (seed, scene) again.
+    expect((await toyBatch(o, 3, enc, pre, 512)).items).to.deep.equal((await toyBatch(o, 3, enc, pre, 512)).items);
+  });
+
   it('the curriculum grows scenes from at most 2 shapes to 6 over its share of the run', () => {
     const o = { seed: 4, batchSize: 8, curriculum: 0.5, totalSteps: 800 };
     // 2 + floor(4 s / 400): one more shape every 100 steps, all 6 from step 400.
